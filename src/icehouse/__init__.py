@@ -1,0 +1,1 @@
+"""icehouse: a streaming lakehouse for Python people."""

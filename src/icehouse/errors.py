@@ -1,0 +1,196 @@
+"""The one exception tree of icehouse.
+
+Every error a user can cause or meet is an ``IcehouseError``; anything else that escapes
+is a bug and keeps its traceback. Each class carries an HTTP ``status`` and an Iceberg
+REST ``error_type`` so that the CLI, the REST server and the Python API report the same
+thing the same way.
+
+    IcehouseError
+    ├── NotFound                      404
+    │   ├── HomeNotFound
+    │   ├── NoSuchTable
+    │   ├── NoSuchNamespace
+    │   ├── NoSuchSource
+    │   └── NoSuchQuarantineRecord
+    ├── Conflict                      409
+    │   ├── TableAlreadyExists
+    │   ├── SourceAlreadyExists
+    │   └── CommitConflict
+    ├── InvalidInput                  400
+    │   ├── InvalidConfig
+    │   ├── InvalidSchema
+    │   ├── InvalidPartitionSpec
+    │   ├── InvalidSortOrder
+    │   ├── InvalidDuration
+    │   ├── InvalidMapping
+    │   └── QueryError
+    ├── InputFileError                422  a source file that cannot be read as a whole
+    │   └── UnreadableFile
+    └── StateError                    500  the state database is not what this version expects
+"""
+
+from __future__ import annotations
+
+
+class IcehouseError(Exception):
+    """Root of every error icehouse raises on purpose."""
+
+    status: int = 500
+    error_type: str = "IcehouseException"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFound(IcehouseError):
+    status = 404
+    error_type = "NotFoundException"
+
+
+class HomeNotFound(NotFound):
+    """No lake home where one was expected; the message says how to make one."""
+
+    def __init__(self, message: str, *, home: str) -> None:
+        super().__init__(message)
+        self.home = home
+
+
+class NoSuchTable(NotFound):
+    error_type = "NoSuchTableException"
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class NoSuchNamespace(NotFound):
+    error_type = "NoSuchNamespaceException"
+
+    def __init__(self, message: str, *, namespace: str) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+
+
+class NoSuchSource(NotFound):
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class NoSuchQuarantineRecord(NotFound):
+    def __init__(self, message: str, *, record_id: int) -> None:
+        super().__init__(message)
+        self.record_id = record_id
+
+
+class Conflict(IcehouseError):
+    status = 409
+    error_type = "AlreadyExistsException"
+
+
+class TableAlreadyExists(Conflict):
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class SourceAlreadyExists(Conflict):
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
+class CommitConflict(Conflict):
+    """A commit lost a race that retrying cannot win (its input changed underneath it)."""
+
+    error_type = "CommitFailedException"
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
+class InvalidInput(IcehouseError):
+    status = 400
+    error_type = "BadRequestException"
+
+
+class InvalidConfig(InvalidInput):
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
+class InvalidSchema(InvalidInput):
+    pass
+
+
+class InvalidPartitionSpec(InvalidInput):
+    pass
+
+
+class InvalidSortOrder(InvalidInput):
+    pass
+
+
+class InvalidDuration(InvalidInput):
+    pass
+
+
+class InvalidMapping(InvalidInput):
+    def __init__(self, message: str, *, source: str, column: str | None = None) -> None:
+        where = f"source {source!r}" + (f", column {column!r}" if column else "")
+        super().__init__(f"{where}: {message}")
+        self.source = source
+        self.column = column
+
+
+class QueryError(InvalidInput):
+    def __init__(self, message: str, *, sql: str) -> None:
+        super().__init__(message)
+        self.sql = sql
+
+
+class InputFileError(IcehouseError):
+    status = 422
+    error_type = "UnprocessableEntityException"
+
+
+class UnreadableFile(InputFileError):
+    """A source file that cannot be decoded as a whole (truncated stream, junk, vanished)."""
+
+    def __init__(self, message: str, *, path: str, reason: str) -> None:
+        super().__init__(f"{path}: {message}")
+        self.path = path
+        self.reason = reason
+
+
+class StateError(IcehouseError):
+    pass
+
+
+__all__ = [
+    "CommitConflict",
+    "Conflict",
+    "HomeNotFound",
+    "IcehouseError",
+    "InputFileError",
+    "InvalidConfig",
+    "InvalidDuration",
+    "InvalidInput",
+    "InvalidMapping",
+    "InvalidPartitionSpec",
+    "InvalidSchema",
+    "InvalidSortOrder",
+    "NoSuchNamespace",
+    "NoSuchQuarantineRecord",
+    "NoSuchSource",
+    "NoSuchTable",
+    "NotFound",
+    "QueryError",
+    "SourceAlreadyExists",
+    "StateError",
+    "TableAlreadyExists",
+    "UnreadableFile",
+]
