@@ -1,0 +1,269 @@
+"""Settings: the lake home, ``icehouse.toml`` and ``ICEHOUSE_*`` environment overrides.
+
+What people edit (storage, ingestion defaults, sources and their mappings) lives in
+``icehouse.toml`` in the lake home. Runtime state lives in the state database, and
+per-table policy in table properties; neither belongs here.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from datetime import timedelta
+from pathlib import Path
+from typing import Any, Literal
+
+import tomlkit
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from icehouse.durations import parse_duration
+from icehouse.errors import HomeNotFound, InvalidConfig
+
+CONFIG_FILE = "icehouse.toml"
+STATE_FILE = "state.db"
+WAREHOUSE_DIR = "warehouse"
+DEFAULT_HOME = "lake"
+CATALOG_NAME = "icehouse"
+"""PyIceberg's SqlCatalog keys tables by catalog name: it must never change."""
+
+
+class ColumnMapping(BaseModel):
+    """How one table column is filled from a source row.
+
+    ``path`` names a source field (dots walk into nested JSON objects); ``expr`` is a
+    DuckDB SQL expression over the already-mapped row (so ``lower(country)`` sees the
+    mapped ``country``); ``timestamp`` says how to read a time: ``rfc3339`` (default
+    for text), ``epoch_s``, ``epoch_ms``, ``epoch_us``, ``epoch_ns`` or a strptime
+    format such as ``%d/%b/%Y:%H:%M:%S %z``; ``default`` fills a missing value.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    path: str | None = None
+    expr: str | None = None
+    timestamp: str | None = None
+    default: Any = None
+
+
+class SourceConfig(BaseModel):
+    """A landing location whose files feed one table."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str
+    location: str
+    table: str
+    format: Literal["jsonl", "csv", "tsv", "parquet"]
+    glob: str = "*"
+    compression: Literal["auto", "none", "gzip", "zstd"] = "auto"
+    delimiter: str | None = None
+    header: bool = True
+    fields: list[str] = Field(default_factory=list)
+    comment: str | None = None
+    columns: dict[str, ColumnMapping] = Field(default_factory=dict)
+    on_success: Literal["keep", "delete", "archive"] = "keep"
+    archive: str | None = None
+    reingest_changed: bool = False
+    bad_line_threshold: float = 0.10
+    unknown_fields: Literal["ignore", "evolve"] = "ignore"
+    max_line_bytes: int = 1 << 20
+    settle: str = "2s"
+
+    @field_validator("columns", mode="before")
+    @classmethod
+    def _shorthand_paths(cls, value: Any) -> Any:
+        """``customer_id = "tenant"`` is short for ``customer_id = { path = "tenant" }``."""
+        if isinstance(value, dict):
+            return {k: {"path": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @field_validator("settle")
+    @classmethod
+    def _valid_duration(cls, value: str) -> str:
+        parse_duration(value)
+        return value
+
+    @property
+    def settle_time(self) -> timedelta:
+        return parse_duration(self.settle)
+
+
+class IngestConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    commit_interval: str = "10s"
+    batch_rows: int = 2_000_000
+    batch_files: int = 500
+    poll_interval: str = "1s"
+    retention: str = "30d"
+    lease: str = "60s"
+
+    @property
+    def commit_interval_time(self) -> timedelta:
+        return parse_duration(self.commit_interval)
+
+    @property
+    def poll_interval_time(self) -> timedelta:
+        return parse_duration(self.poll_interval)
+
+    @property
+    def retention_time(self) -> timedelta:
+        return parse_duration(self.retention)
+
+    @property
+    def lease_time(self) -> timedelta:
+        return parse_duration(self.lease)
+
+
+class LakeConfig(BaseModel):
+    """Everything a Lake needs to open; ``home`` anchors relative paths."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    home: Path
+    state_url: str
+    warehouse: str
+    storage: dict[str, str] = Field(default_factory=dict)
+    ingest: IngestConfig = Field(default_factory=IngestConfig)
+    sources: dict[str, SourceConfig] = Field(default_factory=dict)
+
+    @property
+    def config_path(self) -> Path:
+        return self.home / CONFIG_FILE
+
+
+def resolve_home(home: str | Path | None) -> Path:
+    """``--home``, else ``ICEHOUSE_HOME``, else ``./lake``; never a search of parents."""
+    if home is not None:
+        return Path(home).expanduser().absolute()
+    env = os.environ.get("ICEHOUSE_HOME")
+    return Path(env).expanduser().absolute() if env else Path(DEFAULT_HOME).absolute()
+
+
+def default_config_text() -> str:
+    """The commented ``icehouse.toml`` that ``icehouse init`` writes."""
+    return f"""\
+# icehouse lake home. Paths are relative to this file's folder.
+# Environment overrides: ICEHOUSE_STATE_URL, ICEHOUSE_WAREHOUSE.
+
+[lake]
+# One state database: catalog, ingestion ledger and queue, quarantine, history.
+# Scale out with e.g. "postgresql+psycopg://user@host/icehouse".
+state_url = "sqlite:///{STATE_FILE}"
+# Where table data lives: a folder here, or s3://bucket/prefix (see [storage]).
+warehouse = "{WAREHOUSE_DIR}"
+
+[storage]
+# s3.endpoint = "http://127.0.0.1:8333"
+# s3.access-key-id = "..."
+# s3.secret-access-key = "..."
+# s3.region = "us-east-1"
+
+[ingest]
+commit_interval = "10s"   # a batch commits at least this often while files arrive
+batch_rows = 2000000      # ...or when it holds this many rows
+poll_interval = "1s"      # how often --follow lists the landing locations
+retention = "30d"         # how long ledger and quarantine records are kept
+
+# Sources: add with `icehouse source add`, or by hand, e.g.
+# [sources.cdn]
+# location = "landing/cdn"
+# glob = "*.jsonl.gz"
+# format = "jsonl"
+# table = "logs.requests"
+# [sources.cdn.columns]
+# requested_at = {{ path = "ts", timestamp = "rfc3339" }}
+# customer_id = "tenant"
+# country = {{ path = "client.country", expr = "upper(country)" }}
+"""
+
+
+def _absolute(home: Path, value: str) -> str:
+    """Relative local paths are relative to the home; URLs are left alone."""
+    if "://" in value:
+        return value
+    path = Path(value).expanduser()
+    return str(path if path.is_absolute() else home / path)
+
+
+def _absolute_sqlite(home: Path, url: str) -> str:
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/"):
+        return prefix + str(home / url[len(prefix) :])
+    return url
+
+
+def load_config(home: Path) -> LakeConfig:
+    """Read ``icehouse.toml`` of an existing home.
+
+    Raises:
+        HomeNotFound: no ``icehouse.toml`` in ``home``; the message says how to make one.
+        InvalidConfig: the file is not valid TOML or has unknown or ill-typed settings.
+    """
+    path = home / CONFIG_FILE
+    if not path.is_file():
+        raise HomeNotFound(
+            f"no lake home at {home} (no {CONFIG_FILE}). Create one with "
+            f"`icehouse init --home {home}`, or point --home / ICEHOUSE_HOME at an existing one",
+            home=str(home),
+        )
+    try:
+        raw = tomllib.loads(path.read_text())
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidConfig(str(exc), where=str(path)) from exc
+    lake = raw.get("lake", {})
+    state_url = os.environ.get("ICEHOUSE_STATE_URL") or lake.get(
+        "state_url", f"sqlite:///{STATE_FILE}"
+    )
+    warehouse = os.environ.get("ICEHOUSE_WAREHOUSE") or lake.get("warehouse", WAREHOUSE_DIR)
+    sources = raw.get("sources", {})
+    try:
+        config = LakeConfig(
+            home=home,
+            state_url=_absolute_sqlite(home, state_url),
+            warehouse=_absolute(home, warehouse),
+            storage={k: str(v) for k, v in raw.get("storage", {}).items()},
+            ingest=IngestConfig(**raw.get("ingest", {})),
+            sources={
+                name: SourceConfig(name=name, **_absolute_source(home, spec))
+                for name, spec in sources.items()
+            },
+        )
+    except ValidationError as exc:
+        raise InvalidConfig(_describe_validation(exc), where=str(path)) from exc
+    return config
+
+
+def _absolute_source(home: Path, spec: dict[str, Any]) -> dict[str, Any]:
+    spec = dict(spec)
+    for key in ("location", "archive"):
+        if isinstance(spec.get(key), str):
+            spec[key] = _absolute(home, spec[key])
+    return spec
+
+
+def _describe_validation(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+    )
+
+
+def save_source(home: Path, source: dict[str, Any]) -> None:
+    """Add a ``[sources.NAME]`` table to ``icehouse.toml``, keeping comments and layout."""
+    path = home / CONFIG_FILE
+    document = tomlkit.parse(path.read_text())
+    sources = document.setdefault("sources", tomlkit.table(is_super_table=True))
+    spec = {k: v for k, v in source.items() if k != "name" and v is not None}
+    columns = spec.pop("columns", {})
+    table = tomlkit.table()
+    for key, value in spec.items():
+        table[key] = value
+    if columns:
+        mapping = tomlkit.table()
+        for column, rule in columns.items():
+            inline = tomlkit.inline_table()
+            inline.update({k: v for k, v in rule.items() if v is not None})
+            mapping[column] = inline
+        table["columns"] = mapping
+    sources[source["name"]] = table
+    path.write_text(tomlkit.dumps(document))

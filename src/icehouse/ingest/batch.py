@@ -1,0 +1,226 @@
+"""One batch: claimed files decoded, mapped and written, then committed once.
+
+A file's rows reach the table writer only when the whole file has decoded and its
+bad-line ratio is under the source's threshold, so that a file quarantined whole
+leaves no rows behind. A file too big to stage in memory is handed to the writer as it
+decodes; if such a file then fails, the whole batch is abandoned (its written files
+deleted, its other files given back to the queue) and the failed file quarantined.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import xxhash
+from pyiceberg.table import Table
+from pyiceberg.transforms import DayTransform, HourTransform, MonthTransform, YearTransform
+
+from icehouse.config import SourceConfig
+from icehouse.errors import UnreadableFile
+from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
+from icehouse.ingest.landing import open_location
+from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, FileRow, Ledger
+from icehouse.ingest.mapping import RowMapper
+from icehouse.tables.writer import TableWriter
+
+STAGE_LIMIT_BYTES = 128 * 1024 * 1024
+HASH_BLOCK = 4 * 1024 * 1024
+
+
+class BatchAbandoned(Exception):
+    """A file already partly handed to the writer failed: the batch must be redone."""
+
+
+@dataclass
+class FileOutcome:
+    state: str
+    rows: int = 0
+    bad_rows: int = 0
+    late_rows: int = 0
+    bytes_read: int = 0
+
+
+def content_hash(filesystem: object, path: str) -> str:
+    """xxh3-128 of the file's bytes as stored: cheap (GB/s) and collision-safe enough to
+    recognise a re-delivered file under another name."""
+    digest = xxhash.xxh3_128()
+    with filesystem.open_input_stream(path) as stream:  # type: ignore[attr-defined]
+        while block := stream.read(HASH_BLOCK):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def format_options(source: SourceConfig) -> FormatOptions:
+    return FormatOptions(
+        format=source.format,
+        compression=source.compression,
+        delimiter=source.delimiter,
+        header=source.header,
+        columns=tuple(source.fields),
+        comment=source.comment,
+        max_line_bytes=source.max_line_bytes,
+    )
+
+
+def time_partition_column(table: Table) -> str | None:
+    """The source column of the table's first time partition (for counting late rows)."""
+    schema = table.schema()
+    for pf in table.spec().fields:
+        if isinstance(pf.transform, YearTransform | MonthTransform | DayTransform | HourTransform):
+            return schema.find_column_name(pf.source_id)
+    return None
+
+
+@dataclass
+class BatchFiles:
+    """Rows staged for one file before they are handed to the writer."""
+
+    chunks: list[pa.Table] = field(default_factory=list)
+    nbytes: int = 0
+    handed_over: bool = False
+
+
+class FileIngest:
+    """Decodes one claimed file into the batch's writer."""
+
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        writer: TableWriter,
+        mapper: RowMapper,
+        source: SourceConfig,
+        storage: dict[str, str],
+        table: Table,
+        batch_hashes: set[str],
+    ) -> None:
+        self._ledger = ledger
+        self._writer = writer
+        self._mapper = mapper
+        self._source = source
+        self._storage = storage
+        self._time_column = time_partition_column(table)
+        schema = table.schema()
+        self._time_transform = next(
+            (
+                pf.transform
+                for pf in table.spec().fields
+                if schema.find_column_name(pf.source_id) == self._time_column
+            ),
+            None,
+        )
+        self._time_type = (
+            schema.find_field(self._time_column).field_type if self._time_column else None
+        )
+        self._batch_hashes = batch_hashes
+
+    def run(self, row: FileRow) -> FileOutcome:
+        """Raises: BatchAbandoned when a file already handed to the writer fails."""
+        filesystem, _ = open_location(self._source.location, self._storage)
+        try:
+            digest = content_hash(filesystem, row.path)
+        except (FileNotFoundError, OSError) as exc:
+            return self._quarantine_file(row, None, f"file vanished before it could be read: {exc}")
+        if digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest):
+            self._ledger.finish_file(row.id, state=DUPLICATE, content_hash=digest)
+            return FileOutcome(DUPLICATE, bytes_read=row.size)
+        staged = BatchFiles()
+        bad: list[BadRecord] = []
+        good = 0
+        try:
+            for chunk in decode_file(filesystem, row.path, format_options(self._source)):
+                mapped = self._mapper.map(chunk)
+                bad.extend(mapped.bad)
+                good += mapped.rows.num_rows
+                self._stage(staged, mapped.rows)
+        except UnreadableFile as exc:
+            return self._fail(row, digest, staged, exc.reason, bad)
+        total = good + len(bad)
+        if total == 0:
+            return self._fail(row, digest, staged, "empty file: no records", bad)
+        if bad and len(bad) / total > self._source.bad_line_threshold:
+            reason = (
+                f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
+                f"source's bad_line_threshold of {100 * self._source.bad_line_threshold:g} %; "
+                f"first: line {bad[0].line}: {bad[0].reason}"
+            )
+            return self._fail(row, digest, staged, reason, bad)
+        late = 0
+        for rows in staged.chunks:
+            late += self._late_rows(rows)
+            self._writer.write(rows)
+        self._ledger.quarantine(
+            source=self._source.name,
+            path=row.path,
+            file_id=row.id,
+            kind="line",
+            records=[(b.line, b.raw, b.reason) for b in bad],
+        )
+        self._ledger.finish_file(
+            row.id, state=CLAIMED, content_hash=digest, rows=good, bad_rows=len(bad)
+        )
+        self._batch_hashes.add(digest)
+        return FileOutcome(
+            CLAIMED, rows=good, bad_rows=len(bad), late_rows=late, bytes_read=row.size
+        )
+
+    def _stage(self, staged: BatchFiles, rows: pa.Table) -> None:
+        staged.chunks.append(rows)
+        staged.nbytes += rows.nbytes
+        if staged.nbytes > STAGE_LIMIT_BYTES:
+            for chunk in staged.chunks:
+                self._writer.write(chunk)
+            staged.chunks.clear()
+            staged.nbytes = 0
+            staged.handed_over = True
+
+    def _late_rows(self, rows: pa.Table) -> int:
+        """Rows whose time partition is older than the newest one in the same file."""
+        if self._time_column is None or self._time_transform is None or rows.num_rows == 0:
+            return 0
+        column = rows.column(self._time_column)
+        partitions = self._time_transform.pyarrow_transform(self._time_type)(column)
+        newest = pc.max(partitions)
+        return int(pc.sum(pc.less(partitions, newest)).as_py() or 0)
+
+    def _fail(
+        self,
+        row: FileRow,
+        digest: str | None,
+        staged: BatchFiles,
+        reason: str,
+        bad: list[BadRecord],
+    ) -> FileOutcome:
+        outcome = self._quarantine_file(row, digest, reason, bad)
+        if staged.handed_over:
+            raise BatchAbandoned(reason)
+        return outcome
+
+    def _quarantine_file(
+        self,
+        row: FileRow,
+        digest: str | None,
+        reason: str,
+        bad: list[BadRecord] | None = None,
+    ) -> FileOutcome:
+        bad = bad or []
+        self._ledger.quarantine(
+            source=self._source.name,
+            path=row.path,
+            file_id=row.id,
+            kind="file",
+            records=[(None, "", reason)],
+        )
+        self._ledger.quarantine(
+            source=self._source.name,
+            path=row.path,
+            file_id=row.id,
+            kind="line",
+            records=[(b.line, b.raw, b.reason) for b in bad[:1000]],
+        )
+        self._ledger.finish_file(
+            row.id, state=QUARANTINED, content_hash=digest, bad_rows=len(bad), error=reason
+        )
+        return FileOutcome(QUARANTINED, bad_rows=len(bad), bytes_read=row.size)

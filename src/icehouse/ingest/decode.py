@@ -1,0 +1,597 @@
+"""Decode source files (JSON lines, CSV, TSV, Parquet) into Arrow tables and bad records.
+
+This is the hot path of ingestion, so the per-row work stays in C: the decompressed stream
+is read ``chunk_bytes`` at a time and cut at the last newline; numpy finds the lines of a
+block; pyarrow parses all of its good lines in one call. Python looks at single lines only
+in a block that pyarrow refused (a malformed line, a field whose type changes), and then
+only for that block. Every line is either a row or a :class:`BadRecord` with its 1-based
+line number; blank lines (and, for CSV/TSV, comment lines) are skipped silently but counted.
+
+Memory stays near ``max_line_bytes + chunk_bytes``: a line longer than ``max_line_bytes`` is
+discarded as it streams past, keeping only its first bytes for the bad record.
+
+CSV/TSV limits: a quoted field may not contain a newline (each line is one record); TSV
+has no quoting at all (a ``"`` is an ordinary character). Every CSV/TSV column is a string
+and an empty field is null. The JSON reader infers types per block, so two chunks of one
+file may disagree (``int64`` then ``double``, ``timestamp`` then ``string``): conform them
+to the table schema downstream.
+"""
+
+from __future__ import annotations
+
+import csv
+import itertools
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.fs as pafs
+import pyarrow.json as pajson
+import pyarrow.parquet as pq
+
+from icehouse.errors import InvalidConfig, UnreadableFile
+from icehouse.ingest.compression import COMPRESSIONS, DecompressedStream, open_decompressed
+
+Format = Literal["jsonl", "csv", "tsv", "parquet"]
+FORMATS: tuple[Format, ...] = ("jsonl", "csv", "tsv", "parquet")
+RAW_CHARS = 1000
+_ARROW_BLOCK_BYTES = 2 << 20  # pyarrow parses a block per thread: several per chunk
+_PARQUET_BATCH_ROWS = 131072
+_BOM = b"\xef\xbb\xbf"
+
+
+@dataclass(frozen=True)
+class FormatOptions:
+    """How to read one source's files; validated on construction.
+
+    Raises:
+        InvalidConfig: an option is out of range (e.g. CSV without a header or columns).
+    """
+
+    format: Format
+    compression: Literal["auto", "none", "gzip", "zstd"] = "auto"
+    delimiter: str | None = None
+    header: bool = True
+    columns: tuple[str, ...] = ()
+    comment: str | None = None
+    max_line_bytes: int = 1 << 20
+    chunk_bytes: int = 8 << 20
+
+    def __post_init__(self) -> None:
+        problem = _option_problem(self)
+        if problem:
+            raise InvalidConfig(problem, where="format options")
+
+    @property
+    def field_delimiter(self) -> str:
+        """The CSV/TSV field separator actually used."""
+        return self.delimiter or ("\t" if self.format == "tsv" else ",")
+
+
+def _option_problem(o: FormatOptions) -> str | None:
+    if o.format not in FORMATS:
+        return f"format must be one of {FORMATS}, not {o.format!r}"
+    if o.compression not in COMPRESSIONS:
+        return f"compression must be one of {COMPRESSIONS}, not {o.compression!r}"
+    if o.delimiter is not None and (len(o.delimiter) != 1 or o.delimiter in '\r\n"'):
+        return f"delimiter must be one character other than a quote or newline, not {o.delimiter!r}"
+    if o.comment is not None and (not o.comment or "\n" in o.comment):
+        return f"comment must be a non-empty prefix without newlines, not {o.comment!r}"
+    if o.format in ("csv", "tsv") and not o.header and not o.columns:
+        return "header=False needs the column names in columns"
+    if len(set(o.columns)) != len(o.columns):
+        return f"columns has duplicate names: {list(o.columns)}"
+    if o.max_line_bytes < 1 or o.chunk_bytes < 1:
+        return "max_line_bytes and chunk_bytes must be positive"
+    return None
+
+
+@dataclass(frozen=True)
+class BadRecord:
+    """One input line that could not become a row, kept so it can be quarantined."""
+
+    line: int | None
+    raw: str
+    reason: str
+
+
+@dataclass
+class DecodedChunk:
+    """The rows decoded from one block of a file, plus the lines that failed.
+
+    ``table`` may have no columns and no rows when a block held only bad records.
+    """
+
+    table: pa.Table
+    lines: pa.Array
+    bad: list[BadRecord]
+    bytes_read: int
+    _raw: Callable[[int], str] | None = field(default=None, repr=False, compare=False)
+
+    def raw_text(self, row: int) -> str:
+        """The input line of ``table`` row ``row`` (a JSON rendering when there is none)."""
+        if self._raw is not None:
+            return self._raw(row)
+        value = self.table.slice(row, 1).to_pylist()[0]
+        return json.dumps(value, default=str, ensure_ascii=False)[:RAW_CHARS]
+
+
+def decode_file(
+    filesystem: pafs.FileSystem, path: str, options: FormatOptions
+) -> Iterator[DecodedChunk]:
+    """Decode ``path`` chunk by chunk.
+
+    An empty file (or one of blank lines only) yields nothing. When the file as a whole
+    turns out unreadable, :class:`UnreadableFile` is raised even after chunks were
+    yielded: the caller must then discard everything it got from this file.
+
+    Raises:
+        UnreadableFile: the file vanished, its compressed stream is truncated or corrupt,
+            it is not Parquet, or a CSV/TSV file with ``header=True`` has no header line.
+    """
+    if options.format == "parquet":
+        yield from _decode_parquet(filesystem, path)
+        return
+    decoder: _JsonDecoder | _CsvDecoder
+    decoder = _JsonDecoder(options) if options.format == "jsonl" else _CsvDecoder(options, path)
+    with open_decompressed(filesystem, path, options.compression) as stream:
+        for block in _iter_blocks(stream, options):
+            chunk = decoder.decode(_Lines(block.data, block.first_line), block)
+            if chunk is not None:
+                yield chunk
+    decoder.finish()
+
+
+@dataclass
+class _Block:
+    data: bytes  # whole lines; only the file's last line may lack its "\n"
+    first_line: int
+    skipped: list[BadRecord]  # over-long lines discarded while streaming up to this block
+    bytes_read: int
+
+
+@dataclass
+class _LongLine:
+    line: int
+    head: bytes
+    length: int
+
+    def record(self, limit: int) -> BadRecord:
+        raw = self.head.decode("utf-8", "replace")[:RAW_CHARS]
+        return BadRecord(
+            self.line, raw, f"line is {self.length} bytes, over the {limit}-byte limit"
+        )
+
+
+def _iter_blocks(stream: DecompressedStream, options: FormatOptions) -> Iterator[_Block]:
+    """Cut the stream into blocks of whole lines, discarding over-long lines on the way.
+
+    At most ``max_line_bytes`` of an unfinished line is carried between reads; once a
+    line outgrows that, only its head is kept and the rest is skipped up to its newline.
+    """
+    limit = options.max_line_bytes
+    carry, line, long, skipped = b"", 1, None, []
+    first = True
+    while True:
+        data = stream.read(options.chunk_bytes)
+        eof = not data
+        if first:
+            data, first = data.removeprefix(_BOM), False
+        if long is not None:
+            end = data.find(b"\n")
+            long.length += len(data) if end < 0 else end
+            if end < 0 and not eof:
+                continue
+            skipped.append(long.record(limit))
+            long, line, data = None, line + 1, data[end + 1 :] if end >= 0 else b""
+        buf = carry + data if carry else data
+        cut = len(buf) if eof else buf.rfind(b"\n") + 1
+        block, carry = buf[:cut], buf[cut:]
+        newlines = block.count(b"\n")
+        if len(carry) > limit:
+            long, carry = _LongLine(line + newlines, carry[: 4 * RAW_CHARS], len(carry)), b""
+        if block or skipped:
+            yield _Block(block, line, skipped, stream.bytes_read)
+            skipped = []
+        line += newlines
+        if eof:
+            return
+
+
+def _unreadable_lines(
+    lines: _Lines, candidates: np.ndarray, limit: int
+) -> tuple[np.ndarray, list[BadRecord]]:
+    """Mask and bad records of candidate lines that are over-long or not UTF-8."""
+    bad: list[BadRecord] = []
+    too_long = candidates & (lines.lengths > limit)
+    for i in np.flatnonzero(too_long).tolist():
+        n = int(lines.lengths[i])
+        bad.append(lines.bad(i, f"line is {n} bytes, over the {limit}-byte limit"))
+    not_utf8 = lines.invalid_utf8(candidates & ~too_long)
+    for i, reason in not_utf8.items():
+        bad.append(lines.bad(i, f"invalid UTF-8: {reason}"))
+    mask = too_long.copy()
+    mask[list(not_utf8)] = True
+    return mask, bad
+
+
+def _chunk(
+    table: pa.Table, lines: _Lines, rows: np.ndarray, bad: list[BadRecord], block: _Block
+) -> DecodedChunk | None:
+    """Package a decoded block, or None when it produced neither rows nor bad records."""
+    bad = block.skipped + sorted(bad, key=lambda b: b.line or 0)
+    if table.num_rows == 0 and not bad:
+        return None
+    index = np.flatnonzero(rows)
+    numbers = pa.array(lines.numbers[index], pa.int64())
+    return DecodedChunk(table, numbers, bad, block.bytes_read, lambda r: lines.raw(int(index[r])))
+
+
+class _Lines:
+    """Vectorised index of the lines of one block: where each starts and ends, and its number.
+
+    ``ends`` exclude the newline and a ``\\r`` before it; ``lengths`` count the ``\\r``.
+    """
+
+    def __init__(self, data: bytes, first_line: int) -> None:
+        self.data = data
+        self.bytes = np.frombuffer(data, np.uint8)
+        newlines = np.flatnonzero(self.bytes == 10)
+        starts = np.concatenate(([0], newlines + 1))
+        ends = np.concatenate((newlines, [len(data)]))
+        if not data or data.endswith(b"\n"):
+            starts, ends = starts[:-1], ends[:-1]
+        self.starts = starts
+        self.next_starts = np.append(starts[1:], len(data)).astype(np.int64)
+        self.lengths = ends - starts
+        has_cr = self.lengths > 0
+        has_cr[has_cr] = self.bytes[ends[has_cr] - 1] == 13
+        self.ends = ends - has_cr
+        self.numbers = first_line + np.arange(len(starts), dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.starts)
+
+    def blank(self) -> np.ndarray:
+        """Mask of lines that are empty or whitespace only."""
+        empty = self.ends == self.starts
+        maybe = ~empty & np.isin(self.bytes[self.starts], _WHITESPACE)
+        for i in np.flatnonzero(maybe).tolist():
+            empty[i] = not self.data[self.starts[i] : self.ends[i]].strip()
+        return empty
+
+    def starting_with(self, prefix: str | None) -> np.ndarray:
+        """Mask of lines that start with ``prefix`` (none when it is None)."""
+        if not prefix or not len(self):
+            return np.zeros(len(self), bool)
+        encoded = prefix.encode()
+        maybe = (self.bytes[self.starts] == encoded[0]) & (self.lengths >= len(encoded))
+        mask = np.zeros(len(self), bool)
+        for i in np.flatnonzero(maybe).tolist():
+            mask[i] = self.data.startswith(encoded, int(self.starts[i]))
+        return mask
+
+    def invalid_utf8(self, candidates: np.ndarray) -> dict[int, str]:
+        """The candidate lines that are not valid UTF-8, with the decoder's complaint."""
+        if self.data.isascii():
+            return {}
+        try:
+            self.data.decode()
+            return {}
+        except UnicodeDecodeError as exc:
+            first = int(np.searchsorted(self.starts, exc.start, "right")) - 1
+        found: dict[int, str] = {}
+        for i in np.flatnonzero(candidates[first:]).tolist():
+            try:
+                self.data[self.starts[first + i] : self.ends[first + i]].decode()
+            except UnicodeDecodeError as exc:
+                found[first + i] = str(exc)
+        return found
+
+    def select(self, mask: np.ndarray) -> bytes:
+        """The bytes of the masked lines, newlines included; no copy when all are kept."""
+        if mask.all():
+            return self.data
+        changes = np.flatnonzero(np.diff(mask.astype(np.int8))) + 1
+        bounds = np.concatenate(([0], changes, [len(mask)])).tolist()
+        starts, next_starts = self.starts, self.next_starts
+        runs = itertools.pairwise(bounds)
+        return b"".join(self.data[starts[a] : next_starts[b - 1]] for a, b in runs if mask[a])
+
+    def text(self, i: int) -> str:
+        """Line ``i`` as text (the caller knows it is UTF-8)."""
+        return self.data[self.starts[i] : self.ends[i]].decode()
+
+    def raw(self, i: int) -> str:
+        """Line ``i`` for people: lossy UTF-8, at most RAW_CHARS characters."""
+        start = int(self.starts[i])
+        end = min(int(self.ends[i]), start + 4 * RAW_CHARS)
+        return self.data[start:end].decode("utf-8", "replace")[:RAW_CHARS]
+
+    def bad(self, i: int, reason: str) -> BadRecord:
+        return BadRecord(int(self.numbers[i]), self.raw(i), reason)
+
+
+_WHITESPACE = np.frombuffer(b" \t\n\r\x0b\x0c", np.uint8)  # what bytes.strip() removes
+
+
+def _empty_table(rows: int = 0) -> pa.Table:
+    return pa.table({"_": pa.nulls(rows)}).select([])
+
+
+def _read_json(payload: bytes, rows: int, options: FormatOptions) -> pa.Table | None:
+    """pyarrow's parse of ``payload``, or None if it fails or does not give one row a line."""
+    if rows == 0:
+        return _empty_table()
+    block = max(_ARROW_BLOCK_BYTES, options.max_line_bytes + 2)
+    read_options = pajson.ReadOptions(use_threads=True, block_size=block)
+    try:
+        table = pajson.read_json(pa.py_buffer(payload), read_options=read_options)
+    except pa.ArrowException:
+        return None
+    return table if table.num_rows == rows else None
+
+
+class _JsonDecoder:
+    def __init__(self, options: FormatOptions) -> None:
+        self.options = options
+
+    def decode(self, lines: _Lines, block: _Block) -> DecodedChunk | None:
+        """pyarrow on the whole block; line by line only if pyarrow refuses it."""
+        blank = lines.blank()
+        unreadable, bad = _unreadable_lines(lines, ~blank, self.options.max_line_bytes)
+        rows = ~blank & ~unreadable
+        # pyarrow skips blank lines itself, so they need not be cut out of the payload.
+        table = _read_json(lines.select(~unreadable), int(rows.sum()), self.options)
+        if table is None:
+            table, rows, more_bad = self._fallback(lines, rows)
+            bad += more_bad
+        return _chunk(table, lines, rows, bad, block)
+
+    def finish(self) -> None:
+        """Nothing to check at the end of a JSON-lines file."""
+
+    def _fallback(
+        self, lines: _Lines, rows: np.ndarray
+    ) -> tuple[pa.Table, np.ndarray, list[BadRecord]]:
+        records: list[dict[str, Any]] = []
+        bad: list[BadRecord] = []
+        good = np.zeros(len(lines), bool)
+        for i in np.flatnonzero(rows).tolist():
+            try:
+                value = json.loads(lines.text(i))
+            except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError alike
+                bad.append(lines.bad(i, f"invalid JSON: {exc}"))
+                continue
+            if not isinstance(value, dict):
+                bad.append(lines.bad(i, "not a JSON object"))
+                continue
+            good[i] = True
+            records.append(value)
+        table = _read_json(lines.select(good), len(records), self.options)
+        return (table or _table_from_records(records)), good, bad
+
+
+def _table_from_records(records: list[dict[str, Any]]) -> pa.Table:
+    """Build a table from parsed JSON objects whose field types pyarrow could not reconcile.
+
+    A field holding values of different JSON types becomes a string column (non-strings
+    as their JSON text); objects stay structs and arrays lists where consistent.
+    """
+    columns = _harmonise_objects(records)
+    arrays: dict[str, pa.Array] = {}
+    for name, values in columns.items():
+        try:
+            arrays[name] = pa.array(values)
+        except (pa.ArrowException, OverflowError, UnicodeEncodeError):
+            arrays[name] = pa.array([_json_text(v) for v in values], pa.string())
+    return pa.table(arrays) if arrays else _empty_table(len(records))
+
+
+def _harmonise_objects(objects: list[dict[str, Any] | None]) -> dict[str, list[Any]]:
+    keys = dict.fromkeys(k for o in objects if o is not None for k in o)
+    return {k: _harmonise([None if o is None else o.get(k) for o in objects]) for k in keys}
+
+
+def _harmonise(values: list[Any]) -> list[Any]:
+    kinds = {_KINDS.get(type(v), "other") for v in values if v is not None}
+    if kinds == {"object"}:
+        columns = _harmonise_objects(values)
+        return [
+            None if v is None else {k: c[i] for k, c in columns.items()}
+            for i, v in enumerate(values)
+        ]
+    if kinds == {"array"}:
+        flat = _harmonise([x for v in values if v is not None for x in v])
+        out: list[Any] = []
+        at = 0
+        for v in values:
+            out.append(None if v is None else flat[at : at + len(v)])
+            at += 0 if v is None else len(v)
+        return out
+    if len(kinds) <= 1 or kinds == {"int", "float"}:
+        return values
+    return [v if v is None or isinstance(v, str) else _json_text(v) for v in values]
+
+
+_KINDS = {bool: "bool", int: "int", float: "float", str: "str", dict: "object", list: "array"}
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
+
+class _CsvDecoder:
+    """CSV/TSV with pyarrow; the csv module only for a block pyarrow cannot map line by line."""
+
+    def __init__(self, options: FormatOptions, path: str) -> None:
+        self.options = options
+        self.path = path
+        self.columns: list[str] | None = None if options.header else list(options.columns)
+        self.saw_content = False
+        quoting = options.format == "csv"
+        self.reader_args: dict[str, Any] = {"delimiter": options.field_delimiter}
+        self.reader_args.update(strict=True) if quoting else self.reader_args.update(
+            quoting=csv.QUOTE_NONE
+        )
+        self.parse_quote: str | bool = '"' if quoting else False
+
+    def decode(self, lines: _Lines, block: _Block) -> DecodedChunk | None:
+        skip = lines.blank() | lines.starting_with(self.options.comment)
+        unreadable, bad = _unreadable_lines(lines, ~skip, self.options.max_line_bytes)
+        rows = ~skip & ~unreadable
+        self.saw_content = self.saw_content or bool(block.skipped) or not skip.all()
+        if self.columns is None:
+            self._take_header(lines, skip, rows, block)
+        if self.columns is None:
+            return _chunk(_empty_table(), lines, rows, bad, block)
+        table, invalid = self._read_csv(lines.select(rows), int(rows.sum()), self.columns)
+        if table is None:
+            table, rows, more_bad = self._fallback(lines, rows, self.columns)
+        else:
+            more_bad = self._drop_invalid(lines, rows, invalid)
+        return _chunk(table, lines, rows, bad + more_bad, block)
+
+    def finish(self) -> None:
+        """A file with content but no header line cannot be mapped to columns at all."""
+        if self.columns is None and self.saw_content:
+            raise UnreadableFile("no header line", path=self.path, reason="no header line")
+
+    def _take_header(
+        self, lines: _Lines, skip: np.ndarray, rows: np.ndarray, block: _Block
+    ) -> None:
+        content = np.flatnonzero(~skip)
+        if block.skipped or (content.size and not rows[content[0]]):
+            line = block.skipped[0].line if block.skipped else int(lines.numbers[content[0]])
+            message = f"the header line (line {line}) is over-long or not UTF-8"
+            raise UnreadableFile(message, path=self.path, reason="unreadable header line")
+        if content.size:
+            names = next(csv.reader([lines.text(content[0])], **self.reader_args), [])
+            if len(set(names)) != len(names) or not names:
+                message = f"the header line has empty or duplicate column names: {names}"
+                raise UnreadableFile(message, path=self.path, reason="bad header line")
+            self.columns = names
+            rows[content[0]] = False
+
+    def _read_csv(
+        self, payload: bytes, rows: int, columns: list[str]
+    ) -> tuple[pa.Table | None, dict[str, str]]:
+        """pyarrow's parse, and the rows with a wrong field count (text → reason).
+
+        None when pyarrow fails or its rows do not map one to one onto lines (an
+        unbalanced quote makes it read on across newlines).
+        """
+        if rows == 0:
+            return _empty_table(), {}
+        invalid: dict[str, str] = {}
+        calls = 0
+
+        def on_invalid(row: pacsv.InvalidRow) -> str:
+            nonlocal calls
+            calls += 1
+            invalid[row.text] = (
+                f"expected {row.expected_columns} fields, found {row.actual_columns}"
+            )
+            return "skip"
+
+        block = max(_ARROW_BLOCK_BYTES, self.options.max_line_bytes + 2)
+        try:
+            table = pacsv.read_csv(
+                pa.py_buffer(payload),
+                read_options=pacsv.ReadOptions(column_names=columns, block_size=block),
+                parse_options=pacsv.ParseOptions(
+                    delimiter=self.options.field_delimiter,
+                    quote_char=self.parse_quote,
+                    invalid_row_handler=on_invalid,
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types=dict.fromkeys(columns, pa.string()),
+                    strings_can_be_null=True,
+                    null_values=[""],
+                ),
+            )
+        except pa.ArrowException:
+            return None, {}
+        return (table, invalid) if table.num_rows + calls == rows else (None, {})
+
+    @staticmethod
+    def _drop_invalid(lines: _Lines, rows: np.ndarray, invalid: dict[str, str]) -> list[BadRecord]:
+        """Bad records for the lines pyarrow skipped, found by their text.
+
+        With threads pyarrow does not report row numbers; but a line parses the same
+        wherever it is, so every line with the text of a skipped row was skipped.
+        """
+        bad: list[BadRecord] = []
+        if invalid:
+            for i in np.flatnonzero(rows).tolist():
+                reason = invalid.get(lines.text(i))
+                if reason is not None:
+                    bad.append(lines.bad(i, reason))
+                    rows[i] = False
+        return bad
+
+    def _fallback(
+        self, lines: _Lines, rows: np.ndarray, columns: list[str]
+    ) -> tuple[pa.Table, np.ndarray, list[BadRecord]]:
+        records: list[list[str]] = []
+        bad: list[BadRecord] = []
+        good = np.zeros(len(lines), bool)
+        for i in np.flatnonzero(rows).tolist():
+            try:
+                fields = next(csv.reader([lines.text(i)], **self.reader_args), [])
+            except csv.Error as exc:
+                bad.append(lines.bad(i, f"invalid CSV: {exc}"))
+                continue
+            if len(fields) != len(columns):
+                bad.append(lines.bad(i, f"expected {len(columns)} fields, found {len(fields)}"))
+                continue
+            good[i] = True
+            records.append(fields)
+        table = pa.table(
+            {
+                name: pa.array([r[j] or None for r in records], pa.string())
+                for j, name in enumerate(columns)
+            }
+        )
+        return table, good, bad
+
+
+def _decode_parquet(filesystem: pafs.FileSystem, path: str) -> Iterator[DecodedChunk]:
+    """Row batches as stored; ``lines`` are 1-based row numbers."""
+    try:
+        file = filesystem.open_input_file(path)
+    except OSError as exc:
+        reason = "vanished" if isinstance(exc, FileNotFoundError) else "open error"
+        raise UnreadableFile(f"cannot open file: {exc}", path=path, reason=reason) from exc
+    with file:
+        size = file.size()
+        if size == 0:
+            return
+        try:
+            parquet = pq.ParquetFile(file)
+        except (pa.ArrowException, OSError) as exc:
+            raise UnreadableFile(
+                f"not a Parquet file: {exc}", path=path, reason="not parquet"
+            ) from exc
+        total = max(parquet.metadata.num_rows, 1)
+        batches = parquet.iter_batches(batch_size=_PARQUET_BATCH_ROWS)
+        done = 0
+        while True:
+            try:
+                batch = next(batches, None)
+            except (pa.ArrowException, OSError) as exc:
+                message = f"corrupt Parquet file: {exc}"
+                raise UnreadableFile(message, path=path, reason="corrupt parquet") from exc
+            if batch is None:
+                return
+            numbers = pa.array(np.arange(done + 1, done + batch.num_rows + 1, dtype=np.int64))
+            done += batch.num_rows
+            table = pa.Table.from_batches([batch])
+            yield DecodedChunk(table, numbers, [], size * done // total)
+
+
+__all__ = ["FORMATS", "BadRecord", "DecodedChunk", "FormatOptions", "decode_file"]

@@ -1,0 +1,286 @@
+"""The ingestion loop: discover, claim, decode, write, commit, recover.
+
+Exactly once, step by step (each boundary is a fault-injection point, see
+``faults.py``):
+
+1. files are registered in the ledger, then claimed by a batch that has a writer id and
+   a sequence number (``batch.claimed``);
+2. their rows are written as Parquet and the paths recorded on the batch
+   (``batch.written``);
+3. one Iceberg snapshot commits them, carrying the batch id and the raised per-writer
+   high-water mark in its summary (``batch.committed``);
+4. the ledger marks the batch and its files committed (``batch.recorded``);
+5. ``on_success`` keeps, deletes or archives the source files.
+
+A batch left open by a dead process is settled by whoever recovers it: if the table's
+current snapshot (high-water mark) or retained history says it committed, the ledger
+catches up; otherwise its written files are deleted and its files queued again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import PurePosixPath
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.table import Table
+from sqlalchemy import Engine, and_, func, select
+
+from icehouse.config import LakeConfig, SourceConfig
+from icehouse.errors import NoSuchSource
+from icehouse.ingest.batch import BatchAbandoned, FileIngest
+from icehouse.ingest.faults import Faults, no_faults
+from icehouse.ingest.landing import list_landed, open_location
+from icehouse.ingest.ledger import (
+    CLAIMED,
+    COMMITTED,
+    PENDING,
+    QUARANTINED,
+    Batch,
+    Ledger,
+    owner_is_dead,
+    this_process,
+)
+from icehouse.ingest.mapping import RowMapper
+from icehouse.ingest.report import IngestProgress, IngestReport, NoProgress
+from icehouse.state.models import files
+from icehouse.tables.catalog import load_table
+from icehouse.tables.commit import append_files, is_committed
+from icehouse.tables.history import trim_history
+from icehouse.tables.writer import TableWriter
+
+
+class Ingester:
+    def __init__(
+        self,
+        *,
+        config: LakeConfig,
+        engine: Engine,
+        catalog: SqlCatalog,
+        faults: Faults = no_faults,
+        progress: IngestProgress | None = None,
+        stop: threading.Event | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._config = config
+        self._engine = engine
+        self._catalog = catalog
+        self._ledger = Ledger(engine, lease_seconds=config.ingest.lease_time.total_seconds())
+        self._faults = faults
+        self._progress = progress or NoProgress()
+        self._stop = stop or threading.Event()
+        self._clock = clock
+        self._owner = this_process()
+
+    def _sources(self, names: Sequence[str] | None) -> list[SourceConfig]:
+        if not names:
+            return list(self._config.sources.values())
+        missing = [n for n in names if n not in self._config.sources]
+        if missing:
+            known = ", ".join(self._config.sources) or "none yet; add one with `icehouse source add`"
+            raise NoSuchSource(f"no source {missing[0]!r} (sources: {known})", source=missing[0])
+        return [self._config.sources[n] for n in names]
+
+    # -- the loop ---------------------------------------------------------------------
+
+    def run(self, sources: Sequence[str] | None = None, *, follow: bool = False) -> IngestReport:
+        """Ingest until nothing is pending (``follow=False``) or until stopped."""
+        chosen = self._sources(sources)
+        report = IngestReport()
+        started = self._clock()
+        writer_id, _ = self._ledger.acquire_writer(self._owner)
+        try:
+            self.recover(writer_id, report)
+            while not self._stop.is_set():
+                settling = self.discover(chosen)
+                worked = False
+                by_table: dict[str, list[SourceConfig]] = defaultdict(list)
+                for source in chosen:
+                    by_table[source.table].append(source)
+                for table_name, table_sources in by_table.items():
+                    while not self._stop.is_set() and self._pending(table_sources):
+                        self._run_batch(table_name, table_sources, writer_id, report, follow)
+                        worked = True
+                if not follow and not worked and not settling:
+                    break
+                if not worked:
+                    self._stop.wait(self._config.ingest.poll_interval_time.total_seconds())
+                    self._ledger.renew_writer(writer_id, self._owner)
+        finally:
+            self._ledger.release_writer(writer_id, self._owner)
+            report.seconds = self._clock() - started
+        return report
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def discover(self, sources: Sequence[SourceConfig]) -> int:
+        """Queue complete files; returns how many are still settling."""
+        settling = 0
+        for source in sources:
+            filesystem, base = open_location(source.location, self._config.storage)
+            ready, young = list_landed(filesystem, base, source, now=self._clock())
+            self._ledger.register(source.name, ready, reingest_changed=source.reingest_changed)
+            settling += len(young)
+        return settling
+
+    def _pending(self, sources: Sequence[SourceConfig]) -> bool:
+        with self._engine.connect() as conn:
+            return conn.execute(
+                select(func.count()).select_from(files).where(
+                    and_(files.c.state == PENDING, files.c.source.in_([s.name for s in sources]))
+                )
+            ).scalar_one() > 0
+
+    # -- one batch ------------------------------------------------------------------
+
+    def _run_batch(
+        self, table_name: str, sources: list[SourceConfig], writer_id: str,
+        report: IngestReport, follow: bool,
+    ) -> None:
+        table = load_table(self._catalog, table_name)
+        batch = self._ledger.open_batch(uuid.uuid4().hex, table_name, writer_id)
+        writer = TableWriter(table, name_prefix=f"{batch.id}-{batch.seq}")
+        by_name = {s.name: s for s in sources}
+        mappers = {s.name: RowMapper(s, table.schema()) for s in sources}
+        hashes: set[str] = set()
+        limits = self._config.ingest
+        deadline = self._clock() + limits.commit_interval_time.total_seconds()
+        rows = late = claimed_total = 0
+        committed_paths: list[tuple[str, str]] = []
+        try:
+            while not self._stop.is_set():
+                claimed = self._ledger.claim(batch.id, list(by_name), limits.batch_files - claimed_total)
+                if claimed_total == 0:
+                    self._faults("batch.claimed")
+                claimed_total += len(claimed)
+                for row in claimed:
+                    source = by_name[row.source]
+                    self._progress.file_started(row.source, row.path, row.size)
+                    outcome = FileIngest(
+                        ledger=self._ledger, writer=writer, mapper=mappers[row.source],
+                        source=source, storage=self._config.storage, table=table,
+                        batch_hashes=hashes,
+                    ).run(row)
+                    self._count(report, outcome.state, outcome)
+                    rows += outcome.rows
+                    late += outcome.late_rows
+                    if outcome.state == CLAIMED:
+                        committed_paths.append((row.source, row.path))
+                    self._progress.file_finished(row.source, row.path, outcome.rows,
+                                                 outcome.bad_rows, outcome.state)
+                    self._ledger.renew_batch(batch.id)
+                full = rows >= limits.batch_rows or claimed_total >= limits.batch_files
+                if full or (not follow and not claimed):
+                    break
+                if follow and self._clock() >= deadline:
+                    break
+                if not claimed:
+                    self._stop.wait(limits.poll_interval_time.total_seconds())
+                self.discover(sources)
+        except BatchAbandoned:
+            writer.abort()
+            self._ledger.abort_batch(batch.id)
+            return
+        except BaseException:
+            writer.abort()  # nothing committed: the files go back to the queue on recovery
+            raise
+        self._commit(batch, table, writer, report, rows=rows, late=late)
+        self._after_success(committed_paths)
+
+    def _count(self, report: IngestReport, state: str, outcome: object) -> None:
+        report.bytes_read += outcome.bytes_read  # type: ignore[attr-defined]
+        report.bad_rows += outcome.bad_rows  # type: ignore[attr-defined]
+        if state == CLAIMED:
+            report.files += 1
+            report.rows += outcome.rows  # type: ignore[attr-defined]
+            report.late_rows += outcome.late_rows  # type: ignore[attr-defined]
+        elif state == QUARANTINED:
+            report.quarantined_files += 1
+        else:
+            report.duplicate_files += 1
+
+    def _commit(
+        self, batch: Batch, table: Table, writer: TableWriter, report: IngestReport,
+        *, rows: int, late: int,
+    ) -> None:
+        data_files = writer.close()
+        self._ledger.record_data_files(batch.id, [f.file_path for f in data_files])
+        self._faults("batch.written")
+        snapshot_id = None
+        started = self._clock()
+        if data_files:
+            result = append_files(
+                lambda: load_table(self._catalog, batch.table_name),
+                data_files,
+                batch_id=batch.id,
+                writer_id=batch.writer_id,
+                seq=batch.seq,
+                summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
+            )
+            snapshot_id = result.snapshot_id
+            report.snapshots.append(snapshot_id)
+        self._faults("batch.committed")
+        stats = writer.stats()
+        self._ledger.commit_batch(
+            batch.id, snapshot_id=snapshot_id, rows=rows, late_rows=late, bytes_written=stats.bytes
+        )
+        self._faults("batch.recorded")
+        elapsed = self._clock() - started
+        report.commit_seconds += elapsed
+        report.batches += 1
+        report.data_files += stats.files
+        report.bytes_written += stats.bytes
+        self._progress.batch_committed(batch.table_name, rows, stats.files, elapsed)
+        if data_files:
+            trim_history(load_table(self._catalog, batch.table_name))
+
+    def _after_success(self, paths: list[tuple[str, str]]) -> None:
+        """Apply each source's ``on_success`` to its committed files."""
+        for source_name, path in paths:
+            source = self._config.sources[source_name]
+            if source.on_success == "keep":
+                continue
+            filesystem, base = open_location(source.location, self._config.storage)
+            try:
+                if source.on_success == "delete":
+                    filesystem.delete_file(path)
+                elif source.archive:
+                    archive_base = open_location(source.archive, self._config.storage)[1]
+                    relative = PurePosixPath(path[len(base):].lstrip("/"))
+                    target = f"{archive_base}/{relative}"
+                    filesystem.create_dir(str(PurePosixPath(target).parent), recursive=True)
+                    filesystem.move(path, target)
+            except FileNotFoundError:
+                continue  # already moved by an earlier, interrupted run
+
+    # -- recovery ---------------------------------------------------------------------
+
+    def recover(self, writer_id: str, report: IngestReport) -> None:
+        """Settle batches left open by dead processes (and by this slot's last owner)."""
+        now = self._clock()
+        for batch in self._ledger.open_batches():
+            ours = batch.writer_id == writer_id
+            if not (ours or batch.lease_until < now or owner_is_dead(batch.owner)):
+                continue
+            table = load_table(self._catalog, batch.table_name)
+            if is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq):
+                self._ledger.commit_batch(batch.id, snapshot_id=None, rows=0, late_rows=0,
+                                          bytes_written=0)
+                self._after_success(
+                    [(s, p) for _, s, p, state in self._ledger.batch_files(batch.id)
+                     if state == COMMITTED and s in self._config.sources]
+                )
+                report.recovered_committed += 1
+            else:
+                for path in batch.data_files:
+                    try:
+                        table.io.delete(path)
+                    except FileNotFoundError:
+                        pass
+                self._ledger.abort_batch(batch.id)
+                report.recovered_aborted += 1

@@ -1,0 +1,434 @@
+"""The ingestion ledger and work queue, in the state database.
+
+One row per (source, path, fingerprint) in ``ingest_files`` moves
+``pending → claimed → committed | quarantined | duplicate``; a path whose content
+changed after it was committed is recorded as ``changed`` (skipped unless the source
+says ``reingest_changed``). Several ``icehouse ingest`` processes share the queue:
+claims are conditional updates (``... WHERE state = 'pending'``), so two processes
+never claim one file, on SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+
+from icehouse.ingest.landing import LandedFile
+from icehouse.state.models import batches, files, quarantine, writers
+
+PENDING, CLAIMED, COMMITTED = "pending", "claimed", "committed"
+QUARANTINED, DUPLICATE, CHANGED = "quarantined", "duplicate", "changed"
+OPEN, ABORTED = "open", "aborted"
+
+
+@dataclass(frozen=True)
+class FileRow:
+    id: int
+    source: str
+    path: str
+    size: int
+    mtime: float
+
+
+@dataclass(frozen=True)
+class Batch:
+    id: str
+    table_name: str
+    writer_id: str
+    seq: int
+
+
+@dataclass(frozen=True)
+class OpenBatch:
+    id: str
+    table_name: str
+    writer_id: str
+    seq: int
+    owner: str | None
+    lease_until: float
+    data_files: list[str]
+
+
+def this_process() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def owner_is_dead(owner: str | None) -> bool:
+    """True only when ``owner`` is a process of this host that no longer runs."""
+    if not owner:
+        return True
+    host, _, pid = owner.rpartition(":")
+    if host != socket.gethostname() or not pid.isdigit():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
+class Ledger:
+    def __init__(self, engine: Engine, *, lease_seconds: float = 60.0) -> None:
+        self._engine = engine
+        self._lease = lease_seconds
+
+    # -- discovery ------------------------------------------------------------------
+
+    def known_fingerprints(self, source: str) -> dict[str, set[str]]:
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(files.c.path, files.c.fingerprint).where(files.c.source == source)
+            )
+            known: dict[str, set[str]] = {}
+            for path, fingerprint in rows:
+                known.setdefault(path, set()).add(fingerprint)
+        return known
+
+    def register(self, source: str, landed: Iterable[LandedFile], *, reingest_changed: bool) -> int:
+        """Queue new files; returns how many were queued (changed files excepted)."""
+        known = self.known_fingerprints(source)
+        now = time.time()
+        queued = 0
+        for f in landed:
+            previous = known.get(f.path)
+            if previous is not None and f.fingerprint in previous:
+                continue
+            state = PENDING if previous is None or reingest_changed else CHANGED
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        files.insert().values(
+                            source=source,
+                            path=f.path,
+                            fingerprint=f.fingerprint,
+                            size=f.size,
+                            mtime=f.mtime,
+                            state=state,
+                            discovered_at=now,
+                            updated_at=now,
+                        )
+                    )
+            except IntegrityError:
+                continue  # another process registered it first
+            queued += state == PENDING
+        return queued
+
+    # -- writer slots -----------------------------------------------------------------
+
+    def acquire_writer(self, owner: str) -> tuple[str, int]:
+        """Lease a writer slot: a free or dead one if any, else a new one."""
+        now = time.time()
+        with self._engine.connect() as conn:
+            slots = conn.execute(select(writers)).mappings().all()
+        for slot in sorted(slots, key=lambda s: s["id"]):
+            free = slot["lease_until"] < now or owner_is_dead(slot["owner"])
+            if not free:
+                continue
+            with self._engine.begin() as conn:
+                taken = conn.execute(
+                    update(writers)
+                    .where(
+                        and_(
+                            writers.c.id == slot["id"], writers.c.lease_until == slot["lease_until"]
+                        )
+                    )
+                    .values(owner=owner, lease_until=now + self._lease)
+                ).rowcount
+            if taken:
+                return slot["id"], int(slot["last_seq"])
+        for _ in range(100):
+            with self._engine.connect() as conn:
+                count = conn.execute(select(func.count()).select_from(writers)).scalar_one()
+            slot_id = f"w{count + 1}"
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        writers.insert().values(
+                            id=slot_id, owner=owner, lease_until=now + self._lease, last_seq=0
+                        )
+                    )
+                return slot_id, 0
+            except IntegrityError:
+                continue
+        raise RuntimeError("could not allocate a writer slot")
+
+    def renew_writer(self, writer_id: str, owner: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(writers)
+                .where(and_(writers.c.id == writer_id, writers.c.owner == owner))
+                .values(lease_until=time.time() + self._lease)
+            )
+
+    def release_writer(self, writer_id: str, owner: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(writers)
+                .where(and_(writers.c.id == writer_id, writers.c.owner == owner))
+                .values(lease_until=0.0, owner=None)
+            )
+
+    # -- batches ----------------------------------------------------------------------
+
+    def open_batch(self, batch_id: str, table_name: str, writer_id: str) -> Batch:
+        """Allocate the writer's next sequence number and record the open batch."""
+        now = time.time()
+        with self._engine.begin() as conn:
+            seq = (
+                conn.execute(
+                    select(writers.c.last_seq).where(writers.c.id == writer_id)
+                ).scalar_one()
+                + 1
+            )
+            conn.execute(update(writers).where(writers.c.id == writer_id).values(last_seq=seq))
+            conn.execute(
+                batches.insert().values(
+                    id=batch_id,
+                    table_name=table_name,
+                    writer_id=writer_id,
+                    seq=seq,
+                    state=OPEN,
+                    created_at=now,
+                    lease_until=now + self._lease,
+                )
+            )
+        return Batch(batch_id, table_name, writer_id, seq)
+
+    def claim(self, batch_id: str, sources: Sequence[str], limit: int) -> list[FileRow]:
+        """Claim up to ``limit`` pending files of ``sources`` for the batch, oldest first."""
+        with self._engine.connect() as conn:
+            candidates = conn.execute(
+                select(files.c.id, files.c.source, files.c.path, files.c.size, files.c.mtime)
+                .where(and_(files.c.state == PENDING, files.c.source.in_(list(sources))))
+                .order_by(files.c.mtime, files.c.id)
+                .limit(limit)
+            ).all()
+        claimed = []
+        for row in candidates:
+            with self._engine.begin() as conn:
+                won = conn.execute(
+                    update(files)
+                    .where(and_(files.c.id == row.id, files.c.state == PENDING))
+                    .values(state=CLAIMED, batch_id=batch_id, updated_at=time.time())
+                ).rowcount
+            if won:
+                claimed.append(FileRow(row.id, row.source, row.path, row.size, row.mtime))
+        return claimed
+
+    def renew_batch(self, batch_id: str) -> None:
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(lease_until=time.time() + self._lease)
+            )
+
+    def record_data_files(self, batch_id: str, paths: list[str]) -> None:
+        """Written before the commit, so that recovery can delete uncommitted files."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(data_files=json.dumps(paths), lease_until=time.time() + self._lease)
+            )
+
+    def content_seen(self, source: str, content_hash: str) -> bool:
+        with self._engine.connect() as conn:
+            return (
+                conn.execute(
+                    select(files.c.id)
+                    .where(
+                        and_(
+                            files.c.source == source,
+                            files.c.content_hash == content_hash,
+                            files.c.state == COMMITTED,
+                        )
+                    )
+                    .limit(1)
+                ).first()
+                is not None
+            )
+
+    def finish_file(
+        self,
+        file_id: int,
+        *,
+        state: str,
+        content_hash: str | None = None,
+        rows: int | None = None,
+        bad_rows: int | None = None,
+        error: str | None = None,
+    ) -> None:
+        """Record a file's outcome inside its (still open) batch."""
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(files)
+                .where(files.c.id == file_id)
+                .values(
+                    state=state,
+                    content_hash=content_hash,
+                    rows=rows,
+                    bad_rows=bad_rows,
+                    error=error,
+                    updated_at=time.time(),
+                )
+            )
+
+    def commit_batch(
+        self,
+        batch_id: str,
+        *,
+        snapshot_id: int | None,
+        rows: int,
+        late_rows: int,
+        bytes_written: int,
+    ) -> None:
+        """Mark the batch and its claimed files committed, in one transaction."""
+        now = time.time()
+        with self._engine.begin() as conn:
+            conn.execute(
+                update(batches)
+                .where(batches.c.id == batch_id)
+                .values(
+                    state=COMMITTED,
+                    committed_at=now,
+                    snapshot_id=snapshot_id,
+                    rows=rows,
+                    late_rows=late_rows,
+                    bytes_written=bytes_written,
+                )
+            )
+            conn.execute(
+                update(files)
+                .where(and_(files.c.batch_id == batch_id, files.c.state == CLAIMED))
+                .values(state=COMMITTED, updated_at=now)
+            )
+
+    def abort_batch(self, batch_id: str) -> None:
+        """Give the batch's files back to the queue; quarantine records of the batch stay
+        only for files that were quarantined (they are final)."""
+        now = time.time()
+        with self._engine.begin() as conn:
+            conn.execute(update(batches).where(batches.c.id == batch_id).values(state=ABORTED))
+            reopened = select(files.c.id).where(
+                and_(files.c.batch_id == batch_id, files.c.state.in_([CLAIMED, DUPLICATE]))
+            )
+            conn.execute(
+                delete(quarantine).where(
+                    and_(quarantine.c.file_id.in_(reopened), quarantine.c.kind == "line")
+                )
+            )
+            conn.execute(
+                update(files)
+                .where(and_(files.c.batch_id == batch_id, files.c.state.in_([CLAIMED, DUPLICATE])))
+                .values(
+                    state=PENDING,
+                    batch_id=None,
+                    content_hash=None,
+                    rows=None,
+                    bad_rows=None,
+                    updated_at=now,
+                )
+            )
+
+    def open_batches(self) -> list[OpenBatch]:
+        with self._engine.connect() as conn:
+            rows = (
+                conn.execute(
+                    select(batches, writers.c.owner)
+                    .join(writers, writers.c.id == batches.c.writer_id)
+                    .where(batches.c.state == OPEN)
+                )
+                .mappings()
+                .all()
+            )
+        return [
+            OpenBatch(
+                id=r["id"],
+                table_name=r["table_name"],
+                writer_id=r["writer_id"],
+                seq=r["seq"],
+                owner=r["owner"],
+                lease_until=r["lease_until"],
+                data_files=json.loads(r["data_files"]) if r["data_files"] else [],
+            )
+            for r in rows
+        ]
+
+    def batch_files(self, batch_id: str) -> list[tuple[int, str, str, str]]:
+        with self._engine.connect() as conn:
+            return [
+                (r.id, r.source, r.path, r.state)
+                for r in conn.execute(
+                    select(files.c.id, files.c.source, files.c.path, files.c.state).where(
+                        files.c.batch_id == batch_id
+                    )
+                )
+            ]
+
+    # -- quarantine ---------------------------------------------------------------
+
+    def quarantine(
+        self,
+        *,
+        source: str,
+        path: str,
+        file_id: int | None,
+        kind: str,
+        records: Iterable[tuple[int | None, str, str]],
+    ) -> int:
+        """Store bad records as (line, raw, reason); returns how many."""
+        now = time.time()
+        values = [
+            {
+                "source": source,
+                "path": path,
+                "file_id": file_id,
+                "kind": kind,
+                "line": line,
+                "raw": raw,
+                "reason": reason,
+                "created_at": now,
+            }
+            for line, raw, reason in records
+        ]
+        if values:
+            with self._engine.begin() as conn:
+                conn.execute(quarantine.insert(), values)
+        return len(values)
+
+    def forget_older_than(self, seconds: float, *, ledger_sources: Sequence[str]) -> int:
+        """Drop quarantine records, finished batches and the ledger rows of
+        ``ledger_sources`` past the retention. Only sources whose files leave the landing
+        zone (``on_success`` delete or archive) may forget their ledger: a kept file
+        whose record is gone would be ingested again."""
+        cutoff = time.time() - seconds
+        with self._engine.begin() as conn:
+            gone = conn.execute(delete(quarantine).where(quarantine.c.created_at < cutoff)).rowcount
+            gone += conn.execute(
+                delete(files).where(
+                    and_(
+                        files.c.updated_at < cutoff,
+                        files.c.source.in_(list(ledger_sources)),
+                        or_(
+                            files.c.state == COMMITTED,
+                            files.c.state == DUPLICATE,
+                            files.c.state == CHANGED,
+                            files.c.state == QUARANTINED,
+                        ),
+                    )
+                )
+            ).rowcount
+            gone += conn.execute(
+                delete(batches).where(and_(batches.c.created_at < cutoff, batches.c.state != OPEN))
+            ).rowcount
+        return gone

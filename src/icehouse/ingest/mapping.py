@@ -1,0 +1,251 @@
+"""Turn decoded source rows into table rows: paths, casts, timestamps, defaults, SQL.
+
+A table column is filled, in order of precedence, by its ``[sources.X.columns]`` rule,
+else by the source field of the same name, else left null. A rule may name a ``path``
+(dots walk into nested objects), a ``timestamp`` format, a ``default`` and an ``expr``
+(DuckDB SQL over the mapped row: ``lower(country)`` sees the mapped ``country``).
+
+Conversion is vectorised in one DuckDB query per chunk with ``TRY_CAST``, and every
+row whose conversion failed gets a reason ("column status: cannot convert 'abc' to
+int"), so bad rows are quarantined one by one while the good rows of the same chunk
+go on.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import duckdb
+import pyarrow as pa
+import pyarrow.compute as pc
+from pyiceberg.schema import Schema
+from pyiceberg.types import (
+    BinaryType,
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestampType,
+    TimestamptzType,
+    TimeType,
+    UUIDType,
+)
+
+from icehouse.config import ColumnMapping, SourceConfig
+from icehouse.errors import InvalidMapping
+from icehouse.ingest.decode import BadRecord, DecodedChunk
+
+_DUCKDB_TYPES: dict[type[IcebergType], str] = {
+    BooleanType: "BOOLEAN",
+    IntegerType: "INTEGER",
+    LongType: "BIGINT",
+    FloatType: "FLOAT",
+    DoubleType: "DOUBLE",
+    StringType: "VARCHAR",
+    BinaryType: "BLOB",
+    DateType: "DATE",
+    TimeType: "TIME",
+    TimestampType: "TIMESTAMP",
+    TimestamptzType: "TIMESTAMPTZ",
+    UUIDType: "UUID",
+}
+_EPOCH = {
+    "epoch_s": "to_timestamp(TRY_CAST({s} AS DOUBLE))",
+    "epoch_ms": "epoch_ms(TRY_CAST({s} AS BIGINT))",
+    "epoch_us": "make_timestamp(TRY_CAST({s} AS BIGINT))",
+    "epoch_ns": "make_timestamp(TRY_CAST({s} AS BIGINT) // 1000)",
+}
+
+
+def duckdb_type(iceberg_type: IcebergType, column: str, source: str) -> str:
+    if isinstance(iceberg_type, DecimalType):
+        return f"DECIMAL({iceberg_type.precision}, {iceberg_type.scale})"
+    try:
+        return _DUCKDB_TYPES[type(iceberg_type)]
+    except KeyError:
+        raise InvalidMapping(
+            f"icehouse cannot yet fill columns of type {iceberg_type} from files",
+            source=source,
+            column=column,
+        ) from None
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _literal(value: object) -> str:
+    if isinstance(value, bool):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, int | float):
+        return repr(value)
+    return "'" + str(value).replace("'", "''") + "'"
+
+
+@dataclass(frozen=True)
+class _Column:
+    name: str
+    path: str | None
+    rule: ColumnMapping
+    sql_type: str
+    required: bool
+    is_timestamp: bool
+
+
+@dataclass
+class MappedChunk:
+    rows: pa.Table
+    bad: list[BadRecord]
+
+
+class RowMapper:
+    """Maps chunks of one source into one table's schema."""
+
+    def __init__(self, source: SourceConfig, schema: Schema) -> None:
+        self._source = source
+        self._schema = schema
+        self._arrow_schema = schema.as_arrow()
+        known = {f.name for f in schema.fields}
+        unknown = sorted(set(source.columns) - known)
+        if unknown:
+            raise InvalidMapping(
+                f"maps columns the table {source.table} lacks: {', '.join(unknown)} "
+                f"(table columns: {', '.join(sorted(known))})",
+                source=source.name,
+            )
+        self._columns = [self._column(f.name, f.field_type, f.required) for f in schema.fields]
+        self._local = threading.local()
+        self._sql = self._build_sql()
+
+    def _column(self, name: str, field_type: IcebergType, required: bool) -> _Column:
+        rule = self._source.columns.get(name, ColumnMapping())
+        path = rule.path if rule.path is not None else (None if rule.expr else name)
+        if rule.timestamp and not isinstance(field_type, TimestampType | TimestamptzType):
+            raise InvalidMapping(
+                f"has a timestamp rule but the column is {field_type}",
+                source=self._source.name,
+                column=name,
+            )
+        return _Column(
+            name=name,
+            path=path,
+            rule=rule,
+            sql_type=duckdb_type(field_type, name, self._source.name),
+            required=required,
+            is_timestamp=isinstance(field_type, TimestampType | TimestamptzType),
+        )
+
+    @property
+    def source_paths(self) -> list[str]:
+        return [c.path for c in self._columns if c.path is not None]
+
+    def _conversion(self, column: _Column, source_sql: str) -> str:
+        rule = column.rule.timestamp
+        if column.is_timestamp and rule and rule != "rfc3339":
+            if rule in _EPOCH:
+                converted = _EPOCH[rule].format(s=source_sql)
+            else:
+                converted = f"try_strptime(CAST({source_sql} AS VARCHAR), {_literal(rule)})"
+            return f"TRY(CAST({converted} AS {column.sql_type}))"
+        return f"TRY_CAST({source_sql} AS {column.sql_type})"
+
+    def _build_sql(self) -> str:
+        inner, errors = ["__row"], []
+        for i, column in enumerate(self._columns):
+            if column.path is None:
+                value = "NULL"
+                inner.append(f"CAST(NULL AS {column.sql_type}) AS {_quote(column.name)}")
+                continue
+            source_sql = f"s{i}"
+            value = self._conversion(column, source_sql)
+            if column.rule.default is not None:
+                value = f"COALESCE({value}, TRY_CAST({_literal(column.rule.default)} AS {column.sql_type}))"
+            inner.append(f"{value} AS {_quote(column.name)}")
+            hint = ""
+            if column.is_timestamp and not column.rule.timestamp:
+                hint = ' (for numbers set timestamp = "epoch_s" / "epoch_ms" / ...)'
+            errors.append(
+                f"CASE WHEN {source_sql} IS NOT NULL AND "
+                f"{self._conversion(column, source_sql)} IS NULL THEN "
+                f"{_literal(f'column {column.name}: cannot convert ')} || "
+                f"{_literal(chr(39))} || left(CAST({source_sql} AS VARCHAR), 80) || "
+                f"{_literal(chr(39) + ' to ' + column.sql_type.lower() + hint)} END"
+            )
+        outer, required = ["__row"], []
+        for column in self._columns:
+            value = f"TRY({column.rule.expr})" if column.rule.expr else _quote(column.name)
+            outer.append(f"{value} AS {_quote(column.name)}")
+            if column.required:
+                what = f"field {column.path!r}" if column.path else "expression"
+                required.append(
+                    f"CASE WHEN ({value}) IS NULL THEN "
+                    f"{_literal(f'column {column.name}: required value missing ({what})')} END"
+                )
+        inner.append(f"concat_ws('; ', {', '.join(errors) or 'NULL'}) AS __err")
+        error_sql = ", ".join(["__err", *required])
+        outer.append(f"nullif(concat_ws('; ', {error_sql}), '') AS __err")
+        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM src) AS mapped"
+
+    def _connection(self) -> duckdb.DuckDBPyConnection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = duckdb.connect(config={"threads": 1})
+            conn.execute("SET TimeZone = 'UTC'")
+            self._local.conn = conn
+        return conn
+
+    def map(self, chunk: DecodedChunk) -> MappedChunk:
+        """Raises: InvalidMapping when an ``expr`` is not valid SQL for this data."""
+        table = chunk.table
+        arrays: dict[str, pa.Array | pa.ChunkedArray] = {
+            "__row": pa.array(range(table.num_rows), pa.int64())
+        }
+        for i, column in enumerate(self._columns):
+            if column.path is not None:
+                arrays[f"s{i}"] = extract(table, column.path)
+        src = pa.table(arrays)
+        conn = self._connection()
+        conn.register("src", src)
+        try:
+            result = conn.execute(self._sql).to_arrow_table()
+        except duckdb.Error as exc:
+            raise InvalidMapping(f"mapping failed: {exc}", source=self._source.name) from exc
+        finally:
+            conn.unregister("src")
+        errors = result.column("__err")
+        bad_mask = pc.is_valid(errors)
+        bad: list[BadRecord] = list(chunk.bad)
+        if pc.any(bad_mask).as_py():
+            lines = chunk.lines
+            for index, reason in zip(
+                pc.filter(result.column("__row"), bad_mask).to_pylist(),
+                pc.filter(errors, bad_mask).to_pylist(),
+                strict=True,
+            ):
+                bad.append(
+                    BadRecord(line=lines[index].as_py(), raw=chunk.raw_text(index), reason=reason)
+                )
+            result = result.filter(pc.invert(bad_mask))
+        rows = result.drop_columns(["__row", "__err"]).cast(self._arrow_schema)
+        return MappedChunk(rows=rows, bad=sorted(bad, key=lambda b: b.line or 0))
+
+
+def extract(table: pa.Table, path: str) -> pa.ChunkedArray | pa.Array:
+    """The values at ``path`` (``edge.response.bytes``); all-null when absent."""
+    if path in table.column_names:
+        return table.column(path)
+    head, *rest = path.split(".")
+    if head not in table.column_names:
+        return pa.nulls(table.num_rows, pa.string())
+    values: pa.ChunkedArray | pa.Array = table.column(head)
+    for name in rest:
+        if not pa.types.is_struct(values.type) or values.type.get_field_index(name) < 0:
+            return pa.nulls(table.num_rows, pa.string())
+        values = pc.struct_field(values, name)
+    return values

@@ -1,0 +1,55 @@
+"""What an ingestion run did, for people (Rich) and machines (JSON)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any, Protocol
+
+
+@dataclass
+class IngestReport:
+    batches: int = 0
+    files: int = 0
+    rows: int = 0
+    bad_rows: int = 0
+    late_rows: int = 0
+    quarantined_files: int = 0
+    duplicate_files: int = 0
+    bytes_read: int = 0
+    data_files: int = 0
+    bytes_written: int = 0
+    recovered_committed: int = 0
+    recovered_aborted: int = 0
+    seconds: float = 0.0
+    commit_seconds: float = 0.0
+    snapshots: list[int] = field(default_factory=list)
+
+    @property
+    def rows_per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**asdict(self), "rows_per_second": round(self.rows_per_second, 1)}
+
+
+class IngestProgress(Protocol):
+    """Told about every file and batch; the CLI draws Rich progress from it."""
+
+    def file_started(self, source: str, path: str, size: int) -> None: ...
+
+    def file_finished(
+        self, source: str, path: str, rows: int, bad_rows: int, outcome: str
+    ) -> None: ...
+
+    def batch_committed(self, table: str, rows: int, files: int, seconds: float) -> None: ...
+
+
+class NoProgress:
+    def file_started(self, source: str, path: str, size: int) -> None:
+        pass
+
+    def file_finished(self, source: str, path: str, rows: int, bad_rows: int, outcome: str) -> None:
+        pass
+
+    def batch_committed(self, table: str, rows: int, files: int, seconds: float) -> None:
+        pass

@@ -1,0 +1,190 @@
+"""The Lake: the one facade that wires config, state database and catalog.
+
+CLI commands, the demo and tests all receive a ``Lake`` and call one method each, so
+that authorisation and audit can later be added here, once, rather than in every
+command (DESIGN.md).
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.table import Table
+from sqlalchemy import Engine
+
+from icehouse.config import (
+    CONFIG_FILE,
+    LakeConfig,
+    SourceConfig,
+    default_config_text,
+    load_config,
+    save_source,
+)
+from icehouse.errors import SourceAlreadyExists
+from icehouse.ingest.faults import Faults, no_faults
+from icehouse.ingest.ingester import Ingester
+from icehouse.ingest.report import IngestProgress, IngestReport
+from icehouse.query.sql import run_sql
+from icehouse.state.database import migrate, open_engine
+from icehouse.tables import manage
+from icehouse.tables.catalog import load_table, open_catalog
+from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
+
+
+@dataclass(frozen=True)
+class InitResult:
+    home: Path
+    created: bool
+
+
+class Lake:
+    """A lake home opened for work."""
+
+    def __init__(self, *, config: LakeConfig, faults: Faults = no_faults) -> None:
+        self.config = config
+        self._faults = faults
+        self._engine: Engine | None = None
+        self._catalog: SqlCatalog | None = None
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, home: Path) -> InitResult:
+        """Create a lake home; an existing one is left exactly as it is."""
+        if (home / CONFIG_FILE).exists():
+            return InitResult(home, created=False)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / CONFIG_FILE).write_text(default_config_text())
+        lake = cls.open(home)
+        lake.catalog  # noqa: B018 - opening it creates PyIceberg's catalog tables
+        lake.close()
+        return InitResult(home, created=True)
+
+    @classmethod
+    def open(cls, home: Path, *, faults: Faults = no_faults) -> Lake:
+        """Raises: HomeNotFound, InvalidConfig, StateError."""
+        lake = cls(config=load_config(home), faults=faults)
+        migrate(lake.engine)
+        return lake
+
+    @property
+    def home(self) -> Path:
+        return self.config.home
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            self._engine = open_engine(self.config.state_url)
+        return self._engine
+
+    @property
+    def catalog(self) -> SqlCatalog:
+        if self._catalog is None:
+            self._catalog = open_catalog(
+                self.config.state_url, self.config.warehouse, self.config.storage
+            )
+        return self._catalog
+
+    def reload_config(self) -> None:
+        self.config = load_config(self.config.home)
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        if self._catalog is not None:
+            self._catalog.engine.dispose()
+            self._catalog = None
+
+    # -- tables ---------------------------------------------------------------------------
+
+    def create_table(
+        self,
+        name: str,
+        *,
+        schema: str | dict[str, Any] | pa.Schema,
+        partition: list[str] = (),  # type: ignore[assignment]
+        sort: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> Table:
+        """Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder."""
+        parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
+        return manage.create_table(
+            self.catalog,
+            name,
+            parsed,
+            partition=[parse_partition_field(p) for p in partition],
+            sort=parse_sort_order(sort) if sort else [],
+            properties=properties or {},
+        )
+
+    def table(self, name: str) -> Table:
+        """Raises: NoSuchTable."""
+        return load_table(self.catalog, name)
+
+    def list_tables(self) -> list[str]:
+        return sorted(
+            ".".join(identifier)
+            for namespace in self.catalog.list_namespaces()
+            for identifier in self.catalog.list_tables(namespace)
+        )
+
+    def describe_table(self, name: str) -> manage.TableInfo:
+        return manage.describe_table(name, self.table(name))
+
+    def alter_table(
+        self,
+        name: str,
+        *,
+        partition: list[str] | None = None,
+        add_columns: list[tuple[str, str]] | None = None,
+        widen: list[tuple[str, str]] | None = None,
+        sort: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> Table:
+        return manage.alter_table(
+            self.table(name),
+            partition=[parse_partition_field(p) for p in partition] if partition else None,
+            add_columns=add_columns or [],
+            widen=widen or [],
+            sort=parse_sort_order(sort) if sort else None,
+            properties=properties,
+        )
+
+    # -- sources and ingestion ----------------------------------------------------------
+
+    def add_source(self, source: SourceConfig) -> SourceConfig:
+        """Raises: SourceAlreadyExists, NoSuchTable (the target must exist)."""
+        if source.name in self.config.sources:
+            raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
+        self.table(source.table)
+        save_source(self.home, source.model_dump(exclude_defaults=True) | {"name": source.name,
+                    "location": source.location, "table": source.table, "format": source.format})
+        self.reload_config()
+        return self.config.sources[source.name]
+
+    def ingest(
+        self,
+        sources: list[str] | None = None,
+        *,
+        follow: bool = False,
+        progress: IngestProgress | None = None,
+        stop: threading.Event | None = None,
+    ) -> IngestReport:
+        """Ingest what has landed (``follow`` keeps watching until ``stop`` is set)."""
+        ingester = Ingester(
+            config=self.config, engine=self.engine, catalog=self.catalog,
+            faults=self._faults, progress=progress, stop=stop,
+        )
+        return ingester.run(sources, follow=follow)
+
+    # -- query --------------------------------------------------------------------------
+
+    def sql(self, query: str) -> pa.Table:
+        """Raises: QueryError."""
+        return run_sql(self.catalog, query)

@@ -1,0 +1,84 @@
+"""Open the state database and bring its schema to this version of icehouse.
+
+The schema is versioned from the first release: each migration is a function applied
+once, in order, inside a transaction, and recorded in ``icehouse_schema_version``.
+Migration functions are frozen once released; a new schema change is a new function.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy.exc import OperationalError
+
+from icehouse.errors import StateError
+from icehouse.state import models
+
+
+def _v1_initial(conn: Connection) -> None:
+    models.metadata.create_all(conn)
+
+
+MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial,)
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def open_engine(url: str) -> Engine:
+    """An engine tuned for several processes sharing one database.
+
+    SQLite gets WAL (readers never block the writer) and a generous busy timeout, so
+    that concurrent ``icehouse ingest`` processes queue for the write lock instead of
+    failing with "database is locked".
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 60})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=60000")
+    cursor.close()
+
+
+def current_version(engine: Engine) -> int:
+    """0 for a database icehouse never touched."""
+    try:
+        with engine.connect() as conn:
+            version = conn.execute(select(func.max(models.schema_version.c.version))).scalar()
+    except OperationalError:
+        return 0
+    except Exception as exc:  # ProgrammingError on PostgreSQL for a missing table
+        if "icehouse_schema_version" in str(exc):
+            return 0
+        raise
+    return int(version or 0)
+
+
+def migrate(engine: Engine) -> int:
+    """Apply the migrations this database lacks; returns the number applied.
+
+    Raises:
+        StateError: the database was written by a newer icehouse.
+    """
+    version = current_version(engine)
+    if version > SCHEMA_VERSION:
+        raise StateError(
+            f"the state database is at schema version {version}, newer than this icehouse "
+            f"understands ({SCHEMA_VERSION}); upgrade icehouse"
+        )
+    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+        with engine.begin() as conn:
+            if number == 1:
+                models.schema_version.create(conn, checkfirst=True)
+            migration(conn)
+            conn.execute(
+                models.schema_version.insert().values(version=number, applied_at=time.time())
+            )
+    return SCHEMA_VERSION - version

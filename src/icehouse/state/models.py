@@ -1,0 +1,104 @@
+"""Tables of the one state database (besides PyIceberg's own catalog tables).
+
+Times are stored as UNIX epoch seconds (float) so that SQLite and PostgreSQL sort and
+compare them the same way; the CLI renders them as ISO 8601 with an offset.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+
+metadata = MetaData()
+
+schema_version = Table(
+    "icehouse_schema_version",
+    metadata,
+    Column("version", Integer, primary_key=True),
+    Column("applied_at", Float, nullable=False),
+)
+
+# The ingestion ledger and work queue in one: a row per (source, path, fingerprint).
+# state: pending -> claimed -> committed | quarantined | duplicate | changed
+files = Table(
+    "ingest_files",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("fingerprint", String(200), nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("mtime", Float, nullable=False),
+    Column("content_hash", String(64)),
+    Column("state", String(20), nullable=False),
+    Column("batch_id", String(64)),
+    Column("discovered_at", Float, nullable=False),
+    Column("updated_at", Float, nullable=False),
+    Column("rows", BigInteger),
+    Column("bad_rows", BigInteger),
+    Column("error", Text),
+    UniqueConstraint("source", "path", "fingerprint", name="uq_ingest_files_identity"),
+)
+Index("ix_ingest_files_state", files.c.state, files.c.source)
+Index("ix_ingest_files_hash", files.c.source, files.c.content_hash)
+Index("ix_ingest_files_batch", files.c.batch_id)
+
+# A batch: files claimed together, written and committed as one Iceberg snapshot.
+# state: open -> committed | aborted
+batches = Table(
+    "ingest_batches",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("table_name", String(400), nullable=False),
+    Column("writer_id", String(200), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("state", String(20), nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("lease_until", Float, nullable=False),
+    Column("committed_at", Float),
+    Column("snapshot_id", BigInteger),
+    Column("rows", BigInteger),
+    Column("late_rows", BigInteger),
+    Column("bytes_written", BigInteger),
+    Column("data_files", Text),
+)
+Index("ix_ingest_batches_state", batches.c.state)
+
+# Writer slots: a process leases one; its id and sequence number are the high-water
+# mark recorded in every snapshot it commits. Slots are reused so that the mark map in
+# the snapshot summary stays as small as the number of concurrent writers.
+writers = Table(
+    "ingest_writers",
+    metadata,
+    Column("id", String(200), primary_key=True),
+    Column("owner", String(200)),
+    Column("lease_until", Float, nullable=False),
+    Column("last_seq", BigInteger, nullable=False),
+)
+
+# Bad input kept with its reason: kind is "line" (one record) or "file" (a whole file).
+quarantine = Table(
+    "quarantine",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("source", String(200), nullable=False),
+    Column("path", Text, nullable=False),
+    Column("kind", String(10), nullable=False),
+    Column("line", BigInteger),
+    Column("raw", Text),
+    Column("reason", Text, nullable=False),
+    Column("file_id", Integer),
+    Column("created_at", Float, nullable=False),
+    Column("replayed_at", Float),
+)
+Index("ix_quarantine_source", quarantine.c.source, quarantine.c.created_at)

@@ -1,0 +1,123 @@
+"""Commit data files as Iceberg snapshots that say what they committed.
+
+Every ingestion commit carries in its snapshot summary:
+
+- ``icehouse.batch-id``: the batch it committed;
+- ``icehouse.watermarks``: a JSON map ``{writer id: highest batch sequence committed}``
+  for *every* writer of the table, copied forward from the parent snapshot and raised
+  for this writer (the Iceberg Kafka Connect sink does the same with its offsets).
+
+So the current snapshot alone tells which batches are committed, even after older
+snapshots are expired or files compacted (maintenance copies these keys onto its
+``replace`` snapshots).
+
+The map is computed from the parent the commit is built on, so a commit must never be
+replayed on a different parent with a stale map. PyIceberg retries failed commits by
+re-running the same producer, so icehouse turns that retry off for its own commits and
+retries here instead, rebuilding the map from the fresh parent each time.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.manifest import DataFile
+from pyiceberg.table import Table
+
+from icehouse.errors import CommitConflict
+
+BATCH_KEY = "icehouse.batch-id"
+WATERMARKS_KEY = "icehouse.watermarks"
+SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY)
+MAX_ATTEMPTS = 20
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    snapshot_id: int
+    attempts: int
+    seconds: float
+
+
+def watermarks(table: Table) -> dict[str, int]:
+    """The per-writer high-water marks recorded in the current snapshot."""
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return {}
+    raw = snapshot.summary.get(WATERMARKS_KEY)
+    return {str(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
+
+
+def batch_in_history(table: Table, batch_id: str) -> bool:
+    """Whether a retained snapshot says it committed ``batch_id``."""
+    return any(
+        s.summary is not None and s.summary.get(BATCH_KEY) == batch_id
+        for s in table.metadata.snapshots
+    )
+
+
+def is_committed(table: Table, *, batch_id: str, writer_id: str, seq: int) -> bool:
+    """The exactly-once question asked on recovery."""
+    return watermarks(table).get(writer_id, 0) >= seq or batch_in_history(table, batch_id)
+
+
+def _without_internal_retry(table: Table) -> Table:
+    """The same table with PyIceberg's producer-replaying retry disabled, in memory only."""
+    properties = {**table.metadata.properties, "commit.retry.num-retries": "0"}
+    metadata = table.metadata.model_copy(update={"properties": properties})
+    return Table(
+        table.name(),
+        metadata=metadata,
+        metadata_location=table.metadata_location,
+        io=table.io,
+        catalog=table.catalog,
+    )
+
+
+def append_files(
+    load: Callable[[], Table],
+    data_files: list[DataFile],
+    *,
+    batch_id: str,
+    writer_id: str,
+    seq: int,
+    summary: dict[str, str] | None = None,
+) -> CommitResult:
+    """Append ``data_files`` in one snapshot, retrying on concurrent commits.
+
+    ``load`` returns a freshly loaded table; it is called once per attempt.
+
+    Raises:
+        CommitConflict: still losing the race after ``MAX_ATTEMPTS`` attempts.
+    """
+    started = time.perf_counter()
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        table = load()
+        marks = watermarks(table)
+        marks[writer_id] = max(marks.get(writer_id, 0), seq)
+        properties = {
+            **(summary or {}),
+            BATCH_KEY: batch_id,
+            WATERMARKS_KEY: json.dumps(marks, sort_keys=True, separators=(",", ":")),
+        }
+        target = _without_internal_retry(table)
+        try:
+            with target.transaction() as tx:
+                with tx.update_snapshot(snapshot_properties=properties).fast_append() as op:
+                    for data_file in data_files:
+                        op.append_data_file(data_file)
+        except CommitFailedException:
+            time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
+            continue
+        snapshot = target.current_snapshot()  # the commit response: ours, even if raced since
+        assert snapshot is not None
+        return CommitResult(snapshot.snapshot_id, attempt, time.perf_counter() - started)
+    raise CommitConflict(
+        f"gave up committing batch {batch_id} after {MAX_ATTEMPTS} concurrent-commit retries",
+        table=".".join(load().name()),
+    )

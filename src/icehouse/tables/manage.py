@@ -1,0 +1,253 @@
+"""Create, evolve and describe tables, through PyIceberg's transaction APIs only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import (
+    NamespaceAlreadyExistsError,
+    TableAlreadyExistsError,
+    ValidationError,
+)
+from pyiceberg.partitioning import PartitionField as IcebergPartitionField
+from pyiceberg.partitioning import PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+from pyiceberg.table.sorting import SortDirection, SortOrder
+from pyiceberg.table.sorting import SortField as IcebergSortField
+from pyiceberg.transforms import IdentityTransform
+from pyiceberg.types import (
+    DecimalType,
+    DoubleType,
+    FloatType,
+    IcebergType,
+    IntegerType,
+    LongType,
+)
+
+from icehouse.errors import InvalidInput, InvalidPartitionSpec, InvalidSchema, TableAlreadyExists
+from icehouse.tables.arrow_types import schema_from_arrow
+from icehouse.tables.catalog import TABLE_DEFAULTS, split_name
+from icehouse.tables.grammar import PartitionField, SortField, parse_type
+
+
+def build_partition_spec(schema: Schema, fields: list[PartitionField]) -> PartitionSpec:
+    """Raises: InvalidPartitionSpec for an unknown column or a transform its type lacks."""
+    built = []
+    for position, spec in enumerate(fields):
+        source = _find(schema, spec.source, InvalidPartitionSpec)
+        if not spec.transform.can_transform(source.field_type):
+            raise InvalidPartitionSpec(
+                f"cannot partition by {spec.transform}({spec.source}): "
+                f"{spec.source} is {source.field_type}"
+            )
+        built.append(
+            IcebergPartitionField(
+                source_id=source.field_id,
+                field_id=1000 + position,
+                transform=spec.transform,
+                name=spec.name,
+            )
+        )
+    return PartitionSpec(*built)
+
+
+def build_sort_order(schema: Schema, fields: list[SortField]) -> SortOrder:
+    if not fields:
+        return SortOrder(order_id=0)
+    return SortOrder(
+        *[
+            IcebergSortField(
+                source_id=_find(schema, f.source, InvalidInput).field_id,
+                transform=IdentityTransform(),
+                direction=f.direction,
+                null_order=f.null_order,
+            )
+            for f in fields
+        ]
+    )
+
+
+def _find(schema: Schema, column: str, error: type[InvalidInput]) -> Any:
+    try:
+        return schema.find_field(column)
+    except ValueError:
+        names = ", ".join(f.name for f in schema.fields)
+        raise error(f"no column {column!r} in the schema (columns: {names})") from None
+
+
+def create_table(
+    catalog: SqlCatalog,
+    name: str,
+    schema: Schema | pa.Schema,
+    *,
+    partition: list[PartitionField],
+    sort: list[SortField],
+    properties: dict[str, str],
+) -> Table:
+    """Create a table with icehouse's defaults (properties given win over defaults).
+
+    Raises:
+        TableAlreadyExists, InvalidPartitionSpec, InvalidSortOrder, InvalidSchema.
+    """
+    namespace, _ = split_name(name)
+    if isinstance(schema, pa.Schema):
+        schema = schema_from_arrow(schema)
+    spec = build_partition_spec(schema, partition)
+    order = build_sort_order(schema, sort)
+    try:
+        catalog.create_namespace(namespace)
+    except NamespaceAlreadyExistsError:
+        pass
+    try:
+        return catalog.create_table(
+            name,
+            schema,
+            partition_spec=spec,
+            sort_order=order,
+            properties={**TABLE_DEFAULTS, **properties},
+        )
+    except TableAlreadyExistsError:
+        raise TableAlreadyExists(f"table {name!r} already exists", table=name) from None
+
+
+_WIDENINGS: dict[type[IcebergType], tuple[type[IcebergType], ...]] = {
+    IntegerType: (LongType,),
+    FloatType: (DoubleType,),
+}
+
+
+def alter_table(
+    table: Table,
+    *,
+    partition: list[PartitionField] | None = None,
+    add_columns: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    widen: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    sort: list[SortField] | None = None,
+    properties: dict[str, str] | None = None,
+) -> Table:
+    """Evolve a table in one transaction; old data files keep their old spec.
+
+    Raises:
+        InvalidSchema: an unknown column, or a type change Iceberg does not allow.
+        InvalidPartitionSpec: a partition field that cannot apply.
+    """
+    with table.transaction() as tx:
+        if add_columns or widen:
+            with tx.update_schema() as update:
+                for column, type_text in add_columns:
+                    update.add_column(column, parse_type(type_text))
+                for column, type_text in widen:
+                    current = _find(table.schema(), column, InvalidSchema).field_type
+                    target = parse_type(type_text)
+                    _check_widening(column, current, target)
+                    update.update_column(column, field_type=target)
+        if partition is not None:
+            _replace_spec(tx, table, partition)
+        if sort is not None:
+            with tx.replace_sort_order() as order:
+                for f in sort:
+                    add = order.desc if f.direction == SortDirection.DESC else order.asc
+                    add(f.source, IdentityTransform(), f.null_order)
+        if properties:
+            tx.set_properties(properties)
+    return table
+
+
+def _check_widening(column: str, current: IcebergType, target: IcebergType) -> None:
+    if current == target:
+        return
+    allowed = _WIDENINGS.get(type(current), ())
+    decimal_ok = (
+        isinstance(current, DecimalType)
+        and isinstance(target, DecimalType)
+        and target.scale == current.scale
+        and target.precision >= current.precision
+    )
+    if not (isinstance(target, allowed) or decimal_ok):
+        raise InvalidSchema(
+            f"cannot change {column} from {current} to {target}: Iceberg allows only "
+            "int→long, float→double and wider decimal precision"
+        )
+
+
+def _replace_spec(tx: Any, table: Table, fields: list[PartitionField]) -> None:
+    wanted = {(f.source, str(f.transform)): f for f in fields}
+    schema = table.schema()
+    current = {
+        (schema.find_column_name(pf.source_id), str(pf.transform)): pf for pf in table.spec().fields
+    }
+    try:
+        with tx.update_spec() as update:
+            for key, pf in current.items():
+                if key not in wanted:
+                    update.remove_field(pf.name)
+            for key, f in wanted.items():
+                if key not in current:
+                    update.add_field(f.source, f.transform, f.name)
+    except (ValueError, ValidationError) as exc:
+        raise InvalidPartitionSpec(str(exc)) from exc
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    """What ``icehouse table show`` prints, as plain data."""
+
+    name: str
+    location: str
+    schema: list[dict[str, Any]]
+    partition_specs: list[dict[str, Any]]
+    current_spec_id: int
+    sort_order: list[str]
+    properties: dict[str, str]
+    snapshots: int
+    current_snapshot_id: int | None
+    data_files: int
+    total_bytes: int
+    rows: int
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def describe_table(name: str, table: Table) -> TableInfo:
+    metadata = table.metadata
+    schema = table.schema()
+    snapshot = table.current_snapshot()
+    summary = snapshot.summary if snapshot and snapshot.summary else None
+
+    def total(key: str) -> int:
+        return int(summary[key]) if summary is not None and summary.get(key) else 0
+
+    return TableInfo(
+        name=name,
+        location=metadata.location,
+        schema=[
+            {"id": f.field_id, "name": f.name, "type": str(f.field_type), "required": f.required}
+            for f in schema.fields
+        ],
+        partition_specs=[
+            {
+                "spec_id": spec.spec_id,
+                "fields": [
+                    f"{pf.transform}({schema.find_column_name(pf.source_id)})"
+                    if not isinstance(pf.transform, IdentityTransform)
+                    else str(schema.find_column_name(pf.source_id))
+                    for pf in spec.fields
+                ],
+            }
+            for spec in metadata.partition_specs
+        ],
+        current_spec_id=metadata.default_spec_id,
+        sort_order=[
+            f"{schema.find_column_name(sf.source_id)} {sf.direction.name} {sf.null_order.name.replace('_', ' ')}"
+            for sf in table.sort_order().fields
+        ],
+        properties=dict(metadata.properties),
+        snapshots=len(metadata.snapshots),
+        current_snapshot_id=snapshot.snapshot_id if snapshot else None,
+        data_files=total("total-data-files"),
+        total_bytes=total("total-files-size"),
+        rows=total("total-records"),
+    )
