@@ -25,10 +25,13 @@ from icehouse.config import (
     load_config,
     save_source,
 )
-from icehouse.errors import SourceAlreadyExists
+from icehouse.errors import NoSuchSource, SourceAlreadyExists
+from icehouse.ingest import quarantine as quarantine_mod
+from icehouse.ingest import status as source_status_mod
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
+from icehouse.ingest.sample import SampleResult, try_sample
 from icehouse.query.sql import run_sql
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
@@ -188,3 +191,41 @@ class Lake:
     def sql(self, query: str) -> pa.Table:
         """Raises: QueryError."""
         return run_sql(self.catalog, query)
+
+    # -- status and quarantine -------------------------------------------------------------
+
+    def status(self) -> list[source_status_mod.SourceStatus]:
+        return source_status_mod.source_status(self.engine, self.config)
+
+    def quarantine_list(
+        self, *, source: str | None = None, kind: str | None = None,
+        include_replayed: bool = False, limit: int = 100,
+    ) -> list[quarantine_mod.QuarantineRecord]:
+        return quarantine_mod.list_records(
+            self.engine, source=source, kind=kind, include_replayed=include_replayed, limit=limit
+        )
+
+    def quarantine_summary(self) -> dict[str, dict[str, int]]:
+        return quarantine_mod.summary(self.engine)
+
+    def quarantine_show(self, record_id: int) -> quarantine_mod.QuarantineRecord:
+        """Raises: NoSuchQuarantineRecord."""
+        return quarantine_mod.show_record(self.engine, record_id)
+
+    def quarantine_replay(self, *, source: str | None = None, path: str | None = None) -> int:
+        """Queue quarantined files again (fix the mapping first); returns how many."""
+        if source is not None:
+            self.source(source)
+        return quarantine_mod.replay_files(self.engine, source=source, path=path)
+
+    def source(self, name: str) -> SourceConfig:
+        """Raises: NoSuchSource."""
+        try:
+            return self.config.sources[name]
+        except KeyError:
+            known = ", ".join(self.config.sources) or "none yet"
+            raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
+
+    def test_source(self, name: str, sample: Path, *, limit: int = 20) -> SampleResult:
+        source = self.source(name)
+        return try_sample(source, self.table(source.table).schema(), sample, limit=limit)

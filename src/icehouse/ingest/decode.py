@@ -174,7 +174,10 @@ def _iter_blocks(stream: DecompressedStream, options: FormatOptions) -> Iterator
     line outgrows that, only its head is kept and the rest is skipped up to its newline.
     """
     limit = options.max_line_bytes
-    carry, line, long, skipped = b"", 1, None, []
+    carry = b""
+    line = 1  # number of the first line in `carry` (or of `long`)
+    long: _LongLine | None = None
+    skipped: list[BadRecord] = []
     first = True
     while True:
         data = stream.read(options.chunk_bytes)
@@ -373,7 +376,9 @@ class _JsonDecoder:
             good[i] = True
             records.append(value)
         table = _read_json(lines.select(good), len(records), self.options)
-        return (table or _table_from_records(records)), good, bad
+        if table is None:  # valid JSON, but a field changes type: pyarrow cannot type it
+            table = _table_from_records(records)
+        return table, good, bad
 
 
 def _table_from_records(records: list[dict[str, Any]]) -> pa.Table:
@@ -433,18 +438,19 @@ class _CsvDecoder:
         self.path = path
         self.columns: list[str] | None = None if options.header else list(options.columns)
         self.saw_content = False
+        # TSV has no quoting: a '"' is data. CSV quotes as RFC 4180 (and pyarrow) do.
         quoting = options.format == "csv"
-        self.reader_args: dict[str, Any] = {"delimiter": options.field_delimiter}
-        self.reader_args.update(strict=True) if quoting else self.reader_args.update(
-            quoting=csv.QUOTE_NONE
-        )
+        self.reader_args: dict[str, Any] = {"delimiter": options.field_delimiter, "strict": True}
+        if not quoting:
+            self.reader_args["quoting"] = csv.QUOTE_NONE
         self.parse_quote: str | bool = '"' if quoting else False
 
     def decode(self, lines: _Lines, block: _Block) -> DecodedChunk | None:
-        skip = lines.blank() | lines.starting_with(self.options.comment)
+        blank = lines.blank()
+        skip = blank | lines.starting_with(self.options.comment)
         unreadable, bad = _unreadable_lines(lines, ~skip, self.options.max_line_bytes)
         rows = ~skip & ~unreadable
-        self.saw_content = self.saw_content or bool(block.skipped) or not skip.all()
+        self.saw_content = self.saw_content or bool(block.skipped) or not blank.all()
         if self.columns is None:
             self._take_header(lines, skip, rows, block)
         if self.columns is None:
@@ -470,9 +476,12 @@ class _CsvDecoder:
             message = f"the header line (line {line}) is over-long or not UTF-8"
             raise UnreadableFile(message, path=self.path, reason="unreadable header line")
         if content.size:
-            names = next(csv.reader([lines.text(content[0])], **self.reader_args), [])
+            try:
+                names = next(csv.reader([lines.text(content[0])], **self.reader_args), [])
+            except csv.Error as exc:
+                names = [f"<{exc}>"] * 2  # reported below as a bad header
             if len(set(names)) != len(names) or not names:
-                message = f"the header line has empty or duplicate column names: {names}"
+                message = f"the header line does not give unique column names: {names}"
                 raise UnreadableFile(message, path=self.path, reason="bad header line")
             self.columns = names
             rows[content[0]] = False
@@ -584,8 +593,8 @@ def _decode_parquet(filesystem: pafs.FileSystem, path: str) -> Iterator[DecodedC
             try:
                 batch = next(batches, None)
             except (pa.ArrowException, OSError) as exc:
-                message = f"corrupt Parquet file: {exc}"
-                raise UnreadableFile(message, path=path, reason="corrupt parquet") from exc
+                message = f"cannot read Parquet file: {exc}"
+                raise UnreadableFile(message, path=path, reason="parquet read error") from exc
             if batch is None:
                 return
             numbers = pa.array(np.arange(done + 1, done + batch.num_rows + 1, dtype=np.int64))

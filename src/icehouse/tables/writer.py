@@ -81,7 +81,7 @@ class TableWriter:
         self._buffered = 0
         self._counter = 0
         self._written: list[DataFile] = []
-        self._sort_keys, self._null_placement = self._sort_options()
+        self._sort_keys = self._sort_options()
         self._locations = table.location_provider()
         self._target = int(self._properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES))
         self._row_group = int(self._properties.get("write.parquet.row-group-limit", DEFAULT_ROW_GROUP_ROWS))
@@ -97,18 +97,15 @@ class TableWriter:
     def data_files(self) -> list[DataFile]:
         return list(self._written)
 
-    def _sort_options(self) -> tuple[list[tuple[str, str]], str]:
-        fields = self._table.sort_order().fields
-        keys = [
+    def _sort_options(self) -> list[tuple[str, str, str]]:
+        return [
             (
                 self._schema.find_column_name(f.source_id) or "",
                 "descending" if f.direction == SortDirection.DESC else "ascending",
+                "at_start" if f.null_order == NullOrder.NULLS_FIRST else "at_end",
             )
-            for f in fields
+            for f in self._table.sort_order().fields
         ]
-        # pyarrow places nulls for all keys at once: follow the first key's choice.
-        nulls_first = bool(fields) and fields[0].null_order == NullOrder.NULLS_FIRST
-        return keys, "at_start" if nulls_first else "at_end"
 
     def write(self, rows: pa.Table) -> None:
         """Add rows; they are partitioned now and written when the buffer fills."""
@@ -202,9 +199,7 @@ class TableWriter:
         rows = pa.concat_tables(buffer.chunks)
         buffer.chunks.clear()
         if self._sort_keys:
-            rows = rows.take(
-                pc.sort_indices(rows, sort_keys=self._sort_keys, null_placement=self._null_placement)
-            )
+            rows = rows.take(pc.sort_indices(rows, sort_keys=self._sort_keys))
         offset = 0
         while offset < rows.num_rows:
             offset += self._write_file(rows, offset, buffer.key)

@@ -1,0 +1,45 @@
+"""The ``icehouse`` command: thin adapters over the ``Lake`` facade."""
+
+from __future__ import annotations
+
+import typer
+
+from icehouse.cli import demo_cmd, ingest_cmd, quarantine_cmd, sources, sql_cmd, tables
+from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
+from icehouse.cli.output import Format, Output
+from icehouse.config import resolve_home
+from icehouse.lake import Lake
+
+app = typer.Typer(
+    name="icehouse",
+    help="A streaming lakehouse: log files in, Apache Iceberg tables out, exactly once.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(tables.app, name="table")
+app.add_typer(sources.app, name="source")
+app.add_typer(quarantine_cmd.app, name="quarantine")
+app.command("ingest")(ingest_cmd.ingest)
+app.command("status")(ingest_cmd.status)
+app.command("sql")(sql_cmd.sql)
+app.command("demo")(demo_cmd.demo)
+
+
+@app.command("init")
+def init(home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """Create a lake home: icehouse.toml, the state database and warehouse/."""
+    output = Output(format)
+    target = resolve_home(home)
+    with errors_to_exit(output):
+        result = Lake.init(target)
+    message = (
+        f"Created lake home {target}. Next: `icehouse table create ... --home {target}`"
+        if result.created
+        else f"{target} is already a lake home; nothing changed."
+    )
+    output.emit({"home": str(target), "created": result.created}, lambda c: c.print(message))
+
+
+def main() -> None:
+    app()

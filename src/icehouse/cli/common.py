@@ -1,0 +1,76 @@
+"""Shared CLI plumbing: finding the home, opening the Lake, turning errors into exits.
+
+Exit codes (for supervisors such as systemd or Kubernetes):
+
+====  ==============================================================
+0     success, including ``ingest --follow`` stopped by SIGTERM/Ctrl-C
+1     a user-facing error (bad input, missing table, query error ...)
+2     command-line usage error
+3     no lake home where one was expected
+4     the state database is newer than this icehouse
+86    a crash injected with ICEHOUSE_FAULT (tests only)
+====  ==============================================================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from icehouse.cli.output import Format, Output
+from icehouse.config import resolve_home
+from icehouse.errors import HomeNotFound, IcehouseError, StateError
+from icehouse.ingest.faults import faults_from_env
+from icehouse.lake import Lake
+
+EXIT_ERROR, EXIT_USAGE, EXIT_NO_HOME, EXIT_STATE = 1, 2, 3, 4
+
+HomeOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--home",
+        help="Lake home folder (default: $ICEHOUSE_HOME, else ./lake).",
+        show_default=False,
+    ),
+]
+FormatOption = Annotated[
+    Format,
+    typer.Option("--format", "-f", help="table for people, json for machines (stdout)."),
+]
+
+
+def fail(output: Output, exc: IcehouseError) -> typer.Exit:
+    output.note(f"[red]Error:[/red] {exc.message}")
+    if isinstance(exc, HomeNotFound):
+        return typer.Exit(EXIT_NO_HOME)
+    if isinstance(exc, StateError):
+        return typer.Exit(EXIT_STATE)
+    return typer.Exit(EXIT_ERROR)
+
+
+@contextmanager
+def open_lake(home: Path | None, output: Output) -> Iterator[Lake]:
+    """Open the lake and report IcehouseErrors as ``Error: ...`` on stderr with an exit
+    code; any other exception is a bug and keeps its traceback."""
+    try:
+        lake = Lake.open(resolve_home(home), faults=faults_from_env())
+    except IcehouseError as exc:
+        raise fail(output, exc) from None
+    try:
+        yield lake
+    except IcehouseError as exc:
+        raise fail(output, exc) from None
+    finally:
+        lake.close()
+
+
+@contextmanager
+def errors_to_exit(output: Output) -> Iterator[None]:
+    try:
+        yield
+    except IcehouseError as exc:
+        raise fail(output, exc) from None

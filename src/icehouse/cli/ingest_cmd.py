@@ -1,0 +1,135 @@
+"""``icehouse ingest`` and ``icehouse status``."""
+
+from __future__ import annotations
+
+import signal
+import threading
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.output import Format, Output, iso
+from icehouse.ingest.report import IngestReport, NoProgress
+
+
+class RichIngestProgress(NoProgress):
+    """Files, rows and MB/s on a terminal (stderr); silent when not a terminal."""
+
+    def __init__(self, console: Console) -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rows]:,} rows · {task.fields[mbs]:.1f} MB/s"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+            disable=not console.is_terminal,
+        )
+        self._task = self._progress.add_task("ingest", total=None, rows=0, mbs=0.0)
+        self._files = self._rows = self._bytes = 0
+
+    def __enter__(self) -> RichIngestProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def file_started(self, source: str, path: str, size: int) -> None:
+        self._bytes += size
+        self._progress.update(self._task, description=source)
+
+    def file_finished(self, source: str, path: str, rows: int, bad_rows: int, outcome: str) -> None:
+        self._files += 1
+        self._rows += rows
+        elapsed = self._progress.tasks[0].elapsed or 1e-9
+        self._progress.update(
+            self._task, completed=self._files, rows=self._rows, mbs=self._bytes / 1e6 / elapsed
+        )
+
+
+def _install_stop_handlers(stop: threading.Event, output: Output) -> None:
+    """SIGTERM and Ctrl-C finish the current batch cleanly, then exit 0."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt  # a second signal: give up now (nothing half-committed)
+        output.note(f"received {signal.Signals(signum).name}: finishing the current batch…")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
+
+
+def ingest(
+    sources: Annotated[list[str] | None, typer.Argument(help="Sources to ingest (default: all).")] = None,
+    once: Annotated[bool, typer.Option("--once/--follow", help="--once: ingest what has landed and exit (default). --follow: keep watching until SIGTERM/Ctrl-C.")] = True,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Ingest landed files into their tables, exactly once.
+
+    Exit status: 0 when done or stopped by SIGTERM/Ctrl-C (the current batch is
+    committed or abandoned cleanly), 1 on an error, 3 without a lake home.
+    """
+    output = Output(format)
+    stop = threading.Event()
+    _install_stop_handlers(stop, output)
+    with open_lake(home, output) as lake, RichIngestProgress(output.err) as progress:
+        report = lake.ingest(sources or None, follow=not once, progress=progress, stop=stop)
+    output.emit(report.to_dict(), lambda c: render_report(c, report))
+
+
+def render_report(console: Console, report: IngestReport) -> None:
+    console.print(
+        f"Ingested [bold]{report.rows:,}[/bold] rows from {report.files} files in "
+        f"{report.batches} commit(s), {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
+        f"{report.data_files} data files, {report.bytes_written / 1e6:.1f} MB written."
+    )
+    details = []
+    if report.late_rows:
+        details.append(f"{report.late_rows:,} late rows went to older partitions")
+    if report.bad_rows:
+        details.append(f"{report.bad_rows:,} bad lines quarantined")
+    if report.quarantined_files:
+        details.append(f"{report.quarantined_files} files quarantined whole")
+    if report.duplicate_files:
+        details.append(f"{report.duplicate_files} re-delivered files skipped")
+    if report.recovered_committed or report.recovered_aborted:
+        details.append(
+            f"recovered {report.recovered_committed} committed and "
+            f"{report.recovered_aborted} abandoned batch(es) of an earlier run"
+        )
+    for line in details:
+        console.print(f"  · {line}")
+
+
+def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """Per source: files pending, oldest pending age, last commit, rows/s, quarantined."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        rows = lake.status()
+        data = [r.to_dict() | {"last_commit_at": iso(r.last_commit_at)} for r in rows]
+
+        def render(console: Console) -> None:
+            if not rows:
+                console.print("No sources yet. Add one with `icehouse source add`.")
+                return
+            table = RichTable("source", "table", "pending", "oldest pending", "committed files",
+                              "rows", "last commit", "rows/s (1h)", "quarantined files/lines")
+            for r in rows:
+                table.add_row(
+                    r.source, r.table, str(r.files_pending),
+                    f"{r.oldest_pending_age_s:.0f} s" if r.oldest_pending_age_s is not None else "-",
+                    str(r.files_committed), f"{r.rows_committed:,}", iso(r.last_commit_at) or "-",
+                    f"{r.rows_per_second_last_hour:,.1f}", f"{r.files_quarantined}/{r.lines_quarantined}",
+                )
+            console.print(table)
+
+        output.emit(data, render)

@@ -1,0 +1,72 @@
+"""``icehouse quarantine ...``: what was set aside, why, and replaying it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.output import Format, Output, iso
+
+app = typer.Typer(help="Inspect and replay quarantined files and lines.", no_args_is_help=True)
+
+
+@app.command("list")
+def list_records(
+    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    kind: Annotated[str | None, typer.Option(help="file or line.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Include replayed records.")] = False,
+    limit: Annotated[int, typer.Option(help="At most this many records.")] = 100,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """List quarantined records: source file, line, reason."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        records = lake.quarantine_list(source=source, kind=kind, include_replayed=all_, limit=limit)
+        data = [r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
+                for r in records]
+
+        def render(console: Console) -> None:
+            if not records:
+                console.print("The quarantine is empty.")
+                return
+            table = RichTable("id", "source", "kind", "file", "line", "reason")
+            for r in records:
+                table.add_row(str(r.id), r.source, r.kind, r.path.rsplit("/", 1)[-1],
+                              "" if r.line is None else str(r.line), r.reason[:120])
+            console.print(table)
+
+        output.emit(data, render)
+
+
+@app.command("show")
+def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """One record in full, with its raw text."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        r = lake.quarantine_show(record_id)
+        data = r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
+        output.emit(data, lambda c: c.print(
+            f"[bold]#{r.id}[/bold] {r.kind} from source {r.source}\nfile: {r.path}\n"
+            f"line: {r.line}\nreason: {r.reason}\nquarantined: {iso(r.created_at)}\nraw:\n{r.raw}"
+        ))
+
+
+@app.command("replay")
+def replay(
+    source: Annotated[str | None, typer.Option(help="Only files of this source.")] = None,
+    path: Annotated[str | None, typer.Option(help="Only this file.")] = None,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Queue quarantined files again (after fixing the mapping); run `icehouse ingest` next."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        count = lake.quarantine_replay(source=source, path=path)
+        output.emit({"queued_files": count}, lambda c: c.print(
+            f"Queued {count} file(s) again; run `icehouse ingest --home {lake.home}` to ingest them."
+        ))

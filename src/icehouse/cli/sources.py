@@ -1,0 +1,130 @@
+"""``icehouse source ...``: declare landing locations and test their mappings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.output import Format, Output
+from icehouse.cli.tables import _pairs
+from icehouse.config import ColumnMapping, SourceConfig
+from icehouse.errors import InvalidConfig
+
+app = typer.Typer(help="Declare sources (landing locations) and test their mappings.", no_args_is_help=True)
+
+
+def build_mapping(
+    map_: list[str], timestamp: list[str], expr: list[str], default: list[str]
+) -> dict[str, ColumnMapping]:
+    rules: dict[str, dict[str, str]] = {}
+    for option, key, values in (("--map", "path", map_), ("--timestamp", "timestamp", timestamp),
+                                ("--expr", "expr", expr), ("--default", "default", default)):
+        for column, value in _pairs(values, option):
+            rules.setdefault(column, {})[key] = value
+    return {column: ColumnMapping(**rule) for column, rule in rules.items()}  # type: ignore[arg-type]
+
+
+@app.command("add")
+def add(
+    name: Annotated[str, typer.Argument(help="Source name, e.g. the CDN provider.")],
+    location: Annotated[str, typer.Option(help="Landing folder, or s3://bucket/prefix.")],
+    table: Annotated[str, typer.Option(help="Target table, namespace.table (must exist).")],
+    file_format: Annotated[str, typer.Option("--file-format", help="jsonl, csv, tsv or parquet.")],
+    glob: Annotated[str, typer.Option(help="Which file names to take.")] = "*",
+    compression: Annotated[str, typer.Option(help="auto (by extension and magic bytes), none, gzip, zstd.")] = "auto",
+    delimiter: Annotated[str | None, typer.Option(help="csv/tsv field delimiter.")] = None,
+    no_header: Annotated[bool, typer.Option("--no-header", help="csv/tsv files have no header line; name fields with --field.")] = False,
+    field: Annotated[list[str], typer.Option("--field", help="csv/tsv field names in order when there is no header.")] = [],  # noqa: B006
+    comment: Annotated[str | None, typer.Option(help="csv/tsv: skip lines starting with this prefix.")] = None,
+    map_: Annotated[list[str], typer.Option("--map", help="COLUMN=SOURCE.PATH, e.g. bytes_sent=edge.response.bytes.")] = [],  # noqa: B006
+    timestamp: Annotated[list[str], typer.Option(help="COLUMN=FORMAT: rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a strptime format.")] = [],  # noqa: B006
+    expr: Annotated[list[str], typer.Option(help="COLUMN=SQL over the mapped row, e.g. country=upper(country).")] = [],  # noqa: B006
+    default: Annotated[list[str], typer.Option(help="COLUMN=VALUE used when the field is missing.")] = [],  # noqa: B006
+    on_success: Annotated[str, typer.Option(help="keep, delete or archive committed files.")] = "keep",
+    archive: Annotated[str | None, typer.Option(help="Archive folder for on_success=archive.")] = None,
+    settle: Annotated[str, typer.Option(help="A local file must be unchanged this long before it is taken.")] = "2s",
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Add a source to icehouse.toml (edit the file for anything more)."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        try:
+            source = SourceConfig(
+                name=name, location=str(Path(location).absolute()) if "://" not in location else location,
+                table=table, format=file_format, glob=glob, compression=compression,  # type: ignore[arg-type]
+                delimiter=delimiter, header=not no_header, fields=field, comment=comment,
+                columns=build_mapping(map_, timestamp, expr, default),
+                on_success=on_success, archive=archive, settle=settle,  # type: ignore[arg-type]
+            )
+        except ValueError as exc:
+            raise InvalidConfig(str(exc), where=f"source {name!r}") from None
+        added = lake.add_source(source)
+        output.emit(added.model_dump(), lambda c: c.print(f"Added source [bold]{name}[/bold] → {table} (in {lake.config.config_path})"))
+
+
+@app.command("list")
+def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """List sources with their location, format and table."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        sources = list(lake.config.sources.values())
+
+        def render(console: Console) -> None:
+            if not sources:
+                console.print("No sources yet. Add one with `icehouse source add` or in icehouse.toml.")
+                return
+            table = RichTable("source", "location", "glob", "format", "table", "on success")
+            for s in sources:
+                table.add_row(s.name, s.location, s.glob, s.format, s.table, s.on_success)
+            console.print(table)
+
+        output.emit([s.model_dump() for s in sources], render)
+
+
+@app.command("show")
+def show(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """Show one source's settings and mapping."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        source = lake.source(name)
+        output.emit(source.model_dump(), lambda c: c.print(source.model_dump()))
+
+
+@app.command("test")
+def test(
+    name: str,
+    sample: Annotated[Path, typer.Option(help="A sample file to decode and map.")],
+    limit: Annotated[int, typer.Option(help="Mapped rows to show.")] = 20,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Show the mapped rows and every error for a sample file; writes nothing."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        result = lake.test_source(name, sample, limit=limit)
+        data = {
+            "rows": result.rows.to_pylist(),
+            "total_rows": result.total_rows,
+            "errors": [{"line": b.line, "reason": b.reason, "raw": b.raw} for b in result.bad],
+            "unreadable": result.unreadable,
+        }
+
+        def render(console: Console) -> None:
+            table = RichTable(*result.rows.column_names, title=f"{result.total_rows:,} rows mapped (first {result.rows.num_rows})")
+            for row in result.rows.to_pylist():
+                table.add_row(*["" if v is None else str(v) for v in row.values()])
+            console.print(table)
+            if result.unreadable:
+                console.print(f"[red]file unreadable:[/red] {result.unreadable}")
+            for bad in result.bad:
+                console.print(f"[yellow]line {bad.line}:[/yellow] {bad.reason}\n    {bad.raw[:200]}")
+            if not result.bad and not result.unreadable:
+                console.print("[green]no errors[/green]")
+
+        output.emit(data, render)

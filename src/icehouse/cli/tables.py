@@ -1,0 +1,158 @@
+"""``icehouse table ...``: create, list, show and evolve tables."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table as RichTable
+
+from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.output import Format, Output, iso
+from icehouse.errors import InvalidInput
+from icehouse.ingest.decode import FormatOptions, decode_file
+from icehouse.tables.manage import TableInfo
+
+app = typer.Typer(help="Create, inspect and evolve Iceberg tables.", no_args_is_help=True)
+
+
+def _pairs(values: list[str], what: str, sep: str = "=") -> list[tuple[str, str]]:
+    pairs = []
+    for value in values:
+        key, found, rest = value.partition(sep)
+        if not found or not key.strip():
+            raise InvalidInput(f"{what} must be written KEY{sep}VALUE, got {value!r}")
+        pairs.append((key.strip(), rest.strip()))
+    return pairs
+
+
+def _schema_argument(schema: str) -> str:
+    """``--schema`` takes a file name or the JSON itself."""
+    path = Path(schema)
+    if not schema.lstrip().startswith("{") and path.is_file():
+        return path.read_text()
+    if not schema.lstrip().startswith("{"):
+        raise InvalidInput(f"--schema {schema!r} is neither a JSON document nor an existing file")
+    return schema
+
+
+def _sample_schema(sample: Path):  # type: ignore[no-untyped-def]
+    import pyarrow.fs as pafs
+
+    name = sample.name.lower()
+    fmt = "parquet" if ".parquet" in name else "csv" if ".csv" in name else "tsv" if ".tsv" in name else "jsonl"
+    for chunk in decode_file(pafs.LocalFileSystem(), str(sample.absolute()), FormatOptions(format=fmt)):  # type: ignore[arg-type]
+        return chunk.table.schema
+    raise InvalidInput(f"--like {sample}: the sample has no readable records")
+
+
+@app.command("create")
+def create(
+    name: Annotated[str, typer.Argument(help="namespace.table, e.g. logs.requests")],
+    schema: Annotated[str | None, typer.Option(help='Iceberg schema JSON or {"column": "type"} map (file or inline); a type ending in ! is required.')] = None,
+    like: Annotated[Path | None, typer.Option(help="Infer the schema from a sample file (jsonl, csv, tsv, parquet).")] = None,
+    partition: Annotated[list[str], typer.Option(help="Partition field: day(c), hour(c), month(c), year(c), bucket(N, c), truncate(W, c), or a column. Repeat for more.")] = [],  # noqa: B006
+    sort: Annotated[str | None, typer.Option(help="Sort order, e.g. 'customer_id, requested_at DESC NULLS LAST'.")] = None,
+    property: Annotated[list[str], typer.Option("--property", help="Table property KEY=VALUE. Repeat for more.")] = [],  # noqa: B006
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Create a table: zstd Parquet, 128 MiB files, bounded metadata, by default."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        if (schema is None) == (like is None):
+            raise InvalidInput("give exactly one of --schema or --like")
+        source_schema = _schema_argument(schema) if schema else _sample_schema(like)  # type: ignore[arg-type]
+        lake.create_table(
+            name, schema=source_schema, partition=partition, sort=sort,
+            properties=dict(_pairs(property, "--property")),
+        )
+        info = lake.describe_table(name)
+        output.emit(_info_dict(info), lambda c: (c.print(f"Created [bold]{name}[/bold]"), _render_info(c, info)))
+
+
+@app.command("list")
+def list_tables(home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """List tables with their row counts and sizes."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        infos = [lake.describe_table(name) for name in lake.list_tables()]
+
+        def render(console: Console) -> None:
+            if not infos:
+                console.print("No tables yet. Create one with `icehouse table create`.")
+                return
+            table = RichTable("table", "rows", "files", "bytes", "snapshots")
+            for i in infos:
+                table.add_row(i.name, f"{i.rows:,}", f"{i.data_files:,}", f"{i.total_bytes:,}", str(i.snapshots))
+            console.print(table)
+
+        output.emit([_info_dict(i) for i in infos], render)
+
+
+@app.command("show")
+def show(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """Schema, partition specs, sort order, properties, snapshots, files, bytes, rows."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        info = lake.describe_table(name)
+        table = lake.table(name)
+        history = [
+            {"snapshot_id": s.snapshot_id, "timestamp": iso(s.timestamp_ms / 1000),
+             "operation": s.summary.operation.value if s.summary else None}
+            for s in table.metadata.snapshots[-10:]
+        ]
+        output.emit(_info_dict(info) | {"recent_snapshots": history}, lambda c: _render_info(c, info))
+
+
+@app.command("alter")
+def alter(
+    name: str,
+    partition: Annotated[list[str], typer.Option(help="The new partition spec (all fields); old data keeps its spec.")] = [],  # noqa: B006
+    add_column: Annotated[list[str], typer.Option(help="NAME:TYPE, e.g. referrer:string. Repeat for more.")] = [],  # noqa: B006
+    widen: Annotated[list[str], typer.Option(help="COLUMN:TYPE, a type widening (int→long, float→double, decimal precision).")] = [],  # noqa: B006
+    sort: Annotated[str | None, typer.Option(help="A new sort order for data written from now on.")] = None,
+    property: Annotated[list[str], typer.Option("--property", help="Set a table property KEY=VALUE.")] = [],  # noqa: B006
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Evolve a table: partition spec, columns, types, sort order, properties."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        lake.alter_table(
+            name,
+            partition=partition or None,
+            add_columns=_pairs(add_column, "--add-column", ":"),
+            widen=_pairs(widen, "--widen", ":"),
+            sort=sort,
+            properties=dict(_pairs(property, "--property")) or None,
+        )
+        info = lake.describe_table(name)
+        output.emit(_info_dict(info), lambda c: (c.print(f"Altered [bold]{name}[/bold]"), _render_info(c, info)))
+
+
+def _info_dict(info: TableInfo) -> dict[str, object]:
+    return {
+        "name": info.name, "location": info.location, "schema": info.schema,
+        "partition_specs": info.partition_specs, "current_spec_id": info.current_spec_id,
+        "sort_order": info.sort_order, "properties": info.properties,
+        "snapshots": info.snapshots, "current_snapshot_id": info.current_snapshot_id,
+        "data_files": info.data_files, "bytes": info.total_bytes, "rows": info.rows,
+    }
+
+
+def _render_info(console: Console, info: TableInfo) -> None:
+    console.print(f"[bold]{info.name}[/bold]  {info.location}")
+    columns = RichTable("id", "column", "type", "required", title="schema", title_justify="left")
+    for f in info.schema:
+        columns.add_row(str(f["id"]), str(f["name"]), str(f["type"]), "yes" if f["required"] else "")
+    console.print(columns)
+    for spec in info.partition_specs:
+        marker = " (current)" if spec["spec_id"] == info.current_spec_id else ""
+        console.print(f"partition spec {spec['spec_id']}{marker}: {', '.join(spec['fields']) or 'unpartitioned'}")
+    console.print(f"sort order: {', '.join(info.sort_order) or 'none'}")
+    console.print(f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}")
+    console.print("properties: " + json.dumps(info.properties, sort_keys=True))

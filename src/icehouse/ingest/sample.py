@@ -1,0 +1,48 @@
+"""``icehouse source test``: a sample file through a source's decoder and mapping,
+showing mapped rows and every error, writing nothing."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.fs as pafs
+from pyiceberg.schema import Schema
+
+from icehouse.config import SourceConfig
+from icehouse.errors import UnreadableFile
+from icehouse.ingest.batch import format_options
+from icehouse.ingest.decode import BadRecord, decode_file
+from icehouse.ingest.mapping import RowMapper
+
+
+@dataclass
+class SampleResult:
+    rows: pa.Table
+    total_rows: int
+    bad: list[BadRecord] = field(default_factory=list)
+    unreadable: str | None = None
+
+
+def try_sample(source: SourceConfig, schema: Schema, path: Path, *, limit: int = 20) -> SampleResult:
+    """Raises: InvalidMapping when the mapping itself is wrong."""
+    mapper = RowMapper(source, schema)
+    kept: list[pa.Table] = []
+    kept_rows = total = 0
+    bad: list[BadRecord] = []
+    try:
+        for chunk in decode_file(pafs.LocalFileSystem(), str(path.absolute()), format_options(source)):
+            mapped = mapper.map(chunk)
+            bad.extend(mapped.bad)
+            total += mapped.rows.num_rows
+            if kept_rows < limit:
+                kept.append(mapped.rows.slice(0, limit - kept_rows))
+                kept_rows += kept[-1].num_rows
+    except UnreadableFile as exc:
+        return SampleResult(_concat(kept, schema), total, bad, unreadable=exc.reason)
+    return SampleResult(_concat(kept, schema), total, bad)
+
+
+def _concat(tables: list[pa.Table], schema: Schema) -> pa.Table:
+    return pa.concat_tables(tables) if tables else schema.as_arrow().empty_table()
