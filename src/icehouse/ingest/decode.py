@@ -140,7 +140,7 @@ def decode_file(
     decoder = _JsonDecoder(options) if options.format == "jsonl" else _CsvDecoder(options, path)
     with open_decompressed(filesystem, path, options.compression) as stream:
         for block in _iter_blocks(stream, options):
-            chunk = decoder.decode(_Lines(block.data, block.first_line), block)
+            chunk = decoder.decode(block)
             if chunk is not None:
                 yield chunk
     decoder.finish()
@@ -148,8 +148,7 @@ def decode_file(
 
 @dataclass
 class _Block:
-    data: bytes  # whole lines; only the file's last line may lack its "\n"
-    first_line: int
+    lines: _Lines  # whole lines; only the file's last line may lack its "\n"
     skipped: list[BadRecord]  # over-long lines discarded while streaming up to this block
     bytes_read: int
 
@@ -193,14 +192,13 @@ def _iter_blocks(stream: DecompressedStream, options: FormatOptions) -> Iterator
             long, line, data = None, line + 1, data[end + 1 :] if end >= 0 else b""
         buf = carry + data if carry else data
         cut = len(buf) if eof else buf.rfind(b"\n") + 1
-        block, carry = buf[:cut], buf[cut:]
-        newlines = block.count(b"\n")
+        lines, carry = _Lines(buf[:cut], line), buf[cut:]
         if len(carry) > limit:
-            long, carry = _LongLine(line + newlines, carry[: 4 * RAW_CHARS], len(carry)), b""
-        if block or skipped:
-            yield _Block(block, line, skipped, stream.bytes_read)
+            long, carry = _LongLine(line + len(lines), carry[: 4 * RAW_CHARS], len(carry)), b""
+        if len(lines) or skipped:
+            yield _Block(lines, skipped, stream.bytes_read)
             skipped = []
-        line += newlines
+        line += len(lines)
         if eof:
             return
 
@@ -223,9 +221,10 @@ def _unreadable_lines(
 
 
 def _chunk(
-    table: pa.Table, lines: _Lines, rows: np.ndarray, bad: list[BadRecord], block: _Block
+    table: pa.Table, rows: np.ndarray, bad: list[BadRecord], block: _Block
 ) -> DecodedChunk | None:
     """Package a decoded block, or None when it produced neither rows nor bad records."""
+    lines = block.lines
     bad = block.skipped + sorted(bad, key=lambda b: b.line or 0)
     if table.num_rows == 0 and not bad:
         return None
@@ -343,8 +342,9 @@ class _JsonDecoder:
     def __init__(self, options: FormatOptions) -> None:
         self.options = options
 
-    def decode(self, lines: _Lines, block: _Block) -> DecodedChunk | None:
+    def decode(self, block: _Block) -> DecodedChunk | None:
         """pyarrow on the whole block; line by line only if pyarrow refuses it."""
+        lines = block.lines
         blank = lines.blank()
         unreadable, bad = _unreadable_lines(lines, ~blank, self.options.max_line_bytes)
         rows = ~blank & ~unreadable
@@ -353,7 +353,7 @@ class _JsonDecoder:
         if table is None:
             table, rows, more_bad = self._fallback(lines, rows)
             bad += more_bad
-        return _chunk(table, lines, rows, bad, block)
+        return _chunk(table, rows, bad, block)
 
     def finish(self) -> None:
         """Nothing to check at the end of a JSON-lines file."""
@@ -445,7 +445,9 @@ class _CsvDecoder:
             self.reader_args["quoting"] = csv.QUOTE_NONE
         self.parse_quote: str | bool = '"' if quoting else False
 
-    def decode(self, lines: _Lines, block: _Block) -> DecodedChunk | None:
+    def decode(self, block: _Block) -> DecodedChunk | None:
+        """pyarrow on the block's data lines, after the header has been taken."""
+        lines = block.lines
         blank = lines.blank()
         skip = blank | lines.starting_with(self.options.comment)
         unreadable, bad = _unreadable_lines(lines, ~skip, self.options.max_line_bytes)
@@ -454,13 +456,13 @@ class _CsvDecoder:
         if self.columns is None:
             self._take_header(lines, skip, rows, block)
         if self.columns is None:
-            return _chunk(_empty_table(), lines, rows, bad, block)
+            return _chunk(_empty_table(), rows, bad, block)
         table, invalid = self._read_csv(lines.select(rows), int(rows.sum()), self.columns)
         if table is None:
             table, rows, more_bad = self._fallback(lines, rows, self.columns)
         else:
             more_bad = self._drop_invalid(lines, rows, invalid)
-        return _chunk(table, lines, rows, bad + more_bad, block)
+        return _chunk(table, rows, bad + more_bad, block)
 
     def finish(self) -> None:
         """A file with content but no header line cannot be mapped to columns at all."""

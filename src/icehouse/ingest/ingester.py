@@ -124,7 +124,11 @@ class Ingester:
         for source in sources:
             filesystem, base = open_location(source.location, self._config.storage)
             ready, young = list_landed(filesystem, base, source, now=self._clock())
-            self._ledger.register(source.name, ready, reingest_changed=source.reingest_changed)
+            _, committed = self._ledger.register(
+                source.name, ready, reingest_changed=source.reingest_changed
+            )
+            if committed and source.on_success != "keep":
+                self._after_success([(source.name, path) for path in committed])
             settling += len(young)
         return settling
 

@@ -83,24 +83,34 @@ class Ledger:
 
     # -- discovery ------------------------------------------------------------------
 
-    def known_fingerprints(self, source: str) -> dict[str, set[str]]:
+    def known_fingerprints(self, source: str) -> dict[str, dict[str, str]]:
+        """{path: {fingerprint: state}} of every file of the source in the ledger."""
         with self._engine.connect() as conn:
             rows = conn.execute(
-                select(files.c.path, files.c.fingerprint).where(files.c.source == source)
+                select(files.c.path, files.c.fingerprint, files.c.state).where(
+                    files.c.source == source
+                )
             )
-            known: dict[str, set[str]] = {}
-            for path, fingerprint in rows:
-                known.setdefault(path, set()).add(fingerprint)
+            known: dict[str, dict[str, str]] = {}
+            for path, fingerprint, state in rows:
+                known.setdefault(path, {})[fingerprint] = state
         return known
 
-    def register(self, source: str, landed: Iterable[LandedFile], *, reingest_changed: bool) -> int:
-        """Queue new files; returns how many were queued (changed files excepted)."""
+    def register(
+        self, source: str, landed: Iterable[LandedFile], *, reingest_changed: bool
+    ) -> tuple[int, list[str]]:
+        """Queue new files. Returns how many were queued, and the landed paths that are
+        already committed (their ``on_success`` may not have run: a crash after the
+        ledger update leaves them behind)."""
         known = self.known_fingerprints(source)
         now = time.time()
         queued = 0
+        committed: list[str] = []
         for f in landed:
             previous = known.get(f.path)
             if previous is not None and f.fingerprint in previous:
+                if previous[f.fingerprint] == COMMITTED:
+                    committed.append(f.path)
                 continue
             state = PENDING if previous is None or reingest_changed else CHANGED
             try:
@@ -120,7 +130,7 @@ class Ledger:
             except IntegrityError:
                 continue  # another process registered it first
             queued += state == PENDING
-        return queued
+        return queued, committed
 
     # -- writer slots -----------------------------------------------------------------
 

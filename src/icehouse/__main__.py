@@ -1,0 +1,5 @@
+"""``python -m icehouse`` runs the CLI (what tests and supervisors without PATH use)."""
+
+from icehouse.cli.app import main
+
+main()
