@@ -23,8 +23,9 @@ def write_events(folder: Path, name: str, first_id: int, count: int) -> None:
     """A gzip JSON-lines file of events with unique ids (written atomically)."""
     folder.mkdir(parents=True, exist_ok=True)
     lines = [
-        json.dumps({"id": i, "ts": f"2024-06-0{1 + i % 3}T10:00:00Z", "tenant": i % 7,
-                    "msg": f"event {i}"})
+        json.dumps(
+            {"id": i, "ts": f"2024-06-0{1 + i % 3}T10:00:00Z", "tenant": i % 7, "msg": f"event {i}"}
+        )
         for i in range(first_id, first_id + count)
     ]
     temporary = folder / f".{name}.part"
@@ -36,15 +37,21 @@ def make_lake(home: Path, *, commit_interval: str = "10s") -> Lake:
     Lake.init(home)
     config = home / "icehouse.toml"
     config.write_text(
-        config.read_text().replace('commit_interval = "10s"', f'commit_interval = "{commit_interval}"')
+        config.read_text()
+        .replace('commit_interval = "10s"', f'commit_interval = "{commit_interval}"')
         .replace('poll_interval = "1s"', 'poll_interval = "0.1s"')
     )
     lake = Lake.open(home)
     lake.create_table("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
     lake.add_source(
         SourceConfig(
-            name="events", location=str(home / "landing"), glob="*.jsonl.gz", format="jsonl",
-            table="logs.events", settle="0s", columns={"ts": ColumnMapping(path="ts")},
+            name="events",
+            location=str(home / "landing"),
+            glob="*.jsonl.gz",
+            format="jsonl",
+            table="logs.events",
+            settle="0s",
+            columns={"ts": ColumnMapping(path="ts")},
         )
     )
     return lake
@@ -100,8 +107,11 @@ def test_a_crash_before_on_success_still_deletes_the_committed_files_later(
     home = tmp_path / "lake"
     make_lake(home).close()
     config = home / "icehouse.toml"
-    config.write_text(config.read_text().replace(
-        'table = "logs.events"', 'table = "logs.events"\non_success = "delete"'))
+    config.write_text(
+        config.read_text().replace(
+            'table = "logs.events"', 'table = "logs.events"\non_success = "delete"'
+        )
+    )
     write_events(home / "landing", "a.jsonl.gz", 0, 100)
     crashing = Lake.open(home, faults=crash_at("batch.recorded"))
     with pytest.raises(SimulatedCrash):
@@ -138,7 +148,10 @@ def test_the_current_snapshot_alone_tells_what_is_committed(tmp_path: Path) -> N
 
 def run_cli(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "icehouse", *args], capture_output=True, text=True, env=env,
+        [sys.executable, "-m", "icehouse", *args],
+        capture_output=True,
+        text=True,
+        env=env,
         timeout=120,
     )
 

@@ -32,8 +32,12 @@ class Feeder(threading.Thread):
 
     def run(self) -> None:
         while not self.halt.is_set():
-            write_events(self.landing, f"f{self.files:05d}.jsonl.gz",
-                         self.files * ROWS_PER_FILE, ROWS_PER_FILE)
+            write_events(
+                self.landing,
+                f"f{self.files:05d}.jsonl.gz",
+                self.files * ROWS_PER_FILE,
+                ROWS_PER_FILE,
+            )
             self.files += 1
             self.halt.wait(self.every)
 
@@ -53,7 +57,9 @@ def test_sigkill_at_random_moments_while_files_arrive_loses_and_doubles_nothing(
         for _ in range(KILLS):
             process = subprocess.Popen(
                 [sys.executable, "-m", "icehouse", "ingest", "--follow"],
-                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.PIPE,
             )
             time.sleep(rng.uniform(1.2, 3.0))
             assert process.poll() is None, process.stderr.read().decode()  # type: ignore[union-attr]
@@ -63,12 +69,13 @@ def test_sigkill_at_random_moments_while_files_arrive_loses_and_doubles_nothing(
         feeder.halt.set()
         feeder.join()
     finished = subprocess.run(
-        [sys.executable, "-m", "icehouse", "ingest", "--once"], env=env,
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "icehouse", "ingest", "--once"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
     )
     assert finished.returncode == 0, finished.stderr
 
     lake = Lake.open(home)
     assert ids_in_table(lake) == list(range(feeder.files * ROWS_PER_FILE))
-
-

@@ -166,8 +166,16 @@ class Lake:
         if source.name in self.config.sources:
             raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
         self.table(source.table)
-        save_source(self.home, source.model_dump(exclude_defaults=True) | {"name": source.name,
-                    "location": source.location, "table": source.table, "format": source.format})
+        save_source(
+            self.home,
+            source.model_dump(exclude_defaults=True)
+            | {
+                "name": source.name,
+                "location": source.location,
+                "table": source.table,
+                "format": source.format,
+            },
+        )
         self.reload_config()
         return self.config.sources[source.name]
 
@@ -181,8 +189,12 @@ class Lake:
     ) -> IngestReport:
         """Ingest what has landed (``follow`` keeps watching until ``stop`` is set)."""
         ingester = Ingester(
-            config=self.config, engine=self.engine, catalog=self.catalog,
-            faults=self._faults, progress=progress, stop=stop,
+            config=self.config,
+            engine=self.engine,
+            catalog=self.catalog,
+            faults=self._faults,
+            progress=progress,
+            stop=stop,
         )
         return ingester.run(sources, follow=follow)
 
@@ -198,8 +210,12 @@ class Lake:
         return source_status_mod.source_status(self.engine, self.config)
 
     def quarantine_list(
-        self, *, source: str | None = None, kind: str | None = None,
-        include_replayed: bool = False, limit: int = 100,
+        self,
+        *,
+        source: str | None = None,
+        kind: str | None = None,
+        include_replayed: bool = False,
+        limit: int = 100,
     ) -> list[quarantine_mod.QuarantineRecord]:
         return quarantine_mod.list_records(
             self.engine, source=source, kind=kind, include_replayed=include_replayed, limit=limit

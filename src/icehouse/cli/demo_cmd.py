@@ -31,8 +31,10 @@ def demo(
     target = resolve_home(home)
     with errors_to_exit(output), RichIngestProgress(output.err) as progress:
         result = run_demo(
-            target, config=GeneratorConfig(rows=rows, days=days, tenants=tenants),
-            progress=progress, step=output.note,
+            target,
+            config=GeneratorConfig(rows=rows, days=days, tenants=tenants),
+            progress=progress,
+            step=output.note,
         )
     output.emit(_as_dict(result), lambda c: _render(c, result))
 
@@ -40,8 +42,11 @@ def demo(
 def _as_dict(result: DemoResult) -> dict[str, object]:
     return {
         "home": str(result.home),
-        "generated": {"files": len(result.logs.files), "rows": result.logs.rows,
-                      "bad_lines": result.logs.bad_lines},
+        "generated": {
+            "files": len(result.logs.files),
+            "rows": result.logs.rows,
+            "bad_lines": result.logs.bad_lines,
+        },
         "ingest": result.report.to_dict(),
         "queries": [{"title": t, "sql": s, "rows": r.to_pylist()} for t, s, r in result.results],
         "quarantine": result.quarantine,
@@ -56,7 +61,9 @@ def _render(console, result: DemoResult) -> None:  # type: ignore[no-untyped-def
         render_arrow(console, table)
     console.print("\n[bold]Quarantine[/bold]")
     for source, counts in sorted(result.quarantine.items()):
-        console.print(f"  {source}: {counts.get('lines', 0)} bad lines, {counts.get('files', 0)} whole files")
+        console.print(
+            f"  {source}: {counts.get('lines', 0)} bad lines, {counts.get('files', 0)} whole files"
+        )
     home = result.home
     console.print(f"\nDemo finished in [bold]{result.seconds:.1f} s[/bold]. Try next:")
     for command in (

@@ -68,8 +68,16 @@ def _install_stop_handlers(stop: threading.Event, output: Output) -> None:
 
 
 def ingest(
-    sources: Annotated[list[str] | None, typer.Argument(help="Sources to ingest (default: all).")] = None,
-    once: Annotated[bool, typer.Option("--once/--follow", help="--once: ingest what has landed and exit (default). --follow: keep watching until SIGTERM/Ctrl-C.")] = True,
+    sources: Annotated[
+        list[str] | None, typer.Argument(help="Sources to ingest (default: all).")
+    ] = None,
+    once: Annotated[
+        bool,
+        typer.Option(
+            "--once/--follow",
+            help="--once: ingest what has landed and exit (default). --follow: keep watching until SIGTERM/Ctrl-C.",
+        ),
+    ] = True,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
@@ -121,14 +129,30 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
             if not rows:
                 console.print("No sources yet. Add one with `icehouse source add`.")
                 return
-            table = RichTable("source", "table", "pending", "oldest pending", "committed files",
-                              "rows", "last commit", "rows/s (1h)", "quarantined files/lines")
+            table = RichTable(
+                "source",
+                "table",
+                "pending",
+                "oldest pending",
+                "committed files",
+                "rows",
+                "last commit",
+                "rows/s (1h)",
+                "quarantined files/lines",
+            )
             for r in rows:
                 table.add_row(
-                    r.source, r.table, str(r.files_pending),
-                    f"{r.oldest_pending_age_s:.0f} s" if r.oldest_pending_age_s is not None else "-",
-                    str(r.files_committed), f"{r.rows_committed:,}", iso(r.last_commit_at) or "-",
-                    f"{r.rows_per_second_last_hour:,.1f}", f"{r.files_quarantined}/{r.lines_quarantined}",
+                    r.source,
+                    r.table,
+                    str(r.files_pending),
+                    f"{r.oldest_pending_age_s:.0f} s"
+                    if r.oldest_pending_age_s is not None
+                    else "-",
+                    str(r.files_committed),
+                    f"{r.rows_committed:,}",
+                    iso(r.last_commit_at) or "-",
+                    f"{r.rows_per_second_last_hour:,.1f}",
+                    f"{r.files_quarantined}/{r.lines_quarantined}",
                 )
             console.print(table)
 

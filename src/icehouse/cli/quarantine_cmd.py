@@ -27,8 +27,10 @@ def list_records(
     output = Output(format)
     with open_lake(home, output) as lake:
         records = lake.quarantine_list(source=source, kind=kind, include_replayed=all_, limit=limit)
-        data = [r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
-                for r in records]
+        data = [
+            r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
+            for r in records
+        ]
 
         def render(console: Console) -> None:
             if not records:
@@ -36,8 +38,14 @@ def list_records(
                 return
             table = RichTable("id", "source", "kind", "file", "line", "reason")
             for r in records:
-                table.add_row(str(r.id), r.source, r.kind, r.path.rsplit("/", 1)[-1],
-                              "" if r.line is None else str(r.line), r.reason[:120])
+                table.add_row(
+                    str(r.id),
+                    r.source,
+                    r.kind,
+                    r.path.rsplit("/", 1)[-1],
+                    "" if r.line is None else str(r.line),
+                    r.reason[:120],
+                )
             console.print(table)
 
         output.emit(data, render)
@@ -50,10 +58,13 @@ def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.
     with open_lake(home, output) as lake:
         r = lake.quarantine_show(record_id)
         data = r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
-        output.emit(data, lambda c: c.print(
-            f"[bold]#{r.id}[/bold] {r.kind} from source {r.source}\nfile: {r.path}\n"
-            f"line: {r.line}\nreason: {r.reason}\nquarantined: {iso(r.created_at)}\nraw:\n{r.raw}"
-        ))
+        output.emit(
+            data,
+            lambda c: c.print(
+                f"[bold]#{r.id}[/bold] {r.kind} from source {r.source}\nfile: {r.path}\n"
+                f"line: {r.line}\nreason: {r.reason}\nquarantined: {iso(r.created_at)}\nraw:\n{r.raw}"
+            ),
+        )
 
 
 @app.command("replay")
@@ -67,6 +78,9 @@ def replay(
     output = Output(format)
     with open_lake(home, output) as lake:
         count = lake.quarantine_replay(source=source, path=path)
-        output.emit({"queued_files": count}, lambda c: c.print(
-            f"Queued {count} file(s) again; run `icehouse ingest --home {lake.home}` to ingest them."
-        ))
+        output.emit(
+            {"queued_files": count},
+            lambda c: c.print(
+                f"Queued {count} file(s) again; run `icehouse ingest --home {lake.home}` to ingest them."
+            ),
+        )

@@ -15,15 +15,21 @@ from icehouse.cli.tables import _pairs
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.errors import InvalidConfig
 
-app = typer.Typer(help="Declare sources (landing locations) and test their mappings.", no_args_is_help=True)
+app = typer.Typer(
+    help="Declare sources (landing locations) and test their mappings.", no_args_is_help=True
+)
 
 
 def build_mapping(
     map_: list[str], timestamp: list[str], expr: list[str], default: list[str]
 ) -> dict[str, ColumnMapping]:
     rules: dict[str, dict[str, str]] = {}
-    for option, key, values in (("--map", "path", map_), ("--timestamp", "timestamp", timestamp),
-                                ("--expr", "expr", expr), ("--default", "default", default)):
+    for option, key, values in (
+        ("--map", "path", map_),
+        ("--timestamp", "timestamp", timestamp),
+        ("--expr", "expr", expr),
+        ("--default", "default", default),
+    ):
         for column, value in _pairs(values, option):
             rules.setdefault(column, {})[key] = value
     return {column: ColumnMapping(**rule) for column, rule in rules.items()}  # type: ignore[arg-type]
@@ -36,18 +42,48 @@ def add(
     table: Annotated[str, typer.Option(help="Target table, namespace.table (must exist).")],
     file_format: Annotated[str, typer.Option("--file-format", help="jsonl, csv, tsv or parquet.")],
     glob: Annotated[str, typer.Option(help="Which file names to take.")] = "*",
-    compression: Annotated[str, typer.Option(help="auto (by extension and magic bytes), none, gzip, zstd.")] = "auto",
+    compression: Annotated[
+        str, typer.Option(help="auto (by extension and magic bytes), none, gzip, zstd.")
+    ] = "auto",
     delimiter: Annotated[str | None, typer.Option(help="csv/tsv field delimiter.")] = None,
-    no_header: Annotated[bool, typer.Option("--no-header", help="csv/tsv files have no header line; name fields with --field.")] = False,
-    field: Annotated[list[str], typer.Option("--field", help="csv/tsv field names in order when there is no header.")] = [],  # noqa: B006
-    comment: Annotated[str | None, typer.Option(help="csv/tsv: skip lines starting with this prefix.")] = None,
-    map_: Annotated[list[str], typer.Option("--map", help="COLUMN=SOURCE.PATH, e.g. bytes_sent=edge.response.bytes.")] = [],  # noqa: B006
-    timestamp: Annotated[list[str], typer.Option(help="COLUMN=FORMAT: rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a strptime format.")] = [],  # noqa: B006
-    expr: Annotated[list[str], typer.Option(help="COLUMN=SQL over the mapped row, e.g. country=upper(country).")] = [],  # noqa: B006
-    default: Annotated[list[str], typer.Option(help="COLUMN=VALUE used when the field is missing.")] = [],  # noqa: B006
-    on_success: Annotated[str, typer.Option(help="keep, delete or archive committed files.")] = "keep",
-    archive: Annotated[str | None, typer.Option(help="Archive folder for on_success=archive.")] = None,
-    settle: Annotated[str, typer.Option(help="A local file must be unchanged this long before it is taken.")] = "2s",
+    no_header: Annotated[
+        bool,
+        typer.Option(
+            "--no-header", help="csv/tsv files have no header line; name fields with --field."
+        ),
+    ] = False,
+    field: Annotated[
+        list[str],
+        typer.Option("--field", help="csv/tsv field names in order when there is no header."),
+    ] = [],  # noqa: B006
+    comment: Annotated[
+        str | None, typer.Option(help="csv/tsv: skip lines starting with this prefix.")
+    ] = None,
+    map_: Annotated[
+        list[str],
+        typer.Option("--map", help="COLUMN=SOURCE.PATH, e.g. bytes_sent=edge.response.bytes."),
+    ] = [],  # noqa: B006
+    timestamp: Annotated[
+        list[str],
+        typer.Option(
+            help="COLUMN=FORMAT: rfc3339, epoch_s, epoch_ms, epoch_us, epoch_ns or a strptime format."
+        ),
+    ] = [],  # noqa: B006
+    expr: Annotated[
+        list[str], typer.Option(help="COLUMN=SQL over the mapped row, e.g. country=upper(country).")
+    ] = [],  # noqa: B006
+    default: Annotated[
+        list[str], typer.Option(help="COLUMN=VALUE used when the field is missing.")
+    ] = [],  # noqa: B006
+    on_success: Annotated[
+        str, typer.Option(help="keep, delete or archive committed files.")
+    ] = "keep",
+    archive: Annotated[
+        str | None, typer.Option(help="Archive folder for on_success=archive.")
+    ] = None,
+    settle: Annotated[
+        str, typer.Option(help="A local file must be unchanged this long before it is taken.")
+    ] = "2s",
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
@@ -56,16 +92,30 @@ def add(
     with open_lake(home, output) as lake:
         try:
             source = SourceConfig(
-                name=name, location=str(Path(location).absolute()) if "://" not in location else location,
-                table=table, format=file_format, glob=glob, compression=compression,  # type: ignore[arg-type]
-                delimiter=delimiter, header=not no_header, fields=field, comment=comment,
+                name=name,
+                location=str(Path(location).absolute()) if "://" not in location else location,
+                table=table,
+                format=file_format,
+                glob=glob,
+                compression=compression,  # type: ignore[arg-type]
+                delimiter=delimiter,
+                header=not no_header,
+                fields=field,
+                comment=comment,
                 columns=build_mapping(map_, timestamp, expr, default),
-                on_success=on_success, archive=archive, settle=settle,  # type: ignore[arg-type]
+                on_success=on_success,
+                archive=archive,
+                settle=settle,  # type: ignore[arg-type]
             )
         except ValueError as exc:
             raise InvalidConfig(str(exc), where=f"source {name!r}") from None
         added = lake.add_source(source)
-        output.emit(added.model_dump(), lambda c: c.print(f"Added source [bold]{name}[/bold] → {table} (in {lake.config.config_path})"))
+        output.emit(
+            added.model_dump(),
+            lambda c: c.print(
+                f"Added source [bold]{name}[/bold] → {table} (in {lake.config.config_path})"
+            ),
+        )
 
 
 @app.command("list")
@@ -77,7 +127,9 @@ def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -
 
         def render(console: Console) -> None:
             if not sources:
-                console.print("No sources yet. Add one with `icehouse source add` or in icehouse.toml.")
+                console.print(
+                    "No sources yet. Add one with `icehouse source add` or in icehouse.toml."
+                )
                 return
             table = RichTable("source", "location", "glob", "format", "table", "on success")
             for s in sources:
@@ -116,14 +168,19 @@ def test(
         }
 
         def render(console: Console) -> None:
-            table = RichTable(*result.rows.column_names, title=f"{result.total_rows:,} rows mapped (first {result.rows.num_rows})")
+            table = RichTable(
+                *result.rows.column_names,
+                title=f"{result.total_rows:,} rows mapped (first {result.rows.num_rows})",
+            )
             for row in result.rows.to_pylist():
                 table.add_row(*["" if v is None else str(v) for v in row.values()])
             console.print(table)
             if result.unreadable:
                 console.print(f"[red]file unreadable:[/red] {result.unreadable}")
             for bad in result.bad:
-                console.print(f"[yellow]line {bad.line}:[/yellow] {bad.reason}\n    {bad.raw[:200]}")
+                console.print(
+                    f"[yellow]line {bad.line}:[/yellow] {bad.reason}\n    {bad.raw[:200]}"
+                )
             if not result.bad and not result.unreadable:
                 console.print("[green]no errors[/green]")
 

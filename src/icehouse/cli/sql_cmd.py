@@ -19,11 +19,18 @@ from icehouse.cli.output import Format, Output
 def render_arrow(console: Console, result: pa.Table, *, limit: int = 1000) -> None:
     table = RichTable(*result.column_names)
     for row in result.slice(0, limit).to_pylist():
-        table.add_row(*["NULL" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
-                        for v in row.values()])
+        table.add_row(
+            *[
+                "NULL" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
+                for v in row.values()
+            ]
+        )
     console.print(table)
     shown = min(limit, result.num_rows)
-    console.print(f"{result.num_rows:,} row(s)" + (f", first {shown} shown" if shown < result.num_rows else ""))
+    console.print(
+        f"{result.num_rows:,} row(s)"
+        + (f", first {shown} shown" if shown < result.num_rows else "")
+    )
 
 
 def sql(

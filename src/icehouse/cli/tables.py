@@ -43,8 +43,18 @@ def _sample_schema(sample: Path):  # type: ignore[no-untyped-def]
     import pyarrow.fs as pafs
 
     name = sample.name.lower()
-    fmt = "parquet" if ".parquet" in name else "csv" if ".csv" in name else "tsv" if ".tsv" in name else "jsonl"
-    for chunk in decode_file(pafs.LocalFileSystem(), str(sample.absolute()), FormatOptions(format=fmt)):  # type: ignore[arg-type]
+    fmt = (
+        "parquet"
+        if ".parquet" in name
+        else "csv"
+        if ".csv" in name
+        else "tsv"
+        if ".tsv" in name
+        else "jsonl"
+    )
+    for chunk in decode_file(
+        pafs.LocalFileSystem(), str(sample.absolute()), FormatOptions(format=fmt)
+    ):  # type: ignore[arg-type]
         return chunk.table.schema
     raise InvalidInput(f"--like {sample}: the sample has no readable records")
 
@@ -52,11 +62,29 @@ def _sample_schema(sample: Path):  # type: ignore[no-untyped-def]
 @app.command("create")
 def create(
     name: Annotated[str, typer.Argument(help="namespace.table, e.g. logs.requests")],
-    schema: Annotated[str | None, typer.Option(help='Iceberg schema JSON or {"column": "type"} map (file or inline); a type ending in ! is required.')] = None,
-    like: Annotated[Path | None, typer.Option(help="Infer the schema from a sample file (jsonl, csv, tsv, parquet).")] = None,
-    partition: Annotated[list[str], typer.Option(help="Partition field: day(c), hour(c), month(c), year(c), bucket(N, c), truncate(W, c), or a column. Repeat for more.")] = [],  # noqa: B006
-    sort: Annotated[str | None, typer.Option(help="Sort order, e.g. 'customer_id, requested_at DESC NULLS LAST'.")] = None,
-    property: Annotated[list[str], typer.Option("--property", help="Table property KEY=VALUE. Repeat for more.")] = [],  # noqa: B006
+    schema: Annotated[
+        str | None,
+        typer.Option(
+            help='Iceberg schema JSON or {"column": "type"} map (file or inline); a type ending in ! is required.'
+        ),
+    ] = None,
+    like: Annotated[
+        Path | None,
+        typer.Option(help="Infer the schema from a sample file (jsonl, csv, tsv, parquet)."),
+    ] = None,
+    partition: Annotated[
+        list[str],
+        typer.Option(
+            help="Partition field: day(c), hour(c), month(c), year(c), bucket(N, c), truncate(W, c), or a column. Repeat for more."
+        ),
+    ] = [],  # noqa: B006
+    sort: Annotated[
+        str | None,
+        typer.Option(help="Sort order, e.g. 'customer_id, requested_at DESC NULLS LAST'."),
+    ] = None,
+    property: Annotated[
+        list[str], typer.Option("--property", help="Table property KEY=VALUE. Repeat for more.")
+    ] = [],  # noqa: B006
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
@@ -67,11 +95,17 @@ def create(
             raise InvalidInput("give exactly one of --schema or --like")
         source_schema = _schema_argument(schema) if schema else _sample_schema(like)  # type: ignore[arg-type]
         lake.create_table(
-            name, schema=source_schema, partition=partition, sort=sort,
+            name,
+            schema=source_schema,
+            partition=partition,
+            sort=sort,
             properties=dict(_pairs(property, "--property")),
         )
         info = lake.describe_table(name)
-        output.emit(_info_dict(info), lambda c: (c.print(f"Created [bold]{name}[/bold]"), _render_info(c, info)))
+        output.emit(
+            _info_dict(info),
+            lambda c: (c.print(f"Created [bold]{name}[/bold]"), _render_info(c, info)),
+        )
 
 
 @app.command("list")
@@ -87,7 +121,13 @@ def list_tables(home: HomeOption = None, format: FormatOption = Format.table) ->
                 return
             table = RichTable("table", "rows", "files", "bytes", "snapshots")
             for i in infos:
-                table.add_row(i.name, f"{i.rows:,}", f"{i.data_files:,}", f"{i.total_bytes:,}", str(i.snapshots))
+                table.add_row(
+                    i.name,
+                    f"{i.rows:,}",
+                    f"{i.data_files:,}",
+                    f"{i.total_bytes:,}",
+                    str(i.snapshots),
+                )
             console.print(table)
 
         output.emit([_info_dict(i) for i in infos], render)
@@ -101,21 +141,40 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
         info = lake.describe_table(name)
         table = lake.table(name)
         history = [
-            {"snapshot_id": s.snapshot_id, "timestamp": iso(s.timestamp_ms / 1000),
-             "operation": s.summary.operation.value if s.summary else None}
+            {
+                "snapshot_id": s.snapshot_id,
+                "timestamp": iso(s.timestamp_ms / 1000),
+                "operation": s.summary.operation.value if s.summary else None,
+            }
             for s in table.metadata.snapshots[-10:]
         ]
-        output.emit(_info_dict(info) | {"recent_snapshots": history}, lambda c: _render_info(c, info))
+        output.emit(
+            _info_dict(info) | {"recent_snapshots": history}, lambda c: _render_info(c, info)
+        )
 
 
 @app.command("alter")
 def alter(
     name: str,
-    partition: Annotated[list[str], typer.Option(help="The new partition spec (all fields); old data keeps its spec.")] = [],  # noqa: B006
-    add_column: Annotated[list[str], typer.Option(help="NAME:TYPE, e.g. referrer:string. Repeat for more.")] = [],  # noqa: B006
-    widen: Annotated[list[str], typer.Option(help="COLUMN:TYPE, a type widening (int→long, float→double, decimal precision).")] = [],  # noqa: B006
-    sort: Annotated[str | None, typer.Option(help="A new sort order for data written from now on.")] = None,
-    property: Annotated[list[str], typer.Option("--property", help="Set a table property KEY=VALUE.")] = [],  # noqa: B006
+    partition: Annotated[
+        list[str],
+        typer.Option(help="The new partition spec (all fields); old data keeps its spec."),
+    ] = [],  # noqa: B006
+    add_column: Annotated[
+        list[str], typer.Option(help="NAME:TYPE, e.g. referrer:string. Repeat for more.")
+    ] = [],  # noqa: B006
+    widen: Annotated[
+        list[str],
+        typer.Option(
+            help="COLUMN:TYPE, a type widening (int→long, float→double, decimal precision)."
+        ),
+    ] = [],  # noqa: B006
+    sort: Annotated[
+        str | None, typer.Option(help="A new sort order for data written from now on.")
+    ] = None,
+    property: Annotated[
+        list[str], typer.Option("--property", help="Set a table property KEY=VALUE.")
+    ] = [],  # noqa: B006
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
@@ -131,16 +190,26 @@ def alter(
             properties=dict(_pairs(property, "--property")) or None,
         )
         info = lake.describe_table(name)
-        output.emit(_info_dict(info), lambda c: (c.print(f"Altered [bold]{name}[/bold]"), _render_info(c, info)))
+        output.emit(
+            _info_dict(info),
+            lambda c: (c.print(f"Altered [bold]{name}[/bold]"), _render_info(c, info)),
+        )
 
 
 def _info_dict(info: TableInfo) -> dict[str, object]:
     return {
-        "name": info.name, "location": info.location, "schema": info.schema,
-        "partition_specs": info.partition_specs, "current_spec_id": info.current_spec_id,
-        "sort_order": info.sort_order, "properties": info.properties,
-        "snapshots": info.snapshots, "current_snapshot_id": info.current_snapshot_id,
-        "data_files": info.data_files, "bytes": info.total_bytes, "rows": info.rows,
+        "name": info.name,
+        "location": info.location,
+        "schema": info.schema,
+        "partition_specs": info.partition_specs,
+        "current_spec_id": info.current_spec_id,
+        "sort_order": info.sort_order,
+        "properties": info.properties,
+        "snapshots": info.snapshots,
+        "current_snapshot_id": info.current_snapshot_id,
+        "data_files": info.data_files,
+        "bytes": info.total_bytes,
+        "rows": info.rows,
     }
 
 
@@ -148,11 +217,17 @@ def _render_info(console: Console, info: TableInfo) -> None:
     console.print(f"[bold]{info.name}[/bold]  {info.location}")
     columns = RichTable("id", "column", "type", "required", title="schema", title_justify="left")
     for f in info.schema:
-        columns.add_row(str(f["id"]), str(f["name"]), str(f["type"]), "yes" if f["required"] else "")
+        columns.add_row(
+            str(f["id"]), str(f["name"]), str(f["type"]), "yes" if f["required"] else ""
+        )
     console.print(columns)
     for spec in info.partition_specs:
         marker = " (current)" if spec["spec_id"] == info.current_spec_id else ""
-        console.print(f"partition spec {spec['spec_id']}{marker}: {', '.join(spec['fields']) or 'unpartitioned'}")
+        console.print(
+            f"partition spec {spec['spec_id']}{marker}: {', '.join(spec['fields']) or 'unpartitioned'}"
+        )
     console.print(f"sort order: {', '.join(info.sort_order) or 'none'}")
-    console.print(f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}")
+    console.print(
+        f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}"
+    )
     console.print("properties: " + json.dumps(info.properties, sort_keys=True))

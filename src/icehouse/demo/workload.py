@@ -40,8 +40,12 @@ def demo_sources(landing: Path) -> list[SourceConfig]:
     """One source per provider, each with its own layout mapped onto one table."""
     return [
         SourceConfig(
-            name="fastedge", location=str(landing / "fastedge"), glob="*.jsonl.gz",
-            format="jsonl", table=TABLE, settle="0s",
+            name="fastedge",
+            location=str(landing / "fastedge"),
+            glob="*.jsonl.gz",
+            format="jsonl",
+            table=TABLE,
+            settle="0s",
             columns={
                 "requested_at": ColumnMapping(path="ts", timestamp="rfc3339"),
                 "customer_id": ColumnMapping(path="tenant"),
@@ -56,8 +60,13 @@ def demo_sources(landing: Path) -> list[SourceConfig]:
             },
         ),
         SourceConfig(
-            name="cloudy", location=str(landing / "cloudy"), glob="*.csv.zst", format="csv",
-            comment="#", table=TABLE, settle="0s",
+            name="cloudy",
+            location=str(landing / "cloudy"),
+            glob="*.csv.zst",
+            format="csv",
+            comment="#",
+            table=TABLE,
+            settle="0s",
             columns={
                 "requested_at": ColumnMapping(path="epoch_ms", timestamp="epoch_ms"),
                 "customer_id": ColumnMapping(path="customer"),
@@ -68,8 +77,12 @@ def demo_sources(landing: Path) -> list[SourceConfig]:
             },
         ),
         SourceConfig(
-            name="parquetcdn", location=str(landing / "parquetcdn"), glob="*.parquet",
-            format="parquet", table=TABLE, settle="0s",
+            name="parquetcdn",
+            location=str(landing / "parquetcdn"),
+            glob="*.parquet",
+            format="parquet",
+            table=TABLE,
+            settle="0s",
             columns={"provider": ColumnMapping(expr="'parquetcdn'")},
         ),
     ]
@@ -121,7 +134,9 @@ def prepare_home(home: Path) -> None:
             )
         shutil.rmtree(home)
     home.mkdir(parents=True, exist_ok=True)
-    (home / MARKER).write_text("made by `icehouse demo`; running the demo again replaces this folder\n")
+    (home / MARKER).write_text(
+        "made by `icehouse demo`; running the demo again replaces this folder\n"
+    )
 
 
 def run_demo(

@@ -23,6 +23,7 @@ from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
 from icehouse.ingest.landing import open_location
 from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, FileRow, Ledger
 from icehouse.ingest.mapping import RowMapper
+from icehouse.ingest.report import IngestReport
 from icehouse.tables.writer import TableWriter
 
 STAGE_LIMIT_BYTES = 128 * 1024 * 1024
@@ -46,7 +47,8 @@ def content_hash(filesystem: object, path: str) -> str:
     """xxh3-128 of the file's bytes as stored: cheap (GB/s) and collision-safe enough to
     recognise a re-delivered file under another name."""
     digest = xxhash.xxh3_128()
-    with filesystem.open_input_stream(path) as stream:  # type: ignore[attr-defined]
+    # compression=None: hash the bytes as stored, not what pyarrow would decompress.
+    with filesystem.open_input_stream(path, compression=None) as stream:  # type: ignore[attr-defined]
         while block := stream.read(HASH_BLOCK):
             digest.update(block)
     return digest.hexdigest()
@@ -95,7 +97,9 @@ class FileIngest:
         storage: dict[str, str],
         table: Table,
         batch_hashes: set[str],
+        report: IngestReport,
     ) -> None:
+        self._report = report
         self._ledger = ledger
         self._writer = writer
         self._mapper = mapper
@@ -120,7 +124,8 @@ class FileIngest:
         """Raises: BatchAbandoned when a file already handed to the writer fails."""
         filesystem, _ = open_location(self._source.location, self._storage)
         try:
-            digest = content_hash(filesystem, row.path)
+            with self._report.measure("hash"):
+                digest = content_hash(filesystem, row.path)
         except (FileNotFoundError, OSError) as exc:
             return self._quarantine_file(row, None, f"file vanished before it could be read: {exc}")
         if digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest):
@@ -130,8 +135,14 @@ class FileIngest:
         bad: list[BadRecord] = []
         good = 0
         try:
-            for chunk in decode_file(filesystem, row.path, format_options(self._source)):
-                mapped = self._mapper.map(chunk)
+            chunks = decode_file(filesystem, row.path, format_options(self._source))
+            while True:
+                with self._report.measure("decode"):
+                    chunk = next(chunks, None)
+                if chunk is None:
+                    break
+                with self._report.measure("map"):
+                    mapped = self._mapper.map(chunk)
                 bad.extend(mapped.bad)
                 good += mapped.rows.num_rows
                 self._stage(staged, mapped.rows)
@@ -148,9 +159,18 @@ class FileIngest:
             )
             return self._fail(row, digest, staged, reason, bad)
         late = 0
-        for rows in staged.chunks:
-            late += self._late_rows(rows)
-            self._writer.write(rows)
+        with self._report.measure("partition"):
+            for rows in staged.chunks:
+                late += self._late_rows(rows)
+                self._writer.write(rows)
+        with self._report.measure("ledger"):
+            self._record_good(row, digest, good, bad)
+        self._batch_hashes.add(digest)
+        return FileOutcome(
+            CLAIMED, rows=good, bad_rows=len(bad), late_rows=late, bytes_read=row.size
+        )
+
+    def _record_good(self, row: FileRow, digest: str, good: int, bad: list[BadRecord]) -> None:
         self._ledger.quarantine(
             source=self._source.name,
             path=row.path,
@@ -160,10 +180,6 @@ class FileIngest:
         )
         self._ledger.finish_file(
             row.id, state=CLAIMED, content_hash=digest, rows=good, bad_rows=len(bad)
-        )
-        self._batch_hashes.add(digest)
-        return FileOutcome(
-            CLAIMED, rows=good, bad_rows=len(bad), late_rows=late, bytes_read=row.size
         )
 
     def _stage(self, staged: BatchFiles, rows: pa.Table) -> None:

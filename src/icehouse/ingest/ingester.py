@@ -19,6 +19,7 @@ catches up; otherwise its written files are deleted and its files queued again.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 import uuid
@@ -81,7 +82,9 @@ class Ingester:
             return list(self._config.sources.values())
         missing = [n for n in names if n not in self._config.sources]
         if missing:
-            known = ", ".join(self._config.sources) or "none yet; add one with `icehouse source add`"
+            known = (
+                ", ".join(self._config.sources) or "none yet; add one with `icehouse source add`"
+            )
             raise NoSuchSource(f"no source {missing[0]!r} (sources: {known})", source=missing[0])
         return [self._config.sources[n] for n in names]
 
@@ -134,17 +137,28 @@ class Ingester:
 
     def _pending(self, sources: Sequence[SourceConfig]) -> bool:
         with self._engine.connect() as conn:
-            return conn.execute(
-                select(func.count()).select_from(files).where(
-                    and_(files.c.state == PENDING, files.c.source.in_([s.name for s in sources]))
-                )
-            ).scalar_one() > 0
+            return (
+                conn.execute(
+                    select(func.count())
+                    .select_from(files)
+                    .where(
+                        and_(
+                            files.c.state == PENDING, files.c.source.in_([s.name for s in sources])
+                        )
+                    )
+                ).scalar_one()
+                > 0
+            )
 
     # -- one batch ------------------------------------------------------------------
 
     def _run_batch(
-        self, table_name: str, sources: list[SourceConfig], writer_id: str,
-        report: IngestReport, follow: bool,
+        self,
+        table_name: str,
+        sources: list[SourceConfig],
+        writer_id: str,
+        report: IngestReport,
+        follow: bool,
     ) -> None:
         table = load_table(self._catalog, table_name)
         batch = self._ledger.open_batch(uuid.uuid4().hex, table_name, writer_id)
@@ -158,7 +172,9 @@ class Ingester:
         committed_paths: list[tuple[str, str]] = []
         try:
             while not self._stop.is_set():
-                claimed = self._ledger.claim(batch.id, list(by_name), limits.batch_files - claimed_total)
+                claimed = self._ledger.claim(
+                    batch.id, list(by_name), limits.batch_files - claimed_total
+                )
                 if claimed_total == 0:
                     self._faults("batch.claimed")
                 claimed_total += len(claimed)
@@ -166,17 +182,23 @@ class Ingester:
                     source = by_name[row.source]
                     self._progress.file_started(row.source, row.path, row.size)
                     outcome = FileIngest(
-                        ledger=self._ledger, writer=writer, mapper=mappers[row.source],
-                        source=source, storage=self._config.storage, table=table,
+                        ledger=self._ledger,
+                        writer=writer,
+                        mapper=mappers[row.source],
+                        source=source,
+                        storage=self._config.storage,
+                        table=table,
                         batch_hashes=hashes,
+                        report=report,
                     ).run(row)
                     self._count(report, outcome.state, outcome)
                     rows += outcome.rows
                     late += outcome.late_rows
                     if outcome.state == CLAIMED:
                         committed_paths.append((row.source, row.path))
-                    self._progress.file_finished(row.source, row.path, outcome.rows,
-                                                 outcome.bad_rows, outcome.state)
+                    self._progress.file_finished(
+                        row.source, row.path, outcome.rows, outcome.bad_rows, outcome.state
+                    )
                     self._ledger.renew_batch(batch.id)
                 full = rows >= limits.batch_rows or claimed_total >= limits.batch_files
                 if full or (not follow and not claimed):
@@ -209,30 +231,44 @@ class Ingester:
             report.duplicate_files += 1
 
     def _commit(
-        self, batch: Batch, table: Table, writer: TableWriter, report: IngestReport,
-        *, rows: int, late: int,
+        self,
+        batch: Batch,
+        table: Table,
+        writer: TableWriter,
+        report: IngestReport,
+        *,
+        rows: int,
+        late: int,
     ) -> None:
-        data_files = writer.close()
-        self._ledger.record_data_files(batch.id, [f.file_path for f in data_files])
+        with report.measure("sort+write"):
+            data_files = writer.close()
+        with report.measure("ledger"):
+            self._ledger.record_data_files(batch.id, [f.file_path for f in data_files])
         self._faults("batch.written")
         snapshot_id = None
         started = self._clock()
         if data_files:
-            result = append_files(
-                lambda: load_table(self._catalog, batch.table_name),
-                data_files,
-                batch_id=batch.id,
-                writer_id=batch.writer_id,
-                seq=batch.seq,
-                summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
-            )
+            with report.measure("commit"):
+                result = append_files(
+                    lambda: load_table(self._catalog, batch.table_name),
+                    data_files,
+                    batch_id=batch.id,
+                    writer_id=batch.writer_id,
+                    seq=batch.seq,
+                    summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
+                )
             snapshot_id = result.snapshot_id
             report.snapshots.append(snapshot_id)
         self._faults("batch.committed")
         stats = writer.stats()
-        self._ledger.commit_batch(
-            batch.id, snapshot_id=snapshot_id, rows=rows, late_rows=late, bytes_written=stats.bytes
-        )
+        with report.measure("ledger"):
+            self._ledger.commit_batch(
+                batch.id,
+                snapshot_id=snapshot_id,
+                rows=rows,
+                late_rows=late,
+                bytes_written=stats.bytes,
+            )
         self._faults("batch.recorded")
         elapsed = self._clock() - started
         report.commit_seconds += elapsed
@@ -241,7 +277,8 @@ class Ingester:
         report.bytes_written += stats.bytes
         self._progress.batch_committed(batch.table_name, rows, stats.files, elapsed)
         if data_files:
-            trim_history(load_table(self._catalog, batch.table_name))
+            with report.measure("history"):
+                trim_history(load_table(self._catalog, batch.table_name))
 
     def _after_success(self, paths: list[tuple[str, str]]) -> None:
         """Apply each source's ``on_success`` to its committed files."""
@@ -255,7 +292,7 @@ class Ingester:
                     filesystem.delete_file(path)
                 elif source.archive:
                     archive_base = open_location(source.archive, self._config.storage)[1]
-                    relative = PurePosixPath(path[len(base):].lstrip("/"))
+                    relative = PurePosixPath(path[len(base) :].lstrip("/"))
                     target = f"{archive_base}/{relative}"
                     filesystem.create_dir(str(PurePosixPath(target).parent), recursive=True)
                     filesystem.move(path, target)
@@ -273,18 +310,20 @@ class Ingester:
                 continue
             table = load_table(self._catalog, batch.table_name)
             if is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq):
-                self._ledger.commit_batch(batch.id, snapshot_id=None, rows=0, late_rows=0,
-                                          bytes_written=0)
+                self._ledger.commit_batch(
+                    batch.id, snapshot_id=None, rows=0, late_rows=0, bytes_written=0
+                )
                 self._after_success(
-                    [(s, p) for _, s, p, state in self._ledger.batch_files(batch.id)
-                     if state == COMMITTED and s in self._config.sources]
+                    [
+                        (s, p)
+                        for _, s, p, state in self._ledger.batch_files(batch.id)
+                        if state == COMMITTED and s in self._config.sources
+                    ]
                 )
                 report.recovered_committed += 1
             else:
                 for path in batch.data_files:
-                    try:
+                    with contextlib.suppress(FileNotFoundError):
                         table.io.delete(path)
-                    except FileNotFoundError:
-                        pass
                 self._ledger.abort_batch(batch.id)
                 report.recovered_aborted += 1

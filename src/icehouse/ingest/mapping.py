@@ -165,7 +165,8 @@ class RowMapper:
             source_sql = f"s{i}"
             value = self._conversion(column, source_sql)
             if column.rule.default is not None:
-                value = f"COALESCE({value}, TRY_CAST({_literal(column.rule.default)} AS {column.sql_type}))"
+                default = f"TRY_CAST({_literal(column.rule.default)} AS {column.sql_type})"
+                value = f"COALESCE({value}, {default})"
             inner.append(f"{value} AS {_quote(column.name)}")
             hint = ""
             if column.is_timestamp and not column.rule.timestamp:

@@ -38,14 +38,25 @@ class QuarantineRecord:
 
 def _record(row: Any) -> QuarantineRecord:
     return QuarantineRecord(
-        id=row.id, source=row.source, path=row.path, kind=row.kind, line=row.line,
-        reason=row.reason, raw=row.raw, created_at=row.created_at, replayed_at=row.replayed_at,
+        id=row.id,
+        source=row.source,
+        path=row.path,
+        kind=row.kind,
+        line=row.line,
+        reason=row.reason,
+        raw=row.raw,
+        created_at=row.created_at,
+        replayed_at=row.replayed_at,
     )
 
 
 def list_records(
-    engine: Engine, *, source: str | None = None, kind: str | None = None,
-    include_replayed: bool = False, limit: int = 100,
+    engine: Engine,
+    *,
+    source: str | None = None,
+    kind: str | None = None,
+    include_replayed: bool = False,
+    limit: int = 100,
 ) -> list[QuarantineRecord]:
     query = select(quarantine).order_by(quarantine.c.id).limit(limit)
     if source:
@@ -96,9 +107,9 @@ def replay_files(engine: Engine, *, source: str | None = None, path: str | None 
         if not ids:
             return 0
         conn.execute(
-            update(files).where(files.c.id.in_(ids)).values(
-                state=PENDING, batch_id=None, content_hash=None, error=None, updated_at=now
-            )
+            update(files)
+            .where(files.c.id.in_(ids))
+            .values(state=PENDING, batch_id=None, content_hash=None, error=None, updated_at=now)
         )
         conn.execute(
             update(quarantine)

@@ -25,14 +25,18 @@ class SampleResult:
     unreadable: str | None = None
 
 
-def try_sample(source: SourceConfig, schema: Schema, path: Path, *, limit: int = 20) -> SampleResult:
+def try_sample(
+    source: SourceConfig, schema: Schema, path: Path, *, limit: int = 20
+) -> SampleResult:
     """Raises: InvalidMapping when the mapping itself is wrong."""
     mapper = RowMapper(source, schema)
     kept: list[pa.Table] = []
     kept_rows = total = 0
     bad: list[BadRecord] = []
     try:
-        for chunk in decode_file(pafs.LocalFileSystem(), str(path.absolute()), format_options(source)):
+        for chunk in decode_file(
+            pafs.LocalFileSystem(), str(path.absolute()), format_options(source)
+        ):
             mapped = mapper.map(chunk)
             bad.extend(mapped.bad)
             total += mapped.rows.num_rows

@@ -61,14 +61,22 @@ def source_status(engine: Engine, config: LakeConfig) -> list[SourceStatus]:
             ).scalar()
             recent_rows = conn.execute(
                 select(func.coalesce(func.sum(files.c.rows), 0)).where(
-                    and_(files.c.source == name, files.c.state == COMMITTED,
-                         files.c.updated_at >= now - 3600)
+                    and_(
+                        files.c.source == name,
+                        files.c.state == COMMITTED,
+                        files.c.updated_at >= now - 3600,
+                    )
                 )
             ).scalar_one()
             lines = conn.execute(
-                select(func.count()).select_from(quarantine).where(
-                    and_(quarantine.c.source == name, quarantine.c.kind == "line",
-                         quarantine.c.replayed_at.is_(None))
+                select(func.count())
+                .select_from(quarantine)
+                .where(
+                    and_(
+                        quarantine.c.source == name,
+                        quarantine.c.kind == "line",
+                        quarantine.c.replayed_at.is_(None),
+                    )
                 )
             ).scalar_one()
             result.append(

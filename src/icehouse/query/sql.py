@@ -79,5 +79,3 @@ def run_sql(catalog: SqlCatalog, sql: str) -> pa.Table:
             raise QueryError(f"{exc}\n(tables: {tables})", sql=sql) from exc
     finally:
         conn.close()
-
-

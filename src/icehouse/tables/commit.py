@@ -107,10 +107,12 @@ def append_files(
         }
         target = _without_internal_retry(table)
         try:
-            with target.transaction() as tx:
-                with tx.update_snapshot(snapshot_properties=properties).fast_append() as op:
-                    for data_file in data_files:
-                        op.append_data_file(data_file)
+            with (
+                target.transaction() as tx,
+                tx.update_snapshot(snapshot_properties=properties).fast_append() as op,
+            ):
+                for data_file in data_files:
+                    op.append_data_file(data_file)
         except CommitFailedException:
             time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
             continue

@@ -248,10 +248,7 @@ def parse_sort_order(text: str) -> list[SortField]:
             )
         column, direction, nulls = match.groups()
         desc = bool(direction) and direction.upper() == "DESC"
-        if nulls:
-            nulls_first = nulls.upper().split()[-1] == "FIRST"
-        else:
-            nulls_first = not desc
+        nulls_first = nulls.upper().split()[-1] == "FIRST" if nulls else not desc
         fields.append(
             SortField(
                 column,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -98,10 +99,8 @@ def create_table(
         schema = schema_from_arrow(schema)
     spec = build_partition_spec(schema, partition)
     order = build_sort_order(schema, sort)
-    try:
+    with contextlib.suppress(NamespaceAlreadyExistsError):
         catalog.create_namespace(namespace)
-    except NamespaceAlreadyExistsError:
-        pass
     try:
         return catalog.create_table(
             name,
@@ -240,10 +239,7 @@ def describe_table(name: str, table: Table) -> TableInfo:
             for spec in metadata.partition_specs
         ],
         current_spec_id=metadata.default_spec_id,
-        sort_order=[
-            f"{schema.find_column_name(sf.source_id)} {sf.direction.name} {sf.null_order.name.replace('_', ' ')}"
-            for sf in table.sort_order().fields
-        ],
+        sort_order=[_describe_sort_field(schema, sf) for sf in table.sort_order().fields],
         properties=dict(metadata.properties),
         snapshots=len(metadata.snapshots),
         current_snapshot_id=snapshot.snapshot_id if snapshot else None,
@@ -251,3 +247,8 @@ def describe_table(name: str, table: Table) -> TableInfo:
         total_bytes=total("total-files-size"),
         rows=total("total-records"),
     )
+
+
+def _describe_sort_field(schema: Schema, field: IcebergSortField) -> str:
+    nulls = field.null_order.name.replace("_", " ")
+    return f"{schema.find_column_name(field.source_id)} {field.direction.name} {nulls}"

@@ -19,6 +19,7 @@ The caller commits the returned ``DataFile`` s; ``abort()`` deletes what was wri
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from dataclasses import dataclass, field
 from typing import Any
@@ -83,8 +84,12 @@ class TableWriter:
         self._written: list[DataFile] = []
         self._sort_keys = self._sort_options()
         self._locations = table.location_provider()
-        self._target = int(self._properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES))
-        self._row_group = int(self._properties.get("write.parquet.row-group-limit", DEFAULT_ROW_GROUP_ROWS))
+        self._target = int(
+            self._properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES)
+        )
+        self._row_group = int(
+            self._properties.get("write.parquet.row-group-limit", DEFAULT_ROW_GROUP_ROWS)
+        )
         self._stats_plan = compute_statistics_plan(self._schema, self._properties)
         self._column_mapping = parquet_path_to_id_mapping(self._schema)
 
@@ -134,10 +139,8 @@ class TableWriter:
         self._buffers.clear()
         self._buffered = 0
         for data_file in self._written:
-            try:
+            with contextlib.suppress(FileNotFoundError):
                 self._table.io.delete(data_file.file_path)
-            except FileNotFoundError:
-                pass
         self._written.clear()
 
     def stats(self) -> WriteStats:
@@ -158,6 +161,8 @@ class TableWriter:
             source = self._schema.find_field(pf.source_id)
             column = rows.column(source.name)
             keys.append(pf.transform.pyarrow_transform(source.field_type)(column))
+        if all(_single_value(k) for k in keys):  # the common case: a file of one hour/day
+            return [(tuple(k[0].as_py() for k in keys), rows)]
         names = [f"__p{i}" for i in range(len(keys))]
         keyed = pa.table(dict(zip(names, keys, strict=True)))
         order = pc.sort_indices(keyed, sort_keys=[(n, "ascending") for n in names])
@@ -216,7 +221,9 @@ class TableWriter:
                 stream,
                 schema=self._arrow_schema,
                 compression=self._properties.get("write.parquet.compression-codec", "zstd"),
-                compression_level=_int_or_none(self._properties.get("write.parquet.compression-level")),
+                compression_level=_int_or_none(
+                    self._properties.get("write.parquet.compression-level")
+                ),
                 store_decimal_as_integer=True,
             )
             while offset + written < rows.num_rows:
@@ -247,6 +254,13 @@ class TableWriter:
             )
         )
         return written
+
+
+def _single_value(values: pa.Array | pa.ChunkedArray) -> bool:
+    if values.null_count:
+        return values.null_count == len(values)
+    bounds = pc.min_max(values)
+    return bool(bounds["min"].as_py() == bounds["max"].as_py())
 
 
 def _int_or_none(value: str | None) -> int | None:
