@@ -26,7 +26,6 @@ from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestReport
 from icehouse.tables.writer import TableWriter
 
-STAGE_LIMIT_BYTES = 128 * 1024 * 1024
 HASH_BLOCK = 4 * 1024 * 1024
 
 
@@ -98,7 +97,9 @@ class FileIngest:
         table: Table,
         batch_hashes: set[str],
         report: IngestReport,
+        stage_limit_bytes: int,
     ) -> None:
+        self._stage_limit = stage_limit_bytes
         self._report = report
         self._ledger = ledger
         self._writer = writer
@@ -185,7 +186,7 @@ class FileIngest:
     def _stage(self, staged: BatchFiles, rows: pa.Table) -> None:
         staged.chunks.append(rows)
         staged.nbytes += rows.nbytes
-        if staged.nbytes > STAGE_LIMIT_BYTES:
+        if staged.nbytes > self._stage_limit:
             for chunk in staged.chunks:
                 self._writer.write(chunk)
             staged.chunks.clear()

@@ -54,6 +54,8 @@ from icehouse.tables.commit import append_files, is_committed
 from icehouse.tables.history import trim_history
 from icehouse.tables.writer import TableWriter
 
+HOUSEKEEPING_EVERY_S = 3600.0
+
 
 class Ingester:
     def __init__(
@@ -96,9 +98,13 @@ class Ingester:
         report = IngestReport()
         started = self._clock()
         writer_id, _ = self._ledger.acquire_writer(self._owner)
+        next_housekeeping = 0.0
         try:
             self.recover(writer_id, report)
             while not self._stop.is_set():
+                if self._clock() >= next_housekeeping:
+                    self._forget_old_records(chosen)
+                    next_housekeeping = self._clock() + HOUSEKEEPING_EVERY_S
                 settling = self.discover(chosen)
                 worked = False
                 by_table: dict[str, list[SourceConfig]] = defaultdict(list)
@@ -117,6 +123,13 @@ class Ingester:
             self._ledger.release_writer(writer_id, self._owner)
             report.seconds = self._clock() - started
         return report
+
+    def _forget_old_records(self, sources: Sequence[SourceConfig]) -> None:
+        """Drop ledger and quarantine records past ``[ingest] retention``."""
+        self._ledger.forget_older_than(
+            self._config.ingest.retention_time.total_seconds(),
+            ledger_sources=[s.name for s in sources if s.on_success != "keep"],
+        )
 
     def stop(self) -> None:
         self._stop.set()
@@ -162,7 +175,11 @@ class Ingester:
     ) -> None:
         table = load_table(self._catalog, table_name)
         batch = self._ledger.open_batch(uuid.uuid4().hex, table_name, writer_id)
-        writer = TableWriter(table, name_prefix=f"{batch.id}-{batch.seq}")
+        writer = TableWriter(
+            table,
+            name_prefix=f"{batch.id}-{batch.seq}",
+            buffer_bytes=self._config.ingest.memory_mb * 1024 * 1024 * 2 // 3,
+        )
         by_name = {s.name: s for s in sources}
         mappers = {s.name: RowMapper(s, table.schema()) for s in sources}
         hashes: set[str] = set()
@@ -190,6 +207,7 @@ class Ingester:
                         table=table,
                         batch_hashes=hashes,
                         report=report,
+                        stage_limit_bytes=limits.memory_mb * 1024 * 1024 // 3,
                     ).run(row)
                     self._count(report, outcome.state, outcome)
                     rows += outcome.rows
