@@ -112,7 +112,7 @@ def test_sigterm_finishes_the_batch_and_exits_zero(tmp_path: Path) -> None:
         assert time.time() < deadline and process.poll() is None
         time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
-    stdout, stderr = process.communicate(timeout=30)
+    _, stderr = process.communicate(timeout=30)
     assert process.returncode == 0, stderr
     assert "finishing the current batch" in stderr
     assert ids_in_table(lake) == list(range(300))
