@@ -150,3 +150,32 @@ def test_a_gzip_file_still_being_written_under_a_part_name_is_not_taken(tmp_path
     (home / "landing").mkdir(exist_ok=True)
     (home / "landing" / "x.jsonl.gz.part").write_bytes(gzip.compress(b'{"id": 1}\n')[:10])
     assert lake.ingest().files == 0
+
+
+def test_unknown_fields_evolve_the_schema_when_the_source_says_so(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    make_lake(home).close()
+    config = home / "icehouse.toml"
+    config.write_text(
+        config.read_text().replace(
+            'table = "logs.events"', 'table = "logs.events"\nunknown_fields = "evolve"'
+        )
+    )
+    write_events(home / "landing", "a.jsonl.gz", 0, 10)
+    (home / "landing" / "b.jsonl.gz").write_bytes(
+        gzip.compress(
+            b'{"id": 10, "ts": "2024-06-01T00:00:00Z", '
+            b'"referrer": "https://x.example", "bytes": 5}\n'
+        )
+    )
+    lake = Lake.open(home)
+    report = lake.ingest()
+    assert sorted(report.columns_added) == ["logs.events.bytes", "logs.events.referrer"]
+    columns = {f.name: str(f.field_type) for f in lake.table("logs.events").schema().fields}
+    assert columns["referrer"] == "string" and columns["bytes"] == "long"
+    rows = lake.sql("SELECT id, referrer, bytes FROM logs.events WHERE id >= 9 ORDER BY id")
+    assert rows.to_pylist() == [
+        {"id": 9, "referrer": None, "bytes": None},
+        {"id": 10, "referrer": "https://x.example", "bytes": 5},
+    ]
+    assert ids_in_table(lake) == list(range(11))

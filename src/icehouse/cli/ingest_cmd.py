@@ -109,6 +109,8 @@ def render_report(console: Console, report: IngestReport) -> None:
         details.append(f"{report.quarantined_files} files quarantined whole")
     if report.duplicate_files:
         details.append(f"{report.duplicate_files} re-delivered files skipped")
+    if report.columns_added:
+        details.append(f"new columns from unknown fields: {', '.join(report.columns_added)}")
     if report.recovered_committed or report.recovered_aborted:
         details.append(
             f"recovered {report.recovered_committed} committed and "

@@ -33,6 +33,16 @@ class BatchAbandoned(Exception):
     """A file already partly handed to the writer failed: the batch must be redone."""
 
 
+class SchemaMustEvolve(Exception):
+    """A source with ``unknown_fields = "evolve"`` met new top-level fields: the table
+    gains the columns first, then the batch is redone under the new schema."""
+
+    def __init__(self, source: str, fields: list[pa.Field]) -> None:
+        super().__init__(f"{source}: new fields {', '.join(f.name for f in fields)}")
+        self.source = source
+        self.fields = fields
+
+
 @dataclass
 class FileOutcome:
     state: str
@@ -142,6 +152,8 @@ class FileIngest:
                     chunk = next(chunks, None)
                 if chunk is None:
                     break
+                if self._source.unknown_fields == "evolve":
+                    self._check_unknown_fields(chunk.table.schema)
                 with self._report.measure("map"):
                     mapped = self._mapper.map(chunk)
                 bad.extend(mapped.bad)
@@ -182,6 +194,12 @@ class FileIngest:
         self._ledger.finish_file(
             row.id, state=CLAIMED, content_hash=digest, rows=good, bad_rows=len(bad)
         )
+
+    def _check_unknown_fields(self, schema: pa.Schema) -> None:
+        known = self._mapper.known_source_fields
+        new = [f for f in schema if f.name not in known]
+        if new:
+            raise SchemaMustEvolve(self._source.name, new)
 
     def _stage(self, staged: BatchFiles, rows: pa.Table) -> None:
         staged.chunks.append(rows)

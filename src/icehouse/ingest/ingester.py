@@ -33,7 +33,7 @@ from sqlalchemy import Engine, and_, func, select
 
 from icehouse.config import LakeConfig, SourceConfig
 from icehouse.errors import NoSuchSource
-from icehouse.ingest.batch import BatchAbandoned, FileIngest
+from icehouse.ingest.batch import BatchAbandoned, FileIngest, SchemaMustEvolve
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.ledger import (
@@ -52,6 +52,7 @@ from icehouse.state.models import files
 from icehouse.tables.catalog import load_table
 from icehouse.tables.commit import append_files, is_committed
 from icehouse.tables.history import trim_history
+from icehouse.tables.manage import add_columns_for
 from icehouse.tables.writer import TableWriter
 
 HOUSEKEEPING_EVERY_S = 3600.0
@@ -229,6 +230,12 @@ class Ingester:
         except BatchAbandoned:
             writer.abort()
             self._ledger.abort_batch(batch.id)
+            return
+        except SchemaMustEvolve as change:
+            writer.abort()
+            self._ledger.abort_batch(batch.id)
+            add_columns_for(table, change.fields)
+            report.columns_added.extend(f"{table_name}.{f.name}" for f in change.fields)
             return
         except BaseException:
             writer.abort()  # nothing committed: the files go back to the queue on recovery

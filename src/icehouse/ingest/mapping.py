@@ -145,6 +145,12 @@ class RowMapper:
     def source_paths(self) -> list[str]:
         return [c.path for c in self._columns if c.path is not None]
 
+    @property
+    def known_source_fields(self) -> set[str]:
+        """Top-level source fields this mapping reads (or could read by column name)."""
+        heads = {path.split(".")[0] for path in self.source_paths}
+        return heads | set(self.source_paths) | {c.name for c in self._columns}
+
     def _conversion(self, column: _Column, source_sql: str) -> str:
         rule = column.rule.timestamp
         if column.is_timestamp and rule and rule != "rfc3339":
@@ -188,7 +194,7 @@ class RowMapper:
                     f"CASE WHEN ({value}) IS NULL THEN "
                     f"{_literal(f'column {column.name}: required value missing ({what})')} END"
                 )
-        inner.append(f"concat_ws('; ', {', '.join(errors) or 'NULL'}) AS __err")
+        inner.append(f"nullif(concat_ws('; ', {', '.join(errors) or 'NULL'}), '') AS __err")
         error_sql = ", ".join(["__err", *required])
         outer.append(f"nullif(concat_ws('; ', {error_sql}), '') AS __err")
         return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM src) AS mapped"

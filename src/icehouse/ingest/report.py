@@ -26,6 +26,7 @@ class IngestReport:
     seconds: float = 0.0
     commit_seconds: float = 0.0
     snapshots: list[int] = field(default_factory=list)
+    columns_added: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
     @contextmanager

@@ -252,3 +252,15 @@ def describe_table(name: str, table: Table) -> TableInfo:
 def _describe_sort_field(schema: Schema, field: IcebergSortField) -> str:
     nulls = field.null_order.name.replace("_", " ")
     return f"{schema.find_column_name(field.source_id)} {field.direction.name} {nulls}"
+
+
+def add_columns_for(table: Table, fields: list[pa.Field]) -> None:
+    """Add optional columns typed after Arrow fields seen in source files (schema
+    evolution by ``unknown_fields = "evolve"``); existing columns are left alone."""
+    existing = {f.name for f in table.schema().fields}
+    inferred = schema_from_arrow(pa.schema([f for f in fields if f.name not in existing]))
+    if not inferred.fields:
+        return
+    with table.update_schema() as update:
+        for column in inferred.fields:
+            update.add_column(column.name, column.field_type)
