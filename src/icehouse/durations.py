@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 from datetime import timedelta
 
@@ -18,18 +19,26 @@ def parse_duration(text: str | int | float) -> timedelta:
         InvalidDuration: the text is neither a number nor ``<number><unit>``.
     """
     if isinstance(text, int | float):
-        return timedelta(seconds=float(text))
+        return _checked(float(text), text)
     match = _PATTERN.match(text)
     if match is None:
         try:
-            return timedelta(seconds=float(text))
+            seconds = float(text)
         except ValueError:
-            raise InvalidDuration(
-                f"cannot read duration {text!r}: write a number and a unit, "
-                "e.g. 30s, 10m, 12h or 7d"
-            ) from None
+            raise InvalidDuration(_help(text)) from None
+        return _checked(seconds, text)
     value, unit = match.groups()
-    return timedelta(seconds=float(value) * _UNITS[unit])
+    return _checked(float(value) * _UNITS[unit], text)
+
+
+def _help(text: object) -> str:
+    return f"cannot read duration {text!r}: write a number and a unit, e.g. 30s, 10m, 12h or 7d"
+
+
+def _checked(seconds: float, text: object) -> timedelta:
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InvalidDuration(_help(text))
+    return timedelta(seconds=seconds)
 
 
 def format_duration(delta: timedelta) -> str:

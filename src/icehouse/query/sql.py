@@ -48,7 +48,8 @@ def attach_table(conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, name: str
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
     tasks = list(table.scan().plan_files())
     local = all(t.file.file_path.startswith(("file:", "/")) for t in tasks)
-    if any(task.delete_files for task in tasks) or not tasks or not local:
+    evolved = len(table.metadata.schemas) > 1  # renamed or added columns: map by field id
+    if any(task.delete_files for task in tasks) or not tasks or not local or evolved:
         data = table.scan().to_arrow()
         relation_name = f"__icehouse_{namespace}_{table_name}"
         conn.register(relation_name, data)

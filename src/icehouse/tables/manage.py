@@ -134,6 +134,21 @@ def alter_table(
         InvalidSchema: an unknown column, or a type change Iceberg does not allow.
         InvalidPartitionSpec: a partition field that cannot apply.
     """
+    try:
+        _apply_alterations(table, partition, add_columns, widen, sort, properties)
+    except ValueError as exc:  # PyIceberg's word for "not allowed on this schema"
+        raise InvalidSchema(str(exc)) from exc
+    return table
+
+
+def _apply_alterations(
+    table: Table,
+    partition: list[PartitionField] | None,
+    add_columns: list[tuple[str, str]],
+    widen: list[tuple[str, str]],
+    sort: list[SortField] | None,
+    properties: dict[str, str] | None,
+) -> None:
     with table.transaction() as tx:
         if add_columns or widen:
             with tx.update_schema() as update:
@@ -147,13 +162,12 @@ def alter_table(
         if partition is not None:
             _replace_spec(tx, table, partition)
         if sort is not None:
-            with tx.replace_sort_order() as order:
+            with tx.update_sort_order() as order:
                 for f in sort:
                     add = order.desc if f.direction == SortDirection.DESC else order.asc
                     add(f.source, IdentityTransform(), f.null_order)
         if properties:
             tx.set_properties(properties)
-    return table
 
 
 def _check_widening(column: str, current: IcebergType, target: IcebergType) -> None:
