@@ -1,0 +1,160 @@
+"""The one state database on a real PostgreSQL server: migrations, a whole ingestion
+(catalog, ledger and quarantine all in PostgreSQL) and concurrent claims."""
+
+from __future__ import annotations
+
+import threading
+import uuid
+from pathlib import Path
+
+import pytest
+import sqlalchemy as sa
+
+from icehouse.config import STATE_FILE
+from icehouse.demo.generator import GeneratorConfig, generate
+from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
+from icehouse.ingest.landing import LandedFile
+from icehouse.ingest.ledger import CLAIMED, COMMITTED, PENDING, Ledger
+from icehouse.lake import Lake
+from icehouse.state import models
+from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
+
+pytestmark = pytest.mark.postgres
+
+
+def test_migrate_creates_the_schema_once(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    try:
+        assert engine.dialect.name == "postgresql"
+        assert current_version(engine) == 0
+        assert migrate(engine) == SCHEMA_VERSION
+        assert current_version(engine) == SCHEMA_VERSION
+        tables = set(sa.inspect(engine).get_table_names())
+        assert set(models.metadata.tables) <= tables
+
+        assert migrate(engine) == 0
+        assert current_version(engine) == SCHEMA_VERSION
+        with engine.connect() as conn:
+            versions = conn.execute(
+                sa.select(models.schema_version.c.version).order_by(models.schema_version.c.version)
+            ).scalars()
+            assert list(versions) == list(range(1, SCHEMA_VERSION + 1))
+    finally:
+        engine.dispose()
+
+
+def test_whole_ingest_with_state_in_postgres(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    home = tmp_path / "lake"
+    Lake.init(home)
+    logs = generate(home / "landing", GeneratorConfig(rows=3000, days=2))
+    assert logs.rows == 3000
+
+    lake = Lake.open(home)
+    try:
+        assert lake.config.state_url == postgres_url
+        lake.create_table(
+            TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
+        )
+        for source in demo_sources(home / "landing"):
+            lake.add_source(source)
+
+        report = lake.ingest()
+        assert report.files == len(logs.files)
+        assert report.rows == logs.rows
+        assert report.bad_rows == logs.bad_lines
+        assert report.quarantined_files == 0
+
+        counts = lake.sql(
+            f"SELECT provider, count(*) AS n FROM {TABLE} GROUP BY provider ORDER BY provider"
+        ).to_pylist()
+        assert {c["provider"]: c["n"] for c in counts} == logs.rows_by_provider()
+        assert lake.sql(f"SELECT count(*) AS n FROM {TABLE}").to_pylist() == [{"n": 3000}]
+        quarantined = lake.quarantine_summary()
+        assert sum(q["lines"] for q in quarantined.values()) == logs.bad_lines
+        assert sum(q["files"] for q in quarantined.values()) == 0
+
+        again = lake.ingest()
+        assert (again.files, again.rows, again.duplicate_files) == (0, 0, 0)
+        assert lake.sql(f"SELECT count(*) AS n FROM {TABLE}").to_pylist() == [{"n": 3000}]
+    finally:
+        lake.close()
+
+    # Everything is in PostgreSQL: the catalog, the ledger; no SQLite file was made.
+    assert not (home / STATE_FILE).exists()
+    engine = open_engine(postgres_url)
+    try:
+        with engine.connect() as conn:
+            catalog_rows = conn.execute(
+                sa.text("SELECT table_namespace, table_name FROM iceberg_tables")
+            ).all()
+            assert [tuple(r) for r in catalog_rows] == [tuple(TABLE.split("."))]
+            states = dict(
+                conn.execute(
+                    sa.select(models.files.c.state, sa.func.count()).group_by(models.files.c.state)
+                ).all()
+            )
+            assert states == {COMMITTED: len(logs.files)}
+    finally:
+        engine.dispose()
+
+
+def test_two_threads_never_claim_the_same_file(postgres_url: str) -> None:
+    setup = open_engine(postgres_url)
+    migrate(setup)
+    landed = [
+        LandedFile(path=f"landing/f{i:04d}.jsonl", size=100 + i, mtime=1000.0 + i)
+        for i in range(300)
+    ]
+    Ledger(setup).register("s", landed, reingest_changed=False)
+    with setup.connect() as conn:
+        pending = conn.execute(
+            sa.select(sa.func.count()).where(models.files.c.state == PENDING)
+        ).scalar_one()
+    assert pending == len(landed)
+
+    workers = 2
+    barrier = threading.Barrier(workers)
+    claimed: dict[str, list[int]] = {}
+    errors: list[BaseException] = []
+
+    def claim_all(batch_id: str) -> None:
+        # Its own engine, as a second process would have.
+        engine = open_engine(postgres_url)
+        try:
+            ledger = Ledger(engine)
+            mine: list[int] = []
+            barrier.wait(timeout=30)
+            while rows := ledger.claim(batch_id, ["s"], 7):
+                mine.extend(r.id for r in rows)
+            claimed[batch_id] = mine
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    batch_ids = [uuid.uuid4().hex for _ in range(workers)]
+    threads = [threading.Thread(target=claim_all, args=(b,)) for b in batch_ids]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not errors, errors
+    assert not any(t.is_alive() for t in threads)
+
+    first, second = (claimed[b] for b in batch_ids)
+    assert len(first) == len(set(first)) and len(second) == len(set(second))
+    assert not set(first) & set(second)
+    try:
+        with setup.connect() as conn:
+            rows = conn.execute(
+                sa.select(models.files.c.id, models.files.c.state, models.files.c.batch_id)
+            ).all()
+    finally:
+        setup.dispose()
+    assert sorted(first + second) == sorted(r.id for r in rows)
+    assert all(r.state == CLAIMED for r in rows) and not any(r.state == PENDING for r in rows)
+    owner = {i: b for b in batch_ids for i in claimed[b]}
+    assert all(owner[r.id] == r.batch_id for r in rows)
