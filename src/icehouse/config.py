@@ -14,7 +14,14 @@ from pathlib import Path
 from typing import Any, Literal
 
 import tomlkit
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from icehouse.durations import parse_duration
 from icehouse.errors import HomeNotFound, InvalidConfig
@@ -76,6 +83,12 @@ class SourceConfig(BaseModel):
         if isinstance(value, dict):
             return {k: {"path": v} if isinstance(v, str) else v for k, v in value.items()}
         return value
+
+    @model_validator(mode="after")
+    def _archive_needs_a_folder(self) -> SourceConfig:
+        if self.on_success == "archive" and not self.archive:
+            raise ValueError('on_success = "archive" needs archive = "<folder>"')
+        return self
 
     @field_validator("settle")
     @classmethod
@@ -225,7 +238,7 @@ def load_config(home: Path) -> LakeConfig:
             home=home,
             state_url=_absolute_sqlite(home, state_url),
             warehouse=_absolute(home, warehouse),
-            storage={k: str(v) for k, v in raw.get("storage", {}).items()},
+            storage=_flatten(raw.get("storage", {})),
             ingest=IngestConfig(**raw.get("ingest", {})),
             sources={
                 name: SourceConfig(name=name, **_absolute_source(home, spec))
@@ -235,6 +248,17 @@ def load_config(home: Path) -> LakeConfig:
     except ValidationError as exc:
         raise InvalidConfig(_describe_validation(exc), where=str(path)) from exc
     return config
+
+
+def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
+    """``s3.endpoint = "..."`` in TOML is a nested table; PyIceberg wants dotted keys."""
+    flat: dict[str, str] = {}
+    for key, value in table.items():
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            flat[f"{prefix}{key}"] = str(value)
+    return flat
 
 
 def _absolute_source(home: Path, spec: dict[str, Any]) -> dict[str, Any]:

@@ -44,7 +44,7 @@ class Output:
     def __init__(self, fmt: Format = Format.table) -> None:
         self.format = fmt
         self.out = Console(highlight=False, soft_wrap=False)
-        self.err = Console(stderr=True, highlight=False)
+        self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @property
     def is_json(self) -> bool:

@@ -85,6 +85,18 @@ def time_partition_column(table: Table) -> str | None:
 
 
 @dataclass
+class EventTime:
+    """Time-partition values (transform results): ``committed`` is the table's high-water
+    when the batch began; ``newest`` the highest seen so far, committed or in this batch.
+    A row is late when its partition is older than ``committed`` or than the newest one in
+    its own file; files of one batch do not make each other late (a backfill of many days
+    in one batch is not late data)."""
+
+    committed: int | None = None
+    newest: int | None = None
+
+
+@dataclass
 class BatchFiles:
     """Rows staged for one file before they are handed to the writer."""
 
@@ -108,7 +120,9 @@ class FileIngest:
         batch_hashes: set[str],
         report: IngestReport,
         stage_limit_bytes: int,
+        events: EventTime,
     ) -> None:
+        self._events = events
         self._stage_limit = stage_limit_bytes
         self._report = report
         self._ledger = ledger
@@ -171,10 +185,9 @@ class FileIngest:
                 f"first: line {bad[0].line}: {bad[0].reason}"
             )
             return self._fail(row, digest, staged, reason, bad)
-        late = 0
         with self._report.measure("partition"):
+            late = self._late_rows(staged.chunks)
             for rows in staged.chunks:
-                late += self._late_rows(rows)
                 self._writer.write(rows)
         with self._report.measure("ledger"):
             self._record_good(row, digest, good, bad)
@@ -211,14 +224,20 @@ class FileIngest:
             staged.nbytes = 0
             staged.handed_over = True
 
-    def _late_rows(self, rows: pa.Table) -> int:
-        """Rows whose time partition is older than the newest one in the same file."""
-        if self._time_column is None or self._time_transform is None or rows.num_rows == 0:
+    def _late_rows(self, chunks: list[pa.Table]) -> int:
+        """Rows whose time partition is older than the newest in their file or than the
+        table's committed high-water (see ``EventTime``)."""
+        if self._time_column is None or self._time_transform is None:
             return 0
-        column = rows.column(self._time_column)
-        partitions = self._time_transform.pyarrow_transform(self._time_type)(column)
-        newest = pc.max(partitions)
-        return int(pc.sum(pc.less(partitions, newest)).as_py() or 0)
+        transform = self._time_transform.pyarrow_transform(self._time_type)
+        partitions = [transform(c.column(self._time_column)) for c in chunks if c.num_rows]
+        maxima = [m for p in partitions if (m := pc.max(p).as_py()) is not None]
+        if not maxima:
+            return 0
+        committed = [] if self._events.committed is None else [self._events.committed]
+        newest = max([*maxima, *committed])
+        self._events.newest = max(newest, self._events.newest or newest)
+        return sum(int(pc.sum(pc.less(p, newest)).as_py() or 0) for p in partitions)
 
     def _fail(
         self,

@@ -28,12 +28,11 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.table import Table
 from sqlalchemy import Engine, and_, func, select
 
 from icehouse.config import LakeConfig, SourceConfig
 from icehouse.errors import NoSuchSource
-from icehouse.ingest.batch import BatchAbandoned, FileIngest, SchemaMustEvolve
+from icehouse.ingest.batch import BatchAbandoned, EventTime, FileIngest, SchemaMustEvolve
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.ledger import (
@@ -50,7 +49,7 @@ from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestProgress, IngestReport, NoProgress
 from icehouse.state.models import files
 from icehouse.tables.catalog import load_table
-from icehouse.tables.commit import append_files, is_committed
+from icehouse.tables.commit import append_files, event_high_water, is_committed
 from icehouse.tables.history import trim_history
 from icehouse.tables.manage import add_columns_for
 from icehouse.tables.writer import TableWriter
@@ -184,6 +183,8 @@ class Ingester:
         by_name = {s.name: s for s in sources}
         mappers = {s.name: RowMapper(s, table.schema()) for s in sources}
         hashes: set[str] = set()
+        high_water = event_high_water(table)
+        events = EventTime(committed=high_water, newest=high_water)
         limits = self._config.ingest
         deadline = self._clock() + limits.commit_interval_time.total_seconds()
         rows = late = claimed_total = 0
@@ -209,6 +210,7 @@ class Ingester:
                         batch_hashes=hashes,
                         report=report,
                         stage_limit_bytes=limits.memory_mb * 1024 * 1024 // 3,
+                        events=events,
                     ).run(row)
                     self._count(report, outcome.state, outcome)
                     rows += outcome.rows
@@ -240,7 +242,7 @@ class Ingester:
         except BaseException:
             writer.abort()  # nothing committed: the files go back to the queue on recovery
             raise
-        self._commit(batch, table, writer, report, rows=rows, late=late)
+        self._commit(batch, writer, report, rows=rows, late=late, newest_event=events.newest)
         self._after_success(committed_paths)
 
     def _count(self, report: IngestReport, state: str, outcome: object) -> None:
@@ -258,12 +260,12 @@ class Ingester:
     def _commit(
         self,
         batch: Batch,
-        table: Table,
         writer: TableWriter,
         report: IngestReport,
         *,
         rows: int,
         late: int,
+        newest_event: int | None,
     ) -> None:
         with report.measure("sort+write"):
             data_files = writer.close()
@@ -281,6 +283,7 @@ class Ingester:
                     writer_id=batch.writer_id,
                     seq=batch.seq,
                     summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
+                    newest_event=newest_event,
                 )
             snapshot_id = result.snapshot_id
             report.snapshots.append(snapshot_id)

@@ -112,7 +112,9 @@ class Ledger:
                 if previous[f.fingerprint] == COMMITTED:
                     committed.append(f.path)
                 continue
-            state = PENDING if previous is None or reingest_changed else CHANGED
+            # Only content that *committed* can be doubled by ingesting its new version.
+            was_committed = previous is not None and COMMITTED in previous.values()
+            state = CHANGED if was_committed and not reingest_changed else PENDING
             try:
                 with self._engine.begin() as conn:
                     conn.execute(

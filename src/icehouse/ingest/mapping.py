@@ -125,7 +125,7 @@ class RowMapper:
 
     def _column(self, name: str, field_type: IcebergType, required: bool) -> _Column:
         rule = self._source.columns.get(name, ColumnMapping())
-        path = rule.path if rule.path is not None else (None if rule.expr else name)
+        path = rule.path if rule.path is not None else name
         if rule.timestamp and not isinstance(field_type, TimestampType | TimestamptzType):
             raise InvalidMapping(
                 f"has a timestamp rule but the column is {field_type}",

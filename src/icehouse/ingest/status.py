@@ -57,7 +57,7 @@ def source_status(engine: Engine, config: LakeConfig) -> list[SourceStatus]:
             last_commit = conn.execute(
                 select(func.max(batches.c.committed_at))
                 .select_from(batches.join(files, files.c.batch_id == batches.c.id))
-                .where(files.c.source == name)
+                .where(and_(files.c.source == name, files.c.state == COMMITTED))
             ).scalar()
             recent_rows = conn.execute(
                 select(func.coalesce(func.sum(files.c.rows), 0)).where(

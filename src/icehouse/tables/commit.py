@@ -33,7 +33,9 @@ from icehouse.errors import CommitConflict
 
 BATCH_KEY = "icehouse.batch-id"
 WATERMARKS_KEY = "icehouse.watermarks"
-SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY)
+EVENT_HIGH_WATER_KEY = "icehouse.event-high-water"
+"""The newest time-partition value ingested so far: rows older than it are late."""
+SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY, EVENT_HIGH_WATER_KEY)
 MAX_ATTEMPTS = 20
 
 
@@ -51,6 +53,14 @@ def watermarks(table: Table) -> dict[str, int]:
         return {}
     raw = snapshot.summary.get(WATERMARKS_KEY)
     return {str(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
+
+
+def event_high_water(table: Table) -> int | None:
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return None
+    raw = snapshot.summary.get(EVENT_HIGH_WATER_KEY)
+    return int(raw) if raw else None
 
 
 def batch_in_history(table: Table, batch_id: str) -> bool:
@@ -87,6 +97,7 @@ def append_files(
     writer_id: str,
     seq: int,
     summary: dict[str, str] | None = None,
+    newest_event: int | None = None,
 ) -> CommitResult:
     """Append ``data_files`` in one snapshot, retrying on concurrent commits.
 
@@ -100,8 +111,10 @@ def append_files(
         table = load()
         marks = watermarks(table)
         marks[writer_id] = max(marks.get(writer_id, 0), seq)
+        high_water = [v for v in (event_high_water(table), newest_event) if v is not None]
         properties = {
             **(summary or {}),
+            **({EVENT_HIGH_WATER_KEY: str(max(high_water))} if high_water else {}),
             BATCH_KEY: batch_id,
             WATERMARKS_KEY: json.dumps(marks, sort_keys=True, separators=(",", ":")),
         }
