@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -179,3 +180,54 @@ def test_unknown_fields_evolve_the_schema_when_the_source_says_so(tmp_path: Path
         {"id": 10, "referrer": "https://x.example", "bytes": 5},
     ]
     assert ids_in_table(lake) == list(range(11))
+
+
+def test_once_leaves_a_file_that_never_settles_for_a_later_run(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    make_lake(home).close()
+    config = home / "icehouse.toml"
+    config.write_text(config.read_text().replace('settle = "0s"', 'settle = "1s"'))
+    write_events(home / "landing", "done.jsonl.gz", 0, 5)
+    growing = home / "landing" / "growing.jsonl"
+    os.utime(home / "landing" / "done.jsonl.gz", (time.time() - 60, time.time() - 60))
+    config.write_text(config.read_text().replace('glob = "*.jsonl.gz"', 'glob = "*.jsonl*"'))
+    stop = False
+
+    def keep_writing() -> None:
+        with growing.open("a") as out:
+            while not stop:
+                out.write('{"id": 999, "ts": "2024-06-01T00:00:00Z"}\n')
+                out.flush()
+                time.sleep(0.1)
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        started = time.time()
+        report = Lake.open(home).ingest()
+        elapsed = time.time() - started
+    finally:
+        stop = True
+        writer.join()
+    assert report.files == 1
+    assert elapsed < 30
+
+
+def test_a_redelivered_duplicate_is_deleted_like_the_original(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    make_lake(home).close()
+    config = home / "icehouse.toml"
+    config.write_text(
+        config.read_text().replace(
+            'table = "logs.events"', 'table = "logs.events"\non_success = "delete"'
+        )
+    )
+    write_events(home / "landing", "a.jsonl.gz", 0, 20)
+    payload = (home / "landing" / "a.jsonl.gz").read_bytes()
+    lake = Lake.open(home)
+    assert lake.ingest().rows == 20
+    (home / "landing" / "again.jsonl.gz").write_bytes(payload)
+    report = lake.ingest()
+    assert (report.rows, report.duplicate_files) == (0, 1)
+    assert list((home / "landing").iterdir()) == []
+    assert ids_in_table(lake) == list(range(20))

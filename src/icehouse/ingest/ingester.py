@@ -38,6 +38,7 @@ from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.ledger import (
     CLAIMED,
     COMMITTED,
+    DUPLICATE,
     PENDING,
     QUARANTINED,
     Batch,
@@ -99,6 +100,8 @@ class Ingester:
         started = self._clock()
         writer_id, _ = self._ledger.acquire_writer(self._owner)
         next_housekeeping = 0.0
+        longest_settle = max((s.settle_time.total_seconds() for s in chosen), default=0.0)
+        give_up = started + 3 * longest_settle + 5.0
         try:
             self.recover(writer_id, report)
             while not self._stop.is_set():
@@ -114,8 +117,8 @@ class Ingester:
                     while not self._stop.is_set() and self._pending(table_sources):
                         self._run_batch(table_name, table_sources, writer_id, report, follow)
                         worked = True
-                if not follow and not worked and not settling:
-                    break
+                if not follow and not worked and (not settling or self._clock() > give_up):
+                    break  # --once leaves files that never settle for a later run
                 if not worked:
                     self._stop.wait(self._config.ingest.poll_interval_time.total_seconds())
                     self._ledger.renew_writer(writer_id, self._owner)
@@ -215,7 +218,7 @@ class Ingester:
                     self._count(report, outcome.state, outcome)
                     rows += outcome.rows
                     late += outcome.late_rows
-                    if outcome.state == CLAIMED:
+                    if outcome.state in (CLAIMED, DUPLICATE):  # both consumed on commit
                         committed_paths.append((row.source, row.path))
                     self._progress.file_finished(
                         row.source, row.path, outcome.rows, outcome.bad_rows, outcome.state

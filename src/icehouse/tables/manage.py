@@ -188,8 +188,9 @@ def _check_widening(column: str, current: IcebergType, target: IcebergType) -> N
 
 
 def _replace_spec(tx: Any, table: Table, fields: list[PartitionField]) -> None:
-    wanted = {(f.source, str(f.transform)): f for f in fields}
     schema = table.schema()
+    build_partition_spec(schema, fields)  # same checks and messages as at creation
+    wanted = {(f.source, str(f.transform)): f for f in fields}
     current = {
         (schema.find_column_name(pf.source_id), str(pf.transform)): pf for pf in table.spec().fields
     }
