@@ -16,7 +16,7 @@ import zstandard
 from icehouse.config import ColumnMapping
 from icehouse.lake import Lake
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, add_source, event, ids, write_jsonl
+from tests.fixtures_lake import EVENTS, add_source, event, ids, rows_of, write_jsonl
 
 home, lake, landing, events = (
     fixtures_lake.home,
@@ -339,7 +339,7 @@ def test_replay_after_fixing_the_mapping_commits_the_quarantined_file(lake, land
     config = lake.config.config_path
     config.write_text(config.read_text().replace('path = "event_id"', 'path = "eid"'))
     lake.reload_config()
-    assert lake.quarantine_replay(source="s") == 1
+    assert lake.quarantine_replay(source="s").files == 1
 
     report = lake.ingest()
 
@@ -349,7 +349,7 @@ def test_replay_after_fixing_the_mapping_commits_the_quarantined_file(lake, land
     replayed = lake.quarantine_list(include_replayed=True)
     assert replayed and all(r.replayed_at is not None for r in replayed)
     assert lake.status()[0].files_quarantined == 0
-    assert lake.quarantine_replay(source="s") == 0
+    assert lake.quarantine_replay(source="s").files == 0
 
 
 def test_replay_of_one_path_leaves_other_quarantined_files_alone(lake, landing, events):
@@ -358,7 +358,7 @@ def test_replay_of_one_path_leaves_other_quarantined_files_alone(lake, landing, 
     first.write_bytes(b"")
     second.write_bytes(b"")
     lake.ingest()
-    assert lake.quarantine_replay(path=str(first)) == 1
+    assert lake.quarantine_replay(path=str(first)).files == 1
     assert [r.path for r in lake.quarantine_list(kind="file")] == [str(second)]
 
 
@@ -377,3 +377,40 @@ def test_quarantine_show_of_an_unknown_record_says_how_to_list_them(lake):
     assert caught.value.message == (
         "no quarantine record 12345; list them with `icehouse quarantine list`"
     )
+
+
+def test_replayed_lines_are_taken_again_exactly_once_after_the_mapping_is_fixed(
+    lake, landing, events
+):
+    """Two lines of a committed file carry epoch seconds where the mapping expects RFC 3339:
+    quarantined. Once the source reads epoch seconds, replay takes exactly those two lines
+    of the original file again; the file's other rows are not doubled."""
+    add_source(lake, "s", landing)
+    rows = [event(i) for i in range(1, 21)]
+    rows[4]["ts"] = 1717236000
+    rows[9]["ts"] = 1717236060
+    write_jsonl(landing / "a.jsonl", rows)
+    first = lake.ingest()
+    assert (first.rows, first.bad_rows) == (18, 2)
+    assert sorted(r.line for r in lake.quarantine_list(kind="line")) == [5, 10]
+
+    config = lake.config.config_path
+    config.write_text(
+        config.read_text() + '\n[sources.s.columns]\nts = { path = "ts", timestamp = "epoch_s" }\n'
+    )
+    lake.reload_config()
+    queued = lake.quarantine_replay(source="s")
+    assert (queued.files, queued.lines) == (0, 2)
+    assert lake.quarantine_replay(source="s").lines == 0  # already queued
+
+    report = lake.ingest()
+
+    assert (report.files, report.rows, report.bad_rows) == (1, 2, 0)
+    assert ids(lake) == list(range(1, 21))
+    assert lake.quarantine_list() == []
+    assert all(r.replayed_at for r in lake.quarantine_list(include_replayed=True))
+    replayed = rows_of(lake, f"SELECT id, ts FROM {EVENTS} WHERE id IN (5, 10) ORDER BY id")
+    assert [r["ts"].isoformat() for r in replayed] == [
+        "2024-06-01T10:00:00+00:00",
+        "2024-06-01T10:01:00+00:00",
+    ]

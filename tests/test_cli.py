@@ -339,7 +339,10 @@ def test_quarantine_list_show_and_replay(ingested):
     assert shown == record
     human = ok("quarantine", "show", str(record["id"]), "--home", ingested).stdout
     assert "line: 3" in human and "{oops" in human
-    assert as_json("quarantine", "replay", "--home", ingested) == {"queued_files": 0}
+    assert as_json("quarantine", "replay", "--home", ingested) == {
+        "queued_files": 0,
+        "queued_lines": 1,
+    }
 
 
 def test_quarantine_show_of_a_missing_record_exits_1(ingested):

@@ -228,11 +228,17 @@ class Lake:
         """Raises: NoSuchQuarantineRecord."""
         return quarantine_mod.show_record(self.engine, record_id)
 
-    def quarantine_replay(self, *, source: str | None = None, path: str | None = None) -> int:
-        """Queue quarantined files again (fix the mapping first); returns how many."""
+    def quarantine_replay(
+        self, *, source: str | None = None, path: str | None = None
+    ) -> quarantine_mod.ReplayQueued:
+        """Queue quarantined files and lines again (fix the mapping first); the next
+        ``ingest`` takes them."""
         if source is not None:
             self.source(source)
-        return quarantine_mod.replay_files(self.engine, source=source, path=path)
+        return quarantine_mod.ReplayQueued(
+            files=quarantine_mod.replay_files(self.engine, source=source, path=path),
+            lines=quarantine_mod.replay_lines(self.engine, source=source, path=path),
+        )
 
     def source(self, name: str) -> SourceConfig:
         """Raises: NoSuchSource."""

@@ -74,13 +74,14 @@ def replay(
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """Queue quarantined files again (after fixing the mapping); run `icehouse ingest` next."""
+    """Queue quarantined files and lines again (after fixing the mapping); run `icehouse ingest` next."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        count = lake.quarantine_replay(source=source, path=path)
+        queued = lake.quarantine_replay(source=source, path=path)
         output.emit(
-            {"queued_files": count},
+            {"queued_files": queued.files, "queued_lines": queued.lines},
             lambda c: c.print(
-                f"Queued {count} file(s) again; run `icehouse ingest --home {lake.home}` to ingest them."
+                f"Queued {queued.files} file(s) and {queued.lines} line(s) again; "
+                f"run `icehouse ingest --home {lake.home}` to ingest them."
             ),
         )

@@ -153,7 +153,10 @@ class FileIngest:
                 digest = content_hash(filesystem, row.path)
         except (FileNotFoundError, OSError) as exc:
             return self._quarantine_file(row, None, f"file vanished before it could be read: {exc}")
-        if digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest):
+        replay = row.replay_lines is not None
+        if not replay and (
+            digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest)
+        ):
             self._ledger.finish_file(row.id, state=DUPLICATE, content_hash=digest)
             return FileOutcome(DUPLICATE, bytes_read=row.size)
         staged = BatchFiles()
@@ -166,6 +169,8 @@ class FileIngest:
                     chunk = next(chunks, None)
                 if chunk is None:
                     break
+                if replay:
+                    chunk = chunk.only_lines(row.replay_lines)  # type: ignore[arg-type]
                 if self._source.unknown_fields == "evolve":
                     self._check_unknown_fields(chunk.table.schema)
                 with self._report.measure("map"):
@@ -178,7 +183,7 @@ class FileIngest:
         total = good + len(bad)
         if total == 0:
             return self._fail(row, digest, staged, "empty file: no records", bad)
-        if bad and len(bad) / total > self._source.bad_line_threshold:
+        if bad and not replay and len(bad) / total > self._source.bad_line_threshold:
             reason = (
                 f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
                 f"source's bad_line_threshold of {100 * self._source.bad_line_threshold:g} %; "
@@ -190,13 +195,16 @@ class FileIngest:
             for rows in staged.chunks:
                 self._writer.write(rows)
         with self._report.measure("ledger"):
-            self._record_good(row, digest, good, bad)
-        self._batch_hashes.add(digest)
+            self._record_good(row, None if replay else digest, good, bad)
+        if not replay:
+            self._batch_hashes.add(digest)
         return FileOutcome(
             CLAIMED, rows=good, bad_rows=len(bad), late_rows=late, bytes_read=row.size
         )
 
-    def _record_good(self, row: FileRow, digest: str, good: int, bad: list[BadRecord]) -> None:
+    def _record_good(
+        self, row: FileRow, digest: str | None, good: int, bad: list[BadRecord]
+    ) -> None:
         self._ledger.quarantine(
             source=self._source.name,
             path=row.path,

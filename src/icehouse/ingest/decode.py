@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 import pyarrow.fs as pafs
 import pyarrow.json as pajson
@@ -118,6 +119,20 @@ class DecodedChunk:
             return self._raw(row)
         value = self.table.slice(row, 1).to_pylist()[0]
         return json.dumps(value, default=str, ensure_ascii=False)[:RAW_CHARS]
+
+    def only_lines(self, wanted: frozenset[int]) -> DecodedChunk:
+        """The rows and bad records of the given line numbers (replaying quarantined
+        lines takes exactly those lines of the original file again)."""
+        mask = pc.is_in(self.lines, value_set=pa.array(sorted(wanted), pa.int64()))
+        keep = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        raw = self.raw_text
+        return DecodedChunk(
+            table=self.table.take(keep) if self.table.num_columns else self.table,
+            lines=self.lines.take(keep),
+            bad=[b for b in self.bad if b.line in wanted],
+            bytes_read=self.bytes_read,
+            _raw=lambda row: raw(int(keep[row])),
+        )
 
 
 def decode_file(

@@ -35,6 +35,8 @@ class FileRow:
     path: str
     size: int
     mtime: float
+    replay_lines: frozenset[int] | None = None
+    """Set for a replay of quarantined lines: only these lines are taken again."""
 
 
 @dataclass(frozen=True)
@@ -219,7 +221,14 @@ class Ledger:
         """Claim up to ``limit`` pending files of ``sources`` for the batch, oldest first."""
         with self._engine.connect() as conn:
             candidates = conn.execute(
-                select(files.c.id, files.c.source, files.c.path, files.c.size, files.c.mtime)
+                select(
+                    files.c.id,
+                    files.c.source,
+                    files.c.path,
+                    files.c.size,
+                    files.c.mtime,
+                    files.c.replay_lines,
+                )
                 .where(and_(files.c.state == PENDING, files.c.source.in_(list(sources))))
                 .order_by(files.c.mtime, files.c.id)
                 .limit(limit)
@@ -233,7 +242,8 @@ class Ledger:
                     .values(state=CLAIMED, batch_id=batch_id, updated_at=time.time())
                 ).rowcount
             if won:
-                claimed.append(FileRow(row.id, row.source, row.path, row.size, row.mtime))
+                lines = frozenset(json.loads(row.replay_lines)) if row.replay_lines else None
+                claimed.append(FileRow(row.id, row.source, row.path, row.size, row.mtime, lines))
         return claimed
 
     def renew_batch(self, batch_id: str) -> None:
@@ -318,6 +328,14 @@ class Ledger:
                     late_rows=late_rows,
                     bytes_written=bytes_written,
                 )
+            )
+            committed = select(files.c.id).where(
+                and_(files.c.batch_id == batch_id, files.c.state == CLAIMED)
+            )
+            conn.execute(
+                update(quarantine)
+                .where(quarantine.c.replayed_by.in_(committed))
+                .values(replayed_at=now)
             )
             conn.execute(
                 update(files)

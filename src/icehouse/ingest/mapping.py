@@ -162,42 +162,52 @@ class RowMapper:
         return f"TRY_CAST({source_sql} AS {column.sql_type})"
 
     def _build_sql(self) -> str:
-        inner, errors = ["__row"], []
+        """Four projections, so that each conversion and expression is computed once:
+        convert (``c_i``), name with defaults and conversion errors, derive with
+        ``expr``, check required values."""
+        convert, typed, errors = ["__row"], ["__row"], []
         for i, column in enumerate(self._columns):
-            if column.path is None:
-                value = "NULL"
-                inner.append(f"CAST(NULL AS {column.sql_type}) AS {_quote(column.name)}")
-                continue
-            source_sql = f"s{i}"
-            value = self._conversion(column, source_sql)
+            source_sql, converted = f"s{i}", f"c{i}"
+            convert += [source_sql, f"{self._conversion(column, source_sql)} AS {converted}"]
+            value = converted
             if column.rule.default is not None:
                 default = f"TRY_CAST({_literal(column.rule.default)} AS {column.sql_type})"
-                value = f"COALESCE({value}, {default})"
-            inner.append(f"{value} AS {_quote(column.name)}")
-            hint = ""
-            if column.is_timestamp and not column.rule.timestamp:
-                hint = ' (for numbers set timestamp = "epoch_s" / "epoch_ms" / ...)'
-            errors.append(
-                f"CASE WHEN {source_sql} IS NOT NULL AND "
-                f"{self._conversion(column, source_sql)} IS NULL THEN "
-                f"{_literal(f'column {column.name}: cannot convert ')} || "
-                f"{_literal(chr(39))} || left(CAST({source_sql} AS VARCHAR), 80) || "
-                f"{_literal(chr(39) + ' to ' + column.sql_type.lower() + hint)} END"
-            )
-        outer, required = ["__row"], []
-        for column in self._columns:
-            value = f"TRY({column.rule.expr})" if column.rule.expr else _quote(column.name)
-            outer.append(f"{value} AS {_quote(column.name)}")
-            if column.required:
-                what = f"field {column.path!r}" if column.path else "expression"
-                required.append(
-                    f"CASE WHEN ({value}) IS NULL THEN "
-                    f"{_literal(f'column {column.name}: required value missing ({what})')} END"
-                )
-        inner.append(f"nullif(concat_ws('; ', {', '.join(errors) or 'NULL'}), '') AS __err")
-        error_sql = ", ".join(["__err", *required])
-        outer.append(f"nullif(concat_ws('; ', {error_sql}), '') AS __err")
-        return f"SELECT {', '.join(outer)} FROM (SELECT {', '.join(inner)} FROM src) AS mapped"
+                value = f"COALESCE({converted}, {default})"
+            typed.append(f"{value} AS {_quote(column.name)}")
+            errors.append(self._conversion_error(column, source_sql, converted))
+        typed.append(f"nullif(concat_ws('; ', {', '.join(errors) or 'NULL'}), '') AS __err")
+        derived = ["__row", "__err"] + [
+            f"TRY({c.rule.expr}) AS {_quote(c.name)}" if c.rule.expr else _quote(c.name)
+            for c in self._columns
+        ]
+        required = [
+            f"CASE WHEN {_quote(c.name)} IS NULL THEN "
+            f"{_literal(f'column {c.name}: required value missing ({self._what(c)})')} END"
+            for c in self._columns
+            if c.required
+        ]
+        checked = ["__row", *(_quote(c.name) for c in self._columns)]
+        checked.append(f"nullif(concat_ws('; ', {', '.join(['__err', *required])}), '') AS __err")
+        query = f"SELECT {', '.join(convert)} FROM src"
+        for projection in (typed, derived, checked):
+            query = f"SELECT {', '.join(projection)} FROM ({query})"
+        return query
+
+    @staticmethod
+    def _what(column: _Column) -> str:
+        return f"field {column.path!r}" if column.path else "expression"
+
+    @staticmethod
+    def _conversion_error(column: _Column, source_sql: str, converted: str) -> str:
+        hint = ""
+        if column.is_timestamp and not column.rule.timestamp:
+            hint = ' (for numbers set timestamp = "epoch_s" / "epoch_ms" / ...)'
+        return (
+            f"CASE WHEN {source_sql} IS NOT NULL AND {converted} IS NULL THEN "
+            f"{_literal(f'column {column.name}: cannot convert ')} || "
+            f"{_literal(chr(39))} || left(CAST({source_sql} AS VARCHAR), 80) || "
+            f"{_literal(chr(39) + ' to ' + column.sql_type.lower() + hint)} END"
+        )
 
     def _connection(self) -> duckdb.DuckDBPyConnection:
         conn = getattr(self._local, "conn", None)

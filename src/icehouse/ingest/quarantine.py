@@ -1,22 +1,27 @@
 """Read and replay the quarantine.
 
-Replaying a quarantined *file* puts it back in the queue, so that the next ingest
-decodes it again under the source's current mapping (after the mapping was fixed).
-Lines quarantined from files that were otherwise committed are kept for inspection;
-replaying them would need the original file, and is done by re-queuing the file with
-``reingest_changed`` semantics in a later version.
+Replay runs after the mapping was fixed, through the normal exactly-once path:
+
+- a quarantined *file* goes back to the queue and is decoded again whole;
+- quarantined *lines* of a committed file become a replay entry in the queue that takes
+  exactly those line numbers of the original file again (which must still exist: a
+  source with ``on_success = "delete"`` cannot replay lines). The records are marked
+  replayed in the same transaction that records the replay's commit; lines still bad
+  are quarantined again with their new reason.
 """
 
 from __future__ import annotations
 
+import json
 import time
+import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, func, select, update
 
 from icehouse.errors import NoSuchQuarantineRecord
-from icehouse.ingest.ledger import PENDING, QUARANTINED
+from icehouse.ingest.ledger import COMMITTED, PENDING, QUARANTINED
 from icehouse.state.models import files, quarantine
 
 
@@ -92,6 +97,69 @@ def show_record(engine: Engine, record_id: int) -> QuarantineRecord:
             record_id=record_id,
         )
     return _record(row)
+
+
+@dataclass(frozen=True)
+class ReplayQueued:
+    files: int
+    lines: int
+
+    def to_dict(self) -> dict[str, int]:
+        return asdict(self)
+
+
+def replay_lines(engine: Engine, *, source: str | None = None, path: str | None = None) -> int:
+    """Queue replays of quarantined lines of committed files; returns the lines queued."""
+    condition = and_(
+        quarantine.c.kind == "line",
+        quarantine.c.replayed_at.is_(None),
+        quarantine.c.replayed_by.is_(None),
+        quarantine.c.line.is_not(None),
+        files.c.state == COMMITTED,
+    )
+    if source:
+        condition = and_(condition, quarantine.c.source == source)
+    if path:
+        condition = and_(condition, quarantine.c.path == path)
+    now = time.time()
+    queued = 0
+    with engine.begin() as conn:
+        records = conn.execute(
+            select(
+                quarantine.c.id,
+                quarantine.c.source,
+                quarantine.c.path,
+                quarantine.c.line,
+                files.c.size,
+            )
+            .join(files, files.c.id == quarantine.c.file_id)
+            .where(condition)
+        ).all()
+        groups: dict[tuple[str, str], list[Any]] = {}
+        for record in records:
+            groups.setdefault((record.source, record.path), []).append(record)
+        for (group_source, group_path), members in groups.items():
+            lines = sorted({m.line for m in members})
+            replay_id = conn.execute(
+                files.insert().values(
+                    source=group_source,
+                    path=group_path,
+                    fingerprint=f"replay:{uuid.uuid4().hex}",
+                    size=members[0].size,
+                    mtime=now,
+                    state=PENDING,
+                    discovered_at=now,
+                    updated_at=now,
+                    replay_lines=json.dumps(lines),
+                )
+            ).inserted_primary_key[0]
+            conn.execute(
+                update(quarantine)
+                .where(quarantine.c.id.in_([m.id for m in members]))
+                .values(replayed_by=replay_id)
+            )
+            queued += len(members)
+    return queued
 
 
 def replay_files(engine: Engine, *, source: str | None = None, path: str | None = None) -> int:

@@ -1,8 +1,10 @@
 """Open the state database and bring its schema to this version of icehouse.
 
-The schema is versioned from the first release: each migration is a function applied
-once, in order, inside a transaction, and recorded in ``icehouse_schema_version``.
-Migration functions are frozen once released; a new schema change is a new function.
+The schema is versioned from the first release. A new database is created at the
+current schema (``models.py``) and stamped with the newest version; an older one is
+brought forward by the migrations it lacks, each applied once, in order, inside a
+transaction, and recorded in ``icehouse_schema_version``. Released migrations are
+never edited; a schema change is a change to ``models.py`` plus a new migration.
 """
 
 from __future__ import annotations
@@ -10,19 +12,22 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select
+from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
 from sqlalchemy.exc import OperationalError
 
 from icehouse.errors import StateError
 from icehouse.state import models
 
 
-def _v1_initial(conn: Connection) -> None:
-    models.metadata.create_all(conn)
+def _v2_line_replay(conn: Connection) -> None:
+    """Replaying quarantined lines: which lines a replay takes, which replay took a record."""
+    conn.execute(text("ALTER TABLE ingest_files ADD COLUMN replay_lines TEXT"))
+    conn.execute(text("ALTER TABLE quarantine ADD COLUMN replayed_by INTEGER"))
 
 
-MIGRATIONS: tuple[Callable[[Connection], None], ...] = (_v1_initial,)
-SCHEMA_VERSION = len(MIGRATIONS)
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_line_replay}
+"""Version → the change from the version before; version 1 is the first release."""
+SCHEMA_VERSION = max(MIGRATIONS)
 
 
 def open_engine(url: str) -> Engine:
@@ -73,12 +78,17 @@ def migrate(engine: Engine) -> int:
             f"the state database is at schema version {version}, newer than this icehouse "
             f"understands ({SCHEMA_VERSION}); upgrade icehouse"
         )
-    for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+    if version == 0:
         with engine.begin() as conn:
-            if number == 1:
-                models.schema_version.create(conn, checkfirst=True)
-            migration(conn)
-            conn.execute(
-                models.schema_version.insert().values(version=number, applied_at=time.time())
-            )
+            models.metadata.create_all(conn)
+            _stamp(conn, SCHEMA_VERSION)
+        return SCHEMA_VERSION
+    for number in range(version + 1, SCHEMA_VERSION + 1):
+        with engine.begin() as conn:
+            MIGRATIONS[number](conn)
+            _stamp(conn, number)
     return SCHEMA_VERSION - version
+
+
+def _stamp(conn: Connection, version: int) -> None:
+    conn.execute(models.schema_version.insert().values(version=version, applied_at=time.time()))

@@ -47,6 +47,8 @@ files = Table(
     Column("rows", BigInteger),
     Column("bad_rows", BigInteger),
     Column("error", Text),
+    # v2: a replay of quarantined lines: JSON list of the line numbers to take again.
+    Column("replay_lines", Text),
     UniqueConstraint("source", "path", "fingerprint", name="uq_ingest_files_identity"),
 )
 Index("ix_ingest_files_state", files.c.state, files.c.source)
@@ -100,5 +102,7 @@ quarantine = Table(
     Column("file_id", Integer),
     Column("created_at", Float, nullable=False),
     Column("replayed_at", Float),
+    # v2: the ledger row of the replay that takes this record again.
+    Column("replayed_by", Integer),
 )
 Index("ix_quarantine_source", quarantine.c.source, quarantine.c.created_at)

@@ -1,0 +1,51 @@
+"""The state database's schema is versioned: new databases start at the newest version,
+old ones are migrated forward, and a newer one is refused."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import inspect, text
+
+from icehouse.errors import StateError
+from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
+from icehouse.state.models import metadata
+
+
+def columns(engine, table: str) -> set[str]:  # type: ignore[no-untyped-def]
+    return {c["name"] for c in inspect(engine).get_columns(table)}
+
+
+def test_a_new_database_is_created_at_the_newest_version(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    assert migrate(engine) == SCHEMA_VERSION
+    assert current_version(engine) == SCHEMA_VERSION
+    assert set(metadata.tables) <= set(inspect(engine).get_table_names())
+    assert migrate(engine) == 0
+
+
+def test_a_first_release_database_is_migrated_to_line_replay(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    with engine.begin() as conn:  # turn it back into what version 1 created
+        conn.execute(text("ALTER TABLE ingest_files DROP COLUMN replay_lines"))
+        conn.execute(text("ALTER TABLE quarantine DROP COLUMN replayed_by"))
+        conn.execute(text("DELETE FROM icehouse_schema_version"))
+        conn.execute(text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
+    assert "replayed_by" not in columns(engine, "quarantine")
+
+    assert migrate(engine) == 1
+
+    assert current_version(engine) == 2
+    assert "replay_lines" in columns(engine, "ingest_files")
+    assert "replayed_by" in columns(engine, "quarantine")
+
+
+def test_a_database_from_a_newer_icehouse_is_refused(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO icehouse_schema_version VALUES (99, 0)"))
+    with pytest.raises(StateError, match="schema version 99, newer than this icehouse"):
+        migrate(engine)
