@@ -64,7 +64,7 @@ def make_landing(root: Path, rows: int) -> tuple[list[Path], int]:
     return files, sum(f.rows for f in logs.files if f.provider == "fastedge")
 
 
-def fresh_lake(home: Path, landing: Path, **ingest: str) -> None:
+def fresh_lake(home: Path, landing: Path, glob: str = "*.jsonl.gz", **ingest: str) -> None:
     if home.exists():
         shutil.rmtree(home)
     Lake.init(home)
@@ -77,7 +77,7 @@ def fresh_lake(home: Path, landing: Path, **ingest: str) -> None:
     lake = Lake.open(home)
     lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort=SORT)
     source = next(s for s in demo_sources(landing) if s.name == "fastedge")
-    lake.add_source(source.model_copy(update={"location": str(landing / "fastedge")}))
+    lake.add_source(source.model_copy(update={"location": str(landing / "fastedge"), "glob": glob}))
     lake.close()
 
 
@@ -267,7 +267,7 @@ def streaming(work: Path, seconds: float, files_per_second: float, interval: str
 
     landing = work / "stream-landing"
     (landing / "fastedge").mkdir(parents=True, exist_ok=True)
-    fresh_lake(work / "stream-lake", landing, commit_interval=interval)
+    fresh_lake(work / "stream-lake", landing, glob="*.jsonl", commit_interval=interval)
     rng = np.random.default_rng(1)
     block = cdn_rows(3000, day=dt.date(2024, 6, 1), tenants=2000, rng=rng)
     conn = duckdb.connect()
@@ -428,7 +428,7 @@ def memory(work: Path, megabytes: int) -> None:
         while written < megabytes * 1_000_000:
             out.write(seed)
             written += len(seed)
-    fresh_lake(work / "memory-lake", landing)
+    fresh_lake(work / "memory-lake", landing, glob="*.jsonl")
     result = run_isolated(icehouse_ingest, str(work / "memory-lake"))
     print(f"\n## Memory: one {written / 1e6:,.0f} MB JSON-lines file\n")
     table_print(

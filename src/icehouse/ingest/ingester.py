@@ -189,7 +189,10 @@ class Ingester:
         high_water = event_high_water(table)
         events = EventTime(committed=high_water, newest=high_water)
         limits = self._config.ingest
-        deadline = self._clock() + limits.commit_interval_time.total_seconds()
+        interval = limits.commit_interval_time.total_seconds()
+        # Commit when the batch has been open for the interval, or sooner if a file in it
+        # landed longer ago than that: the interval bounds landing-to-visible latency.
+        deadline = self._clock() + interval
         rows = late = claimed_total = 0
         committed_paths: list[tuple[str, str]] = []
         try:
@@ -200,6 +203,8 @@ class Ingester:
                 if claimed_total == 0:
                     self._faults("batch.claimed")
                 claimed_total += len(claimed)
+                if claimed:
+                    deadline = min(deadline, min(r.mtime for r in claimed) + interval)
                 for row in claimed:
                     source = by_name[row.source]
                     self._progress.file_started(row.source, row.path, row.size)
