@@ -9,6 +9,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,13 +34,16 @@ def write_events(folder: Path, name: str, first_id: int, count: int) -> None:
     temporary.rename(folder / name)
 
 
-def make_lake(home: Path, *, commit_interval: str = "10s") -> Lake:
+def make_lake(home: Path, *, commit_interval: str = "10s", ingest: str = "", **source: Any) -> Lake:
+    """A lake with ``logs.events`` fed by source ``events`` (``**source`` overrides its
+    settings; ``ingest`` adds lines to ``[ingest]``)."""
     Lake.init(home)
     config = home / "icehouse.toml"
     config.write_text(
         config.read_text()
         .replace('commit_interval = "10s"', f'commit_interval = "{commit_interval}"')
         .replace('poll_interval = "1s"', 'poll_interval = "0.1s"')
+        .replace("[ingest]\n", f"[ingest]\n{ingest}\n")
     )
     lake = Lake.open(home)
     lake.create_table("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
@@ -47,11 +51,10 @@ def make_lake(home: Path, *, commit_interval: str = "10s") -> Lake:
         SourceConfig(
             name="events",
             location=str(home / "landing"),
-            glob="*.jsonl.gz",
             format="jsonl",
             table="logs.events",
-            settle="0s",
             columns={"ts": ColumnMapping(path="ts")},
+            **({"glob": "*.jsonl.gz", "settle": "0s"} | source),
         )
     )
     return lake
@@ -105,13 +108,7 @@ def test_a_crash_before_on_success_still_deletes_the_committed_files_later(
     tmp_path: Path,
 ) -> None:
     home = tmp_path / "lake"
-    make_lake(home).close()
-    config = home / "icehouse.toml"
-    config.write_text(
-        config.read_text().replace(
-            'table = "logs.events"', 'table = "logs.events"\non_success = "delete"'
-        )
-    )
+    make_lake(home, on_success="delete").close()
     write_events(home / "landing", "a.jsonl.gz", 0, 100)
     crashing = Lake.open(home, faults=crash_at("batch.recorded"))
     with pytest.raises(SimulatedCrash):

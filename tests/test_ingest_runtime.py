@@ -54,13 +54,7 @@ def write_big_file(path: Path, megabytes: int) -> int:
 
 def peak_rss_ingesting(tmp_path: Path, megabytes: int) -> tuple[int, int]:
     home = tmp_path / f"lake{megabytes}"
-    make_lake(home).close()
-    config = home / "icehouse.toml"
-    config.write_text(
-        config.read_text()
-        .replace("[ingest]\n", "[ingest]\nmemory_mb = 48\n")
-        .replace('glob = "*.jsonl.gz"', 'glob = "*.jsonl"')
-    )
+    make_lake(home, ingest="memory_mb = 48", glob="*.jsonl").close()
     rows = write_big_file(home / "landing" / "big.jsonl", megabytes)
     done = subprocess.run(
         [sys.executable, "-c", PEAK_RSS, str(home)],
@@ -121,9 +115,7 @@ def test_sigterm_finishes_the_batch_and_exits_zero(tmp_path: Path) -> None:
 
 def test_two_processes_share_the_queue_and_ingest_each_file_once(tmp_path: Path) -> None:
     home = tmp_path / "lake"
-    make_lake(home).close()
-    config = home / "icehouse.toml"
-    config.write_text(config.read_text().replace("[ingest]\n", "[ingest]\nbatch_files = 3\n"))
+    make_lake(home, ingest="batch_files = 3").close()
     for n in range(24):
         write_events(home / "landing", f"f{n:02d}.jsonl.gz", n * 50, 50)
     processes = [
@@ -155,13 +147,7 @@ def test_a_gzip_file_still_being_written_under_a_part_name_is_not_taken(tmp_path
 
 def test_unknown_fields_evolve_the_schema_when_the_source_says_so(tmp_path: Path) -> None:
     home = tmp_path / "lake"
-    make_lake(home).close()
-    config = home / "icehouse.toml"
-    config.write_text(
-        config.read_text().replace(
-            'table = "logs.events"', 'table = "logs.events"\nunknown_fields = "evolve"'
-        )
-    )
+    make_lake(home, unknown_fields="evolve").close()
     write_events(home / "landing", "a.jsonl.gz", 0, 10)
     (home / "landing" / "b.jsonl.gz").write_bytes(
         gzip.compress(
@@ -184,13 +170,10 @@ def test_unknown_fields_evolve_the_schema_when_the_source_says_so(tmp_path: Path
 
 def test_once_leaves_a_file_that_never_settles_for_a_later_run(tmp_path: Path) -> None:
     home = tmp_path / "lake"
-    make_lake(home).close()
-    config = home / "icehouse.toml"
-    config.write_text(config.read_text().replace('settle = "0s"', 'settle = "1s"'))
+    make_lake(home, settle="1s", glob="*.jsonl*").close()
     write_events(home / "landing", "done.jsonl.gz", 0, 5)
     growing = home / "landing" / "growing.jsonl"
     os.utime(home / "landing" / "done.jsonl.gz", (time.time() - 60, time.time() - 60))
-    config.write_text(config.read_text().replace('glob = "*.jsonl.gz"', 'glob = "*.jsonl*"'))
     stop = False
 
     def keep_writing() -> None:
@@ -215,13 +198,7 @@ def test_once_leaves_a_file_that_never_settles_for_a_later_run(tmp_path: Path) -
 
 def test_a_redelivered_duplicate_is_deleted_like_the_original(tmp_path: Path) -> None:
     home = tmp_path / "lake"
-    make_lake(home).close()
-    config = home / "icehouse.toml"
-    config.write_text(
-        config.read_text().replace(
-            'table = "logs.events"', 'table = "logs.events"\non_success = "delete"'
-        )
-    )
+    make_lake(home, on_success="delete").close()
     write_events(home / "landing", "a.jsonl.gz", 0, 20)
     payload = (home / "landing" / "a.jsonl.gz").read_bytes()
     lake = Lake.open(home)

@@ -144,9 +144,12 @@ class Ingester:
             filesystem, base = open_location(source.location, self._config.storage)
             ready, young = list_landed(filesystem, base, source, now=self._clock())
             _, committed = self._ledger.register(
-                source.name, ready, reingest_changed=source.reingest_changed
+                source.name,
+                ready,
+                reingest_changed=source.reingest_changed,
+                report_committed=source.on_success != "keep",
             )
-            if committed and source.on_success != "keep":
+            if committed:
                 self._after_success([(source.name, path) for path in committed])
             settling += len(young)
         return settling

@@ -82,40 +82,66 @@ class Ledger:
     def __init__(self, engine: Engine, *, lease_seconds: float = 60.0) -> None:
         self._engine = engine
         self._lease = lease_seconds
+        self._known_by_source: dict[str, dict[str, set[str]]] = {}
+        self._known_up_to: dict[str, int] = {}
 
     # -- discovery ------------------------------------------------------------------
 
-    def known_fingerprints(self, source: str) -> dict[str, dict[str, str]]:
-        """{path: {fingerprint: state}} of every file of the source in the ledger."""
+    def _known(self, source: str) -> dict[str, set[str]]:
+        """{path: fingerprints} of the source's ledger rows, cached in this process and
+        refreshed incrementally (rows are never re-keyed), so that a poll costs what is
+        new, not the whole ledger. That a (path, fingerprint) is known never changes."""
+        known = self._known_by_source.setdefault(source, {})
         with self._engine.connect() as conn:
             rows = conn.execute(
-                select(files.c.path, files.c.fingerprint, files.c.state).where(
-                    files.c.source == source
+                select(files.c.id, files.c.path, files.c.fingerprint).where(
+                    and_(files.c.source == source, files.c.id > self._known_up_to.get(source, 0))
                 )
-            )
-            known: dict[str, dict[str, str]] = {}
-            for path, fingerprint, state in rows:
-                known.setdefault(path, {})[fingerprint] = state
+            ).all()
+        for row in rows:
+            known.setdefault(row.path, set()).add(row.fingerprint)
+            self._known_up_to[source] = max(self._known_up_to.get(source, 0), row.id)
         return known
 
+    def _states(self, source: str, paths: Sequence[str]) -> dict[str, dict[str, str]]:
+        """{path: {fingerprint: state}}, read fresh, for a few paths."""
+        states: dict[str, dict[str, str]] = {}
+        for start in range(0, len(paths), 500):
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(files.c.path, files.c.fingerprint, files.c.state).where(
+                        and_(files.c.source == source, files.c.path.in_(paths[start : start + 500]))
+                    )
+                )
+                for path, fingerprint, state in rows:
+                    states.setdefault(path, {})[fingerprint] = state
+        return states
+
     def register(
-        self, source: str, landed: Iterable[LandedFile], *, reingest_changed: bool
+        self,
+        source: str,
+        landed: Sequence[LandedFile],
+        *,
+        reingest_changed: bool,
+        report_committed: bool = False,
     ) -> tuple[int, list[str]]:
-        """Queue new files. Returns how many were queued, and the landed paths that are
-        already committed (their ``on_success`` may not have run: a crash after the
-        ledger update leaves them behind)."""
-        known = self.known_fingerprints(source)
+        """Queue new files. Returns how many were queued and, with ``report_committed``,
+        the landed paths already committed (their ``on_success`` may not have run: a
+        crash after the ledger update leaves them behind)."""
+        known = self._known(source)
+        new = [f for f in landed if f.fingerprint not in known.get(f.path, ())]
+        committed: list[str] = []
+        if report_committed:
+            seen = self._states(source, [f.path for f in landed if f.path in known])
+            committed = [
+                f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
+            ]
+        changed = self._states(source, [f.path for f in new if f.path in known])
         now = time.time()
         queued = 0
-        committed: list[str] = []
-        for f in landed:
-            previous = known.get(f.path)
-            if previous is not None and f.fingerprint in previous:
-                if previous[f.fingerprint] == COMMITTED:
-                    committed.append(f.path)
-                continue
+        for f in new:
             # Only content that *committed* can be doubled by ingesting its new version.
-            was_committed = previous is not None and COMMITTED in previous.values()
+            was_committed = COMMITTED in changed.get(f.path, {}).values()
             state = CHANGED if was_committed and not reingest_changed else PENDING
             try:
                 with self._engine.begin() as conn:
