@@ -12,9 +12,8 @@ snapshots are expired or files compacted (maintenance copies these keys onto its
 ``replace`` snapshots).
 
 The map is computed from the parent the commit is built on, so a commit must never be
-replayed on a different parent with a stale map. PyIceberg retries failed commits by
-re-running the same producer, so icehouse turns that retry off for its own commits and
-retries here instead, rebuilding the map from the fresh parent each time.
+replayed on a different parent with a stale map: each attempt reloads the table and
+rebuilds the map, and ``fast_append`` asserts that ``main`` still points at that parent.
 """
 
 from __future__ import annotations
@@ -30,6 +29,7 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from icehouse.errors import CommitConflict
+from icehouse.tables.append import fast_append
 
 BATCH_KEY = "icehouse.batch-id"
 WATERMARKS_KEY = "icehouse.watermarks"
@@ -76,19 +76,6 @@ def is_committed(table: Table, *, batch_id: str, writer_id: str, seq: int) -> bo
     return watermarks(table).get(writer_id, 0) >= seq or batch_in_history(table, batch_id)
 
 
-def _without_internal_retry(table: Table) -> Table:
-    """The same table with PyIceberg's producer-replaying retry disabled, in memory only."""
-    properties = {**table.metadata.properties, "commit.retry.num-retries": "0"}
-    metadata = table.metadata.model_copy(update={"properties": properties})
-    return Table(
-        table.name(),
-        metadata=metadata,
-        metadata_location=table.metadata_location,
-        io=table.io,
-        catalog=table.catalog,
-    )
-
-
 def append_files(
     load: Callable[[], Table],
     data_files: list[DataFile],
@@ -118,20 +105,14 @@ def append_files(
             BATCH_KEY: batch_id,
             WATERMARKS_KEY: json.dumps(marks, sort_keys=True, separators=(",", ":")),
         }
-        target = _without_internal_retry(table)
         try:
-            with (
-                target.transaction() as tx,
-                tx.update_snapshot(snapshot_properties=properties).fast_append() as op,
-            ):
-                for data_file in data_files:
-                    op.append_data_file(data_file)
+            response = fast_append(table, data_files, properties=properties)
         except CommitFailedException:
             time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
             continue
-        snapshot = target.current_snapshot()  # the commit response: ours, even if raced since
-        assert snapshot is not None
-        return CommitResult(snapshot.snapshot_id, attempt, time.perf_counter() - started)
+        snapshot_id = response.metadata.current_snapshot_id
+        assert snapshot_id is not None
+        return CommitResult(snapshot_id, attempt, time.perf_counter() - started)
     raise CommitConflict(
         f"gave up committing batch {batch_id} after {MAX_ATTEMPTS} concurrent-commit retries",
         table=".".join(load().name()),

@@ -239,20 +239,19 @@ class TableWriter:
             stats_columns=self._stats_plan,
             parquet_column_mapping=self._column_mapping,
         )
-        self._written.append(
-            DataFile.from_args(
-                content=DataFileContent.DATA,
-                file_path=path,
-                file_format=FileFormat.PARQUET,
-                partition=key.partition if key else Record(),
-                file_size_in_bytes=size,
-                sort_order_id=self._table.sort_order().order_id if self._sort_keys else None,
-                spec_id=self._spec.spec_id,
-                equality_ids=None,
-                key_metadata=None,
-                **statistics.to_serialized_dict(),
-            )
+        data_file = DataFile.from_args(
+            content=DataFileContent.DATA,
+            file_path=path,
+            file_format=FileFormat.PARQUET,
+            partition=key.partition if key else Record(),
+            file_size_in_bytes=size,
+            sort_order_id=self._table.sort_order().order_id if self._sort_keys else None,
+            equality_ids=None,
+            key_metadata=None,
+            **statistics.to_serialized_dict(),
         )
+        data_file.spec_id = self._spec.spec_id  # not a stored field: from_args drops it
+        self._written.append(data_file)
         return written
 
 
