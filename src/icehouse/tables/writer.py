@@ -201,15 +201,16 @@ class TableWriter:
 
     def _flush(self, buffer: _PartitionBuffer) -> None:
         self._buffered -= buffer.nbytes
-        rows = pa.concat_tables(buffer.chunks)
+        rows = pa.concat_tables(buffer.chunks)  # zero-copy: chunks side by side
         buffer.chunks.clear()
-        if self._sort_keys:
-            rows = rows.take(pc.sort_indices(rows, sort_keys=self._sort_keys))
+        order = pc.sort_indices(rows, sort_keys=self._sort_keys) if self._sort_keys else None
         offset = 0
         while offset < rows.num_rows:
-            offset += self._write_file(rows, offset, buffer.key)
+            offset += self._write_file(rows, order, offset, buffer.key)
 
-    def _write_file(self, rows: pa.Table, offset: int, key: PartitionKey | None) -> int:
+    def _write_file(
+        self, rows: pa.Table, order: pa.Array | None, offset: int, key: PartitionKey | None
+    ) -> int:
         """Write row groups from ``offset`` until the file reaches the target size on disk."""
         self._counter += 1
         name = f"{self._prefix}-{self._counter:05d}.parquet"
@@ -227,7 +228,13 @@ class TableWriter:
                 store_decimal_as_integer=True,
             )
             while offset + written < rows.num_rows:
-                group = rows.slice(offset + written, self._row_group)
+                # Materialise one sorted row group at a time: the sorted copy of a
+                # whole buffer would double the writer's peak memory.
+                start = offset + written
+                if order is None:
+                    group = rows.slice(start, self._row_group)
+                else:
+                    group = rows.take(order.slice(start, self._row_group))
                 writer.write_table(group, row_group_size=self._row_group)
                 written += group.num_rows
                 if stream.tell() >= self._target:
