@@ -110,7 +110,7 @@ class IngestConfig(BaseModel):
     poll_interval: str = "1s"
     retention: str = "30d"
     lease: str = "60s"
-    memory_mb: int = 384
+    memory_mb: int = 256
     """Arrow bytes a batch may hold before writing: 2/3 in the table writer's partition
     buffers, 1/3 staging the file being decoded (so peak RSS stays flat with file size)."""
 
