@@ -113,6 +113,7 @@ def raw_duckdb(files: list[str], out: str) -> dict[str, Any]:
 
     conn = duckdb.connect()
     conn.execute("SET threads = 1")
+    conn.execute("SET enable_progress_bar = false")
     listing = ", ".join(f"'{f}'" for f in files)
     conn.execute(
         f"COPY (SELECT {DUCKDB_MAPPING}, CAST(ts AS TIMESTAMPTZ)::DATE AS day "

@@ -121,7 +121,7 @@ class RowMapper:
             )
         self._columns = [self._column(f.name, f.field_type, f.required) for f in schema.fields]
         self._local = threading.local()
-        self._sql = self._build_sql()
+        self._sql: dict[frozenset[int], str] = {}
 
     def _column(self, name: str, field_type: IcebergType, required: bool) -> _Column:
         rule = self._source.columns.get(name, ColumnMapping())
@@ -161,10 +161,16 @@ class RowMapper:
             return f"TRY(CAST({converted} AS {column.sql_type}))"
         return f"TRY_CAST({source_sql} AS {column.sql_type})"
 
-    def _build_sql(self) -> str:
+    def _sql_for(self, passthrough: frozenset[int]) -> str:
+        if passthrough not in self._sql:
+            self._sql[passthrough] = self._build_sql(passthrough)
+        return self._sql[passthrough]
+
+    def _build_sql(self, passthrough: frozenset[int]) -> str:
         """Four projections, so that each conversion and expression is computed once:
         convert (``c_i``), name with defaults and conversion errors, derive with
-        ``expr``, check required values."""
+        ``expr``, check required values. Pass-through columns are read by the query (an
+        expression or a required check may use them) but not returned."""
         convert, typed, errors = ["__row"], ["__row"], []
         for i, column in enumerate(self._columns):
             source_sql, converted = f"s{i}", f"c{i}"
@@ -186,7 +192,8 @@ class RowMapper:
             for c in self._columns
             if c.required
         ]
-        checked = ["__row", *(_quote(c.name) for c in self._columns)]
+        checked = ["__row"]
+        checked += [_quote(c.name) for i, c in enumerate(self._columns) if i not in passthrough]
         checked.append(f"nullif(concat_ws('; ', {', '.join(['__err', *required])}), '') AS __err")
         query = f"SELECT {', '.join(convert)} FROM src"
         for projection in (typed, derived, checked):
@@ -227,10 +234,11 @@ class RowMapper:
             if column.path is not None:
                 arrays[f"s{i}"] = extract(table, column.path)
         src = pa.table(arrays)
+        passthrough = self._passthrough(arrays)
         conn = self._connection()
         conn.register("src", src)
         try:
-            result = conn.execute(self._sql).to_arrow_table()
+            result = conn.execute(self._sql_for(passthrough)).to_arrow_table()
         except duckdb.Error as exc:
             raise InvalidMapping(f"mapping failed: {exc}", source=self._source.name) from exc
         finally:
@@ -238,7 +246,9 @@ class RowMapper:
         errors = result.column("__err")
         bad_mask = pc.is_valid(errors)
         bad: list[BadRecord] = list(chunk.bad)
+        good_mask = None
         if pc.any(bad_mask).as_py():
+            good_mask = pc.invert(bad_mask)
             lines = chunk.lines
             for index, reason in zip(
                 pc.filter(result.column("__row"), bad_mask).to_pylist(),
@@ -248,11 +258,34 @@ class RowMapper:
                 bad.append(
                     BadRecord(line=lines[index].as_py(), raw=chunk.raw_text(index), reason=reason)
                 )
-            result = result.filter(pc.invert(bad_mask))
-        rows = _into_arrow_memory(result.drop_columns(["__row", "__err"]))
-        return MappedChunk(
-            rows=rows.cast(self._arrow_schema), bad=sorted(bad, key=lambda b: b.line or 0)
-        )
+            result = result.filter(good_mask)
+        converted = _into_arrow_memory(result.drop_columns(["__row", "__err"]))
+        columns = {}
+        for i, column in enumerate(self._columns):
+            if i in passthrough:
+                values = arrays[f"s{i}"]
+                columns[column.name] = values if good_mask is None else pc.filter(values, good_mask)
+            else:
+                columns[column.name] = converted.column(column.name)
+        rows = pa.table(columns).cast(self._arrow_schema)
+        return MappedChunk(rows=rows, bad=sorted(bad, key=lambda b: b.line or 0))
+
+    def _passthrough(self, arrays: dict[str, pa.Array | pa.ChunkedArray]) -> frozenset[int]:
+        """Columns whose source values already have the column's type and no rule to
+        apply: returned as they are, sparing DuckDB the round trip of (mostly) strings."""
+        chosen = set()
+        for i, column in enumerate(self._columns):
+            source = arrays.get(f"s{i}")
+            rule = column.rule
+            if source is None or rule.expr or rule.timestamp or rule.default is not None:
+                continue
+            source_type = source.type
+            target = self._arrow_schema.field(column.name).type
+            if source_type == target or (
+                pa.types.is_string(source_type) and pa.types.is_large_string(target)
+            ):
+                chosen.add(i)
+        return frozenset(chosen)
 
 
 def _into_arrow_memory(table: pa.Table) -> pa.Table:
