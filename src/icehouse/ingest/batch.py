@@ -19,6 +19,7 @@ from pyiceberg.transforms import DayTransform, HourTransform, MonthTransform, Ye
 
 from icehouse.config import SourceConfig
 from icehouse.errors import UnreadableFile
+from icehouse.ingest import fast_json
 from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
 from icehouse.ingest.landing import open_location
 from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, FileRow, Ledger
@@ -161,23 +162,8 @@ class FileIngest:
             return FileOutcome(DUPLICATE, bytes_read=row.size)
         staged = BatchFiles()
         bad: list[BadRecord] = []
-        good = 0
         try:
-            chunks = decode_file(filesystem, row.path, format_options(self._source))
-            while True:
-                with self._report.measure("decode"):
-                    chunk = next(chunks, None)
-                if chunk is None:
-                    break
-                if replay:
-                    chunk = chunk.only_lines(row.replay_lines)  # type: ignore[arg-type]
-                if self._source.unknown_fields == "evolve":
-                    self._check_unknown_fields(chunk.table.schema)
-                with self._report.measure("map"):
-                    mapped = self._mapper.map(chunk)
-                bad.extend(mapped.bad)
-                good += mapped.rows.num_rows
-                self._stage(staged, mapped.rows)
+            good = self._decode(filesystem, row, replay, staged, bad)
         except UnreadableFile as exc:
             return self._fail(row, digest, staged, exc.reason, bad)
         total = good + len(bad)
@@ -201,6 +187,50 @@ class FileIngest:
         return FileOutcome(
             CLAIMED, rows=good, bad_rows=len(bad), late_rows=late, bytes_read=row.size
         )
+
+    def _decode(
+        self,
+        filesystem: object,
+        row: FileRow,
+        replay: bool,
+        staged: BatchFiles,
+        bad: list[BadRecord],
+    ) -> int:
+        """Decode and map the file into ``staged``; returns the good rows.
+
+        Small clean JSON-lines files take pyarrow's one-call path; anything it refuses,
+        and any bad row it meets, sends the file through the line-aware decoder.
+        """
+        options = format_options(self._source)
+        if not replay and fast_json.eligible(options, row.size):
+            try:
+                with self._report.measure("decode"):
+                    chunk = fast_json.read_whole(filesystem, row.path, options)  # type: ignore[arg-type]
+                if self._source.unknown_fields == "evolve":
+                    self._check_unknown_fields(chunk.table.schema)
+                with self._report.measure("map"):
+                    mapped = self._mapper.map(chunk)
+                if not mapped.bad:
+                    self._stage(staged, mapped.rows)
+                    return mapped.rows.num_rows
+            except fast_json.FastPathRefused:
+                pass
+        good = 0
+        chunks = decode_file(filesystem, row.path, options)  # type: ignore[arg-type]
+        while True:
+            with self._report.measure("decode"):
+                chunk = next(chunks, None)
+            if chunk is None:
+                return good
+            if replay:
+                chunk = chunk.only_lines(row.replay_lines)  # type: ignore[arg-type]
+            if self._source.unknown_fields == "evolve":
+                self._check_unknown_fields(chunk.table.schema)
+            with self._report.measure("map"):
+                mapped = self._mapper.map(chunk)
+            bad.extend(mapped.bad)
+            good += mapped.rows.num_rows
+            self._stage(staged, mapped.rows)
 
     def _record_good(
         self, row: FileRow, digest: str | None, good: int, bad: list[BadRecord]
