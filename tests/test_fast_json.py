@@ -55,7 +55,7 @@ def test_anything_pyarrow_refuses_sends_the_file_to_the_exact_path(
 
 def test_only_small_json_lines_files_are_eligible() -> None:
     assert eligible(JSONL, 1024)
-    assert not eligible(JSONL, 64 * 1024 * 1024)
+    assert not eligible(JSONL, 64 * 1024 * 1024)  # whole in memory only when small
     assert not eligible(FormatOptions(format="csv"), 1024)
 
 

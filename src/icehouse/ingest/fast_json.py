@@ -20,8 +20,8 @@ from icehouse.ingest.compression import detect_compression
 from icehouse.ingest.decode import DecodedChunk, FormatOptions
 
 MAX_COMPRESSED_BYTES = 4 * 1024 * 1024
-"""Files up to this size (as stored) take the fast path: whole in memory, briefly."""
 MAX_PLAIN_BYTES = 32 * 1024 * 1024
+"""Files up to these sizes (as stored) take the fast path: their rows are held whole."""
 
 
 class FastPathRefused(Exception):
@@ -29,7 +29,7 @@ class FastPathRefused(Exception):
 
 
 def eligible(options: FormatOptions, size: int) -> bool:
-    return options.format == "jsonl" and size <= MAX_COMPRESSED_BYTES
+    return options.format == "jsonl" and size <= MAX_PLAIN_BYTES
 
 
 def read_whole(filesystem: pafs.FileSystem, path: str, options: FormatOptions) -> DecodedChunk:
@@ -42,13 +42,13 @@ def read_whole(filesystem: pafs.FileSystem, path: str, options: FormatOptions) -
         with filesystem.open_input_stream(path, compression=None) as raw:
             data = raw.read()
         codec = detect_compression(path, data[:64], options.compression)
-        if codec != "none":
-            stream = pa.CompressedInputStream(pa.BufferReader(data), codec)
-            data = stream.read()
-        if len(data) > MAX_PLAIN_BYTES:
-            raise FastPathRefused(f"{len(data)} bytes decompressed")
-        read_options = pajson.ReadOptions(block_size=options.max_line_bytes + 1)
-        table = pajson.read_json(pa.BufferReader(data), read_options=read_options)
+        if codec != "none" and len(data) > MAX_COMPRESSED_BYTES:
+            raise FastPathRefused(f"{len(data)} compressed bytes: too big to hold whole")
+        stream = pa.BufferReader(data)
+        if codec != "none":  # pyarrow inflates as it parses: no decompressed copy
+            stream = pa.CompressedInputStream(stream, codec)
+        read_options = pajson.ReadOptions(block_size=options.max_line_bytes + 1, use_threads=False)
+        table = pajson.read_json(stream, read_options=read_options)
     except (pa.ArrowException, OSError, ValueError) as exc:
         raise FastPathRefused(str(exc)) from exc
     lines = pa.array(np.arange(1, table.num_rows + 1, dtype=np.int64))
