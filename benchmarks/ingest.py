@@ -445,11 +445,97 @@ def memory(work: Path, megabytes: int) -> None:
     )
 
 
+def decode_only(engine: str, fmt: str, files: list[str]) -> dict[str, Any]:
+    """Decode the files to Arrow with one engine, nothing else (one core)."""
+    import duckdb
+    import pyarrow as pa
+    import pyarrow.csv as pcsv
+    import pyarrow.json as pj
+    import pyarrow.parquet as pq
+
+    pa.set_cpu_count(1)
+    conn = duckdb.connect()
+    conn.execute("SET threads = 1")
+    rows = 0
+    for path in files:
+        if engine == "pyarrow":
+            if fmt == "parquet":
+                table = pq.read_table(path)
+            else:
+                codec = "gzip" if path.endswith(".gz") else "zstd"
+                stream = pa.CompressedInputStream(pa.OSFile(path), codec)
+                if fmt == "jsonl":
+                    table = pj.read_json(stream, read_options=pj.ReadOptions(use_threads=False))
+                else:
+                    table = pcsv.read_csv(
+                        stream,
+                        read_options=pcsv.ReadOptions(use_threads=False),
+                        parse_options=pcsv.ParseOptions(invalid_row_handler=lambda row: "skip"),
+                    )
+            rows += table.num_rows
+        elif engine == "duckdb":
+            reader = {"jsonl": "read_json", "csv": "read_csv", "parquet": "read_parquet"}[fmt]
+            options = ", ignore_errors = true" if fmt != "parquet" else ""
+            rows += (
+                conn.execute(f"SELECT * FROM {reader}('{path}'{options})").to_arrow_table().num_rows
+            )
+        else:
+            import gzip
+
+            import polars as pl
+            import zstandard
+
+            if fmt == "parquet":
+                frame = pl.read_parquet(path)
+            else:
+                raw = open(path, "rb").read()  # noqa: SIM115
+                data = (
+                    gzip.decompress(raw)
+                    if path.endswith(".gz")
+                    else zstandard.ZstdDecompressor().decompressobj().decompress(raw)
+                )
+                frame = (
+                    pl.read_ndjson(data, ignore_errors=True)
+                    if fmt == "jsonl"
+                    else pl.read_csv(
+                        data, comment_prefix="#", ignore_errors=True, truncate_ragged_lines=True
+                    )
+                )
+            rows += frame.to_arrow().num_rows
+    return {"rows": rows}
+
+
+def decoders(work: Path, rows: int) -> None:
+    logs = generate(work / "decoders", GeneratorConfig(rows=rows, days=7, malformed_lines=0))
+    by_format = {
+        "jsonl (gzip)": ("jsonl", [str(f.path) for f in logs.files if f.provider == "fastedge"]),
+        "csv (zstd)": ("csv", [str(f.path) for f in logs.files if f.provider == "cloudy"]),
+        "parquet": ("parquet", [str(f.path) for f in logs.files if f.provider == "parquetcdn"]),
+    }
+    engines = ["pyarrow", "duckdb"]
+    try:
+        import polars  # noqa: F401
+
+        engines.append("polars")
+    except ImportError:
+        print("(Polars not installed: its column is skipped)")
+    print(f"\n## Decoders on one core (decode to Arrow only), {rows:,} demo rows\n")
+    body = []
+    for label, (fmt, files) in by_format.items():
+        walls = {}
+        for engine in engines:
+            samples = [run_isolated(decode_only, engine, fmt, files)["wall"] for _ in range(3)]
+            walls[engine] = statistics.median(samples)
+        best = min(walls, key=walls.get)  # type: ignore[arg-type]
+        body.append([label, *(f"{walls[e]:.2f}" for e in engines), best, "pyarrow"])
+    table_print(["format", *(f"{e} s" for e in engines), "fastest", "icehouse uses"], body)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--sections", default="throughput,streaming,commits,memory")
+    parser.add_argument("--sections", default="decoders,throughput,streaming,commits,memory")
     parser.add_argument("--rows", type=int, default=1_000_000)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--stream-seconds", type=float, default=30)
@@ -463,6 +549,8 @@ def main() -> None:
     work = args.work or Path(tempfile.mkdtemp(prefix="icehouse-bench-"))
     sections = args.sections.split(",")
     print(f"icehouse ingestion benchmark · {os.cpu_count()} cores · work dir {work}")
+    if "decoders" in sections:
+        decoders(work, args.rows)
     if "throughput" in sections:
         throughput(work, args.rows, args.runs)
     if "streaming" in sections:

@@ -25,13 +25,13 @@ from icehouse.config import (
     load_config,
     save_source,
 )
-from icehouse.errors import NoSuchSource, SourceAlreadyExists
+from icehouse.errors import InvalidInput, NoSuchSource, SourceAlreadyExists
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
-from icehouse.ingest.sample import SampleResult, try_sample
+from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
 from icehouse.query.sql import run_sql
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
@@ -110,13 +110,23 @@ class Lake:
         self,
         name: str,
         *,
-        schema: str | dict[str, Any] | pa.Schema,
+        schema: str | dict[str, Any] | pa.Schema | None = None,
+        like: Path | None = None,
         partition: list[str] = (),  # type: ignore[assignment]
         sort: str | None = None,
         properties: dict[str, str] | None = None,
     ) -> Table:
-        """Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder."""
-        parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
+        """Create a table from a schema, or ``like`` a sample file (its inferred schema).
+
+        Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder,
+        InvalidInput (neither or both of ``schema`` and ``like``).
+        """
+        if (schema is None) == (like is None):
+            raise InvalidInput("give exactly one of a schema or a sample file (like)")
+        if like is not None:
+            parsed: Any = infer_schema(like)
+        else:
+            parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
         return manage.create_table(
             self.catalog,
             name,
@@ -166,16 +176,7 @@ class Lake:
         if source.name in self.config.sources:
             raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
         self.table(source.table)
-        save_source(
-            self.home,
-            source.model_dump(exclude_defaults=True)
-            | {
-                "name": source.name,
-                "location": source.location,
-                "table": source.table,
-                "format": source.format,
-            },
-        )
+        save_source(self.home, source.model_dump(exclude_defaults=True) | _required(source))
         self.reload_config()
         return self.config.sources[source.name]
 
@@ -251,3 +252,13 @@ class Lake:
     def test_source(self, name: str, sample: Path, *, limit: int = 20) -> SampleResult:
         source = self.source(name)
         return try_sample(source, self.table(source.table).schema(), sample, limit=limit)
+
+
+def _required(source: SourceConfig) -> dict[str, Any]:
+    """The settings a source always writes to icehouse.toml, even when they equal a default."""
+    return {
+        "name": source.name,
+        "location": source.location,
+        "table": source.table,
+        "format": source.format,
+    }

@@ -13,7 +13,6 @@ from rich.table import Table as RichTable
 from icehouse.cli.common import FormatOption, HomeOption, open_lake
 from icehouse.cli.output import Format, Output, iso
 from icehouse.errors import InvalidInput
-from icehouse.ingest.decode import FormatOptions, decode_file
 from icehouse.tables.manage import TableInfo
 
 app = typer.Typer(help="Create, inspect and evolve Iceberg tables.", no_args_is_help=True)
@@ -37,26 +36,6 @@ def _schema_argument(schema: str) -> str:
     if not schema.lstrip().startswith("{"):
         raise InvalidInput(f"--schema {schema!r} is neither a JSON document nor an existing file")
     return schema
-
-
-def _sample_schema(sample: Path):  # type: ignore[no-untyped-def]
-    import pyarrow.fs as pafs
-
-    name = sample.name.lower()
-    fmt = (
-        "parquet"
-        if ".parquet" in name
-        else "csv"
-        if ".csv" in name
-        else "tsv"
-        if ".tsv" in name
-        else "jsonl"
-    )
-    for chunk in decode_file(
-        pafs.LocalFileSystem(), str(sample.absolute()), FormatOptions(format=fmt)
-    ):  # type: ignore[arg-type]
-        return chunk.table.schema
-    raise InvalidInput(f"--like {sample}: the sample has no readable records")
 
 
 @app.command("create")
@@ -93,10 +72,10 @@ def create(
     with open_lake(home, output) as lake:
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of --schema or --like")
-        source_schema = _schema_argument(schema) if schema else _sample_schema(like)  # type: ignore[arg-type]
         lake.create_table(
             name,
-            schema=source_schema,
+            schema=_schema_argument(schema) if schema else None,
+            like=like,
             partition=partition,
             sort=sort,
             properties=dict(_pairs(property, "--property")),
