@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from queue import Empty
 from typing import Any
 
 HERE = Path(__file__).resolve().parent
@@ -103,7 +104,13 @@ def run_isolated(target: Callable[..., dict[str, Any]], *args: Any) -> dict[str,
     queue = context.Queue()
     process = context.Process(target=_child, args=(target, args, queue))
     process.start()
-    result = queue.get()
+    while True:
+        try:
+            result = queue.get(timeout=1.0)
+            break
+        except Empty:
+            if not process.is_alive():
+                raise RuntimeError(f"{target.__name__} failed in its child process") from None
     process.join()
     return result
 
@@ -480,20 +487,13 @@ def decode_only(engine: str, fmt: str, files: list[str]) -> dict[str, Any]:
                 conn.execute(f"SELECT * FROM {reader}('{path}'{options})").to_arrow_table().num_rows
             )
         else:
-            import gzip
-
             import polars as pl
-            import zstandard
 
             if fmt == "parquet":
                 frame = pl.read_parquet(path)
             else:
-                raw = open(path, "rb").read()  # noqa: SIM115
-                data = (
-                    gzip.decompress(raw)
-                    if path.endswith(".gz")
-                    else zstandard.ZstdDecompressor().decompressobj().decompress(raw)
-                )
+                codec = "gzip" if path.endswith(".gz") else "zstd"
+                data = pa.CompressedInputStream(pa.OSFile(path), codec).read()
                 frame = (
                     pl.read_ndjson(data, ignore_errors=True)
                     if fmt == "jsonl"

@@ -1,1 +1,65 @@
-"""icehouse: a streaming lakehouse for Python people."""
+"""icehouse: a streaming lakehouse for Python people.
+
+The public surface is the ``Lake`` facade, its configuration types, reports, and the
+exception tree; everything else is an implementation module.
+"""
+
+from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
+from icehouse.errors import (
+    CommitConflict,
+    Conflict,
+    HomeNotFound,
+    IcehouseError,
+    InputFileError,
+    InvalidConfig,
+    InvalidDuration,
+    InvalidInput,
+    InvalidMapping,
+    InvalidPartitionSpec,
+    InvalidSchema,
+    InvalidSortOrder,
+    NoSuchNamespace,
+    NoSuchQuarantineRecord,
+    NoSuchSource,
+    NoSuchTable,
+    NotFound,
+    QueryError,
+    SourceAlreadyExists,
+    StateError,
+    TableAlreadyExists,
+    UnreadableFile,
+)
+from icehouse.ingest.report import IngestReport
+from icehouse.lake import InitResult, Lake
+
+__all__ = [
+    "ColumnMapping",
+    "CommitConflict",
+    "Conflict",
+    "HomeNotFound",
+    "IcehouseError",
+    "IngestConfig",
+    "IngestReport",
+    "InitResult",
+    "InputFileError",
+    "InvalidConfig",
+    "InvalidDuration",
+    "InvalidInput",
+    "InvalidMapping",
+    "InvalidPartitionSpec",
+    "InvalidSchema",
+    "InvalidSortOrder",
+    "Lake",
+    "LakeConfig",
+    "NoSuchNamespace",
+    "NoSuchQuarantineRecord",
+    "NoSuchSource",
+    "NoSuchTable",
+    "NotFound",
+    "QueryError",
+    "SourceAlreadyExists",
+    "SourceConfig",
+    "StateError",
+    "TableAlreadyExists",
+    "UnreadableFile",
+]
