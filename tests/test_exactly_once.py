@@ -173,3 +173,33 @@ def test_a_real_process_crashed_by_icehouse_fault_recovers_on_restart(
     lake = Lake.open(home)
     assert ids_in_table(lake) == list(range(250))
     assert data_files_on_disk(home) == data_files_in_table(lake)
+
+
+def test_a_batch_settled_by_a_recovery_while_it_stalled_is_not_committed(tmp_path: Path) -> None:
+    """If another process recovered our batch (our lease ran out while we stalled), we
+    must not commit it: its files are back in the queue and will be ingested by others."""
+    from sqlalchemy import select
+
+    from icehouse.ingest.ledger import Ledger
+    from icehouse.state.models import batches
+
+    home = tmp_path / "lake"
+    make_lake(home).close()
+    write_events(home / "landing", "a.jsonl.gz", 0, 50)
+    settled: list[str] = []
+
+    def recovered_meanwhile(point: str) -> None:
+        if point == "batch.claimed" and not settled:
+            with stalled.engine.connect() as conn:
+                batch_id = conn.execute(select(batches.c.id)).scalar_one()
+            Ledger(stalled.engine).abort_batch(batch_id)
+            settled.append(batch_id)
+
+    stalled = Lake.open(home, faults=recovered_meanwhile)
+    report = stalled.ingest()  # the file went back to the queue; a new batch took it
+    committed = [
+        s.summary["icehouse.batch-id"] for s in stalled.table("logs.events").metadata.snapshots
+    ]
+    assert settled and settled[0] not in committed and report.batches == 1
+    assert ids_in_table(stalled) == list(range(50))
+    assert data_files_on_disk(home) == data_files_in_table(stalled)

@@ -9,7 +9,9 @@ deleted, its other files given back to the queue) and the failed file quarantine
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -122,7 +124,11 @@ class FileIngest:
         report: IngestReport,
         stage_limit_bytes: int,
         events: EventTime,
+        heartbeat: Callable[[], None],
+        batch_id: str,
     ) -> None:
+        self._batch_id = batch_id
+        self._heartbeat = heartbeat
         self._events = events
         self._stage_limit = stage_limit_bytes
         self._report = report
@@ -158,7 +164,7 @@ class FileIngest:
         if not replay and (
             digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest)
         ):
-            self._ledger.finish_file(row.id, state=DUPLICATE, content_hash=digest)
+            self._finish(row, state=DUPLICATE, content_hash=digest)
             return FileOutcome(DUPLICATE, bytes_read=row.size)
         staged = BatchFiles()
         bad: list[BadRecord] = []
@@ -218,6 +224,7 @@ class FileIngest:
         good = 0
         chunks = decode_file(filesystem, row.path, options)  # type: ignore[arg-type]
         while True:
+            self._heartbeat()
             with self._report.measure("decode"):
                 chunk = next(chunks, None)
             if chunk is None:
@@ -235,15 +242,13 @@ class FileIngest:
     def _record_good(
         self, row: FileRow, digest: str | None, good: int, bad: list[BadRecord]
     ) -> None:
-        self._ledger.quarantine(
-            source=self._source.name,
-            path=row.path,
-            file_id=row.id,
-            kind="line",
-            records=[(b.line, b.raw, b.reason) for b in bad],
-        )
-        self._ledger.finish_file(
-            row.id, state=CLAIMED, content_hash=digest, rows=good, bad_rows=len(bad)
+        self._finish(
+            row,
+            state=CLAIMED,
+            content_hash=digest,
+            rows=good,
+            bad_rows=len(bad),
+            quarantined=[("line", b.line, b.raw, b.reason) for b in bad],
         )
 
     def _check_unknown_fields(self, schema: pa.Schema) -> None:
@@ -298,21 +303,18 @@ class FileIngest:
         bad: list[BadRecord] | None = None,
     ) -> FileOutcome:
         bad = bad or []
-        self._ledger.quarantine(
-            source=self._source.name,
-            path=row.path,
-            file_id=row.id,
-            kind="file",
-            records=[(None, "", reason)],
-        )
-        self._ledger.quarantine(
-            source=self._source.name,
-            path=row.path,
-            file_id=row.id,
-            kind="line",
-            records=[(b.line, b.raw, b.reason) for b in bad[:1000]],
-        )
-        self._ledger.finish_file(
-            row.id, state=QUARANTINED, content_hash=digest, bad_rows=len(bad), error=reason
+        self._finish(
+            row,
+            state=QUARANTINED,
+            content_hash=digest,
+            bad_rows=len(bad),
+            error=reason,
+            quarantined=[("file", None, "", reason)]
+            + [("line", b.line, b.raw, b.reason) for b in bad[:1000]],
         )
         return FileOutcome(QUARANTINED, bad_rows=len(bad), bytes_read=row.size)
+
+    def _finish(self, row: FileRow, **outcome: Any) -> None:
+        """Raises: BatchAbandoned when a recovery took the file back meanwhile."""
+        if not self._ledger.finish_file(row.id, batch_id=self._batch_id, **outcome):
+            raise BatchAbandoned(f"{row.path}: claim lost to a recovery (lease ran out)")

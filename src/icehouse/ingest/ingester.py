@@ -42,6 +42,7 @@ from icehouse.ingest.ledger import (
     PENDING,
     QUARANTINED,
     Batch,
+    Heartbeat,
     Ledger,
     owner_is_dead,
     this_process,
@@ -189,6 +190,13 @@ class Ingester:
         by_name = {s.name: s for s in sources}
         mappers = {s.name: RowMapper(s, table.schema()) for s in sources}
         hashes: set[str] = set()
+        heartbeat = Heartbeat(
+            self._ledger,
+            batch_id=batch.id,
+            writer_id=writer_id,
+            owner=self._owner,
+            interval=self._config.ingest.lease_time.total_seconds() / 4,
+        )
         high_water = event_high_water(table)
         events = EventTime(committed=high_water, newest=high_water)
         limits = self._config.ingest
@@ -222,6 +230,8 @@ class Ingester:
                         report=report,
                         stage_limit_bytes=limits.memory_mb * 1024 * 1024 // 3,
                         events=events,
+                        heartbeat=heartbeat,
+                        batch_id=batch.id,
                     ).run(row)
                     self._count(report, outcome.state, outcome)
                     rows += outcome.rows
@@ -231,7 +241,7 @@ class Ingester:
                     self._progress.file_finished(
                         row.source, row.path, outcome.rows, outcome.bad_rows, outcome.state
                     )
-                    self._ledger.renew_batch(batch.id)
+                    heartbeat()
                 full = rows >= limits.batch_rows or claimed_total >= limits.batch_files
                 if full or (not follow and not claimed):
                     break
@@ -253,8 +263,8 @@ class Ingester:
         except BaseException:
             writer.abort()  # nothing committed: the files go back to the queue on recovery
             raise
-        self._commit(batch, writer, report, rows=rows, late=late, newest_event=events.newest)
-        self._after_success(committed_paths)
+        if self._commit(batch, writer, report, rows=rows, late=late, newest_event=events.newest):
+            self._after_success(committed_paths)
 
     def _count(self, report: IngestReport, state: str, outcome: object) -> None:
         report.bytes_read += outcome.bytes_read  # type: ignore[attr-defined]
@@ -277,11 +287,16 @@ class Ingester:
         rows: int,
         late: int,
         newest_event: int | None,
-    ) -> None:
+    ) -> bool:
+        """Returns False when the batch was no longer ours to commit."""
         with report.measure("sort+write"):
             data_files = writer.close()
         with report.measure("ledger"):
             self._ledger.record_data_files(batch.id, [f.file_path for f in data_files])
+            still_ours = self._ledger.batch_is_open(batch.id)
+        if not still_ours:  # a recovery settled it while we were stalled: it is not ours
+            writer.abort()
+            return False
         self._faults("batch.written")
         snapshot_id = None
         started = self._clock()
@@ -318,6 +333,7 @@ class Ingester:
         if data_files:
             with report.measure("history"):
                 trim_history(load_table(self._catalog, batch.table_name))
+        return True
 
     def _after_success(self, paths: list[tuple[str, str]]) -> None:
         """Apply each source's ``on_success`` to its committed files."""

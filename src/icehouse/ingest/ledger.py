@@ -14,7 +14,7 @@ import json
 import os
 import socket
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Engine, and_, delete, func, or_, select, update
@@ -280,6 +280,12 @@ class Ledger:
                 .values(lease_until=time.time() + self._lease)
             )
 
+    def batch_is_open(self, batch_id: str) -> bool:
+        """False once a recovery settled the batch (its lease had run out)."""
+        with self._engine.connect() as conn:
+            state = conn.execute(select(batches.c.state).where(batches.c.id == batch_id)).scalar()
+        return state == OPEN
+
     def record_data_files(self, batch_id: str, paths: list[str]) -> None:
         """Written before the commit, so that recovery can delete uncommitted files."""
         with self._engine.begin() as conn:
@@ -310,26 +316,54 @@ class Ledger:
         self,
         file_id: int,
         *,
+        batch_id: str,
         state: str,
         content_hash: str | None = None,
         rows: int | None = None,
         bad_rows: int | None = None,
         error: str | None = None,
-    ) -> None:
-        """Record a file's outcome inside its (still open) batch."""
+        quarantined: Sequence[tuple[str, int | None, str, str]] = (),
+    ) -> bool:
+        """Record a file's outcome and its quarantine records (kind, line, raw, reason)
+        in one transaction, only if the file still belongs to ``batch_id``. False when
+        a recovery took it back meanwhile (the batch must then be abandoned)."""
+        now = time.time()
         with self._engine.begin() as conn:
-            conn.execute(
+            owned = conn.execute(
                 update(files)
-                .where(files.c.id == file_id)
+                .where(and_(files.c.id == file_id, files.c.batch_id == batch_id))
                 .values(
                     state=state,
                     content_hash=content_hash,
                     rows=rows,
                     bad_rows=bad_rows,
                     error=error,
-                    updated_at=time.time(),
+                    updated_at=now,
                 )
-            )
+            ).rowcount
+            if not owned:
+                return False
+            source_path = conn.execute(
+                select(files.c.source, files.c.path).where(files.c.id == file_id)
+            ).one()
+            if quarantined:
+                conn.execute(
+                    quarantine.insert(),
+                    [
+                        {
+                            "source": source_path.source,
+                            "path": source_path.path,
+                            "file_id": file_id,
+                            "kind": kind,
+                            "line": line,
+                            "raw": raw,
+                            "reason": reason,
+                            "created_at": now,
+                        }
+                        for kind, line, raw, reason in quarantined
+                    ],
+                )
+        return True
 
     def commit_batch(
         self,
@@ -433,35 +467,6 @@ class Ledger:
 
     # -- quarantine ---------------------------------------------------------------
 
-    def quarantine(
-        self,
-        *,
-        source: str,
-        path: str,
-        file_id: int | None,
-        kind: str,
-        records: Iterable[tuple[int | None, str, str]],
-    ) -> int:
-        """Store bad records as (line, raw, reason); returns how many."""
-        now = time.time()
-        values = [
-            {
-                "source": source,
-                "path": path,
-                "file_id": file_id,
-                "kind": kind,
-                "line": line,
-                "raw": raw,
-                "reason": reason,
-                "created_at": now,
-            }
-            for line, raw, reason in records
-        ]
-        if values:
-            with self._engine.begin() as conn:
-                conn.execute(quarantine.insert(), values)
-        return len(values)
-
     def forget_older_than(self, seconds: float, *, ledger_sources: Sequence[str]) -> int:
         """Drop quarantine records, finished batches and the ledger rows of
         ``ledger_sources`` past the retention. Only sources whose files leave the landing
@@ -488,3 +493,27 @@ class Ledger:
                 delete(batches).where(and_(batches.c.created_at < cutoff, batches.c.state != OPEN))
             ).rowcount
         return gone
+
+
+class Heartbeat:
+    """Keeps a running batch's lease and its writer slot's lease fresh.
+
+    Called often (per decoded chunk); it writes at most every quarter lease, so that a
+    batch busy with one huge file is never mistaken for an abandoned one, and its writer
+    id is never handed to another process while in use.
+    """
+
+    def __init__(
+        self, ledger: Ledger, *, batch_id: str, writer_id: str, owner: str, interval: float
+    ) -> None:
+        self._ledger, self._batch_id = ledger, batch_id
+        self._writer_id, self._owner = writer_id, owner
+        self._interval = interval
+        self._last = time.monotonic()
+
+    def __call__(self) -> None:
+        now = time.monotonic()
+        if now - self._last >= self._interval:
+            self._ledger.renew_batch(self._batch_id)
+            self._ledger.renew_writer(self._writer_id, self._owner)
+            self._last = now
