@@ -43,7 +43,7 @@ def _default(value: Any) -> Any:
 class Output:
     def __init__(self, fmt: Format = Format.table) -> None:
         self.format = fmt
-        self.out = Console(highlight=False, soft_wrap=False)
+        self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
     @property

@@ -23,6 +23,7 @@ from pyiceberg.manifest import (
     ManifestEntry,
     ManifestEntryStatus,
     ManifestFile,
+    ManifestWriter,
     write_manifest,
     write_manifest_list,
 )
@@ -61,6 +62,16 @@ class _Writes:
         path = self.table.location_provider().new_metadata_location(file_name)
         self.paths.append(path)
         return path
+
+    def manifest_writer(self, spec_id: int, snapshot_id: int, compression: str) -> ManifestWriter:
+        return write_manifest(
+            format_version=self.table.metadata.format_version,
+            spec=self.table.metadata.specs()[spec_id],
+            schema=self.table.schema(),
+            output_file=self.table.io.new_output(self.new_path()),
+            snapshot_id=snapshot_id,
+            avro_compression=compression,  # type: ignore[arg-type]
+        )
 
     def discard(self) -> None:
         for path in self.paths:
@@ -135,20 +146,12 @@ def _commit(
 def _write_manifests(
     table: Table, data_files: list[DataFile], snapshot_id: int, compression: str, writes: _Writes
 ) -> list[ManifestFile]:
-    specs = table.metadata.specs()
     by_spec: dict[int, list[DataFile]] = defaultdict(list)
     for data_file in data_files:
         by_spec[data_file.spec_id].append(data_file)
     manifests = []
     for spec_id, files in by_spec.items():
-        with write_manifest(
-            format_version=table.metadata.format_version,
-            spec=specs[spec_id],
-            schema=table.schema(),
-            output_file=table.io.new_output(writes.new_path()),
-            snapshot_id=snapshot_id,
-            avro_compression=compression,  # type: ignore[arg-type]
-        ) as writer:
+        with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
             for data_file in files:
                 writer.add(
                     ManifestEntry.from_args(
@@ -212,14 +215,7 @@ def _rewrite(
     compression: str,
     writes: _Writes,
 ) -> ManifestFile:
-    with write_manifest(
-        format_version=table.metadata.format_version,
-        spec=table.metadata.specs()[spec_id],
-        schema=table.schema(),
-        output_file=table.io.new_output(writes.new_path()),
-        snapshot_id=snapshot_id,
-        avro_compression=compression,  # type: ignore[arg-type]
-    ) as writer:
+    with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
         for manifest in manifests:
             for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
                 if entry.status == ManifestEntryStatus.ADDED and entry.snapshot_id == snapshot_id:
