@@ -32,7 +32,7 @@ from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
-from icehouse.query.sql import run_sql
+from icehouse.query.sql import QueryResult, run_sql
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
 from icehouse.tables.catalog import load_table, open_catalog
@@ -203,7 +203,13 @@ class Lake:
 
     def sql(self, query: str) -> pa.Table:
         """Raises: QueryError."""
-        return run_sql(self.catalog, query)
+        return run_sql(self.catalog, query).table
+
+    def query(self, query: str, *, prune: bool = True) -> QueryResult:
+        """The result with what each table had to read (files, bytes, planning time).
+
+        Raises: QueryError."""
+        return run_sql(self.catalog, query, prune=prune)
 
     # -- status and quarantine -------------------------------------------------------------
 

@@ -1,23 +1,52 @@
-"""SQL over the lake's tables in embedded DuckDB (minimal; issue #4 makes it fast).
+"""SQL over the lake's tables in embedded DuckDB.
 
 Tables are named ``namespace.table`` in SQL, exactly as in the catalog: each namespace a
 query mentions becomes a DuckDB schema and each table a view over the files of its
-current snapshot, planned by PyIceberg. Tables with delete files are read through
-PyIceberg's Arrow reader, which applies them.
+current snapshot, planned by PyIceberg with the query's simple filters pushed down
+(``pruning.py``), so partitions and files that cannot match are never opened. Tables
+with delete files or an evolved schema are read through PyIceberg's Arrow reader, which
+applies deletes and maps columns by field id.
 """
 
 from __future__ import annotations
 
 import re
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 
 from icehouse.errors import QueryError
+from icehouse.query.pruning import pushdown_filter
 from icehouse.tables.catalog import load_table
 
 _NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b")
+
+
+@dataclass(frozen=True)
+class TablePlan:
+    """What a query had to read of one table (``icehouse sql --explain``)."""
+
+    table: str
+    pushed_filter: str
+    files_in_snapshot: int
+    files_planned: int
+    bytes_planned: int
+    planning_seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class QueryResult:
+    table: pa.Table
+    plans: list[TablePlan]
+    execution_seconds: float
 
 
 def _quote(identifier: str) -> str:
@@ -41,20 +70,37 @@ def known_tables(catalog: SqlCatalog) -> set[str]:
     }
 
 
-def attach_table(conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, name: str) -> None:
+def attach_table(
+    conn: duckdb.DuckDBPyConnection,
+    catalog: SqlCatalog,
+    name: str,
+    row_filter: BooleanExpression | None = None,
+) -> TablePlan:
+    started = time.perf_counter()
     namespace, table_name = name.split(".")
     table = load_table(catalog, name)
+    row_filter = row_filter if row_filter is not None else AlwaysTrue()
     view = f"{_quote(namespace)}.{_quote(table_name)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-    tasks = list(table.scan().plan_files())
+    scan = table.scan(row_filter=row_filter)
+    tasks = list(scan.plan_files())
+    snapshot = table.current_snapshot()
+    summary = snapshot.summary if snapshot is not None and snapshot.summary else {}
+    plan = TablePlan(
+        table=name,
+        pushed_filter=str(row_filter),
+        files_in_snapshot=int(summary.get("total-data-files", 0) or 0),
+        files_planned=len(tasks),
+        bytes_planned=sum(t.file.file_size_in_bytes for t in tasks),
+        planning_seconds=time.perf_counter() - started,
+    )
     local = all(t.file.file_path.startswith(("file:", "/")) for t in tasks)
     evolved = len(table.metadata.schemas) > 1  # renamed or added columns: map by field id
     if any(task.delete_files for task in tasks) or not tasks or not local or evolved:
-        data = table.scan().to_arrow()
         relation_name = f"__icehouse_{namespace}_{table_name}"
-        conn.register(relation_name, data)
+        conn.register(relation_name, scan.to_arrow())
         conn.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_quote(relation_name)}")
-        return
+        return plan
     paths = ", ".join(
         "'" + t.file.file_path.removeprefix("file://").replace("'", "''") + "'" for t in tasks
     )
@@ -63,20 +109,26 @@ def attach_table(conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, name: str
         f"CREATE OR REPLACE VIEW {view} AS SELECT {columns} "
         f"FROM read_parquet([{paths}], union_by_name = true)"
     )
+    return plan
 
 
-def run_sql(catalog: SqlCatalog, sql: str) -> pa.Table:
+def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult:
     """Raises: QueryError with DuckDB's message (and the tables it knows)."""
     known = known_tables(catalog)
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")
     try:
+        plans = []
         for name in referenced_tables(sql, known):
-            attach_table(conn, catalog, name)
+            schema = load_table(catalog, name).schema()
+            row_filter = pushdown_filter(sql, name, schema) if prune else AlwaysTrue()
+            plans.append(attach_table(conn, catalog, name, row_filter))
+        started = time.perf_counter()
         try:
-            return conn.execute(sql).to_arrow_table()
+            table = conn.execute(sql).to_arrow_table()
         except duckdb.Error as exc:
             tables = ", ".join(sorted(known)) or "none"
             raise QueryError(f"{exc}\n(tables: {tables})", sql=sql) from exc
+        return QueryResult(table, plans, time.perf_counter() - started)
     finally:
         conn.close()

@@ -1,0 +1,146 @@
+"""Filters a query lets us push into Iceberg scan planning (partition and min/max pruning).
+
+DuckDB parses the statement (``json_serialize_sql``); from a single-table ``SELECT``'s
+``WHERE`` we keep the top-level ``AND`` terms of the form ``column <op> constant``
+(``= < <= > >=``, ``IN``, ``IS NULL``) and turn them into a PyIceberg expression. The
+pushed filter is implied by the query's own ``WHERE``, which DuckDB still applies, so
+pruning can only skip files that hold no matching row: results never change. Anything
+else (joins, ``OR``, functions of columns) is simply not pushed.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+from pyiceberg.expressions import (
+    AlwaysTrue,
+    And,
+    BooleanExpression,
+    EqualTo,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    NotNull,
+)
+from pyiceberg.schema import Schema
+
+from icehouse.ingest.mapping import duckdb_type
+
+_COMPARISONS = {
+    "COMPARE_EQUAL": (EqualTo, EqualTo),
+    "COMPARE_GREATERTHAN": (GreaterThan, LessThan),
+    "COMPARE_GREATERTHANOREQUALTO": (GreaterThanOrEqual, LessThanOrEqual),
+    "COMPARE_LESSTHAN": (LessThan, GreaterThan),
+    "COMPARE_LESSTHANOREQUALTO": (LessThanOrEqual, GreaterThanOrEqual),
+}
+"""DuckDB comparison → (expression for ``column op constant``, for ``constant op column``)."""
+
+
+def single_table_where(sql: str) -> tuple[str, str | None, dict[str, Any]] | None:
+    """(``namespace.table``, alias, WHERE node) of a single-table SELECT, else None."""
+    conn = duckdb.connect()
+    try:
+        parsed = json.loads(conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    finally:
+        conn.close()
+    if parsed.get("error") or len(parsed.get("statements", [])) != 1:
+        return None
+    node = parsed["statements"][0]["node"]
+    source = node.get("from_table") or {}
+    if node.get("type") != "SELECT_NODE" or source.get("type") != "BASE_TABLE":
+        return None
+    if not source.get("schema_name") or not node.get("where_clause"):
+        return None
+    name = f"{source['schema_name']}.{source['table_name']}"
+    return name, source.get("alias") or None, node["where_clause"]
+
+
+def pushdown_filter(sql: str, table_name: str, schema: Schema) -> BooleanExpression:
+    """The filter to plan ``table_name`` with for this query (``AlwaysTrue`` if none)."""
+    found = single_table_where(sql)
+    if found is None or found[0] != table_name:
+        return AlwaysTrue()
+    _, alias, where = found
+    qualifiers = {None, alias, table_name.split(".")[1]}
+    terms = [t for c in _conjuncts(where) if (t := _term(c, schema, qualifiers)) is not None]
+    if not terms:
+        return AlwaysTrue()
+    return terms[0] if len(terms) == 1 else And(*terms)
+
+
+def _conjuncts(node: dict[str, Any]) -> list[dict[str, Any]]:
+    if node.get("class") == "CONJUNCTION" and node.get("type") == "CONJUNCTION_AND":
+        return [c for child in node["children"] for c in _conjuncts(child)]
+    return [node]
+
+
+def _column(node: dict[str, Any], schema: Schema, qualifiers: set[str | None]) -> str | None:
+    if node.get("class") != "COLUMN_REF":
+        return None
+    *prefix, name = node["column_names"]
+    if len(prefix) > 1 or (prefix and prefix[0] not in qualifiers):
+        return None
+    try:
+        schema.find_field(name)
+    except ValueError:
+        return None
+    return name
+
+
+def _constant(node: dict[str, Any], column: str, schema: Schema) -> tuple[bool, Any]:
+    """(ok, value) of a constant node converted to the column's type by DuckDB itself."""
+    if node.get("class") == "CAST" and node["child"].get("class") == "CONSTANT":
+        node = node["child"]
+    if node.get("class") != "CONSTANT" or node["value"].get("is_null"):
+        return False, None
+    field_type = schema.find_field(column).field_type
+    try:
+        sql_type = duckdb_type(field_type, column, "query")
+    except Exception:  # a type icehouse cannot name in DuckDB: do not push
+        return False, None
+    conn = duckdb.connect()
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        cast = f"TRY_CAST(? AS {sql_type})"
+        if sql_type.startswith("TIMESTAMP"):  # microseconds: what Iceberg stores
+            cast = f"epoch_us({cast})"
+        value = conn.execute(f"SELECT {cast}", [node["value"]["value"]]).fetchone()[0]
+    except duckdb.Error:
+        return False, None
+    finally:
+        conn.close()
+    return value is not None, value
+
+
+def _term(
+    node: dict[str, Any], schema: Schema, qualifiers: set[str | None]
+) -> BooleanExpression | None:
+    kind = node.get("type")
+    if kind in _COMPARISONS:
+        forward, backward = _COMPARISONS[kind]
+        for column_node, constant_node, build in (
+            (node["left"], node["right"], forward),
+            (node["right"], node["left"], backward),
+        ):
+            column = _column(column_node, schema, qualifiers)
+            if column is not None:
+                ok, value = _constant(constant_node, column, schema)
+                return build(column, value) if ok else None
+        return None
+    if kind == "COMPARE_IN":
+        column = _column(node["children"][0], schema, qualifiers)
+        if column is None:
+            return None
+        values = [_constant(child, column, schema) for child in node["children"][1:]]
+        return In(column, [v for _, v in values]) if all(ok for ok, _ in values) else None
+    if kind in ("OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL"):
+        column = _column(node["children"][0], schema, qualifiers)
+        if column is None:
+            return None
+        return IsNull(column) if kind == "OPERATOR_IS_NULL" else NotNull(column)
+    return None

@@ -1,0 +1,87 @@
+"""Filters pushed into Iceberg planning skip files, and never change a query's answer."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from icehouse.cli.app import app
+from icehouse.demo.generator import GeneratorConfig, generate
+from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
+from icehouse.lake import Lake
+
+
+@pytest.fixture(scope="module")
+def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
+    home = tmp_path_factory.mktemp("lake")
+    Lake.init(home)
+    lake = Lake.open(home)
+    generate(home / "landing", GeneratorConfig(rows=6000, days=6, malformed_lines=0))
+    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id")
+    for source in demo_sources(home / "landing"):
+        lake.add_source(source)
+    lake.ingest()
+    return lake
+
+
+COUNT = "SELECT count(*) AS n FROM demo.requests"
+QUERIES = [
+    f"{COUNT} WHERE requested_at >= '2024-06-03' AND requested_at < '2024-06-04'",
+    f"{COUNT} r WHERE r.customer_id = 1 AND r.requested_at < TIMESTAMPTZ '2024-06-02 12:00:00+00'",
+    f"{COUNT} WHERE '2024-06-05' <= requested_at",
+    f"{COUNT} WHERE country IN ('US', 'DE') AND status = 404",
+    f"{COUNT} WHERE requested_at < '2024-06-02' OR customer_id = 7",
+    f"{COUNT} WHERE lower(country) = 'us' AND bytes_sent IS NOT NULL",
+    f"{COUNT} a JOIN demo.requests b USING (path) WHERE a.customer_id = 3",
+]
+
+
+@pytest.mark.parametrize("sql", QUERIES)
+def test_pruned_and_unpruned_answers_are_identical(demo_lake: Lake, sql: str) -> None:
+    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+
+
+def test_a_one_day_filter_plans_only_that_days_files(demo_lake: Lake) -> None:
+    result = demo_lake.query(QUERIES[0])
+    (plan,) = result.plans
+    assert plan.files_planned == 1 < plan.files_in_snapshot
+    unpruned = demo_lake.query(QUERIES[0], prune=False).plans[0]
+    assert unpruned.files_planned == plan.files_in_snapshot
+    assert plan.bytes_planned < unpruned.bytes_planned
+    assert "requested_at" in plan.pushed_filter
+
+
+def test_a_filter_under_or_is_not_pushed(demo_lake: Lake) -> None:
+    (plan,) = demo_lake.query(QUERIES[4]).plans
+    assert plan.pushed_filter == "AlwaysTrue()"
+    assert plan.files_planned == plan.files_in_snapshot
+
+
+def test_pruning_holds_across_partition_evolution(tmp_path: Path) -> None:
+    Lake.init(tmp_path)
+    lake = Lake.open(tmp_path)
+    generate(tmp_path / "landing", GeneratorConfig(rows=3000, days=4, malformed_lines=0))
+    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"])
+    sources = demo_sources(tmp_path / "landing")
+    lake.add_source(sources[0])
+    lake.ingest()
+    lake.alter_table(TABLE, partition=["hour(requested_at)", "bucket(4, customer_id)"])
+    for source in sources[1:]:
+        lake.add_source(source)
+    lake.ingest()
+    for sql in QUERIES[:4]:
+        assert lake.query(sql).table == lake.query(sql, prune=False).table
+
+
+def test_sql_explain_prints_files_and_bytes_per_table(demo_lake: Lake) -> None:
+    result = CliRunner().invoke(
+        app, ["sql", "--explain", "--format", "json", "--home", str(demo_lake.home), QUERIES[0]]
+    )
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    (plan,) = data["plans"]
+    assert plan["table"] == "demo.requests" and plan["files_planned"] == 1
+    assert data["rows"] == demo_lake.sql(QUERIES[0]).to_pylist()
