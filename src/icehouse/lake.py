@@ -169,6 +169,14 @@ class Lake:
             properties=properties,
         )
 
+    def table_history(self, name: str) -> list[manage.SnapshotInfo]:
+        """Raises: NoSuchTable."""
+        return manage.snapshot_history(self.table(name))
+
+    def rollback_table(self, name: str, snapshot_id: int) -> None:
+        """Raises: NoSuchTable, InvalidInput (unknown or non-ancestor snapshot)."""
+        manage.rollback(self.table(name), snapshot_id)
+
     # -- sources and ingestion ----------------------------------------------------------
 
     def add_source(self, source: SourceConfig) -> SourceConfig:

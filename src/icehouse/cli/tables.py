@@ -210,3 +210,54 @@ def _render_info(console: Console, info: TableInfo) -> None:
         f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}"
     )
     console.print("properties: " + json.dumps(info.properties, sort_keys=True))
+
+
+@app.command("history")
+def history(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+    """Snapshots, oldest first: id, time, operation, summary."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        snapshots = lake.table_history(name)
+        data = [
+            {
+                "snapshot_id": s.snapshot_id,
+                "parent_id": s.parent_id,
+                "timestamp": iso(s.timestamp_ms / 1000),
+                "operation": s.operation,
+                "summary": s.summary,
+                "current": s.is_current,
+            }
+            for s in snapshots
+        ]
+
+        def render(console: Console) -> None:
+            table = RichTable("snapshot", "time", "operation", "added rows", "total rows", "")
+            for s in snapshots:
+                table.add_row(
+                    str(s.snapshot_id),
+                    iso(s.timestamp_ms / 1000) or "",
+                    s.operation or "",
+                    s.summary.get("added-records", ""),
+                    s.summary.get("total-records", ""),
+                    "current" if s.is_current else "",
+                )
+            console.print(table)
+
+        output.emit(data, render)
+
+
+@app.command("rollback")
+def rollback(
+    name: str,
+    to: Annotated[int, typer.Option("--to", help="The snapshot id to make current again.")],
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Make an earlier snapshot current again (no data is rewritten)."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        lake.rollback_table(name, to)
+        output.emit(
+            {"table": name, "current_snapshot_id": to},
+            lambda c: c.print(f"{name} is at snapshot {to} again."),
+        )

@@ -279,3 +279,51 @@ def add_columns_for(table: Table, fields: list[pa.Field]) -> None:
     with table.update_schema() as update:
         for column in inferred.fields:
             update.add_column(column.name, column.field_type)
+
+
+@dataclass(frozen=True)
+class SnapshotInfo:
+    """One entry of ``icehouse table history``."""
+
+    snapshot_id: int
+    parent_id: int | None
+    timestamp_ms: int
+    operation: str | None
+    summary: dict[str, str]
+    is_current: bool
+
+
+def snapshot_history(table: Table) -> list[SnapshotInfo]:
+    """Retained snapshots, oldest first."""
+    current = table.current_snapshot()
+    return [
+        SnapshotInfo(
+            snapshot_id=s.snapshot_id,
+            parent_id=s.parent_snapshot_id,
+            timestamp_ms=s.timestamp_ms,
+            operation=s.summary.operation.value if s.summary else None,
+            summary={
+                k: v for k, v in (s.summary.additional_properties if s.summary else {}).items()
+            },
+            is_current=current is not None and s.snapshot_id == current.snapshot_id,
+        )
+        for s in sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms)
+    ]
+
+
+def rollback(table: Table, snapshot_id: int) -> Table:
+    """Make an earlier snapshot current again (a metadata change; no data is rewritten).
+
+    Raises:
+        InvalidInput: the snapshot is not one of the table's retained ancestors.
+    """
+    known = {s.snapshot_id for s in table.metadata.snapshots}
+    if snapshot_id not in known:
+        raise InvalidInput(
+            f"table has no snapshot {snapshot_id}; list them with `icehouse table history`"
+        )
+    try:
+        table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
+    except ValueError as exc:  # not an ancestor of the current snapshot
+        raise InvalidInput(f"cannot roll back to {snapshot_id}: {exc}") from exc
+    return table
