@@ -21,6 +21,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 
 from icehouse.errors import QueryError
+from icehouse.query import time_travel
 from icehouse.query.pruning import pushdown_filter
 from icehouse.tables.catalog import load_table
 
@@ -112,13 +113,57 @@ def attach_table(
     return plan
 
 
+def attach_snapshot(
+    conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, name: str, snapshot_id: int
+) -> TablePlan:
+    """A view of an older snapshot, read by PyIceberg with that snapshot's schema."""
+    started = time.perf_counter()
+    table = load_table(catalog, name)
+    scan = table.scan(snapshot_id=snapshot_id)
+    tasks = list(scan.plan_files())
+    view = time_travel.view_name(name, snapshot_id)
+    namespace, view_table = view.split(".")
+    relation = f"__icehouse_{namespace}_{view_table}"
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+    conn.register(relation, scan.to_arrow())
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(view_table)} AS "
+        f"SELECT * FROM {_quote(relation)}"
+    )
+    snapshot = table.snapshot_by_id(snapshot_id)
+    summary = snapshot.summary if snapshot is not None and snapshot.summary else {}
+    return TablePlan(
+        table=f"{name}@{snapshot_id}",
+        pushed_filter=str(AlwaysTrue()),
+        files_in_snapshot=int(summary.get("total-data-files", 0) or 0),
+        files_planned=len(tasks),
+        bytes_planned=sum(t.file.file_size_in_bytes for t in tasks),
+        planning_seconds=time.perf_counter() - started,
+    )
+
+
+def _rewrite_time_travel(
+    conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, sql: str, known: set[str]
+) -> tuple[str, list[TablePlan]]:
+    plans = []
+    for match, name in reversed(time_travel.find(sql)):  # right to left keeps offsets valid
+        if name not in known:
+            continue
+        snapshot_id = time_travel.resolve(load_table(catalog, name), name, match, sql)
+        plans.append(attach_snapshot(conn, catalog, name, snapshot_id))
+        namespace, view = time_travel.view_name(name, snapshot_id).split(".")
+        sql = f"{sql[: match.start()]}{_quote(namespace)}.{_quote(view)}{sql[match.end() :]}"
+    return sql, plans
+
+
 def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult:
     """Raises: QueryError with DuckDB's message (and the tables it knows)."""
     known = known_tables(catalog)
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")
+    original = sql
     try:
-        plans = []
+        sql, plans = _rewrite_time_travel(conn, catalog, sql, known)
         for name in referenced_tables(sql, known):
             schema = load_table(catalog, name).schema()
             row_filter = pushdown_filter(sql, name, schema) if prune else AlwaysTrue()
@@ -128,7 +173,7 @@ def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult
             table = conn.execute(sql).to_arrow_table()
         except duckdb.Error as exc:
             tables = ", ".join(sorted(known)) or "none"
-            raise QueryError(f"{exc}\n(tables: {tables})", sql=sql) from exc
+            raise QueryError(f"{exc}\n(tables: {tables})", sql=original) from exc
         return QueryResult(table, plans, time.perf_counter() - started)
     finally:
         conn.close()

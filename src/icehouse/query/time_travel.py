@@ -1,0 +1,70 @@
+"""``FOR VERSION AS OF`` / ``FOR TIMESTAMP AS OF`` after a table name (Spark/Trino syntax).
+
+Each time-travel reference is resolved to a snapshot id (a number, a tag or branch name,
+or the snapshot current at a timestamp) and rewritten to a view of that snapshot, named
+``<table>__at_<snapshot id>`` in the table's namespace.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import duckdb
+from pyiceberg.table import Table
+
+from icehouse.errors import QueryError
+
+_TIME_TRAVEL = re.compile(
+    r"\b(?P<ns>[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?P<table>[A-Za-z_][A-Za-z0-9_]*)\s+"
+    r"FOR\s+(?P<kind>VERSION|TIMESTAMP|SYSTEM_TIME)\s+AS\s+OF\s+"
+    r"(?P<value>'(?:[^']|'')*'|-?\d+)",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class TimeTravel:
+    table: str  # namespace.table
+    snapshot_id: int
+    view: str  # the name the rewritten query uses, namespace.view
+
+
+def find(sql: str) -> list[tuple[re.Match[str], str]]:
+    """Every time-travel reference with its table name."""
+    return [(m, f"{m.group('ns')}.{m.group('table')}") for m in _TIME_TRAVEL.finditer(sql)]
+
+
+def resolve(table: Table, name: str, match: re.Match[str], sql: str) -> int:
+    """Raises: QueryError naming what does not exist."""
+    kind, value = match.group("kind").upper(), match.group("value")
+    text = value[1:-1].replace("''", "'") if value.startswith("'") else value
+    if kind == "VERSION":
+        if not value.startswith("'"):
+            if table.snapshot_by_id(int(text)) is None:
+                raise QueryError(
+                    f"{name} has no snapshot {text} (see `icehouse table history`)", sql=sql
+                )
+            return int(text)
+        snapshot = table.snapshot_by_name(text)
+        if snapshot is None:
+            refs = ", ".join(sorted(table.metadata.refs)) or "none"
+            raise QueryError(f"{name} has no tag or branch {text!r} (refs: {refs})", sql=sql)
+        return snapshot.snapshot_id
+    conn = duckdb.connect()
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        millis = conn.execute("SELECT epoch_ms(TRY_CAST(? AS TIMESTAMPTZ))", [text]).fetchone()[0]
+    finally:
+        conn.close()
+    if millis is None:
+        raise QueryError(f"cannot read timestamp {text!r} in FOR TIMESTAMP AS OF", sql=sql)
+    snapshot = table.snapshot_as_of_timestamp(millis)
+    if snapshot is None:
+        raise QueryError(f"{name} had no snapshot yet at {text}", sql=sql)
+    return snapshot.snapshot_id
+
+
+def view_name(name: str, snapshot_id: int) -> str:
+    namespace, table = name.split(".")
+    return f"{namespace}.{table}__at_{snapshot_id}".replace("-", "m")
