@@ -213,6 +213,13 @@ class Lake:
         """Raises: QueryError."""
         return run_sql(self.catalog, query).table
 
+    def delete(self, table: str, where: str) -> int:
+        """Delete the rows matching ``where`` (e.g. one tenant's data); returns how many.
+
+        Raises: NoSuchTable, QueryError (a WHERE that cannot be translated exactly)."""
+        result = run_sql(self.catalog, f"DELETE FROM {table} WHERE {where}")
+        return int(result.table.column("deleted_rows")[0].as_py())
+
     def query(self, query: str, *, prune: bool = True) -> QueryResult:
         """The result with what each table had to read (files, bytes, planning time).
 

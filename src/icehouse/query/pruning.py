@@ -60,14 +60,29 @@ def single_table_where(sql: str) -> tuple[str, str | None, dict[str, Any]] | Non
     return name, source.get("alias") or None, node["where_clause"]
 
 
-def pushdown_filter(sql: str, table_name: str, schema: Schema) -> BooleanExpression:
-    """The filter to plan ``table_name`` with for this query (``AlwaysTrue`` if none)."""
+def convertible_terms(
+    sql: str, table_name: str, schema: Schema
+) -> tuple[list[BooleanExpression], list[str]]:
+    """The AND-terms of a single-table query's WHERE as PyIceberg expressions, and a
+    description of each term that could not be translated."""
     found = single_table_where(sql)
     if found is None or found[0] != table_name:
-        return AlwaysTrue()
+        return [], ["not a single-table query with a WHERE clause"]
     _, alias, where = found
     qualifiers = {None, alias, table_name.split(".")[1]}
-    terms = [t for c in _conjuncts(where) if (t := _term(c, schema, qualifiers)) is not None]
+    terms, refused = [], []
+    for conjunct in _conjuncts(where):
+        term = _term(conjunct, schema, qualifiers)
+        if term is None:
+            refused.append(conjunct.get("type", "an expression").lower())
+        else:
+            terms.append(term)
+    return terms, refused
+
+
+def pushdown_filter(sql: str, table_name: str, schema: Schema) -> BooleanExpression:
+    """The filter to plan ``table_name`` with for this query (``AlwaysTrue`` if none)."""
+    terms, _ = convertible_terms(sql, table_name, schema)
     if not terms:
         return AlwaysTrue()
     return terms[0] if len(terms) == 1 else And(*terms)

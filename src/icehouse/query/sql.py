@@ -22,6 +22,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 
 from icehouse.errors import QueryError
 from icehouse.query import time_travel
+from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.pruning import pushdown_filter
 from icehouse.tables.catalog import load_table
 
@@ -158,6 +159,11 @@ def _rewrite_time_travel(
 
 def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult:
     """Raises: QueryError with DuckDB's message (and the tables it knows)."""
+    statement = parse_delete(sql)
+    if statement is not None:
+        started = time.perf_counter()
+        deleted = run_delete(load_table(catalog, statement.table), statement, sql)
+        return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
     known = known_tables(catalog)
     conn = duckdb.connect()
     conn.execute("SET TimeZone = 'UTC'")

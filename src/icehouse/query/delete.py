@@ -1,0 +1,91 @@
+"""``DELETE FROM namespace.table WHERE ...``: row-level deletes as an Iceberg snapshot.
+
+The ``WHERE`` must translate exactly into a PyIceberg expression (terms of the form
+``column <op> constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``): unlike pruning, a
+delete cannot drop a term it does not understand. PyIceberg rewrites the affected files
+(copy-on-write). The snapshot carries icehouse's ingestion summary keys forward, so that
+exactly-once recovery still reads what is committed from the current snapshot.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from pyiceberg.expressions import And, BooleanExpression
+from pyiceberg.table import Table
+
+from icehouse.errors import QueryError
+from icehouse.query.pruning import convertible_terms
+from icehouse.tables.commit import SUMMARY_KEYS
+
+_DELETE = re.compile(
+    r"^\s*DELETE\s+FROM\s+(?P<name>[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*)"
+    r"(?:\s+WHERE\s+(?P<where>.+?))?\s*;?\s*$",
+    re.IGNORECASE | re.DOTALL,
+)
+_CHANGES_DATA = re.compile(
+    r"^\s*(INSERT|UPDATE|MERGE|DELETE|CREATE|DROP|ALTER|TRUNCATE|COPY)\b", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class DeleteStatement:
+    table: str
+    where: str
+
+
+def parse_delete(sql: str) -> DeleteStatement | None:
+    """The DELETE in ``sql``, None for a query.
+
+    Raises:
+        QueryError: a statement that changes data other than a supported DELETE.
+    """
+    match = _DELETE.match(sql)
+    if match is None:
+        verb = _CHANGES_DATA.match(sql)
+        if verb:
+            raise QueryError(
+                f"{verb.group(1).upper()} is not supported: data enters through "
+                "`icehouse ingest`; rows leave with DELETE FROM namespace.table WHERE ...",
+                sql=sql,
+            )
+        return None
+    if not match.group("where"):
+        raise QueryError("DELETE needs a WHERE clause naming the rows to delete", sql=sql)
+    return DeleteStatement(re.sub(r"\s+", "", match.group("name")), match.group("where"))
+
+
+def delete_filter(statement: DeleteStatement, table: Table, sql: str) -> BooleanExpression:
+    """Raises: QueryError when a term of the WHERE cannot be translated exactly."""
+    probe = f"SELECT * FROM {statement.table} WHERE {statement.where}"
+    terms, refused = convertible_terms(probe, statement.table, table.schema())
+    if refused or not terms:
+        raise QueryError(
+            "DELETE supports WHERE terms of the form column <op> constant, IN (...), "
+            f"IS [NOT] NULL, joined by AND; cannot translate: {refused or statement.where}",
+            sql=sql,
+        )
+    return terms[0] if len(terms) == 1 else And(*terms)
+
+
+def run_delete(table: Table, statement: DeleteStatement, sql: str) -> int:
+    """Delete matching rows in one snapshot; returns how many rows went."""
+    row_filter = delete_filter(statement, table, sql)
+    before = _total_rows(table)
+    current = table.current_snapshot()
+    carried = {
+        key: current.summary[key]
+        for key in SUMMARY_KEYS
+        if current is not None and current.summary and key in current.summary
+    }
+    table.delete(row_filter, snapshot_properties=carried)
+    table.refresh()
+    return before - _total_rows(table)
+
+
+def _total_rows(table: Table) -> int:
+    snapshot = table.current_snapshot()
+    if snapshot is None or snapshot.summary is None:
+        return 0
+    return int(snapshot.summary.get("total-records", 0) or 0)

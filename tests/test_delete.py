@@ -1,0 +1,76 @@
+"""DELETE FROM removes exactly the matching rows in one snapshot, keeps exactly-once
+bookkeeping intact, and refuses what it cannot translate exactly."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from icehouse.errors import QueryError
+from tests import fixtures_lake
+from tests.fixtures_lake import EVENTS, add_source, event, ids, write_jsonl
+
+home, lake, landing, events = (
+    fixtures_lake.home,
+    fixtures_lake.lake,
+    fixtures_lake.landing,
+    fixtures_lake.events,
+)
+
+
+@pytest.fixture
+def ingested(lake, landing, events):  # type: ignore[no-untyped-def]
+    add_source(lake, "s", landing)
+    write_jsonl(landing / "a.jsonl", [event(i, day=1 + i % 3) for i in range(1, 31)])
+    lake.ingest()
+    return lake
+
+
+def test_deleting_one_tenant_removes_exactly_its_rows(ingested):
+    deleted = ingested.delete(EVENTS, "id IN (3, 4, 5) AND ts >= '2024-06-01'")
+    assert deleted == 3
+    assert ids(ingested) == [i for i in range(1, 31) if i not in (3, 4, 5)]
+
+
+def test_delete_through_sql_reports_the_count_and_keeps_the_watermarks(ingested):
+    before = ingested.table(EVENTS).current_snapshot().summary["icehouse.watermarks"]
+    result = ingested.sql(f"DELETE FROM {EVENTS} WHERE id <= 10")
+    assert result.to_pylist() == [{"deleted_rows": 10}]
+    summary = ingested.table(EVENTS).current_snapshot().summary
+    assert json.loads(summary["icehouse.watermarks"]) == json.loads(before)
+    assert ids(ingested) == list(range(11, 31))
+
+
+def test_a_where_that_cannot_be_translated_exactly_is_refused(ingested):
+    with pytest.raises(QueryError, match="DELETE supports WHERE terms"):
+        ingested.sql(f"DELETE FROM {EVENTS} WHERE id = 1 OR id = 2")
+    with pytest.raises(QueryError, match="DELETE supports WHERE terms"):
+        ingested.delete(EVENTS, "lower(country) = 'de'")
+    assert len(ids(ingested)) == 30
+
+
+@pytest.mark.parametrize(
+    ("sql", "verb"),
+    [
+        (f"INSERT INTO {EVENTS} VALUES (1)", "INSERT"),
+        (f"UPDATE {EVENTS} SET id = 1", "UPDATE"),
+        (f"DROP TABLE {EVENTS}", "DROP"),
+    ],
+)
+def test_other_statements_that_change_data_say_they_are_not_supported(ingested, sql, verb):
+    with pytest.raises(QueryError, match=f"{verb} is not supported"):
+        ingested.sql(sql)
+
+
+def test_delete_without_where_is_refused(ingested):
+    with pytest.raises(QueryError, match="DELETE needs a WHERE clause"):
+        ingested.sql(f"DELETE FROM {EVENTS}")
+
+
+def test_ingestion_after_a_delete_goes_on_exactly_once(ingested, landing):
+    ingested.delete(EVENTS, "id > 20")
+    write_jsonl(landing / "b.jsonl", [event(i) for i in range(100, 105)])
+    assert ingested.ingest().rows == 5
+    assert ingested.ingest().rows == 0
+    assert ids(ingested) == [*range(1, 21), *range(100, 105)]
