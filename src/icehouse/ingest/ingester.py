@@ -32,7 +32,13 @@ from sqlalchemy import Engine, and_, func, select
 
 from icehouse.config import LakeConfig, SourceConfig
 from icehouse.errors import NoSuchSource
-from icehouse.ingest.batch import BatchAbandoned, EventTime, FileIngest, SchemaMustEvolve
+from icehouse.ingest.batch import (
+    BatchAbandoned,
+    EventTime,
+    FileIngest,
+    FileOutcome,
+    SchemaMustEvolve,
+)
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.ledger import (
@@ -233,7 +239,7 @@ class Ingester:
                         heartbeat=heartbeat,
                         batch_id=batch.id,
                     ).run(row)
-                    self._count(report, outcome.state, outcome)
+                    self._count(report, outcome)
                     rows += outcome.rows
                     late += outcome.late_rows
                     if outcome.state in (CLAIMED, DUPLICATE):  # both consumed on commit
@@ -266,14 +272,14 @@ class Ingester:
         if self._commit(batch, writer, report, rows=rows, late=late, newest_event=events.newest):
             self._after_success(committed_paths)
 
-    def _count(self, report: IngestReport, state: str, outcome: object) -> None:
-        report.bytes_read += outcome.bytes_read  # type: ignore[attr-defined]
-        report.bad_rows += outcome.bad_rows  # type: ignore[attr-defined]
-        if state == CLAIMED:
+    def _count(self, report: IngestReport, outcome: FileOutcome) -> None:
+        report.bytes_read += outcome.bytes_read
+        report.bad_rows += outcome.bad_rows
+        if outcome.state == CLAIMED:
             report.files += 1
-            report.rows += outcome.rows  # type: ignore[attr-defined]
-            report.late_rows += outcome.late_rows  # type: ignore[attr-defined]
-        elif state == QUARANTINED:
+            report.rows += outcome.rows
+            report.late_rows += outcome.late_rows
+        elif outcome.state == QUARANTINED:
             report.quarantined_files += 1
         else:
             report.duplicate_files += 1

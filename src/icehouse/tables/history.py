@@ -51,14 +51,10 @@ def snapshots_to_expire(table: Table, *, now_ms: int | None = None) -> list[int]
 def trim_history(table: Table, *, slack: float = 0.1) -> TrimResult:
     """Expire old snapshots once the table exceeds its cap by ``slack`` (so that the
     cost of an expiry commit is paid once per many appends, not on every one)."""
-    properties = table.metadata.properties
-    max_count = int(properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS))
-    if len(table.metadata.snapshots) <= max_count * (1 + slack):
-        candidates = snapshots_to_expire(table)
-        if not candidates or len(candidates) < max(1, int(max_count * slack)):
-            return TrimResult(0, 0)
+    max_count = int(table.metadata.properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS))
+    over_cap = len(table.metadata.snapshots) > max_count * (1 + slack)
     expire = snapshots_to_expire(table)
-    if not expire:
+    if not expire or (not over_cap and len(expire) < max(1, int(max_count * slack))):
         return TrimResult(0, 0)
     lists = {s.snapshot_id: s.manifest_list for s in table.metadata.snapshots}
     table.maintenance.expire_snapshots().by_ids(expire).commit()
