@@ -29,6 +29,7 @@ from pyiceberg.expressions import (
 )
 from pyiceberg.schema import Schema
 
+from icehouse.errors import InvalidMapping
 from icehouse.ingest.mapping import duckdb_type
 
 _COMPARISONS = {
@@ -41,13 +42,11 @@ _COMPARISONS = {
 """DuckDB comparison → (expression for ``column op constant``, for ``constant op column``)."""
 
 
-def single_table_where(sql: str) -> tuple[str, str | None, dict[str, Any]] | None:
+def single_table_where(
+    sql: str, conn: duckdb.DuckDBPyConnection
+) -> tuple[str, str | None, dict[str, Any]] | None:
     """(``namespace.table``, alias, WHERE node) of a single-table SELECT, else None."""
-    conn = duckdb.connect()
-    try:
-        parsed = json.loads(conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
-    finally:
-        conn.close()
+    parsed = json.loads(conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
     if parsed.get("error") or len(parsed.get("statements", [])) != 1:
         return None
     node = parsed["statements"][0]["node"]
@@ -65,19 +64,24 @@ def convertible_terms(
 ) -> tuple[list[BooleanExpression], list[str]]:
     """The AND-terms of a single-table query's WHERE as PyIceberg expressions, and a
     description of each term that could not be translated."""
-    found = single_table_where(sql)
-    if found is None or found[0] != table_name:
-        return [], ["not a single-table query with a WHERE clause"]
-    _, alias, where = found
-    qualifiers = {None, alias, table_name.split(".")[1]}
-    terms, refused = [], []
-    for conjunct in _conjuncts(where):
-        term = _term(conjunct, schema, qualifiers)
-        if term is None:
-            refused.append(conjunct.get("type", "an expression").lower())
-        else:
-            terms.append(term)
-    return terms, refused
+    conn = duckdb.connect()  # one connection parses the query and casts every constant
+    try:
+        conn.execute("SET TimeZone = 'UTC'")
+        found = single_table_where(sql, conn)
+        if found is None or found[0] != table_name:
+            return [], ["not a single-table query with a WHERE clause"]
+        _, alias, where = found
+        translate = _Translator(schema, {None, alias, table_name.split(".")[1]}, conn)
+        terms, refused = [], []
+        for conjunct in _conjuncts(where):
+            term = translate.term(conjunct)
+            if term is None:
+                refused.append(conjunct.get("type", "an expression").lower())
+            else:
+                terms.append(term)
+        return terms, refused
+    finally:
+        conn.close()
 
 
 def pushdown_filter(sql: str, table_name: str, schema: Schema) -> BooleanExpression:
@@ -94,68 +98,67 @@ def _conjuncts(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node]
 
 
-def _column(node: dict[str, Any], schema: Schema, qualifiers: set[str | None]) -> str | None:
-    if node.get("class") != "COLUMN_REF":
-        return None
-    *prefix, name = node["column_names"]
-    if len(prefix) > 1 or (prefix and prefix[0] not in qualifiers):
-        return None
-    try:
-        schema.find_field(name)
-    except ValueError:
-        return None
-    return name
+class _Translator:
+    """Turns DuckDB expression nodes over one table into PyIceberg expressions."""
 
+    def __init__(
+        self, schema: Schema, qualifiers: set[str | None], conn: duckdb.DuckDBPyConnection
+    ) -> None:
+        self._schema, self._qualifiers, self._conn = schema, qualifiers, conn
 
-def _constant(node: dict[str, Any], column: str, schema: Schema) -> tuple[bool, Any]:
-    """(ok, value) of a constant node converted to the column's type by DuckDB itself."""
-    if node.get("class") == "CAST" and node["child"].get("class") == "CONSTANT":
-        node = node["child"]
-    if node.get("class") != "CONSTANT" or node["value"].get("is_null"):
-        return False, None
-    field_type = schema.find_field(column).field_type
-    try:
-        sql_type = duckdb_type(field_type, column, "query")
-    except Exception:  # a type icehouse cannot name in DuckDB: do not push
-        return False, None
-    conn = duckdb.connect()
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
+    def column(self, node: dict[str, Any]) -> str | None:
+        if node.get("class") != "COLUMN_REF":
+            return None
+        *prefix, name = node["column_names"]
+        if len(prefix) > 1 or (prefix and prefix[0] not in self._qualifiers):
+            return None
+        try:
+            self._schema.find_field(name)
+        except ValueError:
+            return None
+        return name
+
+    def constant(self, node: dict[str, Any], column: str) -> tuple[bool, Any]:
+        """(ok, value) of a constant node converted to the column's type by DuckDB."""
+        if node.get("class") == "CAST" and node["child"].get("class") == "CONSTANT":
+            node = node["child"]
+        if node.get("class") != "CONSTANT" or node["value"].get("is_null"):
+            return False, None
+        try:
+            sql_type = duckdb_type(self._schema.find_field(column).field_type, column, "query")
+        except InvalidMapping:  # a type icehouse cannot name in DuckDB: do not push
+            return False, None
         cast = f"TRY_CAST(? AS {sql_type})"
         if sql_type.startswith("TIMESTAMP"):  # microseconds: what Iceberg stores
             cast = f"epoch_us({cast})"
-        value = conn.execute(f"SELECT {cast}", [node["value"]["value"]]).fetchone()[0]
-    except duckdb.Error:
-        return False, None
-    finally:
-        conn.close()
-    return value is not None, value
+        try:
+            value = self._conn.execute(f"SELECT {cast}", [node["value"]["value"]]).fetchone()[0]
+        except duckdb.Error:
+            return False, None
+        return value is not None, value
 
-
-def _term(
-    node: dict[str, Any], schema: Schema, qualifiers: set[str | None]
-) -> BooleanExpression | None:
-    kind = node.get("type")
-    if kind in _COMPARISONS:
-        forward, backward = _COMPARISONS[kind]
-        for column_node, constant_node, build in (
-            (node["left"], node["right"], forward),
-            (node["right"], node["left"], backward),
-        ):
-            column = _column(column_node, schema, qualifiers)
-            if column is not None:
-                ok, value = _constant(constant_node, column, schema)
-                return build(column, value) if ok else None
+    def term(self, node: dict[str, Any]) -> BooleanExpression | None:
+        kind = node.get("type")
+        if kind in _COMPARISONS:
+            forward, backward = _COMPARISONS[kind]
+            for column_node, constant_node, build in (
+                (node["left"], node["right"], forward),
+                (node["right"], node["left"], backward),
+            ):
+                column = self.column(column_node)
+                if column is not None:
+                    ok, value = self.constant(constant_node, column)
+                    return build(column, value) if ok else None
+            return None
+        if kind == "COMPARE_IN":
+            column = self.column(node["children"][0])
+            if column is None:
+                return None
+            values = [self.constant(child, column) for child in node["children"][1:]]
+            return In(column, [v for _, v in values]) if all(ok for ok, _ in values) else None
+        if kind in ("OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL"):
+            column = self.column(node["children"][0])
+            if column is None:
+                return None
+            return IsNull(column) if kind == "OPERATOR_IS_NULL" else NotNull(column)
         return None
-    if kind == "COMPARE_IN":
-        column = _column(node["children"][0], schema, qualifiers)
-        if column is None:
-            return None
-        values = [_constant(child, column, schema) for child in node["children"][1:]]
-        return In(column, [v for _, v in values]) if all(ok for ok, _ in values) else None
-    if kind in ("OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL"):
-        column = _column(node["children"][0], schema, qualifiers)
-        if column is None:
-            return None
-        return IsNull(column) if kind == "OPERATOR_IS_NULL" else NotNull(column)
-    return None

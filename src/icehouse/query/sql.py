@@ -19,6 +19,7 @@ import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.table import Table
 
 from icehouse.errors import QueryError
 from icehouse.query import time_travel
@@ -74,13 +75,12 @@ def known_tables(catalog: SqlCatalog) -> set[str]:
 
 def attach_table(
     conn: duckdb.DuckDBPyConnection,
-    catalog: SqlCatalog,
     name: str,
+    table: Table,
     row_filter: BooleanExpression | None = None,
 ) -> TablePlan:
     started = time.perf_counter()
     namespace, table_name = name.split(".")
-    table = load_table(catalog, name)
     row_filter = row_filter if row_filter is not None else AlwaysTrue()
     view = f"{_quote(namespace)}.{_quote(table_name)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
@@ -171,9 +171,10 @@ def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult
     try:
         sql, plans = _rewrite_time_travel(conn, catalog, sql, known)
         for name in referenced_tables(sql, known):
-            schema = load_table(catalog, name).schema()
+            iceberg_table = load_table(catalog, name)
+            schema = iceberg_table.schema()
             row_filter = pushdown_filter(sql, name, schema) if prune else AlwaysTrue()
-            plans.append(attach_table(conn, catalog, name, row_filter))
+            plans.append(attach_table(conn, name, iceberg_table, row_filter))
         started = time.perf_counter()
         try:
             table = conn.execute(sql).to_arrow_table()
