@@ -23,7 +23,7 @@ import typer
 
 from icehouse.cli.output import Format, Output
 from icehouse.config import resolve_home
-from icehouse.errors import HomeNotFound, IcehouseError, StateError
+from icehouse.errors import HomeNotFound, IcehouseError, InvalidInput, StateError
 from icehouse.ingest.faults import faults_from_env
 from icehouse.lake import Lake
 
@@ -74,3 +74,18 @@ def errors_to_exit(output: Output) -> Iterator[None]:
         yield
     except IcehouseError as exc:
         raise fail(output, exc) from None
+
+
+def parse_pairs(values: list[str], what: str, sep: str = "=") -> list[tuple[str, str]]:
+    """``KEY=VALUE`` (or ``NAME:TYPE``) option values as pairs.
+
+    Raises:
+        InvalidInput: a value without the separator or with an empty key.
+    """
+    pairs = []
+    for value in values:
+        key, found, rest = value.partition(sep)
+        if not found or not key.strip():
+            raise InvalidInput(f"{what} must be written KEY{sep}VALUE, got {value!r}")
+        pairs.append((key.strip(), rest.strip()))
+    return pairs

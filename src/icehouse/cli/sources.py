@@ -9,9 +9,8 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
 from icehouse.cli.output import Format, Output
-from icehouse.cli.tables import _pairs
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.errors import InvalidConfig
 
@@ -30,7 +29,7 @@ def build_mapping(
         ("--expr", "expr", expr),
         ("--default", "default", default),
     ):
-        for column, value in _pairs(values, option):
+        for column, value in parse_pairs(values, option):
             rules.setdefault(column, {})[key] = value
     return {column: ColumnMapping(**rule) for column, rule in rules.items()}  # type: ignore[arg-type]
 

@@ -10,22 +10,12 @@ import typer
 from rich.console import Console
 from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
 from icehouse.cli.output import Format, Output, iso
 from icehouse.errors import InvalidInput
 from icehouse.tables.manage import TableInfo
 
 app = typer.Typer(help="Create, inspect and evolve Iceberg tables.", no_args_is_help=True)
-
-
-def _pairs(values: list[str], what: str, sep: str = "=") -> list[tuple[str, str]]:
-    pairs = []
-    for value in values:
-        key, found, rest = value.partition(sep)
-        if not found or not key.strip():
-            raise InvalidInput(f"{what} must be written KEY{sep}VALUE, got {value!r}")
-        pairs.append((key.strip(), rest.strip()))
-    return pairs
 
 
 def _schema_argument(schema: str) -> str:
@@ -78,7 +68,7 @@ def create(
             like=like,
             partition=partition,
             sort=sort,
-            properties=dict(_pairs(property, "--property")),
+            properties=dict(parse_pairs(property, "--property")),
         )
         info = lake.describe_table(name)
         output.emit(
@@ -163,10 +153,10 @@ def alter(
         lake.alter_table(
             name,
             partition=partition or None,
-            add_columns=_pairs(add_column, "--add-column", ":"),
-            widen=_pairs(widen, "--widen", ":"),
+            add_columns=parse_pairs(add_column, "--add-column", ":"),
+            widen=parse_pairs(widen, "--widen", ":"),
             sort=sort,
-            properties=dict(_pairs(property, "--property")) or None,
+            properties=dict(parse_pairs(property, "--property")) or None,
         )
         info = lake.describe_table(name)
         output.emit(
