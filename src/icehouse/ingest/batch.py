@@ -55,6 +55,12 @@ class FileOutcome:
     bytes_read: int = 0
 
 
+def read_bytes(filesystem: object, path: str) -> bytes:
+    """The file's bytes as stored (compression=None: pyarrow would otherwise inflate)."""
+    with filesystem.open_input_stream(path, compression=None) as stream:  # type: ignore[attr-defined]
+        return bytes(stream.read())
+
+
 def content_hash(filesystem: object, path: str) -> str:
     """xxh3-128 of the file's bytes as stored: cheap (GB/s) and collision-safe enough to
     recognise a re-delivered file under another name."""
@@ -155,12 +161,20 @@ class FileIngest:
     def run(self, row: FileRow) -> FileOutcome:
         """Raises: BatchAbandoned when a file already handed to the writer fails."""
         filesystem, _ = open_location(self._source.location, self._storage)
+        replay = row.replay_lines is not None
+        options = format_options(self._source)
+        # A small JSON-lines file is read once: hashed and parsed from the same bytes.
+        whole = not replay and fast_json.eligible(options, row.size)
+        data: bytes | None = None
         try:
             with self._report.measure("hash"):
-                digest = content_hash(filesystem, row.path)
+                if whole:
+                    data = read_bytes(filesystem, row.path)
+                    digest = xxhash.xxh3_128_hexdigest(data)
+                else:
+                    digest = content_hash(filesystem, row.path)
         except (FileNotFoundError, OSError) as exc:
             return self._quarantine_file(row, None, f"file vanished before it could be read: {exc}")
-        replay = row.replay_lines is not None
         if not replay and (
             digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest)
         ):
@@ -169,7 +183,7 @@ class FileIngest:
         staged = BatchFiles()
         bad: list[BadRecord] = []
         try:
-            good = self._decode(filesystem, row, replay, staged, bad)
+            good = self._decode(filesystem, row, options, data, staged, bad)
         except UnreadableFile as exc:
             return self._fail(row, digest, staged, exc.reason, bad)
         total = good + len(bad)
@@ -198,20 +212,21 @@ class FileIngest:
         self,
         filesystem: object,
         row: FileRow,
-        replay: bool,
+        options: FormatOptions,
+        data: bytes | None,
         staged: BatchFiles,
         bad: list[BadRecord],
     ) -> int:
         """Decode and map the file into ``staged``; returns the good rows.
 
-        Small clean JSON-lines files take pyarrow's one-call path; anything it refuses,
-        and any bad row it meets, sends the file through the line-aware decoder.
+        A small JSON-lines file already read whole (``data``) takes pyarrow's one-call
+        path; anything it refuses, and any bad row it meets, sends the file through the
+        line-aware decoder.
         """
-        options = format_options(self._source)
-        if not replay and fast_json.eligible(options, row.size):
+        if data is not None:
             try:
                 with self._report.measure("decode"):
-                    chunk = fast_json.read_whole(filesystem, row.path, options)  # type: ignore[arg-type]
+                    chunk = fast_json.read_whole(data, row.path, options)
                 if self._source.unknown_fields == "evolve":
                     self._check_unknown_fields(chunk.table.schema)
                 with self._report.measure("map"):
@@ -229,8 +244,8 @@ class FileIngest:
                 chunk = next(chunks, None)
             if chunk is None:
                 return good
-            if replay:
-                chunk = chunk.only_lines(row.replay_lines)  # type: ignore[arg-type]
+            if row.replay_lines is not None:
+                chunk = chunk.only_lines(row.replay_lines)
             if self._source.unknown_fields == "evolve":
                 self._check_unknown_fields(chunk.table.schema)
             with self._report.measure("map"):

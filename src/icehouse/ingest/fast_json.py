@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.fs as pafs
 import pyarrow.json as pajson
 
 from icehouse.ingest.compression import detect_compression
@@ -32,15 +31,14 @@ def eligible(options: FormatOptions, size: int) -> bool:
     return options.format == "jsonl" and size <= MAX_PLAIN_BYTES
 
 
-def read_whole(filesystem: pafs.FileSystem, path: str, options: FormatOptions) -> DecodedChunk:
-    """All rows of a small JSON-lines file; ``lines`` assume no blank lines.
+def read_whole(data: bytes, path: str, options: FormatOptions) -> DecodedChunk:
+    """All rows of a small JSON-lines file given its stored bytes (``path`` only helps to
+    detect the compression); ``lines`` assume no blank lines.
 
     Raises:
         FastPathRefused: anything pyarrow cannot read, for whatever reason.
     """
     try:
-        with filesystem.open_input_stream(path, compression=None) as raw:
-            data = raw.read()
         codec = detect_compression(path, data[:64], options.compression)
         if codec != "none" and len(data) > MAX_COMPRESSED_BYTES:
             raise FastPathRefused(f"{len(data)} compressed bytes: too big to hold whole")
