@@ -1,51 +1,66 @@
-"""``icehouse sql``: DuckDB over the tables' current snapshots."""
+"""``icehouse sql``: DuckDB over the tables' current snapshots, one query or a shell."""
 
 from __future__ import annotations
 
 import io
 import sys
+from enum import StrEnum
+from pathlib import Path
 from typing import Annotated
 
-import pyarrow as pa
 import pyarrow.csv as pacsv
 import typer
-from rich.console import Console
-from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake
-from icehouse.cli.output import Format, Output
-from icehouse.query.sql import QueryResult
-
-
-def render_arrow(console: Console, result: pa.Table, *, limit: int = 1000) -> None:
-    table = RichTable(*result.column_names)
-    for row in result.slice(0, limit).to_pylist():
-        table.add_row(
-            *[
-                "NULL" if v is None else f"{v:,}" if isinstance(v, int) else str(v)
-                for v in row.values()
-            ]
-        )
-    console.print(table)
-    shown = min(limit, result.num_rows)
-    console.print(
-        f"{result.num_rows:,} row(s)"
-        + (f", first {shown} shown" if shown < result.num_rows else "")
-    )
+from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
+from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
+from icehouse.cli.shell import (
+    HISTORY_FILE,
+    Shell,
+    prompt_session,
+    render_arrow,
+    render_plans,
+    run_interactive,
+    run_script,
+)
 
 
-def render_plans(console: Console, answer: QueryResult) -> None:
-    for plan in answer.plans:
-        console.print(
-            f"[bold]{plan.table}[/bold]: {plan.files_planned} of {plan.files_in_snapshot} files, "
-            f"{plan.bytes_planned:,} bytes; planned in {plan.planning_seconds * 1000:.0f} ms "
-            f"with filter {plan.pushed_filter}"
-        )
-    console.print(f"executed in {answer.execution_seconds * 1000:.0f} ms")
+class SqlFormat(StrEnum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    jsonl = "jsonl"
+    parquet = "parquet"
+
+
+_EXTENSIONS = ", ".join(f".{f}" for f in FileFormat)
+
+
+def _usage_error(output: Output, message: str) -> typer.Exit:
+    output.note(f"[red]Error:[/red] {message}")
+    return typer.Exit(EXIT_USAGE)
+
+
+def _out_format(output: Output, out: Path, format: SqlFormat | None) -> FileFormat:
+    """``--format`` when given, else the extension of ``--out``."""
+    if format is None:
+        chosen = file_format_of(out)
+        if chosen is None:
+            raise _usage_error(
+                output,
+                f"cannot tell the format of {out} from its extension; use one of {_EXTENSIONS} "
+                "or give --format",
+            )
+        return chosen
+    if format == SqlFormat.table:
+        raise _usage_error(output, f"--format table is for the screen; --out writes {_EXTENSIONS}")
+    return FileFormat(format.value)
 
 
 def sql(
-    query: Annotated[str, typer.Argument(help="SQL; name tables namespace.table.")],
+    query: Annotated[
+        str | None,
+        typer.Argument(help="SQL; name tables namespace.table. Leave out to start the shell."),
+    ] = None,
     explain: Annotated[
         bool,
         typer.Option(
@@ -53,22 +68,80 @@ def sql(
             help="Also show, per table, the filter pushed into planning and the files and bytes read.",
         ),
     ] = False,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out",
+            "-o",
+            help=f"Write the rows to this file; its extension ({_EXTENSIONS}) or --format "
+            "says how.",
+            show_default=False,
+        ),
+    ] = None,
     home: HomeOption = None,
-    format: FormatOption = Format.table,
+    format: Annotated[
+        SqlFormat | None,
+        typer.Option(
+            "--format",
+            "-f",
+            help="table for people, json for machines (stdout); with --out also jsonl, "
+            "parquet. Default: table, or the extension of --out.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
-    """Run SQL over the lake; --format table, csv or json (a JSON array of row objects;
-    with --explain, an object with "plans" and "rows")."""
-    output = Output(format)
+    """Run SQL over the lake; with no query, start a SQL shell.
+
+    One query prints a table, or with --format csv|json CSV or a JSON array
+    of row objects (with --explain: an object with "plans" and "rows");
+    --out FILE writes the rows to a file (.parquet, .csv, .json, .jsonl):
+
+        icehouse sql "SELECT country, count(*) AS n FROM logs.events GROUP BY 1"
+        icehouse sql "SELECT * FROM logs.events" --out events.parquet
+
+    No query: a shell with history. Statements end with ; and may span lines;
+    \\d lists tables, \\d logs.events describes one, \\? lists all commands.
+    Piped, it runs each statement and stops at the first error (exit code 1):
+
+        icehouse sql
+        icehouse sql < report.sql
+    """
+    output = Output(Format.json if format == SqlFormat.json else Format.table)
+    if query is None:
+        if out is not None or format is not None:
+            raise _usage_error(output, "--out and --format need a query; the shell prints tables")
+        _shell(home, output, explain=explain)
+        return
+    if out is None and format in (SqlFormat.jsonl, SqlFormat.parquet):
+        raise _usage_error(output, f"--format {format} needs --out FILE")
+    out_format = _out_format(output, out, format) if out is not None else None
     with open_lake(home, output) as lake:
         answer = lake.query(query)
-    result = answer.table
+        result = answer.table
+        if out is not None and out_format is not None:
+            write_file(result, out, out_format)
+            if explain:
+                render_plans(output.out, answer)
+            rows = f"{result.num_rows:,} row{'' if result.num_rows == 1 else 's'}"
+            output.note(f"Wrote {rows} to {out} ({out_format})")
+            return
     if explain:
         data = {"plans": [p.to_dict() for p in answer.plans], "rows": result.to_pylist()}
         output.emit(data, lambda c: (render_plans(c, answer), render_arrow(c, result)))
         return
-    if format == Format.csv:
+    if format == SqlFormat.csv:
         buffer = io.BytesIO()
         pacsv.write_csv(result, buffer)
         sys.stdout.write(buffer.getvalue().decode())
         return
     output.emit(result.to_pylist(), lambda c: render_arrow(c, result))
+
+
+def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
+    """A prompt on a terminal; a piped script is run statement by statement."""
+    with open_lake(home, output) as lake:
+        shell = Shell(lake, output.out, output.err, explain=explain)
+        if sys.stdin.isatty():
+            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE))
+        elif not run_script(shell, sys.stdin.read()):
+            raise typer.Exit(EXIT_ERROR)

@@ -72,8 +72,8 @@ def create(
         )
         info = lake.describe_table(name)
         output.emit(
-            _info_dict(info),
-            lambda c: (c.print(f"Created [bold]{name}[/bold]"), _render_info(c, info)),
+            info_dict(info),
+            lambda c: (c.print(f"Created [bold]{name}[/bold]"), render_info(c, info)),
         )
 
 
@@ -99,7 +99,7 @@ def list_tables(home: HomeOption = None, format: FormatOption = Format.table) ->
                 )
             console.print(table)
 
-        output.emit([_info_dict(i) for i in infos], render)
+        output.emit([info_dict(i) for i in infos], render)
 
 
 @app.command("show")
@@ -118,7 +118,7 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
             for s in table.metadata.snapshots[-10:]
         ]
         output.emit(
-            _info_dict(info) | {"recent_snapshots": history}, lambda c: _render_info(c, info)
+            info_dict(info) | {"recent_snapshots": history}, lambda c: render_info(c, info)
         )
 
 
@@ -160,12 +160,12 @@ def alter(
         )
         info = lake.describe_table(name)
         output.emit(
-            _info_dict(info),
-            lambda c: (c.print(f"Altered [bold]{name}[/bold]"), _render_info(c, info)),
+            info_dict(info),
+            lambda c: (c.print(f"Altered [bold]{name}[/bold]"), render_info(c, info)),
         )
 
 
-def _info_dict(info: TableInfo) -> dict[str, object]:
+def info_dict(info: TableInfo) -> dict[str, object]:
     return {
         "name": info.name,
         "location": info.location,
@@ -182,7 +182,7 @@ def _info_dict(info: TableInfo) -> dict[str, object]:
     }
 
 
-def _render_info(console: Console, info: TableInfo) -> None:
+def render_info(console: Console, info: TableInfo) -> None:
     console.print(f"[bold]{info.name}[/bold]  {info.location}")
     columns = RichTable("id", "column", "type", "required", title="schema", title_justify="left")
     for f in info.schema:

@@ -1,0 +1,241 @@
+"""``icehouse sql`` without a query: a shell on a terminal, a script runner on a pipe.
+
+Both split their input with ``split_statements`` and run it through one ``Shell``, so a
+script behaves as the same lines typed at the prompt, except that a script stops at its
+first error: a half-run script must not look like a success to whoever piped it.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from prompt_toolkit import PromptSession
+from prompt_toolkit.history import FileHistory
+from prompt_toolkit.input import Input
+from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
+from prompt_toolkit.output import Output as TerminalOutput
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from icehouse.cli.tables import render_info
+from icehouse.errors import IcehouseError, InvalidInput
+from icehouse.lake import Lake
+from icehouse.query.sql import QueryResult
+
+HISTORY_FILE = ".sql_history"
+HELP = """\
+Statements end with ; and may span lines. Commands:
+  \\d               list tables (rows, data files, snapshots)
+  \\d db.t          describe a table: schema, partition spec, sort order, properties
+  \\explain on|off  show what each table had to read after every result
+  \\timing on|off   show the elapsed time of every statement
+  \\q               quit (also Ctrl-D); Ctrl-C drops the current input
+  \\? or help       this text"""
+
+
+@dataclass(frozen=True)
+class Statement:
+    text: str
+    line: int
+    """Where the statement starts (1-based), for error messages."""
+    complete: bool
+    """Ended by ``;``, or a meta-command (which ends with its line)."""
+
+    @property
+    def is_meta(self) -> bool:
+        return self.text.startswith("\\") or _is_help(self.text)
+
+
+def _is_help(line: str) -> bool:
+    return line.strip().rstrip(";").strip().lower() == "help"
+
+
+def split_statements(text: str) -> list[Statement]:
+    """SQL statements split on ``;`` outside quotes, ``--`` comments dropped; between
+    statements, ``\\`` up to the end of its line (or a line ``help``) is a meta-command."""
+    found: list[Statement] = []
+    buffer, quote, first = "", "", 0
+    for number, line in enumerate(text.splitlines(), 1):
+        if not buffer.strip() and _is_help(line):
+            found.append(Statement(line.strip(), number, complete=True))
+            continue
+        for i, char in enumerate(line):
+            if quote:
+                quote = "" if char == quote else quote
+            elif char in "'\"":
+                quote = char
+            elif line.startswith("--", i):
+                break
+            elif char == "\\" and not buffer.strip():
+                found.append(Statement(line[i:].strip(), number, complete=True))
+                buffer = ""
+                break
+            elif char == ";":
+                if buffer.strip():
+                    found.append(Statement(buffer.strip(), first, complete=True))
+                buffer = ""
+                continue
+            if not buffer.strip() and not char.isspace():
+                first = number
+            buffer += char
+        buffer += "\n"
+    if buffer.strip():
+        found.append(Statement(buffer.strip(), first, complete=False))
+    return found
+
+
+def _cell(value: object) -> str:
+    """A value as text; strings are escaped, since ``[/x]`` is data, not Rich markup."""
+    if value is None:
+        return "NULL"
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}"
+    return escape(str(value))
+
+
+def render_arrow(console: Console, result: pa.Table, *, limit: int = 1000) -> None:
+    table = RichTable(*[escape(name) for name in result.column_names])
+    for row in result.slice(0, limit).to_pylist():
+        table.add_row(*[_cell(v) for v in row.values()])
+    console.print(table)
+    shown = min(limit, result.num_rows)
+    console.print(
+        f"{result.num_rows:,} row(s)"
+        + (f", first {shown} shown" if shown < result.num_rows else "")
+    )
+
+
+def render_plans(console: Console, answer: QueryResult) -> None:
+    for plan in answer.plans:
+        console.print(
+            f"[bold]{plan.table}[/bold]: {plan.files_planned} of {plan.files_in_snapshot} files, "
+            f"{plan.bytes_planned:,} bytes; planned in {plan.planning_seconds * 1000:.0f} ms "
+            f"with filter {escape(plan.pushed_filter)}"
+        )
+    console.print(f"executed in {answer.execution_seconds * 1000:.0f} ms")
+
+
+def _switch(command: str, argument: str, current: bool) -> bool:
+    """``on``/``off``, or the opposite of ``current`` when no argument is given."""
+    if argument in ("on", "off", ""):
+        return argument == "on" if argument else not current
+    raise InvalidInput(f"{command} takes on or off, not {argument!r}")
+
+
+class Shell:
+    """One open lake and the session's switches; each statement goes through ``Lake.query``."""
+
+    def __init__(self, lake: Lake, out: Console, err: Console, *, explain: bool = False) -> None:
+        self.lake, self.out, self.err = lake, out, err
+        self.explain, self.timing = explain, False
+
+    def execute(self, statement: Statement) -> bool:
+        """Run a statement or meta-command; False when it asks to quit.
+
+        Raises:
+            IcehouseError: the statement failed, or the meta-command is unknown.
+        """
+        if statement.is_meta:
+            return self._meta(statement.text)
+        started = time.perf_counter()
+        answer = self.lake.query(statement.text)
+        render_arrow(self.out, answer.table)
+        if self.explain:
+            render_plans(self.out, answer)
+        if self.timing:
+            self.out.print(f"Time: {(time.perf_counter() - started) * 1000:.1f} ms")
+        return True
+
+    def _meta(self, text: str) -> bool:
+        command, _, argument = text.strip().rstrip(";").partition(" ")
+        argument = argument.strip()
+        if command == "\\q":
+            return False
+        if command in ("\\?", "help"):
+            self.out.print(HELP, markup=False)
+        elif command == "\\d" and argument:
+            render_info(self.out, self.lake.describe_table(argument))
+        elif command == "\\d":
+            self._list_tables()
+        elif command == "\\explain":
+            self.explain = _switch(command, argument, self.explain)
+            self.out.print(f"explain is {'on' if self.explain else 'off'}")
+        elif command == "\\timing":
+            self.timing = _switch(command, argument, self.timing)
+            self.out.print(f"timing is {'on' if self.timing else 'off'}")
+        else:
+            raise InvalidInput(f"unknown command {command}; \\? lists the commands")
+        return True
+
+    def _list_tables(self) -> None:
+        infos = [self.lake.describe_table(name) for name in self.lake.list_tables()]
+        table = RichTable("table", "rows", "data files", "snapshots")
+        for info in infos:
+            table.add_row(info.name, f"{info.rows:,}", f"{info.data_files:,}", str(info.snapshots))
+        self.out.print(table if infos else "No tables yet.")
+
+
+def run_script(shell: Shell, text: str) -> bool:
+    """Run every statement in order; False after the first one that fails."""
+    for number, statement in enumerate(split_statements(text), 1):
+        try:
+            if not shell.execute(statement):
+                return True
+        except IcehouseError as exc:
+            shell.err.print(
+                f"[red]Error in statement {number} (line {statement.line}):[/red] "
+                + escape(exc.message)
+            )
+            return False
+    return True
+
+
+def prompt_session(
+    history: Path, *, input: Input | None = None, output: TerminalOutput | None = None
+) -> PromptSession[str]:
+    """Enter runs the input once its last statement ends with ``;`` (or it is a
+    meta-command); until then it starts a new line."""
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _enter(event: KeyPressEvent) -> None:
+        buffer = event.current_buffer
+        if all(s.complete for s in split_statements(buffer.text)):
+            buffer.validate_and_handle()
+        else:
+            buffer.insert_text("\n")
+
+    return PromptSession(
+        "icehouse> ",
+        multiline=True,
+        prompt_continuation="      ... ",
+        key_bindings=bindings,
+        history=FileHistory(str(history)),
+        input=input,
+        output=output,
+    )
+
+
+def run_interactive(shell: Shell, session: PromptSession[str]) -> None:
+    """Until ``\\q`` or Ctrl-D; an error is shown in red and the session goes on."""
+    shell.out.print("Statements end with ;  \\? for help, \\q or Ctrl-D to quit.", markup=False)
+    while True:
+        try:
+            text = session.prompt()
+        except KeyboardInterrupt:
+            continue
+        except EOFError:
+            return
+        for statement in split_statements(text):
+            try:
+                if not shell.execute(statement):
+                    return
+            except IcehouseError as exc:
+                shell.err.print(f"[red]{escape(exc.message)}[/red]")
+            except KeyboardInterrupt:
+                shell.err.print("[red]cancelled[/red]")
+                break
