@@ -25,21 +25,25 @@ def test_a_new_database_is_created_at_the_newest_version(tmp_path: Path) -> None
     assert migrate(engine) == 0
 
 
-def test_a_first_release_database_is_migrated_to_line_replay(tmp_path: Path) -> None:
+def test_a_first_release_database_is_migrated_to_the_newest_version(tmp_path: Path) -> None:
     engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
     migrate(engine)
     with engine.begin() as conn:  # turn it back into what version 1 created
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN replay_lines"))
         conn.execute(text("ALTER TABLE quarantine DROP COLUMN replayed_by"))
+        conn.execute(text("DROP TABLE maintenance_runs"))
+        conn.execute(text("DROP TABLE maintenance_leases"))
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
     assert "replayed_by" not in columns(engine, "quarantine")
 
-    assert migrate(engine) == 1
+    assert migrate(engine) == 2
 
-    assert current_version(engine) == 2
+    assert current_version(engine) == 3
     assert "replay_lines" in columns(engine, "ingest_files")
     assert "replayed_by" in columns(engine, "quarantine")
+    assert "summary" in columns(engine, "maintenance_runs")
+    assert "lease_until" in columns(engine, "maintenance_leases")
 
 
 def test_a_database_from_a_newer_icehouse_is_refused(tmp_path: Path) -> None:

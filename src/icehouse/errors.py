@@ -15,7 +15,9 @@ thing the same way.
     ├── Conflict                      409
     │   ├── TableAlreadyExists
     │   ├── SourceAlreadyExists
-    │   └── CommitConflict
+    │   ├── CommitConflict
+    │   │   └── RewriteConflict       a rewrite's input files changed under it
+    │   └── MaintenanceBusy           another maintainer holds the lease
     ├── InvalidInput                  400
     │   ├── InvalidConfig
     │   ├── InvalidSchema
@@ -23,10 +25,12 @@ thing the same way.
     │   ├── InvalidSortOrder
     │   ├── InvalidDuration
     │   ├── InvalidMapping
-    │   └── QueryError
+    │   ├── QueryError
+    │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
-    └── StateError                    500  the state database is not what this version expects
+    ├── StateError                    500  the state database is not what this version expects
+    └── ProofFailed                   500  a rewrite's output differs from its input (not committed)
 """
 
 from __future__ import annotations
@@ -111,6 +115,24 @@ class CommitConflict(Conflict):
         self.table = table
 
 
+class RewriteConflict(CommitConflict):
+    """A concurrent delete or rewrite removed files a rewrite group read: the group's
+    output is deleted and the table is left as it was."""
+
+    def __init__(self, message: str, *, table: str, files: list[str]) -> None:
+        super().__init__(message, table=table)
+        self.files = files
+
+
+class MaintenanceBusy(Conflict):
+    """Another maintainer holds the lease on this table (or partition)."""
+
+    def __init__(self, message: str, *, table: str, holder: str) -> None:
+        super().__init__(message)
+        self.table = table
+        self.holder = holder
+
+
 class InvalidInput(IcehouseError):
     status = 400
     error_type = "BadRequestException"
@@ -152,6 +174,15 @@ class QueryError(InvalidInput):
         self.sql = sql
 
 
+class UnsafeMaintenance(InvalidInput):
+    """A maintenance request that could destroy data still in use (the message says why
+    and how to insist)."""
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(f"{table}: {message}")
+        self.table = table
+
+
 class InputFileError(IcehouseError):
     status = 422
     error_type = "UnprocessableEntityException"
@@ -170,6 +201,16 @@ class StateError(IcehouseError):
     pass
 
 
+class ProofFailed(IcehouseError):
+    """A rewrite group's output did not match its input; nothing was committed and the
+    files it wrote were deleted. This is a bug: please report it with the message."""
+
+    def __init__(self, message: str, *, table: str, partition: str) -> None:
+        super().__init__(f"{table} [{partition}]: {message}")
+        self.table = table
+        self.partition = partition
+
+
 __all__ = [
     "CommitConflict",
     "Conflict",
@@ -183,14 +224,18 @@ __all__ = [
     "InvalidPartitionSpec",
     "InvalidSchema",
     "InvalidSortOrder",
+    "MaintenanceBusy",
     "NoSuchNamespace",
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
     "NotFound",
+    "ProofFailed",
     "QueryError",
+    "RewriteConflict",
     "SourceAlreadyExists",
     "StateError",
     "TableAlreadyExists",
     "UnreadableFile",
+    "UnsafeMaintenance",
 ]

@@ -8,7 +8,9 @@ command (DESIGN.md).
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,7 @@ from icehouse.config import (
     load_config,
     save_source,
 )
+from icehouse.durations import parse_duration
 from icehouse.errors import InvalidInput, NoSuchSource, SourceAlreadyExists
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
@@ -32,11 +35,19 @@ from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
+from icehouse.maintain.compact import CompactResult, GroupResult
+from icehouse.maintain.compact_plan import CompactOptions, Strategy
+from icehouse.maintain.expire import ExpireResult
+from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
+from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
+from icehouse.maintain.reports import MaintenanceRun
+from icehouse.maintain.service import Maintenance
 from icehouse.query.sql import QueryResult, run_sql
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
 from icehouse.tables.catalog import load_table, open_catalog
 from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
+from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
 
 @dataclass(frozen=True)
@@ -225,6 +236,69 @@ class Lake:
 
         Raises: QueryError."""
         return run_sql(self.catalog, query, prune=prune)
+
+    # -- maintenance --------------------------------------------------------------------
+
+    @property
+    def maintenance(self) -> Maintenance:
+        return Maintenance(self.engine, self.catalog)
+
+    def compact(
+        self,
+        table: str,
+        strategy: Strategy = "binpack",
+        *,
+        sort: str | None = None,
+        zorder: str | None = None,
+        where: str | None = None,
+        dry_run: bool = False,
+        on_group: Callable[[GroupResult], None] | None = None,
+        **options: Any,
+    ) -> CompactResult:
+        """Rewrite small files per partition (``options``: the fields of CompactOptions,
+        e.g. ``min_input_files=2``, ``rewrite_all=True``, ``partial_progress=True``).
+
+        Raises: NoSuchTable, InvalidInput, MaintenanceBusy."""
+        chosen = CompactOptions(strategy=strategy, sort=sort, zorder=zorder, **options)
+        return self.maintenance.compact(
+            table, chosen, where=where, dry_run=dry_run, on_group=on_group
+        )
+
+    def expire_snapshots(
+        self,
+        table: str,
+        *,
+        older_than: str | timedelta | None = None,
+        retain_last: int | None = None,
+        dry_run: bool = False,
+    ) -> ExpireResult:
+        age = parse_duration(older_than) if isinstance(older_than, str) else older_than
+        return self.maintenance.expire(
+            table, older_than=age, retain_last=retain_last, dry_run=dry_run
+        )
+
+    def clean_metadata(self, table: str, *, dry_run: bool = False) -> MetadataCleanupResult:
+        return self.maintenance.clean_metadata(table, dry_run=dry_run)
+
+    def remove_orphans(
+        self,
+        table: str,
+        *,
+        older_than: str | timedelta = DEFAULT_OLDER_THAN,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> OrphanResult:
+        """Raises: UnsafeMaintenance (a safety age below one hour without ``force``)."""
+        age = parse_duration(older_than) if isinstance(older_than, str) else older_than
+        return self.maintenance.orphans(table, older_than=age, dry_run=dry_run, force=force)
+
+    def rewrite_manifests(self, table: str, *, dry_run: bool = False) -> ManifestRewriteResult:
+        return self.maintenance.manifests(table, dry_run=dry_run)
+
+    def maintenance_history(
+        self, table: str | None = None, *, limit: int = 50
+    ) -> list[MaintenanceRun]:
+        return self.maintenance.history(table, limit=limit)
 
     # -- status and quarantine -------------------------------------------------------------
 

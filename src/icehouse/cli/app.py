@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import typer
 
-from icehouse.cli import demo_cmd, ingest_cmd, quarantine_cmd, sources, sql_cmd, tables
+from icehouse.cli import (
+    demo_cmd,
+    ingest_cmd,
+    maintain_cmd,
+    quarantine_cmd,
+    sources,
+    sql_cmd,
+    tables,
+)
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
 from icehouse.config import resolve_home
@@ -20,6 +28,7 @@ app = typer.Typer(
 app.add_typer(tables.app, name="table")
 app.add_typer(sources.app, name="source")
 app.add_typer(quarantine_cmd.app, name="quarantine")
+app.add_typer(maintain_cmd.app, name="maintain")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)

@@ -50,12 +50,11 @@ from icehouse.ingest.ledger import (
     Batch,
     Heartbeat,
     Ledger,
-    owner_is_dead,
-    this_process,
 )
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestProgress, IngestReport, NoProgress
 from icehouse.state.models import files
+from icehouse.state.owners import owner_is_dead, this_process
 from icehouse.tables.catalog import load_table
 from icehouse.tables.commit import append_files, event_high_water, is_committed
 from icehouse.tables.history import trim_history

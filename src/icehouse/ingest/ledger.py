@@ -11,8 +11,6 @@ never claim one file, on SQLite and PostgreSQL alike.
 from __future__ import annotations
 
 import json
-import os
-import socket
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +20,7 @@ from sqlalchemy.exc import IntegrityError
 
 from icehouse.ingest.landing import LandedFile
 from icehouse.state.models import batches, files, quarantine, writers
+from icehouse.state.owners import owner_is_dead
 
 PENDING, CLAIMED, COMMITTED = "pending", "claimed", "committed"
 QUARANTINED, DUPLICATE, CHANGED = "quarantined", "duplicate", "changed"
@@ -56,26 +55,6 @@ class OpenBatch:
     owner: str | None
     lease_until: float
     data_files: list[str]
-
-
-def this_process() -> str:
-    return f"{socket.gethostname()}:{os.getpid()}"
-
-
-def owner_is_dead(owner: str | None) -> bool:
-    """True only when ``owner`` is a process of this host that no longer runs."""
-    if not owner:
-        return True
-    host, _, pid = owner.rpartition(":")
-    if host != socket.gethostname() or not pid.isdigit():
-        return False
-    try:
-        os.kill(int(pid), 0)
-    except ProcessLookupError:
-        return True
-    except PermissionError:
-        return False
-    return False
 
 
 class Ledger:

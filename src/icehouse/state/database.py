@@ -25,7 +25,13 @@ def _v2_line_replay(conn: Connection) -> None:
     conn.execute(text("ALTER TABLE quarantine ADD COLUMN replayed_by INTEGER"))
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_line_replay}
+def _v3_maintenance(conn: Connection) -> None:
+    """Maintenance history and leases (tables new in v3, created as ``models.py`` has them)."""
+    models.maintenance_runs.create(conn)  # with its index
+    models.maintenance_leases.create(conn)
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_line_replay, 3: _v3_maintenance}
 """Version → the change from the version before; version 1 is the first release."""
 SCHEMA_VERSION = max(MIGRATIONS)
 

@@ -106,3 +106,32 @@ quarantine = Table(
     Column("replayed_by", Integer),
 )
 Index("ix_quarantine_source", quarantine.c.source, quarantine.c.created_at)
+
+# v3: what each maintenance run did (``icehouse maintain history``). ``summary`` is the
+# run's report as JSON (per partition files and bytes before/after, snapshots expired,
+# orphans freed, manifests before/after), so new report fields need no migration.
+maintenance_runs = Table(
+    "maintenance_runs",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("table_name", String(400), nullable=False),
+    Column("action", String(40), nullable=False),
+    Column("started_at", Float, nullable=False),
+    Column("finished_at", Float, nullable=False),
+    Column("dry_run", Integer, nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("owner", String(200)),
+    Column("summary", Text, nullable=False),
+    Column("error", Text),
+)
+Index("ix_maintenance_runs_table", maintenance_runs.c.table_name, maintenance_runs.c.started_at)
+
+# v3: one row per table (or ``table|partition``) being maintained, so that maintainers
+# on several hosts never rewrite the same thing at once.
+maintenance_leases = Table(
+    "maintenance_leases",
+    metadata,
+    Column("key", String(600), primary_key=True),
+    Column("owner", String(200)),
+    Column("lease_until", Float, nullable=False),
+)

@@ -47,7 +47,7 @@ DEFAULT_MIN_COUNT_TO_MERGE = 100
 DEFAULT_MANIFEST_TARGET_BYTES = 8 * 1024 * 1024
 
 
-class _Writes:
+class SnapshotWrites:
     """The files one attempt wrote, deleted again if the attempt does not commit."""
 
     def __init__(self, table: Table) -> None:
@@ -88,27 +88,44 @@ def fast_append(
         CommitFailedException: ``main`` moved since ``table`` was loaded (the caller
             reloads and retries); nothing written by this attempt is left behind.
     """
-    writes = _Writes(table)
+    writes = SnapshotWrites(table)
     try:
         response = _commit(table, data_files, properties, writes)
     except BaseException:
         writes.discard()
         raise
-    _delete_old_metadata(table, response)
+    delete_old_metadata(table, response)
     return response
 
 
 def _commit(
-    table: Table, data_files: list[DataFile], properties: dict[str, str], writes: _Writes
+    table: Table, data_files: list[DataFile], properties: dict[str, str], writes: SnapshotWrites
 ) -> CommitTableResponse:
     metadata = table.metadata
     snapshot_id = metadata.new_snapshot_id()
     parent = table.current_snapshot()
     sequence_number = metadata.next_sequence_number()
     compression = metadata.properties.get("write.avro.compression-codec", "gzip")
-    added = _write_manifests(table, data_files, snapshot_id, compression, writes)  # type: ignore[arg-type]
+    added = write_added_manifests(table, data_files, snapshot_id, compression, writes)  # type: ignore[arg-type]
     existing = parent.manifests(table.io) if parent is not None else []
-    manifests = _merge(table, [*added, *existing], snapshot_id, compression, writes)  # type: ignore[arg-type]
+    manifests = merge_manifests(table, [*added, *existing], snapshot_id, compression, writes)  # type: ignore[arg-type]
+    summary = _summary(table, data_files, properties)
+    return commit_manifests(table, snapshot_id, sequence_number, manifests, summary, writes)
+
+
+def commit_manifests(
+    table: Table,
+    snapshot_id: int,
+    sequence_number: int,
+    manifests: list[ManifestFile],
+    summary: Summary,
+    writes: SnapshotWrites,
+) -> CommitTableResponse:
+    """Write the manifest list and commit the snapshot as ``main``'s next one, guarded
+    by ``main`` still pointing at the snapshot ``table`` was loaded at."""
+    metadata = table.metadata
+    parent = table.current_snapshot()
+    compression = metadata.properties.get("write.avro.compression-codec", "gzip")
     list_path = writes.new_path(f"snap-{snapshot_id}-0-{writes.commit_uuid}.avro")
     with write_manifest_list(
         format_version=metadata.format_version,
@@ -124,7 +141,7 @@ def _commit(
         parent_snapshot_id=parent.snapshot_id if parent else None,
         manifest_list=list_path,
         sequence_number=sequence_number,
-        summary=_summary(table, data_files, properties),
+        summary=summary,
         schema_id=metadata.current_schema_id,
     )
     updates = (
@@ -143,8 +160,12 @@ def _commit(
     return table.catalog.commit_table(table, requirements, updates)
 
 
-def _write_manifests(
-    table: Table, data_files: list[DataFile], snapshot_id: int, compression: str, writes: _Writes
+def write_added_manifests(
+    table: Table,
+    data_files: list[DataFile],
+    snapshot_id: int,
+    compression: str,
+    writes: SnapshotWrites,
 ) -> list[ManifestFile]:
     by_spec: dict[int, list[DataFile]] = defaultdict(list)
     for data_file in data_files:
@@ -164,12 +185,12 @@ def _write_manifests(
     return manifests
 
 
-def _merge(
+def merge_manifests(
     table: Table,
     manifests: list[ManifestFile],
     snapshot_id: int,
     compression: str,
-    writes: _Writes,
+    writes: SnapshotWrites,
 ) -> list[ManifestFile]:
     properties = table.metadata.properties
     if properties.get("commit.manifest-merge.enabled", "true").lower() != "true":
@@ -213,7 +234,7 @@ def _rewrite(
     manifests: list[ManifestFile],
     snapshot_id: int,
     compression: str,
-    writes: _Writes,
+    writes: SnapshotWrites,
 ) -> ManifestFile:
     with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
         for manifest in manifests:
@@ -240,7 +261,7 @@ def _summary(table: Table, data_files: list[DataFile], properties: dict[str, str
     )
 
 
-def _delete_old_metadata(table: Table, response: CommitTableResponse) -> None:
+def delete_old_metadata(table: Table, response: CommitTableResponse) -> None:
     """Honour ``write.metadata.delete-after-commit.enabled`` as PyIceberg's own commit does:
     metadata files that dropped out of the metadata log are deleted."""
     enabled = response.metadata.properties.get("write.metadata.delete-after-commit.enabled")

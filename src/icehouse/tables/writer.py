@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,14 @@ from pyiceberg.typedef import Record
 DEFAULT_ROW_GROUP_ROWS = 131_072
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
 DEFAULT_BUFFER_BYTES = 256 * 1024 * 1024
+
+Ordering = Callable[[pa.Table], pa.Array | None]
+"""Row order for one partition's rows: sort indices, or None to keep arrival order."""
+
+
+def keep_order(rows: pa.Table) -> None:
+    """The ordering of a binpack rewrite: rows stay as they were read."""
+    return None
 
 
 @dataclass
@@ -69,11 +78,16 @@ class TableWriter:
         *,
         name_prefix: str | None = None,
         buffer_bytes: int = DEFAULT_BUFFER_BYTES,
+        spec: PartitionSpec | None = None,
+        ordering: Ordering | None = None,
     ) -> None:
+        """``spec`` and ``ordering`` default to the table's current partition spec and
+        sort order; compaction passes an older spec (rewriting files in their own layout)
+        or another ordering (binpack, z-order, an explicit sort)."""
         self._table = table
         self._metadata = table.metadata
         self._schema: Schema = table.schema()
-        self._spec: PartitionSpec = table.spec()
+        self._spec: PartitionSpec = spec if spec is not None else table.spec()
         self._arrow_schema = self._schema.as_arrow()
         self._properties = dict(self._metadata.properties)
         self._prefix = name_prefix or uuid.uuid4().hex
@@ -83,6 +97,8 @@ class TableWriter:
         self._counter = 0
         self._written: list[DataFile] = []
         self._sort_keys = self._sort_options()
+        self._ordering: Ordering = ordering or self._table_order
+        self._sort_order_id = table.sort_order().order_id if ordering is None else None
         self._locations = table.location_provider()
         self._target = int(
             self._properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES)
@@ -111,6 +127,9 @@ class TableWriter:
             )
             for f in self._table.sort_order().fields
         ]
+
+    def _table_order(self, rows: pa.Table) -> pa.Array | None:
+        return pc.sort_indices(rows, sort_keys=self._sort_keys) if self._sort_keys else None
 
     def write(self, rows: pa.Table) -> None:
         """Add rows; they are partitioned now and written when the buffer fills."""
@@ -203,7 +222,7 @@ class TableWriter:
         self._buffered -= buffer.nbytes
         rows = pa.concat_tables(buffer.chunks)  # zero-copy: chunks side by side
         buffer.chunks.clear()
-        order = pc.sort_indices(rows, sort_keys=self._sort_keys) if self._sort_keys else None
+        order = self._ordering(rows)
         offset = 0
         while offset < rows.num_rows:
             offset += self._write_file(rows, order, offset, buffer.key)
@@ -252,7 +271,7 @@ class TableWriter:
             file_format=FileFormat.PARQUET,
             partition=key.partition if key else Record(),
             file_size_in_bytes=size,
-            sort_order_id=self._table.sort_order().order_id if self._sort_keys else None,
+            sort_order_id=self._sort_order_id if self._sort_keys else None,
             equality_ids=None,
             key_metadata=None,
             **statistics.to_serialized_dict(),

@@ -1,0 +1,330 @@
+"""``icehouse maintain ...``: compaction, expiry, metadata cleanup, orphan removal,
+manifest rewrite, the autopilot, and the history of what each run did."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table as RichTable
+
+from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.output import Format, Output, iso
+from icehouse.maintain.compact import CompactResult, GroupResult
+
+app = typer.Typer(
+    help="Keep tables fast and small: compact, expire, clean metadata, remove orphans, "
+    "rewrite manifests, or let `maintain run` decide from table statistics.",
+    no_args_is_help=True,
+)
+
+TableArgument = Annotated[str, typer.Argument(help="namespace.table, e.g. demo.requests")]
+DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
+
+
+def _size(n: int) -> str:
+    for unit in ("B", "KB", "MB", "GB", "TB"):
+        if abs(n) < 1024 or unit == "TB":
+            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
+
+
+@app.command("compact")
+def compact(
+    table: TableArgument,
+    strategy: Annotated[
+        str, typer.Option(help="binpack (merge small files), sort, or zorder.")
+    ] = "binpack",
+    sort: Annotated[
+        str | None,
+        typer.Option(help="Sort order for --strategy sort (default: the table's sort order)."),
+    ] = None,
+    zorder: Annotated[
+        str | None,
+        typer.Option(help="Columns for --strategy zorder, e.g. 'customer_id, requested_at'."),
+    ] = None,
+    where: Annotated[
+        str | None,
+        typer.Option(
+            help="Only files that may hold rows matching this, e.g. \"requested_at >= '2024-06-01'\"."
+        ),
+    ] = None,
+    target_file_size: Annotated[
+        int | None,
+        typer.Option(help="Output file size in bytes (default: write.target-file-size-bytes)."),
+    ] = None,
+    min_input_files: Annotated[
+        int, typer.Option(help="Rewrite a partition once it has this many candidate files.")
+    ] = 5,
+    min_file_ratio: Annotated[
+        float, typer.Option(help="A file below this fraction of the target is a candidate.")
+    ] = 0.75,
+    max_file_ratio: Annotated[
+        float, typer.Option(help="A file above this multiple of the target is split.")
+    ] = 1.8,
+    rewrite_all: Annotated[bool, typer.Option("--rewrite-all", help="Rewrite every file.")] = False,
+    respec: Annotated[
+        bool,
+        typer.Option("--respec", help="Move files of older partition specs into the current spec."),
+    ] = False,
+    max_concurrent_groups: Annotated[int, typer.Option(help="Partitions rewritten at once.")] = 2,
+    partial_progress: Annotated[
+        bool,
+        typer.Option("--partial-progress", help="Commit each partition as it finishes."),
+    ] = False,
+    dry_run: DryRunOption = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Rewrite small files per partition (binpack, sort or zorder), proved before commit.
+
+    Each partition's rewrite checks that its output has the same row count and the same
+    per-column checksums as its input before it commits an Iceberg `replace` snapshot.
+    Ingestion may keep appending meanwhile; a partition whose input files were deleted or
+    rewritten by someone else is skipped and its output deleted."""
+    output = Output(format)
+    with open_lake(home, output) as lake, _GroupProgress(output) as progress:
+        result = lake.compact(
+            table,
+            strategy,  # type: ignore[arg-type]
+            sort=sort,
+            zorder=zorder,
+            where=where,
+            dry_run=dry_run,
+            on_group=progress.finished,
+            target_file_bytes=target_file_size,
+            min_input_files=min_input_files,
+            min_file_ratio=min_file_ratio,
+            max_file_ratio=max_file_ratio,
+            rewrite_all=rewrite_all,
+            respec=respec,
+            max_concurrent_groups=max_concurrent_groups,
+            partial_progress=partial_progress,
+        )
+    output.emit(result.to_dict(), lambda c: render_compaction(c, result))
+    if any(g.status == "failed" for g in result.groups):
+        raise typer.Exit(1)
+
+
+class _GroupProgress:
+    def __init__(self, output: Output) -> None:
+        self._progress = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=output.err,
+            transient=True,
+            disable=output.is_json,
+        )
+        self._task = self._progress.add_task("rewriting partitions", total=None)
+        self._done = 0
+
+    def __enter__(self) -> _GroupProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._progress.stop()
+
+    def finished(self, group: GroupResult) -> None:
+        self._done += 1
+        self._progress.update(
+            self._task, description=f"rewrote {self._done} partition(s); last {group.partition}"
+        )
+
+
+def render_compaction(console: Console, result: CompactResult) -> None:
+    if not result.groups:
+        console.print(f"{result.table}: nothing to compact.")
+        return
+    table = RichTable("partition", "files", "bytes", "rows", "status", "seconds")
+    for g in result.groups:
+        after = f" → {g.files_after}" if g.status == "committed" else ""
+        size = f"{_size(g.bytes_before)}" + (f" → {_size(g.bytes_after)}" if after else "")
+        status = g.status + (f": {g.reason}" if g.reason else "")
+        table.add_row(
+            g.partition, f"{g.files_before}{after}", size, f"{g.rows:,}", status, f"{g.seconds:.2f}"
+        )
+    console.print(table)
+    summary = result.to_dict()
+    verb = "would rewrite" if result.dry_run else "rewrote"
+    count = len(result.groups) if result.dry_run else len(result.committed)
+    console.print(
+        f"{result.table}: {verb} {count} partition group(s) with {result.strategy}"
+        + (
+            ""
+            if result.dry_run
+            else f": {summary['files_before']} → {summary['files_after']} files, "
+            f"{_size(summary['bytes_before'])} → {_size(summary['bytes_after'])} "
+            f"in {result.seconds:.1f} s (every group proved before commit)"
+        )
+    )
+
+
+@app.command("expire")
+def expire(
+    table: TableArgument,
+    older_than: Annotated[
+        str | None,
+        typer.Option(
+            help="Expire snapshots older than this (default: history.expire.max-snapshot-age-ms, 5d)."
+        ),
+    ] = None,
+    retain_last: Annotated[
+        int | None,
+        typer.Option(
+            help="Always keep this many newest snapshots (default: history.expire.min-snapshots-to-keep, 1)."
+        ),
+    ] = None,
+    dry_run: DryRunOption = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Expire old snapshots and delete the files only they reached.
+
+    Data, manifest and manifest-list files that a retained snapshot, branch or tag still
+    reaches are kept."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        result = lake.expire_snapshots(
+            table, older_than=older_than, retain_last=retain_last, dry_run=dry_run
+        )
+    _emit(output, table, "expire", result.to_dict(), dry_run)
+
+
+@app.command("clean-metadata")
+def clean_metadata(
+    table: TableArgument,
+    dry_run: DryRunOption = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Delete old metadata.json files beyond write.metadata.previous-versions-max.
+
+    icehouse's own commits already do this; use it for tables other engines wrote."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        result = lake.clean_metadata(table, dry_run=dry_run)
+    _emit(output, table, "clean-metadata", result.to_dict(), dry_run)
+
+
+@app.command("orphans")
+def orphans(
+    table: TableArgument,
+    older_than: Annotated[
+        str, typer.Option(help="Safety age: only files older than this are deleted.")
+    ] = "3d",
+    force: Annotated[
+        bool, typer.Option("--force", help="Allow a safety age below 1 hour.")
+    ] = False,
+    dry_run: DryRunOption = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Delete unreferenced files under the table's location, older than a safety age.
+
+    Files that any snapshot or metadata file references are never deleted.
+    A writer may have written a data file it has not committed yet; deleting it would
+    leave its commit pointing at a missing file. That is why young files are kept (3
+    days by default) and an age below 1 hour needs --force."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        result = lake.remove_orphans(table, older_than=older_than, dry_run=dry_run, force=force)
+    _emit(output, table, "orphans", result.to_dict(), dry_run)
+
+
+@app.command("manifests")
+def manifests(
+    table: TableArgument,
+    dry_run: DryRunOption = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Regroup data-file entries into manifests clustered by partition.
+
+    Manifests are written at commit.manifest.target-size-bytes, so that planning can skip
+    whole manifests by their partition ranges."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        result = lake.rewrite_manifests(table, dry_run=dry_run)
+    _emit(output, table, "manifests", result.to_dict(), dry_run)
+
+
+@app.command("history")
+def history(
+    table: Annotated[
+        str | None, typer.Argument(help="namespace.table (default: all tables)")
+    ] = None,
+    limit: Annotated[int, typer.Option(help="Newest runs to show.")] = 50,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """What each maintenance run did.
+
+    Files and bytes before/after, snapshots expired, orphans freed, manifests
+    before/after, duration; --format json gives each run's full report."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        runs = lake.maintenance_history(table, limit=limit)
+    data = [r.to_dict() | {"started_at": iso(r.started_at)} for r in runs]
+
+    def render(console: Console) -> None:
+        grid = RichTable("id", "started", "table", "action", "status", "seconds", "what it did")
+        for run in runs:
+            grid.add_row(
+                str(run.id),
+                (iso(run.started_at) or "")[:19].replace("T", " "),
+                run.table,
+                run.action + (" (dry run)" if run.dry_run else ""),
+                run.status,
+                f"{run.finished_at - run.started_at:.1f}",
+                run.error or _describe(run.summary),
+            )
+        console.print(grid if runs else "No maintenance runs recorded yet.")
+
+    output.emit(data, render)
+
+
+def _describe(summary: dict[str, Any]) -> str:
+    """The headline figures of a report, whatever the action."""
+    if "strategy" in summary:
+        if summary.get("dry_run"):
+            return (
+                f"would rewrite {summary.get('groups_rewritten', 0)} group(s): "
+                f"{summary['files_before']} files, {_size(summary['bytes_before'])}"
+            )
+        return (
+            f"{summary.get('groups_rewritten', 0)} group(s): files {summary['files_before']} → "
+            f"{summary['files_after']}, {_size(summary['bytes_before'])} → "
+            f"{_size(summary['bytes_after'])}"
+        )
+    if "expired_snapshot_ids" in summary:
+        return (
+            f"{len(summary['expired_snapshot_ids'])} snapshot(s) expired, "
+            f"{summary['files_deleted']} file(s) deleted ({_size(summary['bytes_deleted'])})"
+        )
+    if "kept_too_young" in summary:
+        return (
+            f"{summary['files_found']} orphan(s) found ({_size(summary['bytes_found'])}), "
+            f"{summary['files_deleted']} deleted ({_size(summary['bytes_freed'])} freed), "
+            f"{summary['kept_too_young']} kept as younger than {summary['older_than']}"
+        )
+    if "manifests_before" in summary:
+        return f"manifests {summary['manifests_before']} → {summary['manifests_after']}"
+    if "files_kept" in summary:
+        return (
+            f"{summary['files_deleted']} metadata file(s) deleted "
+            f"({_size(summary['bytes_deleted'])}), {summary['files_kept']} kept"
+        )
+    return ""
+
+
+def _emit(output: Output, table: str, action: str, data: dict[str, Any], dry_run: bool) -> None:
+    def render(console: Console) -> None:
+        prefix = "[dim](dry run)[/dim] " if dry_run else ""
+        console.print(f"{prefix}{table} {action}: {_describe(data) or 'nothing to do'}")
+
+    output.emit(data, render)

@@ -1,0 +1,158 @@
+"""Regroup a table's data-file entries into manifests clustered by partition.
+
+Streaming appends leave one small manifest per commit, each spanning whatever partitions
+its batch touched, so a one-day query must open them all. Rewritten in partition order at
+``commit.manifest.target-size-bytes``, each manifest covers a narrow range of partitions
+and its partition summary in the manifest list lets planning skip it unopened. The data
+files are unchanged; the snapshot is a ``replace`` carrying the ingestion summary keys.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestFile
+from pyiceberg.table import Table
+from pyiceberg.table.snapshots import Operation, Summary
+
+from icehouse.errors import CommitConflict
+from icehouse.tables.append import (
+    DEFAULT_MANIFEST_TARGET_BYTES,
+    SnapshotWrites,
+    commit_manifests,
+    delete_old_metadata,
+)
+from icehouse.tables.commit import SUMMARY_KEYS
+
+MAX_ATTEMPTS = 10
+_TOTALS = (
+    "total-data-files",
+    "total-delete-files",
+    "total-records",
+    "total-files-size",
+    "total-position-deletes",
+    "total-equality-deletes",
+)
+
+
+@dataclass(frozen=True)
+class ManifestRewriteResult:
+    manifests_before: int
+    manifests_after: int
+    entries: int
+    snapshot_id: int | None
+    seconds: float
+    dry_run: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewriteResult:
+    """Raises: CommitConflict when ``main`` kept moving through every attempt."""
+    started = time.perf_counter()
+    for attempt in range(MAX_ATTEMPTS):
+        snapshot = table.current_snapshot()
+        if snapshot is None:
+            return ManifestRewriteResult(0, 0, 0, None, time.perf_counter() - started, dry_run)
+        manifests = snapshot.manifests(table.io)
+        data = [m for m in manifests if m.content == ManifestContent.DATA]
+        entries = _entries_by_spec(table, data)
+        target = int(
+            table.metadata.properties.get(
+                "commit.manifest.target-size-bytes", DEFAULT_MANIFEST_TARGET_BYTES
+            )
+        )
+        per_manifest = _entries_per_manifest(data, target)
+        after = (
+            sum(-(-len(e) // per_manifest) for e in entries.values()) + len(manifests) - len(data)
+        )
+        count = sum(len(e) for e in entries.values())
+        if dry_run:
+            return ManifestRewriteResult(
+                len(manifests), after, count, None, time.perf_counter() - started, True
+            )
+        writes = SnapshotWrites(table)
+        try:
+            snapshot_id = table.metadata.new_snapshot_id()
+            compression = table.metadata.properties.get("write.avro.compression-codec", "gzip")
+            rewritten = []
+            for spec_id, spec_entries in entries.items():
+                for start in range(0, len(spec_entries), per_manifest):
+                    with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
+                        for entry in spec_entries[start : start + per_manifest]:
+                            writer.existing(entry)
+                    rewritten.append(writer.to_manifest_file())
+            rewritten.extend(m for m in manifests if m.content != ManifestContent.DATA)
+            response = commit_manifests(
+                table,
+                snapshot_id,
+                table.metadata.next_sequence_number(),
+                rewritten,
+                _summary(snapshot.summary, len(manifests), len(rewritten)),
+                writes,
+            )
+        except CommitFailedException:
+            writes.discard()
+            time.sleep(0.02 * (attempt + 1))
+            table = table.catalog.load_table(table.name())
+            continue
+        except BaseException:
+            writes.discard()
+            raise
+        delete_old_metadata(table, response)
+        return ManifestRewriteResult(
+            len(manifests),
+            len(rewritten),
+            count,
+            snapshot_id,
+            time.perf_counter() - started,
+            False,
+        )
+    raise CommitConflict(
+        f"main kept moving through {MAX_ATTEMPTS} attempts to rewrite manifests",
+        table=".".join(table.name()),
+    )
+
+
+def _entries_by_spec(table: Table, manifests: list[ManifestFile]) -> dict[int, list[ManifestEntry]]:
+    by_spec: dict[int, list[ManifestEntry]] = defaultdict(list)
+    for manifest in manifests:
+        by_spec[manifest.partition_spec_id].extend(
+            manifest.fetch_manifest_entry(table.io, discard_deleted=True)
+        )
+    for spec_entries in by_spec.values():
+        spec_entries.sort(key=lambda e: (_sortable(e.data_file.partition), e.data_file.file_path))
+    return by_spec
+
+
+def _sortable(partition: Any) -> tuple[tuple[bool, str, Any], ...]:
+    """Partition values in order, nulls first, comparable across types."""
+    values = [partition[i] for i in range(len(partition))]
+    return tuple((v is not None, type(v).__name__, v if v is not None else 0) for v in values)
+
+
+def _entries_per_manifest(manifests: list[ManifestFile], target: int) -> int:
+    """How many entries fill ``target`` bytes, from the entry size of existing manifests."""
+    entries = sum(
+        (m.added_files_count or 0) + (m.existing_files_count or 0) + (m.deleted_files_count or 0)
+        for m in manifests
+    )
+    size = sum(m.manifest_length for m in manifests)
+    per_entry = size / entries if entries else 1024
+    return max(1, int(target / max(per_entry, 1)))
+
+
+def _summary(previous: Summary | None, before: int, after: int) -> Summary:
+    carried = {
+        k: previous[k] for k in (*SUMMARY_KEYS, *_TOTALS) if previous and previous[k] is not None
+    }
+    return Summary(
+        operation=Operation.REPLACE,
+        **carried,
+        **{"manifests-replaced": str(before), "manifests-created": str(after)},
+    )

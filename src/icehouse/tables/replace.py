@@ -1,0 +1,180 @@
+"""Swap data files for their rewrite in one Iceberg ``replace`` snapshot.
+
+A rewrite (compaction) reads files at one snapshot and commits later, while ingestion
+keeps appending. Iceberg's rule for ``rewrite_data_files`` is followed: the rewrite
+commits on top of whatever ``main`` is *now*, so concurrent appends survive, but only if
+every file it read is still live and no delete file was added since it started
+(otherwise rows deleted meanwhile would come back). A conflicting rewrite raises
+``RewriteConflict``; the caller deletes what it wrote.
+
+The ingestion summary keys (``SUMMARY_KEYS``) are copied from the snapshot the replace
+is built on, so exactly-once recovery, which reads only the current snapshot, sees the
+same batches committed before and after a rewrite.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestFile
+from pyiceberg.table import CommitTableResponse, Table
+from pyiceberg.table.snapshots import (
+    Operation,
+    SnapshotSummaryCollector,
+    Summary,
+    update_snapshot_summaries,
+)
+
+from icehouse.errors import RewriteConflict
+from icehouse.tables.append import (
+    SnapshotWrites,
+    commit_manifests,
+    delete_old_metadata,
+    merge_manifests,
+    write_added_manifests,
+)
+from icehouse.tables.commit import SUMMARY_KEYS
+
+
+class ManifestIndex:
+    """The live data-file paths of each manifest, read once per process: manifests are
+    immutable, so a rewrite that commits group by group re-reads only new ones."""
+
+    def __init__(self, io: FileIO) -> None:
+        self._io = io
+        self._live: dict[str, frozenset[str]] = {}
+
+    def live_paths(self, manifest: ManifestFile) -> frozenset[str]:
+        paths = self._live.get(manifest.manifest_path)
+        if paths is None:
+            entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+            paths = frozenset(e.data_file.file_path for e in entries)
+            self._live[manifest.manifest_path] = paths
+        return paths
+
+
+def live_data_paths(table: Table, index: ManifestIndex) -> set[str]:
+    """Every data file live in ``table``'s current snapshot."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return set()
+    manifests = snapshot.manifests(table.io)
+    return set().union(
+        *(index.live_paths(m) for m in manifests if m.content == ManifestContent.DATA)
+    )
+
+
+def replace_files(
+    table: Table,
+    *,
+    removed: Sequence[DataFile],
+    added: Sequence[DataFile],
+    started_from: int | None,
+    index: ManifestIndex,
+) -> CommitTableResponse:
+    """Commit ``added`` in place of ``removed`` on ``main`` as ``table`` has it now.
+
+    Raises:
+        RewriteConflict: a removed file is no longer live, or delete files were committed
+            after snapshot ``started_from`` (the snapshot the rewrite read).
+        CommitFailedException: ``main`` moved while this commit was written (reload the
+            table and call again).
+    """
+    parent = table.current_snapshot()
+    name = ".".join(table.name())
+    if parent is None:
+        raise RewriteConflict("the table has no snapshot any more", table=name, files=[])
+    _check_no_new_deletes(table, started_from, name)
+    removed_paths = {f.file_path for f in removed}
+    current = parent.manifests(table.io)
+    touched = [
+        m
+        for m in current
+        if m.content == ManifestContent.DATA and index.live_paths(m) & removed_paths
+    ]
+    live = set().union(*(index.live_paths(m) & removed_paths for m in touched))
+    if missing := sorted(removed_paths - live):
+        raise RewriteConflict(
+            f"{len(missing)} input file(s) were removed or rewritten by a concurrent commit, "
+            f"e.g. {missing[0]}",
+            table=name,
+            files=missing,
+        )
+    writes = SnapshotWrites(table)
+    try:
+        response = _commit(table, removed, added, removed_paths, current, touched, writes)
+    except BaseException:
+        writes.discard()
+        raise
+    delete_old_metadata(table, response)
+    return response
+
+
+def _commit(
+    table: Table,
+    removed: Sequence[DataFile],
+    added: Sequence[DataFile],
+    removed_paths: set[str],
+    current: list[ManifestFile],
+    touched: list[ManifestFile],
+    writes: SnapshotWrites,
+) -> CommitTableResponse:
+    metadata = table.metadata
+    snapshot_id = metadata.new_snapshot_id()
+    compression = metadata.properties.get("write.avro.compression-codec", "gzip")
+    manifests = write_added_manifests(table, list(added), snapshot_id, compression, writes)
+    touched_paths = {m.manifest_path for m in touched}
+    for manifest in touched:
+        with writes.manifest_writer(manifest.partition_spec_id, snapshot_id, compression) as out:
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                if entry.data_file.file_path in removed_paths:
+                    out.delete(entry)
+                else:
+                    out.existing(entry)
+        manifests.append(out.to_manifest_file())
+    manifests.extend(m for m in current if m.manifest_path not in touched_paths)
+    manifests = merge_manifests(table, manifests, snapshot_id, compression, writes)
+    summary = _summary(table, removed, added)
+    return commit_manifests(
+        table, snapshot_id, metadata.next_sequence_number(), manifests, summary, writes
+    )
+
+
+def _check_no_new_deletes(table: Table, started_from: int | None, name: str) -> None:
+    snapshot = table.current_snapshot()
+    while snapshot is not None and snapshot.snapshot_id != started_from:
+        summary = snapshot.summary
+        if summary is not None and int(summary.get("added-delete-files") or 0) > 0:
+            raise RewriteConflict(
+                f"snapshot {snapshot.snapshot_id} added delete files after the rewrite "
+                "started; its rows could come back",
+                table=name,
+                files=[],
+            )
+        if snapshot.parent_snapshot_id is None:
+            return
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id)
+
+
+def _summary(table: Table, removed: Sequence[DataFile], added: Sequence[DataFile]) -> Summary:
+    specs = table.metadata.specs()
+    schema = table.schema()
+    collector = SnapshotSummaryCollector()
+    for data_file in added:
+        collector.add_file(data_file, schema=schema, partition_spec=specs[data_file.spec_id])
+    for data_file in removed:
+        collector.remove_file(data_file, schema=schema, partition_spec=specs[data_file.spec_id])
+    parent = table.current_snapshot()
+    previous = parent.summary if parent is not None and parent.summary else None
+    carried = {k: previous[k] for k in SUMMARY_KEYS if previous and previous[k] is not None}
+    # PyIceberg computes running totals only for append/overwrite/delete; the totals of a
+    # replace follow the same arithmetic, so compute them as an overwrite.
+    totals = update_snapshot_summaries(
+        summary=Summary(operation=Operation.OVERWRITE, **collector.build(), **carried),
+        previous_summary=previous,
+    )
+    return Summary(
+        operation=Operation.REPLACE,
+        **{k: v for k, v in totals.model_dump().items() if k != "operation"},
+    )
