@@ -8,6 +8,7 @@ like fixtures defined in the module.
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import json
 from collections.abc import Iterable, Iterator
@@ -20,6 +21,8 @@ from pyiceberg.table import Table
 
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.lake import Lake
+from icehouse.tables.append import fast_append
+from icehouse.tables.writer import TableWriter
 
 EVENTS = "logs.events"
 EVENTS_SCHEMA = {
@@ -113,3 +116,26 @@ def data_files(table: Table) -> list[dict[str, Any]]:
     return files.select(
         ["file_path", "partition", "spec_id", "record_count", "file_size_in_bytes"]
     ).to_pylist()
+
+
+def append_batches(
+    lake: Lake, *, table: str = EVENTS, days: tuple[int, ...] = (1, 2, 3), per_day: int = 6
+) -> None:
+    """``per_day`` small appends per June day, 20 rows each, ids unique (per day and
+    batch) and interleaved across appends, so no input file is sorted against another."""
+    for batch in range(per_day):
+        for day in days:
+            ids = [10_000 * k + 100 * day + batch for k in range(20)]
+            ts = [dt.datetime(2024, 6, day, k % 24, tzinfo=dt.UTC) for k in range(20)]
+            rows = pa.table(
+                {
+                    "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
+                    "id": pa.array(ids, pa.int64()),
+                    "country": [["de", "fr", "us"][(i + batch) % 3] for i in ids],
+                    "bytes": pa.array([i * 10 for i in ids], pa.int64()),
+                }
+            )
+            iceberg_table = lake.table(table)
+            writer = TableWriter(iceberg_table)
+            writer.write(rows)
+            fast_append(iceberg_table, writer.close(), properties={})

@@ -22,33 +22,19 @@ from icehouse.tables.append import fast_append
 from icehouse.tables.commit import SUMMARY_KEYS
 from icehouse.tables.writer import TableWriter
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, add_source, data_files, event, write_jsonl
+from tests.fixtures_lake import (
+    EVENTS,
+    add_source,
+    append_batches,
+    data_files,
+    event,
+    write_jsonl,
+)
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
 events = fixtures_lake.events
 landing = fixtures_lake.landing
-
-
-def append_batches(lake: Lake, *, days: tuple[int, ...] = (1, 2, 3), per_day: int = 6) -> None:
-    """``per_day`` small appends per June day, 20 rows each, ids unique (per day and
-    batch) and interleaved across appends, so no input file is sorted against another."""
-    for batch in range(per_day):
-        for day in days:
-            ids = [10_000 * k + 100 * day + batch for k in range(20)]
-            ts = [dt.datetime(2024, 6, day, k % 24, tzinfo=dt.UTC) for k in range(20)]
-            rows = pa.table(
-                {
-                    "ts": pa.array(ts, pa.timestamp("us", tz="UTC")),
-                    "id": pa.array(ids, pa.int64()),
-                    "country": [["de", "fr", "us"][(i + batch) % 3] for i in ids],
-                    "bytes": pa.array([i * 10 for i in ids], pa.int64()),
-                }
-            )
-            table = lake.table(EVENTS)
-            writer = TableWriter(table)
-            writer.write(rows)
-            fast_append(table, writer.close(), properties={})
 
 
 def all_rows(lake: Lake) -> list[dict[str, Any]]:

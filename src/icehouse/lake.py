@@ -35,6 +35,8 @@ from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
+from icehouse.maintain.autopilot import Autopilot, AutopilotReport
+from icehouse.maintain.autopilot import follow as follow_rounds
 from icehouse.maintain.compact import CompactResult, GroupResult
 from icehouse.maintain.compact_plan import CompactOptions, Strategy
 from icehouse.maintain.expire import ExpireResult
@@ -114,6 +116,12 @@ class Lake:
         if self._catalog is not None:
             self._catalog.engine.dispose()
             self._catalog = None
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     # -- tables ---------------------------------------------------------------------------
 
@@ -294,6 +302,39 @@ class Lake:
 
     def rewrite_manifests(self, table: str, *, dry_run: bool = False) -> ManifestRewriteResult:
         return self.maintenance.manifests(table, dry_run=dry_run)
+
+    def maintain(
+        self,
+        tables: list[str] | None = None,
+        *,
+        dry_run: bool = False,
+        follow: bool = False,
+        interval: str | timedelta = "60s",
+        stop: threading.Event | None = None,
+        on_round: Callable[[AutopilotReport], None] | None = None,
+    ) -> AutopilotReport:
+        """The autopilot: plan each table's maintenance from its statistics and policy
+        (``icehouse.maintenance.*`` properties) and do it; ``follow`` repeats every
+        ``interval`` until ``stop`` is set and returns the last round's report."""
+        autopilot = Autopilot(self.maintenance, self.catalog)
+        names = (lambda: tables) if tables else self.list_tables
+        if not follow:
+            return autopilot.run_once(names(), dry_run=dry_run)
+        last = AutopilotReport()
+
+        def record(report: AutopilotReport) -> None:
+            nonlocal last
+            last = report
+            if on_round is not None:
+                on_round(report)
+
+        seconds = (
+            parse_duration(interval) if isinstance(interval, str) else interval
+        ).total_seconds()
+        follow_rounds(
+            autopilot, names, interval=seconds, stop=stop or threading.Event(), on_round=record
+        )
+        return last
 
     def maintenance_history(
         self, table: str | None = None, *, limit: int = 50

@@ -14,9 +14,12 @@ Exit codes (for supervisors such as systemd or Kubernetes):
 
 from __future__ import annotations
 
+import signal
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from types import FrameType
 from typing import Annotated
 
 import typer
@@ -74,6 +77,20 @@ def errors_to_exit(output: Output) -> Iterator[None]:
         yield
     except IcehouseError as exc:
         raise fail(output, exc) from None
+
+
+def install_stop_handlers(stop: threading.Event, output: Output, *, doing: str) -> None:
+    """SIGTERM and Ctrl-C set ``stop`` so that long work finishes ``doing`` cleanly and
+    exits 0; a second signal gives up at once (nothing is half-committed either way)."""
+
+    def handler(signum: int, _frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        output.note(f"received {signal.Signals(signum).name}: finishing {doing}…")
+        stop.set()
+
+    signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, handler)
 
 
 def parse_pairs(values: list[str], what: str, sep: str = "=") -> list[tuple[str, str]]:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import signal
 import threading
-from types import FrameType
 from typing import Annotated
 
 import typer
@@ -12,7 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.common import FormatOption, HomeOption, install_stop_handlers, open_lake
 from icehouse.cli.output import Format, Output, iso
 from icehouse.ingest.report import IngestReport, NoProgress
 
@@ -54,19 +52,6 @@ class RichIngestProgress(NoProgress):
         )
 
 
-def _install_stop_handlers(stop: threading.Event, output: Output) -> None:
-    """SIGTERM and Ctrl-C finish the current batch cleanly, then exit 0."""
-
-    def handler(signum: int, _frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt  # a second signal: give up now (nothing half-committed)
-        output.note(f"received {signal.Signals(signum).name}: finishing the current batch…")
-        stop.set()
-
-    signal.signal(signal.SIGTERM, handler)
-    signal.signal(signal.SIGINT, handler)
-
-
 def ingest(
     sources: Annotated[
         list[str] | None, typer.Argument(help="Sources to ingest (default: all).")
@@ -88,7 +73,7 @@ def ingest(
     """
     output = Output(format)
     stop = threading.Event()
-    _install_stop_handlers(stop, output)
+    install_stop_handlers(stop, output, doing="the current batch")
     with open_lake(home, output) as lake, RichIngestProgress(output.err) as progress:
         report = lake.ingest(sources or None, follow=not once, progress=progress, stop=stop)
     output.emit(report.to_dict(), lambda c: render_report(c, report))

@@ -3,6 +3,7 @@ manifest rewrite, the autopilot, and the history of what each run did."""
 
 from __future__ import annotations
 
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -10,8 +11,9 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.common import FormatOption, HomeOption, install_stop_handlers, open_lake
 from icehouse.cli.output import Format, Output, iso
+from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
 
 app = typer.Typer(
@@ -251,6 +253,62 @@ def manifests(
     with open_lake(home, output) as lake:
         result = lake.rewrite_manifests(table, dry_run=dry_run)
     _emit(output, table, "manifests", result.to_dict(), dry_run)
+
+
+@app.command("run")
+def run(
+    tables: Annotated[
+        list[str] | None, typer.Argument(help="Tables to look after (default: every table).")
+    ] = None,
+    follow: Annotated[
+        bool, typer.Option("--follow", help="Keep going: a round every --interval until stopped.")
+    ] = False,
+    interval: Annotated[str, typer.Option(help="Time between rounds with --follow.")] = "60s",
+    dry_run: DryRunOption = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """The autopilot: decide from table statistics what each table needs, and do it.
+
+    Compacts partitions with too many fragments once they are quiet, rewrites manifests
+    past a count, expires snapshots past retention, sweeps orphans once per interval, as
+    each table's icehouse.maintenance.* properties say (see `icehouse table alter
+    --property`). Several `maintain run` processes share the work through leases in the
+    state database. SIGTERM or Ctrl-C stops after the current table."""
+    output = Output(format)
+    stop = threading.Event()
+    install_stop_handlers(stop, output, doing="the current table")
+
+    def show(report: AutopilotReport) -> None:
+        if follow:
+            output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
+
+    with open_lake(home, output) as lake:
+        report = lake.maintain(
+            tables or None,
+            dry_run=dry_run,
+            follow=follow,
+            interval=interval,
+            stop=stop,
+            on_round=show,
+        )
+    if not follow:
+        output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
+
+
+def render_round(console: Console, report: AutopilotReport, dry_run: bool) -> None:
+    if not report.planned and not report.skipped:
+        console.print("Every table is in shape: nothing to do.")
+    for action in report.planned:
+        if action.action == "wait":
+            console.print(f"{action.table}: waiting ({action.reason})")
+            continue
+        verb = "would" if dry_run else "did"
+        console.print(f"{action.table}: {verb} {action.action} ({action.reason})")
+    for done in report.done:
+        console.print(f"  {done['table']} {done['action']}: {_describe(done) or 'nothing to do'}")
+    for table, reason in report.skipped.items():
+        console.print(f"{table}: skipped ({reason})")
 
 
 @app.command("history")

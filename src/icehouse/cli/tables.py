@@ -117,9 +117,7 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
             }
             for s in table.metadata.snapshots[-10:]
         ]
-        output.emit(
-            info_dict(info) | {"recent_snapshots": history}, lambda c: render_info(c, info)
-        )
+        output.emit(info_dict(info) | {"recent_snapshots": history}, lambda c: render_info(c, info))
 
 
 @app.command("alter")

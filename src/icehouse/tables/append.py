@@ -43,6 +43,8 @@ from pyiceberg.table.update import (
     SetSnapshotRefUpdate,
 )
 
+from icehouse.tables.history import delete_dropped_metadata
+
 DEFAULT_MIN_COUNT_TO_MERGE = 100
 DEFAULT_MANIFEST_TARGET_BYTES = 8 * 1024 * 1024
 
@@ -262,13 +264,5 @@ def _summary(table: Table, data_files: list[DataFile], properties: dict[str, str
 
 
 def delete_old_metadata(table: Table, response: CommitTableResponse) -> None:
-    """Honour ``write.metadata.delete-after-commit.enabled`` as PyIceberg's own commit does:
-    metadata files that dropped out of the metadata log are deleted."""
-    enabled = response.metadata.properties.get("write.metadata.delete-after-commit.enabled")
-    if (enabled or "false").lower() != "true":
-        return
-    kept = {entry.metadata_file for entry in response.metadata.metadata_log}
-    for entry in table.metadata.metadata_log:
-        if entry.metadata_file not in kept:
-            with contextlib.suppress(FileNotFoundError):
-                table.io.delete(entry.metadata_file)
+    """Honour ``write.metadata.delete-after-commit.enabled`` as PyIceberg's own commit does."""
+    delete_dropped_metadata(table.io, table.metadata, response.metadata)

@@ -1,25 +1,36 @@
-"""Keep a streaming table's history bounded while it ingests.
+"""Which snapshots a table may forget, and the commit that forgets them.
 
 PyIceberg's commit cost grows with the number of snapshots (FACTS.md: 57 ms at 10
 snapshots, 2.36 s at 1,000), so an ingester that commits every few seconds must expire
-its own old snapshots. PyIceberg's ``expire_snapshots`` only edits metadata; the
-manifest lists of expired snapshots belong to nobody else, so they are deleted here.
-Data files and manifests are left to maintenance (orphan removal), which knows
-everything that is still reachable.
+its own old snapshots; maintenance (``icehouse.maintain.expire``) expires by the table's
+``history.expire.*`` policy. Both choose with ``expirable`` and commit with
+``commit_expiry``.
+
+PyIceberg's ``ExpireSnapshots`` commits with no requirement but the table's UUID, and
+removing a snapshot also removes every ref that points at it: a rollback that lands
+between planning and committing would lose ``main`` itself. ``commit_expiry`` therefore
+asserts every ref it saw, and the caller reloads and plans again when one moved.
 """
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import dataclass
 
-from pyiceberg.table import Table
+from pyiceberg.exceptions import CommitFailedException
+from pyiceberg.io import FileIO
+from pyiceberg.table import CommitTableResponse, Table
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.update import AssertRefSnapshotId, AssertTableUUID, RemoveSnapshotsUpdate
 
 MAX_SNAPSHOTS_PROPERTY = "icehouse.ingest.max-snapshots"
 DEFAULT_MAX_SNAPSHOTS = 100
 MAX_AGE_PROPERTY = "history.expire.max-snapshot-age-ms"
 MIN_KEEP_PROPERTY = "history.expire.min-snapshots-to-keep"
 DEFAULT_MAX_AGE_MS = 5 * 24 * 3600 * 1000
+DEFAULT_MIN_KEEP = 1
 
 
 @dataclass(frozen=True)
@@ -28,36 +39,103 @@ class TrimResult:
     manifest_lists_deleted: int
 
 
-def snapshots_to_expire(table: Table, *, now_ms: int | None = None) -> list[int]:
-    """Snapshots beyond the count cap or older than the age limit, never the newest
-    ``min-snapshots-to-keep`` nor one a branch or tag points at."""
-    properties = table.metadata.properties
-    max_count = int(properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS))
-    max_age = int(properties.get(MAX_AGE_PROPERTY, DEFAULT_MAX_AGE_MS))
-    min_keep = max(1, int(properties.get(MIN_KEEP_PROPERTY, 1)))
-    now_ms = now_ms if now_ms is not None else int(time.time() * 1000)
-    protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
-    newest_first = sorted(table.metadata.snapshots, key=lambda s: s.timestamp_ms, reverse=True)
-    keep = max(min_keep, max_count)
+def expirable(
+    metadata: TableMetadata,
+    *,
+    max_age_ms: int,
+    min_keep: int,
+    now_ms: int,
+    max_count: int | None = None,
+) -> list[int]:
+    """Snapshots older than ``max_age_ms`` (or beyond ``max_count``), never one a branch or
+    tag points at, nor one of the newest ``min_keep`` (at least 1).
+
+    "Newest" follows Iceberg's ``retainLast``: the current snapshot and its ancestors
+    first, then any other snapshot (e.g. one rolled back from) by time.
+    """
+    protected = {ref.snapshot_id for ref in metadata.refs.values()}
+    lineage = list(ancestors_of(metadata.current_snapshot(), metadata))
+    in_lineage = {s.snapshot_id for s in lineage}
+    others = [s for s in metadata.snapshots if s.snapshot_id not in in_lineage]
+    ordered = lineage + sorted(others, key=lambda s: s.timestamp_ms, reverse=True)
+    min_keep = max(1, min_keep)
     expire = []
-    for position, snapshot in enumerate(newest_first):
+    for position, snapshot in enumerate(ordered):
         if snapshot.snapshot_id in protected or position < min_keep:
             continue
-        if position >= keep or now_ms - snapshot.timestamp_ms > max_age:
+        too_many = max_count is not None and position >= max(min_keep, max_count)
+        if too_many or now_ms - snapshot.timestamp_ms > max_age_ms:
             expire.append(snapshot.snapshot_id)
     return expire
 
 
+def snapshots_to_expire(table: Table, *, now_ms: int | None = None) -> list[int]:
+    """The ingester's choice: ``history.expire.*`` plus its own count cap."""
+    properties = table.metadata.properties
+    return expirable(
+        table.metadata,
+        max_age_ms=int(properties.get(MAX_AGE_PROPERTY, DEFAULT_MAX_AGE_MS)),
+        min_keep=int(properties.get(MIN_KEEP_PROPERTY, DEFAULT_MIN_KEEP)),
+        max_count=int(properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS)),
+        now_ms=now_ms if now_ms is not None else int(time.time() * 1000),
+    )
+
+
+def commit_expiry(table: Table, snapshot_ids: list[int]) -> CommitTableResponse:
+    """Remove ``snapshot_ids`` from the table in one commit, provided that no ref moved
+    since ``table`` was loaded; then honour ``write.metadata.delete-after-commit.enabled``
+    (the catalog's ``commit_table`` does not, unlike PyIceberg's ``Transaction``).
+
+    Raises:
+        CommitFailedException: a ref moved (or another commit won the race); reload the
+            table, choose again and retry.
+    """
+    metadata = table.metadata
+    requirements = (
+        AssertTableUUID(uuid=metadata.table_uuid),
+        *(
+            AssertRefSnapshotId(ref=name, snapshot_id=ref.snapshot_id)
+            for name, ref in metadata.refs.items()
+        ),
+    )
+    updates = (RemoveSnapshotsUpdate(snapshot_ids=snapshot_ids),)
+    response = table.catalog.commit_table(table, requirements, updates)
+    delete_dropped_metadata(table.io, metadata, response.metadata)
+    return response
+
+
+def delete_dropped_metadata(io: FileIO, before: TableMetadata, after: TableMetadata) -> list[str]:
+    """With ``write.metadata.delete-after-commit.enabled``, delete the metadata files that
+    a commit pushed out of the metadata log (what Iceberg's commits do); returns them."""
+    enabled = after.properties.get("write.metadata.delete-after-commit.enabled", "false")
+    if enabled.lower() != "true":
+        return []
+    kept = {entry.metadata_file for entry in after.metadata_log}
+    dropped = [e.metadata_file for e in before.metadata_log if e.metadata_file not in kept]
+    for path in dropped:
+        with contextlib.suppress(FileNotFoundError):
+            io.delete(path)
+    return dropped
+
+
 def trim_history(table: Table, *, slack: float = 0.1) -> TrimResult:
     """Expire old snapshots once the table exceeds its cap by ``slack`` (so that the
-    cost of an expiry commit is paid once per many appends, not on every one)."""
+    cost of an expiry commit is paid once per many appends, not on every one).
+
+    Only the expired snapshots' manifest lists are deleted (nobody else uses them); data
+    files and manifests are left to maintenance, which knows what is still reachable.
+    A concurrent commit makes this skip its turn: the next append tries again.
+    """
     max_count = int(table.metadata.properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS))
     over_cap = len(table.metadata.snapshots) > max_count * (1 + slack)
     expire = snapshots_to_expire(table)
     if not expire or (not over_cap and len(expire) < max(1, int(max_count * slack))):
         return TrimResult(0, 0)
     lists = {s.snapshot_id: s.manifest_list for s in table.metadata.snapshots}
-    table.maintenance.expire_snapshots().by_ids(expire).commit()
+    try:
+        commit_expiry(table, expire)
+    except CommitFailedException:
+        return TrimResult(0, 0)
     deleted = 0
     for snapshot_id in expire:
         try:
