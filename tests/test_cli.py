@@ -412,12 +412,20 @@ def test_demo_generates_ingests_and_queries_in_its_own_home(tmp_path):
     per_provider = {r["provider"]: r["requests"] for r in summary["queries"][0]["rows"]}
     assert sum(per_provider.values()) == 20_000
     assert set(per_provider) == {"fastedge", "cloudy", "parquetcdn"}
+    compaction = summary["compaction"]["compaction"]
+    assert compaction["strategy"] == "sort"
+    assert compaction["files_after"] < compaction["files_before"]
+    assert all(g["status"] == "committed" for g in compaction["groups"])
+    before = summary["compaction"]["tenant_week_query"]["before"][0]
+    after = summary["compaction"]["tenant_week_query"]["after"][0]
+    assert after["files_planned"] < before["files_planned"]
     assert summary["seconds"] > 0
     # A second run replaces the previous demo, printing what to try next with the home.
     out = ok("demo", "--rows", "20000", "--days", "3", "--home", str(target)).stdout
     assert "Demo finished in" in out
     assert "Requests and traffic per provider" in out
     assert "Quarantine" in out
+    assert "Compaction" in out and "every partition proved" in out
     assert "fastedge:" in out and "bad lines" in out
     assert f"icehouse table show demo.requests --home {target}" in out
     assert f"icehouse status --home {target}" in out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.ingest_cmd import RichIngestProgress, render_report
@@ -12,7 +13,13 @@ from icehouse.cli.output import Format, Output
 from icehouse.cli.sql_cmd import render_arrow
 from icehouse.config import resolve_home
 from icehouse.demo.generator import GeneratorConfig
-from icehouse.demo.workload import TABLE, DemoResult, run_demo
+from icehouse.demo.workload import (
+    TABLE,
+    TENANT_WEEK,
+    CompactionShowcase,
+    DemoResult,
+    run_demo,
+)
 
 
 def demo(
@@ -50,8 +57,40 @@ def _as_dict(result: DemoResult) -> dict[str, object]:
         "ingest": result.report.to_dict(),
         "queries": [{"title": t, "sql": s, "rows": r.to_pylist()} for t, s, r in result.results],
         "quarantine": result.quarantine,
+        "compaction": _compaction_dict(result),
         "seconds": round(result.seconds, 2),
     }
+
+
+def _compaction_dict(result: DemoResult) -> dict[str, object] | None:
+    showcase = result.compaction
+    if showcase is None:
+        return None
+    return {
+        "compaction": showcase.result.to_dict(),
+        "tenant_week_query": {
+            "sql": TENANT_WEEK,
+            "before": [p.to_dict() for p in showcase.before.plans],
+            "after": [p.to_dict() for p in showcase.after.plans],
+        },
+    }
+
+
+def _render_compaction(console: Console, showcase: CompactionShowcase) -> None:
+    summary = showcase.result.to_dict()
+    console.print(
+        "\n[bold]Compaction[/bold] (sort by customer_id, requested_at; every partition proved)"
+    )
+    console.print(
+        f"  {summary['files_before']} → {summary['files_after']} data files, "
+        f"{summary['bytes_before'] / 1e6:.1f} → {summary['bytes_after'] / 1e6:.1f} MB, "
+        f"in {showcase.result.seconds:.1f} s"
+    )
+    before, after = showcase.before.plans[0], showcase.after.plans[0]
+    console.print(
+        f"  one tenant's week: {before.files_planned} files / {before.bytes_planned / 1e6:.2f} MB "
+        f"to read before, {after.files_planned} files / {after.bytes_planned / 1e6:.2f} MB after"
+    )
 
 
 def _render(console, result: DemoResult) -> None:  # type: ignore[no-untyped-def]
@@ -59,6 +98,8 @@ def _render(console, result: DemoResult) -> None:  # type: ignore[no-untyped-def
     for title, sql, table in result.results:
         console.print(f"\n[bold]{title}[/bold]\n[dim]{sql}[/dim]")
         render_arrow(console, table)
+    if result.compaction is not None:
+        _render_compaction(console, result.compaction)
     console.print("\n[bold]Quarantine[/bold]")
     for source, counts in sorted(result.quarantine.items()):
         console.print(
@@ -71,6 +112,7 @@ def _render(console, result: DemoResult) -> None:  # type: ignore[no-untyped-def
         f"icehouse table show {TABLE} --home {home}",
         f"icehouse quarantine list --home {home}",
         f"icehouse status --home {home}",
+        f"icehouse maintain history --home {home}",
         f"icehouse ingest --follow --home {home}   # then drop files into {home}/landing/<provider>/",
     ):
         console.print(f"  {command}")
