@@ -296,6 +296,14 @@ def run(
         output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
 
 
+_ACTIONS = {
+    "compact": "compact",
+    "manifests": "rewrite manifests",
+    "expire": "expire snapshots",
+    "orphans": "remove orphans",
+}
+
+
 def render_round(console: Console, report: AutopilotReport, dry_run: bool) -> None:
     if not report.planned and not report.skipped:
         console.print("Every table is in shape: nothing to do.")
@@ -304,7 +312,7 @@ def render_round(console: Console, report: AutopilotReport, dry_run: bool) -> No
             console.print(f"{action.table}: waiting ({action.reason})")
             continue
         verb = "would" if dry_run else "did"
-        console.print(f"{action.table}: {verb} {action.action} ({action.reason})")
+        console.print(f"{action.table}: {verb} {_ACTIONS[action.action]} ({action.reason})")
     for done in report.done:
         console.print(f"  {done['table']} {done['action']}: {_describe(done) or 'nothing to do'}")
     for table, reason in report.skipped.items():

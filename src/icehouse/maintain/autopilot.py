@@ -27,6 +27,7 @@ from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 
+from icehouse.durations import format_duration
 from icehouse.errors import IcehouseError, MaintenanceBusy
 from icehouse.maintain.compact_plan import CompactOptions, partition_label
 from icehouse.maintain.policy import MaintenancePolicy
@@ -109,7 +110,9 @@ def plan_table(
         reason = f"{len(due - hot)} partition(s) with ≥ {policy.small_file_trigger} fragments"
         planned.append(PlannedAction(name, "compact", reason, tuple(sorted(due - hot))))
     if hot:
-        reason = f"{len(hot)} partition(s) due but written within {policy.quiet_period}"
+        reason = (
+            f"{len(hot)} partition(s) due but written within {format_duration(policy.quiet_period)}"
+        )
         planned.append(PlannedAction(name, "wait", reason, tuple(sorted(hot))))
     manifests = len(snapshot.manifests(table.io))
     if manifests >= policy.manifest_count_trigger:

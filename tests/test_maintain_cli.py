@@ -1,0 +1,113 @@
+"""``icehouse maintain ...`` from the command line: each command's report, dry runs that
+change nothing, the orphan safety-age refusal, and the recorded history."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from icehouse.cli.app import app
+from icehouse.lake import Lake
+from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, append_batches
+
+WIDE = {"COLUMNS": "1000", "ICEHOUSE_HOME": ""}
+
+
+def run(*args: str):  # type: ignore[no-untyped-def]
+    return CliRunner().invoke(app, list(args), env=WIDE, catch_exceptions=False)
+
+
+def as_json(*args: str) -> dict:  # type: ignore[type-arg]
+    result = run(*args, "--format", "json")
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    return json.loads(result.stdout)
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    path = tmp_path / "lake"
+    Lake.init(path)
+    with Lake.open(path) as lake:
+        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        append_batches(lake)
+    return str(path)
+
+
+def snapshot_id(home: str) -> int:
+    with Lake.open(Path(home)) as lake:
+        return lake.table(EVENTS).current_snapshot().snapshot_id
+
+
+def test_compact_dry_run_prints_the_plan_and_changes_nothing(home: str) -> None:
+    before = snapshot_id(home)
+    result = run(
+        "maintain", "compact", EVENTS, "--min-input-files", "2", "--dry-run", "--home", home
+    )
+    assert result.exit_code == 0, result.stderr
+    assert "would rewrite 3 partition group(s) with binpack" in result.stdout
+    assert "ts_day=2024-06-01" in result.stdout
+    assert snapshot_id(home) == before
+
+
+def test_compact_sort_reports_files_before_and_after(home: str) -> None:
+    report = as_json("maintain", "compact", EVENTS, "--strategy", "sort", "--min-input-files", "2",
+                     "--home", home)  # fmt: skip
+    assert (report["files_before"], report["files_after"]) == (18, 3)
+    assert [g["status"] for g in report["groups"]] == ["committed"] * 3
+    assert snapshot_id(home) == report["snapshots"][0]
+
+
+def test_a_bad_strategy_or_where_is_a_clear_error(home: str) -> None:
+    result = run("maintain", "compact", EVENTS, "--strategy", "zorder", "--home", home)
+    assert result.exit_code == 1
+    assert "zorder needs columns" in result.stderr
+    result = run("maintain", "compact", EVENTS, "--where", "id % 2 = 0", "--home", home)
+    assert result.exit_code == 1 and "--where supports" in result.stderr
+
+
+def test_orphans_refuses_a_safety_age_under_an_hour_and_explains(home: str) -> None:
+    orphan = Path(home) / "warehouse" / "logs" / "events" / "data" / "stray.parquet"
+    orphan.write_bytes(b"x" * 100)
+    old = time.time() - 3600
+    os.utime(orphan, (old, old))
+
+    refused = run("maintain", "orphans", EVENTS, "--older-than", "10m", "--home", home)
+    assert refused.exit_code == 1
+    assert "--force" in refused.stderr and "not committed yet" in refused.stderr
+    assert orphan.exists()
+
+    dry = as_json("maintain", "orphans", EVENTS, "--older-than", "30m", "--force", "--dry-run",
+                  "--home", home)  # fmt: skip
+    assert dry["files_found"] == 1 and dry["files_deleted"] == 0 and orphan.exists()
+    done = as_json("maintain", "orphans", EVENTS, "--older-than", "30m", "--force", "--home", home)
+    assert (done["files_deleted"], done["bytes_freed"]) == (1, 100)
+    assert not orphan.exists()
+
+
+def test_expire_manifests_and_history(home: str) -> None:
+    manifests = as_json("maintain", "manifests", EVENTS, "--home", home)
+    assert manifests["manifests_before"] == 18 and manifests["manifests_after"] == 1
+    expired = as_json("maintain", "expire", EVENTS, "--older-than", "0s", "--home", home)
+    assert len(expired["expired_snapshot_ids"]) == 18  # all but the current snapshot
+    assert expired["files_deleted"] > 0
+    cleaned = as_json("maintain", "clean-metadata", EVENTS, "--home", home)
+    assert cleaned["files_deleted"] >= 0
+
+    history = as_json("maintain", "history", EVENTS, "--home", home)
+    assert [r["action"] for r in history] == ["clean-metadata", "expire", "manifests"]
+    assert all(r["status"] == "ok" for r in history)
+    shown = run("maintain", "history", "--home", home)
+    assert "manifests 18 → 1" in shown.stdout
+    assert "18 snapshot(s) expired" in shown.stdout
+
+
+def test_maintain_run_dry_run_lists_what_it_would_do(home: str) -> None:
+    result = run("maintain", "run", "--dry-run", "--home", home)
+    assert result.exit_code == 0, result.stderr
+    assert "logs.events: waiting (3 partition(s) due but written within 10m)" in result.stdout
+    assert "logs.events: would remove orphans" in result.stdout
