@@ -56,7 +56,7 @@ def test_a_one_day_filter_plans_only_that_days_files(demo_lake: Lake) -> None:
 
 def test_a_filter_under_or_is_not_pushed(demo_lake: Lake) -> None:
     (plan,) = demo_lake.query(QUERIES[4]).plans
-    assert plan.pushed_filter == "AlwaysTrue()"
+    assert plan.pushed_filter == "none"
     assert plan.files_planned == plan.files_in_snapshot
 
 

@@ -239,11 +239,13 @@ class Lake:
         result = run_sql(self.catalog, f"DELETE FROM {table} WHERE {where}")
         return int(result.table.column("deleted_rows")[0].as_py())
 
-    def query(self, query: str, *, prune: bool = True) -> QueryResult:
-        """The result with what each table had to read (files, bytes, planning time).
+    def query(self, query: str, *, prune: bool = True, explain: bool = False) -> QueryResult:
+        """The result with what each table had to read: files in the snapshot, after
+        partition and metrics pruning, bytes, planning time; with ``explain``, also row
+        groups read/skipped and bytes read from the Parquet footers.
 
         Raises: QueryError."""
-        return run_sql(self.catalog, query, prune=prune)
+        return run_sql(self.catalog, query, prune=prune, explain=explain)
 
     # -- maintenance --------------------------------------------------------------------
 

@@ -10,7 +10,7 @@ from rich.console import Console
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.ingest_cmd import RichIngestProgress, render_report
 from icehouse.cli.output import Format, Output
-from icehouse.cli.sql_cmd import render_arrow
+from icehouse.cli.render import render_arrow
 from icehouse.config import resolve_home
 from icehouse.demo.generator import GeneratorConfig
 from icehouse.demo.workload import (
@@ -20,6 +20,7 @@ from icehouse.demo.workload import (
     DemoResult,
     run_demo,
 )
+from icehouse.query.sql import TablePlan
 
 
 def demo(
@@ -87,9 +88,13 @@ def _render_compaction(console: Console, showcase: CompactionShowcase) -> None:
         f"in {showcase.result.seconds:.1f} s"
     )
     before, after = showcase.before.plans[0], showcase.after.plans[0]
-    console.print(
-        f"  one tenant's week: {before.files_planned} files / {before.bytes_planned / 1e6:.2f} MB "
-        f"to read before, {after.files_planned} files / {after.bytes_planned / 1e6:.2f} MB after"
+    console.print(f"  one tenant's week reads {_reads(before)} before, {_reads(after)} after")
+
+
+def _reads(plan: TablePlan) -> str:
+    return (
+        f"{plan.files_planned} files, {plan.row_groups_read} row groups "
+        f"({plan.row_groups_skipped} skipped), {(plan.bytes_read or 0) / 1e6:.2f} MB"
     )
 
 

@@ -11,7 +11,6 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 from prompt_toolkit import PromptSession
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import Input
@@ -21,10 +20,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from icehouse.cli.render import render_arrow, render_plans
 from icehouse.cli.tables import render_info
 from icehouse.errors import IcehouseError, InvalidInput
 from icehouse.lake import Lake
-from icehouse.query.sql import QueryResult
 
 HISTORY_FILE = ".sql_history"
 HELP = """\
@@ -88,37 +87,6 @@ def split_statements(text: str) -> list[Statement]:
     return found
 
 
-def _cell(value: object) -> str:
-    """A value as text; strings are escaped, since ``[/x]`` is data, not Rich markup."""
-    if value is None:
-        return "NULL"
-    if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}"
-    return escape(str(value))
-
-
-def render_arrow(console: Console, result: pa.Table, *, limit: int = 1000) -> None:
-    table = RichTable(*[escape(name) for name in result.column_names])
-    for row in result.slice(0, limit).to_pylist():
-        table.add_row(*[_cell(v) for v in row.values()])
-    console.print(table)
-    shown = min(limit, result.num_rows)
-    console.print(
-        f"{result.num_rows:,} row(s)"
-        + (f", first {shown} shown" if shown < result.num_rows else "")
-    )
-
-
-def render_plans(console: Console, answer: QueryResult) -> None:
-    for plan in answer.plans:
-        console.print(
-            f"[bold]{plan.table}[/bold]: {plan.files_planned} of {plan.files_in_snapshot} files, "
-            f"{plan.bytes_planned:,} bytes; planned in {plan.planning_seconds * 1000:.0f} ms "
-            f"with filter {escape(plan.pushed_filter)}"
-        )
-    console.print(f"executed in {answer.execution_seconds * 1000:.0f} ms")
-
-
 def _switch(command: str, argument: str, current: bool) -> bool:
     """``on``/``off``, or the opposite of ``current`` when no argument is given."""
     if argument in ("on", "off", ""):
@@ -142,7 +110,7 @@ class Shell:
         if statement.is_meta:
             return self._meta(statement.text)
         started = time.perf_counter()
-        answer = self.lake.query(statement.text)
+        answer = self.lake.query(statement.text, explain=self.explain)
         render_arrow(self.out, answer.table)
         if self.explain:
             render_plans(self.out, answer)

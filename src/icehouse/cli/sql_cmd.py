@@ -13,12 +13,11 @@ import typer
 
 from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
 from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
+from icehouse.cli.render import render_arrow, render_plans
 from icehouse.cli.shell import (
     HISTORY_FILE,
     Shell,
     prompt_session,
-    render_arrow,
-    render_plans,
     run_interactive,
     run_script,
 )
@@ -116,7 +115,7 @@ def sql(
         raise _usage_error(output, f"--format {format} needs --out FILE")
     out_format = _out_format(output, out, format) if out is not None else None
     with open_lake(home, output) as lake:
-        answer = lake.query(query)
+        answer = lake.query(query, explain=explain)
         result = answer.table
         if out is not None and out_format is not None:
             write_file(result, out, out_format)

@@ -191,9 +191,9 @@ def run_demo(
         results = [(title, sql, lake.sql(sql)) for title, sql in QUERIES]
         quarantine = lake.quarantine_summary()
         step("Compacting: sorting each day by customer_id, requested_at…")
-        before = lake.query(TENANT_WEEK)
+        before = lake.query(TENANT_WEEK, explain=True)
         compaction = lake.compact(TABLE, "sort", min_input_files=2)
-        showcase = CompactionShowcase(compaction, before, lake.query(TENANT_WEEK))
+        showcase = CompactionShowcase(compaction, before, lake.query(TENANT_WEEK, explain=True))
     finally:
         lake.close()
     seconds = time.perf_counter() - started

@@ -92,6 +92,48 @@ def pushdown_filter(sql: str, table_name: str, schema: Schema) -> BooleanExpress
     return terms[0] if len(terms) == 1 else And(*terms)
 
 
+def referenced_columns(sql: str, conn: duckdb.DuckDBPyConnection) -> set[str] | None:
+    """Lower-case names of every column the statement mentions, of any table; None when
+    it reads whole rows (``*``, ``COLUMNS(...)``, ``NATURAL JOIN``, a table alias used
+    as a value) or cannot be parsed. An over-estimate: a name counts for every table
+    that has such a column."""
+    parsed = json.loads(conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()[0])
+    if parsed.get("error"):
+        return None
+    nodes = _nodes(parsed["statements"])
+    columns: set[str] = set()
+    single_names: set[str] = set()
+    for node in nodes:
+        if node.get("class") == "STAR" or node.get("ref_type") == "NATURAL":
+            return None
+        if node.get("class") == "COLUMN_REF":
+            names = [name.lower() for name in node["column_names"]]
+            columns.update(names)
+            if len(names) == 1:
+                single_names.add(names[0])
+        columns.update(name.lower() for name in node.get("using_columns") or [])
+    relations = {
+        (node.get("alias") or node["table_name"]).lower()
+        for node in nodes
+        if node.get("type") == "BASE_TABLE"
+    }
+    return None if single_names & relations else columns
+
+
+def _nodes(value: Any) -> list[dict[str, Any]]:
+    """Every JSON object in a serialised statement, depth first."""
+    found: list[dict[str, Any]] = []
+    stack = [value]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            found.append(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return found
+
+
 def _conjuncts(node: dict[str, Any]) -> list[dict[str, Any]]:
     if node.get("class") == "CONJUNCTION" and node.get("type") == "CONJUNCTION_AND":
         return [c for child in node["children"] for c in _conjuncts(child)]

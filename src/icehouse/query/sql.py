@@ -2,29 +2,36 @@
 
 Tables are named ``namespace.table`` in SQL, exactly as in the catalog: each namespace a
 query mentions becomes a DuckDB schema and each table a view over the files of its
-current snapshot, planned by PyIceberg with the query's simple filters pushed down
-(``pruning.py``), so partitions and files that cannot match are never opened. Tables
-with delete files or an evolved schema are read through PyIceberg's Arrow reader, which
-applies deletes and maps columns by field id.
+current snapshot, planned (``planner.py``: PyIceberg's evaluators, decoded manifests
+cached) with the query's simple filters pushed down (``pruning.py``), so partitions and
+files that cannot match are never opened. Tables with delete files or an evolved schema
+are read through PyIceberg's Arrow reader, which applies deletes and maps columns by
+field id. With ``explain``, each table's plan also counts the row groups and bytes its
+files' footers say the query reads (``row_groups.py``).
 """
 
 from __future__ import annotations
 
 import re
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.io.pyarrow import ArrowScan
+from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
 from icehouse.errors import QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
-from icehouse.query.pruning import pushdown_filter
+from icehouse.query.filter_text import describe_filter
+from icehouse.query.planner import ScanPlan, plan_scan
+from icehouse.query.pruning import pushdown_filter, referenced_columns
+from icehouse.query.row_groups import scan_row_groups
 from icehouse.tables.catalog import load_table
 
 _NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b")
@@ -32,14 +39,30 @@ _NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\
 
 @dataclass(frozen=True)
 class TablePlan:
-    """What a query had to read of one table (``icehouse sql --explain``)."""
+    """What a query had to read of one table (``icehouse sql --explain``).
+
+    File counts follow planning's steps: the snapshot's data files, those whose
+    partition may match the pushed filter, and those whose column metrics (min/max, null
+    counts) may match too: ``files_planned``, read with ``bytes_planned`` bytes on disk.
+    The row group figures come from the planned files' Parquet footers and are read only
+    for ``explain`` (None otherwise): row groups whose statistics prove no row matches
+    are skipped, and ``bytes_read`` counts the compressed chunks of the columns the
+    query references in the row groups read.
+    """
 
     table: str
     pushed_filter: str
     files_in_snapshot: int
+    files_after_partition_pruning: int
+    files_after_metrics_pruning: int
     files_planned: int
     bytes_planned: int
     planning_seconds: float
+    row_groups_read: int | None = None
+    row_groups_skipped: int | None = None
+    bytes_read: int | None = None
+    footer_seconds: float | None = None
+    """Time spent reading footers for the row group figures (not part of planning)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,87 +101,148 @@ def attach_table(
     name: str,
     table: Table,
     row_filter: BooleanExpression | None = None,
+    *,
+    explain: bool = False,
+    columns: set[str] | None = None,
+    sql: str = "",
 ) -> TablePlan:
+    """A view ``name`` over the files of ``table``'s current snapshot that may match.
+
+    With ``explain``, the plan also counts row groups and the bytes of ``columns`` (the
+    lower-case names the query references; None: all) read; all columns when the files
+    are read through PyIceberg.
+
+    Raises: EqualityDeletesUnsupported.
+    """
     started = time.perf_counter()
-    namespace, table_name = name.split(".")
     row_filter = row_filter if row_filter is not None else AlwaysTrue()
-    view = f"{_quote(namespace)}.{_quote(table_name)}"
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-    scan = table.scan(row_filter=row_filter)
-    tasks = list(scan.plan_files())
-    snapshot = table.current_snapshot()
-    summary = snapshot.summary if snapshot is not None and snapshot.summary else {}
-    plan = TablePlan(
-        table=name,
-        pushed_filter=str(row_filter),
-        files_in_snapshot=int(summary.get("total-data-files", 0) or 0),
-        files_planned=len(tasks),
-        bytes_planned=sum(t.file.file_size_in_bytes for t in tasks),
-        planning_seconds=time.perf_counter() - started,
-    )
+    scan = plan_scan(table, row_filter, name=name, sql=sql)
+    planned = time.perf_counter() - started
+    tasks = scan.tasks
     local = all(t.file.file_path.startswith(("file:", "/")) for t in tasks)
     evolved = len(table.metadata.schemas) > 1  # renamed or added columns: map by field id
-    if any(task.delete_files for task in tasks) or not tasks or not local or evolved:
-        relation_name = f"__icehouse_{namespace}_{table_name}"
-        conn.register(relation_name, scan.to_arrow())
-        conn.execute(f"CREATE OR REPLACE VIEW {view} AS SELECT * FROM {_quote(relation_name)}")
-        return plan
-    paths = ", ".join(
-        "'" + t.file.file_path.removeprefix("file://").replace("'", "''") + "'" for t in tasks
-    )
-    columns = ", ".join(_quote(f.name) for f in table.schema().fields)
-    conn.execute(
-        f"CREATE OR REPLACE VIEW {view} AS SELECT {columns} "
-        f"FROM read_parquet([{paths}], union_by_name = true)"
-    )
-    return plan
+    through_pyiceberg = any(t.delete_files for t in tasks) or not tasks or not local or evolved
+    if through_pyiceberg:  # PyIceberg's reader reads every column
+        rows = ArrowScan(table.metadata, table.io, table.schema(), row_filter).to_table(tasks)
+        _register(conn, name, rows)
+        columns = None
+    else:
+        namespace, table_name = name.split(".")
+        paths = ", ".join(
+            "'" + t.file.file_path.removeprefix("file://").replace("'", "''") + "'" for t in tasks
+        )
+        selected = ", ".join(_quote(f.name) for f in table.schema().fields)
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+        conn.execute(
+            f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
+            f"SELECT {selected} FROM read_parquet([{paths}], union_by_name = true)"
+        )
+    plan = _table_plan(name, row_filter, table.schema(), scan, planned)
+    return _explained(plan, table, row_filter, scan, columns) if explain else plan
 
 
 def attach_snapshot(
-    conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, name: str, snapshot_id: int
+    conn: duckdb.DuckDBPyConnection,
+    catalog: SqlCatalog,
+    name: str,
+    snapshot_id: int,
+    *,
+    explain: bool = False,
+    sql: str = "",
 ) -> TablePlan:
-    """A view of an older snapshot, read by PyIceberg with that snapshot's schema."""
+    """A view of an older snapshot, read by PyIceberg with that snapshot's schema (every
+    column of it, which is what ``explain`` counts).
+
+    Raises: EqualityDeletesUnsupported.
+    """
     started = time.perf_counter()
     table = load_table(catalog, name)
-    scan = table.scan(snapshot_id=snapshot_id)
-    tasks = list(scan.plan_files())
-    view = time_travel.view_name(name, snapshot_id)
-    namespace, view_table = view.split(".")
-    relation = f"__icehouse_{namespace}_{view_table}"
+    scan = plan_scan(table, AlwaysTrue(), snapshot_id=snapshot_id, name=name, sql=sql)
+    planned = time.perf_counter() - started
+    schema = table.scan(snapshot_id=snapshot_id).projection()
+    rows = ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table(scan.tasks)
+    _register(conn, time_travel.view_name(name, snapshot_id), rows)
+    plan = _table_plan(f"{name}@{snapshot_id}", AlwaysTrue(), schema, scan, planned)
+    return _explained(plan, table, AlwaysTrue(), scan, None) if explain else plan
+
+
+def _register(conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table) -> None:
+    namespace, table_name = view.split(".")
+    relation = f"__icehouse_{namespace}_{table_name}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-    conn.register(relation, scan.to_arrow())
+    conn.register(relation, rows)
     conn.execute(
-        f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(view_table)} AS "
+        f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
         f"SELECT * FROM {_quote(relation)}"
     )
-    snapshot = table.snapshot_by_id(snapshot_id)
-    summary = snapshot.summary if snapshot is not None and snapshot.summary else {}
+
+
+def _table_plan(
+    label: str,
+    row_filter: BooleanExpression,
+    schema: Schema,
+    scan: ScanPlan,
+    planning_seconds: float,
+) -> TablePlan:
     return TablePlan(
-        table=f"{name}@{snapshot_id}",
-        pushed_filter=str(AlwaysTrue()),
-        files_in_snapshot=int(summary.get("total-data-files", 0) or 0),
-        files_planned=len(tasks),
-        bytes_planned=sum(t.file.file_size_in_bytes for t in tasks),
-        planning_seconds=time.perf_counter() - started,
+        table=label,
+        pushed_filter=describe_filter(row_filter, schema),
+        files_in_snapshot=scan.files_in_snapshot,
+        files_after_partition_pruning=scan.files_after_partition_pruning,
+        files_after_metrics_pruning=scan.files_after_metrics_pruning,
+        files_planned=len(scan.tasks),
+        bytes_planned=sum(t.file.file_size_in_bytes for t in scan.tasks),
+        planning_seconds=planning_seconds,
+    )
+
+
+def _explained(
+    plan: TablePlan,
+    table: Table,
+    row_filter: BooleanExpression,
+    scan: ScanPlan,
+    columns: set[str] | None,
+) -> TablePlan:
+    """``plan`` with the row group figures of its files' footers."""
+    started = time.perf_counter()
+    files = [task.file for task in scan.tasks]
+    groups = scan_row_groups(table.io, table.schema(), files, row_filter, columns)
+    return replace(
+        plan,
+        row_groups_read=groups.row_groups_read,
+        row_groups_skipped=groups.row_groups_skipped,
+        bytes_read=groups.bytes_read,
+        footer_seconds=time.perf_counter() - started,
     )
 
 
 def _rewrite_time_travel(
-    conn: duckdb.DuckDBPyConnection, catalog: SqlCatalog, sql: str, known: set[str]
+    conn: duckdb.DuckDBPyConnection,
+    catalog: SqlCatalog,
+    sql: str,
+    known: set[str],
+    *,
+    explain: bool,
 ) -> tuple[str, list[TablePlan]]:
     plans = []
     for match, name in reversed(time_travel.find(sql)):  # right to left keeps offsets valid
         if name not in known:
             continue
         snapshot_id = time_travel.resolve(load_table(catalog, name), name, match, sql)
-        plans.append(attach_snapshot(conn, catalog, name, snapshot_id))
+        plans.append(attach_snapshot(conn, catalog, name, snapshot_id, explain=explain, sql=sql))
         namespace, view = time_travel.view_name(name, snapshot_id).split(".")
         sql = f"{sql[: match.start()]}{_quote(namespace)}.{_quote(view)}{sql[match.end() :]}"
     return sql, plans
 
 
-def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult:
-    """Raises: QueryError with DuckDB's message (and the tables it knows)."""
+def run_sql(
+    catalog: SqlCatalog, sql: str, *, prune: bool = True, explain: bool = False
+) -> QueryResult:
+    """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
+
+    Raises: QueryError with DuckDB's message (and the tables it knows);
+    EqualityDeletesUnsupported (a QueryError) naming the delete file.
+    """
     statement = parse_delete(sql)
     if statement is not None:
         started = time.perf_counter()
@@ -169,12 +253,23 @@ def run_sql(catalog: SqlCatalog, sql: str, *, prune: bool = True) -> QueryResult
     conn.execute("SET TimeZone = 'UTC'")
     original = sql
     try:
-        sql, plans = _rewrite_time_travel(conn, catalog, sql, known)
+        columns = referenced_columns(sql, conn) if explain else None
+        sql, plans = _rewrite_time_travel(conn, catalog, sql, known, explain=explain)
         for name in referenced_tables(sql, known):
             iceberg_table = load_table(catalog, name)
             schema = iceberg_table.schema()
             row_filter = pushdown_filter(sql, name, schema) if prune else AlwaysTrue()
-            plans.append(attach_table(conn, name, iceberg_table, row_filter))
+            plans.append(
+                attach_table(
+                    conn,
+                    name,
+                    iceberg_table,
+                    row_filter,
+                    explain=explain,
+                    columns=columns,
+                    sql=original,
+                )
+            )
         started = time.perf_counter()
         try:
             table = conn.execute(sql).to_arrow_table()
