@@ -32,7 +32,7 @@ from pyiceberg.table import Table
 from icehouse.errors import InvalidInput, InvalidSortOrder, ProofFailed, RewriteConflict
 from icehouse.maintain.compact_plan import CompactOptions, FileGroup, plan_groups
 from icehouse.maintain.ordering import sort_ordering, zorder_ordering
-from icehouse.maintain.proof import fingerprint
+from icehouse.maintain.proof import Fingerprint, fingerprint, fingerprint_files
 from icehouse.query.pruning import convertible_terms
 from icehouse.tables.grammar import parse_sort_order
 from icehouse.tables.replace import ManifestIndex, live_data_paths, replace_files
@@ -225,7 +225,7 @@ def compact(
 def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: bool) -> _Rewritten:
     started = time.perf_counter()
     name = ".".join(table.name())
-    rows = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(group.tasks)
+    rows = _read_group(table, group)
     before = fingerprint(rows)
     spec = table.spec() if respec else table.metadata.specs()[group.spec_id]
     writer = TableWriter(
@@ -239,7 +239,7 @@ def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: 
         writer.write(rows)
         del rows
         outputs = writer.close()
-        after = fingerprint(_read_back(table, outputs, writer.arrow_schema))
+        after = _fingerprint_written(table, outputs, writer.arrow_schema)
         if problems := before.differences(after):
             raise ProofFailed(
                 "rewrite output differs from input: " + "; ".join(problems),
@@ -250,6 +250,32 @@ def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: 
         writer.abort()
         raise
     return _Rewritten(group, writer, outputs, time.perf_counter() - started)
+
+
+def _local_path(path: str) -> str | None:
+    if path.startswith("file://"):
+        return path.removeprefix("file://")
+    return path if path.startswith("/") else None
+
+
+def _read_group(table: Table, group: FileGroup) -> pa.Table:
+    """The group's rows in the current schema. Local files of a table whose schema never
+    changed and that have no delete files are read straight by pyarrow (their columns are
+    the table's); anything else goes through PyIceberg's reader (field ids, deletes)."""
+    paths = [_local_path(t.file.file_path) for t in group.tasks]
+    plain = len(table.metadata.schemas) == 1 and not any(t.delete_files for t in group.tasks)
+    if plain and all(paths):
+        schema = table.schema().as_arrow()
+        return pq.ParquetDataset([p for p in paths if p], schema=schema).read()
+    return ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(group.tasks)
+
+
+def _fingerprint_written(table: Table, files: list[DataFile], schema: pa.Schema) -> Fingerprint:
+    """The fingerprint of the written files as read back from storage."""
+    paths = [_local_path(f.file_path) for f in files]
+    if files and all(paths):
+        return fingerprint_files([p for p in paths if p], schema.names)
+    return fingerprint(_read_back(table, files, schema))
 
 
 def _read_back(table: Table, files: list[DataFile], schema: pa.Schema) -> pa.Table:

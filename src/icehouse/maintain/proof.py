@@ -33,14 +33,29 @@ class Fingerprint:
 
 
 def fingerprint(rows: pa.Table) -> Fingerprint:
+    """The fingerprint of rows in memory."""
     conn = duckdb.connect()
     try:
         conn.register("rows", rows)
-        names = rows.column_names
-        sums = ", ".join(f'sum(hash("{n.replace(chr(34), chr(34) * 2)}"))' for n in names)
-        query = f"SELECT count(*){', ' + sums if sums else ''} FROM rows"
-        count, *checksums = conn.execute(query).fetchone() or (0,)
+        return _aggregate(conn, "rows", rows.column_names)
     finally:
         conn.close()
+
+
+def fingerprint_files(paths: list[str], columns: list[str]) -> Fingerprint:
+    """The fingerprint of local Parquet files, read by DuckDB (in parallel, without
+    materialising the rows in Python)."""
+    conn = duckdb.connect()
+    try:
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in paths)
+        return _aggregate(conn, f"read_parquet([{listed}])", columns)
+    finally:
+        conn.close()
+
+
+def _aggregate(conn: duckdb.DuckDBPyConnection, relation: str, names: list[str]) -> Fingerprint:
+    quoted = ['"' + n.replace('"', '""') + '"' for n in names]
+    sums = "".join(f", sum(hash({q}))" for q in quoted)
+    count, *checksums = conn.execute(f"SELECT count(*){sums} FROM {relation}").fetchone() or (0,)
     pairs = zip(names, checksums, strict=True)
     return Fingerprint(int(count), tuple((n, int(c or 0)) for n, c in pairs))
