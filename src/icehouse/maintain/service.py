@@ -50,31 +50,27 @@ class Maintenance:
         """Run ``work`` under the table's lease and record what it did (or why it failed)."""
         table = load_table(self._catalog, name)
         started = time.time()
+
+        def record(status: str, summary: dict[str, Any], error: str | None = None) -> None:
+            reports.record_run(
+                self._engine,
+                table=name,
+                action=action,
+                started_at=started,
+                dry_run=dry_run,
+                status=status,
+                summary=summary,
+                error=error,
+            )
+
         with self.leases.hold(lease_key(name), table=name):
             try:
                 result = work(table)
             except IcehouseError as exc:
-                reports.record_run(
-                    self._engine,
-                    table=name,
-                    action=action,
-                    started_at=started,
-                    dry_run=dry_run,
-                    status="failed",
-                    summary={},
-                    error=exc.message,
-                )
+                record("failed", {}, exc.message)
                 raise
         summary = result.to_dict()
-        reports.record_run(
-            self._engine,
-            table=name,
-            action=action,
-            started_at=started,
-            dry_run=dry_run,
-            status=_status(summary),
-            summary=summary,
-        )
+        record(_status(summary), summary)
         return result
 
     def compact(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import uuid
 from collections import defaultdict
+from collections.abc import Callable
 
 from pyiceberg.manifest import (
     DataFile,
@@ -90,9 +91,17 @@ def fast_append(
         CommitFailedException: ``main`` moved since ``table`` was loaded (the caller
             reloads and retries); nothing written by this attempt is left behind.
     """
+    return commit_writing(table, lambda writes: _commit(table, data_files, properties, writes))
+
+
+def commit_writing(
+    table: Table, commit: Callable[[SnapshotWrites], CommitTableResponse]
+) -> CommitTableResponse:
+    """Run ``commit`` with a fresh set of writes: deleted again if it fails, old metadata
+    deleted (as the table's properties ask) if it succeeds."""
     writes = SnapshotWrites(table)
     try:
-        response = _commit(table, data_files, properties, writes)
+        response = commit(writes)
     except BaseException:
         writes.discard()
         raise

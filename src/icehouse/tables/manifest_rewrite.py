@@ -12,11 +12,12 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass
+from functools import partial
 from typing import Any
 
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestFile
-from pyiceberg.table import Table
+from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.snapshots import Operation, Summary
 
 from icehouse.errors import CommitConflict
@@ -24,7 +25,7 @@ from icehouse.tables.append import (
     DEFAULT_MANIFEST_TARGET_BYTES,
     SnapshotWrites,
     commit_manifests,
-    delete_old_metadata,
+    commit_writing,
 )
 from icehouse.tables.commit import SUMMARY_KEYS
 
@@ -76,38 +77,20 @@ def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewrite
             return ManifestRewriteResult(
                 len(manifests), after, count, None, time.perf_counter() - started, True
             )
-        writes = SnapshotWrites(table)
+        snapshot_id = table.metadata.new_snapshot_id()
         try:
-            snapshot_id = table.metadata.new_snapshot_id()
-            compression = table.metadata.properties.get("write.avro.compression-codec", "gzip")
-            rewritten = []
-            for spec_id, spec_entries in entries.items():
-                for start in range(0, len(spec_entries), per_manifest):
-                    with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
-                        for entry in spec_entries[start : start + per_manifest]:
-                            writer.existing(entry)
-                    rewritten.append(writer.to_manifest_file())
-            rewritten.extend(m for m in manifests if m.content != ManifestContent.DATA)
-            response = commit_manifests(
+            response = commit_writing(
                 table,
-                snapshot_id,
-                table.metadata.next_sequence_number(),
-                rewritten,
-                _summary(snapshot.summary, len(manifests), len(rewritten)),
-                writes,
+                partial(_commit, table, snapshot_id, manifests, entries, per_manifest),
             )
         except CommitFailedException:
-            writes.discard()
             time.sleep(0.02 * (attempt + 1))
             table = table.catalog.load_table(table.name())
             continue
-        except BaseException:
-            writes.discard()
-            raise
-        delete_old_metadata(table, response)
+        written = response.metadata.snapshot_by_id(snapshot_id)
         return ManifestRewriteResult(
             len(manifests),
-            len(rewritten),
+            len(written.manifests(table.io)) if written else after,
             count,
             snapshot_id,
             time.perf_counter() - started,
@@ -116,6 +99,30 @@ def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewrite
     raise CommitConflict(
         f"main kept moving through {MAX_ATTEMPTS} attempts to rewrite manifests",
         table=".".join(table.name()),
+    )
+
+
+def _commit(
+    table: Table,
+    snapshot_id: int,
+    manifests: list[ManifestFile],
+    entries: dict[int, list[ManifestEntry]],
+    per_manifest: int,
+    writes: SnapshotWrites,
+) -> CommitTableResponse:
+    compression = table.metadata.properties.get("write.avro.compression-codec", "gzip")
+    rewritten = []
+    for spec_id, spec_entries in entries.items():
+        for start in range(0, len(spec_entries), per_manifest):
+            with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
+                for entry in spec_entries[start : start + per_manifest]:
+                    writer.existing(entry)
+            rewritten.append(writer.to_manifest_file())
+    rewritten.extend(m for m in manifests if m.content != ManifestContent.DATA)
+    parent = table.current_snapshot()
+    summary = _summary(parent.summary if parent else None, len(manifests), len(rewritten))
+    return commit_manifests(
+        table, snapshot_id, table.metadata.next_sequence_number(), rewritten, summary, writes
     )
 
 

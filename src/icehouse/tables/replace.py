@@ -30,7 +30,7 @@ from icehouse.errors import RewriteConflict
 from icehouse.tables.append import (
     SnapshotWrites,
     commit_manifests,
-    delete_old_metadata,
+    commit_writing,
     merge_manifests,
     write_added_manifests,
 )
@@ -101,14 +101,10 @@ def replace_files(
             table=name,
             files=missing,
         )
-    writes = SnapshotWrites(table)
-    try:
-        response = _commit(table, removed, added, removed_paths, current, touched, writes)
-    except BaseException:
-        writes.discard()
-        raise
-    delete_old_metadata(table, response)
-    return response
+    return commit_writing(
+        table,
+        lambda writes: _commit(table, removed, added, removed_paths, current, touched, writes),
+    )
 
 
 def _commit(
