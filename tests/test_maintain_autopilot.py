@@ -136,3 +136,16 @@ def test_two_autopilot_processes_share_the_tables_without_colliding(home: Path) 
             assert all(r.status == "ok" for r in runs)
             assert len(data_files(lake.table(name))) == 2
             assert len(lake.sql(f"SELECT DISTINCT id FROM {name}")) == 2 * 5 * 20
+
+
+def test_many_small_files_trigger_compaction_even_without_fragments(
+    lake: Lake, events: Table
+) -> None:
+    append_batches(lake, days=(1,), per_day=6)
+    # Files of ~2 KB are fragments of a 128 MiB target; with an 8 KB target they are not
+    # (2 KB > 8 KB / 8) but are still under 3/4 of it.
+    quiet(lake, small_file_trigger="100", file_count_trigger="6")
+    lake.alter_table(EVENTS, properties={"write.target-file-size-bytes": "8192"})
+    report = lake.maintain([EVENTS])
+    assert [a.action for a in report.planned][:1] == ["compact"]
+    assert len(data_files(lake.table(EVENTS))) < 6

@@ -101,13 +101,22 @@ def plan_table(
         table.metadata.properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES)
     )
     fragments: Counter[str] = Counter()
+    small: Counter[str] = Counter()
     for task in table.scan().plan_files():
-        if task.file.file_size_in_bytes < target / 8:
-            fragments[_key(partition_label(table, task.file.spec_id, task.file.partition))] += 1
-    due = {p for p, n in fragments.items() if n >= policy.small_file_trigger}
+        size = task.file.file_size_in_bytes
+        if size < 0.75 * target:
+            partition = _key(partition_label(table, task.file.spec_id, task.file.partition))
+            small[partition] += 1
+            fragments[partition] += size < target / 8
+    due = {p for p, n in fragments.items() if n >= policy.small_file_trigger} | {
+        p for p, n in small.items() if n >= policy.file_count_trigger
+    }
     hot = recently_written(table, policy.quiet_period, now) & due if due else set()
     if due - hot:
-        reason = f"{len(due - hot)} partition(s) with ≥ {policy.small_file_trigger} fragments"
+        reason = (
+            f"{len(due - hot)} partition(s) with ≥ {policy.small_file_trigger} fragments "
+            f"or ≥ {policy.file_count_trigger} small files"
+        )
         planned.append(PlannedAction(name, "compact", reason, tuple(sorted(due - hot))))
     if hot:
         reason = (

@@ -11,6 +11,8 @@ icehouse.maintenance.sort                      (table's)  sort order for sort
 icehouse.maintenance.zorder                    (none)     columns for zorder
 icehouse.maintenance.small-file-trigger        5          compact a partition once it has this
                                                           many fragments (files < target / 8)
+icehouse.maintenance.file-count-trigger        20         ...or this many files under 3/4 of
+                                                          the target size
 icehouse.maintenance.quiet-period              10m        leave a partition alone until no
                                                           commit has added to it for this long
 icehouse.maintenance.snapshot-retention        5d         expire older snapshots (else
@@ -40,6 +42,7 @@ class MaintenancePolicy:
     sort: str | None = None
     zorder: str | None = None
     small_file_trigger: int = 5
+    file_count_trigger: int = 20
     quiet_period: timedelta = timedelta(minutes=10)
     snapshot_retention: timedelta = timedelta(days=5)
     orphan_age: timedelta = timedelta(days=3)
