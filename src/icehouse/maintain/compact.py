@@ -225,8 +225,7 @@ def compact(
 def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: bool) -> _Rewritten:
     started = time.perf_counter()
     name = ".".join(table.name())
-    rows = _read_group(table, group)
-    before = fingerprint(rows)
+    rows = _read_group(table, group, contiguous=ordering is not keep_order)
     spec = table.spec() if respec else table.metadata.specs()[group.spec_id]
     writer = TableWriter(
         table,
@@ -236,9 +235,14 @@ def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: 
         ordering=ordering,
     )
     try:
-        writer.write(rows)
-        del rows
-        outputs = writer.close()
+        # The input's fingerprint is taken by DuckDB on its own threads while the
+        # (mostly single-threaded) sort and Parquet encoding run.
+        with ThreadPoolExecutor(max_workers=1) as side:
+            input_fingerprint = side.submit(fingerprint, rows)
+            writer.write(rows)
+            del rows
+            outputs = writer.close()
+            before = input_fingerprint.result()
         after = _fingerprint_written(table, outputs, writer.arrow_schema)
         if problems := before.differences(after):
             raise ProofFailed(
@@ -258,16 +262,23 @@ def _local_path(path: str) -> str | None:
     return path if path.startswith("/") else None
 
 
-def _read_group(table: Table, group: FileGroup) -> pa.Table:
-    """The group's rows in the current schema. Local files of a table whose schema never
-    changed and that have no delete files are read straight by pyarrow (their columns are
-    the table's); anything else goes through PyIceberg's reader (field ids, deletes)."""
+def _read_group(table: Table, group: FileGroup, *, contiguous: bool) -> pa.Table:
+    """The group's rows in the current schema; ``contiguous`` for one chunk per column,
+    which rows about to be sorted want (taking sorted row groups out of hundreds of chunks
+    costs more than combining them first).
+
+    Local files of a table whose schema never changed and that have no delete files are
+    read straight by pyarrow (their columns are the table's); anything else goes through
+    PyIceberg's reader (field ids, deletes)."""
     paths = [_local_path(t.file.file_path) for t in group.tasks]
     plain = len(table.metadata.schemas) == 1 and not any(t.delete_files for t in group.tasks)
     if plain and all(paths):
         schema = table.schema().as_arrow()
-        return pq.ParquetDataset([p for p in paths if p], schema=schema).read()
-    return ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue()).to_table(group.tasks)
+        rows = pq.ParquetDataset([p for p in paths if p], schema=schema).read()
+    else:
+        scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
+        rows = scan.to_table(group.tasks)
+    return rows.combine_chunks() if contiguous else rows
 
 
 def _fingerprint_written(table: Table, files: list[DataFile], schema: pa.Schema) -> Fingerprint:

@@ -14,10 +14,11 @@ same batches committed before and after a rewrite.
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 from pyiceberg.io import FileIO
-from pyiceberg.manifest import DataFile, ManifestContent, ManifestFile
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry, ManifestFile
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.snapshots import (
     Operation,
@@ -36,20 +37,30 @@ from icehouse.tables.append import (
 )
 from icehouse.tables.commit import SUMMARY_KEYS
 
+ENTRIES_PER_MANIFEST = 50_000
+"""Roughly Iceberg's 8 MiB manifest target at ~150 bytes per compressed entry."""
+
 
 class ManifestIndex:
-    """The live data-file paths of each manifest, read once per process: manifests are
-    immutable, so a rewrite that commits group by group re-reads only new ones."""
+    """The live entries of each manifest, read once per process: manifests are immutable,
+    so a rewrite that commits group by group re-reads only new ones."""
 
     def __init__(self, io: FileIO) -> None:
         self._io = io
+        self._entries: dict[str, list[ManifestEntry]] = {}
         self._live: dict[str, frozenset[str]] = {}
+
+    def entries(self, manifest: ManifestFile) -> list[ManifestEntry]:
+        entries = self._entries.get(manifest.manifest_path)
+        if entries is None:
+            entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
+            self._entries[manifest.manifest_path] = entries
+        return entries
 
     def live_paths(self, manifest: ManifestFile) -> frozenset[str]:
         paths = self._live.get(manifest.manifest_path)
         if paths is None:
-            entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
-            paths = frozenset(e.data_file.file_path for e in entries)
+            paths = frozenset(e.data_file.file_path for e in self.entries(manifest))
             self._live[manifest.manifest_path] = paths
         return paths
 
@@ -103,7 +114,9 @@ def replace_files(
         )
     return commit_writing(
         table,
-        lambda writes: _commit(table, removed, added, removed_paths, current, touched, writes),
+        lambda writes: _commit(
+            table, removed, added, removed_paths, current, touched, index, writes
+        ),
     )
 
 
@@ -114,21 +127,30 @@ def _commit(
     removed_paths: set[str],
     current: list[ManifestFile],
     touched: list[ManifestFile],
+    index: ManifestIndex,
     writes: SnapshotWrites,
 ) -> CommitTableResponse:
     metadata = table.metadata
     snapshot_id = metadata.new_snapshot_id()
     compression = metadata.properties.get("write.avro.compression-codec", "gzip")
     manifests = write_added_manifests(table, list(added), snapshot_id, compression, writes)
-    touched_paths = {m.manifest_path for m in touched}
+    # The touched manifests of each spec become one manifest (per ``ENTRIES_PER_MANIFEST``)
+    # holding their remaining entries and the removed ones marked deleted: a rewrite of
+    # 2,000 files spread over 300 manifests writes a handful, not 300.
+    by_spec: dict[int, list[ManifestFile]] = defaultdict(list)
     for manifest in touched:
-        with writes.manifest_writer(manifest.partition_spec_id, snapshot_id, compression) as out:
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-                if entry.data_file.file_path in removed_paths:
-                    out.delete(entry)
-                else:
-                    out.existing(entry)
-        manifests.append(out.to_manifest_file())
+        by_spec[manifest.partition_spec_id].append(manifest)
+    for spec_id, spec_manifests in by_spec.items():
+        entries = [e for m in spec_manifests for e in index.entries(m)]
+        for start in range(0, len(entries), ENTRIES_PER_MANIFEST):
+            with writes.manifest_writer(spec_id, snapshot_id, compression) as out:
+                for entry in entries[start : start + ENTRIES_PER_MANIFEST]:
+                    if entry.data_file.file_path in removed_paths:
+                        out.delete(entry)
+                    else:
+                        out.existing(entry)
+            manifests.append(out.to_manifest_file())
+    touched_paths = {m.manifest_path for m in touched}
     manifests.extend(m for m in current if m.manifest_path not in touched_paths)
     manifests = merge_manifests(table, manifests, snapshot_id, compression, writes)
     summary = _summary(table, removed, added)
