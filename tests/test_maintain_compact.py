@@ -22,14 +22,17 @@ from icehouse.tables.append import fast_append
 from icehouse.tables.commit import SUMMARY_KEYS
 from icehouse.tables.writer import TableWriter
 from tests import fixtures_lake
+from tests.conftest import S3Server
 from tests.fixtures_lake import (
     EVENTS,
+    EVENTS_SCHEMA,
     add_source,
     append_batches,
     data_files,
     event,
     write_jsonl,
 )
+from tests.test_s3_landing import configure
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
@@ -326,3 +329,27 @@ def test_partial_progress_commits_each_partition_as_it_finishes(lake: Lake, even
     assert len(table.metadata.snapshots) == snapshots_before + 3
     assert table.current_snapshot().snapshot_id == result.snapshots[-1]
     assert all_rows(lake) == before
+
+
+@pytest.mark.s3
+def test_compaction_on_an_s3_warehouse(
+    tmp_path: Path,
+    s3_server: S3Server,
+    make_s3_bucket,  # type: ignore[no-untyped-def]
+) -> None:
+    """Files on S3 are read through PyIceberg's reader and proved by reading them back."""
+    bucket = make_s3_bucket("warehouse")
+    home = tmp_path / "s3lake"
+    Lake.init(home)
+    configure(home, s3_server, warehouse=f"s3://{bucket}/lake")
+    with Lake.open(home) as lake:
+        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        append_batches(lake, per_day=3)
+        before = all_rows(lake)
+
+        result = lake.compact(EVENTS, "sort", min_input_files=2)
+
+        assert [g.status for g in result.groups] == ["committed"] * 3
+        files = data_files(lake.table(EVENTS))
+        assert len(files) == 3 and all(f["file_path"].startswith("s3://") for f in files)
+        assert all_rows(lake) == before
