@@ -18,6 +18,7 @@ from icehouse.maintain import compact as compact_mod
 from icehouse.maintain.leases import Leases
 from icehouse.maintain.ordering import z_values
 from icehouse.maintain.service import lease_key
+from icehouse.tables import manifest_rewrite
 from icehouse.tables.append import fast_append
 from icehouse.tables.commit import SUMMARY_KEYS
 from icehouse.tables.writer import TableWriter
@@ -353,3 +354,43 @@ def test_compaction_on_an_s3_warehouse(
         files = data_files(lake.table(EVENTS))
         assert len(files) == 3 and all(f["file_path"].startswith("s3://") for f in files)
         assert all_rows(lake) == before
+
+
+def test_manifests_left_with_only_deleted_entries_are_not_carried_forward(
+    lake: Lake, events: Table
+) -> None:
+    append_batches(lake)
+    lake.compact(EVENTS, "binpack", min_input_files=2)
+    table = lake.table(EVENTS)
+    after_compaction = table.current_snapshot().manifests(table.io)
+    deleted_only = [
+        m for m in after_compaction if not (m.has_added_files() or m.has_existing_files())
+    ]
+    assert deleted_only  # the rewrite marks its inputs deleted in its own snapshot
+
+    append_batches(lake, days=(4,), per_day=1)
+
+    table = lake.table(EVENTS)
+    carried = {m.manifest_path for m in table.current_snapshot().manifests(table.io)}
+    assert not carried & {m.manifest_path for m in deleted_only}
+    assert len(carried) == len(after_compaction) - len(deleted_only) + 1
+
+
+def test_manifest_rewrite_clusters_entries_by_partition(
+    lake: Lake, events: Table, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    append_batches(lake)  # 18 appends: 18 manifests, each batch's files in its own
+    monkeypatch.setattr(manifest_rewrite, "MIN_ENTRIES_PER_MANIFEST", 5)
+    before = all_rows(lake)
+
+    result = lake.rewrite_manifests(EVENTS)
+
+    table = lake.table(EVENTS)
+    manifests = table.current_snapshot().manifests(table.io)
+    assert (result.manifests_before, result.manifests_after, len(manifests)) == (18, 3, 3)
+    for manifest in manifests:  # one day each: lower and upper partition bound agree
+        bounds = manifest.partitions[0]
+        assert bounds.lower_bound == bounds.upper_bound
+        assert manifest.existing_files_count == 6
+    assert table.current_snapshot().summary.operation.value == "replace"
+    assert all_rows(lake) == before

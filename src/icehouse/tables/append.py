@@ -118,7 +118,13 @@ def _commit(
     sequence_number = metadata.next_sequence_number()
     compression = metadata.properties.get("write.avro.compression-codec", "gzip")
     added = write_added_manifests(table, data_files, snapshot_id, compression, writes)  # type: ignore[arg-type]
-    existing = parent.manifests(table.io) if parent is not None else []
+    # A manifest left with only deleted entries (by a rewrite or delete) has done its job
+    # in its own snapshot; Iceberg's appends do not carry it forward.
+    existing = [
+        m
+        for m in (parent.manifests(table.io) if parent is not None else [])
+        if m.has_added_files() or m.has_existing_files()
+    ]
     manifests = merge_manifests(table, [*added, *existing], snapshot_id, compression, writes)  # type: ignore[arg-type]
     summary = _summary(table, data_files, properties)
     return commit_manifests(table, snapshot_id, sequence_number, manifests, summary, writes)

@@ -1,9 +1,10 @@
 """Regroup a table's data-file entries into manifests clustered by partition.
 
 Streaming appends leave one small manifest per commit, each spanning whatever partitions
-its batch touched, so a one-day query must open them all. Rewritten in partition order at
-``commit.manifest.target-size-bytes``, each manifest covers a narrow range of partitions
-and its partition summary in the manifest list lets planning skip it unopened. The data
+its batch touched, so a one-day query must open them all. Rewritten in partition order, at
+most ``commit.manifest.target-size-bytes`` each and cut at partition boundaries once they
+hold a hundred entries, each manifest covers a narrow range of partitions and its
+partition summary in the manifest list lets planning skip it unopened. The data
 files are unchanged; the snapshot is a ``replace`` carrying the ingestion summary keys.
 """
 
@@ -30,6 +31,7 @@ from icehouse.tables.append import (
 from icehouse.tables.commit import SUMMARY_KEYS
 
 MAX_ATTEMPTS = 10
+MIN_ENTRIES_PER_MANIFEST = 100
 _TOTALS = (
     "total-data-files",
     "total-delete-files",
@@ -68,10 +70,11 @@ def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewrite
                 "commit.manifest.target-size-bytes", DEFAULT_MANIFEST_TARGET_BYTES
             )
         )
-        per_manifest = _entries_per_manifest(data, target)
-        after = (
-            sum(-(-len(e) // per_manifest) for e in entries.values()) + len(manifests) - len(data)
-        )
+        groups = {
+            spec_id: _cluster(spec_entries, _entries_per_manifest(data, target))
+            for spec_id, spec_entries in entries.items()
+        }
+        after = sum(len(g) for g in groups.values()) + len(manifests) - len(data)
         count = sum(len(e) for e in entries.values())
         if dry_run:
             return ManifestRewriteResult(
@@ -81,7 +84,7 @@ def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewrite
         try:
             response = commit_writing(
                 table,
-                partial(_commit, table, snapshot_id, manifests, entries, per_manifest),
+                partial(_commit, table, snapshot_id, manifests, groups),
             )
         except CommitFailedException:
             time.sleep(0.02 * (attempt + 1))
@@ -106,16 +109,15 @@ def _commit(
     table: Table,
     snapshot_id: int,
     manifests: list[ManifestFile],
-    entries: dict[int, list[ManifestEntry]],
-    per_manifest: int,
+    groups: dict[int, list[list[ManifestEntry]]],
     writes: SnapshotWrites,
 ) -> CommitTableResponse:
     compression = table.metadata.properties.get("write.avro.compression-codec", "gzip")
     rewritten = []
-    for spec_id, spec_entries in entries.items():
-        for start in range(0, len(spec_entries), per_manifest):
+    for spec_id, spec_groups in groups.items():
+        for group in spec_groups:
             with writes.manifest_writer(spec_id, snapshot_id, compression) as writer:
-                for entry in spec_entries[start : start + per_manifest]:
+                for entry in group:
                     writer.existing(entry)
             rewritten.append(writer.to_manifest_file())
     rewritten.extend(m for m in manifests if m.content != ManifestContent.DATA)
@@ -135,6 +137,26 @@ def _entries_by_spec(table: Table, manifests: list[ManifestFile]) -> dict[int, l
     for spec_entries in by_spec.values():
         spec_entries.sort(key=lambda e: (_sortable(e.data_file.partition), e.data_file.file_path))
     return by_spec
+
+
+def _cluster(entries: list[ManifestEntry], per_manifest: int) -> list[list[ManifestEntry]]:
+    """Entries (in partition order) cut into manifests of at most ``per_manifest``, and
+    also at every partition boundary once a manifest holds ``MIN_ENTRIES_PER_MANIFEST``:
+    a query on one partition then decodes that partition's entries, not the table's,
+    while partitions of a few files still share a manifest."""
+    groups: list[list[ManifestEntry]] = []
+    previous: Any = object()
+    for entry in entries:
+        partition = _sortable(entry.data_file.partition)
+        if (
+            not groups
+            or len(groups[-1]) >= per_manifest
+            or (partition != previous and len(groups[-1]) >= MIN_ENTRIES_PER_MANIFEST)
+        ):
+            groups.append([])
+        groups[-1].append(entry)
+        previous = partition
+    return groups
 
 
 def _sortable(partition: Any) -> tuple[tuple[bool, str, Any], ...]:

@@ -151,7 +151,11 @@ def _commit(
                         out.existing(entry)
             manifests.append(out.to_manifest_file())
     touched_paths = {m.manifest_path for m in touched}
-    manifests.extend(m for m in current if m.manifest_path not in touched_paths)
+    manifests.extend(
+        m
+        for m in current
+        if m.manifest_path not in touched_paths and (m.has_added_files() or m.has_existing_files())
+    )
     manifests = merge_manifests(table, manifests, snapshot_id, compression, writes)
     summary = _summary(table, removed, added)
     return commit_manifests(

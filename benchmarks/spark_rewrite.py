@@ -1,0 +1,92 @@
+"""One Spark 3.5 ``rewrite_data_files`` call on an icehouse lake, in a process of its own.
+
+    python benchmarks/spark_rewrite.py --home /tmp/lake --strategy sort
+
+``benchmarks/maintain.py`` runs it once per strategy on a fresh copy of its table: Spark
+opens icehouse's own SQLite catalog through Iceberg's JDBC catalog, so its JVM must
+start after the copy is made and must be gone before the next copy replaces the file.
+Prints one JSON line: the session start and the call, timed apart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import time
+from pathlib import Path
+
+SQLITE_JDBC = Path("/usr/share/java/sqlite-jdbc.jar")
+RUNTIME_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
+SORT = "customer_id, requested_at"
+
+
+def runtime_jar() -> Path:
+    """The Iceberg runtime shipped inside ``snowpark-connect-deps-iceberg`` 1.0.2."""
+    import snowpark_connect_deps_iceberg
+
+    root = Path(snowpark_connect_deps_iceberg.__file__).parent
+    found = sorted(root.rglob(RUNTIME_JAR))
+    if not found:
+        raise FileNotFoundError(f"{RUNTIME_JAR} not found under {root}")
+    return found[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--home", type=Path, required=True)
+    parser.add_argument("--strategy", choices=["binpack", "sort"], required=True)
+    parser.add_argument("--table", default="demo.requests")
+    parser.add_argument("--driver-memory", default="6g")
+    args = parser.parse_args()
+    home = args.home.resolve()
+    # The driver's heap is fixed when its JVM starts, i.e. from the submit arguments.
+    os.environ["PYSPARK_SUBMIT_ARGS"] = f"--driver-memory {args.driver_memory} pyspark-shell"
+    from pyspark.sql import SparkSession
+
+    catalog = "spark.sql.catalog.icehouse"
+    started = time.perf_counter()
+    spark = (
+        SparkSession.builder.master("local[2]")
+        .appName("icehouse-maintain-benchmark")
+        .config("spark.jars", f"{runtime_jar()},{SQLITE_JDBC}")
+        .config(
+            "spark.sql.extensions",
+            "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
+        )
+        .config(catalog, "org.apache.iceberg.spark.SparkCatalog")
+        .config(f"{catalog}.type", "jdbc")
+        .config(f"{catalog}.uri", f"jdbc:sqlite:{home / 'state.db'}")
+        .config(f"{catalog}.warehouse", f"file:{home / 'warehouse'}")
+        .config(f"{catalog}.jdbc.init-catalog-tables", "false")
+        .config(f"{catalog}.cache-enabled", "false")
+        .config("spark.ui.enabled", "false")
+        .getOrCreate()
+    )
+    spark.sparkContext.setLogLevel("ERROR")
+    spark.sql(f"SELECT count(*) FROM icehouse.{args.table}").collect()  # catalog reachable
+    session_seconds = time.perf_counter() - started
+    options = "strategy => 'binpack'"
+    if args.strategy == "sort":
+        options = f"strategy => 'sort', sort_order => '{SORT}'"
+    started = time.perf_counter()
+    rows = spark.sql(
+        f"CALL icehouse.system.rewrite_data_files(table => '{args.table}', {options})"
+    ).collect()
+    call_seconds = time.perf_counter() - started
+    print(
+        json.dumps(
+            {
+                "spark": spark.version,
+                "session_seconds": session_seconds,
+                "call_seconds": call_seconds,
+                "result": rows[0].asDict() if rows else {},
+            },
+            default=str,
+        )
+    )
+    spark.stop()
+
+
+if __name__ == "__main__":
+    main()
