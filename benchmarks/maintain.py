@@ -67,7 +67,11 @@ from common import table_print  # noqa: E402
 from icehouse.demo.generator import PROVIDERS, cdn_rows  # noqa: E402
 from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
-from icehouse.maintain.compact_plan import CompactOptions, plan_groups  # noqa: E402
+from icehouse.maintain.compact_plan import (  # noqa: E402
+    CompactOptions,
+    current_tasks,
+    plan_groups,
+)
 from icehouse.maintain.ordering import sort_ordering  # noqa: E402
 from icehouse.maintain.proof import fingerprint, fingerprint_files  # noqa: E402
 from icehouse.query.planner import ManifestCache, plan_scan  # noqa: E402
@@ -545,7 +549,11 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
 
     groups = timed(
         "plan groups (all days)",
-        lambda: plan_groups(table, CompactOptions(strategy="sort", sort=SORT)),
+        lambda: plan_groups(
+            table,
+            CompactOptions(strategy="sort", sort=SORT),
+            current_tasks(table, ManifestIndex(table.io)),
+        ),
     )
     group = max(groups, key=lambda g: g.rows)
     paths = [t.file.file_path.removeprefix("file://") for t in group.tasks]

@@ -30,7 +30,12 @@ from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
 from icehouse.errors import InvalidInput, InvalidSortOrder, ProofFailed, RewriteConflict
-from icehouse.maintain.compact_plan import CompactOptions, FileGroup, plan_groups
+from icehouse.maintain.compact_plan import (
+    CompactOptions,
+    FileGroup,
+    current_tasks,
+    plan_groups,
+)
 from icehouse.maintain.ordering import sort_ordering, zorder_ordering
 from icehouse.maintain.proof import Fingerprint, fingerprint, fingerprint_files
 from icehouse.query.pruning import convertible_terms
@@ -171,12 +176,14 @@ def compact(
     ordering = ordering_for(table, options)
     result = CompactResult(name, options.strategy, dry_run)
     snapshot = table.current_snapshot()
-    groups = plan_groups(table, options, row_filter=row_filter, include=include) if snapshot else []
+    index = ManifestIndex(table.io)
+    tasks = current_tasks(table, index, row_filter)
+    groups = plan_groups(table, options, tasks, include=include)
     if dry_run or not groups:
         result.groups = [GroupResult(g.label, g.spec_id, g.files, g.bytes, g.rows) for g in groups]
         result.seconds = time.perf_counter() - started
         return result
-    committer = _Committer(table, snapshot.snapshot_id if snapshot else None)
+    committer = _Committer(table, snapshot.snapshot_id if snapshot else None, index)
     pending: list[_Rewritten] = []
 
     def record(group_result: GroupResult) -> None:
@@ -285,7 +292,7 @@ def _fingerprint_written(table: Table, files: list[DataFile], schema: pa.Schema)
     """The fingerprint of the written files as read back from storage."""
     paths = [_local_path(f.file_path) for f in files]
     if files and all(paths):
-        return fingerprint_files([p for p in paths if p], schema.names)
+        return fingerprint_files([p for p in paths if p], schema)
     return fingerprint(_read_back(table, files, schema))
 
 
@@ -301,10 +308,10 @@ class _Committer:
     """Commits rewritten groups on the current ``main``, dropping those whose input
     changed underneath them."""
 
-    def __init__(self, table: Table, started_from: int | None) -> None:
+    def __init__(self, table: Table, started_from: int | None, index: ManifestIndex) -> None:
         self._table = table
         self._started_from = started_from
-        self._index = ManifestIndex(table.io)
+        self._index = index
 
     def commit(self, batch: list[_Rewritten]) -> tuple[int | None, list[GroupResult]]:
         outcomes: list[GroupResult] = []

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
+from pyiceberg.manifest import ManifestContent
 from pyiceberg.table import FileScanTask, Table
 
+from icehouse.tables.replace import ManifestIndex
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
 
 Strategy = Literal["binpack", "sort", "zorder"]
@@ -95,25 +97,44 @@ def partition_label(table: Table, spec_id: int, partition: Any) -> dict[str, Any
     return labels
 
 
+def current_tasks(
+    table: Table, index: ManifestIndex, row_filter: BooleanExpression | None = None
+) -> list[FileScanTask]:
+    """The current snapshot's data files as scan tasks. Without a filter or delete files
+    they come straight from the manifests (through ``index``, which the commit reuses, so
+    each manifest is decoded once per compaction); otherwise PyIceberg plans them."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return []
+    manifests = snapshot.manifests(table.io)
+    plain = all(m.content == ManifestContent.DATA for m in manifests)
+    if plain and (row_filter is None or row_filter == AlwaysTrue()):
+        return [FileScanTask(e.data_file) for m in manifests for e in index.entries(m)]
+    return list(table.scan(row_filter=row_filter or AlwaysTrue()).plan_files())
+
+
 def plan_groups(
     table: Table,
     options: CompactOptions,
+    tasks: Iterable[FileScanTask],
     *,
-    row_filter: BooleanExpression | None = None,
     include: Callable[[dict[str, Any]], bool] | None = None,
 ) -> list[FileGroup]:
-    """The groups to rewrite at the current snapshot; ``include`` lets the autopilot skip
+    """The groups to rewrite among ``tasks``; ``include`` lets the autopilot skip
     partitions that are still being written."""
     target = options.target_file_bytes or int(
         table.metadata.properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES)
     )
     current_spec = table.spec().spec_id
-    tasks = table.scan(row_filter=row_filter or AlwaysTrue()).plan_files()
     by_partition: dict[tuple[int, str], FileGroup] = {}
     candidates: dict[tuple[int, str], list[FileScanTask]] = defaultdict(list)
+    labels: dict[tuple[int, Any], dict[str, Any]] = {}
     for task in tasks:
         spec_id = task.file.spec_id
-        label = partition_label(table, spec_id, task.file.partition)
+        record = (spec_id, tuple(task.file.partition))
+        label = labels.get(record)
+        if label is None:
+            label = labels[record] = partition_label(table, spec_id, task.file.partition)
         key = (spec_id, json.dumps(label, sort_keys=True))
         by_partition.setdefault(key, FileGroup(spec_id, label))
         if _is_candidate(task, target, options, old_spec=spec_id != current_spec):
