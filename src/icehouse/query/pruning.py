@@ -11,6 +11,7 @@ else (joins, ``OR``, functions of columns) is simply not pushed.
 from __future__ import annotations
 
 import json
+import re
 from typing import Any
 
 import duckdb
@@ -60,13 +61,19 @@ def single_table_where(
 
 
 def convertible_terms(
-    sql: str, table_name: str, schema: Schema
+    sql: str,
+    table_name: str,
+    schema: Schema,
+    conn: duckdb.DuckDBPyConnection | None = None,
 ) -> tuple[list[BooleanExpression], list[str]]:
     """The AND-terms of a single-table query's WHERE as PyIceberg expressions, and a
-    description of each term that could not be translated."""
-    conn = duckdb.connect()  # one connection parses the query and casts every constant
+    description of each term that could not be translated. ``conn`` (the query's own
+    connection, if it has one) parses the query and casts every constant."""
+    own = conn is None
+    conn = conn or duckdb.connect()
     try:
-        conn.execute("SET TimeZone = 'UTC'")
+        if own:
+            conn.execute("SET TimeZone = 'UTC'")
         found = single_table_where(sql, conn)
         if found is None or found[0] != table_name:
             return [], ["not a single-table query with a WHERE clause"]
@@ -81,12 +88,20 @@ def convertible_terms(
                 terms.append(term)
         return terms, refused
     finally:
-        conn.close()
+        if own:
+            conn.close()
 
 
-def pushdown_filter(sql: str, table_name: str, schema: Schema) -> BooleanExpression:
+def pushdown_filter(
+    sql: str,
+    table_name: str,
+    schema: Schema,
+    conn: duckdb.DuckDBPyConnection | None = None,
+) -> BooleanExpression:
     """The filter to plan ``table_name`` with for this query (``AlwaysTrue`` if none)."""
-    terms, _ = convertible_terms(sql, table_name, schema)
+    if not re.search(r"\bWHERE\b", sql, re.IGNORECASE):
+        return AlwaysTrue()
+    terms, _ = convertible_terms(sql, table_name, schema, conn)
     if not terms:
         return AlwaysTrue()
     return terms[0] if len(terms) == 1 else And(*terms)

@@ -13,6 +13,7 @@ files' footers say the query reads (``row_groups.py``).
 from __future__ import annotations
 
 import re
+import threading
 import time
 from dataclasses import asdict, dataclass, replace
 from typing import Any
@@ -96,6 +97,43 @@ def known_tables(catalog: SqlCatalog) -> set[str]:
     }
 
 
+def _existing_tables(catalog: SqlCatalog, sql: str) -> set[str]:
+    """The ``namespace.table`` names in ``sql`` that are tables (a name may also be an
+    alias and a column): looked up one by one, which costs less than listing the lake."""
+    found = set()
+    for match in _NAME.finditer(sql):
+        name = f"{match.group(1)}.{match.group(2)}"
+        if name not in found and catalog.table_exists(name):
+            found.add(name)
+    return found
+
+
+_local = threading.local()
+
+
+def _connection() -> duckdb.DuckDBPyConnection:
+    """This thread's DuckDB connection: opening one costs more than most queries."""
+    conn: duckdb.DuckDBPyConnection | None = getattr(_local, "conn", None)
+    if conn is None:
+        conn = _local.conn = duckdb.connect()
+        conn.execute("SET TimeZone = 'UTC'")
+    return conn
+
+
+def _forget(conn: duckdb.DuckDBPyConnection) -> None:
+    """Drop what a query defined (schemas of views, registered Arrow tables), so that the
+    next query on this connection sees only the tables it names."""
+    schemas = conn.execute(
+        "SELECT schema_name FROM duckdb_schemas() "
+        "WHERE database_name = current_database() AND NOT internal AND schema_name <> 'main'"
+    ).fetchall()
+    for (schema,) in schemas:
+        conn.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
+    for relation in getattr(_local, "registered", ()):
+        conn.unregister(relation)
+    _local.registered = []
+
+
 def attach_table(
     conn: duckdb.DuckDBPyConnection,
     name: str,
@@ -171,6 +209,7 @@ def _register(conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table) -> Non
     relation = f"__icehouse_{namespace}_{table_name}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
     conn.register(relation, rows)
+    _local.registered = [*getattr(_local, "registered", ()), relation]
     conn.execute(
         f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
         f"SELECT * FROM {_quote(relation)}"
@@ -248,9 +287,8 @@ def run_sql(
         started = time.perf_counter()
         deleted = run_delete(load_table(catalog, statement.table), statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
-    known = known_tables(catalog)
-    conn = duckdb.connect()
-    conn.execute("SET TimeZone = 'UTC'")
+    known = _existing_tables(catalog, sql)
+    conn = _connection()
     original = sql
     try:
         columns = referenced_columns(sql, conn) if explain else None
@@ -258,7 +296,7 @@ def run_sql(
         for name in referenced_tables(sql, known):
             iceberg_table = load_table(catalog, name)
             schema = iceberg_table.schema()
-            row_filter = pushdown_filter(sql, name, schema) if prune else AlwaysTrue()
+            row_filter = pushdown_filter(sql, name, schema, conn) if prune else AlwaysTrue()
             plans.append(
                 attach_table(
                     conn,
@@ -274,8 +312,8 @@ def run_sql(
         try:
             table = conn.execute(sql).to_arrow_table()
         except duckdb.Error as exc:
-            tables = ", ".join(sorted(known)) or "none"
+            tables = ", ".join(sorted(known_tables(catalog))) or "none"
             raise QueryError(f"{exc}\n(tables: {tables})", sql=original) from exc
         return QueryResult(table, plans, time.perf_counter() - started)
     finally:
-        conn.close()
+        _forget(conn)
