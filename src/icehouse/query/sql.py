@@ -173,7 +173,7 @@ def attach_table(
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
         conn.execute(
             f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
-            f"SELECT {selected} FROM read_parquet([{paths}], union_by_name = true)"
+            f"SELECT {selected} FROM read_parquet([{paths}])"
         )
     plan = _table_plan(name, row_filter, table.schema(), scan, planned)
     return _explained(plan, table, row_filter, scan, columns) if explain else plan
