@@ -117,6 +117,7 @@ def _connection() -> duckdb.DuckDBPyConnection:
     if conn is None:
         conn = _local.conn = duckdb.connect()
         conn.execute("SET TimeZone = 'UTC'")
+        conn.execute("SET enable_progress_bar = false")  # on by default; it costs time
     return conn
 
 
@@ -173,7 +174,7 @@ def attach_table(
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
         conn.execute(
             f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
-            f"SELECT {selected} FROM read_parquet([{paths}])"
+            f"SELECT {selected} FROM read_parquet([{paths}], hive_partitioning = false)"
         )
     plan = _table_plan(name, row_filter, table.schema(), scan, planned)
     return _explained(plan, table, row_filter, scan, columns) if explain else plan
