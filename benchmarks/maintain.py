@@ -590,7 +590,7 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
     written = [f.file_path.removeprefix("file://") for f in outputs]
     after = timed(
         "read back + fingerprint output (DuckDB)",
-        lambda: fingerprint_files(written, schema.names),
+        lambda: fingerprint_files(written, schema),
     )
     if before.differences(after):
         raise RuntimeError(f"stage rewrite changed rows: {before.differences(after)}")

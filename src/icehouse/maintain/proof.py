@@ -72,9 +72,7 @@ def fingerprint(rows: pa.Table) -> Fingerprint:
 def fingerprint_files(paths: list[str], schema: pa.Schema) -> Fingerprint:
     """The fingerprint of local Parquet files as stored; string columns are read as
     dictionaries, so that few-valued columns are never expanded into strings."""
-    strings = [
-        f.name for f in schema if pa.types.is_string(f.type) or pa.types.is_large_string(f.type)
-    ]
+    strings = [f.name for f in schema if _is_string(f.type)]
     parts = [pq.read_table(path, read_dictionary=strings) for path in paths]
     if not parts:
         return fingerprint(schema.empty_table())
