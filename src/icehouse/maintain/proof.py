@@ -106,17 +106,19 @@ def _dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
 
 
 def _dictionary_checksum(conn: duckdb.DuckDBPyConnection, column: pa.ChunkedArray) -> int:
-    """Sum of ``hash(value)`` over the rows: each chunk's distinct values hashed once and
-    weighted by their counts; nulls weighted by ``hash(NULL)``."""
+    """Sum of ``hash(value)`` over the rows: the distinct values hashed once and weighted
+    by their counts; nulls weighted by ``hash(NULL)``."""
     null_hash = conn.execute("SELECT hash(NULL::VARCHAR)").fetchone()
     total = column.null_count * int(null_hash[0] if null_hash else 0)
+    column = column.unify_dictionaries()  # one dictionary for every chunk (row group, file)
+    if not column.num_chunks or not len(column.chunk(0).dictionary):
+        return total
+    dictionary = column.chunk(0).dictionary
+    counts = np.zeros(len(dictionary), dtype=np.int64)
     for chunk in column.chunks:
-        if not len(chunk.dictionary):
-            continue
         indices = chunk.indices.drop_null().to_numpy(zero_copy_only=False)
-        counts = np.bincount(indices, minlength=len(chunk.dictionary))
-        weighted = pa.table({"v": chunk.dictionary.cast(pa.large_string()), "c": counts})
-        conn.register("weighted", weighted)
-        result = conn.execute("SELECT sum(hash(v)::HUGEINT * c) FROM weighted").fetchone()
-        total += int(result[0] or 0) if result else 0
-    return total
+        counts += np.bincount(indices, minlength=len(dictionary))
+    weighted = pa.table({"v": dictionary.cast(pa.large_string()), "c": counts})
+    conn.register("weighted", weighted)
+    result = conn.execute("SELECT sum(hash(v)::HUGEINT * c) FROM weighted").fetchone()
+    return total + (int(result[0] or 0) if result else 0)
