@@ -167,11 +167,15 @@ def test_a_first_release_database_on_postgresql_is_migrated_forward(postgres_url
         with engine.begin() as conn:  # what version 1 created
             conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN replay_lines"))
             conn.execute(sa.text("ALTER TABLE quarantine DROP COLUMN replayed_by"))
+            conn.execute(sa.text("DROP TABLE maintenance_runs"))
+            conn.execute(sa.text("DROP TABLE maintenance_leases"))
             conn.execute(sa.text("DELETE FROM icehouse_schema_version"))
             conn.execute(sa.text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
         assert migrate(engine) == SCHEMA_VERSION - 1
-        columns = {c["name"] for c in sa.inspect(engine).get_columns("quarantine")}
-        assert "replayed_by" in columns
+        inspector = sa.inspect(engine)
+        assert "replayed_by" in {c["name"] for c in inspector.get_columns("quarantine")}
+        assert "summary" in {c["name"] for c in inspector.get_columns("maintenance_runs")}
+        assert "maintenance_leases" in inspector.get_table_names()
         assert current_version(engine) == SCHEMA_VERSION
     finally:
         engine.dispose()
