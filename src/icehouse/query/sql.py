@@ -128,9 +128,12 @@ such a query used, and the next heavy query on it ran 15 % slower than on a new 
 
 
 def _retire(conn: duckdb.DuckDBPyConnection) -> None:
+    """Replace this thread's connection now, so that the heavy query pays for the new one
+    rather than the (perhaps small) query after it."""
     conn.close()
     _local.conn = None
     _local.registered = []
+    _connection()
 
 
 def _forget(conn: duckdb.DuckDBPyConnection) -> None:
