@@ -28,11 +28,12 @@ from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 
 from icehouse.durations import format_duration
-from icehouse.errors import IcehouseError, MaintenanceBusy
-from icehouse.maintain.compact_plan import CompactOptions, partition_label
+from icehouse.errors import IcehouseError
+from icehouse.maintain.compact_plan import CompactOptions, current_tasks, partition_label
 from icehouse.maintain.policy import MaintenancePolicy
 from icehouse.maintain.service import Maintenance
 from icehouse.tables.catalog import load_table
+from icehouse.tables.replace import ManifestIndex
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
 
 
@@ -102,7 +103,7 @@ def plan_table(
     )
     fragments: Counter[str] = Counter()
     small: Counter[str] = Counter()
-    for task in table.scan().plan_files():
+    for task in current_tasks(table, ManifestIndex(table.io)):
         size = task.file.file_size_in_bytes
         if size < 0.75 * target:
             partition = _key(partition_label(table, task.file.spec_id, task.file.partition))
@@ -181,7 +182,7 @@ class Autopilot:
                     report.done.append({"table": name, "action": action.action} | outcome)
                     if on_action is not None:
                         on_action(action, outcome)
-            except (MaintenanceBusy, IcehouseError) as exc:
+            except IcehouseError as exc:  # MaintenanceBusy among them
                 report.skipped[name] = exc.message
             finally:
                 if not dry_run:
