@@ -109,7 +109,7 @@ def current_tasks(
     manifests = snapshot.manifests(table.io)
     plain = all(m.content == ManifestContent.DATA for m in manifests)
     if plain and (row_filter is None or row_filter == AlwaysTrue()):
-        return [FileScanTask(e.data_file) for m in manifests for e in index.entries(m)]
+        return [FileScanTask(e.data_file) for es in index.entries_of(manifests) for e in es]
     return list(table.scan(row_filter=row_filter or AlwaysTrue()).plan_files())
 
 

@@ -36,26 +36,27 @@ from icehouse.tables.append import (
     write_added_manifests,
 )
 from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.manifest_cache import SHARED_CACHE, ManifestCache
 
 ENTRIES_PER_MANIFEST = 50_000
 """Roughly Iceberg's 8 MiB manifest target at ~150 bytes per compressed entry."""
 
 
 class ManifestIndex:
-    """The live entries of each manifest, read once per process: manifests are immutable,
-    so a rewrite that commits group by group re-reads only new ones."""
+    """The live entries and data-file paths of each manifest, decoded through the
+    process's manifest cache: a rewrite that commits group by group re-reads nothing."""
 
-    def __init__(self, io: FileIO) -> None:
+    def __init__(self, io: FileIO, cache: ManifestCache = SHARED_CACHE) -> None:
         self._io = io
-        self._entries: dict[str, list[ManifestEntry]] = {}
+        self._cache = cache
         self._live: dict[str, frozenset[str]] = {}
 
     def entries(self, manifest: ManifestFile) -> list[ManifestEntry]:
-        entries = self._entries.get(manifest.manifest_path)
-        if entries is None:
-            entries = manifest.fetch_manifest_entry(self._io, discard_deleted=True)
-            self._entries[manifest.manifest_path] = entries
-        return entries
+        return self._cache.entries(self._io, [manifest])[0]
+
+    def entries_of(self, manifests: list[ManifestFile]) -> list[list[ManifestEntry]]:
+        """Several manifests' entries; those not decoded yet are read in parallel."""
+        return self._cache.entries(self._io, manifests)
 
     def live_paths(self, manifest: ManifestFile) -> frozenset[str]:
         paths = self._live.get(manifest.manifest_path)
