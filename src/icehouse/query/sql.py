@@ -283,7 +283,7 @@ def _rewrite_time_travel(
     for match, name in reversed(time_travel.find(sql)):  # right to left keeps offsets valid
         if name not in known:
             continue
-        snapshot_id = time_travel.resolve(load_table(catalog, name), name, match, sql)
+        snapshot_id = time_travel.resolve(load_table(catalog, name), name, match, sql, conn)
         plans.append(attach_snapshot(conn, catalog, name, snapshot_id, explain=explain, sql=sql))
         namespace, view = time_travel.view_name(name, snapshot_id).split(".")
         sql = f"{sql[: match.start()]}{_quote(namespace)}.{_quote(view)}{sql[match.end() :]}"

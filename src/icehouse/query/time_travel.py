@@ -35,8 +35,12 @@ def find(sql: str) -> list[tuple[re.Match[str], str]]:
     return [(m, f"{m.group('ns')}.{m.group('table')}") for m in _TIME_TRAVEL.finditer(sql)]
 
 
-def resolve(table: Table, name: str, match: re.Match[str], sql: str) -> int:
-    """Raises: QueryError naming what does not exist."""
+def resolve(
+    table: Table, name: str, match: re.Match[str], sql: str, conn: duckdb.DuckDBPyConnection
+) -> int:
+    """``conn`` (the query's connection, in UTC) reads a timestamp as DuckDB would.
+
+    Raises: QueryError naming what does not exist."""
     kind, value = match.group("kind").upper(), match.group("value")
     text = value[1:-1].replace("''", "'") if value.startswith("'") else value
     if kind == "VERSION":
@@ -51,12 +55,7 @@ def resolve(table: Table, name: str, match: re.Match[str], sql: str) -> int:
             refs = ", ".join(sorted(table.metadata.refs)) or "none"
             raise QueryError(f"{name} has no tag or branch {text!r} (refs: {refs})", sql=sql)
         return snapshot.snapshot_id
-    conn = duckdb.connect()
-    try:
-        conn.execute("SET TimeZone = 'UTC'")
-        millis = conn.execute("SELECT epoch_ms(TRY_CAST(? AS TIMESTAMPTZ))", [text]).fetchone()[0]
-    finally:
-        conn.close()
+    millis = conn.execute("SELECT epoch_ms(TRY_CAST(? AS TIMESTAMPTZ))", [text]).fetchone()[0]
     if millis is None:
         raise QueryError(f"cannot read timestamp {text!r} in FOR TIMESTAMP AS OF", sql=sql)
     snapshot = table.snapshot_as_of_timestamp(millis)
