@@ -21,6 +21,7 @@ metrics contradicted its own partition value; that can never drop a matching row
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
@@ -106,7 +107,7 @@ def plan_scan(
     if snapshot is None:
         return ScanPlan((), 0, 0, 0, 0)
     manifests = cache.manifests(table.io, snapshot)
-    planner = _Planner(table.metadata, row_filter)
+    planner = _planner(table.metadata, row_filter)
     kept = _manifests_to_read(planner, manifests)
     data, positions, equalities, partition_matches = [], DeleteFileIndex(), [], 0
     for entries in cache.entries(table.io, kept):
@@ -178,6 +179,29 @@ def _data_files_in(manifests: Iterable[ManifestFile], snapshot: Snapshot) -> int
             return int(summary.get("total-data-files", 0) or 0) if summary else 0
         total += manifest.added_files_count + manifest.existing_files_count
     return total
+
+
+_PLANNERS_KEPT = 64
+_planners = threading.local()
+
+
+def _planner(metadata: TableMetadata, row_filter: BooleanExpression) -> _Planner:
+    """The planner of this table's schema, specs and filter, kept per thread (PyIceberg's
+    metrics evaluator is not thread-safe): a query run again binds nothing anew."""
+    key = (
+        metadata.table_uuid,
+        metadata.current_schema_id,
+        len(metadata.partition_specs),
+        repr(row_filter),
+    )
+    kept: dict[tuple[object, ...], _Planner] = getattr(_planners, "kept", None) or {}
+    _planners.kept = kept
+    planner = kept.get(key)
+    if planner is None:
+        if len(kept) >= _PLANNERS_KEPT:
+            kept.clear()
+        planner = kept[key] = _Planner(metadata, row_filter)
+    return planner
 
 
 class _Planner:

@@ -155,6 +155,14 @@ def _conjuncts(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node]
 
 
+_CASTS: dict[tuple[str, str, Any], Any] = {}
+"""Constants already cast (type, literal → value): queries run again and again (a
+dashboard, a shell session) repeat theirs, and each cast is a DuckDB round trip. Casts
+read in UTC, as every connection that translates filters is set to."""
+_CASTS_KEPT = 4_096
+_UNCAST = object()
+
+
 class _Translator:
     """Turns DuckDB expression nodes over one table into PyIceberg expressions."""
 
@@ -185,13 +193,20 @@ class _Translator:
             sql_type = duckdb_type(self._schema.find_field(column).field_type, column, "query")
         except InvalidMapping:  # a type icehouse cannot name in DuckDB: do not push
             return False, None
-        cast = f"TRY_CAST(? AS {sql_type})"
-        if sql_type.startswith("TIMESTAMP"):  # microseconds: what Iceberg stores
-            cast = f"epoch_us({cast})"
-        try:
-            value = self._conn.execute(f"SELECT {cast}", [node["value"]["value"]]).fetchone()[0]
-        except duckdb.Error:
-            return False, None
+        literal = node["value"]["value"]
+        key = (sql_type, type(literal).__name__, literal)
+        value = _CASTS.get(key, _UNCAST)
+        if value is _UNCAST:
+            cast = f"TRY_CAST(? AS {sql_type})"
+            if sql_type.startswith("TIMESTAMP"):  # microseconds: what Iceberg stores
+                cast = f"epoch_us({cast})"
+            try:
+                value = self._conn.execute(f"SELECT {cast}", [literal]).fetchone()[0]
+            except duckdb.Error:
+                value = None
+            if len(_CASTS) >= _CASTS_KEPT:
+                _CASTS.clear()
+            _CASTS[key] = value
         return value is not None, value
 
     def term(self, node: dict[str, Any]) -> BooleanExpression | None:

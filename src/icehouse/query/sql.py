@@ -12,15 +12,18 @@ files' footers say the query reads (``row_groups.py``).
 
 from __future__ import annotations
 
+import contextlib
 import re
 import threading
 import time
+from collections.abc import Collection
 from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.schema import Schema
@@ -80,7 +83,7 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def referenced_tables(sql: str, known: set[str]) -> list[str]:
+def referenced_tables(sql: str, known: Collection[str]) -> list[str]:
     found = []
     for match in _NAME.finditer(sql):
         name = f"{match.group(1)}.{match.group(2)}"
@@ -97,14 +100,19 @@ def known_tables(catalog: SqlCatalog) -> set[str]:
     }
 
 
-def _existing_tables(catalog: SqlCatalog, sql: str) -> set[str]:
+def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
     """The ``namespace.table`` names in ``sql`` that are tables (a name may also be an
-    alias and a column): looked up one by one, which costs less than listing the lake."""
-    found = set()
+    alias and a column), loaded: looked up one by one, which costs less than listing the
+    lake, and loaded once per query."""
+    found: dict[str, Table] = {}
+    tried: set[str] = set()
     for match in _NAME.finditer(sql):
         name = f"{match.group(1)}.{match.group(2)}"
-        if name not in found and catalog.table_exists(name):
-            found.add(name)
+        if name in tried:
+            continue
+        tried.add(name)
+        with contextlib.suppress(NoSuchTableError):
+            found[name] = catalog.load_table(name)
     return found
 
 
@@ -133,21 +141,25 @@ def _retire(conn: duckdb.DuckDBPyConnection) -> None:
     conn.close()
     _local.conn = None
     _local.registered = []
+    _local.schemas = set()
     _connection()
 
 
 def _forget(conn: duckdb.DuckDBPyConnection) -> None:
     """Drop what a query defined (schemas of views, registered Arrow tables), so that the
     next query on this connection sees only the tables it names."""
-    schemas = conn.execute(
-        "SELECT schema_name FROM duckdb_schemas() "
-        "WHERE database_name = current_database() AND NOT internal AND schema_name <> 'main'"
-    ).fetchall()
-    for (schema,) in schemas:
+    for schema in getattr(_local, "schemas", ()):
         conn.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
     for relation in getattr(_local, "registered", ()):
         conn.unregister(relation)
     _local.registered = []
+    _local.schemas = set()
+
+
+def _create_schema(conn: duckdb.DuckDBPyConnection, namespace: str) -> None:
+    """A schema for a namespace's views, dropped again by ``_forget``."""
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+    _local.schemas = {*getattr(_local, "schemas", ()), namespace}
 
 
 def attach_table(
@@ -186,7 +198,7 @@ def attach_table(
             "'" + t.file.file_path.removeprefix("file://").replace("'", "''") + "'" for t in tasks
         )
         selected = ", ".join(_quote(f.name) for f in table.schema().fields)
-        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+        _create_schema(conn, namespace)
         conn.execute(
             f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
             f"SELECT {selected} FROM read_parquet([{paths}], hive_partitioning = false)"
@@ -197,7 +209,7 @@ def attach_table(
 
 def attach_snapshot(
     conn: duckdb.DuckDBPyConnection,
-    catalog: SqlCatalog,
+    table: Table,
     name: str,
     snapshot_id: int,
     *,
@@ -210,7 +222,6 @@ def attach_snapshot(
     Raises: EqualityDeletesUnsupported.
     """
     started = time.perf_counter()
-    table = load_table(catalog, name)
     scan = plan_scan(table, AlwaysTrue(), snapshot_id=snapshot_id, name=name, sql=sql)
     planned = time.perf_counter() - started
     schema = table.scan(snapshot_id=snapshot_id).projection()
@@ -223,7 +234,7 @@ def attach_snapshot(
 def _register(conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table) -> None:
     namespace, table_name = view.split(".")
     relation = f"__icehouse_{namespace}_{table_name}"
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+    _create_schema(conn, namespace)
     conn.register(relation, rows)
     _local.registered = [*getattr(_local, "registered", ()), relation]
     conn.execute(
@@ -273,9 +284,8 @@ def _explained(
 
 def _rewrite_time_travel(
     conn: duckdb.DuckDBPyConnection,
-    catalog: SqlCatalog,
     sql: str,
-    known: set[str],
+    known: dict[str, Table],
     *,
     explain: bool,
 ) -> tuple[str, list[TablePlan]]:
@@ -283,8 +293,9 @@ def _rewrite_time_travel(
     for match, name in reversed(time_travel.find(sql)):  # right to left keeps offsets valid
         if name not in known:
             continue
-        snapshot_id = time_travel.resolve(load_table(catalog, name), name, match, sql, conn)
-        plans.append(attach_snapshot(conn, catalog, name, snapshot_id, explain=explain, sql=sql))
+        table = known[name]
+        snapshot_id = time_travel.resolve(table, name, match, sql, conn)
+        plans.append(attach_snapshot(conn, table, name, snapshot_id, explain=explain, sql=sql))
         namespace, view = time_travel.view_name(name, snapshot_id).split(".")
         sql = f"{sql[: match.start()]}{_quote(namespace)}.{_quote(view)}{sql[match.end() :]}"
     return sql, plans
@@ -309,9 +320,9 @@ def run_sql(
     started = time.perf_counter()
     try:
         columns = referenced_columns(sql, conn) if explain else None
-        sql, plans = _rewrite_time_travel(conn, catalog, sql, known, explain=explain)
+        sql, plans = _rewrite_time_travel(conn, sql, known, explain=explain)
         for name in referenced_tables(sql, known):
-            iceberg_table = load_table(catalog, name)
+            iceberg_table = known[name]
             schema = iceberg_table.schema()
             row_filter = pushdown_filter(sql, name, schema, conn) if prune else AlwaysTrue()
             plans.append(
