@@ -72,8 +72,9 @@ from icehouse.maintain.compact_plan import (  # noqa: E402
     current_tasks,
     plan_groups,
 )
+from icehouse.maintain.group_io import fingerprint_written, read_group  # noqa: E402
 from icehouse.maintain.ordering import sort_ordering  # noqa: E402
-from icehouse.maintain.proof import fingerprint, fingerprint_files  # noqa: E402
+from icehouse.maintain.proof import fingerprint  # noqa: E402
 from icehouse.query.planner import plan_scan  # noqa: E402
 from icehouse.query.pruning import pushdown_filter  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
@@ -558,10 +559,9 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
     )
     group = max(groups, key=lambda g: g.rows)
     paths = [t.file.file_path.removeprefix("file://") for t in group.tasks]
-    schema = table.schema().as_arrow()
     chunked = timed(
-        f"read {group.files} files (pyarrow dataset)",
-        lambda: pq.ParquetDataset(paths, schema=schema).read(),
+        f"read {group.files} files (few-valued strings as dictionaries)",
+        lambda: read_group(table, group, contiguous=False),
         lambda: pq.read_table(paths),
     )
     rows = timed("combine chunks (for the sort's takes)", chunked.combine_chunks)
@@ -588,10 +588,9 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
             row_group_size=DEFAULT_ROW_GROUP_ROWS,
         ),
     )
-    written = [f.file_path.removeprefix("file://") for f in outputs]
     after = timed(
         "read back + fingerprint output (DuckDB)",
-        lambda: fingerprint_files(written, schema),
+        lambda: fingerprint_written(table, outputs, rows.schema),
     )
     if before.differences(after):
         raise RuntimeError(f"stage rewrite changed rows: {before.differences(after)}")

@@ -3,9 +3,10 @@ partition, prove each rewrite, and commit ``replace`` snapshots.
 
 Groups are rewritten in a thread pool (pyarrow and DuckDB release the GIL) while the
 calling thread commits, so a table is never committed from two threads. Each group reads
-its files through PyIceberg's Arrow reader (field ids, schema evolution and delete files
-are honoured), lays the rows out with the table writer (partitioned, ordered, sized,
-zstd), and must pass its proof (``proof.py``) before it may commit. Commits re-check that
+its files (``group_io.py``: straight from Parquet, few-valued strings as dictionaries, or
+through PyIceberg's reader where field ids, schema evolution or delete files need it),
+lays the rows out with the table writer (partitioned, ordered, sized, zstd), and must
+pass its proof (``proof.py``) before it may commit. Commits re-check that
 the group's input files are still live on the *current* ``main``: a concurrent append
 never fails a rewrite, a concurrent delete or rewrite of its input aborts just that group
 and deletes its output.
@@ -21,11 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.parquet as pq
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
@@ -36,8 +34,9 @@ from icehouse.maintain.compact_plan import (
     current_tasks,
     plan_groups,
 )
+from icehouse.maintain.group_io import fingerprint_written, read_group
 from icehouse.maintain.ordering import sort_ordering, zorder_ordering
-from icehouse.maintain.proof import Fingerprint, fingerprint, fingerprint_files
+from icehouse.maintain.proof import fingerprint
 from icehouse.query.pruning import convertible_terms
 from icehouse.tables.grammar import parse_sort_order
 from icehouse.tables.replace import ManifestIndex, live_data_paths, replace_files
@@ -232,8 +231,9 @@ def compact(
 def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: bool) -> _Rewritten:
     started = time.perf_counter()
     name = ".".join(table.name())
-    rows = _read_group(table, group, contiguous=ordering is not keep_order)
+    rows = read_group(table, group, contiguous=ordering is not keep_order)
     spec = table.spec() if respec else table.metadata.specs()[group.spec_id]
+    written_as = rows.schema
     writer = TableWriter(
         table,
         name_prefix=f"compact-{uuid.uuid4().hex}",
@@ -250,7 +250,7 @@ def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: 
             del rows
             outputs = writer.close()
             before = input_fingerprint.result()
-        after = _fingerprint_written(table, outputs, writer.arrow_schema)
+        after = fingerprint_written(table, outputs, written_as)
         if problems := before.differences(after):
             raise ProofFailed(
                 "rewrite output differs from input: " + "; ".join(problems),
@@ -261,47 +261,6 @@ def _rewrite(table: Table, group: FileGroup, ordering: Ordering | None, respec: 
         writer.abort()
         raise
     return _Rewritten(group, writer, outputs, time.perf_counter() - started)
-
-
-def _local_path(path: str) -> str | None:
-    if path.startswith("file://"):
-        return path.removeprefix("file://")
-    return path if path.startswith("/") else None
-
-
-def _read_group(table: Table, group: FileGroup, *, contiguous: bool) -> pa.Table:
-    """The group's rows in the current schema; ``contiguous`` for one chunk per column,
-    which rows about to be sorted want (taking sorted row groups out of hundreds of chunks
-    costs more than combining them first).
-
-    Local files of a table whose schema never changed and that have no delete files are
-    read straight by pyarrow (their columns are the table's); anything else goes through
-    PyIceberg's reader (field ids, deletes)."""
-    paths = [_local_path(t.file.file_path) for t in group.tasks]
-    plain = len(table.metadata.schemas) == 1 and not any(t.delete_files for t in group.tasks)
-    if plain and all(paths):
-        schema = table.schema().as_arrow()
-        rows = pq.ParquetDataset([p for p in paths if p], schema=schema).read()
-    else:
-        scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
-        rows = scan.to_table(group.tasks)
-    return rows.combine_chunks() if contiguous else rows
-
-
-def _fingerprint_written(table: Table, files: list[DataFile], schema: pa.Schema) -> Fingerprint:
-    """The fingerprint of the written files as read back from storage."""
-    paths = [_local_path(f.file_path) for f in files]
-    if files and all(paths):
-        return fingerprint_files([p for p in paths if p], schema)
-    return fingerprint(_read_back(table, files, schema))
-
-
-def _read_back(table: Table, files: list[DataFile], schema: pa.Schema) -> pa.Table:
-    parts = []
-    for data_file in files:
-        with table.io.new_input(data_file.file_path).open() as stream:
-            parts.append(pq.read_table(stream))
-    return pa.concat_tables(parts) if parts else schema.empty_table()
 
 
 class _Committer:

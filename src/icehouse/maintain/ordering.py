@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.table.sorting import NullOrder, SortDirection
 
+from icehouse.tables.dictionaries import decoded
 from icehouse.tables.grammar import SortField
 from icehouse.tables.writer import Ordering
 
@@ -33,7 +34,8 @@ def sort_ordering(fields: Sequence[SortField]) -> Ordering:
     ]
 
     def order(rows: pa.Table) -> pa.Array:
-        return pc.sort_indices(rows, sort_keys=keys)
+        columns = {name: decoded(rows.column(name)) for name, _, _ in keys}
+        return pc.sort_indices(pa.table(columns), sort_keys=keys)
 
     return order
 
@@ -52,7 +54,7 @@ def zorder_ordering(columns: Sequence[str]) -> Ordering:
 def z_values(rows: pa.Table, columns: Sequence[str]) -> np.ndarray:
     """The z-order key of each row (unsigned 64-bit, most significant bits first)."""
     bits = 64 // len(columns)
-    scaled = [_scaled_rank(rows.column(c), bits) for c in columns]
+    scaled = [_scaled_rank(decoded(rows.column(c)), bits) for c in columns]
     z = np.zeros(rows.num_rows, dtype=np.uint64)
     one = np.uint64(1)
     for bit in range(bits - 1, -1, -1):

@@ -22,6 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from icehouse.tables.dictionaries import is_string
+
 _SAMPLE = 65_536
 _FEW_DISTINCT = 0.05
 """A string column whose sample has fewer distinct values than this share of its rows is
@@ -70,10 +72,10 @@ def fingerprint(rows: pa.Table) -> Fingerprint:
 
 
 def fingerprint_files(paths: list[str], schema: pa.Schema) -> Fingerprint:
-    """The fingerprint of local Parquet files as stored; string columns are read as
-    dictionaries, so that few-valued columns are never expanded into strings."""
-    strings = [f.name for f in schema if _is_string(f.type)]
-    parts = [pq.read_table(path, read_dictionary=strings) for path in paths]
+    """The fingerprint of local Parquet files as stored; the columns ``schema`` holds as
+    dictionaries (as they were written) are read as dictionaries, never expanded."""
+    dictionaries = [f.name for f in schema if pa.types.is_dictionary(f.type)]
+    parts = [pq.read_table(path, read_dictionary=dictionaries) for path in paths]
     if not parts:
         return fingerprint(schema.empty_table())
     return _combine([fingerprint(part) for part in parts])
@@ -88,14 +90,10 @@ def _combine(parts: list[Fingerprint]) -> Fingerprint:
     return Fingerprint(sum(p.rows for p in parts), tuple((n, totals[n]) for n in names))
 
 
-def _is_string(data_type: pa.DataType) -> bool:
-    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
-
-
 def _dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     """``column`` dictionary-encoded when it is a string column with few distinct values."""
     value_type = column.type.value_type if pa.types.is_dictionary(column.type) else column.type
-    if not _is_string(value_type):
+    if not is_string(value_type):
         return None
     if pa.types.is_dictionary(column.type):
         return column

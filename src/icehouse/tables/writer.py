@@ -41,6 +41,8 @@ from pyiceberg.table import Table
 from pyiceberg.table.sorting import NullOrder, SortDirection
 from pyiceberg.typedef import Record
 
+from icehouse.tables.dictionaries import decoded, keeping_dictionaries
+
 DEFAULT_ROW_GROUP_ROWS = 131_072
 DEFAULT_TARGET_FILE_BYTES = 128 * 1024 * 1024
 DEFAULT_BUFFER_BYTES = 256 * 1024 * 1024
@@ -129,13 +131,18 @@ class TableWriter:
         ]
 
     def _table_order(self, rows: pa.Table) -> pa.Array | None:
-        return pc.sort_indices(rows, sort_keys=self._sort_keys) if self._sort_keys else None
+        if not self._sort_keys:
+            return None
+        keys = pa.table({name: decoded(rows.column(name)) for name, _, _ in self._sort_keys})
+        return pc.sort_indices(keys, sort_keys=self._sort_keys)
 
     def write(self, rows: pa.Table) -> None:
-        """Add rows; they are partitioned now and written when the buffer fills."""
+        """Add rows; they are partitioned now and written when the buffer fills. Columns
+        given as dictionaries of their type are written from the dictionary."""
         if rows.num_rows == 0:
             return
-        rows = rows.select(self._arrow_schema.names).cast(self._arrow_schema)
+        rows = rows.select(self._arrow_schema.names)
+        rows = rows.cast(keeping_dictionaries(self._arrow_schema, rows.schema))
         for key, part in self._split(rows):
             buffer = self._buffers.get(key)
             if buffer is None:
@@ -178,7 +185,7 @@ class TableWriter:
         keys = []
         for pf in self._spec.fields:
             source = self._schema.find_field(pf.source_id)
-            column = rows.column(source.name)
+            column = decoded(rows.column(source.name))
             keys.append(pf.transform.pyarrow_transform(source.field_type)(column))
         if all(_single_value(k) for k in keys):  # the common case: a file of one hour/day
             return [(tuple(k[0].as_py() for k in keys), rows)]
@@ -211,7 +218,7 @@ class TableWriter:
         for pf in self._spec.fields:
             source = self._schema.find_field(pf.source_id)
             transformed = pf.transform.pyarrow_transform(source.field_type)(
-                part.column(source.name).slice(0, 1)
+                decoded(part.column(source.name).slice(0, 1))
             )
             values.append(PartitionFieldValue(pf, transformed[0].as_py()))
         return PartitionKey(field_values=values, partition_spec=self._spec, schema=self._schema)
@@ -220,8 +227,15 @@ class TableWriter:
 
     def _flush(self, buffer: _PartitionBuffer) -> None:
         self._buffered -= buffer.nbytes
-        rows = pa.concat_tables(buffer.chunks)  # zero-copy: chunks side by side
+        chunks = buffer.chunks
+        if any(not chunk.schema.equals(chunks[0].schema) for chunk in chunks[1:]):
+            chunks = [chunk.cast(self._arrow_schema) for chunk in chunks]  # dictionaries or not
+        rows = pa.concat_tables(chunks)  # zero-copy: chunks side by side
         buffer.chunks.clear()
+        if any(pa.types.is_dictionary(f.type) for f in rows.schema):
+            # One dictionary per column, so that a row group spanning chunks (files read)
+            # keeps Parquet's dictionary encoding instead of falling back to plain.
+            rows = rows.unify_dictionaries()
         order = self._ordering(rows)
         offset = 0
         while offset < rows.num_rows:
@@ -239,7 +253,10 @@ class TableWriter:
         with output.create(overwrite=True) as stream:
             writer = pq.ParquetWriter(
                 stream,
-                schema=self._arrow_schema,
+                schema=rows.schema,
+                # Iceberg types live in the Parquet schema (with field ids); an Arrow
+                # schema copy would also tell pyarrow readers to return dictionaries.
+                store_schema=False,
                 compression=self._properties.get("write.parquet.compression-codec", "zstd"),
                 compression_level=_int_or_none(
                     self._properties.get("write.parquet.compression-level")
