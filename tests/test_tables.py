@@ -526,3 +526,16 @@ def test_data_files_are_cut_at_the_target_size_measured_on_disk(lake, landing):
 def row_group_size_on_disk(metadata: pq.FileMetaData) -> int:
     group = metadata.row_group(0)
     return sum(group.column(c).total_compressed_size for c in range(group.num_columns))
+
+
+def test_a_table_loaded_again_sees_a_commit_made_through_another_catalog(lake, landing, home):
+    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    ingest_rows(lake, landing, ROWS[:2])
+    first = lake.table(EVENTS)
+    with Lake.open(home) as other:  # another catalog: another process, say
+        ingest_rows(other, landing, ROWS[2:], name="b.jsonl")
+    again = lake.table(EVENTS)
+    assert again.metadata_location != first.metadata_location
+    assert again.current_snapshot().snapshot_id != first.current_snapshot().snapshot_id
+    assert lake.sql(f"SELECT count(*) AS n FROM {EVENTS}").to_pylist() == [{"n": 4}]
+    assert lake.table(EVENTS).metadata is again.metadata  # parsed once, then kept
