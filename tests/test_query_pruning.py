@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import duckdb
 import pytest
 from typer.testing import CliRunner
 
@@ -87,3 +88,19 @@ def test_sql_explain_prints_files_and_bytes_per_table(demo_lake: Lake) -> None:
     (plan,) = data["plans"]
     assert plan["table"] == "demo.requests" and plan["files_planned"] == 1
     assert data["rows"] == demo_lake.sql(QUERIES[0]).to_pylist()
+
+
+def test_a_connection_retired_after_a_heavy_query_is_replaced_for_the_next_one(
+    demo_lake: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from icehouse.query import sql as sql_module
+
+    expected = demo_lake.query(QUERIES[0]).table
+    monkeypatch.setattr(sql_module, "HEAVY_QUERY_SECONDS", -1.0)  # every query is heavy
+    first = sql_module._connection()
+    assert demo_lake.query(QUERIES[0]).table == expected  # retires ``first``
+    assert demo_lake.query(QUERIES[0]).table == expected  # on its successor
+    successor = sql_module._connection()
+    assert successor is not first
+    with pytest.raises(duckdb.ConnectionException):
+        first.execute("SELECT 1")  # closed by the helper thread
