@@ -19,8 +19,8 @@ Sections, all in one run:
   compaction, and for Q1 (one tenant, three days) the bytes and row groups read (counted
   from the Parquet footers of the files the query plans) and the time (median of
   ``--runs``), for the median and the largest tenant.
-- planning: a one-day query's planning time (cold: nothing decoded in this process, as
-  in a new one; median of ``--planning-runs``) before and after ``rewrite_manifests``.
+- planning: a one-day query's planning time (cold: no manifest decoded in this process,
+  as in a new one; median of ``--planning-runs``) before and after ``rewrite_manifests``.
 - throughput: icehouse's binpack and sort (proofs included) against the raw limit, the
   fastest plain read (+ sort) + zstd Parquet write of the same files per day with no
   Iceberg and no verification, by pyarrow and by DuckDB; runs interleaved, medians.
@@ -483,7 +483,8 @@ class Planning:
 
 
 def planning(data: Path, runs: int, target_bytes: int | None = None) -> Planning:
-    """Cold planning (a fresh manifest cache each time, as a new process has) of the same
+    """Cold planning (a fresh manifest cache each time, as a new process has; the filter's
+    evaluators, bound once per thread, are not what a manifest rewrite changes) of the same
     one-day query at the snapshot before and the one after the manifest rewrite,
     interleaved; ``target_bytes`` sets ``commit.manifest.target-size-bytes`` first."""
     with Lake.open(reset(data)) as lake:
