@@ -118,3 +118,26 @@ def test_compaction_through_dictionaries_keeps_rows_statistics_and_encoding(
     pq.write_table(stored.select(["country"]), plain, compression="zstd")
     plain_size = pq.read_metadata(plain).row_group(0).column(0).total_compressed_size
     assert chunk.total_compressed_size <= plain_size + 64
+
+
+def test_the_writer_takes_dictionary_and_plain_rows_of_one_partition_together(
+    lake: Lake, events: Table
+) -> None:
+    rows = pa.table(
+        {
+            "ts": pa.array(
+                [dt.datetime(2024, 6, 1, tzinfo=dt.UTC)] * 4, pa.timestamp("us", tz="UTC")
+            ),
+            "id": pa.array([4, 3, 2, 1], pa.int64()),
+            "country": ["de", "fr", "de", None],
+            "bytes": pa.array([1, 2, 3, 4], pa.int64()),
+        }
+    )
+    as_dictionary = rows.set_column(2, "country", rows.column("country").dictionary_encode())
+    writer = TableWriter(events)
+    writer.write(as_dictionary)
+    writer.write(rows)
+    (written,) = writer.close()
+    stored = pq.read_table(written.file_path.removeprefix("file://"))
+    assert stored.column("id").to_pylist() == [1, 1, 2, 2, 3, 3, 4, 4]  # the table's order
+    assert stored.column("country").to_pylist() == [None, None, "de", "de", "fr", "fr", "de", "de"]

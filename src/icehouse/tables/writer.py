@@ -12,7 +12,9 @@ Arrow bytes (a 128 MiB target gives ~20 MB files). This writer instead:
   a new file once the bytes *on disk* reach ``write.target-file-size-bytes``;
 - buffers with a bounded memory budget, flushing the largest partitions first;
 - places files through the table's location provider, so that
-  ``write.object-storage.enabled`` is honoured.
+  ``write.object-storage.enabled`` is honoured;
+- writes columns given as Arrow dictionaries (compaction reads few-valued strings so)
+  straight from their dictionaries, without decoding and re-encoding them.
 
 The caller commits the returned ``DataFile`` s; ``abort()`` deletes what was written.
 """
