@@ -141,3 +141,17 @@ def test_the_writer_takes_dictionary_and_plain_rows_of_one_partition_together(
     stored = pq.read_table(written.file_path.removeprefix("file://"))
     assert stored.column("id").to_pylist() == [1, 1, 2, 2, 3, 3, 4, 4]  # the table's order
     assert stored.column("country").to_pylist() == [None, None, "de", "de", "fr", "fr", "de", "de"]
+
+
+def test_a_table_partitioned_by_a_few_valued_string_compacts(lake: Lake) -> None:
+    """The partition column is read from the files, not from their folder names."""
+    lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["country"])
+    append_batches(lake)
+    before = rows_of(lake)
+
+    result = lake.compact(EVENTS, "sort", sort="id", min_input_files=2)
+
+    assert {g.status for g in result.groups} == {"committed"}
+    assert rows_of(lake) == before
+    files = data_files(lake.table(EVENTS))
+    assert len(files) == len({c for batch in COUNTRIES for c in batch})

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from typer.testing import CliRunner
 
@@ -13,6 +15,8 @@ from icehouse.cli.app import app
 from icehouse.demo.generator import GeneratorConfig, generate
 from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
 from icehouse.lake import Lake
+from icehouse.tables.append import fast_append
+from icehouse.tables.writer import TableWriter
 
 
 @pytest.fixture(scope="module")
@@ -104,3 +108,69 @@ def test_a_connection_retired_after_a_heavy_query_is_replaced_for_the_next_one(
     assert successor is not first
     with pytest.raises(duckdb.ConnectionException):
         first.execute("SELECT 1")  # closed by the helper thread
+
+
+@pytest.fixture
+def two_files(tmp_path: Path) -> Lake:
+    """``a.e``: two files, one row each (ids 1 and 2 at 05:00 and 12:00 UTC), so that a
+    wrongly pushed constant prunes a file whose row matches."""
+    Lake.init(tmp_path)
+    lake = Lake.open(tmp_path)
+    lake.create_table("a.e", schema={"ts": "timestamptz!", "id": "long!", "x": "double"})
+    for hour, ident, x in ((5, 1, 1.5), (12, 2, 15.0)):
+        table = lake.table("a.e")
+        writer = TableWriter(table)
+        writer.write(
+            pa.table(
+                {
+                    "ts": pa.array(
+                        [dt.datetime(2024, 6, 1, hour, tzinfo=dt.UTC)], pa.timestamp("us", tz="UTC")
+                    ),
+                    "id": pa.array([ident], pa.int64()),
+                    "x": pa.array([x], pa.float64()),
+                }
+            )
+        )
+        fast_append(table, writer.close(), properties={})
+    return lake
+
+
+@pytest.mark.parametrize(
+    "where",
+    [
+        "x = 1.5",  # a decimal literal, which DuckDB serialises unscaled (15)
+        "x < 2.12345678901234567890",  # wider than 18 digits
+        "id < 12345678901234567890123",  # a HUGEINT
+        "ts >= CAST('2024-06-01 10:00' AS DATE)",  # midnight, not 10:00
+        "ts < TIMESTAMPTZ '2024-06-01 10:00:00+00'",
+        "x IN (1.5, 3)",
+    ],
+)
+def test_constants_are_pushed_as_the_query_reads_them(two_files: Lake, where: str) -> None:
+    sql = f"SELECT id FROM a.e WHERE {where} ORDER BY id"
+    assert two_files.query(sql).table == two_files.query(sql, prune=False).table
+
+
+def test_a_changed_time_zone_changes_how_pushed_timestamps_are_read(two_files: Lake) -> None:
+    sql = "SELECT count(*) AS n FROM a.e WHERE ts >= '2024-06-01 10:00'"
+    assert two_files.sql(sql).to_pylist() == [{"n": 1}]  # UTC: 12:00 only
+    two_files.sql("SET TimeZone = 'Asia/Tokyo'")  # as in the shell
+    try:
+        # 10:00 in Tokyo is 01:00 UTC: both rows, though 10:00 UTC was cast (and kept) first
+        assert two_files.sql(sql).to_pylist() == [{"n": 2}]
+    finally:
+        two_files.sql("SET TimeZone = 'UTC'")
+
+
+def test_a_namespace_named_main_can_be_queried_again_and_again(tmp_path: Path) -> None:
+    Lake.init(tmp_path)
+    lake = Lake.open(tmp_path)
+    lake.create_table("main.t", schema={"id": "long!"})
+    table = lake.table("main.t")
+    writer = TableWriter(table)
+    writer.write(pa.table({"id": pa.array([1, 2], pa.int64())}))
+    fast_append(table, writer.close(), properties={})
+    lake.create_table("logs.x", schema={"id": "long!"})
+    for _ in range(2):
+        assert lake.sql("SELECT count(*) AS n FROM main.t").to_pylist() == [{"n": 2}]
+    assert lake.sql("SELECT count(*) AS n FROM logs.x").to_pylist() == [{"n": 0}]

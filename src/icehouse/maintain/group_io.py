@@ -15,6 +15,7 @@ from pyiceberg.expressions import AlwaysTrue
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
+from pyiceberg.transforms import IdentityTransform
 
 from icehouse.maintain.compact_plan import FileGroup
 from icehouse.maintain.proof import Fingerprint, fingerprint, fingerprint_files
@@ -35,17 +36,33 @@ def read_group(table: Table, group: FileGroup, *, contiguous: bool) -> pa.Table:
     paths = [local_path(t.file.file_path) for t in tasks]
     plain = len(table.metadata.schemas) == 1 and not any(t.delete_files for t in tasks)
     local = [p for p in paths if p]
-    if plain and local and len(local) == len(paths):
+    if plain and local and len(local) == len(paths) and _hold_identity_columns(table, group):
         schema = table.schema().as_arrow()
         largest = max(range(len(tasks)), key=lambda i: tasks[i].file.record_count)
         few = few_valued_strings(local[largest], schema)
         string_dictionary = pa.dictionary(pa.int32(), pa.string())  # as pyarrow reads them
         schema = pa.schema([f.with_type(string_dictionary) if f.name in few else f for f in schema])
-        rows = pq.ParquetDataset(local, schema=schema, read_dictionary=few).read()
+        # No partitioning: every column comes from the file, never from its folder name.
+        rows = pq.ParquetDataset(
+            local, schema=schema, read_dictionary=few, partitioning=None
+        ).read()
     else:
         scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
         rows = scan.to_table(tasks)
     return rows.combine_chunks() if contiguous else rows
+
+
+def _hold_identity_columns(table: Table, group: FileGroup) -> bool:
+    """Whether every file's metrics show it stores the columns of identity partition
+    fields: some writers leave them out (the partition value says it all), and only
+    PyIceberg's reader fills them back in."""
+    spec = table.metadata.specs()[group.spec_id]
+    identity = [f.source_id for f in spec.fields if isinstance(f.transform, IdentityTransform)]
+    return all(
+        source_id in (task.file.value_counts or {})
+        for task in group.tasks
+        for source_id in identity
+    )
 
 
 def fingerprint_written(table: Table, files: list[DataFile], schema: pa.Schema) -> Fingerprint:

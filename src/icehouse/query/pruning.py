@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from decimal import Decimal
 from typing import Any
 
 import duckdb
@@ -155,12 +156,44 @@ def _conjuncts(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node]
 
 
-_CASTS: dict[tuple[str, str, Any], Any] = {}
-"""Constants already cast (type, literal → value): queries run again and again (a
-dashboard, a shell session) repeat theirs, and each cast is a DuckDB round trip. Casts
-read in UTC, as every connection that translates filters is set to."""
+_CASTS: dict[tuple[str, str | None, str, Any, str], Any] = {}
+"""Constants already cast (column type, literal's type, literal, TimeZone → value):
+queries run again and again (a dashboard, a shell session) repeat theirs, and each cast
+is a DuckDB round trip."""
 _CASTS_KEPT = 4_096
 _UNCAST = object()
+
+_PLAIN_TYPES = frozenset(
+    {
+        "BOOLEAN",
+        "TINYINT",
+        "SMALLINT",
+        "INTEGER",
+        "BIGINT",
+        "FLOAT",
+        "DOUBLE",
+        "VARCHAR",
+        "DATE",
+        "TIME",
+        "TIMESTAMP",
+        "TIMESTAMP WITH TIME ZONE",
+    }
+)
+"""Types a constant may be written in (or cast to) and still be pushed: those DuckDB's
+parser hands over as a plain JSON value and whose name is valid SQL."""
+
+
+def _literal(value: dict[str, Any]) -> Any:
+    """A constant's value as DuckDB should read it back: decimals (serialised unscaled,
+    ``1.5`` as 15) as their exact text, plain types as they are, None for the others
+    (HUGEINT and the like, serialised as objects): such a term is not pushed."""
+    kind = value["type"]["id"]
+    if kind == "DECIMAL":
+        if not isinstance(value["value"], int):  # wider than 18 digits: an object
+            return None
+        scale = int(value["type"]["type_info"]["scale"])
+        return str(Decimal(value["value"]).scaleb(-scale))
+    return value["value"] if kind in _PLAIN_TYPES else None
 
 
 class _Translator:
@@ -170,6 +203,7 @@ class _Translator:
         self, schema: Schema, qualifiers: set[str | None], conn: duckdb.DuckDBPyConnection
     ) -> None:
         self._schema, self._qualifiers, self._conn = schema, qualifiers, conn
+        self._timezone: str | None = None
 
     def column(self, node: dict[str, Any]) -> str | None:
         if node.get("class") != "COLUMN_REF":
@@ -184,20 +218,29 @@ class _Translator:
         return name
 
     def constant(self, node: dict[str, Any], column: str) -> tuple[bool, Any]:
-        """(ok, value) of a constant node converted to the column's type by DuckDB."""
-        if node.get("class") == "CAST" and node["child"].get("class") == "CONSTANT":
+        """(ok, value) of a constant node converted to the column's type by DuckDB, the way
+        the query's own comparison converts it; not ok for anything less plain."""
+        cast_to = None
+        if node.get("class") == "CAST":  # a typed literal: DATE '2024-06-01', '5'::INT
+            cast_to = (node.get("cast_type") or {}).get("id")
+            if cast_to not in _PLAIN_TYPES:
+                return False, None
             node = node["child"]
         if node.get("class") != "CONSTANT" or node["value"].get("is_null"):
+            return False, None
+        literal = _literal(node["value"])
+        if literal is None:
             return False, None
         try:
             sql_type = duckdb_type(self._schema.find_field(column).field_type, column, "query")
         except InvalidMapping:  # a type icehouse cannot name in DuckDB: do not push
             return False, None
-        literal = node["value"]["value"]
-        key = (sql_type, type(literal).__name__, literal)
+        zone = self.timezone() if "TIME" in f"{sql_type} {cast_to}" else ""
+        key = (sql_type, cast_to, type(literal).__name__, literal, zone)
         value = _CASTS.get(key, _UNCAST)
         if value is _UNCAST:
-            cast = f"TRY_CAST(? AS {sql_type})"
+            parameter = "?" if cast_to is None else f"CAST(? AS {cast_to})"
+            cast = f"TRY_CAST({parameter} AS {sql_type})"
             if sql_type.startswith("TIMESTAMP"):  # microseconds: what Iceberg stores
                 cast = f"epoch_us({cast})"
             try:
@@ -208,6 +251,13 @@ class _Translator:
                 _CASTS.clear()
             _CASTS[key] = value
         return value is not None, value
+
+    def timezone(self) -> str:
+        """The connection's TimeZone setting (the shell may change it), read once."""
+        if self._timezone is None:
+            row = self._conn.execute("SELECT current_setting('TimeZone')").fetchone()
+            self._timezone = str(row[0]) if row else ""
+        return self._timezone
 
     def term(self, node: dict[str, Any]) -> BooleanExpression | None:
         kind = node.get("type")

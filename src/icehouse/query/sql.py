@@ -151,26 +151,38 @@ def _retire(conn: duckdb.DuckDBPyConnection) -> None:
     _local.conn = None
     _local.registered = []
     _local.schemas = set()
-    successor: Future[duckdb.DuckDBPyConnection] = _replacer.submit(_open)
-    _local.successor = successor
-    _replacer.submit(conn.close)  # after the successor: a query may be waiting for it
+    _local.main_views = set()
+    try:
+        _local.successor = _replacer.submit(_open)
+        _replacer.submit(conn.close)  # after the successor: a query may be waiting for it
+    except RuntimeError:  # the interpreter is shutting down: no helper thread any more
+        conn.close()
 
 
 def _forget(conn: duckdb.DuckDBPyConnection) -> None:
-    """Drop what a query defined (schemas of views, registered Arrow tables), so that the
-    next query on this connection sees only the tables it names."""
-    for schema in getattr(_local, "schemas", ()):
+    """Drop what a query defined (schemas of views, views in ``main``, registered Arrow
+    tables), so that the next query on this connection sees only the tables it names."""
+    schemas, _local.schemas = getattr(_local, "schemas", set()), set()
+    relations, _local.registered = getattr(_local, "registered", []), []
+    for schema in schemas:
         conn.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
-    for relation in getattr(_local, "registered", ()):
+    for view in getattr(_local, "main_views", ()):
+        conn.execute(f"DROP VIEW IF EXISTS main.{_quote(view)}")
+    _local.main_views = set()
+    for relation in relations:
         conn.unregister(relation)
-    _local.registered = []
-    _local.schemas = set()
 
 
-def _create_schema(conn: duckdb.DuckDBPyConnection, namespace: str) -> None:
-    """A schema for a namespace's views, dropped again by ``_forget``."""
-    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-    _local.schemas = {*getattr(_local, "schemas", ()), namespace}
+def _view_of(conn: duckdb.DuckDBPyConnection, namespace: str, table_name: str) -> str:
+    """The qualified name of a view for ``namespace.table_name``, its schema created and
+    remembered so that ``_forget`` drops it (DuckDB's own ``main`` schema cannot be
+    dropped: its views are dropped one by one)."""
+    if namespace == "main":
+        _local.main_views = {*getattr(_local, "main_views", ()), table_name}
+    else:
+        conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
+        _local.schemas = {*getattr(_local, "schemas", ()), namespace}
+    return f"{_quote(namespace)}.{_quote(table_name)}"
 
 
 def attach_table(
@@ -209,9 +221,8 @@ def attach_table(
             "'" + t.file.file_path.removeprefix("file://").replace("'", "''") + "'" for t in tasks
         )
         selected = ", ".join(_quote(f.name) for f in table.schema().fields)
-        _create_schema(conn, namespace)
         conn.execute(
-            f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
+            f"CREATE OR REPLACE VIEW {_view_of(conn, namespace, table_name)} AS "
             f"SELECT {selected} FROM read_parquet([{paths}], hive_partitioning = false)"
         )
     plan = _table_plan(name, row_filter, table.schema(), scan, planned)
@@ -245,11 +256,10 @@ def attach_snapshot(
 def _register(conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table) -> None:
     namespace, table_name = view.split(".")
     relation = f"__icehouse_{namespace}_{table_name}"
-    _create_schema(conn, namespace)
     conn.register(relation, rows)
     _local.registered = [*getattr(_local, "registered", ()), relation]
     conn.execute(
-        f"CREATE OR REPLACE VIEW {_quote(namespace)}.{_quote(table_name)} AS "
+        f"CREATE OR REPLACE VIEW {_view_of(conn, namespace, table_name)} AS "
         f"SELECT * FROM {_quote(relation)}"
     )
 
