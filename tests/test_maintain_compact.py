@@ -297,6 +297,27 @@ def test_a_rewrite_whose_output_differs_from_its_input_is_not_committed(
     assert files_on_disk(lake.table(EVENTS)) == on_disk
 
 
+def test_a_group_with_an_unreadable_input_fails_alone_and_names_the_file(
+    lake: Lake, events: Table
+) -> None:
+    append_batches(lake)
+    day_two = [
+        f["file_path"].removeprefix("file://")
+        for f in data_files(lake.table(EVENTS))
+        if "2024-06-02" in f["file_path"]
+    ]
+    Path(day_two[0]).write_bytes(b"not parquet at all")
+
+    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+
+    by_status = {g.status: g for g in result.groups}
+    assert sorted(g.status for g in result.groups) == ["committed", "committed", "failed"]
+    assert "2024-06-02" in by_status["failed"].partition
+    assert day_two[0] in (by_status["failed"].reason or "")
+    remaining = [f["file_path"] for f in data_files(lake.table(EVENTS))]
+    assert len(remaining) == 2 + len(day_two)  # two days compacted, day two untouched
+
+
 def test_runs_are_recorded_and_a_held_lease_refuses_a_second_maintainer(
     lake: Lake, events: Table
 ) -> None:

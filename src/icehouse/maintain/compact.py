@@ -22,6 +22,8 @@ from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import duckdb
+import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 from pyiceberg.manifest import DataFile
@@ -205,7 +207,7 @@ def compact(
             group = futures[future]
             try:
                 rewritten = future.result()
-            except (ProofFailed, OSError) as exc:
+            except (ProofFailed, OSError, pa.ArrowException, duckdb.Error) as exc:
                 record(
                     GroupResult(
                         group.label,
