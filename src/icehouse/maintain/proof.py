@@ -22,12 +22,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from icehouse.tables.dictionaries import is_string
+from icehouse.tables.dictionaries import FEW_DISTINCT, is_string
 
 _SAMPLE = 65_536
-_FEW_DISTINCT = 0.05
-"""A string column whose sample has fewer distinct values than this share of its rows is
-checksummed through a dictionary."""
+"""Rows of a plain string column sampled: one with fewer than ``FEW_DISTINCT`` of them
+distinct is checksummed through a dictionary."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +97,7 @@ def _dictionary(column: pa.ChunkedArray) -> pa.ChunkedArray | None:
     if pa.types.is_dictionary(column.type):
         return column
     sample = column.slice(0, _SAMPLE)
-    if len(sample) and len(pc.unique(sample)) > _FEW_DISTINCT * len(sample):
+    if len(sample) and len(pc.unique(sample)) > FEW_DISTINCT * len(sample):
         return None
     return pc.dictionary_encode(column)
 
