@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Collection
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import duckdb
@@ -84,13 +84,13 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
+def _names(sql: str) -> list[str]:
+    """Every ``namespace.table``-shaped name in ``sql``, first occurrences in order."""
+    return list(dict.fromkeys(f"{m.group(1)}.{m.group(2)}" for m in _NAME.finditer(sql)))
+
+
 def referenced_tables(sql: str, known: Collection[str]) -> list[str]:
-    found = []
-    for match in _NAME.finditer(sql):
-        name = f"{match.group(1)}.{match.group(2)}"
-        if name in known and name not in found:
-            found.append(name)
-    return found
+    return [name for name in _names(sql) if name in known]
 
 
 def known_tables(catalog: SqlCatalog) -> set[str]:
@@ -106,28 +106,41 @@ def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
     alias and a column), loaded: looked up one by one, which costs less than listing the
     lake, and loaded once per query."""
     found: dict[str, Table] = {}
-    tried: set[str] = set()
-    for match in _NAME.finditer(sql):
-        name = f"{match.group(1)}.{match.group(2)}"
-        if name in tried:
-            continue
-        tried.add(name)
+    for name in _names(sql):
         with contextlib.suppress(NoSuchTableError):
             found[name] = catalog.load_table(name)
     return found
 
 
-_local = threading.local()
+@dataclass
+class _Defined:
+    """What the current query defined on its connection, for ``_forget`` to drop."""
+
+    schemas: set[str] = field(default_factory=set)
+    main_views: set[str] = field(default_factory=set)
+    """Views in DuckDB's own ``main`` schema, which cannot be dropped: dropped one by one."""
+    relations: list[str] = field(default_factory=list)
+    """Arrow tables registered (read through PyIceberg)."""
+
+
+class _ThreadState(threading.local):
+    conn: duckdb.DuckDBPyConnection | None = None
+    successor: Future[duckdb.DuckDBPyConnection] | None = None
+    """The connection opened, on a helper thread, in place of a retired one."""
+
+    def __init__(self) -> None:
+        self.defined = _Defined()
+
+
+_local = _ThreadState()
 
 
 def _connection() -> duckdb.DuckDBPyConnection:
     """This thread's DuckDB connection: opening one costs more than most queries."""
-    conn: duckdb.DuckDBPyConnection | None = getattr(_local, "conn", None)
-    if conn is None:
-        successor: Future[duckdb.DuckDBPyConnection] | None = getattr(_local, "successor", None)
-        _local.successor = None
-        conn = _local.conn = successor.result() if successor is not None else _open()
-    return conn
+    if _local.conn is None:
+        successor, _local.successor = _local.successor, None
+        _local.conn = successor.result() if successor is not None else _open()
+    return _local.conn
 
 
 def _open() -> duckdb.DuckDBPyConnection:
@@ -149,9 +162,7 @@ def _retire(conn: duckdb.DuckDBPyConnection) -> None:
     successor: freeing a heavy query's memory took ~30 ms and a new connection ~10 ms,
     which neither the heavy query nor the next one should wait for."""
     _local.conn = None
-    _local.registered = []
-    _local.schemas = set()
-    _local.main_views = set()
+    _local.defined = _Defined()  # dropped with the connection
     try:
         _local.successor = _replacer.submit(_open)
         _replacer.submit(conn.close)  # after the successor: a query may be waiting for it
@@ -160,28 +171,25 @@ def _retire(conn: duckdb.DuckDBPyConnection) -> None:
 
 
 def _forget(conn: duckdb.DuckDBPyConnection) -> None:
-    """Drop what a query defined (schemas of views, views in ``main``, registered Arrow
-    tables), so that the next query on this connection sees only the tables it names."""
-    schemas, _local.schemas = getattr(_local, "schemas", set()), set()
-    relations, _local.registered = getattr(_local, "registered", []), []
-    for schema in schemas:
+    """Drop what a query defined, so that the next query on this connection sees only
+    the tables it names."""
+    defined, _local.defined = _local.defined, _Defined()
+    for schema in defined.schemas:
         conn.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
-    for view in getattr(_local, "main_views", ()):
+    for view in defined.main_views:
         conn.execute(f"DROP VIEW IF EXISTS main.{_quote(view)}")
-    _local.main_views = set()
-    for relation in relations:
+    for relation in defined.relations:
         conn.unregister(relation)
 
 
 def _view_of(conn: duckdb.DuckDBPyConnection, namespace: str, table_name: str) -> str:
     """The qualified name of a view for ``namespace.table_name``, its schema created and
-    remembered so that ``_forget`` drops it (DuckDB's own ``main`` schema cannot be
-    dropped: its views are dropped one by one)."""
+    remembered so that ``_forget`` drops it."""
     if namespace == "main":
-        _local.main_views = {*getattr(_local, "main_views", ()), table_name}
+        _local.defined.main_views.add(table_name)
     else:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-        _local.schemas = {*getattr(_local, "schemas", ()), namespace}
+        _local.defined.schemas.add(namespace)
     return f"{_quote(namespace)}.{_quote(table_name)}"
 
 
@@ -257,7 +265,7 @@ def _register(conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table) -> Non
     namespace, table_name = view.split(".")
     relation = f"__icehouse_{namespace}_{table_name}"
     conn.register(relation, rows)
-    _local.registered = [*getattr(_local, "registered", ()), relation]
+    _local.defined.relations.append(relation)
     conn.execute(
         f"CREATE OR REPLACE VIEW {_view_of(conn, namespace, table_name)} AS "
         f"SELECT * FROM {_quote(relation)}"
