@@ -286,33 +286,6 @@ def test_two_identical_files_in_one_batch_are_ingested_once(lake, landing, event
     assert ids(lake) == [1]
 
 
-def test_a_changed_file_at_a_known_path_is_skipped_by_default(lake, landing, events):
-    add_source(lake, "s", landing)
-    path = write_jsonl(landing / "a.jsonl", [event(1)])
-    set_mtime(path, time.time() - 100)
-    lake.ingest()
-    write_jsonl(path, [event(1), event(2), event(3)])
-
-    report = lake.ingest()
-
-    assert (report.files, report.rows) == (0, 0)
-    assert ids(lake) == [1]
-    assert status_of(lake, "s").files_changed_skipped == 1
-
-
-def test_a_changed_file_is_ingested_again_when_reingest_changed_is_set(lake, landing, events):
-    add_source(lake, "s", landing, reingest_changed=True)
-    path = write_jsonl(landing / "a.jsonl", [event(1)])
-    set_mtime(path, time.time() - 100)
-    lake.ingest()
-    write_jsonl(path, [event(2), event(3)])
-
-    report = lake.ingest()
-
-    assert (report.files, report.rows) == (1, 2)
-    assert ids(lake) == [1, 2, 3]
-
-
 def test_batch_files_bounds_how_many_files_go_into_one_commit(home, landing, events):
     config = home / "icehouse.toml"
     config.write_text(config.read_text().replace("batch_rows = ", "batch_files = 2\nbatch_rows = "))

@@ -33,17 +33,22 @@ def test_a_first_release_database_is_migrated_to_the_newest_version(tmp_path: Pa
         conn.execute(text("ALTER TABLE quarantine DROP COLUMN replayed_by"))
         conn.execute(text("DROP TABLE maintenance_runs"))
         conn.execute(text("DROP TABLE maintenance_leases"))
+        conn.execute(text("ALTER TABLE ingest_files DROP COLUMN delivery"))
+        conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
+        conn.execute(text("DROP TABLE ingest_contents"))
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
     assert "replayed_by" not in columns(engine, "quarantine")
 
-    assert migrate(engine) == 2
+    assert migrate(engine) == SCHEMA_VERSION - 1
 
-    assert current_version(engine) == 3
+    assert current_version(engine) == SCHEMA_VERSION
     assert "replay_lines" in columns(engine, "ingest_files")
     assert "replayed_by" in columns(engine, "quarantine")
     assert "summary" in columns(engine, "maintenance_runs")
     assert "lease_until" in columns(engine, "maintenance_leases")
+    assert "delivery" in columns(engine, "ingest_files")
+    assert "file_id" in columns(engine, "ingest_contents")
 
 
 def test_a_database_from_a_newer_icehouse_is_refused(tmp_path: Path) -> None:

@@ -108,7 +108,7 @@ def test_two_threads_never_claim_the_same_file(postgres_url: str) -> None:
         LandedFile(path=f"landing/f{i:04d}.jsonl", size=100 + i, mtime=1000.0 + i)
         for i in range(300)
     ]
-    Ledger(setup).register("s", landed, reingest_changed=False)
+    Ledger(setup).register("s", landed)
     with setup.connect() as conn:
         pending = conn.execute(
             sa.select(sa.func.count()).where(models.files.c.state == PENDING)
@@ -169,6 +169,9 @@ def test_a_first_release_database_on_postgresql_is_migrated_forward(postgres_url
             conn.execute(sa.text("ALTER TABLE quarantine DROP COLUMN replayed_by"))
             conn.execute(sa.text("DROP TABLE maintenance_runs"))
             conn.execute(sa.text("DROP TABLE maintenance_leases"))
+            conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN delivery"))
+            conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
+            conn.execute(sa.text("DROP TABLE ingest_contents"))
             conn.execute(sa.text("DELETE FROM icehouse_schema_version"))
             conn.execute(sa.text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
         assert migrate(engine) == SCHEMA_VERSION - 1

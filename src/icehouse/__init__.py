@@ -6,6 +6,7 @@ exception tree; everything else is an implementation module.
 
 from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
 from icehouse.errors import (
+    BatchFenced,
     CommitConflict,
     Conflict,
     HomeNotFound,
@@ -37,6 +38,7 @@ from icehouse.ingest.report import IngestReport
 from icehouse.lake import InitResult, Lake
 
 __all__ = [
+    "BatchFenced",
     "ColumnMapping",
     "CommitConflict",
     "Conflict",

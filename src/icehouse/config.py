@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+import warnings
 from datetime import timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -70,7 +71,9 @@ class SourceConfig(BaseModel):
     columns: dict[str, ColumnMapping] = Field(default_factory=dict)
     on_success: Literal["keep", "delete", "archive"] = "keep"
     archive: str | None = None
-    reingest_changed: bool = False
+    on_change: Literal["quarantine", "reingest", "skip"] = "quarantine"
+    """What to do with a file of a ``keep`` source that comes back under its name with
+    content that is neither the same (a re-copy) nor an append of whole lines."""
     bad_line_threshold: float = 0.10
     unknown_fields: Literal["ignore", "evolve"] = "ignore"
     max_line_bytes: int = 1 << 20
@@ -82,6 +85,25 @@ class SourceConfig(BaseModel):
         """``customer_id = "tenant"`` is short for ``customer_id = { path = "tenant" }``."""
         if isinstance(value, dict):
             return {k: {"path": v} if isinstance(v, str) else v for k, v in value.items()}
+        return value
+
+    @model_validator(mode="before")
+    @classmethod
+    def _reingest_changed_is_on_change(cls, value: Any) -> Any:
+        """``reingest_changed = true`` (before ``on_change``) reads as
+        ``on_change = "reingest"``, with a warning."""
+        if isinstance(value, dict) and "reingest_changed" in value:
+            value = dict(value)
+            old = value.pop("reingest_changed")
+            name = value.get("name", "?")
+            if "on_change" not in value:
+                value["on_change"] = "reingest" if old else "quarantine"
+            warnings.warn(
+                f"sources.{name}.reingest_changed is replaced by on_change "
+                f'(read as on_change = "{value["on_change"]}"); update icehouse.toml',
+                FutureWarning,
+                stacklevel=2,
+            )
         return value
 
     @model_validator(mode="after")

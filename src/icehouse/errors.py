@@ -16,7 +16,8 @@ thing the same way.
     │   ├── TableAlreadyExists
     │   ├── SourceAlreadyExists
     │   ├── CommitConflict
-    │   │   └── RewriteConflict       a rewrite's input files changed under it
+    │   │   ├── RewriteConflict       a rewrite's input files changed under it
+    │   │   └── BatchFenced           a stalled batch was recovered by another writer
     │   └── MaintenanceBusy           another maintainer holds the lease
     ├── InvalidInput                  400
     │   ├── InvalidConfig
@@ -113,6 +114,15 @@ class CommitConflict(Conflict):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class BatchFenced(CommitConflict):
+    """An ingestion batch that stalled past its lease was recovered by another writer,
+    which fenced it off: it must not commit (its files are back in the queue)."""
+
+    def __init__(self, message: str, *, table: str, batch_id: str) -> None:
+        super().__init__(message, table=table)
+        self.batch_id = batch_id
 
 
 class RewriteConflict(CommitConflict):
@@ -212,6 +222,7 @@ class ProofFailed(IcehouseError):
 
 
 __all__ = [
+    "BatchFenced",
     "CommitConflict",
     "Conflict",
     "HomeNotFound",

@@ -9,27 +9,42 @@ deleted, its other files given back to the queue) and the failed file quarantine
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-import xxhash
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform, HourTransform, MonthTransform, YearTransform
 
 from icehouse.config import SourceConfig
 from icehouse.errors import UnreadableFile
 from icehouse.ingest import fast_json
-from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
+from icehouse.ingest.content import Content, read_content
+from icehouse.ingest.decode import BadRecord, ByteRange, FormatOptions, decode_file
 from icehouse.ingest.landing import open_location
-from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, FileRow, Ledger
+from icehouse.ingest.ledger import (
+    CHANGED,
+    CLAIMED,
+    DUPLICATE,
+    QUARANTINED,
+    RECOPIED,
+    REPLAY,
+    ContentClaim,
+    FileRow,
+    Ledger,
+    PriorVersion,
+)
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestReport
 from icehouse.tables.writer import TableWriter
 
-HASH_BLOCK = 4 * 1024 * 1024
+LINE_FORMATS = ("jsonl", "csv", "tsv")
+"""Formats whose files may grow by appending whole lines."""
+WAITING = "waiting"
+"""A file given back to the queue: another open batch is ingesting its content."""
 
 
 class BatchAbandoned(Exception):
@@ -53,23 +68,13 @@ class FileOutcome:
     bad_rows: int = 0
     late_rows: int = 0
     bytes_read: int = 0
+    delivery: str = "new"
+    """``new``, ``append``, ``recopy`` or ``change``: how this version of its path came."""
 
 
-def read_bytes(filesystem: object, path: str) -> bytes:
-    """The file's bytes as stored (compression=None: pyarrow would otherwise inflate)."""
-    with filesystem.open_input_stream(path, compression=None) as stream:  # type: ignore[attr-defined]
-        return bytes(stream.read())
-
-
-def content_hash(filesystem: object, path: str) -> str:
-    """xxh3-128 of the file's bytes as stored: cheap (GB/s) and collision-safe enough to
-    recognise a re-delivered file under another name."""
-    digest = xxhash.xxh3_128()
-    # compression=None: hash the bytes as stored, not what pyarrow would decompress.
-    with filesystem.open_input_stream(path, compression=None) as stream:  # type: ignore[attr-defined]
-        while block := stream.read(HASH_BLOCK):
-            digest.update(block)
-    return digest.hexdigest()
+def _plain(options: FormatOptions) -> FormatOptions:
+    """The options for content already decompressed."""
+    return dataclasses.replace(options, compression="none")
 
 
 def format_options(source: SourceConfig) -> FormatOptions:
@@ -126,14 +131,16 @@ class FileIngest:
         source: SourceConfig,
         storage: dict[str, str],
         table: Table,
-        batch_hashes: set[str],
+        table_sources: list[str],
         report: IngestReport,
         stage_limit_bytes: int,
         events: EventTime,
         heartbeat: Callable[[], None],
         batch_id: str,
+        wait_seconds: float,
     ) -> None:
         self._batch_id = batch_id
+        self._wait_seconds = wait_seconds
         self._heartbeat = heartbeat
         self._events = events
         self._stage_limit = stage_limit_bytes
@@ -156,57 +163,150 @@ class FileIngest:
         self._time_type = (
             schema.find_field(self._time_column).field_type if self._time_column else None
         )
-        self._batch_hashes = batch_hashes
+        self._table_sources = table_sources
 
     def run(self, row: FileRow) -> FileOutcome:
         """Raises: BatchAbandoned when a file already handed to the writer fails."""
         filesystem, _ = open_location(self._source.location, self._storage)
         replay = row.replay_lines is not None
         options = format_options(self._source)
+        prior = None
+        if not replay and row.delivery != REPLAY and self._source.on_success == "keep":
+            prior = self._ledger.prior_version(self._source.name, row.path, row.id)
         # A small JSON-lines file is read once: hashed and parsed from the same bytes.
         whole = not replay and fast_json.eligible(options, row.size)
-        data: bytes | None = None
         try:
             with self._report.measure("hash"):
-                if whole:
-                    data = read_bytes(filesystem, row.path)
-                    digest = xxhash.xxh3_128_hexdigest(data)
-                else:
-                    digest = content_hash(filesystem, row.path)
-        except (FileNotFoundError, OSError) as exc:
-            return self._quarantine_file(row, None, f"file vanished before it could be read: {exc}")
-        if not replay and (
-            digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest)
-        ):
-            self._finish(row, state=DUPLICATE, content_hash=digest)
-            return FileOutcome(DUPLICATE, bytes_read=row.size)
+                content = read_content(
+                    filesystem,
+                    row.path,
+                    options.compression,
+                    whole=whole,
+                    prefix_at=prior.size if prior else None,
+                )
+        except UnreadableFile as exc:
+            if exc.reason == "vanished":
+                reason = f"file vanished before it could be read: {exc}"
+                return self._quarantine_file(row, None, reason)
+            return self._fail(row, None, BatchFiles(), exc.reason, [])
+        part: ByteRange | None = None
+        delivery = "new"
+        if prior is not None:
+            delivery, part = self._compare(content, prior, options)
+            if delivery == "recopy":
+                self._finish(row, state=RECOPIED, content_hash=content.digest, delivery=delivery)
+                return FileOutcome(RECOPIED, bytes_read=row.size, delivery=delivery)
+            if delivery == "change" and self._source.on_change != "reingest":
+                return self._changed(row, content, prior)
+        if not replay:
+            claim = self._claim(row, content.digest)
+            if claim is not ContentClaim.OWN:
+                return self._not_ours(row, claim, content.digest)
         staged = BatchFiles()
         bad: list[BadRecord] = []
+        data = content.data
+        if data is not None and part is not None:
+            data = part.prologue + data[part.start :]
         try:
-            good = self._decode(filesystem, row, options, data, staged, bad)
+            good = self._decode(filesystem, row, options, data, staged, bad, part, content)
         except UnreadableFile as exc:
-            return self._fail(row, digest, staged, exc.reason, bad)
+            return self._fail(row, content.digest, staged, exc.reason, bad)
         total = good + len(bad)
-        if total == 0:
-            return self._fail(row, digest, staged, "empty file: no records", bad)
+        if total == 0 and part is None:
+            return self._fail(row, content.digest, staged, "empty file: no records", bad)
         if bad and not replay and len(bad) / total > self._source.bad_line_threshold:
             reason = (
                 f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
                 f"source's bad_line_threshold of {100 * self._source.bad_line_threshold:g} %; "
                 f"first: line {bad[0].line}: {bad[0].reason}"
             )
-            return self._fail(row, digest, staged, reason, bad)
+            return self._fail(row, content.digest, staged, reason, bad)
         with self._report.measure("partition"):
             late = self._late_rows(staged.chunks)
             for rows in staged.chunks:
                 self._writer.write(rows)
         with self._report.measure("ledger"):
-            self._record_good(row, None if replay else digest, good, bad)
-        if not replay:
-            self._batch_hashes.add(digest)
+            self._finish(
+                row,
+                state=CLAIMED,
+                content_hash=None if replay else content.digest,
+                rows=good,
+                bad_rows=len(bad),
+                quarantined=[("line", b.line, b.raw, b.reason) for b in bad],
+                size=None if replay else content.size,
+                delivery=None if replay else delivery,
+                start_offset=part.start if part else None,
+            )
         return FileOutcome(
-            CLAIMED, rows=good, bad_rows=len(bad), late_rows=late, bytes_read=row.size
+            CLAIMED,
+            rows=good,
+            bad_rows=len(bad),
+            late_rows=late,
+            bytes_read=row.size,
+            delivery=delivery,
         )
+
+    def _compare(
+        self, content: Content, prior: PriorVersion, options: FormatOptions
+    ) -> tuple[str, ByteRange | None]:
+        """How a new version of a path relates to its committed one: ``recopy`` (same
+        content), ``append`` (a plain line-oriented file that grew by whole lines: the part
+        to ingest) or ``change``."""
+        if content.digest == prior.content_hash:
+            return "recopy", None
+        prefix = content.prefix
+        appendable = options.format in LINE_FORMATS and content.codec == "none"
+        if not appendable or prefix is None or prefix.digest != prior.content_hash:
+            return "change", None
+        if prefix.ends_line:
+            start = prefix.size
+        elif prefix.next_is_newline:  # the earlier version's last line was whole after all
+            start = prefix.size + 1
+        else:  # its last line was cut, and the new bytes continue it
+            return "change", None
+        header = options.format in ("csv", "tsv") and options.header
+        prologue = prefix.first_line if header else b""
+        return "append", ByteRange(start, content.size, prologue, prefix.lines)
+
+    def _changed(self, row: FileRow, content: Content, prior: PriorVersion) -> FileOutcome:
+        """A committed file came back with other content: quarantined (visible, and
+        replayable as new rows) or skipped, as ``on_change`` says; never dropped silently."""
+        reason = (
+            f"changed after it was ingested: was {prior.size:,} bytes, now {content.size:,} "
+            "bytes of other content (not a re-copy, and not whole lines appended); its rows "
+            f'were not taken (on_change = "{self._source.on_change}")'
+        )
+        if self._source.on_change == "skip":
+            self._finish(
+                row, state=CHANGED, content_hash=content.digest, error=reason, delivery="change"
+            )
+            return FileOutcome(CHANGED, bytes_read=row.size, delivery="change")
+        self._finish(
+            row,
+            state=QUARANTINED,
+            content_hash=content.digest,
+            error=reason,
+            delivery="change",
+            quarantined=[("file", None, "", reason)],
+        )
+        return FileOutcome(QUARANTINED, bytes_read=row.size, delivery="change")
+
+    def _claim(self, row: FileRow, digest: str) -> ContentClaim:
+        return self._ledger.claim_content(
+            self._source.table,
+            digest,
+            file_id=row.id,
+            batch_id=self._batch_id,
+            sources=self._table_sources,
+        )
+
+    def _not_ours(self, row: FileRow, claim: ContentClaim, digest: str) -> FileOutcome:
+        if claim is ContentClaim.DUPLICATE:
+            self._finish(row, state=DUPLICATE, content_hash=digest)
+            return FileOutcome(DUPLICATE, bytes_read=row.size)
+        if not self._ledger.defer(row.id, batch_id=self._batch_id, seconds=self._wait_seconds):
+            raise BatchAbandoned(f"{row.path}: claim lost to a recovery (lease ran out)")
+        return FileOutcome(WAITING, bytes_read=row.size)
 
     def _decode(
         self,
@@ -216,17 +316,22 @@ class FileIngest:
         data: bytes | None,
         staged: BatchFiles,
         bad: list[BadRecord],
+        part: ByteRange | None,
+        content: Content,
     ) -> int:
-        """Decode and map the file into ``staged``; returns the good rows.
+        """Decode and map the file (or its appended ``part``) into ``staged``; returns the
+        good rows.
 
-        A small JSON-lines file already read whole (``data``) takes pyarrow's one-call
-        path; anything it refuses, and any bad row it meets, sends the file through the
-        line-aware decoder.
+        A small JSON-lines file already read whole (``data``, decompressed) takes pyarrow's
+        one-call path; anything it refuses, and any bad row it meets, sends the file
+        through the line-aware decoder.
         """
         if data is not None:
             try:
                 with self._report.measure("decode"):
-                    chunk = fast_json.read_whole(data, row.path, options)
+                    chunk = fast_json.read_whole(data, row.path, _plain(options))
+                if part is not None:
+                    chunk.lines = pc.add(chunk.lines, part.lines_before)
                 if self._source.unknown_fields == "evolve":
                     self._check_unknown_fields(chunk.table.schema)
                 with self._report.measure("map"):
@@ -236,8 +341,10 @@ class FileIngest:
                     return mapped.rows.num_rows
             except fast_json.FastPathRefused:
                 pass
+        if part is None and content.codec == "none" and options.format != "parquet":
+            part = ByteRange(0, content.size)  # no further than what was hashed
         good = 0
-        chunks = decode_file(filesystem, row.path, options)  # type: ignore[arg-type]
+        chunks = decode_file(filesystem, row.path, options, part)  # type: ignore[arg-type]
         while True:
             self._heartbeat()
             with self._report.measure("decode"):
@@ -253,18 +360,6 @@ class FileIngest:
             bad.extend(mapped.bad)
             good += mapped.rows.num_rows
             self._stage(staged, mapped.rows)
-
-    def _record_good(
-        self, row: FileRow, digest: str | None, good: int, bad: list[BadRecord]
-    ) -> None:
-        self._finish(
-            row,
-            state=CLAIMED,
-            content_hash=digest,
-            rows=good,
-            bad_rows=len(bad),
-            quarantined=[("line", b.line, b.raw, b.reason) for b in bad],
-        )
 
     def _check_unknown_fields(self, schema: pa.Schema) -> None:
         known = self._mapper.known_source_fields

@@ -145,7 +145,7 @@ class DecompressedStream:
                 f"file vanished: {exc}", path=self.path, reason="vanished"
             ) from exc
         except OSError as exc:
-            raise _stream_error(self.path, self.codec, exc) from exc
+            raise stream_error(self.path, self.codec, exc) from exc
 
     def close(self) -> None:
         self._stream.close()
@@ -163,7 +163,8 @@ class DecompressedStream:
         self.close()
 
 
-def _stream_error(path: str, codec: Codec, exc: OSError) -> UnreadableFile:
+def stream_error(path: str, codec: Codec, exc: OSError) -> UnreadableFile:
+    """The :class:`UnreadableFile` that a codec's (or the file system's) error means."""
     text = str(exc)
     if codec == "none":
         return UnreadableFile(f"cannot read file: {text}", path=path, reason="read error")
@@ -197,6 +198,46 @@ def open_decompressed(
     return DecompressedStream(path, codec, _CountingReader(raw, bytes(head)))
 
 
+class _Limited:
+    """At most ``limit`` bytes of a raw stream: a decode stops where the hash stopped,
+    even if the file grew meanwhile."""
+
+    def __init__(self, raw: pa.NativeFile, limit: int) -> None:
+        self._raw = raw
+        self._left = limit
+        self.closed = False
+
+    def read(self, size: int = -1) -> bytes:
+        want = self._left if size < 0 else min(size, self._left)
+        data = bytes(self._raw.read(want)) if want > 0 else b""
+        self._left -= len(data)
+        return data
+
+    def close(self) -> None:
+        self._raw.close()
+        self.closed = True
+
+
+def open_range(
+    filesystem: pafs.FileSystem, path: str, *, start: int, end: int, prologue: bytes = b""
+) -> DecompressedStream:
+    """Bytes ``start`` to ``end`` of an uncompressed file, after ``prologue``: the part a
+    plain line-oriented file gained by appending, behind its header line if it has one.
+
+    Raises:
+        UnreadableFile: the file does not exist (any more) or cannot be opened.
+    """
+    try:
+        raw = filesystem.open_input_file(path)
+        raw.seek(start)
+    except FileNotFoundError as exc:
+        raise UnreadableFile(f"file vanished: {exc}", path=path, reason="vanished") from exc
+    except OSError as exc:
+        raise UnreadableFile(f"cannot open file: {exc}", path=path, reason="open error") from exc
+    limited = _Limited(raw, max(0, end - start))
+    return DecompressedStream(path, "none", _CountingReader(limited, prologue))  # type: ignore[arg-type]
+
+
 __all__ = [
     "COMPRESSIONS",
     "Codec",
@@ -207,4 +248,6 @@ __all__ = [
     "detect_compression",
     "looks_like_text",
     "open_decompressed",
+    "open_range",
+    "stream_error",
 ]

@@ -35,7 +35,12 @@ import pyarrow.json as pajson
 import pyarrow.parquet as pq
 
 from icehouse.errors import InvalidConfig, UnreadableFile
-from icehouse.ingest.compression import COMPRESSIONS, DecompressedStream, open_decompressed
+from icehouse.ingest.compression import (
+    COMPRESSIONS,
+    DecompressedStream,
+    open_decompressed,
+    open_range,
+)
 
 Format = Literal["jsonl", "csv", "tsv", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "tsv", "parquet")
@@ -135,10 +140,31 @@ class DecodedChunk:
         )
 
 
+@dataclass(frozen=True)
+class ByteRange:
+    """Part of an uncompressed line-oriented file: bytes ``start`` to ``end``, decoded
+    after ``prologue`` (the file's header line, when the part has none of its own)."""
+
+    start: int
+    end: int
+    prologue: bytes = b""
+    lines_before: int = 0
+    """Lines of the file before ``start``: line numbers go on from there."""
+
+    @property
+    def first_line(self) -> int:
+        """The number the decoder gives the first line it reads (the prologue's)."""
+        return self.lines_before + 1 - self.prologue.count(b"\n")
+
+
 def decode_file(
-    filesystem: pafs.FileSystem, path: str, options: FormatOptions
+    filesystem: pafs.FileSystem,
+    path: str,
+    options: FormatOptions,
+    part: ByteRange | None = None,
 ) -> Iterator[DecodedChunk]:
-    """Decode ``path`` chunk by chunk.
+    """Decode ``path`` (or a ``part`` of it) chunk by chunk; line numbers count from the
+    first line decoded, prologue included.
 
     An empty file (or one of blank lines only) yields nothing. When the file as a whole
     turns out unreadable, :class:`UnreadableFile` is raised even after chunks were
@@ -153,8 +179,14 @@ def decode_file(
         return
     decoder: _JsonDecoder | _CsvDecoder
     decoder = _JsonDecoder(options) if options.format == "jsonl" else _CsvDecoder(options, path)
-    with open_decompressed(filesystem, path, options.compression) as stream:
-        for block in _iter_blocks(stream, options):
+    if part is None:
+        stream = open_decompressed(filesystem, path, options.compression)
+    else:
+        stream = open_range(
+            filesystem, path, start=part.start, end=part.end, prologue=part.prologue
+        )
+    with stream:
+        for block in _iter_blocks(stream, options, part.first_line if part else 1):
             chunk = decoder.decode(block)
             if chunk is not None:
                 yield chunk
@@ -181,7 +213,9 @@ class _LongLine:
         )
 
 
-def _iter_blocks(stream: DecompressedStream, options: FormatOptions) -> Iterator[_Block]:
+def _iter_blocks(
+    stream: DecompressedStream, options: FormatOptions, first_line: int = 1
+) -> Iterator[_Block]:
     """Cut the stream into blocks of whole lines, discarding over-long lines on the way.
 
     At most ``max_line_bytes`` of an unfinished line is carried between reads; once a
@@ -189,7 +223,7 @@ def _iter_blocks(stream: DecompressedStream, options: FormatOptions) -> Iterator
     """
     limit = options.max_line_bytes
     carry = b""
-    line = 1  # number of the first line in `carry` (or of `long`)
+    line = first_line  # number of the first line in `carry` (or of `long`)
     long: _LongLine | None = None
     skipped: list[BadRecord] = []
     first = True

@@ -20,6 +20,7 @@ catches up; otherwise its written files are deleted and its files queued again.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
 import time
 import uuid
@@ -28,11 +29,13 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 from pyiceberg.catalog.sql import SqlCatalog
-from sqlalchemy import Engine, and_, func, select
+from pyiceberg.table import Table
+from sqlalchemy import Engine
 
 from icehouse.config import LakeConfig, SourceConfig
-from icehouse.errors import NoSuchSource
+from icehouse.errors import BatchFenced, NoSuchSource
 from icehouse.ingest.batch import (
+    WAITING,
     BatchAbandoned,
     EventTime,
     FileIngest,
@@ -45,18 +48,18 @@ from icehouse.ingest.ledger import (
     CLAIMED,
     COMMITTED,
     DUPLICATE,
-    PENDING,
     QUARANTINED,
+    RECOPIED,
     Batch,
     Heartbeat,
     Ledger,
+    OpenBatch,
 )
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestProgress, IngestReport, NoProgress
-from icehouse.state.models import files
 from icehouse.state.owners import owner_is_dead, this_process
 from icehouse.tables.catalog import load_table
-from icehouse.tables.commit import append_files, event_high_water, is_committed
+from icehouse.tables.commit import append_files, event_high_water, fence, is_committed
 from icehouse.tables.history import trim_history
 from icehouse.tables.manage import add_columns_for
 from icehouse.tables.writer import TableWriter
@@ -109,8 +112,10 @@ class Ingester:
         longest_settle = max((s.settle_time.total_seconds() for s in chosen), default=0.0)
         give_up = started + 3 * longest_settle + 5.0
         try:
-            self.recover(writer_id, report)
             while not self._stop.is_set():
+                # Every round, not only at start: a peer that died (on any host) stops
+                # renewing its leases, and its claimed files come back to the queue here.
+                self.recover(writer_id, report)
                 if self._clock() >= next_housekeeping:
                     self._forget_old_records(chosen)
                     next_housekeeping = self._clock() + HOUSEKEEPING_EVERY_S
@@ -120,11 +125,20 @@ class Ingester:
                 for source in chosen:
                     by_table[source.table].append(source)
                 for table_name, table_sources in by_table.items():
-                    while not self._stop.is_set() and self._pending(table_sources):
+                    names = [s.name for s in table_sources]
+                    while not self._stop.is_set() and self._ledger.has_pending(names):
                         self._run_batch(table_name, table_sources, writer_id, report, follow)
                         worked = True
-                if not follow and not worked and (not settling or self._clock() > give_up):
-                    break  # --once leaves files that never settle for a later run
+                # --once waits for files whose content another batch holds (they are
+                # settled with it), and leaves files that never settle for a later run.
+                waiting = self._ledger.waiting()
+                if (
+                    not follow
+                    and not worked
+                    and not waiting
+                    and (not settling or self._clock() > give_up)
+                ):
+                    break
                 if not worked:
                     self._stop.wait(self._config.ingest.poll_interval_time.total_seconds())
                     self._ledger.renew_writer(writer_id, self._owner)
@@ -150,30 +164,12 @@ class Ingester:
             filesystem, base = open_location(source.location, self._config.storage)
             ready, young = list_landed(filesystem, base, source, now=self._clock())
             _, committed = self._ledger.register(
-                source.name,
-                ready,
-                reingest_changed=source.reingest_changed,
-                report_committed=source.on_success != "keep",
+                source.name, ready, report_committed=source.on_success != "keep"
             )
             if committed:
                 self._after_success([(source.name, path) for path in committed])
             settling += len(young)
         return settling
-
-    def _pending(self, sources: Sequence[SourceConfig]) -> bool:
-        with self._engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(func.count())
-                    .select_from(files)
-                    .where(
-                        and_(
-                            files.c.state == PENDING, files.c.source.in_([s.name for s in sources])
-                        )
-                    )
-                ).scalar_one()
-                > 0
-            )
 
     # -- one batch ------------------------------------------------------------------
 
@@ -194,7 +190,7 @@ class Ingester:
         )
         by_name = {s.name: s for s in sources}
         mappers = {s.name: RowMapper(s, table.schema()) for s in sources}
-        hashes: set[str] = set()
+        table_sources = [s.name for s in self._config.sources.values() if s.table == table_name]
         heartbeat = Heartbeat(
             self._ledger,
             batch_id=batch.id,
@@ -231,16 +227,21 @@ class Ingester:
                         source=source,
                         storage=self._config.storage,
                         table=table,
-                        batch_hashes=hashes,
+                        table_sources=table_sources,
                         report=report,
                         stage_limit_bytes=limits.memory_mb * 1024 * 1024 // 3,
                         events=events,
                         heartbeat=heartbeat,
                         batch_id=batch.id,
+                        wait_seconds=max(1.0, limits.poll_interval_time.total_seconds()),
                     ).run(row)
                     self._count(report, outcome)
                     rows += outcome.rows
                     late += outcome.late_rows
+                    if outcome.state == WAITING:  # back in the queue: not this batch's
+                        claimed_total -= 1
+                        self._progress.file_finished(row.source, row.path, 0, 0, WAITING)
+                        continue
                     if outcome.state in (CLAIMED, DUPLICATE):  # both consumed on commit
                         committed_paths.append((row.source, row.path))
                     self._progress.file_finished(
@@ -254,6 +255,7 @@ class Ingester:
                     break
                 if not claimed:
                     self._stop.wait(limits.poll_interval_time.total_seconds())
+                heartbeat()
                 self.discover(sources)
         except BatchAbandoned:
             writer.abort()
@@ -280,8 +282,12 @@ class Ingester:
             report.late_rows += outcome.late_rows
         elif outcome.state == QUARANTINED:
             report.quarantined_files += 1
-        else:
+        elif outcome.state == RECOPIED:
+            report.recopied_files += 1
+        elif outcome.state == DUPLICATE:
             report.duplicate_files += 1
+        report.appended_files += outcome.delivery == "append"
+        report.changed_files += outcome.delivery == "change"
 
     def _commit(
         self,
@@ -307,15 +313,19 @@ class Ingester:
         started = self._clock()
         if data_files:
             with report.measure("commit"):
-                result = append_files(
-                    lambda: load_table(self._catalog, batch.table_name),
-                    data_files,
-                    batch_id=batch.id,
-                    writer_id=batch.writer_id,
-                    seq=batch.seq,
-                    summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
-                    newest_event=newest_event,
-                )
+                try:
+                    result = append_files(
+                        lambda: load_table(self._catalog, batch.table_name),
+                        data_files,
+                        batch_id=batch.id,
+                        writer_id=batch.writer_id,
+                        seq=batch.seq,
+                        summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
+                        newest_event=newest_event,
+                    )
+                except BatchFenced:  # recovered by another writer: not ours any more
+                    writer.abort()
+                    return False
             snapshot_id = result.snapshot_id
             report.snapshots.append(snapshot_id)
         self._faults("batch.committed")
@@ -361,6 +371,10 @@ class Ingester:
 
     # -- recovery ---------------------------------------------------------------------
 
+    @staticmethod
+    def _committed(table: Table, batch: OpenBatch) -> bool:
+        return is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq)
+
     def recover(self, writer_id: str, report: IngestReport) -> None:
         """Settle batches left open by dead processes (and by this slot's last owner)."""
         now = self._clock()
@@ -368,8 +382,13 @@ class Ingester:
             ours = batch.writer_id == writer_id
             if not (ours or batch.lease_until < now or owner_is_dead(batch.owner)):
                 continue
-            table = load_table(self._catalog, batch.table_name)
-            if is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq):
+            load = functools.partial(load_table, self._catalog, batch.table_name)
+            if not self._committed(load(), batch):
+                # The owner may only be stalled: fence it off before taking its work back,
+                # then look again (it may have committed just before the fence).
+                fence(load, writer_id=batch.writer_id, seq=batch.seq)
+            table = load()
+            if self._committed(table, batch):
                 self._ledger.commit_batch(
                     batch.id, snapshot_id=None, rows=0, late_rows=0, bytes_written=0
                 )

@@ -1,11 +1,16 @@
 """The ingestion ledger and work queue, in the state database.
 
 One row per (source, path, fingerprint) in ``ingest_files`` moves
-``pending → claimed → committed | quarantined | duplicate``; a path whose content
-changed after it was committed is recorded as ``changed`` (skipped unless the source
-says ``reingest_changed``). Several ``icehouse ingest`` processes share the queue:
-claims are conditional updates (``... WHERE state = 'pending'``), so two processes
-never claim one file, on SQLite and PostgreSQL alike.
+``pending → claimed → committed | quarantined | duplicate | recopied | changed``.
+Several ``icehouse ingest`` processes share the queue: claims are conditional updates
+(``... WHERE state = 'pending'``), so two processes never claim one file, on SQLite and
+PostgreSQL alike.
+
+Content is ingested once per table, whatever its name and compression: a batch that
+decoded a file claims its content hash in ``ingest_contents`` (a primary key, so the
+database decides races). Another batch meeting the same content while the owner's batch
+is open gives its file back to the queue for a while (it waits); once the owner
+committed, the file is a duplicate; if the owner aborted, the claim is taken over.
 """
 
 from __future__ import annotations
@@ -14,17 +19,31 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import Enum
 
-from sqlalchemy import Engine, and_, delete, func, or_, select, update
+from sqlalchemy import Engine, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 
 from icehouse.ingest.landing import LandedFile
-from icehouse.state.models import batches, files, quarantine, writers
+from icehouse.state.models import batches, contents, files, quarantine, writers
 from icehouse.state.owners import owner_is_dead
 
 PENDING, CLAIMED, COMMITTED = "pending", "claimed", "committed"
 QUARANTINED, DUPLICATE, CHANGED = "quarantined", "duplicate", "changed"
+RECOPIED = "recopied"
 OPEN, ABORTED = "open", "aborted"
+FINAL_STATES = (COMMITTED, DUPLICATE, RECOPIED, CHANGED, QUARANTINED)
+REPLAY = "replay"
+"""``delivery`` of a quarantined file queued again by ``quarantine replay``: taken as new
+data, not compared with the path's earlier version again."""
+
+
+class ContentClaim(Enum):
+    """What a batch may do with a content it decoded (see ``Ledger.claim_content``)."""
+
+    OWN = "own"
+    DUPLICATE = "duplicate"
+    WAIT = "wait"
 
 
 @dataclass(frozen=True)
@@ -36,6 +55,17 @@ class FileRow:
     mtime: float
     replay_lines: frozenset[int] | None = None
     """Set for a replay of quarantined lines: only these lines are taken again."""
+    delivery: str | None = None
+
+
+@dataclass(frozen=True)
+class PriorVersion:
+    """The newest committed version of a path: what a new version is compared with."""
+
+    id: int
+    content_hash: str
+    size: int
+    """Bytes of (decompressed) content it covered, from the start of the file."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +93,9 @@ class Ledger:
         self._lease = lease_seconds
         self._known_by_source: dict[str, dict[str, set[str]]] = {}
         self._known_up_to: dict[str, int] = {}
+        self._deferred: dict[int, float] = {}
+        """File id → monotonic time until which this process leaves it in the queue: its
+        content is claimed by another open batch."""
 
     # -- discovery ------------------------------------------------------------------
 
@@ -101,7 +134,6 @@ class Ledger:
         source: str,
         landed: Sequence[LandedFile],
         *,
-        reingest_changed: bool,
         report_committed: bool = False,
     ) -> tuple[int, list[str]]:
         """Queue new files. Returns how many were queued and, with ``report_committed``,
@@ -115,13 +147,11 @@ class Ledger:
             committed = [
                 f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
             ]
-        changed = self._states(source, [f.path for f in new if f.path in known])
         now = time.time()
         queued = 0
         for f in new:
-            # Only content that *committed* can be doubled by ingesting its new version.
-            was_committed = COMMITTED in changed.get(f.path, {}).values()
-            state = CHANGED if was_committed and not reingest_changed else PENDING
+            # A new version of a known path is compared with its committed version when
+            # it is ingested (re-copy, append or change): the queue takes it as any file.
             try:
                 with self._engine.begin() as conn:
                     conn.execute(
@@ -131,14 +161,14 @@ class Ledger:
                             fingerprint=f.fingerprint,
                             size=f.size,
                             mtime=f.mtime,
-                            state=state,
+                            state=PENDING,
                             discovered_at=now,
                             updated_at=now,
                         )
                     )
             except IntegrityError:
                 continue  # another process registered it first
-            queued += state == PENDING
+            queued += 1
         return queued, committed
 
     # -- writer slots -----------------------------------------------------------------
@@ -222,8 +252,31 @@ class Ledger:
             )
         return Batch(batch_id, table_name, writer_id, seq)
 
+    def _deferred_ids(self) -> list[int]:
+        now = time.monotonic()
+        self._deferred = {i: until for i, until in self._deferred.items() if until > now}
+        return list(self._deferred)
+
+    def waiting(self) -> int:
+        """Files this process left in the queue because another batch holds their content."""
+        return len(self._deferred_ids())
+
+    def has_pending(self, sources: Sequence[str]) -> bool:
+        """Whether any file of ``sources`` is pending and not waiting in this process."""
+        condition = and_(files.c.state == PENDING, files.c.source.in_(list(sources)))
+        deferred = self._deferred_ids()
+        if deferred:
+            condition = and_(condition, files.c.id.notin_(deferred))
+        with self._engine.connect() as conn:
+            return conn.execute(select(files.c.id).where(condition).limit(1)).first() is not None
+
     def claim(self, batch_id: str, sources: Sequence[str], limit: int) -> list[FileRow]:
-        """Claim up to ``limit`` pending files of ``sources`` for the batch, oldest first."""
+        """Claim up to ``limit`` pending files of ``sources`` for the batch, oldest first
+        (files waiting for another batch's content claim are left for later)."""
+        condition = and_(files.c.state == PENDING, files.c.source.in_(list(sources)))
+        deferred = self._deferred_ids()
+        if deferred:
+            condition = and_(condition, files.c.id.notin_(deferred))
         with self._engine.connect() as conn:
             candidates = conn.execute(
                 select(
@@ -233,8 +286,9 @@ class Ledger:
                     files.c.size,
                     files.c.mtime,
                     files.c.replay_lines,
+                    files.c.delivery,
                 )
-                .where(and_(files.c.state == PENDING, files.c.source.in_(list(sources))))
+                .where(condition)
                 .order_by(files.c.mtime, files.c.id)
                 .limit(limit)
             ).all()
@@ -248,8 +302,109 @@ class Ledger:
                 ).rowcount
             if won:
                 lines = frozenset(json.loads(row.replay_lines)) if row.replay_lines else None
-                claimed.append(FileRow(row.id, row.source, row.path, row.size, row.mtime, lines))
+                claimed.append(
+                    FileRow(row.id, row.source, row.path, row.size, row.mtime, lines, row.delivery)
+                )
         return claimed
+
+    def defer(self, file_id: int, *, batch_id: str, seconds: float) -> bool:
+        """Give a claimed file back to the queue, not to be claimed again by this process
+        for ``seconds``: its content is being ingested by another open batch. False when a
+        recovery took the file back meanwhile."""
+        with self._engine.begin() as conn:
+            given_back = conn.execute(
+                update(files)
+                .where(and_(files.c.id == file_id, files.c.batch_id == batch_id))
+                .values(state=PENDING, batch_id=None, updated_at=time.time())
+            ).rowcount
+        self._deferred[file_id] = time.monotonic() + seconds
+        return bool(given_back)
+
+    def claim_content(
+        self, scope: str, content_hash: str, *, file_id: int, batch_id: str, sources: Sequence[str]
+    ) -> ContentClaim:
+        """Claim ``content_hash`` for the batch, once per ``scope`` (the table).
+
+        ``sources`` are the sources feeding the table: a file of theirs committed with
+        this content before content claims existed also makes it a duplicate.
+        """
+        while True:
+            with self._engine.begin() as conn:
+                committed = conn.execute(
+                    select(files.c.id)
+                    .where(
+                        and_(
+                            files.c.source.in_(list(sources)),
+                            files.c.content_hash == content_hash,
+                            files.c.state == COMMITTED,
+                        )
+                    )
+                    .limit(1)
+                ).first()
+                if committed is not None:
+                    return ContentClaim.DUPLICATE
+                holder = conn.execute(
+                    select(contents.c.batch_id, contents.c.file_id, batches.c.state)
+                    .select_from(contents.outerjoin(batches, batches.c.id == contents.c.batch_id))
+                    .where(and_(contents.c.scope == scope, contents.c.content_hash == content_hash))
+                ).first()
+            if holder is None:
+                try:
+                    with self._engine.begin() as conn:
+                        conn.execute(
+                            contents.insert().values(
+                                scope=scope,
+                                content_hash=content_hash,
+                                file_id=file_id,
+                                batch_id=batch_id,
+                                claimed_at=time.time(),
+                            )
+                        )
+                    return ContentClaim.OWN
+                except IntegrityError:
+                    continue  # another batch claimed it first: look again
+            if holder.batch_id == batch_id:
+                return ContentClaim.OWN if holder.file_id == file_id else ContentClaim.DUPLICATE
+            if holder.state == COMMITTED:
+                return ContentClaim.DUPLICATE
+            if holder.state == OPEN:
+                return ContentClaim.WAIT
+            # The holder's batch aborted (or was forgotten): take the claim over.
+            with self._engine.begin() as conn:
+                taken = conn.execute(
+                    update(contents)
+                    .where(
+                        and_(
+                            contents.c.scope == scope,
+                            contents.c.content_hash == content_hash,
+                            contents.c.batch_id == holder.batch_id,
+                        )
+                    )
+                    .values(file_id=file_id, batch_id=batch_id, claimed_at=time.time())
+                ).rowcount
+            if taken:
+                return ContentClaim.OWN
+
+    def prior_version(self, source: str, path: str, before_id: int) -> PriorVersion | None:
+        """The newest committed version of ``path`` registered before file ``before_id``."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(files.c.id, files.c.content_hash, files.c.size)
+                .where(
+                    and_(
+                        files.c.source == source,
+                        files.c.path == path,
+                        files.c.state == COMMITTED,
+                        files.c.id < before_id,
+                        files.c.content_hash.is_not(None),
+                    )
+                )
+                .order_by(files.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return PriorVersion(row.id, row.content_hash, int(row.size))
 
     def renew_batch(self, batch_id: str) -> None:
         with self._engine.begin() as conn:
@@ -274,23 +429,6 @@ class Ledger:
                 .values(data_files=json.dumps(paths), lease_until=time.time() + self._lease)
             )
 
-    def content_seen(self, source: str, content_hash: str) -> bool:
-        with self._engine.connect() as conn:
-            return (
-                conn.execute(
-                    select(files.c.id)
-                    .where(
-                        and_(
-                            files.c.source == source,
-                            files.c.content_hash == content_hash,
-                            files.c.state == COMMITTED,
-                        )
-                    )
-                    .limit(1)
-                ).first()
-                is not None
-            )
-
     def finish_file(
         self,
         file_id: int,
@@ -302,11 +440,22 @@ class Ledger:
         bad_rows: int | None = None,
         error: str | None = None,
         quarantined: Sequence[tuple[str, int | None, str, str]] = (),
+        size: int | None = None,
+        delivery: str | None = None,
+        start_offset: int | None = None,
     ) -> bool:
         """Record a file's outcome and its quarantine records (kind, line, raw, reason)
         in one transaction, only if the file still belongs to ``batch_id``. False when
-        a recovery took it back meanwhile (the batch must then be abandoned)."""
+        a recovery took it back meanwhile (the batch must then be abandoned).
+
+        ``size`` is the content the outcome covers (a file may have grown since it was
+        listed); a file whose rows will not go in gives up its content claim."""
         now = time.time()
+        extra: dict[str, object] = {}
+        if size is not None:
+            extra["size"] = size
+        if delivery is not None:
+            extra["delivery"] = delivery
         with self._engine.begin() as conn:
             owned = conn.execute(
                 update(files)
@@ -317,11 +466,19 @@ class Ledger:
                     rows=rows,
                     bad_rows=bad_rows,
                     error=error,
+                    start_offset=start_offset,
                     updated_at=now,
+                    **extra,
                 )
             ).rowcount
             if not owned:
                 return False
+            if state != CLAIMED:
+                conn.execute(
+                    delete(contents).where(
+                        and_(contents.c.file_id == file_id, contents.c.batch_id == batch_id)
+                    )
+                )
             source_path = conn.execute(
                 select(files.c.source, files.c.path).where(files.c.id == file_id)
             ).one()
@@ -388,6 +545,7 @@ class Ledger:
         now = time.time()
         with self._engine.begin() as conn:
             conn.execute(update(batches).where(batches.c.id == batch_id).values(state=ABORTED))
+            conn.execute(delete(contents).where(contents.c.batch_id == batch_id))
             reopened = select(files.c.id).where(
                 and_(files.c.batch_id == batch_id, files.c.state.in_([CLAIMED, DUPLICATE]))
             )
@@ -405,6 +563,7 @@ class Ledger:
                     content_hash=None,
                     rows=None,
                     bad_rows=None,
+                    start_offset=None,
                     updated_at=now,
                 )
             )
@@ -459,18 +618,20 @@ class Ledger:
                     and_(
                         files.c.updated_at < cutoff,
                         files.c.source.in_(list(ledger_sources)),
-                        or_(
-                            files.c.state == COMMITTED,
-                            files.c.state == DUPLICATE,
-                            files.c.state == CHANGED,
-                            files.c.state == QUARANTINED,
-                        ),
+                        files.c.state.in_(FINAL_STATES),
                     )
                 )
             ).rowcount
-            gone += conn.execute(
-                delete(batches).where(and_(batches.c.created_at < cutoff, batches.c.state != OPEN))
-            ).rowcount
+            old_batches = and_(batches.c.created_at < cutoff, batches.c.state != OPEN)
+            conn.execute(
+                delete(contents).where(
+                    and_(
+                        contents.c.batch_id.in_(select(batches.c.id).where(old_batches)),
+                        contents.c.file_id.notin_(select(files.c.id)),
+                    )
+                )
+            )
+            gone += conn.execute(delete(batches).where(old_batches)).rowcount
         return gone
 
 

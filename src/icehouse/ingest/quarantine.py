@@ -21,7 +21,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select, update
 
 from icehouse.errors import NoSuchQuarantineRecord
-from icehouse.ingest.ledger import COMMITTED, PENDING, QUARANTINED
+from icehouse.ingest.ledger import COMMITTED, PENDING, QUARANTINED, REPLAY
 from icehouse.state.models import files, quarantine
 
 
@@ -177,7 +177,14 @@ def replay_files(engine: Engine, *, source: str | None = None, path: str | None 
         conn.execute(
             update(files)
             .where(files.c.id.in_(ids))
-            .values(state=PENDING, batch_id=None, content_hash=None, error=None, updated_at=now)
+            .values(
+                state=PENDING,
+                batch_id=None,
+                content_hash=None,
+                error=None,
+                delivery=REPLAY,  # taken as new rows, not compared with the path's past
+                updated_at=now,
+            )
         )
         conn.execute(
             update(quarantine)

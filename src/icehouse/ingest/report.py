@@ -18,6 +18,12 @@ class IngestReport:
     late_rows: int = 0
     quarantined_files: int = 0
     duplicate_files: int = 0
+    recopied_files: int = 0
+    """Same path, same content as its committed version: nothing to take."""
+    changed_files: int = 0
+    """Same path, other content (neither a re-copy nor an append): per ``on_change``."""
+    appended_files: int = 0
+    """Plain line-oriented files that grew: their new lines were taken."""
     bytes_read: int = 0
     data_files: int = 0
     bytes_written: int = 0

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import Engine, and_, func, select
 
 from icehouse.config import LakeConfig
-from icehouse.ingest.ledger import CHANGED, COMMITTED, DUPLICATE, PENDING, QUARANTINED
+from icehouse.ingest.ledger import COMMITTED, DUPLICATE, PENDING, QUARANTINED, RECOPIED
 from icehouse.state.models import batches, files, quarantine
 
 
@@ -24,7 +24,14 @@ class SourceStatus:
     files_quarantined: int
     lines_quarantined: int
     files_duplicate: int
-    files_changed_skipped: int
+    """Content already ingested into the table under another name (or compression)."""
+    files_recopied: int
+    """The same path delivered again with the same content."""
+    files_appended: int
+    """Versions of a plain line-oriented file that grew: only the new lines were taken."""
+    files_changed: int
+    """The same path with other content, handled by ``on_change`` (quarantined by
+    default, reingested, or skipped)."""
     last_commit_at: float | None
     rows_per_second_last_hour: float
 
@@ -42,6 +49,13 @@ def source_status(engine: Engine, config: LakeConfig) -> list[SourceStatus]:
                     select(files.c.state, func.count())
                     .where(files.c.source == name)
                     .group_by(files.c.state)
+                ).all()
+            )
+            deliveries = dict(
+                conn.execute(
+                    select(files.c.delivery, func.count())
+                    .where(and_(files.c.source == name, files.c.delivery.in_(["append", "change"])))
+                    .group_by(files.c.delivery)
                 ).all()
             )
             oldest = conn.execute(
@@ -90,7 +104,9 @@ def source_status(engine: Engine, config: LakeConfig) -> list[SourceStatus]:
                     files_quarantined=counts.get(QUARANTINED, 0),
                     lines_quarantined=int(lines),
                     files_duplicate=counts.get(DUPLICATE, 0),
-                    files_changed_skipped=counts.get(CHANGED, 0),
+                    files_recopied=counts.get(RECOPIED, 0),
+                    files_appended=deliveries.get("append", 0),
+                    files_changed=deliveries.get("change", 0),
                     last_commit_at=last_commit,
                     rows_per_second_last_hour=round(int(recent_rows) / 3600, 1),
                 )

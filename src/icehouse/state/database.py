@@ -31,7 +31,18 @@ def _v3_maintenance(conn: Connection) -> None:
     models.maintenance_leases.create(conn)
 
 
-MIGRATIONS: dict[int, Callable[[Connection], None]] = {2: _v2_line_replay, 3: _v3_maintenance}
+def _v4_deliveries(conn: Connection) -> None:
+    """Content claims across writers, and how each file version was delivered."""
+    conn.execute(text("ALTER TABLE ingest_files ADD COLUMN delivery VARCHAR(20)"))
+    conn.execute(text("ALTER TABLE ingest_files ADD COLUMN start_offset BIGINT"))
+    models.contents.create(conn)  # with its index
+
+
+MIGRATIONS: dict[int, Callable[[Connection], None]] = {
+    2: _v2_line_replay,
+    3: _v3_maintenance,
+    4: _v4_deliveries,
+}
 """Version → the change from the version before; version 1 is the first release."""
 SCHEMA_VERSION = max(MIGRATIONS)
 

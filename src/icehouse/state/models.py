@@ -29,7 +29,7 @@ schema_version = Table(
 )
 
 # The ingestion ledger and work queue in one: a row per (source, path, fingerprint).
-# state: pending -> claimed -> committed | quarantined | duplicate | changed
+# state: pending -> claimed -> committed | quarantined | duplicate | recopied | changed
 files = Table(
     "ingest_files",
     metadata,
@@ -49,11 +49,31 @@ files = Table(
     Column("error", Text),
     # v2: a replay of quarantined lines: JSON list of the line numbers to take again.
     Column("replay_lines", Text),
+    # v4: how this version of the path was delivered: "new", "append" (a plain
+    # line-oriented file that grew: only ``start_offset`` onward was ingested), "recopy"
+    # (same path, same content as its committed version), "change" (anything else).
+    Column("delivery", String(20)),
+    Column("start_offset", BigInteger),
     UniqueConstraint("source", "path", "fingerprint", name="uq_ingest_files_identity"),
 )
 Index("ix_ingest_files_state", files.c.state, files.c.source)
 Index("ix_ingest_files_hash", files.c.source, files.c.content_hash)
 Index("ix_ingest_files_batch", files.c.batch_id)
+
+# v4: who ingests a content into a table. The first batch to insert (scope, hash) owns
+# the content; another batch meeting the same content waits while the owner's batch is
+# open, treats it as a duplicate once that batch committed, and takes it over when it
+# aborted. ``scope`` is the table: content is ingested once per table.
+contents = Table(
+    "ingest_contents",
+    metadata,
+    Column("scope", String(400), primary_key=True),
+    Column("content_hash", String(64), primary_key=True),
+    Column("file_id", Integer, nullable=False),
+    Column("batch_id", String(64), nullable=False),
+    Column("claimed_at", Float, nullable=False),
+)
+Index("ix_ingest_contents_batch", contents.c.batch_id)
 
 # A batch: files claimed together, written and committed as one Iceberg snapshot.
 # state: open -> committed | aborted

@@ -11,6 +11,12 @@ So the current snapshot alone tells which batches are committed, even after olde
 snapshots are expired or files compacted (maintenance copies these keys onto its
 ``replace`` snapshots).
 
+A batch whose writer stalled past its lease is recovered by another writer, which first
+*fences* it: a table property ``icehouse.fence.<writer id>`` raised to the batch's
+sequence number. Setting it moves the table's metadata, so a commit the stalled writer
+had prepared fails its compare-and-swap, reloads, sees the fence and gives up
+(:class:`BatchFenced`): a batch is either committed before the fence or never.
+
 The map is computed from the parent the commit is built on, so a commit must never be
 replayed on a different parent with a stale map: each attempt reloads the table and
 rebuilds the map, and ``fast_append`` asserts that ``main`` still points at that parent.
@@ -28,9 +34,10 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
-from icehouse.errors import CommitConflict
+from icehouse.errors import BatchFenced, CommitConflict
 from icehouse.tables.append import fast_append
 
+FENCE_PREFIX = "icehouse.fence."
 BATCH_KEY = "icehouse.batch-id"
 WATERMARKS_KEY = "icehouse.watermarks"
 EVENT_HIGH_WATER_KEY = "icehouse.event-high-water"
@@ -76,6 +83,33 @@ def is_committed(table: Table, *, batch_id: str, writer_id: str, seq: int) -> bo
     return watermarks(table).get(writer_id, 0) >= seq or batch_in_history(table, batch_id)
 
 
+def fenced_up_to(table: Table, writer_id: str) -> int:
+    """The highest batch sequence of ``writer_id`` that may no longer commit."""
+    return int(table.properties.get(FENCE_PREFIX + writer_id, 0) or 0)
+
+
+def fence(load: Callable[[], Table], *, writer_id: str, seq: int) -> None:
+    """Forbid batch ``seq`` (and earlier) of ``writer_id`` to commit from now on.
+
+    Raises:
+        CommitConflict: still losing the race after ``MAX_ATTEMPTS`` attempts.
+    """
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        table = load()
+        if fenced_up_to(table, writer_id) >= seq:
+            return
+        try:
+            with table.transaction() as transaction:
+                transaction.set_properties({FENCE_PREFIX + writer_id: str(seq)})
+            return
+        except CommitFailedException:
+            time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
+    raise CommitConflict(
+        f"could not fence writer {writer_id} after {MAX_ATTEMPTS} attempts",
+        table=".".join(load().name()),
+    )
+
+
 def append_files(
     load: Callable[[], Table],
     data_files: list[DataFile],
@@ -91,11 +125,19 @@ def append_files(
     ``load`` returns a freshly loaded table; it is called once per attempt.
 
     Raises:
+        BatchFenced: another writer recovered this batch (it stalled past its lease).
         CommitConflict: still losing the race after ``MAX_ATTEMPTS`` attempts.
     """
     started = time.perf_counter()
     for attempt in range(1, MAX_ATTEMPTS + 1):
         table = load()
+        if fenced_up_to(table, writer_id) >= seq:
+            raise BatchFenced(
+                f"batch {batch_id} was recovered by another writer after its lease ran "
+                "out; it is not committed and its files are back in the queue",
+                table=".".join(table.name()),
+                batch_id=batch_id,
+            )
         marks = watermarks(table)
         marks[writer_id] = max(marks.get(writer_id, 0), seq)
         high_water = [v for v in (event_high_water(table), newest_event) if v is not None]
