@@ -7,6 +7,7 @@ exception tree; everything else is an implementation module.
 from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
 from icehouse.errors import (
     CommitConflict,
+    CommitUncertain,
     Conflict,
     HomeNotFound,
     IcehouseError,
@@ -39,6 +40,7 @@ from icehouse.lake import InitResult, Lake
 __all__ = [
     "ColumnMapping",
     "CommitConflict",
+    "CommitUncertain",
     "Conflict",
     "HomeNotFound",
     "IcehouseError",
