@@ -9,7 +9,8 @@ A failure *before* the catalog accepted still deletes what the attempt wrote.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+import datetime as dt
+from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -31,7 +32,15 @@ from icehouse.tables.outcome import Outcome, outcome_in
 from icehouse.tables.reachability import normalise_path, reachable_from
 from icehouse.tables.writer import TableWriter
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, add_source, append_batches, event, ids, write_jsonl
+from tests.fixtures_lake import (
+    EVENTS,
+    EVENTS_SCHEMA,
+    add_source,
+    append_batches,
+    event,
+    ids,
+    write_jsonl,
+)
 
 home, lake, landing, events = (
     fixtures_lake.home,
@@ -41,6 +50,7 @@ home, lake, landing, events = (
 )
 
 INTERRUPTIONS = [KeyboardInterrupt, RuntimeError]
+JUNE_FIRST = dt.datetime(2024, 6, 1, 10, tzinfo=dt.UTC)
 REAL_COMMIT = LakeCatalog.commit_table
 
 
@@ -65,7 +75,9 @@ class AfterCommit:
 
 
 @pytest.fixture
-def after_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., AfterCommit]]:
+def after_commit(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AfterCommit]:
+    """Arms an ``AfterCommit`` on the catalog class (every ``Lake`` in the test uses it)."""
+
     def arm(raises: type[BaseException], then: Callable[[], None] | None = None) -> AfterCommit:
         hook = AfterCommit(raises, then)
 
@@ -75,7 +87,7 @@ def after_commit(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Afte
         monkeypatch.setattr(LakeCatalog, "commit_table", commit_table)
         return hook
 
-    yield arm
+    return arm
 
 
 def assert_intact(lake: Lake, expected_rows: int) -> None:
@@ -100,9 +112,7 @@ def one_append(lake: Lake, first: int, count: int = 5) -> None:
     writer = TableWriter(table)
     rows = pa.table(
         {
-            "ts": pa.array(
-                [1_717_236_000_000_000] * count, pa.timestamp("us", tz="UTC")
-            ),  # 2024-06-01
+            "ts": pa.array([JUNE_FIRST] * count, pa.timestamp("us", tz="UTC")),
             "id": pa.array(range(first, first + count), pa.int64()),
             "country": ["de"] * count,
             "bytes": pa.array([100] * count, pa.int64()),
@@ -152,6 +162,28 @@ def test_an_ingest_interrupted_after_its_commit_landed_gives_every_row_once(
     assert report.recovered_committed == 1
     assert ids(lake) == list(range(1, 9))
     assert_intact(lake, 8)
+
+
+def test_on_postgresql_an_ingest_interrupted_after_its_commit_landed_gives_every_row_once(
+    tmp_path: Path,
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+    after_commit: Callable[..., AfterCommit],
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    home = tmp_path / "lake"
+    Lake.init(home)
+    with Lake.open(home) as lake:
+        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        add_source(lake, "s", tmp_path / "landing")
+        write_jsonl(tmp_path / "landing" / "a.jsonl", [event(i) for i in range(1, 6)])
+        after_commit(KeyboardInterrupt)
+        with pytest.raises(KeyboardInterrupt):
+            lake.ingest()
+    with Lake.open(home) as lake:
+        assert_intact(lake, 5)
+        assert lake.ingest().recovered_committed == 1
+        assert ids(lake) == [1, 2, 3, 4, 5]
 
 
 def test_a_ledger_failure_after_the_append_landed_keeps_the_data_files(
