@@ -8,6 +8,7 @@ from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfi
 from icehouse.errors import (
     BatchFenced,
     CommitConflict,
+    CommitUncertain,
     Conflict,
     HomeNotFound,
     IcehouseError,
@@ -41,6 +42,7 @@ __all__ = [
     "BatchFenced",
     "ColumnMapping",
     "CommitConflict",
+    "CommitUncertain",
     "Conflict",
     "HomeNotFound",
     "IcehouseError",

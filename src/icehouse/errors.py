@@ -31,6 +31,7 @@ thing the same way.
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
     ├── StateError                    500  the state database is not what this version expects
+    ├── CommitUncertain               500  a commit reported as failed may have landed (not retried)
     └── ProofFailed                   500  a rewrite's output differs from its input (not committed)
 """
 
@@ -211,6 +212,20 @@ class StateError(IcehouseError):
     pass
 
 
+class CommitUncertain(IcehouseError):
+    """The catalog reported a conflict, yet re-reading the table could not show that the
+    commit did not land (it is there, or the table could not be read). Retrying could
+    commit the same change twice, so the caller stops; the files it wrote are kept, and
+    ingestion's recovery settles the batch from the table on the next run."""
+
+    error_type = "CommitStateUnknownException"
+
+    def __init__(self, message: str, *, table: str, snapshot_id: int) -> None:
+        super().__init__(f"{table}: {message}")
+        self.table = table
+        self.snapshot_id = snapshot_id
+
+
 class ProofFailed(IcehouseError):
     """A rewrite group's output did not match its input; nothing was committed and the
     files it wrote were deleted. This is a bug: please report it with the message."""
@@ -224,6 +239,7 @@ class ProofFailed(IcehouseError):
 __all__ = [
     "BatchFenced",
     "CommitConflict",
+    "CommitUncertain",
     "Conflict",
     "HomeNotFound",
     "IcehouseError",

@@ -19,6 +19,7 @@ import uuid
 from collections import defaultdict
 from collections.abc import Callable
 
+from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import (
     DataFile,
     ManifestEntry,
@@ -44,19 +45,24 @@ from pyiceberg.table.update import (
     SetSnapshotRefUpdate,
 )
 
+from icehouse.errors import CommitUncertain
 from icehouse.tables.history import delete_dropped_metadata
+from icehouse.tables.outcome import Outcome, commit_outcome
 
 DEFAULT_MIN_COUNT_TO_MERGE = 100
 DEFAULT_MANIFEST_TARGET_BYTES = 8 * 1024 * 1024
 
 
 class SnapshotWrites:
-    """The files one attempt wrote, deleted again if the attempt does not commit."""
+    """The files one attempt wrote, deleted again only if the attempt provably did not
+    commit (see ``commit_writing``)."""
 
     def __init__(self, table: Table) -> None:
         self.table = table
         self.commit_uuid = uuid.uuid4()
         self.paths: list[str] = []
+        self.submitted: int | None = None
+        """The snapshot id handed to the catalog; None while the catalog was not called."""
         self._count = 0
 
     def new_path(self, name: str | None = None) -> str:
@@ -76,6 +82,13 @@ class SnapshotWrites:
             avro_compression=compression,  # type: ignore[arg-type]
         )
 
+    def outcome(self) -> Outcome:
+        """Whether this attempt's commit landed: not if the catalog was never called,
+        else as the table re-read from the catalog tells."""
+        if self.submitted is None:
+            return Outcome.NOT_LANDED
+        return commit_outcome(self.table, self.submitted)
+
     def discard(self) -> None:
         for path in self.paths:
             with contextlib.suppress(FileNotFoundError):
@@ -90,6 +103,7 @@ def fast_append(
     Raises:
         CommitFailedException: ``main`` moved since ``table`` was loaded (the caller
             reloads and retries); nothing written by this attempt is left behind.
+        CommitUncertain: see ``commit_writing``.
     """
     return commit_writing(table, lambda writes: _commit(table, data_files, properties, writes))
 
@@ -97,13 +111,35 @@ def fast_append(
 def commit_writing(
     table: Table, commit: Callable[[SnapshotWrites], CommitTableResponse]
 ) -> CommitTableResponse:
-    """Run ``commit`` with a fresh set of writes: deleted again if it fails, old metadata
-    deleted (as the table's properties ask) if it succeeds."""
+    """Run ``commit`` with a fresh set of writes; old metadata is deleted (as the table's
+    properties ask) if it succeeds.
+
+    When an exception escapes, the writes are deleted only if the commit provably did
+    not land (``SnapshotWrites.outcome``): an error or interrupt after the catalog
+    accepted it leaves the files of what is now the current snapshot in place, and so
+    does any doubt (orphan removal collects files that turn out unreferenced). The
+    exception is re-raised either way.
+
+    Raises:
+        CommitUncertain: the catalog reported a conflict (``CommitFailedException``) but
+            the commit is in the table, or the table could not be re-read: the caller's
+            retry on conflict could commit the same change twice, so it must not retry.
+    """
     writes = SnapshotWrites(table)
     try:
         response = commit(writes)
-    except BaseException:
-        writes.discard()
+    except BaseException as exc:
+        outcome = writes.outcome()
+        if outcome is Outcome.NOT_LANDED:
+            writes.discard()
+        elif isinstance(exc, CommitFailedException) and writes.submitted is not None:
+            raise CommitUncertain(
+                f"the catalog reported a conflict, but snapshot {writes.submitted} is "
+                f"{outcome.value}; not retrying. Ingestion settles its batch on the next "
+                "run; files nothing references are removed by `icehouse maintain orphans`",
+                table=".".join(table.name()),
+                snapshot_id=writes.submitted,
+            ) from exc
         raise
     delete_old_metadata(table, response)
     return response
@@ -174,6 +210,7 @@ def commit_manifests(
         AssertTableUUID(uuid=metadata.table_uuid),
         AssertRefSnapshotId(snapshot_id=parent.snapshot_id if parent else None, ref=MAIN_BRANCH),
     )
+    writes.submitted = snapshot_id
     return table.catalog.commit_table(table, requirements, updates)
 
 

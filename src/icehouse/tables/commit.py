@@ -127,6 +127,8 @@ def append_files(
     Raises:
         BatchFenced: another writer recovered this batch (it stalled past its lease).
         CommitConflict: still losing the race after ``MAX_ATTEMPTS`` attempts.
+        CommitUncertain: a reported conflict that may have landed; not retried, so the
+            batch stays open and recovery settles it from the table.
     """
     started = time.perf_counter()
     for attempt in range(1, MAX_ATTEMPTS + 1):

@@ -92,6 +92,7 @@ def replace_files(
             after snapshot ``started_from`` (the snapshot the rewrite read).
         CommitFailedException: ``main`` moved while this commit was written (reload the
             table and call again).
+        CommitUncertain: a reported conflict that may have landed (do not call again).
     """
     parent = table.current_snapshot()
     name = ".".join(table.name())
