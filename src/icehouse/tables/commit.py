@@ -32,11 +32,13 @@ from dataclasses import dataclass
 
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import DataFile
-from pyiceberg.table import Table
+from pyiceberg.table import CommitTableResponse, Table
 
-from icehouse.errors import BatchFenced, CommitConflict
+from icehouse.errors import BatchFenced, CommitConflict, RewriteConflict
 from icehouse.tables.append import fast_append
 
+BatchCommit = Callable[[Table, dict[str, str]], CommitTableResponse]
+"""Commits a batch's files on a freshly loaded table, with the batch's summary."""
 FENCE_PREFIX = "icehouse.fence."
 BATCH_KEY = "icehouse.batch-id"
 WATERMARKS_KEY = "icehouse.watermarks"
@@ -119,10 +121,13 @@ def append_files(
     seq: int,
     summary: dict[str, str] | None = None,
     newest_event: int | None = None,
+    commit: BatchCommit | None = None,
 ) -> CommitResult:
     """Append ``data_files`` in one snapshot, retrying on concurrent commits.
 
-    ``load`` returns a freshly loaded table; it is called once per attempt.
+    ``load`` returns a freshly loaded table; it is called once per attempt. ``commit``
+    replaces the plain append (e.g. one that also replaces rows, ``tables/overwrite.py``);
+    it gets the table and the summary properties of the batch.
 
     Raises:
         BatchFenced: another writer recovered this batch (it stalled past its lease).
@@ -150,8 +155,11 @@ def append_files(
             WATERMARKS_KEY: json.dumps(marks, sort_keys=True, separators=(",", ":")),
         }
         try:
-            response = fast_append(table, data_files, properties=properties)
-        except CommitFailedException:
+            if commit is None:
+                response = fast_append(table, data_files, properties=properties)
+            else:
+                response = commit(table, properties)
+        except (CommitFailedException, RewriteConflict):
             time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
             continue
         snapshot_id = response.metadata.current_snapshot_id

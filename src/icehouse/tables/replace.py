@@ -84,8 +84,13 @@ def replace_files(
     added: Sequence[DataFile],
     started_from: int | None,
     index: ManifestIndex,
+    operation: Operation = Operation.REPLACE,
+    properties: dict[str, str] | None = None,
 ) -> CommitTableResponse:
     """Commit ``added`` in place of ``removed`` on ``main`` as ``table`` has it now.
+
+    A compaction's snapshot is a ``replace`` (same rows); a swap that changes rows passes
+    ``Operation.OVERWRITE``. ``properties`` join the summary (over the carried keys).
 
     Raises:
         RewriteConflict: a removed file is no longer live, or delete files were committed
@@ -117,7 +122,16 @@ def replace_files(
     return commit_writing(
         table,
         lambda writes: _commit(
-            table, removed, added, removed_paths, current, touched, index, writes
+            table,
+            removed,
+            added,
+            removed_paths,
+            current,
+            touched,
+            index,
+            writes,
+            operation,
+            properties or {},
         ),
     )
 
@@ -131,6 +145,8 @@ def _commit(
     touched: list[ManifestFile],
     index: ManifestIndex,
     writes: SnapshotWrites,
+    operation: Operation,
+    properties: dict[str, str],
 ) -> CommitTableResponse:
     metadata = table.metadata
     snapshot_id = metadata.new_snapshot_id()
@@ -159,7 +175,7 @@ def _commit(
         if m.manifest_path not in touched_paths and (m.has_added_files() or m.has_existing_files())
     )
     manifests = merge_manifests(table, manifests, snapshot_id, compression, writes)
-    summary = _summary(table, removed, added)
+    summary = _summary(table, removed, added, operation, properties)
     return commit_manifests(
         table, snapshot_id, metadata.next_sequence_number(), manifests, summary, writes
     )
@@ -181,7 +197,13 @@ def _check_no_new_deletes(table: Table, started_from: int | None, name: str) -> 
         snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id)
 
 
-def _summary(table: Table, removed: Sequence[DataFile], added: Sequence[DataFile]) -> Summary:
+def _summary(
+    table: Table,
+    removed: Sequence[DataFile],
+    added: Sequence[DataFile],
+    operation: Operation,
+    properties: dict[str, str],
+) -> Summary:
     specs = table.metadata.specs()
     schema = table.schema()
     collector = SnapshotSummaryCollector()
@@ -192,6 +214,7 @@ def _summary(table: Table, removed: Sequence[DataFile], added: Sequence[DataFile
     parent = table.current_snapshot()
     previous = parent.summary if parent is not None and parent.summary else None
     carried = {k: previous[k] for k in SUMMARY_KEYS if previous and previous[k] is not None}
+    carried.update(properties)
     # PyIceberg computes running totals only for append/overwrite/delete; the totals of a
     # replace follow the same arithmetic, so compute them as an overwrite.
     totals = update_snapshot_summaries(
@@ -199,6 +222,6 @@ def _summary(table: Table, removed: Sequence[DataFile], added: Sequence[DataFile
         previous_summary=previous,
     )
     return Summary(
-        operation=Operation.REPLACE,
+        operation=operation,
         **{k: v for k, v in totals.model_dump().items() if k != "operation"},
     )
