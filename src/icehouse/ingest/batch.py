@@ -23,7 +23,7 @@ from icehouse.config import SourceConfig
 from icehouse.errors import UnreadableFile
 from icehouse.ingest import fast_json
 from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
-from icehouse.ingest.landing import open_location
+from icehouse.ingest.landing import open_location, relative_path
 from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, FileRow, Ledger
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestReport
@@ -157,10 +157,12 @@ class FileIngest:
             schema.find_field(self._time_column).field_type if self._time_column else None
         )
         self._batch_hashes = batch_hashes
+        self._file = ""  # the file being read, relative to the source location
 
     def run(self, row: FileRow) -> FileOutcome:
         """Raises: BatchAbandoned when a file already handed to the writer fails."""
-        filesystem, _ = open_location(self._source.location, self._storage)
+        filesystem, base = open_location(self._source.location, self._storage)
+        self._file = relative_path(base, row.path)
         replay = row.replay_lines is not None
         options = format_options(self._source)
         # A small JSON-lines file is read once: hashed and parsed from the same bytes.
@@ -230,7 +232,7 @@ class FileIngest:
                 if self._source.unknown_fields == "evolve":
                     self._check_unknown_fields(chunk.table.schema)
                 with self._report.measure("map"):
-                    mapped = self._mapper.map(chunk)
+                    mapped = self._mapper.map(chunk, file=self._file)
                 if not mapped.bad:
                     self._stage(staged, mapped.rows)
                     return mapped.rows.num_rows
@@ -249,7 +251,7 @@ class FileIngest:
             if self._source.unknown_fields == "evolve":
                 self._check_unknown_fields(chunk.table.schema)
             with self._report.measure("map"):
-                mapped = self._mapper.map(chunk)
+                mapped = self._mapper.map(chunk, file=self._file)
             bad.extend(mapped.bad)
             good += mapped.rows.num_rows
             self._stage(staged, mapped.rows)
