@@ -166,7 +166,12 @@ class FileIngest:
         replay = row.replay_lines is not None
         options = format_options(self._source)
         # A small JSON-lines file is read once: hashed and parsed from the same bytes.
-        whole = not replay and fast_json.eligible(options, row.size)
+        # (Not when a column holds line numbers: that path does not count blank lines.)
+        whole = (
+            not replay
+            and fast_json.eligible(options, row.size)
+            and not self._mapper.reads_line_numbers
+        )
         data: bytes | None = None
         try:
             with self._report.measure("hash"):

@@ -267,6 +267,11 @@ class RowMapper:
             )
 
     @property
+    def reads_line_numbers(self) -> bool:
+        """A ``meta = "line"`` column needs the decoder's exact line numbers."""
+        return any(c.rule.meta == "line" for c in self._columns)
+
+    @property
     def source_paths(self) -> list[str]:
         """Source fields this mapping reads: by ``path`` (or column name) and ``${...}``."""
         paths = [c.path for c in self._columns if c.path is not None and c.from_src]
@@ -342,8 +347,10 @@ class RowMapper:
             derived.append(f"nullif(concat_ws('; ', {', '.join(failures)}), '') AS __err")
         else:
             derived.append("__err")
+        # A NULL that an expression failure left needs no second reason.
         required = [
-            f"CASE WHEN {_quote(c.name)} IS NULL THEN "
+            f"CASE WHEN {_quote(c.name)} IS NULL"
+            f"{' AND __err IS NULL' if safe and c.expr else ''} THEN "
             f"{_literal(f'column {c.name}: required value missing ({self._what(c)})')} END"
             for c in self._columns
             if c.required
@@ -368,6 +375,8 @@ class RowMapper:
         )
 
     def _what(self, column: _Column) -> str:
+        if column.expr is not None:
+            return f"expr {column.expr.text!r}"
         if column.rule.meta:
             return f'meta "{column.rule.meta}"'
         if column.path is None:
@@ -442,11 +451,16 @@ class RowMapper:
                 raise InvalidMapping(f"mapping failed: {exc}", source=self._source.name) from exc
             except duckdb.Error as exc:
                 failed = exc  # a value an expression cannot take: find which rows
+            # DuckDB's common-subexpression pass hoists a part shared by two expressions
+            # out of their TRYs, where it raises again: off for this query.
+            conn.execute("SET disabled_optimizers = 'common_subexpressions'")
             try:
                 result = conn.execute(self._sql_for(passthrough, True)).to_arrow_table()
             except duckdb.Error as exc:  # not localisable to rows (TRY cannot catch it)
                 message = f"mapping failed: {failed}"
                 raise InvalidMapping(message, source=self._source.name) from exc
+            finally:
+                conn.execute("RESET disabled_optimizers")
             if result.column("__err").null_count == result.num_rows:
                 message = f"mapping failed, and no row could be blamed: {failed}"
                 raise InvalidMapping(message, source=self._source.name) from failed
