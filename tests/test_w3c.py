@@ -5,6 +5,7 @@ CloudFront log ingested end to end through the ``Lake`` API."""
 from __future__ import annotations
 
 import gzip
+import json
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -12,7 +13,9 @@ from typing import Any
 import pyarrow.fs as pafs
 import pytest
 import zstandard
+from typer.testing import CliRunner
 
+from icehouse.cli.app import app
 from icehouse.config import ColumnMapping
 from icehouse.errors import InvalidMapping, UnreadableFile
 from icehouse.ingest.decode import DecodedChunk, FormatOptions, decode_file
@@ -235,3 +238,29 @@ def test_source_test_shows_a_w3c_sample_mapped(lake, landing, tmp_path) -> None:
     result = lake.test_source("iis", sample)
     assert result.rows.to_pylist() == [{"at": datetime(2024, 6, 1, 10, tzinfo=UTC), "n": 7}]
     assert [(b.line, b.reason) for b in result.bad] == [(3, "expected 3 fields, found 2")]
+
+
+def test_source_add_takes_w3c_derive_and_meta_and_source_test_maps_a_sample(home, tmp_path):
+    def cli(*args: str) -> str:
+        result = CliRunner().invoke(
+            app, [*args, "--home", str(home)], env={"COLUMNS": "1000", "ICEHOUSE_HOME": ""}
+        )
+        assert result.exit_code == 0, (result.stdout, result.stderr)
+        return result.stdout
+
+    cli(
+        "table",
+        "create",
+        "cdn.hits",
+        "--schema",
+        '{"at": "timestamptz", "n": "long", "file": "string"}',
+    )
+    cli("source", "add", "iis", "--location", str(tmp_path / "in"), "--table", "cdn.hits",
+        "--file-format", "w3c", "--derive", "stamp=${date} || ' ' || ${time}",
+        "--map", "at=stamp", "--timestamp", "at=%Y-%m-%d %H:%M:%S",
+        "--expr", "n=CAST(${sc-bytes} AS BIGINT)", "--meta", "file=file")  # fmt: skip
+    sample = tmp_path / "u_ex1.log"
+    sample.write_text("#Fields: date time sc-bytes\n2024-06-01 10:00:00 7\n")
+    shown = json.loads(cli("source", "test", "iis", "--sample", str(sample), "--format", "json"))
+    assert shown["rows"] == [{"at": "2024-06-01T10:00:00+00:00", "n": 7, "file": "u_ex1.log"}]
+    assert shown["errors"] == []
