@@ -38,11 +38,16 @@ CATALOG_NAME = "icehouse"
 class ColumnMapping(BaseModel):
     """How one table column is filled from a source row.
 
-    ``path`` names a source field (dots walk into nested JSON objects); ``expr`` is a
-    DuckDB SQL expression over the already-mapped row (so ``lower(country)`` sees the
-    mapped ``country``); ``timestamp`` says how to read a time: ``rfc3339`` (default
-    for text), ``epoch_s``, ``epoch_ms``, ``epoch_us``, ``epoch_ns`` or a strptime
-    format such as ``%d/%b/%Y:%H:%M:%S %z``; ``default`` fills a missing value.
+    ``path`` names a source field (dots walk into nested JSON objects) or a helper field
+    of the source's ``derive`` table; ``expr`` is a DuckDB SQL expression over the
+    already-mapped row (so ``lower(country)`` sees the mapped ``country``) that may also
+    name source fields as ``${path}``; a row whose ``expr`` raises is quarantined, never
+    filled with NULL. ``timestamp`` says how to read a time: ``rfc3339`` (default for
+    text), ``epoch_s``, ``epoch_ms``, ``epoch_us``, ``epoch_ns`` or a strptime format
+    such as ``%d/%b/%Y:%H:%M:%S %z``; ``default`` fills a missing value. ``meta`` fills
+    the column from the file instead of its records: ``"file"`` is the landed file's
+    path relative to the source location (so that a later version of a file can
+    replace the rows of the earlier one), ``"line"`` the record's 1-based line number.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -51,6 +56,16 @@ class ColumnMapping(BaseModel):
     expr: str | None = None
     timestamp: str | None = None
     default: Any = None
+    meta: Literal["file", "line"] | None = None
+
+    @model_validator(mode="after")
+    def _meta_stands_alone(self) -> ColumnMapping:
+        """A ``meta`` value does not come from a record, so record rules cannot apply."""
+        if self.meta is not None and (
+            self.path is not None or self.timestamp is not None or self.default is not None
+        ):
+            raise ValueError("meta cannot be combined with path, timestamp or default")
+        return self
 
 
 class SourceConfig(BaseModel):
@@ -61,7 +76,7 @@ class SourceConfig(BaseModel):
     name: str
     location: str
     table: str
-    format: Literal["jsonl", "csv", "tsv", "parquet"]
+    format: Literal["jsonl", "csv", "tsv", "w3c", "parquet"]
     glob: str = "*"
     compression: Literal["auto", "none", "gzip", "zstd"] = "auto"
     delimiter: str | None = None
@@ -69,6 +84,9 @@ class SourceConfig(BaseModel):
     fields: list[str] = Field(default_factory=list)
     comment: str | None = None
     columns: dict[str, ColumnMapping] = Field(default_factory=dict)
+    derive: dict[str, str] = Field(default_factory=dict)
+    """Helper fields: name → DuckDB SQL over source fields (``${date} || ' ' || ${time}``).
+    Not table columns; a column reads one by ``path`` or as ``${name}`` in its ``expr``."""
     on_success: Literal["keep", "delete", "archive"] = "keep"
     archive: str | None = None
     on_change: Literal["quarantine", "reingest", "skip"] = "quarantine"

@@ -33,6 +33,7 @@ from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
+from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
 from icehouse.maintain.autopilot import Autopilot, AutopilotReport
@@ -199,10 +200,11 @@ class Lake:
     # -- sources and ingestion ----------------------------------------------------------
 
     def add_source(self, source: SourceConfig) -> SourceConfig:
-        """Raises: SourceAlreadyExists, NoSuchTable (the target must exist)."""
+        """Raises: SourceAlreadyExists, NoSuchTable (the target must exist), InvalidMapping
+        (a rule the table contradicts, or an unreadable ``${...}``)."""
         if source.name in self.config.sources:
             raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
-        self.table(source.table)
+        RowMapper(source, self.table(source.table).schema())  # refuse a mapping that cannot work
         save_source(self.home, source.model_dump(exclude_defaults=True) | _required(source))
         self.reload_config()
         return self.config.sources[source.name]

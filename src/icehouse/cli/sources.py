@@ -20,7 +20,11 @@ app = typer.Typer(
 
 
 def build_mapping(
-    map_: list[str], timestamp: list[str], expr: list[str], default: list[str]
+    map_: list[str],
+    timestamp: list[str],
+    expr: list[str],
+    default: list[str],
+    meta: list[str] = [],  # noqa: B006
 ) -> dict[str, ColumnMapping]:
     rules: dict[str, dict[str, str]] = {}
     for option, key, values in (
@@ -28,6 +32,7 @@ def build_mapping(
         ("--timestamp", "timestamp", timestamp),
         ("--expr", "expr", expr),
         ("--default", "default", default),
+        ("--meta", "meta", meta),
     ):
         for column, value in parse_pairs(values, option):
             rules.setdefault(column, {})[key] = value
@@ -39,7 +44,9 @@ def add(
     name: Annotated[str, typer.Argument(help="Source name, e.g. the CDN provider.")],
     location: Annotated[str, typer.Option(help="Landing folder, or s3://bucket/prefix.")],
     table: Annotated[str, typer.Option(help="Target table, namespace.table (must exist).")],
-    file_format: Annotated[str, typer.Option("--file-format", help="jsonl, csv, tsv or parquet.")],
+    file_format: Annotated[
+        str, typer.Option("--file-format", help="jsonl, csv, tsv, w3c or parquet.")
+    ],
     glob: Annotated[str, typer.Option(help="Which file names to take.")] = "*",
     compression: Annotated[
         str, typer.Option(help="auto (by extension and magic bytes), none, gzip, zstd.")
@@ -69,7 +76,25 @@ def add(
         ),
     ] = [],  # noqa: B006
     expr: Annotated[
-        list[str], typer.Option(help="COLUMN=SQL over the mapped row, e.g. country=upper(country).")
+        list[str],
+        typer.Option(
+            help="COLUMN=SQL over the mapped row (bare names) and source fields (${path}), "
+            "e.g. country=upper(country)."
+        ),
+    ] = [],  # noqa: B006
+    derive: Annotated[
+        list[str],
+        typer.Option(
+            help="NAME=SQL: a helper field over source fields, not a column, "
+            "e.g. ts_text=\"${date} || ' ' || ${time}\"."
+        ),
+    ] = [],  # noqa: B006
+    meta: Annotated[
+        list[str],
+        typer.Option(
+            help="COLUMN=file (the file's path under the location) or COLUMN=line "
+            "(the line number)."
+        ),
     ] = [],  # noqa: B006
     default: Annotated[
         list[str], typer.Option(help="COLUMN=VALUE used when the field is missing.")
@@ -101,7 +126,8 @@ def add(
                 header=not no_header,
                 fields=field,
                 comment=comment,
-                columns=build_mapping(map_, timestamp, expr, default),
+                columns=build_mapping(map_, timestamp, expr, default, meta),
+                derive=dict(parse_pairs(derive, "--derive")),
                 on_success=on_success,
                 archive=archive,
                 settle=settle,  # type: ignore[arg-type]

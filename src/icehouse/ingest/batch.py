@@ -24,7 +24,7 @@ from icehouse.errors import UnreadableFile
 from icehouse.ingest import fast_json
 from icehouse.ingest.content import Content, read_content
 from icehouse.ingest.decode import BadRecord, ByteRange, FormatOptions, decode_file
-from icehouse.ingest.landing import open_location
+from icehouse.ingest.landing import open_location, relative_path
 from icehouse.ingest.ledger import (
     CHANGED,
     CLAIMED,
@@ -41,7 +41,7 @@ from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestReport
 from icehouse.tables.writer import TableWriter
 
-LINE_FORMATS = ("jsonl", "csv", "tsv")
+LINE_FORMATS = ("jsonl", "csv", "tsv", "w3c")
 """Formats whose files may grow by appending whole lines."""
 WAITING = "waiting"
 """A file given back to the queue: another open batch is ingesting its content."""
@@ -164,17 +164,24 @@ class FileIngest:
             schema.find_field(self._time_column).field_type if self._time_column else None
         )
         self._table_sources = table_sources
+        self._file = ""  # the file being read, relative to the source location
 
     def run(self, row: FileRow) -> FileOutcome:
         """Raises: BatchAbandoned when a file already handed to the writer fails."""
-        filesystem, _ = open_location(self._source.location, self._storage)
+        filesystem, base = open_location(self._source.location, self._storage)
+        self._file = relative_path(base, row.path)
         replay = row.replay_lines is not None
         options = format_options(self._source)
         prior = None
         if not replay and row.delivery != REPLAY and self._source.on_success == "keep":
             prior = self._ledger.prior_version(self._source.name, row.path, row.id)
         # A small JSON-lines file is read once: hashed and parsed from the same bytes.
-        whole = not replay and fast_json.eligible(options, row.size)
+        # (Not when a column holds line numbers: that path does not count blank lines.)
+        whole = (
+            not replay
+            and fast_json.eligible(options, row.size)
+            and not self._mapper.reads_line_numbers
+        )
         try:
             with self._report.measure("hash"):
                 content = read_content(
@@ -264,8 +271,12 @@ class FileIngest:
             start = prefix.size + 1
         else:  # its last line was cut, and the new bytes continue it
             return "change", None
-        header = options.format in ("csv", "tsv") and options.header
-        prologue = prefix.first_line if header else b""
+        if options.format == "w3c":  # the appended lines' fields are named above them
+            prologue = prefix.fields_line
+        elif options.format in ("csv", "tsv") and options.header:
+            prologue = prefix.first_line
+        else:
+            prologue = b""
         return "append", ByteRange(start, content.size, prologue, prefix.lines)
 
     def _changed(self, row: FileRow, content: Content, prior: PriorVersion) -> FileOutcome:
@@ -335,7 +346,7 @@ class FileIngest:
                 if self._source.unknown_fields == "evolve":
                     self._check_unknown_fields(chunk.table.schema)
                 with self._report.measure("map"):
-                    mapped = self._mapper.map(chunk)
+                    mapped = self._mapper.map(chunk, file=self._file)
                 if not mapped.bad:
                     self._stage(staged, mapped.rows)
                     return mapped.rows.num_rows
@@ -356,7 +367,7 @@ class FileIngest:
             if self._source.unknown_fields == "evolve":
                 self._check_unknown_fields(chunk.table.schema)
             with self._report.measure("map"):
-                mapped = self._mapper.map(chunk)
+                mapped = self._mapper.map(chunk, file=self._file)
             bad.extend(mapped.bad)
             good += mapped.rows.num_rows
             self._stage(staged, mapped.rows)

@@ -50,6 +50,8 @@ class Prefix:
     """The byte just after it is a newline (the earlier version's last line was whole)."""
     first_line: bytes
     """The file's first line with its newline (a CSV header for an appended part)."""
+    fields_line: bytes = b""
+    """The last W3C ``#Fields:`` directive in it: what names the appended part's fields."""
 
 
 @dataclass(frozen=True)
@@ -75,7 +77,25 @@ class _Hasher:
         self._first_line = b""
         self._first_line_done = False
         self._last_byte = b""
+        self._fields_line = b""
+        self._fields_open = False
         self.prefix: Prefix | None = None
+
+    def _track_fields(self, head: bytes) -> None:
+        """Keep the last ``#Fields:`` line seen (W3C logs name their fields in one)."""
+        if self._fields_open:
+            end = head.find(b"\n")
+            self._fields_line += head if end < 0 else head[: end + 1]
+            self._fields_open = end < 0
+        at = head.rfind(b"\n#Fields:")
+        start = at + 1 if at >= 0 else -1
+        line_start = self._size == 0 or self._last_byte == b"\n"
+        if start < 0 and line_start and head.startswith(b"#Fields:"):
+            start = 0
+        if start >= 0:
+            end = head.find(b"\n", start)
+            self._fields_line = head[start:] if end < 0 else head[start : end + 1]
+            self._fields_open = end < 0
 
     def update(self, block: bytes) -> None:
         if not self._first_line_done:
@@ -87,6 +107,7 @@ class _Hasher:
             cut = at - self._size
             self._digest.update(block[:cut])
             self._lines += block.count(b"\n", 0, cut)
+            self._track_fields(block[:cut])
             last = block[cut - 1 : cut] if cut else self._last_byte
             self.prefix = Prefix(
                 size=at,
@@ -95,12 +116,14 @@ class _Hasher:
                 ends_line=last == b"\n",
                 next_is_newline=block[cut : cut + 1] == b"\n",
                 first_line=self._first_line,
+                fields_line=self._fields_line,
             )
             self._digest.update(block[cut:])
         else:
             self._digest.update(block)
             if at is not None and self.prefix is None:
                 self._lines += block.count(b"\n")
+                self._track_fields(block)
         self._size += len(block)
         if block:
             self._last_byte = block[-1:]

@@ -1,4 +1,4 @@
-"""Decode source files (JSON lines, CSV, TSV, Parquet) into Arrow tables and bad records.
+"""Decode source files (JSON lines, CSV, TSV, W3C logs, Parquet) into Arrow tables and bad records.
 
 This is the hot path of ingestion, so the per-row work stays in C: the decompressed stream
 is read ``chunk_bytes`` at a time and cut at the last newline; numpy finds the lines of a
@@ -15,6 +15,16 @@ has no quoting at all (a ``"`` is an ordinary character). Every CSV/TSV column i
 and an empty field is null. The JSON reader infers types per block, so two chunks of one
 file may disagree (``int64`` then ``double``, ``timestamp`` then ``string``): conform them
 to the table schema downstream.
+
+W3C extended log format (CloudFront, IIS and many CDNs): lines starting with ``#`` are
+directives; ``#Fields: date time sc-bytes ...`` names the fields of the lines after it,
+up to the next ``#Fields:`` (a server that restarts writes a new header mid-file, and the
+fields may change there); other directives (``#Version``, ``#Date``, ``#Software``) are
+ignored. Fields are separated by a tab when the first data line under a ``#Fields:``
+holds one (CloudFront), else by a space (IIS), unless ``delimiter`` is set; there is no
+quoting, and ``-`` (or an empty field) is null. A data line before any ``#Fields:``
+(when no ``columns`` are given) makes the file unreadable, as a CSV file without its
+header line is.
 """
 
 from __future__ import annotations
@@ -42,8 +52,8 @@ from icehouse.ingest.compression import (
     open_range,
 )
 
-Format = Literal["jsonl", "csv", "tsv", "parquet"]
-FORMATS: tuple[Format, ...] = ("jsonl", "csv", "tsv", "parquet")
+Format = Literal["jsonl", "csv", "tsv", "w3c", "parquet"]
+FORMATS: tuple[Format, ...] = ("jsonl", "csv", "tsv", "w3c", "parquet")
 RAW_CHARS = 1000
 _ARROW_BLOCK_BYTES = 2 << 20  # pyarrow parses a block per thread: several per chunk
 _PARQUET_BATCH_ROWS = 131072
@@ -177,8 +187,13 @@ def decode_file(
     if options.format == "parquet":
         yield from _decode_parquet(filesystem, path)
         return
-    decoder: _JsonDecoder | _CsvDecoder
-    decoder = _JsonDecoder(options) if options.format == "jsonl" else _CsvDecoder(options, path)
+    decoder: _JsonDecoder | _CsvDecoder | _W3cDecoder
+    if options.format == "jsonl":
+        decoder = _JsonDecoder(options)
+    elif options.format == "w3c":
+        decoder = _W3cDecoder(options, path)
+    else:
+        decoder = _CsvDecoder(options, path)
     if part is None:
         stream = open_decompressed(filesystem, path, options.compression)
     else:
@@ -488,11 +503,18 @@ class _CsvDecoder:
         self.columns: list[str] | None = None if options.header else list(options.columns)
         self.saw_content = False
         # TSV has no quoting: a '"' is data. CSV quotes as RFC 4180 (and pyarrow) do.
-        quoting = options.format == "csv"
-        self.reader_args: dict[str, Any] = {"delimiter": options.field_delimiter, "strict": True}
-        if not quoting:
-            self.reader_args["quoting"] = csv.QUOTE_NONE
-        self.parse_quote: str | bool = '"' if quoting else False
+        self.quoting = options.format == "csv"
+        self.parse_quote: str | bool = '"' if self.quoting else False
+        self.delimiter = options.field_delimiter
+        self.null_values = [""]
+
+    @property
+    def reader_args(self) -> dict[str, Any]:
+        """The csv module's arguments for one line, as pyarrow parses it."""
+        args: dict[str, Any] = {"delimiter": self.delimiter, "strict": True}
+        if not self.quoting:
+            args["quoting"] = csv.QUOTE_NONE
+        return args
 
     def decode(self, block: _Block) -> DecodedChunk | None:
         """pyarrow on the block's data lines, after the header has been taken."""
@@ -564,14 +586,14 @@ class _CsvDecoder:
                 pa.py_buffer(payload),
                 read_options=pacsv.ReadOptions(column_names=columns, block_size=block),
                 parse_options=pacsv.ParseOptions(
-                    delimiter=self.options.field_delimiter,
+                    delimiter=self.delimiter,
                     quote_char=self.parse_quote,
                     invalid_row_handler=on_invalid,
                 ),
                 convert_options=pacsv.ConvertOptions(
                     column_types=dict.fromkeys(columns, pa.string()),
                     strings_can_be_null=True,
-                    null_values=[""],
+                    null_values=self.null_values,
                 ),
             )
         except pa.ArrowException:
@@ -613,11 +635,83 @@ class _CsvDecoder:
             records.append(fields)
         table = pa.table(
             {
-                name: pa.array([r[j] or None for r in records], pa.string())
+                name: pa.array(
+                    [None if r[j] in self.null_values else r[j] for r in records], pa.string()
+                )
                 for j, name in enumerate(columns)
             }
         )
         return table, good, bad
+
+
+class _W3cDecoder(_CsvDecoder):
+    """W3C extended log format (see the module docstring): CSV machinery per stretch of
+    lines under one ``#Fields:`` directive."""
+
+    def __init__(self, options: FormatOptions, path: str) -> None:
+        super().__init__(options, path)
+        self.columns = list(options.columns) or None
+        self.null_values = ["", "-"]
+        self.delimiter = options.delimiter  # type: ignore[assignment]  # None: by the data
+
+    def decode(self, block: _Block) -> DecodedChunk | None:
+        lines = block.lines
+        blank = lines.blank()
+        directive = lines.starting_with("#")
+        data = ~blank & ~directive
+        unreadable, bad = _unreadable_lines(lines, data, self.options.max_line_bytes)
+        rows = data & ~unreadable
+        headers = [i for i in np.flatnonzero(directive).tolist() if self._is_fields(lines, i)]
+        keep = np.zeros(len(lines), bool)
+        tables = []
+        for start, end in itertools.pairwise([0, *headers, len(lines)]):
+            if start in headers:
+                self._take_fields(lines, start)
+            stretch = np.zeros(len(lines), bool)
+            stretch[start:end] = rows[start:end]
+            count = int(stretch.sum())
+            if not count:
+                continue
+            columns = self._columns_for(lines, stretch)
+            table, invalid = self._read_csv(lines.select(stretch), count, columns)
+            if table is None:
+                table, stretch, more_bad = self._fallback(lines, stretch, columns)
+            else:
+                more_bad = self._drop_invalid(lines, stretch, invalid)
+            bad += more_bad
+            keep |= stretch
+            tables.append(table)
+        table = pa.concat_tables(tables, promote_options="default") if tables else _empty_table()
+        return _chunk(table, keep, bad, block)
+
+    def finish(self) -> None:
+        """A W3C log may hold directives only (a server that logged no request)."""
+
+    @staticmethod
+    def _directive(lines: _Lines, i: int) -> str:
+        return lines.data[lines.starts[i] : lines.ends[i]].decode("utf-8", "replace")
+
+    def _is_fields(self, lines: _Lines, i: int) -> bool:
+        return self._directive(lines, i)[:8].lower() == "#fields:"
+
+    def _take_fields(self, lines: _Lines, i: int) -> None:
+        """The fields of the lines after ``#Fields:`` line ``i``; their delimiter is
+        decided again by the first of them (unless configured)."""
+        names = self._directive(lines, i)[8:].split()
+        if not names or len(set(names)) != len(names):
+            message = f"line {lines.numbers[i]}: #Fields: does not give unique names: {names}"
+            raise UnreadableFile(message, path=self.path, reason="bad #Fields: directive")
+        self.columns = names
+        self.delimiter = self.options.delimiter  # type: ignore[assignment]
+
+    def _columns_for(self, lines: _Lines, stretch: np.ndarray) -> list[str]:
+        first = int(np.flatnonzero(stretch)[0])
+        if self.columns is None:
+            message = f"line {lines.numbers[first]} comes before any #Fields: directive"
+            raise UnreadableFile(message, path=self.path, reason="no #Fields: directive")
+        if self.delimiter is None:
+            self.delimiter = "\t" if "\t" in lines.text(first) else " "
+        return self.columns
 
 
 def _decode_parquet(filesystem: pafs.FileSystem, path: str) -> Iterator[DecodedChunk]:

@@ -48,6 +48,12 @@ def open_location(location: str, storage: dict[str, str]) -> tuple[pafs.FileSyst
     return pafs.LocalFileSystem(), location.removeprefix("file://").rstrip("/")
 
 
+def relative_path(base: str, path: str) -> str:
+    """``path`` (as listed under ``base``) relative to the source location: the name a
+    file keeps however the location is spelled (what ``meta = "file"`` columns hold)."""
+    return path[len(base) :].lstrip("/") if path.startswith(base) else path
+
+
 def is_candidate(relative: str, glob: str) -> bool:
     parts = PurePosixPath(relative).parts
     if any(p.startswith(".") for p in parts) or relative.endswith(IGNORED_SUFFIXES):
@@ -76,7 +82,7 @@ def list_landed(
     for info in filesystem.get_file_info(selector):
         if info.type != pafs.FileType.File:
             continue
-        relative = info.path[len(base) :].lstrip("/")
+        relative = relative_path(base, info.path)
         if not is_candidate(relative, source.glob):
             continue
         mtime = info.mtime.timestamp() if info.mtime is not None else now

@@ -37,7 +37,7 @@ def try_sample(
         for chunk in decode_file(
             pafs.LocalFileSystem(), str(path.absolute()), format_options(source)
         ):
-            mapped = mapper.map(chunk)
+            mapped = mapper.map(chunk, file=path.name)
             bad.extend(mapped.bad)
             total += mapped.rows.num_rows
             if kept_rows < limit:
