@@ -20,6 +20,7 @@ from pathlib import Path
 import pytest
 import zstandard
 
+from icehouse.config import ColumnMapping
 from icehouse.ingest.ingester import Ingester
 from icehouse.lake import Lake
 from tests import fixtures_lake
@@ -438,3 +439,86 @@ def test_a_copy_claimed_by_another_writer_waits_for_its_batch(home, landing, out
     assert sum(r.duplicate_files for r in reports) == 1
     if outcome == "dies":  # B took A's lapsed batch back before ingesting the content
         assert reports[-1].recovered_aborted == 1
+
+
+# --- on_change = "reingest": the new version replaces the old, in one snapshot --------------
+
+FILE_COLUMN_SCHEMA = {**fixtures_lake.EVENTS_SCHEMA, "source_file": "string"}
+
+
+def reingesting_lake(lake: Lake, landing: Path) -> None:
+    lake.create_table(EVENTS, schema=FILE_COLUMN_SCHEMA, partition=["day(ts)"], sort="id")
+    add_source(
+        lake,
+        "s",
+        landing,
+        on_change="reingest",
+        columns={"source_file": ColumnMapping(meta="file")},
+    )
+
+
+def test_reingest_replaces_the_earlier_versions_rows_in_one_snapshot(lake, landing):
+    reingesting_lake(lake, landing)
+    (landing / "keep.jsonl").write_bytes(lines(event(100)))
+    path = landing / "a.jsonl"
+    path.write_bytes(lines(event(1), event(2, day=2)))
+    age(path)
+    lake.ingest()
+    before = lake.table(EVENTS).current_snapshot().snapshot_id
+    path.write_bytes(lines(event(7), event(8), event(9, day=3)))
+
+    report = lake.ingest()
+
+    assert (report.files, report.rows, report.changed_files) == (1, 3, 1)
+    assert ids(lake) == [7, 8, 9, 100]
+    table = lake.table(EVENTS)
+    (snapshot,) = [s for s in table.snapshots() if s.parent_snapshot_id == before]
+    assert snapshot.snapshot_id == table.current_snapshot().snapshot_id  # one snapshot
+    assert snapshot.summary.operation.value == "overwrite"
+    files = lake.sql(f"SELECT source_file, count(*) AS n FROM {EVENTS} GROUP BY 1 ORDER BY 1")
+    assert files.to_pylist() == [
+        {"source_file": "a.jsonl", "n": 3},
+        {"source_file": "keep.jsonl", "n": 1},
+    ]
+    assert quarantined_files(lake) == []
+
+
+def test_reingest_after_a_crash_before_the_ledger_update_replaces_once(home, landing):
+    from icehouse.ingest.faults import SimulatedCrash
+
+    lake = Lake.open(home)
+    reingesting_lake(lake, landing)
+    path = landing / "a.jsonl"
+    path.write_bytes(lines(event(1), event(2)))
+    age(path)
+    lake.ingest()
+    path.write_bytes(lines(event(3)))
+
+    def crash(point: str) -> None:
+        if point == "batch.committed":
+            raise SimulatedCrash(point)
+
+    with pytest.raises(SimulatedCrash):
+        ingester(lake, faults=crash).run(["s"])
+    report = Lake.open(home).ingest()
+
+    assert report.recovered_committed == 1
+    assert ids(lake) == [3]
+
+
+def test_reingest_needs_a_column_that_records_the_file(lake, landing, events):
+    with pytest.raises(ValueError, match=r'on_change = "reingest".*meta = "file"'):
+        add_source(lake, "s", landing, on_change="reingest")
+
+
+def test_the_old_reingest_changed_key_reads_as_on_change_with_a_warning(lake, landing, events):
+    from icehouse.config import SourceConfig
+
+    common = {"name": "s", "location": "x", "table": EVENTS, "format": "jsonl"}
+    with pytest.warns(FutureWarning, match="reingest_changed is replaced by on_change"):
+        plain = SourceConfig.model_validate({**common, "reingest_changed": True})
+    with pytest.warns(FutureWarning):
+        with_file = SourceConfig.model_validate(
+            {**common, "reingest_changed": True, "columns": {"f": {"meta": "file"}}}
+        )
+    assert (plain.on_change, with_file.on_change) == ("quarantine", "reingest")

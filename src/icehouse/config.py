@@ -114,8 +114,13 @@ class SourceConfig(BaseModel):
             value = dict(value)
             old = value.pop("reingest_changed")
             name = value.get("name", "?")
+            columns = value.get("columns") or {}
+            has_file_column = any(
+                isinstance(rule, dict) and rule.get("meta") == "file" for rule in columns.values()
+            )
             if "on_change" not in value:
-                value["on_change"] = "reingest" if old else "quarantine"
+                # Replacing an earlier version's rows needs to know which rows it gave.
+                value["on_change"] = "reingest" if old and has_file_column else "quarantine"
             warnings.warn(
                 f"sources.{name}.reingest_changed is replaced by on_change "
                 f'(read as on_change = "{value["on_change"]}"); update icehouse.toml',
@@ -123,6 +128,21 @@ class SourceConfig(BaseModel):
                 stacklevel=2,
             )
         return value
+
+    @model_validator(mode="after")
+    def _reingest_needs_a_file_column(self) -> SourceConfig:
+        if self.on_change == "reingest" and self.file_column is None:
+            raise ValueError(
+                'on_change = "reingest" replaces the rows of a file\'s earlier version, so '
+                "a column must record which file each row came from: add one filled with "
+                '{ meta = "file" } (e.g. source_file = { meta = "file" } under columns)'
+            )
+        return self
+
+    @property
+    def file_column(self) -> str | None:
+        """The column that records which landed file each row came from, if any."""
+        return next((name for name, rule in self.columns.items() if rule.meta == "file"), None)
 
     @model_validator(mode="after")
     def _archive_needs_a_folder(self) -> SourceConfig:

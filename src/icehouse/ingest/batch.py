@@ -70,6 +70,9 @@ class FileOutcome:
     bytes_read: int = 0
     delivery: str = "new"
     """``new``, ``append``, ``recopy`` or ``change``: how this version of its path came."""
+    replaces: tuple[str, str] | None = None
+    """(file column, value): the rows of the earlier version to remove in the batch's
+    snapshot (``on_change = "reingest"``)."""
 
 
 def _plain(options: FormatOptions) -> FormatOptions:
@@ -244,6 +247,7 @@ class FileIngest:
                 delivery=None if replay else delivery,
                 start_offset=part.start if part else None,
             )
+        column = self._source.file_column
         return FileOutcome(
             CLAIMED,
             rows=good,
@@ -251,6 +255,7 @@ class FileIngest:
             late_rows=late,
             bytes_read=row.size,
             delivery=delivery,
+            replaces=(column, self._file) if delivery == "change" and column else None,
         )
 
     def _compare(

@@ -62,6 +62,7 @@ from icehouse.tables.catalog import load_table
 from icehouse.tables.commit import append_files, event_high_water, fence, is_committed
 from icehouse.tables.history import trim_history
 from icehouse.tables.manage import add_columns_for
+from icehouse.tables.overwrite import replacing_rows
 from icehouse.tables.writer import TableWriter
 
 HOUSEKEEPING_EVERY_S = 3600.0
@@ -207,6 +208,7 @@ class Ingester:
         deadline = self._clock() + interval
         rows = late = claimed_total = 0
         committed_paths: list[tuple[str, str]] = []
+        replaced: dict[str, set[str]] = defaultdict(set)  # file column → earlier versions
         try:
             while not self._stop.is_set():
                 claimed = self._ledger.claim(
@@ -237,6 +239,8 @@ class Ingester:
                     ).run(row)
                     self._count(report, outcome)
                     rows += outcome.rows
+                    if outcome.replaces is not None:
+                        replaced[outcome.replaces[0]].add(outcome.replaces[1])
                     late += outcome.late_rows
                     if outcome.state == WAITING:  # back in the queue: not this batch's
                         claimed_total -= 1
@@ -270,7 +274,15 @@ class Ingester:
         except BaseException:
             writer.abort()  # nothing committed: the files go back to the queue on recovery
             raise
-        if self._commit(batch, writer, report, rows=rows, late=late, newest_event=events.newest):
+        if self._commit(
+            batch,
+            writer,
+            report,
+            rows=rows,
+            late=late,
+            newest_event=events.newest,
+            replaced=replaced,
+        ):
             self._after_success(committed_paths)
 
     def _count(self, report: IngestReport, outcome: FileOutcome) -> None:
@@ -298,8 +310,10 @@ class Ingester:
         rows: int,
         late: int,
         newest_event: int | None,
+        replaced: dict[str, set[str]],
     ) -> bool:
-        """Returns False when the batch was no longer ours to commit."""
+        """Returns False when the batch was no longer ours to commit. The rows of
+        ``replaced`` earlier versions leave in the batch's own snapshot."""
         with report.measure("sort+write"):
             data_files = writer.close()
         with report.measure("ledger"):
@@ -322,6 +336,7 @@ class Ingester:
                         seq=batch.seq,
                         summary={"icehouse.rows": str(rows), "icehouse.late-rows": str(late)},
                         newest_event=newest_event,
+                        commit=replacing_rows(replaced, data_files) if replaced else None,
                     )
                 except BatchFenced:  # recovered by another writer: not ours any more
                     writer.abort()

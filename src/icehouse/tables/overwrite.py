@@ -14,13 +14,13 @@ inherits its rules: it commits on ``main`` as it is now, and fails with
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import AlwaysTrue, In
+from pyiceberg.expressions import AlwaysTrue, In, Or
 from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import CommitTableResponse, Table
@@ -48,19 +48,22 @@ class RowReplacement:
             self._writer.abort()
 
 
-def replace_rows(table: Table, column: str, values: Sequence[str]) -> RowReplacement:
-    """Rewrite the data files of ``table`` holding rows whose ``column`` is in ``values``,
-    without those rows (nothing is committed yet)."""
+def replace_rows(table: Table, matches: Mapping[str, Collection[str]]) -> RowReplacement:
+    """Rewrite the data files of ``table`` holding rows whose value in a column of
+    ``matches`` is one of that column's values, without those rows (nothing is committed
+    yet)."""
     replacement = RowReplacement()
-    if not values or table.current_snapshot() is None:
+    matches = {column: sorted(set(values)) for column, values in matches.items() if values}
+    if not matches or table.current_snapshot() is None:
         return replacement
-    wanted = pa.array(sorted(set(values)), pa.string())
+    terms = [In(column, set(values)) for column, values in matches.items()]
+    row_filter = terms[0] if len(terms) == 1 else Or(*terms)
     scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     writer = TableWriter(table)
     replacement._writer = writer
-    for task in table.scan(row_filter=In(column, set(values))).plan_files():
+    for task in table.scan(row_filter=row_filter).plan_files():
         rows = scan.to_table([task])
-        matching = pc.fill_null(pc.is_in(rows.column(column), value_set=wanted), False)
+        matching = _matching(rows, matches)
         removed = int(pc.sum(matching).as_py() or 0)
         if not removed:
             continue  # the file's bounds admitted the values; its rows do not hold them
@@ -71,6 +74,17 @@ def replace_rows(table: Table, column: str, values: Sequence[str]) -> RowReplace
             writer.write(kept)
     replacement.rewritten = writer.close()
     return replacement
+
+
+def _matching(rows: pa.Table, matches: dict[str, list[str]]) -> pa.ChunkedArray:
+    masks = [
+        pc.fill_null(pc.is_in(rows.column(c), value_set=pa.array(v, pa.string())), False)
+        for c, v in matches.items()
+    ]
+    mask = masks[0]
+    for other in masks[1:]:
+        mask = pc.or_(mask, other)
+    return mask
 
 
 def commit_replacement(
@@ -99,12 +113,14 @@ def commit_replacement(
     )
 
 
-def replacing_rows(column: str, values: Sequence[str], added: Sequence[DataFile]) -> BatchCommit:
+def replacing_rows(
+    matches: Mapping[str, Collection[str]], added: Sequence[DataFile]
+) -> BatchCommit:
     """A batch commit (for ``append_files``) that adds ``added`` and removes the rows
-    whose ``column`` is in ``values``, planned afresh on each attempt's table."""
+    ``matches`` names (see ``replace_rows``), planned afresh on each attempt's table."""
 
     def commit(table: Table, properties: dict[str, str]) -> CommitTableResponse:
-        replacement = replace_rows(table, column, values)
+        replacement = replace_rows(table, matches)
         try:
             return commit_replacement(table, replacement, added, properties=properties)
         except (CommitFailedException, RewriteConflict):  # did not land: retried afresh
