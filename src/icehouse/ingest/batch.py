@@ -27,6 +27,7 @@ from icehouse.ingest.landing import open_location
 from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, FileRow, Ledger
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestReport
+from icehouse.resilience import is_outage
 from icehouse.tables.writer import TableWriter
 
 HASH_BLOCK = 4 * 1024 * 1024
@@ -173,7 +174,9 @@ class FileIngest:
                     digest = xxhash.xxh3_128_hexdigest(data)
                 else:
                     digest = content_hash(filesystem, row.path)
-        except (FileNotFoundError, OSError) as exc:
+        except OSError as exc:
+            if is_outage(exc):
+                raise  # the store is down, the file is not gone: retried after the outage
             return self._quarantine_file(row, None, f"file vanished before it could be read: {exc}")
         if not replay and (
             digest in self._batch_hashes or self._ledger.content_seen(self._source.name, digest)
