@@ -448,3 +448,48 @@ def test_keep_running_says_one_line_per_outage_and_stops_when_asked() -> None:
         raise ConnectionResetError("reset")
 
     assert keep_running(down, stop=stop, say=said.append) is None
+
+
+@pytest.mark.postgres
+def test_maintain_run_follow_rides_out_a_postgres_outage(
+    tmp_path: Path, own_postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", own_postgres.url)
+    lake = make_lake(tmp_path / "lake")
+    said: list[str] = []
+    rounds: list[object] = []
+    stop = threading.Event()
+    failed: list[BaseException] = []
+
+    def autopilot() -> None:
+        try:
+            lake.maintain(
+                follow=True, interval="0.05s", stop=stop, on_round=rounds.append, say=said.append
+            )
+        except BaseException as exc:  # the test fails on it below
+            failed.append(exc)
+
+    def until(what: str, check) -> None:  # type: ignore[no-untyped-def]
+        deadline = time.monotonic() + WAIT_S
+        while not check():
+            assert not failed, failed
+            assert time.monotonic() < deadline, f"no {what}; said: {said}"
+            time.sleep(0.05)
+
+    thread = threading.Thread(target=autopilot, daemon=True)
+    thread.start()
+    try:
+        until("first round", lambda: rounds)
+        own_postgres.stop()
+        until("outage line", lambda: said)
+        own_postgres.start()
+        until("back line", lambda: len(said) == 2)
+        done = len(rounds)
+        until("a round after the outage", lambda: len(rounds) > done)
+    finally:
+        stop.set()
+        thread.join(WAIT_S)
+        lake.close()
+    assert not failed and not thread.is_alive()
+    assert said[0].startswith("state database unreachable (")
+    assert said[1].startswith("back after")
