@@ -121,6 +121,8 @@ class S3Server:
     secret: str
     region: str = S3_REGION
     startup_seconds: float = 0.0
+    ports: tuple[tuple[str, int], ...] = ()
+    """(component, HTTP port) of each ``weed mini`` component, to restart it on them."""
 
     @property
     def host_port(self) -> str:
@@ -235,9 +237,16 @@ def _wait_for_s3(
     raise RuntimeError(f"S3 did not accept a write in time ({last_error}):\n{_tail(log)}")
 
 
-def _start_weed(weed: str, workdir: Path) -> tuple[subprocess.Popen[bytes], S3Server]:
-    ports = dict(zip(_WEED_COMPONENTS, _free_port_pairs(len(_WEED_COMPONENTS)), strict=True))
-    key, secret = f"icehouse{secrets.token_hex(4)}", secrets.token_hex(16)
+def _start_weed(
+    weed: str, workdir: Path, *, again: S3Server | None = None
+) -> tuple[subprocess.Popen[bytes], S3Server]:
+    """Start ``weed mini`` keeping its data in ``workdir``; ``again``: restart a server
+    that ran there before, on the same ports with the same credentials (its data kept)."""
+    if again is None:
+        ports = dict(zip(_WEED_COMPONENTS, _free_port_pairs(len(_WEED_COMPONENTS)), strict=True))
+        key, secret = f"icehouse{secrets.token_hex(4)}", secrets.token_hex(16)
+    else:
+        ports, key, secret = dict(again.ports), again.key, again.secret
     data = workdir / "data"
     data.mkdir(parents=True, exist_ok=True)
     command = [
@@ -268,7 +277,12 @@ def _start_weed(weed: str, workdir: Path) -> tuple[subprocess.Popen[bytes], S3Se
             env=env,
             cwd=workdir,
         )
-    server = S3Server(endpoint=f"http://127.0.0.1:{ports['s3']}", key=key, secret=secret)
+    server = S3Server(
+        endpoint=f"http://127.0.0.1:{ports['s3']}",
+        key=key,
+        secret=secret,
+        ports=tuple(ports.items()),
+    )
     return process, server
 
 

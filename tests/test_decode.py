@@ -213,7 +213,7 @@ def test_binary_junk_lines_become_bad_records(tmp_path: Path) -> None:
     records = bad(chunks)
     assert [b.line for b in records] == [2, 4]
     assert records[0].reason.startswith("invalid UTF-8:")
-    assert records[0].raw.startswith("\ufffd\ufffd")
+    assert records[0].raw.startswith("\\xff\\xfe\x00junk")  # the bytes, not U+FFFD
     assert records[1].reason.startswith("invalid JSON:")
 
 

@@ -30,6 +30,9 @@ thing the same way.
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
+    ├── ServiceUnavailable            503  a service icehouse depends on does not answer now
+    │   ├── StateDatabaseUnavailable
+    │   └── StorageUnavailable
     ├── StateError                    500  the state database is not what this version expects
     ├── CommitUncertain               500  a commit reported as failed may have landed (not retried)
     └── ProofFailed                   500  a rewrite's output differs from its input (not committed)
@@ -208,6 +211,36 @@ class UnreadableFile(InputFileError):
         self.reason = reason
 
 
+class ServiceUnavailable(IcehouseError):
+    """The state database or the object store did not answer (refused, reset, shutting
+    down, timed out, 5xx). Retrying later may work: long-running commands do so on their
+    own (``icehouse.resilience``); one-shot commands end with this one-line error."""
+
+    status = 503
+    error_type = "ServiceUnavailableException"
+    service = "service"
+
+    def __init__(self, where: str, *, detail: str) -> None:
+        super().__init__(
+            f"{self.service} {where} is unreachable: {detail}. "
+            "Check that it is running and reachable, then retry"
+        )
+        self.where = where
+        self.detail = detail
+
+
+class StateDatabaseUnavailable(ServiceUnavailable):
+    """``where`` is the state database URL with its password masked."""
+
+    service = "state database"
+
+
+class StorageUnavailable(ServiceUnavailable):
+    """``where`` is the object store's endpoint (or the location that was being read)."""
+
+    service = "storage"
+
+
 class StateError(IcehouseError):
     pass
 
@@ -260,8 +293,11 @@ __all__ = [
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
+    "ServiceUnavailable",
     "SourceAlreadyExists",
+    "StateDatabaseUnavailable",
     "StateError",
+    "StorageUnavailable",
     "TableAlreadyExists",
     "UnreadableFile",
     "UnsafeMaintenance",

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
@@ -46,6 +47,7 @@ from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
 from icehouse.maintain.service import Maintenance
 from icehouse.query.sql import QueryResult, run_sql
+from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
 from icehouse.tables.catalog import load_table, open_catalog
@@ -84,10 +86,18 @@ class Lake:
 
     @classmethod
     def open(cls, home: Path, *, faults: Faults = no_faults) -> Lake:
-        """Raises: HomeNotFound, InvalidConfig, StateError."""
+        """Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable."""
         lake = cls(config=load_config(home), faults=faults)
-        migrate(lake.engine)
+        with lake.outages_as_errors():
+            migrate(lake.engine)
         return lake
+
+    def outages_as_errors(self) -> AbstractContextManager[None]:
+        """Within it, an outage of the state database or the object store raises
+        StateDatabaseUnavailable or StorageUnavailable, naming this lake's database URL
+        (password masked) or S3 endpoint; one-shot commands run inside it."""
+        storage = self.config.storage.get("s3.endpoint") or self.config.warehouse
+        return outages_as_errors(state_url=self.config.state_url, storage=storage)
 
     @property
     def home(self) -> Path:
@@ -216,8 +226,16 @@ class Lake:
         follow: bool = False,
         progress: IngestProgress | None = None,
         stop: threading.Event | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> IngestReport:
-        """Ingest what has landed (``follow`` keeps watching until ``stop`` is set)."""
+        """Ingest what has landed (``follow`` keeps watching until ``stop`` is set).
+
+        With ``follow``, an outage of the state database or the object store pauses
+        ingestion instead of ending it: the open batch is left to recovery, ``say`` is
+        told once when the outage begins and once when it is over, and ingestion goes
+        on (``resilience.keep_running``). The report then counts the files of an
+        abandoned batch again when they are ingested after the outage."""
+        stop = stop or threading.Event()
         ingester = Ingester(
             config=self.config,
             engine=self.engine,
@@ -226,7 +244,15 @@ class Lake:
             progress=progress,
             stop=stop,
         )
-        return ingester.run(sources, follow=follow)
+        if not follow:
+            return ingester.run(sources)
+        report = IngestReport()
+        keep_running(
+            lambda working: ingester.run(sources, follow=True, report=report, working=working),
+            stop=stop,
+            **({"say": say} if say else {}),
+        )
+        return report
 
     # -- query --------------------------------------------------------------------------
 
@@ -316,10 +342,12 @@ class Lake:
         interval: str | timedelta = "60s",
         stop: threading.Event | None = None,
         on_round: Callable[[AutopilotReport], None] | None = None,
+        say: Callable[[str], None] | None = None,
     ) -> AutopilotReport:
         """The autopilot: plan each table's maintenance from its statistics and policy
         (``icehouse.maintenance.*`` properties) and do it; ``follow`` repeats every
-        ``interval`` until ``stop`` is set and returns the last round's report."""
+        ``interval`` until ``stop`` is set and returns the last round's report, riding
+        out outages of the state database and the object store (told to ``say``)."""
         autopilot = Autopilot(self.maintenance, self.catalog)
         names = (lambda: tables) if tables else self.list_tables
         if not follow:
@@ -336,7 +364,12 @@ class Lake:
             parse_duration(interval) if isinstance(interval, str) else interval
         ).total_seconds()
         follow_rounds(
-            autopilot, names, interval=seconds, stop=stop or threading.Event(), on_round=record
+            autopilot,
+            names,
+            interval=seconds,
+            stop=stop or threading.Event(),
+            on_round=record,
+            **({"say": say} if say else {}),
         )
         return last
 

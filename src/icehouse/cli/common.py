@@ -4,7 +4,8 @@ Exit codes (for supervisors such as systemd or Kubernetes):
 
 ====  ==============================================================
 0     success, including ``ingest --follow`` stopped by SIGTERM/Ctrl-C
-1     a user-facing error (bad input, missing table, query error ...)
+1     a user-facing error (bad input, missing table, query error, the state
+      database or object store unreachable by a one-shot command ...)
 2     command-line usage error
 3     no lake home where one was expected
 4     the state database is newer than this icehouse
@@ -16,13 +17,14 @@ from __future__ import annotations
 
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from icehouse.cli.output import Format, Output
 from icehouse.config import resolve_home
@@ -64,11 +66,17 @@ def open_lake(home: Path | None, output: Output) -> Iterator[Lake]:
     except IcehouseError as exc:
         raise fail(output, exc) from None
     try:
-        yield lake
+        with lake.outages_as_errors():
+            yield lake
     except IcehouseError as exc:
         raise fail(output, exc) from None
     finally:
         lake.close()
+
+
+def say_to(output: Output) -> Callable[[str], None]:
+    """Where long-running commands say that they pause for an outage: one stderr line."""
+    return lambda message: output.note(f"[yellow]{escape(message)}[/yellow]")
 
 
 @contextmanager

@@ -10,7 +10,13 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, install_stop_handlers, open_lake
+from icehouse.cli.common import (
+    FormatOption,
+    HomeOption,
+    install_stop_handlers,
+    open_lake,
+    say_to,
+)
 from icehouse.cli.output import Format, Output, iso
 from icehouse.ingest.report import IngestReport, NoProgress
 
@@ -68,6 +74,10 @@ def ingest(
 ) -> None:
     """Ingest landed files into their tables, exactly once.
 
+    With --follow, a restart of the state database or an object store that does not
+    answer pauses ingestion (one line on stderr when it starts, one when it ends) and
+    it goes on; with --once it ends with exit status 1 and a one-line error.
+
     Exit status: 0 when done or stopped by SIGTERM/Ctrl-C (the current batch is
     committed or abandoned cleanly), 1 on an error, 3 without a lake home.
     """
@@ -75,7 +85,9 @@ def ingest(
     stop = threading.Event()
     install_stop_handlers(stop, output, doing="the current batch")
     with open_lake(home, output) as lake, RichIngestProgress(output.err) as progress:
-        report = lake.ingest(sources or None, follow=not once, progress=progress, stop=stop)
+        report = lake.ingest(
+            sources or None, follow=not once, progress=progress, stop=stop, say=say_to(output)
+        )
     output.emit(report.to_dict(), lambda c: render_report(c, report))
 
 

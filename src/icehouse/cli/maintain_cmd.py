@@ -11,7 +11,13 @@ from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, install_stop_handlers, open_lake
+from icehouse.cli.common import (
+    FormatOption,
+    HomeOption,
+    install_stop_handlers,
+    open_lake,
+    say_to,
+)
 from icehouse.cli.output import Format, Output, iso
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
@@ -274,7 +280,9 @@ def run(
     past a count, expires snapshots past retention, sweeps orphans once per interval, as
     each table's icehouse.maintenance.* properties say (see `icehouse table alter
     --property`). Several `maintain run` processes share the work through leases in the
-    state database. SIGTERM or Ctrl-C stops after the current table."""
+    state database. With --follow, an outage of the state database or the object store
+    pauses the autopilot (one line on stderr) and the round starts over when it is
+    back. SIGTERM or Ctrl-C stops after the current table."""
     output = Output(format)
     stop = threading.Event()
     install_stop_handlers(stop, output, doing="the current table")
@@ -291,6 +299,7 @@ def run(
             interval=interval,
             stop=stop,
             on_round=show,
+            say=say_to(output),
         )
     if not follow:
         output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))

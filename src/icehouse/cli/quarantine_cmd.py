@@ -6,6 +6,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake
@@ -53,7 +54,8 @@ def list_records(
 
 @app.command("show")
 def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.table) -> None:
-    """One record in full, with its raw text."""
+    """One record in full, with its raw text (NUL, control bytes and bytes that are not
+    UTF-8 shown as \\xNN; `quarantine replay` reads the line from its file again)."""
     output = Output(format)
     with open_lake(home, output) as lake:
         r = lake.quarantine_show(record_id)
@@ -61,8 +63,9 @@ def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.
         output.emit(
             data,
             lambda c: c.print(
-                f"[bold]#{r.id}[/bold] {r.kind} from source {r.source}\nfile: {r.path}\n"
-                f"line: {r.line}\nreason: {r.reason}\nquarantined: {iso(r.created_at)}\nraw:\n{r.raw}"
+                f"[bold]#{r.id}[/bold] {r.kind} from source {escape(r.source)}\n"
+                f"file: {escape(r.path)}\nline: {r.line}\nreason: {escape(r.reason)}\n"
+                f"quarantined: {iso(r.created_at)}\nraw:\n{escape(r.raw or '')}"
             ),
         )
 

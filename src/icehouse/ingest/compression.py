@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.fs as pafs
 
 from icehouse.errors import UnreadableFile
+from icehouse.resilience import is_outage
 
 Compression = Literal["auto", "none", "gzip", "zstd"]
 Codec = Literal["none", "gzip", "zstd"]
@@ -145,6 +146,8 @@ class DecompressedStream:
                 f"file vanished: {exc}", path=self.path, reason="vanished"
             ) from exc
         except OSError as exc:
+            if is_outage(exc):
+                raise  # the store is down, not the stream corrupt
             raise stream_error(self.path, self.codec, exc) from exc
 
     def close(self) -> None:
@@ -193,6 +196,8 @@ def open_decompressed(
     except FileNotFoundError as exc:
         raise UnreadableFile(f"file vanished: {exc}", path=path, reason="vanished") from exc
     except OSError as exc:
+        if is_outage(exc):
+            raise
         raise UnreadableFile(f"cannot open file: {exc}", path=path, reason="open error") from exc
     codec = detect_compression(path, bytes(head), compression)
     return DecompressedStream(path, codec, _CountingReader(raw, bytes(head)))
@@ -233,6 +238,8 @@ def open_range(
     except FileNotFoundError as exc:
         raise UnreadableFile(f"file vanished: {exc}", path=path, reason="vanished") from exc
     except OSError as exc:
+        if is_outage(exc):
+            raise  # the store is down, not the file unreadable
         raise UnreadableFile(f"cannot open file: {exc}", path=path, reason="open error") from exc
     limited = _Limited(raw, max(0, end - start))
     return DecompressedStream(path, "none", _CountingReader(limited, prologue))  # type: ignore[arg-type]

@@ -30,6 +30,7 @@ from icehouse.ingest.compression import (
     open_decompressed,
     stream_error,
 )
+from icehouse.resilience import is_outage
 
 HASH_BLOCK = 4 * 1024 * 1024
 MAX_WHOLE_COMPRESSED_BYTES = 4 * 1024 * 1024
@@ -174,6 +175,8 @@ def _read_stored(filesystem: pafs.FileSystem, path: str) -> bytes:
     except FileNotFoundError as exc:
         raise UnreadableFile(f"file vanished: {exc}", path=path, reason="vanished") from exc
     except OSError as exc:
+        if is_outage(exc):
+            raise  # the store is down, the file is not unreadable: retried after the outage
         raise UnreadableFile(f"cannot read file: {exc}", path=path, reason="read error") from exc
 
 

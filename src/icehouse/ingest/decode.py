@@ -51,6 +51,7 @@ from icehouse.ingest.compression import (
     open_decompressed,
     open_range,
 )
+from icehouse.resilience import is_outage
 
 Format = Literal["jsonl", "csv", "tsv", "w3c", "parquet"]
 FORMATS: tuple[Format, ...] = ("jsonl", "csv", "tsv", "w3c", "parquet")
@@ -222,7 +223,7 @@ class _LongLine:
     length: int
 
     def record(self, limit: int) -> BadRecord:
-        raw = self.head.decode("utf-8", "replace")[:RAW_CHARS]
+        raw = self.head.decode("utf-8", "backslashreplace")[:RAW_CHARS]
         return BadRecord(
             self.line, raw, f"line is {self.length} bytes, over the {limit}-byte limit"
         )
@@ -373,10 +374,11 @@ class _Lines:
         return self.data[self.starts[i] : self.ends[i]].decode()
 
     def raw(self, i: int) -> str:
-        """Line ``i`` for people: lossy UTF-8, at most RAW_CHARS characters."""
+        """Line ``i`` for people, at most RAW_CHARS characters: bytes that are not UTF-8
+        as ``\\xNN`` (the ledger escapes NUL and control bytes the same way)."""
         start = int(self.starts[i])
         end = min(int(self.ends[i]), start + 4 * RAW_CHARS)
-        return self.data[start:end].decode("utf-8", "replace")[:RAW_CHARS]
+        return self.data[start:end].decode("utf-8", "backslashreplace")[:RAW_CHARS]
 
     def bad(self, i: int, reason: str) -> BadRecord:
         return BadRecord(int(self.numbers[i]), self.raw(i), reason)
@@ -719,6 +721,8 @@ def _decode_parquet(filesystem: pafs.FileSystem, path: str) -> Iterator[DecodedC
     try:
         file = filesystem.open_input_file(path)
     except OSError as exc:
+        if is_outage(exc):
+            raise  # the store is down: not a verdict on the file
         reason = "vanished" if isinstance(exc, FileNotFoundError) else "open error"
         raise UnreadableFile(f"cannot open file: {exc}", path=path, reason=reason) from exc
     with file:
@@ -728,6 +732,8 @@ def _decode_parquet(filesystem: pafs.FileSystem, path: str) -> Iterator[DecodedC
         try:
             parquet = pq.ParquetFile(file)
         except (pa.ArrowException, OSError) as exc:
+            if is_outage(exc):
+                raise
             raise UnreadableFile(
                 f"not a Parquet file: {exc}", path=path, reason="not parquet"
             ) from exc
@@ -738,6 +744,8 @@ def _decode_parquet(filesystem: pafs.FileSystem, path: str) -> Iterator[DecodedC
             try:
                 batch = next(batches, None)
             except (pa.ArrowException, OSError) as exc:
+                if is_outage(exc):
+                    raise
                 message = f"cannot read Parquet file: {exc}"
                 raise UnreadableFile(message, path=path, reason="parquet read error") from exc
             if batch is None:

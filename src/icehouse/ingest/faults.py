@@ -12,12 +12,20 @@ The ingester calls its ``Faults`` at every step boundary of a batch:
 Tests pass a callable that raises ``SimulatedCrash``; a real process is crashed by
 setting ``ICEHOUSE_FAULT=<point>[@N]``: it exits at once with status 86 (no cleanup,
 like ``kill -9``) the N-th time (default first) it reaches that point.
+
+A real process is *held* at a point with ``ICEHOUSE_PAUSE=<point>:<folder>``: when it
+reaches the point while ``<folder>/armed`` exists, it renames that file to
+``<folder>/paused`` and waits until ``paused`` is deleted. A test arms the pause, waits
+for ``paused``, does what it wants done at that instant (stop a server, land a copy)
+and deletes ``paused`` to let the process go on: no timing, no luck.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Protocol
 
 FAULT_POINTS = ("batch.claimed", "batch.written", "batch.committed", "batch.recorded")
@@ -52,9 +60,35 @@ class CrashAt:
                 os._exit(FAULT_EXIT_CODE)
 
 
+class PauseAt:
+    """Wait at ``point`` while a test holds the process there (see the module)."""
+
+    def __init__(self, point: str, folder: Path, *, then: Faults = no_faults) -> None:
+        if point not in FAULT_POINTS:
+            raise ValueError(f"unknown pause point {point!r}; known: {', '.join(FAULT_POINTS)}")
+        self._point, self._folder, self._then = point, folder, then
+
+    def __call__(self, point: str) -> None:
+        if point == self._point:
+            paused = self._folder / "paused"
+            try:
+                (self._folder / "armed").rename(paused)
+            except FileNotFoundError:
+                pass  # not armed: go on
+            else:
+                while paused.exists():
+                    time.sleep(0.05)
+        self._then(point)
+
+
 def faults_from_env(environ: Mapping[str, str] = os.environ) -> Faults:
+    hook: Faults = no_faults
     spec = environ.get("ICEHOUSE_FAULT", "").strip()
-    if not spec:
-        return no_faults
-    point, _, hit = spec.partition("@")
-    return CrashAt(point, int(hit) if hit else 1)
+    if spec:
+        point, _, hit = spec.partition("@")
+        hook = CrashAt(point, int(hit) if hit else 1)
+    pause = environ.get("ICEHOUSE_PAUSE", "").strip()
+    if pause:
+        point, _, folder = pause.partition(":")
+        hook = PauseAt(point, Path(folder), then=hook)
+    return hook

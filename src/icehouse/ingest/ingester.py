@@ -89,6 +89,7 @@ class Ingester:
         self._stop = stop or threading.Event()
         self._clock = clock
         self._owner = this_process()
+        self._writer_id: str | None = None
 
     def _sources(self, names: Sequence[str] | None) -> list[SourceConfig]:
         if not names:
@@ -103,12 +104,25 @@ class Ingester:
 
     # -- the loop ---------------------------------------------------------------------
 
-    def run(self, sources: Sequence[str] | None = None, *, follow: bool = False) -> IngestReport:
-        """Ingest until nothing is pending (``follow=False``) or until stopped."""
+    def run(
+        self,
+        sources: Sequence[str] | None = None,
+        *,
+        follow: bool = False,
+        report: IngestReport | None = None,
+        working: Callable[[], None] = lambda: None,
+    ) -> IngestReport:
+        """Ingest until nothing is pending (``follow=False``) or until stopped.
+
+        May be called again after it raised (``resilience.keep_running`` does so after
+        an outage): it takes its writer slot back if it can and first settles the batch
+        it left open. ``working`` is called after each round that went through (every
+        pending file tried): how ``keep_running`` knows an outage is over."""
         chosen = self._sources(sources)
-        report = IngestReport()
+        report = report if report is not None else IngestReport()
         started = self._clock()
-        writer_id, _ = self._ledger.acquire_writer(self._owner)
+        writer_id, _ = self._ledger.acquire_writer(self._owner, prefer=self._writer_id)
+        self._writer_id = writer_id
         next_housekeeping = 0.0
         longest_settle = max((s.settle_time.total_seconds() for s in chosen), default=0.0)
         give_up = started + 3 * longest_settle + 5.0
@@ -130,6 +144,7 @@ class Ingester:
                     while not self._stop.is_set() and self._ledger.has_pending(names):
                         self._run_batch(table_name, table_sources, writer_id, report, follow)
                         worked = True
+                working()
                 # --once waits for files whose content another batch holds (they are
                 # settled with it), and leaves files that never settle for a later run.
                 waiting = self._ledger.waiting()
@@ -145,7 +160,7 @@ class Ingester:
                     self._ledger.renew_writer(writer_id, self._owner)
         finally:
             self._ledger.release_writer(writer_id, self._owner)
-            report.seconds = self._clock() - started
+            report.seconds += self._clock() - started
         return report
 
     def _forget_old_records(self, sources: Sequence[SourceConfig]) -> None:

@@ -27,6 +27,7 @@ from sqlalchemy.exc import IntegrityError
 from icehouse.ingest.landing import LandedFile
 from icehouse.state.models import batches, contents, files, quarantine, writers
 from icehouse.state.owners import owner_is_dead
+from icehouse.state.text import storable_or_none, storable_text
 
 PENDING, CLAIMED, COMMITTED = "pending", "claimed", "committed"
 QUARANTINED, DUPLICATE, CHANGED = "quarantined", "duplicate", "changed"
@@ -173,13 +174,16 @@ class Ledger:
 
     # -- writer slots -----------------------------------------------------------------
 
-    def acquire_writer(self, owner: str) -> tuple[str, int]:
-        """Lease a writer slot: a free or dead one if any, else a new one."""
+    def acquire_writer(self, owner: str, *, prefer: str | None = None) -> tuple[str, int]:
+        """Lease a writer slot: ``prefer`` if it is still ours or free, else a free or
+        dead one, else a new one. An ingester that starts over after an outage prefers
+        its last slot, so that it recovers the batch it left open there at once."""
         now = time.time()
         with self._engine.connect() as conn:
             slots = conn.execute(select(writers)).mappings().all()
-        for slot in sorted(slots, key=lambda s: s["id"]):
+        for slot in sorted(slots, key=lambda s: (s["id"] != prefer, s["id"])):
             free = slot["lease_until"] < now or owner_is_dead(slot["owner"])
+            free = free or (slot["id"] == prefer and slot["owner"] == owner)
             if not free:
                 continue
             with self._engine.begin() as conn:
@@ -445,8 +449,9 @@ class Ledger:
         start_offset: int | None = None,
     ) -> bool:
         """Record a file's outcome and its quarantine records (kind, line, raw, reason)
-        in one transaction, only if the file still belongs to ``batch_id``. False when
-        a recovery took it back meanwhile (the batch must then be abandoned).
+        in one transaction, only if the file still belongs to ``batch_id``. Their text
+        is stored escaped where a database cannot take it (NUL, see ``state/text.py``).
+        False when a recovery took it back meanwhile (the batch must then be abandoned).
 
         ``size`` is the content the outcome covers (a file may have grown since it was
         listed); a file whose rows will not go in gives up its content claim."""
@@ -465,7 +470,7 @@ class Ledger:
                     content_hash=content_hash,
                     rows=rows,
                     bad_rows=bad_rows,
-                    error=error,
+                    error=storable_or_none(error),
                     start_offset=start_offset,
                     updated_at=now,
                     **extra,
@@ -492,8 +497,8 @@ class Ledger:
                             "file_id": file_id,
                             "kind": kind,
                             "line": line,
-                            "raw": raw,
-                            "reason": reason,
+                            "raw": storable_or_none(raw),
+                            "reason": storable_text(reason),
                             "created_at": now,
                         }
                         for kind, line, raw, reason in quarantined

@@ -27,6 +27,7 @@ from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
 from pyiceberg.table.snapshots import Operation
 
+from icehouse import resilience
 from icehouse.durations import format_duration
 from icehouse.errors import IcehouseError
 from icehouse.maintain.compact_plan import CompactOptions, current_tasks, partition_label
@@ -221,8 +222,16 @@ def follow(
     interval: float,
     stop: threading.Event,
     on_round: Callable[[AutopilotReport], None],
+    say: Callable[[str], None] = resilience.logger.warning,
 ) -> None:
-    """Run rounds every ``interval`` seconds until ``stop`` is set (after the round)."""
-    while not stop.is_set():
+    """Run rounds every ``interval`` seconds until ``stop`` is set (after the round).
+
+    A round that meets an outage of the state database or the object store is started
+    over after a backoff (its leases are this process's, so it takes them again)."""
+
+    def round_(working: Callable[[], None]) -> None:
         on_round(autopilot.run_once(tables()))
+
+    while not stop.is_set():
+        resilience.keep_running(round_, stop=stop, say=say)
         stop.wait(interval)

@@ -16,6 +16,7 @@ from sqlalchemy import Connection, Engine, create_engine, event, func, select, t
 from sqlalchemy.exc import OperationalError
 
 from icehouse.errors import StateError
+from icehouse.resilience import classify
 from icehouse.state import models
 
 
@@ -52,7 +53,8 @@ def open_engine(url: str) -> Engine:
 
     SQLite gets WAL (readers never block the writer) and a generous busy timeout, so
     that concurrent ``icehouse ingest`` processes queue for the write lock instead of
-    failing with "database is locked".
+    failing with "database is locked". A server's pool pings each connection before
+    handing it out, so that one a server restart closed is replaced, not used.
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 60})
@@ -74,7 +76,9 @@ def current_version(engine: Engine) -> int:
     try:
         with engine.connect() as conn:
             version = conn.execute(select(func.max(models.schema_version.c.version))).scalar()
-    except OperationalError:
+    except OperationalError as exc:
+        if classify(exc) is not None:
+            raise  # the server is not answering: that says nothing about the schema
         return 0
     except Exception as exc:  # ProgrammingError on PostgreSQL for a missing table
         if "icehouse_schema_version" in str(exc):

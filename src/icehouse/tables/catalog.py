@@ -48,6 +48,10 @@ def warehouse_uri(warehouse: str) -> str:
 
 def open_catalog(state_url: str, warehouse: str, storage: dict[str, str]) -> SqlCatalog:
     properties: dict[str, Any] = {"uri": state_url, "warehouse": warehouse_uri(warehouse)}
+    if not state_url.startswith("sqlite"):
+        # Test each pooled connection before use: after a PostgreSQL restart an idle
+        # worker's pooled connections are dead, and the first commit would fail on one.
+        properties["pool_pre_ping"] = "true"
     properties.update(storage)
     if warehouse.startswith("file:") or "://" not in warehouse:
         Path(warehouse.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
