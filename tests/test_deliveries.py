@@ -522,3 +522,32 @@ def test_the_old_reingest_changed_key_reads_as_on_change_with_a_warning(lake, la
             {**common, "reingest_changed": True, "columns": {"f": {"meta": "file"}}}
         )
     assert (plain.on_change, with_file.on_change) == ("quarantine", "reingest")
+
+
+def test_ingest_and_status_tell_duplicates_re_copies_appends_and_changes_apart(home, landing):
+    from tests.test_cli import ok
+
+    lake = Lake.open(home)
+    lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    add_source(lake, "s", landing)
+    grows, fixed, rewritten = (landing / n for n in ("grows.jsonl", "fixed.jsonl", "rw.jsonl"))
+    grows.write_bytes(lines(event(1)))
+    fixed.write_bytes(lines(event(2)))
+    rewritten.write_bytes(lines(event(3)))
+    for path in (grows, fixed, rewritten):
+        age(path, 200)
+    ok("ingest", "--once", "--home", str(home))
+    with grows.open("ab") as out:
+        out.write(lines(event(4)))
+    fixed.write_bytes(lines(event(2)))  # re-copied
+    rewritten.write_bytes(lines(event(5)))
+    (landing / "copy.jsonl.gz").write_bytes(gzip.compress(lines(event(2))))
+
+    result = ok("ingest", "--once", "--home", str(home))
+
+    assert "1 duplicates (content already ingested) skipped" in result.stdout
+    assert "1 re-copies (same path, same content) skipped" in result.stdout
+    assert "1 grown files: only their new lines taken" in result.stdout
+    assert "1 changed files (same path, other content)" in result.stdout
+    table = ok("status", "--home", str(home)).stdout
+    assert "dup/re-copy/append/change" in table and "1/1/1/1" in table

@@ -105,7 +105,16 @@ def render_report(console: Console, report: IngestReport) -> None:
     if report.quarantined_files:
         details.append(f"{report.quarantined_files} files quarantined whole")
     if report.duplicate_files:
-        details.append(f"{report.duplicate_files} re-delivered files skipped")
+        details.append(f"{report.duplicate_files} duplicates (content already ingested) skipped")
+    if report.recopied_files:
+        details.append(f"{report.recopied_files} re-copies (same path, same content) skipped")
+    if report.appended_files:
+        details.append(f"{report.appended_files} grown files: only their new lines taken")
+    if report.changed_files:
+        details.append(
+            f"{report.changed_files} changed files (same path, other content) handled per "
+            "on_change; see `icehouse quarantine list`"
+        )
     if report.columns_added:
         details.append(f"new columns from unknown fields: {', '.join(report.columns_added)}")
     if report.recovered_committed or report.recovered_aborted:
@@ -118,7 +127,9 @@ def render_report(console: Console, report: IngestReport) -> None:
 
 
 def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:
-    """Per source: files pending, oldest pending age, last commit, rows/s, quarantined."""
+    """Per source: files pending, oldest pending age, last commit, rows/s, quarantined,
+    and re-deliveries: duplicates (content already ingested), re-copies (same path, same
+    content), appends (grown files) and changes (same path, other content)."""
     output = Output(format)
     with open_lake(home, output) as lake:
         rows = lake.status()
@@ -138,6 +149,7 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                 "last commit",
                 "rows/s (1h)",
                 "quarantined files/lines",
+                "dup/re-copy/append/change",
             )
             for r in rows:
                 table.add_row(
@@ -152,6 +164,7 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                     iso(r.last_commit_at) or "-",
                     f"{r.rows_per_second_last_hour:,.1f}",
                     f"{r.files_quarantined}/{r.lines_quarantined}",
+                    f"{r.files_duplicate}/{r.files_recopied}/{r.files_appended}/{r.files_changed}",
                 )
             console.print(table)
 
