@@ -7,6 +7,8 @@ The ingester calls its ``Faults`` at every step boundary of a batch:
 ``batch.written``    Parquet files written and recorded, catalog commit not done
 ``batch.committed``  Iceberg snapshot committed, ledger not yet updated
 ``batch.recorded``   ledger updated, ``on_success`` (delete/archive) not yet done
+``maintain.committed`` a maintenance run recorded a commit (or the files it is about
+                     to delete) on its history row, and has not gone on
 ==================  ==============================================================
 
 Tests pass a callable that raises ``SimulatedCrash``; a real process is crashed by
@@ -20,7 +22,13 @@ import os
 from collections.abc import Mapping
 from typing import Protocol
 
-FAULT_POINTS = ("batch.claimed", "batch.written", "batch.committed", "batch.recorded")
+FAULT_POINTS = (
+    "batch.claimed",
+    "batch.written",
+    "batch.committed",
+    "batch.recorded",
+    "maintain.committed",
+)
 FAULT_EXIT_CODE = 86
 
 
