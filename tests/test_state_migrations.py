@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import inspect, text
 
 from icehouse.errors import StateError
+from icehouse.maintain.reports import list_runs, start_run
 from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
 from icehouse.state.models import metadata
 
@@ -36,6 +37,7 @@ def test_a_first_release_database_is_migrated_to_the_newest_version(tmp_path: Pa
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN delivery"))
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
         conn.execute(text("DROP TABLE ingest_contents"))
+        conn.execute(text("DROP TABLE icehouse_home"))
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
     assert "replayed_by" not in columns(engine, "quarantine")
@@ -49,6 +51,53 @@ def test_a_first_release_database_is_migrated_to_the_newest_version(tmp_path: Pa
     assert "lease_until" in columns(engine, "maintenance_leases")
     assert "delivery" in columns(engine, "ingest_files")
     assert "file_id" in columns(engine, "ingest_contents")
+    assert {"alive_until", "committed"} <= columns(engine, "maintenance_runs")
+    assert "warehouse" in columns(engine, "icehouse_home")
+
+
+V3_RUNS = """CREATE TABLE maintenance_runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, table_name VARCHAR(400) NOT NULL,
+    action VARCHAR(40) NOT NULL, started_at FLOAT NOT NULL, finished_at FLOAT NOT NULL,
+    dry_run INTEGER NOT NULL, status VARCHAR(20) NOT NULL, owner VARCHAR(200),
+    summary TEXT NOT NULL, error TEXT)"""
+
+
+def test_version_4_keeps_the_recorded_runs_and_lets_a_run_be_recorded_before_it_ends(
+    tmp_path: Path,
+) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    with engine.begin() as conn:  # turn it back into what version 3 created
+        conn.execute(text("DROP TABLE maintenance_runs"))
+        conn.execute(text("DROP TABLE icehouse_home"))
+        conn.execute(text("ALTER TABLE ingest_files DROP COLUMN delivery"))
+        conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
+        conn.execute(text("DROP TABLE ingest_contents"))
+        conn.execute(text(V3_RUNS))
+        conn.execute(
+            text(
+                "CREATE INDEX ix_maintenance_runs_table "
+                "ON maintenance_runs (table_name, started_at)"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO maintenance_runs VALUES "
+                "(7, 'a.b', 'expire', 1.0, 2.0, 0, 'ok', 'h:1', '{\"x\": 1}', NULL)"
+            )
+        )
+        conn.execute(text("DELETE FROM icehouse_schema_version"))
+        conn.execute(text("INSERT INTO icehouse_schema_version VALUES (3, 0)"))
+
+    assert migrate(engine) == SCHEMA_VERSION - 3
+
+    runs = list_runs(engine)
+    assert [(r.id, r.table, r.status, r.summary, r.seconds) for r in runs] == [
+        (7, "a.b", "ok", {"x": 1}, 1.0)
+    ]
+    started = start_run(engine, table="a.b", action="orphans", dry_run=False, alive_for=60)
+    assert started > 7
+    assert list_runs(engine)[0].status == "running"
 
 
 def test_a_database_from_a_newer_icehouse_is_refused(tmp_path: Path) -> None:

@@ -16,6 +16,8 @@ from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
 from icehouse.ingest.landing import LandedFile
 from icehouse.ingest.ledger import CLAIMED, COMMITTED, PENDING, Ledger
 from icehouse.lake import Lake
+from icehouse.maintain.leases import Leases
+from icehouse.maintain.reports import list_runs, note_committed, start_run
 from icehouse.state import models
 from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
 
@@ -172,6 +174,7 @@ def test_a_first_release_database_on_postgresql_is_migrated_forward(postgres_url
             conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN delivery"))
             conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
             conn.execute(sa.text("DROP TABLE ingest_contents"))
+            conn.execute(sa.text("DROP TABLE icehouse_home"))
             conn.execute(sa.text("DELETE FROM icehouse_schema_version"))
             conn.execute(sa.text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
         assert migrate(engine) == SCHEMA_VERSION - 1
@@ -180,5 +183,62 @@ def test_a_first_release_database_on_postgresql_is_migrated_forward(postgres_url
         assert "summary" in {c["name"] for c in inspector.get_columns("maintenance_runs")}
         assert "maintenance_leases" in inspector.get_table_names()
         assert current_version(engine) == SCHEMA_VERSION
+    finally:
+        engine.dispose()
+
+
+def test_version_4_on_postgresql_keeps_runs_and_records_a_run_before_it_ends(
+    postgres_url: str,
+) -> None:
+    engine = open_engine(postgres_url)
+    try:
+        migrate(engine)
+        with engine.begin() as conn:  # what version 3 created
+            conn.execute(sa.text("DROP TABLE maintenance_runs"))
+            conn.execute(sa.text("DROP TABLE icehouse_home"))
+            conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN delivery"))
+            conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
+            conn.execute(sa.text("DROP TABLE ingest_contents"))
+            conn.execute(
+                sa.text(
+                    "CREATE TABLE maintenance_runs (id SERIAL PRIMARY KEY, "
+                    "table_name VARCHAR(400) NOT NULL, action VARCHAR(40) NOT NULL, "
+                    "started_at FLOAT NOT NULL, finished_at FLOAT NOT NULL, "
+                    "dry_run INTEGER NOT NULL, status VARCHAR(20) NOT NULL, "
+                    "owner VARCHAR(200), summary TEXT NOT NULL, error TEXT)"
+                )
+            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO maintenance_runs (table_name, action, started_at, "
+                    "finished_at, dry_run, status, summary) "
+                    "VALUES ('a.b', 'expire', 1, 2, 0, 'ok', '{}')"
+                )
+            )
+            conn.execute(sa.text("DELETE FROM icehouse_schema_version"))
+            conn.execute(sa.text("INSERT INTO icehouse_schema_version VALUES (3, 0)"))
+
+        assert migrate(engine) == SCHEMA_VERSION - 3
+
+        started = start_run(engine, table="a.b", action="orphans", dry_run=False, alive_for=60)
+        note_committed(engine, started, {"snapshot_id": 5})
+        runs = list_runs(engine, "a.b")
+        assert [(r.action, r.status) for r in runs] == [("orphans", "running"), ("expire", "ok")]
+        assert runs[0].committed[0]["snapshot_id"] == 5 and runs[0].seconds is None
+    finally:
+        engine.dispose()
+
+
+def test_leases_renew_and_break_on_postgresql(postgres_url: str) -> None:
+    engine = open_engine(postgres_url)
+    try:
+        migrate(engine)
+        first = Leases(engine, owner="far-host:1", seconds=30)
+        second = Leases(engine, owner="far-host:2", seconds=30)
+        assert first.try_acquire("k") and not second.try_acquire("k")
+        assert first.renew("k") and not second.renew("k")
+        broken = second.break_lease("k")
+        assert broken is not None and broken.owner == "far-host:1"
+        assert not first.renew("k") and second.try_acquire("k")
     finally:
         engine.dispose()

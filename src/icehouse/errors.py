@@ -18,7 +18,8 @@ thing the same way.
     │   ├── CommitConflict
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
     │   │   └── BatchFenced           a stalled batch was recovered by another writer
-    │   └── MaintenanceBusy           another maintainer holds the lease
+    │   ├── MaintenanceBusy           another maintainer holds the lease
+    │   └── CopiedHome                the state database belongs to another home (cp -a)
     ├── InvalidInput                  400
     │   ├── InvalidConfig
     │   ├── InvalidSchema
@@ -28,6 +29,7 @@ thing the same way.
     │   ├── InvalidMapping
     │   ├── QueryError
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
+    │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
     ├── ServiceUnavailable            503  a service icehouse depends on does not answer now
@@ -147,6 +149,18 @@ class MaintenanceBusy(Conflict):
         self.holder = holder
 
 
+class CopiedHome(Conflict):
+    """This home's state database was made for another home (a copy made with ``cp -a``
+    or a moved folder): its catalog's tables live under that home's warehouse, so working
+    here could delete that home's files. The message says which home and what to do."""
+
+    def __init__(self, message: str, *, home: str, recorded_home: str, warehouse: str) -> None:
+        super().__init__(message)
+        self.home = home
+        self.recorded_home = recorded_home
+        self.warehouse = warehouse
+
+
 class InvalidInput(IcehouseError):
     status = 400
     error_type = "BadRequestException"
@@ -195,6 +209,17 @@ class UnsafeMaintenance(InvalidInput):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(f"{table}: {message}")
         self.table = table
+
+
+class OutsideWarehouse(UnsafeMaintenance):
+    """A maintenance command that deletes files refused a table whose location (as this
+    home's catalog records it) is not under this home's warehouse: its files may belong
+    to another home."""
+
+    def __init__(self, message: str, *, table: str, location: str, warehouse: str) -> None:
+        super().__init__(message, table=table)
+        self.location = location
+        self.warehouse = warehouse
 
 
 class InputFileError(IcehouseError):
@@ -274,6 +299,7 @@ __all__ = [
     "CommitConflict",
     "CommitUncertain",
     "Conflict",
+    "CopiedHome",
     "HomeNotFound",
     "IcehouseError",
     "InputFileError",
@@ -290,6 +316,7 @@ __all__ = [
     "NoSuchSource",
     "NoSuchTable",
     "NotFound",
+    "OutsideWarehouse",
     "ProofFailed",
     "QueryError",
     "RewriteConflict",

@@ -42,15 +42,17 @@ from icehouse.maintain.autopilot import follow as follow_rounds
 from icehouse.maintain.compact import CompactResult, GroupResult
 from icehouse.maintain.compact_plan import CompactOptions, Strategy
 from icehouse.maintain.expire import ExpireResult
+from icehouse.maintain.leases import LeaseInfo
 from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
 from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
 from icehouse.maintain.service import Maintenance
 from icehouse.query.sql import QueryResult, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
+from icehouse.state import home as home_mod
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
-from icehouse.tables.catalog import load_table, open_catalog
+from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
 from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
@@ -86,10 +88,16 @@ class Lake:
 
     @classmethod
     def open(cls, home: Path, *, faults: Faults = no_faults) -> Lake:
-        """Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable."""
+        """Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable,
+        CopiedHome (the state database belongs to another home: see ``adopt``)."""
         lake = cls(config=load_config(home), faults=faults)
-        with lake.outages_as_errors():
-            migrate(lake.engine)
+        try:
+            with lake.outages_as_errors():
+                migrate(lake.engine)
+                home_mod.check_home(lake.engine, home=lake.home, warehouse=lake.warehouse)
+        except BaseException:
+            lake.close()
+            raise
         return lake
 
     def outages_as_errors(self) -> AbstractContextManager[None]:
@@ -98,6 +106,23 @@ class Lake:
         (password masked) or S3 endpoint; one-shot commands run inside it."""
         storage = self.config.storage.get("s3.endpoint") or self.config.warehouse
         return outages_as_errors(state_url=self.config.state_url, storage=storage)
+
+    @classmethod
+    def adopt(cls, home: Path) -> home_mod.HomeIdentity | None:
+        """Make the state database this home's own (after changing its warehouse on
+        purpose, or to use a copied or moved home); returns the home it belonged to.
+        Maintenance still deletes nothing outside this home's warehouse."""
+        lake = cls(config=load_config(home))
+        try:
+            migrate(lake.engine)
+            return home_mod.adopt_home(lake.engine, home=lake.home, warehouse=lake.warehouse)
+        finally:
+            lake.close()
+
+    @property
+    def warehouse(self) -> str:
+        """This home's warehouse as a URI (``file:///...`` or ``s3://...``)."""
+        return warehouse_uri(self.config.warehouse)
 
     @property
     def home(self) -> Path:
@@ -279,7 +304,9 @@ class Lake:
 
     @property
     def maintenance(self) -> Maintenance:
-        return Maintenance(self.engine, self.catalog)
+        return Maintenance(
+            self.engine, self.catalog, warehouse=self.config.warehouse, faults=self._faults
+        )
 
     def compact(
         self,
@@ -372,6 +399,15 @@ class Lake:
             **({"say": say} if say else {}),
         )
         return last
+
+    def unlock(self, table: str) -> LeaseInfo | None:
+        """Break the table's maintenance lease whoever holds it (the holder's runs are
+        recorded as interrupted); returns the lease broken, None if there was none.
+        Only for a holder that is gone for good: a live one would go on unguarded.
+
+        Raises: NoSuchTable."""
+        self.table(table)
+        return self.maintenance.unlock(table)
 
     def maintenance_history(
         self, table: str | None = None, *, limit: int = 50

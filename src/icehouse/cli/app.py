@@ -6,6 +6,7 @@ import typer
 
 from icehouse.cli import (
     demo_cmd,
+    home_cmd,
     ingest_cmd,
     maintain_cmd,
     quarantine_cmd,
@@ -29,6 +30,7 @@ app.add_typer(tables.app, name="table")
 app.add_typer(sources.app, name="source")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(maintain_cmd.app, name="maintain")
+app.add_typer(home_cmd.app, name="home")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)

@@ -21,6 +21,7 @@ from icehouse.cli.common import (
 from icehouse.cli.output import Format, Output, iso
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
+from icehouse.maintain.reports import MaintenanceRun
 
 app = typer.Typer(
     help="Keep tables fast and small: compact, expire, clean metadata, remove orphans, "
@@ -328,6 +329,38 @@ def render_round(console: Console, report: AutopilotReport, dry_run: bool) -> No
         console.print(f"{table}: skipped ({reason})")
 
 
+@app.command("unlock")
+def unlock(
+    table: TableArgument,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Break the table's maintenance lease, whoever holds it.
+
+    A lease is renewed while its holder works and runs out within a minute once it
+    stops, and one held by a dead process on this host is free at once; use this only
+    when the holder is gone for good and you cannot wait. If the holder is in fact still
+    running, a second maintainer could then rewrite or delete alongside it. The holder's
+    unfinished runs are recorded as interrupted."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        broken = lake.unlock(table)
+    data = {
+        "table": table,
+        "broken": broken is not None,
+        "holder": broken.owner if broken else None,
+        "lease_until": broken.until if broken else None,
+    }
+
+    def render(console: Console) -> None:
+        if broken is None:
+            console.print(f"{table}: no maintenance lease was held; nothing to do.")
+        else:
+            console.print(f"{table}: broke the maintenance lease held by {broken.describe()}.")
+
+    output.emit(data, render)
+
+
 @app.command("history")
 def history(
     table: Annotated[
@@ -340,7 +373,10 @@ def history(
     """What each maintenance run did.
 
     Files and bytes before/after, snapshots expired, orphans freed, manifests
-    before/after, duration; --format json gives each run's full report."""
+    before/after, duration; --format json gives each run's full report. A run is
+    recorded before it changes anything: `running` while it works, then ok, partial
+    (some groups did not commit) or failed (with the error, a refused lease included);
+    `interrupted` when its process died, with what it had committed by then."""
     output = Output(format)
     with open_lake(home, output) as lake:
         runs = lake.maintenance_history(table, limit=limit)
@@ -355,12 +391,39 @@ def history(
                 run.table,
                 run.action + (" (dry run)" if run.dry_run else ""),
                 run.status,
-                f"{run.finished_at - run.started_at:.1f}",
-                run.error or _describe(run.summary),
+                "" if run.seconds is None else f"{run.seconds:.1f}",
+                _what_it_did(run),
             )
         console.print(grid if runs else "No maintenance runs recorded yet.")
 
     output.emit(data, render)
+
+
+def _what_it_did(run: MaintenanceRun) -> str:
+    """A finished run's headline figures; an unfinished one's commits so far."""
+    if run.status in ("running", "interrupted"):
+        done = "; ".join(_describe_commit(c) for c in run.committed) or "nothing committed"
+        owner = f" (owner {run.owner})" if run.owner else ""
+        return f"{done}{owner}" + (f"; {run.error}" if run.error else "")
+    return run.error or _describe(run.summary)
+
+
+def _describe_commit(entry: dict[str, Any]) -> str:
+    if "snapshot_id" in entry:
+        groups = entry.get("groups")
+        return f"committed snapshot {entry['snapshot_id']}" + (
+            f" ({len(groups)} group(s))" if groups else ""
+        )
+    if "expired_snapshot_ids" in entry:
+        return (
+            f"committed expiry of {len(entry['expired_snapshot_ids'])} snapshot(s), "
+            f"deleting {entry['deleting_files']} file(s)"
+        )
+    if "deleting_orphans" in entry:
+        return f"deleting {entry['deleting_orphans']} orphan(s)"
+    if "deleting_metadata_files" in entry:
+        return f"deleting {entry['deleting_metadata_files']} metadata file(s)"
+    return str(entry)
 
 
 def _describe(summary: dict[str, Any]) -> str:
@@ -388,6 +451,8 @@ def _describe(summary: dict[str, Any]) -> str:
             f"{summary['kept_too_young']} kept as younger than {summary['older_than']}"
         )
     if "manifests_before" in summary:
+        if summary.get("changed") is False:
+            return f"manifests {summary['manifests_before']}: already clustered, nothing changed"
         return f"manifests {summary['manifests_before']} → {summary['manifests_after']}"
     if "files_kept" in summary:
         return (

@@ -7,6 +7,8 @@ The ingester calls its ``Faults`` at every step boundary of a batch:
 ``batch.written``    Parquet files written and recorded, catalog commit not done
 ``batch.committed``  Iceberg snapshot committed, ledger not yet updated
 ``batch.recorded``   ledger updated, ``on_success`` (delete/archive) not yet done
+``maintain.committed`` a maintenance run recorded a commit (or the files it is about
+                     to delete) on its history row, and has not gone on
 ==================  ==============================================================
 
 Tests pass a callable that raises ``SimulatedCrash``; a real process is crashed by
@@ -29,6 +31,9 @@ from pathlib import Path
 from typing import Protocol
 
 FAULT_POINTS = ("batch.claimed", "batch.written", "batch.committed", "batch.recorded")
+"""The ingester's points, each proven exactly-once by ``tests/test_exactly_once.py``."""
+MAINTENANCE_FAULT_POINTS = ("maintain.committed",)
+"""Maintenance's points (``maintain/service.py``), proven by ``tests/test_maintain_runs.py``."""
 FAULT_EXIT_CODE = 86
 
 
@@ -49,8 +54,9 @@ class CrashAt:
     """Exit the process hard the ``hit``-th time ``point`` is reached."""
 
     def __init__(self, point: str, hit: int = 1) -> None:
-        if point not in FAULT_POINTS:
-            raise ValueError(f"unknown fault point {point!r}; known: {', '.join(FAULT_POINTS)}")
+        known = (*FAULT_POINTS, *MAINTENANCE_FAULT_POINTS)
+        if point not in known:
+            raise ValueError(f"unknown fault point {point!r}; known: {', '.join(known)}")
         self._point, self._hit, self._seen = point, hit, 0
 
     def __call__(self, point: str) -> None:

@@ -6,9 +6,10 @@ planned from cheap statistics rather than run on a schedule: fragments per parti
 last orphan sweep. Partitions that a commit added to within the quiet period are left
 alone (ingestion is still filling them; compacting them now would be redone soon).
 
-Each table is worked on under an ``autopilot:`` lease, so several autopilots (processes or
-hosts) spread over the tables instead of colliding; every action also takes the table's
-maintenance lease, so an autopilot and a manual ``icehouse maintain`` never overlap.
+Each table is worked on under an ``autopilot:`` lease, renewed while its round lasts, so
+several autopilots (processes or hosts) spread over the tables instead of colliding;
+every action also takes the table's maintenance lease, so an autopilot and a manual
+``icehouse maintain`` never overlap.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -170,25 +172,37 @@ class Autopilot:
                 report.skipped[name] = f"another autopilot ({leases.holder(key)}) has it"
                 continue
             try:
-                planned = plan_table(
-                    name, table, policy, last_orphan_sweep=self._last_sweep(name), now=time.time()
-                )
-                report.planned.extend(planned)
-                if dry_run:
-                    continue
-                for action in planned:
-                    if action.action == "wait":
-                        continue
-                    outcome = self._do(action, policy)
-                    report.done.append({"table": name, "action": action.action} | outcome)
-                    if on_action is not None:
-                        on_action(action, outcome)
+                with nullcontext() if dry_run else leases.renewing(key):
+                    self._table_round(name, table, policy, report, dry_run, on_action)
             except IcehouseError as exc:  # MaintenanceBusy among them
                 report.skipped[name] = exc.message
             finally:
                 if not dry_run:
                     leases.release(key)
         return report
+
+    def _table_round(
+        self,
+        name: str,
+        table: Table,
+        policy: MaintenancePolicy,
+        report: AutopilotReport,
+        dry_run: bool,
+        on_action: Callable[[PlannedAction, dict[str, Any]], None] | None,
+    ) -> None:
+        planned = plan_table(
+            name, table, policy, last_orphan_sweep=self._last_sweep(name), now=time.time()
+        )
+        report.planned.extend(planned)
+        if dry_run:
+            return
+        for action in planned:
+            if action.action == "wait":
+                continue
+            outcome = self._do(action, policy)
+            report.done.append({"table": name, "action": action.action} | outcome)
+            if on_action is not None:
+                on_action(action, outcome)
 
     def _last_sweep(self, name: str) -> float | None:
         runs = self._maintenance.history(name, limit=200)

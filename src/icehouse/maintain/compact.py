@@ -171,7 +171,11 @@ def compact(
     include: Callable[[dict[str, Any]], bool] | None = None,
     dry_run: bool = False,
     on_group: Callable[[GroupResult], None] | None = None,
+    on_commit: Callable[[dict[str, Any]], None] | None = None,
 ) -> CompactResult:
+    """Rewrite the planned groups; ``on_commit`` hears of each snapshot as soon as it is
+    committed (the run's history row records it, in case the process dies next). No
+    group to rewrite commits nothing."""
     started = time.perf_counter()
     name = ".".join(table.name())
     ordering = ordering_for(table, options)
@@ -196,6 +200,9 @@ def compact(
         snapshot_id, outcomes = committer.commit(batch)
         if snapshot_id is not None:
             result.snapshots.append(snapshot_id)
+            if on_commit is not None:
+                done = [o.partition for o in outcomes if o.status == "committed"]
+                on_commit({"snapshot_id": snapshot_id, "groups": done})
         for outcome in outcomes:
             record(outcome)
 

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
@@ -24,6 +25,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.update import RemoveSnapshotsUpdate, update_table_metadata
 
 from icehouse.errors import CommitConflict, InvalidInput
+from icehouse.maintain.scope import DeleteScope
 from icehouse.tables.history import (
     DEFAULT_MAX_AGE_MS,
     DEFAULT_MIN_KEEP,
@@ -61,6 +63,9 @@ class ExpireResult:
     """Per kind of file (``DELETED_KINDS``); in a dry run, what would be deleted."""
     attempts: int
     seconds: float
+    kept_outside: int = 0
+    """Files only expired snapshots reached that lie outside the deletion scope (the
+    table's location and this home's warehouse): left in place."""
 
     @property
     def files_deleted(self) -> int:
@@ -78,6 +83,7 @@ class ExpireResult:
             "deleted": {k: {"files": t.files, "bytes": t.bytes} for k, t in self.deleted.items()},
             "files_deleted": self.files_deleted,
             "bytes_deleted": self.bytes_deleted,
+            "kept_outside": self.kept_outside,
             "attempts": self.attempts,
             "seconds": round(self.seconds, 3),
         }
@@ -89,11 +95,15 @@ def expire_snapshots(
     older_than: timedelta | None = None,
     retain_last: int | None = None,
     dry_run: bool = False,
+    scope: DeleteScope | None = None,
+    on_commit: Callable[[dict[str, Any]], None] | None = None,
 ) -> ExpireResult:
     """Expire snapshots older than ``older_than`` except the newest ``retain_last``
     (defaults: ``history.expire.max-snapshot-age-ms``, 5 days, and
     ``history.expire.min-snapshots-to-keep``, 1), never one a branch or tag points at;
-    then delete the files only they reached.
+    then delete the files only they reached, those inside ``scope`` only (by default,
+    the table's location). ``on_commit`` hears of the expiry once it is committed, before
+    anything is deleted. Nothing to expire commits nothing.
 
     Raises:
         InvalidInput: ``retain_last`` below 1 (the current snapshot is always kept).
@@ -124,8 +134,23 @@ def expire_snapshots(
             continue
         after = reachable(response.metadata, response.metadata_location, reader)
         sized = _sized(fresh, before.minus(after, DELETED_KINDS))
-        deleted = {ref: size for ref, size in sized.items() if remove(fresh.io, ref.path)}
-        return _result(fresh, False, expired, deleted, attempt, started)
+        allowed = scope or DeleteScope(fresh.location(), fresh.location())
+        outside = [ref for ref in sized if not allowed.allows(ref.path)]
+        if on_commit is not None:
+            on_commit(
+                {
+                    "expired_snapshot_ids": sorted(expired),
+                    "metadata_location": response.metadata_location,
+                    "deleting_files": len(sized) - len(outside),
+                }
+            )
+        deleted = {
+            ref: size
+            for ref, size in sized.items()
+            if allowed.allows(ref.path) and remove(fresh.io, ref.path)
+        }
+        done = _result(fresh, False, expired, deleted, attempt, started)
+        return replace(done, kept_outside=len(outside))
     raise CommitConflict(
         f"gave up expiring snapshots after {MAX_ATTEMPTS} attempts: branches or tags kept "
         "moving under the expiry; retry when the table is quieter",

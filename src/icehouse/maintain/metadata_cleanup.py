@@ -16,11 +16,13 @@ from __future__ import annotations
 import posixpath
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from pyiceberg.table import Table
 
+from icehouse.maintain.scope import DeleteScope
 from icehouse.tables.reachability import list_files, normalise_path, remove
 
 METADATA_SUFFIX = ".metadata.json"
@@ -61,8 +63,16 @@ def metadata_version(path: str) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def clean_metadata(table: Table, *, dry_run: bool = False) -> MetadataCleanupResult:
-    """Delete (or, in a dry run, list) the metadata files the table no longer keeps.
+def clean_metadata(
+    table: Table,
+    *,
+    dry_run: bool = False,
+    scope: DeleteScope | None = None,
+    on_delete: Callable[[dict[str, Any]], None] | None = None,
+) -> MetadataCleanupResult:
+    """Delete (or, in a dry run, list) the metadata files the table no longer keeps,
+    those inside ``scope`` only (by default, the table's location); ``on_delete`` hears
+    what is about to go before the first file does.
 
     The table is reloaded first, so that a stale ``table`` cannot make a newer commit's
     metadata look unreferenced.
@@ -81,9 +91,16 @@ def clean_metadata(table: Table, *, dry_run: bool = False) -> MetadataCleanupRes
         for f in list_files(fresh.io, posixpath.dirname(location), recursive=False)
         if f.path.endswith(METADATA_SUFFIX)
     ]
+    allowed = scope or DeleteScope(fresh.location(), fresh.location())
     doomed = [
-        f for f in stored if normalise_path(f.path) not in kept and _older(f.path, current_version)
+        f
+        for f in stored
+        if normalise_path(f.path) not in kept
+        and _older(f.path, current_version)
+        and allowed.allows(f.path)
     ]
+    if doomed and not dry_run and on_delete is not None:
+        on_delete({"deleting_metadata_files": len(doomed)})
     deleted = doomed if dry_run else [f for f in doomed if remove(fresh.io, f.path)]
     return MetadataCleanupResult(
         table=".".join(fresh.name()),

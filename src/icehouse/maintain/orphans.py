@@ -15,6 +15,7 @@ listing is counted as referenced.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -23,6 +24,7 @@ from pyiceberg.table import Table
 
 from icehouse.durations import format_duration
 from icehouse.errors import UnsafeMaintenance
+from icehouse.maintain.scope import DeleteScope
 from icehouse.tables.reachability import (
     StoredFile,
     list_files,
@@ -55,6 +57,8 @@ class OrphanResult:
     paths: tuple[str, ...]
     """Every orphan found (deleted unless this is a dry run)."""
     seconds: float
+    kept_outside: int = 0
+    """Orphans outside the deletion scope (this home's warehouse): left in place."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -70,6 +74,7 @@ class OrphanResult:
             "kept_too_young": self.kept_too_young,
             "paths": list(self.paths[:PATHS_SHOWN]),
             "paths_truncated": len(self.paths) > PATHS_SHOWN,
+            "kept_outside": self.kept_outside,
             "seconds": round(self.seconds, 3),
         }
 
@@ -81,8 +86,12 @@ def remove_orphans(
     dry_run: bool = False,
     force: bool = False,
     now: datetime | None = None,
+    scope: DeleteScope | None = None,
+    on_delete: Callable[[dict[str, Any]], None] | None = None,
 ) -> OrphanResult:
-    """Delete (or, in a dry run, list) the table's orphan files.
+    """Delete (or, in a dry run, list) the table's orphan files, those inside ``scope``
+    only (by default, the table's location). ``on_delete`` hears how many files are about
+    to be deleted before the first goes, so that a run killed midway leaves a record.
 
     Raises:
         UnsafeMaintenance: ``older_than`` is below one hour and ``force`` is not set.
@@ -103,7 +112,17 @@ def remove_orphans(
     fresh = table.catalog.load_table(table.name())
     references = reachable_from(fresh)
     unreferenced = [f for f in stored if normalise_path(f.path) not in references.files]
-    orphans = [f for f in unreferenced if _older(f, cutoff_ns)]
+    allowed = scope or DeleteScope(table.location(), table.location())
+    old = [f for f in unreferenced if _older(f, cutoff_ns)]
+    orphans = [f for f in old if allowed.allows(f.path)]
+    if orphans and not dry_run and on_delete is not None:
+        on_delete(
+            {
+                "deleting_orphans": len(orphans),
+                "bytes": sum(f.size for f in orphans),
+                "paths": [f.path for f in orphans[:PATHS_SHOWN]],
+            }
+        )
     deleted = [] if dry_run else [f for f in orphans if remove(fresh.io, f.path)]
     return OrphanResult(
         table=name,
@@ -115,9 +134,10 @@ def remove_orphans(
         bytes_found=sum(f.size for f in orphans),
         files_deleted=len(deleted),
         bytes_freed=sum(f.size for f in deleted),
-        kept_too_young=len(unreferenced) - len(orphans),
+        kept_too_young=len(unreferenced) - len(old),
         paths=tuple(f.path for f in orphans),
         seconds=time.perf_counter() - started,
+        kept_outside=len(old) - len(orphans),
     )
 
 

@@ -1,5 +1,14 @@
 """What every maintenance run did, kept in the state database (``icehouse maintain
-history``), so that the effect of maintenance can be seen after the fact."""
+history``), so that the effect of maintenance can be seen after the fact, even of a run
+that was killed.
+
+A run is written as ``running`` before it changes anything (``start_run``); what it
+commits, or is about to delete, is appended as it happens (``note_committed``); its
+``alive_until`` is pushed forward with its lease (``keep_alive``); it ends as ``ok``,
+``partial`` or ``failed`` (``finish_run``). A ``running`` row whose owner died on this
+host, or whose ``alive_until`` passed (any host), is read as ``interrupted``: nothing is
+rewritten, so a reader on any host sees the same answer.
+"""
 
 from __future__ import annotations
 
@@ -8,10 +17,12 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, and_, insert, select, update
 
 from icehouse.state.models import maintenance_runs as runs
-from icehouse.state.owners import this_process
+from icehouse.state.owners import owner_is_dead, this_process
+
+RUNNING, INTERRUPTED = "running", "interrupted"
 
 
 @dataclass(frozen=True)
@@ -20,11 +31,21 @@ class MaintenanceRun:
     table: str
     action: str
     started_at: float
-    finished_at: float
+    finished_at: float | None
+    """None while running (or when interrupted)."""
     dry_run: bool
     status: str
+    """running, ok, partial, failed, or interrupted (its owner died mid-run)."""
     summary: dict[str, Any]
     error: str | None
+    owner: str | None = None
+    committed: tuple[dict[str, Any], ...] = ()
+    """What the run committed (or was about to delete), in order, as it happened."""
+
+    @property
+    def seconds(self) -> float | None:
+        """None for a run that has not finished (running, or interrupted)."""
+        return None if self.finished_at is None else self.finished_at - self.started_at
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -32,40 +53,94 @@ class MaintenanceRun:
             "table": self.table,
             "action": self.action,
             "started_at": self.started_at,
-            "seconds": round(self.finished_at - self.started_at, 3),
+            "seconds": None if self.seconds is None else round(self.seconds, 3),
             "dry_run": self.dry_run,
             "status": self.status,
+            "owner": self.owner,
             "summary": self.summary,
+            "committed": list(self.committed),
             "error": self.error,
         }
 
 
-def record_run(
-    engine: Engine,
-    *,
-    table: str,
-    action: str,
-    started_at: float,
-    dry_run: bool,
-    status: str,
-    summary: dict[str, Any],
-    error: str | None = None,
-) -> int:
+def start_run(engine: Engine, *, table: str, action: str, dry_run: bool, alive_for: float) -> int:
+    """Record a run as ``running`` (before it takes its lease or changes anything)."""
+    now = time.time()
     with engine.begin() as conn:
         result = conn.execute(
             insert(runs).values(
                 table_name=table,
                 action=action,
-                started_at=started_at,
-                finished_at=time.time(),
+                started_at=now,
                 dry_run=int(dry_run),
-                status=status,
+                status=RUNNING,
                 owner=this_process(),
+                summary="{}",
+                committed="[]",
+                alive_until=now + alive_for,
+            )
+        )
+        return int(result.inserted_primary_key[0])
+
+
+def keep_alive(engine: Engine, run_id: int, alive_for: float) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(runs)
+            .where(and_(runs.c.id == run_id, runs.c.status == RUNNING))
+            .values(alive_until=time.time() + alive_for)
+        )
+
+
+def note_committed(engine: Engine, run_id: int, what: dict[str, Any]) -> None:
+    """Append ``what`` (a snapshot committed, files about to be deleted) to the run's
+    record at once, so that a run killed right after still shows it. Only the run's own
+    process writes its row, so read-then-write cannot lose an entry."""
+    entry = {"at": round(time.time(), 3)} | what
+    with engine.begin() as conn:
+        stored = conn.execute(select(runs.c.committed).where(runs.c.id == run_id)).scalar()
+        committed = [*json.loads(stored or "[]"), entry]
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(committed=json.dumps(committed, default=str))
+        )
+
+
+def finish_run(
+    engine: Engine,
+    run_id: int,
+    *,
+    status: str,
+    summary: dict[str, Any],
+    error: str | None = None,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(
+            update(runs)
+            .where(runs.c.id == run_id)
+            .values(
+                status=status,
+                finished_at=time.time(),
                 summary=json.dumps(summary, default=str),
                 error=error,
             )
         )
-        return int(result.inserted_primary_key[0])
+
+
+def mark_interrupted(engine: Engine, *, table: str, owner: str | None, reason: str) -> int:
+    """End the ``running`` runs of ``owner`` on ``table`` as ``interrupted`` (its lease
+    was broken on purpose); returns how many. Should the owner still be alive after all,
+    its own ``finish_run`` later records how it really ended."""
+    with engine.begin() as conn:
+        changed = conn.execute(
+            update(runs)
+            .where(
+                and_(runs.c.table_name == table, runs.c.owner == owner, runs.c.status == RUNNING)
+            )
+            .values(status=INTERRUPTED, error=reason)
+        )
+    return changed.rowcount
 
 
 def list_runs(engine: Engine, table: str | None = None, *, limit: int = 50) -> list[MaintenanceRun]:
@@ -74,6 +149,7 @@ def list_runs(engine: Engine, table: str | None = None, *, limit: int = 50) -> l
         query = query.where(runs.c.table_name == table)
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
+    now = time.time()
     return [
         MaintenanceRun(
             id=r["id"],
@@ -82,9 +158,18 @@ def list_runs(engine: Engine, table: str | None = None, *, limit: int = 50) -> l
             started_at=r["started_at"],
             finished_at=r["finished_at"],
             dry_run=bool(r["dry_run"]),
-            status=r["status"],
+            status=_status(r, now),
             summary=json.loads(r["summary"]),
             error=r["error"],
+            owner=r["owner"],
+            committed=tuple(json.loads(r["committed"] or "[]")),
         )
         for r in rows
     ]
+
+
+def _status(row: Any, now: float) -> str:
+    if row["status"] != RUNNING:
+        return str(row["status"])
+    lapsed = row["alive_until"] is None or row["alive_until"] < now
+    return INTERRUPTED if lapsed or owner_is_dead(row["owner"]) else RUNNING

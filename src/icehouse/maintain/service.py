@@ -1,30 +1,35 @@
 """Maintenance actions as the Lake runs them: under the table's lease, each run recorded
-in the state database with its report, whether it succeeded, failed or was a dry run.
+in the state database with its report, whether it succeeded, failed, was refused or was
+a dry run, and, should it be killed, with what it had committed so far.
 
 One lease per table keeps two maintainers (processes, hosts) from rewriting, expiring or
 cleaning one table at once; ingestion is not blocked by it (rewrites commit on top of
-whatever ingestion committed meanwhile).
+whatever ingestion committed meanwhile). The lease is renewed while the run works, and
+each renewal also keeps the run's history row alive, so that a run whose process died
+reads as ``interrupted``.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
+from contextlib import suppress
 from datetime import timedelta
 from typing import Any, Protocol, TypeVar
 
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 from icehouse.errors import IcehouseError
 from icehouse.maintain import reports
 from icehouse.maintain.compact import CompactResult, GroupResult, compact, where_filter
 from icehouse.maintain.compact_plan import CompactOptions
 from icehouse.maintain.expire import ExpireResult, expire_snapshots
-from icehouse.maintain.leases import Leases
+from icehouse.maintain.leases import DEFAULT_LEASE_SECONDS, LeaseInfo, Leases
 from icehouse.maintain.metadata_cleanup import MetadataCleanupResult, clean_metadata
 from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult, remove_orphans
+from icehouse.maintain.scope import DeleteScope, delete_scope
 from icehouse.tables.catalog import load_table
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult, rewrite_manifests
 
@@ -34,6 +39,16 @@ class _Report(Protocol):
 
 
 R = TypeVar("R", bound=_Report)
+Committed = Callable[[dict[str, Any]], None]
+"""Called by a maintenance action with what it just committed (or is about to delete)."""
+Work = Callable[[Table, Committed], R]
+Faults = Callable[[str], None]
+"""The fault-injection seam (``icehouse.ingest.faults``): called with
+``maintain.committed`` right after each commit is recorded on the run's row."""
+
+
+def _no_faults(point: str) -> None:
+    """The production hook: does nothing."""
 
 
 def lease_key(table: str) -> str:
@@ -41,37 +56,77 @@ def lease_key(table: str) -> str:
 
 
 class Maintenance:
-    def __init__(self, engine: Engine, catalog: SqlCatalog, *, owner: str | None = None) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        catalog: SqlCatalog,
+        *,
+        warehouse: str,
+        owner: str | None = None,
+        lease_seconds: float = DEFAULT_LEASE_SECONDS,
+        faults: Faults = _no_faults,
+    ) -> None:
         self._engine = engine
         self._catalog = catalog
-        self.leases = Leases(engine, owner=owner)
+        self._warehouse = warehouse
+        self._faults = faults
+        self.leases = Leases(engine, owner=owner, seconds=lease_seconds)
 
-    def _run(self, name: str, action: str, dry_run: bool, work: Callable[[Table], R]) -> R:
-        """Run ``work`` under the table's lease and record what it did (or why it failed)."""
+    def _run(self, name: str, action: str, dry_run: bool, work: Work[R]) -> R:
+        """Record the run as ``running``, then run ``work`` under the table's lease and
+        record how it ended: its report, or the error (a refused lease included), which
+        is then raised unchanged."""
         table = load_table(self._catalog, name)
-        started = time.time()
+        alive_for = self.leases.seconds
+        run_id = reports.start_run(
+            self._engine, table=name, action=action, dry_run=dry_run, alive_for=alive_for
+        )
 
-        def record(status: str, summary: dict[str, Any], error: str | None = None) -> None:
-            reports.record_run(
+        def committed(what: dict[str, Any]) -> None:
+            reports.note_committed(self._engine, run_id, what)
+            self._faults("maintain.committed")
+
+        def heartbeat() -> None:
+            reports.keep_alive(self._engine, run_id, alive_for)
+
+        try:
+            with self.leases.hold(lease_key(name), table=name, on_renew=heartbeat) as lease:
+                result = work(table, committed)
+        except IcehouseError as exc:
+            self._finish_failed(run_id, exc.message)
+            raise
+        except BaseException as exc:  # not ours (OSError, KeyboardInterrupt...): a bug
+            self._finish_failed(run_id, repr(exc))
+            raise
+        summary = result.to_dict()
+        if lease.lost.is_set():
+            summary["lease_lost"] = True
+        reports.finish_run(self._engine, run_id, status=_status(summary), summary=summary)
+        return result
+
+    def _finish_failed(self, run_id: int, error: str) -> None:
+        """Record the failure; should the database fail too, the original error is the
+        one worth raising, and the run then reads as interrupted."""
+        with suppress(SQLAlchemyError):
+            reports.finish_run(self._engine, run_id, status="failed", summary={}, error=error)
+
+    def _scope(self, table: Table) -> DeleteScope:
+        return delete_scope(table, self._warehouse)
+
+    def unlock(self, name: str) -> LeaseInfo | None:
+        """Break the table's maintenance lease (and its autopilot lease) whoever holds
+        it; the holder's running runs are recorded as interrupted. Returns the
+        maintenance lease that was broken, if any."""
+        broken = self.leases.break_lease(lease_key(name))
+        self.leases.break_lease(f"autopilot:{name}")
+        if broken is not None:
+            reports.mark_interrupted(
                 self._engine,
                 table=name,
-                action=action,
-                started_at=started,
-                dry_run=dry_run,
-                status=status,
-                summary=summary,
-                error=error,
+                owner=broken.owner,
+                reason=f"lease broken with `icehouse maintain unlock` by {self.leases.owner}",
             )
-
-        with self.leases.hold(lease_key(name), table=name):
-            try:
-                result = work(table)
-            except IcehouseError as exc:
-                record("failed", {}, exc.message)
-                raise
-        summary = result.to_dict()
-        record(_status(summary), summary)
-        return result
+        return broken
 
     def compact(
         self,
@@ -83,7 +138,7 @@ class Maintenance:
         dry_run: bool = False,
         on_group: Callable[[GroupResult], None] | None = None,
     ) -> CompactResult:
-        def work(table: Table) -> CompactResult:
+        def work(table: Table, committed: Committed) -> CompactResult:
             row_filter = where_filter(table, name, where)
             return compact(
                 table,
@@ -92,6 +147,7 @@ class Maintenance:
                 include=include,
                 dry_run=dry_run,
                 on_group=on_group,
+                on_commit=committed,
             )
 
         return self._run(name, f"compact:{options.strategy}", dry_run, work)
@@ -108,14 +164,24 @@ class Maintenance:
             name,
             "expire",
             dry_run,
-            lambda t: expire_snapshots(
-                t, older_than=older_than, retain_last=retain_last, dry_run=dry_run
+            lambda t, committed: expire_snapshots(
+                t,
+                older_than=older_than,
+                retain_last=retain_last,
+                dry_run=dry_run,
+                scope=self._scope(t),
+                on_commit=committed,
             ),
         )
 
     def clean_metadata(self, name: str, *, dry_run: bool = False) -> MetadataCleanupResult:
         return self._run(
-            name, "clean-metadata", dry_run, lambda t: clean_metadata(t, dry_run=dry_run)
+            name,
+            "clean-metadata",
+            dry_run,
+            lambda t, committed: clean_metadata(
+                t, dry_run=dry_run, scope=self._scope(t), on_delete=committed
+            ),
         )
 
     def orphans(
@@ -130,12 +196,22 @@ class Maintenance:
             name,
             "orphans",
             dry_run,
-            lambda t: remove_orphans(t, older_than=older_than, dry_run=dry_run, force=force),
+            lambda t, committed: remove_orphans(
+                t,
+                older_than=older_than,
+                dry_run=dry_run,
+                force=force,
+                scope=self._scope(t),
+                on_delete=committed,
+            ),
         )
 
     def manifests(self, name: str, *, dry_run: bool = False) -> ManifestRewriteResult:
         return self._run(
-            name, "manifests", dry_run, lambda t: rewrite_manifests(t, dry_run=dry_run)
+            name,
+            "manifests",
+            dry_run,
+            lambda t, committed: rewrite_manifests(t, dry_run=dry_run, on_commit=committed),
         )
 
     def history(self, name: str | None = None, *, limit: int = 50) -> list[reports.MaintenanceRun]:

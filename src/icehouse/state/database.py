@@ -12,7 +12,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from sqlalchemy import Connection, Engine, create_engine, event, func, select, text
+from sqlalchemy import Connection, Engine, create_engine, event, func, inspect, select, text
 from sqlalchemy.exc import OperationalError
 
 from icehouse.errors import StateError
@@ -32,7 +32,37 @@ def _v3_maintenance(conn: Connection) -> None:
     models.maintenance_leases.create(conn)
 
 
-def _v4_deliveries(conn: Connection) -> None:
+def _v4_runs_and_home(conn: Connection) -> None:
+    """Maintenance runs recorded before they change anything (``finished_at`` may be
+    NULL, ``alive_until`` and ``committed`` added) and the home this database belongs to.
+
+    SQLite cannot drop a NOT NULL constraint, so there the table is rebuilt (index
+    dropped first: SQLite index names are per database, not per table); PostgreSQL
+    alters the column in place, keeping the id sequence. Version 3 creates the table as
+    ``models.py`` has it now, so columns this adds may already be there.
+    """
+    if conn.dialect.name == "sqlite":
+        conn.execute(text("DROP INDEX IF EXISTS ix_maintenance_runs_table"))
+        conn.execute(text("ALTER TABLE maintenance_runs RENAME TO maintenance_runs_v3"))
+        models.maintenance_runs.create(conn)
+        kept = (
+            "id, table_name, action, started_at, finished_at, dry_run, status, owner, "
+            "summary, error"
+        )
+        conn.execute(
+            text(f"INSERT INTO maintenance_runs ({kept}) SELECT {kept} FROM maintenance_runs_v3")
+        )
+        conn.execute(text("DROP TABLE maintenance_runs_v3"))
+    else:
+        conn.execute(text("ALTER TABLE maintenance_runs ALTER COLUMN finished_at DROP NOT NULL"))
+        have = {c["name"] for c in inspect(conn).get_columns("maintenance_runs")}
+        for column, kind in (("alive_until", "FLOAT"), ("committed", "TEXT")):
+            if column not in have:
+                conn.execute(text(f"ALTER TABLE maintenance_runs ADD COLUMN {column} {kind}"))
+    models.home_identity.create(conn)
+
+
+def _v5_deliveries(conn: Connection) -> None:
     """Content claims across writers, and how each file version was delivered."""
     conn.execute(text("ALTER TABLE ingest_files ADD COLUMN delivery VARCHAR(20)"))
     conn.execute(text("ALTER TABLE ingest_files ADD COLUMN start_offset BIGINT"))
@@ -42,7 +72,8 @@ def _v4_deliveries(conn: Connection) -> None:
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
-    4: _v4_deliveries,
+    4: _v4_runs_and_home,
+    5: _v5_deliveries,
 }
 """Version → the change from the version before; version 1 is the first release."""
 SCHEMA_VERSION = max(MIGRATIONS)

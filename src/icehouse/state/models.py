@@ -130,6 +130,11 @@ Index("ix_quarantine_source", quarantine.c.source, quarantine.c.created_at)
 # v3: what each maintenance run did (``icehouse maintain history``). ``summary`` is the
 # run's report as JSON (per partition files and bytes before/after, snapshots expired,
 # orphans freed, manifests before/after), so new report fields need no migration.
+# v4: a run is recorded as ``running`` before it changes anything (``finished_at`` is
+# NULL until it ends); ``alive_until`` is pushed forward while it works, so that a run
+# whose owner died reads as ``interrupted``; ``committed`` is a JSON list of what it has
+# committed (or is about to delete) so far, written as it happens.
+# status: running -> ok | partial | failed (interrupted is read, never written by a run)
 maintenance_runs = Table(
     "maintenance_runs",
     metadata,
@@ -137,12 +142,14 @@ maintenance_runs = Table(
     Column("table_name", String(400), nullable=False),
     Column("action", String(40), nullable=False),
     Column("started_at", Float, nullable=False),
-    Column("finished_at", Float, nullable=False),
+    Column("finished_at", Float),
     Column("dry_run", Integer, nullable=False),
     Column("status", String(20), nullable=False),
     Column("owner", String(200)),
     Column("summary", Text, nullable=False),
     Column("error", Text),
+    Column("alive_until", Float),
+    Column("committed", Text),
 )
 Index("ix_maintenance_runs_table", maintenance_runs.c.table_name, maintenance_runs.c.started_at)
 
@@ -154,4 +161,17 @@ maintenance_leases = Table(
     Column("key", String(600), primary_key=True),
     Column("owner", String(200)),
     Column("lease_until", Float, nullable=False),
+)
+
+# v4: which home this state database belongs to: the warehouse its catalog's tables
+# were created under and the home folder that first opened it. A home copied with
+# ``cp -a`` carries this row along; opening the copy then finds a different warehouse
+# and refuses, instead of letting maintenance delete the original home's files.
+home_identity = Table(
+    "icehouse_home",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("home", Text, nullable=False),
+    Column("warehouse", Text, nullable=False),
+    Column("recorded_at", Float, nullable=False),
 )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
@@ -50,13 +51,26 @@ class ManifestRewriteResult:
     snapshot_id: int | None
     seconds: float
     dry_run: bool
+    changed: bool = True
+    """False when the manifests already are as a rewrite would make them: then nothing
+    is committed (in a dry run: nothing would be)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewriteResult:
-    """Raises: CommitConflict when ``main`` kept moving through every attempt."""
+def rewrite_manifests(
+    table: Table,
+    *,
+    dry_run: bool = False,
+    on_commit: Callable[[dict[str, Any]], None] | None = None,
+) -> ManifestRewriteResult:
+    """Rewrite the current snapshot's data manifests, unless they already hold exactly
+    the entries a rewrite would group together (then nothing is committed: three runs
+    on a settled table must not add three snapshots). ``on_commit`` hears of the new
+    snapshot as soon as it is committed.
+
+    Raises: CommitConflict when ``main`` kept moving through every attempt."""
     started = time.perf_counter()
     for attempt in range(MAX_ATTEMPTS):
         snapshot = table.current_snapshot()
@@ -76,9 +90,16 @@ def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewrite
         }
         after = sum(len(g) for g in groups.values()) + len(manifests) - len(data)
         count = sum(len(e) for e in entries.values())
-        if dry_run:
+        unchanged = after == len(manifests) and _same_grouping(table, data, groups)
+        if dry_run or unchanged:
             return ManifestRewriteResult(
-                len(manifests), after, count, None, time.perf_counter() - started, True
+                len(manifests),
+                len(manifests) if unchanged else after,
+                count,
+                None,
+                time.perf_counter() - started,
+                dry_run,
+                changed=not unchanged,
             )
         snapshot_id = table.metadata.new_snapshot_id()
         try:
@@ -91,6 +112,8 @@ def rewrite_manifests(table: Table, *, dry_run: bool = False) -> ManifestRewrite
             table = table.catalog.load_table(table.name())
             continue
         written = response.metadata.snapshot_by_id(snapshot_id)
+        if on_commit is not None:
+            on_commit({"snapshot_id": snapshot_id})
         return ManifestRewriteResult(
             len(manifests),
             len(written.manifests(table.io)) if written else after,
@@ -137,6 +160,24 @@ def _entries_by_spec(table: Table, manifests: list[ManifestFile]) -> dict[int, l
     for spec_entries in by_spec.values():
         spec_entries.sort(key=lambda e: (_sortable(e.data_file.partition), e.data_file.file_path))
     return by_spec
+
+
+def _same_grouping(
+    table: Table, data: list[ManifestFile], groups: dict[int, list[list[ManifestEntry]]]
+) -> bool:
+    """The data manifests hold exactly the planned groups of live entries (no deleted
+    entries left to drop), so a rewrite would change nothing."""
+    if any(m.deleted_files_count for m in data):
+        return False
+    existing = {
+        frozenset(e.data_file.file_path for e in m.fetch_manifest_entry(table.io)) for m in data
+    }
+    planned = {
+        frozenset(e.data_file.file_path for e in group)
+        for spec_groups in groups.values()
+        for group in spec_groups
+    }
+    return existing == planned
 
 
 def _cluster(entries: list[ManifestEntry], per_manifest: int) -> list[list[ManifestEntry]]:
