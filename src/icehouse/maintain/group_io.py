@@ -39,7 +39,10 @@ def read_group(table: Table, group: FileGroup, *, contiguous: bool) -> pa.Table:
     if plain and local and len(local) == len(paths) and _hold_identity_columns(table, group):
         schema = table.schema().as_arrow()
         largest = max(range(len(tasks)), key=lambda i: tasks[i].file.record_count)
-        few = few_valued_strings(local[largest], schema)
+        try:
+            few = few_valued_strings(local[largest], schema)
+        except (OSError, pa.ArrowException) as exc:  # pyarrow's message names no file here
+            raise pa.ArrowInvalid(f"cannot read {local[largest]}: {exc}") from exc
         string_dictionary = pa.dictionary(pa.int32(), pa.string())  # as pyarrow reads them
         schema = pa.schema([f.with_type(string_dictionary) if f.name in few else f for f in schema])
         # No partitioning: every column comes from the file, never from its folder name.
