@@ -243,6 +243,31 @@ def test_ingest_follow_rides_out_postgres_restarts_idle_and_mid_batch(
 
 
 @pytest.mark.postgres
+def test_ingest_follow_started_while_postgres_is_down_waits_for_it(
+    tmp_path: Path, own_postgres: Postgres, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", own_postgres.url)
+    home = tmp_path / "lake"
+    make_lake(home, commit_interval="0.2s").close()
+    write_events(home / "landing", "a.jsonl.gz", 0, 30)
+    own_postgres.stop()
+    worker = Worker(home, {"ICEHOUSE_STATE_URL": own_postgres.url}, tmp_path / "pause")
+    lake = None
+    try:
+        worker.said("state database unreachable")
+        own_postgres.start()
+        worker.said("back after")
+        lake = Lake.open(home)
+        worker.wait_for("30 rows", lambda: row_count(lake) == 30)
+        assert "Traceback" not in worker.stop()
+    finally:
+        if lake is not None:
+            lake.close()
+        if worker.process.poll() is None:
+            worker.process.kill()
+
+
+@pytest.mark.postgres
 def test_ingest_once_with_postgres_down_fails_in_one_line(
     tmp_path: Path, own_postgres: Postgres, monkeypatch: pytest.MonkeyPatch
 ) -> None:

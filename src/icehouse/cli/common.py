@@ -31,6 +31,7 @@ from icehouse.config import resolve_home
 from icehouse.errors import HomeNotFound, IcehouseError, InvalidInput, StateError
 from icehouse.ingest.faults import faults_from_env
 from icehouse.lake import Lake
+from icehouse.resilience import keep_running
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NO_HOME, EXIT_STATE = 1, 2, 3, 4
 
@@ -58,11 +59,27 @@ def fail(output: Output, exc: IcehouseError) -> typer.Exit:
 
 
 @contextmanager
-def open_lake(home: Path | None, output: Output) -> Iterator[Lake]:
+def open_lake(
+    home: Path | None, output: Output, *, waiting_until: threading.Event | None = None
+) -> Iterator[Lake]:
     """Open the lake and report IcehouseErrors as ``Error: ...`` on stderr with an exit
-    code; any other exception is a bug and keeps its traceback."""
+    code; any other exception is a bug and keeps its traceback.
+
+    Long-running commands pass ``waiting_until`` (their stop event): a state database or
+    object store that does not answer yet is waited for, as an outage later would be,
+    instead of ending the command (stopping meanwhile exits 0)."""
     try:
-        lake = Lake.open(resolve_home(home), faults=faults_from_env())
+        if waiting_until is None:
+            lake = Lake.open(resolve_home(home), faults=faults_from_env())
+        else:
+            opened = keep_running(
+                lambda _working: Lake.open(resolve_home(home), faults=faults_from_env()),
+                stop=waiting_until,
+                say=say_to(output),
+            )
+            if opened is None:  # stopped before the services came back
+                raise typer.Exit(0)
+            lake = opened
     except IcehouseError as exc:
         raise fail(output, exc) from None
     try:

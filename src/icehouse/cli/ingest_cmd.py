@@ -76,7 +76,8 @@ def ingest(
 
     With --follow, a restart of the state database or an object store that does not
     answer pauses ingestion (one line on stderr when it starts, one when it ends) and
-    it goes on; with --once it ends with exit status 1 and a one-line error.
+    it goes on, also when they are down as it starts; with --once it ends with exit
+    status 1 and a one-line error.
 
     Exit status: 0 when done or stopped by SIGTERM/Ctrl-C (the current batch is
     committed or abandoned cleanly), 1 on an error, 3 without a lake home.
@@ -84,7 +85,11 @@ def ingest(
     output = Output(format)
     stop = threading.Event()
     install_stop_handlers(stop, output, doing="the current batch")
-    with open_lake(home, output) as lake, RichIngestProgress(output.err) as progress:
+    waiting = None if once else stop
+    with (
+        open_lake(home, output, waiting_until=waiting) as lake,
+        RichIngestProgress(output.err) as progress,
+    ):
         report = lake.ingest(
             sources or None, follow=not once, progress=progress, stop=stop, say=say_to(output)
         )

@@ -292,7 +292,7 @@ def run(
         if follow:
             output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
 
-    with open_lake(home, output) as lake:
+    with open_lake(home, output, waiting_until=stop if follow else None) as lake:
         report = lake.maintain(
             tables or None,
             dry_run=dry_run,
