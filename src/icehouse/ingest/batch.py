@@ -43,6 +43,9 @@ from icehouse.tables.writer import TableWriter
 
 LINE_FORMATS = ("jsonl", "csv", "tsv", "w3c")
 """Formats whose files may grow by appending whole lines."""
+MAX_WHOLE_BYTES = fast_json.MAX_PLAIN_BYTES
+"""Files up to this stored size are read whole (and kept decompressed if compressed files
+are small enough, see ``content.py``)."""
 WAITING = "waiting"
 """A file given back to the queue: another open batch is ingesting its content."""
 
@@ -178,13 +181,8 @@ class FileIngest:
         prior = None
         if not replay and row.delivery != REPLAY and self._source.on_success == "keep":
             prior = self._ledger.prior_version(self._source.name, row.path, row.id)
-        # A small JSON-lines file is read once: hashed and parsed from the same bytes.
-        # (Not when a column holds line numbers: that path does not count blank lines.)
-        whole = (
-            not replay
-            and fast_json.eligible(options, row.size)
-            and not self._mapper.reads_line_numbers
-        )
+        # A small file is read and decompressed once: hashed and decoded from those bytes.
+        whole = not replay and options.format != "parquet" and row.size <= MAX_WHOLE_BYTES
         try:
             with self._report.measure("hash"):
                 content = read_content(
@@ -214,11 +212,8 @@ class FileIngest:
                 return self._not_ours(row, claim, content.digest)
         staged = BatchFiles()
         bad: list[BadRecord] = []
-        data = content.data
-        if data is not None and part is not None:
-            data = part.prologue + data[part.start :]
         try:
-            good = self._decode(filesystem, row, options, data, staged, bad, part, content)
+            good = self._decode(filesystem, row, options, staged, bad, part, content)
         except UnreadableFile as exc:
             return self._fail(row, content.digest, staged, exc.reason, bad)
         total = good + len(bad)
@@ -329,7 +324,6 @@ class FileIngest:
         filesystem: object,
         row: FileRow,
         options: FormatOptions,
-        data: bytes | None,
         staged: BatchFiles,
         bad: list[BadRecord],
         part: ByteRange | None,
@@ -338,11 +332,18 @@ class FileIngest:
         """Decode and map the file (or its appended ``part``) into ``staged``; returns the
         good rows.
 
-        A small JSON-lines file already read whole (``data``, decompressed) takes pyarrow's
-        one-call path; anything it refuses, and any bad row it meets, sends the file
-        through the line-aware decoder.
+        A small JSON-lines file already read whole (``content.data``, decompressed) takes
+        pyarrow's one-call path; anything it refuses, and any bad row it meets, sends the
+        file through the line-aware decoder, which reads the same bytes again (not the
+        file). That path is skipped when a column holds line numbers: it does not count
+        blank lines.
         """
-        if data is not None:
+        if (
+            content.data is not None
+            and options.format == "jsonl"
+            and not self._mapper.reads_line_numbers
+        ):
+            data = content.data if part is None else part.prologue + content.data[part.start :]
             try:
                 with self._report.measure("decode"):
                     chunk = fast_json.read_whole(data, row.path, _plain(options))
@@ -360,7 +361,7 @@ class FileIngest:
         if part is None and content.codec == "none" and options.format != "parquet":
             part = ByteRange(0, content.size)  # no further than what was hashed
         good = 0
-        chunks = decode_file(filesystem, row.path, options, part)  # type: ignore[arg-type]
+        chunks = decode_file(filesystem, row.path, options, part, content.data)  # type: ignore[arg-type]
         while True:
             self._heartbeat()
             with self._report.measure("decode"):

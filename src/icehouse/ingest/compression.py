@@ -223,6 +223,12 @@ class _Limited:
         self.closed = True
 
 
+def open_bytes(path: str, data: bytes, *, prologue: bytes = b"") -> DecompressedStream:
+    """Content already read and decompressed (while it was hashed), after ``prologue``:
+    decoded without reading or inflating the file a second time."""
+    return DecompressedStream(path, "none", _CountingReader(pa.BufferReader(data), prologue))
+
+
 def open_range(
     filesystem: pafs.FileSystem, path: str, *, start: int, end: int, prologue: bytes = b""
 ) -> DecompressedStream:
@@ -254,6 +260,7 @@ __all__ = [
     "codec_from_magic",
     "detect_compression",
     "looks_like_text",
+    "open_bytes",
     "open_decompressed",
     "open_range",
     "stream_error",

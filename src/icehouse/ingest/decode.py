@@ -48,6 +48,7 @@ from icehouse.errors import InvalidConfig, UnreadableFile
 from icehouse.ingest.compression import (
     COMPRESSIONS,
     DecompressedStream,
+    open_bytes,
     open_decompressed,
     open_range,
 )
@@ -173,9 +174,11 @@ def decode_file(
     path: str,
     options: FormatOptions,
     part: ByteRange | None = None,
+    data: bytes | None = None,
 ) -> Iterator[DecodedChunk]:
     """Decode ``path`` (or a ``part`` of it) chunk by chunk; line numbers count from the
-    first line decoded, prologue included.
+    first line decoded, prologue included. ``data`` is the file's content when it is
+    already in memory (decompressed): it is decoded instead of the file.
 
     An empty file (or one of blank lines only) yields nothing. When the file as a whole
     turns out unreadable, :class:`UnreadableFile` is raised even after chunks were
@@ -195,7 +198,11 @@ def decode_file(
         decoder = _W3cDecoder(options, path)
     else:
         decoder = _CsvDecoder(options, path)
-    if part is None:
+    if data is not None:
+        if part is not None:
+            data = data[part.start : part.end]
+        stream = open_bytes(path, data, prologue=part.prologue if part else b"")
+    elif part is None:
         stream = open_decompressed(filesystem, path, options.compression)
     else:
         stream = open_range(
