@@ -315,36 +315,60 @@ def test_a_csv_file_that_grows_keeps_its_header(lake, landing, events):
 
 
 def test_an_unterminated_last_line_completed_by_a_newline_is_an_append(lake, landing, events):
-    add_source(lake, "s", landing)
+    add_source(lake, "s", landing, bad_line_threshold=0.9)
     path = landing / "app.jsonl"
     path.write_bytes(lines(event(1)) + json.dumps(event(2)).encode())  # no final newline
     age(path, 200)
     lake.ingest()
     with path.open("ab") as out:
-        out.write(b"\n" + lines(event(3)))
+        out.write(b"\n" + lines(event(3)) + b"{bad\n")
     age(path, 100)
 
     lake.ingest()
 
     assert ids(lake) == [1, 2, 3]
+    assert [r.line for r in lake.quarantine_list() if r.kind == "line"] == [4]
 
 
-def test_a_line_cut_mid_way_and_continued_is_a_change_not_a_silent_loss(lake, landing, events):
+def test_a_line_cut_mid_way_is_taken_whole_once_the_writer_completes_it(lake, landing, events):
+    """The writer paused mid-line for longer than `settle`: the cut line was quarantined
+    as malformed; once completed, it goes in with the lines after it, and its quarantine
+    record is settled."""
     add_source(lake, "s", landing, bad_line_threshold=0.9)
     path = landing / "app.jsonl"
     whole = json.dumps(event(2)).encode()
     path.write_bytes(lines(event(1)) + whole[:10])  # the writer paused mid-line
     age(path, 200)
     lake.ingest()
+    assert [r.line for r in lake.quarantine_list() if r.replayed_at is None] == [2]
     with path.open("ab") as out:
-        out.write(whole[10:] + b"\n")
+        out.write(whole[10:] + b"\n" + lines(event(3)) + b"{bad\n")
     age(path, 100)
 
     report = lake.ingest()
 
-    assert report.changed_files == 1
-    assert ids(lake) == [1]
-    assert [name for name, _ in quarantined_files(lake)] == ["app.jsonl"]
+    assert (report.appended_files, report.changed_files) == (1, 0)
+    assert ids(lake) == [1, 2, 3]
+    open_records = [(r.line, r.raw) for r in lake.quarantine_list() if r.replayed_at is None]
+    assert open_records == [(4, "{bad")]
+
+
+def test_a_cut_line_that_went_in_as_a_row_and_is_continued_is_a_change(lake, landing, events):
+    add_source(lake, "s", landing, format="csv", glob="*.csv")
+    path = landing / "app.csv"
+    path.write_text(
+        "ts,id,country,bytes\n2024-06-01T10:00:00Z,1,de,10\n2024-06-01T11:00:00Z,2,fr,2"
+    )
+    age(path, 200)
+    lake.ingest()  # the cut line went in with bytes = 2
+    with path.open("a") as out:
+        out.write("0\n")
+    age(path, 100)
+
+    report = lake.ingest()
+
+    assert (report.appended_files, report.changed_files) == (0, 1)
+    assert [name for name, _ in quarantined_files(lake)] == ["app.csv"]
 
 
 def test_a_file_rewritten_with_a_longer_different_prefix_is_a_change(lake, landing, events):

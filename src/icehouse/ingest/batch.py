@@ -200,7 +200,7 @@ class FileIngest:
         part: ByteRange | None = None
         delivery = "new"
         if prior is not None:
-            delivery, part = self._compare(content, prior, options)
+            delivery, part = self._compare(content, prior, options, row)
             if delivery == "recopy":
                 self._finish(row, state=RECOPIED, content_hash=content.digest, delivery=delivery)
                 return FileOutcome(RECOPIED, bytes_read=row.size, delivery=delivery)
@@ -254,11 +254,16 @@ class FileIngest:
         )
 
     def _compare(
-        self, content: Content, prior: PriorVersion, options: FormatOptions
+        self, content: Content, prior: PriorVersion, options: FormatOptions, row: FileRow
     ) -> tuple[str, ByteRange | None]:
         """How a new version of a path relates to its committed one: ``recopy`` (same
         content), ``append`` (a plain line-oriented file that grew by whole lines: the part
-        to ingest) or ``change``."""
+        to ingest) or ``change``.
+
+        A writer may pause mid-line: the earlier version then ended in a cut line, read as
+        a bad (quarantined) line. When the new bytes complete it, that line is read again
+        whole with the appended ones, and its quarantine record is settled by this file.
+        A cut line that had gone in as a row makes the file a change instead."""
         if content.digest == prior.content_hash:
             return "recopy", None
         prefix = content.prefix
@@ -266,10 +271,14 @@ class FileIngest:
         if not appendable or prefix is None or prefix.digest != prior.content_hash:
             return "change", None
         if prefix.ends_line:
-            start = prefix.size
+            start, lines_before = prefix.size, prefix.lines
         elif prefix.next_is_newline:  # the earlier version's last line was whole after all
-            start = prefix.size + 1
-        else:  # its last line was cut, and the new bytes continue it
+            start, lines_before = prefix.size + 1, prefix.lines + 1
+        elif self._ledger.settle_cut_line(
+            self._source.name, row.path, line=prefix.lines + 1, by_file=row.id
+        ):
+            start, lines_before = prefix.last_line_start, prefix.lines
+        else:  # its cut last line went in as a row, and the new bytes continue it
             return "change", None
         if options.format == "w3c":  # the appended lines' fields are named above them
             prologue = prefix.fields_line
@@ -277,7 +286,7 @@ class FileIngest:
             prologue = prefix.first_line
         else:
             prologue = b""
-        return "append", ByteRange(start, content.size, prologue, prefix.lines)
+        return "append", ByteRange(start, content.size, prologue, lines_before)
 
     def _changed(self, row: FileRow, content: Content, prior: PriorVersion) -> FileOutcome:
         """A committed file came back with other content: quarantined (visible, and

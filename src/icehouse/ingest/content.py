@@ -47,6 +47,8 @@ class Prefix:
     """Newlines in it: the number of the first line after it, minus one."""
     ends_line: bool
     """Its last byte is a newline."""
+    last_line_start: int
+    """Where its last line begins (just after its last newline; 0 if it has none)."""
     next_is_newline: bool
     """The byte just after it is a newline (the earlier version's last line was whole)."""
     first_line: bytes
@@ -78,9 +80,15 @@ class _Hasher:
         self._first_line = b""
         self._first_line_done = False
         self._last_byte = b""
+        self._last_line_start = 0
         self._fields_line = b""
         self._fields_open = False
         self.prefix: Prefix | None = None
+
+    def _track_line_start(self, head: bytes) -> None:
+        newline = head.rfind(b"\n")
+        if newline >= 0:
+            self._last_line_start = self._size + newline + 1
 
     def _track_fields(self, head: bytes) -> None:
         """Keep the last ``#Fields:`` line seen (W3C logs name their fields in one)."""
@@ -108,6 +116,7 @@ class _Hasher:
             cut = at - self._size
             self._digest.update(block[:cut])
             self._lines += block.count(b"\n", 0, cut)
+            self._track_line_start(block[:cut])
             self._track_fields(block[:cut])
             last = block[cut - 1 : cut] if cut else self._last_byte
             self.prefix = Prefix(
@@ -115,6 +124,7 @@ class _Hasher:
                 digest=self._digest.hexdigest(),
                 lines=self._lines,
                 ends_line=last == b"\n",
+                last_line_start=self._last_line_start,
                 next_is_newline=block[cut : cut + 1] == b"\n",
                 first_line=self._first_line,
                 fields_line=self._fields_line,
@@ -124,6 +134,7 @@ class _Hasher:
             self._digest.update(block)
             if at is not None and self.prefix is None:
                 self._lines += block.count(b"\n")
+                self._track_line_start(block)
                 self._track_fields(block)
         self._size += len(block)
         if block:

@@ -389,6 +389,26 @@ class Ledger:
             if taken:
                 return ContentClaim.OWN
 
+    def settle_cut_line(self, source: str, path: str, *, line: int, by_file: int) -> bool:
+        """Whether line ``line`` of ``path`` is in the quarantine (unsettled); if so, it is
+        marked as taken again by file ``by_file`` (settled when that file commits)."""
+        with self._engine.begin() as conn:
+            return bool(
+                conn.execute(
+                    update(quarantine)
+                    .where(
+                        and_(
+                            quarantine.c.source == source,
+                            quarantine.c.path == path,
+                            quarantine.c.kind == "line",
+                            quarantine.c.line == line,
+                            quarantine.c.replayed_at.is_(None),
+                        )
+                    )
+                    .values(replayed_by=by_file)
+                ).rowcount
+            )
+
     def prior_version(self, source: str, path: str, before_id: int) -> PriorVersion | None:
         """The newest committed version of ``path`` registered before file ``before_id``."""
         with self._engine.connect() as conn:
