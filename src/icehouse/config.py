@@ -12,7 +12,7 @@ import tomllib
 import warnings
 from datetime import timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import tomlkit
 from pydantic import (
@@ -24,8 +24,9 @@ from pydantic import (
     model_validator,
 )
 
+from icehouse.config_check import by_line, check_sections, describe, where
 from icehouse.durations import parse_duration
-from icehouse.errors import HomeNotFound, InvalidConfig
+from icehouse.errors import HomeNotFound, InvalidConfig, InvalidDuration
 
 CONFIG_FILE = "icehouse.toml"
 STATE_FILE = "state.db"
@@ -33,6 +34,15 @@ WAREHOUSE_DIR = "warehouse"
 DEFAULT_HOME = "lake"
 CATALOG_NAME = "icehouse"
 """PyIceberg's SqlCatalog keys tables by catalog name: it must never change."""
+
+
+def _duration_text(value: str) -> str:
+    """A duration setting, checked when the file is read (not when it is first used)."""
+    try:
+        parse_duration(value)
+    except InvalidDuration as exc:
+        raise ValueError(exc.message) from None
+    return value
 
 
 class ColumnMapping(BaseModel):
@@ -150,11 +160,7 @@ class SourceConfig(BaseModel):
             raise ValueError('on_success = "archive" needs archive = "<folder>"')
         return self
 
-    @field_validator("settle")
-    @classmethod
-    def _valid_duration(cls, value: str) -> str:
-        parse_duration(value)
-        return value
+    _valid_settle = field_validator("settle")(classmethod(lambda cls, v: _duration_text(v)))
 
     @property
     def settle_time(self) -> timedelta:
@@ -173,6 +179,10 @@ class IngestConfig(BaseModel):
     memory_mb: int = 256
     """Arrow bytes a batch may hold before writing: 2/3 in the table writer's partition
     buffers, 1/3 staging the file being decoded (so peak RSS stays flat with file size)."""
+
+    _valid_durations = field_validator("commit_interval", "poll_interval", "retention", "lease")(
+        classmethod(lambda cls, v: _duration_text(v))
+    )
 
     @property
     def commit_interval_time(self) -> timedelta:
@@ -283,31 +293,62 @@ def load_config(home: Path) -> LakeConfig:
             f"`icehouse init --home {home}`, or point --home / ICEHOUSE_HOME at an existing one",
             home=str(home),
         )
+    text = path.read_text()
     try:
-        raw = tomllib.loads(path.read_text())
+        raw = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise InvalidConfig(str(exc), where=str(path)) from exc
-    lake = raw.get("lake", {})
+    problems = check_sections(raw, text=text)
+    lake = raw.get("lake", {}) if isinstance(raw.get("lake"), dict) else {}
     state_url = os.environ.get("ICEHOUSE_STATE_URL") or lake.get(
         "state_url", f"sqlite:///{STATE_FILE}"
     )
     warehouse = os.environ.get("ICEHOUSE_WAREHOUSE") or lake.get("warehouse", WAREHOUSE_DIR)
-    sources = raw.get("sources", {})
+    ingest = _validated(IngestConfig, raw.get("ingest", {}), ("ingest",), text, problems)
+    sources: dict[str, SourceConfig] = {}
+    for name, spec in (raw.get("sources") or {}).items():
+        if not isinstance(spec, dict):
+            problems.append(f"{where(text, ('sources',), name)}sources.{name} must be a table")
+            continue
+        fields = {"name": name, **_absolute_source(home, spec)}
+        source = _validated(SourceConfig, fields, ("sources", name), text, problems)
+        if source is not None:
+            sources[name] = source
+    if problems:
+        problems = by_line(problems)
+        if len(problems) == 1:
+            raise InvalidConfig(problems[0], where=str(path))
+        listed = "\n".join(f"  {p}" for p in problems)
+        raise InvalidConfig(f"{len(problems)} problems:\n{listed}", where=str(path))
+    assert ingest is not None
+    return LakeConfig(
+        home=home,
+        state_url=_absolute_sqlite(home, state_url),
+        warehouse=_absolute(home, warehouse),
+        storage=_flatten(raw.get("storage", {})),
+        ingest=ingest,
+        sources=sources,
+    )
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _validated(
+    model: type[M], fields: dict[str, Any], prefix: tuple[str, ...], text: str, problems: list[str]
+) -> M | None:
+    """``model`` built from ``fields``, or None with its problems added to ``problems``."""
     try:
-        config = LakeConfig(
-            home=home,
-            state_url=_absolute_sqlite(home, state_url),
-            warehouse=_absolute(home, warehouse),
-            storage=_flatten(raw.get("storage", {})),
-            ingest=IngestConfig(**raw.get("ingest", {})),
-            sources={
-                name: SourceConfig(name=name, **_absolute_source(home, spec))
-                for name, spec in sources.items()
-            },
-        )
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            built = model(**fields)
+        for warning in caught:  # say where a deprecated key is, then warn as it did
+            place = where(text, prefix, None)
+            warnings.warn(f"{place}{warning.message}", warning.category, stacklevel=3)
+        return built
     except ValidationError as exc:
-        raise InvalidConfig(_describe_validation(exc), where=str(path)) from exc
-    return config
+        problems.extend(describe(exc, model=model, prefix=prefix, text=text))
+        return None
 
 
 def _flatten(table: dict[str, Any], prefix: str = "") -> dict[str, str]:
@@ -327,12 +368,6 @@ def _absolute_source(home: Path, spec: dict[str, Any]) -> dict[str, Any]:
         if isinstance(spec.get(key), str):
             spec[key] = _absolute(home, spec[key])
     return spec
-
-
-def _describe_validation(exc: ValidationError) -> str:
-    return "; ".join(
-        f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
-    )
 
 
 def save_source(home: Path, source: dict[str, Any]) -> None:

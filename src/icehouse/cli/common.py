@@ -50,7 +50,7 @@ FormatOption = Annotated[
 
 
 def fail(output: Output, exc: IcehouseError) -> typer.Exit:
-    output.note(f"[red]Error:[/red] {exc.message}")
+    output.note(f"[red]Error:[/red] {escape(exc.message)}")  # a message may hold [brackets]
     if isinstance(exc, HomeNotFound):
         return typer.Exit(EXIT_NO_HOME)
     if isinstance(exc, StateError):
