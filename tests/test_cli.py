@@ -58,6 +58,7 @@ def ingested(home: str, tmp_path: Path) -> str:
     landing = tmp_path / "landing"
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--partition", "day(ts)",
        "--sort", "id", "--home", home)  # fmt: skip
+    (landing).mkdir(parents=True, exist_ok=True)
     ok("source", "add", "web", "--location", str(landing), "--table", "logs.events",
        "--file-format", "jsonl", "--settle", "0s", "--home", home)  # fmt: skip
     good = [event(i, country="us" if i == 2 else "de") for i in range(1, 21)]
@@ -213,6 +214,7 @@ def test_showing_a_missing_table_exits_1_with_error_on_stderr_only(home):
 
 def test_source_add_then_test_shows_mapped_rows_and_every_error(home, tmp_path):
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", home)
+    (tmp_path / "in").mkdir(parents=True, exist_ok=True)
     ok("source", "add", "web", "--location", str(tmp_path / "in"), "--table", "logs.events",
        "--file-format", "jsonl", "--map", "id=event.id", "--map", "ts=at",
        "--timestamp", "ts=epoch_ms", "--map", "country=cc", "--expr", "country=upper(country)",
@@ -247,6 +249,7 @@ def test_source_add_then_test_shows_mapped_rows_and_every_error(home, tmp_path):
 
 def test_source_add_writes_icehouse_toml_and_list_show_read_it(home, tmp_path):
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", home)
+    (tmp_path / "in").mkdir(parents=True, exist_ok=True)
     result = ok("source", "add", "web", "--location", str(tmp_path / "in"),
                 "--table", "logs.events", "--file-format", "csv", "--glob", "*.csv.gz",
                 "--home", home)  # fmt: skip
@@ -289,6 +292,7 @@ def test_source_add_with_an_unknown_format_exits_1(home, tmp_path):
 def test_ingest_as_json_prints_the_report(home, tmp_path):
     landing = tmp_path / "landing"
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", home)
+    (landing).mkdir(parents=True, exist_ok=True)
     ok("source", "add", "web", "--location", str(landing), "--table", "logs.events",
        "--file-format", "jsonl", "--settle", "0s", "--home", home)  # fmt: skip
     write_jsonl(landing / "a.jsonl", ["{oops", *[event(i) for i in range(1, 21)]])
@@ -302,6 +306,7 @@ def test_ingest_as_json_prints_the_report(home, tmp_path):
 def test_ingest_prints_a_summary_for_people(home, tmp_path):
     landing = tmp_path / "landing"
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", home)
+    (landing).mkdir(parents=True, exist_ok=True)
     ok("source", "add", "web", "--location", str(landing), "--table", "logs.events",
        "--file-format", "jsonl", "--settle", "0s", "--home", home)  # fmt: skip
     write_jsonl(landing / "a.jsonl", ["{oops", *[event(i) for i in range(1, 21)]])

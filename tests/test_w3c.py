@@ -255,6 +255,7 @@ def test_source_add_takes_w3c_derive_and_meta_and_source_test_maps_a_sample(home
         "--schema",
         '{"at": "timestamptz", "n": "long", "file": "string"}',
     )
+    (tmp_path / "in").mkdir(parents=True, exist_ok=True)
     cli("source", "add", "iis", "--location", str(tmp_path / "in"), "--table", "cdn.hits",
         "--file-format", "w3c", "--derive", "stamp=${date} || ' ' || ${time}",
         "--map", "at=stamp", "--timestamp", "at=%Y-%m-%d %H:%M:%S",

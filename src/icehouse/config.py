@@ -163,6 +163,13 @@ class SourceConfig(BaseModel):
     _valid_settle = field_validator("settle")(classmethod(lambda cls, v: _duration_text(v)))
 
     @property
+    def local_location(self) -> Path | None:
+        """The landing folder on this machine (None for an object store)."""
+        if "://" in self.location and not self.location.startswith("file://"):
+            return None
+        return Path(self.location.removeprefix("file://"))
+
+    @property
     def settle_time(self) -> timedelta:
         return parse_duration(self.settle)
 
@@ -264,7 +271,7 @@ retention = "30d"         # how long ledger and quarantine records are kept
 """
 
 
-def _absolute(home: Path, value: str) -> str:
+def resolve_path(home: Path, value: str) -> str:
     """Relative local paths are relative to the home; URLs are left alone."""
     if "://" in value:
         return value
@@ -324,7 +331,7 @@ def load_config(home: Path) -> LakeConfig:
     return LakeConfig(
         home=home,
         state_url=_absolute_sqlite(home, state_url),
-        warehouse=_absolute(home, warehouse),
+        warehouse=resolve_path(home, warehouse),
         storage=_flatten(raw.get("storage", {})),
         ingest=ingest,
         sources=sources,
@@ -366,7 +373,7 @@ def _absolute_source(home: Path, spec: dict[str, Any]) -> dict[str, Any]:
     spec = dict(spec)
     for key in ("location", "archive"):
         if isinstance(spec.get(key), str):
-            spec[key] = _absolute(home, spec[key])
+            spec[key] = resolve_path(home, spec[key])
     return spec
 
 

@@ -11,6 +11,7 @@ thing the same way.
     │   ├── NoSuchTable
     │   ├── NoSuchNamespace
     │   ├── NoSuchSource
+    │   ├── LandingNotFound           a source's landing folder does not exist
     │   └── NoSuchQuarantineRecord
     ├── Conflict                      409
     │   ├── TableAlreadyExists
@@ -87,6 +88,15 @@ class NoSuchSource(NotFound):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
         self.source = source
+
+
+class LandingNotFound(NotFound):
+    """A source's landing folder does not exist (a typo, or a path resolved elsewhere)."""
+
+    def __init__(self, message: str, *, source: str, location: str) -> None:
+        super().__init__(message)
+        self.source = source
+        self.location = location
 
 
 class NoSuchQuarantineRecord(NotFound):
@@ -310,6 +320,7 @@ __all__ = [
     "InvalidPartitionSpec",
     "InvalidSchema",
     "InvalidSortOrder",
+    "LandingNotFound",
     "MaintenanceBusy",
     "NoSuchNamespace",
     "NoSuchQuarantineRecord",

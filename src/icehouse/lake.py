@@ -26,10 +26,11 @@ from icehouse.config import (
     SourceConfig,
     default_config_text,
     load_config,
+    resolve_path,
     save_source,
 )
 from icehouse.durations import parse_duration
-from icehouse.errors import InvalidInput, NoSuchSource, SourceAlreadyExists
+from icehouse.errors import InvalidInput, LandingNotFound, NoSuchSource, SourceAlreadyExists
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
 from icehouse.ingest.faults import Faults, no_faults
@@ -459,8 +460,30 @@ class Lake:
             raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
 
     def test_source(self, name: str, sample: Path, *, limit: int = 20) -> SampleResult:
+        """Raises: NoSuchSource, LandingNotFound (its landing folder does not exist)."""
         source = self.source(name)
+        self.check_landing(source)
         return try_sample(source, self.table(source.table).schema(), sample, limit=limit)
+
+    def missing_landings(self, names: list[str] | None = None) -> list[SourceConfig]:
+        """The sources (of ``names``, default all) whose landing folder does not exist."""
+        chosen = [self.source(n) for n in names] if names else list(self.config.sources.values())
+        return [s for s in chosen if s.local_location and not s.local_location.is_dir()]
+
+    def check_landing(self, source: SourceConfig) -> None:
+        """Raises: LandingNotFound when the source's landing folder (a relative location is
+        relative to the home) does not exist. Object stores are not checked: a prefix
+        exists once something lands under it."""
+        source = source.model_copy(update={"location": resolve_path(self.home, source.location)})
+        folder = source.local_location
+        if folder is not None and not folder.is_dir():
+            raise LandingNotFound(
+                f"source {source.name!r}: landing folder {folder} does not exist (relative "
+                f"locations are relative to the lake home, {self.home}); create it, or fix "
+                "the location",
+                source=source.name,
+                location=str(folder),
+            )
 
 
 def _required(source: SourceConfig) -> dict[str, Any]:

@@ -108,16 +108,27 @@ def add(
     settle: Annotated[
         str, typer.Option(help="A local file must be unchanged this long before it is taken.")
     ] = "2s",
+    create_location: Annotated[
+        bool,
+        typer.Option(
+            "--create-location",
+            help="Create the landing folder if it does not exist (else that is an error).",
+        ),
+    ] = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """Add a source to icehouse.toml (edit the file for anything more)."""
+    """Add a source to icehouse.toml (edit the file for anything more).
+
+    A relative --location is relative to the lake home (as in icehouse.toml), not to the
+    current folder; a landing folder that does not exist is an error unless
+    --create-location is given."""
     output = Output(format)
     with open_lake(home, output) as lake:
         try:
             source = SourceConfig(
                 name=name,
-                location=str(Path(location).absolute()) if "://" not in location else location,
+                location=location,  # relative to the lake home, as in icehouse.toml
                 table=table,
                 format=file_format,
                 glob=glob,
@@ -134,6 +145,9 @@ def add(
             )
         except ValueError as exc:
             raise InvalidConfig(str(exc), where=f"source {name!r}") from None
+        if create_location and source.local_location is not None:
+            (lake.home / source.local_location).mkdir(parents=True, exist_ok=True)
+        lake.check_landing(source)
         added = lake.add_source(source)
         output.emit(
             added.model_dump(),
