@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
+import pyarrow.fs as pafs
 
 from icehouse.config import SourceConfig
 from icehouse.errors import UnreadableFile
@@ -86,6 +87,17 @@ def format_options(source: SourceConfig) -> FormatOptions:
     )
 
 
+@dataclass(frozen=True)
+class Taking:
+    """A claimed file whose rows this batch takes: the content read, how this version
+    came (``new``, ``append`` or ``change``) and, for an append, the part to decode."""
+
+    row: FileRow
+    content: Content
+    delivery: str = "new"
+    part: ByteRange | None = None
+
+
 @dataclass
 class BatchFiles:
     """Rows staged for one file before they are handed to the writer."""
@@ -106,7 +118,10 @@ class FileIngest:
         self._file = ""  # the file being read, relative to the source location
 
     def run(self, row: FileRow) -> FileOutcome:
-        """Raises: BatchAbandoned when a file already handed to the writer fails."""
+        """Read the file, tell what kind of delivery it is, and take its rows if they are
+        this batch's to take.
+
+        Raises: BatchAbandoned when a file already handed to the writer fails."""
         filesystem, base = open_location(self._source.location, self._batch.storage)
         self._file = relative_path(base, row.path)
         replay = row.replay_lines is not None
@@ -114,29 +129,14 @@ class FileIngest:
         prior = None
         if not replay and row.delivery != REPLAY and self._source.on_success == "keep":
             prior = self._batch.ledger.queue.prior_version(self._source.name, row.path, row.id)
-        # A small JSON-lines file is read once: hashed and parsed from the same bytes.
-        # (Not when a column holds line numbers: that path does not count blank lines.)
-        whole = (
-            not replay
-            and fast_json.eligible(options, row.size)
-            and not self._mapper.reads_line_numbers
-        )
         try:
-            with self._report.measure("hash"):
-                content = read_content(
-                    filesystem,
-                    row.path,
-                    options.compression,
-                    whole=whole,
-                    prefix_at=prior.size if prior else None,
-                )
+            content = self._read(filesystem, row, options, prior)
         except UnreadableFile as exc:
             if exc.reason == "vanished":
                 reason = f"file vanished before it could be read: {exc}"
                 return self._quarantine_file(row, None, reason)
             return self._fail(row, None, BatchFiles(), exc.reason, [])
-        part: ByteRange | None = None
-        delivery = "new"
+        taking = Taking(row, content)
         if prior is not None:
             delivery, part = self._compare(content, prior, options)
             if delivery == "recopy":
@@ -144,10 +144,46 @@ class FileIngest:
                 return FileOutcome(RECOPIED, bytes_read=row.size, delivery=delivery)
             if delivery == "change" and self._source.on_change != "reingest":
                 return self._changed(row, content, prior)
+            taking = Taking(row, content, delivery, part)
         if not replay:
             claim = self._claim(row, content.digest)
             if claim is not ContentClaim.OWN:
                 return self._not_ours(row, claim, content.digest)
+        return self._take(filesystem, options, taking)
+
+    def _read(
+        self,
+        filesystem: pafs.FileSystem,
+        row: FileRow,
+        options: FormatOptions,
+        prior: PriorVersion | None,
+    ) -> Content:
+        """Hash the file's content (its prefix too, to compare with ``prior``).
+
+        A small JSON-lines file is read once: hashed and parsed from the same bytes.
+        (Not when a column holds line numbers: that path does not count blank lines.)
+
+        Raises: UnreadableFile."""
+        whole = (
+            row.replay_lines is None
+            and fast_json.eligible(options, row.size)
+            and not self._mapper.reads_line_numbers
+        )
+        with self._report.measure("hash"):
+            return read_content(
+                filesystem,
+                row.path,
+                options.compression,
+                whole=whole,
+                prefix_at=prior.size if prior else None,
+            )
+
+    def _take(
+        self, filesystem: pafs.FileSystem, options: FormatOptions, taking: Taking
+    ) -> FileOutcome:
+        """Decode the file (or its appended part) and hand its rows to the writer, unless
+        it is empty or has too many bad lines (then it is quarantined whole)."""
+        row, content, part = taking.row, taking.content, taking.part
         staged = BatchFiles()
         bad: list[BadRecord] = []
         data = content.data
@@ -160,13 +196,21 @@ class FileIngest:
         total = good + len(bad)
         if total == 0 and part is None:
             return self._fail(row, content.digest, staged, "empty file: no records", bad)
-        if bad and not replay and len(bad) / total > self._source.bad_line_threshold:
+        if bad and row.replay_lines is None and len(bad) / total > self._source.bad_line_threshold:
             reason = (
                 f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
                 f"source's bad_line_threshold of {100 * self._source.bad_line_threshold:g} %; "
                 f"first: line {bad[0].line}: {bad[0].reason}"
             )
             return self._fail(row, content.digest, staged, reason, bad)
+        return self._accept(taking, staged, good, bad)
+
+    def _accept(
+        self, taking: Taking, staged: BatchFiles, good: int, bad: list[BadRecord]
+    ) -> FileOutcome:
+        """The file's rows go to the writer and its outcome to the ledger."""
+        row, content, part, delivery = taking.row, taking.content, taking.part, taking.delivery
+        replay = row.replay_lines is not None
         with self._report.measure("partition"):
             late = self._batch.late.count(staged.chunks)
             for rows in staged.chunks:
@@ -263,7 +307,7 @@ class FileIngest:
 
     def _decode(
         self,
-        filesystem: object,
+        filesystem: pafs.FileSystem,
         row: FileRow,
         options: FormatOptions,
         data: bytes | None,
@@ -297,7 +341,7 @@ class FileIngest:
         if part is None and content.codec == "none" and options.format != "parquet":
             part = ByteRange(0, content.size)  # no further than what was hashed
         good = 0
-        chunks = decode_file(filesystem, row.path, options, part)  # type: ignore[arg-type]
+        chunks = decode_file(filesystem, row.path, options, part)
         while True:
             self._batch.heartbeat()
             with self._report.measure("decode"):
