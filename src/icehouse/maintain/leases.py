@@ -40,7 +40,7 @@ class LeaseInfo:
 
     def describe(self, now: float | None = None) -> str:
         """``host:pid until 14:03:07 (in 42 s)``, local time as the user's clock shows it."""
-        left = max(0, round(self.until - (time.time() if now is None else now)))
+        left = max(0, round(self.until - (SYSTEM_CLOCK() if now is None else now)))
         clock = time.strftime("%H:%M:%S", time.localtime(self.until))
         return f"{self.owner or 'an unknown maintainer'} until {clock} (in {left} s)"
 
