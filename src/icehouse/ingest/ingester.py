@@ -15,6 +15,11 @@ Exactly once, step by step (each boundary is a fault-injection point, see
 A batch left open by a dead process is settled by whoever recovers it: if the table's
 current snapshot (high-water mark) or retained history says it committed, the ledger
 catches up; otherwise its written files are deleted and its files queued again.
+
+The ``Ingester`` runs the rounds and recovery; one batch is a ``BatchContext`` (what its
+files share, ``batch_context.py``) filled by a ``BatchRun`` (``batch_run.py``), each file
+by a ``FileIngest`` (``batch.py``), and committed by the ``BatchCommitter``
+(``batch_commit.py``). The state they share lives in the ledger (``ledger/``).
 """
 
 from __future__ import annotations
