@@ -23,7 +23,7 @@ from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
 from icehouse.errors import CommitUncertain
-from icehouse.ingest.ledger import Ledger
+from icehouse.ingest.ledger import BatchLog
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
 from icehouse.tables.catalog import LakeCatalog
@@ -191,16 +191,16 @@ def test_a_ledger_failure_after_the_append_landed_keeps_the_data_files(
 ) -> None:
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(i) for i in range(1, 6)])
-    real = Ledger.commit_batch
+    real = BatchLog.commit
     calls: list[str] = []
 
-    def failing(self: Ledger, batch_id: str, **kwargs: Any) -> None:
+    def failing(self: BatchLog, batch_id: str, **kwargs: Any) -> None:
         calls.append(batch_id)
         if len(calls) == 1:
             raise sqlalchemy.exc.OperationalError("UPDATE batches", {}, Exception("db gone"))
         real(self, batch_id, **kwargs)
 
-    monkeypatch.setattr(Ledger, "commit_batch", failing)
+    monkeypatch.setattr(BatchLog, "commit", failing)
 
     with pytest.raises(sqlalchemy.exc.OperationalError):
         lake.ingest()

@@ -180,7 +180,7 @@ def test_a_batch_settled_by_a_recovery_while_it_stalled_is_not_committed(tmp_pat
     must not commit it: its files are back in the queue and will be ingested by others."""
     from sqlalchemy import select
 
-    from icehouse.ingest.ledger import Ledger
+    from icehouse.ingest.ledger import BatchLog
     from icehouse.state.models import batches
 
     home = tmp_path / "lake"
@@ -192,7 +192,7 @@ def test_a_batch_settled_by_a_recovery_while_it_stalled_is_not_committed(tmp_pat
         if point == "batch.claimed" and not settled:
             with stalled.engine.connect() as conn:
                 batch_id = conn.execute(select(batches.c.id)).scalar_one()
-            Ledger(stalled.engine).abort_batch(batch_id)
+            BatchLog(stalled.engine).abort(batch_id)
             settled.append(batch_id)
 
     stalled = Lake.open(home, faults=recovered_meanwhile)

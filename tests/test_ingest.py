@@ -21,6 +21,7 @@ from icehouse.demo.workload import TABLE as DEMO_TABLE
 from icehouse.demo.workload import demo_sources
 from icehouse.ingest.ingester import Ingester
 from icehouse.lake import Lake
+from icehouse.state.clock import ShiftedClock
 from tests import fixtures_lake
 from tests.fixtures_lake import (
     EVENTS,
@@ -407,13 +408,14 @@ def test_on_success_archive_without_an_archive_folder_is_refused(home, landing):
 def test_quarantine_records_are_forgotten_after_the_retention(home, landing, events):
     config = home / "icehouse.toml"
     config.write_text(config.read_text().replace('retention = "30d"', 'retention = "1s"'))
-    lake = Lake.open(home)
+    clock = ShiftedClock()
+    lake = Lake.open(home, clock=clock)
     try:
         add_source(lake, "s", landing)
         write_jsonl(landing / "a.jsonl", ["{oops", *[event(i) for i in range(1, 21)]])
         lake.ingest()
         assert len(lake.quarantine_list()) == 1
-        time.sleep(1.2)
+        clock.advance(1.2)
 
         lake.ingest()
 

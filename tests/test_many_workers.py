@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import and_, func, select
 
-from icehouse.ingest.ledger import PENDING, Ledger
+from icehouse.ingest.ledger import PENDING, BatchLog
 from icehouse.lake import Lake
 from icehouse.state.models import files
 from tests.test_exactly_once import ids_in_table, make_lake, write_events
@@ -40,7 +40,7 @@ def start_workers(home: Path, count: int, **env: str) -> list[subprocess.Popen[b
 
 
 def open_batches(lake: Lake) -> int:
-    return len(Ledger(lake.engine).open_batches())
+    return len(BatchLog(lake.engine).open_batches())
 
 
 def queued(lake: Lake, source: str) -> int:

@@ -14,7 +14,7 @@ from icehouse.config import STATE_FILE
 from icehouse.demo.generator import GeneratorConfig, generate
 from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
 from icehouse.ingest.landing import LandedFile
-from icehouse.ingest.ledger import CLAIMED, COMMITTED, PENDING, Ledger
+from icehouse.ingest.ledger import CLAIMED, COMMITTED, PENDING, FileQueue
 from icehouse.lake import Lake
 from icehouse.maintain.leases import Leases
 from icehouse.maintain.reports import list_runs, note_committed, start_run
@@ -110,7 +110,7 @@ def test_two_threads_never_claim_the_same_file(postgres_url: str) -> None:
         LandedFile(path=f"landing/f{i:04d}.jsonl", size=100 + i, mtime=1000.0 + i)
         for i in range(300)
     ]
-    Ledger(setup).register("s", landed)
+    FileQueue(setup).register("s", landed)
     with setup.connect() as conn:
         pending = conn.execute(
             sa.select(sa.func.count()).where(models.files.c.state == PENDING)
@@ -126,7 +126,7 @@ def test_two_threads_never_claim_the_same_file(postgres_url: str) -> None:
         # Its own engine, as a second process would have.
         engine = open_engine(postgres_url)
         try:
-            ledger = Ledger(engine)
+            ledger = FileQueue(engine)
             mine: list[int] = []
             barrier.wait(timeout=30)
             while rows := ledger.claim(batch_id, ["s"], 7):

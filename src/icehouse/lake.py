@@ -51,6 +51,7 @@ from icehouse.maintain.service import Maintenance
 from icehouse.query.sql import QueryResult, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.state import home as home_mod
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
 from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
@@ -67,9 +68,12 @@ class InitResult:
 class Lake:
     """A lake home opened for work."""
 
-    def __init__(self, *, config: LakeConfig, faults: Faults = no_faults) -> None:
+    def __init__(
+        self, *, config: LakeConfig, faults: Faults = no_faults, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
         self.config = config
         self._faults = faults
+        self._clock = clock
         self._engine: Engine | None = None
         self._catalog: SqlCatalog | None = None
 
@@ -88,10 +92,12 @@ class Lake:
         return InitResult(home, created=True)
 
     @classmethod
-    def open(cls, home: Path, *, faults: Faults = no_faults) -> Lake:
-        """Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable,
+    def open(cls, home: Path, *, faults: Faults = no_faults, clock: Clock = SYSTEM_CLOCK) -> Lake:
+        """``clock`` is the time every lease and record is stamped with (tests move it).
+
+        Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable,
         CopiedHome (the state database belongs to another home: see ``adopt``)."""
-        lake = cls(config=load_config(home), faults=faults)
+        lake = cls(config=load_config(home), faults=faults, clock=clock)
         try:
             with lake.outages_as_errors():
                 migrate(lake.engine)
@@ -269,6 +275,7 @@ class Lake:
             faults=self._faults,
             progress=progress,
             stop=stop,
+            clock=self._clock,
         )
         if not follow:
             return ingester.run(sources)
@@ -306,7 +313,11 @@ class Lake:
     @property
     def maintenance(self) -> Maintenance:
         return Maintenance(
-            self.engine, self.catalog, warehouse=self.config.warehouse, faults=self._faults
+            self.engine,
+            self.catalog,
+            warehouse=self.config.warehouse,
+            faults=self._faults,
+            clock=self._clock,
         )
 
     def compact(
@@ -418,7 +429,7 @@ class Lake:
     # -- status and quarantine -------------------------------------------------------------
 
     def status(self) -> list[source_status_mod.SourceStatus]:
-        return source_status_mod.source_status(self.engine, self.config)
+        return source_status_mod.source_status(self.engine, self.config, clock=self._clock)
 
     def quarantine_list(
         self,
@@ -447,8 +458,12 @@ class Lake:
         if source is not None:
             self.source(source)
         return quarantine_mod.ReplayQueued(
-            files=quarantine_mod.replay_files(self.engine, source=source, path=path),
-            lines=quarantine_mod.replay_lines(self.engine, source=source, path=path),
+            files=quarantine_mod.replay_files(
+                self.engine, source=source, path=path, clock=self._clock
+            ),
+            lines=quarantine_mod.replay_lines(
+                self.engine, source=source, path=path, clock=self._clock
+            ),
         )
 
     def source(self, name: str) -> SourceConfig:

@@ -10,18 +10,17 @@ deleted, its other files given back to the queue) and the failed file quarantine
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.table import Table
-from pyiceberg.transforms import DayTransform, HourTransform, MonthTransform, YearTransform
+import pyarrow.fs as pafs
 
 from icehouse.config import SourceConfig
 from icehouse.errors import UnreadableFile
 from icehouse.ingest import fast_json
+from icehouse.ingest.batch_context import BatchContext
 from icehouse.ingest.content import Content, read_content
 from icehouse.ingest.decode import BadRecord, ByteRange, FormatOptions, decode_file
 from icehouse.ingest.landing import open_location, relative_path
@@ -34,12 +33,8 @@ from icehouse.ingest.ledger import (
     REPLAY,
     ContentClaim,
     FileRow,
-    Ledger,
     PriorVersion,
 )
-from icehouse.ingest.mapping import RowMapper
-from icehouse.ingest.report import IngestReport
-from icehouse.tables.writer import TableWriter
 
 LINE_FORMATS = ("jsonl", "csv", "tsv", "w3c")
 """Formats whose files may grow by appending whole lines."""
@@ -95,25 +90,15 @@ def format_options(source: SourceConfig) -> FormatOptions:
     )
 
 
-def time_partition_column(table: Table) -> str | None:
-    """The source column of the table's first time partition (for counting late rows)."""
-    schema = table.schema()
-    for pf in table.spec().fields:
-        if isinstance(pf.transform, YearTransform | MonthTransform | DayTransform | HourTransform):
-            return schema.find_column_name(pf.source_id)
-    return None
+@dataclass(frozen=True)
+class Taking:
+    """A claimed file whose rows this batch takes: the content read, how this version
+    came (``new``, ``append`` or ``change``) and, for an append, the part to decode."""
 
-
-@dataclass
-class EventTime:
-    """Time-partition values (transform results): ``committed`` is the table's high-water
-    when the batch began; ``newest`` the highest seen so far, committed or in this batch.
-    A row is late when its partition is older than ``committed`` or than the newest one in
-    its own file; files of one batch do not make each other late (a backfill of many days
-    in one batch is not late data)."""
-
-    committed: int | None = None
-    newest: int | None = None
+    row: FileRow
+    content: Content
+    delivery: str = "new"
+    part: ByteRange | None = None
 
 
 @dataclass
@@ -128,77 +113,33 @@ class BatchFiles:
 class FileIngest:
     """Decodes one claimed file into the batch's writer."""
 
-    def __init__(
-        self,
-        *,
-        ledger: Ledger,
-        writer: TableWriter,
-        mapper: RowMapper,
-        source: SourceConfig,
-        storage: dict[str, str],
-        table: Table,
-        table_sources: list[str],
-        report: IngestReport,
-        stage_limit_bytes: int,
-        events: EventTime,
-        heartbeat: Callable[[], None],
-        batch_id: str,
-        wait_seconds: float,
-    ) -> None:
-        self._batch_id = batch_id
-        self._wait_seconds = wait_seconds
-        self._heartbeat = heartbeat
-        self._events = events
-        self._stage_limit = stage_limit_bytes
-        self._report = report
-        self._ledger = ledger
-        self._writer = writer
-        self._mapper = mapper
+    def __init__(self, batch: BatchContext, source: SourceConfig) -> None:
+        self._batch = batch
         self._source = source
-        self._storage = storage
-        self._time_column = time_partition_column(table)
-        schema = table.schema()
-        self._time_transform = next(
-            (
-                pf.transform
-                for pf in table.spec().fields
-                if schema.find_column_name(pf.source_id) == self._time_column
-            ),
-            None,
-        )
-        self._time_type = (
-            schema.find_field(self._time_column).field_type if self._time_column else None
-        )
-        self._table_sources = table_sources
+        self._mapper = batch.mappers[source.name]
+        self._report = batch.report
         self._file = ""  # the file being read, relative to the source location
 
     def run(self, row: FileRow) -> FileOutcome:
-        """Raises: BatchAbandoned when a file already handed to the writer fails."""
-        filesystem, base = open_location(self._source.location, self._storage)
+        """Read the file, tell what kind of delivery it is, and take its rows if they are
+        this batch's to take.
+
+        Raises: BatchAbandoned when a file already handed to the writer fails."""
+        filesystem, base = open_location(self._source.location, self._batch.storage)
         self._file = relative_path(base, row.path)
         replay = row.replay_lines is not None
         options = format_options(self._source)
         prior = None
         if not replay and row.delivery != REPLAY and self._source.on_success == "keep":
-            prior = self._ledger.prior_version(self._source.name, row.path, row.id)
-        # A small file is read and decompressed once: hashed and decoded from those bytes.
-        whole = not replay and options.format != "parquet" and row.size <= MAX_WHOLE_BYTES
+            prior = self._batch.ledger.queue.prior_version(self._source.name, row.path, row.id)
         try:
-            with self._report.measure("hash"):
-                content = read_content(
-                    filesystem,
-                    row.path,
-                    options.compression,
-                    whole=whole,
-                    prefix_at=prior.size if prior else None,
-                )
+            content = self._read(filesystem, row, options, prior)
         except UnreadableFile as exc:
             if exc.reason == "vanished":
                 reason = f"file vanished before it could be read: {exc}"
                 return self._quarantine_file(row, None, reason)
             return self._fail(row, None, BatchFiles(), exc.reason, [])
-        part: ByteRange | None = None
-        delivery = "new"
+        taking = Taking(row, content)
         if prior is not None:
             delivery, part = self._compare(content, prior, options, row)
             if delivery == "recopy":
@@ -206,10 +147,43 @@ class FileIngest:
                 return FileOutcome(RECOPIED, bytes_read=row.size, delivery=delivery)
             if delivery == "change" and self._source.on_change != "reingest":
                 return self._changed(row, content, prior)
+            taking = Taking(row, content, delivery, part)
         if not replay:
             claim = self._claim(row, content.digest)
             if claim is not ContentClaim.OWN:
                 return self._not_ours(row, claim, content.digest)
+        return self._take(filesystem, options, taking)
+
+    def _read(
+        self,
+        filesystem: pafs.FileSystem,
+        row: FileRow,
+        options: FormatOptions,
+        prior: PriorVersion | None,
+    ) -> Content:
+        """Hash the file's content (its prefix too, to compare with ``prior``).
+
+        A small file is read and decompressed once: hashed and decoded from those bytes.
+
+        Raises: UnreadableFile."""
+        whole = (
+            row.replay_lines is None and options.format != "parquet" and row.size <= MAX_WHOLE_BYTES
+        )
+        with self._report.measure("hash"):
+            return read_content(
+                filesystem,
+                row.path,
+                options.compression,
+                whole=whole,
+                prefix_at=prior.size if prior else None,
+            )
+
+    def _take(
+        self, filesystem: pafs.FileSystem, options: FormatOptions, taking: Taking
+    ) -> FileOutcome:
+        """Decode the file (or its appended part) and hand its rows to the writer, unless
+        it is empty or has too many bad lines (then it is quarantined whole)."""
+        row, content, part = taking.row, taking.content, taking.part
         staged = BatchFiles()
         bad: list[BadRecord] = []
         try:
@@ -219,17 +193,25 @@ class FileIngest:
         total = good + len(bad)
         if total == 0 and part is None:
             return self._fail(row, content.digest, staged, "empty file: no records", bad)
-        if bad and not replay and len(bad) / total > self._source.bad_line_threshold:
+        if bad and row.replay_lines is None and len(bad) / total > self._source.bad_line_threshold:
             reason = (
                 f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
                 f"source's bad_line_threshold of {100 * self._source.bad_line_threshold:g} %; "
                 f"first: line {bad[0].line}: {bad[0].reason}"
             )
             return self._fail(row, content.digest, staged, reason, bad)
+        return self._accept(taking, staged, good, bad)
+
+    def _accept(
+        self, taking: Taking, staged: BatchFiles, good: int, bad: list[BadRecord]
+    ) -> FileOutcome:
+        """The file's rows go to the writer and its outcome to the ledger."""
+        row, content, part, delivery = taking.row, taking.content, taking.part, taking.delivery
+        replay = row.replay_lines is not None
         with self._report.measure("partition"):
-            late = self._late_rows(staged.chunks)
+            late = self._batch.late.count(staged.chunks)
             for rows in staged.chunks:
-                self._writer.write(rows)
+                self._batch.writer.write(rows)
         with self._report.measure("ledger"):
             self._finish(
                 row,
@@ -274,7 +256,7 @@ class FileIngest:
             start, lines_before = prefix.size, prefix.lines
         elif prefix.next_is_newline:  # the earlier version's last line was whole after all
             start, lines_before = prefix.size + 1, prefix.lines + 1
-        elif self._ledger.settle_cut_line(
+        elif self._batch.ledger.quarantine.settle_cut_line(
             self._source.name, row.path, line=prefix.lines + 1, by_file=row.id
         ):
             start, lines_before = prefix.last_line_start, prefix.lines
@@ -312,25 +294,26 @@ class FileIngest:
         return FileOutcome(QUARANTINED, bytes_read=row.size, delivery="change")
 
     def _claim(self, row: FileRow, digest: str) -> ContentClaim:
-        return self._ledger.claim_content(
+        return self._batch.ledger.claims.claim(
             self._source.table,
             digest,
             file_id=row.id,
-            batch_id=self._batch_id,
-            sources=self._table_sources,
+            batch_id=self._batch.batch.id,
+            sources=self._batch.table_sources,
         )
 
     def _not_ours(self, row: FileRow, claim: ContentClaim, digest: str) -> FileOutcome:
         if claim is ContentClaim.DUPLICATE:
             self._finish(row, state=DUPLICATE, content_hash=digest)
             return FileOutcome(DUPLICATE, bytes_read=row.size)
-        if not self._ledger.defer(row.id, batch_id=self._batch_id, seconds=self._wait_seconds):
+        wait = self._batch.wait_seconds
+        if not self._batch.ledger.queue.defer(row.id, batch_id=self._batch.batch.id, seconds=wait):
             raise BatchAbandoned(f"{row.path}: claim lost to a recovery (lease ran out)")
         return FileOutcome(WAITING, bytes_read=row.size)
 
     def _decode(
         self,
-        filesystem: object,
+        filesystem: pafs.FileSystem,
         row: FileRow,
         options: FormatOptions,
         staged: BatchFiles,
@@ -370,9 +353,9 @@ class FileIngest:
         if part is None and content.codec == "none" and options.format != "parquet":
             part = ByteRange(0, content.size)  # no further than what was hashed
         good = 0
-        chunks = decode_file(filesystem, row.path, options, part, content.data)  # type: ignore[arg-type]
+        chunks = decode_file(filesystem, row.path, options, part, content.data)
         while True:
-            self._heartbeat()
+            self._batch.heartbeat()
             with self._report.measure("decode"):
                 chunk = next(chunks, None)
             if chunk is None:
@@ -396,27 +379,12 @@ class FileIngest:
     def _stage(self, staged: BatchFiles, rows: pa.Table) -> None:
         staged.chunks.append(rows)
         staged.nbytes += rows.nbytes
-        if staged.nbytes > self._stage_limit:
+        if staged.nbytes > self._batch.stage_limit_bytes:
             for chunk in staged.chunks:
-                self._writer.write(chunk)
+                self._batch.writer.write(chunk)
             staged.chunks.clear()
             staged.nbytes = 0
             staged.handed_over = True
-
-    def _late_rows(self, chunks: list[pa.Table]) -> int:
-        """Rows whose time partition is older than the newest in their file or than the
-        table's committed high-water (see ``EventTime``)."""
-        if self._time_column is None or self._time_transform is None:
-            return 0
-        transform = self._time_transform.pyarrow_transform(self._time_type)
-        partitions = [transform(c.column(self._time_column)) for c in chunks if c.num_rows]
-        maxima = [m for p in partitions if (m := pc.max(p).as_py()) is not None]
-        if not maxima:
-            return 0
-        committed = [] if self._events.committed is None else [self._events.committed]
-        newest = max([*maxima, *committed])
-        self._events.newest = max(newest, self._events.newest or newest)
-        return sum(int(pc.sum(pc.less(p, newest)).as_py() or 0) for p in partitions)
 
     def _fail(
         self,
@@ -452,5 +420,5 @@ class FileIngest:
 
     def _finish(self, row: FileRow, **outcome: Any) -> None:
         """Raises: BatchAbandoned when a recovery took the file back meanwhile."""
-        if not self._ledger.finish_file(row.id, batch_id=self._batch_id, **outcome):
+        if not self._batch.ledger.queue.finish(row.id, batch_id=self._batch.batch.id, **outcome):
             raise BatchAbandoned(f"{row.path}: claim lost to a recovery (lease ran out)")

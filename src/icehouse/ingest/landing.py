@@ -9,7 +9,6 @@ an object only once it is whole, so S3 objects are complete when listed.
 from __future__ import annotations
 
 import fnmatch
-import time
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -68,16 +67,16 @@ def list_landed(
     base: str,
     source: SourceConfig,
     *,
-    now: float | None = None,
+    now: float,
 ) -> tuple[list[LandedFile], list[LandedFile]]:
-    """(complete files, files still settling), oldest first.
+    """(complete files, files still settling at ``now``, the ingester's clock), oldest
+    first.
 
     A missing landing folder lists as empty: a provider may not have delivered yet.
     """
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     local = isinstance(filesystem, pafs.LocalFileSystem)
     settle = source.settle_time.total_seconds() if local else 0.0
-    now = time.time() if now is None else now
     ready, settling = [], []
     for info in filesystem.get_file_info(selector):
         if info.type != pafs.FileType.File:

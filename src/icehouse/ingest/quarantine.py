@@ -12,17 +12,14 @@ Replay runs after the mapping was fixed, through the normal exactly-once path:
 
 from __future__ import annotations
 
-import json
-import time
-import uuid
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select, update
+from sqlalchemy import Engine
 
 from icehouse.errors import NoSuchQuarantineRecord
-from icehouse.ingest.ledger import COMMITTED, PENDING, QUARANTINED, REPLAY
-from icehouse.state.models import files, quarantine
+from icehouse.ingest.ledger import FileQueue, QuarantineLog, quarantine_log, queue
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -63,34 +60,22 @@ def list_records(
     include_replayed: bool = False,
     limit: int = 100,
 ) -> list[QuarantineRecord]:
-    query = select(quarantine).order_by(quarantine.c.id).limit(limit)
-    if source:
-        query = query.where(quarantine.c.source == source)
-    if kind:
-        query = query.where(quarantine.c.kind == kind)
-    if not include_replayed:
-        query = query.where(quarantine.c.replayed_at.is_(None))
-    with engine.connect() as conn:
-        return [_record(r) for r in conn.execute(query)]
+    rows = QuarantineLog(engine).records(
+        source=source, kind=kind, include_replayed=include_replayed, limit=limit
+    )
+    return [_record(r) for r in rows]
 
 
 def summary(engine: Engine) -> dict[str, dict[str, int]]:
     """{source: {"files": n, "lines": n}} of records not yet replayed."""
-    with engine.connect() as conn:
-        rows = conn.execute(
-            select(quarantine.c.source, quarantine.c.kind, func.count())
-            .where(quarantine.c.replayed_at.is_(None))
-            .group_by(quarantine.c.source, quarantine.c.kind)
-        ).all()
     result: dict[str, dict[str, int]] = {}
-    for source, kind, count in rows:
+    for source, kind, count in QuarantineLog(engine).counts():
         result.setdefault(source, {"files": 0, "lines": 0})[f"{kind}s"] = count
     return result
 
 
 def show_record(engine: Engine, record_id: int) -> QuarantineRecord:
-    with engine.connect() as conn:
-        row = conn.execute(select(quarantine).where(quarantine.c.id == record_id)).first()
+    row = QuarantineLog(engine).record(record_id)
     if row is None:
         raise NoSuchQuarantineRecord(
             f"no quarantine record {record_id}; list them with `icehouse quarantine list`",
@@ -108,87 +93,41 @@ class ReplayQueued:
         return asdict(self)
 
 
-def replay_lines(engine: Engine, *, source: str | None = None, path: str | None = None) -> int:
-    """Queue replays of quarantined lines of committed files; returns the lines queued."""
-    condition = and_(
-        quarantine.c.kind == "line",
-        quarantine.c.replayed_at.is_(None),
-        quarantine.c.replayed_by.is_(None),
-        quarantine.c.line.is_not(None),
-        files.c.state == COMMITTED,
-    )
-    if source:
-        condition = and_(condition, quarantine.c.source == source)
-    if path:
-        condition = and_(condition, quarantine.c.path == path)
-    now = time.time()
+def replay_lines(
+    engine: Engine,
+    *,
+    source: str | None = None,
+    path: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> int:
+    """Queue replays of quarantined lines of committed files (one queue entry per file,
+    in one transaction with the records' marks); returns the lines queued."""
+    now = clock()
     queued = 0
     with engine.begin() as conn:
-        records = conn.execute(
-            select(
-                quarantine.c.id,
-                quarantine.c.source,
-                quarantine.c.path,
-                quarantine.c.line,
-                files.c.size,
-            )
-            .join(files, files.c.id == quarantine.c.file_id)
-            .where(condition)
-        ).all()
         groups: dict[tuple[str, str], list[Any]] = {}
-        for record in records:
+        for record in quarantine_log.replayable_lines(conn, source=source, path=path):
             groups.setdefault((record.source, record.path), []).append(record)
         for (group_source, group_path), members in groups.items():
-            lines = sorted({m.line for m in members})
-            replay_id = conn.execute(
-                files.insert().values(
-                    source=group_source,
-                    path=group_path,
-                    fingerprint=f"replay:{uuid.uuid4().hex}",
-                    size=members[0].size,
-                    mtime=now,
-                    state=PENDING,
-                    discovered_at=now,
-                    updated_at=now,
-                    replay_lines=json.dumps(lines),
-                )
-            ).inserted_primary_key[0]
-            conn.execute(
-                update(quarantine)
-                .where(quarantine.c.id.in_([m.id for m in members]))
-                .values(replayed_by=replay_id)
+            replay_id = queue.enqueue_replay(
+                conn,
+                source=group_source,
+                path=group_path,
+                size=members[0].size,
+                lines=sorted({m.line for m in members}),
+                now=now,
             )
+            quarantine_log.mark_replay_queued(conn, [m.id for m in members], replay_id)
             queued += len(members)
     return queued
 
 
-def replay_files(engine: Engine, *, source: str | None = None, path: str | None = None) -> int:
+def replay_files(
+    engine: Engine,
+    *,
+    source: str | None = None,
+    path: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
+) -> int:
     """Queue quarantined files again; returns how many were queued."""
-    now = time.time()
-    condition = files.c.state == QUARANTINED
-    if source:
-        condition = and_(condition, files.c.source == source)
-    if path:
-        condition = and_(condition, files.c.path == path)
-    with engine.begin() as conn:
-        ids = [r.id for r in conn.execute(select(files.c.id).where(condition))]
-        if not ids:
-            return 0
-        conn.execute(
-            update(files)
-            .where(files.c.id.in_(ids))
-            .values(
-                state=PENDING,
-                batch_id=None,
-                content_hash=None,
-                error=None,
-                delivery=REPLAY,  # taken as new rows, not compared with the path's past
-                updated_at=now,
-            )
-        )
-        conn.execute(
-            update(quarantine)
-            .where(and_(quarantine.c.file_id.in_(ids), quarantine.c.replayed_at.is_(None)))
-            .values(replayed_at=now)
-        )
-    return len(ids)
+    return FileQueue(engine, clock=clock).requeue_quarantined(source=source, path=path)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import time
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, func, select
+from sqlalchemy import Engine
 
 from icehouse.config import LakeConfig
-from icehouse.ingest.ledger import COMMITTED, DUPLICATE, PENDING, QUARANTINED, RECOPIED
-from icehouse.state.models import batches, files, quarantine
+from icehouse.ingest.ledger import (
+    CLAIMED,
+    COMMITTED,
+    DUPLICATE,
+    PENDING,
+    QUARANTINED,
+    RECOPIED,
+    BatchLog,
+    FileQueue,
+    QuarantineLog,
+)
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 
 
 @dataclass(frozen=True)
@@ -39,76 +48,32 @@ class SourceStatus:
         return asdict(self)
 
 
-def source_status(engine: Engine, config: LakeConfig) -> list[SourceStatus]:
-    now = time.time()
+def source_status(
+    engine: Engine, config: LakeConfig, *, clock: Clock = SYSTEM_CLOCK
+) -> list[SourceStatus]:
+    now = clock()
+    queue, batches, quarantine = FileQueue(engine), BatchLog(engine), QuarantineLog(engine)
     result = []
-    with engine.connect() as conn:
-        for name, source in config.sources.items():
-            counts = dict(
-                conn.execute(
-                    select(files.c.state, func.count())
-                    .where(files.c.source == name)
-                    .group_by(files.c.state)
-                ).all()
+    for name, source in config.sources.items():
+        tally = queue.tally(name, since=now - 3600)
+        counts = tally.by_state
+        oldest = tally.oldest_pending_at
+        result.append(
+            SourceStatus(
+                source=name,
+                table=source.table,
+                files_pending=counts.get(PENDING, 0) + counts.get(CLAIMED, 0),
+                oldest_pending_age_s=round(now - oldest, 1) if oldest else None,
+                files_committed=counts.get(COMMITTED, 0),
+                rows_committed=tally.rows_committed,
+                files_quarantined=counts.get(QUARANTINED, 0),
+                lines_quarantined=quarantine.open_lines(name),
+                files_duplicate=counts.get(DUPLICATE, 0),
+                files_recopied=counts.get(RECOPIED, 0),
+                files_appended=tally.by_delivery.get("append", 0),
+                files_changed=tally.by_delivery.get("change", 0),
+                last_commit_at=batches.last_commit_at(name),
+                rows_per_second_last_hour=round(tally.rows_committed_since / 3600, 1),
             )
-            deliveries = dict(
-                conn.execute(
-                    select(files.c.delivery, func.count())
-                    .where(and_(files.c.source == name, files.c.delivery.in_(["append", "change"])))
-                    .group_by(files.c.delivery)
-                ).all()
-            )
-            oldest = conn.execute(
-                select(func.min(files.c.discovered_at)).where(
-                    and_(files.c.source == name, files.c.state == PENDING)
-                )
-            ).scalar()
-            rows = conn.execute(
-                select(func.coalesce(func.sum(files.c.rows), 0)).where(
-                    and_(files.c.source == name, files.c.state == COMMITTED)
-                )
-            ).scalar_one()
-            last_commit = conn.execute(
-                select(func.max(batches.c.committed_at))
-                .select_from(batches.join(files, files.c.batch_id == batches.c.id))
-                .where(and_(files.c.source == name, files.c.state == COMMITTED))
-            ).scalar()
-            recent_rows = conn.execute(
-                select(func.coalesce(func.sum(files.c.rows), 0)).where(
-                    and_(
-                        files.c.source == name,
-                        files.c.state == COMMITTED,
-                        files.c.updated_at >= now - 3600,
-                    )
-                )
-            ).scalar_one()
-            lines = conn.execute(
-                select(func.count())
-                .select_from(quarantine)
-                .where(
-                    and_(
-                        quarantine.c.source == name,
-                        quarantine.c.kind == "line",
-                        quarantine.c.replayed_at.is_(None),
-                    )
-                )
-            ).scalar_one()
-            result.append(
-                SourceStatus(
-                    source=name,
-                    table=source.table,
-                    files_pending=counts.get(PENDING, 0) + counts.get("claimed", 0),
-                    oldest_pending_age_s=round(now - oldest, 1) if oldest else None,
-                    files_committed=counts.get(COMMITTED, 0),
-                    rows_committed=int(rows),
-                    files_quarantined=counts.get(QUARANTINED, 0),
-                    lines_quarantined=int(lines),
-                    files_duplicate=counts.get(DUPLICATE, 0),
-                    files_recopied=counts.get(RECOPIED, 0),
-                    files_appended=deliveries.get("append", 0),
-                    files_changed=deliveries.get("change", 0),
-                    last_commit_at=last_commit,
-                    rows_per_second_last_hour=round(int(recent_rows) / 3600, 1),
-                )
-            )
+        )
     return result

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -190,9 +189,8 @@ class Autopilot:
         dry_run: bool,
         on_action: Callable[[PlannedAction, dict[str, Any]], None] | None,
     ) -> None:
-        planned = plan_table(
-            name, table, policy, last_orphan_sweep=self._last_sweep(name), now=time.time()
-        )
+        now = self._maintenance.clock()
+        planned = plan_table(name, table, policy, last_orphan_sweep=self._last_sweep(name), now=now)
         report.planned.extend(planned)
         if dry_run:
             return

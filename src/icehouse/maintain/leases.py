@@ -22,6 +22,7 @@ from sqlalchemy import Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from icehouse.errors import MaintenanceBusy
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.models import maintenance_leases as leases
 from icehouse.state.owners import owner_is_dead, this_process
 
@@ -39,7 +40,7 @@ class LeaseInfo:
 
     def describe(self, now: float | None = None) -> str:
         """``host:pid until 14:03:07 (in 42 s)``, local time as the user's clock shows it."""
-        left = max(0, round(self.until - (time.time() if now is None else now)))
+        left = max(0, round(self.until - (SYSTEM_CLOCK() if now is None else now)))
         clock = time.strftime("%H:%M:%S", time.localtime(self.until))
         return f"{self.owner or 'an unknown maintainer'} until {clock} (in {left} s)"
 
@@ -85,15 +86,21 @@ class Renewal:
 
 class Leases:
     def __init__(
-        self, engine: Engine, *, owner: str | None = None, seconds: float = DEFAULT_LEASE_SECONDS
+        self,
+        engine: Engine,
+        *,
+        owner: str | None = None,
+        seconds: float = DEFAULT_LEASE_SECONDS,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self.owner = owner or this_process()
         self.seconds = seconds
 
     def try_acquire(self, key: str, seconds: float | None = None) -> bool:
         seconds = self.seconds if seconds is None else seconds
-        now = time.time()
+        now = self._clock()
         with self._engine.begin() as conn:
             row = conn.execute(select(leases).where(leases.c.key == key)).mappings().first()
             if row is None:
@@ -128,7 +135,7 @@ class Leases:
             renewed = conn.execute(
                 update(leases)
                 .where(and_(leases.c.key == key, leases.c.owner == self.owner))
-                .values(lease_until=time.time() + seconds)
+                .values(lease_until=self._clock() + seconds)
             )
         return renewed.rowcount == 1
 
@@ -136,7 +143,7 @@ class Leases:
         """The lease on ``key`` while it binds (not run out, holder not dead here)."""
         with self._engine.connect() as conn:
             row = conn.execute(select(leases).where(leases.c.key == key)).mappings().first()
-        if row is None or row["lease_until"] < time.time() or owner_is_dead(row["owner"]):
+        if row is None or row["lease_until"] < self._clock() or owner_is_dead(row["owner"]):
             return None
         return LeaseInfo(key, row["owner"], row["lease_until"])
 
@@ -180,7 +187,7 @@ class Leases:
                 when its lease ends and how to break it.
         """
         if not self.try_acquire(key):
-            raise busy(self.lease(key), table=table)
+            raise busy(self.lease(key), table=table, now=self._clock())
         try:
             with self.renewing(key, on_renew) as renewal:
                 yield renewal
@@ -188,7 +195,7 @@ class Leases:
             self.release(key)
 
 
-def busy(info: LeaseInfo | None, *, table: str) -> MaintenanceBusy:
+def busy(info: LeaseInfo | None, *, table: str, now: float | None = None) -> MaintenanceBusy:
     if info is None:  # released between our attempt and the look
         return MaintenanceBusy(
             f"{table} was being maintained by another maintainer that has just finished; try again",
@@ -196,7 +203,7 @@ def busy(info: LeaseInfo | None, *, table: str) -> MaintenanceBusy:
             holder="unknown",
         )
     return MaintenanceBusy(
-        f"{table} is being maintained by {info.describe()}; its holder renews the lease "
+        f"{table} is being maintained by {info.describe(now)}; its holder renews the lease "
         f"while it works. Try again when it finishes. If {info.owner} is gone for good "
         f"(its host died), `icehouse maintain unlock {table}` breaks the lease at once",
         table=table,

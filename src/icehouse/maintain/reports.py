@@ -13,12 +13,12 @@ rewritten, so a reader on any host sees the same answer.
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine, and_, insert, select, update
 
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.models import maintenance_runs as runs
 from icehouse.state.owners import owner_is_dead, this_process
 
@@ -63,9 +63,17 @@ class MaintenanceRun:
         }
 
 
-def start_run(engine: Engine, *, table: str, action: str, dry_run: bool, alive_for: float) -> int:
+def start_run(
+    engine: Engine,
+    *,
+    table: str,
+    action: str,
+    dry_run: bool,
+    alive_for: float,
+    clock: Clock = SYSTEM_CLOCK,
+) -> int:
     """Record a run as ``running`` (before it takes its lease or changes anything)."""
-    now = time.time()
+    now = clock()
     with engine.begin() as conn:
         result = conn.execute(
             insert(runs).values(
@@ -83,20 +91,22 @@ def start_run(engine: Engine, *, table: str, action: str, dry_run: bool, alive_f
         return int(result.inserted_primary_key[0])
 
 
-def keep_alive(engine: Engine, run_id: int, alive_for: float) -> None:
+def keep_alive(engine: Engine, run_id: int, alive_for: float, clock: Clock = SYSTEM_CLOCK) -> None:
     with engine.begin() as conn:
         conn.execute(
             update(runs)
             .where(and_(runs.c.id == run_id, runs.c.status == RUNNING))
-            .values(alive_until=time.time() + alive_for)
+            .values(alive_until=clock() + alive_for)
         )
 
 
-def note_committed(engine: Engine, run_id: int, what: dict[str, Any]) -> None:
+def note_committed(
+    engine: Engine, run_id: int, what: dict[str, Any], *, clock: Clock = SYSTEM_CLOCK
+) -> None:
     """Append ``what`` (a snapshot committed, files about to be deleted) to the run's
     record at once, so that a run killed right after still shows it. Only the run's own
     process writes its row, so read-then-write cannot lose an entry."""
-    entry = {"at": round(time.time(), 3)} | what
+    entry = {"at": round(clock(), 3)} | what
     with engine.begin() as conn:
         stored = conn.execute(select(runs.c.committed).where(runs.c.id == run_id)).scalar()
         committed = [*json.loads(stored or "[]"), entry]
@@ -114,6 +124,7 @@ def finish_run(
     status: str,
     summary: dict[str, Any],
     error: str | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> None:
     with engine.begin() as conn:
         conn.execute(
@@ -121,7 +132,7 @@ def finish_run(
             .where(runs.c.id == run_id)
             .values(
                 status=status,
-                finished_at=time.time(),
+                finished_at=clock(),
                 summary=json.dumps(summary, default=str),
                 error=error,
             )
@@ -143,13 +154,15 @@ def mark_interrupted(engine: Engine, *, table: str, owner: str | None, reason: s
     return changed.rowcount
 
 
-def list_runs(engine: Engine, table: str | None = None, *, limit: int = 50) -> list[MaintenanceRun]:
+def list_runs(
+    engine: Engine, table: str | None = None, *, limit: int = 50, clock: Clock = SYSTEM_CLOCK
+) -> list[MaintenanceRun]:
     query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
     if table is not None:
         query = query.where(runs.c.table_name == table)
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
-    now = time.time()
+    now = clock()
     return [
         MaintenanceRun(
             id=r["id"],

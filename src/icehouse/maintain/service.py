@@ -30,6 +30,7 @@ from icehouse.maintain.leases import DEFAULT_LEASE_SECONDS, LeaseInfo, Leases
 from icehouse.maintain.metadata_cleanup import MetadataCleanupResult, clean_metadata
 from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult, remove_orphans
 from icehouse.maintain.scope import DeleteScope, delete_scope
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables.catalog import load_table
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult, rewrite_manifests
 
@@ -65,12 +66,19 @@ class Maintenance:
         owner: str | None = None,
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         faults: Faults = _no_faults,
+        clock: Clock = SYSTEM_CLOCK,
     ) -> None:
         self._engine = engine
+        self._clock = clock
         self._catalog = catalog
         self._warehouse = warehouse
         self._faults = faults
-        self.leases = Leases(engine, owner=owner, seconds=lease_seconds)
+        self.leases = Leases(engine, owner=owner, seconds=lease_seconds, clock=clock)
+
+    @property
+    def clock(self) -> Clock:
+        """The time leases and run records are stamped with."""
+        return self._clock
 
     def _run(self, name: str, action: str, dry_run: bool, work: Work[R]) -> R:
         """Record the run as ``running``, then run ``work`` under the table's lease and
@@ -79,15 +87,20 @@ class Maintenance:
         table = load_table(self._catalog, name)
         alive_for = self.leases.seconds
         run_id = reports.start_run(
-            self._engine, table=name, action=action, dry_run=dry_run, alive_for=alive_for
+            self._engine,
+            table=name,
+            action=action,
+            dry_run=dry_run,
+            alive_for=alive_for,
+            clock=self._clock,
         )
 
         def committed(what: dict[str, Any]) -> None:
-            reports.note_committed(self._engine, run_id, what)
+            reports.note_committed(self._engine, run_id, what, clock=self._clock)
             self._faults("maintain.committed")
 
         def heartbeat() -> None:
-            reports.keep_alive(self._engine, run_id, alive_for)
+            reports.keep_alive(self._engine, run_id, alive_for, self._clock)
 
         try:
             with self.leases.hold(lease_key(name), table=name, on_renew=heartbeat) as lease:
@@ -101,14 +114,18 @@ class Maintenance:
         summary = result.to_dict()
         if lease.lost.is_set():
             summary["lease_lost"] = True
-        reports.finish_run(self._engine, run_id, status=_status(summary), summary=summary)
+        reports.finish_run(
+            self._engine, run_id, status=_status(summary), summary=summary, clock=self._clock
+        )
         return result
 
     def _finish_failed(self, run_id: int, error: str) -> None:
         """Record the failure; should the database fail too, the original error is the
         one worth raising, and the run then reads as interrupted."""
         with suppress(SQLAlchemyError):
-            reports.finish_run(self._engine, run_id, status="failed", summary={}, error=error)
+            reports.finish_run(
+                self._engine, run_id, status="failed", summary={}, error=error, clock=self._clock
+            )
 
     def _scope(self, table: Table) -> DeleteScope:
         return delete_scope(table, self._warehouse)
@@ -215,7 +232,7 @@ class Maintenance:
         )
 
     def history(self, name: str | None = None, *, limit: int = 50) -> list[reports.MaintenanceRun]:
-        return reports.list_runs(self._engine, name, limit=limit)
+        return reports.list_runs(self._engine, name, limit=limit, clock=self._clock)
 
 
 def _status(summary: dict[str, Any]) -> str:

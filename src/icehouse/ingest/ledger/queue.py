@@ -1,0 +1,431 @@
+"""The file queue and ledger (``ingest_files``): one row per (source, path, fingerprint).
+
+A row moves ``pending → claimed → committed | quarantined | duplicate | recopied |
+changed``. Several ``icehouse ingest`` processes share the queue: claims are conditional
+updates (``... WHERE state = 'pending'``), so two processes never claim one file, on
+SQLite and PostgreSQL alike.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql import Select
+
+from icehouse.ingest.landing import LandedFile
+from icehouse.ingest.ledger import claims, quarantine_log
+from icehouse.ingest.ledger.quarantine_log import QuarantineEntry
+from icehouse.ingest.ledger.records import (
+    CLAIMED,
+    COMMITTED,
+    DUPLICATE,
+    FINAL_STATES,
+    PENDING,
+    QUARANTINED,
+    REPLAY,
+    BatchFile,
+    FileRow,
+    PriorVersion,
+    SourceTally,
+)
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.state.models import files
+from icehouse.state.text import storable_or_none
+
+
+class FileQueue:
+    """Owns ``ingest_files``: registering, claiming and finishing files."""
+
+    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
+        self._engine = engine
+        self._clock = clock
+        self._known_by_source: dict[str, dict[str, set[str]]] = {}
+        self._known_up_to: dict[str, int] = {}
+        self._deferred: dict[int, float] = {}
+        """File id → monotonic time until which this process leaves it in the queue: its
+        content is claimed by another open batch. Monotonic: a wait inside this process,
+        never stored nor compared with another process's time."""
+
+    # -- discovery ------------------------------------------------------------------
+
+    def _known(self, source: str) -> dict[str, set[str]]:
+        """{path: fingerprints} of the source's ledger rows, cached in this process and
+        refreshed incrementally (rows are never re-keyed), so that a poll costs what is
+        new, not the whole ledger. That a (path, fingerprint) is known never changes."""
+        known = self._known_by_source.setdefault(source, {})
+        with self._engine.connect() as conn:
+            rows = conn.execute(
+                select(files.c.id, files.c.path, files.c.fingerprint).where(
+                    and_(files.c.source == source, files.c.id > self._known_up_to.get(source, 0))
+                )
+            ).all()
+        for row in rows:
+            known.setdefault(row.path, set()).add(row.fingerprint)
+            self._known_up_to[source] = max(self._known_up_to.get(source, 0), row.id)
+        return known
+
+    def _states(self, source: str, paths: Sequence[str]) -> dict[str, dict[str, str]]:
+        """{path: {fingerprint: state}}, read fresh, for a few paths."""
+        states: dict[str, dict[str, str]] = {}
+        for start in range(0, len(paths), 500):
+            with self._engine.connect() as conn:
+                rows = conn.execute(
+                    select(files.c.path, files.c.fingerprint, files.c.state).where(
+                        and_(files.c.source == source, files.c.path.in_(paths[start : start + 500]))
+                    )
+                )
+                for path, fingerprint, state in rows:
+                    states.setdefault(path, {})[fingerprint] = state
+        return states
+
+    def register(
+        self,
+        source: str,
+        landed: Sequence[LandedFile],
+        *,
+        report_committed: bool = False,
+    ) -> tuple[int, list[str]]:
+        """Queue new files. Returns how many were queued and, with ``report_committed``,
+        the landed paths already committed (their ``on_success`` may not have run: a
+        crash after the ledger update leaves them behind)."""
+        known = self._known(source)
+        new = [f for f in landed if f.fingerprint not in known.get(f.path, ())]
+        committed: list[str] = []
+        if report_committed:
+            seen = self._states(source, [f.path for f in landed if f.path in known])
+            committed = [
+                f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
+            ]
+        now = self._clock()
+        queued = 0
+        for f in new:
+            # A new version of a known path is compared with its committed version when
+            # it is ingested (re-copy, append or change): the queue takes it as any file.
+            try:
+                with self._engine.begin() as conn:
+                    conn.execute(
+                        files.insert().values(
+                            source=source,
+                            path=f.path,
+                            fingerprint=f.fingerprint,
+                            size=f.size,
+                            mtime=f.mtime,
+                            state=PENDING,
+                            discovered_at=now,
+                            updated_at=now,
+                        )
+                    )
+            except IntegrityError:
+                continue  # another process registered it first
+            queued += 1
+        return queued, committed
+
+    # -- claiming ---------------------------------------------------------------------
+
+    def _deferred_ids(self) -> list[int]:
+        now = time.monotonic()
+        self._deferred = {i: until for i, until in self._deferred.items() if until > now}
+        return list(self._deferred)
+
+    def _pending(self, sources: Sequence[str]) -> ColumnElement[bool]:
+        """Pending files of ``sources``, but for those waiting in this process."""
+        condition = and_(files.c.state == PENDING, files.c.source.in_(list(sources)))
+        deferred = self._deferred_ids()
+        if deferred:
+            condition = and_(condition, files.c.id.notin_(deferred))
+        return condition
+
+    def waiting(self) -> int:
+        """Files this process left in the queue because another batch holds their content."""
+        return len(self._deferred_ids())
+
+    def has_pending(self, sources: Sequence[str]) -> bool:
+        """Whether any file of ``sources`` is pending and not waiting in this process."""
+        with self._engine.connect() as conn:
+            found = conn.execute(select(files.c.id).where(self._pending(sources)).limit(1))
+            return found.first() is not None
+
+    def claim(self, batch_id: str, sources: Sequence[str], limit: int) -> list[FileRow]:
+        """Claim up to ``limit`` pending files of ``sources`` for the batch, oldest first
+        (files waiting for another batch's content claim are left for later)."""
+        with self._engine.connect() as conn:
+            candidates = conn.execute(
+                select(
+                    files.c.id,
+                    files.c.source,
+                    files.c.path,
+                    files.c.size,
+                    files.c.mtime,
+                    files.c.replay_lines,
+                    files.c.delivery,
+                )
+                .where(self._pending(sources))
+                .order_by(files.c.mtime, files.c.id)
+                .limit(limit)
+            ).all()
+        claimed = []
+        for row in candidates:
+            with self._engine.begin() as conn:
+                won = conn.execute(
+                    update(files)
+                    .where(and_(files.c.id == row.id, files.c.state == PENDING))
+                    .values(state=CLAIMED, batch_id=batch_id, updated_at=self._clock())
+                ).rowcount
+            if won:
+                lines = frozenset(json.loads(row.replay_lines)) if row.replay_lines else None
+                claimed.append(
+                    FileRow(row.id, row.source, row.path, row.size, row.mtime, lines, row.delivery)
+                )
+        return claimed
+
+    def defer(self, file_id: int, *, batch_id: str, seconds: float) -> bool:
+        """Give a claimed file back to the queue, not to be claimed again by this process
+        for ``seconds``: its content is being ingested by another open batch. False when a
+        recovery took the file back meanwhile."""
+        with self._engine.begin() as conn:
+            given_back = conn.execute(
+                update(files)
+                .where(and_(files.c.id == file_id, files.c.batch_id == batch_id))
+                .values(state=PENDING, batch_id=None, updated_at=self._clock())
+            ).rowcount
+        self._deferred[file_id] = time.monotonic() + seconds
+        return bool(given_back)
+
+    # -- a claimed file -----------------------------------------------------------------
+
+    def prior_version(self, source: str, path: str, before_id: int) -> PriorVersion | None:
+        """The newest committed version of ``path`` registered before file ``before_id``."""
+        with self._engine.connect() as conn:
+            row = conn.execute(
+                select(files.c.id, files.c.content_hash, files.c.size)
+                .where(
+                    and_(
+                        files.c.source == source,
+                        files.c.path == path,
+                        files.c.state == COMMITTED,
+                        files.c.id < before_id,
+                        files.c.content_hash.is_not(None),
+                    )
+                )
+                .order_by(files.c.id.desc())
+                .limit(1)
+            ).first()
+        if row is None:
+            return None
+        return PriorVersion(row.id, row.content_hash, int(row.size))
+
+    def finish(
+        self,
+        file_id: int,
+        *,
+        batch_id: str,
+        state: str,
+        content_hash: str | None = None,
+        rows: int | None = None,
+        bad_rows: int | None = None,
+        error: str | None = None,
+        quarantined: Sequence[QuarantineEntry] = (),
+        size: int | None = None,
+        delivery: str | None = None,
+        start_offset: int | None = None,
+    ) -> bool:
+        """Record a file's outcome and its quarantine records in one transaction, only if
+        the file still belongs to ``batch_id``. False when a recovery took it back
+        meanwhile (the batch must then be abandoned).
+
+        ``size`` is the content the outcome covers (a file may have grown since it was
+        listed); a file whose rows will not go in gives up its content claim."""
+        now = self._clock()
+        extra: dict[str, object] = {}
+        if size is not None:
+            extra["size"] = size
+        if delivery is not None:
+            extra["delivery"] = delivery
+        with self._engine.begin() as conn:
+            owned = conn.execute(
+                update(files)
+                .where(and_(files.c.id == file_id, files.c.batch_id == batch_id))
+                .values(
+                    state=state,
+                    content_hash=content_hash,
+                    rows=rows,
+                    bad_rows=bad_rows,
+                    error=storable_or_none(error),
+                    start_offset=start_offset,
+                    updated_at=now,
+                    **extra,
+                )
+            ).rowcount
+            if not owned:
+                return False
+            if state != CLAIMED:
+                claims.release_file(conn, file_id=file_id, batch_id=batch_id)
+            if quarantined:
+                where = conn.execute(
+                    select(files.c.source, files.c.path).where(files.c.id == file_id)
+                ).one()
+                quarantine_log.add(
+                    conn,
+                    source=where.source,
+                    path=where.path,
+                    file_id=file_id,
+                    entries=quarantined,
+                    now=now,
+                )
+        return True
+
+    # -- reading --------------------------------------------------------------------------
+
+    def files_of(self, batch_id: str) -> list[BatchFile]:
+        with self._engine.connect() as conn:
+            return [
+                BatchFile(r.id, r.source, r.path, r.state)
+                for r in conn.execute(
+                    select(files.c.id, files.c.source, files.c.path, files.c.state).where(
+                        files.c.batch_id == batch_id
+                    )
+                )
+            ]
+
+    def tally(self, source: str, *, since: float) -> SourceTally:
+        """The source's files counted by state and delivery, its oldest pending file's
+        discovery time and its committed rows (all, and committed since ``since``)."""
+        of_source = files.c.source == source
+        committed = and_(of_source, files.c.state == COMMITTED)
+        rows = func.coalesce(func.sum(files.c.rows), 0)
+        with self._engine.connect() as conn:
+            by_state = conn.execute(
+                select(files.c.state, func.count()).where(of_source).group_by(files.c.state)
+            ).all()
+            by_delivery = conn.execute(
+                select(files.c.delivery, func.count())
+                .where(and_(of_source, files.c.delivery.in_(["append", "change"])))
+                .group_by(files.c.delivery)
+            ).all()
+            oldest = conn.execute(
+                select(func.min(files.c.discovered_at)).where(
+                    and_(of_source, files.c.state == PENDING)
+                )
+            ).scalar()
+            total = conn.execute(select(rows).where(committed)).scalar_one()
+            recent = conn.execute(
+                select(rows).where(and_(committed, files.c.updated_at >= since))
+            ).scalar_one()
+        return SourceTally(
+            by_state={state: int(n) for state, n in by_state},
+            by_delivery={delivery: int(n) for delivery, n in by_delivery},
+            oldest_pending_at=oldest,
+            rows_committed=int(total),
+            rows_committed_since=int(recent),
+        )
+
+    # -- replay -------------------------------------------------------------------------
+
+    def requeue_quarantined(self, *, source: str | None, path: str | None) -> int:
+        """Queue quarantined files again, as new data (their quarantine records read as
+        replayed); returns how many."""
+        now = self._clock()
+        condition = files.c.state == QUARANTINED
+        if source:
+            condition = and_(condition, files.c.source == source)
+        if path:
+            condition = and_(condition, files.c.path == path)
+        with self._engine.begin() as conn:
+            ids = [r.id for r in conn.execute(select(files.c.id).where(condition))]
+            if not ids:
+                return 0
+            conn.execute(
+                update(files)
+                .where(files.c.id.in_(ids))
+                .values(
+                    state=PENDING,
+                    batch_id=None,
+                    content_hash=None,
+                    error=None,
+                    delivery=REPLAY,  # taken as new rows, not compared with the path's past
+                    updated_at=now,
+                )
+            )
+            quarantine_log.mark_files_replayed(conn, ids, now)
+        return len(ids)
+
+
+# -- within another owner's transaction ---------------------------------------------------
+
+
+def claimed_by(batch_id: str) -> Select[tuple[int]]:
+    """The ids of the batch's files whose rows go in with its commit."""
+    return select(files.c.id).where(and_(files.c.batch_id == batch_id, files.c.state == CLAIMED))
+
+
+def reopened_by(batch_id: str) -> Select[tuple[int]]:
+    """The ids of the batch's files that go back to the queue when it aborts."""
+    return select(files.c.id).where(
+        and_(files.c.batch_id == batch_id, files.c.state.in_([CLAIMED, DUPLICATE]))
+    )
+
+
+def commit_claimed(conn: Connection, batch_id: str, now: float) -> None:
+    conn.execute(
+        update(files)
+        .where(and_(files.c.batch_id == batch_id, files.c.state == CLAIMED))
+        .values(state=COMMITTED, updated_at=now)
+    )
+
+
+def reopen(conn: Connection, batch_id: str, now: float) -> None:
+    """Give the batch's claimed (and duplicate) files back to the queue."""
+    conn.execute(
+        update(files)
+        .where(and_(files.c.batch_id == batch_id, files.c.state.in_([CLAIMED, DUPLICATE])))
+        .values(
+            state=PENDING,
+            batch_id=None,
+            content_hash=None,
+            rows=None,
+            bad_rows=None,
+            start_offset=None,
+            updated_at=now,
+        )
+    )
+
+
+def enqueue_replay(
+    conn: Connection, *, source: str, path: str, size: int, lines: Sequence[int], now: float
+) -> int:
+    """Queue a replay of ``lines`` of a committed file; returns the replay entry's id."""
+    return int(
+        conn.execute(
+            files.insert().values(
+                source=source,
+                path=path,
+                fingerprint=f"replay:{uuid.uuid4().hex}",
+                size=size,
+                mtime=now,
+                state=PENDING,
+                discovered_at=now,
+                updated_at=now,
+                replay_lines=json.dumps(list(lines)),
+            )
+        ).inserted_primary_key[0]
+    )
+
+
+def forget(conn: Connection, cutoff: float, sources: Sequence[str]) -> int:
+    """Drop final rows of ``sources`` last changed before ``cutoff``; returns how many."""
+    return int(
+        conn.execute(
+            delete(files).where(
+                and_(
+                    files.c.updated_at < cutoff,
+                    files.c.source.in_(list(sources)),
+                    files.c.state.in_(FINAL_STATES),
+                )
+            )
+        ).rowcount
+    )
