@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
@@ -161,7 +162,9 @@ def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -
                 table.add_row(s.name, s.location, s.glob, s.format, s.table, s.on_success)
             console.print(table)
 
-        output.emit([s.model_dump() for s in sources], render)
+        output.emit(
+            [s.model_dump() for s in sources], render, columns=list(SourceConfig.model_fields)
+        )
 
 
 @app.command("show")
@@ -209,4 +212,9 @@ def test(
             if not result.bad and not result.unreadable:
                 console.print("[green]no errors[/green]")
 
-        output.emit(data, render)
+        output.emit(data, render, rows=result.rows)
+        if output.is_csv:
+            if result.unreadable:
+                output.note(f"file unreadable: {escape(result.unreadable)}")
+            for bad in result.bad:
+                output.note(f"line {bad.line}: {escape(bad.reason)}")
