@@ -23,6 +23,7 @@ from icehouse.cli.common import (
 from icehouse.cli.output import DocumentFormat, Format, Output, iso
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
+from icehouse.maintain.compact_plan import Strategy
 from icehouse.maintain.reports import MaintenanceRun
 
 app = typer.Typer(
@@ -36,18 +37,19 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; c
 
 
 def _size(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(size)
 
 
 @app.command("compact")
 def compact(
     table: TableArgument,
     strategy: Annotated[
-        str, typer.Option(help="binpack (merge small files), sort, or zorder.")
+        Strategy, typer.Option(help="binpack (merge small files), sort, or zorder.")
     ] = "binpack",
     sort: Annotated[
         str | None,
@@ -100,7 +102,7 @@ def compact(
     with open_lake(home, output) as lake, _GroupProgress(output) as progress:
         result = lake.compact(
             table,
-            strategy,  # type: ignore[arg-type]
+            strategy,
             sort=sort,
             zorder=zorder,
             where=where,

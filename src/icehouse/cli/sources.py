@@ -37,7 +37,7 @@ def build_mapping(
     ):
         for column, value in parse_pairs(values, option):
             rules.setdefault(column, {})[key] = value
-    return {column: ColumnMapping(**rule) for column, rule in rules.items()}  # type: ignore[arg-type]
+    return {column: ColumnMapping.model_validate(rule) for column, rule in rules.items()}
 
 
 @app.command("add")
@@ -116,22 +116,25 @@ def add(
     output = Output(format)
     with open_lake(home, output) as lake:
         try:
-            source = SourceConfig(
-                name=name,
-                location=str(Path(location).absolute()) if "://" not in location else location,
-                table=table,
-                format=file_format,
-                glob=glob,
-                compression=compression,  # type: ignore[arg-type]
-                delimiter=delimiter,
-                header=not no_header,
-                fields=field,
-                comment=comment,
-                columns=build_mapping(map_, timestamp, expr, default, meta),
-                derive=dict(parse_pairs(derive, "--derive")),
-                on_success=on_success,
-                archive=archive,
-                settle=settle,  # type: ignore[arg-type]
+            # Validated as icehouse.toml is: a bad value is an InvalidConfig (exit 1).
+            source = SourceConfig.model_validate(
+                {
+                    "name": name,
+                    "location": location if "://" in location else str(Path(location).absolute()),
+                    "table": table,
+                    "format": file_format,
+                    "glob": glob,
+                    "compression": compression,
+                    "delimiter": delimiter,
+                    "header": not no_header,
+                    "fields": field,
+                    "comment": comment,
+                    "columns": build_mapping(map_, timestamp, expr, default, meta),
+                    "derive": dict(parse_pairs(derive, "--derive")),
+                    "on_success": on_success,
+                    "archive": archive,
+                    "settle": settle,
+                }
             )
         except ValueError as exc:
             raise InvalidConfig(str(exc), where=f"source {name!r}") from None

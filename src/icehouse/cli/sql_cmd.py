@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.console import Console
 
 from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
 from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
@@ -104,7 +105,10 @@ def sql(
         icehouse sql
         icehouse sql < report.sql
     """
-    on_screen = {SqlFormat.json: Format.json, SqlFormat.csv: Format.csv}
+    on_screen: dict[SqlFormat | None, Format] = {
+        SqlFormat.json: Format.json,
+        SqlFormat.csv: Format.csv,
+    }
     output = Output(on_screen.get(format, Format.table) if out is None else Format.table)
     if query is None:
         if out is not None or format is not None:
@@ -128,7 +132,12 @@ def sql(
         data = {"plans": [p.to_dict() for p in answer.plans], "rows": result.to_pylist()}
         if output.is_csv:  # stdout holds only the rows, so that it parses as CSV
             render_plans(output.err, answer)
-        output.emit(data, lambda c: (render_plans(c, answer), render_arrow(c, result)), rows=result)
+
+        def render(console: Console) -> None:
+            render_plans(console, answer)
+            render_arrow(console, result)
+
+        output.emit(data, render, rows=result)
         return
     # Python objects for JSON only: the table and CSV are drawn from the Arrow rows.
     objects = result.to_pylist() if output.is_json else None

@@ -71,10 +71,12 @@ def create(
             properties=dict(parse_pairs(property, "--property")),
         )
         info = lake.describe_table(name)
-        output.emit(
-            info_dict(info),
-            lambda c: (c.print(f"Created [bold]{name}[/bold]"), render_info(c, info)),
-        )
+
+        def render(console: Console) -> None:
+            console.print(f"Created [bold]{name}[/bold]")
+            render_info(console, info)
+
+        output.emit(info_dict(info), render)
 
 
 @app.command("list")
@@ -157,10 +159,12 @@ def alter(
             properties=dict(parse_pairs(property, "--property")) or None,
         )
         info = lake.describe_table(name)
-        output.emit(
-            info_dict(info),
-            lambda c: (c.print(f"Altered [bold]{name}[/bold]"), render_info(c, info)),
-        )
+
+        def render(console: Console) -> None:
+            console.print(f"Altered [bold]{name}[/bold]")
+            render_info(console, info)
+
+        output.emit(info_dict(info), render)
 
 
 INFO_COLUMNS = (
