@@ -1,4 +1,4 @@
-"""Ingestion benchmark (issue #2): every figure printed beside its reference, one run.
+"""Ingestion benchmark: every figure printed beside its reference, one run.
 
     python benchmarks/ingest.py                       # all sections, default sizes
     python benchmarks/ingest.py --sections throughput --rows 1000000

@@ -1,4 +1,4 @@
-"""Maintenance benchmark (issue #3): every figure printed beside its reference, one run.
+"""Maintenance benchmark: every figure printed beside its reference, one run.
 
     python benchmarks/maintain.py                             # full scale (15-25 min, 2 cores)
     python benchmarks/maintain.py --rows 1000000 --no-spark   # a quick check

@@ -1,4 +1,4 @@
-"""Scan planning benchmark (issue #4): a one-day filter on a table of 10,000 data files.
+"""Scan planning benchmark: a one-day filter on a table of 10,000 data files.
 
     python benchmarks/planning.py                     # 10,000 files over 40 days
     python benchmarks/planning.py --files 2000 --days 30 --runs 5

@@ -1,4 +1,4 @@
-"""Query benchmark (issue 4): the CDN workload Q1–Q5, icehouse beside every other way.
+"""Query benchmark: the CDN workload Q1–Q5, icehouse beside every other way.
 
     python benchmarks/queries.py                         # 50 M rows, 5 runs (builds once)
     python benchmarks/queries.py --rows 2000000 --runs 3 # a quick run

@@ -70,6 +70,12 @@ def test_a_bad_strategy_or_where_is_a_clear_error(home: str) -> None:
     assert result.exit_code == 1 and "--where supports" in result.stderr
 
 
+def test_an_unknown_strategy_is_a_usage_error_listing_the_strategies(home: str) -> None:
+    result = run("maintain", "compact", EVENTS, "--strategy", "hilbert", "--home", home)
+    assert result.exit_code == 2
+    assert "'hilbert' is not one of 'binpack', 'sort', 'zorder'" in " ".join(result.stderr.split())
+
+
 def test_orphans_refuses_a_safety_age_under_an_hour_and_explains(home: str) -> None:
     orphan = Path(home) / "warehouse" / "logs" / "events" / "data" / "stray.parquet"
     orphan.write_bytes(b"x" * 100)

@@ -42,7 +42,8 @@ def events_rows(lake: Lake) -> list[dict]:
 def test_an_expr_that_cannot_convert_a_value_quarantines_the_line_naming_column_expr_and_value(
     lake, landing, events
 ):
-    """The issue's case: a TSV line with ``size = lots`` went in with NULLs under TRY."""
+    """A TSV line with ``size = lots`` once went in with NULLs under TRY; now it is
+    quarantined."""
     add_source(
         lake,
         "tsv",

@@ -1,4 +1,4 @@
-"""Workers outlive their dependencies (issue 9, point 11).
+"""Workers outlive their dependencies.
 
 ``ingest --follow`` keeps running through a PostgreSQL restart (while idle and with a
 batch held open between write and commit while the server is down) and through an S3

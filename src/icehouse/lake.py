@@ -2,7 +2,7 @@
 
 CLI commands, the demo and tests all receive a ``Lake`` and call one method each, so
 that authorisation and audit can later be added here, once, rather than in every
-command (DESIGN.md).
+command: the facade hands out icehouse types only, so no caller can go around it.
 """
 
 from __future__ import annotations

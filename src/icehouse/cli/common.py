@@ -26,7 +26,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from icehouse.cli.output import Format, Output
+from icehouse.cli.output import DocumentFormat, Format, Output
 from icehouse.config import resolve_home
 from icehouse.errors import HomeNotFound, IcehouseError, InvalidInput, StateError
 from icehouse.ingest.faults import faults_from_env
@@ -45,6 +45,12 @@ HomeOption = Annotated[
 ]
 FormatOption = Annotated[
     Format,
+    typer.Option(
+        "--format", "-f", help="table for people; json or csv (header and rows) for machines."
+    ),
+]
+DocumentFormatOption = Annotated[
+    DocumentFormat,
     typer.Option("--format", "-f", help="table for people, json for machines (stdout)."),
 ]
 

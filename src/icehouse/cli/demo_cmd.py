@@ -7,9 +7,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
+from icehouse.cli.common import DocumentFormatOption, HomeOption, errors_to_exit
 from icehouse.cli.ingest_cmd import RichIngestProgress, render_report
-from icehouse.cli.output import Format, Output
+from icehouse.cli.output import DocumentFormat, Output
 from icehouse.cli.render import render_arrow
 from icehouse.config import resolve_home
 from icehouse.demo.generator import GeneratorConfig
@@ -28,7 +28,7 @@ def demo(
     days: Annotated[int, typer.Option(help="Days of traffic.")] = 14,
     tenants: Annotated[int, typer.Option(help="Tenants (customers).")] = 2_000,
     home: HomeOption = None,
-    format: FormatOption = Format.table,
+    format: DocumentFormatOption = DocumentFormat.table,
 ) -> None:
     """Generate CDN logs from 3 providers, ingest them, query them.
 
@@ -98,7 +98,7 @@ def _reads(plan: TablePlan) -> str:
     )
 
 
-def _render(console, result: DemoResult) -> None:  # type: ignore[no-untyped-def]
+def _render(console: Console, result: DemoResult) -> None:
     render_report(console, result.report)
     for title, sql, table in result.results:
         console.print(f"\n[bold]{title}[/bold]\n[dim]{sql}[/dim]")

@@ -131,6 +131,15 @@ def render_report(console: Console, report: IngestReport) -> None:
         console.print(f"  · {line}")
 
 
+_STATUS_COLUMNS = (
+    "source", "table", "files_pending", "oldest_pending_age_s", "files_committed",
+    "rows_committed", "files_quarantined", "lines_quarantined", "files_duplicate",
+    "files_recopied", "files_appended", "files_changed", "last_commit_at",
+    "rows_per_second_last_hour",
+)  # fmt: skip
+"""A source status's keys: the CSV header of ``status``, also with no sources."""
+
+
 def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Per source: files pending, oldest pending age, last commit, rows/s, quarantined,
     and re-deliveries: duplicates (content already ingested), re-copies (same path, same
@@ -173,4 +182,4 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                 )
             console.print(table)
 
-        output.emit(data, render)
+        output.emit(data, render, columns=_STATUS_COLUMNS)

@@ -4,6 +4,7 @@ manifest rewrite, the autopilot, and the history of what each run did."""
 from __future__ import annotations
 
 import threading
+from dataclasses import fields
 from typing import Annotated, Any
 
 import typer
@@ -12,15 +13,17 @@ from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import (
+    DocumentFormatOption,
     FormatOption,
     HomeOption,
     install_stop_handlers,
     open_lake,
     say_to,
 )
-from icehouse.cli.output import Format, Output, iso
+from icehouse.cli.output import DocumentFormat, Format, Output, iso
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
+from icehouse.maintain.compact_plan import Strategy
 from icehouse.maintain.reports import MaintenanceRun
 
 app = typer.Typer(
@@ -34,18 +37,19 @@ DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; c
 
 
 def _size(n: int) -> str:
+    size = float(n)
     for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(n) < 1024 or unit == "TB":
-            return f"{n:,.0f} {unit}" if unit == "B" else f"{n:,.1f} {unit}"
-        n /= 1024  # type: ignore[assignment]
-    return str(n)
+        if abs(size) < 1024 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1024
+    return str(size)
 
 
 @app.command("compact")
 def compact(
     table: TableArgument,
     strategy: Annotated[
-        str, typer.Option(help="binpack (merge small files), sort, or zorder.")
+        Strategy, typer.Option(help="binpack (merge small files), sort, or zorder.")
     ] = "binpack",
     sort: Annotated[
         str | None,
@@ -98,7 +102,7 @@ def compact(
     with open_lake(home, output) as lake, _GroupProgress(output) as progress:
         result = lake.compact(
             table,
-            strategy,  # type: ignore[arg-type]
+            strategy,
             sort=sort,
             zorder=zorder,
             where=where,
@@ -113,7 +117,13 @@ def compact(
             max_concurrent_groups=max_concurrent_groups,
             partial_progress=partial_progress,
         )
-    output.emit(result.to_dict(), lambda c: render_compaction(c, result))
+    summary = result.to_dict()
+    output.emit(
+        summary,
+        lambda c: render_compaction(c, result),
+        rows=summary["groups"],
+        columns=[f.name for f in fields(GroupResult)],
+    )
     if any(g.status == "failed" for g in result.groups):
         raise typer.Exit(1)
 
@@ -273,7 +283,7 @@ def run(
     interval: Annotated[str, typer.Option(help="Time between rounds with --follow.")] = "60s",
     dry_run: DryRunOption = False,
     home: HomeOption = None,
-    format: FormatOption = Format.table,
+    format: DocumentFormatOption = DocumentFormat.table,
 ) -> None:
     """The autopilot: decide from table statistics what each table needs, and do it.
 
@@ -396,7 +406,13 @@ def history(
             )
         console.print(grid if runs else "No maintenance runs recorded yet.")
 
-    output.emit(data, render)
+    output.emit(data, render, columns=_RUN_COLUMNS)
+
+
+_RUN_COLUMNS = (
+    "id", "table", "action", "started_at", "seconds", "dry_run", "status", "owner",
+    "summary", "committed", "error",
+)  # fmt: skip
 
 
 def _what_it_did(run: MaintenanceRun) -> str:

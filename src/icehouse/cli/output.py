@@ -1,20 +1,23 @@
-"""One way to print: Rich for people, one JSON document on stdout for machines.
+"""One way to print: Rich for people; one JSON document or CSV rows on stdout for machines.
 
 Diagnostics (progress, warnings, errors) go to stderr, so that ``--format json``
-output can be piped straight into ``jq``. Times are ISO 8601 with an offset.
+output can be piped straight into ``jq`` and ``--format csv`` into a spreadsheet or
+``csv.reader``. Times are ISO 8601 with an offset.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import pyarrow as pa
 import pyarrow.csv as pacsv
@@ -25,9 +28,24 @@ from icehouse.errors import InvalidInput
 
 
 class Format(StrEnum):
+    """``--format`` of a command whose output is rows (or one record): every choice."""
+
     table = "table"
     json = "json"
     csv = "csv"
+
+
+class DocumentFormat(StrEnum):
+    """``--format`` of a command whose output is one nested document (``demo``) or a
+    stream of them (``maintain run --follow``): rows would flatten it out of shape, so
+    CSV is not offered and click's error for ``--format csv`` lists these choices."""
+
+    table = "table"
+    json = "json"
+
+
+Records: TypeAlias = pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+"""What ``--format csv`` prints: Arrow rows, one record, or a list of records."""
 
 
 def iso(ts: float | None) -> str | None:
@@ -64,6 +82,55 @@ def file_format_of(path: Path) -> FileFormat | None:
         return None
 
 
+def _cell(value: Any) -> str:
+    """One CSV cell: empty for null, ``true``/``false`` as Arrow writes booleans, nested
+    values (lists, objects) as compact JSON, everything else as ``--format json`` prints it.
+    """
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float):
+        return str(value)
+    if isinstance(value, Mapping | list | tuple):
+        return json.dumps(value, default=_default, ensure_ascii=False)
+    return str(_default(value))
+
+
+def _flatten_nested(table: pa.Table) -> pa.Table:
+    """Arrow's CSV writer refuses list, struct and map columns: those become JSON text."""
+    for index, field in enumerate(table.schema):
+        if pa.types.is_nested(field.type):
+            cells = [
+                None if v is None else json.dumps(v, default=_default, ensure_ascii=False)
+                for v in table.column(index).to_pylist()
+            ]
+            table = table.set_column(index, field.name, pa.array(cells, type=pa.string()))
+    return table
+
+
+def csv_text(records: Records, columns: Sequence[str] = ()) -> str:
+    """``records`` as CSV: a header line, then one line per row.
+
+    Arrow rows keep Arrow's CSV formatting (as ``--out FILE.csv`` writes them). A list of
+    records gets the header ``columns`` followed by every other key in order of first
+    appearance, so an empty list still prints its header when ``columns`` is given; one
+    record is a one-row CSV. Nested values are JSON text in their cell."""
+    if isinstance(records, pa.Table):
+        buffer = io.BytesIO()
+        pacsv.write_csv(_flatten_nested(records), buffer)
+        return buffer.getvalue().decode()
+    rows = [records] if isinstance(records, Mapping) else list(records)
+    header = list(dict.fromkeys([*columns, *(key for row in rows for key in row)]))
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows([_cell(row.get(key)) for key in header] for row in rows)
+    return text.getvalue()
+
+
 def write_file(table: pa.Table, path: Path, fmt: FileFormat) -> None:
     """Write rows to a file: Parquet keeps the Arrow types (zstd, as the lake's own files);
     JSON and JSON lines write values as ``--format json`` prints them.
@@ -75,7 +142,7 @@ def write_file(table: pa.Table, path: Path, fmt: FileFormat) -> None:
         if fmt == FileFormat.parquet:
             pq.write_table(table, path, compression="zstd")
         elif fmt == FileFormat.csv:
-            pacsv.write_csv(table, path)
+            pacsv.write_csv(_flatten_nested(table), path)
         else:
             rows = (
                 json.dumps(r, default=_default) for b in table.to_batches() for r in b.to_pylist()
@@ -91,8 +158,10 @@ def write_file(table: pa.Table, path: Path, fmt: FileFormat) -> None:
 
 
 class Output:
-    def __init__(self, fmt: Format = Format.table) -> None:
-        self.format = fmt
+    """Where a command prints: ``out`` (stdout) for data, ``err`` (stderr) for diagnostics."""
+
+    def __init__(self, fmt: Format | DocumentFormat = Format.table) -> None:
+        self.format = Format(fmt.value)
         self.out = Console(highlight=False, soft_wrap=True)
         self.err = Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -100,10 +169,28 @@ class Output:
     def is_json(self) -> bool:
         return self.format == Format.json
 
-    def emit(self, data: Any, render: Callable[[Console], None]) -> None:
-        """Print ``data`` as JSON, or let ``render`` draw it for a person."""
+    @property
+    def is_csv(self) -> bool:
+        return self.format == Format.csv
+
+    def emit(
+        self,
+        data: Any,
+        render: Callable[[Console], None],
+        *,
+        rows: Records | None = None,
+        columns: Sequence[str] = (),
+    ) -> None:
+        """Print ``data`` as JSON, or as CSV, or let ``render`` draw it for a person.
+
+        CSV prints ``rows`` when given (the rows of the table ``render`` draws, when
+        ``data`` holds more than those), else ``data``; ``columns`` is the header of an
+        empty list. See ``csv_text``."""
         if self.is_json:
             sys.stdout.write(json.dumps(data, default=_default, indent=2) + "\n")
+            sys.stdout.flush()
+        elif self.is_csv:
+            sys.stdout.write(csv_text(data if rows is None else rows, columns))
             sys.stdout.flush()
         else:
             render(self.out)

@@ -14,6 +14,11 @@ from icehouse.cli.output import Format, Output, iso
 
 app = typer.Typer(help="Inspect and replay quarantined files and lines.", no_args_is_help=True)
 
+_RECORD_COLUMNS = (
+    "id", "source", "path", "kind", "line", "reason", "raw", "created_at", "replayed_at",
+)  # fmt: skip
+"""A quarantine record's keys: the CSV header of ``quarantine list``, also when empty."""
+
 
 @app.command("list")
 def list_records(
@@ -49,7 +54,7 @@ def list_records(
                 )
             console.print(table)
 
-        output.emit(data, render)
+        output.emit(data, render, columns=_RECORD_COLUMNS)
 
 
 @app.command("show")

@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
 from icehouse.cli.output import Format, Output
 from icehouse.config import ColumnMapping, SourceConfig
+from icehouse.config_check import describe
 from icehouse.errors import InvalidConfig
 
 app = typer.Typer(
@@ -36,7 +39,7 @@ def build_mapping(
     ):
         for column, value in parse_pairs(values, option):
             rules.setdefault(column, {})[key] = value
-    return {column: ColumnMapping(**rule) for column, rule in rules.items()}  # type: ignore[arg-type]
+    return {column: ColumnMapping.model_validate(rule) for column, rule in rules.items()}
 
 
 @app.command("add")
@@ -126,25 +129,29 @@ def add(
     output = Output(format)
     with open_lake(home, output) as lake:
         try:
-            source = SourceConfig(
-                name=name,
-                location=location,  # relative to the lake home, as in icehouse.toml
-                table=table,
-                format=file_format,
-                glob=glob,
-                compression=compression,  # type: ignore[arg-type]
-                delimiter=delimiter,
-                header=not no_header,
-                fields=field,
-                comment=comment,
-                columns=build_mapping(map_, timestamp, expr, default, meta),
-                derive=dict(parse_pairs(derive, "--derive")),
-                on_success=on_success,
-                archive=archive,
-                settle=settle,  # type: ignore[arg-type]
+            # Validated as icehouse.toml is: a bad value is an InvalidConfig (exit 1).
+            source = SourceConfig.model_validate(
+                {
+                    "name": name,
+                    "location": location,  # relative to the lake home, as in icehouse.toml
+                    "table": table,
+                    "format": file_format,
+                    "glob": glob,
+                    "compression": compression,
+                    "delimiter": delimiter,
+                    "header": not no_header,
+                    "fields": field,
+                    "comment": comment,
+                    "columns": build_mapping(map_, timestamp, expr, default, meta),
+                    "derive": dict(parse_pairs(derive, "--derive")),
+                    "on_success": on_success,
+                    "archive": archive,
+                    "settle": settle,
+                }
             )
-        except ValueError as exc:
-            raise InvalidConfig(str(exc), where=f"source {name!r}") from None
+        except ValidationError as exc:
+            problems = describe(exc, model=SourceConfig, prefix=(), text="")
+            raise InvalidConfig("; ".join(problems), where=f"source {name!r}") from None
         if create_location and source.local_location is not None:
             (lake.home / source.local_location).mkdir(parents=True, exist_ok=True)
         lake.check_landing(source)
@@ -175,7 +182,9 @@ def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -
                 table.add_row(s.name, s.location, s.glob, s.format, s.table, s.on_success)
             console.print(table)
 
-        output.emit([s.model_dump() for s in sources], render)
+        output.emit(
+            [s.model_dump() for s in sources], render, columns=list(SourceConfig.model_fields)
+        )
 
 
 @app.command("show")
@@ -223,4 +232,9 @@ def test(
             if not result.bad and not result.unreadable:
                 console.print("[green]no errors[/green]")
 
-        output.emit(data, render)
+        output.emit(data, render, rows=result.rows)
+        if output.is_csv:
+            if result.unreadable:
+                output.note(f"file unreadable: {escape(result.unreadable)}")
+            for bad in result.bad:
+                output.note(f"line {bad.line}: {escape(bad.reason)}")

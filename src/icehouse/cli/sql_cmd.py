@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import io
 import sys
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-import pyarrow.csv as pacsv
 import typer
+from rich.console import Console
 
 from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
 from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
@@ -83,8 +82,8 @@ def sql(
         typer.Option(
             "--format",
             "-f",
-            help="table for people, json for machines (stdout); with --out also jsonl, "
-            "parquet. Default: table, or the extension of --out.",
+            help="table for people, json or csv for machines (stdout); with --out also "
+            "jsonl, parquet. Default: table, or the extension of --out.",
             show_default=False,
         ),
     ] = None,
@@ -92,7 +91,8 @@ def sql(
     """Run SQL over the lake; with no query, start a SQL shell.
 
     One query prints a table, or with --format csv|json CSV or a JSON array
-    of row objects (with --explain: an object with "plans" and "rows");
+    of row objects (with --explain: JSON has "plans" and "rows"; CSV has the
+    rows, and the plans go to stderr);
     --out FILE writes the rows to a file (.parquet, .csv, .json, .jsonl):
 
         icehouse sql "SELECT country, count(*) AS n FROM logs.events GROUP BY 1"
@@ -105,7 +105,11 @@ def sql(
         icehouse sql
         icehouse sql < report.sql
     """
-    output = Output(Format.json if format == SqlFormat.json else Format.table)
+    on_screen: dict[SqlFormat | None, Format] = {
+        SqlFormat.json: Format.json,
+        SqlFormat.csv: Format.csv,
+    }
+    output = Output(on_screen.get(format, Format.table) if out is None else Format.table)
     if query is None:
         if out is not None or format is not None:
             raise _usage_error(output, "--out and --format need a query; the shell prints tables")
@@ -126,14 +130,18 @@ def sql(
             return
     if explain:
         data = {"plans": [p.to_dict() for p in answer.plans], "rows": result.to_pylist()}
-        output.emit(data, lambda c: (render_plans(c, answer), render_arrow(c, result)))
+        if output.is_csv:  # stdout holds only the rows, so that it parses as CSV
+            render_plans(output.err, answer)
+
+        def render(console: Console) -> None:
+            render_plans(console, answer)
+            render_arrow(console, result)
+
+        output.emit(data, render, rows=result)
         return
-    if format == SqlFormat.csv:
-        buffer = io.BytesIO()
-        pacsv.write_csv(result, buffer)
-        sys.stdout.write(buffer.getvalue().decode())
-        return
-    output.emit(result.to_pylist(), lambda c: render_arrow(c, result))
+    # Python objects for JSON only: the table and CSV are drawn from the Arrow rows.
+    objects = result.to_pylist() if output.is_json else None
+    output.emit(objects, lambda c: render_arrow(c, result), rows=result)
 
 
 def _shell(home: Path | None, output: Output, *, explain: bool) -> None:

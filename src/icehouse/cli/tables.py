@@ -71,10 +71,12 @@ def create(
             properties=dict(parse_pairs(property, "--property")),
         )
         info = lake.describe_table(name)
-        output.emit(
-            info_dict(info),
-            lambda c: (c.print(f"Created [bold]{name}[/bold]"), render_info(c, info)),
-        )
+
+        def render(console: Console) -> None:
+            console.print(f"Created [bold]{name}[/bold]")
+            render_info(console, info)
+
+        output.emit(info_dict(info), render)
 
 
 @app.command("list")
@@ -99,7 +101,7 @@ def list_tables(home: HomeOption = None, format: FormatOption = Format.table) ->
                 )
             console.print(table)
 
-        output.emit([info_dict(i) for i in infos], render)
+        output.emit([info_dict(i) for i in infos], render, columns=INFO_COLUMNS)
 
 
 @app.command("show")
@@ -157,10 +159,19 @@ def alter(
             properties=dict(parse_pairs(property, "--property")) or None,
         )
         info = lake.describe_table(name)
-        output.emit(
-            info_dict(info),
-            lambda c: (c.print(f"Altered [bold]{name}[/bold]"), render_info(c, info)),
-        )
+
+        def render(console: Console) -> None:
+            console.print(f"Altered [bold]{name}[/bold]")
+            render_info(console, info)
+
+        output.emit(info_dict(info), render)
+
+
+INFO_COLUMNS = (
+    "name", "location", "schema", "partition_specs", "current_spec_id", "sort_order",
+    "properties", "snapshots", "current_snapshot_id", "data_files", "bytes", "rows",
+)  # fmt: skip
+"""The keys of ``info_dict``: the CSV header of ``table list``, also with no tables."""
 
 
 def info_dict(info: TableInfo) -> dict[str, object]:
@@ -231,7 +242,10 @@ def history(name: str, home: HomeOption = None, format: FormatOption = Format.ta
                 )
             console.print(table)
 
-        output.emit(data, render)
+        output.emit(data, render, columns=_HISTORY_COLUMNS)
+
+
+_HISTORY_COLUMNS = ("snapshot_id", "parent_id", "timestamp", "operation", "summary", "current")
 
 
 @app.command("rollback")

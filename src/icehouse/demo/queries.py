@@ -1,4 +1,4 @@
-"""The CDN analytics workload Q1–Q5 over ``demo.requests`` (issue 4).
+"""The CDN analytics workload Q1–Q5 over ``demo.requests``.
 
 These are the questions the lake icehouse follows answers every day, each picked for a
 different access pattern, so that one benchmark shows how icehouse fares on all of them:

@@ -1,11 +1,12 @@
 """Expire old snapshots and delete the files only they reached.
 
-PyIceberg's expiry edits metadata and deletes nothing (FACTS.md). Here the expiry is
-committed first; then the data files, delete files, manifests, manifest lists and
-statistics files that were reachable before and are not reachable from the *committed*
-metadata are deleted. Computing "after" from what the catalog returned means a commit
-that landed in between (e.g. a property change) is respected, and a crash between the
-commit and the deletes leaves only orphans, which orphan removal collects.
+PyIceberg's ``expire_snapshots()`` (0.12) edits metadata only: it deletes no file and
+ignores ``history.expire.*``. Here the expiry is committed first; then the data files,
+delete files, manifests, manifest lists and statistics files that were reachable before
+and are not reachable from the *committed* metadata are deleted. Computing "after" from
+what the catalog returned means a commit that landed in between (e.g. a property change)
+is respected, and a crash between the commit and the deletes leaves only orphans, which
+orphan removal collects.
 
 Exactly-once ingestion reads what is committed from the current snapshot's summary,
 which expiry never removes.

@@ -1,10 +1,11 @@
 """A fast append: one snapshot adding data files, committed with one catalog call.
 
 PyIceberg's ``Transaction.fast_append`` deep-copies the whole table metadata about a
-dozen times per commit (FACTS.md: ~85 % of an append), so its cost grows with the
-table's history. This builds the same snapshot from PyIceberg's public manifest and
-update APIs (manifest, manifest list, summary, ``AddSnapshotUpdate`` plus a ``main``
-ref update, guarded by ``AssertRefSnapshotId``) and hands it to the catalog once.
+dozen times per commit (measured: ~85 % of an append's time, PyIceberg 0.12), so its
+cost grows with the table's history. This builds the same snapshot from PyIceberg's
+public manifest and update APIs (manifest, manifest list, summary, ``AddSnapshotUpdate``
+plus a ``main`` ref update, guarded by ``AssertRefSnapshotId``) and hands it to the
+catalog once.
 
 Manifests are merged as Iceberg's ``commit.manifest-merge.enabled`` asks: once a spec
 has ``commit.manifest.min-count-to-merge`` manifests, small ones are bin-packed up to

@@ -24,7 +24,7 @@ from icehouse.errors import InvalidInput, NoSuchTable
 
 CATALOG_NAME = "icehouse"
 
-# Defaults for every table icehouse creates (issue #2): zstd Parquet, 128 MiB files,
+# Defaults for every table icehouse creates: zstd Parquet, 128 MiB files,
 # bounded metadata history and manifests merged on append, so that a table that takes
 # a commit every few seconds does not grow its metadata without end.
 TABLE_DEFAULTS: dict[str, str] = {

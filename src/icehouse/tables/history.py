@@ -1,10 +1,10 @@
 """Which snapshots a table may forget, and the commit that forgets them.
 
-PyIceberg's commit cost grows with the number of snapshots (FACTS.md: 57 ms at 10
-snapshots, 2.36 s at 1,000), so an ingester that commits every few seconds must expire
-its own old snapshots; maintenance (``icehouse.maintain.expire``) expires by the table's
-``history.expire.*`` policy. Both choose with ``expirable`` and commit with
-``commit_expiry``.
+PyIceberg's commit cost grows with the number of snapshots (a 10 k-row append measured
+57 ms at 10 snapshots and 2.36 s at 1,000, PyIceberg 0.12), so an ingester that commits
+every few seconds must expire its own old snapshots; maintenance
+(``icehouse.maintain.expire``) expires by the table's ``history.expire.*`` policy. Both
+choose with ``expirable`` and commit with ``commit_expiry``.
 
 PyIceberg's ``ExpireSnapshots`` commits with no requirement but the table's UUID, and
 removing a snapshot also removes every ref that points at it: a rollback that lands
