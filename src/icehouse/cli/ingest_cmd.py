@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
@@ -19,6 +20,7 @@ from icehouse.cli.common import (
 )
 from icehouse.cli.output import Format, Output, iso
 from icehouse.ingest.report import IngestReport, NoProgress
+from icehouse.lake import Lake
 
 
 class RichIngestProgress(NoProgress):
@@ -90,6 +92,7 @@ def ingest(
         open_lake(home, output, waiting_until=waiting) as lake,
         RichIngestProgress(output.err) as progress,
     ):
+        warn_missing_landings(lake, output, sources or None)
         report = lake.ingest(
             sources or None, follow=not once, progress=progress, stop=stop, say=say_to(output)
         )
@@ -140,12 +143,23 @@ _STATUS_COLUMNS = (
 """A source status's keys: the CSV header of ``status``, also with no sources."""
 
 
+def warn_missing_landings(lake: Lake, output: Output, names: list[str] | None = None) -> None:
+    """One stderr line per source whose landing folder does not exist: a typo there
+    otherwise reads as "0 files" with exit 0."""
+    for source in lake.missing_landings(names):
+        output.note(
+            f"[yellow]Warning:[/yellow] source {escape(source.name)}: landing folder "
+            f"{escape(str(source.local_location))} does not exist; nothing is ingested from it"
+        )
+
+
 def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Per source: files pending, oldest pending age, last commit, rows/s, quarantined,
     and re-deliveries: duplicates (content already ingested), re-copies (same path, same
     content), appends (grown files) and changes (same path, other content)."""
     output = Output(format)
     with open_lake(home, output) as lake:
+        warn_missing_landings(lake, output)
         rows = lake.status()
         data = [r.to_dict() | {"last_commit_at": iso(r.last_commit_at)} for r in rows]
 
