@@ -542,8 +542,21 @@ def test_a_relative_source_location_is_relative_to_the_home_not_the_current_fold
     (home / "landing" / "shop").mkdir(parents=True)
     monkeypatch.chdir(tmp_path)  # not the home: landing/shop does not exist here
 
-    ok("source", "add", "shop", "--location", "landing/shop", "--table", "logs.events",
-       "--file-format", "jsonl", "--settle", "0s", "--home", str(home))
+    ok(
+        "source",
+        "add",
+        "shop",
+        "--location",
+        "landing/shop",
+        "--table",
+        "logs.events",
+        "--file-format",
+        "jsonl",
+        "--settle",
+        "0s",
+        "--home",
+        str(home),
+    )
     write_jsonl(home / "landing" / "shop" / "a.jsonl", [event(1), event(2)])
 
     assert 'location = "landing/shop"' in (home / "icehouse.toml").read_text()
@@ -555,14 +568,37 @@ def test_a_landing_folder_that_does_not_exist_is_an_error_on_add_and_a_warning_l
     ok("init", "--home", str(home))
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
 
-    refused = run("source", "add", "shop", "--location", "landing/shopp", "--table",
-                  "logs.events", "--file-format", "jsonl", "--home", str(home))
+    refused = run(
+        "source",
+        "add",
+        "shop",
+        "--location",
+        "landing/shopp",
+        "--table",
+        "logs.events",
+        "--file-format",
+        "jsonl",
+        "--home",
+        str(home),
+    )
     assert refused.exit_code == 1
     assert f"landing folder {home / 'landing' / 'shopp'} does not exist" in refused.stderr
     assert "shop" not in (home / "icehouse.toml").read_text().split("# Sources")[0]
 
-    ok("source", "add", "shop", "--location", "landing/shop", "--create-location", "--table",
-       "logs.events", "--file-format", "jsonl", "--home", str(home))
+    ok(
+        "source",
+        "add",
+        "shop",
+        "--location",
+        "landing/shop",
+        "--create-location",
+        "--table",
+        "logs.events",
+        "--file-format",
+        "jsonl",
+        "--home",
+        str(home),
+    )
     (home / "landing" / "shop").rmdir()
     warning = f"source shop: landing folder {home / 'landing' / 'shop'} does not exist"
     assert warning in ok("ingest", "--home", str(home)).stderr
