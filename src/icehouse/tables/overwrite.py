@@ -21,12 +21,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue, In, Or
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.snapshots import Operation
 
 from icehouse.errors import RewriteConflict
+from icehouse.tables._compat import ArrowScan
 from icehouse.tables.commit import BatchCommit
 from icehouse.tables.replace import ManifestIndex, replace_files
 from icehouse.tables.writer import TableWriter
