@@ -75,8 +75,8 @@ from icehouse.maintain.compact_plan import (  # noqa: E402
 from icehouse.maintain.group_io import fingerprint_written, read_group  # noqa: E402
 from icehouse.maintain.ordering import sort_ordering  # noqa: E402
 from icehouse.maintain.proof import fingerprint  # noqa: E402
-from icehouse.query.pruning import pushdown_filter  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
+from icehouse.tables.filters import pushdown_filter  # noqa: E402
 from icehouse.tables.grammar import parse_sort_order  # noqa: E402
 from icehouse.tables.manifest_cache import ManifestCache  # noqa: E402
 from icehouse.tables.replace import ManifestIndex, replace_files  # noqa: E402

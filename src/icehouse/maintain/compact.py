@@ -25,11 +25,17 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
-from icehouse.errors import InvalidInput, InvalidSortOrder, ProofFailed, RewriteConflict
+from icehouse.errors import (
+    FilterNotTranslatable,
+    InvalidInput,
+    InvalidSortOrder,
+    ProofFailed,
+    RewriteConflict,
+)
 from icehouse.maintain.compact_plan import (
     CompactOptions,
     FileGroup,
@@ -39,7 +45,7 @@ from icehouse.maintain.compact_plan import (
 from icehouse.maintain.group_io import fingerprint_written, read_group
 from icehouse.maintain.ordering import sort_ordering, zorder_ordering
 from icehouse.maintain.proof import fingerprint
-from icehouse.query.pruning import convertible_terms
+from icehouse.tables.filters import SUPPORTED, where_expression
 from icehouse.tables.grammar import parse_sort_order
 from icehouse.tables.replace import ManifestIndex, live_data_paths, replace_files
 from icehouse.tables.writer import Ordering, TableWriter, keep_order
@@ -124,13 +130,10 @@ def where_filter(table: Table, name: str, where: str | None) -> BooleanExpressio
     silently widen the rewrite)."""
     if not where:
         return AlwaysTrue()
-    terms, refused = convertible_terms(f"SELECT * FROM {name} WHERE {where}", name, table.schema())
-    if refused or not terms:
-        raise InvalidInput(
-            f"--where supports column <op> constant, IN (...), IS [NOT] NULL joined by AND; "
-            f"cannot use: {', '.join(refused) or where}"
-        )
-    return terms[0] if len(terms) == 1 else And(*terms)
+    try:
+        return where_expression(where, name, table.schema())
+    except FilterNotTranslatable as exc:
+        raise InvalidInput(f"--where supports {SUPPORTED}; cannot use: {exc.term}") from exc
 
 
 def ordering_for(table: Table, options: CompactOptions) -> Ordering | None:

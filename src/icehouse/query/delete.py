@@ -1,10 +1,11 @@
 """``DELETE FROM namespace.table WHERE ...``: row-level deletes as an Iceberg snapshot.
 
-The ``WHERE`` must translate exactly into a PyIceberg expression (terms of the form
-``column <op> constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``): unlike pruning, a
-delete cannot drop a term it does not understand. PyIceberg rewrites the affected files
-(copy-on-write). The snapshot carries icehouse's ingestion summary keys forward, so that
-exactly-once recovery still reads what is committed from the current snapshot.
+The ``WHERE`` must translate exactly into a PyIceberg expression (``tables/filters.py``:
+``column <op> constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``, ``OR``, ``NOT``):
+unlike pruning, a delete cannot drop a term it does not understand. PyIceberg rewrites the
+affected files (copy-on-write). The snapshot carries icehouse's ingestion summary keys
+forward, so that exactly-once recovery still reads what is committed from the current
+snapshot.
 """
 
 from __future__ import annotations
@@ -12,12 +13,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pyiceberg.expressions import And, BooleanExpression
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
-from icehouse.errors import QueryError
-from icehouse.query.pruning import convertible_terms
+from icehouse.errors import FilterNotTranslatable, QueryError
 from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.filters import SUPPORTED, where_expression
 
 _DELETE = re.compile(
     r"^\s*DELETE\s+FROM\s+(?P<name>[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*)"
@@ -57,16 +58,14 @@ def parse_delete(sql: str) -> DeleteStatement | None:
 
 
 def delete_filter(statement: DeleteStatement, table: Table, sql: str) -> BooleanExpression:
-    """Raises: QueryError when a term of the WHERE cannot be translated exactly."""
-    probe = f"SELECT * FROM {statement.table} WHERE {statement.where}"
-    terms, refused = convertible_terms(probe, statement.table, table.schema())
-    if refused or not terms:
+    """Raises: QueryError naming the term of the WHERE that cannot be translated exactly."""
+    try:
+        return where_expression(statement.where, statement.table, table.schema())
+    except FilterNotTranslatable as exc:
         raise QueryError(
-            "DELETE supports WHERE terms of the form column <op> constant, IN (...), "
-            f"IS [NOT] NULL, joined by AND; cannot translate: {refused or statement.where}",
+            f"DELETE supports WHERE terms of the form {SUPPORTED}; cannot translate: {exc.term}",
             sql=sql,
-        )
-    return terms[0] if len(terms) == 1 else And(*terms)
+        ) from exc
 
 
 def run_delete(table: Table, statement: DeleteStatement, sql: str) -> int:

@@ -3,7 +3,7 @@
 Tables are named ``namespace.table`` in SQL, exactly as in the catalog: each namespace a
 query mentions becomes a DuckDB schema and each table a view over the files of its
 current snapshot, planned (``tables/scan.py``: PyIceberg's evaluators, decoded manifests
-cached) with the query's simple filters pushed down (``pruning.py``), so partitions and
+cached) with the query's simple filters pushed down (``tables/filters.py``), so partitions and
 files that cannot match are never opened. Tables with delete files or an evolved schema
 are read through PyIceberg's Arrow reader, which applies deletes and maps columns by
 field id. With ``explain``, each table's plan also counts the row groups and bytes its
@@ -33,8 +33,8 @@ from icehouse.errors import QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
-from icehouse.query.pruning import pushdown_filter, referenced_columns
 from icehouse.tables.catalog import load_table
+from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_groups import scan_row_groups
 from icehouse.tables.scan import ScanPlan, plan_scan, read_tasks
 

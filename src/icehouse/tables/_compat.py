@@ -60,6 +60,43 @@ def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
     return parsed
 
 
+def render_expression(conn: duckdb.DuckDBPyConnection, node: dict[str, Any]) -> str | None:
+    """One expression node of ``serialize_sql``'s output as SQL text (DuckDB's own
+    ``json_deserialize_sql``), None if DuckDB cannot render it."""
+    statement = {
+        "error": False,
+        "statements": [
+            {
+                "node": {
+                    "type": "SELECT_NODE",
+                    "modifiers": [],
+                    "cte_map": {"map": []},
+                    "select_list": [node],
+                    "from_table": {"type": "EMPTY", "alias": "", "sample": None},
+                    "where_clause": None,
+                    "group_expressions": [],
+                    "group_sets": [],
+                    "aggregate_handling": "STANDARD_HANDLING",
+                    "having": None,
+                    "sample": None,
+                    "qualify": None,
+                }
+            }
+        ],
+    }
+    try:
+        row = conn.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(statement)])
+        text = row.fetchone()
+    except duckdb.Error:
+        return None
+    if not text or not isinstance(text[0], str) or not text[0].startswith("SELECT "):
+        return None
+    rendered = text[0].removeprefix("SELECT ")
+    if rendered.startswith("(") and rendered.endswith(")"):
+        rendered = rendered[1:-1]
+    return rendered
+
+
 __all__ = [
     "SQL_CATALOG_OVERRIDES",
     "ArrowScan",
@@ -69,6 +106,7 @@ __all__ = [
     "compute_statistics_plan",
     "data_file_statistics_from_parquet_metadata",
     "parquet_path_to_id_mapping",
+    "render_expression",
     "serialize_sql",
     "update_table_metadata",
 ]
