@@ -2,10 +2,8 @@
 
 The ``WHERE`` must translate exactly into a PyIceberg expression (``tables/filters.py``:
 ``column <op> constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``, ``OR``, ``NOT``):
-unlike pruning, a delete cannot drop a term it does not understand. PyIceberg rewrites the
-affected files (copy-on-write). The snapshot carries icehouse's ingestion summary keys
-forward, so that exactly-once recovery still reads what is committed from the current
-snapshot.
+unlike pruning, a delete cannot drop a term it does not understand. The rows go in one
+snapshot (``tables/deletes.py``) that keeps the ingestion bookkeeping.
 """
 
 from __future__ import annotations
@@ -17,7 +15,7 @@ from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
 from icehouse.errors import FilterNotTranslatable, QueryError
-from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.deletes import delete_rows
 from icehouse.tables.filters import SUPPORTED, where_expression
 
 _DELETE = re.compile(
@@ -69,22 +67,10 @@ def delete_filter(statement: DeleteStatement, table: Table, sql: str) -> Boolean
 
 
 def run_delete(table: Table, statement: DeleteStatement, sql: str) -> int:
-    """Delete matching rows in one snapshot; returns how many rows went."""
-    row_filter = delete_filter(statement, table, sql)
-    before = _total_rows(table)
-    current = table.current_snapshot()
-    carried = {
-        key: current.summary[key]
-        for key in SUMMARY_KEYS
-        if current is not None and current.summary and key in current.summary
-    }
-    table.delete(row_filter, snapshot_properties=carried)
-    table.refresh()
-    return before - _total_rows(table)
+    """Delete matching rows in one snapshot; returns how many rows went.
 
-
-def _total_rows(table: Table) -> int:
-    snapshot = table.current_snapshot()
-    if snapshot is None or snapshot.summary is None:
-        return 0
-    return int(snapshot.summary.get("total-records", 0) or 0)
+    Raises:
+        QueryError: a term of the WHERE cannot be translated exactly.
+        CommitRaced: another commit moved the table first (nothing was deleted).
+    """
+    return delete_rows(table, delete_filter(statement, table, sql))
