@@ -38,7 +38,6 @@ from icehouse.errors import (
 from icehouse.maintain.compact_plan import (
     CompactOptions,
     FileGroup,
-    current_tasks,
     plan_groups,
 )
 from icehouse.maintain.group_io import fingerprint_written, read_group
@@ -48,6 +47,7 @@ from icehouse.tables.filters import SUPPORTED, where_expression
 from icehouse.tables.grammar import parse_sort_order
 from icehouse.tables.replace import ManifestIndex, live_data_paths, replace_files
 from icehouse.tables.retry import retry_commit
+from icehouse.tables.scan import current_tasks
 from icehouse.tables.writer import Ordering, TableWriter, keep_order
 
 MAX_COMMIT_ATTEMPTS = 10

@@ -12,7 +12,6 @@ files' footers say the query reads (``tables/row_groups.py``).
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
@@ -24,7 +23,6 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
@@ -33,7 +31,7 @@ from icehouse.errors import QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
-from icehouse.tables.catalog import load_table
+from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_groups import scan_row_groups
 from icehouse.tables.scan import ScanPlan, plan_scan, read_tasks
@@ -106,8 +104,9 @@ def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
     lake, and loaded once per query."""
     found: dict[str, Table] = {}
     for name in _names(sql):
-        with contextlib.suppress(NoSuchTableError):
-            found[name] = catalog.load_table(name)
+        table = find_table(catalog, name)
+        if table is not None:
+            found[name] = table
     return found
 
 

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.snapshots import Operation, ancestors_of
 from pyiceberg.table.update import AssertRefSnapshotId, AssertTableUUID, RemoveSnapshotsUpdate
 
 from icehouse.errors import CommitRaced
@@ -82,6 +84,23 @@ def snapshots_to_expire(table: Table, *, now_ms: int | None = None) -> list[int]
         max_count=int(properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS)),
         now_ms=now_ms if now_ms is not None else int(time.time() * 1000),
     )
+
+
+def files_added_since(table: Table, cutoff_ms: float) -> Iterator[DataFile]:
+    """Data files that retained appends and overwrites (not rewrites, which add no new
+    rows) committed at or after ``cutoff_ms``."""
+    for snapshot in table.metadata.snapshots:
+        operation = snapshot.summary.operation if snapshot.summary else None
+        if snapshot.timestamp_ms < cutoff_ms or operation == Operation.REPLACE:
+            continue
+        for manifest in snapshot.manifests(table.io):
+            if manifest.content != ManifestContent.DATA:
+                continue
+            if manifest.added_snapshot_id != snapshot.snapshot_id:
+                continue
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                if entry.status == ManifestEntryStatus.ADDED:
+                    yield entry.data_file
 
 
 def metadata_after_expiry(metadata: TableMetadata, snapshot_ids: list[int]) -> TableMetadata:

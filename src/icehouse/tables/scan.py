@@ -51,6 +51,7 @@ from pyiceberg.typedef import Record
 from icehouse.errors import EqualityDeletesUnsupported
 from icehouse.tables._compat import ArrowScan, DeleteFileIndex, InclusiveMetricsEvaluator
 from icehouse.tables.manifest_cache import SHARED_CACHE, ManifestCache
+from icehouse.tables.replace import ManifestIndex
 
 
 @dataclass(frozen=True)
@@ -291,3 +292,19 @@ def read_tasks(
         schema if schema is not None else table.schema(),
         row_filter if row_filter is not None else AlwaysTrue(),
     ).to_table(tasks)
+
+
+def current_tasks(
+    table: Table, index: ManifestIndex, row_filter: BooleanExpression | None = None
+) -> list[FileScanTask]:
+    """The current snapshot's data files as scan tasks. Without a filter or delete files
+    they come straight from the manifests (through ``index``, which the commit reuses, so
+    each manifest is decoded once per compaction); otherwise PyIceberg plans them."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return []
+    manifests = snapshot.manifests(table.io)
+    plain = all(m.content == ManifestContent.DATA for m in manifests)
+    if plain and (row_filter is None or row_filter == AlwaysTrue()):
+        return [FileScanTask(e.data_file) for es in index.entries_of(manifests) for e in es]
+    return list(table.scan(row_filter=row_filter or AlwaysTrue()).plan_files())
