@@ -69,18 +69,17 @@ from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
 from icehouse.maintain.compact_plan import (  # noqa: E402
     CompactOptions,
-    current_tasks,
     plan_groups,
 )
 from icehouse.maintain.group_io import fingerprint_written, read_group  # noqa: E402
 from icehouse.maintain.ordering import sort_ordering  # noqa: E402
 from icehouse.maintain.proof import fingerprint  # noqa: E402
-from icehouse.query.planner import plan_scan  # noqa: E402
-from icehouse.query.pruning import pushdown_filter  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
+from icehouse.tables.filters import pushdown_filter  # noqa: E402
 from icehouse.tables.grammar import parse_sort_order  # noqa: E402
 from icehouse.tables.manifest_cache import ManifestCache  # noqa: E402
 from icehouse.tables.replace import ManifestIndex, replace_files  # noqa: E402
+from icehouse.tables.scan import current_tasks, plan_scan  # noqa: E402
 from icehouse.tables.writer import DEFAULT_ROW_GROUP_ROWS, TableWriter  # noqa: E402
 
 SORT = "customer_id, requested_at"

@@ -43,10 +43,10 @@ sys.path.insert(0, str(HERE))
 
 from common import table_print  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
-from icehouse.query.planner import plan_scan  # noqa: E402
 from icehouse.query.sql import run_sql  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
 from icehouse.tables.manifest_cache import SHARED_CACHE  # noqa: E402
+from icehouse.tables.scan import plan_scan  # noqa: E402
 
 TABLE = "bench.events"
 SCHEMA = {"ts": "timestamptz!", "id": "long!", "country": "string", "bytes": "long"}

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
-from pyiceberg.exceptions import CommitFailedException
 
+from icehouse.errors import CommitRaced
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
 from icehouse.tables.writer import TableWriter
@@ -67,7 +67,7 @@ def test_an_append_on_a_stale_table_fails_and_leaves_no_files(lake: Lake, tmp_pa
     metadata_dir = tmp_path / "warehouse" / "a" / "t" / "metadata"
     before = set(metadata_dir.iterdir())
 
-    with pytest.raises(CommitFailedException):
+    with pytest.raises(CommitRaced):
         fast_append(stale, data_files_for(stale, 3, 3), properties={})
 
     assert set(metadata_dir.iterdir()) == before

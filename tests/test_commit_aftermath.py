@@ -22,7 +22,7 @@ import sqlalchemy.exc
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
 
-from icehouse.errors import CommitUncertain
+from icehouse.errors import CommitRaced, CommitUncertain
 from icehouse.ingest.ledger import BatchLog
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
@@ -297,7 +297,7 @@ def test_a_commit_the_catalog_refused_leaves_no_files(
         raise CommitFailedException("Table has been updated by another process")
 
     monkeypatch.setattr(LakeCatalog, "commit_table", refuse)
-    with pytest.raises(CommitFailedException):
+    with pytest.raises(CommitRaced):  # PyIceberg's conflict, translated
         fast_append(lake.table(EVENTS), [], properties={})
 
     assert metadata_files(lake.table(EVENTS)) == before

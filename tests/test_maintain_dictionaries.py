@@ -13,11 +13,12 @@ import pytest
 from pyiceberg.table import Table
 
 from icehouse.lake import Lake
-from icehouse.maintain.compact_plan import CompactOptions, current_tasks, plan_groups
+from icehouse.maintain.compact_plan import CompactOptions, plan_groups
 from icehouse.maintain.group_io import read_group
 from icehouse.tables.append import fast_append
 from icehouse.tables.dictionaries import few_valued_strings
 from icehouse.tables.replace import ManifestIndex
+from icehouse.tables.scan import current_tasks
 from icehouse.tables.writer import TableWriter
 from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, data_files

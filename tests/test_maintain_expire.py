@@ -8,12 +8,11 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import InputFile
 from pyiceberg.io.pyarrow import PyArrowFileIO
 from pyiceberg.table import Table
 
-from icehouse.errors import InvalidInput
+from icehouse.errors import CommitRaced, InvalidInput
 from icehouse.ingest.faults import SimulatedCrash
 from icehouse.lake import Lake
 from icehouse.maintain.expire import expire_snapshots
@@ -213,7 +212,7 @@ def test_a_stale_table_handle_neither_loses_a_newer_commit_nor_commits_blindly(
     newest = ingest(lake, landing, "c.jsonl", event(4))
 
     # The guarded commit refuses: main moved since the handle was loaded.
-    with pytest.raises(CommitFailedException):
+    with pytest.raises(CommitRaced):
         commit_expiry(stale, [history[0]])
     assert len(lake.table(EVENTS).snapshots()) == 4
 

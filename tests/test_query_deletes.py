@@ -39,9 +39,8 @@ from pyiceberg.table.snapshots import (
 from pyiceberg.table.update import AddSnapshotUpdate, AssertRefSnapshotId, SetSnapshotRefUpdate
 from pyiceberg.typedef import Record
 
-from icehouse.errors import QueryError
+from icehouse.errors import EqualityDeletesUnsupported, QueryError
 from icehouse.lake import Lake
-from icehouse.query.planner import EqualityDeletesUnsupported
 from icehouse.query.sql import run_sql
 from icehouse.tables.append import fast_append
 from icehouse.tables.writer import TableWriter

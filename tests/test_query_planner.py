@@ -22,9 +22,9 @@ from pyiceberg.table import FileScanTask, Table
 from pyiceberg.typedef import Record
 
 from icehouse.lake import Lake
-from icehouse.query.planner import plan_scan
 from icehouse.query.sql import run_sql
 from icehouse.tables.manifest_cache import ManifestCache
+from icehouse.tables.scan import plan_scan
 from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA
 from tests.test_query_deletes import (

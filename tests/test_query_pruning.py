@@ -59,10 +59,25 @@ def test_a_one_day_filter_plans_only_that_days_files(demo_lake: Lake) -> None:
     assert "requested_at" in plan.pushed_filter
 
 
-def test_a_filter_under_or_is_not_pushed(demo_lake: Lake) -> None:
+def test_an_or_is_pushed_whole_when_both_sides_translate(demo_lake: Lake) -> None:
     (plan,) = demo_lake.query(QUERIES[4]).plans
+    assert plan.pushed_filter == "requested_at < 2024-06-02T00:00:00+00:00 OR customer_id = 7"
+
+
+def test_an_or_with_a_side_that_cannot_be_translated_is_not_pushed(demo_lake: Lake) -> None:
+    sql = f"{COUNT} WHERE requested_at < '2024-06-02' OR lower(country) = 'us'"
+    (plan,) = demo_lake.query(sql).plans
     assert plan.pushed_filter == "none"
     assert plan.files_planned == plan.files_in_snapshot
+    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+
+
+def test_a_negated_filter_keeps_sql_null_semantics(demo_lake: Lake) -> None:
+    """``NOT (x = v)`` is not TRUE where x is null; Iceberg's ``NotEqualTo`` would be."""
+    sql = f"{COUNT} WHERE NOT (bytes_sent = 0 OR country IN ('US', 'DE'))"
+    (plan,) = demo_lake.query(sql).plans
+    assert "country NOT IN" in plan.pushed_filter and "IS NOT NULL" in plan.pushed_filter
+    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
 
 
 def test_pruning_holds_across_partition_evolution(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ thing the same way.
     │   ├── TableAlreadyExists
     │   ├── SourceAlreadyExists
     │   ├── CommitConflict
+    │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
     │   │   └── BatchFenced           a stalled batch was recovered by another writer
     │   ├── MaintenanceBusy           another maintainer holds the lease
@@ -29,6 +30,8 @@ thing the same way.
     │   ├── InvalidDuration
     │   ├── InvalidMapping
     │   ├── QueryError
+    │   │   └── EqualityDeletesUnsupported
+    │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -132,6 +135,13 @@ class CommitConflict(Conflict):
         self.table = table
 
 
+class CommitRaced(CommitConflict):
+    """The catalog refused a commit because the table moved since it was loaded (another
+    commit won the compare-and-swap). Nothing of it landed: reload and retry, which
+    ``tables.retry.retry_commit`` does. PyIceberg's ``CommitFailedException`` becomes this
+    at the ``tables`` boundary, so that no caller depends on PyIceberg's exceptions."""
+
+
 class BatchFenced(CommitConflict):
     """An ingestion batch that stalled past its lease was recovered by another writer,
     which fenced it off: it must not commit (its files are back in the queue)."""
@@ -210,6 +220,32 @@ class QueryError(InvalidInput):
     def __init__(self, message: str, *, sql: str) -> None:
         super().__init__(message)
         self.sql = sql
+
+
+class EqualityDeletesUnsupported(QueryError):
+    """A planned data file has equality delete files, which icehouse cannot apply yet:
+    reading the file without them would return deleted rows."""
+
+    def __init__(self, *, table: str, data_file: str, delete_file: str, sql: str) -> None:
+        super().__init__(
+            f"{table}: data file {data_file} has equality delete file {delete_file}; "
+            "equality deletes are not supported yet. Rewrite the table's files with an "
+            "engine that applies them (e.g. Spark's rewrite_data_files) and query again",
+            sql=sql,
+        )
+        self.table = table
+        self.data_file = data_file
+        self.delete_file = delete_file
+
+
+class FilterNotTranslatable(InvalidInput):
+    """A filter (``--where``, ``DELETE ... WHERE``) holds a term with no exact Iceberg
+    expression; ``term`` is that term as SQL. Callers that must not widen or narrow what
+    they touch refuse the whole filter rather than drop the term."""
+
+    def __init__(self, message: str, *, term: str) -> None:
+        super().__init__(message)
+        self.term = term
 
 
 class UnsafeMaintenance(InvalidInput):
@@ -307,9 +343,12 @@ class ProofFailed(IcehouseError):
 __all__ = [
     "BatchFenced",
     "CommitConflict",
+    "CommitRaced",
     "CommitUncertain",
     "Conflict",
     "CopiedHome",
+    "EqualityDeletesUnsupported",
+    "FilterNotTranslatable",
     "HomeNotFound",
     "IcehouseError",
     "InputFileError",

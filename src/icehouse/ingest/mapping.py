@@ -37,41 +37,20 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
-    BinaryType,
-    BooleanType,
-    DateType,
-    DecimalType,
-    DoubleType,
-    FloatType,
     IcebergType,
     IntegerType,
     LongType,
     StringType,
     TimestampType,
     TimestamptzType,
-    TimeType,
-    UUIDType,
 )
 
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.errors import InvalidMapping
 from icehouse.ingest.decode import BadRecord, DecodedChunk
 from icehouse.ingest.expressions import BadReference, bare_names, references, substitute
+from icehouse.tables.duckdb_types import duckdb_type as tables_duckdb_type
 
-_DUCKDB_TYPES: dict[type[IcebergType], str] = {
-    BooleanType: "BOOLEAN",
-    IntegerType: "INTEGER",
-    LongType: "BIGINT",
-    FloatType: "FLOAT",
-    DoubleType: "DOUBLE",
-    StringType: "VARCHAR",
-    BinaryType: "BLOB",
-    DateType: "DATE",
-    TimeType: "TIME",
-    TimestampType: "TIMESTAMP",
-    TimestamptzType: "TIMESTAMPTZ",
-    UUIDType: "UUID",
-}
 _EPOCH = {
     "epoch_s": "to_timestamp(TRY_CAST({s} AS DOUBLE))",
     "epoch_ms": "epoch_ms(TRY_CAST({s} AS BIGINT))",
@@ -81,16 +60,15 @@ _EPOCH = {
 
 
 def duckdb_type(iceberg_type: IcebergType, column: str, source: str) -> str:
-    if isinstance(iceberg_type, DecimalType):
-        return f"DECIMAL({iceberg_type.precision}, {iceberg_type.scale})"
-    try:
-        return _DUCKDB_TYPES[type(iceberg_type)]
-    except KeyError:
+    """Raises: InvalidMapping for a column type ingestion cannot fill."""
+    sql_type = tables_duckdb_type(iceberg_type)
+    if sql_type is None:
         raise InvalidMapping(
             f"icehouse cannot yet fill columns of type {iceberg_type} from files",
             source=source,
             column=column,
-        ) from None
+        )
+    return sql_type
 
 
 def _quote(identifier: str) -> str:

@@ -24,18 +24,18 @@ from datetime import timedelta
 from typing import Any
 
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.manifest import ManifestContent, ManifestEntryStatus
 from pyiceberg.table import Table
-from pyiceberg.table.snapshots import Operation
 
 from icehouse import resilience
 from icehouse.durations import format_duration
 from icehouse.errors import IcehouseError
-from icehouse.maintain.compact_plan import CompactOptions, current_tasks, partition_label
+from icehouse.maintain.compact_plan import CompactOptions, partition_label
 from icehouse.maintain.policy import MaintenancePolicy
 from icehouse.maintain.service import Maintenance
 from icehouse.tables.catalog import load_table
+from icehouse.tables.history import files_added_since
 from icehouse.tables.replace import ManifestIndex
+from icehouse.tables.scan import current_tasks
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
 
 
@@ -71,21 +71,10 @@ def _key(partition: dict[str, Any]) -> str:
 def recently_written(table: Table, quiet: timedelta, now: float) -> set[str]:
     """Partitions that appends or overwrites added files to within ``quiet`` of ``now``."""
     cutoff_ms = (now - quiet.total_seconds()) * 1000
-    hot: set[str] = set()
-    for snapshot in table.metadata.snapshots:
-        operation = snapshot.summary.operation if snapshot.summary else None
-        if snapshot.timestamp_ms < cutoff_ms or operation == Operation.REPLACE:
-            continue
-        for manifest in snapshot.manifests(table.io):
-            if manifest.content != ManifestContent.DATA:
-                continue
-            if manifest.added_snapshot_id != snapshot.snapshot_id:
-                continue
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-                if entry.status == ManifestEntryStatus.ADDED:
-                    file = entry.data_file
-                    hot.add(_key(partition_label(table, file.spec_id, file.partition)))
-    return hot
+    return {
+        _key(partition_label(table, file.spec_id, file.partition))
+        for file in files_added_since(table, cutoff_ms)
+    }
 
 
 def plan_table(

@@ -14,7 +14,6 @@ and deletes its output.
 
 from __future__ import annotations
 
-import random
 import time
 import uuid
 from collections.abc import Callable
@@ -24,24 +23,31 @@ from typing import Any
 
 import duckdb
 import pyarrow as pa
-from pyiceberg.exceptions import CommitFailedException
-from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
+from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 
-from icehouse.errors import InvalidInput, InvalidSortOrder, ProofFailed, RewriteConflict
+from icehouse.errors import (
+    CommitConflict,
+    FilterNotTranslatable,
+    InvalidInput,
+    InvalidSortOrder,
+    ProofFailed,
+    RewriteConflict,
+)
 from icehouse.maintain.compact_plan import (
     CompactOptions,
     FileGroup,
-    current_tasks,
     plan_groups,
 )
 from icehouse.maintain.group_io import fingerprint_written, read_group
 from icehouse.maintain.ordering import sort_ordering, zorder_ordering
 from icehouse.maintain.proof import fingerprint
-from icehouse.query.pruning import convertible_terms
+from icehouse.tables.filters import SUPPORTED, where_expression
 from icehouse.tables.grammar import parse_sort_order
 from icehouse.tables.replace import ManifestIndex, live_data_paths, replace_files
+from icehouse.tables.retry import retry_commit
+from icehouse.tables.scan import current_tasks
 from icehouse.tables.writer import Ordering, TableWriter, keep_order
 
 MAX_COMMIT_ATTEMPTS = 10
@@ -124,13 +130,10 @@ def where_filter(table: Table, name: str, where: str | None) -> BooleanExpressio
     silently widen the rewrite)."""
     if not where:
         return AlwaysTrue()
-    terms, refused = convertible_terms(f"SELECT * FROM {name} WHERE {where}", name, table.schema())
-    if refused or not terms:
-        raise InvalidInput(
-            f"--where supports column <op> constant, IN (...), IS [NOT] NULL joined by AND; "
-            f"cannot use: {', '.join(refused) or where}"
-        )
-    return terms[0] if len(terms) == 1 else And(*terms)
+    try:
+        return where_expression(where, name, table.schema())
+    except FilterNotTranslatable as exc:
+        raise InvalidInput(f"--where supports {SUPPORTED}; cannot use: {exc.term}") from exc
 
 
 def ordering_for(table: Table, options: CompactOptions) -> Ordering | None:
@@ -282,48 +285,62 @@ class _Committer:
         self._index = index
 
     def commit(self, batch: list[_Rewritten]) -> tuple[int | None, list[GroupResult]]:
+        """Commit ``batch`` in one snapshot, retried while ``main`` moves; returns the
+        snapshot (None if nothing committed) and each group's outcome."""
         outcomes: list[GroupResult] = []
-        for attempt in range(MAX_COMMIT_ATTEMPTS):
+        pending = batch
+
+        def attempt(_: int) -> tuple[int | None, list[GroupResult]]:
+            nonlocal pending
             table = self._table.catalog.load_table(self._table.name())
-            live = live_data_paths(table, self._index)
-            valid = []
-            for rewritten in batch:
-                gone = [f.file_path for f in rewritten.inputs if f.file_path not in live]
-                if gone:
-                    rewritten.writer.abort()
-                    outcomes.append(
-                        rewritten.result(
-                            "conflict",
-                            f"{len(gone)} input file(s) removed by a concurrent commit, "
-                            f"e.g. {gone[0]}",
-                        )
-                    )
-                else:
-                    valid.append(rewritten)
-            batch = valid
-            if not batch:
+            pending = self._still_valid(table, pending, outcomes)
+            if not pending:
                 return None, outcomes
             try:
                 response = replace_files(
                     table,
-                    removed=[f for r in batch for f in r.inputs],
-                    added=[f for r in batch for f in r.outputs],
+                    removed=[f for r in pending for f in r.inputs],
+                    added=[f for r in pending for f in r.outputs],
                     started_from=self._started_from,
                     index=self._index,
                 )
-            except CommitFailedException:
-                time.sleep(random.uniform(0.01, 0.05) * (attempt + 1))
-                continue
             except RewriteConflict as exc:
-                for rewritten in batch:
+                for rewritten in pending:
                     rewritten.writer.abort()
-                return None, outcomes + [r.result("conflict", exc.message) for r in batch]
+                return None, outcomes + [r.result("conflict", exc.message) for r in pending]
             snapshot = response.metadata.current_snapshot()
             return (snapshot.snapshot_id if snapshot else None), outcomes + [
-                r.result("committed") for r in batch
+                r.result("committed") for r in pending
             ]
+
+        def gave_up() -> CommitConflict:
+            name = ".".join(self._table.name())
+            return CommitConflict("main kept moving; gave up after retries", table=name)
+
+        try:
+            return retry_commit(attempt, attempts=MAX_COMMIT_ATTEMPTS, gave_up=gave_up)
+        except CommitConflict as exc:  # only ``gave_up``: an attempt handles the others
+            for rewritten in pending:
+                rewritten.writer.abort()
+            return None, outcomes + [r.result("conflict", exc.message) for r in pending]
+
+    def _still_valid(
+        self, table: Table, batch: list[_Rewritten], outcomes: list[GroupResult]
+    ) -> list[_Rewritten]:
+        """The groups whose input files are all still live on ``table``; the others are
+        aborted, their conflict added to ``outcomes``."""
+        live = live_data_paths(table, self._index)
+        valid = []
         for rewritten in batch:
-            rewritten.writer.abort()
-        return None, outcomes + [
-            r.result("conflict", "main kept moving; gave up after retries") for r in batch
-        ]
+            gone = [f.file_path for f in rewritten.inputs if f.file_path not in live]
+            if gone:
+                rewritten.writer.abort()
+                outcomes.append(
+                    rewritten.result(
+                        "conflict",
+                        f"{len(gone)} input file(s) removed by a concurrent commit, e.g. {gone[0]}",
+                    )
+                )
+            else:
+                valid.append(rewritten)
+        return valid

@@ -18,11 +18,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.manifest import ManifestContent
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.tables.replace import ManifestIndex
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
 
 Strategy = Literal["binpack", "sort", "zorder"]
@@ -95,22 +92,6 @@ def partition_label(table: Table, spec_id: int, partition: Any) -> dict[str, Any
             pf.transform.result_type(source.field_type), partition[position]
         )
     return labels
-
-
-def current_tasks(
-    table: Table, index: ManifestIndex, row_filter: BooleanExpression | None = None
-) -> list[FileScanTask]:
-    """The current snapshot's data files as scan tasks. Without a filter or delete files
-    they come straight from the manifests (through ``index``, which the commit reuses, so
-    each manifest is decoded once per compaction); otherwise PyIceberg plans them."""
-    snapshot = table.current_snapshot()
-    if snapshot is None:
-        return []
-    manifests = snapshot.manifests(table.io)
-    plain = all(m.content == ManifestContent.DATA for m in manifests)
-    if plain and (row_filter is None or row_filter == AlwaysTrue()):
-        return [FileScanTask(e.data_file) for es in index.entries_of(manifests) for e in es]
-    return list(table.scan(row_filter=row_filter or AlwaysTrue()).plan_files())
 
 
 def plan_groups(

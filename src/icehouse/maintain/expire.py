@@ -14,16 +14,13 @@ which expiry never removes.
 
 from __future__ import annotations
 
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import timedelta
 from typing import Any
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.table import Table
-from pyiceberg.table.update import RemoveSnapshotsUpdate, update_table_metadata
 
 from icehouse.errors import CommitConflict, InvalidInput
 from icehouse.maintain.scope import DeleteScope
@@ -34,6 +31,7 @@ from icehouse.tables.history import (
     MIN_KEEP_PROPERTY,
     commit_expiry,
     expirable,
+    metadata_after_expiry,
 )
 from icehouse.tables.reachability import (
     FileRef,
@@ -43,6 +41,7 @@ from icehouse.tables.reachability import (
     remove,
     stored_size,
 )
+from icehouse.tables.retry import retry_commit
 
 DELETED_KINDS: tuple[Kind, ...] = ("data", "delete", "manifest", "manifest_list", "statistics")
 MAX_ATTEMPTS = 10
@@ -116,23 +115,18 @@ def expire_snapshots(
         )
     started = time.perf_counter()
     reader = ManifestReader(table.io)
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def attempt(number: int) -> ExpireResult:
         fresh = table.catalog.load_table(table.name())
         expired = _choose(fresh, older_than, retain_last)
         if not expired:
-            return _result(fresh, dry_run, [], {}, attempt, started)
+            return _result(fresh, dry_run, [], {}, number, started)
         before = reachable(fresh.metadata, fresh.metadata_location, reader)
         if dry_run:
-            remaining = update_table_metadata(
-                fresh.metadata, (RemoveSnapshotsUpdate(snapshot_ids=expired),)
-            )
+            remaining = metadata_after_expiry(fresh.metadata, expired)
             doomed = before.minus(reachable(remaining, None, reader), DELETED_KINDS)
-            return _result(fresh, True, expired, _sized(fresh, doomed), attempt, started)
-        try:
-            response = commit_expiry(fresh, expired)
-        except CommitFailedException:
-            time.sleep(min(1.0, 0.02 * 2**attempt) * random.random())
-            continue
+            return _result(fresh, True, expired, _sized(fresh, doomed), number, started)
+        response = commit_expiry(fresh, expired)
         after = reachable(response.metadata, response.metadata_location, reader)
         sized = _sized(fresh, before.minus(after, DELETED_KINDS))
         allowed = scope or DeleteScope(fresh.location(), fresh.location())
@@ -150,13 +144,17 @@ def expire_snapshots(
             for ref, size in sized.items()
             if allowed.allows(ref.path) and remove(fresh.io, ref.path)
         }
-        done = _result(fresh, False, expired, deleted, attempt, started)
+        done = _result(fresh, False, expired, deleted, number, started)
         return replace(done, kept_outside=len(outside))
-    raise CommitConflict(
-        f"gave up expiring snapshots after {MAX_ATTEMPTS} attempts: branches or tags kept "
-        "moving under the expiry; retry when the table is quieter",
-        table=".".join(table.name()),
-    )
+
+    def gave_up() -> CommitConflict:
+        return CommitConflict(
+            f"gave up expiring snapshots after {MAX_ATTEMPTS} attempts: branches or tags kept "
+            "moving under the expiry; retry when the table is quieter",
+            table=".".join(table.name()),
+        )
+
+    return retry_commit(attempt, attempts=MAX_ATTEMPTS, gave_up=gave_up)
 
 
 def _choose(table: Table, older_than: timedelta | None, retain_last: int | None) -> list[int]:

@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pyiceberg.expressions import AlwaysTrue
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import Table
 from pyiceberg.transforms import IdentityTransform
@@ -20,6 +18,7 @@ from pyiceberg.transforms import IdentityTransform
 from icehouse.maintain.compact_plan import FileGroup
 from icehouse.maintain.proof import Fingerprint, fingerprint, fingerprint_files
 from icehouse.tables.dictionaries import few_valued_strings
+from icehouse.tables.scan import read_tasks
 
 
 def local_path(path: str) -> str | None:
@@ -50,8 +49,7 @@ def read_group(table: Table, group: FileGroup, *, contiguous: bool) -> pa.Table:
             local, schema=schema, read_dictionary=few, partitioning=None
         ).read()
     else:
-        scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
-        rows = scan.to_table(tasks)
+        rows = read_tasks(table, tasks)
     return rows.combine_chunks() if contiguous else rows
 
 

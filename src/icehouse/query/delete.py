@@ -1,10 +1,9 @@
 """``DELETE FROM namespace.table WHERE ...``: row-level deletes as an Iceberg snapshot.
 
-The ``WHERE`` must translate exactly into a PyIceberg expression (terms of the form
-``column <op> constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``): unlike pruning, a
-delete cannot drop a term it does not understand. PyIceberg rewrites the affected files
-(copy-on-write). The snapshot carries icehouse's ingestion summary keys forward, so that
-exactly-once recovery still reads what is committed from the current snapshot.
+The ``WHERE`` must translate exactly into a PyIceberg expression (``tables/filters.py``:
+``column <op> constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``, ``OR``, ``NOT``):
+unlike pruning, a delete cannot drop a term it does not understand. The rows go in one
+snapshot (``tables/deletes.py``) that keeps the ingestion bookkeeping.
 """
 
 from __future__ import annotations
@@ -12,12 +11,12 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from pyiceberg.expressions import And, BooleanExpression
+from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
-from icehouse.errors import QueryError
-from icehouse.query.pruning import convertible_terms
-from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.errors import FilterNotTranslatable, QueryError
+from icehouse.tables.deletes import delete_rows
+from icehouse.tables.filters import SUPPORTED, where_expression
 
 _DELETE = re.compile(
     r"^\s*DELETE\s+FROM\s+(?P<name>[A-Za-z_]\w*\s*\.\s*[A-Za-z_]\w*)"
@@ -57,35 +56,21 @@ def parse_delete(sql: str) -> DeleteStatement | None:
 
 
 def delete_filter(statement: DeleteStatement, table: Table, sql: str) -> BooleanExpression:
-    """Raises: QueryError when a term of the WHERE cannot be translated exactly."""
-    probe = f"SELECT * FROM {statement.table} WHERE {statement.where}"
-    terms, refused = convertible_terms(probe, statement.table, table.schema())
-    if refused or not terms:
+    """Raises: QueryError naming the term of the WHERE that cannot be translated exactly."""
+    try:
+        return where_expression(statement.where, statement.table, table.schema())
+    except FilterNotTranslatable as exc:
         raise QueryError(
-            "DELETE supports WHERE terms of the form column <op> constant, IN (...), "
-            f"IS [NOT] NULL, joined by AND; cannot translate: {refused or statement.where}",
+            f"DELETE supports WHERE terms of the form {SUPPORTED}; cannot translate: {exc.term}",
             sql=sql,
-        )
-    return terms[0] if len(terms) == 1 else And(*terms)
+        ) from exc
 
 
 def run_delete(table: Table, statement: DeleteStatement, sql: str) -> int:
-    """Delete matching rows in one snapshot; returns how many rows went."""
-    row_filter = delete_filter(statement, table, sql)
-    before = _total_rows(table)
-    current = table.current_snapshot()
-    carried = {
-        key: current.summary[key]
-        for key in SUMMARY_KEYS
-        if current is not None and current.summary and key in current.summary
-    }
-    table.delete(row_filter, snapshot_properties=carried)
-    table.refresh()
-    return before - _total_rows(table)
+    """Delete matching rows in one snapshot; returns how many rows went.
 
-
-def _total_rows(table: Table) -> int:
-    snapshot = table.current_snapshot()
-    if snapshot is None or snapshot.summary is None:
-        return 0
-    return int(snapshot.summary.get("total-records", 0) or 0)
+    Raises:
+        QueryError: a term of the WHERE cannot be translated exactly.
+        CommitRaced: another commit moved the table first (nothing was deleted).
+    """
+    return delete_rows(table, delete_filter(statement, table, sql))

@@ -18,13 +18,17 @@ from pyiceberg.expressions import (
     IsNull,
     LessThan,
     LessThanOrEqual,
+    NotEqualTo,
+    NotIn,
     NotNull,
+    Or,
 )
 from pyiceberg.schema import Schema
 from pyiceberg.types import DateType, TimestampType, TimestamptzType
 
 _OPERATORS: dict[type, str] = {
     EqualTo: "=",
+    NotEqualTo: "<>",
     GreaterThan: ">",
     GreaterThanOrEqual: ">=",
     LessThan: "<",
@@ -33,11 +37,15 @@ _OPERATORS: dict[type, str] = {
 
 
 def describe_filter(expression: BooleanExpression, schema: Schema) -> str:
+    """``expression`` as SQL-like text; an ``OR`` inside an ``AND`` in parentheses."""
     if isinstance(expression, AlwaysTrue):
         return "none"
     if isinstance(expression, And):
+        left, right = (_operand(e, schema) for e in (expression.left, expression.right))
+        return f"{left} AND {right}"
+    if isinstance(expression, Or):
         left, right = expression.left, expression.right
-        return f"{describe_filter(left, schema)} AND {describe_filter(right, schema)}"
+        return f"{describe_filter(left, schema)} OR {describe_filter(right, schema)}"
     name = getattr(getattr(expression, "term", None), "name", None)
     if name is None:
         return str(expression)
@@ -45,14 +53,19 @@ def describe_filter(expression: BooleanExpression, schema: Schema) -> str:
         return f"{name} IS NULL"
     if isinstance(expression, NotNull):
         return f"{name} IS NOT NULL"
-    if isinstance(expression, In):
+    if isinstance(expression, In | NotIn):
         values = ", ".join(_value(schema, name, lit.value) for lit in expression.literals)
-        return f"{name} IN ({values})"
+        return f"{name} {'IN' if isinstance(expression, In) else 'NOT IN'} ({values})"
     operator = _OPERATORS.get(type(expression))
     literal = getattr(expression, "literal", None)
     if operator is None or literal is None:
         return str(expression)
     return f"{name} {operator} {_value(schema, name, literal.value)}"
+
+
+def _operand(expression: BooleanExpression, schema: Schema) -> str:
+    text = describe_filter(expression, schema)
+    return f"({text})" if isinstance(expression, Or) else text
 
 
 def _value(schema: Schema, name: str, value: Any) -> str:

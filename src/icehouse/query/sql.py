@@ -2,17 +2,16 @@
 
 Tables are named ``namespace.table`` in SQL, exactly as in the catalog: each namespace a
 query mentions becomes a DuckDB schema and each table a view over the files of its
-current snapshot, planned (``planner.py``: PyIceberg's evaluators, decoded manifests
-cached) with the query's simple filters pushed down (``pruning.py``), so partitions and
+current snapshot, planned (``tables/scan.py``: PyIceberg's evaluators, decoded manifests
+cached) with the query's simple filters pushed down (``tables/filters.py``), so partitions and
 files that cannot match are never opened. Tables with delete files or an evolved schema
 are read through PyIceberg's Arrow reader, which applies deletes and maps columns by
 field id. With ``explain``, each table's plan also counts the row groups and bytes its
-files' footers say the query reads (``row_groups.py``).
+files' footers say the query reads (``tables/row_groups.py``).
 """
 
 from __future__ import annotations
 
-import contextlib
 import re
 import threading
 import time
@@ -24,9 +23,7 @@ from typing import Any
 import duckdb
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
@@ -34,10 +31,10 @@ from icehouse.errors import QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
-from icehouse.query.planner import ScanPlan, plan_scan
-from icehouse.query.pruning import pushdown_filter, referenced_columns
-from icehouse.query.row_groups import scan_row_groups
-from icehouse.tables.catalog import load_table
+from icehouse.tables.catalog import find_table, load_table
+from icehouse.tables.filters import pushdown_filter, referenced_columns
+from icehouse.tables.row_groups import scan_row_groups
+from icehouse.tables.scan import ScanPlan, plan_scan, read_tasks
 
 _NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b")
 
@@ -107,8 +104,9 @@ def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
     lake, and loaded once per query."""
     found: dict[str, Table] = {}
     for name in _names(sql):
-        with contextlib.suppress(NoSuchTableError):
-            found[name] = catalog.load_table(name)
+        table = find_table(catalog, name)
+        if table is not None:
+            found[name] = table
     return found
 
 
@@ -220,7 +218,7 @@ def attach_table(
     evolved = len(table.metadata.schemas) > 1  # renamed or added columns: map by field id
     through_pyiceberg = any(t.delete_files for t in tasks) or not tasks or not local or evolved
     if through_pyiceberg:  # PyIceberg's reader reads every column
-        rows = ArrowScan(table.metadata, table.io, table.schema(), row_filter).to_table(tasks)
+        rows = read_tasks(table, tasks, row_filter=row_filter)
         _register(conn, name, rows)
         columns = None
     else:
@@ -255,7 +253,7 @@ def attach_snapshot(
     scan = plan_scan(table, AlwaysTrue(), snapshot_id=snapshot_id, name=name, sql=sql)
     planned = time.perf_counter() - started
     schema = table.scan(snapshot_id=snapshot_id).projection()
-    rows = ArrowScan(table.metadata, table.io, schema, AlwaysTrue()).to_table(scan.tasks)
+    rows = read_tasks(table, scan.tasks, schema=schema)
     _register(conn, time_travel.view_name(name, snapshot_id), rows)
     plan = _table_plan(f"{name}@{snapshot_id}", AlwaysTrue(), schema, scan, planned)
     return _explained(plan, table, AlwaysTrue(), scan, None) if explain else plan

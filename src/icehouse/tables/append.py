@@ -49,6 +49,7 @@ from pyiceberg.table.update import (
 from icehouse.errors import CommitUncertain
 from icehouse.tables.history import delete_dropped_metadata
 from icehouse.tables.outcome import Outcome, commit_outcome
+from icehouse.tables.retry import commit_races
 
 DEFAULT_MIN_COUNT_TO_MERGE = 100
 DEFAULT_MANIFEST_TARGET_BYTES = 8 * 1024 * 1024
@@ -102,8 +103,8 @@ def fast_append(
     """Commit ``data_files`` as one ``append`` snapshot on ``main``.
 
     Raises:
-        CommitFailedException: ``main`` moved since ``table`` was loaded (the caller
-            reloads and retries); nothing written by this attempt is left behind.
+        CommitRaced: ``main`` moved since ``table`` was loaded (the caller reloads and
+            retries); nothing written by this attempt is left behind.
         CommitUncertain: see ``commit_writing``.
     """
     return commit_writing(table, lambda writes: _commit(table, data_files, properties, writes))
@@ -119,9 +120,11 @@ def commit_writing(
     not land (``SnapshotWrites.outcome``): an error or interrupt after the catalog
     accepted it leaves the files of what is now the current snapshot in place, and so
     does any doubt (orphan removal collects files that turn out unreferenced). The
-    exception is re-raised either way.
+    exception is re-raised either way, PyIceberg's ``CommitFailedException`` as
+    ``CommitRaced``.
 
     Raises:
+        CommitRaced: the catalog refused the commit (another commit won the race).
         CommitUncertain: the catalog reported a conflict (``CommitFailedException``) but
             the commit is in the table, or the table could not be re-read: the caller's
             retry on conflict could commit the same change twice, so it must not retry.
@@ -141,7 +144,8 @@ def commit_writing(
                 table=".".join(table.name()),
                 snapshot_id=writes.submitted,
             ) from exc
-        raise
+        with commit_races(table):
+            raise
     delete_old_metadata(table, response)
     return response
 

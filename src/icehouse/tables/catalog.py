@@ -124,6 +124,14 @@ def split_name(name: str) -> tuple[str, str]:
     return parts[0], parts[1]
 
 
+def find_table(catalog: SqlCatalog, name: str) -> Table | None:
+    """The table called ``name``, None if there is none (e.g. a name that is an alias)."""
+    try:
+        return catalog.load_table(name)
+    except NoSuchTableError:
+        return None
+
+
 def load_table(catalog: SqlCatalog, name: str) -> Table:
     """Raises: NoSuchTable, with the tables that do exist in the namespace."""
     namespace, _ = split_name(name)

@@ -25,17 +25,16 @@ rebuilds the map, and ``fast_append`` asserts that ``main`` still points at that
 from __future__ import annotations
 
 import json
-import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import CommitTableResponse, Table
 
-from icehouse.errors import BatchFenced, CommitConflict, RewriteConflict
+from icehouse.errors import BatchFenced, CommitConflict, CommitRaced, RewriteConflict
 from icehouse.tables.append import fast_append
+from icehouse.tables.retry import commit_races, retry_commit
 
 BatchCommit = Callable[[Table, dict[str, str]], CommitTableResponse]
 """Commits a batch's files on a freshly loaded table, with the batch's summary."""
@@ -96,20 +95,21 @@ def fence(load: Callable[[], Table], *, writer_id: str, seq: int) -> None:
     Raises:
         CommitConflict: still losing the race after ``MAX_ATTEMPTS`` attempts.
     """
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def attempt(_: int) -> None:
         table = load()
         if fenced_up_to(table, writer_id) >= seq:
             return
-        try:
-            with table.transaction() as transaction:
-                transaction.set_properties({FENCE_PREFIX + writer_id: str(seq)})
-            return
-        except CommitFailedException:
-            time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
-    raise CommitConflict(
-        f"could not fence writer {writer_id} after {MAX_ATTEMPTS} attempts",
-        table=".".join(load().name()),
-    )
+        with commit_races(table), table.transaction() as transaction:
+            transaction.set_properties({FENCE_PREFIX + writer_id: str(seq)})
+
+    def gave_up() -> CommitConflict:
+        return CommitConflict(
+            f"could not fence writer {writer_id} after {MAX_ATTEMPTS} attempts",
+            table=".".join(load().name()),
+        )
+
+    retry_commit(attempt, attempts=MAX_ATTEMPTS, gave_up=gave_up)
 
 
 def append_files(
@@ -136,7 +136,8 @@ def append_files(
             batch stays open and recovery settles it from the table.
     """
     started = time.perf_counter()
-    for attempt in range(1, MAX_ATTEMPTS + 1):
+
+    def attempt(number: int) -> CommitResult:
         table = load()
         if fenced_up_to(table, writer_id) >= seq:
             raise BatchFenced(
@@ -154,18 +155,21 @@ def append_files(
             BATCH_KEY: batch_id,
             WATERMARKS_KEY: json.dumps(marks, sort_keys=True, separators=(",", ":")),
         }
-        try:
+        with commit_races(table):  # a custom ``commit`` may commit through PyIceberg
             if commit is None:
                 response = fast_append(table, data_files, properties=properties)
             else:
                 response = commit(table, properties)
-        except (CommitFailedException, RewriteConflict):
-            time.sleep(min(2.0, 0.02 * 2**attempt) * random.random())
-            continue
         snapshot_id = response.metadata.current_snapshot_id
         assert snapshot_id is not None
-        return CommitResult(snapshot_id, attempt, time.perf_counter() - started)
-    raise CommitConflict(
-        f"gave up committing batch {batch_id} after {MAX_ATTEMPTS} concurrent-commit retries",
-        table=".".join(load().name()),
+        return CommitResult(snapshot_id, number, time.perf_counter() - started)
+
+    def gave_up() -> CommitConflict:
+        return CommitConflict(
+            f"gave up committing batch {batch_id} after {MAX_ATTEMPTS} concurrent-commit retries",
+            table=".".join(load().name()),
+        )
+
+    return retry_commit(
+        attempt, attempts=MAX_ATTEMPTS, gave_up=gave_up, retry_on=(CommitRaced, RewriteConflict)
     )

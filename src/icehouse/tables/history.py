@@ -16,14 +16,19 @@ from __future__ import annotations
 
 import contextlib
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.io import FileIO
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.metadata import TableMetadata
-from pyiceberg.table.snapshots import ancestors_of
+from pyiceberg.table.snapshots import Operation, ancestors_of
 from pyiceberg.table.update import AssertRefSnapshotId, AssertTableUUID, RemoveSnapshotsUpdate
+
+from icehouse.errors import CommitRaced
+from icehouse.tables._compat import update_table_metadata
+from icehouse.tables.retry import commit_races
 
 MAX_SNAPSHOTS_PROPERTY = "icehouse.ingest.max-snapshots"
 DEFAULT_MAX_SNAPSHOTS = 100
@@ -81,14 +86,36 @@ def snapshots_to_expire(table: Table, *, now_ms: int | None = None) -> list[int]
     )
 
 
+def files_added_since(table: Table, cutoff_ms: float) -> Iterator[DataFile]:
+    """Data files that retained appends and overwrites (not rewrites, which add no new
+    rows) committed at or after ``cutoff_ms``."""
+    for snapshot in table.metadata.snapshots:
+        operation = snapshot.summary.operation if snapshot.summary else None
+        if snapshot.timestamp_ms < cutoff_ms or operation == Operation.REPLACE:
+            continue
+        for manifest in snapshot.manifests(table.io):
+            if manifest.content != ManifestContent.DATA:
+                continue
+            if manifest.added_snapshot_id != snapshot.snapshot_id:
+                continue
+            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
+                if entry.status == ManifestEntryStatus.ADDED:
+                    yield entry.data_file
+
+
+def metadata_after_expiry(metadata: TableMetadata, snapshot_ids: list[int]) -> TableMetadata:
+    """``metadata`` as ``commit_expiry`` would leave it, committing nothing (dry runs)."""
+    return update_table_metadata(metadata, (RemoveSnapshotsUpdate(snapshot_ids=snapshot_ids),))
+
+
 def commit_expiry(table: Table, snapshot_ids: list[int]) -> CommitTableResponse:
     """Remove ``snapshot_ids`` from the table in one commit, provided that no ref moved
     since ``table`` was loaded; then honour ``write.metadata.delete-after-commit.enabled``
     (the catalog's ``commit_table`` does not, unlike PyIceberg's ``Transaction``).
 
     Raises:
-        CommitFailedException: a ref moved (or another commit won the race); reload the
-            table, choose again and retry.
+        CommitRaced: a ref moved (or another commit won the race); reload the table,
+            choose again and retry.
     """
     metadata = table.metadata
     requirements = (
@@ -99,7 +126,8 @@ def commit_expiry(table: Table, snapshot_ids: list[int]) -> CommitTableResponse:
         ),
     )
     updates = (RemoveSnapshotsUpdate(snapshot_ids=snapshot_ids),)
-    response = table.catalog.commit_table(table, requirements, updates)
+    with commit_races(table):
+        response = table.catalog.commit_table(table, requirements, updates)
     delete_dropped_metadata(table.io, metadata, response.metadata)
     return response
 
@@ -134,7 +162,7 @@ def trim_history(table: Table, *, slack: float = 0.1) -> TrimResult:
     lists = {s.snapshot_id: s.manifest_list for s in table.metadata.snapshots}
     try:
         commit_expiry(table, expire)
-    except CommitFailedException:
+    except CommitRaced:
         return TrimResult(0, 0)
     deleted = 0
     for snapshot_id in expire:

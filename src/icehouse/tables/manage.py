@@ -33,6 +33,7 @@ from icehouse.errors import InvalidInput, InvalidPartitionSpec, InvalidSchema, T
 from icehouse.tables.arrow_types import schema_from_arrow
 from icehouse.tables.catalog import TABLE_DEFAULTS, split_name
 from icehouse.tables.grammar import PartitionField, SortField, parse_type
+from icehouse.tables.retry import commit_races
 
 
 def build_partition_spec(schema: Schema, fields: list[PartitionField]) -> PartitionSpec:
@@ -149,7 +150,7 @@ def _apply_alterations(
     sort: list[SortField] | None,
     properties: dict[str, str] | None,
 ) -> None:
-    with table.transaction() as tx:
+    with commit_races(table), table.transaction() as tx:
         if add_columns or widen:
             with tx.update_schema() as update:
                 for column, type_text in add_columns:
@@ -276,7 +277,7 @@ def add_columns_for(table: Table, fields: list[pa.Field]) -> None:
     inferred = schema_from_arrow(pa.schema([f for f in fields if f.name not in existing]))
     if not inferred.fields:
         return
-    with table.update_schema() as update:
+    with commit_races(table), table.update_schema() as update:
         for column in inferred.fields:
             update.add_column(column.name, column.field_type)
 
@@ -323,7 +324,8 @@ def rollback(table: Table, snapshot_id: int) -> Table:
             f"table has no snapshot {snapshot_id}; list them with `icehouse table history`"
         )
     try:
-        table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
+        with commit_races(table):
+            table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
     except ValueError as exc:  # not an ancestor of the current snapshot
         raise InvalidInput(f"cannot roll back to {snapshot_id}: {exc}") from exc
     return table

@@ -17,7 +17,6 @@ from dataclasses import asdict, dataclass
 from functools import partial
 from typing import Any
 
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import ManifestContent, ManifestEntry, ManifestFile
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.snapshots import Operation, Summary
@@ -30,6 +29,7 @@ from icehouse.tables.append import (
     commit_writing,
 )
 from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.retry import retry_commit
 
 MAX_ATTEMPTS = 10
 MIN_ENTRIES_PER_MANIFEST = 100
@@ -72,59 +72,67 @@ def rewrite_manifests(
 
     Raises: CommitConflict when ``main`` kept moving through every attempt."""
     started = time.perf_counter()
-    for attempt in range(MAX_ATTEMPTS):
-        snapshot = table.current_snapshot()
-        if snapshot is None:
-            return ManifestRewriteResult(0, 0, 0, None, time.perf_counter() - started, dry_run)
-        manifests = snapshot.manifests(table.io)
-        data = [m for m in manifests if m.content == ManifestContent.DATA]
-        entries = _entries_by_spec(table, data)
-        target = int(
-            table.metadata.properties.get(
-                "commit.manifest.target-size-bytes", DEFAULT_MANIFEST_TARGET_BYTES
-            )
+    name = ".".join(table.name())
+
+    def attempt(number: int) -> ManifestRewriteResult:
+        fresh = table if number == 1 else table.catalog.load_table(table.name())
+        return _rewrite_once(fresh, dry_run, on_commit, started)
+
+    def gave_up() -> CommitConflict:
+        return CommitConflict(
+            f"main kept moving through {MAX_ATTEMPTS} attempts to rewrite manifests", table=name
         )
-        groups = {
-            spec_id: _cluster(spec_entries, _entries_per_manifest(data, target))
-            for spec_id, spec_entries in entries.items()
-        }
-        after = sum(len(g) for g in groups.values()) + len(manifests) - len(data)
-        count = sum(len(e) for e in entries.values())
-        unchanged = after == len(manifests) and _same_grouping(table, data, groups)
-        if dry_run or unchanged:
-            return ManifestRewriteResult(
-                len(manifests),
-                len(manifests) if unchanged else after,
-                count,
-                None,
-                time.perf_counter() - started,
-                dry_run,
-                changed=not unchanged,
-            )
-        snapshot_id = table.metadata.new_snapshot_id()
-        try:
-            response = commit_writing(
-                table,
-                partial(_commit, table, snapshot_id, manifests, groups),
-            )
-        except CommitFailedException:
-            time.sleep(0.02 * (attempt + 1))
-            table = table.catalog.load_table(table.name())
-            continue
-        written = response.metadata.snapshot_by_id(snapshot_id)
-        if on_commit is not None:
-            on_commit({"snapshot_id": snapshot_id})
+
+    return retry_commit(attempt, attempts=MAX_ATTEMPTS, gave_up=gave_up)
+
+
+def _rewrite_once(
+    table: Table,
+    dry_run: bool,
+    on_commit: Callable[[dict[str, Any]], None] | None,
+    started: float,
+) -> ManifestRewriteResult:
+    """One attempt on ``table`` as loaded. Raises: CommitRaced."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return ManifestRewriteResult(0, 0, 0, None, time.perf_counter() - started, dry_run)
+    manifests = snapshot.manifests(table.io)
+    data = [m for m in manifests if m.content == ManifestContent.DATA]
+    entries = _entries_by_spec(table, data)
+    target = int(
+        table.metadata.properties.get(
+            "commit.manifest.target-size-bytes", DEFAULT_MANIFEST_TARGET_BYTES
+        )
+    )
+    groups = {
+        spec_id: _cluster(spec_entries, _entries_per_manifest(data, target))
+        for spec_id, spec_entries in entries.items()
+    }
+    after = sum(len(g) for g in groups.values()) + len(manifests) - len(data)
+    count = sum(len(e) for e in entries.values())
+    unchanged = after == len(manifests) and _same_grouping(table, data, groups)
+    if dry_run or unchanged:
         return ManifestRewriteResult(
             len(manifests),
-            len(written.manifests(table.io)) if written else after,
+            len(manifests) if unchanged else after,
             count,
-            snapshot_id,
+            None,
             time.perf_counter() - started,
-            False,
+            dry_run,
+            changed=not unchanged,
         )
-    raise CommitConflict(
-        f"main kept moving through {MAX_ATTEMPTS} attempts to rewrite manifests",
-        table=".".join(table.name()),
+    snapshot_id = table.metadata.new_snapshot_id()
+    response = commit_writing(table, partial(_commit, table, snapshot_id, manifests, groups))
+    written = response.metadata.snapshot_by_id(snapshot_id)
+    if on_commit is not None:
+        on_commit({"snapshot_id": snapshot_id})
+    return ManifestRewriteResult(
+        len(manifests),
+        len(written.manifests(table.io)) if written else after,
+        count,
+        snapshot_id,
+        time.perf_counter() - started,
+        False,
     )
 
 

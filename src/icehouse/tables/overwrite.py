@@ -19,14 +19,13 @@ from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.expressions import AlwaysTrue, In, Or
-from pyiceberg.io.pyarrow import ArrowScan
 from pyiceberg.manifest import DataFile
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.snapshots import Operation
 
-from icehouse.errors import RewriteConflict
+from icehouse.errors import CommitRaced, RewriteConflict
+from icehouse.tables._compat import ArrowScan
 from icehouse.tables.commit import BatchCommit
 from icehouse.tables.replace import ManifestIndex, replace_files
 from icehouse.tables.writer import TableWriter
@@ -99,7 +98,7 @@ def commit_replacement(
 
     Raises:
         RewriteConflict: a removed file is no longer live (retry on a fresh table).
-        CommitFailedException: ``main`` moved while this commit was written.
+        CommitRaced: ``main`` moved while this commit was written.
     """
     snapshot = table.current_snapshot()
     return replace_files(
@@ -123,7 +122,7 @@ def replacing_rows(
         replacement = replace_rows(table, matches)
         try:
             return commit_replacement(table, replacement, added, properties=properties)
-        except (CommitFailedException, RewriteConflict):  # did not land: retried afresh
+        except (CommitRaced, RewriteConflict):  # did not land: retried afresh
             replacement.abort()
             raise
 

@@ -95,7 +95,7 @@ def replace_files(
     Raises:
         RewriteConflict: a removed file is no longer live, or delete files were committed
             after snapshot ``started_from`` (the snapshot the rewrite read).
-        CommitFailedException: ``main`` moved while this commit was written (reload the
+        CommitRaced: ``main`` moved while this commit was written (reload the
             table and call again).
         CommitUncertain: a reported conflict that may have landed (do not call again).
     """

@@ -13,7 +13,8 @@ metrics), but cheaper, because a lake is queried again and again:
   planned file, most of its planning time); each task carries the whole row filter,
   which is a correct residual for every file, and DuckDB applies the query's ``WHERE``.
 
-It also counts what each step pruned, for ``--explain``. Equality delete files are not
+It also counts what each step pruned, for ``--explain``, and reads planned tasks into
+Arrow (``read_tasks``) for tables DuckDB cannot read file by file. Equality delete files are not
 applied yet: a plan that needs one raises (PyIceberg raises for any in the snapshot).
 The strict-projection shortcut keeps a file PyIceberg would drop only if the file's
 metrics contradicted its own partition value; that can never drop a matching row.
@@ -25,10 +26,9 @@ import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
+import pyarrow as pa
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.expressions.visitors import (
-    # PyIceberg's only metrics evaluator; private by name, used by its own planner.
-    _InclusiveMetricsEvaluator,
     expression_evaluator,
     inclusive_projection,
     manifest_evaluator,
@@ -44,29 +44,14 @@ from pyiceberg.manifest import (
 )
 from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
-from pyiceberg.table.delete_file_index import DeleteFileIndex
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
 from pyiceberg.typedef import Record
 
-from icehouse.errors import QueryError
+from icehouse.errors import EqualityDeletesUnsupported
+from icehouse.tables._compat import ArrowScan, DeleteFileIndex, InclusiveMetricsEvaluator
 from icehouse.tables.manifest_cache import SHARED_CACHE, ManifestCache
-
-
-class EqualityDeletesUnsupported(QueryError):
-    """A planned data file has equality delete files, which icehouse cannot apply yet:
-    reading the file without them would return deleted rows."""
-
-    def __init__(self, *, table: str, data_file: str, delete_file: str, sql: str) -> None:
-        super().__init__(
-            f"{table}: data file {data_file} has equality delete file {delete_file}; "
-            "equality deletes are not supported yet. Rewrite the table's files with an "
-            "engine that applies them (e.g. Spark's rewrite_data_files) and query again",
-            sql=sql,
-        )
-        self.table = table
-        self.data_file = data_file
-        self.delete_file = delete_file
+from icehouse.tables.replace import ManifestIndex
 
 
 @dataclass(frozen=True)
@@ -216,7 +201,7 @@ class _Planner:
         self._manifest_evaluators: dict[int, Callable[[ManifestFile], bool]] = {}
         self._evaluators: dict[int, tuple[Callable[[Record], bool], Callable[[Record], bool]]] = {}
         self._verdicts: dict[tuple[int, Record], tuple[bool, bool]] = {}
-        self._metrics = _InclusiveMetricsEvaluator(self._schema, row_filter, case_sensitive=True)
+        self._metrics = InclusiveMetricsEvaluator(self._schema, row_filter, case_sensitive=True)
 
     def manifest_may_match(self, manifest: ManifestFile) -> bool:
         if self._trivial:
@@ -288,3 +273,38 @@ def _refuse_equality_deletes(
                     delete_file=delete_file.file_path,
                     sql=sql,
                 )
+
+
+def read_tasks(
+    table: Table,
+    tasks: Iterable[FileScanTask],
+    *,
+    schema: Schema | None = None,
+    row_filter: BooleanExpression | None = None,
+) -> pa.Table:
+    """The rows of planned ``tasks`` in ``schema`` (default: the current one), through
+    PyIceberg's Arrow reader: it applies position deletes, maps columns by field id
+    (renamed or added columns) and fills identity partition columns a writer left out.
+    ``row_filter`` drops rows that cannot match; the default keeps every row."""
+    return ArrowScan(
+        table.metadata,
+        table.io,
+        schema if schema is not None else table.schema(),
+        row_filter if row_filter is not None else AlwaysTrue(),
+    ).to_table(tasks)
+
+
+def current_tasks(
+    table: Table, index: ManifestIndex, row_filter: BooleanExpression | None = None
+) -> list[FileScanTask]:
+    """The current snapshot's data files as scan tasks. Without a filter or delete files
+    they come straight from the manifests (through ``index``, which the commit reuses, so
+    each manifest is decoded once per compaction); otherwise PyIceberg plans them."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return []
+    manifests = snapshot.manifests(table.io)
+    plain = all(m.content == ManifestContent.DATA for m in manifests)
+    if plain and (row_filter is None or row_filter == AlwaysTrue()):
+        return [FileScanTask(e.data_file) for es in index.entries_of(manifests) for e in es]
+    return list(table.scan(row_filter=row_filter or AlwaysTrue()).plan_files())

@@ -19,18 +19,14 @@ from dataclasses import dataclass
 
 import pyarrow.parquet as pq
 from pyiceberg.expressions import BooleanExpression
-from pyiceberg.expressions.visitors import (
-    # PyIceberg's only metrics evaluator; private by name, used by its own planner.
-    _InclusiveMetricsEvaluator,
-    bind,
-    extract_field_ids,
-)
+from pyiceberg.expressions.visitors import bind, extract_field_ids
 from pyiceberg.io import FileIO
-from pyiceberg.io.pyarrow import StatsAggregator
 from pyiceberg.manifest import DataFile, DataFileContent, FileFormat
 from pyiceberg.schema import Schema
 from pyiceberg.types import DecimalType, PrimitiveType
 from pyiceberg.utils.concurrent import ExecutorFactory
+
+from icehouse.tables._compat import InclusiveMetricsEvaluator, StatsAggregator
 
 _FIELD_ID = b"PARQUET:field_id"
 
@@ -73,7 +69,7 @@ class _FileCounter:
     ) -> None:
         self._schema = schema
         self._filter_ids = extract_field_ids(bind(schema, row_filter, case_sensitive=True))
-        self._metrics = _InclusiveMetricsEvaluator(
+        self._metrics = InclusiveMetricsEvaluator(
             schema, row_filter, case_sensitive=True, include_empty_files=True
         )
         self._projected = {

@@ -1,0 +1,112 @@
+"""Every name icehouse takes from a dependency's internals, imported here and nowhere else.
+
+PyIceberg and DuckDB promise nothing about these: they are private by name
+(``_InclusiveMetricsEvaluator``), undocumented helpers of a module that is not part of
+the public API (``pyiceberg.io.pyarrow``), private methods icehouse overrides
+(``SqlCatalog._convert_orm_to_iceberg``), or the shape of a DuckDB function's output
+(``json_serialize_sql``). Keeping them in one module means an upgrade that removes or
+changes one breaks this file and ``tests/test_compat.py`` (which says which name and
+what to do), not a query in production.
+
+Why each is worth its risk:
+
+- ``InclusiveMetricsEvaluator``: PyIceberg's only evaluator of a filter against column
+  metrics (min/max, null counts); its own planner uses it. Scan planning and row-group
+  counting (``scan.py``, ``row_groups.py``) reuse it so that they follow Iceberg's
+  semantics exactly.
+- ``ArrowScan``: reads planned tasks into Arrow with deletes applied and columns mapped by
+  field id; ``Table.scan`` would plan the files again.
+- ``StatsAggregator``: turns Parquet statistics into Iceberg's serialised bounds.
+- ``DeleteFileIndex``: matches position delete files to data files as PyIceberg does.
+- ``update_table_metadata``: applies metadata updates without committing (dry runs).
+- ``compute_statistics_plan``, ``data_file_statistics_from_parquet_metadata``,
+  ``parquet_path_to_id_mapping``: a written Parquet file's Iceberg metrics.
+- ``SQL_CATALOG_OVERRIDES``: private ``SqlCatalog`` methods ``tables/catalog.py``
+  overrides or calls to cache parsed metadata files.
+- ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
+  names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import duckdb
+from pyiceberg.expressions.visitors import _InclusiveMetricsEvaluator
+from pyiceberg.io.pyarrow import (
+    ArrowScan,
+    StatsAggregator,
+    compute_statistics_plan,
+    data_file_statistics_from_parquet_metadata,
+    parquet_path_to_id_mapping,
+)
+from pyiceberg.table.delete_file_index import DeleteFileIndex
+from pyiceberg.table.update import update_table_metadata
+
+InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
+"""``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
+Not thread-safe: it keeps the file being evaluated on itself."""
+
+SQL_CATALOG_OVERRIDES = ("_convert_orm_to_iceberg", "_load_file_io")
+"""Private ``SqlCatalog`` methods that ``tables/catalog.LakeCatalog`` overrides or calls."""
+
+
+def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
+    """DuckDB's parse of ``sql`` as JSON (``{"error": ..., "statements": [...]}``)."""
+    row = conn.execute("SELECT json_serialize_sql(?)", [sql]).fetchone()
+    assert row is not None  # a scalar function returns one row
+    parsed: dict[str, Any] = json.loads(row[0])
+    return parsed
+
+
+def render_expression(conn: duckdb.DuckDBPyConnection, node: dict[str, Any]) -> str | None:
+    """One expression node of ``serialize_sql``'s output as SQL text (DuckDB's own
+    ``json_deserialize_sql``), None if DuckDB cannot render it."""
+    statement = {
+        "error": False,
+        "statements": [
+            {
+                "node": {
+                    "type": "SELECT_NODE",
+                    "modifiers": [],
+                    "cte_map": {"map": []},
+                    "select_list": [node],
+                    "from_table": {"type": "EMPTY", "alias": "", "sample": None},
+                    "where_clause": None,
+                    "group_expressions": [],
+                    "group_sets": [],
+                    "aggregate_handling": "STANDARD_HANDLING",
+                    "having": None,
+                    "sample": None,
+                    "qualify": None,
+                }
+            }
+        ],
+    }
+    try:
+        row = conn.execute("SELECT json_deserialize_sql(?::JSON)", [json.dumps(statement)])
+        text = row.fetchone()
+    except duckdb.Error:
+        return None
+    if not text or not isinstance(text[0], str) or not text[0].startswith("SELECT "):
+        return None
+    rendered = text[0].removeprefix("SELECT ")
+    if rendered.startswith("(") and rendered.endswith(")"):
+        rendered = rendered[1:-1]
+    return rendered
+
+
+__all__ = [
+    "SQL_CATALOG_OVERRIDES",
+    "ArrowScan",
+    "DeleteFileIndex",
+    "InclusiveMetricsEvaluator",
+    "StatsAggregator",
+    "compute_statistics_plan",
+    "data_file_statistics_from_parquet_metadata",
+    "parquet_path_to_id_mapping",
+    "render_expression",
+    "serialize_sql",
+    "update_table_metadata",
+]
