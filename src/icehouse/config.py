@@ -106,6 +106,9 @@ class SourceConfig(BaseModel):
     unknown_fields: Literal["ignore", "evolve"] = "ignore"
     max_line_bytes: int = 1 << 20
     settle: str = "2s"
+    late_after: str = "1h"
+    """How far before what this source already committed a row's event time may fall
+    before it counts as late (logs are never perfectly ordered)."""
 
     @field_validator("columns", mode="before")
     @classmethod
@@ -160,7 +163,9 @@ class SourceConfig(BaseModel):
             raise ValueError('on_success = "archive" needs archive = "<folder>"')
         return self
 
-    _valid_settle = field_validator("settle")(classmethod(lambda cls, v: _duration_text(v)))
+    _valid_durations = field_validator("settle", "late_after")(
+        classmethod(lambda cls, v: _duration_text(v))
+    )
 
     @property
     def local_location(self) -> Path | None:
@@ -172,6 +177,10 @@ class SourceConfig(BaseModel):
     @property
     def settle_time(self) -> timedelta:
         return parse_duration(self.settle)
+
+    @property
+    def late_after_time(self) -> timedelta:
+        return parse_duration(self.late_after)
 
 
 class IngestConfig(BaseModel):

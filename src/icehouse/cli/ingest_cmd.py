@@ -107,7 +107,10 @@ def render_report(console: Console, report: IngestReport) -> None:
     )
     details = []
     if report.late_rows:
-        details.append(f"{report.late_rows:,} late rows went to older partitions")
+        details.append(
+            f"{report.late_rows:,} late rows (event time before what their source had "
+            "committed, minus its late_after)"
+        )
     if report.bad_rows:
         details.append(f"{report.bad_rows:,} bad lines quarantined")
     if report.quarantined_files:

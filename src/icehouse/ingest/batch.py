@@ -209,7 +209,7 @@ class FileIngest:
         row, content, part, delivery = taking.row, taking.content, taking.part, taking.delivery
         replay = row.replay_lines is not None
         with self._report.measure("partition"):
-            late = self._batch.late.count(staged.chunks)
+            late = self._batch.late.count(self._source.name, staged.chunks)
             for rows in staged.chunks:
                 self._batch.writer.write(rows)
         with self._report.measure("ledger"):

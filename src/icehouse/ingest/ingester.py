@@ -240,7 +240,11 @@ class Ingester:
             mappers={s.name: RowMapper(s, table.schema()) for s in sources},
             table_sources=[s.name for s in self._config.sources.values() if s.table == table_name],
             storage=self._config.storage,
-            late=LateRows(table, EventTime(committed=high_water, newest=high_water)),
+            late=LateRows(
+                table,
+                EventTime(committed=dict(high_water), newest=dict(high_water)),
+                allowances={s.name: s.late_after_time.total_seconds() for s in sources},
+            ),
             heartbeat=Heartbeat(
                 self._ledger,
                 batch_id=batch.id,

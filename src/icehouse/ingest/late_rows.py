@@ -1,34 +1,40 @@
-"""Late rows: rows whose time partition is older than what the table already holds.
+"""Late rows: rows whose event time falls before what their source had already committed.
 
-Counted, never refused: late data is ingested like any other, and the count is
-information (``late_rows`` in reports).
+"Late" means what a person means by it: a provider delivering rows for a time it had
+already moved past. So each source is compared with itself (a slow provider's normal
+rows are not late because a fast one fed the same table), allowing ``late_after``
+(default one hour: logs are never perfectly ordered), and rows of one batch are never
+late relative to each other (a backfill of many days in one batch is not late data).
+
+The event time is the column of the table's time partition (``day(ts)`` → ``ts``); a
+table without one has no late rows. Late rows are ingested like any other: the count is
+information (``late_rows`` in reports and in the snapshot summary).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from dataclasses import dataclass, field
 
 import pyarrow as pa
 import pyarrow.compute as pc
 from pyiceberg.table import Table
 from pyiceberg.transforms import DayTransform, HourTransform, MonthTransform, YearTransform
 
+_MICROS_PER_DAY = 86_400_000_000
+
 
 @dataclass
 class EventTime:
-    """Time-partition values (transform results): ``committed`` is the table's high-water
-    when the batch began; ``newest`` the highest seen so far, committed or in this batch.
-    A row is late when its partition is older than ``committed`` or than the newest one in
-    its own file; files of one batch do not make each other late (a backfill of many days
-    in one batch is not late data)."""
+    """Per source, event times in UNIX microseconds: ``committed`` is the newest its
+    committed rows held when the batch began (fixed for the batch), ``newest`` the newest
+    so far, this batch included (recorded with the batch's commit)."""
 
-    committed: int | None = None
-    newest: int | None = None
+    committed: dict[str, int] = field(default_factory=dict)
+    newest: dict[str, int] = field(default_factory=dict)
 
 
 def time_partition_column(table: Table) -> str | None:
-    """The source column of the table's first time partition (for counting late rows)."""
+    """The source column of the table's first time partition (the event time)."""
     schema = table.schema()
     for pf in table.spec().fields:
         if isinstance(pf.transform, YearTransform | MonthTransform | DayTransform | HourTransform):
@@ -36,37 +42,40 @@ def time_partition_column(table: Table) -> str | None:
     return None
 
 
-class LateRows:
-    """Counts a file's late rows against the batch's ``EventTime``, which it raises."""
+def as_micros(values: pa.Array | pa.ChunkedArray) -> pa.Array | pa.ChunkedArray:
+    """Timestamps (any unit, any zone) and dates as UNIX microseconds."""
+    kind = values.type
+    if pa.types.is_date(kind):
+        days = pc.cast(values, pa.date32()).cast(pa.int32()).cast(pa.int64())
+        return pc.multiply(days, _MICROS_PER_DAY)
+    return pc.cast(pc.cast(values, pa.timestamp("us", tz=getattr(kind, "tz", None))), pa.int64())
 
-    def __init__(self, table: Table, events: EventTime) -> None:
+
+class LateRows:
+    """Counts a file's late rows against the batch's ``EventTime``, raising its newest."""
+
+    def __init__(self, table: Table, events: EventTime, allowances: dict[str, float]) -> None:
+        """``allowances``: per source, its ``late_after`` in seconds."""
         self._events = events
         self._column = time_partition_column(table)
-        self._transform: Any = None
-        if self._column is not None:
-            schema = table.schema()
-            transform = next(
-                pf.transform
-                for pf in table.spec().fields
-                if schema.find_column_name(pf.source_id) == self._column
-            )
-            field_type = schema.find_field(self._column).field_type
-            self._transform = transform.pyarrow_transform(field_type)
+        self._allowances = allowances
 
     @property
     def events(self) -> EventTime:
         return self._events
 
-    def count(self, chunks: list[pa.Table]) -> int:
-        """Rows whose time partition is older than the newest in their file or than the
-        table's committed high-water (see ``EventTime``)."""
-        if self._column is None or self._transform is None:
+    def count(self, source: str, chunks: list[pa.Table]) -> int:
+        """Rows of ``source`` older than its committed newest minus its allowance."""
+        if self._column is None:
             return 0
-        partitions = [self._transform(c.column(self._column)) for c in chunks if c.num_rows]
-        maxima = [m for p in partitions if (m := pc.max(p).as_py()) is not None]
+        times = [as_micros(c.column(self._column)) for c in chunks if c.num_rows]
+        maxima = [m for t in times if (m := pc.max(t).as_py()) is not None]
         if not maxima:
             return 0
-        committed = [] if self._events.committed is None else [self._events.committed]
-        newest = max([*maxima, *committed])
-        self._events.newest = max(newest, self._events.newest or newest)
-        return sum(int(pc.sum(pc.less(p, newest)).as_py() or 0) for p in partitions)
+        newest = self._events.newest
+        newest[source] = max([*maxima, *([newest[source]] if source in newest else [])])
+        committed = self._events.committed.get(source)
+        if committed is None:
+            return 0
+        cutoff = committed - int(self._allowances.get(source, 3600.0) * 1_000_000)
+        return sum(int(pc.sum(pc.less(t, cutoff)).as_py() or 0) for t in times)

@@ -42,7 +42,8 @@ FENCE_PREFIX = "icehouse.fence."
 BATCH_KEY = "icehouse.batch-id"
 WATERMARKS_KEY = "icehouse.watermarks"
 EVENT_HIGH_WATER_KEY = "icehouse.event-high-water"
-"""The newest time-partition value ingested so far: rows older than it are late."""
+"""JSON ``{source: newest event time committed, UNIX µs}``: rows of a source older than
+its mark (minus the source's ``late_after``) are late."""
 SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY, EVENT_HIGH_WATER_KEY)
 MAX_ATTEMPTS = 20
 
@@ -63,12 +64,19 @@ def watermarks(table: Table) -> dict[str, int]:
     return {str(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
 
 
-def event_high_water(table: Table) -> int | None:
+def event_high_water(table: Table) -> dict[str, int]:
+    """Per source, the newest event time (UNIX microseconds) it has committed: what its
+    next rows are compared with to tell late ones. (A bare number, as earlier releases
+    wrote, held a time-partition value for the whole table: it is not carried on.)"""
     snapshot = table.current_snapshot()
     if snapshot is None or snapshot.summary is None:
-        return None
+        return {}
     raw = snapshot.summary.get(EVENT_HIGH_WATER_KEY)
-    return int(raw) if raw else None
+    try:
+        marks = json.loads(raw) if raw else {}
+    except ValueError:
+        return {}
+    return {str(k): int(v) for k, v in marks.items()} if isinstance(marks, dict) else {}
 
 
 def batch_in_history(table: Table, batch_id: str) -> bool:
@@ -82,6 +90,10 @@ def batch_in_history(table: Table, batch_id: str) -> bool:
 def is_committed(table: Table, *, batch_id: str, writer_id: str, seq: int) -> bool:
     """The exactly-once question asked on recovery."""
     return watermarks(table).get(writer_id, 0) >= seq or batch_in_history(table, batch_id)
+
+
+def _compact_json(marks: dict[str, int]) -> str:
+    return json.dumps(marks, sort_keys=True, separators=(",", ":"))
 
 
 def fenced_up_to(table: Table, writer_id: str) -> int:
@@ -120,7 +132,7 @@ def append_files(
     writer_id: str,
     seq: int,
     summary: dict[str, str] | None = None,
-    newest_event: int | None = None,
+    newest_event: dict[str, int] | None = None,
     commit: BatchCommit | None = None,
 ) -> CommitResult:
     """Append ``data_files`` in one snapshot, retrying on concurrent commits.
@@ -148,12 +160,14 @@ def append_files(
             )
         marks = watermarks(table)
         marks[writer_id] = max(marks.get(writer_id, 0), seq)
-        high_water = [v for v in (event_high_water(table), newest_event) if v is not None]
+        high_water = event_high_water(table)
+        for source, newest in (newest_event or {}).items():
+            high_water[source] = max(high_water.get(source, newest), newest)
         properties = {
             **(summary or {}),
-            **({EVENT_HIGH_WATER_KEY: str(max(high_water))} if high_water else {}),
+            **({EVENT_HIGH_WATER_KEY: _compact_json(high_water)} if high_water else {}),
             BATCH_KEY: batch_id,
-            WATERMARKS_KEY: json.dumps(marks, sort_keys=True, separators=(",", ":")),
+            WATERMARKS_KEY: _compact_json(marks),
         }
         with commit_races(table):  # a custom ``commit`` may commit through PyIceberg
             if commit is None:
