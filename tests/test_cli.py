@@ -606,3 +606,72 @@ def test_a_landing_folder_that_does_not_exist_is_an_error_on_add_and_a_warning_l
     sample = write_jsonl(tmp_path / "sample.jsonl", [event(1)])
     tested = run("source", "test", "shop", "--sample", str(sample), "--home", str(home))
     assert tested.exit_code == 1 and warning.removeprefix("source shop: ") in tested.stderr
+
+
+def test_quarantine_list_cuts_reasons_at_a_word_with_an_ellipsis_and_refuses_a_bad_kind(
+    tmp_path,
+):
+    home = tmp_path / "lake"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    ok("init", "--home", str(home))
+    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
+    ok(
+        "source",
+        "add",
+        "web",
+        "--location",
+        str(landing),
+        "--table",
+        "logs.events",
+        "--file-format",
+        "jsonl",
+        "--settle",
+        "0s",
+        "--home",
+        str(home),
+    )
+    write_jsonl(landing / "a.jsonl", [event(1, id="x" * 50 + " " + "y" * 200), event(2, id="b")])
+    ok("ingest", "--home", str(home))
+
+    listed = ok("quarantine", "list", "--home", str(home)).stdout
+    (reason_line,) = [line for line in listed.splitlines() if "records bad" in line]
+    assert reason_line.rstrip(" │").endswith("…")  # whole-file reason, cut at a word
+    shown = as_json("quarantine", "list", "--kind", "line", "--home", str(home))
+    cut_value = next(r["reason"] for r in shown if r["line"] == 1)
+    assert cut_value == f"column id: cannot convert '{'x' * 50} {'y' * 29}…' to bigint"
+
+    bad_kind = run("quarantine", "list", "--kind", "bogus", "--home", str(home))
+    assert bad_kind.exit_code == 2 and "'bogus' is not one of" in bad_kind.stderr
+    none = ok("quarantine", "list", "--source", "nope", "--kind", "file", "--home", str(home))
+    assert "No quarantined records of source nope and kind file." in none.stdout
+
+
+def test_a_value_that_cannot_be_converted_gets_one_reason_not_two(tmp_path):
+    home = tmp_path / "lake"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    ok("init", "--home", str(home))
+    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
+    ok(
+        "source",
+        "add",
+        "web",
+        "--location",
+        str(landing),
+        "--table",
+        "logs.events",
+        "--file-format",
+        "jsonl",
+        "--settle",
+        "0s",
+        "--home",
+        str(home),
+    )
+    write_jsonl(landing / "a.jsonl", [*[event(i) for i in range(1, 20)], event(20, id="acme-corp")])
+    ok("ingest", "--home", str(home))
+
+    records = as_json("quarantine", "list", "--home", str(home))
+
+    (record,) = records
+    assert record["reason"] == "column id: cannot convert 'acme-corp' to bigint"

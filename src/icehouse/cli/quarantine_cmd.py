@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 import typer
@@ -20,10 +21,17 @@ _RECORD_COLUMNS = (
 """A quarantine record's keys: the CSV header of ``quarantine list``, also when empty."""
 
 
+class RecordKind(StrEnum):
+    file = "file"
+    line = "line"
+
+
 @app.command("list")
 def list_records(
     source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
-    kind: Annotated[str | None, typer.Option(help="file or line.")] = None,
+    kind: Annotated[
+        RecordKind | None, typer.Option(help="Only whole files (file) or single lines (line).")
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Include replayed records.")] = False,
     limit: Annotated[int, typer.Option(help="At most this many records.")] = 100,
     home: HomeOption = None,
@@ -32,7 +40,9 @@ def list_records(
     """List quarantined records: source file, line, reason."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        records = lake.quarantine_list(source=source, kind=kind, include_replayed=all_, limit=limit)
+        records = lake.quarantine_list(
+            source=source, kind=kind.value if kind else None, include_replayed=all_, limit=limit
+        )
         data = [
             r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
             for r in records
@@ -40,7 +50,12 @@ def list_records(
 
         def render(console: Console) -> None:
             if not records:
-                console.print("The quarantine is empty.")
+                filters = [f"{k} {v}" for k, v in (("source", source), ("kind", kind)) if v]
+                console.print(
+                    f"No quarantined records of {' and '.join(filters)}."
+                    if filters
+                    else "The quarantine is empty."
+                )
                 return
             table = RichTable("id", "source", "kind", "file", "line", "reason")
             for r in records:
@@ -50,11 +65,20 @@ def list_records(
                     r.kind,
                     r.path.rsplit("/", 1)[-1],
                     "" if r.line is None else str(r.line),
-                    r.reason[:120],
+                    shorten(r.reason, 120),
                 )
             console.print(table)
 
         output.emit(data, render, columns=_RECORD_COLUMNS)
+
+
+def shorten(text: str, width: int) -> str:
+    """``text`` cut at a word boundary to at most ``width`` characters, with "…" when cut
+    (``quarantine show`` has the whole reason)."""
+    if len(text) <= width:
+        return text
+    cut = text[: width - 1].rsplit(" ", 1)[0] if " " in text[: width - 1] else text[: width - 1]
+    return cut.rstrip(" ,;:") + "…"
 
 
 @app.command("show")

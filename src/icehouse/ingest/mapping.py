@@ -106,13 +106,19 @@ class _Expression:
         )
 
 
+def _shown(sql: str) -> str:
+    """SQL for a value as a reason shows it: its first 80 characters, "…" when cut."""
+    text = f"CAST({sql} AS VARCHAR)"
+    return f"(left({text}, 80) || CASE WHEN length({text}) > 80 THEN '…' ELSE '' END)"
+
+
 def _values(inputs: tuple[tuple[str, str], ...]) -> str:
     """SQL rendering ``name='value', other=NULL`` for people."""
     if not inputs:
         return _literal("its constants")
     parts = [
         f"{_literal(label + '=')} || COALESCE({_literal(chr(39))} || "
-        f"left(CAST({sql} AS VARCHAR), 80) || {_literal(chr(39))}, 'NULL')"
+        f"{_shown(sql)} || {_literal(chr(39))}, 'NULL')"
         for label, sql in inputs
     ]
     return f"concat_ws(', ', {', '.join(parts)})"
@@ -326,9 +332,12 @@ class RowMapper:
         else:
             derived.append("__err")
         # A NULL that an expression failure left needs no second reason.
+        # Nor does a value that could not be converted: it is present, only unusable.
         required = [
             f"CASE WHEN {_quote(c.name)} IS NULL"
-            f"{' AND __err IS NULL' if safe and c.expr else ''} THEN "
+            f"{' AND __err IS NULL' if safe and c.expr else ''}"
+            f" AND position({_literal(f'column {c.name}: cannot convert')} IN "
+            "coalesce(__err, '')) = 0 THEN "
             f"{_literal(f'column {c.name}: required value missing ({self._what(c)})')} END"
             for c in self._columns
             if c.required
@@ -348,7 +357,7 @@ class RowMapper:
         return (
             f"CASE WHEN {value} IS NOT NULL AND TRY(CAST(({expr.sql}) AS {column.sql_type})) "
             f"IS NULL THEN {_literal(f'{expr.owner}: expr {expr.text!r} gave ')} || "
-            f"{_literal(chr(39))} || left(CAST({value} AS VARCHAR), 80) || "
+            f"{_literal(chr(39))} || {_shown(value)} || "
             f"{_literal(chr(39) + ', not a ' + column.sql_type.lower())} END"
         )
 
@@ -370,7 +379,7 @@ class RowMapper:
         return (
             f"CASE WHEN {source_sql} IS NOT NULL AND {converted} IS NULL THEN "
             f"{_literal(f'column {column.name}: cannot convert ')} || "
-            f"{_literal(chr(39))} || left(CAST({source_sql} AS VARCHAR), 80) || "
+            f"{_literal(chr(39))} || {_shown(source_sql)} || "
             f"{_literal(chr(39) + ' to ' + column.sql_type.lower() + hint)} END"
         )
 
