@@ -675,3 +675,39 @@ def test_a_value_that_cannot_be_converted_gets_one_reason_not_two(tmp_path):
 
     (record,) = records
     assert record["reason"] == "column id: cannot convert 'acme-corp' to bigint"
+
+
+def test_source_test_predicts_a_whole_file_quarantine_and_ingest_counts_it(tmp_path):
+    home = tmp_path / "lake"
+    landing = tmp_path / "landing"
+    landing.mkdir()
+    ok("init", "--home", str(home))
+    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
+    ok(
+        "source",
+        "add",
+        "web",
+        "--location",
+        str(landing),
+        "--table",
+        "logs.events",
+        "--file-format",
+        "jsonl",
+        "--settle",
+        "0s",
+        "--home",
+        str(home),
+    )
+    sample = write_jsonl(
+        landing / "a.jsonl", [*[event(i) for i in range(1, 27)], "{oops", "{no", "{nope"]
+    )
+
+    tested = ok("source", "test", "web", "--sample", str(sample), "--home", str(home)).stdout
+    ingested = ok("ingest", "--home", str(home)).stdout
+
+    assert "ingest would quarantine the whole file: 3 of 29 records bad (10.3 %)" in tested
+    assert "Ingested 0 rows from 0 files (1 quarantined whole)" in ingested
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    verdict = as_json("source", "test", "web", "--sample", str(empty), "--home", str(home))
+    assert verdict["verdict"] == "ingest would quarantine the whole file: empty file: no records"

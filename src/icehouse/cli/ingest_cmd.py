@@ -100,8 +100,11 @@ def ingest(
 
 
 def render_report(console: Console, report: IngestReport) -> None:
+    quarantined = (
+        f" ({report.quarantined_files} quarantined whole)" if report.quarantined_files else ""
+    )
     console.print(
-        f"Ingested [bold]{report.rows:,}[/bold] rows from {report.files} files in "
+        f"Ingested [bold]{report.rows:,}[/bold] rows from {report.files} files{quarantined} in "
         f"{report.batches} commit(s), {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
         f"{report.data_files} data files, {report.bytes_written / 1e6:.1f} MB written."
     )

@@ -204,7 +204,8 @@ def test(
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """Show the mapped rows and every error for a sample file; writes nothing."""
+    """Show the mapped rows and every error for a sample file, and what `ingest` would do
+    with it (take its rows, or quarantine it whole and why); writes nothing."""
     output = Output(format)
     with open_lake(home, output) as lake:
         result = lake.test_source(name, sample, limit=limit)
@@ -213,6 +214,8 @@ def test(
             "total_rows": result.total_rows,
             "errors": [{"line": b.line, "reason": b.reason, "raw": b.raw} for b in result.bad],
             "unreadable": result.unreadable,
+            "quarantined_whole": result.quarantined_whole,
+            "verdict": result.verdict,
         }
 
         def render(console: Console) -> None:
@@ -231,6 +234,8 @@ def test(
                 )
             if not result.bad and not result.unreadable:
                 console.print("[green]no errors[/green]")
+            whole = result.unreadable or result.quarantined_whole
+            console.print(f"[{'red' if whole else 'green'}]{escape(result.verdict)}[/]")
 
         output.emit(data, render, rows=result.rows)
         if output.is_csv:
@@ -238,3 +243,4 @@ def test(
                 output.note(f"file unreadable: {escape(result.unreadable)}")
             for bad in result.bad:
                 output.note(f"line {bad.line}: {escape(bad.reason)}")
+            output.note(escape(result.verdict))

@@ -78,6 +78,29 @@ def _plain(options: FormatOptions) -> FormatOptions:
     return dataclasses.replace(options, compression="none")
 
 
+def whole_file_problem(
+    good: int,
+    bad: list[BadRecord],
+    threshold: float,
+    *,
+    replay: bool = False,
+    appended: bool = False,
+) -> str | None:
+    """Why a decoded file is quarantined whole (None when its rows go in): it holds no
+    record, or more bad lines than the source's ``bad_line_threshold`` allows. (A replay
+    takes chosen lines; an appended part may hold only blank lines.)"""
+    total = good + len(bad)
+    if total == 0 and not appended:
+        return "empty file: no records"
+    if bad and not replay and len(bad) / total > threshold:
+        return (
+            f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
+            f"source's bad_line_threshold of {100 * threshold:g} %; "
+            f"first: line {bad[0].line}: {bad[0].reason}"
+        )
+    return None
+
+
 def format_options(source: SourceConfig) -> FormatOptions:
     return FormatOptions(
         format=source.format,
@@ -190,15 +213,14 @@ class FileIngest:
             good = self._decode(filesystem, row, options, staged, bad, part, content)
         except UnreadableFile as exc:
             return self._fail(row, content.digest, staged, exc.reason, bad)
-        total = good + len(bad)
-        if total == 0 and part is None:
-            return self._fail(row, content.digest, staged, "empty file: no records", bad)
-        if bad and row.replay_lines is None and len(bad) / total > self._source.bad_line_threshold:
-            reason = (
-                f"{len(bad)} of {total} records bad ({100 * len(bad) / total:.1f} %), over the "
-                f"source's bad_line_threshold of {100 * self._source.bad_line_threshold:g} %; "
-                f"first: line {bad[0].line}: {bad[0].reason}"
-            )
+        reason = whole_file_problem(
+            good,
+            bad,
+            self._source.bad_line_threshold,
+            replay=row.replay_lines is not None,
+            appended=part is not None,
+        )
+        if reason is not None:
             return self._fail(row, content.digest, staged, reason, bad)
         return self._accept(taking, staged, good, bad)
 

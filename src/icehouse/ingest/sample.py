@@ -12,7 +12,7 @@ from pyiceberg.schema import Schema
 
 from icehouse.config import SourceConfig
 from icehouse.errors import InvalidInput, UnreadableFile
-from icehouse.ingest.batch import format_options
+from icehouse.ingest.batch import format_options, whole_file_problem
 from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
 from icehouse.ingest.mapping import RowMapper
 
@@ -23,6 +23,18 @@ class SampleResult:
     total_rows: int
     bad: list[BadRecord] = field(default_factory=list)
     unreadable: str | None = None
+    quarantined_whole: str | None = None
+    """Why ``ingest`` would quarantine this file whole, if it would."""
+
+    @property
+    def verdict(self) -> str:
+        """What ``ingest`` would do with this file, in a sentence."""
+        if self.unreadable:
+            return f"ingest would quarantine the whole file: {self.unreadable}"
+        if self.quarantined_whole:
+            return f"ingest would quarantine the whole file: {self.quarantined_whole}"
+        lines = f"; {len(self.bad):,} bad lines quarantined" if self.bad else ""
+        return f"ingest would take {self.total_rows:,} rows{lines}"
 
 
 def try_sample(
@@ -45,7 +57,8 @@ def try_sample(
                 kept_rows += kept[-1].num_rows
     except UnreadableFile as exc:
         return SampleResult(_concat(kept, schema), total, bad, unreadable=exc.reason)
-    return SampleResult(_concat(kept, schema), total, bad)
+    whole = whole_file_problem(total, bad, source.bad_line_threshold)
+    return SampleResult(_concat(kept, schema), total, bad, quarantined_whole=whole)
 
 
 def _concat(tables: list[pa.Table], schema: Schema) -> pa.Table:
