@@ -116,8 +116,6 @@ def render_report(console: Console, report: IngestReport) -> None:
         )
     if report.bad_rows:
         details.append(f"{report.bad_rows:,} bad lines quarantined")
-    if report.quarantined_files:
-        details.append(f"{report.quarantined_files} files quarantined whole")
     if report.duplicate_files:
         details.append(f"{report.duplicate_files} duplicates (content already ingested) skipped")
     if report.recopied_files:
