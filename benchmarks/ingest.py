@@ -369,7 +369,9 @@ def commits(work: Path, count: int, pyiceberg_count: int) -> None:
         def __init__(self) -> None:
             self.seconds: list[float] = []
 
-        def batch_committed(self, table: str, rows: int, files: int, seconds: float) -> None:
+        def batch_committed(
+            self, table: str, rows: int, files: int, seconds: float, lag: float | None
+        ) -> None:
             self.seconds.append(seconds)
 
     timings = Timings()

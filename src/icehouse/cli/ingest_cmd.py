@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from typing import Annotated
 
 import typer
@@ -24,9 +25,13 @@ from icehouse.lake import Lake
 
 
 class RichIngestProgress(NoProgress):
-    """Files, rows and MB/s on a terminal (stderr); silent when not a terminal."""
+    """Files, rows and MB/s on a terminal (stderr). When stderr is not a terminal
+    (systemd, a container, a pipe) and ``log_commits``, one plain line per commit instead,
+    so that logs show progress."""
 
-    def __init__(self, console: Console) -> None:
+    def __init__(self, console: Console, *, log_commits: bool = False) -> None:
+        self._console = console
+        self._log_commits = log_commits and not console.is_terminal
         self._progress = Progress(
             TextColumn("[bold]{task.description}"),
             BarColumn(),
@@ -50,6 +55,18 @@ class RichIngestProgress(NoProgress):
     def file_started(self, source: str, path: str, size: int) -> None:
         self._bytes += size
         self._progress.update(self._task, description=source)
+
+    def batch_committed(
+        self, table: str, rows: int, files: int, seconds: float, lag: float | None
+    ) -> None:
+        if self._log_commits:
+            behind = "" if lag is None else f", {lag:.1f} s after its oldest file landed"
+            self._console.print(
+                f"{iso(time.time())} committed {rows:,} rows to {table} in {files} data "
+                f"file(s){behind}",
+                markup=False,
+                highlight=False,
+            )
 
     def file_finished(self, source: str, path: str, rows: int, bad_rows: int, outcome: str) -> None:
         self._files += 1
@@ -90,9 +107,11 @@ def ingest(
     waiting = None if once else stop
     with (
         open_lake(home, output, waiting_until=waiting) as lake,
-        RichIngestProgress(output.err) as progress,
+        RichIngestProgress(output.err, log_commits=not once) as progress,
     ):
         warn_missing_landings(lake, output, sources or None)
+        if not once:
+            say_watching(lake, output, sources or None)
         report = lake.ingest(
             sources or None, follow=not once, progress=progress, stop=stop, say=say_to(output)
         )
@@ -145,6 +164,17 @@ _STATUS_COLUMNS = (
     "rows_per_second_last_hour",
 )  # fmt: skip
 """A source status's keys: the CSV header of ``status``, also with no sources."""
+
+
+def say_watching(lake: Lake, output: Output, names: list[str] | None) -> None:
+    """``--follow`` says what it watches and how to stop it (on stderr)."""
+    chosen = [lake.source(n) for n in names] if names else list(lake.config.sources.values())
+    for source in chosen:
+        output.note(
+            f"Watching {escape(source.location)} ({escape(source.glob)}, source "
+            f"{escape(source.name)}) → {escape(source.table)}"
+        )
+    output.note("Ctrl-C or SIGTERM stops after the current batch.")
 
 
 def warn_missing_landings(lake: Lake, output: Output, names: list[str] | None = None) -> None:

@@ -102,4 +102,5 @@ class BatchCommitter:
         report.batches += 1
         report.data_files += stats.files
         report.bytes_written += stats.bytes
-        self._progress.batch_committed(batch.table_name, tally.rows, stats.files, elapsed)
+        lag = None if tally.oldest_landed is None else self._clock() - tally.oldest_landed
+        self._progress.batch_committed(batch.table_name, tally.rows, stats.files, elapsed, lag)

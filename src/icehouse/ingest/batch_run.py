@@ -30,6 +30,8 @@ class BatchTally:
     late: int = 0
     files: int = 0
     """Files claimed and kept in the batch (those given back to the queue leave it)."""
+    oldest_landed: float | None = None
+    """The mtime of the oldest file claimed: how far behind landing the commit is."""
     done: list[tuple[str, str]] = field(default_factory=list)
     """(source, path) of files consumed by the commit: ``on_success`` applies to them."""
     replaced: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))
@@ -89,7 +91,9 @@ class BatchRun:
                 self._faults("batch.claimed")
             tally.files += len(claimed)
             if claimed:
-                deadline = min(deadline, min(r.mtime for r in claimed) + pace.interval)
+                oldest = min(r.mtime for r in claimed)
+                deadline = min(deadline, oldest + pace.interval)
+                tally.oldest_landed = min(oldest, tally.oldest_landed or oldest)
             for row in claimed:
                 self._ingest(row)
             full = tally.rows >= limits.batch_rows or tally.files >= limits.batch_files

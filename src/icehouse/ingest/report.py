@@ -61,7 +61,12 @@ class IngestProgress(Protocol):
         self, source: str, path: str, rows: int, bad_rows: int, outcome: str
     ) -> None: ...
 
-    def batch_committed(self, table: str, rows: int, files: int, seconds: float) -> None: ...
+    def batch_committed(
+        self, table: str, rows: int, files: int, seconds: float, lag: float | None
+    ) -> None:
+        """A batch committed ``rows`` in ``files`` data files, its commit taking
+        ``seconds``; ``lag`` is how long its oldest source file had landed before (None
+        for a batch of no file)."""
 
 
 class NoProgress:
@@ -71,5 +76,7 @@ class NoProgress:
     def file_finished(self, source: str, path: str, rows: int, bad_rows: int, outcome: str) -> None:
         pass
 
-    def batch_committed(self, table: str, rows: int, files: int, seconds: float) -> None:
+    def batch_committed(
+        self, table: str, rows: int, files: int, seconds: float, lag: float | None
+    ) -> None:
         pass
