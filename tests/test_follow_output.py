@@ -42,6 +42,7 @@ def test_follow_says_what_it_watches_and_logs_each_commit_when_piped(tmp_path: P
     assert "Ctrl-C or SIGTERM stops after the current batch." in text
     (line,) = [x for x in text.splitlines() if "committed 25 rows" in x]
     assert re.search(
-        r"committed 25 rows to logs\.events in 3 data file\(s\), [\d.]+ s after its oldest file landed$",
+        r"committed 25 rows to logs\.events in 3 data file\(s\), "
+        r"[\d.]+ s after its oldest file landed$",
         line,
     ), line
