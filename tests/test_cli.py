@@ -387,13 +387,27 @@ def test_sql_as_a_table_for_people(ingested):
     assert " 20 " in out
 
 
-def test_a_bad_query_exits_1_with_duckdbs_message(ingested):
-    result = run("sql", "SELECT nope FROM logs.events", "--format", "json", "--home", ingested)
+def test_a_bad_query_exits_1_naming_what_is_missing(ingested):
+    result = run("sql", "SELECT contry FROM logs.events", "--format", "json", "--home", ingested)
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr.startswith("Error: ")
-    assert "nope" in result.stderr
-    assert "(tables: logs.events)" in result.stderr
+    assert result.stderr.startswith("Error: no column 'contry'; did you mean 'country'?")
+    assert "LINE 1: SELECT contry FROM logs.events" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("query", "said"),
+    [
+        ("SELECT * FROM logs.evnts", "no table logs.evnts; did you mean logs.events?"),
+        ("SELECT * FROM nope", "no table nope (tables: logs.events)"),
+        ("SELECT * FROM shop.orders", "no table shop.orders (tables: logs.events)"),
+    ],
+)
+def test_a_missing_table_is_named_with_the_closest_real_one(ingested, query, said):
+    result = run("sql", query, "--home", ingested)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(f"Error: {said}")
+    assert "pg_enum" not in result.stderr and "schema" not in result.stderr
 
 
 # --- demo ------------------------------------------------------------------------------------

@@ -298,7 +298,7 @@ def test_the_prompt_reads_multi_line_statements_survives_errors_and_keeps_histor
     assert "│ 5 │" in out.getvalue()
     assert "logs.events │ 5" in out.getvalue()
     assert "dropped" not in err.getvalue()
-    assert '"nope" not found' in err.getvalue()
+    assert "no column 'nope'" in err.getvalue()
     saved = history.read_text()
     assert saved.count("\n# ") == 3  # one entry per accepted input
     assert "+SELECT count(*) AS n\n+FROM logs.events;\n" in saved

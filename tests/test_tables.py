@@ -365,7 +365,8 @@ def test_sql_on_an_unknown_table_is_a_query_error_listing_the_tables(lake):
     lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(QueryError) as caught:
         lake.sql("SELECT * FROM logs.nope")
-    assert caught.value.message.endswith("(tables: logs.events)")
+    assert caught.value.message.startswith("no table logs.nope")
+    assert "logs.events" in caught.value.message
     assert caught.value.sql == "SELECT * FROM logs.nope"
 
 

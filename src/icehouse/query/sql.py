@@ -31,6 +31,7 @@ from icehouse.errors import QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
+from icehouse.query.messages import describe
 from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_groups import scan_row_groups
@@ -367,8 +368,7 @@ def run_sql(
         try:
             table = conn.execute(sql).to_arrow_table()
         except duckdb.Error as exc:
-            tables = ", ".join(sorted(known_tables(catalog))) or "none"
-            raise QueryError(f"{exc}\n(tables: {tables})", sql=original) from exc
+            raise QueryError(describe(exc, original, known_tables(catalog)), sql=original) from exc
         return QueryResult(table, plans, time.perf_counter() - started)
     finally:
         if time.perf_counter() - started > HEAVY_QUERY_SECONDS:
