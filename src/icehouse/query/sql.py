@@ -334,8 +334,9 @@ def run_sql(
 ) -> QueryResult:
     """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
 
-    Raises: QueryError with DuckDB's message (and the tables it knows);
-    EqualityDeletesUnsupported (a QueryError) naming the delete file.
+    Raises: QueryError naming what is wrong (a missing table or column with the closest
+    real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
+    QueryError) naming the delete file.
     """
     statement = parse_delete(sql)
     if statement is not None:
