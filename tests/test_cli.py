@@ -724,3 +724,21 @@ def test_source_test_predicts_a_whole_file_quarantine_and_ingest_counts_it(tmp_p
     empty.write_text("")
     verdict = as_json("source", "test", "web", "--sample", str(empty), "--home", str(home))
     assert verdict["verdict"] == "ingest would quarantine the whole file: empty file: no records"
+
+
+def test_small_outputs_read_as_people_expect(ingested):
+    shown = ok("source", "show", "web", "--home", ingested).stdout
+    assert shown.startswith("[sources.web]\n") and 'format = "jsonl"' in shown
+    assert "None" not in shown and "True" not in shown
+
+    status = ok("status", "--home", ingested).stdout
+    assert "rows (last hour)" in status and "rows/s" not in status
+    assert as_json("status", "--home", ingested)[0]["rows_last_hour"] == 20
+
+    history = ok("table", "history", "logs.events", "--home", ingested).stdout
+    (snapshot,) = as_json("table", "history", "logs.events", "--home", ingested)
+    assert "current" in history.splitlines()[1]  # every column has a label
+    assert str(snapshot["snapshot_id"]) in history  # never cut: rollback --to takes it
+
+    refused = run("maintain", "orphans", "logs.events", "--older-than", "5m", "--home", ingested)
+    assert refused.exit_code == 1 and "force=True" not in refused.stderr

@@ -161,7 +161,7 @@ _STATUS_COLUMNS = (
     "source", "table", "files_pending", "oldest_pending_age_s", "files_committed",
     "rows_committed", "files_quarantined", "lines_quarantined", "files_duplicate",
     "files_recopied", "files_appended", "files_changed", "last_commit_at",
-    "rows_per_second_last_hour",
+    "rows_last_hour",
 )  # fmt: skip
 """A source status's keys: the CSV header of ``status``, also with no sources."""
 
@@ -209,7 +209,7 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                 "committed files",
                 "rows",
                 "last commit",
-                "rows/s (1h)",
+                "rows (last hour)",
                 "quarantined files/lines",
                 "dup/re-copy/append/change",
             )
@@ -224,7 +224,7 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                     str(r.files_committed),
                     f"{r.rows_committed:,}",
                     iso(r.last_commit_at) or "-",
-                    f"{r.rows_per_second_last_hour:,.1f}",
+                    f"{r.rows_last_hour:,}",
                     f"{r.files_quarantined}/{r.lines_quarantined}",
                     f"{r.files_duplicate}/{r.files_recopied}/{r.files_appended}/{r.files_changed}",
                 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated
 
+import tomlkit
 import typer
 from pydantic import ValidationError
 from rich.console import Console
@@ -193,7 +194,33 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
     output = Output(format)
     with open_lake(home, output) as lake:
         source = lake.source(name)
-        output.emit(source.model_dump(), lambda c: c.print(source.model_dump()))
+        output.emit(
+            source.model_dump(),
+            lambda c: c.print(source_toml(source), markup=False, highlight=False),
+        )
+
+
+def source_toml(source: SourceConfig) -> str:
+    """The source as its ``[sources.NAME]`` table in icehouse.toml would read (defaults
+    included, so that every setting in force is shown)."""
+    settings = source.model_dump(exclude={"name"}, exclude_none=True)
+    columns = settings.pop("columns", {})
+    derive = settings.pop("derive", {})
+    document = tomlkit.document()
+    table = tomlkit.table()
+    for key, value in settings.items():
+        table[key] = value
+    if derive:
+        table["derive"] = derive
+    if columns:
+        mapping = tomlkit.table()
+        for column, rule in columns.items():
+            inline = tomlkit.inline_table()
+            inline.update({k: v for k, v in rule.items() if v is not None})
+            mapping[column] = inline
+        table["columns"] = mapping
+    document["sources"] = {source.name: table}
+    return tomlkit.dumps(document).strip()
 
 
 @app.command("test")

@@ -230,19 +230,27 @@ def history(name: str, home: HomeOption = None, format: FormatOption = Format.ta
         ]
 
         def render(console: Console) -> None:
-            table = RichTable("snapshot", "time", "operation", "added rows", "total rows", "")
+            table = RichTable(
+                "snapshot", "time", "operation", "added rows", "total rows", "current"
+            )
+            table.columns[0].no_wrap = True  # an id is copied whole into rollback --to
             for s in snapshots:
                 table.add_row(
                     str(s.snapshot_id),
                     iso(s.timestamp_ms / 1000) or "",
                     s.operation or "",
-                    s.summary.get("added-records", ""),
-                    s.summary.get("total-records", ""),
-                    "current" if s.is_current else "",
+                    _thousands(s.summary.get("added-records", "")),
+                    _thousands(s.summary.get("total-records", "")),
+                    "✓" if s.is_current else "",
                 )
             console.print(table)
 
         output.emit(data, render, columns=_HISTORY_COLUMNS)
+
+
+def _thousands(count: str) -> str:
+    """A count from a snapshot summary with thousands separators."""
+    return f"{int(count):,}" if count.isdigit() else count
 
 
 _HISTORY_COLUMNS = ("snapshot_id", "parent_id", "timestamp", "operation", "summary", "current")

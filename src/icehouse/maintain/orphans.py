@@ -103,7 +103,7 @@ def remove_orphans(
             f"{format_duration(MIN_SAFE_AGE)}: a writer may have written a data file that it "
             "has not committed yet, and deleting it would make that commit point at a "
             "missing file. Use an age above the longest write (default 3d), or insist with "
-            "--force (force=True) when no one writes to the table",
+            "--force when no one writes to the table",
             table=name,
         )
     started = time.perf_counter()
