@@ -742,3 +742,27 @@ def test_small_outputs_read_as_people_expect(ingested):
 
     refused = run("maintain", "orphans", "logs.events", "--older-than", "5m", "--home", ingested)
     assert refused.exit_code == 1 and "force=True" not in refused.stderr
+
+
+def test_dry_runs_say_would_give_reasons_and_stay_out_of_history(ingested):
+    expired = ok("maintain", "expire", "logs.events", "--dry-run", "--retain-last", "1",
+                 "--older-than", "0s", "--home", ingested).stdout  # fmt: skip
+    assert "(dry run)" in expired and " deleted " not in expired.replace("would be deleted", "")
+
+    nothing = ok("maintain", "compact", "logs.events", "--home", ingested).stdout
+    assert "nothing to compact: no partition has 5 or more files to rewrite" in one_line(nothing)
+
+    ok("maintain", "orphans", "logs.events", "--dry-run", "--home", ingested)
+    history = as_json("maintain", "history", "--home", ingested)
+    assert all(not run["dry_run"] for run in history)
+    with_dry = as_json("maintain", "history", "--dry-runs", "--home", ingested)
+    assert {run["action"] for run in with_dry if run["dry_run"]} == {"expire", "orphans"}
+
+
+def test_one_size_unit_everywhere(ingested):
+    from icehouse.cli.output import size_text
+
+    assert size_text(9_412_345) == "9.4 MB"
+    assert size_text(999) == "999 B" and size_text(1_500) == "1.5 kB"
+    ingest = ok("ingest", "--home", ingested).stdout
+    assert "MB written" in ingest or "kB written" in ingest or " B written" in ingest

@@ -105,7 +105,7 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     ("maintain", "orphans"): (lambda h: ["logs.events", "--dry-run", "--home", h.path], 1),
     ("maintain", "manifests"): (lambda h: ["logs.events", "--dry-run", "--home", h.path], 1),
     ("maintain", "unlock"): (lambda h: ["logs.events", "--home", h.path], 1),
-    ("maintain", "history"): (lambda h: ["--home", h.path], 1),
+    ("maintain", "history"): (lambda h: ["--dry-runs", "--home", h.path], 1),
 }
 
 
@@ -181,7 +181,7 @@ LISTS_AND_RECORDS = [
     ("source", "show", "web"),
     ("quarantine", "list"),
     ("quarantine", "show", "1"),
-    ("maintain", "history"),
+    ("maintain", "history", "--dry-runs"),
 ]
 
 

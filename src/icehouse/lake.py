@@ -422,9 +422,10 @@ class Lake:
         return self.maintenance.unlock(table)
 
     def maintenance_history(
-        self, table: str | None = None, *, limit: int = 50
+        self, table: str | None = None, *, limit: int = 50, dry_runs: bool = False
     ) -> list[MaintenanceRun]:
-        return self.maintenance.history(table, limit=limit)
+        """Maintenance runs, newest first; dry runs only with ``dry_runs``."""
+        return self.maintenance.history(table, limit=limit, dry_runs=dry_runs)
 
     # -- status and quarantine -------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from rich.console import Console
 
 from icehouse.cli.common import DocumentFormatOption, HomeOption, errors_to_exit
 from icehouse.cli.ingest_cmd import RichIngestProgress, render_report
-from icehouse.cli.output import DocumentFormat, Output
+from icehouse.cli.output import DocumentFormat, Output, size_text
 from icehouse.cli.render import render_arrow
 from icehouse.config import resolve_home
 from icehouse.demo.generator import GeneratorConfig
@@ -84,7 +84,7 @@ def _render_compaction(console: Console, showcase: CompactionShowcase) -> None:
     )
     console.print(
         f"  {summary['files_before']} → {summary['files_after']} data files, "
-        f"{summary['bytes_before'] / 1e6:.1f} → {summary['bytes_after'] / 1e6:.1f} MB, "
+        f"{size_text(summary['bytes_before'])} → {size_text(summary['bytes_after'])}, "
         f"in {showcase.result.seconds:.1f} s"
     )
     before, after = showcase.before.plans[0], showcase.after.plans[0]
@@ -94,7 +94,7 @@ def _render_compaction(console: Console, showcase: CompactionShowcase) -> None:
 def _reads(plan: TablePlan) -> str:
     return (
         f"{plan.files_planned} files, {plan.row_groups_read} row groups "
-        f"({plan.row_groups_skipped} skipped), {(plan.bytes_read or 0) / 1e6:.2f} MB"
+        f"({plan.row_groups_skipped} skipped), {size_text(plan.bytes_read or 0)}"
     )
 
 

@@ -19,7 +19,7 @@ from icehouse.cli.common import (
     open_lake,
     say_to,
 )
-from icehouse.cli.output import Format, Output, iso
+from icehouse.cli.output import Format, Output, iso, size_text
 from icehouse.ingest.report import IngestReport, NoProgress
 from icehouse.lake import Lake
 
@@ -125,7 +125,7 @@ def render_report(console: Console, report: IngestReport) -> None:
     console.print(
         f"Ingested [bold]{report.rows:,}[/bold] rows from {report.files} files{quarantined} in "
         f"{report.batches} commit(s), {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
-        f"{report.data_files} data files, {report.bytes_written / 1e6:.1f} MB written."
+        f"{report.data_files} data files, {size_text(report.bytes_written)} written."
     )
     details = []
     if report.late_rows:

@@ -20,7 +20,7 @@ from icehouse.cli.common import (
     open_lake,
     say_to,
 )
-from icehouse.cli.output import DocumentFormat, Format, Output, iso
+from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
 from icehouse.maintain.compact_plan import Strategy
@@ -34,15 +34,6 @@ app = typer.Typer(
 
 TableArgument = Annotated[str, typer.Argument(help="namespace.table, e.g. demo.requests")]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
-
-
-def _size(n: int) -> str:
-    size = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(size) < 1024 or unit == "TB":
-            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
-        size /= 1024
-    return str(size)
 
 
 @app.command("compact")
@@ -120,7 +111,9 @@ def compact(
     summary = result.to_dict()
     output.emit(
         summary,
-        lambda c: render_compaction(c, result),
+        lambda c: render_compaction(
+            c, result, min_input_files=min_input_files, rewrite_all=rewrite_all
+        ),
         rows=summary["groups"],
         columns=[f.name for f in fields(GroupResult)],
     )
@@ -155,14 +148,23 @@ class _GroupProgress:
         )
 
 
-def render_compaction(console: Console, result: CompactResult) -> None:
+def render_compaction(
+    console: Console, result: CompactResult, *, min_input_files: int = 5, rewrite_all: bool = False
+) -> None:
     if not result.groups:
-        console.print(f"{result.table}: nothing to compact.")
+        why = (
+            "the table has no data files"
+            if rewrite_all
+            else f"no partition has {min_input_files} or more files to rewrite (files far "
+            "from the target size, or unsorted for the sort strategy); --min-input-files "
+            "lowers that bar and --rewrite-all rewrites everything"
+        )
+        console.print(f"{result.table}: nothing to compact: {why}.")
         return
     table = RichTable("partition", "files", "bytes", "rows", "status", "seconds")
     for g in result.groups:
         after = f" → {g.files_after}" if g.status == "committed" else ""
-        size = f"{_size(g.bytes_before)}" + (f" → {_size(g.bytes_after)}" if after else "")
+        size = f"{size_text(g.bytes_before)}" + (f" → {size_text(g.bytes_after)}" if after else "")
         status = g.status + (f": {g.reason}" if g.reason else "")
         table.add_row(
             g.partition, f"{g.files_before}{after}", size, f"{g.rows:,}", status, f"{g.seconds:.2f}"
@@ -177,7 +179,7 @@ def render_compaction(console: Console, result: CompactResult) -> None:
             ""
             if result.dry_run
             else f": {summary['files_before']} → {summary['files_after']} files, "
-            f"{_size(summary['bytes_before'])} → {_size(summary['bytes_after'])} "
+            f"{size_text(summary['bytes_before'])} → {size_text(summary['bytes_after'])} "
             f"in {result.seconds:.1f} s (every group proved before commit)"
         )
     )
@@ -377,10 +379,13 @@ def history(
         str | None, typer.Argument(help="namespace.table (default: all tables)")
     ] = None,
     limit: Annotated[int, typer.Option(help="Newest runs to show.")] = 50,
+    dry_runs: Annotated[
+        bool, typer.Option("--dry-runs", help="Show dry runs too (they changed nothing).")
+    ] = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """What each maintenance run did.
+    """What each maintenance run did (dry runs only with --dry-runs).
 
     Files and bytes before/after, snapshots expired, orphans freed, manifests
     before/after, duration; --format json gives each run's full report. A run is
@@ -389,7 +394,7 @@ def history(
     `interrupted` when its process died, with what it had committed by then."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        runs = lake.maintenance_history(table, limit=limit)
+        runs = lake.maintenance_history(table, limit=limit, dry_runs=dry_runs)
     data = [r.to_dict() | {"started_at": iso(r.started_at)} for r in runs]
 
     def render(console: Console) -> None:
@@ -421,7 +426,7 @@ def _what_it_did(run: MaintenanceRun) -> str:
         done = "; ".join(_describe_commit(c) for c in run.committed) or "nothing committed"
         owner = f" (owner {run.owner})" if run.owner else ""
         return f"{done}{owner}" + (f"; {run.error}" if run.error else "")
-    return run.error or _describe(run.summary)
+    return run.error or _describe(run.summary, dry_run=run.dry_run)
 
 
 def _describe_commit(entry: dict[str, Any]) -> str:
@@ -442,38 +447,43 @@ def _describe_commit(entry: dict[str, Any]) -> str:
     return str(entry)
 
 
-def _describe(summary: dict[str, Any]) -> str:
-    """The headline figures of a report, whatever the action."""
+def _describe(summary: dict[str, Any], *, dry_run: bool = False) -> str:
+    """The headline figures of a report, whatever the action; a dry run says what it
+    would do."""
+    would = "would be " if dry_run else ""
     if "strategy" in summary:
         if summary.get("dry_run"):
             return (
                 f"would rewrite {summary.get('groups_rewritten', 0)} group(s): "
-                f"{summary['files_before']} files, {_size(summary['bytes_before'])}"
+                f"{summary['files_before']} files, {size_text(summary['bytes_before'])}"
             )
         return (
             f"{summary.get('groups_rewritten', 0)} group(s): files {summary['files_before']} → "
-            f"{summary['files_after']}, {_size(summary['bytes_before'])} → "
-            f"{_size(summary['bytes_after'])}"
+            f"{summary['files_after']}, {size_text(summary['bytes_before'])} → "
+            f"{size_text(summary['bytes_after'])}"
         )
     if "expired_snapshot_ids" in summary:
         return (
-            f"{len(summary['expired_snapshot_ids'])} snapshot(s) expired, "
-            f"{summary['files_deleted']} file(s) deleted ({_size(summary['bytes_deleted'])})"
+            f"{len(summary['expired_snapshot_ids'])} snapshot(s) {would}expired, "
+            f"{summary['files_deleted']} file(s) {would}deleted "
+            f"({size_text(summary['bytes_deleted'])})"
         )
     if "kept_too_young" in summary:
         return (
-            f"{summary['files_found']} orphan(s) found ({_size(summary['bytes_found'])}), "
-            f"{summary['files_deleted']} deleted ({_size(summary['bytes_freed'])} freed), "
+            f"{summary['files_found']} orphan(s) found ({size_text(summary['bytes_found'])}), "
+            f"{summary['files_deleted']} {would}deleted "
+            f"({size_text(summary['bytes_freed'])} {would}freed), "
             f"{summary['kept_too_young']} kept as younger than {summary['older_than']}"
         )
     if "manifests_before" in summary:
         if summary.get("changed") is False:
             return f"manifests {summary['manifests_before']}: already clustered, nothing changed"
-        return f"manifests {summary['manifests_before']} → {summary['manifests_after']}"
+        verb = "would be rewritten" if dry_run else "rewritten"
+        return f"manifests {summary['manifests_before']} → {summary['manifests_after']} ({verb})"
     if "files_kept" in summary:
         return (
-            f"{summary['files_deleted']} metadata file(s) deleted "
-            f"({_size(summary['bytes_deleted'])}), {summary['files_kept']} kept"
+            f"{summary['files_deleted']} metadata file(s) {would}deleted "
+            f"({size_text(summary['bytes_deleted'])}), {summary['files_kept']} kept"
         )
     return ""
 
@@ -481,6 +491,8 @@ def _describe(summary: dict[str, Any]) -> str:
 def _emit(output: Output, table: str, action: str, data: dict[str, Any], dry_run: bool) -> None:
     def render(console: Console) -> None:
         prefix = "[dim](dry run)[/dim] " if dry_run else ""
-        console.print(f"{prefix}{table} {action}: {_describe(data) or 'nothing to do'}")
+        console.print(
+            f"{prefix}{table} {action}: {_describe(data, dry_run=dry_run) or 'nothing to do'}"
+        )
 
     output.emit(data, render)

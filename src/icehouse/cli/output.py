@@ -198,3 +198,14 @@ class Output:
     def note(self, message: str) -> None:
         """A diagnostic: always on stderr, never mixed into data."""
         self.err.print(message)
+
+
+def size_text(n: float) -> str:
+    """Bytes for people, in decimal units as everywhere in icehouse's output
+    (1 MB = 1,000,000 bytes), so that two commands never disagree on one file."""
+    size = float(n)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if abs(size) < 1000 or unit == "TB":
+            return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
+        size /= 1000
+    return f"{size:,.1f} TB"

@@ -155,11 +155,19 @@ def mark_interrupted(engine: Engine, *, table: str, owner: str | None, reason: s
 
 
 def list_runs(
-    engine: Engine, table: str | None = None, *, limit: int = 50, clock: Clock = SYSTEM_CLOCK
+    engine: Engine,
+    table: str | None = None,
+    *,
+    limit: int = 50,
+    dry_runs: bool = False,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> list[MaintenanceRun]:
+    """The newest runs first; dry runs (which change nothing) only when asked for."""
     query = select(runs).order_by(runs.c.started_at.desc(), runs.c.id.desc()).limit(limit)
     if table is not None:
         query = query.where(runs.c.table_name == table)
+    if not dry_runs:
+        query = query.where(runs.c.dry_run == 0)
     with engine.connect() as conn:
         rows = conn.execute(query).mappings().all()
     now = clock()

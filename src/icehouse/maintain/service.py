@@ -231,8 +231,12 @@ class Maintenance:
             lambda t, committed: rewrite_manifests(t, dry_run=dry_run, on_commit=committed),
         )
 
-    def history(self, name: str | None = None, *, limit: int = 50) -> list[reports.MaintenanceRun]:
-        return reports.list_runs(self._engine, name, limit=limit, clock=self._clock)
+    def history(
+        self, name: str | None = None, *, limit: int = 50, dry_runs: bool = False
+    ) -> list[reports.MaintenanceRun]:
+        return reports.list_runs(
+            self._engine, name, limit=limit, dry_runs=dry_runs, clock=self._clock
+        )
 
 
 def _status(summary: dict[str, Any]) -> str:
