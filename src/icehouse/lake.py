@@ -26,6 +26,7 @@ from icehouse.config import (
     SourceConfig,
     default_config_text,
     load_config,
+    resolve_home,
     resolve_path,
     save_source,
 )
@@ -80,8 +81,13 @@ class Lake:
     # -- opening ------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, home: Path) -> InitResult:
-        """Create a lake home; an existing one is left exactly as it is."""
+    def init(cls, home: str | Path | None = None) -> InitResult:
+        """Create a lake home; an existing one is left exactly as it is.
+
+        Args: ``home``, the folder (default: ``ICEHOUSE_HOME``, else ``./lake``).
+        Returns: the home's absolute path and whether it was created now.
+        Raises: InvalidConfig, StateError, StateDatabaseUnavailable."""
+        home = resolve_home(home)
         if (home / CONFIG_FILE).exists():
             return InitResult(home, created=False)
         home.mkdir(parents=True, exist_ok=True)
@@ -92,12 +98,22 @@ class Lake:
         return InitResult(home, created=True)
 
     @classmethod
-    def open(cls, home: Path, *, faults: Faults = no_faults, clock: Clock = SYSTEM_CLOCK) -> Lake:
-        """``clock`` is the time every lease and record is stamped with (tests move it).
+    def open(
+        cls,
+        home: str | Path | None = None,
+        *,
+        faults: Faults = no_faults,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Lake:
+        """Open a lake home for work (close it, or use it as a context manager).
 
+        Args: ``home``, the folder holding ``icehouse.toml`` (default: ``ICEHOUSE_HOME``,
+        else ``./lake``, as the CLI finds it); ``faults``, injected failures (tests);
+        ``clock``, the time every lease and record is stamped with (tests move it).
+        Returns: the open ``Lake``.
         Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable,
         CopiedHome (the state database belongs to another home: see ``adopt``)."""
-        lake = cls(config=load_config(home), faults=faults, clock=clock)
+        lake = cls(config=load_config(resolve_home(home)), faults=faults, clock=clock)
         try:
             with lake.outages_as_errors():
                 migrate(lake.engine)
@@ -115,11 +131,15 @@ class Lake:
         return outages_as_errors(state_url=self.config.state_url, storage=storage)
 
     @classmethod
-    def adopt(cls, home: Path) -> home_mod.HomeIdentity | None:
+    def adopt(cls, home: str | Path | None = None) -> home_mod.HomeIdentity | None:
         """Make the state database this home's own (after changing its warehouse on
         purpose, or to use a copied or moved home); returns the home it belonged to.
-        Maintenance still deletes nothing outside this home's warehouse."""
-        lake = cls(config=load_config(home))
+        Maintenance still deletes nothing outside this home's warehouse.
+
+        Args: ``home`` as for ``open``.
+        Returns: the identity the database held before, None if it held none.
+        Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable."""
+        lake = cls(config=load_config(resolve_home(home)))
         try:
             migrate(lake.engine)
             return home_mod.adopt_home(lake.engine, home=lake.home, warehouse=lake.warehouse)
