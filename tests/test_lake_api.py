@@ -5,10 +5,12 @@ from __future__ import annotations
 from importlib.metadata import version
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
 
 import icehouse
 from icehouse.lake import Lake
+from icehouse.tables.catalog import load_table
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -35,3 +37,37 @@ def test_open_without_a_home_finds_it_as_the_cli_does(
     monkeypatch.setenv("ICEHOUSE_HOME", str(elsewhere))
     with Lake.open() as lake:
         assert lake.home == elsewhere
+
+
+def _append(lake: Lake, ids: list[int], who: str) -> None:
+    schema = pa.schema([pa.field("id", pa.int64(), nullable=False), ("who", pa.string())])
+    rows = pa.table({"id": ids, "who": [who] * len(ids)}, schema=schema)
+    load_table(lake.catalog, "a.t").append(rows)
+
+
+def test_two_lakes_in_one_process_never_cross_their_tables(tmp_path: Path) -> None:
+    """Two homes, a table of the same name in each with different rows, queried
+    alternately (plain, filtered, explained, after a write): each sees only its own."""
+    lakes = []
+    try:
+        for n in range(2):
+            Lake.init(tmp_path / f"home{n}")
+            lakes.append(Lake.open(tmp_path / f"home{n}"))
+            lakes[n].create_table("a.t", schema={"id": "long!", "who": "string"})
+            _append(lakes[n], [n * 10 + 1, n * 10 + 2], str(n))
+        for round_ in range(3):
+            for n, lake in enumerate(lakes):
+                whole = lake.sql("SELECT DISTINCT who FROM a.t")
+                assert whole.column("who").to_pylist() == [str(n)]
+                ids = lake.sql("SELECT id FROM a.t WHERE id > 0 ORDER BY id").column("id")
+                assert {i // 10 for i in ids.to_pylist()} == {n}
+                explained = lake.query("SELECT * FROM a.t WHERE id = 1", explain=True)
+                assert explained.table.num_rows == (1 if n == 0 else 0)
+            _append(lakes[round_ % 2], [round_ % 2 * 10 + 3 + round_], str(round_ % 2))
+        assert [lake.sql("SELECT count(*) AS n FROM a.t")["n"][0].as_py() for lake in lakes] == [
+            4,
+            3,
+        ]
+    finally:
+        for lake in lakes:
+            lake.close()

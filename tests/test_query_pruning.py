@@ -116,10 +116,10 @@ def test_a_connection_retired_after_a_heavy_query_is_replaced_for_the_next_one(
 
     expected = demo_lake.query(QUERIES[0]).table
     monkeypatch.setattr(sql_module, "HEAVY_QUERY_SECONDS", -1.0)  # every query is heavy
-    first = sql_module._connection()
+    first = demo_lake._queries.connection()
     assert demo_lake.query(QUERIES[0]).table == expected  # retires ``first``
     assert demo_lake.query(QUERIES[0]).table == expected  # on its successor
-    successor = sql_module._connection()
+    successor = demo_lake._queries.connection()
     assert successor is not first
     with pytest.raises(duckdb.ConnectionException):
         first.execute("SELECT 1")  # closed by the helper thread

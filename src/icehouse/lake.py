@@ -49,7 +49,7 @@ from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
 from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
 from icehouse.maintain.service import Maintenance
-from icehouse.query.sql import QueryResult, run_sql
+from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.state import home as home_mod
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
@@ -77,6 +77,7 @@ class Lake:
         self._clock = clock
         self._engine: Engine | None = None
         self._catalog: SqlCatalog | None = None
+        self._queries = QuerySession()  # this lake's own: no two lakes share caches
 
     # -- opening ------------------------------------------------------------------------
 
@@ -179,6 +180,7 @@ class Lake:
         if self._catalog is not None:
             self._catalog.engine.dispose()
             self._catalog = None
+        self._queries.close()
 
     def __enter__(self) -> Lake:
         return self
@@ -311,13 +313,13 @@ class Lake:
 
     def sql(self, query: str) -> pa.Table:
         """Raises: QueryError."""
-        return run_sql(self.catalog, query).table
+        return run_sql(self.catalog, query, session=self._queries).table
 
     def delete(self, table: str, where: str) -> int:
         """Delete the rows matching ``where`` (e.g. one tenant's data); returns how many.
 
         Raises: NoSuchTable, QueryError (a WHERE that cannot be translated exactly)."""
-        result = run_sql(self.catalog, f"DELETE FROM {table} WHERE {where}")
+        result = run_sql(self.catalog, f"DELETE FROM {table} WHERE {where}", session=self._queries)
         return int(result.table.column("deleted_rows")[0].as_py())
 
     def query(self, query: str, *, prune: bool = True, explain: bool = False) -> QueryResult:
@@ -326,7 +328,7 @@ class Lake:
         groups read/skipped and bytes read from the Parquet footers.
 
         Raises: QueryError."""
-        return run_sql(self.catalog, query, prune=prune, explain=explain)
+        return run_sql(self.catalog, query, prune=prune, explain=explain, session=self._queries)
 
     # -- maintenance --------------------------------------------------------------------
 
