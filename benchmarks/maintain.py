@@ -275,7 +275,7 @@ class Reads:
     seconds: float
     answer: list[tuple[Any, ...]]
     explain: str = ""
-    """icehouse's own ``--explain`` figures, when ``Lake.query`` offers them."""
+    """icehouse's own ``--explain`` figures (``Lake.explain``)."""
 
 
 def q1(lake: Lake, tenant: int, runs: int) -> Reads:
@@ -302,7 +302,7 @@ def q1(lake: Lake, tenant: int, runs: int) -> Reads:
     seconds, result = [], None
     for _ in range(runs):
         started = time.perf_counter()
-        result = lake.query(sql)
+        result = lake.sql(sql)
         seconds.append(time.perf_counter() - started)
     assert result is not None
     return Reads(
@@ -311,7 +311,7 @@ def q1(lake: Lake, tenant: int, runs: int) -> Reads:
         row_groups_total=total,
         bytes=size,
         seconds=statistics.median(seconds),
-        answer=[tuple(r.values()) for r in result.table.to_pylist()],
+        answer=[tuple(r.values()) for r in result.to_pylist()],
         explain=_explain(lake, sql),
     )
 
@@ -325,10 +325,7 @@ def _excluded(chunk: Any, low: Any, high: Any) -> bool:
 
 def _explain(lake: Lake, sql: str) -> str:
     """icehouse's own row-group figures (the query engine's ``explain``), if it has them."""
-    try:
-        plans = lake.query(sql, explain=True).plans  # type: ignore[call-arg]
-    except TypeError:  # this icehouse's Lake.query has no explain yet
-        plans = lake.query(sql).plans
+    plans = lake.explain(sql).plans
     plan = plans[0] if plans else None
     groups, size = getattr(plan, "row_groups_read", None), getattr(plan, "bytes_read", None)
     if groups is None or size is None:

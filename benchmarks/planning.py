@@ -209,7 +209,7 @@ _LABELS = {
     "pyiceberg": "PyIceberg plan_files(), same process",
     "icehouse_cleared": "icehouse planner, cache cleared",
     "icehouse_warm": "icehouse planner, warm cache",
-    "icehouse_sql": "icehouse lake.query planning_seconds (warm)",
+    "icehouse_sql": "icehouse lake.explain planning_seconds (warm)",
 }
 
 

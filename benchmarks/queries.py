@@ -13,7 +13,7 @@ requests 13:00–14:00 UTC on 2024-06-11) and a surge (JP triples 20:00–20:30 
 Every query's SQL text (``icehouse.demo.queries``) runs unchanged on each option, over a
 relation named ``demo.requests``:
 
-- icehouse: ``lake.query(sql)`` (catalog, pruned planning, DuckDB);
+- icehouse: ``lake.explain(sql)`` (catalog, pruned planning, DuckDB);
 - DuckDB glob: ``read_parquet('<table>/data/**/*.parquet')``, no Iceberg pruning;
 - PyIceberg: ``table.scan(row_filter=..., selected_fields=...)`` streamed into DuckDB
   (``to_arrow_batch_reader``: ``to_arrow()`` would hold ~8 GB for Q4 at 50 M rows);
@@ -245,7 +245,7 @@ def over_files(paths: list[str]) -> Callable[[str], Sample]:
 def icehouse(lake: Lake) -> Callable[[str], Sample]:
     def run(sql: str) -> Sample:
         def query() -> tuple[pa.Table, dict[str, Any]]:
-            result = lake.query(sql)
+            result = lake.explain(sql)
             planned = sum(getattr(p, "bytes_read", None) or p.bytes_planned for p in result.plans)
             return result.table, {
                 "planning": sum(p.planning_seconds for p in result.plans),

@@ -61,7 +61,7 @@ def test_two_lakes_in_one_process_never_cross_their_tables(tmp_path: Path) -> No
                 assert whole.column("who").to_pylist() == [str(n)]
                 ids = lake.sql("SELECT id FROM a.t WHERE id > 0 ORDER BY id").column("id")
                 assert {i // 10 for i in ids.to_pylist()} == {n}
-                explained = lake.query("SELECT * FROM a.t WHERE id = 1", explain=True)
+                explained = lake.explain("SELECT * FROM a.t WHERE id = 1")
                 assert explained.table.num_rows == (1 if n == 0 else 0)
             _append(lakes[round_ % 2], [round_ % 2 * 10 + 3 + round_], str(round_ % 2))
         assert [lake.sql("SELECT count(*) AS n FROM a.t")["n"][0].as_py() for lake in lakes] == [

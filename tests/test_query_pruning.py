@@ -46,38 +46,38 @@ QUERIES = [
 
 @pytest.mark.parametrize("sql", QUERIES)
 def test_pruned_and_unpruned_answers_are_identical(demo_lake: Lake, sql: str) -> None:
-    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+    assert demo_lake.sql(sql) == demo_lake.sql(sql, prune=False)
 
 
 def test_a_one_day_filter_plans_only_that_days_files(demo_lake: Lake) -> None:
-    result = demo_lake.query(QUERIES[0])
+    result = demo_lake.explain(QUERIES[0])
     (plan,) = result.plans
     assert plan.files_planned == 1 < plan.files_in_snapshot
-    unpruned = demo_lake.query(QUERIES[0], prune=False).plans[0]
+    unpruned = demo_lake.explain(QUERIES[0], prune=False).plans[0]
     assert unpruned.files_planned == plan.files_in_snapshot
     assert plan.bytes_planned < unpruned.bytes_planned
     assert "requested_at" in plan.pushed_filter
 
 
 def test_an_or_is_pushed_whole_when_both_sides_translate(demo_lake: Lake) -> None:
-    (plan,) = demo_lake.query(QUERIES[4]).plans
+    (plan,) = demo_lake.explain(QUERIES[4]).plans
     assert plan.pushed_filter == "requested_at < 2024-06-02T00:00:00+00:00 OR customer_id = 7"
 
 
 def test_an_or_with_a_side_that_cannot_be_translated_is_not_pushed(demo_lake: Lake) -> None:
     sql = f"{COUNT} WHERE requested_at < '2024-06-02' OR lower(country) = 'us'"
-    (plan,) = demo_lake.query(sql).plans
+    (plan,) = demo_lake.explain(sql).plans
     assert plan.pushed_filter == "none"
     assert plan.files_planned == plan.files_in_snapshot
-    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+    assert demo_lake.sql(sql) == demo_lake.sql(sql, prune=False)
 
 
 def test_a_negated_filter_keeps_sql_null_semantics(demo_lake: Lake) -> None:
     """``NOT (x = v)`` is not TRUE where x is null; Iceberg's ``NotEqualTo`` would be."""
     sql = f"{COUNT} WHERE NOT (bytes_sent = 0 OR country IN ('US', 'DE'))"
-    (plan,) = demo_lake.query(sql).plans
+    (plan,) = demo_lake.explain(sql).plans
     assert "country NOT IN" in plan.pushed_filter and "IS NOT NULL" in plan.pushed_filter
-    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+    assert demo_lake.sql(sql) == demo_lake.sql(sql, prune=False)
 
 
 def test_pruning_holds_across_partition_evolution(tmp_path: Path) -> None:
@@ -89,13 +89,13 @@ def test_pruning_holds_across_partition_evolution(tmp_path: Path) -> None:
     lake.add_source(sources[0])
     lake.ingest()
     for sql in QUERIES[:4]:  # plans for the first spec, kept for queries run again
-        assert lake.query(sql).table == lake.query(sql, prune=False).table
+        assert lake.sql(sql) == lake.sql(sql, prune=False)
     lake.alter_table(TABLE, partition=["hour(requested_at)", "bucket(4, customer_id)"])
     for source in sources[1:]:
         lake.add_source(source)
     lake.ingest()
     for sql in QUERIES[:4]:
-        assert lake.query(sql).table == lake.query(sql, prune=False).table
+        assert lake.sql(sql) == lake.sql(sql, prune=False)
 
 
 def test_sql_explain_prints_files_and_bytes_per_table(demo_lake: Lake) -> None:
@@ -114,11 +114,11 @@ def test_a_connection_retired_after_a_heavy_query_is_replaced_for_the_next_one(
 ) -> None:
     from icehouse.query import sql as sql_module
 
-    expected = demo_lake.query(QUERIES[0]).table
+    expected = demo_lake.sql(QUERIES[0])
     monkeypatch.setattr(sql_module, "HEAVY_QUERY_SECONDS", -1.0)  # every query is heavy
     first = demo_lake._queries.connection()
-    assert demo_lake.query(QUERIES[0]).table == expected  # retires ``first``
-    assert demo_lake.query(QUERIES[0]).table == expected  # on its successor
+    assert demo_lake.sql(QUERIES[0]) == expected  # retires ``first``
+    assert demo_lake.sql(QUERIES[0]) == expected  # on its successor
     successor = demo_lake._queries.connection()
     assert successor is not first
     with pytest.raises(duckdb.ConnectionException):
@@ -163,7 +163,7 @@ def two_files(tmp_path: Path) -> Lake:
 )
 def test_constants_are_pushed_as_the_query_reads_them(two_files: Lake, where: str) -> None:
     sql = f"SELECT id FROM a.e WHERE {where} ORDER BY id"
-    assert two_files.query(sql).table == two_files.query(sql, prune=False).table
+    assert two_files.sql(sql) == two_files.sql(sql, prune=False)
 
 
 def test_a_changed_time_zone_changes_how_pushed_timestamps_are_read(two_files: Lake) -> None:

@@ -56,6 +56,8 @@ from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.database import migrate, open_engine
 from icehouse.tables import manage
 from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
+from icehouse.tables.deletes import delete_rows
+from icehouse.tables.filters import where_expression
 from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
@@ -311,24 +313,39 @@ class Lake:
 
     # -- query --------------------------------------------------------------------------
 
-    def sql(self, query: str) -> pa.Table:
-        """Raises: QueryError."""
-        return run_sql(self.catalog, query, session=self._queries).table
+    def sql(self, text: str, *, prune: bool = True) -> pa.Table:
+        """Run one SQL statement (DuckDB's dialect; tables named ``namespace.table``; a
+        ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``).
+
+        Args: ``text``, the statement; ``prune`` (tests): plan with the WHERE pushed down
+        (False reads every file, which must give the same rows).
+        Returns: the rows as a pyarrow Table.
+        Raises: QueryError (DuckDB's message, or an unsupported statement),
+        EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
+        return run_sql(self.catalog, text, prune=prune, session=self._queries).table
+
+    def explain(self, text: str, *, prune: bool = True) -> QueryResult:
+        """Run a query and say what each table had to read.
+
+        Args: ``text``, the query; ``prune`` as for ``sql``.
+        Returns: the rows (``.table``) and one plan per table read (``.plans``): files in
+        the snapshot, after partition and metrics pruning, bytes planned, planning time,
+        row groups read and skipped and bytes read (from the Parquet footers).
+        Raises: QueryError, EqualityDeletesUnsupported."""
+        return run_sql(self.catalog, text, prune=prune, explain=True, session=self._queries)
 
     def delete(self, table: str, where: str) -> int:
-        """Delete the rows matching ``where`` (e.g. one tenant's data); returns how many.
+        """Delete the rows matching ``where`` (e.g. one tenant's data) in one snapshot,
+        keeping the ingestion bookkeeping.
 
-        Raises: NoSuchTable, QueryError (a WHERE that cannot be translated exactly)."""
-        result = run_sql(self.catalog, f"DELETE FROM {table} WHERE {where}", session=self._queries)
-        return int(result.table.column("deleted_rows")[0].as_py())
-
-    def query(self, query: str, *, prune: bool = True, explain: bool = False) -> QueryResult:
-        """The result with what each table had to read: files in the snapshot, after
-        partition and metrics pruning, bytes, planning time; with ``explain``, also row
-        groups read/skipped and bytes read from the Parquet footers.
-
-        Raises: QueryError."""
-        return run_sql(self.catalog, query, prune=prune, explain=explain, session=self._queries)
+        Args: ``table``, ``namespace.table``; ``where``, the filter as SQL (``column <op>
+        constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``, ``OR``, ``NOT``), read by
+        the filter translator, never pasted into SQL.
+        Returns: how many rows were deleted.
+        Raises: NoSuchTable, FilterNotTranslatable (a term with no exact Iceberg filter,
+        named in ``term``), CommitRaced (another commit moved the table first)."""
+        iceberg = load_table(self.catalog, table)
+        return delete_rows(iceberg, where_expression(where, table, iceberg.schema()))
 
     # -- maintenance --------------------------------------------------------------------
 

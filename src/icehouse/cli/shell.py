@@ -110,10 +110,12 @@ class Shell:
         if statement.is_meta:
             return self._meta(statement.text)
         started = time.perf_counter()
-        answer = self.lake.query(statement.text, explain=self.explain)
-        render_arrow(self.out, answer.table)
         if self.explain:
+            answer = self.lake.explain(statement.text)
+            render_arrow(self.out, answer.table)
             render_plans(self.out, answer)
+        else:
+            render_arrow(self.out, self.lake.sql(statement.text))
         if self.timing:
             self.out.print(f"Time: {(time.perf_counter() - started) * 1000:.1f} ms")
         return True

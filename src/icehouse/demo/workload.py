@@ -191,9 +191,9 @@ def run_demo(
         results = [(title, sql, lake.sql(sql)) for title, sql in QUERIES]
         quarantine = lake.quarantine_summary()
         step("Compacting: sorting each day by customer_id, requested_at…")
-        before = lake.query(TENANT_WEEK, explain=True)
+        before = lake.explain(TENANT_WEEK)
         compaction = lake.compact(TABLE, "sort", min_input_files=2)
-        showcase = CompactionShowcase(compaction, before, lake.query(TENANT_WEEK, explain=True))
+        showcase = CompactionShowcase(compaction, before, lake.explain(TENANT_WEEK))
     finally:
         lake.close()
     seconds = time.perf_counter() - started
