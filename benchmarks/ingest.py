@@ -79,9 +79,11 @@ def fresh_lake(home: Path, landing: Path, glob: str = "*.jsonl.gz", **ingest: st
         text = text.replace("[ingest]\n", f"[ingest]\n{key} = {json.dumps(value)}\n", 1)
     config.write_text(text)
     lake = Lake.open(home)
-    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort=SORT)
+    lake.tables.create(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort=SORT)
     source = next(s for s in demo_sources(landing) if s.name == "fastedge")
-    lake.add_source(source.model_copy(update={"location": str(landing / "fastedge"), "glob": glob}))
+    lake.sources.add(
+        source.model_copy(update={"location": str(landing / "fastedge"), "glob": glob})
+    )
     lake.close()
 
 
@@ -382,7 +384,7 @@ def commits(work: Path, count: int, pyiceberg_count: int) -> None:
     ref_home = work / "pyiceberg-only"
     Lake.init(ref_home)
     ref = Lake.open(ref_home)
-    table = ref.create_table("ref.t", schema={"a": "long"})
+    table = ref.tables.create("ref.t", schema={"a": "long"})
     arrow = pa.table({"a": pa.array([1], pa.int64())})
     ref_seconds = []
     for _ in range(pyiceberg_count):

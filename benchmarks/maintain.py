@@ -130,7 +130,7 @@ def build(data: Path, shape: Shape) -> Built:
     home = data / "lake"
     Lake.init(home)
     with Lake.open(home) as lake:
-        lake.create_table(
+        lake.tables.create(
             TABLE,
             schema=SCHEMA,
             partition=["day(requested_at)"],
@@ -354,7 +354,7 @@ def icehouse_compact(data: Path, strategy: str) -> tuple[float, Lake, dict[str, 
     if strategy == "zorder":
         options = {"zorder": SORT}
     started = time.perf_counter()
-    result = lake.compact(TABLE, strategy, **options)  # type: ignore[arg-type]
+    result = lake.maintenance.compact(TABLE, strategy, **options)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     summary = result.to_dict()
     failed = [g for g in result.groups if g.status != "committed"]
@@ -486,10 +486,10 @@ def planning(data: Path, runs: int, target_bytes: int | None = None) -> Planning
     with Lake.open(reset(data)) as lake:
         if target_bytes is not None:
             properties = {"commit.manifest.target-size-bytes": str(target_bytes)}
-            lake.alter_table(TABLE, properties=properties)
+            lake.tables.alter(TABLE, properties=properties)
         table = lake.table(TABLE)
         before_id = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
-        rewrite = lake.rewrite_manifests(TABLE)
+        rewrite = lake.maintenance.manifests(TABLE)
         table = lake.table(TABLE)
         after_id = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
         row_filter = pushdown_filter(planning_sql(), TABLE, table.schema())

@@ -64,7 +64,7 @@ def build(home: Path, *, files: int, days: int) -> None:
     Lake.init(home)
     lake = Lake.open(home)
     try:
-        lake.create_table(TABLE, schema=SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(TABLE, schema=SCHEMA, partition=["day(ts)"], sort="id")
         table = lake.table(TABLE)
         per_day = [files // days + (1 if d < files % days else 0) for d in range(days)]
         next_id = 0

@@ -146,7 +146,7 @@ def build_table(home: Path, rows: int, seed: int) -> None:
     lake = Lake.open(home)
     started = time.perf_counter()
     try:
-        lake.create_table(
+        lake.tables.create(
             TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
         )
         per_day = [rows // DAYS + (1 if i < rows % DAYS else 0) for i in range(DAYS)]

@@ -60,7 +60,7 @@ def landing(tmp_path: Path) -> Path:
 @pytest.fixture
 def events(lake: Lake) -> Table:
     """``logs.events``: day-partitioned by ``ts``, sorted by ``id``."""
-    return lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    return lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any] | str], *, gz: bool = False) -> Path:
@@ -90,7 +90,7 @@ def add_source(
 ) -> SourceConfig:
     """Declare a source that takes files at once (``settle = 0s`` unless given)."""
     settings.setdefault("settle", "0s")
-    return lake.add_source(
+    return lake.sources.add(
         SourceConfig(
             name=name,
             location=str(location),

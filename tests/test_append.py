@@ -33,7 +33,7 @@ def data_files_for(table, first: int, count: int):  # type: ignore[no-untyped-de
 def lake(tmp_path: Path) -> Lake:
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
-    lake.create_table(
+    lake.tables.create(
         "a.t",
         schema={"id": "long", "ts": "timestamptz"},
         partition=["day(ts)"],

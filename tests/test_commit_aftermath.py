@@ -174,7 +174,7 @@ def test_on_postgresql_an_ingest_interrupted_after_its_commit_landed_gives_every
     home = tmp_path / "lake"
     Lake.init(home)
     with Lake.open(home) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         add_source(lake, "s", tmp_path / "landing")
         write_jsonl(tmp_path / "landing" / "a.jsonl", [event(i) for i in range(1, 6)])
         after_commit(KeyboardInterrupt)
@@ -222,13 +222,13 @@ def test_a_compaction_interrupted_after_its_replace_landed_keeps_its_files(
     after_commit(raises)
 
     with pytest.raises(raises):
-        lake.compact(EVENTS, "binpack", min_input_files=2)
+        lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     table = lake.table(EVENTS)
     assert table.current_snapshot().summary.operation.value == "replace"  # type: ignore[union-attr]
     assert_intact(lake, 360)
-    lake.compact(EVENTS, "sort", min_input_files=1)
-    lake.expire_snapshots(EVENTS, older_than=timedelta(0))
+    lake.maintenance.compact(EVENTS, "sort", min_input_files=1)
+    lake.maintenance.expire(EVENTS, older_than=timedelta(0))
     assert_intact(lake, 360)
 
 
@@ -240,10 +240,10 @@ def test_a_manifest_rewrite_interrupted_after_it_landed_keeps_its_manifests(
     after_commit(raises)
 
     with pytest.raises(raises):
-        lake.rewrite_manifests(EVENTS)
+        lake.maintenance.manifests(EVENTS)
 
     assert_intact(lake, 120)
-    lake.rewrite_manifests(EVENTS)
+    lake.maintenance.manifests(EVENTS)
     one_append(lake, 900_000)
     assert_intact(lake, 125)
 
@@ -258,12 +258,12 @@ def test_an_expiry_interrupted_after_it_landed_deletes_nothing_still_referenced(
     after_commit(raises)
 
     with pytest.raises(raises):
-        lake.expire_snapshots(EVENTS, older_than=timedelta(0))
+        lake.maintenance.expire(EVENTS, older_than=timedelta(0))
 
     assert len(lake.table(EVENTS).snapshots()) == 1
     assert_intact(lake, remaining)
-    lake.compact(EVENTS, "binpack", min_input_files=1)
-    lake.expire_snapshots(EVENTS, older_than=timedelta(0))
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=1)
+    lake.maintenance.expire(EVENTS, older_than=timedelta(0))
     assert_intact(lake, remaining)
 
 
@@ -280,7 +280,7 @@ def test_a_delete_interrupted_after_it_landed_keeps_its_snapshot(
         lake.delete(EVENTS, "country = 'de'")
 
     assert_intact(lake, kept)
-    lake.compact(EVENTS, "binpack", min_input_files=1)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=1)
     assert_intact(lake, kept)
 
 

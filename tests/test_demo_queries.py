@@ -50,7 +50,7 @@ def demo(
     home = tmp_path_factory.mktemp("lake")
     Lake.init(home)
     lake = Lake.open(home)
-    lake.create_table(
+    lake.tables.create(
         TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
     )
     written = []

@@ -46,8 +46,8 @@ def make_lake(home: Path, *, commit_interval: str = "10s", ingest: str = "", **s
         .replace("[ingest]\n", f"[ingest]\n{ingest}\n")
     )
     lake = Lake.open(home)
-    lake.create_table("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
-    lake.add_source(
+    lake.tables.create("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
+    lake.sources.add(
         SourceConfig(
             name="events",
             location=str(home / "landing"),

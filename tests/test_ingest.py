@@ -42,7 +42,7 @@ home, lake, landing, events = (
 
 
 def status_of(lake: Lake, source: str):
-    (found,) = [s for s in lake.status() if s.source == source]
+    (found,) = [s for s in lake.sources.status() if s.source == source]
     return found
 
 
@@ -58,11 +58,11 @@ def test_three_providers_feed_one_table_with_exact_counts_per_provider(lake, tmp
         rows=3_000, days=3, tenants=50, files_per_day=2, malformed_lines=6, late_rows=12
     )
     logs = generate(tmp_path / "landing", config)
-    lake.create_table(
+    lake.tables.create(
         DEMO_TABLE, schema=DEMO_SCHEMA, partition=["day(requested_at)"], sort="customer_id"
     )
     for source in demo_sources(tmp_path / "landing"):
-        lake.add_source(source)
+        lake.sources.add(source)
 
     report = lake.ingest()
 
@@ -76,9 +76,9 @@ def test_three_providers_feed_one_table_with_exact_counts_per_provider(lake, tmp
     assert report.bad_rows == logs.bad_lines == 6
     assert report.late_rows == 12
     assert report.quarantined_files == 0
-    lines = lake.quarantine_list(kind="line")
+    lines = lake.quarantine.list(kind="line")
     assert sorted(r.source for r in lines) == ["cloudy"] * 3 + ["fastedge"] * 3
-    assert lake.quarantine_summary() == {
+    assert lake.quarantine.summary() == {
         "cloudy": {"files": 0, "lines": 3},
         "fastedge": {"files": 0, "lines": 3},
     }
@@ -108,7 +108,7 @@ MAPPED_SCHEMA = {
 
 
 def test_rows_are_mapped_through_paths_timestamps_defaults_and_expressions(lake, landing):
-    lake.create_table("cdn.requests", schema=MAPPED_SCHEMA)
+    lake.tables.create("cdn.requests", schema=MAPPED_SCHEMA)
     add_source(
         lake,
         "edge",
@@ -332,7 +332,7 @@ def test_follow_takes_files_as_they_arrive_and_stops_when_told(home, landing, ev
 
 
 def test_sources_of_two_tables_commit_to_each_table(lake, landing, tmp_path, events):
-    lake.create_table("logs.other", schema=fixtures_lake.EVENTS_SCHEMA)
+    lake.tables.create("logs.other", schema=fixtures_lake.EVENTS_SCHEMA)
     add_source(lake, "s", landing)
     add_source(lake, "o", tmp_path / "other", table="logs.other")
     write_jsonl(landing / "a.jsonl", [event(1), event(2)])
@@ -414,12 +414,12 @@ def test_quarantine_records_are_forgotten_after_the_retention(home, landing, eve
         add_source(lake, "s", landing)
         write_jsonl(landing / "a.jsonl", ["{oops", *[event(i) for i in range(1, 21)]])
         lake.ingest()
-        assert len(lake.quarantine_list()) == 1
+        assert len(lake.quarantine.list()) == 1
         clock.advance(1.2)
 
         lake.ingest()
 
-        assert lake.quarantine_list(include_replayed=True) == []
+        assert lake.quarantine.list(include_replayed=True) == []
         assert ids(lake) == list(range(1, 21))  # a kept file's ledger is not forgotten
     finally:
         lake.close()
@@ -539,7 +539,7 @@ def test_snapshot_summary_carries_batch_id_and_writer_watermarks(lake, landing, 
 
 
 def test_max_snapshots_bounds_history_over_many_small_ingests(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=fixtures_lake.EVENTS_SCHEMA,
         properties={"icehouse.ingest.max-snapshots": "4"},
@@ -599,7 +599,7 @@ def test_status_counts_files_rows_and_quarantine_per_source(lake, landing, tmp_p
     lake.ingest()
     (landing / "copy.jsonl").write_bytes((landing / "b.jsonl").read_bytes())
     write_jsonl(other / "waiting.jsonl", [event(200)])
-    t = lake.source("t")
+    t = lake.sources.get("t")
     Ingester(config=lake.config, engine=lake.engine, catalog=lake.catalog).discover([t])
     lake.ingest(["s"])
 

@@ -53,7 +53,7 @@ def test_two_lakes_in_one_process_never_cross_their_tables(tmp_path: Path) -> No
         for n in range(2):
             Lake.init(tmp_path / f"home{n}")
             lakes.append(Lake.open(tmp_path / f"home{n}"))
-            lakes[n].create_table("a.t", schema={"id": "long!", "who": "string"})
+            lakes[n].tables.create("a.t", schema={"id": "long!", "who": "string"})
             _append(lakes[n], [n * 10 + 1, n * 10 + 2], str(n))
         for round_ in range(3):
             for n, lake in enumerate(lakes):

@@ -33,7 +33,7 @@ def home(tmp_path: Path) -> str:
     path = tmp_path / "lake"
     Lake.init(path)
     with Lake.open(path) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         append_batches(lake)
     return str(path)
 

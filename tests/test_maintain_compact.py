@@ -57,7 +57,7 @@ def test_binpack_merges_each_partition_into_one_file_and_keeps_every_row(
     before = all_rows(lake)
     assert len(data_files(lake.table(EVENTS))) == 18
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     table = lake.table(EVENTS)
     files = data_files(table)
@@ -74,7 +74,7 @@ def test_sort_compaction_orders_each_output_file_by_the_table_sort_order(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake)
-    lake.compact(EVENTS, "sort", min_input_files=2)
+    lake.maintenance.compact(EVENTS, "sort", min_input_files=2)
     for f in data_files(lake.table(EVENTS)):
         ids = pq.read_table(f["file_path"].removeprefix("file://")).column("id").to_pylist()
         assert ids == sorted(ids)
@@ -82,7 +82,7 @@ def test_sort_compaction_orders_each_output_file_by_the_table_sort_order(
 
 def test_sort_compaction_with_an_explicit_descending_order(lake: Lake, events: Table) -> None:
     append_batches(lake)
-    lake.compact(EVENTS, "sort", sort="bytes DESC", min_input_files=2)
+    lake.maintenance.compact(EVENTS, "sort", sort="bytes DESC", min_input_files=2)
     for f in data_files(lake.table(EVENTS)):
         values = pq.read_table(f["file_path"].removeprefix("file://")).column("bytes").to_pylist()
         assert values == sorted(values, reverse=True)
@@ -101,7 +101,7 @@ def test_zorder_keys_interleave_the_bits_of_each_column_rank() -> None:
 def test_zorder_compaction_keeps_every_row(lake: Lake, events: Table) -> None:
     append_batches(lake)
     before = all_rows(lake)
-    result = lake.compact(EVENTS, "zorder", zorder="country, id", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "zorder", zorder="country, id", min_input_files=2)
     assert len(result.committed) == 3
     assert all_rows(lake) == before
 
@@ -111,7 +111,7 @@ def test_dry_run_plans_the_groups_and_changes_nothing(lake: Lake, events: Table)
     snapshot = lake.table(EVENTS).current_snapshot().snapshot_id
     on_disk = files_on_disk(lake.table(EVENTS))
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
 
     assert [(g.files_before, g.status) for g in result.groups] == [(6, "planned")] * 3
     assert lake.table(EVENTS).current_snapshot().snapshot_id == snapshot
@@ -120,14 +120,16 @@ def test_dry_run_plans_the_groups_and_changes_nothing(lake: Lake, events: Table)
 
 def test_partitions_with_too_few_small_files_are_left_alone(lake: Lake, events: Table) -> None:
     append_batches(lake, per_day=3)
-    result = lake.compact(EVENTS, "binpack")  # min_input_files defaults to 5
+    result = lake.maintenance.compact(EVENTS, "binpack")  # min_input_files defaults to 5
     assert result.groups == []
     assert len(data_files(lake.table(EVENTS))) == 9
 
 
 def test_where_limits_the_rewrite_to_matching_partitions(lake: Lake, events: Table) -> None:
     append_batches(lake)
-    result = lake.compact(EVENTS, "binpack", min_input_files=2, where="ts >= '2024-06-03'")
+    result = lake.maintenance.compact(
+        EVENTS, "binpack", min_input_files=2, where="ts >= '2024-06-03'"
+    )
     assert [g.partition for g in result.groups] == ["ts_day=2024-06-03"]
     assert len(data_files(lake.table(EVENTS))) == 13
 
@@ -135,31 +137,31 @@ def test_where_limits_the_rewrite_to_matching_partitions(lake: Lake, events: Tab
 def test_where_that_cannot_be_translated_exactly_is_refused(lake: Lake, events: Table) -> None:
     append_batches(lake, per_day=1)
     with pytest.raises(InvalidInput, match="--where"):
-        lake.compact(EVENTS, "binpack", where="lower(country) = 'de'")
+        lake.maintenance.compact(EVENTS, "binpack", where="lower(country) = 'de'")
 
 
 def test_sort_without_a_table_order_or_columns_says_how(lake: Lake) -> None:
-    lake.create_table("logs.plain", schema={"id": "long"})
+    lake.tables.create("logs.plain", schema={"id": "long"})
     with pytest.raises(InvalidSortOrder, match="--sort"):
-        lake.compact("logs.plain", "sort")
+        lake.maintenance.compact("logs.plain", "sort")
     with pytest.raises(InvalidSortOrder, match="unknown column"):
-        lake.compact("logs.plain", "zorder", zorder="id, nope")
+        lake.maintenance.compact("logs.plain", "zorder", zorder="id, nope")
 
 
 def test_files_of_an_older_partition_spec_move_into_the_current_spec_when_asked(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake, days=(1,), per_day=4)
-    lake.alter_table(EVENTS, partition=["hour(ts)"])
+    lake.tables.alter(EVENTS, partition=["hour(ts)"])
     append_batches(lake, days=(2,), per_day=4)
     before = all_rows(lake)
     current_spec = lake.table(EVENTS).spec().spec_id
 
-    kept = lake.compact(EVENTS, "binpack", min_input_files=2)
+    kept = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
     assert {g.spec_id for g in kept.committed} == {0, current_spec}  # each in its own spec
     assert {f["spec_id"] for f in data_files(lake.table(EVENTS))} == {0, current_spec}
 
-    lake.compact(EVENTS, "binpack", respec=True)
+    lake.maintenance.compact(EVENTS, "binpack", respec=True)
     assert {f["spec_id"] for f in data_files(lake.table(EVENTS))} == {current_spec}
     assert all_rows(lake) == before
 
@@ -173,7 +175,7 @@ def test_a_rewrite_commits_the_ingestion_summary_keys_and_ingestion_stays_exactl
         lake.ingest(["events"])
     summary_before = lake.table(EVENTS).current_snapshot().summary
 
-    lake.compact(EVENTS, "binpack", min_input_files=2)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     summary_after = lake.table(EVENTS).current_snapshot().summary
     assert summary_after.operation.value == "replace"
@@ -222,7 +224,7 @@ def test_a_concurrent_append_does_not_fail_the_rewrite(
         fast_append(lake.table(EVENTS), writer.close(), properties={})
 
     _before_commit(monkeypatch, append_to_the_same_partition)
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     assert [g.status for g in result.groups] == ["committed"] * 3
     assert all_rows(lake) == before + late.to_pylist()
@@ -244,7 +246,7 @@ def test_a_concurrent_delete_of_an_input_file_aborts_only_that_group(
     monkeypatch.setattr(TableWriter, "close", close)
     _before_commit(monkeypatch, lambda: lake.delete(EVENTS, "ts < '2024-06-02' AND id = 101"))
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     statuses = {g.partition: g.status for g in result.groups}
     assert statuses == {
@@ -268,9 +270,10 @@ def test_a_concurrent_rewrite_of_the_same_files_makes_the_later_one_give_way(
     before = all_rows(lake)
     other: list[Any] = []
     _before_commit(
-        monkeypatch, lambda: other.append(Lake.compact(lake, EVENTS, "sort", min_input_files=2))
+        monkeypatch,
+        lambda: other.append(lake.maintenance.compact(EVENTS, "sort", min_input_files=2)),
     )
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
     assert [g.status for g in other[0].groups] == ["committed"] * 3
     assert [g.status for g in result.groups] == ["conflict"] * 3
     assert all_rows(lake) == before
@@ -289,7 +292,7 @@ def test_a_rewrite_whose_output_differs_from_its_input_is_not_committed(
         original(self, rows.slice(1))
 
     monkeypatch.setattr(TableWriter, "write", lose_a_row)
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     assert result.groups[0].status == "failed"
     assert "rows 120 → 119" in (result.groups[0].reason or "")
@@ -308,7 +311,7 @@ def test_a_group_with_an_unreadable_input_fails_alone_and_names_the_file(
     ]
     Path(day_two[0]).write_bytes(b"not parquet at all")
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     by_status = {g.status: g for g in result.groups}
     assert sorted(g.status for g in result.groups) == ["committed", "committed", "failed"]
@@ -322,9 +325,9 @@ def test_runs_are_recorded_and_a_held_lease_refuses_a_second_maintainer(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake, per_day=2)
-    lake.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
-    lake.compact(EVENTS, "binpack", min_input_files=2)
-    runs = lake.maintenance_history(EVENTS)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
+    runs = lake.maintenance.history(EVENTS)
     assert [(r.action, r.dry_run, r.status) for r in runs] == [
         ("compact:binpack", False, "ok"),
         ("compact:binpack", True, "ok"),
@@ -334,7 +337,7 @@ def test_runs_are_recorded_and_a_held_lease_refuses_a_second_maintainer(
     other = Leases(lake.engine, owner="elsewhere:1")
     assert other.try_acquire(lease_key(EVENTS))
     with pytest.raises(MaintenanceBusy, match="elsewhere:1"):
-        lake.compact(EVENTS, "binpack")
+        lake.maintenance.compact(EVENTS, "binpack")
 
 
 def test_partial_progress_commits_each_partition_as_it_finishes(lake: Lake, events: Table) -> None:
@@ -342,7 +345,7 @@ def test_partial_progress_commits_each_partition_as_it_finishes(lake: Lake, even
     before = all_rows(lake)
     snapshots_before = len(lake.table(EVENTS).metadata.snapshots)
 
-    result = lake.compact(
+    result = lake.maintenance.compact(
         EVENTS, "binpack", min_input_files=2, partial_progress=True, max_concurrent_groups=1
     )
 
@@ -365,11 +368,11 @@ def test_compaction_on_an_s3_warehouse(
     Lake.init(home)
     configure(home, s3_server, warehouse=f"s3://{bucket}/lake")
     with Lake.open(home) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         append_batches(lake, per_day=3)
         before = all_rows(lake)
 
-        result = lake.compact(EVENTS, "sort", min_input_files=2)
+        result = lake.maintenance.compact(EVENTS, "sort", min_input_files=2)
 
         assert [g.status for g in result.groups] == ["committed"] * 3
         files = data_files(lake.table(EVENTS))
@@ -381,7 +384,7 @@ def test_manifests_left_with_only_deleted_entries_are_not_carried_forward(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake)
-    lake.compact(EVENTS, "binpack", min_input_files=2)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
     table = lake.table(EVENTS)
     after_compaction = table.current_snapshot().manifests(table.io)
     deleted_only = [
@@ -404,7 +407,7 @@ def test_manifest_rewrite_clusters_entries_by_partition(
     monkeypatch.setattr(manifest_rewrite, "MIN_ENTRIES_PER_MANIFEST", 5)
     before = all_rows(lake)
 
-    result = lake.rewrite_manifests(EVENTS)
+    result = lake.maintenance.manifests(EVENTS)
 
     table = lake.table(EVENTS)
     manifests = table.current_snapshot().manifests(table.io)

@@ -100,7 +100,7 @@ def test_compaction_through_dictionaries_keeps_rows_statistics_and_encoding(
     append_batches(lake)
     before = rows_of(lake)
 
-    result = lake.compact(EVENTS, strategy, min_input_files=2, **options)  # type: ignore[arg-type]
+    result = lake.maintenance.compact(EVENTS, strategy, min_input_files=2, **options)  # type: ignore[arg-type]
 
     assert [g.status for g in result.groups] == ["committed"]
     assert rows_of(lake) == before
@@ -146,11 +146,11 @@ def test_the_writer_takes_dictionary_and_plain_rows_of_one_partition_together(
 
 def test_a_table_partitioned_by_a_few_valued_string_compacts(lake: Lake) -> None:
     """The partition column is read from the files, not from their folder names."""
-    lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["country"])
+    lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["country"])
     append_batches(lake)
     before = rows_of(lake)
 
-    result = lake.compact(EVENTS, "sort", sort="id", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "sort", sort="id", min_input_files=2)
 
     assert {g.status for g in result.groups} == {"committed"}
     assert rows_of(lake) == before

@@ -176,7 +176,7 @@ def test_defaults_come_from_the_table_history_expire_properties(
 ) -> None:
     # Without properties: 5 days of history are kept, so nothing young expires.
     assert expire_snapshots(lake.table(EVENTS)).expired_snapshot_ids == ()
-    lake.alter_table(
+    lake.tables.alter(
         EVENTS,
         properties={
             "history.expire.max-snapshot-age-ms": "0",
@@ -229,7 +229,7 @@ def test_ingestion_after_an_expiry_is_still_exactly_once(home: Path, landing: Pa
     """A crash between the catalog commit and the ledger update, then an expiry of every
     older snapshot: recovery still finds the batch committed and doubles nothing."""
     setup = Lake.open(home)
-    setup.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    setup.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
     add_source(setup, "s", landing)
     ingest(setup, landing, "a.jsonl", event(1), event(2))
     setup.close()

@@ -36,7 +36,7 @@ def make_table(lake: Lake, landing: Path, *, delete_after_commit: bool, keep: in
         "write.metadata.delete-after-commit.enabled": str(delete_after_commit).lower(),
         "write.metadata.previous-versions-max": str(keep),
     }
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], properties=properties)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], properties=properties)
     add_source(lake, "s", landing)
     for i in range(1, 6):
         write_jsonl(landing / f"{i}.jsonl", [event(i)])
@@ -112,11 +112,11 @@ def test_pyiceberg_transaction_commits_used_by_icehouse_honour_it_too(
     table = make_table(lake, landing, delete_after_commit=True, keep=2)
     dropping = normalise_path(table.metadata.metadata_log[0].metadata_file)
     if operation == "alter":
-        lake.alter_table(EVENTS, properties={"comment": "altered"})
+        lake.tables.alter(EVENTS, properties={"comment": "altered"})
     elif operation == "delete":
         assert lake.delete(EVENTS, "id = 5") == 1
     else:
-        lake.rollback_table(EVENTS, table.snapshots()[-2].snapshot_id)
+        lake.tables.rollback(EVENTS, table.snapshots()[-2].snapshot_id)
     table = lake.table(EVENTS)
     assert dropping not in metadata_on_disk(table)
     assert metadata_on_disk(table) == kept_by_table(table)

@@ -213,7 +213,7 @@ def test_orphans_on_an_s3_warehouse(
     configure(home, s3_server, warehouse=f"s3://{bucket}/lake")
     lake = Lake.open(home)
     try:
-        lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+        lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
         add_source(lake, "s", landing)
         write_jsonl(landing / "a.jsonl", [event(1), event(2)])
         lake.ingest()

@@ -77,7 +77,7 @@ def test_a_run_killed_after_its_first_commit_shows_as_interrupted_with_what_it_c
 
     killed_after_first_commit(home, *args)
 
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert (run.action.split(":")[0], run.status, run.finished_at) == (args[0], "interrupted", None)
     assert committed_key in run.committed[0]
     table = lake.table(EVENTS)
@@ -97,12 +97,12 @@ def test_a_run_refused_by_the_lease_is_recorded_as_failed_with_the_holder(
     assert far.try_acquire(lease_key(EVENTS))
 
     with pytest.raises(MaintenanceBusy) as refused:
-        lake.expire_snapshots(EVENTS)
+        lake.maintenance.expire(EVENTS)
 
     message = refused.value.message
     assert message.startswith(f"{EVENTS} is being maintained by far-host:7 until ")
     assert " s)" in message and f"`icehouse maintain unlock {EVENTS}`" in message
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert (run.status, run.error) == ("failed", message)
 
 
@@ -115,10 +115,10 @@ def test_an_error_that_is_not_icehouses_is_recorded_as_failed_and_raised_unchang
 
     monkeypatch.setattr(service, "expire_snapshots", broken)
     with pytest.raises(type(error)) as raised:
-        lake.expire_snapshots(EVENTS)
+        lake.maintenance.expire(EVENTS)
 
     assert raised.value is error
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert (run.status, run.error) == ("failed", repr(error))
     assert Leases(lake.engine, owner="someone:1").try_acquire(lease_key(EVENTS))
 
@@ -159,7 +159,7 @@ def test_a_run_longer_than_its_lease_keeps_it_by_renewing(
     mine.expire(EVENTS)
 
     assert seen["status"] == "running"
-    statuses = [(r.action, r.status) for r in lake.maintenance_history(EVENTS)]
+    statuses = [(r.action, r.status) for r in lake.maintenance.history(EVENTS)]
     assert statuses == [("orphans", "failed"), ("expire", "ok")]
 
 
@@ -212,11 +212,11 @@ def test_unlock_breaks_a_lease_and_says_whose_it_was(home: Path, events: Table) 
 def test_unlock_records_the_holders_unfinished_run_as_interrupted(
     lake: Lake, events: Table
 ) -> None:
-    lake.maintenance.leases.try_acquire(lease_key(EVENTS))
+    lake.maintenance._service().leases.try_acquire(lease_key(EVENTS))
     start_run(lake.engine, table=EVENTS, action="compact:binpack", dry_run=False, alive_for=600)
 
-    broken = lake.unlock(EVENTS)
+    broken = lake.maintenance.unlock(EVENTS)
 
     assert broken is not None
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert run.status == "interrupted" and "maintain unlock" in (run.error or "")

@@ -120,7 +120,7 @@ def test_the_same_content_under_two_names_goes_in_once_whatever_the_workers(
     finally:
         stop(workers)
     assert found == expected
-    duplicates = sum(s.files_duplicate for s in lake.status())
+    duplicates = sum(s.files_duplicate for s in lake.sources.status())
     assert duplicates == 12
 
 
@@ -131,8 +131,8 @@ def test_a_running_worker_takes_back_a_dead_peers_claimed_files(tmp_path: Path) 
     restart needed, and the files are ingested once afterwards."""
     home = tmp_path / "lake"
     lake = make_lake(home, commit_interval="0.5s", ingest='lease = "3s"')
-    lake.add_source(
-        lake.source("events").model_copy(
+    lake.sources.add(
+        lake.sources.get("events").model_copy(
             update={"name": "idle", "location": str(tmp_path / "idle")}
         )
     )

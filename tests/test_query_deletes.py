@@ -241,7 +241,7 @@ def _delete_file(
 @pytest.fixture
 def three_days(lake: Lake) -> dict[int, list[DataFile]]:
     """``logs.events`` with 100 rows on each of June 1-3 (ids 100·day … 100·day + 99)."""
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
     return {day: append_rows(lake, EVENTS, rows(100 * day, 100, day=day)) for day in (1, 2, 3)}
 
 

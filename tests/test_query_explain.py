@@ -27,7 +27,7 @@ ALL_COLUMNS = ("ts", "id", "country", "bytes")
 @pytest.fixture
 def files(lake: Lake) -> dict[tuple[int, int], DataFile]:
     """(day, 0 or 1) → that day's first or second data file."""
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=EVENTS_SCHEMA,
         partition=["day(ts)"],

@@ -63,10 +63,10 @@ def evolved(lake: Lake) -> Table:
     """``logs.events`` through three partition specs, a renamed column and position
     deletes: day(ts) for June 1-2; hour(ts) + bucket(4, id) for June 2-3; unpartitioned
     for June 4; ``country`` renamed ``region`` before June 3's rows."""
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
     first = append_rows(lake, EVENTS, rows(100, 50, day=1))
     append_rows(lake, EVENTS, rows(200, 50, day=2, country=[None] * 50))
-    lake.alter_table(EVENTS, partition=["hour(ts)", "bucket(4, id)"])
+    lake.tables.alter(EVENTS, partition=["hour(ts)", "bucket(4, id)"])
     second = append_rows(lake, EVENTS, rows(300, 40, day=2))
     lake.table(EVENTS).update_schema().rename_column("country", "region").commit()
     renamed = rows(400, 40, day=3).rename_columns(["ts", "id", "region", "bytes"])

@@ -25,9 +25,9 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     Lake.init(home)
     lake = Lake.open(home)
     generate(home / "landing", GeneratorConfig(rows=6000, days=6, malformed_lines=0))
-    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id")
+    lake.tables.create(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id")
     for source in demo_sources(home / "landing"):
-        lake.add_source(source)
+        lake.sources.add(source)
     lake.ingest()
     return lake
 
@@ -84,15 +84,15 @@ def test_pruning_holds_across_partition_evolution(tmp_path: Path) -> None:
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
     generate(tmp_path / "landing", GeneratorConfig(rows=3000, days=4, malformed_lines=0))
-    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"])
+    lake.tables.create(TABLE, schema=SCHEMA, partition=["day(requested_at)"])
     sources = demo_sources(tmp_path / "landing")
-    lake.add_source(sources[0])
+    lake.sources.add(sources[0])
     lake.ingest()
     for sql in QUERIES[:4]:  # plans for the first spec, kept for queries run again
         assert lake.sql(sql) == lake.sql(sql, prune=False)
-    lake.alter_table(TABLE, partition=["hour(requested_at)", "bucket(4, customer_id)"])
+    lake.tables.alter(TABLE, partition=["hour(requested_at)", "bucket(4, customer_id)"])
     for source in sources[1:]:
-        lake.add_source(source)
+        lake.sources.add(source)
     lake.ingest()
     for sql in QUERIES[:4]:
         assert lake.sql(sql) == lake.sql(sql, prune=False)
@@ -131,7 +131,7 @@ def two_files(tmp_path: Path) -> Lake:
     wrongly pushed constant prunes a file whose row matches."""
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
-    lake.create_table("a.e", schema={"ts": "timestamptz!", "id": "long!", "x": "double"})
+    lake.tables.create("a.e", schema={"ts": "timestamptz!", "id": "long!", "x": "double"})
     for hour, ident, x in ((5, 1, 1.5), (12, 2, 15.0)):
         table = lake.table("a.e")
         writer = TableWriter(table)
@@ -180,12 +180,12 @@ def test_a_changed_time_zone_changes_how_pushed_timestamps_are_read(two_files: L
 def test_a_namespace_named_main_can_be_queried_again_and_again(tmp_path: Path) -> None:
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
-    lake.create_table("main.t", schema={"id": "long!"})
+    lake.tables.create("main.t", schema={"id": "long!"})
     table = lake.table("main.t")
     writer = TableWriter(table)
     writer.write(pa.table({"id": pa.array([1, 2], pa.int64())}))
     fast_append(table, writer.close(), properties={})
-    lake.create_table("logs.x", schema={"id": "long!"})
+    lake.tables.create("logs.x", schema={"id": "long!"})
     for _ in range(2):
         assert lake.sql("SELECT count(*) AS n FROM main.t").to_pylist() == [{"n": 2}]
     assert lake.sql("SELECT count(*) AS n FROM logs.x").to_pylist() == [{"n": 0}]

@@ -112,8 +112,8 @@ def test_s3_prefix_is_ingested_exactly_once(
 
     lake = Lake.open(home)
     try:
-        lake.create_table(TABLE, schema=SCHEMA)
-        lake.add_source(
+        lake.tables.create(TABLE, schema=SCHEMA)
+        lake.sources.add(
             SourceConfig(
                 name="events_jsonl",
                 location=f"s3://{base}/jsonl",
@@ -123,7 +123,7 @@ def test_s3_prefix_is_ingested_exactly_once(
                 compression="auto",
             )
         )
-        lake.add_source(
+        lake.sources.add(
             SourceConfig(
                 name="events_parquet",
                 location=f"s3://{base}/parquet",
@@ -200,10 +200,10 @@ def test_s3_warehouse(
 
     lake = Lake.open(home)
     try:
-        table = lake.create_table(TABLE, schema=SCHEMA)
+        table = lake.tables.create(TABLE, schema=SCHEMA)
         assert table.location().startswith(f"s3://{warehouse_bucket}/lake/")
         for name, fmt, glob in (("j", "jsonl", "*.jsonl.gz"), ("p", "parquet", "*.parquet")):
-            lake.add_source(
+            lake.sources.add(
                 SourceConfig(
                     name=name,
                     location=f"s3://{landing_bucket}/in",

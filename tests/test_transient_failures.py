@@ -327,8 +327,8 @@ def _s3_outage_scenario(
     configure(home, server, warehouse="s3://lake/warehouse")
     base = "lake/landing"
     lake = Lake.open(home)
-    lake.create_table("logs.events", schema={"id": "long!", "name": "string", "amount": "double"})
-    lake.add_source(
+    lake.tables.create("logs.events", schema={"id": "long!", "name": "string", "amount": "double"})
+    lake.sources.add(
         SourceConfig(
             name="events",
             location=f"s3://{base}",
@@ -365,7 +365,7 @@ def _s3_outage_scenario(
 
         log = worker.stop()
         assert ids_in_table(lake) == list(range(150))
-        assert lake.quarantine_list() == []  # an unreachable file is not a bad file
+        assert lake.quarantine.list() == []  # an unreachable file is not a bad file
         assert log.count("unreachable") == log.count("back after") >= 1
         assert "Traceback" not in log
     finally:
@@ -488,7 +488,7 @@ def test_maintain_run_follow_rides_out_a_postgres_outage(
 
     def autopilot() -> None:
         try:
-            lake.maintain(
+            lake.maintenance.run(
                 follow=True, interval="0.05s", stop=stop, on_round=rounds.append, say=said.append
             )
         except BaseException as exc:  # the test fails on it below

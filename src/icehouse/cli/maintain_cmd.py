@@ -100,7 +100,7 @@ def compact(
     rewritten by someone else is skipped and its output deleted."""
     output = Output(format)
     with open_lake(home, output) as lake, _GroupProgress(output) as progress:
-        result = lake.compact(
+        result = lake.maintenance.compact(
             table,
             strategy,
             sort=sort,
@@ -208,7 +208,7 @@ def expire(
     reaches are kept."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.expire_snapshots(
+        result = lake.maintenance.expire(
             table, older_than=older_than, retain_last=retain_last, dry_run=dry_run
         )
     _emit(output, table, "expire", result.to_dict(), dry_run)
@@ -226,7 +226,7 @@ def clean_metadata(
     icehouse's own commits already do this; use it for tables other engines wrote."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.clean_metadata(table, dry_run=dry_run)
+        result = lake.maintenance.clean_metadata(table, dry_run=dry_run)
     _emit(output, table, "clean-metadata", result.to_dict(), dry_run)
 
 
@@ -251,7 +251,9 @@ def orphans(
     days by default) and an age below 1 hour needs --force."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.remove_orphans(table, older_than=older_than, dry_run=dry_run, force=force)
+        result = lake.maintenance.orphans(
+            table, older_than=older_than, dry_run=dry_run, force=force
+        )
     _emit(output, table, "orphans", result.to_dict(), dry_run)
 
 
@@ -268,7 +270,7 @@ def manifests(
     whole manifests by their partition ranges."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.rewrite_manifests(table, dry_run=dry_run)
+        result = lake.maintenance.manifests(table, dry_run=dry_run)
     _emit(output, table, "manifests", result.to_dict(), dry_run)
 
 
@@ -303,7 +305,7 @@ def run(
             output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
 
     with open_lake(home, output, waiting_until=stop if follow else None) as lake:
-        report = lake.maintain(
+        report = lake.maintenance.run(
             tables or None,
             dry_run=dry_run,
             follow=follow,
@@ -354,7 +356,7 @@ def unlock(
     unfinished runs are recorded as interrupted."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        broken = lake.unlock(table)
+        broken = lake.maintenance.unlock(table)
     data = {
         "table": table,
         "broken": broken is not None,
@@ -389,7 +391,7 @@ def history(
     `interrupted` when its process died, with what it had committed by then."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        runs = lake.maintenance_history(table, limit=limit)
+        runs = lake.maintenance.history(table, limit=limit)
     data = [r.to_dict() | {"started_at": iso(r.started_at)} for r in runs]
 
     def render(console: Console) -> None:

@@ -95,7 +95,8 @@ def _switch(command: str, argument: str, current: bool) -> bool:
 
 
 class Shell:
-    """One open lake and the session's switches; each statement goes through ``Lake.query``."""
+    """One open lake and the session's switches; each statement goes through ``Lake.sql``
+    (``Lake.explain`` with the explain switch on)."""
 
     def __init__(self, lake: Lake, out: Console, err: Console, *, explain: bool = False) -> None:
         self.lake, self.out, self.err = lake, out, err
@@ -128,7 +129,7 @@ class Shell:
         if command in ("\\?", "help"):
             self.out.print(HELP, markup=False)
         elif command == "\\d" and argument:
-            render_info(self.out, self.lake.describe_table(argument))
+            render_info(self.out, self.lake.tables.get(argument))
         elif command == "\\d":
             self._list_tables()
         elif command == "\\explain":
@@ -142,7 +143,7 @@ class Shell:
         return True
 
     def _list_tables(self) -> None:
-        infos = [self.lake.describe_table(name) for name in self.lake.list_tables()]
+        infos = [self.lake.tables.get(name) for name in self.lake.tables.list()]
         table = RichTable("table", "rows", "data files", "snapshots")
         for info in infos:
             table.add_row(info.name, f"{info.rows:,}", f"{info.data_files:,}", str(info.snapshots))
