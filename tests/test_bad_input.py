@@ -124,7 +124,12 @@ def test_unknown_fields_are_dropped_under_the_ignore_policy(lake, landing, event
 
     assert (report.rows, report.bad_rows) == (2, 0)
     assert lake.quarantine.list() == []
-    assert lake.table(EVENTS).schema().column_names == ["ts", "id", "country", "bytes"]
+    assert fixtures_lake.iceberg_table(lake, EVENTS).schema().column_names == [
+        "ts",
+        "id",
+        "country",
+        "bytes",
+    ]
     assert ids(lake) == [1, 2]
 
 

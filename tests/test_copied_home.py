@@ -103,7 +103,7 @@ def test_an_adopted_copy_still_never_deletes_under_the_original_warehouse(
 
 def test_expiry_deletes_no_file_outside_its_scope(original: Path) -> None:
     with Lake.open(original) as lake:
-        table = lake.table(EVENTS)
+        table = fixtures_lake.iceberg_table(lake, EVENTS)
         elsewhere = DeleteScope(table.location(), "/somewhere/else")
         files = stored(original / "warehouse")
 

@@ -34,10 +34,14 @@ def test_deleting_one_tenant_removes_exactly_its_rows(ingested):
 
 
 def test_delete_through_sql_reports_the_count_and_keeps_the_watermarks(ingested):
-    before = ingested.table(EVENTS).current_snapshot().summary["icehouse.watermarks"]
+    before = (
+        fixtures_lake.iceberg_table(ingested, EVENTS)
+        .current_snapshot()
+        .summary["icehouse.watermarks"]
+    )
     result = ingested.sql(f"DELETE FROM {EVENTS} WHERE id <= 10")
     assert result.to_pylist() == [{"deleted_rows": 10}]
-    summary = ingested.table(EVENTS).current_snapshot().summary
+    summary = fixtures_lake.iceberg_table(ingested, EVENTS).current_snapshot().summary
     assert json.loads(summary["icehouse.watermarks"]) == json.loads(before)
     assert ids(ingested) == list(range(11, 31))
 

@@ -408,7 +408,12 @@ class HoldAt:
 
 
 def ingester(lake: Lake, **kwargs: object) -> Ingester:
-    return Ingester(config=lake.config, engine=lake.engine, catalog=lake.catalog, **kwargs)  # type: ignore[arg-type]
+    return Ingester(
+        config=lake.config,
+        engine=fixtures_lake.engine_of(lake),
+        catalog=fixtures_lake.catalog_of(lake),
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def with_lease(home: Path, lease: str) -> Lake:
@@ -488,14 +493,14 @@ def test_reingest_replaces_the_earlier_versions_rows_in_one_snapshot(lake, landi
     path.write_bytes(lines(event(1), event(2, day=2)))
     age(path)
     lake.ingest()
-    before = lake.table(EVENTS).current_snapshot().snapshot_id
+    before = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id
     path.write_bytes(lines(event(7), event(8), event(9, day=3)))
 
     report = lake.ingest()
 
     assert (report.files, report.rows, report.changed_files) == (1, 3, 1)
     assert ids(lake) == [7, 8, 9, 100]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     (snapshot,) = [s for s in table.snapshots() if s.parent_snapshot_id == before]
     assert snapshot.snapshot_id == table.current_snapshot().snapshot_id  # one snapshot
     assert snapshot.summary.operation.value == "overwrite"

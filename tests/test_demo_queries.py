@@ -33,6 +33,7 @@ from icehouse.errors import InvalidInput
 from icehouse.lake import Lake
 from icehouse.tables.commit import append_files
 from icehouse.tables.writer import TableWriter
+from tests import fixtures_lake
 
 START = date(2024, 6, 1)
 SECOND_WEEK = START + timedelta(days=7)
@@ -59,10 +60,10 @@ def demo(
         rows = cdn_rows(ROWS_PER_DAY, day=START + timedelta(days=index), tenants=TENANTS, rng=rng)
         providers = pa.array(PROVIDERS).take(rng.integers(0, len(PROVIDERS), rows.num_rows))
         rows = rows.append_column("provider", providers)
-        writer = TableWriter(lake.table(TABLE), name_prefix=f"d{index:02d}")
+        writer = TableWriter(fixtures_lake.iceberg_table(lake, TABLE), name_prefix=f"d{index:02d}")
         writer.write(rows)
         append_files(
-            lambda: lake.table(TABLE),
+            lambda: fixtures_lake.iceberg_table(lake, TABLE),
             writer.close(),
             batch_id=uuid.uuid4().hex,
             writer_id="test",

@@ -200,7 +200,7 @@ def test_unknown_fields_become_new_columns_under_the_evolve_policy(lake, landing
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (2, 0)
-    assert "referrer" in lake.table(EVENTS).schema().column_names
+    assert "referrer" in fixtures_lake.iceberg_table(lake, EVENTS).schema().column_names
     assert rows_of(lake, f"SELECT id, referrer FROM {EVENTS} ORDER BY id") == [
         {"id": 1, "referrer": None},
         {"id": 2, "referrer": "https://example.org/"},
@@ -255,13 +255,13 @@ def test_running_ingest_again_ingests_nothing(lake, landing, events):
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(1), event(2)])
     first = lake.ingest()
-    snapshots = len(lake.table(EVENTS).metadata.snapshots)
+    snapshots = len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots)
 
     again = lake.ingest()
 
     assert (first.files, first.rows) == (1, 2)
     assert (again.files, again.rows, again.batches, again.snapshots) == (0, 0, 0, [])
-    assert len(lake.table(EVENTS).metadata.snapshots) == snapshots
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots) == snapshots
     assert ids(lake) == [1, 2]
 
 
@@ -452,7 +452,10 @@ def test_a_file_younger_than_settle_is_not_taken_until_it_stops_changing(lake, l
 
     def ingester(now: float) -> Ingester:
         return Ingester(
-            config=lake.config, engine=lake.engine, catalog=lake.catalog, clock=lambda: now
+            config=lake.config,
+            engine=fixtures_lake.engine_of(lake),
+            catalog=fixtures_lake.catalog_of(lake),
+            clock=lambda: now,
         )
 
     assert ingester(landed + 5).discover([source]) == 1  # still settling
@@ -493,10 +496,11 @@ def test_late_rows_go_to_their_old_day_partitions_and_are_counted(lake, landing,
 
     assert report.late_rows == 2
     partitions = {
-        f["partition"]["ts_day"]: f["record_count"] for f in data_files(lake.table(EVENTS))
+        f["partition"]["ts_day"]: f["record_count"]
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     }
     assert partitions == {date(2024, 6, 9): 3, date(2024, 6, 3): 1, date(2024, 6, 1): 1}
-    summary = lake.table(EVENTS).current_snapshot().summary
+    summary = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
     assert summary.get("icehouse.late-rows") == "2"
     assert summary.get("icehouse.rows") == "5"
 
@@ -513,7 +517,9 @@ def test_a_whole_file_of_rows_for_days_the_table_has_passed_counts_as_late(lake,
 
     assert report.late_rows == 3
     day_two = [
-        f for f in data_files(lake.table(EVENTS)) if f["partition"]["ts_day"] == date(2024, 6, 2)
+        f
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
+        if f["partition"]["ts_day"] == date(2024, 6, 2)
     ]
     assert sum(f["record_count"] for f in day_two) == 3
 
@@ -525,10 +531,10 @@ def test_snapshot_summary_carries_batch_id_and_writer_watermarks(lake, landing, 
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(1)])
     lake.ingest()
-    first = lake.table(EVENTS).current_snapshot().summary
+    first = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
     write_jsonl(landing / "b.jsonl", [event(2)])
     lake.ingest()
-    second = lake.table(EVENTS).current_snapshot().summary
+    second = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
 
     assert re.fullmatch(r"[0-9a-f]{32}", second.get("icehouse.batch-id"))
     assert first.get("icehouse.batch-id") != second.get("icehouse.batch-id")
@@ -549,7 +555,7 @@ def test_max_snapshots_bounds_history_over_many_small_ingests(lake, landing):
         write_jsonl(landing / f"f{n:02d}.jsonl", [event(n)])
         lake.ingest()
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert len(table.metadata.snapshots) <= 5
     assert ids(lake) == list(range(12))
     manifest_lists = list(
@@ -564,7 +570,7 @@ def test_one_ingest_of_many_files_commits_one_snapshot(lake, landing, events):
         write_jsonl(landing / f"f{n}.jsonl", [event(n)])
     report = lake.ingest()
     assert (report.files, report.batches, len(report.snapshots)) == (5, 1, 1)
-    assert len(lake.table(EVENTS).metadata.snapshots) == 1
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots) == 1
 
 
 def test_gzip_and_zstd_files_are_read_by_extension_and_by_magic_bytes(lake, landing, events):
@@ -600,7 +606,11 @@ def test_status_counts_files_rows_and_quarantine_per_source(lake, landing, tmp_p
     (landing / "copy.jsonl").write_bytes((landing / "b.jsonl").read_bytes())
     write_jsonl(other / "waiting.jsonl", [event(200)])
     t = lake.sources.get("t")
-    Ingester(config=lake.config, engine=lake.engine, catalog=lake.catalog).discover([t])
+    Ingester(
+        config=lake.config,
+        engine=fixtures_lake.engine_of(lake),
+        catalog=fixtures_lake.catalog_of(lake),
+    ).discover([t])
     lake.ingest(["s"])
 
     s_status, t_status = status_of(lake, "s"), status_of(lake, "t")

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
 from importlib.metadata import version
 from pathlib import Path
+from typing import get_type_hints
 
 import pyarrow as pa
 import pytest
 
 import icehouse
 from icehouse.lake import Lake
+from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.tables.catalog import load_table
+from tests import fixtures_lake
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -42,7 +46,7 @@ def test_open_without_a_home_finds_it_as_the_cli_does(
 def _append(lake: Lake, ids: list[int], who: str) -> None:
     schema = pa.schema([pa.field("id", pa.int64(), nullable=False), ("who", pa.string())])
     rows = pa.table({"id": ids, "who": [who] * len(ids)}, schema=schema)
-    load_table(lake.catalog, "a.t").append(rows)
+    load_table(fixtures_lake.catalog_of(lake), "a.t").append(rows)
 
 
 def test_two_lakes_in_one_process_never_cross_their_tables(tmp_path: Path) -> None:
@@ -71,3 +75,27 @@ def test_two_lakes_in_one_process_never_cross_their_tables(tmp_path: Path) -> No
     finally:
         for lake in lakes:
             lake.close()
+
+
+def _public_methods(cls: type) -> list[tuple[str, object]]:
+    return [
+        (name, member)
+        for name, member in inspect.getmembers(cls)
+        if not name.startswith("_") and (inspect.isfunction(member) or inspect.ismethod(member))
+    ]
+
+
+def test_the_lake_hands_out_no_pyiceberg_sqlalchemy_or_duckdb_objects() -> None:
+    """One door: what ``Lake`` and its groups return, and every attribute they offer, is
+    of icehouse's own (or plain pyarrow and Python) types; each public method says what
+    it does in a docstring."""
+    groups = [Lake, LakeTables, LakeSources, LakeQuarantine, LakeMaintenance]
+    for cls in groups:
+        for name, method in _public_methods(cls):
+            returned = str(get_type_hints(method).get("return"))
+            assert not any(p in returned for p in ("pyiceberg", "sqlalchemy", "duckdb")), (
+                f"{cls.__name__}.{name} returns {returned}"
+            )
+            assert inspect.getdoc(method), f"{cls.__name__}.{name} has no docstring"
+    assert not hasattr(Lake, "catalog") and not hasattr(Lake, "engine")
+    assert not hasattr(Lake, "table") and not hasattr(Lake, "query")

@@ -47,7 +47,7 @@ def append_batches(lake: Lake, batches: int = 6) -> None:
                 "bytes": pa.array([i * 3 for i in ids], pa.int64()),
             }
         )
-        table = lake.table(EVENTS)
+        table = fixtures_lake.iceberg_table(lake, EVENTS)
         writer = TableWriter(table)
         writer.write(rows)
         fast_append(table, writer.close(), properties={})
@@ -77,7 +77,7 @@ def test_a_group_is_read_with_its_few_valued_strings_as_dictionaries(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     options = CompactOptions(strategy="binpack", min_input_files=2)
     (group,) = plan_groups(table, options, current_tasks(table, ManifestIndex(table.io)))
     rows = read_group(table, group, contiguous=False)
@@ -104,7 +104,7 @@ def test_compaction_through_dictionaries_keeps_rows_statistics_and_encoding(
 
     assert [g.status for g in result.groups] == ["committed"]
     assert rows_of(lake) == before
-    (output,) = data_files(lake.table(EVENTS))
+    (output,) = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     path = output["file_path"].removeprefix("file://")
     stored = pq.read_table(path)
     assert stored.schema.field("country").type == pa.string()  # readers get plain strings
@@ -154,5 +154,5 @@ def test_a_table_partitioned_by_a_few_valued_string_compacts(lake: Lake) -> None
 
     assert {g.status for g in result.groups} == {"committed"}
     assert rows_of(lake) == before
-    files = data_files(lake.table(EVENTS))
+    files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     assert len(files) == len({c for batch in COUNTRIES for c in batch})

@@ -24,7 +24,7 @@ events = fixtures_lake.events
 
 
 def state(lake: Lake) -> tuple[str, int]:
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     return table.metadata_location, len(table.metadata.snapshots)
 
 
@@ -64,7 +64,14 @@ def test_a_second_run_on_a_settled_table_commits_nothing(
 
 def test_manifests_three_times_on_one_manifest_adds_no_snapshot(lake: Lake, events: Table) -> None:
     append_batches(lake, per_day=1, days=(1,))
-    assert len(lake.table(EVENTS).current_snapshot().manifests(lake.table(EVENTS).io)) == 1
+    assert (
+        len(
+            fixtures_lake.iceberg_table(lake, EVENTS)
+            .current_snapshot()
+            .manifests(fixtures_lake.iceberg_table(lake, EVENTS).io)
+        )
+        == 1
+    )
     before = state(lake)
 
     reports = [lake.maintenance.manifests(EVENTS) for _ in range(3)]

@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select
 from icehouse.ingest.ledger import PENDING, BatchLog
 from icehouse.lake import Lake
 from icehouse.state.models import files
+from tests import fixtures_lake
 from tests.test_exactly_once import ids_in_table, make_lake, write_events
 
 ROWS_PER_FILE = 20
@@ -40,12 +41,12 @@ def start_workers(home: Path, count: int, **env: str) -> list[subprocess.Popen[b
 
 
 def open_batches(lake: Lake) -> int:
-    return len(BatchLog(lake.engine).open_batches())
+    return len(BatchLog(fixtures_lake.engine_of(lake)).open_batches())
 
 
 def queued(lake: Lake, source: str) -> int:
     """Files of ``source`` back in the queue (pending, claimed by nobody)."""
-    with lake.engine.connect() as conn:
+    with fixtures_lake.engine_of(lake).connect() as conn:
         return int(
             conn.execute(
                 select(func.count())

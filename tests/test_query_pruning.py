@@ -17,6 +17,7 @@ from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
 from icehouse.tables.writer import TableWriter
+from tests import fixtures_lake
 
 
 @pytest.fixture(scope="module")
@@ -133,7 +134,7 @@ def two_files(tmp_path: Path) -> Lake:
     lake = Lake.open(tmp_path)
     lake.tables.create("a.e", schema={"ts": "timestamptz!", "id": "long!", "x": "double"})
     for hour, ident, x in ((5, 1, 1.5), (12, 2, 15.0)):
-        table = lake.table("a.e")
+        table = fixtures_lake.iceberg_table(lake, "a.e")
         writer = TableWriter(table)
         writer.write(
             pa.table(
@@ -181,7 +182,7 @@ def test_a_namespace_named_main_can_be_queried_again_and_again(tmp_path: Path) -
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
     lake.tables.create("main.t", schema={"id": "long!"})
-    table = lake.table("main.t")
+    table = fixtures_lake.iceberg_table(lake, "main.t")
     writer = TableWriter(table)
     writer.write(pa.table({"id": pa.array([1, 2], pa.int64())}))
     fast_append(table, writer.close(), properties={})

@@ -57,7 +57,7 @@ def ingest_rows(lake: Lake, landing: Path, rows: list[dict], *, name: str = "a.j
 def partitions(lake: Lake, table: str = EVENTS) -> dict[object, int]:
     """{partition value (single-field specs): rows in it}, over the current data files."""
     counts: dict[object, int] = {}
-    for f in data_files(lake.table(table)):
+    for f in data_files(fixtures_lake.iceberg_table(lake, table)):
         (value,) = f["partition"].values()
         counts[value] = counts.get(value, 0) + f["record_count"]
     return counts
@@ -106,7 +106,7 @@ def test_bucket_partitions_match_icebergs_murmur3_bucket_of_each_row(
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=[f"bucket(4, {column})"])
     ingest_rows(lake, landing, ROWS)
     bucket = BucketTransform(4).transform(iceberg_type)
-    files = data_files(lake.table(EVENTS))
+    files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     assert sum(f["record_count"] for f in files) == 4
     assert len(files) >= 2
     for f in files:
@@ -119,7 +119,7 @@ def test_two_partition_fields_combine(lake, landing):
     ingest_rows(lake, landing, ROWS)
     found = {
         (f["partition"]["ts_day"], f["partition"]["country_trunc"]): f["record_count"]
-        for f in data_files(lake.table(EVENTS))
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     }
     assert found == {
         (date(2023, 12, 31), "d"): 1,
@@ -132,7 +132,7 @@ def test_two_partition_fields_combine(lake, landing):
 def test_files_live_in_hive_style_partition_folders_by_default(lake, landing):
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, ROWS)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     folders = {
         f["file_path"].removeprefix(table.location() + "/").rsplit("/", 1)[0]
         for f in data_files(table)
@@ -148,7 +148,7 @@ def test_object_storage_layout_puts_files_under_a_hashed_prefix(lake, landing):
         properties={"write.object-storage.enabled": "true"},
     )
     ingest_rows(lake, landing, ROWS)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     relative = [f["file_path"].removeprefix(table.location() + "/") for f in data_files(table)]
     assert len(relative) == 2
     hashed = re.compile(
@@ -162,7 +162,8 @@ def test_object_storage_layout_puts_files_under_a_hashed_prefix(lake, landing):
 
 
 def test_new_tables_get_icehouse_defaults(lake):
-    table = lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     properties = table.metadata.properties
     assert properties["write.parquet.compression-codec"] == "zstd"
     assert properties["write.target-file-size-bytes"] == str(128 * 1024 * 1024)
@@ -177,14 +178,14 @@ def test_given_properties_win_over_defaults(lake):
         schema=EVENTS_SCHEMA,
         properties={"write.parquet.compression-codec": "snappy", "owner": "ops"},
     )
-    assert table.metadata.properties["write.parquet.compression-codec"] == "snappy"
-    assert table.metadata.properties["owner"] == "ops"
+    assert table.properties["write.parquet.compression-codec"] == "snappy"
+    assert table.properties["owner"] == "ops"
 
 
 def test_data_files_are_zstd_parquet(lake, landing):
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, ROWS)
-    for f in data_files(lake.table(EVENTS)):
+    for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS)):
         metadata = pq.ParquetFile(local(f["file_path"])).metadata
         codecs = {
             metadata.row_group(g).column(c).compression
@@ -200,7 +201,7 @@ def test_old_metadata_files_are_deleted_beyond_previous_versions_max(lake, landi
     )
     for n in range(6):
         ingest_rows(lake, landing, [event(n)], name=f"f{n}.jsonl")
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     metadata_dir = Path(local(table.location())) / "metadata"
     kept = sorted(metadata_dir.glob("*.metadata.json"))
     assert len(table.metadata.snapshots) == 6
@@ -240,7 +241,7 @@ def test_a_table_name_needs_a_namespace(lake):
 def test_a_missing_table_says_how_to_create_it(lake):
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(NoSuchTable) as caught:
-        lake.table("logs.nope")
+        fixtures_lake.iceberg_table(lake, "logs.nope")
     assert caught.value.message == (
         "no table 'logs.nope'; tables in 'logs': logs.events. "
         "Create it with `icehouse table create logs.nope ...`"
@@ -271,8 +272,10 @@ def test_describe_table_reports_schema_specs_sort_and_totals(lake, landing):
     assert info.sort_order == ["country ASC NULLS FIRST", "ts DESC NULLS LAST"]
     assert info.rows == 4
     assert info.snapshots == 1
-    assert info.data_files == len(data_files(lake.table(EVENTS)))
-    assert info.total_bytes == sum(f["file_size_in_bytes"] for f in data_files(lake.table(EVENTS)))
+    assert info.data_files == len(data_files(fixtures_lake.iceberg_table(lake, EVENTS)))
+    assert info.total_bytes == sum(
+        f["file_size_in_bytes"] for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
+    )
     assert info.properties["write.parquet.compression-codec"] == "zstd"
 
 
@@ -293,7 +296,7 @@ def test_partition_evolution_keeps_old_files_on_the_old_spec(lake, landing):
     lake.tables.alter(EVENTS, partition=["day(ts)", "bucket(4, id)"])
     ingest_rows(lake, landing, [event(3, day=1), event(4, day=3)], name="new.jsonl")
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     by_spec: dict[int, list[dict]] = {}
     for f in data_files(table):
         by_spec.setdefault(f["spec_id"], []).append(f)
@@ -317,7 +320,7 @@ def test_replacing_a_partition_field_drops_it_from_the_new_spec(lake, landing):
     ingest_rows(lake, landing, [event(1, day=1, hour=3)], name="old.jsonl")
     lake.tables.alter(EVENTS, partition=["hour(ts)"])
     ingest_rows(lake, landing, [event(2, day=1, hour=4)], name="new.jsonl")
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert [f.name for f in table.spec().fields] == ["ts_hour"]
     new = [f for f in data_files(table) if f["spec_id"] == table.spec().spec_id]
     assert [f["partition"]["ts_hour"] for f in new] == [
@@ -337,7 +340,10 @@ def test_an_added_column_is_null_for_old_rows_and_filled_for_new_ones(lake, land
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, [event(1)], name="old.jsonl")
     lake.tables.alter(EVENTS, add_columns=[("referrer", "string")])
-    assert lake.table(EVENTS).schema().find_field("referrer").field_type == StringType()
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).schema().find_field("referrer").field_type
+        == StringType()
+    )
     ingest_rows(lake, landing, [event(2, referrer="https://example.org/")], name="new.jsonl")
     rows = lake.sql(f"SELECT id, referrer FROM {EVENTS} ORDER BY id").to_pylist()
     assert rows == [{"id": 1, "referrer": None}, {"id": 2, "referrer": "https://example.org/"}]
@@ -373,7 +379,10 @@ def test_an_int_column_widens_to_long_and_keeps_its_values(lake, landing):
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA | {"status": "int"})
     ingest_rows(lake, landing, [event(1, status=200)], name="old.jsonl")
     lake.tables.alter(EVENTS, widen=[("status", "long")])
-    assert lake.table(EVENTS).schema().find_field("status").field_type == LongType()
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).schema().find_field("status").field_type
+        == LongType()
+    )
     ingest_rows(lake, landing, [event(2, status=5_000_000_000)], name="new.jsonl")
     rows = lake.sql(f"SELECT id, status FROM {EVENTS} ORDER BY id").to_pylist()
     assert rows == [{"id": 1, "status": 200}, {"id": 2, "status": 5_000_000_000}]
@@ -387,7 +396,10 @@ def test_narrowing_a_column_is_refused_and_changes_nothing(lake):
         "cannot change bytes from long to int: Iceberg allows only int→long, "
         "float→double and wider decimal precision"
     )
-    assert lake.table(EVENTS).schema().find_field("bytes").field_type == LongType()
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).schema().find_field("bytes").field_type
+        == LongType()
+    )
 
 
 def test_changing_a_column_to_an_unrelated_type_is_refused(lake):
@@ -467,7 +479,7 @@ def test_rows_are_sorted_by_the_sort_order_within_each_file(lake, landing):
         for i in rnd.sample(range(1, 1000), 300)
     ]
     ingest_rows(lake, landing, rows)
-    files = data_files(lake.table(EVENTS))
+    files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     assert len(files) == 2
     for f in files:
         written = pq.read_table(local(f["file_path"])).select(["country", "id"]).to_pylist()
@@ -481,7 +493,7 @@ def test_a_new_sort_order_applies_to_files_written_after_it(lake, landing):
     ingest_rows(lake, landing, [event(i) for i in (2, 3, 1)], name="old.jsonl")
     lake.tables.alter(EVENTS, sort="id DESC")
     ingest_rows(lake, landing, [event(i) for i in (20, 30, 10)], name="new.jsonl")
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert lake.tables.get(EVENTS).sort_order == ["id DESC NULLS LAST"]
     written = {
         tuple(pq.read_table(local(task.file.file_path)).column("id").to_pylist()):
@@ -509,7 +521,9 @@ def test_data_files_are_cut_at_the_target_size_measured_on_disk(lake, landing):
     write_jsonl(landing / "blobs.jsonl", rows)
     add_source(lake, "blobs", landing, table="t.blobs")
     assert lake.ingest().rows == 8000
-    files = sorted(data_files(lake.table("t.blobs")), key=lambda f: f["file_path"])
+    files = sorted(
+        data_files(fixtures_lake.iceberg_table(lake, "t.blobs")), key=lambda f: f["file_path"]
+    )
     sizes = [Path(local(f["file_path"])).stat().st_size for f in files]
     assert sizes == [f["file_size_in_bytes"] for f in files]  # recorded size is the real one
     assert len(sizes) >= 5
@@ -531,11 +545,13 @@ def row_group_size_on_disk(metadata: pq.FileMetaData) -> int:
 def test_a_table_loaded_again_sees_a_commit_made_through_another_catalog(lake, landing, home):
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, ROWS[:2])
-    first = lake.table(EVENTS)
+    first = fixtures_lake.iceberg_table(lake, EVENTS)
     with Lake.open(home) as other:  # another catalog: another process, say
         ingest_rows(other, landing, ROWS[2:], name="b.jsonl")
-    again = lake.table(EVENTS)
+    again = fixtures_lake.iceberg_table(lake, EVENTS)
     assert again.metadata_location != first.metadata_location
     assert again.current_snapshot().snapshot_id != first.current_snapshot().snapshot_id
     assert lake.sql(f"SELECT count(*) AS n FROM {EVENTS}").to_pylist() == [{"n": 4}]
-    assert lake.table(EVENTS).metadata is again.metadata  # parsed once, then kept
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).metadata is again.metadata
+    )  # parsed once, then kept

@@ -50,7 +50,9 @@ def test_old_and_new_versions_join_in_one_query(lake, two_snapshots):
 
 def test_for_version_as_of_a_tag_name(lake, two_snapshots):
     first, _ = two_snapshots
-    lake.table(EVENTS).manage_snapshots().create_tag(first, "before-b").commit()
+    fixtures_lake.iceberg_table(lake, EVENTS).manage_snapshots().create_tag(
+        first, "before-b"
+    ).commit()
     assert count(lake, f"SELECT count(*) FROM {EVENTS} FOR VERSION AS OF 'before-b'") == 2
 
 

@@ -37,6 +37,7 @@ from icehouse.config import SourceConfig
 from icehouse.errors import StateDatabaseUnavailable, StorageUnavailable
 from icehouse.lake import Lake
 from icehouse.resilience import classify, keep_running, outages_as_errors
+from tests import fixtures_lake
 from tests.conftest import S3Server, _start_weed, _stop, _wait_for_s3, find_weed
 from tests.conftest import service_unavailable as _unavailable
 from tests.test_exactly_once import ids_in_table, make_lake, write_events
@@ -233,7 +234,7 @@ def test_ingest_follow_rides_out_postgres_restarts_idle_and_mid_batch(
         assert "Traceback" not in log
         # the abandoned batch's data files were deleted by the recovery, none left over
         on_disk = {str(p) for p in (home / "warehouse").rglob("*.parquet")}
-        table = lake.table("logs.events")
+        table = fixtures_lake.iceberg_table(lake, "logs.events")
         in_table = {t.file.file_path.removeprefix("file://") for t in table.scan().plan_files()}
         assert on_disk == in_table
     finally:

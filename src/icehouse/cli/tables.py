@@ -110,14 +110,13 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
     output = Output(format)
     with open_lake(home, output) as lake:
         info = lake.tables.get(name)
-        table = lake.table(name)
         history = [
             {
                 "snapshot_id": s.snapshot_id,
                 "timestamp": iso(s.timestamp_ms / 1000),
-                "operation": s.summary.operation.value if s.summary else None,
+                "operation": s.operation,
             }
-            for s in table.metadata.snapshots[-10:]
+            for s in lake.tables.history(name)[-10:]
         ]
         output.emit(info_dict(info) | {"recent_snapshots": history}, lambda c: render_info(c, info))
 

@@ -19,7 +19,6 @@ from pathlib import Path
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.table import Table
 from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
@@ -44,7 +43,7 @@ class InitResult:
 
 
 class Lake:
-    """A lake home opened for work."""
+    """A lake home opened for work (``Lake.open``); close it, or use it in a ``with``."""
 
     def __init__(
         self, *, config: LakeConfig, faults: Faults = no_faults, clock: Clock = SYSTEM_CLOCK
@@ -139,6 +138,7 @@ class Lake:
 
     @property
     def home(self) -> Path:
+        """This home's folder (absolute)."""
         return self.config.home
 
     @property
@@ -157,22 +157,15 @@ class Lake:
             )
         return self._iceberg_catalog
 
-    @property
-    def engine(self) -> Engine:
-        return self._engine
-
-    @property
-    def catalog(self) -> SqlCatalog:
-        return self._catalog
-
-    def table(self, name: str) -> Table:
-        """Raises: NoSuchTable."""
-        return load_table(self._catalog, name)
-
     def reload_config(self) -> None:
+        """Read ``icehouse.toml`` again (after it was edited).
+
+        Raises: InvalidConfig, HomeNotFound."""
         self.config = load_config(self.config.home)
 
     def close(self) -> None:
+        """Release the state database's and the catalog's connections and this lake's
+        query connections; using the lake again reopens them."""
         if self._state_engine is not None:
             self._state_engine.dispose()
             self._state_engine = None
@@ -204,7 +197,13 @@ class Lake:
         ingestion instead of ending it: the open batch is left to recovery, ``say`` is
         told once when the outage begins and once when it is over, and ingestion goes
         on (``resilience.keep_running``). The report then counts the files of an
-        abandoned batch again when they are ingested after the outage."""
+        abandoned batch again when they are ingested after the outage.
+
+        Args: ``sources``, the sources to ingest (default all); ``progress``, told of
+        each file and batch; ``stop``, ends a ``follow``; ``say``, told of outages.
+        Returns: the files, rows, bad rows, batches and columns added.
+        Raises: NoSuchSource, NoSuchTable, StateDatabaseUnavailable, StorageUnavailable
+        (without ``follow``), BatchFenced, CommitUncertain."""
         stop = stop or threading.Event()
         ingester = Ingester(
             config=self.config,

@@ -55,14 +55,14 @@ class LakeTables:
         partition: list[str] = (),  # type: ignore[assignment]
         sort: str | None = None,
         properties: dict[str, str] | None = None,
-    ) -> Table:
+    ) -> manage.TableInfo:
         """Create a table from a schema, or ``like`` a sample file (its inferred schema).
 
         Args: ``name``, ``namespace.table``; ``schema``, the columns (``"ts timestamptz!,
         id long"``, a dict, or a pyarrow schema); ``like``, a sample file instead;
         ``partition``, fields such as ``day(ts)``; ``sort``, e.g. ``"id, ts desc"``;
         ``properties``, table properties.
-        Returns: the new table.
+        Returns: the new table, described (as ``get``).
         Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder,
         InvalidInput (neither or both of ``schema`` and ``like``)."""
         if (schema is None) == (like is None):
@@ -71,7 +71,7 @@ class LakeTables:
             parsed: Any = infer_schema(like)
         else:
             parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
-        return manage.create_table(
+        table = manage.create_table(
             self._lake._catalog,
             name,
             parsed,
@@ -79,6 +79,7 @@ class LakeTables:
             sort=parse_sort_order(sort) if sort else [],
             properties=properties or {},
         )
+        return manage.describe_table(name, table)
 
     def get(self, name: str) -> manage.TableInfo:
         """Describe a table.
@@ -106,14 +107,14 @@ class LakeTables:
         widen: list[tuple[str, str]] | None = None,
         sort: str | None = None,
         properties: dict[str, str] | None = None,
-    ) -> Table:
+    ) -> manage.TableInfo:
         """Evolve a table: its partitioning, columns (add, widen), sort order, properties.
 
         Args: ``name``; ``partition``, the new partition fields; ``add_columns``, (name,
         type) pairs; ``widen``, (column, wider type) pairs; ``sort``; ``properties`` to set.
-        Returns: the altered table.
+        Returns: the altered table, described (as ``get``).
         Raises: NoSuchTable, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder."""
-        return manage.alter_table(
+        table = manage.alter_table(
             self._load(name),
             partition=[parse_partition_field(p) for p in partition] if partition else None,
             add_columns=add_columns or [],
@@ -121,6 +122,7 @@ class LakeTables:
             sort=parse_sort_order(sort) if sort else None,
             properties=properties,
         )
+        return manage.describe_table(name, table)
 
     def history(self, name: str) -> list[manage.SnapshotInfo]:
         """Returns: the table's snapshots, oldest first, marking the current one.
