@@ -58,8 +58,8 @@ class LakeTables:
     ) -> manage.TableInfo:
         """Create a table from a schema, or ``like`` a sample file (its inferred schema).
 
-        Args: ``name``, ``namespace.table``; ``schema``, the columns (``"ts timestamptz!,
-        id long"``, a dict, or a pyarrow schema); ``like``, a sample file instead;
+        Args: ``name``, ``namespace.table``; ``schema``, the columns (a ``{"column":
+        "type"}`` map, Iceberg JSON, or a pyarrow schema); ``like``, a sample file instead;
         ``partition``, fields such as ``day(ts)``; ``sort``, e.g. ``"id, ts desc"``;
         ``properties``, table properties.
         Returns: the new table, described (as ``get``).
