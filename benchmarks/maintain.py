@@ -75,6 +75,7 @@ from icehouse.maintain.group_io import fingerprint_written, read_group  # noqa: 
 from icehouse.maintain.ordering import sort_ordering  # noqa: E402
 from icehouse.maintain.proof import fingerprint  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
+from icehouse.tables.catalog import load_table  # noqa: E402
 from icehouse.tables.filters import pushdown_filter  # noqa: E402
 from icehouse.tables.grammar import parse_sort_order  # noqa: E402
 from icehouse.tables.manifest_cache import ManifestCache  # noqa: E402
@@ -130,7 +131,7 @@ def build(data: Path, shape: Shape) -> Built:
     home = data / "lake"
     Lake.init(home)
     with Lake.open(home) as lake:
-        lake.create_table(
+        lake.tables.create(
             TABLE,
             schema=SCHEMA,
             partition=["day(requested_at)"],
@@ -185,7 +186,7 @@ def _commit_window(
     servers' logs would be, each written the way ingestion writes (sorted, zstd); late
     rows land in one more small file per day they belong to, so that the commit's
     manifest spans several days, as a streaming commit's does."""
-    table = lake.table(TABLE)
+    table = iceberg_table(lake, TABLE)
     which = rng.integers(0, shape.files_per_commit, window.num_rows)
     files = []
     for number in range(shape.files_per_commit):
@@ -275,12 +276,12 @@ class Reads:
     seconds: float
     answer: list[tuple[Any, ...]]
     explain: str = ""
-    """icehouse's own ``--explain`` figures, when ``Lake.query`` offers them."""
+    """icehouse's own ``--explain`` figures (``Lake.explain``)."""
 
 
 def q1(lake: Lake, tenant: int, runs: int) -> Reads:
     sql = q1_sql(tenant)
-    table = lake.table(TABLE)
+    table = iceberg_table(lake, TABLE)
     scan = plan_scan(table, pushdown_filter(sql, TABLE, table.schema()), cache=ManifestCache())
     low, high = (
         dt.datetime.combine(FIRST_DAY + dt.timedelta(days=d), dt.time(), dt.UTC) for d in Q1_DAYS
@@ -302,7 +303,7 @@ def q1(lake: Lake, tenant: int, runs: int) -> Reads:
     seconds, result = [], None
     for _ in range(runs):
         started = time.perf_counter()
-        result = lake.query(sql)
+        result = lake.sql(sql)
         seconds.append(time.perf_counter() - started)
     assert result is not None
     return Reads(
@@ -311,7 +312,7 @@ def q1(lake: Lake, tenant: int, runs: int) -> Reads:
         row_groups_total=total,
         bytes=size,
         seconds=statistics.median(seconds),
-        answer=[tuple(r.values()) for r in result.table.to_pylist()],
+        answer=[tuple(r.values()) for r in result.to_pylist()],
         explain=_explain(lake, sql),
     )
 
@@ -325,10 +326,7 @@ def _excluded(chunk: Any, low: Any, high: Any) -> bool:
 
 def _explain(lake: Lake, sql: str) -> str:
     """icehouse's own row-group figures (the query engine's ``explain``), if it has them."""
-    try:
-        plans = lake.query(sql, explain=True).plans  # type: ignore[call-arg]
-    except TypeError:  # this icehouse's Lake.query has no explain yet
-        plans = lake.query(sql).plans
+    plans = lake.explain(sql).plans
     plan = plans[0] if plans else None
     groups, size = getattr(plan, "row_groups_read", None), getattr(plan, "bytes_read", None)
     if groups is None or size is None:
@@ -357,7 +355,7 @@ def icehouse_compact(data: Path, strategy: str) -> tuple[float, Lake, dict[str, 
     if strategy == "zorder":
         options = {"zorder": SORT}
     started = time.perf_counter()
-    result = lake.compact(TABLE, strategy, **options)  # type: ignore[arg-type]
+    result = lake.maintenance.compact(TABLE, strategy, **options)  # type: ignore[arg-type]
     seconds = time.perf_counter() - started
     summary = result.to_dict()
     failed = [g for g in result.groups if g.status != "committed"]
@@ -417,7 +415,7 @@ def compaction_rounds(data: Path, built: Built, runs: int, q1_runs: int) -> Thro
     """icehouse binpack/sort and the raw limits, interleaved ``runs`` times; z-order once.
     The last run of each strategy is measured after (layout and Q1)."""
     with Lake.open(reset(data)) as lake:
-        days = day_files(lake.table(TABLE))
+        days = day_files(iceberg_table(lake, TABLE))
     out = data / "raw-out"
     raws: dict[str, Callable[[], None]] = {
         "raw pyarrow read+write": lambda: raw_pyarrow(days, out, False),
@@ -459,7 +457,7 @@ def _measure_after(
     tenants: tuple[int, ...],
     q1_runs: int,
 ) -> None:
-    result.after[strategy] = layout(lake.table(TABLE))
+    result.after[strategy] = layout(iceberg_table(lake, TABLE))
     result.q1_after[strategy] = {t: q1(lake, t, q1_runs) for t in tenants}
     result.summaries[strategy] = summary
 
@@ -489,18 +487,18 @@ def planning(data: Path, runs: int, target_bytes: int | None = None) -> Planning
     with Lake.open(reset(data)) as lake:
         if target_bytes is not None:
             properties = {"commit.manifest.target-size-bytes": str(target_bytes)}
-            lake.alter_table(TABLE, properties=properties)
-        table = lake.table(TABLE)
+            lake.tables.alter(TABLE, properties=properties)
+        table = iceberg_table(lake, TABLE)
         before_id = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
-        rewrite = lake.rewrite_manifests(TABLE)
-        table = lake.table(TABLE)
+        rewrite = lake.maintenance.manifests(TABLE)
+        table = iceberg_table(lake, TABLE)
         after_id = table.current_snapshot().snapshot_id  # type: ignore[union-attr]
         row_filter = pushdown_filter(planning_sql(), TABLE, table.schema())
         times: dict[int, list[float]] = {before_id: [], after_id: []}
         plans = {}
         for _ in range(runs):
             for snapshot_id in times:
-                table = lake.table(TABLE)
+                table = iceberg_table(lake, TABLE)
                 started = time.perf_counter()
                 plans[snapshot_id] = plan_scan(
                     table, row_filter, snapshot_id=snapshot_id, cache=ManifestCache()
@@ -534,7 +532,7 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
     fingerprint runs on DuckDB's threads beside the sort and write), and the plain
     pyarrow equivalent of each stage where there is one."""
     lake = Lake.open(reset(data))
-    table = lake.table(TABLE)
+    table = iceberg_table(lake, TABLE)
     timings: list[tuple[str, float, str]] = []
 
     def timed(label: str, work: Callable[[], Any], raw: Callable[[], Any] | None = None) -> Any:
@@ -642,7 +640,7 @@ def spark_rewrite(data: Path, strategy: str) -> dict[str, Any]:
         raise RuntimeError(f"spark_rewrite.py failed ({completed.returncode}):\n{tail}")
     result: dict[str, Any] = json.loads(lines[-1])
     with Lake.open(home) as lake:
-        result["layout"] = asdict(layout(lake.table(TABLE)))
+        result["layout"] = asdict(layout(iceberg_table(lake, TABLE)))
     return result
 
 
@@ -662,7 +660,7 @@ def zamboni_compact(data: Path, strategy: str) -> dict[str, Any]:
 
     home = reset(data)
     with Lake.open(home) as lake:
-        session = CatalogSession.from_catalog(lake.catalog, threads=2)
+        session = CatalogSession.from_catalog(lake._catalog, threads=2)
         config = CompactionConfig(
             min_input_files=5,
             skip_partitions_newer_than_windows=None,
@@ -674,7 +672,7 @@ def zamboni_compact(data: Path, strategy: str) -> dict[str, Any]:
         return {
             "call_seconds": seconds,
             "summary": result.describe(),
-            "layout": asdict(layout(lake.table(TABLE))),
+            "layout": asdict(layout(iceberg_table(lake, TABLE))),
         }
 
 
@@ -882,7 +880,7 @@ def main() -> None:
     )
     tenants = (built.median_tenant, built.largest_tenant)
     with Lake.open(reset(args.data)) as lake:
-        before = layout(lake.table(TABLE))
+        before = layout(iceberg_table(lake, TABLE))
         q1_before = {t: q1(lake, t, args.q1_runs) for t in tenants}
     for label, tenant in zip(("median", "largest"), tenants, strict=True):
         if q1_before[tenant].explain:
@@ -909,3 +907,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table under the facade (benchmarks look below it)."""
+    return load_table(lake._catalog, name)

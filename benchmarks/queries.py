@@ -13,7 +13,7 @@ requests 13:00–14:00 UTC on 2024-06-11) and a surge (JP triples 20:00–20:30 
 Every query's SQL text (``icehouse.demo.queries``) runs unchanged on each option, over a
 relation named ``demo.requests``:
 
-- icehouse: ``lake.query(sql)`` (catalog, pruned planning, DuckDB);
+- icehouse: ``lake.explain(sql)`` (catalog, pruned planning, DuckDB);
 - DuckDB glob: ``read_parquet('<table>/data/**/*.parquet')``, no Iceberg pruning;
 - PyIceberg: ``table.scan(row_filter=..., selected_fields=...)`` streamed into DuckDB
   (``to_arrow_batch_reader``: ``to_arrow()`` would hold ~8 GB for Q4 at 50 M rows);
@@ -67,12 +67,14 @@ from pyiceberg.expressions import (  # noqa: E402
     GreaterThanOrEqual,
     LessThan,
 )
+from pyiceberg.table import Table  # noqa: E402
 
 from common import table_print  # noqa: E402
 from icehouse.demo.generator import PROVIDERS, cdn_rows  # noqa: E402
 from icehouse.demo.queries import RowRange, WorkloadQuery, workload  # noqa: E402
 from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
+from icehouse.tables.catalog import load_table  # noqa: E402
 from icehouse.tables.commit import append_files  # noqa: E402
 from icehouse.tables.writer import TableWriter  # noqa: E402
 
@@ -146,7 +148,7 @@ def build_table(home: Path, rows: int, seed: int) -> None:
     lake = Lake.open(home)
     started = time.perf_counter()
     try:
-        lake.create_table(
+        lake.tables.create(
             TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
         )
         per_day = [rows // DAYS + (1 if i < rows % DAYS else 0) for i in range(DAYS)]
@@ -154,12 +156,12 @@ def build_table(home: Path, rows: int, seed: int) -> None:
             table = day_rows(index, count, seed)
             # One sorted run per day: the buffer never flushes before close().
             writer = TableWriter(
-                lake.table(TABLE), name_prefix=f"d{index:02d}", buffer_bytes=1 << 40
+                iceberg_table(lake, TABLE), name_prefix=f"d{index:02d}", buffer_bytes=1 << 40
             )
             writer.write(table)
             files = writer.close()
             append_files(
-                lambda: lake.table(TABLE),
+                lambda: iceberg_table(lake, TABLE),
                 files,
                 batch_id=uuid.uuid4().hex,
                 writer_id="benchmarks/queries.py",
@@ -245,7 +247,7 @@ def over_files(paths: list[str]) -> Callable[[str], Sample]:
 def icehouse(lake: Lake) -> Callable[[str], Sample]:
     def run(sql: str) -> Sample:
         def query() -> tuple[pa.Table, dict[str, Any]]:
-            result = lake.query(sql)
+            result = lake.explain(sql)
             planned = sum(getattr(p, "bytes_read", None) or p.bytes_planned for p in result.plans)
             return result.table, {
                 "planning": sum(p.planning_seconds for p in result.plans),
@@ -279,7 +281,7 @@ def used_columns(sql: str) -> tuple[str, ...]:
 def pyiceberg(lake: Lake, query: WorkloadQuery) -> Callable[[str], Sample]:
     def run(sql: str) -> Sample:
         def scan() -> tuple[pa.Table, dict[str, Any]]:
-            table = lake.table(TABLE)
+            table = iceberg_table(lake, TABLE)
             reader = table.scan(
                 row_filter=pyiceberg_filter(query.rows), selected_fields=used_columns(sql)
             ).to_arrow_batch_reader()
@@ -451,7 +453,7 @@ def matching_files(all_files: list[str], rows: RowRange) -> list[str]:
 
 
 def prepare(lake: Lake, extension: IcebergExtension | None, tenant: int) -> list[QueryBench]:
-    table = lake.table(TABLE)
+    table = iceberg_table(lake, TABLE)
     sizes = {
         t.file.file_path.removeprefix("file://"): t.file.file_size_in_bytes
         for t in table.scan().plan_files()
@@ -622,7 +624,7 @@ def main() -> None:
     )
     build_table(home, args.rows, args.seed)
     lake = Lake.open(home)
-    metadata = lake.table(TABLE).metadata_location.removeprefix("file://")
+    metadata = iceberg_table(lake, TABLE).metadata_location.removeprefix("file://")
     extension: IcebergExtension | None
     try:
         extension = IcebergExtension(args.data, metadata)
@@ -638,3 +640,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table under the facade (benchmarks look below it)."""
+    return load_table(lake._catalog, name)

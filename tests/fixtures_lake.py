@@ -17,11 +17,14 @@ from typing import Any
 
 import pyarrow as pa
 import pytest
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
+from sqlalchemy import Engine
 
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
+from icehouse.tables.catalog import load_table
 from icehouse.tables.writer import TableWriter
 
 EVENTS = "logs.events"
@@ -60,7 +63,8 @@ def landing(tmp_path: Path) -> Path:
 @pytest.fixture
 def events(lake: Lake) -> Table:
     """``logs.events``: day-partitioned by ``ts``, sorted by ``id``."""
-    return lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    return iceberg_table(lake, EVENTS)
 
 
 def write_jsonl(path: Path, records: Iterable[dict[str, Any] | str], *, gz: bool = False) -> Path:
@@ -90,7 +94,7 @@ def add_source(
 ) -> SourceConfig:
     """Declare a source that takes files at once (``settle = 0s`` unless given)."""
     settings.setdefault("settle", "0s")
-    return lake.add_source(
+    return lake.sources.add(
         SourceConfig(
             name=name,
             location=str(location),
@@ -135,7 +139,26 @@ def append_batches(
                     "bytes": pa.array([i * 10 for i in ids], pa.int64()),
                 }
             )
-            iceberg_table = lake.table(table)
-            writer = TableWriter(iceberg_table)
+            loaded = iceberg_table(lake, table)
+            writer = TableWriter(loaded)
             writer.write(rows)
-            fast_append(iceberg_table, writer.close(), properties={})
+            fast_append(loaded, writer.close(), properties={})
+
+
+# -- below the facade: tests that look at PyIceberg, the catalog or the state database ----
+
+
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table, loaded by ``icehouse.tables.catalog.load_table`` through
+    the lake's catalog: ``Lake`` itself hands out icehouse types only."""
+    return load_table(catalog_of(lake), name)
+
+
+def catalog_of(lake: Lake) -> SqlCatalog:
+    """The lake's Iceberg catalog, for tests of the layers below the facade."""
+    return lake._catalog
+
+
+def engine_of(lake: Lake) -> Engine:
+    """The lake's state database, for tests of the layers below the facade."""
+    return lake._engine

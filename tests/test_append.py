@@ -13,6 +13,7 @@ from icehouse.errors import CommitRaced
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
 from icehouse.tables.writer import TableWriter
+from tests import fixtures_lake
 
 
 def data_files_for(table, first: int, count: int):  # type: ignore[no-untyped-def]
@@ -33,7 +34,7 @@ def data_files_for(table, first: int, count: int):  # type: ignore[no-untyped-de
 def lake(tmp_path: Path) -> Lake:
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
-    lake.create_table(
+    lake.tables.create(
         "a.t",
         schema={"id": "long", "ts": "timestamptz"},
         partition=["day(ts)"],
@@ -44,10 +45,10 @@ def lake(tmp_path: Path) -> Lake:
 
 def test_many_appends_keep_every_row_once_and_manifests_merged(lake: Lake) -> None:
     for commit in range(30):
-        table = lake.table("a.t")
+        table = fixtures_lake.iceberg_table(lake, "a.t")
         fast_append(table, data_files_for(table, commit * 5, 5), properties={"n": str(commit)})
 
-    table = lake.table("a.t")
+    table = fixtures_lake.iceberg_table(lake, "a.t")
     snapshot = table.current_snapshot()
     assert snapshot is not None and snapshot.summary is not None
     assert snapshot.summary["total-records"] == "150"
@@ -61,8 +62,8 @@ def test_many_appends_keep_every_row_once_and_manifests_merged(lake: Lake) -> No
 
 
 def test_an_append_on_a_stale_table_fails_and_leaves_no_files(lake: Lake, tmp_path: Path) -> None:
-    stale = lake.table("a.t")
-    fresh = lake.table("a.t")
+    stale = fixtures_lake.iceberg_table(lake, "a.t")
+    fresh = fixtures_lake.iceberg_table(lake, "a.t")
     fast_append(fresh, data_files_for(fresh, 0, 3), properties={})
     metadata_dir = tmp_path / "warehouse" / "a" / "t" / "metadata"
     before = set(metadata_dir.iterdir())
@@ -71,12 +72,12 @@ def test_an_append_on_a_stale_table_fails_and_leaves_no_files(lake: Lake, tmp_pa
         fast_append(stale, data_files_for(stale, 3, 3), properties={})
 
     assert set(metadata_dir.iterdir()) == before
-    assert lake.table("a.t").scan().to_arrow().num_rows == 3
+    assert fixtures_lake.iceberg_table(lake, "a.t").scan().to_arrow().num_rows == 3
 
 
 def test_old_metadata_files_are_deleted_after_commit(lake: Lake, tmp_path: Path) -> None:
     for commit in range(15):
-        table = lake.table("a.t")
+        table = fixtures_lake.iceberg_table(lake, "a.t")
         fast_append(table, data_files_for(table, commit, 1), properties={})
     metadata_dir = tmp_path / "warehouse" / "a" / "t" / "metadata"
     assert len(list(metadata_dir.glob("*.metadata.json"))) == 11  # current + 10 previous

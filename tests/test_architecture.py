@@ -4,7 +4,7 @@
 
        errors                          the exception tree: imports nothing of ours
        durations, resilience           shared helpers: errors
-       config_check                    nothing of ours (describes settings problems)
+       config_check                    the checks of icehouse.toml: imports nothing of ours
        config                          errors, durations, config_check
        state/                          errors, resilience (outage handling of the database)
        tables/                         errors, state: everything that touches Iceberg

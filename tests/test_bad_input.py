@@ -41,7 +41,7 @@ def only(records: list) -> object:
 
 def quarantined_file(lake: Lake, path: Path):
     """The one whole-file quarantine record of ``path``."""
-    return only([r for r in lake.quarantine_list(kind="file") if r.path == str(path)])
+    return only([r for r in lake.quarantine.list(kind="file") if r.path == str(path)])
 
 
 # --- bad lines in otherwise good files ----------------------------------------------------------
@@ -57,7 +57,7 @@ def test_a_malformed_json_line_is_quarantined_and_the_rest_commits(lake, landing
 
     assert (report.rows, report.bad_rows, report.quarantined_files) == (20, 1, 0)
     assert ids(lake) == list(range(1, 21))
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert (record.source, record.path, record.kind, record.line) == ("s", str(path), "line", 7)
     assert record.raw == '{"ts": "2024-06-01T'
     assert record.reason.startswith("invalid JSON: ")
@@ -67,7 +67,7 @@ def test_a_json_value_that_is_not_an_object_is_quarantined(lake, landing, events
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [*good_lines(1, 20), "[1, 2, 3]"])
     lake.ingest()
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert (record.line, record.raw, record.reason) == (21, "[1, 2, 3]", "not a JSON object")
 
 
@@ -78,7 +78,7 @@ def test_a_value_of_the_wrong_type_is_quarantined_with_the_column_and_value(lake
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (20, 1)
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert record.line == 21
     assert json.loads(record.raw)["bytes"] == "lots"
     assert record.reason == "column bytes: cannot convert 'lots' to bigint"
@@ -88,7 +88,7 @@ def test_an_unparseable_timestamp_is_quarantined_with_a_hint(lake, landing, even
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [*good_lines(1, 20), event(21, ts="yesterday")])
     lake.ingest()
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert record.reason.startswith("column ts: cannot convert 'yesterday' to timestamptz")
 
 
@@ -100,7 +100,7 @@ def test_a_missing_required_field_is_quarantined(lake, landing, events):
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (20, 1)
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert (record.line, record.reason) == (21, "column id: required value missing (field 'id')")
 
 
@@ -123,8 +123,13 @@ def test_unknown_fields_are_dropped_under_the_ignore_policy(lake, landing, event
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (2, 0)
-    assert lake.quarantine_list() == []
-    assert lake.table(EVENTS).schema().column_names == ["ts", "id", "country", "bytes"]
+    assert lake.quarantine.list() == []
+    assert fixtures_lake.iceberg_table(lake, EVENTS).schema().column_names == [
+        "ts",
+        "id",
+        "country",
+        "bytes",
+    ]
     assert ids(lake) == [1, 2]
 
 
@@ -137,7 +142,7 @@ def test_a_line_over_max_line_bytes_is_quarantined_with_its_head_only(lake, land
 
     assert (report.rows, report.bad_rows) == (20, 1)
     assert ids(lake) == list(range(1, 21))
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert record.line == 11
     assert record.reason == f"line is {len(huge)} bytes, over the 2000-byte limit"
     assert len(record.raw) == 1000
@@ -149,7 +154,7 @@ def test_quarantined_raw_text_is_truncated_to_1000_characters(lake, landing, eve
     long_bad = '{"id": ' + "9" * 5_000  # malformed, but within max_line_bytes
     write_jsonl(landing / "a.jsonl", [*good_lines(1, 20), long_bad])
     lake.ingest()
-    record = only(lake.quarantine_list())
+    record = only(lake.quarantine.list())
     assert record.raw == long_bad[:1000]
 
 
@@ -169,7 +174,7 @@ def test_bad_csv_lines_are_quarantined_with_their_line_numbers(lake, landing, ev
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (20, 2)
-    found = [(r.line, r.reason) for r in lake.quarantine_list()]
+    found = [(r.line, r.reason) for r in lake.quarantine.list()]
     assert found == [
         (8, "expected 4 fields, found 2"),
         (13, "column bytes: cannot convert 'many' to bigint"),
@@ -201,7 +206,7 @@ def test_a_truncated_compressed_file_is_quarantined_whole_and_others_commit(
     assert ids(lake) == [1000, 1001, 1002]  # nothing of the broken file, not even its head
     record = quarantined_file(lake, broken)
     assert (record.line, record.reason) == (None, f"truncated {codec} stream")
-    assert lake.status()[0].files_quarantined == 1
+    assert lake.sources.status()[0].files_quarantined == 1
 
 
 def test_an_empty_file_is_quarantined_whole(lake, landing, events):
@@ -257,7 +262,7 @@ def test_a_file_over_the_bad_line_threshold_is_quarantined_whole_with_its_lines(
         "3 of 11 records bad (27.3 %), over the source's bad_line_threshold of 10 %; "
         "first: line 9: invalid JSON"
     )
-    lines = [r.line for r in lake.quarantine_list(kind="line") if r.path == str(mostly_bad)]
+    lines = [r.line for r in lake.quarantine.list(kind="line") if r.path == str(mostly_bad)]
     assert lines == [9, 10, 11]
 
 
@@ -339,17 +344,17 @@ def test_replay_after_fixing_the_mapping_commits_the_quarantined_file(lake, land
     config = lake.config.config_path
     config.write_text(config.read_text().replace('path = "event_id"', 'path = "eid"'))
     lake.reload_config()
-    assert lake.quarantine_replay(source="s").files == 1
+    assert lake.quarantine.replay(source="s").files == 1
 
     report = lake.ingest()
 
     assert (report.files, report.rows, report.quarantined_files) == (1, 3, 0)
     assert ids(lake) == [1, 2, 3]
-    assert lake.quarantine_list() == []
-    replayed = lake.quarantine_list(include_replayed=True)
+    assert lake.quarantine.list() == []
+    replayed = lake.quarantine.list(include_replayed=True)
     assert replayed and all(r.replayed_at is not None for r in replayed)
-    assert lake.status()[0].files_quarantined == 0
-    assert lake.quarantine_replay(source="s").files == 0
+    assert lake.sources.status()[0].files_quarantined == 0
+    assert lake.quarantine.replay(source="s").files == 0
 
 
 def test_replay_of_one_path_leaves_other_quarantined_files_alone(lake, landing, events):
@@ -358,22 +363,22 @@ def test_replay_of_one_path_leaves_other_quarantined_files_alone(lake, landing, 
     first.write_bytes(b"")
     second.write_bytes(b"")
     lake.ingest()
-    assert lake.quarantine_replay(path=str(first)).files == 1
-    assert [r.path for r in lake.quarantine_list(kind="file")] == [str(second)]
+    assert lake.quarantine.replay(path=str(first)).files == 1
+    assert [r.path for r in lake.quarantine.list(kind="file")] == [str(second)]
 
 
 def test_replay_of_an_unknown_source_is_refused(lake):
     from icehouse.errors import NoSuchSource
 
     with pytest.raises(NoSuchSource, match="no source 'nope'"):
-        lake.quarantine_replay(source="nope")
+        lake.quarantine.replay(source="nope")
 
 
 def test_quarantine_show_of_an_unknown_record_says_how_to_list_them(lake):
     from icehouse.errors import NoSuchQuarantineRecord
 
     with pytest.raises(NoSuchQuarantineRecord) as caught:
-        lake.quarantine_show(12345)
+        lake.quarantine.show(12345)
     assert caught.value.message == (
         "no quarantine record 12345; list them with `icehouse quarantine list`"
     )
@@ -392,23 +397,23 @@ def test_replayed_lines_are_taken_again_exactly_once_after_the_mapping_is_fixed(
     write_jsonl(landing / "a.jsonl", rows)
     first = lake.ingest()
     assert (first.rows, first.bad_rows) == (18, 2)
-    assert sorted(r.line for r in lake.quarantine_list(kind="line")) == [5, 10]
+    assert sorted(r.line for r in lake.quarantine.list(kind="line")) == [5, 10]
 
     config = lake.config.config_path
     config.write_text(
         config.read_text() + '\n[sources.s.columns]\nts = { path = "ts", timestamp = "epoch_s" }\n'
     )
     lake.reload_config()
-    queued = lake.quarantine_replay(source="s")
+    queued = lake.quarantine.replay(source="s")
     assert (queued.files, queued.lines) == (0, 2)
-    assert lake.quarantine_replay(source="s").lines == 0  # already queued
+    assert lake.quarantine.replay(source="s").lines == 0  # already queued
 
     report = lake.ingest()
 
     assert (report.files, report.rows, report.bad_rows) == (1, 2, 0)
     assert ids(lake) == list(range(1, 21))
-    assert lake.quarantine_list() == []
-    assert all(r.replayed_at for r in lake.quarantine_list(include_replayed=True))
+    assert lake.quarantine.list() == []
+    assert all(r.replayed_at for r in lake.quarantine.list(include_replayed=True))
     replayed = rows_of(lake, f"SELECT id, ts FROM {EVENTS} WHERE id IN (5, 10) ORDER BY id")
     assert [r["ts"].isoformat() for r in replayed] == [
         "2024-06-01T10:00:00+00:00",

@@ -92,7 +92,7 @@ def after_commit(monkeypatch: pytest.MonkeyPatch) -> Callable[..., AfterCommit]:
 
 def assert_intact(lake: Lake, expected_rows: int) -> None:
     """Readable by PyIceberg and by ``lake.sql``, and every referenced file exists."""
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     missing = [
         ref.path
         for ref in reachable_from(table).files.values()
@@ -108,7 +108,7 @@ def metadata_files(table: Table) -> set[Path]:
 
 
 def one_append(lake: Lake, first: int, count: int = 5) -> None:
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     writer = TableWriter(table)
     rows = pa.table(
         {
@@ -135,7 +135,9 @@ def test_an_append_interrupted_after_the_catalog_accepted_keeps_its_snapshot(
     with pytest.raises(raises):
         one_append(lake, 100)
 
-    assert lake.table(EVENTS).current_snapshot().snapshot_id == hook.landed[0]  # type: ignore[union-attr]
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id == hook.landed[0]
+    )  # type: ignore[union-attr]
     assert_intact(lake, 10)
     one_append(lake, 200)
     assert_intact(lake, 15)
@@ -174,7 +176,7 @@ def test_on_postgresql_an_ingest_interrupted_after_its_commit_landed_gives_every
     home = tmp_path / "lake"
     Lake.init(home)
     with Lake.open(home) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         add_source(lake, "s", tmp_path / "landing")
         write_jsonl(tmp_path / "landing" / "a.jsonl", [event(i) for i in range(1, 6)])
         after_commit(KeyboardInterrupt)
@@ -222,13 +224,13 @@ def test_a_compaction_interrupted_after_its_replace_landed_keeps_its_files(
     after_commit(raises)
 
     with pytest.raises(raises):
-        lake.compact(EVENTS, "binpack", min_input_files=2)
+        lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert table.current_snapshot().summary.operation.value == "replace"  # type: ignore[union-attr]
     assert_intact(lake, 360)
-    lake.compact(EVENTS, "sort", min_input_files=1)
-    lake.expire_snapshots(EVENTS, older_than=timedelta(0))
+    lake.maintenance.compact(EVENTS, "sort", min_input_files=1)
+    lake.maintenance.expire(EVENTS, older_than=timedelta(0))
     assert_intact(lake, 360)
 
 
@@ -240,10 +242,10 @@ def test_a_manifest_rewrite_interrupted_after_it_landed_keeps_its_manifests(
     after_commit(raises)
 
     with pytest.raises(raises):
-        lake.rewrite_manifests(EVENTS)
+        lake.maintenance.manifests(EVENTS)
 
     assert_intact(lake, 120)
-    lake.rewrite_manifests(EVENTS)
+    lake.maintenance.manifests(EVENTS)
     one_append(lake, 900_000)
     assert_intact(lake, 125)
 
@@ -254,16 +256,16 @@ def test_an_expiry_interrupted_after_it_landed_deletes_nothing_still_referenced(
 ) -> None:
     append_batches(lake, per_day=2)
     lake.delete(EVENTS, "country = 'de'")
-    remaining = lake.table(EVENTS).scan().to_arrow().num_rows
+    remaining = fixtures_lake.iceberg_table(lake, EVENTS).scan().to_arrow().num_rows
     after_commit(raises)
 
     with pytest.raises(raises):
-        lake.expire_snapshots(EVENTS, older_than=timedelta(0))
+        lake.maintenance.expire(EVENTS, older_than=timedelta(0))
 
-    assert len(lake.table(EVENTS).snapshots()) == 1
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).snapshots()) == 1
     assert_intact(lake, remaining)
-    lake.compact(EVENTS, "binpack", min_input_files=1)
-    lake.expire_snapshots(EVENTS, older_than=timedelta(0))
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=1)
+    lake.maintenance.expire(EVENTS, older_than=timedelta(0))
     assert_intact(lake, remaining)
 
 
@@ -272,7 +274,7 @@ def test_a_delete_interrupted_after_it_landed_keeps_its_snapshot(
     lake: Lake, events: Table, after_commit: Callable[..., AfterCommit], raises: type
 ) -> None:
     append_batches(lake, per_day=2)
-    before = lake.table(EVENTS).scan().to_arrow()
+    before = fixtures_lake.iceberg_table(lake, EVENTS).scan().to_arrow()
     kept = before.filter(pc.not_equal(before.column("country"), "de")).num_rows
     after_commit(raises)
 
@@ -280,7 +282,7 @@ def test_a_delete_interrupted_after_it_landed_keeps_its_snapshot(
         lake.delete(EVENTS, "country = 'de'")
 
     assert_intact(lake, kept)
-    lake.compact(EVENTS, "binpack", min_input_files=1)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=1)
     assert_intact(lake, kept)
 
 
@@ -291,39 +293,39 @@ def test_a_commit_the_catalog_refused_leaves_no_files(
     lake: Lake, events: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one_append(lake, 0)
-    before = metadata_files(lake.table(EVENTS))
+    before = metadata_files(fixtures_lake.iceberg_table(lake, EVENTS))
 
     def refuse(catalog: LakeCatalog, table: Table, *args: Any) -> Any:
         raise CommitFailedException("Table has been updated by another process")
 
     monkeypatch.setattr(LakeCatalog, "commit_table", refuse)
     with pytest.raises(CommitRaced):  # PyIceberg's conflict, translated
-        fast_append(lake.table(EVENTS), [], properties={})
+        fast_append(fixtures_lake.iceberg_table(lake, EVENTS), [], properties={})
 
-    assert metadata_files(lake.table(EVENTS)) == before
+    assert metadata_files(fixtures_lake.iceberg_table(lake, EVENTS)) == before
 
 
 def test_an_error_before_the_catalog_accepted_leaves_no_files(
     lake: Lake, events: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one_append(lake, 0)
-    before = metadata_files(lake.table(EVENTS))
+    before = metadata_files(fixtures_lake.iceberg_table(lake, EVENTS))
 
     def broken(catalog: LakeCatalog, table: Table, *args: Any) -> Any:
         raise ConnectionError("the catalog went away before the update")
 
     monkeypatch.setattr(LakeCatalog, "commit_table", broken)
     with pytest.raises(ConnectionError):
-        fast_append(lake.table(EVENTS), [], properties={})
+        fast_append(fixtures_lake.iceberg_table(lake, EVENTS), [], properties={})
 
-    assert metadata_files(lake.table(EVENTS)) == before
+    assert metadata_files(fixtures_lake.iceberg_table(lake, EVENTS)) == before
 
 
 def test_when_the_table_cannot_be_reread_the_attempts_files_are_kept(
     lake: Lake, events: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     one_append(lake, 0)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     before = metadata_files(table)
 
     def broken(catalog: LakeCatalog, table: Table, *args: Any) -> Any:
@@ -365,9 +367,9 @@ def test_a_snapshot_that_landed_and_was_expired_at_once_is_not_taken_for_a_failu
     one_append(lake, 0)
 
     def append_then_expire() -> None:
-        landed = lake.table(EVENTS).current_snapshot().snapshot_id  # type: ignore[union-attr]
+        landed = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id  # type: ignore[union-attr]
         one_append(lake, 200)
-        commit_expiry(lake.table(EVENTS), [landed])
+        commit_expiry(fixtures_lake.iceberg_table(lake, EVENTS), [landed])
 
     after_commit(RuntimeError, then=append_then_expire)
     with pytest.raises(RuntimeError):
@@ -378,9 +380,9 @@ def test_a_snapshot_that_landed_and_was_expired_at_once_is_not_taken_for_a_failu
 
 def test_the_outcome_reads_the_history_since_the_attempt_began(lake: Lake, events: Table) -> None:
     one_append(lake, 0)
-    base = lake.table(EVENTS).metadata
+    base = fixtures_lake.iceberg_table(lake, EVENTS).metadata
     one_append(lake, 10)
-    now = lake.table(EVENTS).metadata
+    now = fixtures_lake.iceberg_table(lake, EVENTS).metadata
     ours = now.current_snapshot_id
     assert ours is not None
     assert outcome_in(base, now, ours) is Outcome.LANDED

@@ -36,7 +36,7 @@ def count(home: Path) -> int:
 @pytest.fixture
 def original(home: Path) -> Path:
     with Lake.open(home) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         append_batches(lake)
     return home
 
@@ -90,12 +90,12 @@ def test_an_adopted_copy_still_never_deletes_under_the_original_warehouse(
 
     with Lake.open(copy) as lake:
         with pytest.raises(OutsideWarehouse, match="outside this home's warehouse"):
-            lake.expire_snapshots(EVENTS, older_than="0s")
+            lake.maintenance.expire(EVENTS, older_than="0s")
         with pytest.raises(OutsideWarehouse):
-            lake.remove_orphans(EVENTS, older_than="0s", force=True)
+            lake.maintenance.orphans(EVENTS, older_than="0s", force=True)
         with pytest.raises(OutsideWarehouse):
-            lake.clean_metadata(EVENTS)
-        assert [r.status for r in lake.maintenance_history(EVENTS)] == ["failed"] * 3
+            lake.maintenance.clean_metadata(EVENTS)
+        assert [r.status for r in lake.maintenance.history(EVENTS)] == ["failed"] * 3
 
     assert stored(original / "warehouse") == files
     assert count(original) == rows
@@ -103,7 +103,7 @@ def test_an_adopted_copy_still_never_deletes_under_the_original_warehouse(
 
 def test_expiry_deletes_no_file_outside_its_scope(original: Path) -> None:
     with Lake.open(original) as lake:
-        table = lake.table(EVENTS)
+        table = fixtures_lake.iceberg_table(lake, EVENTS)
         elsewhere = DeleteScope(table.location(), "/somewhere/else")
         files = stored(original / "warehouse")
 

@@ -41,13 +41,13 @@ def lines(*records: dict[str, object]) -> bytes:
 def quarantined_files(lake: Lake) -> list[tuple[str, str]]:
     return [
         (Path(r.path).name, r.reason)
-        for r in lake.quarantine_list()
+        for r in lake.quarantine.list()
         if r.kind == "file" and r.replayed_at is None
     ]
 
 
 def status(lake: Lake, source: str = "s"):
-    (found,) = [s for s in lake.status() if s.source == source]
+    (found,) = [s for s in lake.sources.status() if s.source == source]
     return found
 
 
@@ -188,7 +188,7 @@ def test_a_rewritten_file_is_quarantined_by_default_and_replayable(lake, landing
     assert "changed after it was ingested" in reason and 'on_change = "quarantine"' in reason
     assert status(lake).files_changed == 1
 
-    lake.quarantine_replay(source="s")  # the user decides: take the new version as new rows
+    lake.quarantine.replay(source="s")  # the user decides: take the new version as new rows
     lake.ingest()
     assert ids(lake) == [1, 2, 7, 8, 9]
 
@@ -289,7 +289,7 @@ def test_bad_lines_of_an_appended_part_are_quarantined_with_their_line_numbers(
     lake.ingest()
 
     assert ids(lake) == [1, 2, 3, 4]
-    bad = [r for r in lake.quarantine_list() if r.kind == "line"]
+    bad = [r for r in lake.quarantine.list() if r.kind == "line"]
     assert [(r.line, r.raw) for r in bad] == [(4, "{broken")]
 
 
@@ -327,7 +327,7 @@ def test_an_unterminated_last_line_completed_by_a_newline_is_an_append(lake, lan
     lake.ingest()
 
     assert ids(lake) == [1, 2, 3]
-    assert [r.line for r in lake.quarantine_list() if r.kind == "line"] == [4]
+    assert [r.line for r in lake.quarantine.list() if r.kind == "line"] == [4]
 
 
 def test_a_line_cut_mid_way_is_taken_whole_once_the_writer_completes_it(lake, landing, events):
@@ -340,7 +340,7 @@ def test_a_line_cut_mid_way_is_taken_whole_once_the_writer_completes_it(lake, la
     path.write_bytes(lines(event(1)) + whole[:10])  # the writer paused mid-line
     age(path, 200)
     lake.ingest()
-    assert [r.line for r in lake.quarantine_list() if r.replayed_at is None] == [2]
+    assert [r.line for r in lake.quarantine.list() if r.replayed_at is None] == [2]
     with path.open("ab") as out:
         out.write(whole[10:] + b"\n" + lines(event(3)) + b"{bad\n")
     age(path, 100)
@@ -349,7 +349,7 @@ def test_a_line_cut_mid_way_is_taken_whole_once_the_writer_completes_it(lake, la
 
     assert (report.appended_files, report.changed_files) == (1, 0)
     assert ids(lake) == [1, 2, 3]
-    open_records = [(r.line, r.raw) for r in lake.quarantine_list() if r.replayed_at is None]
+    open_records = [(r.line, r.raw) for r in lake.quarantine.list() if r.replayed_at is None]
     assert open_records == [(4, "{bad")]
 
 
@@ -408,7 +408,12 @@ class HoldAt:
 
 
 def ingester(lake: Lake, **kwargs: object) -> Ingester:
-    return Ingester(config=lake.config, engine=lake.engine, catalog=lake.catalog, **kwargs)  # type: ignore[arg-type]
+    return Ingester(
+        config=lake.config,
+        engine=fixtures_lake.engine_of(lake),
+        catalog=fixtures_lake.catalog_of(lake),
+        **kwargs,
+    )  # type: ignore[arg-type]
 
 
 def with_lease(home: Path, lease: str) -> Lake:
@@ -426,7 +431,7 @@ def test_a_copy_claimed_by_another_writer_waits_for_its_batch(home, landing, out
     duplicate if A committed, or ingest the content once if A died without committing."""
     # A dead writer is noticed when its lease lapses: keep that short when A dies.
     lake = with_lease(home, "3s" if outcome == "dies" else "60s")
-    lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
     add_source(lake, "s", landing)
     lake = Lake.open(home)
     (landing / "a.jsonl").write_bytes(PLAIN)
@@ -471,7 +476,7 @@ FILE_COLUMN_SCHEMA = {**fixtures_lake.EVENTS_SCHEMA, "source_file": "string"}
 
 
 def reingesting_lake(lake: Lake, landing: Path) -> None:
-    lake.create_table(EVENTS, schema=FILE_COLUMN_SCHEMA, partition=["day(ts)"], sort="id")
+    lake.tables.create(EVENTS, schema=FILE_COLUMN_SCHEMA, partition=["day(ts)"], sort="id")
     add_source(
         lake,
         "s",
@@ -488,14 +493,14 @@ def test_reingest_replaces_the_earlier_versions_rows_in_one_snapshot(lake, landi
     path.write_bytes(lines(event(1), event(2, day=2)))
     age(path)
     lake.ingest()
-    before = lake.table(EVENTS).current_snapshot().snapshot_id
+    before = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id
     path.write_bytes(lines(event(7), event(8), event(9, day=3)))
 
     report = lake.ingest()
 
     assert (report.files, report.rows, report.changed_files) == (1, 3, 1)
     assert ids(lake) == [7, 8, 9, 100]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     (snapshot,) = [s for s in table.snapshots() if s.parent_snapshot_id == before]
     assert snapshot.snapshot_id == table.current_snapshot().snapshot_id  # one snapshot
     assert snapshot.summary.operation.value == "overwrite"
@@ -552,7 +557,7 @@ def test_ingest_and_status_tell_duplicates_re_copies_appends_and_changes_apart(h
     from tests.test_cli import ok
 
     lake = Lake.open(home)
-    lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
     add_source(lake, "s", landing)
     grows, fixed, rewritten = (landing / n for n in ("grows.jsonl", "fixed.jsonl", "rw.jsonl"))
     grows.write_bytes(lines(event(1)))

@@ -33,6 +33,7 @@ from icehouse.errors import InvalidInput
 from icehouse.lake import Lake
 from icehouse.tables.commit import append_files
 from icehouse.tables.writer import TableWriter
+from tests import fixtures_lake
 
 START = date(2024, 6, 1)
 SECOND_WEEK = START + timedelta(days=7)
@@ -50,7 +51,7 @@ def demo(
     home = tmp_path_factory.mktemp("lake")
     Lake.init(home)
     lake = Lake.open(home)
-    lake.create_table(
+    lake.tables.create(
         TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
     )
     written = []
@@ -59,10 +60,10 @@ def demo(
         rows = cdn_rows(ROWS_PER_DAY, day=START + timedelta(days=index), tenants=TENANTS, rng=rng)
         providers = pa.array(PROVIDERS).take(rng.integers(0, len(PROVIDERS), rows.num_rows))
         rows = rows.append_column("provider", providers)
-        writer = TableWriter(lake.table(TABLE), name_prefix=f"d{index:02d}")
+        writer = TableWriter(fixtures_lake.iceberg_table(lake, TABLE), name_prefix=f"d{index:02d}")
         writer.write(rows)
         append_files(
-            lambda: lake.table(TABLE),
+            lambda: fixtures_lake.iceberg_table(lake, TABLE),
             writer.close(),
             batch_id=uuid.uuid4().hex,
             writer_id="test",
@@ -247,13 +248,13 @@ def test_q1_and_q2_read_only_their_days_files(
     lake, _ = demo
     chosen = {q.name: q for q in workload(START, customer_id=1)}[query]
 
-    result = lake.query(chosen.sql)
+    result = lake.explain(chosen.sql)
 
     (plan,) = result.plans
     days = 7 if query == "Q1" else 1
     assert plan.files_in_snapshot == DAYS
     assert plan.files_planned == days < plan.files_in_snapshot
-    assert result.table == lake.query(chosen.sql, prune=False).table
+    assert result.table == lake.sql(chosen.sql, prune=False)
 
 
 def test_the_workload_aims_at_the_second_week() -> None:

@@ -16,6 +16,7 @@ import pytest
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.ingest.faults import FAULT_EXIT_CODE, FAULT_POINTS, SimulatedCrash
 from icehouse.lake import Lake
+from tests import fixtures_lake
 
 SCHEMA = {"id": "long!", "ts": "timestamptz!", "tenant": "long", "msg": "string"}
 
@@ -46,8 +47,8 @@ def make_lake(home: Path, *, commit_interval: str = "10s", ingest: str = "", **s
         .replace("[ingest]\n", f"[ingest]\n{ingest}\n")
     )
     lake = Lake.open(home)
-    lake.create_table("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
-    lake.add_source(
+    lake.tables.create("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
+    lake.sources.add(
         SourceConfig(
             name="events",
             location=str(home / "landing"),
@@ -69,7 +70,7 @@ def data_files_on_disk(home: Path) -> set[str]:
 
 
 def data_files_in_table(lake: Lake) -> set[str]:
-    table = lake.table("logs.events")
+    table = fixtures_lake.iceberg_table(lake, "logs.events")
     return {t.file.file_path.removeprefix("file://") for t in table.scan().plan_files()}
 
 
@@ -131,7 +132,7 @@ def test_the_current_snapshot_alone_tells_what_is_committed(tmp_path: Path) -> N
     crashing = Lake.open(home, faults=crash_at("batch.committed"))
     with pytest.raises(SimulatedCrash):
         crashing.ingest()
-    table = crashing.table("logs.events")
+    table = fixtures_lake.iceberg_table(crashing, "logs.events")
     summary = table.current_snapshot().summary
     assert json.loads(summary["icehouse.watermarks"]) == {"w1": 1}
     crashing.close()
@@ -190,15 +191,16 @@ def test_a_batch_settled_by_a_recovery_while_it_stalled_is_not_committed(tmp_pat
 
     def recovered_meanwhile(point: str) -> None:
         if point == "batch.claimed" and not settled:
-            with stalled.engine.connect() as conn:
+            with fixtures_lake.engine_of(stalled).connect() as conn:
                 batch_id = conn.execute(select(batches.c.id)).scalar_one()
-            BatchLog(stalled.engine).abort(batch_id)
+            BatchLog(fixtures_lake.engine_of(stalled)).abort(batch_id)
             settled.append(batch_id)
 
     stalled = Lake.open(home, faults=recovered_meanwhile)
     report = stalled.ingest()  # the file went back to the queue; a new batch took it
     committed = [
-        s.summary["icehouse.batch-id"] for s in stalled.table("logs.events").metadata.snapshots
+        s.summary["icehouse.batch-id"]
+        for s in fixtures_lake.iceberg_table(stalled, "logs.events").metadata.snapshots
     ]
     assert settled and settled[0] not in committed and report.batches == 1
     assert ids_in_table(stalled) == list(range(50))

@@ -68,5 +68,5 @@ def test_a_bad_row_after_blank_lines_is_quarantined_with_its_true_line_number(
     write_jsonl(landing / "a.jsonl", [event(1), "", "", event(2), bad, *map(event, range(3, 21))])
     report = lake.ingest()
     assert (report.rows, report.bad_rows) == (20, 1)
-    assert [r.line for r in lake.quarantine_list(kind="line")] == [5]
+    assert [r.line for r in lake.quarantine.list(kind="line")] == [5]
     assert ids(lake) == list(range(1, 21))

@@ -42,7 +42,7 @@ home, lake, landing, events = (
 
 
 def status_of(lake: Lake, source: str):
-    (found,) = [s for s in lake.status() if s.source == source]
+    (found,) = [s for s in lake.sources.status() if s.source == source]
     return found
 
 
@@ -58,11 +58,11 @@ def test_three_providers_feed_one_table_with_exact_counts_per_provider(lake, tmp
         rows=3_000, days=3, tenants=50, files_per_day=2, malformed_lines=6, late_rows=12
     )
     logs = generate(tmp_path / "landing", config)
-    lake.create_table(
+    lake.tables.create(
         DEMO_TABLE, schema=DEMO_SCHEMA, partition=["day(requested_at)"], sort="customer_id"
     )
     for source in demo_sources(tmp_path / "landing"):
-        lake.add_source(source)
+        lake.sources.add(source)
 
     report = lake.ingest()
 
@@ -78,9 +78,9 @@ def test_three_providers_feed_one_table_with_exact_counts_per_provider(lake, tmp
     # never late relative to each other, and each provider is compared with itself.
     assert report.late_rows == 0
     assert report.quarantined_files == 0
-    lines = lake.quarantine_list(kind="line")
+    lines = lake.quarantine.list(kind="line")
     assert sorted(r.source for r in lines) == ["cloudy"] * 3 + ["fastedge"] * 3
-    assert lake.quarantine_summary() == {
+    assert lake.quarantine.summary() == {
         "cloudy": {"files": 0, "lines": 3},
         "fastedge": {"files": 0, "lines": 3},
     }
@@ -110,7 +110,7 @@ MAPPED_SCHEMA = {
 
 
 def test_rows_are_mapped_through_paths_timestamps_defaults_and_expressions(lake, landing):
-    lake.create_table("cdn.requests", schema=MAPPED_SCHEMA)
+    lake.tables.create("cdn.requests", schema=MAPPED_SCHEMA)
     add_source(
         lake,
         "edge",
@@ -202,7 +202,7 @@ def test_unknown_fields_become_new_columns_under_the_evolve_policy(lake, landing
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (2, 0)
-    assert "referrer" in lake.table(EVENTS).schema().column_names
+    assert "referrer" in fixtures_lake.iceberg_table(lake, EVENTS).schema().column_names
     assert rows_of(lake, f"SELECT id, referrer FROM {EVENTS} ORDER BY id") == [
         {"id": 1, "referrer": None},
         {"id": 2, "referrer": "https://example.org/"},
@@ -257,13 +257,13 @@ def test_running_ingest_again_ingests_nothing(lake, landing, events):
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(1), event(2)])
     first = lake.ingest()
-    snapshots = len(lake.table(EVENTS).metadata.snapshots)
+    snapshots = len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots)
 
     again = lake.ingest()
 
     assert (first.files, first.rows) == (1, 2)
     assert (again.files, again.rows, again.batches, again.snapshots) == (0, 0, 0, [])
-    assert len(lake.table(EVENTS).metadata.snapshots) == snapshots
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots) == snapshots
     assert ids(lake) == [1, 2]
 
 
@@ -334,7 +334,7 @@ def test_follow_takes_files_as_they_arrive_and_stops_when_told(home, landing, ev
 
 
 def test_sources_of_two_tables_commit_to_each_table(lake, landing, tmp_path, events):
-    lake.create_table("logs.other", schema=fixtures_lake.EVENTS_SCHEMA)
+    lake.tables.create("logs.other", schema=fixtures_lake.EVENTS_SCHEMA)
     add_source(lake, "s", landing)
     add_source(lake, "o", tmp_path / "other", table="logs.other")
     write_jsonl(landing / "a.jsonl", [event(1), event(2)])
@@ -416,12 +416,12 @@ def test_quarantine_records_are_forgotten_after_the_retention(home, landing, eve
         add_source(lake, "s", landing)
         write_jsonl(landing / "a.jsonl", ["{oops", *[event(i) for i in range(1, 21)]])
         lake.ingest()
-        assert len(lake.quarantine_list()) == 1
+        assert len(lake.quarantine.list()) == 1
         clock.advance(1.2)
 
         lake.ingest()
 
-        assert lake.quarantine_list(include_replayed=True) == []
+        assert lake.quarantine.list(include_replayed=True) == []
         assert ids(lake) == list(range(1, 21))  # a kept file's ledger is not forgotten
     finally:
         lake.close()
@@ -454,7 +454,10 @@ def test_a_file_younger_than_settle_is_not_taken_until_it_stops_changing(lake, l
 
     def ingester(now: float) -> Ingester:
         return Ingester(
-            config=lake.config, engine=lake.engine, catalog=lake.catalog, clock=lambda: now
+            config=lake.config,
+            engine=fixtures_lake.engine_of(lake),
+            catalog=fixtures_lake.catalog_of(lake),
+            clock=lambda: now,
         )
 
     assert ingester(landed + 5).discover([source]) == 1  # still settling
@@ -498,10 +501,11 @@ def test_the_first_ingest_has_no_late_rows_and_rows_go_to_their_day_partitions(
 
     assert report.late_rows == 0
     partitions = {
-        f["partition"]["ts_day"]: f["record_count"] for f in data_files(lake.table(EVENTS))
+        f["partition"]["ts_day"]: f["record_count"]
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     }
     assert partitions == {date(2024, 6, 9): 3, date(2024, 6, 3): 1, date(2024, 6, 1): 1}
-    summary = lake.table(EVENTS).current_snapshot().summary
+    summary = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
     assert summary.get("icehouse.late-rows") == "0"
     assert summary.get("icehouse.rows") == "5"
 
@@ -519,7 +523,7 @@ def test_late_is_per_source_with_an_allowance(lake, landing, events, tmp_path):
 
     write_jsonl(slow / "b.jsonl", [event(3, day=5, hour=11), event(4, day=5, hour=9)])
     assert lake.ingest(["slow"]).late_rows == 1  # 3 h behind its own newest; 1 h is allowed
-    summary = lake.table(EVENTS).current_snapshot().summary
+    summary = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
     assert json.loads(summary["icehouse.event-high-water"]) == {
         "fast": int(datetime(2024, 6, 9, 12, tzinfo=UTC).timestamp() * 1_000_000),
         "slow": int(datetime(2024, 6, 5, 12, tzinfo=UTC).timestamp() * 1_000_000),
@@ -538,7 +542,9 @@ def test_a_whole_file_of_rows_for_days_the_table_has_passed_counts_as_late(lake,
 
     assert report.late_rows == 3
     day_two = [
-        f for f in data_files(lake.table(EVENTS)) if f["partition"]["ts_day"] == date(2024, 6, 2)
+        f
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
+        if f["partition"]["ts_day"] == date(2024, 6, 2)
     ]
     assert sum(f["record_count"] for f in day_two) == 3
 
@@ -550,10 +556,10 @@ def test_snapshot_summary_carries_batch_id_and_writer_watermarks(lake, landing, 
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(1)])
     lake.ingest()
-    first = lake.table(EVENTS).current_snapshot().summary
+    first = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
     write_jsonl(landing / "b.jsonl", [event(2)])
     lake.ingest()
-    second = lake.table(EVENTS).current_snapshot().summary
+    second = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
 
     assert re.fullmatch(r"[0-9a-f]{32}", second.get("icehouse.batch-id"))
     assert first.get("icehouse.batch-id") != second.get("icehouse.batch-id")
@@ -564,7 +570,7 @@ def test_snapshot_summary_carries_batch_id_and_writer_watermarks(lake, landing, 
 
 
 def test_max_snapshots_bounds_history_over_many_small_ingests(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=fixtures_lake.EVENTS_SCHEMA,
         properties={"icehouse.ingest.max-snapshots": "4"},
@@ -574,7 +580,7 @@ def test_max_snapshots_bounds_history_over_many_small_ingests(lake, landing):
         write_jsonl(landing / f"f{n:02d}.jsonl", [event(n)])
         lake.ingest()
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert len(table.metadata.snapshots) <= 5
     assert ids(lake) == list(range(12))
     manifest_lists = list(
@@ -589,7 +595,7 @@ def test_one_ingest_of_many_files_commits_one_snapshot(lake, landing, events):
         write_jsonl(landing / f"f{n}.jsonl", [event(n)])
     report = lake.ingest()
     assert (report.files, report.batches, len(report.snapshots)) == (5, 1, 1)
-    assert len(lake.table(EVENTS).metadata.snapshots) == 1
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots) == 1
 
 
 def test_gzip_and_zstd_files_are_read_by_extension_and_by_magic_bytes(lake, landing, events):
@@ -624,8 +630,12 @@ def test_status_counts_files_rows_and_quarantine_per_source(lake, landing, tmp_p
     lake.ingest()
     (landing / "copy.jsonl").write_bytes((landing / "b.jsonl").read_bytes())
     write_jsonl(other / "waiting.jsonl", [event(200)])
-    t = lake.source("t")
-    Ingester(config=lake.config, engine=lake.engine, catalog=lake.catalog).discover([t])
+    t = lake.sources.get("t")
+    Ingester(
+        config=lake.config,
+        engine=fixtures_lake.engine_of(lake),
+        catalog=fixtures_lake.catalog_of(lake),
+    ).discover([t])
     lake.ingest(["s"])
 
     s_status, t_status = status_of(lake, "s"), status_of(lake, "t")

@@ -18,6 +18,7 @@ from sqlalchemy import func, select
 
 from icehouse.lake import Lake
 from icehouse.state.models import files
+from tests import fixtures_lake
 from tests.test_exactly_once import ids_in_table, make_lake, write_events
 
 PEAK_RSS = (
@@ -84,7 +85,7 @@ def env_for(home: Path) -> dict[str, str]:
 
 
 def claimed_files(lake: Lake) -> int:
-    with lake.engine.connect() as conn:
+    with fixtures_lake.engine_of(lake).connect() as conn:
         return conn.execute(
             select(func.count()).select_from(files).where(files.c.state == "claimed")
         ).scalar_one()
@@ -158,7 +159,10 @@ def test_unknown_fields_evolve_the_schema_when_the_source_says_so(tmp_path: Path
     lake = Lake.open(home)
     report = lake.ingest()
     assert sorted(report.columns_added) == ["logs.events.bytes", "logs.events.referrer"]
-    columns = {f.name: str(f.field_type) for f in lake.table("logs.events").schema().fields}
+    columns = {
+        f.name: str(f.field_type)
+        for f in fixtures_lake.iceberg_table(lake, "logs.events").schema().fields
+    }
     assert columns["referrer"] == "string" and columns["bytes"] == "long"
     rows = lake.sql("SELECT id, referrer, bytes FROM logs.events WHERE id >= 9 ORDER BY id")
     assert rows.to_pylist() == [

@@ -34,14 +34,14 @@ def test_a_batch_whose_lease_lapsed_on_the_clock_is_recovered_by_another_process
     add_source(lake, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(1), event(2)])
     clock = ShiftedClock()
-    stalled = Ledger.open(lake.engine, lease_seconds=60, clock=clock)
+    stalled = Ledger.open(fixtures_lake.engine_of(lake), lease_seconds=60, clock=clock)
     stalled.queue.register("s", [LandedFile(str(landing / "a.jsonl"), 1, 1.0)])
     writer, _ = stalled.slots.acquire("far-host:1")
     batch = stalled.batches.open(uuid.uuid4().hex, EVENTS, writer)
     assert len(stalled.queue.claim(batch.id, ["s"], 10)) == 1
 
     clock.advance(61)  # the far host stopped renewing a minute ago
-    peer = Ledger.open(lake.engine, lease_seconds=60, clock=clock)
+    peer = Ledger.open(fixtures_lake.engine_of(lake), lease_seconds=60, clock=clock)
     [open_batch] = peer.batches.open_batches()
     assert open_batch.lease_until < clock()
     peer.batches.abort(open_batch.id)
@@ -53,8 +53,8 @@ def test_a_batch_whose_lease_lapsed_on_the_clock_is_recovered_by_another_process
 
 def test_a_maintenance_lease_lapses_on_the_clock(lake: Lake) -> None:
     clock = ShiftedClock()
-    far = Leases(lake.engine, owner="far-host:1", seconds=60, clock=clock)
-    near = Leases(lake.engine, owner="near-host:2", seconds=60, clock=clock)
+    far = Leases(fixtures_lake.engine_of(lake), owner="far-host:1", seconds=60, clock=clock)
+    near = Leases(fixtures_lake.engine_of(lake), owner="near-host:2", seconds=60, clock=clock)
     assert far.try_acquire("maintain:logs.events")
     assert not near.try_acquire("maintain:logs.events")
 

@@ -13,6 +13,7 @@ from typer.testing import CliRunner
 
 from icehouse.cli.app import app
 from icehouse.lake import Lake
+from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, append_batches
 
 WIDE = {"COLUMNS": "1000", "ICEHOUSE_HOME": ""}
@@ -33,14 +34,14 @@ def home(tmp_path: Path) -> str:
     path = tmp_path / "lake"
     Lake.init(path)
     with Lake.open(path) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         append_batches(lake)
     return str(path)
 
 
 def snapshot_id(home: str) -> int:
     with Lake.open(Path(home)) as lake:
-        return lake.table(EVENTS).current_snapshot().snapshot_id
+        return fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id
 
 
 def test_compact_dry_run_prints_the_plan_and_changes_nothing(home: str) -> None:

@@ -55,11 +55,11 @@ def test_binpack_merges_each_partition_into_one_file_and_keeps_every_row(
 ) -> None:
     append_batches(lake)
     before = all_rows(lake)
-    assert len(data_files(lake.table(EVENTS))) == 18
+    assert len(data_files(fixtures_lake.iceberg_table(lake, EVENTS))) == 18
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     files = data_files(table)
     assert len(files) == 3
     assert sorted(f["record_count"] for f in files) == [120, 120, 120]
@@ -74,16 +74,16 @@ def test_sort_compaction_orders_each_output_file_by_the_table_sort_order(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake)
-    lake.compact(EVENTS, "sort", min_input_files=2)
-    for f in data_files(lake.table(EVENTS)):
+    lake.maintenance.compact(EVENTS, "sort", min_input_files=2)
+    for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS)):
         ids = pq.read_table(f["file_path"].removeprefix("file://")).column("id").to_pylist()
         assert ids == sorted(ids)
 
 
 def test_sort_compaction_with_an_explicit_descending_order(lake: Lake, events: Table) -> None:
     append_batches(lake)
-    lake.compact(EVENTS, "sort", sort="bytes DESC", min_input_files=2)
-    for f in data_files(lake.table(EVENTS)):
+    lake.maintenance.compact(EVENTS, "sort", sort="bytes DESC", min_input_files=2)
+    for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS)):
         values = pq.read_table(f["file_path"].removeprefix("file://")).column("bytes").to_pylist()
         assert values == sorted(values, reverse=True)
 
@@ -101,66 +101,73 @@ def test_zorder_keys_interleave_the_bits_of_each_column_rank() -> None:
 def test_zorder_compaction_keeps_every_row(lake: Lake, events: Table) -> None:
     append_batches(lake)
     before = all_rows(lake)
-    result = lake.compact(EVENTS, "zorder", zorder="country, id", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "zorder", zorder="country, id", min_input_files=2)
     assert len(result.committed) == 3
     assert all_rows(lake) == before
 
 
 def test_dry_run_plans_the_groups_and_changes_nothing(lake: Lake, events: Table) -> None:
     append_batches(lake)
-    snapshot = lake.table(EVENTS).current_snapshot().snapshot_id
-    on_disk = files_on_disk(lake.table(EVENTS))
+    snapshot = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id
+    on_disk = files_on_disk(fixtures_lake.iceberg_table(lake, EVENTS))
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
 
     assert [(g.files_before, g.status) for g in result.groups] == [(6, "planned")] * 3
-    assert lake.table(EVENTS).current_snapshot().snapshot_id == snapshot
-    assert files_on_disk(lake.table(EVENTS)) == on_disk
+    assert fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id == snapshot
+    assert files_on_disk(fixtures_lake.iceberg_table(lake, EVENTS)) == on_disk
 
 
 def test_partitions_with_too_few_small_files_are_left_alone(lake: Lake, events: Table) -> None:
     append_batches(lake, per_day=3)
-    result = lake.compact(EVENTS, "binpack")  # min_input_files defaults to 5
+    result = lake.maintenance.compact(EVENTS, "binpack")  # min_input_files defaults to 5
     assert result.groups == []
-    assert len(data_files(lake.table(EVENTS))) == 9
+    assert len(data_files(fixtures_lake.iceberg_table(lake, EVENTS))) == 9
 
 
 def test_where_limits_the_rewrite_to_matching_partitions(lake: Lake, events: Table) -> None:
     append_batches(lake)
-    result = lake.compact(EVENTS, "binpack", min_input_files=2, where="ts >= '2024-06-03'")
+    result = lake.maintenance.compact(
+        EVENTS, "binpack", min_input_files=2, where="ts >= '2024-06-03'"
+    )
     assert [g.partition for g in result.groups] == ["ts_day=2024-06-03"]
-    assert len(data_files(lake.table(EVENTS))) == 13
+    assert len(data_files(fixtures_lake.iceberg_table(lake, EVENTS))) == 13
 
 
 def test_where_that_cannot_be_translated_exactly_is_refused(lake: Lake, events: Table) -> None:
     append_batches(lake, per_day=1)
     with pytest.raises(InvalidInput, match="--where"):
-        lake.compact(EVENTS, "binpack", where="lower(country) = 'de'")
+        lake.maintenance.compact(EVENTS, "binpack", where="lower(country) = 'de'")
 
 
 def test_sort_without_a_table_order_or_columns_says_how(lake: Lake) -> None:
-    lake.create_table("logs.plain", schema={"id": "long"})
+    lake.tables.create("logs.plain", schema={"id": "long"})
     with pytest.raises(InvalidSortOrder, match="--sort"):
-        lake.compact("logs.plain", "sort")
+        lake.maintenance.compact("logs.plain", "sort")
     with pytest.raises(InvalidSortOrder, match="unknown column"):
-        lake.compact("logs.plain", "zorder", zorder="id, nope")
+        lake.maintenance.compact("logs.plain", "zorder", zorder="id, nope")
 
 
 def test_files_of_an_older_partition_spec_move_into_the_current_spec_when_asked(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake, days=(1,), per_day=4)
-    lake.alter_table(EVENTS, partition=["hour(ts)"])
+    lake.tables.alter(EVENTS, partition=["hour(ts)"])
     append_batches(lake, days=(2,), per_day=4)
     before = all_rows(lake)
-    current_spec = lake.table(EVENTS).spec().spec_id
+    current_spec = fixtures_lake.iceberg_table(lake, EVENTS).spec().spec_id
 
-    kept = lake.compact(EVENTS, "binpack", min_input_files=2)
+    kept = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
     assert {g.spec_id for g in kept.committed} == {0, current_spec}  # each in its own spec
-    assert {f["spec_id"] for f in data_files(lake.table(EVENTS))} == {0, current_spec}
+    assert {f["spec_id"] for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))} == {
+        0,
+        current_spec,
+    }
 
-    lake.compact(EVENTS, "binpack", respec=True)
-    assert {f["spec_id"] for f in data_files(lake.table(EVENTS))} == {current_spec}
+    lake.maintenance.compact(EVENTS, "binpack", respec=True)
+    assert {f["spec_id"] for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))} == {
+        current_spec
+    }
     assert all_rows(lake) == before
 
 
@@ -171,11 +178,11 @@ def test_a_rewrite_commits_the_ingestion_summary_keys_and_ingestion_stays_exactl
     for n in range(6):
         write_jsonl(landing / f"f{n}.jsonl", [event(n * 10 + k, day=1 + n % 2) for k in range(10)])
         lake.ingest(["events"])
-    summary_before = lake.table(EVENTS).current_snapshot().summary
+    summary_before = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
 
-    lake.compact(EVENTS, "binpack", min_input_files=2)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
-    summary_after = lake.table(EVENTS).current_snapshot().summary
+    summary_after = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().summary
     assert summary_after.operation.value == "replace"
     for key in SUMMARY_KEYS:
         assert summary_after[key] == summary_before[key]
@@ -217,16 +224,18 @@ def test_a_concurrent_append_does_not_fail_the_rewrite(
     )
 
     def append_to_the_same_partition() -> None:
-        writer = TableWriter(lake.table(EVENTS))
+        writer = TableWriter(fixtures_lake.iceberg_table(lake, EVENTS))
         writer.write(late)
-        fast_append(lake.table(EVENTS), writer.close(), properties={})
+        fast_append(fixtures_lake.iceberg_table(lake, EVENTS), writer.close(), properties={})
 
     _before_commit(monkeypatch, append_to_the_same_partition)
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     assert [g.status for g in result.groups] == ["committed"] * 3
     assert all_rows(lake) == before + late.to_pylist()
-    assert len(data_files(lake.table(EVENTS))) == 4  # three rewritten + the concurrent one
+    assert (
+        len(data_files(fixtures_lake.iceberg_table(lake, EVENTS))) == 4
+    )  # three rewritten + the concurrent one
 
 
 def test_a_concurrent_delete_of_an_input_file_aborts_only_that_group(
@@ -244,7 +253,7 @@ def test_a_concurrent_delete_of_an_input_file_aborts_only_that_group(
     monkeypatch.setattr(TableWriter, "close", close)
     _before_commit(monkeypatch, lambda: lake.delete(EVENTS, "ts < '2024-06-02' AND id = 101"))
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     statuses = {g.partition: g.status for g in result.groups}
     assert statuses == {
@@ -256,7 +265,10 @@ def test_a_concurrent_delete_of_an_input_file_aborts_only_that_group(
     assert "removed by a concurrent commit" in (conflict.reason or "")
     ids = [r["id"] for r in all_rows(lake)]
     assert 101 not in ids and len(ids) == len(set(ids)) == 359
-    live = {f["file_path"].removeprefix("file://") for f in data_files(lake.table(EVENTS))}
+    live = {
+        f["file_path"].removeprefix("file://")
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
+    }
     assert [p for p in written if not Path(p).exists()]  # the aborted group's output is gone
     assert all(Path(p).exists() for p in written if p in live)
 
@@ -268,33 +280,34 @@ def test_a_concurrent_rewrite_of_the_same_files_makes_the_later_one_give_way(
     before = all_rows(lake)
     other: list[Any] = []
     _before_commit(
-        monkeypatch, lambda: other.append(Lake.compact(lake, EVENTS, "sort", min_input_files=2))
+        monkeypatch,
+        lambda: other.append(lake.maintenance.compact(EVENTS, "sort", min_input_files=2)),
     )
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
     assert [g.status for g in other[0].groups] == ["committed"] * 3
     assert [g.status for g in result.groups] == ["conflict"] * 3
     assert all_rows(lake) == before
-    assert len(data_files(lake.table(EVENTS))) == 3
+    assert len(data_files(fixtures_lake.iceberg_table(lake, EVENTS))) == 3
 
 
 def test_a_rewrite_whose_output_differs_from_its_input_is_not_committed(
     lake: Lake, events: Table, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     append_batches(lake, days=(1,))
-    snapshot = lake.table(EVENTS).current_snapshot().snapshot_id
-    on_disk = files_on_disk(lake.table(EVENTS))
+    snapshot = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id
+    on_disk = files_on_disk(fixtures_lake.iceberg_table(lake, EVENTS))
     original = TableWriter.write
 
     def lose_a_row(self: TableWriter, rows: pa.Table) -> None:  # a writer bug
         original(self, rows.slice(1))
 
     monkeypatch.setattr(TableWriter, "write", lose_a_row)
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     assert result.groups[0].status == "failed"
     assert "rows 120 → 119" in (result.groups[0].reason or "")
-    assert lake.table(EVENTS).current_snapshot().snapshot_id == snapshot
-    assert files_on_disk(lake.table(EVENTS)) == on_disk
+    assert fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id == snapshot
+    assert files_on_disk(fixtures_lake.iceberg_table(lake, EVENTS)) == on_disk
 
 
 def test_a_group_with_an_unreadable_input_fails_alone_and_names_the_file(
@@ -303,18 +316,18 @@ def test_a_group_with_an_unreadable_input_fails_alone_and_names_the_file(
     append_batches(lake)
     day_two = [
         f["file_path"].removeprefix("file://")
-        for f in data_files(lake.table(EVENTS))
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
         if "2024-06-02" in f["file_path"]
     ]
     Path(day_two[0]).write_bytes(b"not parquet at all")
 
-    result = lake.compact(EVENTS, "binpack", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
 
     by_status = {g.status: g for g in result.groups}
     assert sorted(g.status for g in result.groups) == ["committed", "committed", "failed"]
     assert "2024-06-02" in by_status["failed"].partition
     assert day_two[0] in (by_status["failed"].reason or "")
-    remaining = [f["file_path"] for f in data_files(lake.table(EVENTS))]
+    remaining = [f["file_path"] for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))]
     assert len(remaining) == 2 + len(day_two)  # two days compacted, day two untouched
 
 
@@ -322,32 +335,32 @@ def test_runs_are_recorded_and_a_held_lease_refuses_a_second_maintainer(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake, per_day=2)
-    lake.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
-    lake.compact(EVENTS, "binpack", min_input_files=2)
-    runs = lake.maintenance_history(EVENTS)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
+    runs = lake.maintenance.history(EVENTS)
     assert [(r.action, r.dry_run, r.status) for r in runs] == [
         ("compact:binpack", False, "ok"),
         ("compact:binpack", True, "ok"),
     ]
     assert runs[0].summary["files_before"] == 6 and runs[0].summary["files_after"] == 3
 
-    other = Leases(lake.engine, owner="elsewhere:1")
+    other = Leases(fixtures_lake.engine_of(lake), owner="elsewhere:1")
     assert other.try_acquire(lease_key(EVENTS))
     with pytest.raises(MaintenanceBusy, match="elsewhere:1"):
-        lake.compact(EVENTS, "binpack")
+        lake.maintenance.compact(EVENTS, "binpack")
 
 
 def test_partial_progress_commits_each_partition_as_it_finishes(lake: Lake, events: Table) -> None:
     append_batches(lake)
     before = all_rows(lake)
-    snapshots_before = len(lake.table(EVENTS).metadata.snapshots)
+    snapshots_before = len(fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots)
 
-    result = lake.compact(
+    result = lake.maintenance.compact(
         EVENTS, "binpack", min_input_files=2, partial_progress=True, max_concurrent_groups=1
     )
 
     assert len(result.snapshots) == 3
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert len(table.metadata.snapshots) == snapshots_before + 3
     assert table.current_snapshot().snapshot_id == result.snapshots[-1]
     assert all_rows(lake) == before
@@ -365,14 +378,14 @@ def test_compaction_on_an_s3_warehouse(
     Lake.init(home)
     configure(home, s3_server, warehouse=f"s3://{bucket}/lake")
     with Lake.open(home) as lake:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
         append_batches(lake, per_day=3)
         before = all_rows(lake)
 
-        result = lake.compact(EVENTS, "sort", min_input_files=2)
+        result = lake.maintenance.compact(EVENTS, "sort", min_input_files=2)
 
         assert [g.status for g in result.groups] == ["committed"] * 3
-        files = data_files(lake.table(EVENTS))
+        files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
         assert len(files) == 3 and all(f["file_path"].startswith("s3://") for f in files)
         assert all_rows(lake) == before
 
@@ -381,8 +394,8 @@ def test_manifests_left_with_only_deleted_entries_are_not_carried_forward(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake)
-    lake.compact(EVENTS, "binpack", min_input_files=2)
-    table = lake.table(EVENTS)
+    lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     after_compaction = table.current_snapshot().manifests(table.io)
     deleted_only = [
         m for m in after_compaction if not (m.has_added_files() or m.has_existing_files())
@@ -391,7 +404,7 @@ def test_manifests_left_with_only_deleted_entries_are_not_carried_forward(
 
     append_batches(lake, days=(4,), per_day=1)
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     carried = {m.manifest_path for m in table.current_snapshot().manifests(table.io)}
     assert not carried & {m.manifest_path for m in deleted_only}
     assert len(carried) == len(after_compaction) - len(deleted_only) + 1
@@ -404,9 +417,9 @@ def test_manifest_rewrite_clusters_entries_by_partition(
     monkeypatch.setattr(manifest_rewrite, "MIN_ENTRIES_PER_MANIFEST", 5)
     before = all_rows(lake)
 
-    result = lake.rewrite_manifests(EVENTS)
+    result = lake.maintenance.manifests(EVENTS)
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     manifests = table.current_snapshot().manifests(table.io)
     assert (result.manifests_before, result.manifests_after, len(manifests)) == (18, 3, 3)
     for manifest in manifests:  # one day each: lower and upper partition bound agree

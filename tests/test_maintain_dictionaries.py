@@ -47,7 +47,7 @@ def append_batches(lake: Lake, batches: int = 6) -> None:
                 "bytes": pa.array([i * 3 for i in ids], pa.int64()),
             }
         )
-        table = lake.table(EVENTS)
+        table = fixtures_lake.iceberg_table(lake, EVENTS)
         writer = TableWriter(table)
         writer.write(rows)
         fast_append(table, writer.close(), properties={})
@@ -77,7 +77,7 @@ def test_a_group_is_read_with_its_few_valued_strings_as_dictionaries(
     lake: Lake, events: Table
 ) -> None:
     append_batches(lake)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     options = CompactOptions(strategy="binpack", min_input_files=2)
     (group,) = plan_groups(table, options, current_tasks(table, ManifestIndex(table.io)))
     rows = read_group(table, group, contiguous=False)
@@ -100,11 +100,11 @@ def test_compaction_through_dictionaries_keeps_rows_statistics_and_encoding(
     append_batches(lake)
     before = rows_of(lake)
 
-    result = lake.compact(EVENTS, strategy, min_input_files=2, **options)  # type: ignore[arg-type]
+    result = lake.maintenance.compact(EVENTS, strategy, min_input_files=2, **options)  # type: ignore[arg-type]
 
     assert [g.status for g in result.groups] == ["committed"]
     assert rows_of(lake) == before
-    (output,) = data_files(lake.table(EVENTS))
+    (output,) = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     path = output["file_path"].removeprefix("file://")
     stored = pq.read_table(path)
     assert stored.schema.field("country").type == pa.string()  # readers get plain strings
@@ -146,13 +146,13 @@ def test_the_writer_takes_dictionary_and_plain_rows_of_one_partition_together(
 
 def test_a_table_partitioned_by_a_few_valued_string_compacts(lake: Lake) -> None:
     """The partition column is read from the files, not from their folder names."""
-    lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["country"])
+    lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["country"])
     append_batches(lake)
     before = rows_of(lake)
 
-    result = lake.compact(EVENTS, "sort", sort="id", min_input_files=2)
+    result = lake.maintenance.compact(EVENTS, "sort", sort="id", min_input_files=2)
 
     assert {g.status for g in result.groups} == {"committed"}
     assert rows_of(lake) == before
-    files = data_files(lake.table(EVENTS))
+    files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     assert len(files) == len({c for batch in COUNTRIES for c in batch})

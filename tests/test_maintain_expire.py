@@ -57,7 +57,7 @@ def ingest(lake: Lake, landing: Path, name: str, *records: dict[str, object]) ->
     """Ingest one file; returns the snapshot it committed."""
     write_jsonl(landing / name, records)
     lake.ingest()
-    snapshot = lake.table(EVENTS).current_snapshot()
+    snapshot = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot()
     assert snapshot is not None
     return snapshot.snapshot_id
 
@@ -70,7 +70,7 @@ def history(lake: Lake, landing: Path, events: Table) -> list[int]:
     first = ingest(lake, landing, "a.jsonl", event(1), event(2))
     second = ingest(lake, landing, "b.jsonl", event(3, day=2))
     assert lake.delete(EVENTS, "id = 1") == 1
-    third = lake.table(EVENTS).current_snapshot().snapshot_id  # type: ignore[union-attr]
+    third = fixtures_lake.iceberg_table(lake, EVENTS).current_snapshot().snapshot_id  # type: ignore[union-attr]
     return [first, second, third]
 
 
@@ -78,7 +78,7 @@ def test_files_only_expired_snapshots_reached_are_deleted_and_the_rest_survive(
     lake: Lake, history: list[int]
 ) -> None:
     first, second, third = history
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     rewritten = data_files(table, first) - data_files(table, third)
     assert len(rewritten) == 1
     (rewritten_path,) = rewritten
@@ -91,7 +91,7 @@ def test_files_only_expired_snapshots_reached_are_deleted_and_the_rest_survive(
     result = expire_snapshots(table, older_than=NOW)
 
     assert result.expired_snapshot_ids == tuple(sorted([first, second]))
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert [s.snapshot_id for s in table.snapshots()] == [third]
     after = on_disk(table)
     assert not gone & after
@@ -118,7 +118,7 @@ class CountingIO(PyArrowFileIO):
 
 
 def test_reachability_reads_each_shared_manifest_once(lake: Lake, history: list[int]) -> None:
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     per_snapshot = [manifests(table, s) for s in history]
     assert per_snapshot[0] & per_snapshot[1]  # the second append kept the first manifest
     io = CountingIO(dict(table.io.properties))
@@ -134,7 +134,9 @@ def test_time_travel_to_a_retained_snapshot_still_reads_its_rows(
     lake: Lake, history: list[int]
 ) -> None:
     first, second, _ = history
-    result = expire_snapshots(lake.table(EVENTS), older_than=NOW, retain_last=2)
+    result = expire_snapshots(
+        fixtures_lake.iceberg_table(lake, EVENTS), older_than=NOW, retain_last=2
+    )
     assert result.expired_snapshot_ids == (first,)
     travelled = lake.sql(f"SELECT id FROM {EVENTS} FOR VERSION AS OF {second} ORDER BY id")
     assert travelled.column("id").to_pylist() == [1, 2, 3]
@@ -143,14 +145,14 @@ def test_time_travel_to_a_retained_snapshot_still_reads_its_rows(
 
 def test_a_tagged_snapshot_is_kept_with_its_files(lake: Lake, history: list[int]) -> None:
     first, second, third = history
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     table.manage_snapshots().create_tag(first, "v1").commit()
     first_files = data_files(table, first)
 
-    result = expire_snapshots(lake.table(EVENTS), older_than=NOW)
+    result = expire_snapshots(fixtures_lake.iceberg_table(lake, EVENTS), older_than=NOW)
 
     assert result.expired_snapshot_ids == (second,)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert {s.snapshot_id for s in table.snapshots()} == {first, third}
     assert first_files <= on_disk(table)
     assert result.deleted["data"].files == 0
@@ -162,38 +164,50 @@ def test_retain_last_keeps_the_newest_snapshots_of_the_current_lineage(
     lake: Lake, history: list[int]
 ) -> None:
     first, second, third = history
-    assert expire_snapshots(lake.table(EVENTS), older_than=NOW, retain_last=3).files_deleted == 0
-    assert len(lake.table(EVENTS).snapshots()) == 3
-    result = expire_snapshots(lake.table(EVENTS), older_than=NOW, retain_last=2)
+    assert (
+        expire_snapshots(
+            fixtures_lake.iceberg_table(lake, EVENTS), older_than=NOW, retain_last=3
+        ).files_deleted
+        == 0
+    )
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).snapshots()) == 3
+    result = expire_snapshots(
+        fixtures_lake.iceberg_table(lake, EVENTS), older_than=NOW, retain_last=2
+    )
     assert result.expired_snapshot_ids == (first,)
-    assert [s.snapshot_id for s in lake.table(EVENTS).snapshots()] == [second, third]
+    assert [s.snapshot_id for s in fixtures_lake.iceberg_table(lake, EVENTS).snapshots()] == [
+        second,
+        third,
+    ]
     with pytest.raises(InvalidInput, match="at least 1"):
-        expire_snapshots(lake.table(EVENTS), older_than=NOW, retain_last=0)
+        expire_snapshots(fixtures_lake.iceberg_table(lake, EVENTS), older_than=NOW, retain_last=0)
 
 
 def test_defaults_come_from_the_table_history_expire_properties(
     lake: Lake, history: list[int]
 ) -> None:
     # Without properties: 5 days of history are kept, so nothing young expires.
-    assert expire_snapshots(lake.table(EVENTS)).expired_snapshot_ids == ()
-    lake.alter_table(
+    assert expire_snapshots(fixtures_lake.iceberg_table(lake, EVENTS)).expired_snapshot_ids == ()
+    lake.tables.alter(
         EVENTS,
         properties={
             "history.expire.max-snapshot-age-ms": "0",
             "history.expire.min-snapshots-to-keep": "2",
         },
     )
-    assert expire_snapshots(lake.table(EVENTS)).expired_snapshot_ids == (history[0],)
+    assert expire_snapshots(fixtures_lake.iceberg_table(lake, EVENTS)).expired_snapshot_ids == (
+        history[0],
+    )
     assert ids(lake) == [2, 3]
 
 
 def test_a_dry_run_reports_the_expiry_and_changes_nothing(lake: Lake, history: list[int]) -> None:
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     before, location = on_disk(table), table.metadata_location
 
     planned = expire_snapshots(table, older_than=NOW, dry_run=True)
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert planned.dry_run and planned.expired_snapshot_ids == tuple(sorted(history[:2]))
     assert (on_disk(table), table.metadata_location) == (before, location)
     assert len(table.snapshots()) == 3
@@ -208,17 +222,17 @@ def test_a_dry_run_reports_the_expiry_and_changes_nothing(lake: Lake, history: l
 def test_a_stale_table_handle_neither_loses_a_newer_commit_nor_commits_blindly(
     lake: Lake, history: list[int], landing: Path
 ) -> None:
-    stale = lake.table(EVENTS)
+    stale = fixtures_lake.iceberg_table(lake, EVENTS)
     newest = ingest(lake, landing, "c.jsonl", event(4))
 
     # The guarded commit refuses: main moved since the handle was loaded.
     with pytest.raises(CommitRaced):
         commit_expiry(stale, [history[0]])
-    assert len(lake.table(EVENTS).snapshots()) == 4
+    assert len(fixtures_lake.iceberg_table(lake, EVENTS).snapshots()) == 4
 
     # expire_snapshots reloads, so the newer snapshot stays current with its files.
     result = expire_snapshots(stale, older_than=NOW)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert set(result.expired_snapshot_ids) == set(history)
     assert [s.snapshot_id for s in table.snapshots()] == [newest]
     assert data_files(table) <= on_disk(table)
@@ -229,7 +243,7 @@ def test_ingestion_after_an_expiry_is_still_exactly_once(home: Path, landing: Pa
     """A crash between the catalog commit and the ledger update, then an expiry of every
     older snapshot: recovery still finds the batch committed and doubles nothing."""
     setup = Lake.open(home)
-    setup.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    setup.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
     add_source(setup, "s", landing)
     ingest(setup, landing, "a.jsonl", event(1), event(2))
     setup.close()
@@ -246,7 +260,7 @@ def test_ingestion_after_an_expiry_is_still_exactly_once(home: Path, landing: Pa
 
     lake = Lake.open(home)
     try:
-        expired = expire_snapshots(lake.table(EVENTS), older_than=NOW)
+        expired = expire_snapshots(fixtures_lake.iceberg_table(lake, EVENTS), older_than=NOW)
         assert len(expired.expired_snapshot_ids) == 1
         report = lake.ingest()
         assert (report.recovered_committed, report.rows) == (1, 0)

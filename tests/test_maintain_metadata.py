@@ -36,12 +36,12 @@ def make_table(lake: Lake, landing: Path, *, delete_after_commit: bool, keep: in
         "write.metadata.delete-after-commit.enabled": str(delete_after_commit).lower(),
         "write.metadata.previous-versions-max": str(keep),
     }
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], properties=properties)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], properties=properties)
     add_source(lake, "s", landing)
     for i in range(1, 6):
         write_jsonl(landing / f"{i}.jsonl", [event(i)])
         lake.ingest()
-    return lake.table(EVENTS)
+    return fixtures_lake.iceberg_table(lake, EVENTS)
 
 
 def test_clean_metadata_deletes_what_the_metadata_log_no_longer_keeps(
@@ -58,7 +58,7 @@ def test_clean_metadata_deletes_what_the_metadata_log_no_longer_keeps(
     assert (result.files_deleted, result.files_kept) == (2, 4)
     assert result.bytes_deleted > 0
     assert ids(lake) == [1, 2, 3, 4, 5]
-    assert clean_metadata(lake.table(EVENTS)).files_deleted == 0
+    assert clean_metadata(fixtures_lake.iceberg_table(lake, EVENTS)).files_deleted == 0
 
 
 def test_only_older_versions_in_the_metadata_folder_are_deleted(lake: Lake, landing: Path) -> None:
@@ -99,7 +99,7 @@ def test_expiry_honours_delete_after_commit(lake: Lake, landing: Path) -> None:
 
     expire_snapshots(table, older_than=timedelta(0))
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert len(table.snapshots()) == 1
     assert dropping not in metadata_on_disk(table)
     assert metadata_on_disk(table) == kept_by_table(table)
@@ -112,11 +112,11 @@ def test_pyiceberg_transaction_commits_used_by_icehouse_honour_it_too(
     table = make_table(lake, landing, delete_after_commit=True, keep=2)
     dropping = normalise_path(table.metadata.metadata_log[0].metadata_file)
     if operation == "alter":
-        lake.alter_table(EVENTS, properties={"comment": "altered"})
+        lake.tables.alter(EVENTS, properties={"comment": "altered"})
     elif operation == "delete":
         assert lake.delete(EVENTS, "id = 5") == 1
     else:
-        lake.rollback_table(EVENTS, table.snapshots()[-2].snapshot_id)
-    table = lake.table(EVENTS)
+        lake.tables.rollback(EVENTS, table.snapshots()[-2].snapshot_id)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert dropping not in metadata_on_disk(table)
     assert metadata_on_disk(table) == kept_by_table(table)

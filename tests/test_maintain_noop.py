@@ -24,16 +24,18 @@ events = fixtures_lake.events
 
 
 def state(lake: Lake) -> tuple[str, int]:
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     return table.metadata_location, len(table.metadata.snapshots)
 
 
 ACTIONS: dict[str, Callable[[Lake], dict[str, Any]]] = {
-    "compact": lambda lake: lake.compact(EVENTS, "binpack", min_input_files=2).to_dict(),
-    "manifests": lambda lake: lake.rewrite_manifests(EVENTS).to_dict(),
-    "expire": lambda lake: lake.expire_snapshots(EVENTS, older_than="0s").to_dict(),
-    "clean-metadata": lambda lake: lake.clean_metadata(EVENTS).to_dict(),
-    "orphans": lambda lake: lake.remove_orphans(EVENTS, older_than="0s", force=True).to_dict(),
+    "compact": lambda lake: lake.maintenance.compact(
+        EVENTS, "binpack", min_input_files=2
+    ).to_dict(),
+    "manifests": lambda lake: lake.maintenance.manifests(EVENTS).to_dict(),
+    "expire": lambda lake: lake.maintenance.expire(EVENTS, older_than="0s").to_dict(),
+    "clean-metadata": lambda lake: lake.maintenance.clean_metadata(EVENTS).to_dict(),
+    "orphans": lambda lake: lake.maintenance.orphans(EVENTS, older_than="0s", force=True).to_dict(),
 }
 NOTHING_CHANGED: dict[str, Callable[[dict[str, Any]], bool]] = {
     "compact": lambda r: r["groups"] == [] and r["snapshots"] == [],
@@ -62,16 +64,23 @@ def test_a_second_run_on_a_settled_table_commits_nothing(
 
 def test_manifests_three_times_on_one_manifest_adds_no_snapshot(lake: Lake, events: Table) -> None:
     append_batches(lake, per_day=1, days=(1,))
-    assert len(lake.table(EVENTS).current_snapshot().manifests(lake.table(EVENTS).io)) == 1
+    assert (
+        len(
+            fixtures_lake.iceberg_table(lake, EVENTS)
+            .current_snapshot()
+            .manifests(fixtures_lake.iceberg_table(lake, EVENTS).io)
+        )
+        == 1
+    )
     before = state(lake)
 
-    reports = [lake.rewrite_manifests(EVENTS) for _ in range(3)]
+    reports = [lake.maintenance.manifests(EVENTS) for _ in range(3)]
 
     assert state(lake) == before
     assert [(r.manifests_before, r.manifests_after, r.changed) for r in reports] == [
         (1, 1, False)
     ] * 3
-    assert [r.status for r in lake.maintenance_history(EVENTS)] == ["ok"] * 3
+    assert [r.status for r in lake.maintenance.history(EVENTS)] == ["ok"] * 3
 
 
 def test_the_cli_says_when_manifests_were_already_clustered(

@@ -71,7 +71,7 @@ def table(lake: Lake, landing: Path, events: Table) -> Table:
     write_jsonl(landing / "b.jsonl", [event(3, day=2)])
     lake.ingest()
     assert lake.delete(EVENTS, "id = 1") == 1
-    return lake.table(EVENTS)
+    return fixtures_lake.iceberg_table(lake, EVENTS)
 
 
 def test_an_old_orphan_is_deleted_and_its_bytes_reported(lake: Lake, table: Table) -> None:
@@ -121,7 +121,7 @@ def test_an_in_flight_write_survives_and_its_commit_then_succeeds(lake: Lake, ta
 
     assert result.kept_too_young == len(in_flight) and result.files_deleted == 0
     assert in_flight <= on_disk(table)
-    fast_append(lake.table(EVENTS), written, properties={})
+    fast_append(fixtures_lake.iceberg_table(lake, EVENTS), written, properties={})
     assert ids(lake) == [2, 3, 10, 11]
 
 
@@ -213,12 +213,12 @@ def test_orphans_on_an_s3_warehouse(
     configure(home, s3_server, warehouse=f"s3://{bucket}/lake")
     lake = Lake.open(home)
     try:
-        lake.create_table(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+        lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
         add_source(lake, "s", landing)
         write_jsonl(landing / "a.jsonl", [event(1), event(2)])
         lake.ingest()
         assert lake.delete(EVENTS, "id = 1") == 1
-        table = lake.table(EVENTS)
+        table = fixtures_lake.iceberg_table(lake, EVENTS)
         base = table.location().removeprefix("s3://")
         with s3_filesystem.open_output_stream(f"{base}/data/stray.parquet") as out:
             out.write(b"y" * 321)

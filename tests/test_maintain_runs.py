@@ -72,15 +72,15 @@ def test_a_run_killed_after_its_first_commit_shows_as_interrupted_with_what_it_c
     home: Path, lake: Lake, events: Table, args: tuple[str, ...], committed_key: str
 ) -> None:
     append_batches(lake)
-    stray_orphan(lake.table(EVENTS))
+    stray_orphan(fixtures_lake.iceberg_table(lake, EVENTS))
     rows = lake.sql(f"SELECT count(*) AS n FROM {EVENTS}").to_pylist()
 
     killed_after_first_commit(home, *args)
 
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert (run.action.split(":")[0], run.status, run.finished_at) == (args[0], "interrupted", None)
     assert committed_key in run.committed[0]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     if committed_key == "snapshot_id":
         assert run.committed[0]["snapshot_id"] == table.current_snapshot().snapshot_id
     if committed_key == "expired_snapshot_ids":
@@ -93,16 +93,16 @@ def test_a_run_killed_after_its_first_commit_shows_as_interrupted_with_what_it_c
 def test_a_run_refused_by_the_lease_is_recorded_as_failed_with_the_holder(
     lake: Lake, events: Table
 ) -> None:
-    far = Leases(lake.engine, owner="far-host:7")
+    far = Leases(fixtures_lake.engine_of(lake), owner="far-host:7")
     assert far.try_acquire(lease_key(EVENTS))
 
     with pytest.raises(MaintenanceBusy) as refused:
-        lake.expire_snapshots(EVENTS)
+        lake.maintenance.expire(EVENTS)
 
     message = refused.value.message
     assert message.startswith(f"{EVENTS} is being maintained by far-host:7 until ")
     assert " s)" in message and f"`icehouse maintain unlock {EVENTS}`" in message
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert (run.status, run.error) == ("failed", message)
 
 
@@ -115,12 +115,12 @@ def test_an_error_that_is_not_icehouses_is_recorded_as_failed_and_raised_unchang
 
     monkeypatch.setattr(service, "expire_snapshots", broken)
     with pytest.raises(type(error)) as raised:
-        lake.expire_snapshots(EVENTS)
+        lake.maintenance.expire(EVENTS)
 
     assert raised.value is error
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert (run.status, run.error) == ("failed", repr(error))
-    assert Leases(lake.engine, owner="someone:1").try_acquire(lease_key(EVENTS))
+    assert Leases(fixtures_lake.engine_of(lake), owner="someone:1").try_acquire(lease_key(EVENTS))
 
 
 def test_a_run_longer_than_its_lease_keeps_it_by_renewing(
@@ -142,24 +142,30 @@ def test_a_run_longer_than_its_lease_keeps_it_by_renewing(
     def slow_expiry(table: Table, **kwargs: object) -> object:
         assert renewed_past_the_lease.wait(60)
         other = Maintenance(
-            lake.engine, lake.catalog, warehouse=lake.config.warehouse, owner="other:1"
+            fixtures_lake.engine_of(lake),
+            fixtures_lake.catalog_of(lake),
+            warehouse=lake.config.warehouse,
+            owner="other:1",
         )
         with pytest.raises(MaintenanceBusy, match="being maintained by"):
             other.orphans(EVENTS)
-        seen["status"] = list_runs(lake.engine, EVENTS)[-1].status
+        seen["status"] = list_runs(fixtures_lake.engine_of(lake), EVENTS)[-1].status
         return original(table, **kwargs)
 
     original = service.expire_snapshots
     monkeypatch.setattr(reports, "keep_alive", counting)
     monkeypatch.setattr(service, "expire_snapshots", slow_expiry)
     mine = Maintenance(
-        lake.engine, lake.catalog, warehouse=lake.config.warehouse, lease_seconds=0.3
+        fixtures_lake.engine_of(lake),
+        fixtures_lake.catalog_of(lake),
+        warehouse=lake.config.warehouse,
+        lease_seconds=0.3,
     )
 
     mine.expire(EVENTS)
 
     assert seen["status"] == "running"
-    statuses = [(r.action, r.status) for r in lake.maintenance_history(EVENTS)]
+    statuses = [(r.action, r.status) for r in lake.maintenance.history(EVENTS)]
     assert statuses == [("orphans", "failed"), ("expire", "ok")]
 
 
@@ -170,28 +176,30 @@ def wait_until(moment: float) -> None:
 
 def test_a_lease_whose_holder_stopped_renewing_is_free_once_it_runs_out(lake: Lake) -> None:
     key = lease_key(EVENTS)
-    gone = Leases(lake.engine, owner="dead-host:1", seconds=0.5)
+    gone = Leases(fixtures_lake.engine_of(lake), owner="dead-host:1", seconds=0.5)
     assert gone.try_acquire(key)
     until = gone.lease(key).until  # type: ignore[union-attr]
 
     wait_until(until)
 
-    assert Leases(lake.engine, owner="alive-host:2").try_acquire(key)
+    assert Leases(fixtures_lake.engine_of(lake), owner="alive-host:2").try_acquire(key)
 
 
 def test_a_running_run_that_stopped_reporting_reads_as_interrupted(lake: Lake) -> None:
-    started = start_run(lake.engine, table=EVENTS, action="expire", dry_run=False, alive_for=0.3)
-    assert list_runs(lake.engine)[0].status == "running"
+    started = start_run(
+        fixtures_lake.engine_of(lake), table=EVENTS, action="expire", dry_run=False, alive_for=0.3
+    )
+    assert list_runs(fixtures_lake.engine_of(lake))[0].status == "running"
 
     wait_until(time.time() + 0.3)
 
-    [run] = list_runs(lake.engine)
+    [run] = list_runs(fixtures_lake.engine_of(lake))
     assert (run.id, run.status, run.seconds) == (started, "interrupted", None)
 
 
 def test_unlock_breaks_a_lease_and_says_whose_it_was(home: Path, events: Table) -> None:
     with Lake.open(home) as opened:
-        far = Leases(opened.engine, owner="far-host:7")
+        far = Leases(fixtures_lake.engine_of(opened), owner="far-host:7")
         assert far.try_acquire(lease_key(EVENTS))
 
     refused = cli("maintain", "expire", EVENTS, "--home", str(home))
@@ -212,11 +220,17 @@ def test_unlock_breaks_a_lease_and_says_whose_it_was(home: Path, events: Table) 
 def test_unlock_records_the_holders_unfinished_run_as_interrupted(
     lake: Lake, events: Table
 ) -> None:
-    lake.maintenance.leases.try_acquire(lease_key(EVENTS))
-    start_run(lake.engine, table=EVENTS, action="compact:binpack", dry_run=False, alive_for=600)
+    lake.maintenance._service().leases.try_acquire(lease_key(EVENTS))
+    start_run(
+        fixtures_lake.engine_of(lake),
+        table=EVENTS,
+        action="compact:binpack",
+        dry_run=False,
+        alive_for=600,
+    )
 
-    broken = lake.unlock(EVENTS)
+    broken = lake.maintenance.unlock(EVENTS)
 
     assert broken is not None
-    [run] = lake.maintenance_history(EVENTS)
+    [run] = lake.maintenance.history(EVENTS)
     assert run.status == "interrupted" and "maintain unlock" in (run.error or "")

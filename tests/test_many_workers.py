@@ -19,6 +19,7 @@ from sqlalchemy import and_, func, select
 from icehouse.ingest.ledger import PENDING, BatchLog
 from icehouse.lake import Lake
 from icehouse.state.models import files
+from tests import fixtures_lake
 from tests.test_exactly_once import ids_in_table, make_lake, write_events
 
 ROWS_PER_FILE = 20
@@ -40,12 +41,12 @@ def start_workers(home: Path, count: int, **env: str) -> list[subprocess.Popen[b
 
 
 def open_batches(lake: Lake) -> int:
-    return len(BatchLog(lake.engine).open_batches())
+    return len(BatchLog(fixtures_lake.engine_of(lake)).open_batches())
 
 
 def queued(lake: Lake, source: str) -> int:
     """Files of ``source`` back in the queue (pending, claimed by nobody)."""
-    with lake.engine.connect() as conn:
+    with fixtures_lake.engine_of(lake).connect() as conn:
         return int(
             conn.execute(
                 select(func.count())
@@ -120,7 +121,7 @@ def test_the_same_content_under_two_names_goes_in_once_whatever_the_workers(
     finally:
         stop(workers)
     assert found == expected
-    duplicates = sum(s.files_duplicate for s in lake.status())
+    duplicates = sum(s.files_duplicate for s in lake.sources.status())
     assert duplicates == 12
 
 
@@ -131,8 +132,8 @@ def test_a_running_worker_takes_back_a_dead_peers_claimed_files(tmp_path: Path) 
     restart needed, and the files are ingested once afterwards."""
     home = tmp_path / "lake"
     lake = make_lake(home, commit_interval="0.5s", ingest='lease = "3s"')
-    lake.add_source(
-        lake.source("events").model_copy(
+    lake.sources.add(
+        lake.sources.get("events").model_copy(
             update={"name": "idle", "location": str(tmp_path / "idle")}
         )
     )

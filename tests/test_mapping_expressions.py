@@ -29,7 +29,7 @@ def write_tsv(path: Path, lines: list[str]) -> Path:
 
 
 def quarantined_lines(lake: Lake) -> list[tuple[int | None, str, str]]:
-    return sorted((r.line, r.raw, r.reason) for r in lake.quarantine_list(kind="line"))
+    return sorted((r.line, r.raw, r.reason) for r in lake.quarantine.list(kind="line"))
 
 
 def events_rows(lake: Lake) -> list[dict]:
@@ -156,7 +156,7 @@ def test_a_file_whose_expression_fails_on_most_lines_is_quarantined_whole(lake, 
     report = lake.ingest()
 
     assert (report.rows, report.quarantined_files) == (0, 1)
-    (record,) = lake.quarantine_list(kind="file")
+    (record,) = lake.quarantine.list(kind="file")
     assert record.path == str(path)
     assert "first: line 1: column bytes: expr 'CAST(${size} AS INT)' failed on" in record.reason
 
@@ -167,7 +167,7 @@ def test_invalid_sql_in_an_expression_is_a_mapping_error_not_bad_data(lake, land
 
     with pytest.raises(InvalidMapping, match=r"source 's': mapping failed: .*no_such_fn"):
         lake.ingest()
-    assert lake.quarantine_list() == []
+    assert lake.quarantine.list() == []
 
 
 # --- ${path}: source fields in expressions -----------------------------------------------------
@@ -314,7 +314,7 @@ def test_helper_fields_feed_columns_by_path_and_by_reference_and_are_not_columns
         "helper field size: expr 'CAST(${kb} AS INT) * 1024' failed on ${kb}='x'",
     )
     # Saved to icehouse.toml and read back the same.
-    assert lake.source("s").derive == {
+    assert lake.sources.get("s").derive == {
         "stamp": "${date} || ' ' || ${time}",
         "size": "CAST(${kb} AS INT) * 1024",
     }
@@ -339,7 +339,7 @@ def test_a_timestamp_rule_reads_a_helper_field(lake, landing, events):
 
 
 def test_meta_file_and_line_fill_columns_with_the_relative_path_and_line_number(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         "logs.lines",
         schema={"id": "long!", "file": "string!", "line": "long!", "folder": "string"},
     )

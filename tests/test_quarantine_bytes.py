@@ -26,7 +26,7 @@ def lake(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch) -> Iterato
     home = tmp_path / "lake"
     Lake.init(home)
     opened = Lake.open(home)
-    opened.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    opened.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
     try:
         yield opened
     finally:
@@ -62,7 +62,7 @@ def test_lines_with_nul_control_bytes_and_invalid_utf8_are_quarantined(
 
     assert (report.rows, report.bad_rows, report.quarantined_files) == (40, 3, 0)
     assert ids(lake) == list(range(1, 41))
-    records = lake.quarantine_list()
+    records = lake.quarantine.list()
     assert [(r.line, r.raw) for r in records] == list(
         zip([21, 22, 23], SHOWN_JSON_LINES, strict=True)
     )
@@ -94,7 +94,7 @@ def test_a_csv_value_holding_nul_that_cannot_convert_is_quarantined_with_its_rea
     report = lake.ingest()
 
     assert (report.rows, report.bad_rows) == (20, 1)
-    record = lake.quarantine_list()[0]
+    record = lake.quarantine.list()[0]
     assert record.line == 22
     assert record.raw == "2024-06-01T10:00:00Z,21,de,1\\x002"
     assert "1\\x002" in record.reason and "\x00" not in record.reason
@@ -106,13 +106,13 @@ def test_a_replayed_nul_line_is_read_again_from_the_file(lake: Lake, tmp_path: P
     add_source(lake, "s", landing, on_success="keep")
     (landing / "a.jsonl").write_bytes(good(1, 20) + BAD_JSON_LINES[0] + b"\n")
     lake.ingest()
-    [first] = lake.quarantine_list()
+    [first] = lake.quarantine.list()
 
-    assert lake.quarantine_replay(source="s").lines == 1
+    assert lake.quarantine.replay(source="s").lines == 1
     lake.ingest()
 
     # still bad: quarantined again from the file's own bytes, shown the same way
-    [again] = lake.quarantine_list()
+    [again] = lake.quarantine.list()
     assert again.id != first.id
     assert (again.line, again.raw) == (21, SHOWN_JSON_LINES[0])
     assert ids(lake) == list(range(1, 21))

@@ -76,7 +76,7 @@ def _micros(day: int) -> int:
 
 def append_rows(lake: Lake, name: str, batch: pa.Table) -> list[DataFile]:
     """One append of ``batch``, written by icehouse's writer (one file per partition)."""
-    table = lake.table(name)
+    table = fixtures_lake.iceberg_table(lake, name)
     writer = TableWriter(table)
     writer.write(batch)
     files = writer.close()
@@ -241,7 +241,7 @@ def _delete_file(
 @pytest.fixture
 def three_days(lake: Lake) -> dict[int, list[DataFile]]:
     """``logs.events`` with 100 rows on each of June 1-3 (ids 100·day … 100·day + 99)."""
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
     return {day: append_rows(lake, EVENTS, rows(100 * day, 100, day=day)) for day in (1, 2, 3)}
 
 
@@ -251,14 +251,14 @@ ID_RANGE = "SELECT id FROM logs.events WHERE id >= 205 AND id < 215 ORDER BY id"
 
 
 def ids_of(lake: Lake, sql: str, *, prune: bool = True) -> list[int]:
-    return run_sql(lake.catalog, sql, prune=prune).table.column("id").to_pylist()
+    return run_sql(fixtures_lake.catalog_of(lake), sql, prune=prune).table.column("id").to_pylist()
 
 
 def test_position_deletes_written_by_another_engine_remove_their_rows(
     lake: Lake, three_days: dict[int, list[DataFile]]
 ) -> None:
     (day_two,) = three_days[2]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(table, [position_delete_file(table, day_two, [0, 5, 10, 99])])
 
     expected = [i for i in range(100, 400) if i not in (200, 205, 210, 299)]
@@ -273,7 +273,7 @@ def test_a_position_delete_file_without_path_bounds_applies_by_partition(
     lake: Lake, three_days: dict[int, list[DataFile]]
 ) -> None:
     (day_three,) = three_days[3]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(table, [position_delete_file(table, day_three, [1, 2], path_bounds=False)])
 
     assert ids_of(lake, ALL) == [i for i in range(100, 400) if i not in (301, 302)]
@@ -284,7 +284,7 @@ def test_rows_appended_after_a_position_delete_are_not_deleted(
     lake: Lake, three_days: dict[int, list[DataFile]]
 ) -> None:
     (day_one,) = three_days[1]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(table, [position_delete_file(table, day_one, [0, 1], path_bounds=False)])
     append_rows(lake, EVENTS, rows(1000, 3, day=1))  # a new file of the same partition
 
@@ -300,12 +300,12 @@ def test_equality_deletes_are_refused_naming_the_delete_file(
     lake: Lake, three_days: dict[int, list[DataFile]]
 ) -> None:
     (day_two,) = three_days[2]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     delete = equality_delete_file(table, day_two, [201, 202])
     commit_delete_files(table, [delete])
 
     with pytest.raises(EqualityDeletesUnsupported) as raised:
-        run_sql(lake.catalog, DAY_TWO)
+        run_sql(fixtures_lake.catalog_of(lake), DAY_TWO)
     assert isinstance(raised.value, QueryError)
     assert raised.value.delete_file == delete.file_path
     assert raised.value.data_file == day_two.file_path
@@ -318,24 +318,24 @@ def test_equality_deletes_of_a_pruned_partition_do_not_stop_a_query(
     lake: Lake, three_days: dict[int, list[DataFile]]
 ) -> None:
     (day_two,) = three_days[2]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(table, [equality_delete_file(table, day_two, [201])])
 
     sql = "SELECT count(*) AS n FROM logs.events WHERE ts >= '2024-06-03'"
-    assert run_sql(lake.catalog, sql).table.to_pylist() == [{"n": 100}]
+    assert run_sql(fixtures_lake.catalog_of(lake), sql).table.to_pylist() == [{"n": 100}]
     with pytest.raises(EqualityDeletesUnsupported):
-        run_sql(lake.catalog, sql, prune=False)
+        run_sql(fixtures_lake.catalog_of(lake), sql, prune=False)
 
 
 def test_equality_deletes_older_than_a_data_file_do_not_apply_to_it(
     lake: Lake, three_days: dict[int, list[DataFile]]
 ) -> None:
     (day_one,) = three_days[1]
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(table, [equality_delete_file(table, day_one, [100])])
     append_rows(lake, EVENTS, rows(1000, 2, day=1))  # same partition, committed later
 
     assert ids_of(lake, "SELECT id FROM logs.events WHERE id >= 1000 ORDER BY id") == [1000, 1001]
     with pytest.raises(EqualityDeletesUnsupported) as raised:
-        run_sql(lake.catalog, "SELECT id FROM logs.events WHERE id < 1000")
+        run_sql(fixtures_lake.catalog_of(lake), "SELECT id FROM logs.events WHERE id < 1000")
     assert raised.value.data_file == day_one.file_path

@@ -27,7 +27,7 @@ ALL_COLUMNS = ("ts", "id", "country", "bytes")
 @pytest.fixture
 def files(lake: Lake) -> dict[tuple[int, int], DataFile]:
     """(day, 0 or 1) → that day's first or second data file."""
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=EVENTS_SCHEMA,
         partition=["day(ts)"],
@@ -50,8 +50,8 @@ def files(lake: Lake) -> dict[tuple[int, int], DataFile]:
 
 
 def explain(lake: Lake, sql: str) -> TablePlan:
-    result = run_sql(lake.catalog, sql, explain=True)
-    assert result.table == run_sql(lake.catalog, sql, prune=False).table
+    result = run_sql(fixtures_lake.catalog_of(lake), sql, explain=True)
+    assert result.table == run_sql(fixtures_lake.catalog_of(lake), sql, prune=False).table
     (plan,) = result.plans
     return plan
 
@@ -142,7 +142,9 @@ def test_a_join_counts_the_columns_either_side_references(
         "SELECT a.id FROM logs.events a JOIN logs.events b ON a.id = b.id + 1 "
         "WHERE a.country = 'de'"
     )
-    (plan,) = run_sql(lake.catalog, sql, explain=True).plans  # one table, one plan
+    (plan,) = run_sql(
+        fixtures_lake.catalog_of(lake), sql, explain=True
+    ).plans  # one table, one plan
     assert counts(plan) == (6, 6, 6, 6, 18, 0)  # not a single-table query: nothing pushed
     assert plan.bytes_read == sum(
         chunk_bytes(f, [0, 1, 2], ("id", "country")) for f in files.values()
@@ -152,7 +154,9 @@ def test_a_join_counts_the_columns_either_side_references(
 def test_without_explain_no_footer_is_read(
     lake: Lake, files: dict[tuple[int, int], DataFile]
 ) -> None:
-    (plan,) = run_sql(lake.catalog, "SELECT count(*) AS n FROM logs.events WHERE id < 1100").plans
+    (plan,) = run_sql(
+        fixtures_lake.catalog_of(lake), "SELECT count(*) AS n FROM logs.events WHERE id < 1100"
+    ).plans
     assert (plan.files_planned, plan.files_after_partition_pruning) == (1, 6)
     assert plan.row_groups_read is None and plan.row_groups_skipped is None
     assert plan.bytes_read is None and plan.footer_seconds is None
@@ -161,9 +165,9 @@ def test_without_explain_no_footer_is_read(
 def test_time_travel_explains_the_older_snapshot_read_whole_by_pyiceberg(
     lake: Lake, files: dict[tuple[int, int], DataFile]
 ) -> None:
-    first = lake.table(EVENTS).metadata.snapshots[0].snapshot_id
+    first = fixtures_lake.iceberg_table(lake, EVENTS).metadata.snapshots[0].snapshot_id
     sql = f"SELECT count(*) AS n FROM logs.events FOR VERSION AS OF {first}"
-    result = run_sql(lake.catalog, sql, explain=True)
+    result = run_sql(fixtures_lake.catalog_of(lake), sql, explain=True)
     assert result.table.to_pylist() == [{"n": 300}]
     (plan,) = result.plans
     assert plan.table == f"logs.events@{first}"
@@ -174,7 +178,9 @@ def test_time_travel_explains_the_older_snapshot_read_whole_by_pyiceberg(
 def test_files_read_through_pyiceberg_count_every_column(
     lake: Lake, files: dict[tuple[int, int], DataFile]
 ) -> None:
-    lake.table(EVENTS).update_schema().rename_column("bytes", "size").commit()
+    fixtures_lake.iceberg_table(lake, EVENTS).update_schema().rename_column(
+        "bytes", "size"
+    ).commit()
     plan = explain(lake, "SELECT count(*) AS n FROM logs.events WHERE id >= 3450 AND id < 3460")
     assert counts(plan) == (6, 6, 1, 1, 1, 2)
     assert plan.bytes_read == chunk_bytes(files[3, 1], [1], ALL_COLUMNS)

@@ -63,18 +63,20 @@ def evolved(lake: Lake) -> Table:
     """``logs.events`` through three partition specs, a renamed column and position
     deletes: day(ts) for June 1-2; hour(ts) + bucket(4, id) for June 2-3; unpartitioned
     for June 4; ``country`` renamed ``region`` before June 3's rows."""
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
     first = append_rows(lake, EVENTS, rows(100, 50, day=1))
     append_rows(lake, EVENTS, rows(200, 50, day=2, country=[None] * 50))
-    lake.alter_table(EVENTS, partition=["hour(ts)", "bucket(4, id)"])
+    lake.tables.alter(EVENTS, partition=["hour(ts)", "bucket(4, id)"])
     second = append_rows(lake, EVENTS, rows(300, 40, day=2))
-    lake.table(EVENTS).update_schema().rename_column("country", "region").commit()
+    fixtures_lake.iceberg_table(lake, EVENTS).update_schema().rename_column(
+        "country", "region"
+    ).commit()
     renamed = rows(400, 40, day=3).rename_columns(["ts", "id", "region", "bytes"])
     append_rows(lake, EVENTS, renamed)
-    spec = lake.table(EVENTS).update_spec()
+    spec = fixtures_lake.iceberg_table(lake, EVENTS).update_spec()
     spec.remove_field("ts_hour").remove_field("id_bucket").commit()
     append_rows(lake, EVENTS, rows(500, 30, day=4).rename_columns(["ts", "id", "region", "bytes"]))
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(
         table,
         [
@@ -82,9 +84,9 @@ def evolved(lake: Lake) -> Table:
             position_delete_file(table, second[0], [0]),
         ],
     )
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     commit_delete_files(table, [position_delete_file(table, second[1], [0], path_bounds=False)])
-    return lake.table(EVENTS)
+    return fixtures_lake.iceberg_table(lake, EVENTS)
 
 
 FILTERS: list[BooleanExpression] = [
@@ -154,13 +156,15 @@ def _june_2(partition: Record, spec_id: int) -> bool:
 def test_pruned_and_unpruned_answers_match_on_the_evolved_table(
     lake: Lake, evolved: Table, sql: str
 ) -> None:
-    pruned = run_sql(lake.catalog, sql).table
-    assert pruned == run_sql(lake.catalog, sql, prune=False).table
+    pruned = run_sql(fixtures_lake.catalog_of(lake), sql).table
+    assert pruned == run_sql(fixtures_lake.catalog_of(lake), sql, prune=False).table
     assert pruned.num_rows > 0
 
 
 def test_the_evolved_table_reads_every_row_but_the_deleted_ones(lake: Lake, evolved: Table) -> None:
-    answer = run_sql(lake.catalog, "SELECT id, region FROM logs.events ORDER BY id").table
+    answer = run_sql(
+        fixtures_lake.catalog_of(lake), "SELECT id, region FROM logs.events ORDER BY id"
+    ).table
     ids = answer.column("id").to_pylist()
     assert len(ids) == 50 + 50 + 40 + 40 + 30 - 4
     assert {100, 101} & set(ids) == set()

@@ -17,6 +17,7 @@ from icehouse.demo.workload import SCHEMA, TABLE, demo_sources
 from icehouse.lake import Lake
 from icehouse.tables.append import fast_append
 from icehouse.tables.writer import TableWriter
+from tests import fixtures_lake
 
 
 @pytest.fixture(scope="module")
@@ -25,9 +26,9 @@ def demo_lake(tmp_path_factory: pytest.TempPathFactory) -> Lake:
     Lake.init(home)
     lake = Lake.open(home)
     generate(home / "landing", GeneratorConfig(rows=6000, days=6, malformed_lines=0))
-    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id")
+    lake.tables.create(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id")
     for source in demo_sources(home / "landing"):
-        lake.add_source(source)
+        lake.sources.add(source)
     lake.ingest()
     return lake
 
@@ -46,56 +47,56 @@ QUERIES = [
 
 @pytest.mark.parametrize("sql", QUERIES)
 def test_pruned_and_unpruned_answers_are_identical(demo_lake: Lake, sql: str) -> None:
-    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+    assert demo_lake.sql(sql) == demo_lake.sql(sql, prune=False)
 
 
 def test_a_one_day_filter_plans_only_that_days_files(demo_lake: Lake) -> None:
-    result = demo_lake.query(QUERIES[0])
+    result = demo_lake.explain(QUERIES[0])
     (plan,) = result.plans
     assert plan.files_planned == 1 < plan.files_in_snapshot
-    unpruned = demo_lake.query(QUERIES[0], prune=False).plans[0]
+    unpruned = demo_lake.explain(QUERIES[0], prune=False).plans[0]
     assert unpruned.files_planned == plan.files_in_snapshot
     assert plan.bytes_planned < unpruned.bytes_planned
     assert "requested_at" in plan.pushed_filter
 
 
 def test_an_or_is_pushed_whole_when_both_sides_translate(demo_lake: Lake) -> None:
-    (plan,) = demo_lake.query(QUERIES[4]).plans
+    (plan,) = demo_lake.explain(QUERIES[4]).plans
     assert plan.pushed_filter == "requested_at < 2024-06-02T00:00:00+00:00 OR customer_id = 7"
 
 
 def test_an_or_with_a_side_that_cannot_be_translated_is_not_pushed(demo_lake: Lake) -> None:
     sql = f"{COUNT} WHERE requested_at < '2024-06-02' OR lower(country) = 'us'"
-    (plan,) = demo_lake.query(sql).plans
+    (plan,) = demo_lake.explain(sql).plans
     assert plan.pushed_filter == "none"
     assert plan.files_planned == plan.files_in_snapshot
-    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+    assert demo_lake.sql(sql) == demo_lake.sql(sql, prune=False)
 
 
 def test_a_negated_filter_keeps_sql_null_semantics(demo_lake: Lake) -> None:
     """``NOT (x = v)`` is not TRUE where x is null; Iceberg's ``NotEqualTo`` would be."""
     sql = f"{COUNT} WHERE NOT (bytes_sent = 0 OR country IN ('US', 'DE'))"
-    (plan,) = demo_lake.query(sql).plans
+    (plan,) = demo_lake.explain(sql).plans
     assert "country NOT IN" in plan.pushed_filter and "IS NOT NULL" in plan.pushed_filter
-    assert demo_lake.query(sql).table == demo_lake.query(sql, prune=False).table
+    assert demo_lake.sql(sql) == demo_lake.sql(sql, prune=False)
 
 
 def test_pruning_holds_across_partition_evolution(tmp_path: Path) -> None:
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
     generate(tmp_path / "landing", GeneratorConfig(rows=3000, days=4, malformed_lines=0))
-    lake.create_table(TABLE, schema=SCHEMA, partition=["day(requested_at)"])
+    lake.tables.create(TABLE, schema=SCHEMA, partition=["day(requested_at)"])
     sources = demo_sources(tmp_path / "landing")
-    lake.add_source(sources[0])
+    lake.sources.add(sources[0])
     lake.ingest()
     for sql in QUERIES[:4]:  # plans for the first spec, kept for queries run again
-        assert lake.query(sql).table == lake.query(sql, prune=False).table
-    lake.alter_table(TABLE, partition=["hour(requested_at)", "bucket(4, customer_id)"])
+        assert lake.sql(sql) == lake.sql(sql, prune=False)
+    lake.tables.alter(TABLE, partition=["hour(requested_at)", "bucket(4, customer_id)"])
     for source in sources[1:]:
-        lake.add_source(source)
+        lake.sources.add(source)
     lake.ingest()
     for sql in QUERIES[:4]:
-        assert lake.query(sql).table == lake.query(sql, prune=False).table
+        assert lake.sql(sql) == lake.sql(sql, prune=False)
 
 
 def test_sql_explain_prints_files_and_bytes_per_table(demo_lake: Lake) -> None:
@@ -114,12 +115,12 @@ def test_a_connection_retired_after_a_heavy_query_is_replaced_for_the_next_one(
 ) -> None:
     from icehouse.query import sql as sql_module
 
-    expected = demo_lake.query(QUERIES[0]).table
+    expected = demo_lake.sql(QUERIES[0])
     monkeypatch.setattr(sql_module, "HEAVY_QUERY_SECONDS", -1.0)  # every query is heavy
-    first = sql_module._connection()
-    assert demo_lake.query(QUERIES[0]).table == expected  # retires ``first``
-    assert demo_lake.query(QUERIES[0]).table == expected  # on its successor
-    successor = sql_module._connection()
+    first = demo_lake._queries.connection()
+    assert demo_lake.sql(QUERIES[0]) == expected  # retires ``first``
+    assert demo_lake.sql(QUERIES[0]) == expected  # on its successor
+    successor = demo_lake._queries.connection()
     assert successor is not first
     with pytest.raises(duckdb.ConnectionException):
         first.execute("SELECT 1")  # closed by the helper thread
@@ -131,9 +132,9 @@ def two_files(tmp_path: Path) -> Lake:
     wrongly pushed constant prunes a file whose row matches."""
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
-    lake.create_table("a.e", schema={"ts": "timestamptz!", "id": "long!", "x": "double"})
+    lake.tables.create("a.e", schema={"ts": "timestamptz!", "id": "long!", "x": "double"})
     for hour, ident, x in ((5, 1, 1.5), (12, 2, 15.0)):
-        table = lake.table("a.e")
+        table = fixtures_lake.iceberg_table(lake, "a.e")
         writer = TableWriter(table)
         writer.write(
             pa.table(
@@ -163,7 +164,7 @@ def two_files(tmp_path: Path) -> Lake:
 )
 def test_constants_are_pushed_as_the_query_reads_them(two_files: Lake, where: str) -> None:
     sql = f"SELECT id FROM a.e WHERE {where} ORDER BY id"
-    assert two_files.query(sql).table == two_files.query(sql, prune=False).table
+    assert two_files.sql(sql) == two_files.sql(sql, prune=False)
 
 
 def test_a_changed_time_zone_changes_how_pushed_timestamps_are_read(two_files: Lake) -> None:
@@ -180,12 +181,12 @@ def test_a_changed_time_zone_changes_how_pushed_timestamps_are_read(two_files: L
 def test_a_namespace_named_main_can_be_queried_again_and_again(tmp_path: Path) -> None:
     Lake.init(tmp_path)
     lake = Lake.open(tmp_path)
-    lake.create_table("main.t", schema={"id": "long!"})
-    table = lake.table("main.t")
+    lake.tables.create("main.t", schema={"id": "long!"})
+    table = fixtures_lake.iceberg_table(lake, "main.t")
     writer = TableWriter(table)
     writer.write(pa.table({"id": pa.array([1, 2], pa.int64())}))
     fast_append(table, writer.close(), properties={})
-    lake.create_table("logs.x", schema={"id": "long!"})
+    lake.tables.create("logs.x", schema={"id": "long!"})
     for _ in range(2):
         assert lake.sql("SELECT count(*) AS n FROM main.t").to_pylist() == [{"n": 2}]
     assert lake.sql("SELECT count(*) AS n FROM logs.x").to_pylist() == [{"n": 0}]

@@ -17,6 +17,7 @@ import pytest
 
 from icehouse.config import CONFIG_FILE, SourceConfig
 from icehouse.lake import Lake
+from tests import fixtures_lake
 
 if TYPE_CHECKING:
     from tests.conftest import S3Server
@@ -112,8 +113,8 @@ def test_s3_prefix_is_ingested_exactly_once(
 
     lake = Lake.open(home)
     try:
-        lake.create_table(TABLE, schema=SCHEMA)
-        lake.add_source(
+        lake.tables.create(TABLE, schema=SCHEMA)
+        lake.sources.add(
             SourceConfig(
                 name="events_jsonl",
                 location=f"s3://{base}/jsonl",
@@ -123,7 +124,7 @@ def test_s3_prefix_is_ingested_exactly_once(
                 compression="auto",
             )
         )
-        lake.add_source(
+        lake.sources.add(
             SourceConfig(
                 name="events_parquet",
                 location=f"s3://{base}/parquet",
@@ -152,7 +153,7 @@ def test_s3_prefix_is_ingested_exactly_once(
             {"id": 149, "name": "event 149", "amount": 74.5},
             {"id": 1069, "name": "event 1069", "amount": 534.5},
         ]
-        snapshots = len(lake.table(TABLE).metadata.snapshots)
+        snapshots = len(fixtures_lake.iceberg_table(lake, TABLE).metadata.snapshots)
 
         # on_success = "delete" removed the committed parquet object, nothing else.
         assert objects(fs, f"{base}/parquet") == {
@@ -165,7 +166,7 @@ def test_s3_prefix_is_ingested_exactly_once(
         # A second run finds nothing new: no rows, no snapshot.
         second = lake.ingest()
         assert (second.files, second.rows, second.duplicate_files) == (0, 0, 0)
-        assert len(lake.table(TABLE).metadata.snapshots) == snapshots
+        assert len(fixtures_lake.iceberg_table(lake, TABLE).metadata.snapshots) == snapshots
         assert lake.sql(f"SELECT count(*) AS n FROM {TABLE}").to_pylist() == [{"n": 220}]
 
         # Files that land later are ingested by the next run, and only they.
@@ -200,10 +201,10 @@ def test_s3_warehouse(
 
     lake = Lake.open(home)
     try:
-        table = lake.create_table(TABLE, schema=SCHEMA)
-        assert table.location().startswith(f"s3://{warehouse_bucket}/lake/")
+        table = lake.tables.create(TABLE, schema=SCHEMA)
+        assert table.location.startswith(f"s3://{warehouse_bucket}/lake/")
         for name, fmt, glob in (("j", "jsonl", "*.jsonl.gz"), ("p", "parquet", "*.parquet")):
-            lake.add_source(
+            lake.sources.add(
                 SourceConfig(
                     name=name,
                     location=f"s3://{landing_bucket}/in",
@@ -217,7 +218,7 @@ def test_s3_warehouse(
         assert ids(lake) == list(range(100))
         assert lake.ingest().files == 0
 
-        table = lake.table(TABLE)
+        table = fixtures_lake.iceberg_table(lake, TABLE)
         assert table.metadata_location.startswith(f"s3://{warehouse_bucket}/lake/")
         data_files = [task.file.file_path for task in table.scan().plan_files()]
         assert data_files and all(

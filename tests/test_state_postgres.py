@@ -57,11 +57,11 @@ def test_whole_ingest_with_state_in_postgres(
     lake = Lake.open(home)
     try:
         assert lake.config.state_url == postgres_url
-        lake.create_table(
+        lake.tables.create(
             TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
         )
         for source in demo_sources(home / "landing"):
-            lake.add_source(source)
+            lake.sources.add(source)
 
         report = lake.ingest()
         assert report.files == len(logs.files)
@@ -74,7 +74,7 @@ def test_whole_ingest_with_state_in_postgres(
         ).to_pylist()
         assert {c["provider"]: c["n"] for c in counts} == logs.rows_by_provider()
         assert lake.sql(f"SELECT count(*) AS n FROM {TABLE}").to_pylist() == [{"n": 3000}]
-        quarantined = lake.quarantine_summary()
+        quarantined = lake.quarantine.summary()
         assert sum(q["lines"] for q in quarantined.values()) == logs.bad_lines
         assert sum(q["files"] for q in quarantined.values()) == 0
 

@@ -25,12 +25,12 @@ def test_history_shows_each_ingest_and_rollback_restores_an_earlier_state(lake, 
     write_jsonl(landing / "b.jsonl", [event(3)])
     lake.ingest()
 
-    history = lake.table_history(EVENTS)
+    history = lake.tables.history(EVENTS)
     assert [s.operation for s in history] == ["append", "append"]
     assert [s.summary["total-records"] for s in history] == ["2", "3"]
     assert [s.is_current for s in history] == [False, True]
 
-    lake.rollback_table(EVENTS, history[0].snapshot_id)
+    lake.tables.rollback(EVENTS, history[0].snapshot_id)
     assert ids(lake) == [1, 2]
 
 

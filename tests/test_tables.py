@@ -57,7 +57,7 @@ def ingest_rows(lake: Lake, landing: Path, rows: list[dict], *, name: str = "a.j
 def partitions(lake: Lake, table: str = EVENTS) -> dict[object, int]:
     """{partition value (single-field specs): rows in it}, over the current data files."""
     counts: dict[object, int] = {}
-    for f in data_files(lake.table(table)):
+    for f in data_files(fixtures_lake.iceberg_table(lake, table)):
         (value,) = f["partition"].values()
         counts[value] = counts.get(value, 0) + f["record_count"]
     return counts
@@ -89,7 +89,7 @@ def partitions(lake: Lake, table: str = EVENTS) -> dict[object, int]:
     ],
 )
 def test_ingested_rows_land_in_the_partition_their_transform_gives(lake, landing, spec, expected):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=[spec])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=[spec])
     ingest_rows(lake, landing, ROWS)
     assert partitions(lake) == expected
     assert ids(lake) == [1, 2, 3, 17]
@@ -103,10 +103,10 @@ def test_bucket_partitions_match_icebergs_murmur3_bucket_of_each_row(
 ):
     from pyiceberg.transforms import BucketTransform
 
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=[f"bucket(4, {column})"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=[f"bucket(4, {column})"])
     ingest_rows(lake, landing, ROWS)
     bucket = BucketTransform(4).transform(iceberg_type)
-    files = data_files(lake.table(EVENTS))
+    files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     assert sum(f["record_count"] for f in files) == 4
     assert len(files) >= 2
     for f in files:
@@ -115,11 +115,11 @@ def test_bucket_partitions_match_icebergs_murmur3_bucket_of_each_row(
 
 
 def test_two_partition_fields_combine(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)", "truncate(1, country)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)", "truncate(1, country)"])
     ingest_rows(lake, landing, ROWS)
     found = {
         (f["partition"]["ts_day"], f["partition"]["country_trunc"]): f["record_count"]
-        for f in data_files(lake.table(EVENTS))
+        for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     }
     assert found == {
         (date(2023, 12, 31), "d"): 1,
@@ -130,9 +130,9 @@ def test_two_partition_fields_combine(lake, landing):
 
 
 def test_files_live_in_hive_style_partition_folders_by_default(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, ROWS)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     folders = {
         f["file_path"].removeprefix(table.location() + "/").rsplit("/", 1)[0]
         for f in data_files(table)
@@ -141,14 +141,14 @@ def test_files_live_in_hive_style_partition_folders_by_default(lake, landing):
 
 
 def test_object_storage_layout_puts_files_under_a_hashed_prefix(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=EVENTS_SCHEMA,
         partition=["day(ts)"],
         properties={"write.object-storage.enabled": "true"},
     )
     ingest_rows(lake, landing, ROWS)
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     relative = [f["file_path"].removeprefix(table.location() + "/") for f in data_files(table)]
     assert len(relative) == 2
     hashed = re.compile(
@@ -162,7 +162,8 @@ def test_object_storage_layout_puts_files_under_a_hashed_prefix(lake, landing):
 
 
 def test_new_tables_get_icehouse_defaults(lake):
-    table = lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     properties = table.metadata.properties
     assert properties["write.parquet.compression-codec"] == "zstd"
     assert properties["write.target-file-size-bytes"] == str(128 * 1024 * 1024)
@@ -172,19 +173,19 @@ def test_new_tables_get_icehouse_defaults(lake):
 
 
 def test_given_properties_win_over_defaults(lake):
-    table = lake.create_table(
+    table = lake.tables.create(
         EVENTS,
         schema=EVENTS_SCHEMA,
         properties={"write.parquet.compression-codec": "snappy", "owner": "ops"},
     )
-    assert table.metadata.properties["write.parquet.compression-codec"] == "snappy"
-    assert table.metadata.properties["owner"] == "ops"
+    assert table.properties["write.parquet.compression-codec"] == "snappy"
+    assert table.properties["owner"] == "ops"
 
 
 def test_data_files_are_zstd_parquet(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, ROWS)
-    for f in data_files(lake.table(EVENTS)):
+    for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS)):
         metadata = pq.ParquetFile(local(f["file_path"])).metadata
         codecs = {
             metadata.row_group(g).column(c).compression
@@ -195,12 +196,12 @@ def test_data_files_are_zstd_parquet(lake, landing):
 
 
 def test_old_metadata_files_are_deleted_beyond_previous_versions_max(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         EVENTS, schema=EVENTS_SCHEMA, properties={"write.metadata.previous-versions-max": "3"}
     )
     for n in range(6):
         ingest_rows(lake, landing, [event(n)], name=f"f{n}.jsonl")
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     metadata_dir = Path(local(table.location())) / "metadata"
     kept = sorted(metadata_dir.glob("*.metadata.json"))
     assert len(table.metadata.snapshots) == 6
@@ -209,14 +210,14 @@ def test_old_metadata_files_are_deleted_beyond_previous_versions_max(lake, landi
 
 
 def test_creating_a_table_twice_is_a_conflict(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(TableAlreadyExists, match=r"table 'logs\.events' already exists"):
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
 
 
 def test_partitioning_by_an_unknown_column_names_the_columns(lake):
     with pytest.raises(InvalidPartitionSpec) as caught:
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(when)"])
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(when)"])
     assert caught.value.message == (
         "no column 'when' in the schema (columns: ts, id, country, bytes)"
     )
@@ -224,23 +225,23 @@ def test_partitioning_by_an_unknown_column_names_the_columns(lake):
 
 def test_a_time_transform_on_a_number_is_refused(lake):
     with pytest.raises(InvalidPartitionSpec, match=r"cannot partition by day\(id\): id is long"):
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(id)"])
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(id)"])
 
 
 def test_sorting_by_an_unknown_column_is_refused(lake):
     with pytest.raises(InvalidInput, match="no column 'nope' in the schema"):
-        lake.create_table(EVENTS, schema=EVENTS_SCHEMA, sort="nope")
+        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, sort="nope")
 
 
 def test_a_table_name_needs_a_namespace(lake):
     with pytest.raises(InvalidInput, match=r"namespace\.table .*got 'events'"):
-        lake.create_table("events", schema=EVENTS_SCHEMA)
+        lake.tables.create("events", schema=EVENTS_SCHEMA)
 
 
 def test_a_missing_table_says_how_to_create_it(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(NoSuchTable) as caught:
-        lake.table("logs.nope")
+        fixtures_lake.iceberg_table(lake, "logs.nope")
     assert caught.value.message == (
         "no table 'logs.nope'; tables in 'logs': logs.events. "
         "Create it with `icehouse table create logs.nope ...`"
@@ -251,14 +252,14 @@ def test_a_missing_table_says_how_to_create_it(lake):
 
 
 def test_describe_table_reports_schema_specs_sort_and_totals(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=EVENTS_SCHEMA,
         partition=["day(ts)", "bucket(8, id)"],
         sort="country, ts DESC NULLS LAST",
     )
     ingest_rows(lake, landing, ROWS)
-    info = lake.describe_table(EVENTS)
+    info = lake.tables.get(EVENTS)
     assert info.name == EVENTS
     assert info.schema == [
         {"id": 1, "name": "ts", "type": "timestamptz", "required": True},
@@ -271,14 +272,16 @@ def test_describe_table_reports_schema_specs_sort_and_totals(lake, landing):
     assert info.sort_order == ["country ASC NULLS FIRST", "ts DESC NULLS LAST"]
     assert info.rows == 4
     assert info.snapshots == 1
-    assert info.data_files == len(data_files(lake.table(EVENTS)))
-    assert info.total_bytes == sum(f["file_size_in_bytes"] for f in data_files(lake.table(EVENTS)))
+    assert info.data_files == len(data_files(fixtures_lake.iceberg_table(lake, EVENTS)))
+    assert info.total_bytes == sum(
+        f["file_size_in_bytes"] for f in data_files(fixtures_lake.iceberg_table(lake, EVENTS))
+    )
     assert info.properties["write.parquet.compression-codec"] == "zstd"
 
 
 def test_describe_an_empty_table_has_no_snapshot_and_zero_totals(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
-    info = lake.describe_table(EVENTS)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
+    info = lake.tables.get(EVENTS)
     assert (info.snapshots, info.current_snapshot_id, info.rows, info.data_files) == (0, None, 0, 0)
     assert info.partition_specs == [{"spec_id": 0, "fields": []}]
     assert info.sort_order == []
@@ -288,12 +291,12 @@ def test_describe_an_empty_table_has_no_snapshot_and_zero_totals(lake):
 
 
 def test_partition_evolution_keeps_old_files_on_the_old_spec(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, [event(1, day=1), event(2, day=2)], name="old.jsonl")
-    lake.alter_table(EVENTS, partition=["day(ts)", "bucket(4, id)"])
+    lake.tables.alter(EVENTS, partition=["day(ts)", "bucket(4, id)"])
     ingest_rows(lake, landing, [event(3, day=1), event(4, day=3)], name="new.jsonl")
 
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     by_spec: dict[int, list[dict]] = {}
     for f in data_files(table):
         by_spec.setdefault(f["spec_id"], []).append(f)
@@ -304,7 +307,7 @@ def test_partition_evolution_keeps_old_files_on_the_old_spec(lake, landing):
     assert old_ids == {1, 2}
     assert all(set(f["partition"]) == {"ts_day", "id_bucket"} for f in by_spec[1])
     assert ids(lake) == [1, 2, 3, 4]
-    info = lake.describe_table(EVENTS)
+    info = lake.tables.get(EVENTS)
     assert info.current_spec_id == 1
     assert [s["fields"] for s in info.partition_specs] == [
         ["day(ts)"],
@@ -313,11 +316,11 @@ def test_partition_evolution_keeps_old_files_on_the_old_spec(lake, landing):
 
 
 def test_replacing_a_partition_field_drops_it_from_the_new_spec(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, [event(1, day=1, hour=3)], name="old.jsonl")
-    lake.alter_table(EVENTS, partition=["hour(ts)"])
+    lake.tables.alter(EVENTS, partition=["hour(ts)"])
     ingest_rows(lake, landing, [event(2, day=1, hour=4)], name="new.jsonl")
-    table = lake.table(EVENTS)
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
     assert [f.name for f in table.spec().fields] == ["ts_hour"]
     new = [f for f in data_files(table) if f["spec_id"] == table.spec().spec_id]
     assert [f["partition"]["ts_hour"] for f in new] == [
@@ -334,19 +337,22 @@ def rows_by_id(lake: Lake) -> dict[int, date]:
 
 
 def test_an_added_column_is_null_for_old_rows_and_filled_for_new_ones(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, [event(1)], name="old.jsonl")
-    lake.alter_table(EVENTS, add_columns=[("referrer", "string")])
-    assert lake.table(EVENTS).schema().find_field("referrer").field_type == StringType()
+    lake.tables.alter(EVENTS, add_columns=[("referrer", "string")])
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).schema().find_field("referrer").field_type
+        == StringType()
+    )
     ingest_rows(lake, landing, [event(2, referrer="https://example.org/")], name="new.jsonl")
     rows = lake.sql(f"SELECT id, referrer FROM {EVENTS} ORDER BY id").to_pylist()
     assert rows == [{"id": 1, "referrer": None}, {"id": 2, "referrer": "https://example.org/"}]
 
 
 def test_an_added_column_reads_as_null_before_any_file_has_it(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     ingest_rows(lake, landing, [event(1), event(2)])
-    lake.alter_table(EVENTS, add_columns=[("referrer", "string")])
+    lake.tables.alter(EVENTS, add_columns=[("referrer", "string")])
     assert lake.sql(f"SELECT id, referrer FROM {EVENTS} ORDER BY id").to_pylist() == [
         {"id": 1, "referrer": None},
         {"id": 2, "referrer": None},
@@ -354,7 +360,7 @@ def test_an_added_column_reads_as_null_before_any_file_has_it(lake, landing):
 
 
 def test_sql_over_an_empty_table_has_the_columns_and_no_rows(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     result = lake.sql(f"SELECT * FROM {EVENTS}")
     assert (result.column_names, result.num_rows) == (["ts", "id", "country", "bytes"], 0)
 
@@ -362,7 +368,7 @@ def test_sql_over_an_empty_table_has_the_columns_and_no_rows(lake):
 def test_sql_on_an_unknown_table_is_a_query_error_listing_the_tables(lake):
     from icehouse.errors import QueryError
 
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(QueryError) as caught:
         lake.sql("SELECT * FROM logs.nope")
     assert caught.value.message.startswith("no table logs.nope")
@@ -371,30 +377,36 @@ def test_sql_on_an_unknown_table_is_a_query_error_listing_the_tables(lake):
 
 
 def test_an_int_column_widens_to_long_and_keeps_its_values(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA | {"status": "int"})
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA | {"status": "int"})
     ingest_rows(lake, landing, [event(1, status=200)], name="old.jsonl")
-    lake.alter_table(EVENTS, widen=[("status", "long")])
-    assert lake.table(EVENTS).schema().find_field("status").field_type == LongType()
+    lake.tables.alter(EVENTS, widen=[("status", "long")])
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).schema().find_field("status").field_type
+        == LongType()
+    )
     ingest_rows(lake, landing, [event(2, status=5_000_000_000)], name="new.jsonl")
     rows = lake.sql(f"SELECT id, status FROM {EVENTS} ORDER BY id").to_pylist()
     assert rows == [{"id": 1, "status": 200}, {"id": 2, "status": 5_000_000_000}]
 
 
 def test_narrowing_a_column_is_refused_and_changes_nothing(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(InvalidSchema) as caught:
-        lake.alter_table(EVENTS, widen=[("bytes", "int")])
+        lake.tables.alter(EVENTS, widen=[("bytes", "int")])
     assert caught.value.message == (
         "cannot change bytes from long to int: Iceberg allows only int→long, "
         "float→double and wider decimal precision"
     )
-    assert lake.table(EVENTS).schema().find_field("bytes").field_type == LongType()
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).schema().find_field("bytes").field_type
+        == LongType()
+    )
 
 
 def test_changing_a_column_to_an_unrelated_type_is_refused(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(InvalidSchema, match="cannot change country from string to long"):
-        lake.alter_table(EVENTS, widen=[("country", "long")])
+        lake.tables.alter(EVENTS, widen=[("country", "long")])
 
 
 WIDENING_SCHEMA = EVENTS_SCHEMA | {"n": "int", "f": "float", "d": "decimal(10, 2)"}
@@ -409,9 +421,9 @@ WIDENING_SCHEMA = EVENTS_SCHEMA | {"n": "int", "f": "float", "d": "decimal(10, 2
     ],
 )
 def test_every_iceberg_type_widening_is_allowed(lake, column, wider, expected):
-    lake.create_table(EVENTS, schema=WIDENING_SCHEMA)
-    lake.alter_table(EVENTS, widen=[(column, wider)])
-    (found,) = [c for c in lake.describe_table(EVENTS).schema if c["name"] == column]
+    lake.tables.create(EVENTS, schema=WIDENING_SCHEMA)
+    lake.tables.alter(EVENTS, widen=[(column, wider)])
+    (found,) = [c for c in lake.tables.get(EVENTS).schema if c["name"] == column]
     assert found["type"] == expected
 
 
@@ -427,35 +439,35 @@ def test_every_iceberg_type_widening_is_allowed(lake, column, wider, expected):
     ],
 )
 def test_type_changes_iceberg_does_not_allow_are_refused(lake, column, other):
-    lake.create_table(EVENTS, schema=WIDENING_SCHEMA)
+    lake.tables.create(EVENTS, schema=WIDENING_SCHEMA)
     with pytest.raises(InvalidSchema, match=f"cannot change {column} from "):
-        lake.alter_table(EVENTS, widen=[(column, other)])
+        lake.tables.alter(EVENTS, widen=[(column, other)])
 
 
 def test_adding_a_column_that_exists_is_refused_as_invalid_schema(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(InvalidSchema, match="country"):
-        lake.alter_table(EVENTS, add_columns=[("country", "string")])
+        lake.tables.alter(EVENTS, add_columns=[("country", "string")])
 
 
 def test_evolving_to_a_partition_on_an_unknown_column_is_refused(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     with pytest.raises(InvalidPartitionSpec, match="nope"):
-        lake.alter_table(EVENTS, partition=["day(nope)"])
-    assert lake.describe_table(EVENTS).current_spec_id == 0
+        lake.tables.alter(EVENTS, partition=["day(nope)"])
+    assert lake.tables.get(EVENTS).current_spec_id == 0
 
 
 def test_widening_an_unknown_column_names_the_columns(lake):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA)
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA)
     with pytest.raises(InvalidSchema, match=r"no column 'nope' in the schema \(columns: ts, id"):
-        lake.alter_table(EVENTS, widen=[("nope", "long")])
+        lake.tables.alter(EVENTS, widen=[("nope", "long")])
 
 
 # --- layout of written files ---------------------------------------------------------------
 
 
 def test_rows_are_sorted_by_the_sort_order_within_each_file(lake, landing):
-    lake.create_table(
+    lake.tables.create(
         EVENTS,
         schema=EVENTS_SCHEMA,
         partition=["day(ts)"],
@@ -468,7 +480,7 @@ def test_rows_are_sorted_by_the_sort_order_within_each_file(lake, landing):
         for i in rnd.sample(range(1, 1000), 300)
     ]
     ingest_rows(lake, landing, rows)
-    files = data_files(lake.table(EVENTS))
+    files = data_files(fixtures_lake.iceberg_table(lake, EVENTS))
     assert len(files) == 2
     for f in files:
         written = pq.read_table(local(f["file_path"])).select(["country", "id"]).to_pylist()
@@ -478,12 +490,12 @@ def test_rows_are_sorted_by_the_sort_order_within_each_file(lake, landing):
 
 
 def test_a_new_sort_order_applies_to_files_written_after_it(lake, landing):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, sort="id")
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, sort="id")
     ingest_rows(lake, landing, [event(i) for i in (2, 3, 1)], name="old.jsonl")
-    lake.alter_table(EVENTS, sort="id DESC")
+    lake.tables.alter(EVENTS, sort="id DESC")
     ingest_rows(lake, landing, [event(i) for i in (20, 30, 10)], name="new.jsonl")
-    table = lake.table(EVENTS)
-    assert lake.describe_table(EVENTS).sort_order == ["id DESC NULLS LAST"]
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
+    assert lake.tables.get(EVENTS).sort_order == ["id DESC NULLS LAST"]
     written = {
         tuple(pq.read_table(local(task.file.file_path)).column("id").to_pylist()):
         task.file.sort_order_id
@@ -495,7 +507,7 @@ def test_a_new_sort_order_applies_to_files_written_after_it(lake, landing):
 
 def test_data_files_are_cut_at_the_target_size_measured_on_disk(lake, landing):
     target, row_group_rows = 200_000, 200
-    lake.create_table(
+    lake.tables.create(
         "t.blobs",
         schema={"id": "long!", "payload": "string"},
         properties={
@@ -510,7 +522,9 @@ def test_data_files_are_cut_at_the_target_size_measured_on_disk(lake, landing):
     write_jsonl(landing / "blobs.jsonl", rows)
     add_source(lake, "blobs", landing, table="t.blobs")
     assert lake.ingest().rows == 8000
-    files = sorted(data_files(lake.table("t.blobs")), key=lambda f: f["file_path"])
+    files = sorted(
+        data_files(fixtures_lake.iceberg_table(lake, "t.blobs")), key=lambda f: f["file_path"]
+    )
     sizes = [Path(local(f["file_path"])).stat().st_size for f in files]
     assert sizes == [f["file_size_in_bytes"] for f in files]  # recorded size is the real one
     assert len(sizes) >= 5
@@ -530,13 +544,15 @@ def row_group_size_on_disk(metadata: pq.FileMetaData) -> int:
 
 
 def test_a_table_loaded_again_sees_a_commit_made_through_another_catalog(lake, landing, home):
-    lake.create_table(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
+    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"])
     ingest_rows(lake, landing, ROWS[:2])
-    first = lake.table(EVENTS)
+    first = fixtures_lake.iceberg_table(lake, EVENTS)
     with Lake.open(home) as other:  # another catalog: another process, say
         ingest_rows(other, landing, ROWS[2:], name="b.jsonl")
-    again = lake.table(EVENTS)
+    again = fixtures_lake.iceberg_table(lake, EVENTS)
     assert again.metadata_location != first.metadata_location
     assert again.current_snapshot().snapshot_id != first.current_snapshot().snapshot_id
     assert lake.sql(f"SELECT count(*) AS n FROM {EVENTS}").to_pylist() == [{"n": 4}]
-    assert lake.table(EVENTS).metadata is again.metadata  # parsed once, then kept
+    assert (
+        fixtures_lake.iceberg_table(lake, EVENTS).metadata is again.metadata
+    )  # parsed once, then kept

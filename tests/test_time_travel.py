@@ -25,7 +25,7 @@ def two_snapshots(lake, landing, events):  # type: ignore[no-untyped-def]
     lake.ingest()
     write_jsonl(landing / "b.jsonl", [event(3)])
     lake.ingest()
-    return [s.snapshot_id for s in lake.table_history(EVENTS)]
+    return [s.snapshot_id for s in lake.tables.history(EVENTS)]
 
 
 def count(lake, sql: str) -> int:  # type: ignore[no-untyped-def]
@@ -50,12 +50,14 @@ def test_old_and_new_versions_join_in_one_query(lake, two_snapshots):
 
 def test_for_version_as_of_a_tag_name(lake, two_snapshots):
     first, _ = two_snapshots
-    lake.table(EVENTS).manage_snapshots().create_tag(first, "before-b").commit()
+    fixtures_lake.iceberg_table(lake, EVENTS).manage_snapshots().create_tag(
+        first, "before-b"
+    ).commit()
     assert count(lake, f"SELECT count(*) FROM {EVENTS} FOR VERSION AS OF 'before-b'") == 2
 
 
 def test_for_timestamp_as_of_reads_the_snapshot_current_then(lake, two_snapshots):
-    history = lake.table_history(EVENTS)
+    history = lake.tables.history(EVENTS)
     between = dt.datetime.fromtimestamp(history[1].timestamp_ms / 1000 - 0.0005, tz=dt.UTC)
     sql = f"SELECT count(*) FROM {EVENTS} FOR TIMESTAMP AS OF '{between.isoformat()}'"
     assert count(lake, sql) == 2

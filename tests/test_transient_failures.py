@@ -37,6 +37,7 @@ from icehouse.config import SourceConfig
 from icehouse.errors import StateDatabaseUnavailable, StorageUnavailable
 from icehouse.lake import Lake
 from icehouse.resilience import classify, keep_running, outages_as_errors
+from tests import fixtures_lake
 from tests.conftest import S3Server, _start_weed, _stop, _wait_for_s3, find_weed
 from tests.conftest import service_unavailable as _unavailable
 from tests.test_exactly_once import ids_in_table, make_lake, write_events
@@ -233,7 +234,7 @@ def test_ingest_follow_rides_out_postgres_restarts_idle_and_mid_batch(
         assert "Traceback" not in log
         # the abandoned batch's data files were deleted by the recovery, none left over
         on_disk = {str(p) for p in (home / "warehouse").rglob("*.parquet")}
-        table = lake.table("logs.events")
+        table = fixtures_lake.iceberg_table(lake, "logs.events")
         in_table = {t.file.file_path.removeprefix("file://") for t in table.scan().plan_files()}
         assert on_disk == in_table
     finally:
@@ -327,8 +328,8 @@ def _s3_outage_scenario(
     configure(home, server, warehouse="s3://lake/warehouse")
     base = "lake/landing"
     lake = Lake.open(home)
-    lake.create_table("logs.events", schema={"id": "long!", "name": "string", "amount": "double"})
-    lake.add_source(
+    lake.tables.create("logs.events", schema={"id": "long!", "name": "string", "amount": "double"})
+    lake.sources.add(
         SourceConfig(
             name="events",
             location=f"s3://{base}",
@@ -365,7 +366,7 @@ def _s3_outage_scenario(
 
         log = worker.stop()
         assert ids_in_table(lake) == list(range(150))
-        assert lake.quarantine_list() == []  # an unreachable file is not a bad file
+        assert lake.quarantine.list() == []  # an unreachable file is not a bad file
         assert log.count("unreachable") == log.count("back after") >= 1
         assert "Traceback" not in log
     finally:
@@ -488,7 +489,7 @@ def test_maintain_run_follow_rides_out_a_postgres_outage(
 
     def autopilot() -> None:
         try:
-            lake.maintain(
+            lake.maintenance.run(
                 follow=True, interval="0.05s", stop=stop, on_round=rounds.append, say=said.append
             )
         except BaseException as exc:  # the test fails on it below

@@ -128,7 +128,7 @@ def test_directives_only_is_an_empty_log(tmp_path: Path) -> None:
 
 
 def test_a_cloudfront_log_maps_date_and_time_into_one_timestamp(lake, landing) -> None:
-    lake.create_table(
+    lake.tables.create(
         "cdn.requests",
         schema={
             "requested_at": "timestamptz!",
@@ -194,7 +194,7 @@ def test_a_cloudfront_log_maps_date_and_time_into_one_timestamp(lake, landing) -
          "bytes": 0, "client_ip": "203.0.113.5", "uri": "/favicon.ico", "status": 304,
          "user_agent": agent, "query": None, "source_file": name},
     ]  # fmt: skip
-    (bad,) = lake.quarantine_list(kind="line")
+    (bad,) = lake.quarantine.list(kind="line")
     assert (bad.line, bad.raw, bad.reason) == (
         5,
         "2024-06-01\t10:00:03\tFRA56-P1\t17",
@@ -203,7 +203,7 @@ def test_a_cloudfront_log_maps_date_and_time_into_one_timestamp(lake, landing) -
 
 
 def test_a_reference_to_a_field_the_w3c_header_lacks_is_a_mapping_error(lake, landing) -> None:
-    lake.create_table("cdn.hits", schema={"at": "timestamptz", "n": "long"})
+    lake.tables.create("cdn.hits", schema={"at": "timestamptz", "n": "long"})
     add_source(
         lake,
         "iis",
@@ -222,7 +222,7 @@ def test_a_reference_to_a_field_the_w3c_header_lacks_is_a_mapping_error(lake, la
 
 
 def test_source_test_shows_a_w3c_sample_mapped(lake, landing, tmp_path) -> None:
-    lake.create_table("cdn.hits", schema={"at": "timestamptz", "n": "long"})
+    lake.tables.create("cdn.hits", schema={"at": "timestamptz", "n": "long"})
     add_source(
         lake,
         "iis",
@@ -235,7 +235,7 @@ def test_source_test_shows_a_w3c_sample_mapped(lake, landing, tmp_path) -> None:
     )  # fmt: skip
     sample = tmp_path / "u_ex1.log"
     sample.write_text("#Fields: date time sc-bytes\n2024-06-01 10:00:00 7\n2024-06-01 x\n")
-    result = lake.test_source("iis", sample)
+    result = lake.sources.test("iis", sample)
     assert result.rows.to_pylist() == [{"at": datetime(2024, 6, 1, 10, tzinfo=UTC), "n": 7}]
     assert [(b.line, b.reason) for b in result.bad] == [(3, "expected 3 fields, found 2")]
 

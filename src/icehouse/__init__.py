@@ -4,6 +4,9 @@ The public surface is the ``Lake`` facade, its configuration types, reports, and
 exception tree; everything else is an implementation module.
 """
 
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as _package_version
+
 from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
 from icehouse.errors import (
     BatchFenced,
@@ -46,6 +49,11 @@ from icehouse.errors import (
 )
 from icehouse.ingest.report import IngestReport
 from icehouse.lake import InitResult, Lake
+
+try:
+    __version__ = _package_version("icehouse")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0+unknown"
 
 __all__ = [
     "BatchFenced",

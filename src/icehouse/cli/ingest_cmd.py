@@ -168,7 +168,7 @@ _STATUS_COLUMNS = (
 
 def say_watching(lake: Lake, output: Output, names: list[str] | None) -> None:
     """``--follow`` says what it watches and how to stop it (on stderr)."""
-    chosen = [lake.source(n) for n in names] if names else list(lake.config.sources.values())
+    chosen = [lake.sources.get(n) for n in names] if names else lake.sources.list()
     for source in chosen:
         output.note(
             f"Watching {escape(source.location)} ({escape(source.glob)}, source "
@@ -180,7 +180,7 @@ def say_watching(lake: Lake, output: Output, names: list[str] | None) -> None:
 def warn_missing_landings(lake: Lake, output: Output, names: list[str] | None = None) -> None:
     """One stderr line per source whose landing folder does not exist: a typo there
     otherwise reads as "0 files" with exit 0."""
-    for source in lake.missing_landings(names):
+    for source in lake.sources.missing_landings(names):
         output.note(
             f"[yellow]Warning:[/yellow] source {escape(source.name)}: landing folder "
             f"{escape(str(source.local_location))} does not exist; nothing is ingested from it"
@@ -194,7 +194,7 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
     output = Output(format)
     with open_lake(home, output) as lake:
         warn_missing_landings(lake, output)
-        rows = lake.status()
+        rows = lake.sources.status()
         data = [r.to_dict() | {"last_commit_at": iso(r.last_commit_at)} for r in rows]
 
         def render(console: Console) -> None:

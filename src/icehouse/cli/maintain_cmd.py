@@ -91,7 +91,7 @@ def compact(
     rewritten by someone else is skipped and its output deleted."""
     output = Output(format)
     with open_lake(home, output) as lake, _GroupProgress(output) as progress:
-        result = lake.compact(
+        result = lake.maintenance.compact(
             table,
             strategy,
             sort=sort,
@@ -210,7 +210,7 @@ def expire(
     reaches are kept."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.expire_snapshots(
+        result = lake.maintenance.expire(
             table, older_than=older_than, retain_last=retain_last, dry_run=dry_run
         )
     _emit(output, table, "expire", result.to_dict(), dry_run)
@@ -228,7 +228,7 @@ def clean_metadata(
     icehouse's own commits already do this; use it for tables other engines wrote."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.clean_metadata(table, dry_run=dry_run)
+        result = lake.maintenance.clean_metadata(table, dry_run=dry_run)
     _emit(output, table, "clean-metadata", result.to_dict(), dry_run)
 
 
@@ -253,7 +253,9 @@ def orphans(
     days by default) and an age below 1 hour needs --force."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.remove_orphans(table, older_than=older_than, dry_run=dry_run, force=force)
+        result = lake.maintenance.orphans(
+            table, older_than=older_than, dry_run=dry_run, force=force
+        )
     _emit(output, table, "orphans", result.to_dict(), dry_run)
 
 
@@ -270,7 +272,7 @@ def manifests(
     whole manifests by their partition ranges."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.rewrite_manifests(table, dry_run=dry_run)
+        result = lake.maintenance.manifests(table, dry_run=dry_run)
     _emit(output, table, "manifests", result.to_dict(), dry_run)
 
 
@@ -305,7 +307,7 @@ def run(
             output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
 
     with open_lake(home, output, waiting_until=stop if follow else None) as lake:
-        report = lake.maintain(
+        report = lake.maintenance.run(
             tables or None,
             dry_run=dry_run,
             follow=follow,
@@ -356,7 +358,7 @@ def unlock(
     unfinished runs are recorded as interrupted."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        broken = lake.unlock(table)
+        broken = lake.maintenance.unlock(table)
     data = {
         "table": table,
         "broken": broken is not None,
@@ -394,7 +396,7 @@ def history(
     `interrupted` when its process died, with what it had committed by then."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        runs = lake.maintenance_history(table, limit=limit, dry_runs=dry_runs)
+        runs = lake.maintenance.history(table, limit=limit, dry_runs=dry_runs)
     data = [r.to_dict() | {"started_at": iso(r.started_at)} for r in runs]
 
     def render(console: Console) -> None:

@@ -40,7 +40,7 @@ def list_records(
     """List quarantined records: source file, line, reason."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        records = lake.quarantine_list(
+        records = lake.quarantine.list(
             source=source, kind=kind.value if kind else None, include_replayed=all_, limit=limit
         )
         data = [
@@ -87,7 +87,7 @@ def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.
     UTF-8 shown as \\xNN; `quarantine replay` reads the line from its file again)."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        r = lake.quarantine_show(record_id)
+        r = lake.quarantine.show(record_id)
         data = r.to_dict() | {"created_at": iso(r.created_at), "replayed_at": iso(r.replayed_at)}
         output.emit(
             data,
@@ -109,7 +109,7 @@ def replay(
     """Queue quarantined files and lines again (after fixing the mapping); run `icehouse ingest` next."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        queued = lake.quarantine_replay(source=source, path=path)
+        queued = lake.quarantine.replay(source=source, path=path)
         output.emit(
             {"queued_files": queued.files, "queued_lines": queued.lines},
             lambda c: c.print(

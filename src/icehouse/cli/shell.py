@@ -95,7 +95,8 @@ def _switch(command: str, argument: str, current: bool) -> bool:
 
 
 class Shell:
-    """One open lake and the session's switches; each statement goes through ``Lake.query``."""
+    """One open lake and the session's switches; each statement goes through ``Lake.sql``
+    (``Lake.explain`` with the explain switch on)."""
 
     def __init__(self, lake: Lake, out: Console, err: Console, *, explain: bool = False) -> None:
         self.lake, self.out, self.err = lake, out, err
@@ -110,10 +111,12 @@ class Shell:
         if statement.is_meta:
             return self._meta(statement.text)
         started = time.perf_counter()
-        answer = self.lake.query(statement.text, explain=self.explain)
-        render_arrow(self.out, answer.table)
         if self.explain:
+            answer = self.lake.explain(statement.text)
+            render_arrow(self.out, answer.table)
             render_plans(self.out, answer)
+        else:
+            render_arrow(self.out, self.lake.sql(statement.text))
         if self.timing:
             self.out.print(f"Time: {(time.perf_counter() - started) * 1000:.1f} ms")
         return True
@@ -126,7 +129,7 @@ class Shell:
         if command in ("\\?", "help"):
             self.out.print(HELP, markup=False)
         elif command == "\\d" and argument:
-            render_info(self.out, self.lake.describe_table(argument))
+            render_info(self.out, self.lake.tables.get(argument))
         elif command == "\\d":
             self._list_tables()
         elif command == "\\explain":
@@ -140,7 +143,7 @@ class Shell:
         return True
 
     def _list_tables(self) -> None:
-        infos = [self.lake.describe_table(name) for name in self.lake.list_tables()]
+        infos = [self.lake.tables.get(name) for name in self.lake.tables.list()]
         table = RichTable("table", "rows", "data files", "snapshots")
         for info in infos:
             table.add_row(info.name, f"{info.rows:,}", f"{info.data_files:,}", str(info.snapshots))

@@ -155,8 +155,8 @@ def add(
             raise InvalidConfig("; ".join(problems), where=f"source {name!r}") from None
         if create_location and source.local_location is not None:
             (lake.home / source.local_location).mkdir(parents=True, exist_ok=True)
-        lake.check_landing(source)
-        added = lake.add_source(source)
+        lake.sources.check_landing(source)
+        added = lake.sources.add(source)
         output.emit(
             added.model_dump(),
             lambda c: c.print(
@@ -193,7 +193,7 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
     """Show one source's settings and mapping."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        source = lake.source(name)
+        source = lake.sources.get(name)
         output.emit(
             source.model_dump(),
             lambda c: c.print(source_toml(source), markup=False, highlight=False),
@@ -235,7 +235,7 @@ def test(
     with it (take its rows, or quarantine it whole and why); writes nothing."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        result = lake.test_source(name, sample, limit=limit)
+        result = lake.sources.test(name, sample, limit=limit)
         data = {
             "rows": result.rows.to_pylist(),
             "total_rows": result.total_rows,

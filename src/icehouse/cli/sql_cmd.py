@@ -119,16 +119,16 @@ def sql(
         raise _usage_error(output, f"--format {format} needs --out FILE")
     out_format = _out_format(output, out, format) if out is not None else None
     with open_lake(home, output) as lake:
-        answer = lake.query(query, explain=explain)
-        result = answer.table
+        answer = lake.explain(query) if explain else None
+        result = answer.table if answer is not None else lake.sql(query)
         if out is not None and out_format is not None:
             write_file(result, out, out_format)
-            if explain:
+            if answer is not None:
                 render_plans(output.out, answer)
             rows = f"{result.num_rows:,} row{'' if result.num_rows == 1 else 's'}"
             output.note(f"Wrote {rows} to {out} ({out_format})")
             return
-    if explain:
+    if answer is not None:
         data = {"plans": [p.to_dict() for p in answer.plans], "rows": result.to_pylist()}
         if output.is_csv:  # stdout holds only the rows, so that it parses as CSV
             render_plans(output.err, answer)

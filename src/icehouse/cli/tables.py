@@ -62,7 +62,7 @@ def create(
     with open_lake(home, output) as lake:
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of --schema or --like")
-        lake.create_table(
+        lake.tables.create(
             name,
             schema=_schema_argument(schema) if schema else None,
             like=like,
@@ -70,7 +70,7 @@ def create(
             sort=sort,
             properties=dict(parse_pairs(property, "--property")),
         )
-        info = lake.describe_table(name)
+        info = lake.tables.get(name)
 
         def render(console: Console) -> None:
             console.print(f"Created [bold]{name}[/bold]")
@@ -84,7 +84,7 @@ def list_tables(home: HomeOption = None, format: FormatOption = Format.table) ->
     """List tables with their row counts and sizes."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        infos = [lake.describe_table(name) for name in lake.list_tables()]
+        infos = [lake.tables.get(name) for name in lake.tables.list()]
 
         def render(console: Console) -> None:
             if not infos:
@@ -109,15 +109,14 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
     """Schema, partition specs, sort order, properties, snapshots, files, bytes, rows."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        info = lake.describe_table(name)
-        table = lake.table(name)
+        info = lake.tables.get(name)
         history = [
             {
                 "snapshot_id": s.snapshot_id,
                 "timestamp": iso(s.timestamp_ms / 1000),
-                "operation": s.summary.operation.value if s.summary else None,
+                "operation": s.operation,
             }
-            for s in table.metadata.snapshots[-10:]
+            for s in lake.tables.history(name)[-10:]
         ]
         output.emit(info_dict(info) | {"recent_snapshots": history}, lambda c: render_info(c, info))
 
@@ -150,7 +149,7 @@ def alter(
     """Evolve a table: partition spec, columns, types, sort order, properties."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        lake.alter_table(
+        lake.tables.alter(
             name,
             partition=partition or None,
             add_columns=parse_pairs(add_column, "--add-column", ":"),
@@ -158,7 +157,7 @@ def alter(
             sort=sort,
             properties=dict(parse_pairs(property, "--property")) or None,
         )
-        info = lake.describe_table(name)
+        info = lake.tables.get(name)
 
         def render(console: Console) -> None:
             console.print(f"Altered [bold]{name}[/bold]")
@@ -216,7 +215,7 @@ def history(name: str, home: HomeOption = None, format: FormatOption = Format.ta
     """Snapshots, oldest first: id, time, operation, summary."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        snapshots = lake.table_history(name)
+        snapshots = lake.tables.history(name)
         data = [
             {
                 "snapshot_id": s.snapshot_id,
@@ -266,7 +265,7 @@ def rollback(
     """Make an earlier snapshot current again (no data is rewritten)."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        lake.rollback_table(name, to)
+        lake.tables.rollback(name, to)
         output.emit(
             {"table": name, "current_snapshot_id": to},
             lambda c: c.print(f"{name} is at snapshot {to} again."),

@@ -181,19 +181,19 @@ def run_demo(
     logs = generate(home / "landing", config)
     lake = Lake.open(home)
     try:
-        lake.create_table(
+        lake.tables.create(
             TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort="customer_id, requested_at"
         )
         for source in demo_sources(home / "landing"):
-            lake.add_source(source)
+            lake.sources.add(source)
         step(f"Ingesting {len(logs.files)} files into {TABLE}…")
         report = lake.ingest(progress=progress)
         results = [(title, sql, lake.sql(sql)) for title, sql in QUERIES]
-        quarantine = lake.quarantine_summary()
+        quarantine = lake.quarantine.summary()
         step("Compacting: sorting each day by customer_id, requested_at…")
-        before = lake.query(TENANT_WEEK, explain=True)
-        compaction = lake.compact(TABLE, "sort", min_input_files=2)
-        showcase = CompactionShowcase(compaction, before, lake.query(TENANT_WEEK, explain=True))
+        before = lake.explain(TENANT_WEEK)
+        compaction = lake.maintenance.compact(TABLE, "sort", min_input_files=2)
+        showcase = CompactionShowcase(compaction, before, lake.explain(TENANT_WEEK))
     finally:
         lake.close()
     seconds = time.perf_counter() - started

@@ -33,9 +33,10 @@ from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
 from icehouse.query.messages import describe
 from icehouse.tables.catalog import find_table, load_table
-from icehouse.tables.filters import pushdown_filter, referenced_columns
+from icehouse.tables.filters import CastCache, pushdown_filter, referenced_columns
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.row_groups import scan_row_groups
-from icehouse.tables.scan import ScanPlan, plan_scan, read_tasks
+from icehouse.tables.scan import PlannerCache, ScanPlan, plan_scan, read_tasks
 
 _NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b")
 
@@ -131,15 +132,50 @@ class _ThreadState(threading.local):
         self.defined = _Defined()
 
 
-_local = _ThreadState()
+class QuerySession:
+    """What one lake's queries keep between them: each thread's DuckDB connection, the
+    helper thread that replaces retired connections, decoded manifests, planners and
+    constants cast. A ``Lake`` owns one, so two lakes in one process share none of it."""
 
+    def __init__(self) -> None:
+        self.local = _ThreadState()
+        self.manifests = ManifestCache()
+        self.planners = PlannerCache()
+        self.casts: CastCache = {}
+        self._replacer: ThreadPoolExecutor | None = None
+        self._lock = threading.Lock()
 
-def _connection() -> duckdb.DuckDBPyConnection:
-    """This thread's DuckDB connection: opening one costs more than most queries."""
-    if _local.conn is None:
-        successor, _local.successor = _local.successor, None
-        _local.conn = successor.result() if successor is not None else _open()
-    return _local.conn
+    def connection(self) -> duckdb.DuckDBPyConnection:
+        """This thread's DuckDB connection: opening one costs more than most queries."""
+        local = self.local
+        if local.conn is None:
+            successor, local.successor = local.successor, None
+            local.conn = successor.result() if successor is not None else _open()
+        return local.conn
+
+    def replacer(self) -> ThreadPoolExecutor:
+        with self._lock:
+            if self._replacer is None:
+                self._replacer = ThreadPoolExecutor(
+                    max_workers=1, thread_name_prefix="icehouse-duckdb"
+                )
+            return self._replacer
+
+    def close(self) -> None:
+        """Close this thread's connection and stop the helper thread (both come back on
+        the next query)."""
+        local = self.local
+        conn, local.conn = local.conn, None
+        successor, local.successor = local.successor, None
+        local.defined = _Defined()
+        if conn is not None:
+            conn.close()
+        if successor is not None:
+            successor.result().close()
+        with self._lock:
+            replacer, self._replacer = self._replacer, None
+        if replacer is not None:
+            replacer.shutdown(wait=False)
 
 
 def _open() -> duckdb.DuckDBPyConnection:
@@ -153,26 +189,26 @@ HEAVY_QUERY_SECONDS = 1.0
 """A connection that ran a query this long is closed afterwards: DuckDB keeps the memory
 such a query used, and the next heavy query on it ran 15 % slower than on a new one."""
 
-_replacer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="icehouse-duckdb")
 
-
-def _retire(conn: duckdb.DuckDBPyConnection) -> None:
+def _retire(session: QuerySession, conn: duckdb.DuckDBPyConnection) -> None:
     """Hand this thread's connection to a helper thread, which closes it and opens its
     successor: freeing a heavy query's memory took ~30 ms and a new connection ~10 ms,
     which neither the heavy query nor the next one should wait for."""
-    _local.conn = None
-    _local.defined = _Defined()  # dropped with the connection
+    local = session.local
+    local.conn = None
+    local.defined = _Defined()  # dropped with the connection
     try:
-        _local.successor = _replacer.submit(_open)
-        _replacer.submit(conn.close)  # after the successor: a query may be waiting for it
+        replacer = session.replacer()
+        local.successor = replacer.submit(_open)
+        replacer.submit(conn.close)  # after the successor: a query may be waiting for it
     except RuntimeError:  # the interpreter is shutting down: no helper thread any more
         conn.close()
 
 
-def _forget(conn: duckdb.DuckDBPyConnection) -> None:
+def _forget(session: QuerySession, conn: duckdb.DuckDBPyConnection) -> None:
     """Drop what a query defined, so that the next query on this connection sees only
     the tables it names."""
-    defined, _local.defined = _local.defined, _Defined()
+    defined, session.local.defined = session.local.defined, _Defined()
     for schema in defined.schemas:
         conn.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
     for view in defined.main_views:
@@ -181,18 +217,21 @@ def _forget(conn: duckdb.DuckDBPyConnection) -> None:
         conn.unregister(relation)
 
 
-def _view_of(conn: duckdb.DuckDBPyConnection, namespace: str, table_name: str) -> str:
+def _view_of(
+    session: QuerySession, conn: duckdb.DuckDBPyConnection, namespace: str, table_name: str
+) -> str:
     """The qualified name of a view for ``namespace.table_name``, its schema created and
     remembered so that ``_forget`` drops it."""
     if namespace == "main":
-        _local.defined.main_views.add(table_name)
+        session.local.defined.main_views.add(table_name)
     else:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-        _local.defined.schemas.add(namespace)
+        session.local.defined.schemas.add(namespace)
     return f"{_quote(namespace)}.{_quote(table_name)}"
 
 
 def attach_table(
+    session: QuerySession,
     conn: duckdb.DuckDBPyConnection,
     name: str,
     table: Table,
@@ -212,7 +251,14 @@ def attach_table(
     """
     started = time.perf_counter()
     row_filter = row_filter if row_filter is not None else AlwaysTrue()
-    scan = plan_scan(table, row_filter, name=name, sql=sql)
+    scan = plan_scan(
+        table,
+        row_filter,
+        name=name,
+        sql=sql,
+        cache=session.manifests,
+        planners=session.planners,
+    )
     planned = time.perf_counter() - started
     tasks = scan.tasks
     local = all(t.file.file_path.startswith(("file:", "/")) for t in tasks)
@@ -220,7 +266,7 @@ def attach_table(
     through_pyiceberg = any(t.delete_files for t in tasks) or not tasks or not local or evolved
     if through_pyiceberg:  # PyIceberg's reader reads every column
         rows = read_tasks(table, tasks, row_filter=row_filter)
-        _register(conn, name, rows)
+        _register(session, conn, name, rows)
         columns = None
     else:
         namespace, table_name = name.split(".")
@@ -229,7 +275,7 @@ def attach_table(
         )
         selected = ", ".join(_quote(f.name) for f in table.schema().fields)
         conn.execute(
-            f"CREATE OR REPLACE VIEW {_view_of(conn, namespace, table_name)} AS "
+            f"CREATE OR REPLACE VIEW {_view_of(session, conn, namespace, table_name)} AS "
             f"SELECT {selected} FROM read_parquet([{paths}], hive_partitioning = false)"
         )
     plan = _table_plan(name, row_filter, table.schema(), scan, planned)
@@ -237,6 +283,7 @@ def attach_table(
 
 
 def attach_snapshot(
+    session: QuerySession,
     conn: duckdb.DuckDBPyConnection,
     table: Table,
     name: str,
@@ -251,22 +298,32 @@ def attach_snapshot(
     Raises: EqualityDeletesUnsupported.
     """
     started = time.perf_counter()
-    scan = plan_scan(table, AlwaysTrue(), snapshot_id=snapshot_id, name=name, sql=sql)
+    scan = plan_scan(
+        table,
+        AlwaysTrue(),
+        snapshot_id=snapshot_id,
+        name=name,
+        sql=sql,
+        cache=session.manifests,
+        planners=session.planners,
+    )
     planned = time.perf_counter() - started
     schema = table.scan(snapshot_id=snapshot_id).projection()
     rows = read_tasks(table, scan.tasks, schema=schema)
-    _register(conn, time_travel.view_name(name, snapshot_id), rows)
+    _register(session, conn, time_travel.view_name(name, snapshot_id), rows)
     plan = _table_plan(f"{name}@{snapshot_id}", AlwaysTrue(), schema, scan, planned)
     return _explained(plan, table, AlwaysTrue(), scan, None) if explain else plan
 
 
-def _register(conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table) -> None:
+def _register(
+    session: QuerySession, conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table
+) -> None:
     namespace, table_name = view.split(".")
     relation = f"__icehouse_{namespace}_{table_name}"
     conn.register(relation, rows)
-    _local.defined.relations.append(relation)
+    session.local.defined.relations.append(relation)
     conn.execute(
-        f"CREATE OR REPLACE VIEW {_view_of(conn, namespace, table_name)} AS "
+        f"CREATE OR REPLACE VIEW {_view_of(session, conn, namespace, table_name)} AS "
         f"SELECT * FROM {_quote(relation)}"
     )
 
@@ -311,6 +368,7 @@ def _explained(
 
 
 def _rewrite_time_travel(
+    session: QuerySession,
     conn: duckdb.DuckDBPyConnection,
     sql: str,
     known: dict[str, Table],
@@ -323,39 +381,59 @@ def _rewrite_time_travel(
             continue
         table = known[name]
         snapshot_id = time_travel.resolve(table, name, match, sql, conn)
-        plans.append(attach_snapshot(conn, table, name, snapshot_id, explain=explain, sql=sql))
+        plans.append(
+            attach_snapshot(session, conn, table, name, snapshot_id, explain=explain, sql=sql)
+        )
         namespace, view = time_travel.view_name(name, snapshot_id).split(".")
         sql = f"{sql[: match.start()]}{_quote(namespace)}.{_quote(view)}{sql[match.end() :]}"
     return sql, plans
 
 
 def run_sql(
-    catalog: SqlCatalog, sql: str, *, prune: bool = True, explain: bool = False
+    catalog: SqlCatalog,
+    sql: str,
+    *,
+    prune: bool = True,
+    explain: bool = False,
+    session: QuerySession | None = None,
 ) -> QueryResult:
     """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
+    ``session`` is what the lake's queries keep between them (without one, this query
+    opens and closes its own).
 
     Raises: QueryError naming what is wrong (a missing table or column with the closest
     real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
     QueryError) naming the delete file.
     """
+    if session is None:
+        own = QuerySession()
+        try:
+            return run_sql(catalog, sql, prune=prune, explain=explain, session=own)
+        finally:
+            own.close()
     statement = parse_delete(sql)
     if statement is not None:
         started = time.perf_counter()
         deleted = run_delete(load_table(catalog, statement.table), statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
     known = _existing_tables(catalog, sql)
-    conn = _connection()
+    conn = session.connection()
     original = sql
     started = time.perf_counter()
     try:
         columns = referenced_columns(sql, conn) if explain else None
-        sql, plans = _rewrite_time_travel(conn, sql, known, explain=explain)
+        sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
         for name in referenced_tables(sql, known):
             iceberg_table = known[name]
             schema = iceberg_table.schema()
-            row_filter = pushdown_filter(sql, name, schema, conn) if prune else AlwaysTrue()
+            row_filter = (
+                pushdown_filter(sql, name, schema, conn, casts=session.casts)
+                if prune
+                else AlwaysTrue()
+            )
             plans.append(
                 attach_table(
+                    session,
                     conn,
                     name,
                     iceberg_table,
@@ -373,6 +451,6 @@ def run_sql(
         return QueryResult(table, plans, time.perf_counter() - started)
     finally:
         if time.perf_counter() - started > HEAVY_QUERY_SECONDS:
-            _retire(conn)
+            _retire(session, conn)
         else:
-            _forget(conn)
+            _forget(session, conn)

@@ -104,11 +104,14 @@ def pushdown_filter(
     table_name: str,
     schema: Schema,
     conn: duckdb.DuckDBPyConnection | None = None,
+    *,
+    casts: CastCache | None = None,
 ) -> BooleanExpression:
     """The filter to plan ``table_name`` with for the query ``sql``: its WHERE's top-level
     AND terms that translate (``AlwaysTrue`` if none or not a single-table query).
     ``conn`` (the query's own connection, if it has one) parses and casts constants, so
-    that its TimeZone setting applies."""
+    that its TimeZone setting applies; ``casts`` keeps the constants cast between
+    queries."""
     if not re.search(r"\bWHERE\b", sql, re.IGNORECASE):
         return AlwaysTrue()
     with _connection(conn) as own:
@@ -116,7 +119,7 @@ def pushdown_filter(
         if found is None or found[0] != table_name:
             return AlwaysTrue()
         _, alias, where = found
-        translate = _Translator(schema, {None, alias, table_name.split(".")[1]}, own)
+        translate = _Translator(schema, {None, alias, table_name.split(".")[1]}, own, casts)
         terms = []
         for conjunct in _conjuncts(where):
             try:
@@ -231,10 +234,10 @@ def _conjuncts(node: dict[str, Any]) -> list[dict[str, Any]]:
     return [node]
 
 
-_CASTS: dict[tuple[str, str | None, str, Any, str], Any] = {}
+CastCache = dict[tuple[str, str | None, str, Any, str], Any]
 """Constants already cast (column type, literal's type, literal, TimeZone → value):
 queries run again and again (a dashboard, a shell session) repeat theirs, and each cast
-is a DuckDB round trip."""
+is a DuckDB round trip. Its owner (a ``Lake``'s queries) passes it in."""
 _CASTS_KEPT = 4_096
 _UNCAST = object()
 
@@ -284,9 +287,14 @@ class _Translator:
     node, where it is TRUE (``true_of``) and where it is FALSE (``false_of``)."""
 
     def __init__(
-        self, schema: Schema, qualifiers: set[str | None], conn: duckdb.DuckDBPyConnection
+        self,
+        schema: Schema,
+        qualifiers: set[str | None],
+        conn: duckdb.DuckDBPyConnection,
+        casts: CastCache | None = None,
     ) -> None:
         self._schema, self._qualifiers, self._conn = schema, qualifiers, conn
+        self._casts: CastCache = casts if casts is not None else {}
         self._timezone: str | None = None
 
     def true_of(self, node: dict[str, Any]) -> BooleanExpression:
@@ -377,7 +385,7 @@ class _Translator:
             return False, None
         zone = self._timezone_setting() if "TIME" in f"{sql_type} {cast_to}" else ""
         key = (sql_type, cast_to, type(literal).__name__, literal, zone)
-        value = _CASTS.get(key, _UNCAST)
+        value = self._casts.get(key, _UNCAST)
         if value is _UNCAST:
             parameter = "?" if cast_to is None else f"CAST(? AS {cast_to})"
             cast = f"TRY_CAST({parameter} AS {sql_type})"
@@ -388,9 +396,9 @@ class _Translator:
                 value = row[0] if row else None
             except duckdb.Error:
                 value = None
-            if len(_CASTS) >= _CASTS_KEPT:
-                _CASTS.clear()
-            _CASTS[key] = value
+            if len(self._casts) >= _CASTS_KEPT:
+                self._casts.clear()
+            self._casts[key] = value
         return value is not None, value
 
     def _timezone_setting(self) -> str:

@@ -86,10 +86,6 @@ class ManifestCache:
             self._held -= len(dropped)
 
 
-SHARED_CACHE = ManifestCache()
-"""The process's cache: every planning in a process shares it unless given another."""
-
-
 def _key(manifest: ManifestFile) -> tuple[str, int | None]:
     # The sequence number is inherited by entries on read; it never differs for one path,
     # but keying by it keeps a mistaken reuse from handing out wrong sequence numbers.

@@ -36,7 +36,7 @@ from icehouse.tables.append import (
     write_added_manifests,
 )
 from icehouse.tables.commit import SUMMARY_KEYS
-from icehouse.tables.manifest_cache import SHARED_CACHE, ManifestCache
+from icehouse.tables.manifest_cache import ManifestCache
 
 ENTRIES_PER_MANIFEST = 50_000
 """Roughly Iceberg's 8 MiB manifest target at ~150 bytes per compressed entry."""
@@ -44,11 +44,12 @@ ENTRIES_PER_MANIFEST = 50_000
 
 class ManifestIndex:
     """The live entries and data-file paths of each manifest, decoded through the
-    process's manifest cache: a rewrite that commits group by group re-reads nothing."""
+    index's manifest cache (``cache``, else its own): a rewrite that commits group by
+    group re-reads nothing."""
 
-    def __init__(self, io: FileIO, cache: ManifestCache = SHARED_CACHE) -> None:
+    def __init__(self, io: FileIO, cache: ManifestCache | None = None) -> None:
         self._io = io
-        self._cache = cache
+        self._cache = cache if cache is not None else ManifestCache()
         self._live: dict[str, frozenset[str]] = {}
 
     def entries(self, manifest: ManifestFile) -> list[ManifestEntry]:

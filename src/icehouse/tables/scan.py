@@ -50,7 +50,7 @@ from pyiceberg.typedef import Record
 
 from icehouse.errors import EqualityDeletesUnsupported
 from icehouse.tables._compat import ArrowScan, DeleteFileIndex, InclusiveMetricsEvaluator
-from icehouse.tables.manifest_cache import SHARED_CACHE, ManifestCache
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.replace import ManifestIndex
 
 
@@ -76,11 +76,14 @@ def plan_scan(
     snapshot_id: int | None = None,
     name: str | None = None,
     sql: str = "",
-    cache: ManifestCache = SHARED_CACHE,
+    cache: ManifestCache | None = None,
+    planners: PlannerCache | None = None,
 ) -> ScanPlan:
     """Plan a read of the current snapshot (or ``snapshot_id``) for ``row_filter``.
 
-    ``name`` and ``sql`` only give errors their context.
+    ``name`` and ``sql`` only give errors their context. ``cache`` (decoded manifests)
+    and ``planners`` are kept by the caller between plannings (the ``Lake`` owns one
+    of each); without them, this planning decodes and binds everything anew.
 
     Raises:
         EqualityDeletesUnsupported: a planned data file has equality delete files.
@@ -91,8 +94,13 @@ def plan_scan(
     )
     if snapshot is None:
         return ScanPlan((), 0, 0, 0, 0)
+    cache = cache if cache is not None else ManifestCache()
+    planner = (
+        planners.planner(table.metadata, row_filter)
+        if planners is not None
+        else _Planner(table.metadata, row_filter)
+    )
     manifests = cache.manifests(table.io, snapshot)
-    planner = _planner(table.metadata, row_filter)
     kept = _manifests_to_read(planner, manifests)
     data, positions, equalities, partition_matches = [], DeleteFileIndex(), [], 0
     for entries in cache.entries(table.io, kept):
@@ -167,26 +175,31 @@ def _data_files_in(manifests: Iterable[ManifestFile], snapshot: Snapshot) -> int
 
 
 _PLANNERS_KEPT = 64
-_planners = threading.local()
 
 
-def _planner(metadata: TableMetadata, row_filter: BooleanExpression) -> _Planner:
-    """The planner of this table's schema, specs and filter, kept per thread (PyIceberg's
-    metrics evaluator is not thread-safe): a query run again binds nothing anew."""
-    key = (
-        metadata.table_uuid,
-        metadata.current_schema_id,
-        len(metadata.partition_specs),
-        repr(row_filter),
-    )
-    kept: dict[tuple[object, ...], _Planner] = getattr(_planners, "kept", None) or {}
-    _planners.kept = kept
-    planner = kept.get(key)
-    if planner is None:
-        if len(kept) >= _PLANNERS_KEPT:
-            kept.clear()
-        planner = kept[key] = _Planner(metadata, row_filter)
-    return planner
+class PlannerCache:
+    """Planners of each table's schema, specs and filter, kept per thread (PyIceberg's
+    metrics evaluator is not thread-safe): a query run again binds nothing anew. Its
+    owner (a ``Lake``) decides who shares it."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def planner(self, metadata: TableMetadata, row_filter: BooleanExpression) -> _Planner:
+        key = (
+            metadata.table_uuid,
+            metadata.current_schema_id,
+            len(metadata.partition_specs),
+            repr(row_filter),
+        )
+        kept: dict[tuple[object, ...], _Planner] = getattr(self._local, "kept", None) or {}
+        self._local.kept = kept
+        planner = kept.get(key)
+        if planner is None:
+            if len(kept) >= _PLANNERS_KEPT:
+                kept.clear()
+            planner = kept[key] = _Planner(metadata, row_filter)
+        return planner
 
 
 class _Planner:

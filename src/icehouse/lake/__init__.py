@@ -1,0 +1,261 @@
+"""The Lake: the one facade that wires config, state database and catalog.
+
+CLI commands, the demo and tests all receive a ``Lake`` and call one method each, so
+that authorisation and audit can later be added here, once, rather than in every
+command: the facade hands out icehouse types only, so no caller can go around it.
+
+At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped, as
+sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
+``lake.quarantine`` and ``lake.maintenance`` (``facades.py``).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from sqlalchemy import Engine
+
+from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
+from icehouse.ingest.faults import Faults, no_faults
+from icehouse.ingest.ingester import Ingester
+from icehouse.ingest.report import IngestProgress, IngestReport
+from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
+from icehouse.query.sql import QueryResult, QuerySession, run_sql
+from icehouse.resilience import keep_running, outages_as_errors
+from icehouse.state import home as home_mod
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.state.database import migrate, open_engine
+from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
+from icehouse.tables.deletes import delete_rows
+from icehouse.tables.filters import where_expression
+
+
+@dataclass(frozen=True)
+class InitResult:
+    home: Path
+    created: bool
+
+
+class Lake:
+    """A lake home opened for work (``Lake.open``); close it, or use it in a ``with``."""
+
+    def __init__(
+        self, *, config: LakeConfig, faults: Faults = no_faults, clock: Clock = SYSTEM_CLOCK
+    ) -> None:
+        self.config = config
+        self._faults = faults
+        self._clock = clock
+        self._state_engine: Engine | None = None
+        self._iceberg_catalog: SqlCatalog | None = None
+        self._queries = QuerySession()  # this lake's own: no two lakes share caches
+        self.tables = LakeTables(self)
+        """Create, describe, alter, list and roll back tables."""
+        self.sources = LakeSources(self)
+        """The landing folders ingestion reads, and their status."""
+        self.quarantine = LakeQuarantine(self)
+        """Files and lines ingestion refused, and their replay."""
+        self.maintenance = LakeMaintenance(self)
+        """Compaction, expiry, orphan files, manifests, the autopilot, past runs."""
+
+    # -- opening ------------------------------------------------------------------------
+
+    @classmethod
+    def init(cls, home: str | Path | None = None) -> InitResult:
+        """Create a lake home; an existing one is left exactly as it is.
+
+        Args: ``home``, the folder (default: ``ICEHOUSE_HOME``, else ``./lake``).
+        Returns: the home's absolute path and whether it was created now.
+        Raises: InvalidConfig, StateError, StateDatabaseUnavailable."""
+        home = resolve_home(home)
+        if (home / CONFIG_FILE).exists():
+            return InitResult(home, created=False)
+        home.mkdir(parents=True, exist_ok=True)
+        (home / CONFIG_FILE).write_text(default_config_text())
+        lake = cls.open(home)
+        lake._catalog  # noqa: B018 - opening it creates PyIceberg's catalog tables
+        lake.close()
+        return InitResult(home, created=True)
+
+    @classmethod
+    def open(
+        cls,
+        home: str | Path | None = None,
+        *,
+        faults: Faults = no_faults,
+        clock: Clock = SYSTEM_CLOCK,
+    ) -> Lake:
+        """Open a lake home for work (close it, or use it as a context manager).
+
+        Args: ``home``, the folder holding ``icehouse.toml`` (default: ``ICEHOUSE_HOME``,
+        else ``./lake``, as the CLI finds it); ``faults``, injected failures (tests);
+        ``clock``, the time every lease and record is stamped with (tests move it).
+        Returns: the open ``Lake``.
+        Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable,
+        CopiedHome (the state database belongs to another home: see ``adopt``)."""
+        lake = cls(config=load_config(resolve_home(home)), faults=faults, clock=clock)
+        try:
+            with lake.outages_as_errors():
+                migrate(lake._engine)
+                home_mod.check_home(lake._engine, home=lake.home, warehouse=lake.warehouse)
+        except BaseException:
+            lake.close()
+            raise
+        return lake
+
+    def outages_as_errors(self) -> AbstractContextManager[None]:
+        """Within it, an outage of the state database or the object store raises
+        StateDatabaseUnavailable or StorageUnavailable, naming this lake's database URL
+        (password masked) or S3 endpoint; one-shot commands run inside it."""
+        storage = self.config.storage.get("s3.endpoint") or self.config.warehouse
+        return outages_as_errors(state_url=self.config.state_url, storage=storage)
+
+    @classmethod
+    def adopt(cls, home: str | Path | None = None) -> home_mod.HomeIdentity | None:
+        """Make the state database this home's own (after changing its warehouse on
+        purpose, or to use a copied or moved home); returns the home it belonged to.
+        Maintenance still deletes nothing outside this home's warehouse.
+
+        Args: ``home`` as for ``open``.
+        Returns: the identity the database held before, None if it held none.
+        Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable."""
+        lake = cls(config=load_config(resolve_home(home)))
+        try:
+            migrate(lake._engine)
+            return home_mod.adopt_home(lake._engine, home=lake.home, warehouse=lake.warehouse)
+        finally:
+            lake.close()
+
+    @property
+    def warehouse(self) -> str:
+        """This home's warehouse as a URI (``file:///...`` or ``s3://...``)."""
+        return warehouse_uri(self.config.warehouse)
+
+    @property
+    def home(self) -> Path:
+        """This home's folder (absolute)."""
+        return self.config.home
+
+    @property
+    def _engine(self) -> Engine:
+        """The state database (SQLAlchemy): for the facade and its groups only."""
+        if self._state_engine is None:
+            self._state_engine = open_engine(self.config.state_url)
+        return self._state_engine
+
+    @property
+    def _catalog(self) -> SqlCatalog:
+        """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
+        if self._iceberg_catalog is None:
+            self._iceberg_catalog = open_catalog(
+                self.config.state_url, self.config.warehouse, self.config.storage
+            )
+        return self._iceberg_catalog
+
+    def reload_config(self) -> None:
+        """Read ``icehouse.toml`` again (after it was edited).
+
+        Raises: InvalidConfig, HomeNotFound."""
+        self.config = load_config(self.config.home)
+
+    def close(self) -> None:
+        """Release the state database's and the catalog's connections and this lake's
+        query connections; using the lake again reopens them."""
+        if self._state_engine is not None:
+            self._state_engine.dispose()
+            self._state_engine = None
+        if self._iceberg_catalog is not None:
+            self._iceberg_catalog.engine.dispose()
+            self._iceberg_catalog = None
+        self._queries.close()
+
+    def __enter__(self) -> Lake:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- ingestion ----------------------------------------------------------------------
+
+    def ingest(
+        self,
+        sources: list[str] | None = None,
+        *,
+        follow: bool = False,
+        progress: IngestProgress | None = None,
+        stop: threading.Event | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> IngestReport:
+        """Ingest what has landed (``follow`` keeps watching until ``stop`` is set).
+
+        With ``follow``, an outage of the state database or the object store pauses
+        ingestion instead of ending it: the open batch is left to recovery, ``say`` is
+        told once when the outage begins and once when it is over, and ingestion goes
+        on (``resilience.keep_running``). The report then counts the files of an
+        abandoned batch again when they are ingested after the outage.
+
+        Args: ``sources``, the sources to ingest (default all); ``progress``, told of
+        each file and batch; ``stop``, ends a ``follow``; ``say``, told of outages.
+        Returns: the files, rows, bad rows, batches and columns added.
+        Raises: NoSuchSource, NoSuchTable, StateDatabaseUnavailable, StorageUnavailable
+        (without ``follow``), BatchFenced, CommitUncertain."""
+        stop = stop or threading.Event()
+        ingester = Ingester(
+            config=self.config,
+            engine=self._engine,
+            catalog=self._catalog,
+            faults=self._faults,
+            progress=progress,
+            stop=stop,
+            clock=self._clock,
+        )
+        if not follow:
+            return ingester.run(sources)
+        report = IngestReport()
+        keep_running(
+            lambda working: ingester.run(sources, follow=True, report=report, working=working),
+            stop=stop,
+            **({"say": say} if say else {}),
+        )
+        return report
+
+    # -- query --------------------------------------------------------------------------
+
+    def sql(self, text: str, *, prune: bool = True) -> pa.Table:
+        """Run one SQL statement (DuckDB's dialect; tables named ``namespace.table``; a
+        ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``).
+
+        Args: ``text``, the statement; ``prune`` (tests): plan with the WHERE pushed down
+        (False reads every file, which must give the same rows).
+        Returns: the rows as a pyarrow Table.
+        Raises: QueryError (DuckDB's message, or an unsupported statement),
+        EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
+        return run_sql(self._catalog, text, prune=prune, session=self._queries).table
+
+    def explain(self, text: str, *, prune: bool = True) -> QueryResult:
+        """Run a query and say what each table had to read.
+
+        Args: ``text``, the query; ``prune`` as for ``sql``.
+        Returns: the rows (``.table``) and one plan per table read (``.plans``): files in
+        the snapshot, after partition and metrics pruning, bytes planned, planning time,
+        row groups read and skipped and bytes read (from the Parquet footers).
+        Raises: QueryError, EqualityDeletesUnsupported."""
+        return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
+
+    def delete(self, table: str, where: str) -> int:
+        """Delete the rows matching ``where`` (e.g. one tenant's data) in one snapshot,
+        keeping the ingestion bookkeeping.
+
+        Args: ``table``, ``namespace.table``; ``where``, the filter as SQL (``column <op>
+        constant``, ``IN``, ``IS [NOT] NULL``, joined by ``AND``, ``OR``, ``NOT``), read by
+        the filter translator, never pasted into SQL.
+        Returns: how many rows were deleted.
+        Raises: NoSuchTable, FilterNotTranslatable (a term with no exact Iceberg filter,
+        named in ``term``), CommitRaced (another commit moved the table first)."""
+        iceberg = load_table(self._catalog, table)
+        return delete_rows(iceberg, where_expression(where, table, iceberg.schema()))

@@ -1,0 +1,439 @@
+"""The ``Lake``'s groups of operations, as sqlite-utils groups them under ``db.table``:
+``lake.tables``, ``lake.sources``, ``lake.quarantine`` and ``lake.maintenance``, each
+with short method names. They hand out icehouse types only.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pyarrow as pa
+from pyiceberg.table import Table
+
+from icehouse.config import SourceConfig, resolve_path, save_source
+from icehouse.durations import parse_duration
+from icehouse.errors import InvalidInput, LandingNotFound, NoSuchSource, SourceAlreadyExists
+from icehouse.ingest import quarantine as quarantine_mod
+from icehouse.ingest import status as source_status_mod
+from icehouse.ingest.mapping import RowMapper
+from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
+from icehouse.maintain.autopilot import Autopilot, AutopilotReport
+from icehouse.maintain.autopilot import follow as follow_rounds
+from icehouse.maintain.compact import CompactResult, GroupResult
+from icehouse.maintain.compact_plan import CompactOptions, Strategy
+from icehouse.maintain.expire import ExpireResult
+from icehouse.maintain.leases import LeaseInfo
+from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
+from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
+from icehouse.maintain.reports import MaintenanceRun
+from icehouse.maintain.service import Maintenance
+from icehouse.tables import manage
+from icehouse.tables.catalog import load_table
+from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
+from icehouse.tables.manifest_rewrite import ManifestRewriteResult
+
+if TYPE_CHECKING:
+    from icehouse.lake import Lake
+
+
+class LakeTables:
+    """``lake.tables``: create, describe, alter, list and roll back tables."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def create(
+        self,
+        name: str,
+        *,
+        schema: str | dict[str, Any] | pa.Schema | None = None,
+        like: Path | None = None,
+        partition: list[str] = (),  # type: ignore[assignment]
+        sort: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> manage.TableInfo:
+        """Create a table from a schema, or ``like`` a sample file (its inferred schema).
+
+        Args: ``name``, ``namespace.table``; ``schema``, the columns (a ``{"column":
+        "type"}`` map, Iceberg JSON, or a pyarrow schema); ``like``, a sample file instead;
+        ``partition``, fields such as ``day(ts)``; ``sort``, e.g. ``"id, ts desc"``;
+        ``properties``, table properties.
+        Returns: the new table, described (as ``get``).
+        Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder,
+        InvalidInput (neither or both of ``schema`` and ``like``)."""
+        if (schema is None) == (like is None):
+            raise InvalidInput("give exactly one of a schema or a sample file (like)")
+        if like is not None:
+            parsed: Any = infer_schema(like)
+        else:
+            parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
+        table = manage.create_table(
+            self._lake._catalog,
+            name,
+            parsed,
+            partition=[parse_partition_field(p) for p in partition],
+            sort=parse_sort_order(sort) if sort else [],
+            properties=properties or {},
+        )
+        return manage.describe_table(name, table)
+
+    def get(self, name: str) -> manage.TableInfo:
+        """Describe a table.
+
+        Args: ``name``, ``namespace.table``.
+        Returns: its schema, partitioning, sort order, properties, snapshot and size.
+        Raises: NoSuchTable."""
+        return manage.describe_table(name, self._load(name))
+
+    def list(self) -> list[str]:
+        """Returns: every table's ``namespace.table`` name, sorted."""
+        catalog = self._lake._catalog
+        return sorted(
+            ".".join(identifier)
+            for namespace in catalog.list_namespaces()
+            for identifier in catalog.list_tables(namespace)
+        )
+
+    def alter(
+        self,
+        name: str,
+        *,
+        partition: list[str] | None = None,
+        add_columns: list[tuple[str, str]] | None = None,
+        widen: list[tuple[str, str]] | None = None,
+        sort: str | None = None,
+        properties: dict[str, str] | None = None,
+    ) -> manage.TableInfo:
+        """Evolve a table: its partitioning, columns (add, widen), sort order, properties.
+
+        Args: ``name``; ``partition``, the new partition fields; ``add_columns``, (name,
+        type) pairs; ``widen``, (column, wider type) pairs; ``sort``; ``properties`` to set.
+        Returns: the altered table, described (as ``get``).
+        Raises: NoSuchTable, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder."""
+        table = manage.alter_table(
+            self._load(name),
+            partition=[parse_partition_field(p) for p in partition] if partition else None,
+            add_columns=add_columns or [],
+            widen=widen or [],
+            sort=parse_sort_order(sort) if sort else None,
+            properties=properties,
+        )
+        return manage.describe_table(name, table)
+
+    def history(self, name: str) -> list[manage.SnapshotInfo]:
+        """Returns: the table's snapshots, oldest first, marking the current one.
+
+        Raises: NoSuchTable."""
+        return manage.snapshot_history(self._load(name))
+
+    def rollback(self, name: str, snapshot_id: int) -> None:
+        """Make an ancestor snapshot the table's current one again.
+
+        Raises: NoSuchTable, InvalidInput (unknown or non-ancestor snapshot)."""
+        manage.rollback(self._load(name), snapshot_id)
+
+    def _load(self, name: str) -> Table:
+        return load_table(self._lake._catalog, name)
+
+
+class LakeSources:
+    """``lake.sources``: the landing folders ingestion reads, and their status."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def add(self, source: SourceConfig) -> SourceConfig:
+        """Add a source to ``icehouse.toml``.
+
+        Args: ``source``, its settings.
+        Returns: the source as saved.
+        Raises: SourceAlreadyExists, NoSuchTable (the target must exist), InvalidMapping
+        (a rule the table contradicts, or an unreadable ``${...}``)."""
+        lake = self._lake
+        if source.name in lake.config.sources:
+            raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
+        table = load_table(lake._catalog, source.table)
+        RowMapper(source, table.schema())  # refuse a mapping that cannot work
+        save_source(lake.home, source.model_dump(exclude_defaults=True) | _required(source))
+        lake.reload_config()
+        return lake.config.sources[source.name]
+
+    def get(self, name: str) -> SourceConfig:
+        """Returns: the source's settings.
+
+        Raises: NoSuchSource."""
+        sources = self._lake.config.sources
+        try:
+            return sources[name]
+        except KeyError:
+            known = ", ".join(sources) or "none yet"
+            raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
+
+    def list(self) -> list[SourceConfig]:
+        """Returns: every source's settings, in ``icehouse.toml``'s order."""
+        return list(self._lake.config.sources.values())
+
+    def test(self, name: str, sample: Path, *, limit: int = 20) -> SampleResult:
+        """Map a sample file as ingestion would, writing nothing.
+
+        Args: ``name``, the source; ``sample``, a file; ``limit``, rows to show.
+        Returns: the rows mapped and the rows refused, with why.
+        Raises: NoSuchSource, NoSuchTable, LandingNotFound (its landing folder does not
+        exist)."""
+        source = self.get(name)
+        self.check_landing(source)
+        table = load_table(self._lake._catalog, source.table)
+        return try_sample(source, table.schema(), sample, limit=limit)
+
+    def status(self) -> list[source_status_mod.SourceStatus]:
+        """Returns: each source's ingestion status (files waiting, last batch, lag).
+
+        Raises: StateDatabaseUnavailable."""
+        lake = self._lake
+        return source_status_mod.source_status(lake._engine, lake.config, clock=lake._clock)
+
+    def missing_landings(self, names: list[str] | None = None) -> list[SourceConfig]:
+        """Returns: the sources (of ``names``, default all) whose landing folder does not
+        exist.
+
+        Raises: NoSuchSource."""
+        chosen = [self.get(n) for n in names] if names else self.list()
+        return [s for s in chosen if s.local_location and not s.local_location.is_dir()]
+
+    def check_landing(self, source: SourceConfig) -> None:
+        """Raises: LandingNotFound when the source's landing folder (a relative location is
+        relative to the home) does not exist. Object stores are not checked: a prefix
+        exists once something lands under it."""
+        home = self._lake.home
+        source = source.model_copy(update={"location": resolve_path(home, source.location)})
+        folder = source.local_location
+        if folder is not None and not folder.is_dir():
+            raise LandingNotFound(
+                f"source {source.name!r}: landing folder {folder} does not exist (relative "
+                f"locations are relative to the lake home, {home}); create it, or fix "
+                "the location",
+                source=source.name,
+                location=str(folder),
+            )
+
+
+class LakeQuarantine:
+    """``lake.quarantine``: files and lines ingestion refused, and their replay."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def list(
+        self,
+        *,
+        source: str | None = None,
+        kind: str | None = None,
+        include_replayed: bool = False,
+        limit: int = 100,
+    ) -> list[quarantine_mod.QuarantineRecord]:
+        """Args: ``source`` and ``kind`` (``file`` or ``line``) narrow the list;
+        ``include_replayed`` adds records already queued again; ``limit``.
+        Returns: the quarantine records, newest first.
+        Raises: StateDatabaseUnavailable."""
+        return quarantine_mod.list_records(
+            self._lake._engine,
+            source=source,
+            kind=kind,
+            include_replayed=include_replayed,
+            limit=limit,
+        )
+
+    def summary(self) -> dict[str, dict[str, int]]:
+        """Returns: per source, how many records of each kind wait in quarantine."""
+        return quarantine_mod.summary(self._lake._engine)
+
+    def show(self, record_id: int) -> quarantine_mod.QuarantineRecord:
+        """Returns: one record, with its reason and content.
+
+        Raises: NoSuchQuarantineRecord."""
+        return quarantine_mod.show_record(self._lake._engine, record_id)
+
+    def replay(
+        self, *, source: str | None = None, path: str | None = None
+    ) -> quarantine_mod.ReplayQueued:
+        """Queue quarantined files and lines again (fix the mapping first); the next
+        ``ingest`` takes them.
+
+        Args: ``source`` and ``path`` narrow what is queued.
+        Returns: how many files and lines were queued.
+        Raises: NoSuchSource."""
+        lake = self._lake
+        if source is not None:
+            lake.sources.get(source)
+        engine, clock = lake._engine, lake._clock
+        return quarantine_mod.ReplayQueued(
+            files=quarantine_mod.replay_files(engine, source=source, path=path, clock=clock),
+            lines=quarantine_mod.replay_lines(engine, source=source, path=path, clock=clock),
+        )
+
+
+class LakeMaintenance:
+    """``lake.maintenance``: compaction, expiry, orphan files, manifests, the autopilot,
+    and the record of past runs."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def _service(self) -> Maintenance:
+        lake = self._lake
+        return Maintenance(
+            lake._engine,
+            lake._catalog,
+            warehouse=lake.config.warehouse,
+            faults=lake._faults,
+            clock=lake._clock,
+        )
+
+    def compact(
+        self,
+        table: str,
+        strategy: Strategy = "binpack",
+        *,
+        sort: str | None = None,
+        zorder: str | None = None,
+        where: str | None = None,
+        dry_run: bool = False,
+        on_group: Callable[[GroupResult], None] | None = None,
+        **options: Any,
+    ) -> CompactResult:
+        """Rewrite small files per partition.
+
+        Args: ``strategy`` (binpack, sort, zorder) with ``sort`` or ``zorder`` columns;
+        ``where``, a filter on the partitions to rewrite; ``dry_run``; ``on_group``, told
+        of each group committed; ``options``, the fields of CompactOptions (e.g.
+        ``min_input_files=2``, ``rewrite_all=True``, ``partial_progress=True``).
+        Returns: the groups rewritten and the files and bytes before and after.
+        Raises: NoSuchTable, InvalidInput, FilterNotTranslatable, MaintenanceBusy."""
+        chosen = CompactOptions(strategy=strategy, sort=sort, zorder=zorder, **options)
+        return self._service().compact(
+            table, chosen, where=where, dry_run=dry_run, on_group=on_group
+        )
+
+    def expire(
+        self,
+        table: str,
+        *,
+        older_than: str | timedelta | None = None,
+        retain_last: int | None = None,
+        dry_run: bool = False,
+    ) -> ExpireResult:
+        """Expire old snapshots and delete the files only they referenced.
+
+        Args: ``older_than`` (``"7d"`` or a timedelta) and ``retain_last`` (default: the
+        table's policy); ``dry_run``.
+        Returns: the snapshots expired and the files deleted.
+        Raises: NoSuchTable, InvalidDuration, MaintenanceBusy."""
+        age = parse_duration(older_than) if isinstance(older_than, str) else older_than
+        return self._service().expire(
+            table, older_than=age, retain_last=retain_last, dry_run=dry_run
+        )
+
+    def clean_metadata(self, table: str, *, dry_run: bool = False) -> MetadataCleanupResult:
+        """Delete metadata files no longer referenced (beyond the ones kept).
+
+        Returns: the files deleted. Raises: NoSuchTable, MaintenanceBusy."""
+        return self._service().clean_metadata(table, dry_run=dry_run)
+
+    def orphans(
+        self,
+        table: str,
+        *,
+        older_than: str | timedelta = DEFAULT_OLDER_THAN,
+        dry_run: bool = False,
+        force: bool = False,
+    ) -> OrphanResult:
+        """Delete files in the table's folder that no snapshot references.
+
+        Args: ``older_than``, the safety age (files younger are kept); ``force`` allows
+        an age below one hour; ``dry_run``.
+        Returns: the orphan files found and deleted.
+        Raises: NoSuchTable, UnsafeMaintenance (a safety age below one hour without
+        ``force``), MaintenanceBusy."""
+        age = parse_duration(older_than) if isinstance(older_than, str) else older_than
+        return self._service().orphans(table, older_than=age, dry_run=dry_run, force=force)
+
+    def manifests(self, table: str, *, dry_run: bool = False) -> ManifestRewriteResult:
+        """Rewrite the current snapshot's manifests into fewer, partition-clustered ones.
+
+        Returns: the manifests before and after. Raises: NoSuchTable, MaintenanceBusy."""
+        return self._service().manifests(table, dry_run=dry_run)
+
+    def run(
+        self,
+        tables: list[str] | None = None,
+        *,
+        dry_run: bool = False,
+        follow: bool = False,
+        interval: str | timedelta = "60s",
+        stop: threading.Event | None = None,
+        on_round: Callable[[AutopilotReport], None] | None = None,
+        say: Callable[[str], None] | None = None,
+    ) -> AutopilotReport:
+        """The autopilot: plan each table's maintenance from its statistics and policy
+        (``icehouse.maintenance.*`` properties) and do it; ``follow`` repeats every
+        ``interval`` until ``stop`` is set and returns the last round's report, riding
+        out outages of the state database and the object store (told to ``say``).
+
+        Returns: the (last) round's report, per table what was done or skipped and why.
+        Raises: NoSuchTable, InvalidDuration."""
+        lake = self._lake
+        autopilot = Autopilot(self._service(), lake._catalog)
+        names = (lambda: tables) if tables else lake.tables.list
+        if not follow:
+            return autopilot.run_once(names(), dry_run=dry_run)
+        last = AutopilotReport()
+
+        def record(report: AutopilotReport) -> None:
+            nonlocal last
+            last = report
+            if on_round is not None:
+                on_round(report)
+
+        seconds = (
+            parse_duration(interval) if isinstance(interval, str) else interval
+        ).total_seconds()
+        follow_rounds(
+            autopilot,
+            names,
+            interval=seconds,
+            stop=stop or threading.Event(),
+            on_round=record,
+            **({"say": say} if say else {}),
+        )
+        return last
+
+    def unlock(self, table: str) -> LeaseInfo | None:
+        """Break the table's maintenance lease whoever holds it (the holder's runs are
+        recorded as interrupted). Only for a holder that is gone for good: a live one
+        would go on unguarded.
+
+        Returns: the lease broken, None if there was none.
+        Raises: NoSuchTable."""
+        load_table(self._lake._catalog, table)
+        return self._service().unlock(table)
+
+    def history(
+        self, table: str | None = None, *, limit: int = 50, dry_runs: bool = False
+    ) -> list[MaintenanceRun]:
+        """Returns: the maintenance runs (of ``table``, default all), newest first; dry
+        runs (which changed nothing) only with ``dry_runs``."""
+        return self._service().history(table, limit=limit, dry_runs=dry_runs)
+
+
+def _required(source: SourceConfig) -> dict[str, Any]:
+    """The settings a source always writes to icehouse.toml, even when they equal a default."""
+    return {
+        "name": source.name,
+        "location": source.location,
+        "table": source.table,
+        "format": source.format,
+    }
