@@ -337,7 +337,7 @@ def test_runs_are_recorded_and_a_held_lease_refuses_a_second_maintainer(
     append_batches(lake, per_day=2)
     lake.maintenance.compact(EVENTS, "binpack", min_input_files=2, dry_run=True)
     lake.maintenance.compact(EVENTS, "binpack", min_input_files=2)
-    runs = lake.maintenance.history(EVENTS)
+    runs = lake.maintenance.history(EVENTS, dry_runs=True)
     assert [(r.action, r.dry_run, r.status) for r in runs] == [
         ("compact:binpack", False, "ok"),
         ("compact:binpack", True, "ok"),
