@@ -621,29 +621,24 @@ def test_a_landing_folder_that_does_not_exist_is_an_error_on_add_and_a_warning_l
     assert tested.exit_code == 1 and warning.removeprefix("source shop: ") in tested.stderr
 
 
-def test_quarantine_list_cuts_reasons_at_a_word_with_an_ellipsis_and_refuses_a_bad_kind(
-    tmp_path,
-):
+@pytest.fixture
+def web_source(tmp_path):
+    """A fresh home with ``logs.events`` and a JSON-lines source ``web`` taking files at
+    once; returns (home, landing)."""
     home = tmp_path / "lake"
     landing = tmp_path / "landing"
     landing.mkdir()
     ok("init", "--home", str(home))
     ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
-    ok(
-        "source",
-        "add",
-        "web",
-        "--location",
-        str(landing),
-        "--table",
-        "logs.events",
-        "--file-format",
-        "jsonl",
-        "--settle",
-        "0s",
-        "--home",
-        str(home),
-    )
+    ok("source", "add", "web", "--location", str(landing), "--table", "logs.events",
+       "--file-format", "jsonl", "--settle", "0s", "--home", str(home))  # fmt: skip
+    return home, landing
+
+
+def test_quarantine_list_cuts_reasons_at_a_word_with_an_ellipsis_and_refuses_a_bad_kind(
+    web_source, tmp_path
+):
+    home, landing = web_source
     write_jsonl(landing / "a.jsonl", [event(1, id="x" * 50 + " " + "y" * 200), event(2, id="b")])
     ok("ingest", "--home", str(home))
 
@@ -660,27 +655,8 @@ def test_quarantine_list_cuts_reasons_at_a_word_with_an_ellipsis_and_refuses_a_b
     assert "No quarantined records of source nope and kind file." in none.stdout
 
 
-def test_a_value_that_cannot_be_converted_gets_one_reason_not_two(tmp_path):
-    home = tmp_path / "lake"
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    ok("init", "--home", str(home))
-    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
-    ok(
-        "source",
-        "add",
-        "web",
-        "--location",
-        str(landing),
-        "--table",
-        "logs.events",
-        "--file-format",
-        "jsonl",
-        "--settle",
-        "0s",
-        "--home",
-        str(home),
-    )
+def test_a_value_that_cannot_be_converted_gets_one_reason_not_two(web_source):
+    home, landing = web_source
     write_jsonl(landing / "a.jsonl", [*[event(i) for i in range(1, 20)], event(20, id="acme-corp")])
     ok("ingest", "--home", str(home))
 
@@ -690,27 +666,8 @@ def test_a_value_that_cannot_be_converted_gets_one_reason_not_two(tmp_path):
     assert record["reason"] == "column id: cannot convert 'acme-corp' to bigint"
 
 
-def test_source_test_predicts_a_whole_file_quarantine_and_ingest_counts_it(tmp_path):
-    home = tmp_path / "lake"
-    landing = tmp_path / "landing"
-    landing.mkdir()
-    ok("init", "--home", str(home))
-    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", str(home))
-    ok(
-        "source",
-        "add",
-        "web",
-        "--location",
-        str(landing),
-        "--table",
-        "logs.events",
-        "--file-format",
-        "jsonl",
-        "--settle",
-        "0s",
-        "--home",
-        str(home),
-    )
+def test_source_test_predicts_a_whole_file_quarantine_and_ingest_counts_it(web_source, tmp_path):
+    home, landing = web_source
     sample = write_jsonl(
         landing / "a.jsonl", [*[event(i) for i in range(1, 27)], "{oops", "{no", "{nope"]
     )
