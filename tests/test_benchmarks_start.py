@@ -1,0 +1,30 @@
+"""Every benchmark script still imports what it measures.
+
+Benchmarks reach below the ``Lake`` facade, so a refactor can break one without any test
+noticing until someone quotes its figures; ``--help`` imports the whole script and its
+icehouse modules without running anything heavy.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+SCRIPTS = sorted(p for p in BENCHMARKS.glob("*.py") if p.name != "common.py")
+
+
+def test_there_are_benchmarks_to_check() -> None:
+    assert {p.name for p in SCRIPTS} >= {"ingest.py", "planning.py", "queries.py", "maintain.py"}
+
+
+@pytest.mark.parametrize("script", SCRIPTS, ids=lambda p: p.name)
+def test_a_benchmark_script_imports_and_explains_itself(script: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, str(script), "--help"], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert "usage:" in result.stdout
