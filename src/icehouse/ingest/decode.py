@@ -32,7 +32,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -332,7 +332,7 @@ class _Lines:
 
     def blank(self) -> np.ndarray:
         """Mask of lines that are empty or whitespace only."""
-        empty = self.ends == self.starts
+        empty: np.ndarray = self.ends == self.starts
         maybe = ~empty & np.isin(self.bytes[self.starts], _WHITESPACE)
         for i in np.flatnonzero(maybe).tolist():
             empty[i] = not self.data[self.starts[i] : self.ends[i]].strip()
@@ -470,7 +470,7 @@ def _table_from_records(records: list[dict[str, Any]]) -> pa.Table:
     return pa.table(arrays) if arrays else _empty_table(len(records))
 
 
-def _harmonise_objects(objects: list[dict[str, Any] | None]) -> dict[str, list[Any]]:
+def _harmonise_objects(objects: Sequence[dict[str, Any] | None]) -> dict[str, list[Any]]:
     keys = dict.fromkeys(k for o in objects if o is not None for k in o)
     return {k: _harmonise([None if o is None else o.get(k) for o in objects]) for k in keys}
 

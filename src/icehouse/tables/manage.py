@@ -233,7 +233,8 @@ def describe_table(name: str, table: Table) -> TableInfo:
     summary = snapshot.summary if snapshot and snapshot.summary else None
 
     def total(key: str) -> int:
-        return int(summary[key]) if summary is not None and summary.get(key) else 0
+        value = summary.get(key) if summary is not None else None
+        return int(value) if value else 0
 
     return TableInfo(
         name=name,
