@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +125,8 @@ def alter_table(
     table: Table,
     *,
     partition: list[PartitionField] | None = None,
-    add_columns: list[tuple[str, str]] = (),  # type: ignore[assignment]
-    widen: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    add_columns: Sequence[tuple[str, str]] = (),
+    widen: Sequence[tuple[str, str]] = (),
     sort: list[SortField] | None = None,
     properties: dict[str, str] | None = None,
 ) -> Table:
@@ -145,8 +146,8 @@ def alter_table(
 def _apply_alterations(
     table: Table,
     partition: list[PartitionField] | None,
-    add_columns: list[tuple[str, str]],
-    widen: list[tuple[str, str]],
+    add_columns: Sequence[tuple[str, str]],
+    widen: Sequence[tuple[str, str]],
     sort: list[SortField] | None,
     properties: dict[str, str] | None,
 ) -> None:
