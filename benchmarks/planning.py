@@ -43,17 +43,21 @@ sys.path.insert(0, str(HERE))
 
 from common import table_print  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
-from icehouse.query.sql import run_sql  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
 from icehouse.tables.catalog import load_table  # noqa: E402
-from icehouse.tables.manifest_cache import SHARED_CACHE  # noqa: E402
-from icehouse.tables.scan import plan_scan  # noqa: E402
+from icehouse.tables.manifest_cache import ManifestCache  # noqa: E402
+from icehouse.tables.scan import PlannerCache, plan_scan  # noqa: E402
 
 TABLE = "bench.events"
 SCHEMA = {"ts": "timestamptz!", "id": "long!", "country": "string", "bytes": "long"}
 ROWS_PER_FILE = 8
 FIRST_DAY = dt.date(2024, 1, 1)
 EPOCH = dt.date(1970, 1, 1)
+
+
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table under the facade (benchmarks look below it)."""
+    return load_table(lake._catalog, name)
 
 
 # -- data ---------------------------------------------------------------------------------
@@ -142,8 +146,16 @@ def pyiceberg_files(table: Table, row_filter: BooleanExpression) -> set[str]:
     return {t.file.file_path for t in table.scan(row_filter=row_filter).plan_files()}
 
 
-def icehouse_files(table: Table, row_filter: BooleanExpression) -> set[str]:
-    return {t.file.file_path for t in plan_scan(table, row_filter).tasks}
+def icehouse_files(
+    table: Table,
+    row_filter: BooleanExpression,
+    cache: ManifestCache | None = None,
+    planners: PlannerCache | None = None,
+) -> set[str]:
+    """The files icehouse plans; ``cache`` and ``planners`` are what a ``Lake`` keeps
+    between plannings (none: a planning that decodes and binds everything anew)."""
+    plan = plan_scan(table, row_filter, cache=cache, planners=planners)
+    return {t.file.file_path for t in plan.tasks}
 
 
 def child(home: Path, planner: str, day: int) -> None:
@@ -176,14 +188,17 @@ def measure(home: Path, *, runs: int, day: int) -> list[list[str]]:
         plan = plan_scan(table, row_filter)
         planned = f"{plan.files_after_metrics_pruning} of {plan.files_in_snapshot}"
         times: dict[str, list[float]] = {name: [] for name in _LABELS}
+        cache, planners = ManifestCache(), PlannerCache()
         for _ in range(runs):  # interleaved, so that load on the machine hits all alike
             times["pyiceberg_cold"].append(fresh_process(home, "pyiceberg", day))
             times["icehouse_cold"].append(fresh_process(home, "icehouse", day))
             times["pyiceberg"].append(timed(lambda: pyiceberg_files(table, row_filter)))
-            SHARED_CACHE.clear()
-            times["icehouse_cleared"].append(timed(lambda: icehouse_files(table, row_filter)))
-            times["icehouse_warm"].append(timed(lambda: icehouse_files(table, row_filter)))
-            (query_plan,) = run_sql(lake._catalog, sql).plans
+            cache.clear()
+            cleared = timed(lambda: icehouse_files(table, row_filter, cache, planners))
+            times["icehouse_cleared"].append(cleared)
+            warm = timed(lambda: icehouse_files(table, row_filter, cache, planners))
+            times["icehouse_warm"].append(warm)
+            (query_plan,) = lake.explain(sql).plans
             times["icehouse_sql"].append(query_plan.planning_seconds)
     finally:
         lake.close()
@@ -243,8 +258,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def iceberg_table(lake: Lake, name: str) -> Table:
-    """The raw PyIceberg table under the facade (benchmarks look below it)."""
-    return load_table(lake._catalog, name)
