@@ -52,7 +52,7 @@ class MaintenancePolicy:
     @classmethod
     def from_properties(cls, properties: dict[str, str], *, table: str) -> MaintenancePolicy:
         """Raises: InvalidConfig naming the property and the value it could not use."""
-        values: dict[str, Any] = {}  # each of its field's type, as ``_parse`` read it
+        values: dict[str, Any] = {}  # field name -> a value of that field's type
         retention_ms = properties.get("history.expire.max-snapshot-age-ms")
         if retention_ms is not None and retention_ms.isdigit():
             values["snapshot_retention"] = timedelta(milliseconds=int(retention_ms))
