@@ -9,7 +9,7 @@ import pytest
 
 from icehouse.errors import FilterNotTranslatable, QueryError
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, add_source, event, ids, write_jsonl
+from tests.fixtures_lake import EVENTS, add_source, append_batches, event, ids, write_jsonl
 
 home, lake, landing, events = (
     fixtures_lake.home,
@@ -86,3 +86,22 @@ def test_ingestion_after_a_delete_goes_on_exactly_once(ingested, landing):
     assert ingested.ingest().rows == 5
     assert ingested.ingest().rows == 0
     assert ids(ingested) == [*range(1, 21), *range(100, 105)]
+
+
+def test_a_delete_after_another_writer_carries_no_missing_key_as_null(lake, events):
+    """A snapshot without icehouse's ingestion keys (another writer's) hands none on:
+    the delete's snapshot summary in the metadata file holds strings only, as other
+    Iceberg engines require."""
+    append_batches(lake, days=(1,), per_day=1)
+    assert lake.delete(EVENTS, "country = 'de'") > 0
+    table = fixtures_lake.iceberg_table(lake, EVENTS)
+    with table.io.new_input(table.metadata_location).open() as stream:
+        metadata = json.loads(stream.read())
+    (summary,) = [
+        s["summary"]
+        for s in metadata["snapshots"]
+        if s["snapshot-id"] == metadata["current-snapshot-id"]
+    ]
+    assert summary["operation"] == "overwrite"
+    assert {k: v for k, v in summary.items() if not isinstance(v, str)} == {}
+    assert not any(key.startswith("icehouse.") for key in summary)

@@ -46,6 +46,8 @@ thing the same way.
 
 from __future__ import annotations
 
+from typing import Literal
+
 
 class IcehouseError(Exception):
     """Root of every error icehouse raises on purpose."""
@@ -303,13 +305,13 @@ class ServiceUnavailable(IcehouseError):
 class StateDatabaseUnavailable(ServiceUnavailable):
     """``where`` is the state database URL with its password masked."""
 
-    service = "state database"
+    service: Literal["state database"] = "state database"
 
 
 class StorageUnavailable(ServiceUnavailable):
     """``where`` is the object store's endpoint (or the location that was being read)."""
 
-    service = "storage"
+    service: Literal["storage"] = "storage"
 
 
 class StateError(IcehouseError):

@@ -96,7 +96,7 @@ def classify(exc: BaseException) -> Outage | None:
     while current is not None and id(current) not in seen:
         seen.add(id(current))
         if isinstance(current, StateDatabaseUnavailable | StorageUnavailable):
-            return Outage(current.service, current.detail)  # type: ignore[arg-type]
+            return Outage(current.service, current.detail)
         if _is_database_outage(current):
             return Outage("state database", _first_line(current))
         if _is_storage_outage(current):

@@ -360,16 +360,16 @@ class FileIngest:
             data = content.data if part is None else part.prologue + content.data[part.start :]
             try:
                 with self._report.measure("decode"):
-                    chunk = fast_json.read_whole(data, row.path, _plain(options))
+                    whole = fast_json.read_whole(data, row.path, _plain(options))
                 if part is not None:
-                    chunk.lines = pc.add(chunk.lines, part.lines_before)
+                    whole.lines = pc.add(whole.lines, part.lines_before)
                 if self._source.unknown_fields == "evolve":
-                    self._check_unknown_fields(chunk.table.schema)
+                    self._check_unknown_fields(whole.table.schema)
                 with self._report.measure("map"):
-                    mapped = self._mapper.map(chunk, file=self._file)
+                    mapped = self._mapper.map(whole, file=self._file)
                 if not mapped.bad:
                     self._stage(staged, mapped.rows)
-                    return mapped.rows.num_rows
+                    return int(mapped.rows.num_rows)
             except fast_json.FastPathRefused:
                 pass
         if part is None and content.codec == "none" and options.format != "parquet":

@@ -21,7 +21,7 @@ zero bytes padded after the last gzip member; such a file is unreadable here.)
 from __future__ import annotations
 
 from types import TracebackType
-from typing import Literal
+from typing import Literal, Protocol
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -80,13 +80,24 @@ def detect_compression(path: str, head: bytes, compression: Compression = "auto"
     return "none" if looks_like_text(head) else codec_from_extension(path)
 
 
+class _RawFile(Protocol):
+    """What ``_CountingReader`` reads from: a pyarrow input file, or a ``_Limited`` one."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def read(self, size: int = ..., /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class _CountingReader:
     """The raw file with its already-read head put back in front, counting bytes consumed.
 
     pyarrow input streams cannot peek, so the head we sniffed must be replayed.
     """
 
-    def __init__(self, raw: pa.NativeFile, head: bytes) -> None:
+    def __init__(self, raw: _RawFile, head: bytes) -> None:
         self._raw = raw
         self._head = head
         self.consumed = len(head)
@@ -248,7 +259,7 @@ def open_range(
             raise  # the store is down, not the file unreadable
         raise UnreadableFile(f"cannot open file: {exc}", path=path, reason="open error") from exc
     limited = _Limited(raw, max(0, end - start))
-    return DecompressedStream(path, "none", _CountingReader(limited, prologue))  # type: ignore[arg-type]
+    return DecompressedStream(path, "none", _CountingReader(limited, prologue))
 
 
 __all__ = [

@@ -32,7 +32,7 @@ from __future__ import annotations
 import csv
 import itertools
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -332,7 +332,7 @@ class _Lines:
 
     def blank(self) -> np.ndarray:
         """Mask of lines that are empty or whitespace only."""
-        empty = self.ends == self.starts
+        empty: np.ndarray = self.ends == self.starts
         maybe = ~empty & np.isin(self.bytes[self.starts], _WHITESPACE)
         for i in np.flatnonzero(maybe).tolist():
             empty[i] = not self.data[self.starts[i] : self.ends[i]].strip()
@@ -470,7 +470,7 @@ def _table_from_records(records: list[dict[str, Any]]) -> pa.Table:
     return pa.table(arrays) if arrays else _empty_table(len(records))
 
 
-def _harmonise_objects(objects: list[dict[str, Any] | None]) -> dict[str, list[Any]]:
+def _harmonise_objects(objects: Sequence[dict[str, Any] | None]) -> dict[str, list[Any]]:
     keys = dict.fromkeys(k for o in objects if o is not None for k in o)
     return {k: _harmonise([None if o is None else o.get(k) for o in objects]) for k in keys}
 
@@ -514,7 +514,8 @@ class _CsvDecoder:
         # TSV has no quoting: a '"' is data. CSV quotes as RFC 4180 (and pyarrow) do.
         self.quoting = options.format == "csv"
         self.parse_quote: str | bool = '"' if self.quoting else False
-        self.delimiter = options.field_delimiter
+        # None only in a W3C log, whose data decides it before any line is parsed.
+        self.delimiter: str | None = options.field_delimiter
         self.null_values = [""]
 
     @property
@@ -661,7 +662,7 @@ class _W3cDecoder(_CsvDecoder):
         super().__init__(options, path)
         self.columns = list(options.columns) or None
         self.null_values = ["", "-"]
-        self.delimiter = options.delimiter  # type: ignore[assignment]  # None: by the data
+        self.delimiter = options.delimiter  # None: by the data
 
     def decode(self, block: _Block) -> DecodedChunk | None:
         lines = block.lines
@@ -711,7 +712,7 @@ class _W3cDecoder(_CsvDecoder):
             message = f"line {lines.numbers[i]}: #Fields: does not give unique names: {names}"
             raise UnreadableFile(message, path=self.path, reason="bad #Fields: directive")
         self.columns = names
-        self.delimiter = self.options.delimiter  # type: ignore[assignment]
+        self.delimiter = self.options.delimiter
 
     def _columns_for(self, lines: _Lines, stretch: np.ndarray) -> list[str]:
         first = int(np.flatnonzero(stretch)[0])

@@ -77,7 +77,8 @@ def list_landed(
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
     local = isinstance(filesystem, pafs.LocalFileSystem)
     settle = source.settle_time.total_seconds() if local else 0.0
-    ready, settling = [], []
+    ready: list[LandedFile] = []
+    settling: list[LandedFile] = []
     for info in filesystem.get_file_info(selector):
         if info.type != pafs.FileType.File:
             continue

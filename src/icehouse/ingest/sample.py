@@ -13,7 +13,7 @@ from pyiceberg.schema import Schema
 from icehouse.config import SourceConfig
 from icehouse.errors import InvalidInput, UnreadableFile
 from icehouse.ingest.batch import format_options, whole_file_problem
-from icehouse.ingest.decode import BadRecord, FormatOptions, decode_file
+from icehouse.ingest.decode import BadRecord, Format, FormatOptions, decode_file
 from icehouse.ingest.mapping import RowMapper
 
 
@@ -65,10 +65,15 @@ def _concat(tables: list[pa.Table], schema: Schema) -> pa.Table:
     return pa.concat_tables(tables) if tables else schema.as_arrow().empty_table()
 
 
-def format_from_name(path: Path) -> str:
+def format_from_name(path: Path) -> Format:
     """A sample's format by its name (``.parquet``, ``.csv``, ``.tsv``, else JSON lines)."""
     name = path.name.lower()
-    for marker, fmt in ((".parquet", "parquet"), (".csv", "csv"), (".tsv", "tsv")):
+    markers: tuple[tuple[str, Format], ...] = (
+        (".parquet", "parquet"),
+        (".csv", "csv"),
+        (".tsv", "tsv"),
+    )
+    for marker, fmt in markers:
         if marker in name:
             return fmt
     return "jsonl"
@@ -81,7 +86,7 @@ def infer_schema(sample: Path) -> pa.Schema:
         InvalidInput: the sample holds no readable record.
         UnreadableFile: the sample cannot be decoded at all.
     """
-    options = FormatOptions(format=format_from_name(sample))  # type: ignore[arg-type]
+    options = FormatOptions(format=format_from_name(sample))
     for chunk in decode_file(pafs.LocalFileSystem(), str(sample.absolute()), options):
         if chunk.table.num_columns:
             return chunk.table.schema

@@ -28,6 +28,7 @@ from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
+from icehouse.resilience import logger as outage_logger
 from icehouse.state import home as home_mod
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.database import migrate, open_engine
@@ -220,7 +221,7 @@ class Lake:
         keep_running(
             lambda working: ingester.run(sources, follow=True, report=report, working=working),
             stop=stop,
-            **({"say": say} if say else {}),
+            say=say or outage_logger.warning,
         )
         return report
 

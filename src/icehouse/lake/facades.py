@@ -5,8 +5,9 @@ with short method names. They hand out icehouse types only.
 
 from __future__ import annotations
 
+import builtins
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -52,7 +53,7 @@ class LakeTables:
         *,
         schema: str | dict[str, Any] | pa.Schema | None = None,
         like: Path | None = None,
-        partition: list[str] = (),  # type: ignore[assignment]
+        partition: Sequence[str] = (),
         sort: str | None = None,
         properties: dict[str, str] | None = None,
     ) -> manage.TableInfo:
@@ -69,8 +70,11 @@ class LakeTables:
             raise InvalidInput("give exactly one of a schema or a sample file (like)")
         if like is not None:
             parsed: Any = infer_schema(like)
+        elif isinstance(schema, pa.Schema):
+            parsed = schema
         else:
-            parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
+            assert schema is not None  # checked above: exactly one of schema and like
+            parsed = parse_schema(schema)
         table = manage.create_table(
             self._lake._catalog,
             name,
@@ -102,9 +106,9 @@ class LakeTables:
         self,
         name: str,
         *,
-        partition: list[str] | None = None,
-        add_columns: list[tuple[str, str]] | None = None,
-        widen: list[tuple[str, str]] | None = None,
+        partition: builtins.list[str] | None = None,
+        add_columns: builtins.list[tuple[str, str]] | None = None,
+        widen: builtins.list[tuple[str, str]] | None = None,
         sort: str | None = None,
         properties: dict[str, str] | None = None,
     ) -> manage.TableInfo:
@@ -124,7 +128,7 @@ class LakeTables:
         )
         return manage.describe_table(name, table)
 
-    def history(self, name: str) -> list[manage.SnapshotInfo]:
+    def history(self, name: str) -> builtins.list[manage.SnapshotInfo]:
         """Returns: the table's snapshots, oldest first, marking the current one.
 
         Raises: NoSuchTable."""
@@ -189,14 +193,16 @@ class LakeSources:
         table = load_table(self._lake._catalog, source.table)
         return try_sample(source, table.schema(), sample, limit=limit)
 
-    def status(self) -> list[source_status_mod.SourceStatus]:
+    def status(self) -> builtins.list[source_status_mod.SourceStatus]:
         """Returns: each source's ingestion status (files waiting, last batch, lag).
 
         Raises: StateDatabaseUnavailable."""
         lake = self._lake
         return source_status_mod.source_status(lake._engine, lake.config, clock=lake._clock)
 
-    def missing_landings(self, names: list[str] | None = None) -> list[SourceConfig]:
+    def missing_landings(
+        self, names: builtins.list[str] | None = None
+    ) -> builtins.list[SourceConfig]:
         """Returns: the sources (of ``names``, default all) whose landing folder does not
         exist.
 
@@ -387,7 +393,7 @@ class LakeMaintenance:
         Raises: NoSuchTable, InvalidDuration."""
         lake = self._lake
         autopilot = Autopilot(self._service(), lake._catalog)
-        names = (lambda: tables) if tables else lake.tables.list
+        names: Callable[[], list[str]] = (lambda: tables) if tables else lake.tables.list
         if not follow:
             return autopilot.run_once(names(), dry_run=dry_run)
         last = AutopilotReport()

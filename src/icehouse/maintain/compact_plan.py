@@ -20,7 +20,7 @@ from typing import Any, Literal
 
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
+from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES, partition_values
 
 Strategy = Literal["binpack", "sort", "zorder"]
 
@@ -112,7 +112,7 @@ def plan_groups(
     labels: dict[tuple[int, Any], dict[str, Any]] = {}
     for task in tasks:
         spec_id = task.file.spec_id
-        record = (spec_id, tuple(task.file.partition))
+        record = (spec_id, partition_values(task.file.partition))
         label = labels.get(record)
         if label is None:
             label = labels[record] = partition_label(table, spec_id, task.file.partition)

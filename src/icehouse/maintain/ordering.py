@@ -65,8 +65,8 @@ def z_values(rows: pa.Table, columns: Sequence[str]) -> np.ndarray:
 
 
 def _scaled_rank(values: pa.ChunkedArray, bits: int) -> np.ndarray:
-    ranks = pc.rank(values, sort_keys="ascending", tiebreaker="dense")  # nulls last
-    ranks = ranks.to_numpy().astype(np.uint64) - np.uint64(1)
+    dense = pc.rank(values, sort_keys="ascending", tiebreaker="dense")  # nulls last
+    ranks: np.ndarray = dense.to_numpy().astype(np.uint64) - np.uint64(1)
     distinct = int(ranks.max()) + 1 if len(ranks) else 1
     if distinct <= 1 << bits:  # spread the ranks over the column's share of the key
         return (ranks << np.uint64(bits)) // np.uint64(distinct)

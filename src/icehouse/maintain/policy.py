@@ -27,7 +27,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Literal
+from typing import Any, Literal
 
 from icehouse.durations import parse_duration
 from icehouse.errors import InvalidConfig, InvalidDuration
@@ -52,7 +52,7 @@ class MaintenancePolicy:
     @classmethod
     def from_properties(cls, properties: dict[str, str], *, table: str) -> MaintenancePolicy:
         """Raises: InvalidConfig naming the property and the value it could not use."""
-        values: dict[str, object] = {}
+        values: dict[str, Any] = {}  # field name -> a value of that field's type
         retention_ms = properties.get("history.expire.max-snapshot-age-ms")
         if retention_ms is not None and retention_ms.isdigit():
             values["snapshot_retention"] = timedelta(milliseconds=int(retention_ms))
@@ -67,7 +67,7 @@ class MaintenancePolicy:
                     where=f"{table} property {key}",
                 )
             values[name] = _parse(name, raw, where=f"{table} property {key}={raw!r}")
-        return cls(**values)  # type: ignore[arg-type]
+        return cls(**values)
 
 
 def _parse(name: str, raw: str, *, where: str) -> object:

@@ -106,7 +106,7 @@ def _dictionary_checksum(conn: duckdb.DuckDBPyConnection, column: pa.ChunkedArra
     """Sum of ``hash(value)`` over the rows: the distinct values hashed once and weighted
     by their counts; nulls weighted by ``hash(NULL)``."""
     null_hash = conn.execute("SELECT hash(NULL::VARCHAR)").fetchone()
-    total = column.null_count * int(null_hash[0] if null_hash else 0)
+    total = int(column.null_count) * int(null_hash[0] if null_hash else 0)
     column = column.unify_dictionaries()  # one dictionary for every chunk (row group, file)
     if not column.num_chunks or not len(column.chunk(0).dictionary):
         return total

@@ -88,7 +88,9 @@ def start_run(
                 alive_until=now + alive_for,
             )
         )
-        return int(result.inserted_primary_key[0])
+        key = result.inserted_primary_key
+        assert key is not None  # a single-row insert always has one
+        return int(key[0])
 
 
 def keep_alive(engine: Engine, run_id: int, alive_for: float, clock: Clock = SYSTEM_CLOCK) -> None:

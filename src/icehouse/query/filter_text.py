@@ -44,8 +44,10 @@ def describe_filter(expression: BooleanExpression, schema: Schema) -> str:
         left, right = (_operand(e, schema) for e in (expression.left, expression.right))
         return f"{left} AND {right}"
     if isinstance(expression, Or):
-        left, right = expression.left, expression.right
-        return f"{describe_filter(left, schema)} OR {describe_filter(right, schema)}"
+        return (
+            f"{describe_filter(expression.left, schema)} OR "
+            f"{describe_filter(expression.right, schema)}"
+        )
     name = getattr(getattr(expression, "term", None), "name", None)
     if name is None:
         return str(expression)

@@ -55,7 +55,9 @@ def resolve(
             refs = ", ".join(sorted(table.metadata.refs)) or "none"
             raise QueryError(f"{name} has no tag or branch {text!r} (refs: {refs})", sql=sql)
         return snapshot.snapshot_id
-    millis = conn.execute("SELECT epoch_ms(TRY_CAST(? AS TIMESTAMPTZ))", [text]).fetchone()[0]
+    row = conn.execute("SELECT epoch_ms(TRY_CAST(? AS TIMESTAMPTZ))", [text]).fetchone()
+    assert row is not None  # a scalar SELECT returns one row
+    millis = row[0]
     if millis is None:
         raise QueryError(f"cannot read timestamp {text!r} in FOR TIMESTAMP AS OF", sql=sql)
     snapshot = table.snapshot_as_of_timestamp(millis)

@@ -19,7 +19,9 @@ import contextlib
 import uuid
 from collections import defaultdict
 from collections.abc import Callable
+from typing import cast
 
+from pyiceberg.avro.codecs import AvroCompressionCodec
 from pyiceberg.exceptions import CommitFailedException
 from pyiceberg.manifest import (
     DataFile,
@@ -55,6 +57,13 @@ DEFAULT_MIN_COUNT_TO_MERGE = 100
 DEFAULT_MANIFEST_TARGET_BYTES = 8 * 1024 * 1024
 
 
+def _avro_codec(name: str) -> AvroCompressionCodec:
+    """``write.avro.compression-codec`` as PyIceberg's manifest writers take it. They map
+    Iceberg's names (``gzip``, ``zstd``, ``uncompressed``) to Avro's themselves, but are
+    annotated with Avro's names only."""
+    return cast(AvroCompressionCodec, name)
+
+
 class SnapshotWrites:
     """The files one attempt wrote, deleted again only if the attempt provably did not
     commit (see ``commit_writing``)."""
@@ -81,7 +90,7 @@ class SnapshotWrites:
             schema=self.table.schema(),
             output_file=self.table.io.new_output(self.new_path()),
             snapshot_id=snapshot_id,
-            avro_compression=compression,  # type: ignore[arg-type]
+            avro_compression=_avro_codec(compression),
         )
 
     def outcome(self) -> Outcome:
@@ -158,7 +167,7 @@ def _commit(
     parent = table.current_snapshot()
     sequence_number = metadata.next_sequence_number()
     compression = metadata.properties.get("write.avro.compression-codec", "gzip")
-    added = write_added_manifests(table, data_files, snapshot_id, compression, writes)  # type: ignore[arg-type]
+    added = write_added_manifests(table, data_files, snapshot_id, compression, writes)
     # A manifest left with only deleted entries (by a rewrite or delete) has done its job
     # in its own snapshot; Iceberg's appends do not carry it forward.
     existing = [
@@ -166,7 +175,7 @@ def _commit(
         for m in (parent.manifests(table.io) if parent is not None else [])
         if m.has_added_files() or m.has_existing_files()
     ]
-    manifests = merge_manifests(table, [*added, *existing], snapshot_id, compression, writes)  # type: ignore[arg-type]
+    manifests = merge_manifests(table, [*added, *existing], snapshot_id, compression, writes)
     summary = _summary(table, data_files, properties)
     return commit_manifests(table, snapshot_id, sequence_number, manifests, summary, writes)
 
@@ -191,7 +200,7 @@ def commit_manifests(
         snapshot_id=snapshot_id,
         parent_snapshot_id=parent.snapshot_id if parent else None,
         sequence_number=sequence_number,
-        avro_compression=compression,  # type: ignore[arg-type]
+        avro_compression=_avro_codec(compression),
     ) as writer:
         writer.add_manifests(manifests)
     snapshot = Snapshot(
@@ -206,9 +215,13 @@ def commit_manifests(
         AddSnapshotUpdate(snapshot=snapshot),
         SetSnapshotRefUpdate(
             snapshot_id=snapshot_id,
-            parent_snapshot_id=snapshot.parent_snapshot_id,
             ref_name=MAIN_BRANCH,
             type=SnapshotRefType.BRANCH,
+            # The defaults, spelled out: pydantic's mypy plugin misses a default given
+            # inside ``Annotated[..., Field(default=None)]``.
+            max_ref_age_ms=None,
+            max_snapshot_age_ms=None,
+            min_snapshots_to_keep=None,
         ),
     )
     requirements = (

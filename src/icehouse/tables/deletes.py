@@ -22,10 +22,14 @@ def delete_rows(table: Table, row_filter: BooleanExpression) -> int:
     """
     before = _total_rows(table)
     current = table.current_snapshot()
+    summary = current.summary if current is not None else None
+    # Only the keys the snapshot has: a PyIceberg ``Summary`` answers None (not KeyError)
+    # for a missing key, so ``key in summary`` always holds, and a null value in a
+    # snapshot summary is not valid Iceberg metadata.
     carried = {
-        key: current.summary[key]
+        key: value
         for key in SUMMARY_KEYS
-        if current is not None and current.summary and key in current.summary
+        if summary is not None and (value := summary.get(key)) is not None
     }
     with commit_races(table):
         table.delete(row_filter, snapshot_properties=carried)

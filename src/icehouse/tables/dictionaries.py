@@ -23,7 +23,7 @@ rows travels as a dictionary."""
 
 
 def is_string(data_type: pa.DataType) -> bool:
-    return pa.types.is_string(data_type) or pa.types.is_large_string(data_type)
+    return bool(pa.types.is_string(data_type) or pa.types.is_large_string(data_type))
 
 
 def decoded(values: pa.ChunkedArray) -> pa.ChunkedArray:

@@ -23,9 +23,8 @@ share it:
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from decimal import Decimal
-from typing import Any
+from typing import Any, Protocol
 
 import duckdb
 from pyiceberg.expressions import (
@@ -50,7 +49,14 @@ from icehouse.errors import FilterNotTranslatable
 from icehouse.tables._compat import render_expression, serialize_sql
 from icehouse.tables.duckdb_types import duckdb_type
 
-_TRUE: dict[str, Callable[[str, Any], BooleanExpression]] = {
+
+class _Comparison(Protocol):
+    """A PyIceberg comparison class, called as ``cls(term=column, value=constant)``."""
+
+    def __call__(self, *, term: str, value: Any) -> BooleanExpression: ...
+
+
+_TRUE: dict[str, _Comparison] = {
     "COMPARE_EQUAL": EqualTo,
     "COMPARE_NOTEQUAL": NotEqualTo,
     "COMPARE_GREATERTHAN": GreaterThan,
@@ -59,7 +65,7 @@ _TRUE: dict[str, Callable[[str, Any], BooleanExpression]] = {
     "COMPARE_LESSTHANOREQUALTO": LessThanOrEqual,
 }
 """DuckDB comparison ``column op constant`` → where it is TRUE."""
-_FALSE: dict[str, Callable[[str, Any], BooleanExpression]] = {
+_FALSE: dict[str, _Comparison] = {
     "COMPARE_EQUAL": NotEqualTo,
     "COMPARE_NOTEQUAL": EqualTo,
     "COMPARE_GREATERTHAN": LessThanOrEqual,
@@ -314,14 +320,20 @@ class _Translator:
             return self._translate(node["children"][0], negated=not negated)
         if kind in ("OPERATOR_IS_NULL", "OPERATOR_IS_NOT_NULL"):
             column = self._column_or_raise(node["children"][0], node)
-            return IsNull(column) if (kind == "OPERATOR_IS_NULL") != negated else NotNull(column)
+            return (
+                IsNull(term=column)
+                if (kind == "OPERATOR_IS_NULL") != negated
+                else NotNull(term=column)
+            )
         if kind in _TRUE:
             return self._comparison(node, negated)
         if kind in ("COMPARE_IN", "COMPARE_NOT_IN"):
             column = self._column_or_raise(node["children"][0], node)
             values = [self._constant_or_raise(c, column, node) for c in node["children"][1:]]
             inside = (kind == "COMPARE_IN") != negated
-            return In(column, values) if inside else self._known(column, NotIn(column, values))
+            if inside:
+                return In(term=column, literals=values)
+            return self._known(column, NotIn(term=column, literals=values))
         raise _Untranslatable(node)
 
     def _comparison(self, node: dict[str, Any], negated: bool) -> BooleanExpression:
@@ -332,15 +344,15 @@ class _Translator:
             raise _Untranslatable(node)
         value = self._constant_or_raise(constant, column, node)
         build = (_FALSE if negated else _TRUE)[kind]
-        expression = build(column, value)
-        return self._known(column, expression) if build is NotEqualTo else expression
+        expression = build(term=column, value=value)
+        return self._known(column, expression) if isinstance(expression, NotEqualTo) else expression
 
     def _known(self, column: str, expression: BooleanExpression) -> BooleanExpression:
         """``expression`` and ``column IS NOT NULL``: where SQL's comparison is NULL
         (a null column), Iceberg's negated one would hold."""
         if self._schema.find_field(column).required:
             return expression
-        return And(NotNull(column), expression)
+        return And(NotNull(term=column), expression)
 
     def _column(self, node: dict[str, Any]) -> str | None:
         if node.get("class") != "COLUMN_REF":

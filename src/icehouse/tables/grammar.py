@@ -204,7 +204,9 @@ def parse_partition_field(text: str) -> PartitionField:
         if not _IDENT.match(args[1]):
             raise InvalidPartitionSpec(_partition_help(text))
         width = int(args[0])
-        transform = BucketTransform(width) if name == "bucket" else TruncateTransform(width)
+        transform: Transform[Any, Any] = (
+            BucketTransform(width) if name == "bucket" else TruncateTransform(width)
+        )
         return PartitionField(args[1], transform)
     raise InvalidPartitionSpec(_partition_help(text))
 

@@ -24,7 +24,12 @@ from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation, ancestors_of
-from pyiceberg.table.update import AssertRefSnapshotId, AssertTableUUID, RemoveSnapshotsUpdate
+from pyiceberg.table.update import (
+    AssertRefSnapshotId,
+    AssertTableUUID,
+    RemoveSnapshotsUpdate,
+    TableRequirement,
+)
 
 from icehouse.errors import CommitRaced
 from icehouse.tables._compat import update_table_metadata
@@ -118,7 +123,7 @@ def commit_expiry(table: Table, snapshot_ids: list[int]) -> CommitTableResponse:
             choose again and retry.
     """
     metadata = table.metadata
-    requirements = (
+    requirements: tuple[TableRequirement, ...] = (
         AssertTableUUID(uuid=metadata.table_uuid),
         *(
             AssertRefSnapshotId(ref=name, snapshot_id=ref.snapshot_id)

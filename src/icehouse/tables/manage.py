@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -124,8 +125,8 @@ def alter_table(
     table: Table,
     *,
     partition: list[PartitionField] | None = None,
-    add_columns: list[tuple[str, str]] = (),  # type: ignore[assignment]
-    widen: list[tuple[str, str]] = (),  # type: ignore[assignment]
+    add_columns: Sequence[tuple[str, str]] = (),
+    widen: Sequence[tuple[str, str]] = (),
     sort: list[SortField] | None = None,
     properties: dict[str, str] | None = None,
 ) -> Table:
@@ -145,8 +146,8 @@ def alter_table(
 def _apply_alterations(
     table: Table,
     partition: list[PartitionField] | None,
-    add_columns: list[tuple[str, str]],
-    widen: list[tuple[str, str]],
+    add_columns: Sequence[tuple[str, str]],
+    widen: Sequence[tuple[str, str]],
     sort: list[SortField] | None,
     properties: dict[str, str] | None,
 ) -> None:
@@ -233,7 +234,8 @@ def describe_table(name: str, table: Table) -> TableInfo:
     summary = snapshot.summary if snapshot and snapshot.summary else None
 
     def total(key: str) -> int:
-        return int(summary[key]) if summary is not None and summary.get(key) else 0
+        value = summary.get(key) if summary is not None else None
+        return int(value) if value else 0
 
     return TableInfo(
         name=name,

@@ -52,17 +52,17 @@ def replace_rows(table: Table, matches: Mapping[str, Collection[str]]) -> RowRep
     ``matches`` is one of that column's values, without those rows (nothing is committed
     yet)."""
     replacement = RowReplacement()
-    matches = {column: sorted(set(values)) for column, values in matches.items() if values}
-    if not matches or table.current_snapshot() is None:
+    wanted = {column: sorted(set(values)) for column, values in matches.items() if values}
+    if not wanted or table.current_snapshot() is None:
         return replacement
-    terms = [In(column, set(values)) for column, values in matches.items()]
+    terms = [In(term=column, literals=set(values)) for column, values in wanted.items()]
     row_filter = terms[0] if len(terms) == 1 else Or(*terms)
     scan = ArrowScan(table.metadata, table.io, table.schema(), AlwaysTrue())
     writer = TableWriter(table)
     replacement._writer = writer
     for task in table.scan(row_filter=row_filter).plan_files():
         rows = scan.to_table([task])
-        matching = _matching(rows, matches)
+        matching = _matching(rows, wanted)
         removed = int(pc.sum(matching).as_py() or 0)
         if not removed:
             continue  # the file's bounds admitted the values; its rows do not hold them

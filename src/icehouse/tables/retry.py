@@ -44,7 +44,7 @@ def commit_races(table: Table | str) -> Iterator[None]:
 
 def backoff(attempt: int) -> float:
     """Seconds to wait after failed attempt number ``attempt`` (1-based)."""
-    return min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2**attempt) * random.random()
+    return min(MAX_DELAY_SECONDS, BASE_DELAY_SECONDS * 2.0**attempt) * random.random()
 
 
 def retry_commit(

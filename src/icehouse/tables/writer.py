@@ -54,6 +54,13 @@ Ordering = Callable[[pa.Table], pa.Array | None]
 """Row order for one partition's rows: sort indices, or None to keep arrival order."""
 
 
+def partition_values(partition: Record) -> tuple[Any, ...]:
+    """A data file's partition as a tuple: a cheap key for sets and dicts (a ``Record``
+    hashes its ``str``), built by index because ``Record`` iterates only through the old
+    ``__getitem__`` protocol, which type checkers do not follow."""
+    return tuple(partition[i] for i in range(len(partition)))
+
+
 def keep_order(rows: pa.Table) -> None:
     """The ordering of a binpack rewrite: rows stay as they were read."""
     return None
@@ -177,7 +184,7 @@ class TableWriter:
             files=len(self._written),
             rows=sum(f.record_count for f in self._written),
             bytes=sum(f.file_size_in_bytes for f in self._written),
-            partitions=len({tuple(f.partition) for f in self._written}),
+            partitions=len({partition_values(f.partition) for f in self._written}),
         )
 
     # -- partitioning -------------------------------------------------------------
@@ -303,7 +310,7 @@ class TableWriter:
 
 def _single_value(values: pa.Array | pa.ChunkedArray) -> bool:
     if values.null_count:
-        return values.null_count == len(values)
+        return bool(values.null_count == len(values))
     bounds = pc.min_max(values)
     return bool(bounds["min"].as_py() == bounds["max"].as_py())
 

@@ -399,21 +399,21 @@ def enqueue_replay(
     conn: Connection, *, source: str, path: str, size: int, lines: Sequence[int], now: float
 ) -> int:
     """Queue a replay of ``lines`` of a committed file; returns the replay entry's id."""
-    return int(
-        conn.execute(
-            files.insert().values(
-                source=source,
-                path=path,
-                fingerprint=f"replay:{uuid.uuid4().hex}",
-                size=size,
-                mtime=now,
-                state=PENDING,
-                discovered_at=now,
-                updated_at=now,
-                replay_lines=json.dumps(list(lines)),
-            )
-        ).inserted_primary_key[0]
-    )
+    key = conn.execute(
+        files.insert().values(
+            source=source,
+            path=path,
+            fingerprint=f"replay:{uuid.uuid4().hex}",
+            size=size,
+            mtime=now,
+            state=PENDING,
+            discovered_at=now,
+            updated_at=now,
+            replay_lines=json.dumps(list(lines)),
+        )
+    ).inserted_primary_key
+    assert key is not None  # a single-row insert always has one
+    return int(key[0])
 
 
 def forget(conn: Connection, cutoff: float, sources: Sequence[str]) -> int:
