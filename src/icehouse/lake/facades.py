@@ -21,6 +21,7 @@ from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
+from icehouse.lake import lifecycle
 from icehouse.maintain.autopilot import Autopilot, AutopilotReport
 from icehouse.maintain.autopilot import follow as follow_rounds
 from icehouse.maintain.compact import CompactResult, GroupResult
@@ -136,6 +137,34 @@ class LakeTables:
         Raises: NoSuchTable, InvalidInput (unknown or non-ancestor snapshot)."""
         manage.rollback(self._load(name), snapshot_id)
 
+    def drop(self, name: str, *, purge: bool = False) -> lifecycle.TableDropped:
+        """Remove a table from the catalog; with ``purge``, delete its files too.
+
+        Without ``purge`` the data and metadata files stay at the table's location (the
+        result says where), so that the table can still be registered again. Either way
+        the state database forgets the table's content claims and maintenance history;
+        the ingestion ledger of its sources stays.
+
+        Args: ``name``, ``namespace.table``; ``purge``, delete every file under the
+        table's location (not those under another table's location).
+        Returns: where the table was, what the purge deleted, the state rows removed.
+        Raises: NoSuchTable; TableInUse (sources in icehouse.toml write to it, named, or
+        ingestion has batches open on it); MaintenanceBusy (a maintainer holds the
+        table's lease, named); OutsideWarehouse (``purge`` of a table whose files lie
+        outside this home's warehouse; nothing is dropped)."""
+        return lifecycle.drop_table(self._lake, name, purge=purge)
+
+    def rename(self, old: str, new: str) -> lifecycle.TableRenamed:
+        """Give a table a new name, in its namespace or another existing one. No file
+        moves; the table's batches, content claims and maintenance history follow it.
+
+        Args: ``old`` and ``new``, both ``namespace.table``.
+        Returns: both names and the (unchanged) location.
+        Raises: NoSuchTable, NoSuchNamespace (``new``'s), TableAlreadyExists (``new``),
+        TableInUse (sources write to ``old``: point their ``table =`` at ``new`` first,
+        or remove them), MaintenanceBusy."""
+        return lifecycle.rename_table(self._lake, old, new)
+
     def _load(self, name: str) -> Table:
         return load_table(self._lake._catalog, name)
 
@@ -172,6 +201,19 @@ class LakeSources:
         except KeyError:
             known = ", ".join(sources) or "none yet"
             raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
+
+    def remove(self, name: str) -> lifecycle.SourceRemoved:
+        """Delete a source's section from ``icehouse.toml``, leaving the rest of the file
+        as it was. Its ingestion ledger and quarantine records stay: adding the source
+        again takes only the files it has not committed, and ``quarantine list`` still
+        shows what it refused.
+
+        Args: ``name``, the source.
+        Returns: the source, its table, the file edited and the ledger's file count.
+        Raises: NoSuchSource; SourceInUse (a worker has a batch of its files open, named
+        by its writer slot and process); InvalidConfig (the section could not be cut
+        out cleanly; nothing was written)."""
+        return lifecycle.remove_source(self._lake, name)
 
     def list(self) -> list[SourceConfig]:
         """Returns: every source's settings, in ``icehouse.toml``'s order."""
