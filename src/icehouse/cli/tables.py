@@ -55,29 +55,43 @@ def create(
     property: Annotated[
         list[str], typer.Option("--property", help="Table property KEY=VALUE. Repeat for more.")
     ] = [],  # noqa: B006
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the schema and partition spec that would be created; create nothing.",
+        ),
+    ] = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """Create a table: zstd Parquet, 128 MiB files, bounded metadata, by default."""
+    """Create a table: zstd Parquet, 128 MiB files, bounded metadata, by default.
+
+    With --like, timestamps with Z or an offset become timestamptz, without a zone
+    timestamp, dates date, CSV numbers long or double; check them with --dry-run."""
     output = Output(format)
     with open_lake(home, output) as lake:
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of --schema or --like")
-        lake.tables.create(
+        info = lake.tables.create(
             name,
             schema=_schema_argument(schema) if schema else None,
             like=like,
             partition=partition,
             sort=sort,
             properties=dict(parse_pairs(property, "--property")),
+            dry_run=dry_run,
         )
-        info = lake.tables.get(name)
 
         def render(console: Console) -> None:
+            if dry_run:
+                console.print(f"Would create [bold]{name}[/bold] (--dry-run: nothing created)")
+                render_schema(console, info)
+                return
             console.print(f"Created [bold]{name}[/bold]")
             render_info(console, info)
 
-        output.emit(info_dict(info), render)
+        output.emit(info_dict(info) | {"dry_run": dry_run}, render)
 
 
 @app.command("list")
@@ -193,6 +207,15 @@ def info_dict(info: TableInfo) -> dict[str, object]:
 
 def render_info(console: Console, info: TableInfo) -> None:
     console.print(f"[bold]{info.name}[/bold]  {info.location}")
+    render_schema(console, info)
+    console.print(
+        f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}"
+    )
+    console.print("properties: " + json.dumps(info.properties, sort_keys=True))
+
+
+def render_schema(console: Console, info: TableInfo) -> None:
+    """The columns, partition specs and sort order."""
     columns = RichTable("id", "column", "type", "required", title="schema", title_justify="left")
     for f in info.schema:
         columns.add_row(
@@ -205,10 +228,6 @@ def render_info(console: Console, info: TableInfo) -> None:
             f"partition spec {spec['spec_id']}{marker}: {', '.join(spec['fields']) or 'unpartitioned'}"
         )
     console.print(f"sort order: {', '.join(info.sort_order) or 'none'}")
-    console.print(
-        f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}"
-    )
-    console.print("properties: " + json.dumps(info.properties, sort_keys=True))
 
 
 @app.command("history")

@@ -16,11 +16,18 @@ from pyiceberg.table import Table
 
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
-from icehouse.errors import InvalidInput, LandingNotFound, NoSuchSource, SourceAlreadyExists
+from icehouse.errors import (
+    InvalidInput,
+    LandingNotFound,
+    NoSuchSource,
+    SourceAlreadyExists,
+    TableAlreadyExists,
+)
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
+from icehouse.ingest.infer import infer_schema
 from icehouse.ingest.mapping import RowMapper
-from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
+from icehouse.ingest.sample import SampleResult, try_sample
 from icehouse.lake import lifecycle
 from icehouse.maintain.autopilot import Autopilot, AutopilotReport
 from icehouse.maintain.autopilot import follow as follow_rounds
@@ -33,7 +40,7 @@ from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
 from icehouse.maintain.service import Maintenance
 from icehouse.tables import manage
-from icehouse.tables.catalog import load_table
+from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
@@ -56,28 +63,42 @@ class LakeTables:
         partition: list[str] = (),  # type: ignore[assignment]
         sort: str | None = None,
         properties: dict[str, str] | None = None,
+        dry_run: bool = False,
     ) -> manage.TableInfo:
-        """Create a table from a schema, or ``like`` a sample file (its inferred schema).
+        """Create a table from a schema, or ``like`` a sample file (its inferred schema:
+        timestamps with a zone become ``timestamptz``, without one ``timestamp``, dates
+        ``date``; CSV numbers ``long`` or ``double`` and ``true``/``false`` ``boolean``;
+        a column any sampled value of which does not parse stays as read, text ``string``).
 
         Args: ``name``, ``namespace.table``; ``schema``, the columns (a ``{"column":
         "type"}`` map, Iceberg JSON, or a pyarrow schema); ``like``, a sample file instead;
         ``partition``, fields such as ``day(ts)``; ``sort``, e.g. ``"id, ts desc"``;
-        ``properties``, table properties.
-        Returns: the new table, described (as ``get``).
-        Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder,
-        InvalidInput (neither or both of ``schema`` and ``like``)."""
+        ``properties``, table properties; ``dry_run``, describe the table without
+        creating it.
+        Returns: the new table, described (as ``get``; with ``dry_run``, no location).
+        Raises: TableAlreadyExists (with ``dry_run`` too), InvalidSchema,
+        InvalidPartitionSpec, InvalidSortOrder, InvalidInput (neither or both of
+        ``schema`` and ``like``)."""
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of a schema or a sample file (like)")
         if like is not None:
             parsed: Any = infer_schema(like)
         else:
             parsed = schema if isinstance(schema, pa.Schema) else parse_schema(schema)
+        fields = [parse_partition_field(p) for p in partition]
+        order = parse_sort_order(sort) if sort else []
+        if dry_run:
+            if find_table(self._lake._catalog, name) is not None:
+                raise TableAlreadyExists(f"table {name!r} already exists", table=name)
+            return manage.plan_table(
+                name, parsed, partition=fields, sort=order, properties=properties or {}
+            )
         table = manage.create_table(
             self._lake._catalog,
             name,
             parsed,
-            partition=[parse_partition_field(p) for p in partition],
-            sort=parse_sort_order(sort) if sort else [],
+            partition=fields,
+            sort=order,
             properties=properties or {},
         )
         return manage.describe_table(name, table)
