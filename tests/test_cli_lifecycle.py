@@ -5,7 +5,10 @@ icehouse.toml they wrote."""
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -104,6 +107,45 @@ def test_drop_without_a_terminal_or_yes_is_refused_and_says_to_pass_yes(ingested
         "on; pass --yes to confirm"
     )
     assert count(ingested, "logs.events") == 20
+
+
+def answer_at_a_terminal(answer: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``icehouse ARGS`` in a real process whose stdin is a terminal, and type
+    ``answer`` at its question."""
+    controller, terminal = os.openpty()
+    source = str(Path(__file__).resolve().parent.parent / "src")
+    env = os.environ | {"COLUMNS": "1000", "ICEHOUSE_HOME": "", "PYTHONPATH": source}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "icehouse", *args],
+        stdin=terminal,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        text=True,
+    )
+    os.close(terminal)
+    os.write(controller, f"{answer}\n".encode())
+    out, err = process.communicate(timeout=120)
+    os.close(controller)
+    return subprocess.CompletedProcess(process.args, process.returncode, out, err)
+
+
+def test_drop_at_a_terminal_asks_and_a_no_changes_nothing(ingested):
+    remove_web(ingested)
+
+    declined = answer_at_a_terminal("n", "table", "drop", "logs.events", "--home", ingested)
+
+    assert declined.stdout == (
+        f"Drop logs.events (20 rows at {table_folder(ingested, 'logs.events').as_uri()}) and "
+        "keep its files? [y/N]: "
+    )
+    assert (declined.returncode, declined.stderr) == (1, "Nothing dropped.\n")
+    assert count(ingested, "logs.events") == 20
+
+    accepted = answer_at_a_terminal("y", "table", "drop", "logs.events", "--home", ingested)
+
+    assert accepted.returncode == 0 and "Dropped logs.events from the catalog." in accepted.stdout
+    assert as_json("table", "list", "--home", ingested) == []
 
 
 def test_drop_removes_the_table_and_keeps_its_files_saying_where(ingested):
