@@ -105,7 +105,8 @@ def drop_table(lake: Lake, name: str, *, purge: bool) -> TableDropped:
     scope = delete_scope(table, lake.config.warehouse) if purge else None
     leases = Leases(lake._engine, clock=lake._clock)
     with leases.hold(lease_key(name), table=name):
-        others = [load_table(lake._catalog, n).location() for n in lake.tables.list() if n != name]
+        _check_unused(lake, name, doing="drop")  # again: a batch may have opened meanwhile
+        others = _other_locations(lake, name) if purge else []
         lifecycle.drop_table(lake._catalog, name)
         purged = None if scope is None else purge_files(table, scope, other_locations=others)
         with lake._engine.begin() as conn:
@@ -119,6 +120,7 @@ def rename_table(lake: Lake, old: str, new: str) -> TableRenamed:
     _check_unused(lake, old, doing="rename")
     leases = Leases(lake._engine, clock=lake._clock)
     with leases.hold(lease_key(old), table=old):
+        _check_unused(lake, old, doing="rename")  # again: a batch may have opened meanwhile
         lifecycle.rename_table(lake._catalog, old, new)
         # The catalog and these rows cannot change in one transaction (PyIceberg commits
         # on its own connection; SQLite would lock one against the other). Should this
@@ -148,6 +150,11 @@ def remove_source(lake: Lake, name: str) -> SourceRemoved:
     return SourceRemoved(
         name, source.table, str(lake.config.config_path), sum(tally.by_state.values())
     )
+
+
+def _other_locations(lake: Lake, name: str) -> list[str]:
+    """Where the other tables keep their files: a purge leaves what lies under them."""
+    return [load_table(lake._catalog, n).location() for n in lake.tables.list() if n != name]
 
 
 def _check_unused(lake: Lake, name: str, *, doing: str) -> None:
