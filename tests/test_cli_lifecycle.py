@@ -109,6 +109,17 @@ def test_drop_without_a_terminal_or_yes_is_refused_and_says_to_pass_yes(ingested
     assert count(ingested, "logs.events") == 20
 
 
+def test_source_remove_without_a_terminal_or_yes_is_refused_and_says_to_pass_yes(ingested):
+    result = run("source", "remove", "web", "--home", ingested)
+
+    assert result.exit_code == 1
+    assert one_line(result.stderr) == (
+        "Error: removing source web needs confirmation and there is no terminal to ask "
+        "on; pass --yes to confirm"
+    )
+    assert "[sources.web]" in (Path(ingested) / "icehouse.toml").read_text()
+
+
 def answer_at_a_terminal(answer: str, *args: str) -> subprocess.CompletedProcess[str]:
     """Run ``icehouse ARGS`` in a real process whose stdin is a terminal, and type
     ``answer`` at its question."""

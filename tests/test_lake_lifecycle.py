@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from icehouse.config import remove_source
 from icehouse.errors import NoSuchSource, OutsideWarehouse, TableInUse
 from icehouse.lake import Lake
 from icehouse.tables.arrow_types import schema_from_arrow
@@ -124,3 +125,21 @@ def test_drop_rename_and_remove_with_the_state_in_postgres(
         dropped = pg.tables.drop("logs.requests", purge=True)
         assert not local(dropped.location).exists()
         assert pg.maintenance.history() == []
+
+
+def test_remove_source_takes_out_an_inline_source_and_leaves_the_rest(tmp_path: Path) -> None:
+    config = tmp_path / "icehouse.toml"
+    config.write_text(
+        "# sources, one per line\n"
+        "[sources]\n"
+        'web = { location = "a", table = "logs.events", format = "jsonl" }  # the CDN\n'
+        'app = { location = "b", table = "logs.app", format = "csv" }  # keep\n'
+    )
+
+    remove_source(tmp_path, "web")
+
+    assert config.read_text() == (
+        "# sources, one per line\n"
+        "[sources]\n"
+        'app = { location = "b", table = "logs.app", format = "csv" }  # keep\n'
+    )
