@@ -67,6 +67,12 @@ def _another_source(h: Home) -> list[str]:
     return ["other", *where, "--file-format", "csv", "--home", h.path]
 
 
+def _spare_table(h: Home) -> list[str]:
+    """A table no source writes to (``logs.events`` is refused: source web writes to it)."""
+    ok("table", "create", "logs.spare", "--schema", SCHEMA, "--home", h.path)
+    return ["logs.spare", "--home", h.path]
+
+
 CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     # command: (its arguments on a fresh home, data rows expected)
     ("init",): (lambda h: ["--home", str(h.tmp / "another")], 1),
@@ -86,7 +92,10 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
         lambda h: ["logs.events", "--to", str(h.first_snapshot), "--home", h.path],
         1,
     ),
+    ("table", "drop"): (lambda h: [*_spare_table(h), "--yes"], 1),
+    ("table", "rename"): (lambda h: [*_spare_table(h)[:1], "logs.renamed", "--home", h.path], 1),
     ("source", "add"): (_another_source, 1),
+    ("source", "remove"): (lambda h: ["web", "--yes", "--home", h.path], 1),
     ("source", "list"): (lambda h: ["--home", h.path], 1),
     ("source", "show"): (lambda h: ["web", "--home", h.path], 1),
     ("source", "test"): (lambda h: ["web", "--sample", str(h.sample), "--home", h.path], 2),

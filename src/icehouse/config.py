@@ -405,3 +405,91 @@ def save_source(home: Path, source: dict[str, Any]) -> None:
         table["columns"] = mapping
     sources[source["name"]] = table
     path.write_text(tomlkit.dumps(document))
+
+
+def remove_source(home: Path, name: str) -> None:
+    """Delete source ``name`` from ``icehouse.toml``, leaving every other line as it was.
+
+    The file is cut as text, not rewritten from a parse: the ``[sources.NAME]`` and
+    ``[sources.NAME.*]`` sections go with the comment lines directly above their headers,
+    and a comment written just above the next section stays with it (tomlkit would keep
+    the first and drop the second). A source written another way (inline, dotted keys)
+    is removed through tomlkit instead; either way the result must read as the old file
+    without that source, else nothing is written.
+
+    Raises:
+        InvalidConfig: the edited file would not read back as expected (nothing written).
+    """
+    path = home / CONFIG_FILE
+    text = path.read_text()
+    expected = _without_empty_sources(tomllib.loads(text), name)
+    for edited in (_cut_sections(text, ("sources", name)), _tomlkit_without(text, name)):
+        if edited is not None and _without_empty_sources(tomllib.loads(edited)) == expected:
+            path.write_text(edited)
+            return
+    raise InvalidConfig(
+        f"could not remove source {name!r} without changing anything else; delete its "
+        "section by hand",
+        where=str(path),
+    )
+
+
+def _without_empty_sources(settings: dict[str, Any], name: str | None = None) -> dict[str, Any]:
+    """``settings`` without source ``name``, and without ``sources`` once it is empty (the
+    last source's section may take a bare ``[sources]`` with it, or not)."""
+    sources = {k: v for k, v in settings.get("sources", {}).items() if k != name}
+    rest = {k: v for k, v in settings.items() if k != "sources"}
+    return rest | ({"sources": sources} if sources else {})
+
+
+def _tomlkit_without(text: str, name: str) -> str:
+    document = tomlkit.parse(text)
+    sources = document.get("sources")
+    if sources is not None and name in sources:
+        del sources[name]
+    return tomlkit.dumps(document)
+
+
+def _header_key(line: str) -> tuple[str, ...] | None:
+    """The key path of a ``[table]`` or ``[[array]]`` header line, None for other lines."""
+    stripped = line.strip()
+    if not stripped.startswith("["):
+        return None
+    array = stripped.startswith("[[")
+    try:
+        item: Any = tomllib.loads(stripped + ("" if array else "\n"))
+    except tomllib.TOMLDecodeError:
+        return None
+    path: list[str] = []
+    while isinstance(item, dict | list) and item:
+        if isinstance(item, list):
+            item = item[0]
+            continue
+        (key,) = item
+        path.append(key)
+        item = item[key]
+    return tuple(path)
+
+
+def _cut_sections(text: str, prefix: tuple[str, ...]) -> str | None:
+    """``text`` without the sections whose header key starts with ``prefix``; None if
+    there are none."""
+    lines = text.splitlines(keepends=True)
+    headers = [(i, _header_key(line)) for i, line in enumerate(lines)]
+    starts = [i for i, key in headers if key is not None]
+    doomed = [i for i, key in headers if key is not None and key[: len(prefix)] == prefix]
+    if not doomed:
+        return None
+    drop: set[int] = set()
+    for start in doomed:
+        end = next((s for s in starts if s > start), len(lines))
+        while end > start + 1 and lines[end - 1].lstrip().startswith("#"):
+            end -= 1  # the next section's own comment
+        first = start
+        while first > 0 and lines[first - 1].lstrip().startswith("#"):
+            first -= 1  # this section's comment
+        drop.update(range(first, end))
+    kept = [line for i, line in enumerate(lines) if i not in drop]
+    while len(lines) - 1 in drop and kept and not kept[-1].strip():
+        kept.pop()  # the file ended with the source: not with the blank lines before it
+    return "".join(kept)

@@ -21,6 +21,8 @@ thing the same way.
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
     │   │   └── BatchFenced           a stalled batch was recovered by another writer
     │   ├── MaintenanceBusy           another maintainer holds the lease
+    │   ├── TableInUse                sources write to it, or ingestion has batches open on it
+    │   ├── SourceInUse               ingestion has batches of the source open
     │   └── CopiedHome                the state database belongs to another home (cp -a)
     ├── InvalidInput                  400
     │   ├── InvalidConfig
@@ -32,6 +34,7 @@ thing the same way.
     │   ├── QueryError
     │   │   └── EqualityDeletesUnsupported
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
+    │   ├── ConfirmationRequired      a destructive command with no one to confirm it
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -171,6 +174,30 @@ class MaintenanceBusy(Conflict):
         self.holder = holder
 
 
+class TableInUse(Conflict):
+    """A table cannot be dropped or renamed while sources in ``icehouse.toml`` write to
+    it (their next ingest would fail, or recreate nothing) or while ingestion has batches
+    open on it (their recovery looks the table up by name)."""
+
+    def __init__(
+        self, message: str, *, table: str, sources: list[str], open_batches: list[str]
+    ) -> None:
+        super().__init__(message)
+        self.table = table
+        self.sources = sources
+        self.open_batches = open_batches
+
+
+class SourceInUse(Conflict):
+    """A source cannot be removed while ingestion has a batch of its files open: the
+    worker named in ``holders`` is writing them."""
+
+    def __init__(self, message: str, *, source: str, holders: list[str]) -> None:
+        super().__init__(message)
+        self.source = source
+        self.holders = holders
+
+
 class CopiedHome(Conflict):
     """This home's state database was made for another home (a copy made with ``cp -a``
     or a moved folder): its catalog's tables live under that home's warehouse, so working
@@ -248,6 +275,15 @@ class FilterNotTranslatable(InvalidInput):
     def __init__(self, message: str, *, term: str) -> None:
         super().__init__(message)
         self.term = term
+
+
+class ConfirmationRequired(InvalidInput):
+    """A command that destroys something was not confirmed, and there is no terminal to
+    ask on (a script, a pipe): the message names the flag that confirms it."""
+
+    def __init__(self, message: str, *, action: str) -> None:
+        super().__init__(message)
+        self.action = action
 
 
 class UnsafeMaintenance(InvalidInput):
@@ -347,6 +383,7 @@ __all__ = [
     "CommitConflict",
     "CommitRaced",
     "CommitUncertain",
+    "ConfirmationRequired",
     "Conflict",
     "CopiedHome",
     "EqualityDeletesUnsupported",
@@ -374,10 +411,12 @@ __all__ = [
     "RewriteConflict",
     "ServiceUnavailable",
     "SourceAlreadyExists",
+    "SourceInUse",
     "StateDatabaseUnavailable",
     "StateError",
     "StorageUnavailable",
     "TableAlreadyExists",
+    "TableInUse",
     "UnreadableFile",
     "UnsafeMaintenance",
 ]

@@ -13,6 +13,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.confirm import confirm
 from icehouse.cli.output import Format, Output
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.config_check import describe
@@ -271,3 +272,35 @@ def test(
             for bad in result.bad:
                 output.note(f"line {bad.line}: {escape(bad.reason)}")
             output.note(escape(result.verdict))
+
+
+@app.command("remove")
+def remove(
+    name: str,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
+    ] = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Remove a source from icehouse.toml (the rest of the file stays as it is).
+
+    Its ingestion ledger is kept, so adding it again does not ingest its committed files
+    again. Refused while a worker has a batch of its files open."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        source = lake.sources.get(name)
+        question = f"Remove source {name} (→ {source.table}) from {lake.config.config_path}?"
+        if not confirm(question, yes=yes, action=f"removing source {name}"):
+            output.note("Nothing removed.")
+            raise typer.Exit(1)
+        removed = lake.sources.remove(name)
+        output.emit(
+            removed.to_dict(),
+            lambda c: c.print(
+                f"Removed source [bold]{name}[/bold] from {removed.config_path}. Its ledger "
+                f"({removed.ledger_files_kept:,} file{'' if removed.ledger_files_kept == 1 else 's'}) is kept: added again, it takes only "
+                "files it has not committed. A running `icehouse ingest --follow` reads "
+                "icehouse.toml when it starts: restart it."
+            ),
+        )

@@ -1,4 +1,4 @@
-"""``icehouse table ...``: create, list, show and evolve tables."""
+"""``icehouse table ...``: create, list, show, evolve, rename and drop tables."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ from rich.console import Console
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.confirm import confirm
 from icehouse.cli.output import Format, Output, iso
 from icehouse.errors import InvalidInput
 from icehouse.tables.manage import TableInfo
@@ -54,29 +55,43 @@ def create(
     property: Annotated[
         list[str], typer.Option("--property", help="Table property KEY=VALUE. Repeat for more.")
     ] = [],  # noqa: B006
+    dry_run: Annotated[
+        bool,
+        typer.Option(
+            "--dry-run",
+            help="Show the schema and partition spec that would be created; create nothing.",
+        ),
+    ] = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
-    """Create a table: zstd Parquet, 128 MiB files, bounded metadata, by default."""
+    """Create a table: zstd Parquet, 128 MiB files, bounded metadata, by default.
+
+    With --like, timestamps with Z or an offset become timestamptz, without a zone
+    timestamp, dates date, CSV numbers long or double; check them with --dry-run."""
     output = Output(format)
     with open_lake(home, output) as lake:
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of --schema or --like")
-        lake.tables.create(
+        info = lake.tables.create(
             name,
             schema=_schema_argument(schema) if schema else None,
             like=like,
             partition=partition,
             sort=sort,
             properties=dict(parse_pairs(property, "--property")),
+            dry_run=dry_run,
         )
-        info = lake.tables.get(name)
 
         def render(console: Console) -> None:
+            if dry_run:
+                console.print(f"Would create [bold]{name}[/bold] (--dry-run: nothing created)")
+                render_schema(console, info)
+                return
             console.print(f"Created [bold]{name}[/bold]")
             render_info(console, info)
 
-        output.emit(info_dict(info), render)
+        output.emit(info_dict(info) | {"dry_run": dry_run}, render)
 
 
 @app.command("list")
@@ -192,6 +207,15 @@ def info_dict(info: TableInfo) -> dict[str, object]:
 
 def render_info(console: Console, info: TableInfo) -> None:
     console.print(f"[bold]{info.name}[/bold]  {info.location}")
+    render_schema(console, info)
+    console.print(
+        f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}"
+    )
+    console.print("properties: " + json.dumps(info.properties, sort_keys=True))
+
+
+def render_schema(console: Console, info: TableInfo) -> None:
+    """The columns, partition specs and sort order."""
     columns = RichTable("id", "column", "type", "required", title="schema", title_justify="left")
     for f in info.schema:
         columns.add_row(
@@ -204,10 +228,6 @@ def render_info(console: Console, info: TableInfo) -> None:
             f"partition spec {spec['spec_id']}{marker}: {', '.join(spec['fields']) or 'unpartitioned'}"
         )
     console.print(f"sort order: {', '.join(info.sort_order) or 'none'}")
-    console.print(
-        f"rows: {info.rows:,}  data files: {info.data_files:,}  bytes: {info.total_bytes:,}  snapshots: {info.snapshots}"
-    )
-    console.print("properties: " + json.dumps(info.properties, sort_keys=True))
 
 
 @app.command("history")
@@ -269,4 +289,78 @@ def rollback(
         output.emit(
             {"table": name, "current_snapshot_id": to},
             lambda c: c.print(f"{name} is at snapshot {to} again."),
+        )
+
+
+@app.command("drop")
+def drop(
+    name: str,
+    purge: Annotated[
+        bool,
+        typer.Option(
+            "--purge",
+            help="Also delete every file under the table's location (under its maintenance lease).",
+        ),
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
+    ] = False,
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Remove a table from the catalog; its files stay unless --purge.
+
+    Refused while a source in icehouse.toml writes to the table or ingestion has a batch
+    open on it (remove the sources first: `icehouse source remove NAME`), and while
+    maintenance runs on it."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        info = lake.tables.get(name)
+        fate = "delete its files" if purge else "keep its files"
+        question = f"Drop {name} ({info.rows:,} rows at {info.location}) and {fate}?"
+        if not confirm(question, yes=yes, action=f"dropping {name}"):
+            output.note("Nothing dropped.")
+            raise typer.Exit(1)
+        dropped = lake.tables.drop(name, purge=purge)
+
+        def render(console: Console) -> None:
+            if dropped.purged is None:
+                console.print(
+                    f"Dropped {name} from the catalog. Its files are kept at {dropped.location} "
+                    f"(last metadata file: {dropped.metadata_location}); delete that "
+                    "folder when you no longer need them."
+                )
+            else:
+                console.print(
+                    f"Dropped {name} and deleted its {dropped.purged.files_deleted:,} files "
+                    f"({dropped.purged.bytes_freed:,} bytes) under {dropped.location}."
+                )
+            console.print(
+                f"Forgot {dropped.state_rows_removed:,} state rows of it (content claims, "
+                "maintenance history); the ledger of its sources' files is kept."
+            )
+
+        output.emit(dropped.to_dict(), render)
+
+
+@app.command("rename")
+def rename(
+    old: Annotated[str, typer.Argument(help="The table's name, namespace.table.")],
+    new: Annotated[
+        str, typer.Argument(help="Its new name; the namespace may differ but must exist.")
+    ],
+    home: HomeOption = None,
+    format: FormatOption = Format.table,
+) -> None:
+    """Rename a table (no file moves). Refused while sources write to it: point their
+    `table =` in icehouse.toml at the new name first, or remove them."""
+    output = Output(format)
+    with open_lake(home, output) as lake:
+        renamed = lake.tables.rename(old, new)
+        output.emit(
+            renamed.to_dict(),
+            lambda c: c.print(
+                f"Renamed {old} to {new} (files stay at {renamed.location}; "
+                f"{renamed.state_rows_moved:,} state rows carried over)."
+            ),
         )

@@ -11,9 +11,9 @@ import pyarrow.fs as pafs
 from pyiceberg.schema import Schema
 
 from icehouse.config import SourceConfig
-from icehouse.errors import InvalidInput, UnreadableFile
+from icehouse.errors import UnreadableFile
 from icehouse.ingest.batch import format_options, whole_file_problem
-from icehouse.ingest.decode import BadRecord, Format, FormatOptions, decode_file
+from icehouse.ingest.decode import BadRecord, decode_file
 from icehouse.ingest.mapping import RowMapper
 
 
@@ -63,31 +63,3 @@ def try_sample(
 
 def _concat(tables: list[pa.Table], schema: Schema) -> pa.Table:
     return pa.concat_tables(tables) if tables else schema.as_arrow().empty_table()
-
-
-def format_from_name(path: Path) -> Format:
-    """A sample's format by its name (``.parquet``, ``.csv``, ``.tsv``, else JSON lines)."""
-    name = path.name.lower()
-    markers: tuple[tuple[str, Format], ...] = (
-        (".parquet", "parquet"),
-        (".csv", "csv"),
-        (".tsv", "tsv"),
-    )
-    for marker, fmt in markers:
-        if marker in name:
-            return fmt
-    return "jsonl"
-
-
-def infer_schema(sample: Path) -> pa.Schema:
-    """The Arrow schema of a sample file's first records (``table create --like``).
-
-    Raises:
-        InvalidInput: the sample holds no readable record.
-        UnreadableFile: the sample cannot be decoded at all.
-    """
-    options = FormatOptions(format=format_from_name(sample))
-    for chunk in decode_file(pafs.LocalFileSystem(), str(sample.absolute()), options):
-        if chunk.table.num_columns:
-            return chunk.table.schema
-    raise InvalidInput(f"--like {sample}: the sample has no readable records")

@@ -17,11 +17,19 @@ from pyiceberg.table import Table
 
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
-from icehouse.errors import InvalidInput, LandingNotFound, NoSuchSource, SourceAlreadyExists
+from icehouse.errors import (
+    InvalidInput,
+    LandingNotFound,
+    NoSuchSource,
+    SourceAlreadyExists,
+    TableAlreadyExists,
+)
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
+from icehouse.ingest.infer import infer_schema
 from icehouse.ingest.mapping import RowMapper
-from icehouse.ingest.sample import SampleResult, infer_schema, try_sample
+from icehouse.ingest.sample import SampleResult, try_sample
+from icehouse.lake import lifecycle
 from icehouse.maintain.autopilot import Autopilot, AutopilotReport
 from icehouse.maintain.autopilot import follow as follow_rounds
 from icehouse.maintain.compact import CompactResult, GroupResult
@@ -33,7 +41,7 @@ from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
 from icehouse.maintain.service import Maintenance
 from icehouse.tables import manage
-from icehouse.tables.catalog import load_table
+from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
@@ -56,16 +64,22 @@ class LakeTables:
         partition: Sequence[str] = (),
         sort: str | None = None,
         properties: dict[str, str] | None = None,
+        dry_run: bool = False,
     ) -> manage.TableInfo:
-        """Create a table from a schema, or ``like`` a sample file (its inferred schema).
+        """Create a table from a schema, or ``like`` a sample file (its inferred schema:
+        timestamps with a zone become ``timestamptz``, without one ``timestamp``, dates
+        ``date``; CSV numbers ``long`` or ``double`` and ``true``/``false`` ``boolean``;
+        a column any sampled value of which does not parse stays as read, text ``string``).
 
         Args: ``name``, ``namespace.table``; ``schema``, the columns (a ``{"column":
         "type"}`` map, Iceberg JSON, or a pyarrow schema); ``like``, a sample file instead;
         ``partition``, fields such as ``day(ts)``; ``sort``, e.g. ``"id, ts desc"``;
-        ``properties``, table properties.
-        Returns: the new table, described (as ``get``).
-        Raises: TableAlreadyExists, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder,
-        InvalidInput (neither or both of ``schema`` and ``like``)."""
+        ``properties``, table properties; ``dry_run``, describe the table without
+        creating it.
+        Returns: the new table, described (as ``get``; with ``dry_run``, no location).
+        Raises: TableAlreadyExists (with ``dry_run`` too), InvalidSchema,
+        InvalidPartitionSpec, InvalidSortOrder, InvalidInput (neither or both of
+        ``schema`` and ``like``)."""
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of a schema or a sample file (like)")
         if like is not None:
@@ -75,12 +89,20 @@ class LakeTables:
         else:
             assert schema is not None  # checked above: exactly one of schema and like
             parsed = parse_schema(schema)
+        fields = [parse_partition_field(p) for p in partition]
+        order = parse_sort_order(sort) if sort else []
+        if dry_run:
+            if find_table(self._lake._catalog, name) is not None:
+                raise TableAlreadyExists(f"table {name!r} already exists", table=name)
+            return manage.plan_table(
+                name, parsed, partition=fields, sort=order, properties=properties or {}
+            )
         table = manage.create_table(
             self._lake._catalog,
             name,
             parsed,
-            partition=[parse_partition_field(p) for p in partition],
-            sort=parse_sort_order(sort) if sort else [],
+            partition=fields,
+            sort=order,
             properties=properties or {},
         )
         return manage.describe_table(name, table)
@@ -140,6 +162,34 @@ class LakeTables:
         Raises: NoSuchTable, InvalidInput (unknown or non-ancestor snapshot)."""
         manage.rollback(self._load(name), snapshot_id)
 
+    def drop(self, name: str, *, purge: bool = False) -> lifecycle.TableDropped:
+        """Remove a table from the catalog; with ``purge``, delete its files too.
+
+        Without ``purge`` the data and metadata files stay at the table's location (the
+        result says where), so that the table can still be registered again. Either way
+        the state database forgets the table's content claims and maintenance history;
+        the ingestion ledger of its sources stays.
+
+        Args: ``name``, ``namespace.table``; ``purge``, delete every file under the
+        table's location (not those under another table's location).
+        Returns: where the table was, what the purge deleted, the state rows removed.
+        Raises: NoSuchTable; TableInUse (sources in icehouse.toml write to it, named, or
+        ingestion has batches open on it); MaintenanceBusy (a maintainer holds the
+        table's lease, named); OutsideWarehouse (``purge`` of a table whose files lie
+        outside this home's warehouse; nothing is dropped)."""
+        return lifecycle.drop_table(self._lake, name, purge=purge)
+
+    def rename(self, old: str, new: str) -> lifecycle.TableRenamed:
+        """Give a table a new name, in its namespace or another existing one. No file
+        moves; the table's batches, content claims and maintenance history follow it.
+
+        Args: ``old`` and ``new``, both ``namespace.table``.
+        Returns: both names and the (unchanged) location.
+        Raises: NoSuchTable, NoSuchNamespace (``new``'s), TableAlreadyExists (``new``),
+        TableInUse (sources write to ``old``: point their ``table =`` at ``new`` first,
+        or remove them), MaintenanceBusy."""
+        return lifecycle.rename_table(self._lake, old, new)
+
     def _load(self, name: str) -> Table:
         return load_table(self._lake._catalog, name)
 
@@ -176,6 +226,19 @@ class LakeSources:
         except KeyError:
             known = ", ".join(sources) or "none yet"
             raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
+
+    def remove(self, name: str) -> lifecycle.SourceRemoved:
+        """Delete a source's section from ``icehouse.toml``, leaving the rest of the file
+        as it was. Its ingestion ledger and quarantine records stay: adding the source
+        again takes only the files it has not committed, and ``quarantine list`` still
+        shows what it refused.
+
+        Args: ``name``, the source.
+        Returns: the source, its table, the file edited and the ledger's file count.
+        Raises: NoSuchSource; SourceInUse (a worker has a batch of its files open, named
+        by its writer slot and process); InvalidConfig (the section could not be cut
+        out cleanly; nothing was written)."""
+        return lifecycle.remove_source(self._lake, name)
 
     def list(self) -> list[SourceConfig]:
         """Returns: every source's settings, in ``icehouse.toml``'s order."""

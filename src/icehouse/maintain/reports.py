@@ -16,7 +16,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, and_, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.models import maintenance_runs as runs
@@ -154,6 +154,21 @@ def mark_interrupted(engine: Engine, *, table: str, owner: str | None, reason: s
             .values(status=INTERRUPTED, error=reason)
         )
     return changed.rowcount
+
+
+def forget_table(conn: Connection, table: str) -> int:
+    """Delete the runs of a dropped table; returns how many. Kept, they would read as the
+    history of a new table given the same name, and the autopilot would plan that table's
+    orphan sweeps from them."""
+    return conn.execute(delete(runs).where(runs.c.table_name == table)).rowcount
+
+
+def rename_table(conn: Connection, old: str, new: str) -> int:
+    """Move the runs of table ``old`` to its new name ``new``; returns how many, so that
+    ``maintain history NEW`` shows the table's whole history."""
+    return conn.execute(
+        update(runs).where(runs.c.table_name == old).values(table_name=new)
+    ).rowcount
 
 
 def list_runs(

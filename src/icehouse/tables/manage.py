@@ -240,22 +240,8 @@ def describe_table(name: str, table: Table) -> TableInfo:
     return TableInfo(
         name=name,
         location=metadata.location,
-        schema=[
-            {"id": f.field_id, "name": f.name, "type": str(f.field_type), "required": f.required}
-            for f in schema.fields
-        ],
-        partition_specs=[
-            {
-                "spec_id": spec.spec_id,
-                "fields": [
-                    f"{pf.transform}({schema.find_column_name(pf.source_id)})"
-                    if not isinstance(pf.transform, IdentityTransform)
-                    else str(schema.find_column_name(pf.source_id))
-                    for pf in spec.fields
-                ],
-            }
-            for spec in metadata.partition_specs
-        ],
+        schema=_columns(schema),
+        partition_specs=[_spec(schema, spec) for spec in metadata.partition_specs],
         current_spec_id=metadata.default_spec_id,
         sort_order=[_describe_sort_field(schema, sf) for sf in table.sort_order().fields],
         properties=dict(metadata.properties),
@@ -265,6 +251,60 @@ def describe_table(name: str, table: Table) -> TableInfo:
         total_bytes=total("total-files-size"),
         rows=total("total-records"),
     )
+
+
+def plan_table(
+    name: str,
+    schema: Schema | pa.Schema,
+    *,
+    partition: list[PartitionField],
+    sort: list[SortField],
+    properties: dict[str, str],
+) -> TableInfo:
+    """The table ``create_table`` would create, described as ``describe_table`` does
+    (no location, no snapshot), creating nothing: ``table create --dry-run``.
+
+    Raises:
+        InvalidPartitionSpec, InvalidSortOrder, InvalidSchema, InvalidInput (the name).
+    """
+    split_name(name)
+    if isinstance(schema, pa.Schema):
+        schema = schema_from_arrow(schema)
+    spec = build_partition_spec(schema, partition)
+    order = build_sort_order(schema, sort)
+    return TableInfo(
+        name=name,
+        location="",
+        schema=_columns(schema),
+        partition_specs=[_spec(schema, spec)],
+        current_spec_id=spec.spec_id,
+        sort_order=[_describe_sort_field(schema, sf) for sf in order.fields],
+        properties={**TABLE_DEFAULTS, **properties},
+        snapshots=0,
+        current_snapshot_id=None,
+        data_files=0,
+        total_bytes=0,
+        rows=0,
+    )
+
+
+def _columns(schema: Schema) -> list[dict[str, Any]]:
+    return [
+        {"id": f.field_id, "name": f.name, "type": str(f.field_type), "required": f.required}
+        for f in schema.fields
+    ]
+
+
+def _spec(schema: Schema, spec: PartitionSpec) -> dict[str, Any]:
+    return {
+        "spec_id": spec.spec_id,
+        "fields": [
+            f"{pf.transform}({schema.find_column_name(pf.source_id)})"
+            if not isinstance(pf.transform, IdentityTransform)
+            else str(schema.find_column_name(pf.source_id))
+            for pf in spec.fields
+        ],
+    }
 
 
 def _describe_sort_field(schema: Schema, field: IcebergSortField) -> str:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 
-from sqlalchemy import Engine, and_, delete, func, select, update
+from sqlalchemy import Connection, Engine, and_, delete, func, select, update
 
 from icehouse.ingest.ledger import claims, quarantine_log, queue, slots
 from icehouse.ingest.ledger.records import ABORTED, COMMITTED, OPEN, Batch, OpenBatch
@@ -107,18 +107,24 @@ class BatchLog:
             quarantine_log.drop_lines_of(conn, queue.reopened_by(batch_id))
             queue.reopen(conn, batch_id, now)
 
-    def open_batches(self) -> list[OpenBatch]:
-        """Batches not yet settled, with their writer slot's owner."""
-        with self._engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    select(batches, writers.c.owner)
-                    .join(writers, writers.c.id == batches.c.writer_id)
-                    .where(batches.c.state == OPEN)
-                )
-                .mappings()
-                .all()
+    def open_batches(
+        self, *, table: str | None = None, source: str | None = None
+    ) -> list[OpenBatch]:
+        """Batches not yet settled, with their writer slot's owner; only those writing
+        to ``table``, or holding files of ``source``, when given."""
+        query = (
+            select(batches, writers.c.owner)
+            .join(writers, writers.c.id == batches.c.writer_id)
+            .where(batches.c.state == OPEN)
+        )
+        if table is not None:
+            query = query.where(batches.c.table_name == table)
+        if source is not None:
+            query = query.where(
+                batches.c.id.in_(select(files.c.batch_id).where(files.c.source == source))
             )
+        with self._engine.connect() as conn:
+            rows = conn.execute(query).mappings().all()
         return [
             OpenBatch(
                 id=r["id"],
@@ -154,3 +160,22 @@ class BatchLog:
             claims.forget(conn, select(batches.c.id).where(old_batches))
             gone += conn.execute(delete(batches).where(old_batches)).rowcount
         return gone
+
+
+# -- within another owner's transaction ---------------------------------------------------
+
+
+def forget_table(conn: Connection, table: str) -> int:
+    """A dropped table's content claims go (see ``claims.forget_scope``); its batches stay
+    with the files they took, as the ledger of the sources that fed it, until retention
+    forgets them. Returns how many claims went."""
+    return claims.forget_scope(conn, table)
+
+
+def rename_table(conn: Connection, old: str, new: str) -> int:
+    """Carry the batches and content claims of table ``old`` to its new name ``new``;
+    returns how many rows moved."""
+    moved = conn.execute(
+        update(batches).where(batches.c.table_name == old).values(table_name=new)
+    ).rowcount
+    return moved + claims.move_scope(conn, old, new)

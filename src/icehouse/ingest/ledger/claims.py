@@ -133,3 +133,15 @@ def forget(conn: Connection, old_batches: Select[tuple[str]]) -> None:
             )
         )
     )
+
+
+def forget_scope(conn: Connection, scope: str) -> int:
+    """Drop every claim in ``scope`` (a dropped table): a new table given the same name
+    holds none of that content, and must be able to take it."""
+    return conn.execute(delete(contents).where(contents.c.scope == scope)).rowcount
+
+
+def move_scope(conn: Connection, old: str, new: str) -> int:
+    """Move the claims of table ``old`` to its new name: content already in the table stays
+    a duplicate after the rename."""
+    return conn.execute(update(contents).where(contents.c.scope == old).values(scope=new)).rowcount
