@@ -596,6 +596,11 @@ def hashing(work: Path, rows: int) -> None:
     )
 
 
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table under the facade (benchmarks look below it)."""
+    return load_table(lake._catalog, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -634,8 +639,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def iceberg_table(lake: Lake, name: str) -> Table:
-    """The raw PyIceberg table under the facade (benchmarks look below it)."""
-    return load_table(lake._catalog, name)

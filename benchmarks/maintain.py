@@ -862,6 +862,11 @@ def print_details(rounds: Throughput, stage_times: list[tuple[str, float, str]])
         )
 
 
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table under the facade (benchmarks look below it)."""
+    return load_table(lake._catalog, name)
+
+
 def main() -> None:
     args = arguments()
     started = time.perf_counter()
@@ -907,8 +912,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def iceberg_table(lake: Lake, name: str) -> Table:
-    """The raw PyIceberg table under the facade (benchmarks look below it)."""
-    return load_table(lake._catalog, name)

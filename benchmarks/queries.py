@@ -606,6 +606,11 @@ def report(benches: list[QueryBench], runs: int) -> None:
     )
 
 
+def iceberg_table(lake: Lake, name: str) -> Table:
+    """The raw PyIceberg table under the facade (benchmarks look below it)."""
+    return load_table(lake._catalog, name)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -640,8 +645,3 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
-
-
-def iceberg_table(lake: Lake, name: str) -> Table:
-    """The raw PyIceberg table under the facade (benchmarks look below it)."""
-    return load_table(lake._catalog, name)
