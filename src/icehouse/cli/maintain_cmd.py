@@ -10,7 +10,6 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table as RichTable
 
 from icehouse.cli.common import (
     DocumentFormatOption,
@@ -20,6 +19,7 @@ from icehouse.cli.common import (
     open_lake,
     say_to,
 )
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
@@ -148,6 +148,16 @@ class _GroupProgress:
         )
 
 
+_GROUP_GRID = (
+    Column("partition", Kind.WHOLE),
+    Column("files", Kind.NUMBER),
+    Column("bytes", Kind.NUMBER, optional=1),
+    Column("rows", Kind.NUMBER),
+    Column("status"),
+    Column("seconds", Kind.NUMBER, optional=2),
+)
+
+
 def render_compaction(
     console: Console, result: CompactResult, *, min_input_files: int = 5, rewrite_all: bool = False
 ) -> None:
@@ -161,15 +171,22 @@ def render_compaction(
         )
         console.print(f"{result.table}: nothing to compact: {why}.")
         return
-    table = RichTable("partition", "files", "bytes", "rows", "status", "seconds")
+    rows = []
     for g in result.groups:
         after = f" → {g.files_after}" if g.status == "committed" else ""
         size = f"{size_text(g.bytes_before)}" + (f" → {size_text(g.bytes_after)}" if after else "")
         status = g.status + (f": {g.reason}" if g.reason else "")
-        table.add_row(
-            g.partition, f"{g.files_before}{after}", size, f"{g.rows:,}", status, f"{g.seconds:.2f}"
+        rows.append(
+            [
+                g.partition,
+                f"{g.files_before}{after}",
+                size,
+                f"{g.rows:,}",
+                status,
+                f"{g.seconds:.2f}",
+            ]
         )
-    console.print(table)
+    print_grid(console, _GROUP_GRID, rows)
     summary = result.to_dict()
     verb = "would rewrite" if result.dry_run else "rewrote"
     count = len(result.groups) if result.dry_run else len(result.committed)
@@ -400,9 +417,11 @@ def history(
     data = [r.to_dict() | {"started_at": iso(r.started_at)} for r in runs]
 
     def render(console: Console) -> None:
-        grid = RichTable("id", "started", "table", "action", "status", "seconds", "what it did")
-        for run in runs:
-            grid.add_row(
+        if not runs:
+            console.print("No maintenance runs recorded yet.")
+            return
+        rows = [
+            [
                 str(run.id),
                 (iso(run.started_at) or "")[:19].replace("T", " "),
                 run.table,
@@ -410,12 +429,23 @@ def history(
                 run.status,
                 "" if run.seconds is None else f"{run.seconds:.1f}",
                 _what_it_did(run),
-            )
-        console.print(grid if runs else "No maintenance runs recorded yet.")
+            ]
+            for run in runs
+        ]
+        print_grid(console, _RUN_GRID, rows)
 
     output.emit(data, render, columns=_RUN_COLUMNS)
 
 
+_RUN_GRID = (
+    Column("id", Kind.NUMBER),
+    Column("started", Kind.WHOLE, optional=2),
+    Column("table", Kind.WHOLE),
+    Column("action", Kind.WHOLE),
+    Column("status", Kind.WHOLE),
+    Column("seconds", Kind.NUMBER, optional=1),
+    Column("what it did"),
+)
 _RUN_COLUMNS = (
     "id", "table", "action", "started_at", "seconds", "dry_run", "status", "owner",
     "summary", "committed", "error",

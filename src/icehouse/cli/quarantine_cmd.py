@@ -8,9 +8,9 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso
 
 app = typer.Typer(help="Inspect and replay quarantined files and lines.", no_args_is_help=True)
@@ -57,19 +57,30 @@ def list_records(
                     else "The quarantine is empty."
                 )
                 return
-            table = RichTable("id", "source", "kind", "file", "line", "reason")
-            for r in records:
-                table.add_row(
+            rows = [
+                [
                     str(r.id),
                     r.source,
                     r.kind,
                     r.path.rsplit("/", 1)[-1],
                     "" if r.line is None else str(r.line),
                     shorten(r.reason, 120),
-                )
-            console.print(table)
+                ]
+                for r in records
+            ]
+            print_grid(console, _LIST_GRID, rows)
 
         output.emit(data, render, columns=_RECORD_COLUMNS)
+
+
+_LIST_GRID = (
+    Column("id", Kind.NUMBER),  # copied into quarantine show
+    Column("source", Kind.WHOLE),
+    Column("kind", Kind.WHOLE, optional=1),
+    Column("file", Kind.WHOLE),
+    Column("line", Kind.NUMBER),
+    Column("reason"),
+)
 
 
 def shorten(text: str, width: int) -> str:

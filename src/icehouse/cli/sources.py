@@ -10,9 +10,9 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.config_check import describe
@@ -178,14 +178,22 @@ def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -
                     "No sources yet. Add one with `icehouse source add` or in icehouse.toml."
                 )
                 return
-            table = RichTable("source", "location", "glob", "format", "table", "on success")
-            for s in sources:
-                table.add_row(s.name, s.location, s.glob, s.format, s.table, s.on_success)
-            console.print(table)
+            rows = [[s.name, s.location, s.glob, s.format, s.table, s.on_success] for s in sources]
+            print_grid(console, _LIST_GRID, rows)
 
         output.emit(
             [s.model_dump() for s in sources], render, columns=list(SourceConfig.model_fields)
         )
+
+
+_LIST_GRID = (
+    Column("source", Kind.WHOLE),
+    Column("location", Kind.WHOLE),
+    Column("glob", Kind.WHOLE, optional=1),
+    Column("format", Kind.WHOLE),
+    Column("table", Kind.WHOLE),
+    Column("on success", Kind.WHOLE, optional=2),
+)
 
 
 @app.command("show")
@@ -246,13 +254,15 @@ def test(
         }
 
         def render(console: Console) -> None:
-            table = RichTable(
-                *result.rows.column_names,
+            print_grid(
+                console,
+                [Column(name) for name in result.rows.column_names],
+                [
+                    ["" if v is None else str(v) for v in r.values()]
+                    for r in result.rows.to_pylist()
+                ],
                 title=f"{result.total_rows:,} rows mapped (first {result.rows.num_rows})",
             )
-            for row in result.rows.to_pylist():
-                table.add_row(*["" if v is None else str(v) for v in row.values()])
-            console.print(table)
             if result.unreadable:
                 console.print(f"[red]file unreadable:[/red] {result.unreadable}")
             for bad in result.bad:
