@@ -39,19 +39,27 @@ HomeOption = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        help="Lake home folder (default: $ICEHOUSE_HOME, else ./lake).",
+        help="Lake home folder (wins over `icehouse --home`; default: $ICEHOUSE_HOME, "
+        "else ./lake).",
         show_default=False,
     ),
 ]
 FormatOption = Annotated[
     Format,
     typer.Option(
-        "--format", "-f", help="table for people; json or csv (header and rows) for machines."
+        "--format",
+        "-f",
+        help="table for people; json, jsonl (one object per line) or csv (header and rows) "
+        "for machines.",
     ),
 ]
 DocumentFormatOption = Annotated[
     DocumentFormat,
-    typer.Option("--format", "-f", help="table for people, json for machines (stdout)."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="table for people; json or jsonl (one document per line) for machines (stdout).",
+    ),
 ]
 
 

@@ -1,0 +1,52 @@
+"""Shell completion of table and source names, read from the lake home being completed.
+
+A completion runs on every Tab press, inside the user's shell: it must never print a
+traceback there, so a home that cannot be opened simply completes nothing.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+from icehouse.config import load_config, resolve_home
+from icehouse.errors import IcehouseError
+
+
+def _home(ctx: typer.Context) -> Path:
+    """The home the command line names so far: its own ``--home``, else the one given
+    before the subcommand, else ``$ICEHOUSE_HOME`` or ``./lake``."""
+    for context in (ctx, *_parents(ctx)):
+        if context.params.get("home") is not None:
+            return resolve_home(context.params["home"])
+    return resolve_home(None)
+
+
+def _parents(ctx: typer.Context) -> list[typer.Context]:
+    found = []
+    while ctx.parent is not None:
+        ctx = ctx.parent
+        found.append(ctx)
+    return found
+
+
+def table_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Tables of the home (namespace.table) starting with ``incomplete``."""
+    from icehouse.lake import Lake  # opening a lake is only needed when completing
+
+    try:
+        with Lake.open(_home(ctx)) as lake:
+            names = lake.tables.list()
+    except IcehouseError:
+        return []
+    return [name for name in names if name.startswith(incomplete)]
+
+
+def source_names(ctx: typer.Context, incomplete: str) -> list[str]:
+    """Sources declared in the home's icehouse.toml starting with ``incomplete``."""
+    try:
+        sources = load_config(_home(ctx)).sources
+    except IcehouseError:
+        return []
+    return [name for name in sources if name.startswith(incomplete)]
