@@ -147,4 +147,5 @@ def _print_rich(
             style="dim",
             markup=False,
             highlight=False,
+            soft_wrap=False,
         )

@@ -189,17 +189,18 @@ def warn_missing_landings(lake: Lake, output: Output, names: list[str] | None = 
 
 _STATUS_GRID = (
     Column("source", Kind.WHOLE),
-    Column("table", Kind.WHOLE),
+    Column("table", Kind.WHOLE, optional=1),
     Column("pending", Kind.NUMBER),
-    Column("oldest pending", Kind.NUMBER, optional=2),
-    Column("committed files", Kind.NUMBER, optional=3),
+    Column("oldest pending", Kind.NUMBER, optional=3),
+    Column("committed files", Kind.NUMBER, optional=4),
     Column("rows", Kind.NUMBER),
-    Column("last commit", Kind.WHOLE, optional=1),
-    Column("rows (last hour)", Kind.NUMBER, optional=4),
-    Column("quarantined files/lines", Kind.NUMBER, optional=5),
-    Column("dup/re-copy/append/change", Kind.NUMBER, optional=6),
+    Column("last commit", Kind.WHOLE, optional=2),
+    Column("rows (last hour)", Kind.NUMBER, optional=5),
+    Column("quarantined files/lines", Kind.NUMBER, optional=6),
+    Column("dup/re-copy/append/change", Kind.NUMBER, optional=7),
 )
-"""A narrow terminal leaves out re-deliveries first and the last commit last."""
+"""A narrow terminal keeps the source, what is pending and the rows committed; of the
+rest it shows first the table (also in `source list`), then the last commit."""
 
 
 def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:

@@ -91,8 +91,8 @@ class _Argument(TyperArgument):
     name already says what it takes, so no ``<str>`` follows it."""
 
     def _usage_display_name(self) -> str:
-        name = self.display_name_raw + ("..." if self.nargs != 1 else "")
-        return name if self.required else f"[{name}]"
+        name = self.display_name_raw if self.required else f"[{self.display_name_raw}]"
+        return name + ("..." if self.nargs != 1 else "")
 
     def display_type_rich(self, ctx: typer.Context) -> str | None:
         return None

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
@@ -175,10 +176,14 @@ def run_script(shell: Shell, text: str) -> bool:
 
 
 def prompt_session(
-    history: Path, *, input: Input | None = None, output: TerminalOutput | None = None
+    history: Path,
+    *,
+    completer: Completer | None = None,
+    input: Input | None = None,
+    output: TerminalOutput | None = None,
 ) -> PromptSession[str]:
     """Enter runs the input once its last statement ends with ``;`` (or it is a
-    meta-command); until then it starts a new line."""
+    meta-command); until then it starts a new line. Tab completes with ``completer``."""
     bindings = KeyBindings()
 
     @bindings.add("enter")
@@ -195,9 +200,19 @@ def prompt_session(
         prompt_continuation="      ... ",
         key_bindings=bindings,
         history=FileHistory(str(history)),
+        completer=completer,
+        complete_while_typing=False,
         input=input,
         output=output,
     )
+
+
+def table_columns(lake: Lake) -> dict[str, list[str]]:
+    """Every table of the lake with its column names: what Tab completes in the shell."""
+    return {
+        name: [str(field["name"]) for field in lake.tables.get(name).schema]
+        for name in lake.tables.list()
+    }
 
 
 def run_interactive(shell: Shell, session: PromptSession[str]) -> None:

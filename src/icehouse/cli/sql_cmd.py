@@ -19,7 +19,9 @@ from icehouse.cli.shell import (
     prompt_session,
     run_interactive,
     run_script,
+    table_columns,
 )
+from icehouse.cli.sql_complete import SqlCompleter
 
 
 class SqlFormat(StrEnum):
@@ -162,6 +164,7 @@ def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
     with open_lake(home, output) as lake:
         shell = Shell(lake, output.out, output.err, explain=explain)
         if sys.stdin.isatty():
-            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE))
+            completer = SqlCompleter(table_columns(lake))
+            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE, completer=completer))
         elif not run_script(shell, sys.stdin.read()):
             raise typer.Exit(EXIT_ERROR)
