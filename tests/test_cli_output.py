@@ -119,11 +119,11 @@ def test_piped_sql_prints_every_column_of_every_row_whole(crowded):
     result = ok("sql", f"SELECT id, '{long_text}' AS t FROM {LONG} ORDER BY id LIMIT 2",
                 "--home", crowded, env=piped(60))  # fmt: skip
     assert result.stdout.splitlines() == [
-        "id  t" + " " * (len(long_text) - 1),
+        "id  t",
         f" 1  {long_text}",
         f" 2  {long_text}",
         "2 row(s)",
-    ] or result.stdout.splitlines() == ["id  t", f" 1  {long_text}", f" 2  {long_text}", "2 row(s)"]
+    ]
 
 
 def test_piped_errors_carry_no_colour_codes(home):
