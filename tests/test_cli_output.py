@@ -126,6 +126,11 @@ def test_piped_sql_prints_every_column_of_every_row_whole(crowded):
     ]
 
 
+def test_a_line_break_in_a_piped_value_prints_as_backslash_n_keeping_one_line_per_row(crowded):
+    result = ok("sql", "SELECT 'two' || chr(10) || 'lines' AS t, 7 AS n", "--home", crowded)
+    assert result.stdout.splitlines() == ["t" + " " * 11 + "n", "two\\nlines  7", "1 row(s)"]
+
+
 def test_piped_errors_carry_no_colour_codes(home):
     result = run("table", "show", "logs.missing", "--home", home)
     assert result.exit_code == 1

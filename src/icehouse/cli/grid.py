@@ -68,7 +68,7 @@ def print_grid(
 
 
 def _one_line(cell: str) -> str:
-    return cell.replace("\\", "\\\\").replace("\n", "\\n").replace("\r", "\\r")
+    return cell.replace("\n", "\\n").replace("\r", "\\r")
 
 
 def _widest(header: str, values: Iterable[str]) -> int:
