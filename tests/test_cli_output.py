@@ -256,3 +256,6 @@ def test_shell_completion_offers_the_tables_and_sources_of_the_home(ingested, tm
     assert complete(f"icehouse source show w --home {ingested}", ICEHOUSE_HOME="") == []
     assert complete("icehouse source show w", ICEHOUSE_HOME=ingested) == ["web"]
     assert complete("icehouse table show l", ICEHOUSE_HOME=str(tmp_path / "none")) == []
+    assert complete("icehouse source add x --table l", ICEHOUSE_HOME=ingested) == ["logs.events"]
+    assert complete("icehouse quarantine list --source w", ICEHOUSE_HOME=ingested) == ["web"]
+    assert complete("icehouse ingest w", ICEHOUSE_HOME=ingested) == ["web"]

@@ -16,7 +16,8 @@ from icehouse.cli import (
 )
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
-from icehouse.cli.root import RootGroup, root
+from icehouse.cli.param_names import RootGroup
+from icehouse.cli.root import root
 from icehouse.config import resolve_home
 from icehouse.lake import Lake
 

@@ -26,6 +26,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from icehouse.cli.complete import source_names, table_names
 from icehouse.cli.output import DocumentFormat, Format, Output
 from icehouse.config import resolve_home
 from icehouse.errors import HomeNotFound, IcehouseError, InvalidInput, StateError
@@ -43,6 +44,13 @@ HomeOption = Annotated[
         "else ./lake).",
         show_default=False,
     ),
+]
+TableArgument = Annotated[
+    str,
+    typer.Argument(help="namespace.table, e.g. logs.requests", autocompletion=table_names),
+]
+SourceArgument = Annotated[
+    str, typer.Argument(help="The source's name.", autocompletion=source_names)
 ]
 FormatOption = Annotated[
     Format,

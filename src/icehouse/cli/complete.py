@@ -15,20 +15,10 @@ from icehouse.errors import IcehouseError
 
 
 def _home(ctx: typer.Context) -> Path:
-    """The home the command line names so far: its own ``--home``, else the one given
-    before the subcommand, else ``$ICEHOUSE_HOME`` or ``./lake``."""
-    for context in (ctx, *_parents(ctx)):
-        if context.params.get("home") is not None:
-            return resolve_home(context.params["home"])
-    return resolve_home(None)
-
-
-def _parents(ctx: typer.Context) -> list[typer.Context]:
-    found = []
-    while ctx.parent is not None:
-        ctx = ctx.parent
-        found.append(ctx)
-    return found
+    """The home the command line names so far: the command's own ``--home``, else the
+    one given before the subcommand, else ``$ICEHOUSE_HOME`` or ``./lake``."""
+    given = ctx.params.get("home") or ctx.find_root().params.get("home")
+    return resolve_home(given)
 
 
 def table_names(ctx: typer.Context, incomplete: str) -> list[str]:

@@ -18,6 +18,7 @@ from icehouse.cli.common import (
     open_lake,
     say_to,
 )
+from icehouse.cli.complete import source_names
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso, size_text
 from icehouse.ingest.report import IngestReport, NoProgress
@@ -79,7 +80,8 @@ class RichIngestProgress(NoProgress):
 
 def ingest(
     sources: Annotated[
-        list[str] | None, typer.Argument(help="Sources to ingest (default: all).")
+        list[str] | None,
+        typer.Argument(help="Sources to ingest (default: all).", autocompletion=source_names),
     ] = None,
     once: Annotated[
         bool,

@@ -15,10 +15,12 @@ from icehouse.cli.common import (
     DocumentFormatOption,
     FormatOption,
     HomeOption,
+    TableArgument,
     install_stop_handlers,
     open_lake,
     say_to,
 )
+from icehouse.cli.complete import table_names
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
 from icehouse.maintain.autopilot import AutopilotReport
@@ -32,7 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-TableArgument = Annotated[str, typer.Argument(help="namespace.table, e.g. demo.requests")]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 
 
@@ -296,7 +297,10 @@ def manifests(
 @app.command("run")
 def run(
     tables: Annotated[
-        list[str] | None, typer.Argument(help="Tables to look after (default: every table).")
+        list[str] | None,
+        typer.Argument(
+            help="Tables to look after (default: every table).", autocompletion=table_names
+        ),
     ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep going: a round every --interval until stopped.")

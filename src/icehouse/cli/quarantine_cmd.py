@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.complete import source_names
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso
 
@@ -28,7 +29,9 @@ class RecordKind(StrEnum):
 
 @app.command("list")
 def list_records(
-    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only this source.", autocompletion=source_names)
+    ] = None,
     kind: Annotated[
         RecordKind | None, typer.Option(help="Only whole files (file) or single lines (line).")
     ] = None,
@@ -112,7 +115,9 @@ def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.
 
 @app.command("replay")
 def replay(
-    source: Annotated[str | None, typer.Option(help="Only files of this source.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only files of this source.", autocompletion=source_names)
+    ] = None,
     path: Annotated[str | None, typer.Option(help="Only this file.")] = None,
     home: HomeOption = None,
     format: FormatOption = Format.table,

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.common import FormatOption, HomeOption, SourceArgument, open_lake, parse_pairs
+from icehouse.cli.complete import table_names
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output
 from icehouse.config import ColumnMapping, SourceConfig
@@ -47,7 +48,12 @@ def build_mapping(
 def add(
     name: Annotated[str, typer.Argument(help="Source name, e.g. the CDN provider.")],
     location: Annotated[str, typer.Option(help="Landing folder, or s3://bucket/prefix.")],
-    table: Annotated[str, typer.Option(help="Target table, namespace.table (must exist).")],
+    table: Annotated[
+        str,
+        typer.Option(
+            help="Target table, namespace.table (must exist).", autocompletion=table_names
+        ),
+    ],
     file_format: Annotated[
         str, typer.Option("--file-format", help="jsonl, csv, tsv, w3c or parquet.")
     ],
@@ -197,7 +203,9 @@ _LIST_GRID = (
 
 
 @app.command("show")
-def show(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+def show(
+    name: SourceArgument, home: HomeOption = None, format: FormatOption = Format.table
+) -> None:
     """Show one source's settings and mapping."""
     output = Output(format)
     with open_lake(home, output) as lake:
@@ -233,7 +241,7 @@ def source_toml(source: SourceConfig) -> str:
 
 @app.command("test")
 def test(
-    name: str,
+    name: SourceArgument,
     sample: Annotated[Path, typer.Option(help="A sample file to decode and map.")],
     limit: Annotated[int, typer.Option(help="Mapped rows to show.")] = 20,
     home: HomeOption = None,

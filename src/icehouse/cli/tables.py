@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.common import FormatOption, HomeOption, TableArgument, open_lake, parse_pairs
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso
 from icehouse.errors import InvalidInput
@@ -109,7 +109,7 @@ _LIST_GRID = (
 
 
 @app.command("show")
-def show(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+def show(name: TableArgument, home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Schema, partition specs, sort order, properties, snapshots, files, bytes, rows."""
     output = Output(format)
     with open_lake(home, output) as lake:
@@ -127,7 +127,7 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
 
 @app.command("alter")
 def alter(
-    name: str,
+    name: TableArgument,
     partition: Annotated[
         list[str],
         typer.Option(help="The new partition spec (all fields); old data keeps its spec."),
@@ -222,7 +222,9 @@ def render_info(console: Console, info: TableInfo) -> None:
 
 
 @app.command("history")
-def history(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+def history(
+    name: TableArgument, home: HomeOption = None, format: FormatOption = Format.table
+) -> None:
     """Snapshots, oldest first: id, time, operation, summary."""
     output = Output(format)
     with open_lake(home, output) as lake:
@@ -274,7 +276,7 @@ _HISTORY_COLUMNS = ("snapshot_id", "parent_id", "timestamp", "operation", "summa
 
 @app.command("rollback")
 def rollback(
-    name: str,
+    name: TableArgument,
     to: Annotated[int, typer.Option("--to", help="The snapshot id to make current again.")],
     home: HomeOption = None,
     format: FormatOption = Format.table,
