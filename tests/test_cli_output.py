@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from icehouse import __version__
 from icehouse.cli.app import app
 from tests import test_cli
 from tests.fixtures_lake import event, write_jsonl
@@ -170,8 +171,6 @@ def test_jsonl_rows_are_the_json_rows(crowded):
 
 
 def test_version_prints_the_package_version():
-    from icehouse import __version__
-
     result = ok("--version")
     assert result.stdout == f"icehouse {__version__}\n"
 
