@@ -383,8 +383,7 @@ def test_sql_as_csv(ingested):
 
 def test_sql_as_a_table_for_people(ingested):
     out = ok("sql", "SELECT count(*) AS n FROM logs.events", "--home", ingested).stdout
-    assert "1 row(s)" in out
-    assert " 20 " in out
+    assert out == " n\n20\n1 row(s)\n"  # piped: plain aligned text, numbers to the right
 
 
 def test_a_bad_query_exits_1_naming_what_is_missing(ingested):
@@ -694,7 +693,7 @@ def test_small_outputs_read_as_people_expect(ingested):
 
     history = ok("table", "history", "logs.events", "--home", ingested).stdout
     (snapshot,) = as_json("table", "history", "logs.events", "--home", ingested)
-    assert "current" in history.splitlines()[1]  # every column has a label
+    assert "current" in history.splitlines()[0]  # every column has a label
     assert str(snapshot["snapshot_id"]) in history  # never cut: rollback --to takes it
 
     refused = run("maintain", "orphans", "logs.events", "--older-than", "5m", "--home", ingested)

@@ -119,14 +119,15 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
 
 
 def commands() -> Iterator[tuple[tuple[str, ...], Any]]:
-    """Every command with its path, as click sees them."""
+    """Every command with its path, as click sees them; not ``icehouse`` itself, whose
+    ``--format`` only passes a format on to the command that follows."""
 
     def walk(command: Any, path: tuple[str, ...]) -> Iterator[tuple[tuple[str, ...], Any]]:
         yield path, command
         for name, sub in sorted(getattr(command, "commands", {}).items()):
             yield from walk(sub, (*path, name))
 
-    yield from walk(typer.main.get_command(app), ())
+    yield from ((p, c) for p, c in walk(typer.main.get_command(app), ()) if p)
 
 
 def format_choices(command: Any) -> list[str]:
@@ -144,7 +145,7 @@ def format_choices(command: Any) -> list[str]:
 
 OFFERING_CSV = [path for path, command in commands() if "csv" in format_choices(command)]
 NOT_OFFERING_CSV = [
-    path for path, command in commands() if format_choices(command) == ["table", "json"]
+    path for path, command in commands() if format_choices(command) == ["table", "json", "jsonl"]
 ]
 
 
@@ -157,7 +158,7 @@ def test_every_command_offering_csv_has_a_case_here_and_every_case_a_command():
     assert sorted(OFFERING_CSV) == sorted(CASES)
 
 
-def test_every_command_with_format_offers_csv_or_only_table_and_json():
+def test_every_command_with_format_offers_csv_or_only_table_json_and_jsonl():
     with_format = [path for path, command in commands() if format_choices(command)]
     assert sorted(with_format) == sorted(OFFERING_CSV + NOT_OFFERING_CSV)
     assert sorted(NOT_OFFERING_CSV) == [("demo",), ("maintain", "run")]
@@ -178,7 +179,7 @@ def test_format_csv_where_not_offered_is_a_usage_error_listing_the_choices(path,
     result = run(*path, "--format", "csv", "--home", str(tmp_path / "lake"))
     assert result.exit_code == 2
     assert result.stdout == ""
-    assert "'csv' is not one of 'table', 'json'" in one_line(result.stderr)
+    assert "'csv' is not one of 'table', 'json', 'jsonl'" in one_line(result.stderr)
 
 
 LISTS_AND_RECORDS = [

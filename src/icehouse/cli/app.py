@@ -16,16 +16,21 @@ from icehouse.cli import (
 )
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
+from icehouse.cli.param_names import RootGroup
+from icehouse.cli.root import root
 from icehouse.config import resolve_home
 from icehouse.lake import Lake
 
 app = typer.Typer(
     name="icehouse",
-    help="A streaming lakehouse: log files in, Apache Iceberg tables out, exactly once.",
+    cls=RootGroup,
+    help="A streaming lakehouse: log files in, Apache Iceberg tables out, exactly once.\n\n"
+    "--home and --format before a command apply to it unless it gives its own; "
+    "the home is then $ICEHOUSE_HOME, else ./lake.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
+app.callback()(root)
 app.add_typer(tables.app, name="table")
 app.add_typer(sources.app, name="source")
 app.add_typer(quarantine_cmd.app, name="quarantine")

@@ -26,6 +26,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from icehouse.cli.complete import source_names, table_names
 from icehouse.cli.output import DocumentFormat, Format, Output
 from icehouse.config import resolve_home
 from icehouse.errors import HomeNotFound, IcehouseError, InvalidInput, StateError
@@ -39,19 +40,34 @@ HomeOption = Annotated[
     Path | None,
     typer.Option(
         "--home",
-        help="Lake home folder (default: $ICEHOUSE_HOME, else ./lake).",
+        help="Lake home folder (wins over `icehouse --home`; default: $ICEHOUSE_HOME, "
+        "else ./lake).",
         show_default=False,
     ),
+]
+TableArgument = Annotated[
+    str,
+    typer.Argument(help="namespace.table, e.g. logs.requests", autocompletion=table_names),
+]
+SourceArgument = Annotated[
+    str, typer.Argument(help="The source's name.", autocompletion=source_names)
 ]
 FormatOption = Annotated[
     Format,
     typer.Option(
-        "--format", "-f", help="table for people; json or csv (header and rows) for machines."
+        "--format",
+        "-f",
+        help="table for people; json, jsonl (one object per line) or csv (header and rows) "
+        "for machines.",
     ),
 ]
 DocumentFormatOption = Annotated[
     DocumentFormat,
-    typer.Option("--format", "-f", help="table for people, json for machines (stdout)."),
+    typer.Option(
+        "--format",
+        "-f",
+        help="table for people; json or jsonl (one document per line) for machines (stdout).",
+    ),
 ]
 
 

@@ -10,7 +10,6 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table as RichTable
 
 from icehouse.cli.common import (
     FormatOption,
@@ -19,6 +18,8 @@ from icehouse.cli.common import (
     open_lake,
     say_to,
 )
+from icehouse.cli.complete import source_names
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso, size_text
 from icehouse.ingest.report import IngestReport, NoProgress
 from icehouse.lake import Lake
@@ -79,7 +80,8 @@ class RichIngestProgress(NoProgress):
 
 def ingest(
     sources: Annotated[
-        list[str] | None, typer.Argument(help="Sources to ingest (default: all).")
+        list[str] | None,
+        typer.Argument(help="Sources to ingest (default: all).", autocompletion=source_names),
     ] = None,
     once: Annotated[
         bool,
@@ -187,6 +189,22 @@ def warn_missing_landings(lake: Lake, output: Output, names: list[str] | None = 
         )
 
 
+_STATUS_GRID = (
+    Column("source", Kind.WHOLE),
+    Column("table", Kind.WHOLE, optional=1),
+    Column("pending", Kind.NUMBER),
+    Column("oldest pending", Kind.NUMBER, optional=3),
+    Column("committed files", Kind.NUMBER, optional=4),
+    Column("rows", Kind.NUMBER),
+    Column("last commit", Kind.WHOLE, optional=2),
+    Column("rows (last hour)", Kind.NUMBER, optional=5),
+    Column("quarantined files/lines", Kind.NUMBER, optional=6),
+    Column("dup/re-copy/append/change", Kind.NUMBER, optional=7),
+)
+"""A narrow terminal keeps the source, what is pending and the rows committed; of the
+rest it shows first the table (also in `source list`), then the last commit."""
+
+
 def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Per source: files pending, oldest pending age, last commit, rows/s, quarantined,
     and re-deliveries: duplicates (content already ingested), re-copies (same path, same
@@ -201,20 +219,8 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
             if not rows:
                 console.print("No sources yet. Add one with `icehouse source add`.")
                 return
-            table = RichTable(
-                "source",
-                "table",
-                "pending",
-                "oldest pending",
-                "committed files",
-                "rows",
-                "last commit",
-                "rows (last hour)",
-                "quarantined files/lines",
-                "dup/re-copy/append/change",
-            )
-            for r in rows:
-                table.add_row(
+            cells = [
+                [
                     r.source,
                     r.table,
                     str(r.files_pending),
@@ -227,7 +233,9 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                     f"{r.rows_last_hour:,}",
                     f"{r.files_quarantined}/{r.lines_quarantined}",
                     f"{r.files_duplicate}/{r.files_recopied}/{r.files_appended}/{r.files_changed}",
-                )
-            console.print(table)
+                ]
+                for r in rows
+            ]
+            print_grid(console, _STATUS_GRID, cells)
 
         output.emit(data, render, columns=_STATUS_COLUMNS)

@@ -10,16 +10,18 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
-from rich.table import Table as RichTable
 
 from icehouse.cli.common import (
     DocumentFormatOption,
     FormatOption,
     HomeOption,
+    TableArgument,
     install_stop_handlers,
     open_lake,
     say_to,
 )
+from icehouse.cli.complete import table_names
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
 from icehouse.maintain.autopilot import AutopilotReport
 from icehouse.maintain.compact import CompactResult, GroupResult
@@ -32,7 +34,6 @@ app = typer.Typer(
     no_args_is_help=True,
 )
 
-TableArgument = Annotated[str, typer.Argument(help="namespace.table, e.g. demo.requests")]
 DryRunOption = Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")]
 
 
@@ -148,6 +149,16 @@ class _GroupProgress:
         )
 
 
+_GROUP_GRID = (
+    Column("partition", Kind.WHOLE),
+    Column("files", Kind.NUMBER),
+    Column("bytes", Kind.NUMBER, optional=1),
+    Column("rows", Kind.NUMBER),
+    Column("status"),
+    Column("seconds", Kind.NUMBER, optional=2),
+)
+
+
 def render_compaction(
     console: Console, result: CompactResult, *, min_input_files: int = 5, rewrite_all: bool = False
 ) -> None:
@@ -161,15 +172,22 @@ def render_compaction(
         )
         console.print(f"{result.table}: nothing to compact: {why}.")
         return
-    table = RichTable("partition", "files", "bytes", "rows", "status", "seconds")
+    rows = []
     for g in result.groups:
         after = f" → {g.files_after}" if g.status == "committed" else ""
         size = f"{size_text(g.bytes_before)}" + (f" → {size_text(g.bytes_after)}" if after else "")
         status = g.status + (f": {g.reason}" if g.reason else "")
-        table.add_row(
-            g.partition, f"{g.files_before}{after}", size, f"{g.rows:,}", status, f"{g.seconds:.2f}"
+        rows.append(
+            [
+                g.partition,
+                f"{g.files_before}{after}",
+                size,
+                f"{g.rows:,}",
+                status,
+                f"{g.seconds:.2f}",
+            ]
         )
-    console.print(table)
+    print_grid(console, _GROUP_GRID, rows)
     summary = result.to_dict()
     verb = "would rewrite" if result.dry_run else "rewrote"
     count = len(result.groups) if result.dry_run else len(result.committed)
@@ -279,7 +297,10 @@ def manifests(
 @app.command("run")
 def run(
     tables: Annotated[
-        list[str] | None, typer.Argument(help="Tables to look after (default: every table).")
+        list[str] | None,
+        typer.Argument(
+            help="Tables to look after (default: every table).", autocompletion=table_names
+        ),
     ] = None,
     follow: Annotated[
         bool, typer.Option("--follow", help="Keep going: a round every --interval until stopped.")
@@ -400,9 +421,11 @@ def history(
     data = [r.to_dict() | {"started_at": iso(r.started_at)} for r in runs]
 
     def render(console: Console) -> None:
-        grid = RichTable("id", "started", "table", "action", "status", "seconds", "what it did")
-        for run in runs:
-            grid.add_row(
+        if not runs:
+            console.print("No maintenance runs recorded yet.")
+            return
+        rows = [
+            [
                 str(run.id),
                 (iso(run.started_at) or "")[:19].replace("T", " "),
                 run.table,
@@ -410,12 +433,23 @@ def history(
                 run.status,
                 "" if run.seconds is None else f"{run.seconds:.1f}",
                 _what_it_did(run),
-            )
-        console.print(grid if runs else "No maintenance runs recorded yet.")
+            ]
+            for run in runs
+        ]
+        print_grid(console, _RUN_GRID, rows)
 
     output.emit(data, render, columns=_RUN_COLUMNS)
 
 
+_RUN_GRID = (
+    Column("id", Kind.NUMBER),
+    Column("started", Kind.WHOLE, optional=2),
+    Column("table", Kind.WHOLE),
+    Column("action", Kind.WHOLE),
+    Column("status", Kind.WHOLE),
+    Column("seconds", Kind.NUMBER, optional=1),
+    Column("what it did"),
+)
 _RUN_COLUMNS = (
     "id", "table", "action", "started_at", "seconds", "dry_run", "status", "owner",
     "summary", "committed", "error",

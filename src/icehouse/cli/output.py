@@ -1,8 +1,10 @@
-"""One way to print: Rich for people; one JSON document or CSV rows on stdout for machines.
+"""One way to print: Rich for people; one JSON document, JSON lines or CSV rows on stdout
+for machines.
 
 Diagnostics (progress, warnings, errors) go to stderr, so that ``--format json``
-output can be piped straight into ``jq`` and ``--format csv`` into a spreadsheet or
-``csv.reader``. Times are ISO 8601 with an offset.
+output can be piped straight into ``jq``, ``--format jsonl`` read a line at a time and
+``--format csv`` read by a spreadsheet or ``csv.reader``. Times are ISO 8601 with an
+offset.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ class Format(StrEnum):
 
     table = "table"
     json = "json"
+    jsonl = "jsonl"
     csv = "csv"
 
 
@@ -42,6 +45,7 @@ class DocumentFormat(StrEnum):
 
     table = "table"
     json = "json"
+    jsonl = "jsonl"
 
 
 Records: TypeAlias = pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]]
@@ -167,7 +171,8 @@ class Output:
 
     @property
     def is_json(self) -> bool:
-        return self.format == Format.json
+        """JSON of either shape: one document (json) or one object per line (jsonl)."""
+        return self.format in (Format.json, Format.jsonl)
 
     @property
     def is_csv(self) -> bool:
@@ -183,10 +188,17 @@ class Output:
     ) -> None:
         """Print ``data`` as JSON, or as CSV, or let ``render`` draw it for a person.
 
+        JSON lines print each item of a list on its own line, anything else on one line.
         CSV prints ``rows`` when given (the rows of the table ``render`` draws, when
         ``data`` holds more than those), else ``data``; ``columns`` is the header of an
         empty list. See ``csv_text``."""
-        if self.is_json:
+        if self.format == Format.jsonl:
+            items = data if isinstance(data, list) else [data]
+            sys.stdout.writelines(
+                json.dumps(item, default=_default, ensure_ascii=False) + "\n" for item in items
+            )
+            sys.stdout.flush()
+        elif self.is_json:
             sys.stdout.write(json.dumps(data, default=_default, indent=2) + "\n")
             sys.stdout.flush()
         elif self.is_csv:

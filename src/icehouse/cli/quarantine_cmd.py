@@ -8,9 +8,10 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table as RichTable
 
 from icehouse.cli.common import FormatOption, HomeOption, open_lake
+from icehouse.cli.complete import source_names
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso
 
 app = typer.Typer(help="Inspect and replay quarantined files and lines.", no_args_is_help=True)
@@ -28,7 +29,9 @@ class RecordKind(StrEnum):
 
 @app.command("list")
 def list_records(
-    source: Annotated[str | None, typer.Option(help="Only this source.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only this source.", autocompletion=source_names)
+    ] = None,
     kind: Annotated[
         RecordKind | None, typer.Option(help="Only whole files (file) or single lines (line).")
     ] = None,
@@ -57,19 +60,30 @@ def list_records(
                     else "The quarantine is empty."
                 )
                 return
-            table = RichTable("id", "source", "kind", "file", "line", "reason")
-            for r in records:
-                table.add_row(
+            rows = [
+                [
                     str(r.id),
                     r.source,
                     r.kind,
                     r.path.rsplit("/", 1)[-1],
                     "" if r.line is None else str(r.line),
                     shorten(r.reason, 120),
-                )
-            console.print(table)
+                ]
+                for r in records
+            ]
+            print_grid(console, _LIST_GRID, rows)
 
         output.emit(data, render, columns=_RECORD_COLUMNS)
+
+
+_LIST_GRID = (
+    Column("id", Kind.NUMBER),  # copied into quarantine show
+    Column("source", Kind.WHOLE),
+    Column("kind", Kind.WHOLE, optional=1),
+    Column("file", Kind.WHOLE),
+    Column("line", Kind.NUMBER),
+    Column("reason"),
+)
 
 
 def shorten(text: str, width: int) -> str:
@@ -101,7 +115,9 @@ def show(record_id: int, home: HomeOption = None, format: FormatOption = Format.
 
 @app.command("replay")
 def replay(
-    source: Annotated[str | None, typer.Option(help="Only files of this source.")] = None,
+    source: Annotated[
+        str | None, typer.Option(help="Only files of this source.", autocompletion=source_names)
+    ] = None,
     path: Annotated[str | None, typer.Option(help="Only this file.")] = None,
     home: HomeOption = None,
     format: FormatOption = Format.table,

@@ -12,14 +12,15 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from prompt_toolkit import PromptSession
+from prompt_toolkit.completion import Completer
 from prompt_toolkit.history import FileHistory
 from prompt_toolkit.input import Input
 from prompt_toolkit.key_binding import KeyBindings, KeyPressEvent
 from prompt_toolkit.output import Output as TerminalOutput
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table as RichTable
 
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.render import render_arrow, render_plans
 from icehouse.cli.tables import render_info
 from icehouse.errors import IcehouseError, InvalidInput
@@ -94,6 +95,14 @@ def _switch(command: str, argument: str, current: bool) -> bool:
     raise InvalidInput(f"{command} takes on or off, not {argument!r}")
 
 
+_TABLES_GRID = (
+    Column("table", Kind.WHOLE),
+    Column("rows", Kind.NUMBER),
+    Column("data files", Kind.NUMBER),
+    Column("snapshots", Kind.NUMBER),
+)
+
+
 class Shell:
     """One open lake and the session's switches; each statement goes through ``Lake.sql``
     (``Lake.explain`` with the explain switch on)."""
@@ -144,10 +153,11 @@ class Shell:
 
     def _list_tables(self) -> None:
         infos = [self.lake.tables.get(name) for name in self.lake.tables.list()]
-        table = RichTable("table", "rows", "data files", "snapshots")
-        for info in infos:
-            table.add_row(info.name, f"{info.rows:,}", f"{info.data_files:,}", str(info.snapshots))
-        self.out.print(table if infos else "No tables yet.")
+        if not infos:
+            self.out.print("No tables yet.")
+            return
+        rows = [[i.name, f"{i.rows:,}", f"{i.data_files:,}", str(i.snapshots)] for i in infos]
+        print_grid(self.out, _TABLES_GRID, rows)
 
 
 def run_script(shell: Shell, text: str) -> bool:
@@ -166,10 +176,14 @@ def run_script(shell: Shell, text: str) -> bool:
 
 
 def prompt_session(
-    history: Path, *, input: Input | None = None, output: TerminalOutput | None = None
+    history: Path,
+    *,
+    completer: Completer | None = None,
+    input: Input | None = None,
+    output: TerminalOutput | None = None,
 ) -> PromptSession[str]:
     """Enter runs the input once its last statement ends with ``;`` (or it is a
-    meta-command); until then it starts a new line."""
+    meta-command); until then it starts a new line. Tab completes with ``completer``."""
     bindings = KeyBindings()
 
     @bindings.add("enter")
@@ -186,9 +200,19 @@ def prompt_session(
         prompt_continuation="      ... ",
         key_bindings=bindings,
         history=FileHistory(str(history)),
+        completer=completer,
+        complete_while_typing=False,
         input=input,
         output=output,
     )
+
+
+def table_columns(lake: Lake) -> dict[str, list[str]]:
+    """Every table of the lake with its column names: what Tab completes in the shell."""
+    return {
+        name: [str(field["name"]) for field in lake.tables.get(name).schema]
+        for name in lake.tables.list()
+    }
 
 
 def run_interactive(shell: Shell, session: PromptSession[str]) -> None:

@@ -10,10 +10,11 @@ import typer
 from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.common import FormatOption, HomeOption, SourceArgument, open_lake, parse_pairs
+from icehouse.cli.complete import table_names
 from icehouse.cli.confirm import confirm
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output
 from icehouse.config import ColumnMapping, SourceConfig
 from icehouse.config_check import describe
@@ -48,7 +49,12 @@ def build_mapping(
 def add(
     name: Annotated[str, typer.Argument(help="Source name, e.g. the CDN provider.")],
     location: Annotated[str, typer.Option(help="Landing folder, or s3://bucket/prefix.")],
-    table: Annotated[str, typer.Option(help="Target table, namespace.table (must exist).")],
+    table: Annotated[
+        str,
+        typer.Option(
+            help="Target table, namespace.table (must exist).", autocompletion=table_names
+        ),
+    ],
     file_format: Annotated[
         str, typer.Option("--file-format", help="jsonl, csv, tsv, w3c or parquet.")
     ],
@@ -179,18 +185,28 @@ def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -
                     "No sources yet. Add one with `icehouse source add` or in icehouse.toml."
                 )
                 return
-            table = RichTable("source", "location", "glob", "format", "table", "on success")
-            for s in sources:
-                table.add_row(s.name, s.location, s.glob, s.format, s.table, s.on_success)
-            console.print(table)
+            rows = [[s.name, s.location, s.glob, s.format, s.table, s.on_success] for s in sources]
+            print_grid(console, _LIST_GRID, rows)
 
         output.emit(
             [s.model_dump() for s in sources], render, columns=list(SourceConfig.model_fields)
         )
 
 
+_LIST_GRID = (
+    Column("source", Kind.WHOLE),
+    Column("location", Kind.WHOLE),
+    Column("glob", Kind.WHOLE, optional=1),
+    Column("format", Kind.WHOLE),
+    Column("table", Kind.WHOLE),
+    Column("on success", Kind.WHOLE, optional=2),
+)
+
+
 @app.command("show")
-def show(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+def show(
+    name: SourceArgument, home: HomeOption = None, format: FormatOption = Format.table
+) -> None:
     """Show one source's settings and mapping."""
     output = Output(format)
     with open_lake(home, output) as lake:
@@ -226,7 +242,7 @@ def source_toml(source: SourceConfig) -> str:
 
 @app.command("test")
 def test(
-    name: str,
+    name: SourceArgument,
     sample: Annotated[Path, typer.Option(help="A sample file to decode and map.")],
     limit: Annotated[int, typer.Option(help="Mapped rows to show.")] = 20,
     home: HomeOption = None,
@@ -247,13 +263,15 @@ def test(
         }
 
         def render(console: Console) -> None:
-            table = RichTable(
-                *result.rows.column_names,
+            print_grid(
+                console,
+                [Column(name) for name in result.rows.column_names],
+                [
+                    ["" if v is None else str(v) for v in r.values()]
+                    for r in result.rows.to_pylist()
+                ],
                 title=f"{result.total_rows:,} rows mapped (first {result.rows.num_rows})",
             )
-            for row in result.rows.to_pylist():
-                table.add_row(*["" if v is None else str(v) for v in row.values()])
-            console.print(table)
             if result.unreadable:
                 console.print(f"[red]file unreadable:[/red] {result.unreadable}")
             for bad in result.bad:
@@ -276,7 +294,7 @@ def test(
 
 @app.command("remove")
 def remove(
-    name: str,
+    name: SourceArgument,
     yes: Annotated[
         bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
     ] = False,

@@ -19,7 +19,9 @@ from icehouse.cli.shell import (
     prompt_session,
     run_interactive,
     run_script,
+    table_columns,
 )
+from icehouse.cli.sql_complete import SqlCompleter
 
 
 class SqlFormat(StrEnum):
@@ -55,6 +57,7 @@ def _out_format(output: Output, out: Path, format: SqlFormat | None) -> FileForm
 
 
 def sql(
+    ctx: typer.Context,
     query: Annotated[
         str | None,
         typer.Argument(help="SQL; name tables namespace.table. Leave out to start the shell."),
@@ -82,17 +85,18 @@ def sql(
         typer.Option(
             "--format",
             "-f",
-            help="table for people, json or csv for machines (stdout); with --out also "
-            "jsonl, parquet. Default: table, or the extension of --out.",
+            help="table for people; json, jsonl (one row object per line) or csv for "
+            "machines (stdout); with --out also parquet. Default: table, or the extension "
+            "of --out.",
             show_default=False,
         ),
     ] = None,
 ) -> None:
     """Run SQL over the lake; with no query, start a SQL shell.
 
-    One query prints a table, or with --format csv|json CSV or a JSON array
-    of row objects (with --explain: JSON has "plans" and "rows"; CSV has the
-    rows, and the plans go to stderr);
+    One query prints a table, or with --format csv|json|jsonl CSV, a JSON array
+    of row objects or one row object per line (with --explain: JSON has "plans"
+    and "rows"; CSV and JSON lines have the rows, and the plans go to stderr);
     --out FILE writes the rows to a file (.parquet, .csv, .json, .jsonl):
 
         icehouse sql "SELECT country, count(*) AS n FROM logs.events GROUP BY 1"
@@ -105,8 +109,11 @@ def sql(
         icehouse sql
         icehouse sql < report.sql
     """
+    if out is not None and _given_before_the_command(ctx, "format"):
+        format = None  # `icehouse --format json sql ... --out x.parquet` writes Parquet
     on_screen: dict[SqlFormat | None, Format] = {
         SqlFormat.json: Format.json,
+        SqlFormat.jsonl: Format.jsonl,
         SqlFormat.csv: Format.csv,
     }
     output = Output(on_screen.get(format, Format.table) if out is None else Format.table)
@@ -115,7 +122,7 @@ def sql(
             raise _usage_error(output, "--out and --format need a query; the shell prints tables")
         _shell(home, output, explain=explain)
         return
-    if out is None and format in (SqlFormat.jsonl, SqlFormat.parquet):
+    if out is None and format == SqlFormat.parquet:
         raise _usage_error(output, f"--format {format} needs --out FILE")
     out_format = _out_format(output, out, format) if out is not None else None
     with open_lake(home, output) as lake:
@@ -129,9 +136,11 @@ def sql(
             output.note(f"Wrote {rows} to {out} ({out_format})")
             return
     if answer is not None:
-        data = {"plans": [p.to_dict() for p in answer.plans], "rows": result.to_pylist()}
-        if output.is_csv:  # stdout holds only the rows, so that it parses as CSV
+        data: object = {"plans": [p.to_dict() for p in answer.plans], "rows": result.to_pylist()}
+        if output.is_csv or output.format == Format.jsonl:
+            # stdout holds only the rows, so that it parses line by line
             render_plans(output.err, answer)
+            data = result.to_pylist()
 
         def render(console: Console) -> None:
             render_plans(console, answer)
@@ -144,11 +153,18 @@ def sql(
     output.emit(objects, lambda c: render_arrow(c, result), rows=result)
 
 
+def _given_before_the_command(ctx: typer.Context, name: str) -> bool:
+    """Whether option ``name`` came from ``icehouse --name ...`` (see ``cli.root``)."""
+    source = ctx.get_parameter_source(name)
+    return source is not None and source.name == "DEFAULT_MAP"
+
+
 def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
     """A prompt on a terminal; a piped script is run statement by statement."""
     with open_lake(home, output) as lake:
         shell = Shell(lake, output.out, output.err, explain=explain)
         if sys.stdin.isatty():
-            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE))
+            completer = SqlCompleter(table_columns(lake))
+            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE, completer=completer))
         elif not run_script(shell, sys.stdin.read()):
             raise typer.Exit(EXIT_ERROR)

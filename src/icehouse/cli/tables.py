@@ -8,10 +8,10 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.table import Table as RichTable
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.common import FormatOption, HomeOption, TableArgument, open_lake, parse_pairs
 from icehouse.cli.confirm import confirm
+from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, iso
 from icehouse.errors import InvalidInput
 from icehouse.tables.manage import TableInfo
@@ -105,22 +105,26 @@ def list_tables(home: HomeOption = None, format: FormatOption = Format.table) ->
             if not infos:
                 console.print("No tables yet. Create one with `icehouse table create`.")
                 return
-            table = RichTable("table", "rows", "files", "bytes", "snapshots")
-            for i in infos:
-                table.add_row(
-                    i.name,
-                    f"{i.rows:,}",
-                    f"{i.data_files:,}",
-                    f"{i.total_bytes:,}",
-                    str(i.snapshots),
-                )
-            console.print(table)
+            rows = [
+                [i.name, f"{i.rows:,}", f"{i.data_files:,}", f"{i.total_bytes:,}", str(i.snapshots)]
+                for i in infos
+            ]
+            print_grid(console, _LIST_GRID, rows)
 
         output.emit([info_dict(i) for i in infos], render, columns=INFO_COLUMNS)
 
 
+_LIST_GRID = (
+    Column("table", Kind.WHOLE),
+    Column("rows", Kind.NUMBER),
+    Column("files", Kind.NUMBER),
+    Column("bytes", Kind.NUMBER),
+    Column("snapshots", Kind.NUMBER),
+)
+
+
 @app.command("show")
-def show(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+def show(name: TableArgument, home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Schema, partition specs, sort order, properties, snapshots, files, bytes, rows."""
     output = Output(format)
     with open_lake(home, output) as lake:
@@ -138,7 +142,7 @@ def show(name: str, home: HomeOption = None, format: FormatOption = Format.table
 
 @app.command("alter")
 def alter(
-    name: str,
+    name: TableArgument,
     partition: Annotated[
         list[str],
         typer.Option(help="The new partition spec (all fields); old data keeps its spec."),
@@ -205,6 +209,14 @@ def info_dict(info: TableInfo) -> dict[str, object]:
     }
 
 
+_SCHEMA_GRID = (
+    Column("id", Kind.NUMBER),
+    Column("column", Kind.WHOLE),
+    Column("type", Kind.TEXT),
+    Column("required"),
+)
+
+
 def render_info(console: Console, info: TableInfo) -> None:
     console.print(f"[bold]{info.name}[/bold]  {info.location}")
     render_schema(console, info)
@@ -216,12 +228,11 @@ def render_info(console: Console, info: TableInfo) -> None:
 
 def render_schema(console: Console, info: TableInfo) -> None:
     """The columns, partition specs and sort order."""
-    columns = RichTable("id", "column", "type", "required", title="schema", title_justify="left")
-    for f in info.schema:
-        columns.add_row(
-            str(f["id"]), str(f["name"]), str(f["type"]), "yes" if f["required"] else ""
-        )
-    console.print(columns)
+    fields = [
+        [str(f["id"]), str(f["name"]), str(f["type"]), "yes" if f["required"] else ""]
+        for f in info.schema
+    ]
+    print_grid(console, _SCHEMA_GRID, fields, title="schema")
     for spec in info.partition_specs:
         marker = " (current)" if spec["spec_id"] == info.current_spec_id else ""
         console.print(
@@ -231,7 +242,9 @@ def render_schema(console: Console, info: TableInfo) -> None:
 
 
 @app.command("history")
-def history(name: str, home: HomeOption = None, format: FormatOption = Format.table) -> None:
+def history(
+    name: TableArgument, home: HomeOption = None, format: FormatOption = Format.table
+) -> None:
     """Snapshots, oldest first: id, time, operation, summary."""
     output = Output(format)
     with open_lake(home, output) as lake:
@@ -249,20 +262,18 @@ def history(name: str, home: HomeOption = None, format: FormatOption = Format.ta
         ]
 
         def render(console: Console) -> None:
-            table = RichTable(
-                "snapshot", "time", "operation", "added rows", "total rows", "current"
-            )
-            table.columns[0].no_wrap = True  # an id is copied whole into rollback --to
-            for s in snapshots:
-                table.add_row(
+            rows = [
+                [
                     str(s.snapshot_id),
                     iso(s.timestamp_ms / 1000) or "",
                     s.operation or "",
                     _thousands(s.summary.get("added-records", "")),
                     _thousands(s.summary.get("total-records", "")),
                     "✓" if s.is_current else "",
-                )
-            console.print(table)
+                ]
+                for s in snapshots
+            ]
+            print_grid(console, _HISTORY_GRID, rows)
 
         output.emit(data, render, columns=_HISTORY_COLUMNS)
 
@@ -272,12 +283,20 @@ def _thousands(count: str) -> str:
     return f"{int(count):,}" if count.isdigit() else count
 
 
+_HISTORY_GRID = (
+    Column("snapshot", Kind.WHOLE),  # copied whole into rollback --to
+    Column("time", Kind.WHOLE, optional=1),
+    Column("operation", Kind.WHOLE),
+    Column("added rows", Kind.NUMBER, optional=3),
+    Column("total rows", Kind.NUMBER, optional=2),
+    Column("current"),
+)
 _HISTORY_COLUMNS = ("snapshot_id", "parent_id", "timestamp", "operation", "summary", "current")
 
 
 @app.command("rollback")
 def rollback(
-    name: str,
+    name: TableArgument,
     to: Annotated[int, typer.Option("--to", help="The snapshot id to make current again.")],
     home: HomeOption = None,
     format: FormatOption = Format.table,
@@ -294,7 +313,7 @@ def rollback(
 
 @app.command("drop")
 def drop(
-    name: str,
+    name: TableArgument,
     purge: Annotated[
         bool,
         typer.Option(
