@@ -95,7 +95,7 @@ def test_dry_run_shows_the_schema_and_partition_spec_and_creates_nothing(home, t
 
     lines = [one_line(line) for line in result.stdout.splitlines()]
     assert lines[0] == "Would create logs.sampled (--dry-run: nothing created)"
-    assert "│ 1 │ requested_at │ timestamptz │ │" in lines
+    assert "1 requested_at timestamptz" in lines  # piped: plain aligned text
     assert "partition spec 0 (current): day(requested_at)" in lines
     assert as_json("table", "list", "--home", home) == []
     planned = as_json("table", "create", "logs.sampled", "--like", str(sample),
@@ -122,7 +122,7 @@ def test_create_prints_the_schema_it_created(home, tmp_path):
 
     lines = [one_line(line) for line in result.stdout.splitlines()]
     assert lines[0] == "Created logs.sampled"
-    assert "│ 5 │ day │ date │ │" in lines
+    assert "5 day date" in lines  # piped: plain aligned text
 
 
 def test_a_table_typed_like_its_sample_takes_the_sample_rows(home, tmp_path):
