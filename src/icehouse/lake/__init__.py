@@ -153,7 +153,10 @@ class Lake:
         """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
         if self._iceberg_catalog is None:
             self._iceberg_catalog = open_catalog(
-                self.config.state_url, self.config.warehouse, self.config.storage
+                self.config.state_url,
+                self.config.warehouse,
+                self.config.storage,
+                clock=self._clock,
             )
         return self._iceberg_catalog
 

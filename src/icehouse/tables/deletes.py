@@ -10,7 +10,7 @@ from __future__ import annotations
 from pyiceberg.expressions import BooleanExpression
 from pyiceberg.table import Table
 
-from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.carry import SUMMARY_KEYS
 from icehouse.tables.retry import commit_races
 
 
