@@ -3,14 +3,23 @@ no row is lost or doubled, and the watermarks never go backwards."""
 
 from __future__ import annotations
 
+import itertools
 import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
 
+import pytest
 from pyiceberg.table import Table
 
+from icehouse.lake import Lake
 from icehouse.tables.deletes import delete_rows
 from icehouse.tables.filters import where_expression
 from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, add_source, event, ids, write_jsonl
+from tests.test_exactly_once import ids_in_table, make_lake, write_events
 
 home, lake, landing, events = (
     fixtures_lake.home,
@@ -18,6 +27,17 @@ home, lake, landing, events = (
     fixtures_lake.landing,
     fixtures_lake.events,
 )
+FILES = 12
+PER_FILE = 20
+
+
+def wait_for_row(lake: Lake, row_id: int) -> None:
+    for _ in range(600):
+        found = lake.sql(f"SELECT count(*) AS n FROM logs.events WHERE id = {row_id}")
+        if found.column("n").to_pylist() == [1]:
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"row {row_id} was not ingested within 30 s")
 
 
 def watermark_history(table: Table) -> list[dict[str, int]]:
@@ -75,3 +95,42 @@ def test_deletes_between_ingests_keep_every_other_row_exactly_once(lake, landing
         for marks in watermark_history(fixtures_lake.iceberg_table(lake, EVENTS))
     ]
     assert seqs == sorted(seqs) and seqs[-1] == 4
+
+
+@pytest.mark.slow
+def test_deletes_during_ingest_follow_lose_and_double_nothing(tmp_path: Path) -> None:
+    """A real ``ingest --follow`` process commits every 0.2 s while DELETEs run here:
+    whichever wins each race, every row not deleted is there once, and no snapshot's
+    watermark is below its parent's."""
+    home = tmp_path / "lake"
+    make_lake(home, commit_interval="0.2s").close()
+    env = {**os.environ, "ICEHOUSE_HOME": str(home)}
+    env.pop("ICEHOUSE_FAULT", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "icehouse", "ingest", "--follow"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    lake = Lake.open(home)
+    try:
+        deleted = 0
+        for n in range(FILES):
+            write_events(home / "landing", f"f{n:03d}.jsonl.gz", n * PER_FILE, PER_FILE)
+            if n:  # a row of the file before, while this one is being ingested
+                wait_for_row(lake, (n - 1) * PER_FILE)
+                deleted += lake.delete("logs.events", f"id = {(n - 1) * PER_FILE}")
+        last = (FILES - 1) * PER_FILE
+        wait_for_row(lake, last)
+    finally:
+        process.terminate()
+        assert process.wait(timeout=60) == 0, process.stderr.read().decode()  # type: ignore[union-attr]
+    try:
+        assert deleted == FILES - 1
+        expected = [i for i in range(FILES * PER_FILE) if i % PER_FILE or i == last]
+        assert ids_in_table(lake) == expected
+        history = watermark_history(fixtures_lake.iceberg_table(lake, "logs.events"))
+        for earlier, later in itertools.pairwise(history):
+            assert all(later.get(w, 0) >= seq for w, seq in earlier.items())
+    finally:
+        lake.close()

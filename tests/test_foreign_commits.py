@@ -111,7 +111,12 @@ def test_crash_after_commit_then_a_foreign_commit_and_expiry_loses_and_doubles_n
     appended, and expiry removed the batch's own snapshot: only the carried watermark
     still says the batch committed. Recovery must settle it, not delete its files."""
     setup = Lake.open(home)
-    setup.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    setup.tables.create(
+        EVENTS,
+        schema=fixtures_lake.EVENTS_SCHEMA,
+        partition=["day(ts)"],
+        properties=fixtures_lake.NO_READER_GRACE,  # expiry may take the batch's snapshot
+    )
     add_source(setup, "s", landing)
     write_jsonl(landing / "a.jsonl", [event(1), event(2)])
     setup.ingest()
@@ -148,7 +153,12 @@ def test_recovery_never_deletes_a_file_the_table_references(home: Path, landing:
     PyIceberg) appended after the crash, and expiry took the batch's snapshot: the
     summary no longer names the batch, but the table still reads its file."""
     setup = Lake.open(home)
-    setup.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    setup.tables.create(
+        EVENTS,
+        schema=fixtures_lake.EVENTS_SCHEMA,
+        partition=["day(ts)"],
+        properties=fixtures_lake.NO_READER_GRACE,  # expiry may take the batch's snapshot
+    )
     add_source(setup, "s", landing)
 
     def crash(point: str) -> None:

@@ -24,11 +24,16 @@ COMMITS = 120
 
 
 def commit_row(lake: Lake, clock: ShiftedClock, row_id: int) -> None:
-    """One small append, then the ingester's history trimming."""
+    """One small append, then the ingester's history trimming. Every third append is
+    another engine's (PyIceberg's own commit, which deletes old metadata itself)."""
     table = fixtures_lake.iceberg_table(lake, TABLE)
-    writer = TableWriter(table)
-    writer.write(pa.table({"id": pa.array([row_id], pa.int64())}))
-    fast_append(table, writer.close(), properties={})
+    rows = pa.table({"id": pa.array([row_id], pa.int64())}, schema=table.schema().as_arrow())
+    if row_id % 3 == 0:
+        table.append(rows)
+    else:
+        writer = TableWriter(table)
+        writer.write(rows)
+        fast_append(table, writer.close(), properties={})
     trim_history(fixtures_lake.iceberg_table(lake, TABLE), now_ms=int(clock() * 1000))
 
 

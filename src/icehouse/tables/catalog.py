@@ -112,7 +112,7 @@ class LakeCatalog(SqlCatalog):
             int(self._clock() * 1000),
         )
         return StagedTable(
-            identifier=staged.name(),
+            identifier=table_identifier,
             metadata=staged.metadata.model_copy(update={"metadata_log": log}),
             metadata_location=staged.metadata_location,
             io=staged.io,
