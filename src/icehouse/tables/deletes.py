@@ -40,11 +40,8 @@ def delete_rows(load: Callable[[], Table], row_filter: BooleanExpression) -> int
         table = _without_pyiceberg_retries(load())
         before = _total_rows(table)
         current = table.current_snapshot()
-        carried = {
-            key: current.summary[key]
-            for key in SUMMARY_KEYS
-            if current is not None and current.summary and key in current.summary
-        }
+        summary = current.summary if current is not None else None
+        carried = {key: str(summary[key]) for key in SUMMARY_KEYS if summary and key in summary}
         with icehouse_writer(), commit_races(table):
             table.delete(row_filter, snapshot_properties=carried)
         return before - _total_rows(table)  # the table as this delete committed it

@@ -24,7 +24,8 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from pyiceberg.table.metadata import MetadataLogEntry, TableMetadata
+from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.snapshots import MetadataLogEntry
 
 from icehouse.tables.reachability import normalise_path
 
@@ -71,7 +72,9 @@ def graced_metadata_log(
     to the oldest metadata file that was current within the reader grace."""
     full = [
         *before.metadata_log,
-        MetadataLogEntry(metadata_file=before_location, timestamp_ms=before.last_updated_ms),
+        MetadataLogEntry.model_validate(
+            {"metadata-file": before_location, "timestamp-ms": before.last_updated_ms}
+        ),
     ]
     cutoff = now_ms - reader_grace_ms(after.properties)
     start = max(0, len(full) - len(after.metadata_log))
