@@ -148,7 +148,9 @@ def test_crash_after_commit_then_a_foreign_commit_and_expiry_loses_and_doubles_n
         lake.close()
 
 
-def test_recovery_never_deletes_a_file_the_table_references(home: Path, landing: Path) -> None:
+def test_recovery_never_deletes_a_file_the_table_references(
+    home: Path, landing: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """A catalog that carries nothing (Spark's JDBC catalog on the same rows, here plain
     PyIceberg) appended after the crash, and expiry took the batch's snapshot: the
     summary no longer names the batch, but the table still reads its file."""
@@ -196,5 +198,6 @@ def test_recovery_never_deletes_a_file_the_table_references(home: Path, landing:
 
         assert (report.recovered_committed, report.recovered_aborted, report.rows) == (1, 0, 0)
         assert ids(lake) == [1, 2, 100]
+        assert "settled as committed, files kept" in caplog.text
     finally:
         lake.close()

@@ -14,6 +14,7 @@ from pyiceberg.table import StaticTable
 from icehouse.lake import Lake
 from icehouse.state.clock import ShiftedClock
 from icehouse.tables.append import fast_append
+from icehouse.tables.grace import reader_grace_ms
 from icehouse.tables.history import trim_history
 from icehouse.tables.reachability import normalise_path
 from icehouse.tables.writer import TableWriter
@@ -95,3 +96,17 @@ def test_a_pinned_version_reads_through_commits_and_maintenance_within_the_grace
     with pytest.raises(FileNotFoundError):
         read_pinned(pinned)
     assert len(lake.sql(f"SELECT id FROM {TABLE}").to_pylist()) == COMMITS + 1
+
+
+@pytest.mark.parametrize(
+    ("value", "ms"),
+    [("30s", 30_000), ("15m", 900_000), ("2h", 7_200_000), ("90", 90_000), ("0s", 0)],
+)
+def test_the_reader_grace_reads_as_people_write_durations(value: str, ms: int) -> None:
+    assert reader_grace_ms({"icehouse.reader-grace": value}) == ms
+
+
+def test_an_unreadable_reader_grace_counts_as_the_default() -> None:
+    """Another engine may set anything; failing every commit would be worse."""
+    assert reader_grace_ms({"icehouse.reader-grace": "soon"}) == 15 * 60 * 1000
+    assert reader_grace_ms({}) == 15 * 60 * 1000
