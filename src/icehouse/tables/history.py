@@ -150,17 +150,17 @@ def delete_dropped_metadata(io: FileIO, before: TableMetadata, after: TableMetad
 
 
 def trim_history(table: Table, *, now_ms: int | None = None, slack: float = 0.1) -> TrimResult:
-    """Expire old snapshots once the table exceeds its cap by ``slack`` (so that the
-    cost of an expiry commit is paid once per many appends, not on every one).
+    """Expire old snapshots once ``slack`` of the cap can go at once (so that the cost
+    of an expiry commit is paid once per many appends, not on every one: while the
+    reader grace holds a busy table over its cap, one snapshot ages out per append).
 
     Only the expired snapshots' manifest lists are deleted (nobody else uses them); data
     files and manifests are left to maintenance, which knows what is still reachable.
     A concurrent commit makes this skip its turn: the next append tries again.
     """
     max_count = int(table.metadata.properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS))
-    over_cap = len(table.metadata.snapshots) > max_count * (1 + slack)
     expire = snapshots_to_expire(table, now_ms=now_ms)
-    if not expire or (not over_cap and len(expire) < max(1, int(max_count * slack))):
+    if len(expire) < max(1, int(max_count * slack)):
         return TrimResult(0, 0)
     lists = {s.snapshot_id: s.manifest_list for s in table.metadata.snapshots}
     try:
