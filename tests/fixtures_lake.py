@@ -28,6 +28,10 @@ from icehouse.tables.catalog import load_table
 from icehouse.tables.writer import TableWriter
 
 EVENTS = "logs.events"
+NO_READER_GRACE = {"icehouse.reader-grace": "0s"}
+"""Table properties for tests that expire or clean up what they committed a moment ago:
+no reader started on it, so nothing need wait out a reader grace
+(``tests/test_reader_grace.py`` covers the grace itself)."""
 EVENTS_SCHEMA = {
     "ts": "timestamptz!",
     "id": "long!",
@@ -62,8 +66,15 @@ def landing(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def events(lake: Lake) -> Table:
-    """``logs.events``: day-partitioned by ``ts``, sorted by ``id``."""
-    lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+    """``logs.events``: day-partitioned by ``ts``, sorted by ``id``, with no reader in
+    flight to protect (``NO_READER_GRACE``)."""
+    lake.tables.create(
+        EVENTS,
+        schema=EVENTS_SCHEMA,
+        partition=["day(ts)"],
+        sort="id",
+        properties=NO_READER_GRACE,
+    )
     return iceberg_table(lake, EVENTS)
 
 

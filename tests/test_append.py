@@ -38,7 +38,7 @@ def lake(tmp_path: Path) -> Lake:
         "a.t",
         schema={"id": "long", "ts": "timestamptz"},
         partition=["day(ts)"],
-        properties={"commit.manifest.min-count-to-merge": "10"},
+        properties={"commit.manifest.min-count-to-merge": "10", **fixtures_lake.NO_READER_GRACE},
     )
     return lake
 

@@ -35,6 +35,7 @@ from tests import fixtures_lake
 from tests.fixtures_lake import (
     EVENTS,
     EVENTS_SCHEMA,
+    NO_READER_GRACE,
     add_source,
     append_batches,
     event,
@@ -176,7 +177,13 @@ def test_on_postgresql_an_ingest_interrupted_after_its_commit_landed_gives_every
     home = tmp_path / "lake"
     Lake.init(home)
     with Lake.open(home) as lake:
-        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(
+            EVENTS,
+            schema=EVENTS_SCHEMA,
+            partition=["day(ts)"],
+            sort="id",
+            properties=NO_READER_GRACE,
+        )
         add_source(lake, "s", tmp_path / "landing")
         write_jsonl(tmp_path / "landing" / "a.jsonl", [event(i) for i in range(1, 6)])
         after_commit(KeyboardInterrupt)

@@ -18,7 +18,7 @@ from icehouse.lake import Lake
 from icehouse.maintain.expire import expire_snapshots
 from icehouse.maintain.scope import DeleteScope, is_under
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, append_batches
+from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, NO_READER_GRACE, append_batches
 
 home = fixtures_lake.home
 WIDE = {"COLUMNS": "1000", "ICEHOUSE_HOME": ""}
@@ -36,7 +36,13 @@ def count(home: Path) -> int:
 @pytest.fixture
 def original(home: Path) -> Path:
     with Lake.open(home) as lake:
-        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(
+            EVENTS,
+            schema=EVENTS_SCHEMA,
+            partition=["day(ts)"],
+            sort="id",
+            properties=NO_READER_GRACE,
+        )
         append_batches(lake)
     return home
 

@@ -573,7 +573,7 @@ def test_max_snapshots_bounds_history_over_many_small_ingests(lake, landing):
     lake.tables.create(
         EVENTS,
         schema=fixtures_lake.EVENTS_SCHEMA,
-        properties={"icehouse.ingest.max-snapshots": "4"},
+        properties={"icehouse.ingest.max-snapshots": "4", **fixtures_lake.NO_READER_GRACE},
     )
     add_source(lake, "s", landing)
     for n in range(12):

@@ -16,7 +16,7 @@ from icehouse.errors import InvalidConfig
 from icehouse.lake import Lake
 from icehouse.maintain.policy import MaintenancePolicy
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, append_batches, data_files
+from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, NO_READER_GRACE, append_batches, data_files
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
@@ -118,7 +118,13 @@ def test_two_autopilot_processes_share_the_tables_without_colliding(home: Path) 
     with Lake.open(home) as lake:
         names = [f"logs.t{n}" for n in range(6)]
         for name in names:
-            lake.tables.create(name, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+            lake.tables.create(
+                name,
+                schema=EVENTS_SCHEMA,
+                partition=["day(ts)"],
+                sort="id",
+                properties=NO_READER_GRACE,
+            )
             append_batches(lake, table=name, days=(1, 2), per_day=5)
             quiet(lake, name)
     env = os.environ | {"ICEHOUSE_HOME": str(home)}

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from icehouse.cli.app import app
 from icehouse.lake import Lake
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, append_batches
+from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, NO_READER_GRACE, append_batches
 
 WIDE = {"COLUMNS": "1000", "ICEHOUSE_HOME": ""}
 
@@ -34,7 +34,13 @@ def home(tmp_path: Path) -> str:
     path = tmp_path / "lake"
     Lake.init(path)
     with Lake.open(path) as lake:
-        lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], sort="id")
+        lake.tables.create(
+            EVENTS,
+            schema=EVENTS_SCHEMA,
+            partition=["day(ts)"],
+            sort="id",
+            properties=NO_READER_GRACE,
+        )
         append_batches(lake)
     return str(path)
 

@@ -20,7 +20,7 @@ from icehouse.maintain.ordering import z_values
 from icehouse.maintain.service import lease_key
 from icehouse.tables import manifest_rewrite
 from icehouse.tables.append import fast_append
-from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.carry import SUMMARY_KEYS
 from icehouse.tables.writer import TableWriter
 from tests import fixtures_lake
 from tests.conftest import S3Server

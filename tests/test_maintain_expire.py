@@ -243,7 +243,12 @@ def test_ingestion_after_an_expiry_is_still_exactly_once(home: Path, landing: Pa
     """A crash between the catalog commit and the ledger update, then an expiry of every
     older snapshot: recovery still finds the batch committed and doubles nothing."""
     setup = Lake.open(home)
-    setup.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA, partition=["day(ts)"])
+    setup.tables.create(
+        EVENTS,
+        schema=fixtures_lake.EVENTS_SCHEMA,
+        partition=["day(ts)"],
+        properties=fixtures_lake.NO_READER_GRACE,
+    )
     add_source(setup, "s", landing)
     ingest(setup, landing, "a.jsonl", event(1), event(2))
     setup.close()

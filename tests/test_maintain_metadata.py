@@ -35,6 +35,7 @@ def make_table(lake: Lake, landing: Path, *, delete_after_commit: bool, keep: in
     properties = {
         "write.metadata.delete-after-commit.enabled": str(delete_after_commit).lower(),
         "write.metadata.previous-versions-max": str(keep),
+        **fixtures_lake.NO_READER_GRACE,
     }
     lake.tables.create(EVENTS, schema=EVENTS_SCHEMA, partition=["day(ts)"], properties=properties)
     add_source(lake, "s", landing)

@@ -197,7 +197,9 @@ def test_data_files_are_zstd_parquet(lake, landing):
 
 def test_old_metadata_files_are_deleted_beyond_previous_versions_max(lake, landing):
     lake.tables.create(
-        EVENTS, schema=EVENTS_SCHEMA, properties={"write.metadata.previous-versions-max": "3"}
+        EVENTS,
+        schema=EVENTS_SCHEMA,
+        properties={"write.metadata.previous-versions-max": "3", **fixtures_lake.NO_READER_GRACE},
     )
     for n in range(6):
         ingest_rows(lake, landing, [event(n)], name=f"f{n}.jsonl")

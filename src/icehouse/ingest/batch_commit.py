@@ -79,7 +79,10 @@ class BatchCommitter:
         self._record(context, tally, snapshot_id, started)
         if data_files:
             with report.measure("history"):
-                trim_history(load_table(self._catalog, batch.table_name))
+                trim_history(
+                    load_table(self._catalog, batch.table_name),
+                    now_ms=int(self._clock() * 1000),
+                )
         return True
 
     def _record(

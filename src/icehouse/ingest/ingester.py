@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import threading
 import uuid
 from collections import defaultdict
@@ -53,9 +54,11 @@ from icehouse.state.owners import owner_is_dead, this_process
 from icehouse.tables.catalog import load_table
 from icehouse.tables.commit import event_high_water, fence, is_committed
 from icehouse.tables.manage import add_columns_for
+from icehouse.tables.reachability import reachable_from
 from icehouse.tables.writer import TableWriter
 
 HOUSEKEEPING_EVERY_S = 3600.0
+logger = logging.getLogger(__name__)
 
 
 class Ingester:
@@ -284,7 +287,25 @@ class Ingester:
 
     @staticmethod
     def _committed(table: Table, batch: OpenBatch) -> bool:
-        return is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq)
+        """The table's word, from its summary keys; failing that, from its files: a batch
+        whose data files a retained snapshot references did commit (the files are the
+        batch's own), even if its bookkeeping was lost, and deleting them would take rows
+        out from under every reader."""
+        if is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq):
+            return True
+        if not batch.data_files:
+            return False
+        referenced = reachable_from(table)
+        kept = [path for path in batch.data_files if path in referenced]
+        if kept:
+            logger.warning(
+                "batch %s of %s: the table references %d of its data files although its "
+                "snapshot summary does not name it; settled as committed, files kept",
+                batch.id,
+                batch.table_name,
+                len(kept),
+            )
+        return bool(kept)
 
     def recover(self, writer_id: str, report: IngestReport) -> None:
         """Settle batches left open by dead processes (and by this slot's last owner)."""

@@ -11,6 +11,7 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
@@ -154,7 +155,10 @@ class Lake:
         """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
         if self._iceberg_catalog is None:
             self._iceberg_catalog = open_catalog(
-                self.config.state_url, self.config.warehouse, self.config.storage
+                self.config.state_url,
+                self.config.warehouse,
+                self.config.storage,
+                clock=self._clock,
             )
         return self._iceberg_catalog
 
@@ -257,6 +261,8 @@ class Lake:
         the filter translator, never pasted into SQL.
         Returns: how many rows were deleted.
         Raises: NoSuchTable, FilterNotTranslatable (a term with no exact Iceberg filter,
-        named in ``term``), CommitRaced (another commit moved the table first)."""
-        iceberg = load_table(self._catalog, table)
-        return delete_rows(iceberg, where_expression(where, table, iceberg.schema()))
+        named in ``term``), CommitConflict (other commits kept winning the race).
+        A commit that lands first (an ingestion) makes the delete start over on the new
+        table."""
+        load = functools.partial(load_table, self._catalog, table)
+        return delete_rows(load, where_expression(where, table, load().schema()))

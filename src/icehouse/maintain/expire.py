@@ -24,6 +24,7 @@ from pyiceberg.table import Table
 
 from icehouse.errors import CommitConflict, InvalidInput
 from icehouse.maintain.scope import DeleteScope
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables.history import (
     DEFAULT_MAX_AGE_MS,
     DEFAULT_MIN_KEEP,
@@ -97,13 +98,16 @@ def expire_snapshots(
     dry_run: bool = False,
     scope: DeleteScope | None = None,
     on_commit: Callable[[dict[str, Any]], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> ExpireResult:
     """Expire snapshots older than ``older_than`` except the newest ``retain_last``
     (defaults: ``history.expire.max-snapshot-age-ms``, 5 days, and
     ``history.expire.min-snapshots-to-keep``, 1), never one a branch or tag points at;
     then delete the files only they reached, those inside ``scope`` only (by default,
     the table's location). ``on_commit`` hears of the expiry once it is committed, before
-    anything is deleted. Nothing to expire commits nothing.
+    anything is deleted. Nothing to expire commits nothing. A snapshot that was ``main``'s
+    within the table's ``icehouse.reader-grace`` (by ``clock``) is kept, so that a reader
+    that started on it finds its files.
 
     Raises:
         InvalidInput: ``retain_last`` below 1 (the current snapshot is always kept).
@@ -118,7 +122,7 @@ def expire_snapshots(
 
     def attempt(number: int) -> ExpireResult:
         fresh = table.catalog.load_table(table.name())
-        expired = _choose(fresh, older_than, retain_last)
+        expired = _choose(fresh, older_than, retain_last, int(clock() * 1000))
         if not expired:
             return _result(fresh, dry_run, [], {}, number, started)
         before = reachable(fresh.metadata, fresh.metadata_location, reader)
@@ -157,7 +161,9 @@ def expire_snapshots(
     return retry_commit(attempt, attempts=MAX_ATTEMPTS, gave_up=gave_up)
 
 
-def _choose(table: Table, older_than: timedelta | None, retain_last: int | None) -> list[int]:
+def _choose(
+    table: Table, older_than: timedelta | None, retain_last: int | None, now_ms: int
+) -> list[int]:
     properties = table.metadata.properties
     if older_than is None:
         max_age_ms = int(properties.get(MAX_AGE_PROPERTY, DEFAULT_MAX_AGE_MS))
@@ -169,7 +175,7 @@ def _choose(table: Table, older_than: timedelta | None, retain_last: int | None)
         table.metadata,
         max_age_ms=max_age_ms,
         min_keep=retain_last,
-        now_ms=int(time.time() * 1000),
+        now_ms=now_ms,
     )
 
 

@@ -5,7 +5,8 @@ that fall out of the metadata log (``write.metadata.delete-after-commit.enabled`
 table written by another engine, or before the property was set, keeps them all. This
 deletes, in the folder of the current metadata file only, each ``*.metadata.json`` that
 is neither the current file nor among the newest ``write.metadata.previous-versions-max``
-entries of the metadata log.
+entries of the metadata log, nor was current within the table's ``icehouse.reader-grace``
+(a reader that loaded it may still be reading).
 
 A file whose version number is not below the current one is never deleted: it may be
 the new metadata of a commit in flight (written, not yet swapped in by the catalog).
@@ -23,6 +24,8 @@ from typing import Any
 from pyiceberg.table import Table
 
 from icehouse.maintain.scope import DeleteScope
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.tables.grace import superseded_within_grace
 from icehouse.tables.reachability import list_files, normalise_path, remove
 
 METADATA_SUFFIX = ".metadata.json"
@@ -69,6 +72,7 @@ def clean_metadata(
     dry_run: bool = False,
     scope: DeleteScope | None = None,
     on_delete: Callable[[dict[str, Any]], None] | None = None,
+    clock: Clock = SYSTEM_CLOCK,
 ) -> MetadataCleanupResult:
     """Delete (or, in a dry run, list) the metadata files the table no longer keeps,
     those inside ``scope`` only (by default, the table's location); ``on_delete`` hears
@@ -78,6 +82,7 @@ def clean_metadata(
     metadata look unreferenced.
     """
     started = time.perf_counter()
+    now_ms = int(clock() * 1000)
     fresh = table.catalog.load_table(table.name())
     metadata, location = fresh.metadata, fresh.metadata_location
     keep_count = max(
@@ -97,6 +102,7 @@ def clean_metadata(
         for f in stored
         if normalise_path(f.path) not in kept
         and _older(f.path, current_version)
+        and not superseded_within_grace(metadata, f.path, now_ms)
         and allowed.allows(f.path)
     ]
     if doomed and not dry_run and on_delete is not None:

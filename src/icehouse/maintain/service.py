@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from contextlib import suppress
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
 from pyiceberg.catalog.sql import SqlCatalog
@@ -188,6 +188,7 @@ class Maintenance:
                 dry_run=dry_run,
                 scope=self._scope(t),
                 on_commit=committed,
+                clock=self._clock,
             ),
         )
 
@@ -197,7 +198,7 @@ class Maintenance:
             "clean-metadata",
             dry_run,
             lambda t, committed: clean_metadata(
-                t, dry_run=dry_run, scope=self._scope(t), on_delete=committed
+                t, dry_run=dry_run, scope=self._scope(t), on_delete=committed, clock=self._clock
             ),
         )
 
@@ -218,6 +219,7 @@ class Maintenance:
                 older_than=older_than,
                 dry_run=dry_run,
                 force=force,
+                now=datetime.fromtimestamp(self._clock(), UTC),
                 scope=self._scope(t),
                 on_delete=committed,
             ),

@@ -9,6 +9,7 @@ snapshot (``tables/deletes.py``) that keeps the ingestion bookkeeping.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from pyiceberg.expressions import BooleanExpression
@@ -66,11 +67,12 @@ def delete_filter(statement: DeleteStatement, table: Table, sql: str) -> Boolean
         ) from exc
 
 
-def run_delete(table: Table, statement: DeleteStatement, sql: str) -> int:
-    """Delete matching rows in one snapshot; returns how many rows went.
+def run_delete(load: Callable[[], Table], statement: DeleteStatement, sql: str) -> int:
+    """Delete matching rows in one snapshot; returns how many rows went. ``load`` returns
+    the table freshly loaded (a delete that loses a race starts over on a new load).
 
     Raises:
         QueryError: a term of the WHERE cannot be translated exactly.
-        CommitRaced: another commit moved the table first (nothing was deleted).
+        CommitConflict: other commits kept winning the race (nothing was deleted).
     """
-    return delete_rows(table, delete_filter(statement, table, sql))
+    return delete_rows(load, delete_filter(statement, load(), sql))

@@ -12,6 +12,7 @@ files' footers say the query reads (``tables/row_groups.py``).
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 import time
@@ -414,7 +415,8 @@ def run_sql(
     statement = parse_delete(sql)
     if statement is not None:
         started = time.perf_counter()
-        deleted = run_delete(load_table(catalog, statement.table), statement, sql)
+        load = functools.partial(load_table, catalog, statement.table)
+        deleted = run_delete(load, statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
     known = _existing_tables(catalog, sql)
     conn = session.connection()

@@ -22,7 +22,8 @@ Why each is worth its risk:
 - ``compute_statistics_plan``, ``data_file_statistics_from_parquet_metadata``,
   ``parquet_path_to_id_mapping``: a written Parquet file's Iceberg metrics.
 - ``SQL_CATALOG_OVERRIDES``: private ``SqlCatalog`` methods ``tables/catalog.py``
-  overrides or calls to cache parsed metadata files.
+  overrides or calls to cache parsed metadata files and to stage every commit (the one
+  place all writers' commits pass, whatever client made them).
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -48,8 +49,9 @@ InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
 """``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
 Not thread-safe: it keeps the file being evaluated on itself."""
 
-SQL_CATALOG_OVERRIDES = ("_convert_orm_to_iceberg", "_load_file_io")
-"""Private ``SqlCatalog`` methods that ``tables/catalog.LakeCatalog`` overrides or calls."""
+SQL_CATALOG_OVERRIDES = ("_convert_orm_to_iceberg", "_load_file_io", "_update_and_stage_table")
+"""Private ``SqlCatalog`` methods that ``tables/catalog.LakeCatalog`` overrides or calls:
+the first two to cache parsed metadata files, the last to stage every commit."""
 
 
 def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:

@@ -49,6 +49,7 @@ from pyiceberg.table.update import (
 )
 
 from icehouse.errors import CommitUncertain
+from icehouse.tables.carry import icehouse_writer
 from icehouse.tables.history import delete_dropped_metadata
 from icehouse.tables.outcome import Outcome, commit_outcome
 from icehouse.tables.retry import commit_races
@@ -189,7 +190,8 @@ def commit_manifests(
     writes: SnapshotWrites,
 ) -> CommitTableResponse:
     """Write the manifest list and commit the snapshot as ``main``'s next one, guarded
-    by ``main`` still pointing at the snapshot ``table`` was loaded at."""
+    by ``main`` still pointing at the snapshot ``table`` was loaded at, as one of
+    icehouse's own writers (its ``icehouse.*`` summary keys are kept)."""
     metadata = table.metadata
     parent = table.current_snapshot()
     compression = metadata.properties.get("write.avro.compression-codec", "gzip")
@@ -229,7 +231,8 @@ def commit_manifests(
         AssertRefSnapshotId(snapshot_id=parent.snapshot_id if parent else None, ref=MAIN_BRANCH),
     )
     writes.submitted = snapshot_id
-    return table.catalog.commit_table(table, requirements, updates)
+    with icehouse_writer():
+        return table.catalog.commit_table(table, requirements, updates)
 
 
 def write_added_manifests(

@@ -4,6 +4,12 @@ Tables are registered in PyIceberg's SqlCatalog tables inside the one state data
 under the fixed catalog name ``icehouse`` (SqlCatalog keys rows by catalog name, so a
 different name would silently show an empty catalog). Other engines open the same rows:
 Spark through its JDBC catalog, anything through icehouse's REST server.
+
+Every commit through this catalog object, icehouse's own or a plain PyIceberg
+``table.append`` on a table loaded from it (and so, later, the REST server's), passes
+one place: ``LakeCatalog`` carries the ingestion keys forward onto each new snapshot
+(``carry.py``) and keeps recently current metadata files in the metadata log
+(``grace.py``).
 """
 
 from __future__ import annotations
@@ -17,10 +23,15 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.serializers import FromInputFile
-from pyiceberg.table import Table
+from pyiceberg.table import StagedTable, Table
 from pyiceberg.table.metadata import TableMetadata
+from pyiceberg.table.update import TableRequirement, TableUpdate
+from pyiceberg.typedef import Identifier
 
 from icehouse.errors import InvalidInput, NoSuchTable
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.tables.carry import carry_forward, is_icehouse_writer
+from icehouse.tables.grace import graced_metadata_log
 
 CATALOG_NAME = "icehouse"
 
@@ -46,7 +57,10 @@ def warehouse_uri(warehouse: str) -> str:
     return Path(warehouse).absolute().as_uri()
 
 
-def open_catalog(state_url: str, warehouse: str, storage: dict[str, str]) -> SqlCatalog:
+def open_catalog(
+    state_url: str, warehouse: str, storage: dict[str, str], *, clock: Clock = SYSTEM_CLOCK
+) -> SqlCatalog:
+    """``clock`` tells the catalog which metadata files are recent (tests move it)."""
     properties: dict[str, Any] = {"uri": state_url, "warehouse": warehouse_uri(warehouse)}
     if not state_url.startswith("sqlite"):
         # Test each pooled connection before use: after a PostgreSQL restart an idle
@@ -55,7 +69,7 @@ def open_catalog(state_url: str, warehouse: str, storage: dict[str, str]) -> Sql
     properties.update(storage)
     if warehouse.startswith("file:") or "://" not in warehouse:
         Path(warehouse.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
-    return LakeCatalog(CATALOG_NAME, **properties)
+    return LakeCatalog(CATALOG_NAME, clock=clock, **properties)
 
 
 class LakeCatalog(SqlCatalog):
@@ -65,11 +79,45 @@ class LakeCatalog(SqlCatalog):
     A metadata file never changes once written (every commit writes a new one), and that
     of a streaming table lists every snapshot since the last expiry: parsing one of 337
     snapshots took 8 ms of a 19 ms query. Loading a table still reads the catalog row,
-    so it always sees the latest commit."""
+    so it always sees the latest commit.
 
-    def __init__(self, name: str, **properties: Any) -> None:
+    Each commit is staged here before the catalog writes it: the summaries of the
+    snapshots it adds get the ingestion keys carried forward (and a foreign client's
+    ``icehouse.*`` keys dropped), and the metadata log keeps every file that was current
+    within the table's reader grace."""
+
+    def __init__(self, name: str, *, clock: Clock = SYSTEM_CLOCK, **properties: Any) -> None:
         self._parsed = _ParsedMetadata(kept=32)
+        self._clock = clock
         super().__init__(name, **properties)
+
+    def _update_and_stage_table(
+        self,
+        current_table: Table | None,
+        table_identifier: Identifier,
+        requirements: tuple[TableRequirement, ...],
+        updates: tuple[TableUpdate, ...],
+    ) -> StagedTable:
+        base = current_table.metadata if current_table is not None else None
+        carried = carry_forward(base, updates, trusted=is_icehouse_writer())
+        staged = super()._update_and_stage_table(
+            current_table, table_identifier, requirements, carried
+        )
+        if current_table is None or staged.metadata == current_table.metadata:
+            return staged
+        log = graced_metadata_log(
+            current_table.metadata,
+            current_table.metadata_location,
+            staged.metadata,
+            int(self._clock() * 1000),
+        )
+        return StagedTable(
+            identifier=table_identifier,
+            metadata=staged.metadata.model_copy(update={"metadata_log": log}),
+            metadata_location=staged.metadata_location,
+            io=staged.io,
+            catalog=self,
+        )
 
     def _convert_orm_to_iceberg(self, orm_table: IcebergTables) -> Table:
         location = orm_table.metadata_location

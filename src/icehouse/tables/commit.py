@@ -9,7 +9,8 @@ Every ingestion commit carries in its snapshot summary:
 
 So the current snapshot alone tells which batches are committed, even after older
 snapshots are expired or files compacted (maintenance copies these keys onto its
-``replace`` snapshots).
+``replace`` snapshots) or other engines commit (the catalog carries them onto every
+snapshot that reaches ``main``, ``carry.py``).
 
 A batch whose writer stalled past its lease is recovered by another writer, which first
 *fences* it: a table property ``icehouse.fence.<writer id>`` raised to the batch's
@@ -24,7 +25,6 @@ rebuilds the map, and ``fast_append`` asserts that ``main`` still points at that
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -34,17 +34,18 @@ from pyiceberg.table import CommitTableResponse, Table
 
 from icehouse.errors import BatchFenced, CommitConflict, CommitRaced, RewriteConflict
 from icehouse.tables.append import fast_append
+from icehouse.tables.carry import (
+    BATCH_KEY,
+    EVENT_HIGH_WATER_KEY,
+    WATERMARKS_KEY,
+    compact_json,
+    parse_marks,
+)
 from icehouse.tables.retry import commit_races, retry_commit
 
 BatchCommit = Callable[[Table, dict[str, str]], CommitTableResponse]
 """Commits a batch's files on a freshly loaded table, with the batch's summary."""
 FENCE_PREFIX = "icehouse.fence."
-BATCH_KEY = "icehouse.batch-id"
-WATERMARKS_KEY = "icehouse.watermarks"
-EVENT_HIGH_WATER_KEY = "icehouse.event-high-water"
-"""JSON ``{source: newest event time committed, UNIX µs}``: rows of a source older than
-its mark (minus the source's ``late_after``) are late."""
-SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY, EVENT_HIGH_WATER_KEY)
 MAX_ATTEMPTS = 20
 
 
@@ -60,8 +61,7 @@ def watermarks(table: Table) -> dict[str, int]:
     snapshot = table.current_snapshot()
     if snapshot is None or snapshot.summary is None:
         return {}
-    raw = snapshot.summary.get(WATERMARKS_KEY)
-    return {str(k): int(v) for k, v in json.loads(raw).items()} if raw else {}
+    return parse_marks(snapshot.summary.get(WATERMARKS_KEY))
 
 
 def event_high_water(table: Table) -> dict[str, int]:
@@ -71,12 +71,7 @@ def event_high_water(table: Table) -> dict[str, int]:
     snapshot = table.current_snapshot()
     if snapshot is None or snapshot.summary is None:
         return {}
-    raw = snapshot.summary.get(EVENT_HIGH_WATER_KEY)
-    try:
-        marks = json.loads(raw) if raw else {}
-    except ValueError:
-        return {}
-    return {str(k): int(v) for k, v in marks.items()} if isinstance(marks, dict) else {}
+    return parse_marks(snapshot.summary.get(EVENT_HIGH_WATER_KEY))
 
 
 def batch_in_history(table: Table, batch_id: str) -> bool:
@@ -90,10 +85,6 @@ def batch_in_history(table: Table, batch_id: str) -> bool:
 def is_committed(table: Table, *, batch_id: str, writer_id: str, seq: int) -> bool:
     """The exactly-once question asked on recovery."""
     return watermarks(table).get(writer_id, 0) >= seq or batch_in_history(table, batch_id)
-
-
-def _compact_json(marks: dict[str, int]) -> str:
-    return json.dumps(marks, sort_keys=True, separators=(",", ":"))
 
 
 def fenced_up_to(table: Table, writer_id: str) -> int:
@@ -165,9 +156,9 @@ def append_files(
             high_water[source] = max(high_water.get(source, newest), newest)
         properties = {
             **(summary or {}),
-            **({EVENT_HIGH_WATER_KEY: _compact_json(high_water)} if high_water else {}),
+            **({EVENT_HIGH_WATER_KEY: compact_json(high_water)} if high_water else {}),
             BATCH_KEY: batch_id,
-            WATERMARKS_KEY: _compact_json(marks),
+            WATERMARKS_KEY: compact_json(marks),
         }
         with commit_races(table):  # a custom ``commit`` may commit through PyIceberg
             if commit is None:

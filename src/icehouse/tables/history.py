@@ -33,6 +33,7 @@ from pyiceberg.table.update import (
 
 from icehouse.errors import CommitRaced
 from icehouse.tables._compat import update_table_metadata
+from icehouse.tables.grace import recent_snapshot_ids
 from icehouse.tables.retry import commit_races
 
 MAX_SNAPSHOTS_PROPERTY = "icehouse.ingest.max-snapshots"
@@ -58,12 +59,14 @@ def expirable(
     max_count: int | None = None,
 ) -> list[int]:
     """Snapshots older than ``max_age_ms`` (or beyond ``max_count``), never one a branch or
-    tag points at, nor one of the newest ``min_keep`` (at least 1).
+    tag points at, nor one of the newest ``min_keep`` (at least 1), nor one that was
+    ``main``'s within the table's reader grace (a reader may be reading it).
 
     "Newest" follows Iceberg's ``retainLast``: the current snapshot and its ancestors
     first, then any other snapshot (e.g. one rolled back from) by time.
     """
     protected = {ref.snapshot_id for ref in metadata.refs.values()}
+    protected |= recent_snapshot_ids(metadata, now_ms)
     lineage = list(ancestors_of(metadata.current_snapshot(), metadata))
     in_lineage = {s.snapshot_id for s in lineage}
     others = [s for s in metadata.snapshots if s.snapshot_id not in in_lineage]
@@ -151,18 +154,18 @@ def delete_dropped_metadata(io: FileIO, before: TableMetadata, after: TableMetad
     return dropped
 
 
-def trim_history(table: Table, *, slack: float = 0.1) -> TrimResult:
-    """Expire old snapshots once the table exceeds its cap by ``slack`` (so that the
-    cost of an expiry commit is paid once per many appends, not on every one).
+def trim_history(table: Table, *, now_ms: int | None = None, slack: float = 0.1) -> TrimResult:
+    """Expire old snapshots once ``slack`` of the cap can go at once (so that the cost
+    of an expiry commit is paid once per many appends, not on every one: while the
+    reader grace holds a busy table over its cap, one snapshot ages out per append).
 
     Only the expired snapshots' manifest lists are deleted (nobody else uses them); data
     files and manifests are left to maintenance, which knows what is still reachable.
     A concurrent commit makes this skip its turn: the next append tries again.
     """
     max_count = int(table.metadata.properties.get(MAX_SNAPSHOTS_PROPERTY, DEFAULT_MAX_SNAPSHOTS))
-    over_cap = len(table.metadata.snapshots) > max_count * (1 + slack)
-    expire = snapshots_to_expire(table)
-    if not expire or (not over_cap and len(expire) < max(1, int(max_count * slack))):
+    expire = snapshots_to_expire(table, now_ms=now_ms)
+    if len(expire) < max(1, int(max_count * slack)):
         return TrimResult(0, 0)
     lists = {s.snapshot_id: s.manifest_list for s in table.metadata.snapshots}
     try:

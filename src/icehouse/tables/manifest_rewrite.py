@@ -28,7 +28,7 @@ from icehouse.tables.append import (
     commit_manifests,
     commit_writing,
 )
-from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.carry import SUMMARY_KEYS
 from icehouse.tables.retry import retry_commit
 
 MAX_ATTEMPTS = 10

@@ -35,7 +35,7 @@ from icehouse.tables.append import (
     merge_manifests,
     write_added_manifests,
 )
-from icehouse.tables.commit import SUMMARY_KEYS
+from icehouse.tables.carry import SUMMARY_KEYS
 from icehouse.tables.manifest_cache import ManifestCache
 
 ENTRIES_PER_MANIFEST = 50_000
