@@ -33,6 +33,7 @@ from icehouse.tables.history import (
     expirable,
     metadata_after_expiry,
 )
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.reachability import (
     FileRef,
     Kind,
@@ -97,13 +98,15 @@ def expire_snapshots(
     dry_run: bool = False,
     scope: DeleteScope | None = None,
     on_commit: Callable[[dict[str, Any]], None] | None = None,
+    cache: ManifestCache | None = None,
 ) -> ExpireResult:
     """Expire snapshots older than ``older_than`` except the newest ``retain_last``
     (defaults: ``history.expire.max-snapshot-age-ms``, 5 days, and
     ``history.expire.min-snapshots-to-keep``, 1), never one a branch or tag points at;
     then delete the files only they reached, those inside ``scope`` only (by default,
     the table's location). ``on_commit`` hears of the expiry once it is committed, before
-    anything is deleted. Nothing to expire commits nothing.
+    anything is deleted. Nothing to expire commits nothing. Manifests are decoded
+    through ``cache`` (the lake's, shared with its other maintenance), else a new one.
 
     Raises:
         InvalidInput: ``retain_last`` below 1 (the current snapshot is always kept).
@@ -114,7 +117,7 @@ def expire_snapshots(
             f"retain_last must be at least 1 (the current snapshot), got {retain_last}"
         )
     started = time.perf_counter()
-    reader = ManifestReader(table.io)
+    reader = ManifestReader(table.io, cache)
 
     def attempt(number: int) -> ExpireResult:
         fresh = table.catalog.load_table(table.name())
