@@ -20,6 +20,7 @@ zero bytes padded after the last gzip member; such a file is unreadable here.)
 
 from __future__ import annotations
 
+import tempfile
 from types import TracebackType
 from typing import Literal
 
@@ -40,6 +41,9 @@ _EXTENSIONS: dict[str, Codec] = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd",
 _HEAD_BYTES = 64
 _TEXT_CONTROL = frozenset(b"\t\n\r\x0c")
 _RAW_BUFFER_BYTES = 1 << 20  # one object-store request per MiB, not per 64 KiB codec read
+SPOOL_MEMORY_BYTES = 32 * 1024 * 1024
+"""A spool holds this much decompressed content in memory (as much as a plain file read
+whole), the rest in a temporary file."""
 
 
 def codec_from_extension(path: str) -> Codec:
@@ -229,6 +233,34 @@ def open_bytes(path: str, data: bytes, *, prologue: bytes = b"") -> Decompressed
     return DecompressedStream(path, "none", _CountingReader(pa.BufferReader(data), prologue))
 
 
+class Spool:
+    """A file's decompressed content, set aside while it was hashed, so that decoding it
+    reads these bytes instead of reading and inflating the file a second time.
+
+    Up to ``SPOOL_MEMORY_BYTES`` stay in memory, the rest goes to a temporary file (in
+    ``TMPDIR``), so a large file is never held whole. Inflating gzip ran at ~590 MB/s
+    (zstd ~1.4 GB/s); writing and reading back a local temporary file is cheaper still.
+    Close it when done: decoding it (``open``) closes it, so does ``close``.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        # Closed by ``close`` or by the stream ``open`` returns, not by a ``with`` here.
+        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+
+    def write(self, block: bytes) -> None:
+        self._file.write(block)
+
+    def open(self) -> DecompressedStream:
+        """The spooled content from its start; closing the stream frees the spool."""
+        self._file.seek(0)
+        reader = _CountingReader(self._file, b"")  # type: ignore[arg-type]
+        return DecompressedStream(self.path, "none", reader)
+
+    def close(self) -> None:
+        self._file.close()
+
+
 def open_range(
     filesystem: pafs.FileSystem, path: str, *, start: int, end: int, prologue: bytes = b""
 ) -> DecompressedStream:
@@ -256,6 +288,7 @@ __all__ = [
     "Codec",
     "Compression",
     "DecompressedStream",
+    "Spool",
     "codec_from_extension",
     "codec_from_magic",
     "detect_compression",
