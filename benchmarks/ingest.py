@@ -670,7 +670,7 @@ def large_compressed(folder: Path, paths: list[str]) -> None:
     )
     print(
         "Before: the file was read and decompressed to hash it, then again to decode it. "
-        "Now what is hashed is spooled (memory up to 32 MiB, then a temporary file) and "
+        "Now what is hashed is spooled to a temporary file and "
         "decoded from there."
     )
 
@@ -711,10 +711,10 @@ def main() -> None:
         shutil.rmtree(work, ignore_errors=True)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def iceberg_table(lake: Lake, name: str) -> Table:
     """The raw PyIceberg table under the facade (benchmarks look below it)."""
     return load_table(lake._catalog, name)
+
+
+if __name__ == "__main__":
+    main()

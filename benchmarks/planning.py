@@ -241,10 +241,10 @@ def main() -> None:
             shutil.rmtree(home.parent)
 
 
-if __name__ == "__main__":
-    main()
-
-
 def iceberg_table(lake: Lake, name: str) -> Table:
     """The raw PyIceberg table under the facade (benchmarks look below it)."""
     return load_table(lake._catalog, name)
+
+
+if __name__ == "__main__":
+    main()

@@ -41,9 +41,6 @@ _EXTENSIONS: dict[str, Codec] = {".gz": "gzip", ".gzip": "gzip", ".zst": "zstd",
 _HEAD_BYTES = 64
 _TEXT_CONTROL = frozenset(b"\t\n\r\x0c")
 _RAW_BUFFER_BYTES = 1 << 20  # one object-store request per MiB, not per 64 KiB codec read
-SPOOL_MEMORY_BYTES = 32 * 1024 * 1024
-"""A spool holds this much decompressed content in memory (as much as a plain file read
-whole), the rest in a temporary file."""
 
 
 def codec_from_extension(path: str) -> Codec:
@@ -237,16 +234,17 @@ class Spool:
     """A file's decompressed content, set aside while it was hashed, so that decoding it
     reads these bytes instead of reading and inflating the file a second time.
 
-    Up to ``SPOOL_MEMORY_BYTES`` stay in memory, the rest goes to a temporary file (in
-    ``TMPDIR``), so a large file is never held whole. Inflating gzip ran at ~590 MB/s
-    (zstd ~1.4 GB/s); writing and reading back a local temporary file is cheaper still.
+    The bytes go to an unnamed temporary file (in ``TMPDIR``), never into the process's
+    memory: the OS page cache keeps them while memory is free. Writing and reading back
+    144 MB took ~0.1 s, against ~0.25 s to inflate them again from gzip; Python's
+    ``SpooledTemporaryFile`` (memory first, then a file) took 0.6 s to write them.
     Close it when done: decoding it (``open``) closes it, so does ``close``.
     """
 
     def __init__(self, path: str) -> None:
         self.path = path
         # Closed by ``close`` or by the stream ``open`` returns, not by a ``with`` here.
-        self._file = tempfile.SpooledTemporaryFile(max_size=SPOOL_MEMORY_BYTES)  # noqa: SIM115
+        self._file = tempfile.TemporaryFile()  # noqa: SIM115
 
     def write(self, block: bytes) -> None:
         self._file.write(block)

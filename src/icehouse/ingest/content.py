@@ -12,8 +12,8 @@ snapshotted at the earlier version's length (:class:`Prefix`).
 
 Small files are read and decompressed whole (:attr:`Content.data`): hashed and parsed from
 the same bytes, with one decompression. Larger compressed files, asked for with ``spool``,
-are decompressed once too: what is hashed is also written to a :class:`Spool` (memory,
-then a temporary file), which the decoder reads instead of the file.
+are decompressed once too: what is hashed is also written to a :class:`Spool` (a
+temporary file), which the decoder reads instead of the file.
 """
 
 from __future__ import annotations
