@@ -8,6 +8,7 @@ from __future__ import annotations
 import gzip
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import pyarrow.fs as pafs
@@ -94,3 +95,21 @@ def test_a_spooled_file_decodes_without_reading_the_file_again(
     assert content.size == len(plain)
     assert sum(c.table.num_rows for c in chunks) == ROWS
     assert chunks[-1].table.column("id").to_pylist()[-1] == ROWS - 1
+
+
+def test_without_a_usable_temporary_folder_the_file_is_decoded_from_storage(
+    tmp_path: Path, plain: bytes, gzipped: bytes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "no-such-folder"))
+    path = tmp_path / "big.jsonl.gz"
+    path.write_bytes(gzipped)
+    filesystem = pafs.LocalFileSystem()
+
+    with read_content(filesystem, str(path), "auto", whole=True, spool=True) as content:
+        chunks = list(
+            decode_file(filesystem, str(path), FormatOptions("jsonl"), spool=content.spool)
+        )
+
+    assert content.spool is None
+    assert content.digest == xxhash.xxh3_128_hexdigest(plain)
+    assert sum(c.table.num_rows for c in chunks) == ROWS

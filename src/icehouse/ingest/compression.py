@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import tempfile
 from types import TracebackType
-from typing import Literal
+from typing import BinaryIO, Literal
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -236,18 +236,35 @@ class Spool:
 
     The bytes go to an unnamed temporary file (in ``TMPDIR``), never into the process's
     memory: the OS page cache keeps them while memory is free. Writing and reading back
-    144 MB took ~0.1 s, against ~0.25 s to inflate them again from gzip; Python's
-    ``SpooledTemporaryFile`` (memory first, then a file) took 0.6 s to write them.
+    144 MB took ~0.1 s, against ~0.25 s to inflate them again from gzip (zstd inflates
+    about as fast as the spool costs); Python's ``SpooledTemporaryFile`` (memory first,
+    then a file) took 0.6 s to write them. The temporary file takes as much disk as the
+    content: where it cannot be created or written (disk full), ``create`` and ``write``
+    give up and the file is decoded from storage as before.
     Close it when done: decoding it (``open``) closes it, so does ``close``.
     """
 
-    def __init__(self, path: str) -> None:
+    def __init__(self, path: str, file: BinaryIO) -> None:
         self.path = path
-        # Closed by ``close`` or by the stream ``open`` returns, not by a ``with`` here.
-        self._file = tempfile.TemporaryFile()  # noqa: SIM115
+        self._file = file
 
-    def write(self, block: bytes) -> None:
-        self._file.write(block)
+    @classmethod
+    def create(cls, path: str) -> Spool | None:
+        """A spool for ``path``'s content; None when no temporary file can be made."""
+        try:
+            # Closed by ``close`` or by the stream ``open`` returns, not by a ``with`` here.
+            return cls(path, tempfile.TemporaryFile())
+        except OSError:
+            return None
+
+    def write(self, block: bytes) -> bool:
+        """Append ``block``; False, with the spool closed, when the disk refused it."""
+        try:
+            self._file.write(block)
+        except OSError:
+            self.close()
+            return False
+        return True
 
     def open(self) -> DecompressedStream:
         """The spooled content from its start; closing the stream frees the spool."""

@@ -213,13 +213,14 @@ def _hash_blocks(
     hasher: _Hasher, read: Callable[[int], bytes], path: str, codec: Codec, spool: bool
 ) -> Content:
     """Hash what ``read`` returns to its end; with ``spool``, a compressed file's content
-    is also written to a :class:`Spool` (closed again should reading fail)."""
-    kept = Spool(path) if spool and codec != "none" else None
+    is also written to a :class:`Spool` (closed again should reading fail; given up, and
+    the file decoded from storage, should the temporary file fail)."""
+    kept = Spool.create(path) if spool and codec != "none" else None
     try:
         while block := read(HASH_BLOCK):
             hasher.update(block)
-            if kept is not None:
-                kept.write(block)
+            if kept is not None and not kept.write(block):
+                kept = None
     except BaseException:
         if kept is not None:
             kept.close()
