@@ -21,6 +21,10 @@ Sections, all in one run:
   ``--runs``), for the median and the largest tenant.
 - planning: a one-day query's planning time (cold: no manifest decoded in this process,
   as in a new one; median of ``--planning-runs``) before and after ``rewrite_manifests``.
+- rounds: repeated maintenance rounds on the table as built (no commit between them):
+  the autopilot's planning and an orphan scan (dry runs, which change nothing), each
+  round with a new manifest cache (before: every round decoded every manifest) against
+  rounds through the lake's one cache (now); ``--only rounds`` runs this section alone.
 - throughput: icehouse's binpack and sort (proofs included) against the raw limit, the
   fastest plain read (+ sort) + zstd Parquet write of the same files per day with no
   Iceberg and no verification, by pyarrow and by DuckDB; runs interleaved, medians.
@@ -67,6 +71,7 @@ from common import table_print  # noqa: E402
 from icehouse.demo.generator import PROVIDERS, cdn_rows  # noqa: E402
 from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
+from icehouse.maintain.autopilot import Autopilot  # noqa: E402
 from icehouse.maintain.compact_plan import (  # noqa: E402
     CompactOptions,
     plan_groups,
@@ -74,6 +79,7 @@ from icehouse.maintain.compact_plan import (  # noqa: E402
 from icehouse.maintain.group_io import fingerprint_written, read_group  # noqa: E402
 from icehouse.maintain.ordering import sort_ordering  # noqa: E402
 from icehouse.maintain.proof import fingerprint  # noqa: E402
+from icehouse.maintain.service import Maintenance  # noqa: E402
 from icehouse.tables.append import fast_append  # noqa: E402
 from icehouse.tables.catalog import load_table  # noqa: E402
 from icehouse.tables.filters import pushdown_filter  # noqa: E402
@@ -523,6 +529,60 @@ def planning(data: Path, runs: int, target_bytes: int | None = None) -> Planning
     )
 
 
+# -- repeated maintenance rounds --------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Rounds:
+    work: str
+    fresh: list[float]
+    """Seconds per round, each round with a new manifest cache (as before)."""
+    shared: list[float]
+    """Seconds per round through the lake's cache (the first one cold)."""
+
+
+def maintenance_rounds(data: Path, runs: int) -> list[Rounds]:
+    """``runs`` rounds of each kind of work, interleaved: a new ``Maintenance`` service
+    per round (with a new cache) against one wired as the lake wires it (its cache)."""
+    with Lake.open(reset(data)) as lake:
+        catalog, engine, warehouse = lake._catalog, lake._engine, lake.config.warehouse
+        kinds: dict[str, Callable[[Maintenance], object]] = {
+            "autopilot plan (dry run)": lambda m: Autopilot(m, catalog).run_once(
+                [TABLE], dry_run=True
+            ),
+            "orphan scan (dry run)": lambda m: m.orphans(TABLE, dry_run=True),
+        }
+        shared = Maintenance(engine, catalog, warehouse=warehouse, manifests=lake._manifests)
+        results = []
+        for work, run in kinds.items():
+            fresh_times: list[float] = []
+            shared_times: list[float] = []
+            for _ in range(runs):
+                fresh = Maintenance(engine, catalog, warehouse=warehouse)
+                for service, times in ((fresh, fresh_times), (shared, shared_times)):
+                    started = time.perf_counter()
+                    run(service)
+                    times.append(time.perf_counter() - started)
+            results.append(Rounds(work, fresh_times, shared_times))
+    return results
+
+
+def print_rounds(rounds: list[Rounds]) -> None:
+    print("\n## Maintenance rounds on a table with no new commit (seconds per round)\n")
+    table_print(
+        ["work", "new cache each round (before)", "lake's cache: first, later (now)", "gain"],
+        [
+            [
+                r.work,
+                f"{statistics.median(r.fresh):.2f}",
+                f"{r.shared[0]:.2f}, {statistics.median(r.shared[1:]):.2f}",
+                f"{statistics.median(r.fresh) / statistics.median(r.shared[1:]):.1f}×",
+            ]
+            for r in rounds
+        ],
+    )
+
+
 # -- where the time goes ----------------------------------------------------------------
 
 
@@ -837,6 +897,8 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--no-spark", action="store_true")
     parser.add_argument("--no-zamboni", action="store_true")
     parser.add_argument("--rebuild", action="store_true")
+    parser.add_argument("--rounds", type=int, default=5, help="maintenance rounds per kind")
+    parser.add_argument("--only", choices=["rounds"], help="run this one section")
     parser.add_argument("--data", type=Path, default=Path("/tmp/icehouse-bench-maintain"))
     return parser.parse_args()
 
@@ -883,6 +945,9 @@ def main() -> None:
         f"tenants: largest {built.largest_tenant}, median {built.median_tenant}\n"
         f"Q1: {q1_sql('<tenant>')}"
     )
+    print_rounds(maintenance_rounds(args.data, args.rounds))
+    if args.only == "rounds":
+        return
     tenants = (built.median_tenant, built.largest_tenant)
     with Lake.open(reset(args.data)) as lake:
         before = layout(iceberg_table(lake, TABLE))

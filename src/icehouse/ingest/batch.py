@@ -162,6 +162,20 @@ class FileIngest:
                 reason = f"file vanished before it could be read: {exc}"
                 return self._quarantine_file(row, None, reason)
             return self._fail(row, None, BatchFiles(), exc.reason, [])
+        with content:  # frees what was spooled for the decoder, whether it ran or not
+            return self._deliver(filesystem, options, row, content, prior)
+
+    def _deliver(
+        self,
+        filesystem: pafs.FileSystem,
+        options: FormatOptions,
+        row: FileRow,
+        content: Content,
+        prior: PriorVersion | None,
+    ) -> FileOutcome:
+        """Tell what kind of delivery the read file is, and take its rows if they are this
+        batch's to take."""
+        replay = row.replay_lines is not None
         taking = Taking(row, content)
         if prior is not None:
             delivery, part = self._compare(content, prior, options, row)
@@ -186,12 +200,13 @@ class FileIngest:
     ) -> Content:
         """Hash the file's content (its prefix too, to compare with ``prior``).
 
-        A small file is read and decompressed once: hashed and decoded from those bytes.
+        Every file is decompressed once: a small one is hashed and decoded from the bytes
+        kept in memory, a larger compressed one from those spooled while it was hashed
+        (Parquet is decoded from the file itself, which is not compressed as a whole).
 
         Raises: UnreadableFile."""
-        whole = (
-            row.replay_lines is None and options.format != "parquet" and row.size <= MAX_WHOLE_BYTES
-        )
+        decodable = options.format != "parquet"
+        whole = row.replay_lines is None and decodable and row.size <= MAX_WHOLE_BYTES
         with self._report.measure("hash"):
             return read_content(
                 filesystem,
@@ -199,6 +214,7 @@ class FileIngest:
                 options.compression,
                 whole=whole,
                 prefix_at=prior.size if prior else None,
+                spool=decodable,
             )
 
     def _take(
@@ -375,7 +391,7 @@ class FileIngest:
         if part is None and content.codec == "none" and options.format != "parquet":
             part = ByteRange(0, content.size)  # no further than what was hashed
         good = 0
-        chunks = decode_file(filesystem, row.path, options, part, content.data)
+        chunks = decode_file(filesystem, row.path, options, part, content.data, content.spool)
         while True:
             self._batch.heartbeat()
             with self._report.measure("decode"):

@@ -11,12 +11,16 @@ boundary) is decided from the same single pass that hashes the file: the digest 
 snapshotted at the earlier version's length (:class:`Prefix`).
 
 Small files are read and decompressed whole (:attr:`Content.data`): hashed and parsed from
-the same bytes, with one decompression.
+the same bytes, with one decompression. Larger compressed files, asked for with ``spool``,
+are decompressed once too: what is hashed is also written to a :class:`Spool` (a
+temporary file), which the decoder reads instead of the file.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from types import TracebackType
 
 import pyarrow as pa
 import pyarrow.fs as pafs
@@ -26,6 +30,7 @@ from icehouse.errors import UnreadableFile
 from icehouse.ingest.compression import (
     Codec,
     Compression,
+    Spool,
     detect_compression,
     open_decompressed,
     stream_error,
@@ -67,6 +72,21 @@ class Content:
     """The decompressed content, when the file was read whole."""
     prefix: Prefix | None = None
     """Set when asked for and the content is longer than the asked length."""
+    spool: Spool | None = None
+    """The decompressed content set aside, when asked for and the file is compressed
+    and not kept in :attr:`data`; closed with the content (use it in a ``with``)."""
+
+    def __enter__(self) -> Content:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self.spool is not None:
+            self.spool.close()
 
 
 class _Hasher:
@@ -140,8 +160,10 @@ class _Hasher:
         if block:
             self._last_byte = block[-1:]
 
-    def content(self, codec: Codec, data: bytes | None = None) -> Content:
-        return Content(self._digest.hexdigest(), self._size, codec, data, self.prefix)
+    def content(
+        self, codec: Codec, data: bytes | None = None, spool: Spool | None = None
+    ) -> Content:
+        return Content(self._digest.hexdigest(), self._size, codec, data, self.prefix, spool)
 
 
 def read_content(
@@ -151,10 +173,14 @@ def read_content(
     *,
     whole: bool,
     prefix_at: int | None = None,
+    spool: bool = False,
 ) -> Content:
-    """Hash ``path``'s decompressed content; with ``whole``, keep it in memory too.
+    """Hash ``path``'s decompressed content; with ``whole``, keep it in memory too (a
+    compressed file only up to ``MAX_WHOLE_COMPRESSED_BYTES`` as stored).
 
     ``prefix_at`` asks for :attr:`Content.prefix` at that length (an earlier version's).
+    ``spool`` asks for a compressed file's content not kept in memory to be set aside as
+    it is hashed (:attr:`Content.spool`), for the decoder to read instead of the file.
 
     Raises:
         UnreadableFile: the file vanished, or its compressed stream is truncated or corrupt.
@@ -170,12 +196,36 @@ def read_content(
             data = _inflate(stored, path, codec)
             hasher.update(data)
             return hasher.content(codec, data)
-        _hash_stream(hasher, pa.CompressedInputStream(pa.BufferReader(stored), codec), path, codec)
-        return hasher.content(codec)
+        inflating = pa.CompressedInputStream(pa.BufferReader(stored), codec)
+
+        def read(size: int) -> bytes:
+            try:
+                return bytes(inflating.read(size))
+            except OSError as exc:
+                raise stream_error(path, codec, exc) from exc
+
+        return _hash_blocks(hasher, read, path, codec, spool)
     with open_decompressed(filesystem, path, compression) as stream:
-        while block := stream.read(HASH_BLOCK):
+        return _hash_blocks(hasher, stream.read, path, stream.codec, spool)
+
+
+def _hash_blocks(
+    hasher: _Hasher, read: Callable[[int], bytes], path: str, codec: Codec, spool: bool
+) -> Content:
+    """Hash what ``read`` returns to its end; with ``spool``, a compressed file's content
+    is also written to a :class:`Spool` (closed again should reading fail; given up, and
+    the file decoded from storage, should the temporary file fail)."""
+    kept = Spool.create(path) if spool and codec != "none" else None
+    try:
+        while block := read(HASH_BLOCK):
             hasher.update(block)
-        return hasher.content(stream.codec)
+            if kept is not None and not kept.write(block):
+                kept = None
+    except BaseException:
+        if kept is not None:
+            kept.close()
+        raise
+    return hasher.content(codec, spool=kept)
 
 
 def _read_stored(filesystem: pafs.FileSystem, path: str) -> bytes:
@@ -189,14 +239,6 @@ def _read_stored(filesystem: pafs.FileSystem, path: str) -> bytes:
         if is_outage(exc):
             raise  # the store is down, the file is not unreadable: retried after the outage
         raise UnreadableFile(f"cannot read file: {exc}", path=path, reason="read error") from exc
-
-
-def _hash_stream(hasher: _Hasher, stream: pa.NativeFile, path: str, codec: Codec) -> None:
-    try:
-        while block := stream.read(HASH_BLOCK):
-            hasher.update(bytes(block))
-    except OSError as exc:
-        raise stream_error(path, codec, exc) from exc
 
 
 def _inflate(stored: bytes, path: str, codec: Codec) -> bytes:

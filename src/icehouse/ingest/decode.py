@@ -48,6 +48,7 @@ from icehouse.errors import InvalidConfig, UnreadableFile
 from icehouse.ingest.compression import (
     COMPRESSIONS,
     DecompressedStream,
+    Spool,
     open_bytes,
     open_decompressed,
     open_range,
@@ -175,10 +176,13 @@ def decode_file(
     options: FormatOptions,
     part: ByteRange | None = None,
     data: bytes | None = None,
+    spool: Spool | None = None,
 ) -> Iterator[DecodedChunk]:
     """Decode ``path`` (or a ``part`` of it) chunk by chunk; line numbers count from the
     first line decoded, prologue included. ``data`` is the file's content when it is
-    already in memory (decompressed): it is decoded instead of the file.
+    already in memory (decompressed), ``spool`` when it was set aside decompressed (a
+    whole compressed file: such a file has no ``part``): either is decoded instead of
+    the file.
 
     An empty file (or one of blank lines only) yields nothing. When the file as a whole
     turns out unreadable, :class:`UnreadableFile` is raised even after chunks were
@@ -202,6 +206,8 @@ def decode_file(
         if part is not None:
             data = data[part.start : part.end]
         stream = open_bytes(path, data, prologue=part.prologue if part else b"")
+    elif spool is not None and part is None:
+        stream = spool.open()
     elif part is None:
         stream = open_decompressed(filesystem, path, options.compression)
     else:

@@ -56,6 +56,8 @@ class Lake:
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
         self._queries = QuerySession()  # this lake's own: no two lakes share caches
+        self._manifests = self._queries.manifests
+        """Decoded manifests, shared by this lake's queries and its maintenance."""
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)

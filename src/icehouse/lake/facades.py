@@ -360,6 +360,7 @@ class LakeMaintenance:
             warehouse=lake.config.warehouse,
             faults=lake._faults,
             clock=lake._clock,
+            manifests=lake._manifests,
         )
 
     def compact(

@@ -34,6 +34,7 @@ from icehouse.maintain.policy import MaintenancePolicy
 from icehouse.maintain.service import Maintenance
 from icehouse.tables.catalog import load_table
 from icehouse.tables.history import files_added_since
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.replace import ManifestIndex
 from icehouse.tables.scan import current_tasks
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
@@ -68,12 +69,12 @@ def _key(partition: dict[str, Any]) -> str:
     return json.dumps(partition, sort_keys=True)
 
 
-def recently_written(table: Table, quiet: timedelta, now: float) -> set[str]:
+def recently_written(table: Table, quiet: timedelta, now: float, cache: ManifestCache) -> set[str]:
     """Partitions that appends or overwrites added files to within ``quiet`` of ``now``."""
     cutoff_ms = (now - quiet.total_seconds()) * 1000
     return {
         _key(partition_label(table, file.spec_id, file.partition))
-        for file in files_added_since(table, cutoff_ms)
+        for file in files_added_since(table, cutoff_ms, cache)
     }
 
 
@@ -84,7 +85,10 @@ def plan_table(
     *,
     last_orphan_sweep: float | None,
     now: float,
+    cache: ManifestCache,
 ) -> list[PlannedAction]:
+    """What ``table`` needs, from its statistics; its manifests are decoded through
+    ``cache`` (the lake's), so a round on a table with no new commit decodes none."""
     snapshot = table.current_snapshot()
     if snapshot is None:
         return []
@@ -94,7 +98,8 @@ def plan_table(
     )
     fragments: Counter[str] = Counter()
     small: Counter[str] = Counter()
-    for task in current_tasks(table, ManifestIndex(table.io)):
+    index = ManifestIndex(table.io, cache)
+    for task in current_tasks(table, index):
         size = task.file.file_size_in_bytes
         if size < 0.75 * target:
             partition = _key(partition_label(table, task.file.spec_id, task.file.partition))
@@ -103,7 +108,7 @@ def plan_table(
     due = {p for p, n in fragments.items() if n >= policy.small_file_trigger} | {
         p for p, n in small.items() if n >= policy.file_count_trigger
     }
-    hot = recently_written(table, policy.quiet_period, now) & due if due else set()
+    hot = recently_written(table, policy.quiet_period, now, cache) & due if due else set()
     if due - hot:
         reason = (
             f"{len(due - hot)} partition(s) with ≥ {policy.small_file_trigger} fragments "
@@ -115,7 +120,7 @@ def plan_table(
             f"{len(hot)} partition(s) due but written within {format_duration(policy.quiet_period)}"
         )
         planned.append(PlannedAction(name, "wait", reason, tuple(sorted(hot))))
-    manifests = len(snapshot.manifests(table.io))
+    manifests = len(index.manifests(snapshot))
     if manifests >= policy.manifest_count_trigger:
         planned.append(PlannedAction(name, "manifests", f"{manifests} manifests"))
     protected = {ref.snapshot_id for ref in table.metadata.refs.values()}
@@ -179,7 +184,14 @@ class Autopilot:
         on_action: Callable[[PlannedAction, dict[str, Any]], None] | None,
     ) -> None:
         now = self._maintenance.clock()
-        planned = plan_table(name, table, policy, last_orphan_sweep=self._last_sweep(name), now=now)
+        planned = plan_table(
+            name,
+            table,
+            policy,
+            last_orphan_sweep=self._last_sweep(name),
+            now=now,
+            cache=self._maintenance.manifest_cache,
+        )
         report.planned.extend(planned)
         if dry_run:
             return

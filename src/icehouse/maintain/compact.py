@@ -45,6 +45,7 @@ from icehouse.maintain.ordering import sort_ordering, zorder_ordering
 from icehouse.maintain.proof import fingerprint
 from icehouse.tables.filters import SUPPORTED, where_expression
 from icehouse.tables.grammar import parse_sort_order
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.replace import ManifestIndex, live_data_paths, replace_files
 from icehouse.tables.retry import retry_commit
 from icehouse.tables.scan import current_tasks
@@ -175,16 +176,18 @@ def compact(
     dry_run: bool = False,
     on_group: Callable[[GroupResult], None] | None = None,
     on_commit: Callable[[dict[str, Any]], None] | None = None,
+    cache: ManifestCache | None = None,
 ) -> CompactResult:
     """Rewrite the planned groups; ``on_commit`` hears of each snapshot as soon as it is
     committed (the run's history row records it, in case the process dies next). No
-    group to rewrite commits nothing."""
+    group to rewrite commits nothing. Manifests are decoded through ``cache`` (the
+    lake's), else a cache of this compaction's own."""
     started = time.perf_counter()
     name = ".".join(table.name())
     ordering = ordering_for(table, options)
     result = CompactResult(name, options.strategy, dry_run)
     snapshot = table.current_snapshot()
-    index = ManifestIndex(table.io)
+    index = ManifestIndex(table.io, cache)
     tasks = current_tasks(table, index, row_filter)
     groups = plan_groups(table, options, tasks, include=include)
     if dry_run or not groups:

@@ -34,6 +34,7 @@ from icehouse.tables.history import (
     expirable,
     metadata_after_expiry,
 )
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.reachability import (
     FileRef,
     Kind,
@@ -99,6 +100,7 @@ def expire_snapshots(
     scope: DeleteScope | None = None,
     on_commit: Callable[[dict[str, Any]], None] | None = None,
     clock: Clock = SYSTEM_CLOCK,
+    cache: ManifestCache | None = None,
 ) -> ExpireResult:
     """Expire snapshots older than ``older_than`` except the newest ``retain_last``
     (defaults: ``history.expire.max-snapshot-age-ms``, 5 days, and
@@ -107,7 +109,8 @@ def expire_snapshots(
     the table's location). ``on_commit`` hears of the expiry once it is committed, before
     anything is deleted. Nothing to expire commits nothing. A snapshot that was ``main``'s
     within the table's ``icehouse.reader-grace`` (by ``clock``) is kept, so that a reader
-    that started on it finds its files.
+    that started on it finds its files. Manifests are decoded through ``cache`` (the
+    lake's, shared with its other maintenance), else a new one.
 
     Raises:
         InvalidInput: ``retain_last`` below 1 (the current snapshot is always kept).
@@ -118,7 +121,7 @@ def expire_snapshots(
             f"retain_last must be at least 1 (the current snapshot), got {retain_last}"
         )
     started = time.perf_counter()
-    reader = ManifestReader(table.io)
+    reader = ManifestReader(table.io, cache)
 
     def attempt(number: int) -> ExpireResult:
         fresh = table.catalog.load_table(table.name())

@@ -25,7 +25,9 @@ from pyiceberg.table import Table
 from icehouse.durations import format_duration
 from icehouse.errors import UnsafeMaintenance
 from icehouse.maintain.scope import DeleteScope
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.reachability import (
+    ManifestReader,
     StoredFile,
     list_files,
     normalise_path,
@@ -88,10 +90,12 @@ def remove_orphans(
     now: datetime | None = None,
     scope: DeleteScope | None = None,
     on_delete: Callable[[dict[str, Any]], None] | None = None,
+    cache: ManifestCache | None = None,
 ) -> OrphanResult:
     """Delete (or, in a dry run, list) the table's orphan files, those inside ``scope``
     only (by default, the table's location). ``on_delete`` hears how many files are about
     to be deleted before the first goes, so that a run killed midway leaves a record.
+    Manifests are decoded through ``cache`` (the lake's), else a new one.
 
     Raises:
         UnsafeMaintenance: ``older_than`` is below one hour and ``force`` is not set.
@@ -110,7 +114,7 @@ def remove_orphans(
     cutoff_ns = int(((now or datetime.now(UTC)) - older_than).timestamp() * 1e9)
     stored = list_files(table.io, table.location())
     fresh = table.catalog.load_table(table.name())
-    references = reachable_from(fresh)
+    references = reachable_from(fresh, ManifestReader(fresh.io, cache))
     unreferenced = [f for f in stored if normalise_path(f.path) not in references.files]
     allowed = scope or DeleteScope(table.location(), table.location())
     old = [f for f in unreferenced if _older(f, cutoff_ns)]

@@ -32,6 +32,7 @@ from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult, remove_o
 from icehouse.maintain.scope import DeleteScope, delete_scope
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables.catalog import load_table
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.manifest_rewrite import ManifestRewriteResult, rewrite_manifests
 
 
@@ -67,12 +68,17 @@ class Maintenance:
         lease_seconds: float = DEFAULT_LEASE_SECONDS,
         faults: Faults = _no_faults,
         clock: Clock = SYSTEM_CLOCK,
+        manifests: ManifestCache | None = None,
     ) -> None:
+        """``manifests`` is the lake's manifest cache, shared with its queries, so that a
+        round of maintenance decodes only the manifests committed since the last one;
+        without it, this service keeps a cache of its own."""
         self._engine = engine
         self._clock = clock
         self._catalog = catalog
         self._warehouse = warehouse
         self._faults = faults
+        self.manifest_cache = manifests if manifests is not None else ManifestCache()
         self.leases = Leases(engine, owner=owner, seconds=lease_seconds, clock=clock)
 
     @property
@@ -165,6 +171,7 @@ class Maintenance:
                 dry_run=dry_run,
                 on_group=on_group,
                 on_commit=committed,
+                cache=self.manifest_cache,
             )
 
         return self._run(name, f"compact:{options.strategy}", dry_run, work)
@@ -189,6 +196,7 @@ class Maintenance:
                 scope=self._scope(t),
                 on_commit=committed,
                 clock=self._clock,
+                cache=self.manifest_cache,
             ),
         )
 
@@ -222,6 +230,7 @@ class Maintenance:
                 now=datetime.fromtimestamp(self._clock(), UTC),
                 scope=self._scope(t),
                 on_delete=committed,
+                cache=self.manifest_cache,
             ),
         )
 
@@ -230,7 +239,9 @@ class Maintenance:
             name,
             "manifests",
             dry_run,
-            lambda t, committed: rewrite_manifests(t, dry_run=dry_run, on_commit=committed),
+            lambda t, committed: rewrite_manifests(
+                t, dry_run=dry_run, on_commit=committed, cache=self.manifest_cache
+            ),
         )
 
     def history(

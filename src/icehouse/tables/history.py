@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from pyiceberg.io import FileIO
-from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus
+from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntryStatus, ManifestFile
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Operation, ancestors_of
@@ -34,6 +34,7 @@ from pyiceberg.table.update import (
 from icehouse.errors import CommitRaced
 from icehouse.tables._compat import update_table_metadata
 from icehouse.tables.grace import recent_snapshot_ids
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.retry import commit_races
 
 MAX_SNAPSHOTS_PROPERTY = "icehouse.ingest.max-snapshots"
@@ -94,21 +95,24 @@ def snapshots_to_expire(table: Table, *, now_ms: int | None = None) -> list[int]
     )
 
 
-def files_added_since(table: Table, cutoff_ms: float) -> Iterator[DataFile]:
+def files_added_since(table: Table, cutoff_ms: float, cache: ManifestCache) -> Iterator[DataFile]:
     """Data files that retained appends and overwrites (not rewrites, which add no new
-    rows) committed at or after ``cutoff_ms``."""
+    rows) committed at or after ``cutoff_ms``, their manifests decoded through ``cache``."""
+    added: list[ManifestFile] = []
     for snapshot in table.metadata.snapshots:
         operation = snapshot.summary.operation if snapshot.summary else None
         if snapshot.timestamp_ms < cutoff_ms or operation == Operation.REPLACE:
             continue
-        for manifest in snapshot.manifests(table.io):
-            if manifest.content != ManifestContent.DATA:
-                continue
-            if manifest.added_snapshot_id != snapshot.snapshot_id:
-                continue
-            for entry in manifest.fetch_manifest_entry(table.io, discard_deleted=True):
-                if entry.status == ManifestEntryStatus.ADDED:
-                    yield entry.data_file
+        added.extend(
+            manifest
+            for manifest in cache.manifests(table.io, snapshot)
+            if manifest.content == ManifestContent.DATA
+            and manifest.added_snapshot_id == snapshot.snapshot_id
+        )
+    for entries in cache.entries(table.io, added):
+        for entry in entries:
+            if entry.status == ManifestEntryStatus.ADDED:
+                yield entry.data_file
 
 
 def metadata_after_expiry(metadata: TableMetadata, snapshot_ids: list[int]) -> TableMetadata:

@@ -1,12 +1,16 @@
-"""Decoded manifest entries kept per process, shared by query planning and compaction.
+"""Decoded manifest lists and manifest entries, kept by a ``Lake`` for its query planning
+and its maintenance.
 
 A manifest file never changes once written, so its entries, read once, stay true; every
-planning and every rewrite in a process decodes each manifest at most once.
+planning, every maintenance round and every rewrite of one lake decodes each manifest at
+most once (while it stays cached). Each ``Lake`` owns its cache: two lakes in a process
+share none.
 """
 
 from __future__ import annotations
 
 import threading
+import weakref
 from collections import OrderedDict
 
 from pyiceberg.io import FileIO
@@ -16,21 +20,29 @@ from pyiceberg.utils.concurrent import ExecutorFactory
 
 DEFAULT_MAX_CACHED_ENTRIES = 50_000
 """Entries take 3-6 KB each (3.3 KB measured with 4 columns): at most ~150-300 MB."""
-MAX_CACHED_MANIFEST_LISTS = 64
+MAX_CACHED_MANIFEST_REFS = 200_000
+"""Manifests named by the manifest lists held, counted once per list: a maintenance round
+reads every retained snapshot's list (a streaming table keeps ~100, each naming its
+manifests), so the bound is on what they name, not on how many lists there are. One
+``ManifestFile`` per manifest path is shared by all lists naming it, so a reference costs
+a pointer, and each distinct manifest (~1 KB) is held once."""
 
 
 class ManifestCache:
     """Decoded manifest entries by manifest path, least recently used dropped first.
 
     A manifest file never changes once written, so an entry list read once stays true;
-    manifest lists are cached the same way. Bounded by the number of entries held.
+    manifest lists are cached the same way. Bounded by the number of entries held and
+    by the manifests the lists held name.
     """
 
     def __init__(self, max_entries: int = DEFAULT_MAX_CACHED_ENTRIES) -> None:
         self._max_entries = max_entries
         self._entries: OrderedDict[tuple[str, int | None], list[ManifestEntry]] = OrderedDict()
         self._lists: OrderedDict[str, tuple[ManifestFile, ...]] = OrderedDict()
+        self._named: weakref.WeakValueDictionary[str, ManifestFile] = weakref.WeakValueDictionary()
         self._held = 0
+        self._refs_held = 0
         self._lock = threading.Lock()
 
     @property
@@ -42,6 +54,7 @@ class ManifestCache:
             self._entries.clear()
             self._lists.clear()
             self._held = 0
+            self._refs_held = 0
 
     def manifests(self, io: FileIO, snapshot: Snapshot) -> tuple[ManifestFile, ...]:
         path = snapshot.manifest_list
@@ -49,11 +62,15 @@ class ManifestCache:
             if path in self._lists:
                 self._lists.move_to_end(path)
                 return self._lists[path]
-        manifests = tuple(read_manifest_list(io.new_input(path)))
+        read = list(read_manifest_list(io.new_input(path)))
         with self._lock:
-            self._lists[path] = manifests
-            while len(self._lists) > MAX_CACHED_MANIFEST_LISTS:
-                self._lists.popitem(last=False)
+            manifests = tuple(self._named.setdefault(m.manifest_path, m) for m in read)
+            if path not in self._lists and len(manifests) <= MAX_CACHED_MANIFEST_REFS:
+                self._lists[path] = manifests
+                self._refs_held += len(manifests)
+            while self._refs_held > MAX_CACHED_MANIFEST_REFS:
+                _, dropped = self._lists.popitem(last=False)
+                self._refs_held -= len(dropped)
         return manifests
 
     def entries(self, io: FileIO, manifests: list[ManifestFile]) -> list[list[ManifestEntry]]:

@@ -29,6 +29,7 @@ from icehouse.tables.append import (
     commit_writing,
 )
 from icehouse.tables.carry import SUMMARY_KEYS
+from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.retry import retry_commit
 
 MAX_ATTEMPTS = 10
@@ -64,19 +65,22 @@ def rewrite_manifests(
     *,
     dry_run: bool = False,
     on_commit: Callable[[dict[str, Any]], None] | None = None,
+    cache: ManifestCache | None = None,
 ) -> ManifestRewriteResult:
     """Rewrite the current snapshot's data manifests, unless they already hold exactly
     the entries a rewrite would group together (then nothing is committed: three runs
     on a settled table must not add three snapshots). ``on_commit`` hears of the new
-    snapshot as soon as it is committed.
+    snapshot as soon as it is committed. Manifests are decoded through ``cache`` (the
+    lake's, so that checking a settled table again decodes nothing), else a new one.
 
     Raises: CommitConflict when ``main`` kept moving through every attempt."""
     started = time.perf_counter()
     name = ".".join(table.name())
+    manifest_cache = cache if cache is not None else ManifestCache()
 
     def attempt(number: int) -> ManifestRewriteResult:
         fresh = table if number == 1 else table.catalog.load_table(table.name())
-        return _rewrite_once(fresh, dry_run, on_commit, started)
+        return _rewrite_once(fresh, dry_run, on_commit, started, manifest_cache)
 
     def gave_up() -> CommitConflict:
         return CommitConflict(
@@ -91,14 +95,15 @@ def _rewrite_once(
     dry_run: bool,
     on_commit: Callable[[dict[str, Any]], None] | None,
     started: float,
+    cache: ManifestCache,
 ) -> ManifestRewriteResult:
     """One attempt on ``table`` as loaded. Raises: CommitRaced."""
     snapshot = table.current_snapshot()
     if snapshot is None:
         return ManifestRewriteResult(0, 0, 0, None, time.perf_counter() - started, dry_run)
-    manifests = snapshot.manifests(table.io)
+    manifests = list(cache.manifests(table.io, snapshot))
     data = [m for m in manifests if m.content == ManifestContent.DATA]
-    entries = _entries_by_spec(table, data)
+    entries = _entries_by_spec(data, cache.entries(table.io, data))
     target = int(
         table.metadata.properties.get(
             "commit.manifest.target-size-bytes", DEFAULT_MANIFEST_TARGET_BYTES
@@ -110,7 +115,7 @@ def _rewrite_once(
     }
     after = sum(len(g) for g in groups.values()) + len(manifests) - len(data)
     count = sum(len(e) for e in entries.values())
-    unchanged = after == len(manifests) and _same_grouping(table, data, groups)
+    unchanged = after == len(manifests) and _same_grouping(table, data, groups, cache)
     if dry_run or unchanged:
         return ManifestRewriteResult(
             len(manifests),
@@ -128,7 +133,7 @@ def _rewrite_once(
         on_commit({"snapshot_id": snapshot_id})
     return ManifestRewriteResult(
         len(manifests),
-        len(written.manifests(table.io)) if written else after,
+        len(cache.manifests(table.io, written)) if written else after,
         count,
         snapshot_id,
         time.perf_counter() - started,
@@ -159,26 +164,31 @@ def _commit(
     )
 
 
-def _entries_by_spec(table: Table, manifests: list[ManifestFile]) -> dict[int, list[ManifestEntry]]:
+def _entries_by_spec(
+    manifests: list[ManifestFile], entries: list[list[ManifestEntry]]
+) -> dict[int, list[ManifestEntry]]:
+    """The live ``entries`` of each of ``manifests``, by spec, in partition order."""
     by_spec: dict[int, list[ManifestEntry]] = defaultdict(list)
-    for manifest in manifests:
-        by_spec[manifest.partition_spec_id].extend(
-            manifest.fetch_manifest_entry(table.io, discard_deleted=True)
-        )
+    for manifest, manifest_entries in zip(manifests, entries, strict=True):
+        by_spec[manifest.partition_spec_id].extend(manifest_entries)
     for spec_entries in by_spec.values():
         spec_entries.sort(key=lambda e: (_sortable(e.data_file.partition), e.data_file.file_path))
     return by_spec
 
 
 def _same_grouping(
-    table: Table, data: list[ManifestFile], groups: dict[int, list[list[ManifestEntry]]]
+    table: Table,
+    data: list[ManifestFile],
+    groups: dict[int, list[list[ManifestEntry]]],
+    cache: ManifestCache,
 ) -> bool:
     """The data manifests hold exactly the planned groups of live entries (no deleted
     entries left to drop), so a rewrite would change nothing."""
     if any(m.deleted_files_count for m in data):
         return False
     existing = {
-        frozenset(e.data_file.file_path for e in m.fetch_manifest_entry(table.io)) for m in data
+        frozenset(e.data_file.file_path for e in entries)
+        for entries in cache.entries(table.io, data)
     }
     planned = {
         frozenset(e.data_file.file_path for e in group)

@@ -26,7 +26,8 @@ from pyiceberg.manifest import DataFileContent, ManifestFile
 from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 from pyiceberg.table.snapshots import Snapshot
-from pyiceberg.utils.concurrent import ExecutorFactory
+
+from icehouse.tables.manifest_cache import ManifestCache
 
 Kind = Literal["data", "delete", "manifest", "manifest_list", "statistics", "metadata"]
 KINDS: tuple[Kind, ...] = ("data", "delete", "manifest", "manifest_list", "statistics", "metadata")
@@ -71,35 +72,31 @@ class Reachable:
 
 class ManifestReader:
     """Reads each manifest list and manifest once, however many snapshots share it (they
-    are immutable, so one reader may serve several ``reachable`` calls)."""
+    are immutable, so one reader may serve several ``reachable`` calls), through
+    ``cache`` (else its own): with the lake's cache, the next expiry or orphan sweep
+    decodes only the manifests committed since."""
 
-    def __init__(self, io: FileIO) -> None:
+    def __init__(self, io: FileIO, cache: ManifestCache | None = None) -> None:
         self.io = io
-        self._lists: dict[str, list[ManifestFile]] = {}
-        self._entries: dict[str, tuple[FileRef, ...]] = {}
+        self._cache = cache if cache is not None else ManifestCache()
+        self._refs: dict[str, tuple[FileRef, ...]] = {}
 
     def manifests(self, snapshot: Snapshot) -> list[ManifestFile]:
-        if snapshot.manifest_list not in self._lists:
-            self._lists[snapshot.manifest_list] = snapshot.manifests(self.io)
-        return self._lists[snapshot.manifest_list]
+        return list(self._cache.manifests(self.io, snapshot))
 
     def files(self, manifests: list[ManifestFile]) -> Iterator[FileRef]:
-        unread = [m for m in manifests if m.manifest_path not in self._entries]
-        read = ExecutorFactory.get_or_create().map(self._read, unread)
-        for manifest, refs in zip(unread, read, strict=True):
-            self._entries[manifest.manifest_path] = refs
-        for manifest in manifests:
-            yield from self._entries[manifest.manifest_path]
-
-    def _read(self, manifest: ManifestFile) -> tuple[FileRef, ...]:
-        return tuple(
-            FileRef(
-                entry.data_file.file_path,
-                "data" if entry.data_file.content == DataFileContent.DATA else "delete",
-                entry.data_file.file_size_in_bytes,
+        unread = [m for m in manifests if m.manifest_path not in self._refs]
+        for manifest, entries in zip(unread, self._cache.entries(self.io, unread), strict=True):
+            self._refs[manifest.manifest_path] = tuple(
+                FileRef(
+                    entry.data_file.file_path,
+                    "data" if entry.data_file.content == DataFileContent.DATA else "delete",
+                    entry.data_file.file_size_in_bytes,
+                )
+                for entry in entries
             )
-            for entry in manifest.fetch_manifest_entry(self.io, discard_deleted=True)
-        )
+        for manifest in manifests:
+            yield from self._refs[manifest.manifest_path]
 
 
 def reachable(

@@ -22,6 +22,7 @@ from pyiceberg.manifest import DataFile, ManifestContent, ManifestEntry, Manifes
 from pyiceberg.table import CommitTableResponse, Table
 from pyiceberg.table.snapshots import (
     Operation,
+    Snapshot,
     SnapshotSummaryCollector,
     Summary,
     update_snapshot_summaries,
@@ -43,14 +44,19 @@ ENTRIES_PER_MANIFEST = 50_000
 
 
 class ManifestIndex:
-    """The live entries and data-file paths of each manifest, decoded through the
-    index's manifest cache (``cache``, else its own): a rewrite that commits group by
-    group re-reads nothing."""
+    """The manifests of snapshots and the live entries and data-file paths of each
+    manifest, decoded through the index's manifest cache (``cache``, else its own): a
+    rewrite that commits group by group re-reads nothing, and with the lake's cache
+    neither does the next maintenance round."""
 
     def __init__(self, io: FileIO, cache: ManifestCache | None = None) -> None:
         self._io = io
         self._cache = cache if cache is not None else ManifestCache()
         self._live: dict[str, frozenset[str]] = {}
+
+    def manifests(self, snapshot: Snapshot) -> list[ManifestFile]:
+        """The manifests ``snapshot``'s manifest list names."""
+        return list(self._cache.manifests(self._io, snapshot))
 
     def entries(self, manifest: ManifestFile) -> list[ManifestEntry]:
         return self._cache.entries(self._io, [manifest])[0]
@@ -72,7 +78,7 @@ def live_data_paths(table: Table, index: ManifestIndex) -> set[str]:
     snapshot = table.current_snapshot()
     if snapshot is None:
         return set()
-    manifests = snapshot.manifests(table.io)
+    manifests = index.manifests(snapshot)
     return set().union(
         *(index.live_paths(m) for m in manifests if m.content == ManifestContent.DATA)
     )
@@ -106,7 +112,7 @@ def replace_files(
         raise RewriteConflict("the table has no snapshot any more", table=name, files=[])
     _check_no_new_deletes(table, started_from, name)
     removed_paths = {f.file_path for f in removed}
-    current = parent.manifests(table.io)
+    current = index.manifests(parent)
     touched = [
         m
         for m in current

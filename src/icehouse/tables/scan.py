@@ -316,7 +316,7 @@ def current_tasks(
     snapshot = table.current_snapshot()
     if snapshot is None:
         return []
-    manifests = snapshot.manifests(table.io)
+    manifests = index.manifests(snapshot)
     plain = all(m.content == ManifestContent.DATA for m in manifests)
     if plain and (row_filter is None or row_filter == AlwaysTrue()):
         return [FileScanTask(e.data_file) for es in index.entries_of(manifests) for e in es]
