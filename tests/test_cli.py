@@ -312,7 +312,7 @@ def test_ingest_prints_a_summary_for_people(home, tmp_path):
     write_jsonl(landing / "a.jsonl", ["{oops", *[event(i) for i in range(1, 21)]])
     (landing / "empty.jsonl").write_bytes(b"")
     out = ok("ingest", "--home", home).stdout
-    assert "Ingested 20 rows from 1 files (1 quarantined whole) in 1 commit(s)" in one_line(out)
+    assert "Ingested 20 rows from 1 file (1 quarantined whole) in 1 commit" in one_line(out)
     assert "1 bad lines quarantined" in out
 
 
@@ -542,7 +542,7 @@ def test_ingest_follow_stops_cleanly_on_sigterm_with_exit_0(ingested, tmp_path):
             follower.wait()
     assert follower.returncode == 0, stderr
     assert "received SIGTERM: finishing the current batch" in stderr
-    assert "Ingested 1 rows from 1 files" in one_line(stdout)
+    assert "Ingested 1 row from 1 file" in one_line(stdout)
 
 
 def test_a_relative_source_location_is_relative_to_the_home_not_the_current_folder(
@@ -572,7 +572,7 @@ def test_a_relative_source_location_is_relative_to_the_home_not_the_current_fold
     write_jsonl(home / "landing" / "shop" / "a.jsonl", [event(1), event(2)])
 
     assert 'location = "landing/shop"' in (home / "icehouse.toml").read_text()
-    assert "Ingested 2 rows from 1 files" in ok("ingest", "--home", str(home)).stdout
+    assert "Ingested 2 rows from 1 file" in ok("ingest", "--home", str(home)).stdout
 
 
 def test_a_landing_folder_that_does_not_exist_is_an_error_on_add_and_a_warning_later(tmp_path):

@@ -20,7 +20,7 @@ from icehouse.cli.common import (
 )
 from icehouse.cli.complete import source_names
 from icehouse.cli.grid import Column, Kind, print_grid
-from icehouse.cli.output import Format, Output, iso, size_text
+from icehouse.cli.output import Format, Output, counted, iso, size_text
 from icehouse.ingest.report import IngestReport, NoProgress
 from icehouse.lake import Lake
 
@@ -125,9 +125,10 @@ def render_report(console: Console, report: IngestReport) -> None:
         f" ({report.quarantined_files} quarantined whole)" if report.quarantined_files else ""
     )
     console.print(
-        f"Ingested [bold]{report.rows:,}[/bold] rows from {report.files} files{quarantined} in "
-        f"{report.batches} commit(s), {report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
-        f"{report.data_files} data files, {size_text(report.bytes_written)} written."
+        f"Ingested [bold]{report.rows:,}[/bold] {'row' if report.rows == 1 else 'rows'} from "
+        f"{counted(report.files, 'file')}{quarantined} in {counted(report.batches, 'commit')}, "
+        f"{report.seconds:.1f} s ({report.rows_per_second:,.0f} rows/s); "
+        f"{counted(report.data_files, 'data file')}, {size_text(report.bytes_written)} written."
     )
     details = []
     if report.late_rows:

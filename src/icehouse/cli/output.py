@@ -221,3 +221,8 @@ def size_text(n: float) -> str:
             return f"{size:,.0f} {unit}" if unit == "B" else f"{size:,.1f} {unit}"
         size /= 1000
     return f"{size:,.1f} TB"
+
+
+def counted(n: int, noun: str, plural: str | None = None) -> str:
+    """``n`` with its noun in the right number ("1 file", "2 files", "1,204 rows")."""
+    return f"{n:,} {noun if n == 1 else plural or noun + 's'}"

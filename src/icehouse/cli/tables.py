@@ -12,7 +12,7 @@ from rich.console import Console
 from icehouse.cli.common import FormatOption, HomeOption, TableArgument, open_lake, parse_pairs
 from icehouse.cli.confirm import confirm
 from icehouse.cli.grid import Column, Kind, print_grid
-from icehouse.cli.output import Format, Output, iso
+from icehouse.cli.output import Format, Output, counted, iso
 from icehouse.errors import InvalidInput
 from icehouse.tables.manage import TableInfo
 
@@ -355,7 +355,7 @@ def drop(
                     f"({dropped.purged.bytes_freed:,} bytes) under {dropped.location}."
                 )
             console.print(
-                f"Forgot {dropped.state_rows_removed:,} state rows of it (content claims, "
+                f"Forgot {counted(dropped.state_rows_removed, 'state row')} of it (content claims, "
                 "maintenance history); the ledger of its sources' files is kept."
             )
 
