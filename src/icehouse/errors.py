@@ -15,6 +15,8 @@ thing the same way.
     │   └── NoSuchQuarantineRecord
     ├── Conflict                      409
     │   ├── TableAlreadyExists
+    │   ├── NamespaceAlreadyExists
+    │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
@@ -119,6 +121,22 @@ class TableAlreadyExists(Conflict):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class NamespaceAlreadyExists(Conflict):
+    def __init__(self, message: str, *, namespace: str) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+
+
+class NamespaceNotEmpty(Conflict):
+    """Dropping a namespace that still holds tables would orphan them: drop them first."""
+
+    error_type = "NamespaceNotEmptyException"
+
+    def __init__(self, message: str, *, namespace: str) -> None:
+        super().__init__(message)
+        self.namespace = namespace
 
 
 class SourceAlreadyExists(Conflict):
@@ -363,6 +381,8 @@ __all__ = [
     "InvalidSortOrder",
     "LandingNotFound",
     "MaintenanceBusy",
+    "NamespaceAlreadyExists",
+    "NamespaceNotEmpty",
     "NoSuchNamespace",
     "NoSuchQuarantineRecord",
     "NoSuchSource",

@@ -22,7 +22,9 @@ Why each is worth its risk:
 - ``compute_statistics_plan``, ``data_file_statistics_from_parquet_metadata``,
   ``parquet_path_to_id_mapping``: a written Parquet file's Iceberg metrics.
 - ``SQL_CATALOG_OVERRIDES``: private ``SqlCatalog`` methods ``tables/catalog.py``
-  overrides or calls to cache parsed metadata files.
+  overrides or calls to cache parsed metadata files, and ``_resolve_table_location``,
+  the catalog's own rule for where a new table lives (a staged creation must put the
+  table where a direct one would).
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -41,6 +43,7 @@ from pyiceberg.io.pyarrow import (
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table.delete_file_index import DeleteFileIndex
 from pyiceberg.table.update import update_table_metadata
 
@@ -48,8 +51,15 @@ InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
 """``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
 Not thread-safe: it keeps the file being evaluated on itself."""
 
-SQL_CATALOG_OVERRIDES = ("_convert_orm_to_iceberg", "_load_file_io")
-"""Private ``SqlCatalog`` methods that ``tables/catalog.LakeCatalog`` overrides or calls."""
+SQL_CATALOG_OVERRIDES = ("_convert_orm_to_iceberg", "_load_file_io", "_resolve_table_location")
+"""Private ``SqlCatalog`` methods that ``tables/`` overrides or calls."""
+
+
+def table_location(catalog: SqlCatalog, location: str | None, namespace: str, table: str) -> str:
+    """Where ``catalog`` puts a new table: ``location`` if given, else under the
+    namespace's ``location`` property, else under the warehouse."""
+    resolved: str = catalog._resolve_table_location(location, namespace, table)
+    return resolved
 
 
 def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
@@ -99,6 +109,7 @@ def render_expression(conn: duckdb.DuckDBPyConnection, node: dict[str, Any]) -> 
 
 __all__ = [
     "SQL_CATALOG_OVERRIDES",
+    "table_location",
     "ArrowScan",
     "DeleteFileIndex",
     "InclusiveMetricsEvaluator",

@@ -1,0 +1,27 @@
+"""What every route receives: the ``Lake`` the app was made with, and the check that a
+URL's ``{prefix}`` is the one ``/v1/config`` handed out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from icehouse.errors import NotFound
+from icehouse.lake import Lake
+
+
+def lake_of(request: Request) -> Lake:
+    lake: Lake = request.app.state.lake
+    return lake
+
+
+def check_prefix(prefix: str, request: Request) -> None:
+    """Raises: NotFound (a prefix this server does not serve)."""
+    if prefix != request.app.state.prefix:
+        raise NotFound(f"no catalog {prefix!r} here; GET /v1/config names the prefix to use")
+
+
+LakeDep = Annotated[Lake, Depends(lake_of)]
+API = "/v1/{prefix}"
+"""The root of every catalog route (``prefix`` as ``/v1/config`` hands it out)."""

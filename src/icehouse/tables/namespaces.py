@@ -1,0 +1,93 @@
+"""Namespaces of the Iceberg catalog: list, create, describe, alter and drop.
+
+icehouse's own commands create a namespace on the fly with a table's first creation;
+engines that speak the Iceberg REST protocol manage namespaces themselves, with
+properties, and expect the catalog's answers (exists, not empty) as errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pyiceberg.catalog.sql import SqlCatalog
+
+from icehouse.errors import InvalidInput
+from icehouse.tables.catalog_errors import catalog_errors
+
+Namespace = tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class PropertiesChange:
+    """What an update of a namespace's properties did, key by key."""
+
+    removed: list[str]
+    updated: list[str]
+    missing: list[str]
+    """Keys asked to be removed that were not set."""
+
+
+def list_namespaces(catalog: SqlCatalog, parent: Namespace = ()) -> list[Namespace]:
+    """Raises: NoSuchNamespace (``parent`` does not exist)."""
+    with catalog_errors(namespace=parent):
+        return sorted(tuple(n) for n in catalog.list_namespaces(parent))
+
+
+def create_namespace(
+    catalog: SqlCatalog, namespace: Namespace, properties: dict[str, str]
+) -> dict[str, str]:
+    """Returns: the namespace's properties as stored.
+    Raises: NamespaceAlreadyExists, InvalidInput (an empty name)."""
+    _check(namespace)
+    with catalog_errors(namespace=namespace):
+        catalog.create_namespace(namespace, properties)
+        return dict(catalog.load_namespace_properties(namespace))
+
+
+def namespace_properties(catalog: SqlCatalog, namespace: Namespace) -> dict[str, str]:
+    """Raises: NoSuchNamespace."""
+    _check(namespace)
+    with catalog_errors(namespace=namespace):
+        return dict(catalog.load_namespace_properties(namespace))
+
+
+def namespace_exists(catalog: SqlCatalog, namespace: Namespace) -> bool:
+    return bool(namespace) and all(namespace) and catalog.namespace_exists(namespace)
+
+
+def drop_namespace(catalog: SqlCatalog, namespace: Namespace) -> None:
+    """Raises: NoSuchNamespace, NamespaceNotEmpty."""
+    _check(namespace)
+    with catalog_errors(namespace=namespace):
+        catalog.drop_namespace(namespace)
+
+
+def update_namespace_properties(
+    catalog: SqlCatalog, namespace: Namespace, *, removals: set[str], updates: dict[str, str]
+) -> PropertiesChange:
+    """Raises: NoSuchNamespace, InvalidInput (a key both removed and updated)."""
+    _check(namespace)
+    if overlap := removals & updates.keys():
+        raise InvalidInput(f"keys both removed and updated: {', '.join(sorted(overlap))}")
+    with catalog_errors(namespace=namespace):
+        summary = catalog.update_namespace_properties(namespace, removals, updates)
+    return PropertiesChange(
+        removed=sorted(summary.removed), updated=sorted(summary.updated), missing=sorted(summary.missing)
+    )
+
+
+def _check(namespace: Namespace) -> None:
+    if not namespace or not all(namespace):
+        raise InvalidInput(f"a namespace needs a non-empty name at every level, got {namespace!r}")
+
+
+__all__ = [
+    "Namespace",
+    "PropertiesChange",
+    "create_namespace",
+    "drop_namespace",
+    "list_namespaces",
+    "namespace_exists",
+    "namespace_properties",
+    "update_namespace_properties",
+]
