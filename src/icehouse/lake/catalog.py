@@ -29,7 +29,9 @@ class LakeNamespaces:
         sorted. Raises: NoSuchNamespace."""
         return namespaces.list_namespaces(self._lake._catalog, parent)
 
-    def create(self, namespace: Namespace, properties: dict[str, str] | None = None) -> dict[str, str]:
+    def create(
+        self, namespace: Namespace, properties: dict[str, str] | None = None
+    ) -> dict[str, str]:
         """Returns: its properties as stored. Raises: NamespaceAlreadyExists, InvalidInput."""
         return namespaces.create_namespace(self._lake._catalog, namespace, properties or {})
 
@@ -80,7 +82,9 @@ class LakeCatalogTables:
         Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
         return catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
 
-    def load(self, namespace: Namespace, name: str, *, snapshots: SnapshotsMode = "all") -> TableState:
+    def load(
+        self, namespace: Namespace, name: str, *, snapshots: SnapshotsMode = "all"
+    ) -> TableState:
         """Raises: NoSuchTable."""
         return catalog_tables.load_table_state(
             self._lake._catalog, namespace, name, snapshots=snapshots

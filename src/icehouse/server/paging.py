@@ -31,6 +31,9 @@ def page(
 
 def _decode(token: str) -> str:
     try:
-        return base64.urlsafe_b64decode(token.encode()).decode()
+        key = base64.b64decode(token.encode(), altchars=b"-_", validate=True).decode()
     except (binascii.Error, UnicodeDecodeError, ValueError):
-        raise InvalidInput(f"pageToken {token!r} is not a token this server handed out") from None
+        key = ""
+    if not key:
+        raise InvalidInput(f"pageToken {token!r} is not a token this server handed out")
+    return key

@@ -92,9 +92,7 @@ def commit_table(
             f"the body's identifier {'.'.join([*named.namespace, named.name])!r} is not "
             f"the table in the URL {'.'.join([*levels, table])!r}"
         )
-    state = lake.catalog.commit(
-        levels, table, requirements=body.requirements, updates=body.updates
-    )
+    state = lake.catalog.commit(levels, table, requirements=body.requirements, updates=body.updates)
     return {"metadata-location": state.metadata_location, "metadata": state.metadata}
 
 

@@ -35,6 +35,7 @@ import json
 from typing import Any
 
 import duckdb
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions.visitors import _InclusiveMetricsEvaluator
 from pyiceberg.io.pyarrow import (
     ArrowScan,
@@ -43,7 +44,6 @@ from pyiceberg.io.pyarrow import (
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
-from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table.delete_file_index import DeleteFileIndex
 from pyiceberg.table.update import update_table_metadata
 
@@ -109,7 +109,6 @@ def render_expression(conn: duckdb.DuckDBPyConnection, node: dict[str, Any]) -> 
 
 __all__ = [
     "SQL_CATALOG_OVERRIDES",
-    "table_location",
     "ArrowScan",
     "DeleteFileIndex",
     "InclusiveMetricsEvaluator",
@@ -119,5 +118,6 @@ __all__ = [
     "parquet_path_to_id_mapping",
     "render_expression",
     "serialize_sql",
+    "table_location",
     "update_table_metadata",
 ]

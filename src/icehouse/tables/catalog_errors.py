@@ -55,9 +55,7 @@ def catalog_errors(*, namespace: tuple[str, ...], table: str | None = None) -> I
     except NoSuchTableError as exc:
         raise NoSuchTable(f"table {name!r} does not exist ({exc})", table=name) from exc
     except NamespaceAlreadyExistsError as exc:
-        raise NamespaceAlreadyExists(
-            f"namespace {ns!r} already exists", namespace=ns
-        ) from exc
+        raise NamespaceAlreadyExists(f"namespace {ns!r} already exists", namespace=ns) from exc
     except NamespaceNotEmptyError as exc:
         raise NamespaceNotEmpty(
             f"namespace {ns!r} still holds tables; drop them first ({exc})", namespace=ns

@@ -10,8 +10,8 @@ compare-and-swap of the metadata pointer, and whatever ``LakeCatalog`` adds.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pyiceberg.catalog.sql import SqlCatalog
@@ -78,11 +78,15 @@ def create_table(
             if new.partition_spec
             else UNPARTITIONED_PARTITION_SPEC
         )
-        order = SortOrder.model_validate(new.write_order) if new.write_order else UNSORTED_SORT_ORDER
+        order = (
+            SortOrder.model_validate(new.write_order) if new.write_order else UNSORTED_SORT_ORDER
+        )
         properties = {**TABLE_DEFAULTS, **(new.properties or {})}
         if not stage:
             table = _fitting(
-                lambda: catalog.create_table(identifier, schema, new.location, spec, order, properties)
+                lambda: catalog.create_table(
+                    identifier, schema, new.location, spec, order, properties
+                )
             )
             return _state(table.metadata_location, table.metadata, "all")
         if not catalog.namespace_exists(namespace):

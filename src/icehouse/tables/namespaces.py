@@ -72,7 +72,9 @@ def update_namespace_properties(
     with catalog_errors(namespace=namespace):
         summary = catalog.update_namespace_properties(namespace, removals, updates)
     return PropertiesChange(
-        removed=sorted(summary.removed), updated=sorted(summary.updated), missing=sorted(summary.missing)
+        removed=sorted(summary.removed),
+        updated=sorted(summary.updated),
+        missing=sorted(summary.missing),
     )
 
 
