@@ -1,0 +1,91 @@
+"""``icehouse serve``: refuses to serve without authentication unless told, and then
+only on loopback; once started it prints how to connect, and a client that follows
+those words sees the lake."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from pyiceberg.catalog import Catalog, load_catalog
+
+from tests.fixtures_server import free_port
+from tests.test_cli import ok, one_line, run
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    path = tmp_path / "lake"
+    ok("init", "--home", str(path))
+    return str(path)
+
+
+def test_serve_refuses_to_start_without_allow_anonymous(home: str) -> None:
+    result = run("serve", "--home", home)
+    assert result.exit_code == 2
+    assert "no identities or tokens yet" in one_line(result.stderr)
+    assert "--allow-anonymous" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])
+def test_serve_refuses_anonymous_access_on_a_host_others_can_reach(home: str, host: str) -> None:
+    result = run("serve", "--home", home, "--host", host, "--allow-anonymous")
+    assert result.exit_code == 2
+    assert f"only on a loopback host (127.0.0.1, ::1 or localhost), not {host!r}" in one_line(
+        result.stderr
+    )
+
+
+def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None:
+    ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "icehouse",
+            "serve",
+            "--home",
+            home,
+            "--port",
+            str(port),
+            "--allow-anonymous",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    try:
+        assert server.stdout is not None
+        printed = [server.stdout.readline() for _ in range(5)]
+        url = f"http://127.0.0.1:{port}"
+        assert printed[0].strip() == (
+            f"Serving the Iceberg REST catalog at {url} (anonymous: no authentication)"
+        )
+        snippet = f'catalog = load_catalog("icehouse", type="rest", uri="{url}")'
+        assert snippet in "".join(printed)
+        catalog = _connect_when_listening(url)
+        assert catalog.list_tables("web") == [("web", "hits")]
+    finally:
+        server.send_signal(signal.SIGTERM)
+        _, stderr = server.communicate()
+    assert server.returncode == 0, stderr
+    assert "GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
+
+
+def _connect_when_listening(url: str) -> Catalog:
+    """The URL is printed before the port is bound: retry until it answers."""
+    while True:
+        try:
+            return load_catalog("icehouse", type="rest", uri=url)
+        except requests.ConnectionError:
+            threading.Event().wait(0.05)
