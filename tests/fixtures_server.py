@@ -9,6 +9,7 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +47,13 @@ def free_port() -> int:
 @pytest.fixture
 def served(lake: Lake) -> Iterator[Served]:
     """The lake served over HTTP until the test ends."""
+    with serving(lake) as running:
+        yield running
+
+
+@contextmanager
+def serving(lake: Lake) -> Iterator[Served]:
+    """``lake`` served over HTTP until the block ends."""
     config = uvicorn.Config(
         create_app(lake), host="127.0.0.1", port=free_port(), log_level="warning"
     )
