@@ -8,6 +8,7 @@ sit here for every path at once.
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING, Any
 
 from icehouse.tables import catalog_tables, namespaces
@@ -16,6 +17,16 @@ from icehouse.tables.namespaces import Namespace, PropertiesChange
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake
+
+__all__ = [
+    "LakeCatalogTables",
+    "LakeNamespaces",
+    "Namespace",
+    "NewTable",
+    "PropertiesChange",
+    "SnapshotsMode",
+    "TableState",
+]
 
 
 class LakeNamespaces:
@@ -98,8 +109,8 @@ class LakeCatalogTables:
         namespace: Namespace,
         name: str,
         *,
-        requirements: list[dict[str, Any]],
-        updates: list[dict[str, Any]],
+        requirements: builtins.list[dict[str, Any]],
+        updates: builtins.list[dict[str, Any]],
     ) -> TableState:
         """Apply Iceberg updates if every requirement holds on the current metadata.
 

@@ -35,5 +35,5 @@ def served_endpoints(routers: list[APIRouter]) -> list[str]:
         for router in routers
         for route in router.routes
         if isinstance(route, APIRoute) and route.path.startswith(API)
-        for method in route.methods
+        for method in route.methods or ()
     )
