@@ -180,3 +180,15 @@ def test_namespace_properties_are_updated_and_dropped_namespaces_are_gone(served
     client.drop_namespace("web")
     assert not client.namespace_exists("web")
     assert client.list_namespaces() == []
+
+
+def test_a_namespace_keeps_existing_when_its_last_property_is_removed(served: Served) -> None:
+    client = served.client()
+    client.create_namespace("bare")
+    assert client.load_namespace_properties("bare") == {}
+    client.create_namespace("web", {"owner": "ana"})
+    change = client.update_namespace_properties("web", removals={"owner"})
+    assert (change.removed, change.updated) == (["owner"], [])
+    assert client.namespace_exists("web")
+    assert client.load_namespace_properties("web") == {}
+    assert client.list_namespaces() == [("bare",), ("web",)]

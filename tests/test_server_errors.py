@@ -5,6 +5,7 @@ input; ``/v1/config``, ETags, and one log line per request."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -186,3 +187,17 @@ def test_each_request_is_logged_with_route_status_and_time(
         "ms",
     )
     assert float(ms) >= 0
+
+
+def test_registering_a_file_that_is_not_metadata_is_a_400_and_registers_nothing(
+    web: Served, tmp_path: Path
+) -> None:
+    junk = tmp_path / "junk.metadata.json"
+    junk.write_text("not json")
+    url = web.url(f"{API}/namespaces/web/register")
+    for location in [str(junk), str(tmp_path / "missing.metadata.json")]:
+        response = requests.post(url, json={"name": "copy", "metadata-location": location})
+        assert response.status_code == 400
+        assert "not a readable Iceberg metadata file" in error_of(response)["message"]
+    assert web.lake.tables.list() == ["web.hits"]
+    assert requests.head(web.url(f"{API}/namespaces/web/tables/copy")).status_code == 404

@@ -51,9 +51,9 @@ def catalog_errors(*, namespace: tuple[str, ...], table: str | None = None) -> I
     try:
         yield
     except NoSuchNamespaceError as exc:
-        raise NoSuchNamespace(f"namespace {ns!r} does not exist ({exc})", namespace=ns) from exc
+        raise NoSuchNamespace(f"namespace {ns!r} does not exist", namespace=ns) from exc
     except NoSuchTableError as exc:
-        raise NoSuchTable(f"table {name!r} does not exist ({exc})", table=name) from exc
+        raise NoSuchTable(f"table {name!r} does not exist", table=name) from exc
     except NamespaceAlreadyExistsError as exc:
         raise NamespaceAlreadyExists(f"namespace {ns!r} already exists", namespace=ns) from exc
     except NamespaceNotEmptyError as exc:

@@ -15,9 +15,11 @@ from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.io import load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
+from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableRequest, StagedTable, Table
 from pyiceberg.table.metadata import TableMetadata, new_table_metadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
@@ -176,16 +178,20 @@ def rename_table(
 def register_table(
     catalog: SqlCatalog, namespace: Namespace, name: str, metadata_location: str
 ) -> TableState:
-    """Enter an existing metadata file into the catalog as a new table.
+    """Enter an existing metadata file into the catalog as a new table. The file is read
+    first: the catalog would enter the row before reading it, leaving a table that no
+    one can load.
 
     Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput (not a metadata file)."""
     with catalog_errors(namespace=namespace, table=name):
         try:
-            table = catalog.register_table((*namespace, name), metadata_location)
-        except (OSError, json.JSONDecodeError) as exc:
+            io = load_file_io(catalog.properties, metadata_location)
+            FromInputFile.table_metadata(io.new_input(metadata_location))
+        except (OSError, ValueError, IcebergValidationError) as exc:  # missing, not metadata
             raise InvalidInput(
                 f"{metadata_location}: not a readable Iceberg metadata file ({exc})"
             ) from exc
+        table = catalog.register_table((*namespace, name), metadata_location)
     return _state(table.metadata_location, table.metadata, "all")
 
 

@@ -9,12 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.catalog.sql import IcebergNamespaceProperties, SqlCatalog
 
 from icehouse.errors import InvalidInput
 from icehouse.tables.catalog_errors import catalog_errors
 
 Namespace = tuple[str, ...]
+
+_PLACEHOLDER = IcebergNamespaceProperties.NAMESPACE_MINIMAL_PROPERTIES
+"""The catalog keeps a namespace as rows of its properties, so one without properties
+holds this placeholder; it is never shown, and it is put back when the last real
+property is removed (else the namespace would vanish)."""
 
 
 @dataclass(frozen=True)
@@ -41,14 +46,14 @@ def create_namespace(
     _check(namespace)
     with catalog_errors(namespace=namespace):
         catalog.create_namespace(namespace, properties)
-        return dict(catalog.load_namespace_properties(namespace))
+        return _shown(catalog.load_namespace_properties(namespace))
 
 
 def namespace_properties(catalog: SqlCatalog, namespace: Namespace) -> dict[str, str]:
     """Raises: NoSuchNamespace."""
     _check(namespace)
     with catalog_errors(namespace=namespace):
-        return dict(catalog.load_namespace_properties(namespace))
+        return _shown(catalog.load_namespace_properties(namespace))
 
 
 def namespace_exists(catalog: SqlCatalog, namespace: Namespace) -> bool:
@@ -70,12 +75,20 @@ def update_namespace_properties(
     if overlap := removals & updates.keys():
         raise InvalidInput(f"keys both removed and updated: {', '.join(sorted(overlap))}")
     with catalog_errors(namespace=namespace):
+        current = catalog.load_namespace_properties(namespace)
+        if not updates and current.keys() <= removals | _PLACEHOLDER.keys():
+            removals, updates = removals - _PLACEHOLDER.keys(), dict(_PLACEHOLDER)
         summary = catalog.update_namespace_properties(namespace, removals, updates)
+    hidden = set(_PLACEHOLDER)
     return PropertiesChange(
-        removed=sorted(summary.removed),
-        updated=sorted(summary.updated),
-        missing=sorted(summary.missing),
+        removed=sorted(set(summary.removed) - hidden),
+        updated=sorted(set(summary.updated) - hidden),
+        missing=sorted(set(summary.missing) - hidden),
     )
+
+
+def _shown(properties: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in properties.items() if _PLACEHOLDER.get(k) != v}
 
 
 def _check(namespace: Namespace) -> None:
