@@ -89,3 +89,16 @@ def _connect_when_listening(url: str) -> Catalog:
             return load_catalog("icehouse", type="rest", uri=url)
         except requests.ConnectionError:
             threading.Event().wait(0.05)
+
+
+def test_the_cli_starts_without_loading_the_web_stack() -> None:
+    """Only ``serve`` needs FastAPI and uvicorn; every other command starts without."""
+    probe = "import sys, icehouse.cli.app; print(sorted({'fastapi', 'uvicorn'} & set(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    assert loaded.stdout.strip() == "[]"

@@ -7,7 +7,7 @@ command: the facade hands out icehouse types only, so no caller can go around it
 At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped, as
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
-``lake.catalog`` give the Iceberg catalog as the REST protocol sees it (``catalog.py``).
+``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_c
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
-from icehouse.lake.catalog import LakeCatalogTables, LakeNamespaces
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
+from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
 from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
@@ -68,7 +68,7 @@ class Lake:
         """Compaction, expiry, orphan files, manifests, the autopilot, past runs."""
         self.namespaces = LakeNamespaces(self)
         """The catalog's namespaces, with their properties."""
-        self.catalog = LakeCatalogTables(self)
+        self.iceberg = LakeIceberg(self)
         """Tables as the Iceberg REST protocol handles them (metadata JSON, commits)."""
 
     # -- opening ------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Header, Query, Response
 from fastapi.responses import JSONResponse
 
 from icehouse.errors import InvalidInput
-from icehouse.lake.catalog import NewTable, TableState
+from icehouse.lake.iceberg import NewTable, TableState
 from icehouse.server.deps import API, LakeDep, check_prefix
 from icehouse.server.models import (
     CommitTableBody,
@@ -35,7 +35,7 @@ def list_tables(
 ) -> dict[str, Any]:
     levels = namespace_from_path(namespace)
     names, next_token = page(
-        lake.catalog.list(levels), lambda name: name, token=page_token, size=page_size
+        lake.iceberg.list(levels), lambda name: name, token=page_token, size=page_size
     )
     return {
         "identifiers": [{"namespace": list(levels), "name": name} for name in names],
@@ -52,7 +52,7 @@ def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> dict[s
         location=body.location,
         properties=body.properties,
     )
-    state = lake.catalog.create(
+    state = lake.iceberg.create(
         namespace_from_path(namespace), body.name, new, stage=body.stage_create
     )
     return _load_result(state)
@@ -68,7 +68,7 @@ def load_table(
 ) -> Response:
     """The table's metadata, with an ETag: a client that sends it back in
     ``If-None-Match`` while the table is unchanged gets a 304 and no body."""
-    state = lake.catalog.load(namespace_from_path(namespace), table, snapshots=snapshots)
+    state = lake.iceberg.load(namespace_from_path(namespace), table, snapshots=snapshots)
     etag = _etag(state, snapshots)
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": etag})
@@ -77,7 +77,7 @@ def load_table(
 
 @router.head(TABLE)
 def table_exists(namespace: str, table: str, lake: LakeDep) -> Response:
-    found = lake.catalog.exists(namespace_from_path(namespace), table)
+    found = lake.iceberg.exists(namespace_from_path(namespace), table)
     return Response(status_code=204 if found else 404)
 
 
@@ -92,7 +92,7 @@ def commit_table(
             f"the body's identifier {'.'.join([*named.namespace, named.name])!r} is not "
             f"the table in the URL {'.'.join([*levels, table])!r}"
         )
-    state = lake.catalog.commit(levels, table, requirements=body.requirements, updates=body.updates)
+    state = lake.iceberg.commit(levels, table, requirements=body.requirements, updates=body.updates)
     return {"metadata-location": state.metadata_location, "metadata": state.metadata}
 
 
@@ -103,13 +103,13 @@ def drop_table(
     lake: LakeDep,
     purge_requested: bool = Query(default=False, alias="purgeRequested"),
 ) -> Response:
-    lake.catalog.drop(namespace_from_path(namespace), table, purge=purge_requested)
+    lake.iceberg.drop(namespace_from_path(namespace), table, purge=purge_requested)
     return Response(status_code=204)
 
 
 @router.post("/tables/rename", status_code=204)
 def rename_table(body: RenameTableBody, lake: LakeDep) -> Response:
-    lake.catalog.rename(
+    lake.iceberg.rename(
         (tuple(body.source.namespace), body.source.name),
         (tuple(body.destination.namespace), body.destination.name),
     )
@@ -120,7 +120,7 @@ def rename_table(body: RenameTableBody, lake: LakeDep) -> Response:
 def register_table(namespace: str, body: RegisterTableBody, lake: LakeDep) -> dict[str, Any]:
     if body.overwrite:
         raise InvalidInput("registering over an existing table (overwrite) is not supported")
-    state = lake.catalog.register(namespace_from_path(namespace), body.name, body.metadata_location)
+    state = lake.iceberg.register(namespace_from_path(namespace), body.name, body.metadata_location)
     return _load_result(state)
 
 

@@ -1,4 +1,4 @@
-"""``lake.namespaces`` and ``lake.catalog``: the Iceberg catalog as engines see it.
+"""``lake.namespaces`` and ``lake.iceberg``: the Iceberg catalog as engines see it.
 
 The REST server (and any Python caller that wants the protocol's view) goes through
 these, never through PyIceberg: they take and give namespaces as tuples, names as
@@ -19,7 +19,7 @@ if TYPE_CHECKING:
     from icehouse.lake import Lake
 
 __all__ = [
-    "LakeCatalogTables",
+    "LakeIceberg",
     "LakeNamespaces",
     "Namespace",
     "NewTable",
@@ -51,6 +51,7 @@ class LakeNamespaces:
         return namespaces.namespace_properties(self._lake._catalog, namespace)
 
     def exists(self, namespace: Namespace) -> bool:
+        """Whether the namespace exists (an empty or malformed name does not)."""
         return namespaces.namespace_exists(self._lake._catalog, namespace)
 
     def drop(self, namespace: Namespace) -> None:
@@ -73,8 +74,8 @@ class LakeNamespaces:
         )
 
 
-class LakeCatalogTables:
-    """``lake.catalog``: tables as the Iceberg REST protocol handles them (metadata as
+class LakeIceberg:
+    """``lake.iceberg``: tables as the Iceberg REST protocol handles them (metadata as
     Iceberg JSON; commits as requirements and updates)."""
 
     def __init__(self, lake: Lake) -> None:
@@ -102,6 +103,7 @@ class LakeCatalogTables:
         )
 
     def exists(self, namespace: Namespace, name: str) -> bool:
+        """Whether the table exists."""
         return catalog_tables.table_exists(self._lake._catalog, namespace, name)
 
     def commit(
