@@ -201,3 +201,17 @@ def test_registering_a_file_that_is_not_metadata_is_a_400_and_registers_nothing(
         assert "not a readable Iceberg metadata file" in error_of(response)["message"]
     assert web.lake.tables.list() == ["web.hits"]
     assert requests.head(web.url(f"{API}/namespaces/web/tables/copy")).status_code == 404
+
+
+def test_the_etag_of_a_commit_answers_304_until_the_table_moves_again(web: Served) -> None:
+    url = web.url(f"{API}/namespaces/web/tables/hits")
+    loaded = requests.get(url).json()
+    body = {
+        "requirements": [{"type": "assert-table-uuid", "uuid": loaded["metadata"]["table-uuid"]}],
+        "updates": [{"action": "set-properties", "updates": {"owner": "ana"}}],
+    }
+    committed = requests.post(url, json=body)
+    etag = committed.headers["ETag"]
+    assert requests.get(url, headers={"If-None-Match": etag}).status_code == 304
+    refs = requests.get(url, params={"snapshots": "refs"}, headers={"If-None-Match": etag})
+    assert refs.status_code == 200  # another representation: another tag

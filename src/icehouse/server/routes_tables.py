@@ -44,7 +44,7 @@ def list_tables(
 
 
 @router.post(TABLES)
-def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> dict[str, Any]:
+def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> Response:
     new = NewTable(
         schema=body.table_schema,
         partition_spec=body.partition_spec,
@@ -55,7 +55,9 @@ def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> dict[s
     state = lake.iceberg.create(
         namespace_from_path(namespace), body.name, new, stage=body.stage_create
     )
-    return _load_result(state)
+    if state.metadata_location is None:  # staged: no version of the table exists yet
+        return JSONResponse(_load_result(state))
+    return JSONResponse(_load_result(state), headers={"ETag": _etag(state, "all")})
 
 
 @router.get(TABLE)
@@ -66,8 +68,9 @@ def load_table(
     snapshots: Literal["all", "refs"] = "all",
     if_none_match: str | None = Header(default=None),
 ) -> Response:
-    """The table's metadata, with an ETag: a client that sends it back in
-    ``If-None-Match`` while the table is unchanged gets a 304 and no body."""
+    """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
+    the ETag of a load, create or commit while the table is unchanged gets a 304 and no
+    body."""
     state = lake.iceberg.load(namespace_from_path(namespace), table, snapshots=snapshots)
     etag = _etag(state, snapshots)
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
@@ -82,9 +85,7 @@ def table_exists(namespace: str, table: str, lake: LakeDep) -> Response:
 
 
 @router.post(TABLE)
-def commit_table(
-    namespace: str, table: str, body: CommitTableBody, lake: LakeDep
-) -> dict[str, Any]:
+def commit_table(namespace: str, table: str, body: CommitTableBody, lake: LakeDep) -> Response:
     levels = namespace_from_path(namespace)
     named = body.identifier
     if named is not None and (tuple(named.namespace), named.name) != (levels, table):
@@ -93,7 +94,8 @@ def commit_table(
             f"the table in the URL {'.'.join([*levels, table])!r}"
         )
     state = lake.iceberg.commit(levels, table, requirements=body.requirements, updates=body.updates)
-    return {"metadata-location": state.metadata_location, "metadata": state.metadata}
+    result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
+    return JSONResponse(result, headers={"ETag": _etag(state, "all")})
 
 
 @router.delete(TABLE, status_code=204)
