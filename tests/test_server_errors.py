@@ -215,3 +215,13 @@ def test_the_etag_of_a_commit_answers_304_until_the_table_moves_again(web: Serve
     assert requests.get(url, headers={"If-None-Match": etag}).status_code == 304
     refs = requests.get(url, params={"snapshots": "refs"}, headers={"If-None-Match": etag})
     assert refs.status_code == 200  # another representation: another tag
+
+
+def test_a_property_both_removed_and_set_is_a_422_and_changes_nothing(web: Served) -> None:
+    url = web.url(f"{API}/namespaces/web/properties")
+    requests.post(url, json={"updates": {"owner": "ana"}})
+    response = requests.post(url, json={"removals": ["owner"], "updates": {"owner": "bo"}})
+    assert response.status_code == 422
+    assert error_of(response)["type"] == "UnprocessableEntityException"
+    assert "owner" in error_of(response)["message"]
+    assert web.client().load_namespace_properties("web") == {"owner": "ana"}

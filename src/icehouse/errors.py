@@ -34,6 +34,7 @@ thing the same way.
     │   ├── QueryError
     │   │   └── EqualityDeletesUnsupported
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
+    │   ├── ConflictingProperties     422  keys both removed and set in one update
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -268,6 +269,18 @@ class FilterNotTranslatable(InvalidInput):
         self.term = term
 
 
+class ConflictingProperties(InvalidInput):
+    """One update both removes and sets the same property keys: which should win is
+    unknowable, so nothing is changed (the REST spec's 422)."""
+
+    status = 422
+    error_type = "UnprocessableEntityException"
+
+    def __init__(self, message: str, *, keys: list[str]) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 class UnsafeMaintenance(InvalidInput):
     """A maintenance request that could destroy data still in use (the message says why
     and how to insist)."""
@@ -366,6 +379,7 @@ __all__ = [
     "CommitRaced",
     "CommitUncertain",
     "Conflict",
+    "ConflictingProperties",
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",

@@ -68,7 +68,7 @@ class LakeNamespaces:
         """Remove and set properties in one step.
 
         Returns: which keys were removed, updated, and asked to be removed but missing.
-        Raises: NoSuchNamespace, InvalidInput (a key both removed and set)."""
+        Raises: NoSuchNamespace, ConflictingProperties (a key both removed and set)."""
         return namespaces.update_namespace_properties(
             self._lake._catalog, namespace, removals=removals or set(), updates=updates or {}
         )

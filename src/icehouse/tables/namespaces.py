@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from pyiceberg.catalog.sql import IcebergNamespaceProperties, SqlCatalog
 
-from icehouse.errors import InvalidInput
+from icehouse.errors import ConflictingProperties, InvalidInput
 from icehouse.tables.catalog_errors import catalog_errors
 
 Namespace = tuple[str, ...]
@@ -70,10 +70,13 @@ def drop_namespace(catalog: SqlCatalog, namespace: Namespace) -> None:
 def update_namespace_properties(
     catalog: SqlCatalog, namespace: Namespace, *, removals: set[str], updates: dict[str, str]
 ) -> PropertiesChange:
-    """Raises: NoSuchNamespace, InvalidInput (a key both removed and updated)."""
+    """Raises: NoSuchNamespace, ConflictingProperties (a key both removed and updated)."""
     _check(namespace)
-    if overlap := removals & updates.keys():
-        raise InvalidInput(f"keys both removed and updated: {', '.join(sorted(overlap))}")
+    if overlap := sorted(removals & updates.keys()):
+        raise ConflictingProperties(
+            f"keys both removed and updated: {', '.join(overlap)}; nothing was changed",
+            keys=overlap,
+        )
     with catalog_errors(namespace=namespace):
         current = catalog.load_namespace_properties(namespace)
         if not updates and current.keys() <= removals | _PLACEHOLDER.keys():
