@@ -4,6 +4,7 @@ those words sees the lake."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -44,30 +45,34 @@ def test_serve_refuses_anonymous_access_on_a_host_others_can_reach(home: str, ho
     )
 
 
-def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None:
-    ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+def start_serve(home: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """``icehouse serve`` as a real process on a free port, and its URL."""
     port = free_port()
     server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "icehouse",
-            "serve",
-            "--home",
-            home,
-            "--port",
-            str(port),
-            "--allow-anonymous",
-        ],
+        [sys.executable, "-m", "icehouse", "serve", "--home", home, "--port", str(port),
+         "--allow-anonymous", *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
         env={**os.environ, "PYTHONPATH": str(SRC)},
-    )
+    )  # fmt: skip
+    return server, f"http://127.0.0.1:{port}"
+
+
+def stop(server: subprocess.Popen[str]) -> str:
+    """SIGTERM, as a supervisor stops it; returns what it logged on stderr."""
+    server.send_signal(signal.SIGTERM)
+    _, stderr = server.communicate()
+    assert server.returncode == 0, stderr
+    return stderr
+
+
+def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None:
+    ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+    server, url = start_serve(home)
     try:
         assert server.stdout is not None
         printed = [server.stdout.readline() for _ in range(5)]
-        url = f"http://127.0.0.1:{port}"
         assert printed[0].strip() == (
             f"Serving the Iceberg REST catalog at {url} (anonymous: no authentication)"
         )
@@ -76,10 +81,26 @@ def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None
         catalog = _connect_when_listening(url)
         assert catalog.list_tables("web") == [("web", "hits")]
     finally:
-        server.send_signal(signal.SIGTERM)
-        _, stderr = server.communicate()
-    assert server.returncode == 0, stderr
+        stderr = stop(server)
     assert "GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
+
+
+def test_serve_format_json_prints_the_client_configuration(home: str) -> None:
+    server, url = start_serve(home, "--format", "json")
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline()]
+        while lines[-1] not in ("}\n", ""):  # "" if it ended early
+            lines.append(server.stdout.readline())
+        printed = json.loads("".join(lines))
+        assert printed == {
+            "url": url,
+            "anonymous": True,
+            "pyiceberg": {"type": "rest", "uri": url},
+        }
+        assert _connect_when_listening(printed["pyiceberg"]["uri"]).list_namespaces() == []
+    finally:
+        stop(server)
 
 
 def _connect_when_listening(url: str) -> Catalog:

@@ -16,14 +16,15 @@ from typing import Annotated
 
 import typer
 
-from icehouse.cli.common import EXIT_USAGE, HomeOption, open_lake
-from icehouse.cli.output import Output
+from icehouse.cli.common import EXIT_USAGE, DocumentFormatOption, HomeOption, open_lake
+from icehouse.cli.output import DocumentFormat, Output
 
 DEFAULT_PORT = 8181
 
 
 def serve(
     home: HomeOption = None,
+    format: DocumentFormatOption = DocumentFormat.table,
     host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = DEFAULT_PORT,
     allow_anonymous: Annotated[
@@ -35,7 +36,7 @@ def serve(
     ] = False,
 ) -> None:
     """Serve the lake's tables over the Iceberg REST catalog protocol."""
-    output = Output()
+    output = Output(format)
     if not allow_anonymous:
         output.note(
             "[red]Error:[/red] icehouse serve has no identities or tokens yet, so every "
@@ -56,7 +57,8 @@ def serve(
 
     with open_lake(home, output) as lake:
         url = f"http://{_url_host(host)}:{port}"
-        output.out.print(connect_text(url), markup=False)
+        connect = {"url": url, "anonymous": True, "pyiceberg": {"type": "rest", "uri": url}}
+        output.emit(connect, lambda console: console.print(connect_text(url), markup=False))
         _log_requests_to_stderr()
         _stop_signals_exit_zero()
         uvicorn.run(create_app(lake), host=host, port=port, log_level="warning", access_log=False)
