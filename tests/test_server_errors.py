@@ -5,6 +5,7 @@ input; ``/v1/config``, ETags, and one log line per request."""
 from __future__ import annotations
 
 import logging
+import sqlite3
 from pathlib import Path
 from typing import Any
 
@@ -225,3 +226,19 @@ def test_a_property_both_removed_and_set_is_a_422_and_changes_nothing(web: Serve
     assert error_of(response)["type"] == "UnprocessableEntityException"
     assert "owner" in error_of(response)["message"]
     assert web.client().load_namespace_properties("web") == {"owner": "ana"}
+
+
+def test_a_state_database_that_does_not_answer_is_a_503_naming_it(web: Served) -> None:
+    """Another process holds the SQLite state database locked past the busy timeout."""
+    state = web.lake.home / "state.db"
+    blocker = sqlite3.connect(state, isolation_level=None)
+    try:
+        blocker.execute("BEGIN EXCLUSIVE")
+        response = requests.post(web.url(f"{API}/namespaces"), json={"namespace": ["late"]})
+    finally:
+        blocker.close()
+    assert response.status_code == 503
+    error = error_of(response)
+    assert error["type"] == "ServiceUnavailableException"
+    assert "state database" in error["message"]
+    assert web.client().list_namespaces() == [("web",)]

@@ -3,6 +3,7 @@ URL's ``{prefix}`` is the one ``/v1/config`` handed out."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
@@ -11,9 +12,13 @@ from icehouse.errors import NotFound
 from icehouse.lake import Lake
 
 
-def lake_of(request: Request) -> Lake:
+def lake_of(request: Request) -> Iterator[Lake]:
+    """The app's lake, with an outage of the state database or the object store during
+    the request answered as a 503 naming the service (a commit cut off by one may or may
+    not have landed: clients must not retry it blindly, and do not on a 503)."""
     lake: Lake = request.app.state.lake
-    return lake
+    with lake.outages_as_errors():
+        yield lake
 
 
 def check_prefix(prefix: str, request: Request) -> None:
