@@ -12,17 +12,22 @@
                                        none of the three imports another
        lake                            all of the above (the facade)
        demo/                           all of the above
-       cli/                            everything; nothing else imports cli, except the
-                                       package's ``__main__`` (``python -m icehouse``)
+       server/                         the REST catalog: the lake (its one door), config and
+                                       errors; never ingest/, maintain/ or query/ directly
+       cli/                            everything; nothing else imports cli or server, except
+                                       the package's ``__main__`` (``python -m icehouse``)
+                                       and the ``serve`` command (server)
 
    A module may always import its own part (``maintain.compact`` → ``maintain.proof``).
    The package's ``__init__`` re-exports the public surface (lake, config, errors and
    ingestion's report).
 
-2. PyIceberg. Outside ``tables/``, a module may import only the public value types listed
+2. Nothing imports ``cli``; only ``cli`` imports ``server`` (the rules above say so).
+
+3. PyIceberg. Outside ``tables/``, a module may import only the public value types listed
    in ``PUBLIC_PYICEBERG``: planning, reading, committing and manifests are ``tables/``'s.
 
-3. Internals of dependencies (names with a leading underscore, DuckDB's
+4. Internals of dependencies (names with a leading underscore, DuckDB's
    ``json_serialize_sql``) are used in ``tables/_compat.py`` only, and ``tables/_compat``
    is imported by ``tables/`` only.
 """
@@ -52,7 +57,8 @@ ALLOWED: dict[str, set[str]] = {
     "query": LOW | {"tables"},
     "lake": LOW | DOMAIN,
     "demo": LOW | DOMAIN | {"lake"},
-    "cli": LOW | DOMAIN | {"lake", "demo"},
+    "server": {"errors", "config", "lake"},
+    "cli": LOW | DOMAIN | {"lake", "demo", "server"},
     "__init__": {"config", "errors", "ingest", "lake"},
     "__main__": {"cli"},
 }

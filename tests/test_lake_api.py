@@ -13,6 +13,7 @@ import pytest
 import icehouse
 from icehouse.lake import Lake
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
+from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
 from icehouse.tables.catalog import load_table
 from tests import fixtures_lake
 
@@ -89,7 +90,15 @@ def test_the_lake_hands_out_no_pyiceberg_sqlalchemy_or_duckdb_objects() -> None:
     """One door: what ``Lake`` and its groups return, and every attribute they offer, is
     of icehouse's own (or plain pyarrow and Python) types; each public method says what
     it does in a docstring."""
-    groups = [Lake, LakeTables, LakeSources, LakeQuarantine, LakeMaintenance]
+    groups = [
+        Lake,
+        LakeTables,
+        LakeSources,
+        LakeQuarantine,
+        LakeMaintenance,
+        LakeNamespaces,
+        LakeIceberg,
+    ]
     for cls in groups:
         for name, method in _public_methods(cls):
             returned = str(get_type_hints(method).get("return"))

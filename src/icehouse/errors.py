@@ -15,6 +15,8 @@ thing the same way.
     │   └── NoSuchQuarantineRecord
     ├── Conflict                      409
     │   ├── TableAlreadyExists
+    │   ├── NamespaceAlreadyExists
+    │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
@@ -35,6 +37,7 @@ thing the same way.
     │   │   └── EqualityDeletesUnsupported
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
+    │   ├── ConflictingProperties     422  keys both removed and set in one update
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -122,6 +125,22 @@ class TableAlreadyExists(Conflict):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class NamespaceAlreadyExists(Conflict):
+    def __init__(self, message: str, *, namespace: str) -> None:
+        super().__init__(message)
+        self.namespace = namespace
+
+
+class NamespaceNotEmpty(Conflict):
+    """Dropping a namespace that still holds tables would orphan them: drop them first."""
+
+    error_type = "NamespaceNotEmptyException"
+
+    def __init__(self, message: str, *, namespace: str) -> None:
+        super().__init__(message)
+        self.namespace = namespace
 
 
 class SourceAlreadyExists(Conflict):
@@ -286,6 +305,18 @@ class ConfirmationRequired(InvalidInput):
         self.action = action
 
 
+class ConflictingProperties(InvalidInput):
+    """One update both removes and sets the same property keys: which should win is
+    unknowable, so nothing is changed (the REST spec's 422)."""
+
+    status = 422
+    error_type = "UnprocessableEntityException"
+
+    def __init__(self, message: str, *, keys: list[str]) -> None:
+        super().__init__(message)
+        self.keys = keys
+
+
 class UnsafeMaintenance(InvalidInput):
     """A maintenance request that could destroy data still in use (the message says why
     and how to insist)."""
@@ -385,6 +416,7 @@ __all__ = [
     "CommitUncertain",
     "ConfirmationRequired",
     "Conflict",
+    "ConflictingProperties",
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
@@ -400,6 +432,8 @@ __all__ = [
     "InvalidSortOrder",
     "LandingNotFound",
     "MaintenanceBusy",
+    "NamespaceAlreadyExists",
+    "NamespaceNotEmpty",
     "NoSuchNamespace",
     "NoSuchQuarantineRecord",
     "NoSuchSource",

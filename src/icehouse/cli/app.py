@@ -10,6 +10,7 @@ from icehouse.cli import (
     ingest_cmd,
     maintain_cmd,
     quarantine_cmd,
+    serve_cmd,
     sources,
     sql_cmd,
     tables,
@@ -40,6 +41,7 @@ app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)
 app.command("demo")(demo_cmd.demo)
+app.command("serve")(serve_cmd.serve)
 
 
 @app.command("init")

@@ -6,7 +6,8 @@ command: the facade hands out icehouse types only, so no caller can go around it
 
 At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped, as
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
-``lake.quarantine`` and ``lake.maintenance`` (``facades.py``).
+``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
+``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``).
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
+from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
 from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
@@ -55,6 +57,7 @@ class Lake:
         self._clock = clock
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
+        self._opening = threading.Lock()  # the server's request threads share one lake
         self._queries = QuerySession()  # this lake's own: no two lakes share caches
         self._manifests = self._queries.manifests
         """Decoded manifests, shared by this lake's queries and its maintenance."""
@@ -66,6 +69,10 @@ class Lake:
         """Files and lines ingestion refused, and their replay."""
         self.maintenance = LakeMaintenance(self)
         """Compaction, expiry, orphan files, manifests, the autopilot, past runs."""
+        self.namespaces = LakeNamespaces(self)
+        """The catalog's namespaces, with their properties."""
+        self.iceberg = LakeIceberg(self)
+        """Tables as the Iceberg REST protocol handles them (metadata JSON, commits)."""
 
     # -- opening ------------------------------------------------------------------------
 
@@ -155,14 +162,15 @@ class Lake:
     @property
     def _catalog(self) -> SqlCatalog:
         """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
-        if self._iceberg_catalog is None:
-            self._iceberg_catalog = open_catalog(
-                self.config.state_url,
-                self.config.warehouse,
-                self.config.storage,
-                clock=self._clock,
-            )
-        return self._iceberg_catalog
+        with self._opening:
+            if self._iceberg_catalog is None:
+                self._iceberg_catalog = open_catalog(
+                    self.config.state_url,
+                    self.config.warehouse,
+                    self.config.storage,
+                    clock=self._clock,
+                )
+            return self._iceberg_catalog
 
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).

@@ -22,8 +22,10 @@ Why each is worth its risk:
 - ``compute_statistics_plan``, ``data_file_statistics_from_parquet_metadata``,
   ``parquet_path_to_id_mapping``: a written Parquet file's Iceberg metrics.
 - ``SQL_CATALOG_OVERRIDES``: private ``SqlCatalog`` methods ``tables/catalog.py``
-  overrides or calls to cache parsed metadata files and to stage every commit (the one
-  place all writers' commits pass, whatever client made them).
+  overrides or calls to cache parsed metadata files, to stage every commit (the one
+  place all writers' commits pass, whatever client made them), and
+  ``_resolve_table_location``, the catalog's own rule for where a new table lives (a
+  staged creation must put the table where a direct one would).
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -34,6 +36,7 @@ import json
 from typing import Any
 
 import duckdb
+from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions.visitors import _InclusiveMetricsEvaluator
 from pyiceberg.io.pyarrow import (
     ArrowScan,
@@ -49,9 +52,20 @@ InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
 """``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
 Not thread-safe: it keeps the file being evaluated on itself."""
 
-SQL_CATALOG_OVERRIDES = ("_convert_orm_to_iceberg", "_load_file_io", "_update_and_stage_table")
-"""Private ``SqlCatalog`` methods that ``tables/catalog.LakeCatalog`` overrides or calls:
-the first two to cache parsed metadata files, the last to stage every commit."""
+SQL_CATALOG_OVERRIDES = (
+    "_convert_orm_to_iceberg",
+    "_load_file_io",
+    "_update_and_stage_table",
+    "_resolve_table_location",
+)
+"""Private ``SqlCatalog`` methods that ``tables/`` overrides or calls."""
+
+
+def table_location(catalog: SqlCatalog, location: str | None, namespace: str, table: str) -> str:
+    """Where ``catalog`` puts a new table: ``location`` if given, else under the
+    namespace's ``location`` property, else under the warehouse."""
+    resolved: str = catalog._resolve_table_location(location, namespace, table)
+    return resolved
 
 
 def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
@@ -110,5 +124,6 @@ __all__ = [
     "parquet_path_to_id_mapping",
     "render_expression",
     "serialize_sql",
+    "table_location",
     "update_table_metadata",
 ]

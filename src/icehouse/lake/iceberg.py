@@ -1,0 +1,137 @@
+"""``lake.namespaces`` and ``lake.iceberg``: the Iceberg catalog as engines see it.
+
+The REST server (and any Python caller that wants the protocol's view) goes through
+these, never through PyIceberg: they take and give namespaces as tuples, names as
+strings and Iceberg metadata as plain JSON-able dicts, so that authorisation can later
+sit here for every path at once.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, Any
+
+from icehouse.tables import catalog_tables, namespaces
+from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
+from icehouse.tables.namespaces import Namespace, PropertiesChange
+
+if TYPE_CHECKING:
+    from icehouse.lake import Lake
+
+__all__ = [
+    "LakeIceberg",
+    "LakeNamespaces",
+    "Namespace",
+    "NewTable",
+    "PropertiesChange",
+    "SnapshotsMode",
+    "TableState",
+]
+
+
+class LakeNamespaces:
+    """``lake.namespaces``: list, create, describe, alter and drop namespaces."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def list(self, parent: Namespace = ()) -> list[Namespace]:
+        """Returns: the namespaces directly under ``parent`` (default: the top level),
+        sorted. Raises: NoSuchNamespace."""
+        return namespaces.list_namespaces(self._lake._catalog, parent)
+
+    def create(
+        self, namespace: Namespace, properties: dict[str, str] | None = None
+    ) -> dict[str, str]:
+        """Returns: its properties as stored. Raises: NamespaceAlreadyExists, InvalidInput."""
+        return namespaces.create_namespace(self._lake._catalog, namespace, properties or {})
+
+    def properties(self, namespace: Namespace) -> dict[str, str]:
+        """Raises: NoSuchNamespace."""
+        return namespaces.namespace_properties(self._lake._catalog, namespace)
+
+    def exists(self, namespace: Namespace) -> bool:
+        """Whether the namespace exists (an empty or malformed name does not)."""
+        return namespaces.namespace_exists(self._lake._catalog, namespace)
+
+    def drop(self, namespace: Namespace) -> None:
+        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables)."""
+        namespaces.drop_namespace(self._lake._catalog, namespace)
+
+    def update(
+        self,
+        namespace: Namespace,
+        *,
+        removals: set[str] | None = None,
+        updates: dict[str, str] | None = None,
+    ) -> PropertiesChange:
+        """Remove and set properties in one step.
+
+        Returns: which keys were removed, updated, and asked to be removed but missing.
+        Raises: NoSuchNamespace, ConflictingProperties (a key both removed and set)."""
+        return namespaces.update_namespace_properties(
+            self._lake._catalog, namespace, removals=removals or set(), updates=updates or {}
+        )
+
+
+class LakeIceberg:
+    """``lake.iceberg``: tables as the Iceberg REST protocol handles them (metadata as
+    Iceberg JSON; commits as requirements and updates)."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def list(self, namespace: Namespace) -> list[str]:
+        """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace."""
+        return catalog_tables.list_tables(self._lake._catalog, namespace)
+
+    def create(
+        self, namespace: Namespace, name: str, new: NewTable, *, stage: bool = False
+    ) -> TableState:
+        """Create a table (icehouse's table defaults apply; the request's properties
+        win); with ``stage``, only describe the table a later commit will create.
+
+        Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
+        return catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+
+    def load(
+        self, namespace: Namespace, name: str, *, snapshots: SnapshotsMode = "all"
+    ) -> TableState:
+        """Raises: NoSuchTable."""
+        return catalog_tables.load_table_state(
+            self._lake._catalog, namespace, name, snapshots=snapshots
+        )
+
+    def exists(self, namespace: Namespace, name: str) -> bool:
+        """Whether the table exists."""
+        return catalog_tables.table_exists(self._lake._catalog, namespace, name)
+
+    def commit(
+        self,
+        namespace: Namespace,
+        name: str,
+        *,
+        requirements: builtins.list[dict[str, Any]],
+        updates: builtins.list[dict[str, Any]],
+    ) -> TableState:
+        """Apply Iceberg updates if every requirement holds on the current metadata.
+
+        Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
+        TableAlreadyExists, InvalidInput."""
+        return catalog_tables.commit_table(
+            self._lake._catalog, namespace, name, requirements=requirements, updates=updates
+        )
+
+    def drop(self, namespace: Namespace, name: str, *, purge: bool = False) -> None:
+        """Raises: NoSuchTable."""
+        catalog_tables.drop_table(self._lake._catalog, namespace, name, purge=purge)
+
+    def rename(self, source: tuple[Namespace, str], destination: tuple[Namespace, str]) -> None:
+        """Raises: NoSuchTable, NoSuchNamespace, TableAlreadyExists."""
+        catalog_tables.rename_table(self._lake._catalog, source, destination)
+
+    def register(self, namespace: Namespace, name: str, metadata_location: str) -> TableState:
+        """Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
+        return catalog_tables.register_table(
+            self._lake._catalog, namespace, name, metadata_location
+        )

@@ -1,0 +1,54 @@
+"""The app factory: one ``Lake`` shared by every request, the routes, the error answers
+and one log line per request."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+
+from fastapi import FastAPI, Request, Response
+
+from icehouse.lake import Lake
+from icehouse.server import routes_config, routes_namespaces, routes_tables
+from icehouse.server.errors import install_error_handlers
+
+logger = logging.getLogger("icehouse.server")
+
+PREFIX = "icehouse"
+
+
+def create_app(lake: Lake, *, prefix: str = PREFIX) -> FastAPI:
+    """An Iceberg REST catalog over ``lake`` (the caller opens and closes it).
+
+    Routes run in FastAPI's worker threads and share the lake: its catalog connections
+    are pooled, and every commit is a compare-and-swap in the state database."""
+    app = FastAPI(title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None)
+    app.state.lake = lake
+    app.state.prefix = prefix
+    catalog_routers = [routes_namespaces.router, routes_tables.router]
+    app.state.endpoints = routes_config.served_endpoints(catalog_routers)
+    install_error_handlers(app)
+    app.include_router(routes_config.router)
+    for router in catalog_routers:
+        app.include_router(router)
+    app.middleware("http")(_log_request)
+    return app
+
+
+async def _log_request(
+    request: Request, call_next: Callable[[Request], Awaitable[Response]]
+) -> Response:
+    """``GET /v1/{prefix}/namespaces/{namespace} 200 3.1 ms``: the route's template, not
+    the path, so that lines group by operation."""
+    started = time.perf_counter()
+    status = 500
+    try:
+        response = await call_next(request)
+        status = response.status_code
+        return response
+    finally:
+        route = request.scope.get("route")
+        path = getattr(route, "path", request.url.path)
+        elapsed = (time.perf_counter() - started) * 1000
+        logger.info("%s %s %d %.1f ms", request.method, path, status, elapsed)

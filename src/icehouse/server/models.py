@@ -1,0 +1,58 @@
+"""Request bodies of the REST catalog, validated before any route runs.
+
+They check the envelope (names, types, required fields); the Iceberg payloads inside
+(schemas, specs, requirements, updates) stay plain JSON here and are parsed by the
+catalog below the ``Lake``, which answers a 400 naming what did not parse.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+
+
+class CreateNamespaceBody(_Body):
+    namespace: list[str] = Field(min_length=1)
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+class UpdateNamespacePropertiesBody(_Body):
+    removals: list[str] = Field(default_factory=list)
+    updates: dict[str, str] = Field(default_factory=dict)
+
+
+class CreateTableBody(_Body):
+    name: str = Field(min_length=1)
+    location: str | None = None
+    table_schema: dict[str, Any] = Field(alias="schema")
+    partition_spec: dict[str, Any] | None = Field(default=None, alias="partition-spec")
+    write_order: dict[str, Any] | None = Field(default=None, alias="write-order")
+    stage_create: bool = Field(default=False, alias="stage-create")
+    properties: dict[str, str] = Field(default_factory=dict)
+
+
+class TableIdentifierBody(_Body):
+    namespace: list[str] = Field(min_length=1)
+    name: str = Field(min_length=1)
+
+
+class CommitTableBody(_Body):
+    identifier: TableIdentifierBody | None = None
+    requirements: list[dict[str, Any]] = Field(default_factory=list)
+    updates: list[dict[str, Any]] = Field(default_factory=list)
+
+
+class RenameTableBody(_Body):
+    source: TableIdentifierBody
+    destination: TableIdentifierBody
+
+
+class RegisterTableBody(_Body):
+    name: str = Field(min_length=1)
+    metadata_location: str = Field(alias="metadata-location", min_length=1)
+    overwrite: bool = False

@@ -1,0 +1,39 @@
+"""``GET /v1/config`` and ``/healthz``: what a client learns before anything else."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.routing import APIRoute
+
+from icehouse.server.deps import API
+
+router = APIRouter()
+
+
+@router.get("/v1/config")
+def get_config(request: Request) -> dict[str, Any]:
+    """The prefix every other route lives under, and the endpoints served."""
+    return {
+        "defaults": {},
+        "overrides": {"prefix": request.app.state.prefix},
+        "endpoints": request.app.state.endpoints,
+    }
+
+
+@router.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+def served_endpoints(routers: list[APIRouter]) -> list[str]:
+    """``"GET /v1/{prefix}/namespaces"``... as the REST spec's ``endpoints`` lists them,
+    derived from the routers themselves so that the list cannot drift from what answers."""
+    return sorted(
+        f"{method} {route.path}"
+        for router in routers
+        for route in router.routes
+        if isinstance(route, APIRoute) and route.path.startswith(API)
+        for method in route.methods or ()
+    )

@@ -1,0 +1,140 @@
+"""Tables: list, create (and stage), load (with ETag), exists (HEAD), commit, drop,
+rename, register."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any, Literal
+
+from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi.responses import JSONResponse
+
+from icehouse.errors import InvalidInput
+from icehouse.lake.iceberg import NewTable, TableState
+from icehouse.server.deps import API, LakeDep, check_prefix
+from icehouse.server.models import (
+    CommitTableBody,
+    CreateTableBody,
+    RegisterTableBody,
+    RenameTableBody,
+)
+from icehouse.server.paging import page
+from icehouse.server.paths import namespace_from_path
+
+router = APIRouter(prefix=API, dependencies=[Depends(check_prefix)])
+TABLES = "/namespaces/{namespace}/tables"
+TABLE = TABLES + "/{table}"
+
+
+@router.get(TABLES)
+def list_tables(
+    namespace: str,
+    lake: LakeDep,
+    page_token: str | None = Query(default=None, alias="pageToken"),
+    page_size: int | None = Query(default=None, alias="pageSize", ge=1),
+) -> dict[str, Any]:
+    levels = namespace_from_path(namespace)
+    names, next_token = page(
+        lake.iceberg.list(levels), lambda name: name, token=page_token, size=page_size
+    )
+    return {
+        "identifiers": [{"namespace": list(levels), "name": name} for name in names],
+        "next-page-token": next_token,
+    }
+
+
+@router.post(TABLES)
+def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> Response:
+    new = NewTable(
+        schema=body.table_schema,
+        partition_spec=body.partition_spec,
+        write_order=body.write_order,
+        location=body.location,
+        properties=body.properties,
+    )
+    state = lake.iceberg.create(
+        namespace_from_path(namespace), body.name, new, stage=body.stage_create
+    )
+    if state.metadata_location is None:  # staged: no version of the table exists yet
+        return JSONResponse(_load_result(state))
+    return JSONResponse(_load_result(state), headers={"ETag": _etag(state, "all")})
+
+
+@router.get(TABLE)
+def load_table(
+    namespace: str,
+    table: str,
+    lake: LakeDep,
+    snapshots: Literal["all", "refs"] = "all",
+    if_none_match: str | None = Header(default=None),
+) -> Response:
+    """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
+    the ETag of a load, create or commit while the table is unchanged gets a 304 and no
+    body."""
+    state = lake.iceberg.load(namespace_from_path(namespace), table, snapshots=snapshots)
+    etag = _etag(state, snapshots)
+    if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+        return Response(status_code=304, headers={"ETag": etag})
+    return JSONResponse(_load_result(state), headers={"ETag": etag})
+
+
+@router.head(TABLE)
+def table_exists(namespace: str, table: str, lake: LakeDep) -> Response:
+    found = lake.iceberg.exists(namespace_from_path(namespace), table)
+    return Response(status_code=204 if found else 404)
+
+
+@router.post(TABLE)
+def commit_table(namespace: str, table: str, body: CommitTableBody, lake: LakeDep) -> Response:
+    levels = namespace_from_path(namespace)
+    named = body.identifier
+    if named is not None and (tuple(named.namespace), named.name) != (levels, table):
+        raise InvalidInput(
+            f"the body's identifier {'.'.join([*named.namespace, named.name])!r} is not "
+            f"the table in the URL {'.'.join([*levels, table])!r}"
+        )
+    state = lake.iceberg.commit(levels, table, requirements=body.requirements, updates=body.updates)
+    result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
+    return JSONResponse(result, headers={"ETag": _etag(state, "all")})
+
+
+@router.delete(TABLE, status_code=204)
+def drop_table(
+    namespace: str,
+    table: str,
+    lake: LakeDep,
+    purge_requested: bool = Query(default=False, alias="purgeRequested"),
+) -> Response:
+    lake.iceberg.drop(namespace_from_path(namespace), table, purge=purge_requested)
+    return Response(status_code=204)
+
+
+@router.post("/tables/rename", status_code=204)
+def rename_table(body: RenameTableBody, lake: LakeDep) -> Response:
+    lake.iceberg.rename(
+        (tuple(body.source.namespace), body.source.name),
+        (tuple(body.destination.namespace), body.destination.name),
+    )
+    return Response(status_code=204)
+
+
+@router.post("/namespaces/{namespace}/register")
+def register_table(namespace: str, body: RegisterTableBody, lake: LakeDep) -> dict[str, Any]:
+    if body.overwrite:
+        raise InvalidInput("registering over an existing table (overwrite) is not supported")
+    state = lake.iceberg.register(namespace_from_path(namespace), body.name, body.metadata_location)
+    return _load_result(state)
+
+
+def _load_result(state: TableState) -> dict[str, Any]:
+    result: dict[str, Any] = {"metadata": state.metadata, "config": {}}
+    if state.metadata_location is not None:
+        result["metadata-location"] = state.metadata_location
+    return result
+
+
+def _etag(state: TableState, snapshots: str) -> str:
+    """A metadata file never changes once written, so its location (and the snapshots
+    mode, which changes the body) identifies the answer."""
+    digest = hashlib.sha256(f"{state.metadata_location}|{snapshots}".encode()).hexdigest()
+    return f'"{digest[:32]}"'

@@ -1,0 +1,245 @@
+"""Table operations of the Iceberg catalog in the shape the REST protocol speaks.
+
+Engines send Iceberg JSON (schemas, partition specs, sort orders, commit requirements and
+updates) and expect table metadata back as JSON. Everything here parses that JSON with
+PyIceberg's own models and goes through the catalog's own methods, so that a commit over
+the wire meets every rule a local commit meets: PyIceberg's requirement checks, the
+compare-and-swap of the metadata pointer, and whatever ``LakeCatalog`` adds.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal, TypeVar
+
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import ValidationError as IcebergValidationError
+from pyiceberg.io import load_file_io
+from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
+from pyiceberg.schema import Schema
+from pyiceberg.serializers import FromInputFile
+from pyiceberg.table import CommitTableRequest, StagedTable, Table
+from pyiceberg.table.metadata import TableMetadata, new_table_metadata
+from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
+
+from icehouse.errors import InvalidInput, NoSuchNamespace, TableAlreadyExists
+from icehouse.tables._compat import table_location
+from icehouse.tables.catalog import TABLE_DEFAULTS
+from icehouse.tables.catalog_errors import catalog_errors, dotted
+from icehouse.tables.namespaces import Namespace
+
+SnapshotsMode = Literal["all", "refs"]
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class TableState:
+    """A table as the REST protocol hands it out: its metadata file (None for a staged
+    creation, which has none yet) and that file's content as Iceberg JSON."""
+
+    metadata_location: str | None
+    metadata: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class NewTable:
+    """A creation request, still as Iceberg JSON (parsed here, where PyIceberg lives)."""
+
+    schema: dict[str, Any]
+    partition_spec: dict[str, Any] | None = None
+    write_order: dict[str, Any] | None = None
+    location: str | None = None
+    properties: dict[str, str] | None = None
+
+
+def list_tables(catalog: SqlCatalog, namespace: Namespace) -> list[str]:
+    """Returns: the names of the namespace's tables, sorted.
+    Raises: NoSuchNamespace."""
+    with catalog_errors(namespace=namespace):
+        return sorted(identifier[-1] for identifier in catalog.list_tables(namespace))
+
+
+def create_table(
+    catalog: SqlCatalog, namespace: Namespace, name: str, new: NewTable, *, stage: bool = False
+) -> TableState:
+    """Create a table with icehouse's table defaults (the request's properties win).
+
+    With ``stage``, nothing is written: the answer is the metadata the table would
+    start with, and the engine's later commit (asserting the table does not exist yet)
+    creates it.
+
+    Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput (a schema, spec or order
+    that does not parse or does not fit the schema)."""
+    identifier = (*namespace, name)
+    with catalog_errors(namespace=namespace, table=name):
+        schema = Schema.model_validate(new.schema)
+        spec = (
+            PartitionSpec.model_validate(new.partition_spec)
+            if new.partition_spec
+            else UNPARTITIONED_PARTITION_SPEC
+        )
+        order = (
+            SortOrder.model_validate(new.write_order) if new.write_order else UNSORTED_SORT_ORDER
+        )
+        properties = {**TABLE_DEFAULTS, **(new.properties or {})}
+        if not stage:
+            table = _fitting(
+                lambda: catalog.create_table(
+                    identifier, schema, new.location, spec, order, properties
+                )
+            )
+            return _state(table.metadata_location, table.metadata, "all")
+        if not catalog.namespace_exists(namespace):
+            raise NoSuchNamespace(
+                f"namespace {dotted(namespace)!r} does not exist", namespace=dotted(namespace)
+            )
+        if catalog.table_exists(identifier):
+            full = dotted(identifier)
+            raise TableAlreadyExists(f"table {full!r} already exists", table=full)
+        location = table_location(catalog, new.location, dotted(namespace), name)
+        metadata = _fitting(lambda: new_table_metadata(schema, spec, order, location, properties))
+        return _state(None, metadata, "all")
+
+
+def load_table_state(
+    catalog: SqlCatalog, namespace: Namespace, name: str, *, snapshots: SnapshotsMode = "all"
+) -> TableState:
+    """The table's current metadata; with ``snapshots="refs"``, only the snapshots a
+    branch or tag points at (engines that only read the current state need no more).
+
+    Raises: NoSuchTable."""
+    with catalog_errors(namespace=namespace, table=name):
+        table = catalog.load_table((*namespace, name))
+    return _state(table.metadata_location, table.metadata, snapshots)
+
+
+def table_exists(catalog: SqlCatalog, namespace: Namespace, name: str) -> bool:
+    return catalog.table_exists((*namespace, name))
+
+
+def commit_table(
+    catalog: SqlCatalog,
+    namespace: Namespace,
+    name: str,
+    *,
+    requirements: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
+) -> TableState:
+    """Check the requirements against the table's current metadata, apply the updates
+    and swap the metadata pointer, all through the catalog's ``commit_table``. A commit
+    asserting that the table does not exist yet creates it (a staged creation).
+
+    Raises: NoSuchTable, CommitRaced (a requirement failed or another commit won: nothing
+    landed), TableAlreadyExists, InvalidInput (a requirement or update that does not parse
+    or cannot apply)."""
+    identifier = (*namespace, name)
+    with catalog_errors(namespace=namespace, table=name):
+        request = CommitTableRequest.model_validate(
+            {
+                "identifier": {"namespace": list(namespace), "name": name},
+                "requirements": requirements,
+                "updates": updates,
+            }
+        )
+        creating = any(r.type == "assert-create" for r in request.requirements)
+        target = _placeholder(catalog, identifier) if creating else catalog.load_table(identifier)
+        response = _fitting(
+            lambda: catalog.commit_table(target, request.requirements, request.updates)
+        )
+    return _state(response.metadata_location, response.metadata, "all")
+
+
+def drop_table(catalog: SqlCatalog, namespace: Namespace, name: str, *, purge: bool) -> None:
+    """Forget the table; with ``purge``, delete its data and metadata files too.
+
+    Raises: NoSuchTable."""
+    with catalog_errors(namespace=namespace, table=name):
+        if purge:
+            catalog.purge_table((*namespace, name))
+        else:
+            catalog.drop_table((*namespace, name))
+
+
+def rename_table(
+    catalog: SqlCatalog, source: tuple[Namespace, str], destination: tuple[Namespace, str]
+) -> None:
+    """Raises: NoSuchTable (source), NoSuchNamespace (destination's namespace),
+    TableAlreadyExists (destination)."""
+    (src_ns, src), (dst_ns, dst) = source, destination
+    with catalog_errors(namespace=src_ns, table=src):
+        if not catalog.table_exists((*src_ns, src)):
+            catalog.load_table((*src_ns, src))  # raises the catalog's own NoSuchTableError
+    with catalog_errors(namespace=dst_ns, table=dst):
+        catalog.rename_table((*src_ns, src), (*dst_ns, dst))
+
+
+def register_table(
+    catalog: SqlCatalog, namespace: Namespace, name: str, metadata_location: str
+) -> TableState:
+    """Enter an existing metadata file into the catalog as a new table. The file is read
+    first: the catalog would enter the row before reading it, leaving a table that no
+    one can load.
+
+    Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput (not a metadata file)."""
+    with catalog_errors(namespace=namespace, table=name):
+        try:
+            io = load_file_io(catalog.properties, metadata_location)
+            FromInputFile.table_metadata(io.new_input(metadata_location))
+        except (OSError, ValueError, IcebergValidationError) as exc:  # missing, not metadata
+            raise InvalidInput(
+                f"{metadata_location}: not a readable Iceberg metadata file ({exc})"
+            ) from exc
+        table = catalog.register_table((*namespace, name), metadata_location)
+    return _state(table.metadata_location, table.metadata, "all")
+
+
+def _fitting(make: Callable[[], T]) -> T:
+    """PyIceberg says ``ValueError`` when a spec, order or update does not fit the
+    table (an unknown source column, a schema id that does not exist)."""
+    try:
+        return make()
+    except ValueError as exc:
+        raise InvalidInput(str(exc)) from exc
+
+
+def _placeholder(catalog: SqlCatalog, identifier: tuple[str, ...]) -> Table:
+    """The catalog's ``commit_table`` takes a table only for its name; for a table that
+    does not exist yet, an empty staged one stands in."""
+    location = table_location(catalog, None, dotted(identifier[:-1]), identifier[-1])
+    metadata = new_table_metadata(
+        Schema(), UNPARTITIONED_PARTITION_SPEC, UNSORTED_SORT_ORDER, location
+    )
+    return StagedTable(
+        identifier=identifier,
+        metadata=metadata,
+        metadata_location=location,
+        io=load_file_io(catalog.properties, location),
+        catalog=catalog,
+    )
+
+
+def _state(location: str | None, metadata: TableMetadata, snapshots: SnapshotsMode) -> TableState:
+    as_json: dict[str, Any] = json.loads(metadata.model_dump_json())
+    if snapshots == "refs":
+        referenced = {ref["snapshot-id"] for ref in as_json.get("refs", {}).values()}
+        as_json["snapshots"] = [
+            s for s in as_json.get("snapshots", []) if s["snapshot-id"] in referenced
+        ]
+    return TableState(metadata_location=location, metadata=as_json)
+
+
+__all__ = [
+    "NewTable",
+    "SnapshotsMode",
+    "TableState",
+    "commit_table",
+    "create_table",
+    "drop_table",
+    "list_tables",
+    "load_table_state",
+    "register_table",
+    "rename_table",
+    "table_exists",
+]

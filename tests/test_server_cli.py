@@ -1,0 +1,125 @@
+"""``icehouse serve``: refuses to serve without authentication unless told, and then
+only on loopback; once started it prints how to connect, and a client that follows
+those words sees the lake."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+import requests
+from pyiceberg.catalog import Catalog, load_catalog
+
+from tests.fixtures_server import free_port
+from tests.test_cli import ok, one_line, run
+
+SRC = Path(__file__).resolve().parent.parent / "src"
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> str:
+    path = tmp_path / "lake"
+    ok("init", "--home", str(path))
+    return str(path)
+
+
+def test_serve_refuses_to_start_without_allow_anonymous(home: str) -> None:
+    result = run("serve", "--home", home)
+    assert result.exit_code == 2
+    assert "no identities or tokens yet" in one_line(result.stderr)
+    assert "--allow-anonymous" in result.stderr
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])
+def test_serve_refuses_anonymous_access_on_a_host_others_can_reach(home: str, host: str) -> None:
+    result = run("serve", "--home", home, "--host", host, "--allow-anonymous")
+    assert result.exit_code == 2
+    assert f"only on a loopback host (127.0.0.1, ::1 or localhost), not {host!r}" in one_line(
+        result.stderr
+    )
+
+
+def start_serve(home: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+    """``icehouse serve`` as a real process on a free port, and its URL."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "icehouse", "serve", "--home", home, "--port", str(port),
+         "--allow-anonymous", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )  # fmt: skip
+    return server, f"http://127.0.0.1:{port}"
+
+
+def stop(server: subprocess.Popen[str]) -> str:
+    """SIGTERM, as a supervisor stops it; returns what it logged on stderr."""
+    server.send_signal(signal.SIGTERM)
+    _, stderr = server.communicate()
+    assert server.returncode == 0, stderr
+    return stderr
+
+
+def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None:
+    ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+    server, url = start_serve(home)
+    try:
+        assert server.stdout is not None
+        printed = [server.stdout.readline() for _ in range(5)]
+        assert printed[0].strip() == (
+            f"Serving the Iceberg REST catalog at {url} (anonymous: no authentication)"
+        )
+        snippet = f'catalog = load_catalog("icehouse", type="rest", uri="{url}")'
+        assert snippet in "".join(printed)
+        catalog = _connect_when_listening(url)
+        assert catalog.list_tables("web") == [("web", "hits")]
+    finally:
+        stderr = stop(server)
+    assert "GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
+
+
+def test_serve_format_json_prints_the_client_configuration(home: str) -> None:
+    server, url = start_serve(home, "--format", "json")
+    try:
+        assert server.stdout is not None
+        lines = [server.stdout.readline()]
+        while lines[-1] not in ("}\n", ""):  # "" if it ended early
+            lines.append(server.stdout.readline())
+        printed = json.loads("".join(lines))
+        assert printed == {
+            "url": url,
+            "anonymous": True,
+            "pyiceberg": {"type": "rest", "uri": url},
+        }
+        assert _connect_when_listening(printed["pyiceberg"]["uri"]).list_namespaces() == []
+    finally:
+        stop(server)
+
+
+def _connect_when_listening(url: str) -> Catalog:
+    """The URL is printed before the port is bound: retry until it answers."""
+    while True:
+        try:
+            return load_catalog("icehouse", type="rest", uri=url)
+        except requests.ConnectionError:
+            threading.Event().wait(0.05)
+
+
+def test_the_cli_starts_without_loading_the_web_stack() -> None:
+    """Only ``serve`` needs FastAPI and uvicorn; every other command starts without."""
+    probe = "import sys, icehouse.cli.app; print(sorted({'fastapi', 'uvicorn'} & set(sys.modules)))"
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        check=True,
+        env={**os.environ, "PYTHONPATH": str(SRC)},
+    )
+    assert loaded.stdout.strip() == "[]"
