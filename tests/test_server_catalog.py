@@ -192,3 +192,29 @@ def test_a_namespace_keeps_existing_when_its_last_property_is_removed(served: Se
     assert client.namespace_exists("web")
     assert client.load_namespace_properties("web") == {}
     assert client.list_namespaces() == [("bare",), ("web",)]
+
+
+def test_drop_and_rename_of_a_table_a_source_writes_to_are_refused_naming_it(
+    served: Served, tmp_path: Path
+) -> None:
+    client = served.client()
+    client.create_namespace("web")
+    client.create_table("web.hits", SCHEMA).append(ROWS)
+    fixtures_lake.add_source(served.lake, "cdn", tmp_path / "landing", table="web.hits")
+    prefix = requests.get(served.url("/v1/config")).json()["overrides"]["prefix"]
+    tables = f"/v1/{prefix}/namespaces/web/tables"
+
+    dropped = requests.delete(served.url(f"{tables}/hits"), params={"purgeRequested": "true"})
+    renamed = requests.post(
+        served.url(f"/v1/{prefix}/tables/rename"),
+        json={
+            "source": {"namespace": ["web"], "name": "hits"},
+            "destination": {"namespace": ["web"], "name": "hits_old"},
+        },
+    )
+
+    for refused in (dropped, renamed):
+        assert refused.status_code == 409
+        assert "source cdn writes to it" in refused.json()["error"]["message"]
+    assert served.lake.sql("SELECT count(*) AS n FROM web.hits").to_pylist() == [{"n": 3}]
+    assert client.list_tables("web") == [("web", "hits")]

@@ -11,6 +11,7 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from icehouse.lake import lifecycle
 from icehouse.tables import catalog_tables, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
 from icehouse.tables.namespaces import Namespace, PropertiesChange
@@ -123,15 +124,28 @@ class LakeIceberg:
         )
 
     def drop(self, namespace: Namespace, name: str, *, purge: bool = False) -> None:
-        """Raises: NoSuchTable."""
-        catalog_tables.drop_table(self._lake._catalog, namespace, name, purge=purge)
+        """Drop as ``lake.tables.drop`` does, with its guards: a table a source writes to,
+        or with a batch open, is refused; ``purge`` deletes its files under the
+        maintenance lease.
+
+        Raises: NoSuchTable, TableInUse, MaintenanceLocked, OutsideWarehouse."""
+        lifecycle.drop_table(self._lake, _dotted(namespace, name), purge=purge)
 
     def rename(self, source: tuple[Namespace, str], destination: tuple[Namespace, str]) -> None:
-        """Raises: NoSuchTable, NoSuchNamespace, TableAlreadyExists."""
-        catalog_tables.rename_table(self._lake._catalog, source, destination)
+        """Rename as ``lake.tables.rename`` does, with its guards and the table's
+        ingestion and maintenance state carried to the new name.
+
+        Raises: NoSuchTable, NoSuchNamespace, TableAlreadyExists, TableInUse."""
+        catalog_tables.check_renamable(self._lake._catalog, source, destination)
+        lifecycle.rename_table(self._lake, _dotted(*source), _dotted(*destination))
 
     def register(self, namespace: Namespace, name: str, metadata_location: str) -> TableState:
         """Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
         return catalog_tables.register_table(
             self._lake._catalog, namespace, name, metadata_location
         )
+
+
+def _dotted(namespace: Namespace, name: str) -> str:
+    """The ``namespace.table`` name icehouse's own commands and state use."""
+    return ".".join((*namespace, name))

@@ -151,28 +151,21 @@ def commit_table(
     return _state(response.metadata_location, response.metadata, "all")
 
 
-def drop_table(catalog: SqlCatalog, namespace: Namespace, name: str, *, purge: bool) -> None:
-    """Forget the table; with ``purge``, delete its data and metadata files too.
-
-    Raises: NoSuchTable."""
-    with catalog_errors(namespace=namespace, table=name):
-        if purge:
-            catalog.purge_table((*namespace, name))
-        else:
-            catalog.drop_table((*namespace, name))
-
-
-def rename_table(
+def check_renamable(
     catalog: SqlCatalog, source: tuple[Namespace, str], destination: tuple[Namespace, str]
 ) -> None:
-    """Raises: NoSuchTable (source), NoSuchNamespace (destination's namespace),
-    TableAlreadyExists (destination)."""
+    """Raises what a rename of ``source`` to ``destination`` would meet, before it starts:
+    NoSuchTable (source), NoSuchNamespace (destination's namespace), TableAlreadyExists
+    (destination)."""
     (src_ns, src), (dst_ns, dst) = source, destination
     with catalog_errors(namespace=src_ns, table=src):
         if not catalog.table_exists((*src_ns, src)):
             catalog.load_table((*src_ns, src))  # raises the catalog's own NoSuchTableError
     with catalog_errors(namespace=dst_ns, table=dst):
-        catalog.rename_table((*src_ns, src), (*dst_ns, dst))
+        catalog.load_namespace_properties(dst_ns)  # raises NoSuchNamespaceError
+        if catalog.table_exists((*dst_ns, dst)):
+            full = ".".join((*dst_ns, dst))
+            raise TableAlreadyExists(f"table {full!r} already exists", table=full)
 
 
 def register_table(
@@ -234,12 +227,11 @@ __all__ = [
     "NewTable",
     "SnapshotsMode",
     "TableState",
+    "check_renamable",
     "commit_table",
     "create_table",
-    "drop_table",
     "list_tables",
     "load_table_state",
     "register_table",
-    "rename_table",
     "table_exists",
 ]
