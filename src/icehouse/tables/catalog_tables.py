@@ -14,7 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal, TypeVar
 
-from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import ValidationError as IcebergValidationError
 from pyiceberg.io import load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
@@ -23,12 +24,14 @@ from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import CommitTableRequest, StagedTable, Table
 from pyiceberg.table.metadata import TableMetadata, new_table_metadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
+from sqlalchemy import select
 
 from icehouse.errors import InvalidInput, NoSuchNamespace, TableAlreadyExists
 from icehouse.tables._compat import table_location
 from icehouse.tables.catalog import TABLE_DEFAULTS
 from icehouse.tables.catalog_errors import catalog_errors, dotted
-from icehouse.tables.namespaces import Namespace
+from icehouse.tables.metadata_reads import RENDERED, metadata_location
+from icehouse.tables.namespaces import Namespace, namespace_exists
 
 SnapshotsMode = Literal["all", "refs"]
 T = TypeVar("T")
@@ -56,9 +59,26 @@ class NewTable:
 
 def list_tables(catalog: SqlCatalog, namespace: Namespace) -> list[str]:
     """Returns: the names of the namespace's tables, sorted.
+
+    One plain query of the catalog's table rows (views excluded, as the catalog's own
+    ``list_tables`` does), not the catalog's ORM sessions: listing is a hot path of the
+    REST catalog, and building one ORM object per table cost several times the query.
+    The namespace is looked up only when it lists nothing.
+
     Raises: NoSuchNamespace."""
-    with catalog_errors(namespace=namespace):
-        return sorted(identifier[-1] for identifier in catalog.list_tables(namespace))
+    query = select(IcebergTables.table_name).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace == Catalog.namespace_to_string(namespace),
+    )
+    if (tables_only := catalog._iceberg_type_filter()) is not None:
+        query = query.where(tables_only)
+    with catalog.engine.connect() as connection:
+        names = sorted(connection.execute(query).scalars())
+    if not names and not namespace_exists(catalog, namespace):
+        raise NoSuchNamespace(
+            f"namespace {dotted(namespace)!r} does not exist", namespace=dotted(namespace)
+        )
+    return names
 
 
 def create_table(
@@ -108,11 +128,16 @@ def load_table_state(
 ) -> TableState:
     """The table's current metadata; with ``snapshots="refs"``, only the snapshots a
     branch or tag points at (engines that only read the current state need no more).
+    The rendered metadata is kept by location (see ``metadata_reads``); the returned
+    document is shared and must not be changed.
 
     Raises: NoSuchTable."""
+    location = metadata_location(catalog, namespace, name)
     with catalog_errors(namespace=namespace, table=name):
-        table = catalog.load_table((*namespace, name))
-    return _state(table.metadata_location, table.metadata, snapshots)
+        document = RENDERED.get(
+            catalog, location, snapshots, lambda metadata: _rendered(metadata, snapshots)
+        )
+    return TableState(metadata_location=location, metadata=document)
 
 
 def table_exists(catalog: SqlCatalog, namespace: Namespace, name: str) -> bool:
@@ -214,13 +239,17 @@ def _placeholder(catalog: SqlCatalog, identifier: tuple[str, ...]) -> Table:
 
 
 def _state(location: str | None, metadata: TableMetadata, snapshots: SnapshotsMode) -> TableState:
+    return TableState(metadata_location=location, metadata=_rendered(metadata, snapshots))
+
+
+def _rendered(metadata: TableMetadata, snapshots: SnapshotsMode) -> dict[str, Any]:
     as_json: dict[str, Any] = json.loads(metadata.model_dump_json())
     if snapshots == "refs":
         referenced = {ref["snapshot-id"] for ref in as_json.get("refs", {}).values()}
         as_json["snapshots"] = [
             s for s in as_json.get("snapshots", []) if s["snapshot-id"] in referenced
         ]
-    return TableState(metadata_location=location, metadata=as_json)
+    return as_json
 
 
 __all__ = [
