@@ -1,0 +1,64 @@
+"""The fast paths of loadTable and listTables answer exactly what the slow ones did: a
+table changed behind the server's back (by the lake itself, or by another server process
+sharing its state database) is never served from what was kept of an older version."""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import requests
+from pyiceberg.table import Table
+
+from tests import fixtures_lake, fixtures_server
+from tests.fixtures_server import Served
+
+home = fixtures_lake.home
+lake = fixtures_lake.lake
+served = fixtures_server.served
+events = fixtures_lake.events
+
+EVENTS_URL = "/v1/icehouse/namespaces/logs/tables/events"
+
+
+def test_a_commit_made_outside_the_server_is_loaded_with_a_new_etag(
+    served: Served, events: Table
+) -> None:
+    first = requests.get(served.url(EVENTS_URL))
+    etag = first.headers["ETag"]
+    assert requests.get(served.url(EVENTS_URL), headers={"If-None-Match": etag}).status_code == 304
+
+    fixtures_lake.append_batches(served.lake, days=(1,), per_day=1)
+
+    again = requests.get(served.url(EVENTS_URL), headers={"If-None-Match": etag})
+    assert again.status_code == 200
+    assert again.headers["ETag"] != etag
+    assert len(again.json()["metadata"]["snapshots"]) == 1
+    assert first.json()["metadata"].get("snapshots", []) == []
+
+
+def test_both_renderings_of_one_version_are_kept_apart(served: Served, events: Table) -> None:
+    fixtures_lake.append_batches(served.lake, days=(1, 2), per_day=1)
+    every = requests.get(served.url(EVENTS_URL)).json()["metadata"]["snapshots"]
+    refs = requests.get(served.url(EVENTS_URL), params={"snapshots": "refs"}).json()
+    again = requests.get(served.url(EVENTS_URL)).json()["metadata"]["snapshots"]
+    assert (len(every), len(refs["metadata"]["snapshots"]), len(again)) == (2, 1, 2)
+
+
+def test_listing_tables_names_tables_only_and_refuses_a_missing_namespace(
+    served: Served,
+) -> None:
+    client = served.client()
+    client.create_namespace("web")
+    assert requests.get(served.url("/v1/icehouse/namespaces/web/tables")).json() == {
+        "identifiers": [],
+        "next-page-token": None,
+    }
+    schema = pa.schema([("id", pa.int64())])
+    for name in ("b", "a"):
+        client.create_table(f"web.{name}", schema)
+
+    listed = requests.get(served.url("/v1/icehouse/namespaces/web/tables")).json()
+    missing = requests.get(served.url("/v1/icehouse/namespaces/nope/tables"))
+
+    assert [t["name"] for t in listed["identifiers"]] == ["a", "b"]
+    assert missing.status_code == 404
+    assert missing.json()["error"]["type"] == "NoSuchNamespaceException"
