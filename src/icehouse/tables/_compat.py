@@ -25,7 +25,10 @@ Why each is worth its risk:
   overrides or calls to cache parsed metadata files, to stage every commit (the one
   place all writers' commits pass, whatever client made them), and
   ``_resolve_table_location``, the catalog's own rule for where a new table lives (a
-  staged creation must put the table where a direct one would).
+  staged creation must put the table where a direct one would), and
+  ``_iceberg_type_filter``, the catalog's own test that a row is a table and not a view,
+  which the REST catalog's plain queries (``catalog_tables.list_tables``,
+  ``metadata_reads.metadata_location``) apply as its ORM queries do.
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -47,6 +50,7 @@ from pyiceberg.io.pyarrow import (
 )
 from pyiceberg.table.delete_file_index import DeleteFileIndex
 from pyiceberg.table.update import update_table_metadata
+from sqlalchemy import ColumnElement
 
 InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
 """``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
@@ -57,6 +61,7 @@ SQL_CATALOG_OVERRIDES = (
     "_load_file_io",
     "_update_and_stage_table",
     "_resolve_table_location",
+    "_iceberg_type_filter",
 )
 """Private ``SqlCatalog`` methods that ``tables/`` overrides or calls."""
 
@@ -66,6 +71,12 @@ def table_location(catalog: SqlCatalog, location: str | None, namespace: str, ta
     namespace's ``location`` property, else under the warehouse."""
     resolved: str = catalog._resolve_table_location(location, namespace, table)
     return resolved
+
+
+def tables_only(catalog: SqlCatalog) -> ColumnElement[bool] | None:
+    """The filter that keeps a query of the catalog's table rows to tables (not views),
+    or None when the catalog's schema has no such column."""
+    return catalog._iceberg_type_filter()
 
 
 def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:

@@ -27,10 +27,10 @@ from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from sqlalchemy import select
 
 from icehouse.errors import InvalidInput, NoSuchNamespace, TableAlreadyExists
-from icehouse.tables._compat import table_location
+from icehouse.tables._compat import table_location, tables_only
 from icehouse.tables.catalog import TABLE_DEFAULTS
 from icehouse.tables.catalog_errors import catalog_errors, dotted
-from icehouse.tables.metadata_reads import RENDERED, metadata_location
+from icehouse.tables.metadata_reads import metadata_location, rendered_metadata
 from icehouse.tables.namespaces import Namespace, namespace_exists
 
 SnapshotsMode = Literal["all", "refs"]
@@ -70,8 +70,8 @@ def list_tables(catalog: SqlCatalog, namespace: Namespace) -> list[str]:
         IcebergTables.catalog_name == catalog.name,
         IcebergTables.table_namespace == Catalog.namespace_to_string(namespace),
     )
-    if (tables_only := catalog._iceberg_type_filter()) is not None:
-        query = query.where(tables_only)
+    if (only_tables := tables_only(catalog)) is not None:
+        query = query.where(only_tables)
     with catalog.engine.connect() as connection:
         names = sorted(connection.execute(query).scalars())
     if not names and not namespace_exists(catalog, namespace):
@@ -134,7 +134,7 @@ def load_table_state(
     Raises: NoSuchTable."""
     location = metadata_location(catalog, namespace, name)
     with catalog_errors(namespace=namespace, table=name):
-        document = RENDERED.get(
+        document = rendered_metadata(catalog).get(
             catalog, location, snapshots, lambda metadata: _rendered(metadata, snapshots)
         )
     return TableState(metadata_location=location, metadata=document)

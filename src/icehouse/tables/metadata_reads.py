@@ -14,6 +14,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
@@ -23,6 +24,7 @@ from pyiceberg.table.metadata import TableMetadata
 from sqlalchemy import select
 
 from icehouse.errors import NoSuchTable
+from icehouse.tables._compat import tables_only
 from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.namespaces import Namespace
 
@@ -40,8 +42,8 @@ def metadata_location(catalog: SqlCatalog, namespace: Namespace, name: str) -> s
         IcebergTables.table_namespace == Catalog.namespace_to_string(namespace),
         IcebergTables.table_name == name,
     )
-    if (tables_only := catalog._iceberg_type_filter()) is not None:
-        query = query.where(tables_only)
+    if (only_tables := tables_only(catalog)) is not None:
+        query = query.where(only_tables)
     with catalog.engine.connect() as connection:
         location = connection.execute(query).scalar()
     if location is None:
@@ -82,5 +84,15 @@ class RenderedMetadata:
         return document
 
 
-RENDERED = RenderedMetadata()
-"""The process's cache: every catalog of it reads the same immutable files."""
+_CACHES: WeakKeyDictionary[SqlCatalog, RenderedMetadata] = WeakKeyDictionary()
+_CACHES_LOCK = threading.Lock()
+
+
+def rendered_metadata(catalog: SqlCatalog) -> RenderedMetadata:
+    """The catalog's own cache (two lakes in a process never share one), made on first
+    use and gone with the catalog."""
+    with _CACHES_LOCK:
+        cache = _CACHES.get(catalog)
+        if cache is None:
+            cache = _CACHES[catalog] = RenderedMetadata()
+        return cache
