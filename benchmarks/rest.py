@@ -3,6 +3,7 @@
     python benchmarks/rest.py                   # 2 s per measurement, both servers
     python benchmarks/rest.py --seconds 5 --clients 1 10 50
     python benchmarks/rest.py --no-seaweedfs    # icehouse alone
+    python benchmarks/rest.py --operations "commit append" --clients 50
 
 Four operations, each at 1, 10 and 50 concurrent clients (threads, each with its own
 HTTP session of the same client library, against both servers): loadTable cold (a full
@@ -272,9 +273,11 @@ def expect(response: requests.Response, status: int) -> requests.Response:
     return response
 
 
-def run(server: Server, clients: list[int], seconds: float) -> dict[tuple[str, int], Measured]:
+def run(
+    server: Server, operations: list[str], clients: list[int], seconds: float
+) -> dict[tuple[str, int], Measured]:
     results = {}
-    for name in OPERATIONS:
+    for name in operations:
         for count in clients:
             results[name, count] = measure(count, seconds, partial(operation, server, name))
             done = results[name, count]
@@ -296,6 +299,7 @@ def verdict(name: str, clients: int, icehouse: Measured) -> str:
 
 
 def report(
+    operations: list[str],
     clients: list[int],
     ours: dict[tuple[str, int], Measured],
     theirs: dict[tuple[str, int], Measured] | None,
@@ -305,7 +309,7 @@ def report(
         header += ["seaweedfs req/s", "p50 ms", "p99 ms"]
     header.append("goal")
     rows = []
-    for name in OPERATIONS:
+    for name in operations:
         for count in clients:
             mine = ours[name, count]
             row = [name, str(count), f"{mine.per_second:.0f}", f"{mine.p50_ms:.1f}"]
@@ -321,6 +325,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seconds", type=float, default=2.0, help="per measurement")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50])
+    parser.add_argument(
+        "--operations", nargs="+", choices=OPERATIONS, default=list(OPERATIONS), metavar="OP"
+    )
     parser.add_argument("--no-seaweedfs", action="store_true", help="measure icehouse alone")
     options = parser.parse_args()
     tables = max(options.clients)
@@ -330,7 +337,7 @@ def main() -> None:
         (workdir / "icehouse").mkdir()
         ours_server = stack.enter_context(icehouse(workdir / "icehouse"))
         prepare(ours_server, tables)
-        ours = run(ours_server, options.clients, options.seconds)
+        ours = run(ours_server, options.operations, options.clients, options.seconds)
 
         theirs = None
         weed = None if options.no_seaweedfs else find_weed()
@@ -342,10 +349,10 @@ def main() -> None:
             (workdir / "seaweedfs").mkdir()
             theirs_server = stack.enter_context(seaweedfs(weed, workdir / "seaweedfs"))
             prepare(theirs_server, tables)
-            theirs = run(theirs_server, options.clients, options.seconds)
+            theirs = run(theirs_server, options.operations, options.clients, options.seconds)
 
     print(f"\n{options.seconds:g} s per measurement; {tables} tables of one snapshot each.\n")
-    report(options.clients, ours, theirs)
+    report(options.operations, options.clients, ours, theirs)
 
 
 if __name__ == "__main__":
