@@ -11,10 +11,12 @@ attributes (``duckdb_engine = fixtures_engines.duckdb_engine``).
 
 from __future__ import annotations
 
+import contextlib
 import json
 import shutil
 import subprocess
 import sys
+import tempfile
 import venv
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,27 +61,31 @@ class DuckDBEngine:
 
 
 def _virtualenv(name: str, packages: list[str]) -> Path:
-    """The python of a cached virtualenv with ``packages``; built (atomically) if missing.
+    """The python of a cached virtualenv with ``packages``; built if missing, in a folder
+    of its own renamed into place, so that concurrent test runs never see half of one.
 
     Raises ``RuntimeError`` with pip's output when the packages cannot be installed."""
     target = ENGINES_CACHE / name
     python = target / "bin" / "python"
     if python.exists():
         return python
-    building = ENGINES_CACHE / f"{name}.building"
-    shutil.rmtree(building, ignore_errors=True)
-    venv.EnvBuilder(with_pip=True).create(building)
-    pip = [str(building / "bin" / "python"), "-m", "pip", "install", "-q"]
-    installed = subprocess.run(
-        [*pip, "--disable-pip-version-check", *packages],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if installed.returncode != 0:
+    ENGINES_CACHE.mkdir(parents=True, exist_ok=True)
+    building = Path(tempfile.mkdtemp(prefix=f"{name}.building.", dir=ENGINES_CACHE))
+    try:
+        venv.EnvBuilder(with_pip=True).create(building)
+        pip = [str(building / "bin" / "python"), "-m", "pip", "install", "-q"]
+        installed = subprocess.run(
+            [*pip, "--disable-pip-version-check", *packages],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        if installed.returncode != 0:
+            raise RuntimeError(installed.stdout + installed.stderr)
+        with contextlib.suppress(OSError):  # another run finished first: use its
+            building.rename(target)
+    finally:
         shutil.rmtree(building, ignore_errors=True)
-        raise RuntimeError(installed.stdout + installed.stderr)
-    building.rename(target)
     return python
 
 
