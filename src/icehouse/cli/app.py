@@ -16,8 +16,6 @@ from icehouse.cli import (
 )
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
-from icehouse.config import resolve_home
-from icehouse.lake import Lake
 
 app = typer.Typer(
     name="icehouse",
@@ -40,6 +38,9 @@ app.command("demo")(demo_cmd.demo)
 @app.command("init")
 def init(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Create a lake home: icehouse.toml, the state database and warehouse/."""
+    from icehouse.config import resolve_home
+    from icehouse.lake import Lake
+
     output = Output(format)
     target = resolve_home(home)
     with errors_to_exit(output):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,9 @@ from icehouse.cli.common import (
 )
 from icehouse.cli.output import Format, Output, iso, size_text
 from icehouse.ingest.report import IngestReport, NoProgress
-from icehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from icehouse.lake import Lake
 
 
 class RichIngestProgress(NoProgress):

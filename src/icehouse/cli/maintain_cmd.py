@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import fields
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -21,10 +21,12 @@ from icehouse.cli.common import (
     say_to,
 )
 from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
-from icehouse.maintain.autopilot import AutopilotReport
-from icehouse.maintain.compact import CompactResult, GroupResult
-from icehouse.maintain.compact_plan import Strategy
-from icehouse.maintain.reports import MaintenanceRun
+from icehouse.maintain.choices import Strategy
+
+if TYPE_CHECKING:
+    from icehouse.maintain.autopilot import AutopilotReport
+    from icehouse.maintain.compact import CompactResult, GroupResult
+    from icehouse.maintain.reports import MaintenanceRun
 
 app = typer.Typer(
     help="Keep tables fast and small: compact, expire, clean metadata, remove orphans, "
@@ -108,6 +110,8 @@ def compact(
             max_concurrent_groups=max_concurrent_groups,
             partial_progress=partial_progress,
         )
+    from icehouse.maintain.compact import GroupResult  # loaded by the compaction already
+
     summary = result.to_dict()
     output.emit(
         summary,

@@ -3,12 +3,16 @@ and the demo."""
 
 from __future__ import annotations
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
-from icehouse.query.sql import QueryResult
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from icehouse.query.sql import QueryResult
 
 
 def _cell(value: object) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -13,7 +13,9 @@ from rich.table import Table as RichTable
 from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
 from icehouse.cli.output import Format, Output, iso
 from icehouse.errors import InvalidInput
-from icehouse.tables.manage import TableInfo
+
+if TYPE_CHECKING:
+    from icehouse.tables.manage import TableInfo
 
 app = typer.Typer(help="Create, inspect and evolve Iceberg tables.", no_args_is_help=True)
 

@@ -16,24 +16,25 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
 from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
 from icehouse.ingest.faults import Faults, no_faults
-from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
-from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.state import home as home_mod
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.database import migrate, open_engine
-from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
-from icehouse.tables.deletes import delete_rows
-from icehouse.tables.filters import where_expression
+from icehouse.state.home import warehouse_uri
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from icehouse.query.sql import QueryResult, QuerySession
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ class Lake:
         self._clock = clock
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
-        self._queries = QuerySession()  # this lake's own: no two lakes share caches
+        self._query_session: QuerySession | None = None
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -152,10 +153,22 @@ class Lake:
     def _catalog(self) -> SqlCatalog:
         """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
         if self._iceberg_catalog is None:
+            from icehouse.tables.catalog import open_catalog
+
             self._iceberg_catalog = open_catalog(
                 self.config.state_url, self.config.warehouse, self.config.storage
             )
         return self._iceberg_catalog
+
+    @property
+    def _queries(self) -> QuerySession:
+        """This lake's own query caches and DuckDB connections (no two lakes share them),
+        made on the first query: DuckDB and PyIceberg load only when a query runs."""
+        if self._query_session is None:
+            from icehouse.query.sql import QuerySession
+
+            self._query_session = QuerySession()
+        return self._query_session
 
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
@@ -172,7 +185,8 @@ class Lake:
         if self._iceberg_catalog is not None:
             self._iceberg_catalog.engine.dispose()
             self._iceberg_catalog = None
-        self._queries.close()
+        if self._query_session is not None:
+            self._query_session.close()
 
     def __enter__(self) -> Lake:
         return self
@@ -204,6 +218,8 @@ class Lake:
         Returns: the files, rows, bad rows, batches and columns added.
         Raises: NoSuchSource, NoSuchTable, StateDatabaseUnavailable, StorageUnavailable
         (without ``follow``), BatchFenced, CommitUncertain."""
+        from icehouse.ingest.ingester import Ingester
+
         stop = stop or threading.Event()
         ingester = Ingester(
             config=self.config,
@@ -235,6 +251,8 @@ class Lake:
         Returns: the rows as a pyarrow Table.
         Raises: QueryError (DuckDB's message, or an unsupported statement),
         EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
+        from icehouse.query.sql import run_sql
+
         return run_sql(self._catalog, text, prune=prune, session=self._queries).table
 
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -245,6 +263,8 @@ class Lake:
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
         Raises: QueryError, EqualityDeletesUnsupported."""
+        from icehouse.query.sql import run_sql
+
         return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
 
     def delete(self, table: str, where: str) -> int:
@@ -257,5 +277,9 @@ class Lake:
         Returns: how many rows were deleted.
         Raises: NoSuchTable, FilterNotTranslatable (a term with no exact Iceberg filter,
         named in ``term``), CommitRaced (another commit moved the table first)."""
+        from icehouse.tables.catalog import load_table
+        from icehouse.tables.deletes import delete_rows
+        from icehouse.tables.filters import where_expression
+
         iceberg = load_table(self._catalog, table)
         return delete_rows(iceberg, where_expression(where, table, iceberg.schema()))

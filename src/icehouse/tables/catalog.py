@@ -21,6 +21,7 @@ from pyiceberg.table import Table
 from pyiceberg.table.metadata import TableMetadata
 
 from icehouse.errors import InvalidInput, NoSuchTable
+from icehouse.state.home import warehouse_uri
 
 CATALOG_NAME = "icehouse"
 
@@ -37,13 +38,6 @@ TABLE_DEFAULTS: dict[str, str] = {
     "commit.manifest-merge.enabled": "true",
     "commit.manifest.min-count-to-merge": "50",
 }
-
-
-def warehouse_uri(warehouse: str) -> str:
-    """PyIceberg wants a URI; a local folder becomes ``file:///...``."""
-    if "://" in warehouse:
-        return warehouse
-    return Path(warehouse).absolute().as_uri()
 
 
 def open_catalog(state_url: str, warehouse: str, storage: dict[str, str]) -> SqlCatalog:
