@@ -35,15 +35,11 @@ from common import table_print  # noqa: E402
 GOALS = {"icehouse --help": 0.3, "icehouse status": 0.6}
 
 
-def timed(command: list[str], env: dict[str, str], runs: int) -> float:
-    """The median wall time of ``command`` over ``runs`` runs (after one warm-up)."""
+def wall_seconds(command: list[str], env: dict[str, str]) -> float:
+    """How long ``command`` takes, start to exit."""
+    started = time.perf_counter()
     subprocess.run(command, env=env, capture_output=True, check=False)
-    samples = []
-    for _ in range(runs):
-        started = time.perf_counter()
-        subprocess.run(command, env=env, capture_output=True, check=False)
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
+    return time.perf_counter() - started
 
 
 def import_seconds(command: list[str], env: dict[str, str]) -> float:
@@ -76,10 +72,22 @@ def source_of(revision: str, into: Path) -> Path:
 
 
 def measure(
-    commands: dict[str, list[str]], env: dict[str, str], runs: int
-) -> dict[str, tuple[float, float]]:
-    """Per command: the median wall time and the import time."""
-    return {name: (timed(c, env, runs), import_seconds(c, env)) for name, c in commands.items()}
+    commands: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
+) -> dict[tuple[str, str], tuple[float, float]]:
+    """Per (revision, command): the median wall time and the median import time over
+    ``runs`` runs, after one warm-up. The revisions take turns command by command, so that
+    a change in the machine's load falls on both alike."""
+    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+    for run in range(runs + 1):
+        for name, command in commands.items():
+            for label, env in envs.items():
+                figures = (wall_seconds(command, env), import_seconds(command, env))
+                if run:  # the first run warms the file cache
+                    samples.setdefault((label, name), []).append(figures)
+    return {
+        key: (statistics.median(w for w, _ in runs_), statistics.median(i for _, i in runs_))
+        for key, runs_ in samples.items()
+    }
 
 
 def main() -> None:
@@ -114,18 +122,18 @@ def main() -> None:
             "icehouse status": [python, "-m", "icehouse", "status"],
         }
         print(f"\n## Start-up on {os.cpu_count()} cores, median of {args.runs} runs\n")
-        results = {label: measure(commands, env, args.runs) for label, env in envs.items()}
+        results = measure(commands, envs, args.runs)
         header = ["command"]
-        for label in results:
+        for label in envs:
             header += [f"{label}: wall s", f"{label}: imports s"]
         rows = []
         for name in commands:
             row = [name]
-            for figures in results.values():
-                wall, imports = figures[name]
+            for label in envs:
+                wall, imports = results[label, name]
                 row += [f"{wall:.3f}", f"{imports:.3f}"]
             goal = GOALS.get(name)
-            met = goal is not None and results["now"][name][0] <= goal
+            met = goal is not None and results["now", name][0] <= goal
             verdict = "" if goal is None else ("met" if met else "missed")
             rows.append([*row, f"{goal:.1f}" if goal else "", verdict])
         table_print([*header, "goal s (wall)", "now"], rows)
