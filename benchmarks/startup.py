@@ -7,10 +7,11 @@
 Every command pays the imports of what it uses; the goals are `icehouse --help` under
 0.3 s and `icehouse status` under 0.6 s on a 2-core machine. Printed beside the cost of
 starting Python alone and of importing each heavy dependency, measured in the same run,
-so that what is icehouse's own time shows. Wall time moves with the machine's load;
-the import time (`python -X importtime`, the top-level imports' cumulative time of one
-run) is the steadier figure. ``--before REV`` measures that git revision's ``src/``
-(checked out into a temporary folder) on the same home, for a before/after comparison.
+so that what is icehouse's own time shows. Wall time (what the goals are about) grows
+with the machine's load; the CPU time (user + system) of the process and the import time
+(`python -X importtime`, the sum of the top-level imports' cumulative times) are the
+steadier figures. ``--before REV`` measures that git revision's ``src/`` (checked out
+into a temporary folder) on the same home, taking turns with the current one.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import argparse
 import io
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -35,11 +37,15 @@ from common import table_print  # noqa: E402
 GOALS = {"icehouse --help": 0.3, "icehouse status": 0.6}
 
 
-def wall_seconds(command: list[str], env: dict[str, str]) -> float:
-    """How long ``command`` takes, start to exit."""
+def run_seconds(command: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """How long ``command`` takes, start to exit, and the CPU time (user + system) it
+    used: on a machine busy with other work the first grows, the second hardly moves."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     subprocess.run(command, env=env, capture_output=True, check=False)
-    return time.perf_counter() - started
+    wall = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
 
 
 def import_seconds(command: list[str], env: dict[str, str]) -> float:
@@ -73,19 +79,19 @@ def source_of(revision: str, into: Path) -> Path:
 
 def measure(
     commands: dict[str, list[str]], envs: dict[str, dict[str, str]], runs: int
-) -> dict[tuple[str, str], tuple[float, float]]:
-    """Per (revision, command): the median wall time and the median import time over
-    ``runs`` runs, after one warm-up. The revisions take turns command by command, so that
-    a change in the machine's load falls on both alike."""
-    samples: dict[tuple[str, str], list[tuple[float, float]]] = {}
+) -> dict[tuple[str, str], tuple[float, ...]]:
+    """Per (revision, command): the medians over ``runs`` runs, after one warm-up, of the
+    wall time, the CPU time and the import time. The revisions take turns command by
+    command, so that a change in the machine's load falls on both alike."""
+    samples: dict[tuple[str, str], list[tuple[float, ...]]] = {}
     for run in range(runs + 1):
         for name, command in commands.items():
             for label, env in envs.items():
-                figures = (wall_seconds(command, env), import_seconds(command, env))
+                figures = (*run_seconds(command, env), import_seconds(command, env))
                 if run:  # the first run warms the file cache
                     samples.setdefault((label, name), []).append(figures)
     return {
-        key: (statistics.median(w for w, _ in runs_), statistics.median(i for _, i in runs_))
+        key: tuple(statistics.median(column) for column in zip(*runs_, strict=True))
         for key, runs_ in samples.items()
     }
 
@@ -125,13 +131,12 @@ def main() -> None:
         results = measure(commands, envs, args.runs)
         header = ["command"]
         for label in envs:
-            header += [f"{label}: wall s", f"{label}: imports s"]
+            header += [f"{label}: wall s", "cpu s", "imports s"]
         rows = []
         for name in commands:
             row = [name]
             for label in envs:
-                wall, imports = results[label, name]
-                row += [f"{wall:.3f}", f"{imports:.3f}"]
+                row += [f"{figure:.3f}" for figure in results[label, name]]
             goal = GOALS.get(name)
             met = goal is not None and results["now", name][0] <= goal
             verdict = "" if goal is None else ("met" if met else "missed")

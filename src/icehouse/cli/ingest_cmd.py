@@ -9,7 +9,6 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table as RichTable
 
 from icehouse.cli.common import (
@@ -32,6 +31,14 @@ class RichIngestProgress(NoProgress):
     so that logs show progress."""
 
     def __init__(self, console: Console, *, log_commits: bool = False) -> None:
+        from rich.progress import (  # rich.live and spinners: only when a command ingests
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._console = console
         self._log_commits = log_commits and not console.is_terminal
         self._progress = Progress(
