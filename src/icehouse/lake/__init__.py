@@ -55,6 +55,7 @@ class Lake:
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
         self._query_session: QuerySession | None = None
+        self._query_session_lock = threading.Lock()
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -163,12 +164,14 @@ class Lake:
     @property
     def _queries(self) -> QuerySession:
         """This lake's own query caches and DuckDB connections (no two lakes share them),
-        made on the first query: DuckDB and PyIceberg load only when a query runs."""
-        if self._query_session is None:
-            from icehouse.query.sql import QuerySession
+        made on the first query (of any thread): DuckDB and PyIceberg load only when a
+        query runs."""
+        with self._query_session_lock:
+            if self._query_session is None:
+                from icehouse.query.sql import QuerySession
 
-            self._query_session = QuerySession()
-        return self._query_session
+                self._query_session = QuerySession()
+            return self._query_session
 
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
