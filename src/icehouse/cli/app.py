@@ -19,8 +19,6 @@ from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
 from icehouse.cli.param_names import RootGroup
 from icehouse.cli.root import root
-from icehouse.config import resolve_home
-from icehouse.lake import Lake
 
 app = typer.Typer(
     name="icehouse",
@@ -47,6 +45,9 @@ app.command("serve")(serve_cmd.serve)
 @app.command("init")
 def init(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Create a lake home: icehouse.toml, the state database and warehouse/."""
+    from icehouse.config import resolve_home
+    from icehouse.lake import Lake
+
     output = Output(format)
     target = resolve_home(home)
     with errors_to_exit(output):

@@ -3,12 +3,17 @@ the demo: a Rich table on a terminal, plain aligned text when piped (see ``grid`
 
 from __future__ import annotations
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 
 from icehouse.cli.grid import Column, Kind, print_grid
-from icehouse.query.sql import QueryResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from icehouse.query.sql import QueryResult
 
 
 def _cell(value: object) -> str:

@@ -18,26 +18,28 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
 from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
 from icehouse.ingest.faults import Faults, no_faults
-from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
-from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
-from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
 from icehouse.state import home as home_mod
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.database import migrate, open_engine
-from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
-from icehouse.tables.deletes import delete_rows
-from icehouse.tables.filters import where_expression
+from icehouse.state.home import warehouse_uri
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.query.sql import QueryResult, QuerySession
+    from icehouse.tables.manifest_cache import ManifestCache
 
 
 @dataclass(frozen=True)
@@ -58,9 +60,9 @@ class Lake:
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
         self._opening = threading.Lock()  # the server's request threads share one lake
-        self._queries = QuerySession()  # this lake's own: no two lakes share caches
-        self._manifests = self._queries.manifests
-        """Decoded manifests, shared by this lake's queries and its maintenance."""
+        self._query_session: QuerySession | None = None
+        self._query_session_lock = threading.Lock()
+        self._manifest_cache: ManifestCache | None = None
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -69,10 +71,21 @@ class Lake:
         """Files and lines ingestion refused, and their replay."""
         self.maintenance = LakeMaintenance(self)
         """Compaction, expiry, orphan files, manifests, the autopilot, past runs."""
-        self.namespaces = LakeNamespaces(self)
+
+    @functools.cached_property
+    def namespaces(self) -> LakeNamespaces:
         """The catalog's namespaces, with their properties."""
-        self.iceberg = LakeIceberg(self)
-        """Tables as the Iceberg REST protocol handles them (metadata JSON, commits)."""
+        from icehouse.lake.iceberg import LakeNamespaces
+
+        return LakeNamespaces(self)
+
+    @functools.cached_property
+    def iceberg(self) -> LakeIceberg:
+        """Tables as the Iceberg REST protocol handles them (metadata JSON, commits).
+        Made on first use: it loads PyIceberg, which the CLI's light commands avoid."""
+        from icehouse.lake.iceberg import LakeIceberg
+
+        return LakeIceberg(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -164,6 +177,8 @@ class Lake:
         """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
         with self._opening:
             if self._iceberg_catalog is None:
+                from icehouse.tables.catalog import open_catalog
+
                 self._iceberg_catalog = open_catalog(
                     self.config.state_url,
                     self.config.warehouse,
@@ -171,6 +186,28 @@ class Lake:
                     clock=self._clock,
                 )
             return self._iceberg_catalog
+
+    @property
+    def _queries(self) -> QuerySession:
+        """This lake's own query caches and DuckDB connections (no two lakes share them),
+        made on the first query (of any thread): DuckDB and PyIceberg load only when a
+        query runs."""
+        with self._query_session_lock:
+            if self._query_session is None:
+                from icehouse.query.sql import QuerySession
+
+                self._query_session = QuerySession(manifests=self._manifests)
+            return self._query_session
+
+    @property
+    def _manifests(self) -> ManifestCache:
+        """Decoded manifests, shared by this lake's queries and its maintenance."""
+        with self._opening:
+            if self._manifest_cache is None:
+                from icehouse.tables.manifest_cache import ManifestCache
+
+                self._manifest_cache = ManifestCache()
+            return self._manifest_cache
 
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
@@ -187,7 +224,8 @@ class Lake:
         if self._iceberg_catalog is not None:
             self._iceberg_catalog.engine.dispose()
             self._iceberg_catalog = None
-        self._queries.close()
+        if self._query_session is not None:
+            self._query_session.close()
 
     def __enter__(self) -> Lake:
         return self
@@ -219,6 +257,8 @@ class Lake:
         Returns: the files, rows, bad rows, batches and columns added.
         Raises: NoSuchSource, NoSuchTable, StateDatabaseUnavailable, StorageUnavailable
         (without ``follow``), BatchFenced, CommitUncertain."""
+        from icehouse.ingest.ingester import Ingester
+
         stop = stop or threading.Event()
         ingester = Ingester(
             config=self.config,
@@ -250,6 +290,8 @@ class Lake:
         Returns: the rows as a pyarrow Table.
         Raises: QueryError (DuckDB's message, or an unsupported statement),
         EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
+        from icehouse.query.sql import run_sql
+
         return run_sql(self._catalog, text, prune=prune, session=self._queries).table
 
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -260,6 +302,8 @@ class Lake:
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
         Raises: QueryError, EqualityDeletesUnsupported."""
+        from icehouse.query.sql import run_sql
+
         return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
 
     def delete(self, table: str, where: str) -> int:
@@ -274,5 +318,9 @@ class Lake:
         named in ``term``), CommitConflict (other commits kept winning the race).
         A commit that lands first (an ingestion) makes the delete start over on the new
         table."""
+        from icehouse.tables.catalog import load_table
+        from icehouse.tables.deletes import delete_rows
+        from icehouse.tables.filters import where_expression
+
         load = functools.partial(load_table, self._catalog, table)
         return delete_rows(load, where_expression(where, table, load().schema()))

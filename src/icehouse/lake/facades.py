@@ -1,6 +1,9 @@
 """The ``Lake``'s groups of operations, as sqlite-utils groups them under ``db.table``:
 ``lake.tables``, ``lake.sources``, ``lake.quarantine`` and ``lake.maintenance``, each
 with short method names. They hand out icehouse types only.
+
+PyIceberg, PyArrow and DuckDB are imported by the methods that use them: opening a lake
+for ``icehouse status`` or a quarantine listing needs only the state database.
 """
 
 from __future__ import annotations
@@ -11,9 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
-from pyiceberg.table import Table
 
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
@@ -26,27 +26,24 @@ from icehouse.errors import (
 )
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
-from icehouse.ingest.infer import infer_schema
-from icehouse.ingest.mapping import RowMapper
-from icehouse.ingest.sample import SampleResult, try_sample
-from icehouse.lake import lifecycle
-from icehouse.maintain.autopilot import Autopilot, AutopilotReport
-from icehouse.maintain.autopilot import follow as follow_rounds
-from icehouse.maintain.compact import CompactResult, GroupResult
-from icehouse.maintain.compact_plan import CompactOptions, Strategy
-from icehouse.maintain.expire import ExpireResult
+from icehouse.maintain.choices import DEFAULT_OLDER_THAN, Strategy
 from icehouse.maintain.leases import LeaseInfo
-from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
-from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
-from icehouse.maintain.service import Maintenance
-from icehouse.tables import manage
-from icehouse.tables.catalog import find_table, load_table
-from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
-from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
 if TYPE_CHECKING:
-    from icehouse.lake import Lake
+    import pyarrow as pa
+    from pyiceberg.table import Table
+
+    from icehouse.ingest.sample import SampleResult
+    from icehouse.lake import Lake, lifecycle
+    from icehouse.maintain.autopilot import AutopilotReport
+    from icehouse.maintain.compact import CompactResult, GroupResult
+    from icehouse.maintain.expire import ExpireResult
+    from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
+    from icehouse.maintain.orphans import OrphanResult
+    from icehouse.maintain.service import Maintenance
+    from icehouse.tables import manage
+    from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
 
 class LakeTables:
@@ -80,6 +77,13 @@ class LakeTables:
         Raises: TableAlreadyExists (with ``dry_run`` too), InvalidSchema,
         InvalidPartitionSpec, InvalidSortOrder, InvalidInput (neither or both of
         ``schema`` and ``like``)."""
+        import pyarrow as pa
+
+        from icehouse.ingest.infer import infer_schema
+        from icehouse.tables import manage
+        from icehouse.tables.catalog import find_table
+        from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
+
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of a schema or a sample file (like)")
         if like is not None:
@@ -113,6 +117,8 @@ class LakeTables:
         Args: ``name``, ``namespace.table``.
         Returns: its schema, partitioning, sort order, properties, snapshot and size.
         Raises: NoSuchTable."""
+        from icehouse.tables import manage
+
         return manage.describe_table(name, self._load(name))
 
     def list(self) -> list[str]:
@@ -140,6 +146,9 @@ class LakeTables:
         type) pairs; ``widen``, (column, wider type) pairs; ``sort``; ``properties`` to set.
         Returns: the altered table, described (as ``get``).
         Raises: NoSuchTable, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder."""
+        from icehouse.tables import manage
+        from icehouse.tables.grammar import parse_partition_field, parse_sort_order
+
         table = manage.alter_table(
             self._load(name),
             partition=[parse_partition_field(p) for p in partition] if partition else None,
@@ -154,12 +163,16 @@ class LakeTables:
         """Returns: the table's snapshots, oldest first, marking the current one.
 
         Raises: NoSuchTable."""
+        from icehouse.tables import manage
+
         return manage.snapshot_history(self._load(name))
 
     def rollback(self, name: str, snapshot_id: int) -> None:
         """Make an ancestor snapshot the table's current one again.
 
         Raises: NoSuchTable, InvalidInput (unknown or non-ancestor snapshot)."""
+        from icehouse.tables import manage
+
         manage.rollback(self._load(name), snapshot_id)
 
     def drop(self, name: str, *, purge: bool = False) -> lifecycle.TableDropped:
@@ -177,6 +190,8 @@ class LakeTables:
         ingestion has batches open on it); MaintenanceBusy (a maintainer holds the
         table's lease, named); OutsideWarehouse (``purge`` of a table whose files lie
         outside this home's warehouse; nothing is dropped)."""
+        from icehouse.lake import lifecycle
+
         return lifecycle.drop_table(self._lake, name, purge=purge)
 
     def rename(self, old: str, new: str) -> lifecycle.TableRenamed:
@@ -188,9 +203,13 @@ class LakeTables:
         Raises: NoSuchTable, NoSuchNamespace (``new``'s), TableAlreadyExists (``new``),
         TableInUse (sources write to ``old``: point their ``table =`` at ``new`` first,
         or remove them), MaintenanceBusy."""
+        from icehouse.lake import lifecycle
+
         return lifecycle.rename_table(self._lake, old, new)
 
     def _load(self, name: str) -> Table:
+        from icehouse.tables.catalog import load_table
+
         return load_table(self._lake._catalog, name)
 
 
@@ -207,6 +226,9 @@ class LakeSources:
         Returns: the source as saved.
         Raises: SourceAlreadyExists, NoSuchTable (the target must exist), InvalidMapping
         (a rule the table contradicts, or an unreadable ``${...}``)."""
+        from icehouse.ingest.mapping import RowMapper
+        from icehouse.tables.catalog import load_table
+
         lake = self._lake
         if source.name in lake.config.sources:
             raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
@@ -238,6 +260,8 @@ class LakeSources:
         Raises: NoSuchSource; SourceInUse (a worker has a batch of its files open, named
         by its writer slot and process); InvalidConfig (the section could not be cut
         out cleanly; nothing was written)."""
+        from icehouse.lake import lifecycle
+
         return lifecycle.remove_source(self._lake, name)
 
     def list(self) -> list[SourceConfig]:
@@ -251,6 +275,9 @@ class LakeSources:
         Returns: the rows mapped and the rows refused, with why.
         Raises: NoSuchSource, NoSuchTable, LandingNotFound (its landing folder does not
         exist)."""
+        from icehouse.ingest.sample import try_sample
+        from icehouse.tables.catalog import load_table
+
         source = self.get(name)
         self.check_landing(source)
         table = load_table(self._lake._catalog, source.table)
@@ -353,6 +380,8 @@ class LakeMaintenance:
         self._lake = lake
 
     def _service(self) -> Maintenance:
+        from icehouse.maintain.service import Maintenance
+
         lake = self._lake
         return Maintenance(
             lake._engine,
@@ -383,6 +412,8 @@ class LakeMaintenance:
         ``min_input_files=2``, ``rewrite_all=True``, ``partial_progress=True``).
         Returns: the groups rewritten and the files and bytes before and after.
         Raises: NoSuchTable, InvalidInput, FilterNotTranslatable, MaintenanceBusy."""
+        from icehouse.maintain.compact_plan import CompactOptions
+
         chosen = CompactOptions(strategy=strategy, sort=sort, zorder=zorder, **options)
         return self._service().compact(
             table, chosen, where=where, dry_run=dry_run, on_group=on_group
@@ -455,6 +486,9 @@ class LakeMaintenance:
 
         Returns: the (last) round's report, per table what was done or skipped and why.
         Raises: NoSuchTable, InvalidDuration."""
+        from icehouse.maintain.autopilot import Autopilot, AutopilotReport
+        from icehouse.maintain.autopilot import follow as follow_rounds
+
         lake = self._lake
         autopilot = Autopilot(self._service(), lake._catalog)
         names: Callable[[], list[str]] = (lambda: tables) if tables else lake.tables.list
@@ -488,6 +522,8 @@ class LakeMaintenance:
 
         Returns: the lease broken, None if there was none.
         Raises: NoSuchTable."""
+        from icehouse.tables.catalog import load_table
+
         load_table(self._lake._catalog, table)
         return self._service().unlock(table)
 

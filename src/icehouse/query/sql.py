@@ -138,9 +138,9 @@ class QuerySession:
     helper thread that replaces retired connections, decoded manifests, planners and
     constants cast. A ``Lake`` owns one, so two lakes in one process share none of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, manifests: ManifestCache | None = None) -> None:
         self.local = _ThreadState()
-        self.manifests = ManifestCache()
+        self.manifests = manifests if manifests is not None else ManifestCache()
         self.planners = PlannerCache()
         self.casts: CastCache = {}
         self._replacer: ThreadPoolExecutor | None = None

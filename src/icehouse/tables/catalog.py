@@ -30,6 +30,7 @@ from pyiceberg.typedef import Identifier
 
 from icehouse.errors import InvalidInput, NoSuchTable
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.state.home import warehouse_uri
 from icehouse.tables.carry import carry_forward, is_icehouse_writer
 from icehouse.tables.grace import graced_metadata_log
 
@@ -48,13 +49,6 @@ TABLE_DEFAULTS: dict[str, str] = {
     "commit.manifest-merge.enabled": "true",
     "commit.manifest.min-count-to-merge": "50",
 }
-
-
-def warehouse_uri(warehouse: str) -> str:
-    """PyIceberg wants a URI; a local folder becomes ``file:///...``."""
-    if "://" in warehouse:
-        return warehouse
-    return Path(warehouse).absolute().as_uri()
 
 
 def open_catalog(
