@@ -26,6 +26,8 @@ def _cell(value: object) -> str:
 
 def _kind(type_: pa.DataType) -> Kind:
     """Numbers align right; times and dates are whole values; the rest may wrap."""
+    import pyarrow as pa
+
     if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
         return Kind.NUMBER
     if pa.types.is_temporal(type_):
