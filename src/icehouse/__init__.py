@@ -37,6 +37,7 @@ from icehouse.errors import (
     NoSuchQuarantineRecord,
     NoSuchSource,
     NoSuchTable,
+    NoSuchView,
     NotFound,
     OutsideWarehouse,
     ProofFailed,
@@ -52,6 +53,7 @@ from icehouse.errors import (
     TableInUse,
     UnreadableFile,
     UnsafeMaintenance,
+    ViewAlreadyExists,
 )
 from icehouse.ingest.report import IngestReport
 from icehouse.lake import InitResult, Lake
@@ -96,6 +98,7 @@ __all__ = [
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchView",
     "NotFound",
     "OutsideWarehouse",
     "ProofFailed",
@@ -112,4 +115,5 @@ __all__ = [
     "TableInUse",
     "UnreadableFile",
     "UnsafeMaintenance",
+    "ViewAlreadyExists",
 ]

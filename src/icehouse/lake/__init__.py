@@ -7,7 +7,8 @@ command: the facade hands out icehouse types only, so no caller can go around it
 At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped, as
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
-``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``).
+``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
+and ``lake.views`` its views (``views.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+from icehouse.lake.views import LakeViews
 from icehouse.query.sql import QueryResult, QuerySession, run_sql
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
@@ -73,6 +75,8 @@ class Lake:
         """The catalog's namespaces, with their properties."""
         self.iceberg = LakeIceberg(self)
         """Tables as the Iceberg REST protocol handles them (metadata JSON, commits)."""
+        self.views = LakeViews(self)
+        """Iceberg views: list, create, load, replace, drop, rename."""
 
     # -- opening ------------------------------------------------------------------------
 
