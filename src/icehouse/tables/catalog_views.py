@@ -24,7 +24,13 @@ from pyiceberg.view.metadata import ViewMetadata
 from sqlalchemy import and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from icehouse.errors import CommitRaced, NoSuchNamespace, NoSuchView, ViewAlreadyExists
+from icehouse.errors import (
+    CommitRaced,
+    NamespaceNotEmpty,
+    NoSuchNamespace,
+    NoSuchView,
+    ViewAlreadyExists,
+)
 from icehouse.tables._compat import table_location
 from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.namespaces import Namespace
@@ -58,6 +64,17 @@ def list_views(catalog: SqlCatalog, namespace: Namespace) -> list[str]:
     query = select(IcebergTables.table_name).where(_in_namespace(catalog, namespace))
     with catalog.engine.connect() as conn:
         return sorted(conn.execute(query).scalars())
+
+
+def check_no_views(catalog: SqlCatalog, namespace: Namespace) -> None:
+    """Raises: NoSuchNamespace, NamespaceNotEmpty (it holds views: the catalog's own
+    check counts only tables, and dropping the namespace would orphan them)."""
+    if views := list_views(catalog, namespace):
+        ns = dotted(namespace)
+        raise NamespaceNotEmpty(
+            f"namespace {ns!r} still holds views ({', '.join(views)}); drop them first",
+            namespace=ns,
+        )
 
 
 def create_view(catalog: SqlCatalog, namespace: Namespace, name: str, new: NewView) -> ViewState:
@@ -172,16 +189,15 @@ def rename_view(
         raise NoSuchView(f"view {gone!r} does not exist", view=gone)
 
 
-def view_sql(catalog: SqlCatalog, name: str, dialects: tuple[str, ...]) -> str | None:
-    """The SQL of the view ``namespace.view`` in the first of ``dialects`` it has; None
-    if ``name`` is not a view or has none of them."""
+def view_representations(catalog: SqlCatalog, name: str) -> dict[str, str] | None:
+    """The SQL of the current version of view ``namespace.view`` by dialect (lower
+    case); None if ``name`` is not a view."""
     *namespace, view = name.split(".")
     if not namespace or not view_exists(catalog, tuple(namespace), view):
         return None
     metadata = _read(catalog, _pointer(catalog, tuple(namespace), view))
     current = next(v for v in metadata.versions if v.version_id == metadata.current_version_id)
-    by_dialect = {r.root.dialect.casefold(): r.root.sql for r in current.representations}
-    return next((by_dialect[d] for d in dialects if d in by_dialect), None)
+    return {r.root.dialect.casefold(): r.root.sql for r in current.representations}
 
 
 def _in_namespace(catalog: SqlCatalog, namespace: Namespace) -> Any:
@@ -252,6 +268,7 @@ def _state(location: str, metadata: ViewMetadata) -> ViewState:
 __all__ = [
     "NewView",
     "ViewState",
+    "check_no_views",
     "create_view",
     "drop_view",
     "list_views",
@@ -259,5 +276,5 @@ __all__ = [
     "rename_view",
     "replace_view",
     "view_exists",
-    "view_sql",
+    "view_representations",
 ]
