@@ -56,14 +56,14 @@ def test_a_view_is_queried_like_a_table_over_the_current_rows(lake: Lake, events
     assert expected[0]["n"] > 0
 
 
-def test_a_filter_on_a_view_does_not_prune_the_table_under_it(lake: Lake, events: Table) -> None:
+def test_a_filter_on_a_table_does_not_prune_a_view_over_it(lake: Lake, events: Table) -> None:
     append_batches(lake, days=(1, 2), per_day=1)
     lake.views.create(("logs",), "everything", new_view("SELECT * FROM logs.events"))
-    both = "SELECT count(*) AS n FROM logs.events e JOIN logs.everything v ON e.id = v.id"
-    total = rows_of(lake, "SELECT count(*) AS n FROM logs.events")
-    assert rows_of(lake, both) == total
-    filtered = both + " WHERE e.ts < TIMESTAMPTZ '2024-06-02 00:00:00+00'"
-    assert rows_of(lake, filtered) == [{"n": 20}]
+    both = (
+        "SELECT (SELECT count(*) FROM logs.everything) AS in_view, count(*) AS in_table "
+        "FROM logs.events WHERE ts < TIMESTAMPTZ '2024-06-02 00:00:00+00'"
+    )
+    assert rows_of(lake, both) == [{"in_view": 40, "in_table": 20}]
 
 
 def test_a_view_of_a_view_and_a_spark_view_are_expanded(lake: Lake, events: Table) -> None:
