@@ -14,8 +14,9 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 from pyiceberg.view.metadata import SQLViewRepresentation, ViewRepresentation, ViewVersion
 
+from icehouse.lake import Lake
 from tests import fixtures_lake, fixtures_server
-from tests.fixtures_server import Served
+from tests.fixtures_server import Served, serving
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
@@ -185,3 +186,35 @@ def test_the_config_lists_the_view_endpoints(served: Served) -> None:
     endpoints = requests.get(served.url("/v1/config"), timeout=10).json()["endpoints"]
     assert "POST /v1/{prefix}/views/rename" in endpoints
     assert "GET /v1/{prefix}/namespaces/{namespace}/views/{view}" in endpoints
+
+
+@pytest.mark.postgres
+def test_views_of_a_postgresql_lake_are_created_replaced_renamed_and_dropped(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    Lake.init(tmp_path / "lake")
+    with Lake.open(tmp_path / "lake") as opened, serving(opened) as running:
+        client = _client(running)
+        client.create_table("web.hits", SCHEMA)
+        with pytest.raises(ViewAlreadyExistsError):
+            client.create_view("web.hits", SCHEMA, _version("SELECT 1 AS id"))
+        made = client.create_view("web.nl", SCHEMA, _version("SELECT 1 AS id"))
+        body = {
+            "requirements": [{"type": "assert-view-uuid", "uuid": made.metadata.view_uuid}],
+            "updates": [
+                {"action": "add-view-version", "view-version": _version_body("SELECT 7 AS id", 0)},
+                {"action": "set-current-view-version", "view-version-id": -1},
+            ],
+        }
+        assert requests.post(running.url(VIEWS + "/nl"), json=body, timeout=10).status_code == 200
+        assert opened.sql("SELECT id FROM web.nl").to_pylist() == [{"id": 7}]
+        rename = {
+            "source": {"namespace": ["web"], "name": "nl"},
+            "destination": {"namespace": ["web"], "name": "dutch"},
+        }
+        answer = requests.post(running.url("/v1/icehouse/views/rename"), json=rename, timeout=10)
+        assert answer.status_code == 204
+        assert [e.version_id for e in client.load_view("web.dutch").history()] == [1, 2]
+        client.drop_view("web.dutch")
+        assert client.list_views("web") == []
