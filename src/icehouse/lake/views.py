@@ -8,9 +8,11 @@ the CLI and Python callers share one path (where authorisation will later sit).
 from __future__ import annotations
 
 import builtins
+import json
 from typing import TYPE_CHECKING, Any
 
 from icehouse.tables import catalog_views
+from icehouse.tables.arrow_types import schema_from_arrow
 from icehouse.tables.catalog_views import NewView, ViewState
 from icehouse.tables.namespaces import Namespace
 
@@ -38,6 +40,27 @@ class LakeViews:
         Raises: NoSuchNamespace, ViewAlreadyExists (a view or a table has the name),
         InvalidInput."""
         return catalog_views.create_view(self._lake._catalog, namespace, name, new)
+
+    def create_from_sql(
+        self, namespace: Namespace, name: str, sql: str, *, properties: dict[str, str] | None = None
+    ) -> ViewState:
+        """Create a view of a DuckDB ``SELECT`` over the lake's tables: its columns are
+        what the query returns (run once with ``LIMIT 0``, which also proves it runs).
+
+        Raises: QueryError, NoSuchNamespace, ViewAlreadyExists, InvalidSchema (a column
+        type Iceberg has no equivalent for)."""
+        columns = self._lake.sql(f"SELECT * FROM ({sql}) AS defined LIMIT 0").schema
+        schema = json.loads(schema_from_arrow(columns).model_dump_json())
+        version = {
+            "version-id": 1,
+            "schema-id": schema["schema-id"],
+            "timestamp-ms": int(self._lake._clock() * 1000),
+            "summary": {"engine-name": "icehouse"},
+            "representations": [{"type": "sql", "sql": sql, "dialect": "duckdb"}],
+            "default-namespace": list(namespace),
+        }
+        new = NewView(schema=schema, version=version, properties=properties)
+        return self.create(namespace, name, new)
 
     def load(self, namespace: Namespace, name: str) -> ViewState:
         """Raises: NoSuchView."""
