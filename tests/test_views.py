@@ -3,10 +3,12 @@ like a table, over the lake's current rows."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 from pyiceberg.table import Table
+from sqlalchemy import text
 
 from icehouse.errors import (
     CommitRaced,
@@ -18,7 +20,7 @@ from icehouse.errors import (
 from icehouse.lake import Lake
 from icehouse.lake.views import NewView
 from tests import fixtures_lake
-from tests.fixtures_lake import append_batches, rows_of
+from tests.fixtures_lake import append_batches, engine_of, rows_of
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
@@ -125,3 +127,17 @@ def test_a_namespace_holding_only_a_view_is_not_dropped(lake: Lake) -> None:
         lake.views.load(("web",), "answer")
     lake.namespaces.drop(("web",))
     assert not lake.namespaces.exists(("web",))
+
+
+def test_a_home_whose_catalog_predates_views_gets_them_on_open(home: Path) -> None:
+    """A state database made by a PyIceberg without views has no ``iceberg_type``
+    column; opening the lake adds it, and the tables already there stay tables."""
+    with Lake.open(home) as before:
+        before.tables.create("logs.events", schema={"id": "long"})
+        with engine_of(before).begin() as conn:
+            conn.execute(text("ALTER TABLE iceberg_tables DROP COLUMN iceberg_type"))
+    with Lake.open(home) as after:
+        after.views.create(("logs",), "ids", new_view("SELECT id FROM logs.events"))
+        assert after.tables.list() == ["logs.events"]
+        assert after.views.list(("logs",)) == ["ids"]
+        assert rows_of(after, "SELECT count(*) AS n FROM logs.ids") == [{"n": 0}]
