@@ -182,6 +182,25 @@ def test_a_view_and_a_table_cannot_share_a_name(served: Served) -> None:
     assert not client.table_exists("web.nl")
 
 
+def test_a_dropped_views_metadata_file_is_registered_as_a_new_view(
+    served: Served, tmp_path: Path
+) -> None:
+    client = _client(served)
+    client.create_view("web.nl", SCHEMA, _version("SELECT 1 AS id"))
+    location = requests.get(served.url(VIEWS + "/nl"), timeout=10).json()["metadata-location"]
+    client.drop_view("web.nl")
+    registered = client.register_view("web.again", location)
+    assert registered.current_version().representations[0].root.sql == "SELECT 1 AS id"
+    assert client.list_views("web") == [("web", "again")]
+    other = tmp_path / "other.metadata.json"
+    other.write_text('{"not": "view metadata"}')
+    not_metadata = {"name": "broken", "metadata-location": other.as_uri()}
+    register = served.url("/v1/icehouse/namespaces/web/register-view")
+    answer = requests.post(register, json=not_metadata, timeout=10)
+    assert answer.status_code == 400
+    assert "not a readable Iceberg view metadata file" in answer.json()["error"]["message"]
+
+
 def test_the_config_lists_the_view_endpoints(served: Served) -> None:
     endpoints = requests.get(served.url("/v1/config"), timeout=10).json()["endpoints"]
     assert "POST /v1/{prefix}/views/rename" in endpoints

@@ -1,4 +1,4 @@
-"""``lake.views``: Iceberg views (list, create, load, replace, drop, rename).
+"""``lake.views``: Iceberg views (list, create, load, replace, drop, rename, register).
 
 Like ``lake.iceberg``, it takes namespaces as tuples and names as strings, and gives a
 view's metadata as the Iceberg JSON the REST protocol speaks, so that the REST server,
@@ -84,6 +84,12 @@ class LakeViews:
         return catalog_views.replace_view(
             self._lake._catalog, namespace, name, requirements=requirements, updates=updates
         )
+
+    def register(self, namespace: Namespace, name: str, metadata_location: str) -> ViewState:
+        """Enter an existing view metadata file as a new view.
+
+        Raises: NoSuchNamespace, ViewAlreadyExists, InvalidInput."""
+        return catalog_views.register_view(self._lake._catalog, namespace, name, metadata_location)
 
     def drop(self, namespace: Namespace, name: str) -> None:
         """Raises: NoSuchView."""

@@ -1,4 +1,4 @@
-"""Views: list, create, load, exists (HEAD), replace, drop, rename."""
+"""Views: list, create, load, exists (HEAD), replace, drop, rename, register."""
 
 from __future__ import annotations
 
@@ -11,7 +11,12 @@ from icehouse.lake.views import NewView, ViewState
 from icehouse.server.deps import API, LakeDep, check_prefix
 from icehouse.server.paging import page
 from icehouse.server.paths import namespace_from_path
-from icehouse.server.view_models import CommitViewBody, CreateViewBody, RenameViewBody
+from icehouse.server.view_models import (
+    CommitViewBody,
+    CreateViewBody,
+    RegisterViewBody,
+    RenameViewBody,
+)
 
 router = APIRouter(prefix=API, dependencies=[Depends(check_prefix)])
 VIEWS = "/namespaces/{namespace}/views"
@@ -83,6 +88,12 @@ def rename_view(body: RenameViewBody, lake: LakeDep) -> Response:
         (tuple(body.destination.namespace), body.destination.name),
     )
     return Response(status_code=204)
+
+
+@router.post("/namespaces/{namespace}/register-view")
+def register_view(namespace: str, body: RegisterViewBody, lake: LakeDep) -> dict[str, Any]:
+    state = lake.views.register(namespace_from_path(namespace), body.name, body.metadata_location)
+    return _load_result(state)
 
 
 def _load_result(state: ViewState) -> dict[str, Any]:

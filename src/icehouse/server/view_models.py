@@ -31,3 +31,8 @@ class CommitViewBody(_Body):
 class RenameViewBody(_Body):
     source: TableIdentifierBody
     destination: TableIdentifierBody
+
+
+class RegisterViewBody(_Body):
+    name: str = Field(min_length=1)
+    metadata_location: str = Field(alias="metadata-location", min_length=1)

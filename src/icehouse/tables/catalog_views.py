@@ -26,6 +26,7 @@ from sqlalchemy.exc import IntegrityError
 
 from icehouse.errors import (
     CommitRaced,
+    InvalidInput,
     NamespaceNotEmpty,
     NoSuchNamespace,
     NoSuchView,
@@ -83,27 +84,33 @@ def create_view(catalog: SqlCatalog, namespace: Namespace, name: str, new: NewVi
     Raises: NoSuchNamespace, ViewAlreadyExists (a view or a table has the name),
     InvalidInput (a schema or version that does not parse)."""
     _check_namespace(catalog, namespace)
-    full = dotted((*namespace, name))
     _check_free(catalog, namespace, name)
     location = table_location(catalog, new.location, dotted(namespace), name)
     metadata = new_view_metadata(
         schema=new.schema, version=new.version, location=location, properties=new.properties or {}
     )
     written = _write(catalog, metadata, version=0)
-    row = {
-        "catalog_name": catalog.name,
-        "table_namespace": Catalog.namespace_to_string(namespace),
-        "table_name": name,
-        "metadata_location": written,
-        "previous_metadata_location": None,
-        "iceberg_type": VIEW_TYPE,
-    }
-    try:
-        with catalog.engine.begin() as conn:
-            conn.execute(insert(IcebergTables).values(**row))
-    except IntegrityError as exc:  # created by someone else since the check above
-        raise ViewAlreadyExists(f"{full!r} already exists", view=full) from exc
+    _enter(catalog, namespace, name, written)
     return _state(written, metadata)
+
+
+def register_view(
+    catalog: SqlCatalog, namespace: Namespace, name: str, metadata_location: str
+) -> ViewState:
+    """Enter an existing view metadata file into the catalog as a new view (read first:
+    a pointer to a file no one can read would be a view no one can load).
+
+    Raises: NoSuchNamespace, ViewAlreadyExists, InvalidInput (not a view metadata file)."""
+    _check_namespace(catalog, namespace)
+    _check_free(catalog, namespace, name)
+    try:
+        metadata = _read(catalog, metadata_location)
+    except (OSError, ValueError) as exc:  # missing, or not view metadata (pydantic's too)
+        raise InvalidInput(
+            f"{metadata_location}: not a readable Iceberg view metadata file ({exc})"
+        ) from exc
+    _enter(catalog, namespace, name, metadata_location)
+    return _state(metadata_location, metadata)
 
 
 def load_view(catalog: SqlCatalog, namespace: Namespace, name: str) -> ViewState:
@@ -200,6 +207,25 @@ def view_representations(catalog: SqlCatalog, name: str) -> dict[str, str] | Non
     return {r.root.dialect.casefold(): r.root.sql for r in current.representations}
 
 
+def _enter(catalog: SqlCatalog, namespace: Namespace, name: str, location: str) -> None:
+    """Insert the view's pointer. Raises: ViewAlreadyExists (a view or a table took the
+    name since the caller checked)."""
+    row = {
+        "catalog_name": catalog.name,
+        "table_namespace": Catalog.namespace_to_string(namespace),
+        "table_name": name,
+        "metadata_location": location,
+        "previous_metadata_location": None,
+        "iceberg_type": VIEW_TYPE,
+    }
+    try:
+        with catalog.engine.begin() as conn:
+            conn.execute(insert(IcebergTables).values(**row))
+    except IntegrityError as exc:
+        full = dotted((*namespace, name))
+        raise ViewAlreadyExists(f"{full!r} already exists", view=full) from exc
+
+
 def _in_namespace(catalog: SqlCatalog, namespace: Namespace) -> Any:
     return and_(
         IcebergTables.catalog_name == catalog.name,
@@ -273,6 +299,7 @@ __all__ = [
     "drop_view",
     "list_views",
     "load_view",
+    "register_view",
     "rename_view",
     "replace_view",
     "view_exists",
