@@ -237,3 +237,26 @@ def test_views_of_a_postgresql_lake_are_created_replaced_renamed_and_dropped(
         assert [e.version_id for e in client.load_view("web.dutch").history()] == [1, 2]
         client.drop_view("web.dutch")
         assert client.list_views("web") == []
+
+
+@pytest.mark.parametrize(
+    ("update", "says"),
+    [
+        ({"action": "set-current-view-version", "view-version-id": 9}, "version 9 does not exist"),
+        ({"action": "set-current-view-version", "view-version-id": "x"}, "invalid literal"),
+        ({"action": "set-properties", "updates": {"k": ["x"]}}, "must map strings to strings"),
+        ({"action": "add-view-version"}, "lacks 'view-version'"),
+        ({"action": "set-snapshot-ref"}, "unknown view update 'set-snapshot-ref'"),
+        ({"action": "upgrade-format-version", "format-version": 2}, "format-version 2"),
+    ],
+)
+def test_an_update_that_cannot_apply_is_a_400_naming_it_and_changes_nothing(
+    served: Served, update: dict[str, Any], says: str
+) -> None:
+    _client(served).create_view("web.nl", SCHEMA, _version("SELECT 1 AS id"))
+    before = requests.get(served.url(VIEWS + "/nl"), timeout=10).json()
+    answer = requests.post(served.url(VIEWS + "/nl"), json={"updates": [update]}, timeout=10)
+    assert answer.status_code == 400, answer.text
+    assert answer.json()["error"]["type"] == "BadRequestException"
+    assert says in answer.json()["error"]["message"]
+    assert requests.get(served.url(VIEWS + "/nl"), timeout=10).json() == before

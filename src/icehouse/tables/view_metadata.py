@@ -93,7 +93,7 @@ def apply_updates(
             apply(commit, update)
         except KeyError as exc:
             raise InvalidInput(f"{view}: update {action!r} lacks {exc}") from exc
-        except _Refused as exc:
+        except (TypeError, ValueError) as exc:  # _Refused, or a value of the wrong type
             raise InvalidInput(f"{view}: update {action!r}: {exc}") from exc
     return commit.metadata
 
@@ -134,7 +134,13 @@ def _set_location(commit: _Commit, update: dict[str, Any]) -> None:
 
 
 def _set_properties(commit: _Commit, update: dict[str, Any]) -> None:
-    properties = {**commit.metadata.properties, **update["updates"]}
+    """Values must be strings: ``model_copy`` does not validate what it is given."""
+    updates = update["updates"]
+    if not isinstance(updates, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in updates.items()
+    ):
+        raise _Refused(f"updates must map strings to strings, got {updates!r}")
+    properties = {**commit.metadata.properties, **updates}
     commit.metadata = commit.metadata.model_copy(update={"properties": properties})
 
 
