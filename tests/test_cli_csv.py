@@ -73,6 +73,14 @@ def _spare_table(h: Home) -> list[str]:
     return ["logs.spare", "--home", h.path]
 
 
+def _a_view(h: Home) -> list[str]:
+    """View ``logs.french`` over ``logs.events``."""
+    ok("view", "create", "logs.french", "--sql", FRENCH, "--home", h.path)
+    return ["logs.french", "--home", h.path]
+
+
+FRENCH = "SELECT id, ts FROM logs.events WHERE country = 'fr'"
+
 CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     # command: (its arguments on a fresh home, data rows expected)
     ("init",): (lambda h: ["--home", str(h.tmp / "another")], 1),
@@ -115,6 +123,10 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     ("maintain", "manifests"): (lambda h: ["logs.events", "--dry-run", "--home", h.path], 1),
     ("maintain", "unlock"): (lambda h: ["logs.events", "--home", h.path], 1),
     ("maintain", "history"): (lambda h: ["--dry-runs", "--home", h.path], 1),
+    ("view", "create"): (lambda h: ["logs.french", "--sql", FRENCH, "--home", h.path], 1),
+    ("view", "list"): (lambda h: _a_view(h)[1:], 1),
+    ("view", "show"): (_a_view, 1),
+    ("view", "drop"): (lambda h: [*_a_view(h), "--yes"], 1),
 }
 
 

@@ -43,6 +43,7 @@ from icehouse.errors import (
     NoSuchQuarantineRecord,
     NoSuchSource,
     NoSuchTable,
+    NoSuchView,
     NotFound,
     OutsideWarehouse,
     ProofFailed,
@@ -58,6 +59,7 @@ from icehouse.errors import (
     TableInUse,
     UnreadableFile,
     UnsafeMaintenance,
+    ViewAlreadyExists,
 )
 
 if TYPE_CHECKING:
@@ -142,6 +144,7 @@ __all__ = [
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchView",
     "NotFound",
     "OutsideWarehouse",
     "ProofFailed",
@@ -158,4 +161,5 @@ __all__ = [
     "TableInUse",
     "UnreadableFile",
     "UnsafeMaintenance",
+    "ViewAlreadyExists",
 ]

@@ -10,11 +10,13 @@ thing the same way.
     │   ├── HomeNotFound
     │   ├── NoSuchTable
     │   ├── NoSuchNamespace
+    │   ├── NoSuchView
     │   ├── NoSuchSource
     │   ├── LandingNotFound           a source's landing folder does not exist
     │   └── NoSuchQuarantineRecord
     ├── Conflict                      409
     │   ├── TableAlreadyExists
+    │   ├── ViewAlreadyExists         a view or a table already has the name
     │   ├── NamespaceAlreadyExists
     │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
@@ -95,6 +97,14 @@ class NoSuchNamespace(NotFound):
         self.namespace = namespace
 
 
+class NoSuchView(NotFound):
+    error_type = "NoSuchViewException"
+
+    def __init__(self, message: str, *, view: str) -> None:
+        super().__init__(message)
+        self.view = view
+
+
 class NoSuchSource(NotFound):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
@@ -125,6 +135,14 @@ class TableAlreadyExists(Conflict):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class ViewAlreadyExists(Conflict):
+    """A view or a table already has the name: in a namespace, the two share names."""
+
+    def __init__(self, message: str, *, view: str) -> None:
+        super().__init__(message)
+        self.view = view
 
 
 class NamespaceAlreadyExists(Conflict):
@@ -438,6 +456,7 @@ __all__ = [
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchView",
     "NotFound",
     "OutsideWarehouse",
     "ProofFailed",
@@ -453,4 +472,5 @@ __all__ = [
     "TableInUse",
     "UnreadableFile",
     "UnsafeMaintenance",
+    "ViewAlreadyExists",
 ]

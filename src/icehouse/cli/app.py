@@ -14,6 +14,7 @@ from icehouse.cli import (
     sources,
     sql_cmd,
     tables,
+    views_cmd,
 )
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
@@ -35,6 +36,7 @@ app.add_typer(sources.app, name="source")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(maintain_cmd.app, name="maintain")
 app.add_typer(home_cmd.app, name="home")
+app.add_typer(views_cmd.app, name="view")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)

@@ -7,7 +7,8 @@ command: the facade hands out icehouse types only, so no caller can go around it
 At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped, as
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
-``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``).
+``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
+and ``lake.views`` its views (``views.py``).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
     from icehouse.tables.manifest_cache import ManifestCache
 
@@ -86,6 +88,13 @@ class Lake:
         from icehouse.lake.iceberg import LakeIceberg
 
         return LakeIceberg(self)
+
+    @functools.cached_property
+    def views(self) -> LakeViews:
+        """Iceberg views: list, create, load, replace, drop, rename."""
+        from icehouse.lake.views import LakeViews
+
+        return LakeViews(self)
 
     # -- opening ------------------------------------------------------------------------
 

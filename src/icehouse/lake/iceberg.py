@@ -12,7 +12,7 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from icehouse.lake import lifecycle
-from icehouse.tables import catalog_tables, namespaces
+from icehouse.tables import catalog_tables, catalog_views, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
 from icehouse.tables.namespaces import Namespace, PropertiesChange
 
@@ -56,7 +56,9 @@ class LakeNamespaces:
         return namespaces.namespace_exists(self._lake._catalog, namespace)
 
     def drop(self, namespace: Namespace) -> None:
-        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables)."""
+        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
+        if namespaces.namespace_exists(self._lake._catalog, namespace):
+            catalog_views.check_no_views(self._lake._catalog, namespace)
         namespaces.drop_namespace(self._lake._catalog, namespace)
 
     def update(

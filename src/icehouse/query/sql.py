@@ -33,6 +33,7 @@ from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
 from icehouse.query.messages import describe
+from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import CastCache, pushdown_filter, referenced_columns
 from icehouse.tables.manifest_cache import ManifestCache
@@ -231,6 +232,21 @@ def _view_of(
     return f"{_quote(namespace)}.{_quote(table_name)}"
 
 
+def _attach_view(
+    session: QuerySession, conn: duckdb.DuckDBPyConnection, name: str, view_sql: str, sql: str
+) -> None:
+    """A DuckDB view ``name`` of an Iceberg view's SQL.
+
+    Raises: QueryError (SQL DuckDB cannot run, e.g. another dialect's syntax)."""
+    namespace, view = name.split(".")
+    try:
+        conn.execute(
+            f"CREATE OR REPLACE VIEW {_view_of(session, conn, namespace, view)} AS {view_sql}"
+        )
+    except duckdb.Error as exc:
+        raise QueryError(f"view {name!r}: DuckDB cannot run its SQL: {exc}", sql=sql) from exc
+
+
 def attach_table(
     session: QuerySession,
     conn: duckdb.DuckDBPyConnection,
@@ -418,19 +434,22 @@ def run_sql(
         load = functools.partial(load_table, catalog, statement.table)
         deleted = run_delete(load, statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
-    known = _existing_tables(catalog, sql)
+    views = views_in(catalog, sql, _names)
+    behind_views = " ".join(views.values())
+    known = _existing_tables(catalog, f"{sql} {behind_views}")
     conn = session.connection()
     original = sql
     started = time.perf_counter()
     try:
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
-        for name in referenced_tables(sql, known):
+        unfiltered = set(referenced_tables(behind_views, known))  # a view reads all rows
+        for name in referenced_tables(f"{sql} {behind_views}", known):
             iceberg_table = known[name]
             schema = iceberg_table.schema()
             row_filter = (
                 pushdown_filter(sql, name, schema, conn, casts=session.casts)
-                if prune
+                if prune and name not in unfiltered
                 else AlwaysTrue()
             )
             plans.append(
@@ -445,6 +464,8 @@ def run_sql(
                     sql=original,
                 )
             )
+        for name, view_sql in views.items():
+            _attach_view(session, conn, name, view_sql, original)
         started = time.perf_counter()
         try:
             table = conn.execute(sql).to_arrow_table()
