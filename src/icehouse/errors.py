@@ -6,18 +6,22 @@ REST ``error_type`` so that the CLI, the REST server and the Python API report t
 thing the same way.
 
     IcehouseError
+    ├── NotAuthenticated              401  no token, or one expired, revoked or unknown
+    ├── Forbidden                     403  the principal may not do this
     ├── NotFound                      404
     │   ├── HomeNotFound
     │   ├── NoSuchTable
     │   ├── NoSuchNamespace
     │   ├── NoSuchSource
     │   ├── LandingNotFound           a source's landing folder does not exist
-    │   └── NoSuchQuarantineRecord
+    │   ├── NoSuchQuarantineRecord
+    │   └── NoSuchPrincipal
     ├── Conflict                      409
     │   ├── TableAlreadyExists
     │   ├── NamespaceAlreadyExists
     │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
+    │   ├── PrincipalAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -64,6 +68,27 @@ class IcehouseError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NotAuthenticated(IcehouseError):
+    """The request carries no usable credential: a client gets a token from
+    ``POST /v1/oauth/tokens`` with its client id and secret, then sends it as a bearer."""
+
+    status = 401
+    error_type = "NotAuthorizedException"
+
+
+class Forbidden(IcehouseError):
+    """The principal is known but may not perform ``action`` on ``resource``."""
+
+    status = 403
+    error_type = "ForbiddenException"
+
+    def __init__(self, message: str, *, principal: str, action: str, resource: str) -> None:
+        super().__init__(message)
+        self.principal = principal
+        self.action = action
+        self.resource = resource
 
 
 class NotFound(IcehouseError):
@@ -116,6 +141,12 @@ class NoSuchQuarantineRecord(NotFound):
         self.record_id = record_id
 
 
+class NoSuchPrincipal(NotFound):
+    def __init__(self, message: str, *, principal: str) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
 class Conflict(IcehouseError):
     status = 409
     error_type = "AlreadyExistsException"
@@ -147,6 +178,12 @@ class SourceAlreadyExists(Conflict):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
         self.source = source
+
+
+class PrincipalAlreadyExists(Conflict):
+    def __init__(self, message: str, *, principal: str) -> None:
+        super().__init__(message)
+        self.principal = principal
 
 
 class CommitConflict(Conflict):
@@ -420,6 +457,7 @@ __all__ = [
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
+    "Forbidden",
     "HomeNotFound",
     "IcehouseError",
     "InputFileError",
@@ -435,11 +473,14 @@ __all__ = [
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchNamespace",
+    "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
+    "NotAuthenticated",
     "NotFound",
     "OutsideWarehouse",
+    "PrincipalAlreadyExists",
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
