@@ -27,7 +27,9 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
 
     Routes run in FastAPI's worker threads and share the lake: its catalog connections
     are pooled, and every commit is a compare-and-swap in the state database."""
-    app = FastAPI(title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None)
+    app = FastAPI(  # no schema or docs pages: every route but two needs a token
+        title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.lake = lake
     app.state.prefix = prefix
     app.state.allow_anonymous = allow_anonymous
