@@ -43,7 +43,8 @@ def principal_lake(request: Request) -> Lake:
 
 
 def bearer_token(header: str | None) -> str | None:
-    """The token of ``Authorization: Bearer <token>``; None without the header.
+    """The token of ``Authorization: Bearer <token>``; None without the header, and for
+    ``Bearer None``, which is what PyIceberg sends when it was given no credential.
 
     Raises: NotAuthenticated (another scheme, or no token after it)."""
     if header is None:
@@ -51,7 +52,7 @@ def bearer_token(header: str | None) -> str | None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise NotAuthenticated("the Authorization header must be `Bearer <token>`")
-    return token.strip()
+    return None if token.strip() == NO_CREDENTIAL else token.strip()
 
 
 def check_prefix(prefix: str, request: Request) -> None:
@@ -60,6 +61,8 @@ def check_prefix(prefix: str, request: Request) -> None:
         raise NotFound(f"no catalog {prefix!r} here; GET /v1/config names the prefix to use")
 
 
+NO_CREDENTIAL = "None"
+"""The token PyIceberg's REST client sends when it has none (``f"Bearer {None}"``)."""
 LakeDep = Annotated[Lake, Depends(lake_of)]
 API = "/v1/{prefix}"
 """The root of every catalog route (``prefix`` as ``/v1/config`` hands it out)."""
