@@ -37,7 +37,7 @@ def governed(
 
         @functools.wraps(method)
         def checked(*args: P.args, **kwargs: P.kwargs) -> R:
-            owner = args[0]
+            owner: Any = args[0]
             principal: Principal = getattr(owner, "_lake", owner).principal
             name = ""
             if names:
