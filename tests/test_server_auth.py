@@ -114,6 +114,18 @@ def test_an_expired_token_is_401(secured: Served, clock: ShiftedClock) -> None:
     assert "expired" in answer.json()["error"]["message"]
 
 
+def test_pyiceberg_fetches_a_new_token_when_its_token_expired(
+    secured: Served, clock: ShiftedClock
+) -> None:
+    admin = secured.lake.principals.create("etl", admin=True)
+    catalog = secured.client(credential=f"{admin.client_id}:{admin.client_secret}")
+    catalog.create_namespace("web")
+
+    clock.advance(3601)
+
+    assert catalog.list_namespaces() == [("web",)]
+
+
 def test_a_revoked_token_is_401_and_the_secret_still_gets_a_new_one(secured: Served) -> None:
     admin = secured.lake.principals.create("etl", admin=True)
     token = token_of(secured, admin)
