@@ -128,7 +128,7 @@ def every_route(lake: Lake) -> list[tuple[str, str]]:
 
 def url_of(served: Served, path: str) -> str:
     values = {"prefix": "icehouse", "namespace": "web", "table": "hits"}
-    return served.url(re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], path))
+    return served.url(re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path))
 
 
 def call(served: Served, method: str, path: str, token: str | None) -> int:
