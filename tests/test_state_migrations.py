@@ -38,6 +38,8 @@ def test_a_first_release_database_is_migrated_to_the_newest_version(tmp_path: Pa
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
         conn.execute(text("DROP TABLE ingest_contents"))
         conn.execute(text("DROP TABLE icehouse_home"))
+        conn.execute(text("DROP TABLE principal_tokens"))
+        conn.execute(text("DROP TABLE principals"))
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
     assert "replayed_by" not in columns(engine, "quarantine")
@@ -70,6 +72,8 @@ def test_version_4_keeps_the_recorded_runs_and_lets_a_run_be_recorded_before_it_
     with engine.begin() as conn:  # turn it back into what version 3 created
         conn.execute(text("DROP TABLE maintenance_runs"))
         conn.execute(text("DROP TABLE icehouse_home"))
+        conn.execute(text("DROP TABLE principal_tokens"))
+        conn.execute(text("DROP TABLE principals"))
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN delivery"))
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
         conn.execute(text("DROP TABLE ingest_contents"))

@@ -6,6 +6,8 @@ REST ``error_type`` so that the CLI, the REST server and the Python API report t
 thing the same way.
 
     IcehouseError
+    ├── NotAuthenticated              401  no token, or one expired, revoked or unknown
+    ├── Forbidden                     403  the principal may not do this
     ├── NotFound                      404
     │   ├── HomeNotFound
     │   ├── NoSuchTable
@@ -13,13 +15,15 @@ thing the same way.
     │   ├── NoSuchView
     │   ├── NoSuchSource
     │   ├── LandingNotFound           a source's landing folder does not exist
-    │   └── NoSuchQuarantineRecord
+    │   ├── NoSuchQuarantineRecord
+    │   └── NoSuchPrincipal
     ├── Conflict                      409
     │   ├── TableAlreadyExists
     │   ├── ViewAlreadyExists         a view or a table already has the name
     │   ├── NamespaceAlreadyExists
     │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
+    │   ├── PrincipalAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -66,6 +70,27 @@ class IcehouseError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NotAuthenticated(IcehouseError):
+    """The request carries no usable credential: a client gets a token from
+    ``POST /v1/oauth/tokens`` with its client id and secret, then sends it as a bearer."""
+
+    status = 401
+    error_type = "NotAuthorizedException"
+
+
+class Forbidden(IcehouseError):
+    """The principal is known but may not perform ``action`` on ``resource``."""
+
+    status = 403
+    error_type = "ForbiddenException"
+
+    def __init__(self, message: str, *, principal: str, action: str, resource: str) -> None:
+        super().__init__(message)
+        self.principal = principal
+        self.action = action
+        self.resource = resource
 
 
 class NotFound(IcehouseError):
@@ -126,6 +151,12 @@ class NoSuchQuarantineRecord(NotFound):
         self.record_id = record_id
 
 
+class NoSuchPrincipal(NotFound):
+    def __init__(self, message: str, *, principal: str) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
 class Conflict(IcehouseError):
     status = 409
     error_type = "AlreadyExistsException"
@@ -165,6 +196,12 @@ class SourceAlreadyExists(Conflict):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
         self.source = source
+
+
+class PrincipalAlreadyExists(Conflict):
+    def __init__(self, message: str, *, principal: str) -> None:
+        super().__init__(message)
+        self.principal = principal
 
 
 class CommitConflict(Conflict):
@@ -438,6 +475,7 @@ __all__ = [
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
+    "Forbidden",
     "HomeNotFound",
     "IcehouseError",
     "InputFileError",
@@ -453,12 +491,15 @@ __all__ = [
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchNamespace",
+    "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
     "NoSuchView",
+    "NotAuthenticated",
     "NotFound",
     "OutsideWarehouse",
+    "PrincipalAlreadyExists",
     "ProofFailed",
     "QueryError",
     "RewriteConflict",

@@ -9,6 +9,7 @@ from icehouse.cli import (
     home_cmd,
     ingest_cmd,
     maintain_cmd,
+    principal_cmd,
     quarantine_cmd,
     serve_cmd,
     sources,
@@ -37,6 +38,7 @@ app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(maintain_cmd.app, name="maintain")
 app.add_typer(home_cmd.app, name="home")
 app.add_typer(views_cmd.app, name="view")
+app.add_typer(principal_cmd.app, name="principal")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)

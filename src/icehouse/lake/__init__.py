@@ -8,11 +8,18 @@ At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
-and ``lake.views`` its views (``views.py``).
+``lake.views`` its views (``views.py``), and ``lake.principals`` manages who may use it
+through the server (``principals.py``).
+
+A lake acts as a principal. Opened locally it is the home's owner, an administrator;
+``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
+method of the lake and of its groups is ``@governed`` (``governed.py``): it asks
+``govern.authz.authorize`` for the acting principal before doing anything.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Callable
@@ -24,9 +31,11 @@ from typing import TYPE_CHECKING
 from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
+from icehouse.govern.authz import OWNER, Principal
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
+from icehouse.lake.governed import governed
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
 from icehouse.state import home as home_mod
@@ -39,9 +48,22 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
     from icehouse.tables.manifest_cache import ManifestCache
+
+GROUPS = (
+    "tables",
+    "sources",
+    "quarantine",
+    "maintenance",
+    "namespaces",
+    "iceberg",
+    "views",
+    "principals",
+)
+"""The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +84,8 @@ class Lake:
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
         self._opening = threading.Lock()  # the server's request threads share one lake
+        self.principal: Principal = OWNER
+        """Who this lake acts as: every public method asks whether they may."""
         self._query_session: QuerySession | None = None
         self._query_session_lock = threading.Lock()
         self._manifest_cache: ManifestCache | None = None
@@ -95,6 +119,13 @@ class Lake:
         from icehouse.lake.views import LakeViews
 
         return LakeViews(self)
+
+    @functools.cached_property
+    def principals(self) -> LakePrincipals:
+        """Who may use the lake through the server; their bearer tokens."""
+        from icehouse.lake.principals import LakePrincipals
+
+        return LakePrincipals(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -141,6 +172,23 @@ class Lake:
             raise
         return lake
 
+    @governed("principal.assume")
+    def as_principal(self, principal: Principal) -> Lake:
+        """This lake acting as ``principal``: the same connections, caches and
+        configuration, every method checked against ``principal``'s rights. The view is
+        not closed on its own; closing this lake closes it.
+
+        Raises: Forbidden (only an administrator may act as someone else)."""
+        self._catalog  # noqa: B018 - opened here, so that the view shares it
+        self._engine  # noqa: B018
+        self._queries  # noqa: B018 - and the query caches (made on first use otherwise)
+        view = copy.copy(self)
+        view.principal = principal
+        for group in GROUPS:
+            setattr(view, group, type(getattr(self, group))(view))
+        return view
+
+    @governed("lake.connect")
     def outages_as_errors(self) -> AbstractContextManager[None]:
         """Within it, an outage of the state database or the object store raises
         StateDatabaseUnavailable or StorageUnavailable, naming this lake's database URL
@@ -218,12 +266,14 @@ class Lake:
                 self._manifest_cache = ManifestCache()
             return self._manifest_cache
 
+    @governed("lake.reload_config")
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
 
         Raises: InvalidConfig, HomeNotFound."""
         self.config = load_config(self.config.home)
 
+    @governed("lake.close")
     def close(self) -> None:
         """Release the state database's and the catalog's connections and this lake's
         query connections; using the lake again reopens them."""
@@ -244,6 +294,7 @@ class Lake:
 
     # -- ingestion ----------------------------------------------------------------------
 
+    @governed("source.ingest", on="sources")
     def ingest(
         self,
         sources: list[str] | None = None,
@@ -290,6 +341,7 @@ class Lake:
 
     # -- query --------------------------------------------------------------------------
 
+    @governed("query.run")
     def sql(self, text: str, *, prune: bool = True) -> pa.Table:
         """Run one SQL statement (DuckDB's dialect; tables named ``namespace.table``; a
         ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``).
@@ -303,6 +355,7 @@ class Lake:
 
         return run_sql(self._catalog, text, prune=prune, session=self._queries).table
 
+    @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
         """Run a query and say what each table had to read.
 
@@ -315,6 +368,7 @@ class Lake:
 
         return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
 
+    @governed("table.delete_rows", on="table")
     def delete(self, table: str, where: str) -> int:
         """Delete the rows matching ``where`` (e.g. one tenant's data) in one snapshot,
         keeping the ingestion bookkeeping.

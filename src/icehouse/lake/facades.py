@@ -26,6 +26,7 @@ from icehouse.errors import (
 )
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
+from icehouse.lake.governed import governed
 from icehouse.maintain.choices import DEFAULT_OLDER_THAN, Strategy
 from icehouse.maintain.leases import LeaseInfo
 from icehouse.maintain.reports import MaintenanceRun
@@ -52,6 +53,7 @@ class LakeTables:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("table.create", on="name")
     def create(
         self,
         name: str,
@@ -111,6 +113,7 @@ class LakeTables:
         )
         return manage.describe_table(name, table)
 
+    @governed("table.describe", on="name")
     def get(self, name: str) -> manage.TableInfo:
         """Describe a table.
 
@@ -121,6 +124,7 @@ class LakeTables:
 
         return manage.describe_table(name, self._load(name))
 
+    @governed("table.list")
     def list(self) -> list[str]:
         """Returns: every table's ``namespace.table`` name, sorted."""
         catalog = self._lake._catalog
@@ -130,6 +134,7 @@ class LakeTables:
             for identifier in catalog.list_tables(namespace)
         )
 
+    @governed("table.alter", on="name")
     def alter(
         self,
         name: str,
@@ -159,6 +164,7 @@ class LakeTables:
         )
         return manage.describe_table(name, table)
 
+    @governed("table.history", on="name")
     def history(self, name: str) -> builtins.list[manage.SnapshotInfo]:
         """Returns: the table's snapshots, oldest first, marking the current one.
 
@@ -167,6 +173,7 @@ class LakeTables:
 
         return manage.snapshot_history(self._load(name))
 
+    @governed("table.rollback", on="name")
     def rollback(self, name: str, snapshot_id: int) -> None:
         """Make an ancestor snapshot the table's current one again.
 
@@ -175,6 +182,7 @@ class LakeTables:
 
         manage.rollback(self._load(name), snapshot_id)
 
+    @governed("table.drop", on="name")
     def drop(self, name: str, *, purge: bool = False) -> lifecycle.TableDropped:
         """Remove a table from the catalog; with ``purge``, delete its files too.
 
@@ -194,6 +202,7 @@ class LakeTables:
 
         return lifecycle.drop_table(self._lake, name, purge=purge)
 
+    @governed("table.rename", on="old")
     def rename(self, old: str, new: str) -> lifecycle.TableRenamed:
         """Give a table a new name, in its namespace or another existing one. No file
         moves; the table's batches, content claims and maintenance history follow it.
@@ -219,6 +228,7 @@ class LakeSources:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("source.add")
     def add(self, source: SourceConfig) -> SourceConfig:
         """Add a source to ``icehouse.toml``.
 
@@ -238,6 +248,7 @@ class LakeSources:
         lake.reload_config()
         return lake.config.sources[source.name]
 
+    @governed("source.describe", on="name")
     def get(self, name: str) -> SourceConfig:
         """Returns: the source's settings.
 
@@ -249,6 +260,7 @@ class LakeSources:
             known = ", ".join(sources) or "none yet"
             raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
 
+    @governed("source.remove", on="name")
     def remove(self, name: str) -> lifecycle.SourceRemoved:
         """Delete a source's section from ``icehouse.toml``, leaving the rest of the file
         as it was. Its ingestion ledger and quarantine records stay: adding the source
@@ -264,10 +276,12 @@ class LakeSources:
 
         return lifecycle.remove_source(self._lake, name)
 
+    @governed("source.list")
     def list(self) -> list[SourceConfig]:
         """Returns: every source's settings, in ``icehouse.toml``'s order."""
         return list(self._lake.config.sources.values())
 
+    @governed("source.test", on="name")
     def test(self, name: str, sample: Path, *, limit: int = 20) -> SampleResult:
         """Map a sample file as ingestion would, writing nothing.
 
@@ -283,6 +297,7 @@ class LakeSources:
         table = load_table(self._lake._catalog, source.table)
         return try_sample(source, table.schema(), sample, limit=limit)
 
+    @governed("source.status")
     def status(self) -> builtins.list[source_status_mod.SourceStatus]:
         """Returns: each source's ingestion status (files waiting, last batch, lag).
 
@@ -290,6 +305,7 @@ class LakeSources:
         lake = self._lake
         return source_status_mod.source_status(lake._engine, lake.config, clock=lake._clock)
 
+    @governed("source.status")
     def missing_landings(
         self, names: builtins.list[str] | None = None
     ) -> builtins.list[SourceConfig]:
@@ -300,6 +316,7 @@ class LakeSources:
         chosen = [self.get(n) for n in names] if names else self.list()
         return [s for s in chosen if s.local_location and not s.local_location.is_dir()]
 
+    @governed("source.status")
     def check_landing(self, source: SourceConfig) -> None:
         """Raises: LandingNotFound when the source's landing folder (a relative location is
         relative to the home) does not exist. Object stores are not checked: a prefix
@@ -323,6 +340,7 @@ class LakeQuarantine:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("quarantine.list", on="source")
     def list(
         self,
         *,
@@ -343,16 +361,19 @@ class LakeQuarantine:
             limit=limit,
         )
 
+    @governed("quarantine.list")
     def summary(self) -> dict[str, dict[str, int]]:
         """Returns: per source, how many records of each kind wait in quarantine."""
         return quarantine_mod.summary(self._lake._engine)
 
+    @governed("quarantine.show", on="record_id")
     def show(self, record_id: int) -> quarantine_mod.QuarantineRecord:
         """Returns: one record, with its reason and content.
 
         Raises: NoSuchQuarantineRecord."""
         return quarantine_mod.show_record(self._lake._engine, record_id)
 
+    @governed("quarantine.replay", on="source")
     def replay(
         self, *, source: str | None = None, path: str | None = None
     ) -> quarantine_mod.ReplayQueued:
@@ -392,6 +413,7 @@ class LakeMaintenance:
             manifests=lake._manifests,
         )
 
+    @governed("table.compact", on="table")
     def compact(
         self,
         table: str,
@@ -419,6 +441,7 @@ class LakeMaintenance:
             table, chosen, where=where, dry_run=dry_run, on_group=on_group
         )
 
+    @governed("table.expire", on="table")
     def expire(
         self,
         table: str,
@@ -438,12 +461,14 @@ class LakeMaintenance:
             table, older_than=age, retain_last=retain_last, dry_run=dry_run
         )
 
+    @governed("table.clean_metadata", on="table")
     def clean_metadata(self, table: str, *, dry_run: bool = False) -> MetadataCleanupResult:
         """Delete metadata files no longer referenced (beyond the ones kept).
 
         Returns: the files deleted. Raises: NoSuchTable, MaintenanceBusy."""
         return self._service().clean_metadata(table, dry_run=dry_run)
 
+    @governed("table.remove_orphans", on="table")
     def orphans(
         self,
         table: str,
@@ -462,12 +487,14 @@ class LakeMaintenance:
         age = parse_duration(older_than) if isinstance(older_than, str) else older_than
         return self._service().orphans(table, older_than=age, dry_run=dry_run, force=force)
 
+    @governed("table.rewrite_manifests", on="table")
     def manifests(self, table: str, *, dry_run: bool = False) -> ManifestRewriteResult:
         """Rewrite the current snapshot's manifests into fewer, partition-clustered ones.
 
         Returns: the manifests before and after. Raises: NoSuchTable, MaintenanceBusy."""
         return self._service().manifests(table, dry_run=dry_run)
 
+    @governed("lake.maintain")
     def run(
         self,
         tables: list[str] | None = None,
@@ -515,6 +542,7 @@ class LakeMaintenance:
         )
         return last
 
+    @governed("table.unlock", on="table")
     def unlock(self, table: str) -> LeaseInfo | None:
         """Break the table's maintenance lease whoever holds it (the holder's runs are
         recorded as interrupted). Only for a holder that is gone for good: a live one
@@ -527,6 +555,7 @@ class LakeMaintenance:
         load_table(self._lake._catalog, table)
         return self._service().unlock(table)
 
+    @governed("table.maintenance_history", on="table")
     def history(
         self, table: str | None = None, *, limit: int = 50, dry_runs: bool = False
     ) -> list[MaintenanceRun]:

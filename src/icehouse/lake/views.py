@@ -11,6 +11,7 @@ import builtins
 import json
 from typing import TYPE_CHECKING, Any
 
+from icehouse.lake.governed import governed
 from icehouse.tables import catalog_views
 from icehouse.tables.arrow_types import schema_from_arrow
 from icehouse.tables.catalog_views import NewView, ViewState
@@ -30,10 +31,12 @@ class LakeViews:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("view.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
         """Returns: the namespace's view names, sorted. Raises: NoSuchNamespace."""
         return catalog_views.list_views(self._lake._catalog, namespace)
 
+    @governed("view.create", on=("namespace", "name"))
     def create(self, namespace: Namespace, name: str, new: NewView) -> ViewState:
         """Create a view from its schema and first version (Iceberg JSON).
 
@@ -41,6 +44,7 @@ class LakeViews:
         InvalidInput."""
         return catalog_views.create_view(self._lake._catalog, namespace, name, new)
 
+    @governed("view.create", on=("namespace", "name"))
     def create_from_sql(
         self, namespace: Namespace, name: str, sql: str, *, properties: dict[str, str] | None = None
     ) -> ViewState:
@@ -62,14 +66,17 @@ class LakeViews:
         new = NewView(schema=schema, version=version, properties=properties)
         return self.create(namespace, name, new)
 
+    @governed("view.describe", on=("namespace", "name"))
     def load(self, namespace: Namespace, name: str) -> ViewState:
         """Raises: NoSuchView."""
         return catalog_views.load_view(self._lake._catalog, namespace, name)
 
+    @governed("view.describe", on=("namespace", "name"))
     def exists(self, namespace: Namespace, name: str) -> bool:
         """Whether the view exists (a table of that name is not a view)."""
         return catalog_views.view_exists(self._lake._catalog, namespace, name)
 
+    @governed("view.alter", on=("namespace", "name"))
     def replace(
         self,
         namespace: Namespace,
@@ -85,16 +92,19 @@ class LakeViews:
             self._lake._catalog, namespace, name, requirements=requirements, updates=updates
         )
 
+    @governed("view.register", on=("namespace", "name"))
     def register(self, namespace: Namespace, name: str, metadata_location: str) -> ViewState:
         """Enter an existing view metadata file as a new view.
 
         Raises: NoSuchNamespace, ViewAlreadyExists, InvalidInput."""
         return catalog_views.register_view(self._lake._catalog, namespace, name, metadata_location)
 
+    @governed("view.drop", on=("namespace", "name"))
     def drop(self, namespace: Namespace, name: str) -> None:
         """Raises: NoSuchView."""
         catalog_views.drop_view(self._lake._catalog, namespace, name)
 
+    @governed("view.rename", on="source")
     def rename(self, source: tuple[Namespace, str], destination: tuple[Namespace, str]) -> None:
         """Raises: NoSuchView, NoSuchNamespace, ViewAlreadyExists."""
         catalog_views.rename_view(self._lake._catalog, source, destination)

@@ -7,14 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
-from icehouse.server.deps import API
+from icehouse.server.deps import API, LakeDep
 
 router = APIRouter()
 
 
 @router.get("/v1/config")
-def get_config(request: Request) -> dict[str, Any]:
-    """The prefix every other route lives under, and the endpoints served."""
+def get_config(request: Request, _lake: LakeDep) -> dict[str, Any]:
+    """The prefix every other route lives under, and the endpoints served: only to a
+    principal who may connect (the lake check runs as the request's principal)."""
     return {
         "defaults": {},
         "overrides": {"prefix": request.app.state.prefix},

@@ -70,11 +70,18 @@ def _v5_deliveries(conn: Connection) -> None:
     models.contents.create(conn)  # with its index
 
 
+def _v6_principals(conn: Connection) -> None:
+    """Principals and their bearer tokens (tables new in v6, as ``models.py`` has them)."""
+    models.principals.create(conn)
+    models.tokens.create(conn)  # with its index
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
     4: _v4_runs_and_home,
     5: _v5_deliveries,
+    6: _v6_principals,
 }
 """Version → the change from the version before; version 1 is the first release."""
 SCHEMA_VERSION = max(MIGRATIONS)
