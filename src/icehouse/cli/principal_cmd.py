@@ -7,7 +7,7 @@ its hash, so a lost secret is replaced (``rotate``), never shown again.
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -21,7 +21,9 @@ from icehouse.cli.common import (
 from icehouse.cli.confirm import confirm
 from icehouse.cli.grid import Column, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, counted, iso
-from icehouse.lake.principals import Credentials
+
+if TYPE_CHECKING:
+    from icehouse.lake.principals import Credentials
 
 app = typer.Typer(help="Create and manage the principals the server serves.", no_args_is_help=True)
 
