@@ -27,6 +27,7 @@ from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_c
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
+from icehouse.lake.catalog_requests import METRICS_TABLE, LakeIdempotency, LakeMetrics
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
 from icehouse.query.sql import QueryResult, QuerySession, run_sql
@@ -73,6 +74,10 @@ class Lake:
         """The catalog's namespaces, with their properties."""
         self.iceberg = LakeIceberg(self)
         """Tables as the Iceberg REST protocol handles them (metadata JSON, commits)."""
+        self.idempotency = LakeIdempotency(self)
+        """The REST catalog's final answers by ``Idempotency-Key``."""
+        self.metrics = LakeMetrics(self)
+        """Scan and commit reports engines sent; ``icehouse.metrics`` in SQL."""
 
     # -- opening ------------------------------------------------------------------------
 
@@ -250,7 +255,9 @@ class Lake:
         Returns: the rows as a pyarrow Table.
         Raises: QueryError (DuckDB's message, or an unsupported statement),
         EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
-        return run_sql(self._catalog, text, prune=prune, session=self._queries).table
+        return run_sql(
+            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
+        ).table
 
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
         """Run a query and say what each table had to read.
@@ -260,7 +267,19 @@ class Lake:
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
         Raises: QueryError, EqualityDeletesUnsupported."""
-        return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
+        return run_sql(
+            self._catalog,
+            text,
+            prune=prune,
+            explain=True,
+            session=self._queries,
+            system=self._system_tables(),
+        )
+
+    def _system_tables(self) -> dict[str, Callable[[], pa.Table]]:
+        """What SQL can read besides the tables: the state database's records, read
+        only when a query names them."""
+        return {METRICS_TABLE: self.metrics.as_arrow}
 
     def delete(self, table: str, where: str) -> int:
         """Delete the rows matching ``where`` (e.g. one tenant's data) in one snapshot,

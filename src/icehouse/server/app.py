@@ -10,7 +10,13 @@ from collections.abc import Awaitable, Callable
 from fastapi import FastAPI, Request, Response
 
 from icehouse.lake import Lake
-from icehouse.server import routes_config, routes_namespaces, routes_tables
+from icehouse.server import (
+    routes_config,
+    routes_metrics,
+    routes_namespaces,
+    routes_tables,
+    routes_transactions,
+)
 from icehouse.server.errors import install_error_handlers
 
 logger = logging.getLogger("icehouse.server")
@@ -26,7 +32,12 @@ def create_app(lake: Lake, *, prefix: str = PREFIX) -> FastAPI:
     app = FastAPI(title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None)
     app.state.lake = lake
     app.state.prefix = prefix
-    catalog_routers = [routes_namespaces.router, routes_tables.router]
+    catalog_routers = [
+        routes_namespaces.router,
+        routes_tables.router,
+        routes_transactions.router,
+        routes_metrics.router,
+    ]
     app.state.endpoints = routes_config.served_endpoints(catalog_routers)
     install_error_handlers(app)
     app.include_router(routes_config.router)
