@@ -6,6 +6,7 @@ lands, none twice, and every ingested line lands once."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 import signal
 import subprocess
@@ -106,6 +107,18 @@ class Appender(threading.Thread):
             self.failure = exc
 
 
+class Retries(logging.Handler):
+    """Counts the clients' retries of refused commits (PyIceberg logs each one)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if "retrying" in record.getMessage():
+            self.count += 1
+
+
 def wait_for(lake: Lake, expected: int, seconds: float) -> int:
     deadline = time.monotonic() + seconds
     while True:
@@ -130,6 +143,8 @@ def test_appenders_beside_ingest_follow_land_every_row_once(tmp_path: Path, seco
         feeder.start()
         until = time.monotonic() + seconds
         appenders = [Appender(served, w + 1, until) for w in range(APPENDERS)]
+        retries = Retries()
+        logging.getLogger("pyiceberg").addHandler(retries)
         try:
             for appender in appenders:
                 appender.start()
@@ -140,6 +155,7 @@ def test_appenders_beside_ingest_follow_land_every_row_once(tmp_path: Path, seco
             appended = sum(len(a.landed) for a in appenders)
             wait_for(lake, appended + feeder.fed, seconds=60)
         finally:
+            logging.getLogger("pyiceberg").removeHandler(retries)
             stop_feeding.set()
             worker.send_signal(signal.SIGINT)
             _, errors = worker.communicate(timeout=60)
@@ -153,6 +169,6 @@ def test_appenders_beside_ingest_follow_land_every_row_once(tmp_path: Path, seco
         assert sorted(ids) == expected  # every append and every line, none twice
         assert all(len(a.landed) > 0 for a in appenders)
         print(
-            f"\n{seconds}s: {appended} appends by {APPENDERS} clients, {feeder.fed} lines "
-            f"ingested, {len(ids)} rows"
+            f"\n{seconds}s: {appended} appends by {APPENDERS} clients ({retries.count} "
+            f"retried after a 409), {feeder.fed} lines ingested, {len(ids)} rows"
         )

@@ -189,3 +189,19 @@ def test_commits_that_lose_the_swap_to_unrelated_commits_still_land(served: Serv
         f"writer-{n}": "4" for n in range(8)
     }
     assert metadata_files(served, "orders") == 1 + 8 * 5  # creation, then one per commit
+
+
+def test_a_transaction_goes_through_the_catalogs_staging(served: Served) -> None:
+    """A foreign client's ``icehouse.*`` summary keys are dropped, as on any commit:
+    no engine may move ingestion's watermarks."""
+    orders = served.client().load_table("shop.orders")
+    change = staged_append(orders, [1])
+    (added,) = [u for u in change["updates"] if u["action"] == "add-snapshot"]
+    added["snapshot"]["summary"]["icehouse.watermarks"] = '{"forged": 999}'
+
+    assert commit(served, change).status_code == 204
+
+    metadata = served.lake.iceberg.load(("shop",), "orders").metadata
+    (snapshot,) = metadata["snapshots"]
+    assert "icehouse.watermarks" not in snapshot["summary"]
+    assert snapshot["summary"]["added-records"] == "1"
