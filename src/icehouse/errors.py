@@ -436,6 +436,7 @@ __all__ = [
     "FilterNotTranslatable",
     "HomeNotFound",
     "IcehouseError",
+    "IdempotencyKeyReused",
     "InputFileError",
     "InvalidConfig",
     "InvalidDuration",
