@@ -19,6 +19,7 @@ import pytest
 import requests
 from pyiceberg.schema import Schema
 from pyiceberg.table import CommitTableRequest, Table, TableIdentifier
+from pyiceberg.table.update import AssertCreate
 from pyiceberg.types import LongType, NestedField
 
 from icehouse.lake import Lake
@@ -205,3 +206,25 @@ def test_a_transaction_goes_through_the_catalogs_staging(served: Served) -> None
     (snapshot,) = metadata["snapshots"]
     assert "icehouse.watermarks" not in snapshot["summary"]
     assert snapshot["summary"]["added-records"] == "1"
+
+
+def test_a_transaction_creates_a_table_and_appends_to_another(served: Served) -> None:
+    client = served.client()
+    creation = client.create_table_transaction("shop.refunds", SCHEMA)
+    creation.append(pa.table({"id": [5]}))
+    create = json.loads(
+        CommitTableRequest(
+            identifier=TableIdentifier(namespace=["shop"], name="refunds"),
+            requirements=[AssertCreate()],  # a creation's only requirement
+            updates=creation._updates,
+        ).model_dump_json(by_alias=True)
+    )
+    append = staged_append(client.load_table("shop.orders"), [1])
+
+    assert commit(served, create, append).status_code == 204
+
+    assert served.lake.sql("SELECT id FROM shop.refunds").column("id").to_pylist() == [5]
+    assert ids(served, "orders") == [1]
+    again = commit(served, create, staged_append(client.load_table("shop.orders"), [2]))
+    assert again.status_code == 409  # it exists now: neither lands
+    assert ids(served, "orders") == [1]
