@@ -4,13 +4,19 @@ saw gets the first answer again, and the rows land once."""
 from __future__ import annotations
 
 import uuid
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 import requests
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField
+from sqlalchemy import select
 
+from icehouse.state.database import migrate, open_engine
+from icehouse.state.idempotency import RememberedAnswer, recall, remember
+from icehouse.state.models import idempotency_keys
 from tests import fixtures_lake, fixtures_server
 from tests.fixtures_server import Served
 from tests.test_server_transactions import staged_append
@@ -114,3 +120,30 @@ def test_a_key_that_is_not_a_uuid_is_a_bad_request(served: Served) -> None:
     assert answer.status_code == 400
     assert "Idempotency-Key must be a UUID" in answer.json()["error"]["message"]
     assert ids(served) == []
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_key_is_forgotten_after_it_expires(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    url = (
+        request.getfixturevalue("postgres_url")
+        if backend == "postgres"
+        else f"sqlite:///{tmp_path / 'state.db'}"
+    )
+    engine = open_engine(url)
+    migrate(engine)
+    answer = RememberedAnswer(status=204, body="")
+    remember(engine, "k1", "request-a", answer, now=1000.0, keep_for=60.0)
+
+    assert recall(engine, "k1", "request-a", now=1059.0) == answer
+    assert recall(engine, "k1", "request-b", now=2000.0) is None  # expired: free again
+    remember(engine, "k2", "request-c", answer, now=2000.0, keep_for=60.0)
+    with engine.connect() as conn:  # the expired key was dropped on the way
+        assert [row.key for row in conn.execute(select(idempotency_keys))] == ["k2"]
+    remember(engine, "k2", "request-c", RememberedAnswer(409, "{}"), now=2001.0, keep_for=60.0)
+    assert recall(engine, "k2", "request-c", now=2002.0) == answer  # the first answer stands
+    engine.dispose()
