@@ -88,22 +88,37 @@ def commit_tables(catalog: SqlCatalog, changes: Sequence[TableChange]) -> list[T
         raise InvalidInput(f"a transaction changes each table once; named twice: {twice}")
     requests = [_parsed(change) for change in changes]
     for attempt in range(1, SWAP_ATTEMPTS + 1):
-        staged = [_stage(catalog, change, request) for change, request in requests]
-        written = [s for s in staged if not s.unchanged]
-        for part in written:
-            write_metadata(part.staged)
-        try:
-            _swap(catalog, staged)
-        except _PointerMoved:
-            _delete_unreferenced(written)
-            logger.info("commit of %s lost a swap (attempt %d), staging again", names, attempt)
-            continue
-        return [state_of(s.staged.metadata_location, s.staged.metadata, "all") for s in staged]
+        staged = _attempt(catalog, requests)
+        if staged is not None:
+            return [state_of(s.staged.metadata_location, s.staged.metadata, "all") for s in staged]
+        logger.info("commit of %s lost a swap (attempt %d), staging again", names, attempt)
     raise CommitRaced(
         f"{', '.join(names)}: other commits kept landing first ({SWAP_ATTEMPTS} attempts); "
         "reload the tables and retry",
         table=names[0],
     )
+
+
+def _attempt(
+    catalog: SqlCatalog, requests: list[tuple[TableChange, CommitTableRequest]]
+) -> list[_Staged] | None:
+    """Stage every table, write the new metadata files and swap the pointers.
+
+    Returns: the staged tables, or None when a pointer moved meanwhile (nothing landed,
+    and the files written for this attempt are deleted).
+    Raises: CommitRaced (a requirement failed), and what staging raises."""
+    staged = [_stage(catalog, change, request) for change, request in requests]
+    written = [s for s in staged if not s.unchanged]
+    if not written:  # every requirement held when read, and nothing changes
+        return staged
+    for part in written:
+        write_metadata(part.staged)
+    try:
+        _swap(catalog, staged)
+    except _PointerMoved:
+        _delete_unreferenced(written)
+        return None
+    return staged
 
 
 def _parsed(change: TableChange) -> tuple[TableChange, CommitTableRequest]:
@@ -145,8 +160,8 @@ def _stage(catalog: SqlCatalog, change: TableChange, request: CommitTableRequest
 def _swap(catalog: SqlCatalog, staged: list[_Staged]) -> None:
     """Move every pointer in one transaction, tables in name order so that two
     transactions over the same tables lock their rows in the same order (no deadlock on
-    PostgreSQL). An unchanged table's pointer is checked the same way, so that its
-    requirements are known to still hold when the others land.
+    PostgreSQL). An unchanged table's pointer is checked the same way when others
+    change, so that its requirements are known to still hold when they land.
 
     Raises: _PointerMoved (nothing changed)."""
     with Session(catalog.engine) as session, session.begin():
