@@ -31,7 +31,6 @@ from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import CommitTableRequest, StagedTable, Table
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from icehouse.errors import CommitRaced, InvalidInput
 from icehouse.tables._compat import stage_commit, table_row, write_metadata
@@ -164,20 +163,20 @@ def _swap(catalog: SqlCatalog, staged: list[_Staged]) -> None:
     change, so that its requirements are known to still hold when they land.
 
     Raises: _PointerMoved (nothing changed)."""
-    with Session(catalog.engine) as session, session.begin():
+    with catalog.engine.begin() as conn:
         for part in sorted(staged, key=lambda s: s.change.dotted):
             namespace = dotted(part.change.namespace)
             name = part.change.name
             location = part.staged.metadata_location
             if part.current is None:
                 try:
-                    with session.begin_nested():
+                    with conn.begin_nested():
                         row = table_row(catalog, namespace, name, location)
-                        session.execute(insert(IcebergTables).values(**row))
+                        conn.execute(insert(IcebergTables).values(**row))
                 except IntegrityError as exc:  # created meanwhile: staging again says so
                     raise _PointerMoved() from exc
                 continue
-            moved = session.execute(
+            moved = conn.execute(
                 update(IcebergTables)
                 .where(
                     IcebergTables.catalog_name == catalog.name,
