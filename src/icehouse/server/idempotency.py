@@ -31,7 +31,8 @@ def idempotent(
 ) -> Response:
     """``run()``'s answer, or, for a ``key`` already answered, that answer again.
 
-    ``body`` is the request's body as parsed (with the route, it identifies the request).
+    ``body`` is the request's body as parsed (with the route, it identifies the request);
+    ``run`` answers a success or raises.
 
     Raises: InvalidInput (a key that is not a UUID), IdempotencyKeyReused, and whatever
     ``run`` raises."""
@@ -56,8 +57,7 @@ def idempotent(
             answer = error_response(exc.status, exc.error_type, exc.message)
             lake.idempotency.remember(key, fingerprint, _answer(answer))
         raise
-    if response.status_code < 500:
-        lake.idempotency.remember(key, fingerprint, _answer(response))
+    lake.idempotency.remember(key, fingerprint, _answer(response))
     return response
 
 
