@@ -44,6 +44,7 @@ thing the same way.
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
     │   ├── ConflictingProperties     422  keys both removed and set in one update
+    │   ├── IdempotencyKeyReused      422  an Idempotency-Key sent with a different request
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -289,6 +290,19 @@ class InvalidInput(IcehouseError):
     error_type = "BadRequestException"
 
 
+class IdempotencyKeyReused(InvalidInput):
+    """A request carried the ``Idempotency-Key`` of a different request: answering it
+    with that request's outcome would be wrong, and running it would break the key's
+    promise."""
+
+    status = 422
+    error_type = "UnprocessableEntityException"
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
 class InvalidConfig(InvalidInput):
     def __init__(self, message: str, *, where: str) -> None:
         super().__init__(f"{where}: {message}")
@@ -478,6 +492,7 @@ __all__ = [
     "Forbidden",
     "HomeNotFound",
     "IcehouseError",
+    "IdempotencyKeyReused",
     "InputFileError",
     "InvalidConfig",
     "InvalidDuration",

@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.views import LakeViews
@@ -62,6 +63,8 @@ GROUPS = (
     "iceberg",
     "views",
     "principals",
+    "idempotency",
+    "metrics",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
@@ -126,6 +129,20 @@ class Lake:
         from icehouse.lake.principals import LakePrincipals
 
         return LakePrincipals(self)
+
+    @functools.cached_property
+    def idempotency(self) -> LakeIdempotency:
+        """The REST catalog's final answers by ``Idempotency-Key``."""
+        from icehouse.lake.catalog_requests import LakeIdempotency
+
+        return LakeIdempotency(self)
+
+    @functools.cached_property
+    def metrics(self) -> LakeMetrics:
+        """Scan and commit reports engines sent; ``icehouse.metrics`` in SQL."""
+        from icehouse.lake.catalog_requests import LakeMetrics
+
+        return LakeMetrics(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -353,7 +370,9 @@ class Lake:
         EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
         from icehouse.query.sql import run_sql
 
-        return run_sql(self._catalog, text, prune=prune, session=self._queries).table
+        return run_sql(
+            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
+        ).table
 
     @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -366,7 +385,21 @@ class Lake:
         Raises: QueryError, EqualityDeletesUnsupported."""
         from icehouse.query.sql import run_sql
 
-        return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
+        return run_sql(
+            self._catalog,
+            text,
+            prune=prune,
+            explain=True,
+            session=self._queries,
+            system=self._system_tables(),
+        )
+
+    def _system_tables(self) -> dict[str, Callable[[], pa.Table]]:
+        """What SQL can read besides the tables: the state database's records, read
+        only when a query names them."""
+        from icehouse.lake.catalog_requests import METRICS_TABLE
+
+        return {METRICS_TABLE: self.metrics.as_arrow}
 
     @governed("table.delete_rows", on="table")
     def delete(self, table: str, where: str) -> int:

@@ -13,8 +13,9 @@ from typing import TYPE_CHECKING, Any
 
 from icehouse.lake import lifecycle
 from icehouse.lake.governed import governed
-from icehouse.tables import catalog_tables, catalog_views, namespaces
+from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
+from icehouse.tables.multi_commit import TableChange
 from icehouse.tables.namespaces import Namespace, PropertiesChange
 
 if TYPE_CHECKING:
@@ -27,6 +28,7 @@ __all__ = [
     "NewTable",
     "PropertiesChange",
     "SnapshotsMode",
+    "TableChange",
     "TableState",
 ]
 
@@ -129,13 +131,23 @@ class LakeIceberg:
         requirements: builtins.list[dict[str, Any]],
         updates: builtins.list[dict[str, Any]],
     ) -> TableState:
-        """Apply Iceberg updates if every requirement holds on the current metadata.
+        """Apply Iceberg updates if every requirement holds on the current metadata. A
+        commit that loses the swap to another commit is staged again on the newer
+        metadata, and lands if its requirements still hold there.
 
         Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
         TableAlreadyExists, InvalidInput."""
-        return catalog_tables.commit_table(
-            self._lake._catalog, namespace, name, requirements=requirements, updates=updates
-        )
+        change = TableChange(namespace, name, requirements=requirements, updates=updates)
+        return multi_commit.commit_tables(self._lake._catalog, [change])[0]
+
+    @governed("table.commit")
+    def commit_transaction(self, changes: builtins.list[TableChange]) -> None:
+        """Commit changes to several tables atomically: every table's requirements hold
+        and all land, or none does.
+
+        Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
+        TableAlreadyExists, InvalidInput (including a table named twice)."""
+        multi_commit.commit_tables(self._lake._catalog, changes)
 
     @governed("table.drop", on=("namespace", "name"))
     def drop(self, namespace: Namespace, name: str, *, purge: bool = False) -> None:

@@ -16,7 +16,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -413,10 +413,13 @@ def run_sql(
     prune: bool = True,
     explain: bool = False,
     session: QuerySession | None = None,
+    system: Mapping[str, Callable[[], pa.Table]] | None = None,
 ) -> QueryResult:
     """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
     ``session`` is what the lake's queries keep between them (without one, this query
-    opens and closes its own).
+    opens and closes its own). ``system``: tables that are not Iceberg tables (records
+    of the state database) by ``namespace.table`` name, each read only if ``sql`` names
+    it and no Iceberg table has that name.
 
     Raises: QueryError naming what is wrong (a missing table or column with the closest
     real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
@@ -425,7 +428,7 @@ def run_sql(
     if session is None:
         own = QuerySession()
         try:
-            return run_sql(catalog, sql, prune=prune, explain=explain, session=own)
+            return run_sql(catalog, sql, prune=prune, explain=explain, session=own, system=system)
         finally:
             own.close()
     statement = parse_delete(sql)
@@ -443,6 +446,9 @@ def run_sql(
     try:
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
+        others = system or {}
+        for name in referenced_tables(sql, others.keys() - known.keys()):
+            _register(session, conn, name, others[name]())
         unfiltered = set(referenced_tables(behind_views, known))  # a view reads all rows
         for name in referenced_tables(f"{sql} {behind_views}", known):
             iceberg_table = known[name]

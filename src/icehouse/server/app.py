@@ -12,9 +12,11 @@ from fastapi import FastAPI, Request, Response
 from icehouse.lake import Lake
 from icehouse.server import (
     routes_config,
+    routes_metrics,
     routes_namespaces,
     routes_oauth,
     routes_tables,
+    routes_transactions,
     routes_views,
 )
 from icehouse.server.errors import install_error_handlers
@@ -39,7 +41,13 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
     app.state.lake = lake
     app.state.prefix = prefix
     app.state.allow_anonymous = allow_anonymous
-    catalog_routers = [routes_namespaces.router, routes_tables.router, routes_views.router]
+    catalog_routers = [
+        routes_namespaces.router,
+        routes_tables.router,
+        routes_views.router,
+        routes_transactions.router,
+        routes_metrics.router,
+    ]
     app.state.endpoints = routes_config.served_endpoints(catalog_routers)
     install_error_handlers(app)
     app.include_router(routes_config.router)

@@ -207,3 +207,34 @@ tokens = Table(
     Column("revoked", Integer, nullable=False),
 )
 Index("ix_principal_tokens_principal", tokens.c.principal_id)
+
+# v7: the final answer to each REST request that carried an ``Idempotency-Key``, so that
+# a client retrying a commit whose answer it never saw gets that answer, not a second
+# commit. ``fingerprint`` identifies the request (route and body); a row is kept until
+# ``expires_at``, past the key lifetime the server advertises.
+idempotency_keys = Table(
+    "rest_idempotency_keys",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_rest_idempotency_keys_expiry", idempotency_keys.c.expires_at)
+
+# v7: the scan and commit reports engines send to ``POST .../metrics``, as sent
+# (``report`` is its JSON), with the fields people filter on pulled out.
+catalog_metrics = Table(
+    "rest_metrics_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Float, nullable=False),
+    Column("table_name", String(400), nullable=False),
+    Column("report_type", String(40), nullable=False),
+    Column("snapshot_id", BigInteger),
+    Column("operation", String(40)),
+    Column("report", Text, nullable=False),
+)
+Index("ix_rest_metrics_reports_table", catalog_metrics.c.table_name, catalog_metrics.c.received_at)

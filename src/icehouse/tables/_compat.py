@@ -25,7 +25,10 @@ Why each is worth its risk:
   overrides or calls to cache parsed metadata files, to stage every commit (the one
   place all writers' commits pass, whatever client made them), and
   ``_resolve_table_location``, the catalog's own rule for where a new table lives (a
-  staged creation must put the table where a direct one would).
+  staged creation must put the table where a direct one would). A commit of several
+  tables at once (``multi_commit.py``) stages each table the same way, writes its
+  metadata file with ``_write_metadata`` and enters a created table's row with
+  ``_create_table_row``, as the catalog's own ``commit_table`` does for one table.
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -45,8 +48,9 @@ from pyiceberg.io.pyarrow import (
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
+from pyiceberg.table import StagedTable, Table
 from pyiceberg.table.delete_file_index import DeleteFileIndex
-from pyiceberg.table.update import update_table_metadata
+from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
 
 InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
 """``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
@@ -57,6 +61,8 @@ SQL_CATALOG_OVERRIDES = (
     "_load_file_io",
     "_update_and_stage_table",
     "_resolve_table_location",
+    "_create_table_row",
+    "_write_metadata",
 )
 """Private ``SqlCatalog`` methods that ``tables/`` overrides or calls."""
 
@@ -66,6 +72,32 @@ def table_location(catalog: SqlCatalog, location: str | None, namespace: str, ta
     namespace's ``location`` property, else under the warehouse."""
     resolved: str = catalog._resolve_table_location(location, namespace, table)
     return resolved
+
+
+def stage_commit(
+    catalog: SqlCatalog,
+    current: Table | None,
+    identifier: tuple[str, ...],
+    requirements: tuple[TableRequirement, ...],
+    updates: tuple[TableUpdate, ...],
+) -> StagedTable:
+    """The table's next metadata, through the catalog's own staging (requirements checked
+    against ``current``; raises ``CommitFailedException`` when one fails)."""
+    staged: StagedTable = catalog._update_and_stage_table(
+        current, identifier, requirements, updates
+    )
+    return staged
+
+
+def write_metadata(staged: StagedTable) -> None:
+    """Write the staged metadata file where the catalog would."""
+    SqlCatalog._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+
+
+def table_row(catalog: SqlCatalog, namespace: str, name: str, location: str) -> dict[str, Any]:
+    """The catalog row of a table created at metadata ``location``."""
+    row: dict[str, Any] = catalog._create_table_row(namespace, name, location)
+    return row
 
 
 def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
@@ -124,6 +156,9 @@ __all__ = [
     "parquet_path_to_id_mapping",
     "render_expression",
     "serialize_sql",
+    "stage_commit",
     "table_location",
+    "table_row",
     "update_table_metadata",
+    "write_metadata",
 ]
