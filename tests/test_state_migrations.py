@@ -119,6 +119,8 @@ def test_a_version_5_database_gains_the_rest_catalogs_keys_and_metrics(tmp_path:
     with engine.begin() as conn:  # turn it back into what version 5 created
         conn.execute(text("DROP TABLE rest_idempotency_keys"))
         conn.execute(text("DROP TABLE rest_metrics_reports"))
+        conn.execute(text("DROP TABLE principal_tokens"))
+        conn.execute(text("DROP TABLE principals"))
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (5, 0)"))
 

@@ -72,8 +72,8 @@ def _v5_deliveries(conn: Connection) -> None:
 
 def _v6_principals(conn: Connection) -> None:
     """Principals and their bearer tokens (tables new in v6, as ``models.py`` has them)."""
-    models.principals.create(conn)
-    models.tokens.create(conn)  # with its index
+    models.principals.create(conn, checkfirst=True)
+    models.tokens.create(conn, checkfirst=True)  # with its index
 
 
 def _v7_rest_requests(conn: Connection) -> None:
