@@ -81,6 +81,13 @@ def _a_view(h: Home) -> list[str]:
 
 FRENCH = "SELECT id, ts FROM logs.events WHERE country = 'fr'"
 
+
+def _a_principal(h: Home) -> list[str]:
+    """Principal ``etl``, a service."""
+    ok("principal", "create", "etl", "--home", h.path)
+    return ["--home", h.path]
+
+
 CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     # command: (its arguments on a fresh home, data rows expected)
     ("init",): (lambda h: ["--home", str(h.tmp / "another")], 1),
@@ -127,6 +134,7 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     ("view", "list"): (lambda h: _a_view(h)[1:], 1),
     ("view", "show"): (_a_view, 1),
     ("view", "drop"): (lambda h: [*_a_view(h), "--yes"], 1),
+    ("principal", "list"): (_a_principal, 1),
 }
 
 
@@ -173,7 +181,15 @@ def test_every_command_offering_csv_has_a_case_here_and_every_case_a_command():
 def test_every_command_with_format_offers_csv_or_only_table_json_and_jsonl():
     with_format = [path for path, command in commands() if format_choices(command)]
     assert sorted(with_format) == sorted(OFFERING_CSV + NOT_OFFERING_CSV)
-    assert sorted(NOT_OFFERING_CSV) == [("demo",), ("maintain", "run"), ("serve",)]
+    assert sorted(NOT_OFFERING_CSV) == [
+        ("demo",),
+        ("maintain", "run"),
+        ("principal", "create"),
+        ("principal", "delete"),
+        ("principal", "revoke"),
+        ("principal", "rotate"),
+        ("serve",),
+    ]
 
 
 @pytest.mark.parametrize("path", sorted(CASES), ids=" ".join)
