@@ -108,14 +108,17 @@ def test_serve_without_allow_anonymous_requires_a_token_and_a_principal_connects
     server, url = start_serve(home, anonymous=False)
     try:
         assert server.stdout is not None
-        printed = "".join(server.stdout.readline() for _ in range(6))
+        printed = "".join(server.stdout.readline() for _ in range(7))
         assert printed.startswith(
             f"Serving the Iceberg REST catalog at {url} (bearer tokens required)\n"
         )
         assert "icehouse principal create NAME --admin" in one_line(printed)
-        assert 'credential="CLIENT_ID:CLIENT_SECRET")' in printed
+        assert 'credential="CLIENT_ID:CLIENT_SECRET",' in printed
+        assert f'**{{"oauth2-server-uri": "{url}/v1/oauth/tokens"}})' in printed
         credential = f"{admin['client_id']}:{admin['client_secret']}"
-        catalog = _connect_when_listening(url, credential=credential)
+        catalog = _connect_when_listening(
+            url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
+        )
         assert catalog.list_tables("web") == [("web", "hits")]
         assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
     finally:

@@ -55,6 +55,7 @@ def serve(
         pyiceberg = {"type": "rest", "uri": url}
         if not allow_anonymous:
             pyiceberg["credential"] = "CLIENT_ID:CLIENT_SECRET"
+            pyiceberg["oauth2-server-uri"] = f"{url}/v1/oauth/tokens"
         connect = {"url": url, "anonymous": allow_anonymous, "pyiceberg": pyiceberg}
         text = connect_text(url, anonymous=allow_anonymous)
         output.emit(connect, lambda console: console.print(text, markup=False))
@@ -90,7 +91,8 @@ def connect_text(url: str, *, anonymous: bool) -> str:
         "with PyIceberg:\n\n"
         "    from pyiceberg.catalog import load_catalog\n"
         f'    catalog = load_catalog("icehouse", type="rest", uri="{url}",\n'
-        '                           credential="CLIENT_ID:CLIENT_SECRET")\n'
+        '                           credential="CLIENT_ID:CLIENT_SECRET",\n'
+        f'                           **{{"oauth2-server-uri": "{url}/v1/oauth/tokens"}})\n'
         "    print(catalog.list_namespaces())\n"
     )
 
