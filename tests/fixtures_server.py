@@ -52,10 +52,14 @@ def served(lake: Lake) -> Iterator[Served]:
 
 
 @contextmanager
-def serving(lake: Lake) -> Iterator[Served]:
-    """``lake`` served over HTTP until the block ends."""
+def serving(lake: Lake, *, allow_anonymous: bool = True) -> Iterator[Served]:
+    """``lake`` served over HTTP until the block ends (by default a request without a
+    token acts as the lake's owner, as most tests of the catalog want)."""
     config = uvicorn.Config(
-        create_app(lake), host="127.0.0.1", port=free_port(), log_level="warning"
+        create_app(lake, allow_anonymous=allow_anonymous),
+        host="127.0.0.1",
+        port=free_port(),
+        log_level="warning",
     )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)

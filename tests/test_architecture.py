@@ -8,8 +8,9 @@
        config                          errors, durations, config_check
        state/                          errors, resilience (outage handling of the database)
        tables/                         errors, state: everything that touches Iceberg
-       ingest/, maintain/, query/      the shared low layers, config, state, tables;
-                                       none of the three imports another
+       govern/                         errors, state: principals, tokens, authorisation
+       ingest/, maintain/, query/      the shared low layers, config, state, tables,
+                                       govern; none of the three imports another
        lake                            all of the above (the facade)
        demo/                           all of the above
        server/                         the REST catalog: the lake (its one door), config and
@@ -52,13 +53,14 @@ ALLOWED: dict[str, set[str]] = {
     "config": {"errors", "durations", "config_check"},
     "state": {"errors", "resilience"},
     "tables": {"errors", "state"},
-    "ingest": LOW | {"tables"},
-    "maintain": LOW | {"tables"},
-    "query": LOW | {"tables"},
-    "lake": LOW | DOMAIN,
+    "govern": {"errors", "state"},
+    "ingest": LOW | {"tables", "govern"},
+    "maintain": LOW | {"tables", "govern"},
+    "query": LOW | {"tables", "govern"},
+    "lake": LOW | DOMAIN | {"govern"},
     "demo": LOW | DOMAIN | {"lake"},
     "server": {"errors", "config", "lake"},
-    "cli": LOW | DOMAIN | {"lake", "demo", "server"},
+    "cli": LOW | DOMAIN | {"govern", "lake", "demo", "server"},
     "__init__": {"config", "errors", "ingest", "lake"},
     "__main__": {"cli"},
 }

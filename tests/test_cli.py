@@ -394,6 +394,14 @@ def test_a_bad_query_exits_1_naming_what_is_missing(ingested):
     assert "LINE 1: SELECT contry FROM logs.events" in result.stderr
 
 
+def test_a_column_like_no_real_one_points_at_the_tables_columns(ingested):
+    result = run("sql", "SELECT url FROM logs.events", "--home", ingested)
+    assert result.exit_code == 1
+    assert result.stderr.startswith(
+        "Error: no column 'url' in logs.events (its columns: `icehouse table show logs.events`)"
+    )
+
+
 @pytest.mark.parametrize(
     ("query", "said"),
     [
@@ -478,7 +486,15 @@ def test_every_command_has_help(path):
 
 
 def test_every_command_that_prints_offers_format_json():
-    groups = (("table",), ("source",), ("quarantine",), ("maintain",), ("home",))
+    groups = (
+        ("table",),
+        ("source",),
+        ("quarantine",),
+        ("maintain",),
+        ("home",),
+        ("view",),
+        ("principal",),
+    )
     leaves = [p for p in command_paths() if p and p not in groups]
     missing = [p for p in leaves if "--format" not in ok(*p, "--help").stdout]
     assert missing == []

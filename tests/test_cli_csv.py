@@ -73,6 +73,21 @@ def _spare_table(h: Home) -> list[str]:
     return ["logs.spare", "--home", h.path]
 
 
+def _a_view(h: Home) -> list[str]:
+    """View ``logs.french`` over ``logs.events``."""
+    ok("view", "create", "logs.french", "--sql", FRENCH, "--home", h.path)
+    return ["logs.french", "--home", h.path]
+
+
+FRENCH = "SELECT id, ts FROM logs.events WHERE country = 'fr'"
+
+
+def _a_principal(h: Home) -> list[str]:
+    """Principal ``etl``, a service."""
+    ok("principal", "create", "etl", "--home", h.path)
+    return ["--home", h.path]
+
+
 CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     # command: (its arguments on a fresh home, data rows expected)
     ("init",): (lambda h: ["--home", str(h.tmp / "another")], 1),
@@ -115,6 +130,11 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     ("maintain", "manifests"): (lambda h: ["logs.events", "--dry-run", "--home", h.path], 1),
     ("maintain", "unlock"): (lambda h: ["logs.events", "--home", h.path], 1),
     ("maintain", "history"): (lambda h: ["--dry-runs", "--home", h.path], 1),
+    ("view", "create"): (lambda h: ["logs.french", "--sql", FRENCH, "--home", h.path], 1),
+    ("view", "list"): (lambda h: _a_view(h)[1:], 1),
+    ("view", "show"): (_a_view, 1),
+    ("view", "drop"): (lambda h: [*_a_view(h), "--yes"], 1),
+    ("principal", "list"): (_a_principal, 1),
 }
 
 
@@ -161,7 +181,15 @@ def test_every_command_offering_csv_has_a_case_here_and_every_case_a_command():
 def test_every_command_with_format_offers_csv_or_only_table_json_and_jsonl():
     with_format = [path for path, command in commands() if format_choices(command)]
     assert sorted(with_format) == sorted(OFFERING_CSV + NOT_OFFERING_CSV)
-    assert sorted(NOT_OFFERING_CSV) == [("demo",), ("maintain", "run")]
+    assert sorted(NOT_OFFERING_CSV) == [
+        ("demo",),
+        ("maintain", "run"),
+        ("principal", "create"),
+        ("principal", "delete"),
+        ("principal", "revoke"),
+        ("principal", "rotate"),
+        ("serve",),
+    ]
 
 
 @pytest.mark.parametrize("path", sorted(CASES), ids=" ".join)

@@ -16,7 +16,7 @@ from pyiceberg.catalog.sql import SqlCatalog
 from icehouse.ingest.faults import SimulatedCrash
 from icehouse.lake import Lake
 from icehouse.maintain.expire import expire_snapshots
-from icehouse.tables.catalog import warehouse_uri
+from icehouse.state.home import warehouse_uri
 from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, add_source, event, ids, write_jsonl
 

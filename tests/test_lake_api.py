@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ast
 import inspect
+import sys
 from importlib.metadata import version
 from pathlib import Path
 from typing import get_type_hints
@@ -86,6 +88,17 @@ def _public_methods(cls: type) -> list[tuple[str, object]]:
     ]
 
 
+def _annotation_names(cls: type) -> dict[str, object]:
+    """The names ``cls``'s module imports for annotations only (under ``if TYPE_CHECKING:``,
+    so that opening a lake loads no PyIceberg), imported here so that its hints resolve."""
+    module = sys.modules[cls.__module__]
+    names: dict[str, object] = {}
+    for node in ast.parse(inspect.getsource(module)).body:
+        if isinstance(node, ast.If) and ast.unparse(node.test) == "TYPE_CHECKING":
+            exec(compile(ast.Module(body=node.body, type_ignores=[]), "<hints>", "exec"), names)
+    return {**names, **vars(module)}
+
+
 def test_the_lake_hands_out_no_pyiceberg_sqlalchemy_or_duckdb_objects() -> None:
     """One door: what ``Lake`` and its groups return, and every attribute they offer, is
     of icehouse's own (or plain pyarrow and Python) types; each public method says what
@@ -101,7 +114,8 @@ def test_the_lake_hands_out_no_pyiceberg_sqlalchemy_or_duckdb_objects() -> None:
     ]
     for cls in groups:
         for name, method in _public_methods(cls):
-            returned = str(get_type_hints(method).get("return"))
+            hints = get_type_hints(method, globalns=_annotation_names(cls))
+            returned = str(hints.get("return"))
             assert not any(p in returned for p in ("pyiceberg", "sqlalchemy", "duckdb")), (
                 f"{cls.__name__}.{name} returns {returned}"
             )

@@ -1,5 +1,5 @@
-"""``icehouse serve``: refuses to serve without authentication unless told, and then
-only on loopback; once started it prints how to connect, and a client that follows
+"""``icehouse serve``: requires bearer tokens unless told to allow anonymous access, and
+that only on loopback; once started it prints how to connect, and a client that follows
 those words sees the lake."""
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import requests
 from pyiceberg.catalog import Catalog, load_catalog
 
 from tests.fixtures_server import free_port
-from tests.test_cli import ok, one_line, run
+from tests.test_cli import as_json, ok, one_line, run
 
 SRC = Path(__file__).resolve().parent.parent / "src"
 
@@ -29,13 +29,6 @@ def home(tmp_path: Path) -> str:
     return str(path)
 
 
-def test_serve_refuses_to_start_without_allow_anonymous(home: str) -> None:
-    result = run("serve", "--home", home)
-    assert result.exit_code == 2
-    assert "no identities or tokens yet" in one_line(result.stderr)
-    assert "--allow-anonymous" in result.stderr
-
-
 @pytest.mark.parametrize("host", ["0.0.0.0", "192.168.1.10", "example.com"])
 def test_serve_refuses_anonymous_access_on_a_host_others_can_reach(home: str, host: str) -> None:
     result = run("serve", "--home", home, "--host", host, "--allow-anonymous")
@@ -45,12 +38,15 @@ def test_serve_refuses_anonymous_access_on_a_host_others_can_reach(home: str, ho
     )
 
 
-def start_serve(home: str, *options: str) -> tuple[subprocess.Popen[str], str]:
+def start_serve(
+    home: str, *options: str, anonymous: bool = True
+) -> tuple[subprocess.Popen[str], str]:
     """``icehouse serve`` as a real process on a free port, and its URL."""
     port = free_port()
+    allow = ["--allow-anonymous"] if anonymous else []
     server = subprocess.Popen(
         [sys.executable, "-m", "icehouse", "serve", "--home", home, "--port", str(port),
-         "--allow-anonymous", *options],
+         *allow, *options],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -74,7 +70,8 @@ def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None
         assert server.stdout is not None
         printed = [server.stdout.readline() for _ in range(5)]
         assert printed[0].strip() == (
-            f"Serving the Iceberg REST catalog at {url} (anonymous: no authentication)"
+            f"Serving the Iceberg REST catalog at {url} (anonymous: a request without a "
+            "token acts as the administrator)"
         )
         snippet = f'catalog = load_catalog("icehouse", type="rest", uri="{url}")'
         assert snippet in "".join(printed)
@@ -103,11 +100,36 @@ def test_serve_format_json_prints_the_client_configuration(home: str) -> None:
         stop(server)
 
 
-def _connect_when_listening(url: str) -> Catalog:
+def test_serve_without_allow_anonymous_requires_a_token_and_a_principal_connects(
+    home: str,
+) -> None:
+    ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+    admin = as_json("principal", "create", "etl", "--admin", "--home", home)
+    server, url = start_serve(home, anonymous=False)
+    try:
+        assert server.stdout is not None
+        printed = "".join(server.stdout.readline() for _ in range(7))
+        assert printed.startswith(
+            f"Serving the Iceberg REST catalog at {url} (bearer tokens required)\n"
+        )
+        assert "icehouse principal create NAME --admin" in one_line(printed)
+        assert 'credential="CLIENT_ID:CLIENT_SECRET",' in printed
+        assert f'**{{"oauth2-server-uri": "{url}/v1/oauth/tokens"}})' in printed
+        credential = f"{admin['client_id']}:{admin['client_secret']}"
+        catalog = _connect_when_listening(
+            url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
+        )
+        assert catalog.list_tables("web") == [("web", "hits")]
+        assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
+    finally:
+        stop(server)
+
+
+def _connect_when_listening(url: str, **properties: str) -> Catalog:
     """The URL is printed before the port is bound: retry until it answers."""
     while True:
         try:
-            return load_catalog("icehouse", type="rest", uri=url)
+            return load_catalog("icehouse", type="rest", uri=url, **properties)
         except requests.ConnectionError:
             threading.Event().wait(0.05)
 

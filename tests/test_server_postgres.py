@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from pyiceberg.exceptions import OAuthError
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField
 
@@ -49,3 +50,20 @@ def test_clients_of_a_postgresql_lake_commit_concurrently_and_exactly_once(
         setup.drop_table("web.hits")
         setup.drop_namespace("web")
         assert lake.tables.list() == []
+
+
+def test_a_principal_of_a_postgresql_lake_connects_and_its_deletion_stops_its_token(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    Lake.init(tmp_path / "lake")
+    with Lake.open(tmp_path / "lake") as lake, serving(lake, allow_anonymous=False) as served:
+        admin = lake.principals.create("etl", admin=True)
+        catalog = served.client(credential=f"{admin.client_id}:{admin.client_secret}")
+        catalog.create_namespace("web")
+        assert lake.namespaces.list() == [("web",)]
+
+        lake.principals.delete("etl")
+
+        with pytest.raises(OAuthError, match="invalid_client"):  # its 401, then no new token
+            catalog.list_namespaces()

@@ -38,6 +38,8 @@ def test_a_first_release_database_is_migrated_to_the_newest_version(tmp_path: Pa
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
         conn.execute(text("DROP TABLE ingest_contents"))
         conn.execute(text("DROP TABLE icehouse_home"))
+        conn.execute(text("DROP TABLE principal_tokens"))
+        conn.execute(text("DROP TABLE principals"))
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
     assert "replayed_by" not in columns(engine, "quarantine")
@@ -70,6 +72,8 @@ def test_version_4_keeps_the_recorded_runs_and_lets_a_run_be_recorded_before_it_
     with engine.begin() as conn:  # turn it back into what version 3 created
         conn.execute(text("DROP TABLE maintenance_runs"))
         conn.execute(text("DROP TABLE icehouse_home"))
+        conn.execute(text("DROP TABLE principal_tokens"))
+        conn.execute(text("DROP TABLE principals"))
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN delivery"))
         conn.execute(text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
         conn.execute(text("DROP TABLE ingest_contents"))
@@ -107,3 +111,21 @@ def test_a_database_from_a_newer_icehouse_is_refused(tmp_path: Path) -> None:
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (99, 0)"))
     with pytest.raises(StateError, match="schema version 99, newer than this icehouse"):
         migrate(engine)
+
+
+def test_a_version_5_database_gains_the_rest_catalogs_keys_and_metrics(tmp_path: Path) -> None:
+    engine = open_engine(f"sqlite:///{tmp_path / 'state.db'}")
+    migrate(engine)
+    with engine.begin() as conn:  # turn it back into what version 5 created
+        conn.execute(text("DROP TABLE rest_idempotency_keys"))
+        conn.execute(text("DROP TABLE rest_metrics_reports"))
+        conn.execute(text("DROP TABLE principal_tokens"))
+        conn.execute(text("DROP TABLE principals"))
+        conn.execute(text("DELETE FROM icehouse_schema_version"))
+        conn.execute(text("INSERT INTO icehouse_schema_version VALUES (5, 0)"))
+
+    migrate(engine)
+
+    assert current_version(engine) == SCHEMA_VERSION
+    assert {"key", "fingerprint", "expires_at"} <= columns(engine, "rest_idempotency_keys")
+    assert {"table_name", "report_type", "report"} <= columns(engine, "rest_metrics_reports")

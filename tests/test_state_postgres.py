@@ -175,6 +175,8 @@ def test_a_first_release_database_on_postgresql_is_migrated_forward(postgres_url
             conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
             conn.execute(sa.text("DROP TABLE ingest_contents"))
             conn.execute(sa.text("DROP TABLE icehouse_home"))
+            conn.execute(sa.text("DROP TABLE principal_tokens"))
+            conn.execute(sa.text("DROP TABLE principals"))
             conn.execute(sa.text("DELETE FROM icehouse_schema_version"))
             conn.execute(sa.text("INSERT INTO icehouse_schema_version VALUES (1, 0)"))
         assert migrate(engine) == SCHEMA_VERSION - 1
@@ -196,6 +198,8 @@ def test_version_4_on_postgresql_keeps_runs_and_records_a_run_before_it_ends(
         with engine.begin() as conn:  # what version 3 created
             conn.execute(sa.text("DROP TABLE maintenance_runs"))
             conn.execute(sa.text("DROP TABLE icehouse_home"))
+            conn.execute(sa.text("DROP TABLE principal_tokens"))
+            conn.execute(sa.text("DROP TABLE principals"))
             conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN delivery"))
             conn.execute(sa.text("ALTER TABLE ingest_files DROP COLUMN start_offset"))
             conn.execute(sa.text("DROP TABLE ingest_contents"))

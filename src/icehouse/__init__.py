@@ -2,12 +2,18 @@
 
 The public surface is the ``Lake`` facade, its configuration types, reports, and the
 exception tree; everything else is an implementation module.
+
+Only the exception tree is imported with the package. ``Lake``, the configuration types,
+``IngestReport`` and ``__version__`` are imported when first asked for: they bring in
+PyIceberg, PyArrow, DuckDB, SQLAlchemy and pydantic (more than a second), which
+``icehouse --help`` and a script that only catches ``icehouse.NoSuchTable`` never use.
 """
 
-from importlib.metadata import PackageNotFoundError
-from importlib.metadata import version as _package_version
+from __future__ import annotations
 
-from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from icehouse.errors import (
     BatchFenced,
     CommitConflict,
@@ -19,8 +25,10 @@ from icehouse.errors import (
     CopiedHome,
     EqualityDeletesUnsupported,
     FilterNotTranslatable,
+    Forbidden,
     HomeNotFound,
     IcehouseError,
+    IdempotencyKeyReused,
     InputFileError,
     InvalidConfig,
     InvalidDuration,
@@ -34,11 +42,15 @@ from icehouse.errors import (
     NamespaceAlreadyExists,
     NamespaceNotEmpty,
     NoSuchNamespace,
+    NoSuchPrincipal,
     NoSuchQuarantineRecord,
     NoSuchSource,
     NoSuchTable,
+    NoSuchView,
+    NotAuthenticated,
     NotFound,
     OutsideWarehouse,
+    PrincipalAlreadyExists,
     ProofFailed,
     QueryError,
     RewriteConflict,
@@ -52,14 +64,55 @@ from icehouse.errors import (
     TableInUse,
     UnreadableFile,
     UnsafeMaintenance,
+    ViewAlreadyExists,
 )
-from icehouse.ingest.report import IngestReport
-from icehouse.lake import InitResult, Lake
 
-try:
-    __version__ = _package_version("icehouse")
-except PackageNotFoundError:  # pragma: no cover - running from a source tree
-    __version__ = "0+unknown"
+if TYPE_CHECKING:
+    from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
+    from icehouse.ingest.report import IngestReport
+    from icehouse.lake import InitResult, Lake
+
+    __version__: str
+
+_LAZY = {
+    "ColumnMapping": "icehouse.config",
+    "IngestConfig": "icehouse.config",
+    "LakeConfig": "icehouse.config",
+    "SourceConfig": "icehouse.config",
+    "IngestReport": "icehouse.ingest.report",
+    "InitResult": "icehouse.lake",
+    "Lake": "icehouse.lake",
+}
+"""Public name -> the module that defines it, imported on first use."""
+
+
+def __getattr__(name: str) -> Any:
+    """Import a lazily exported name on first use and keep it as a module global, so that
+    later lookups are plain attribute reads."""
+    if name == "__version__":
+        value: Any = _version()
+    elif name in _LAZY:
+        value = getattr(importlib.import_module(_LAZY[name]), name)
+    else:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY, "__version__"})
+
+
+def _version() -> str:
+    """The installed distribution's version (reading it scans the installed packages'
+    metadata, hence only when asked)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("icehouse")
+    except PackageNotFoundError:  # pragma: no cover - running from a source tree
+        return "0+unknown"
+
 
 __all__ = [
     "BatchFenced",
@@ -73,8 +126,10 @@ __all__ = [
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
+    "Forbidden",
     "HomeNotFound",
     "IcehouseError",
+    "IdempotencyKeyReused",
     "IngestConfig",
     "IngestReport",
     "InitResult",
@@ -93,11 +148,15 @@ __all__ = [
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchNamespace",
+    "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchView",
+    "NotAuthenticated",
     "NotFound",
     "OutsideWarehouse",
+    "PrincipalAlreadyExists",
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
@@ -112,4 +171,5 @@ __all__ = [
     "TableInUse",
     "UnreadableFile",
     "UnsafeMaintenance",
+    "ViewAlreadyExists",
 ]

@@ -6,18 +6,24 @@ REST ``error_type`` so that the CLI, the REST server and the Python API report t
 thing the same way.
 
     IcehouseError
+    ├── NotAuthenticated              401  no token, or one expired, revoked or unknown
+    ├── Forbidden                     403  the principal may not do this
     ├── NotFound                      404
     │   ├── HomeNotFound
     │   ├── NoSuchTable
     │   ├── NoSuchNamespace
+    │   ├── NoSuchView
     │   ├── NoSuchSource
     │   ├── LandingNotFound           a source's landing folder does not exist
-    │   └── NoSuchQuarantineRecord
+    │   ├── NoSuchQuarantineRecord
+    │   └── NoSuchPrincipal
     ├── Conflict                      409
     │   ├── TableAlreadyExists
+    │   ├── ViewAlreadyExists         a view or a table already has the name
     │   ├── NamespaceAlreadyExists
     │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
+    │   ├── PrincipalAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -38,6 +44,7 @@ thing the same way.
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
     │   ├── ConflictingProperties     422  keys both removed and set in one update
+    │   ├── IdempotencyKeyReused      422  an Idempotency-Key sent with a different request
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -64,6 +71,27 @@ class IcehouseError(Exception):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NotAuthenticated(IcehouseError):
+    """The request carries no usable credential: a client gets a token from
+    ``POST /v1/oauth/tokens`` with its client id and secret, then sends it as a bearer."""
+
+    status = 401
+    error_type = "NotAuthorizedException"
+
+
+class Forbidden(IcehouseError):
+    """The principal is known but may not perform ``action`` on ``resource``."""
+
+    status = 403
+    error_type = "ForbiddenException"
+
+    def __init__(self, message: str, *, principal: str, action: str, resource: str) -> None:
+        super().__init__(message)
+        self.principal = principal
+        self.action = action
+        self.resource = resource
 
 
 class NotFound(IcehouseError):
@@ -95,6 +123,14 @@ class NoSuchNamespace(NotFound):
         self.namespace = namespace
 
 
+class NoSuchView(NotFound):
+    error_type = "NoSuchViewException"
+
+    def __init__(self, message: str, *, view: str) -> None:
+        super().__init__(message)
+        self.view = view
+
+
 class NoSuchSource(NotFound):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
@@ -116,6 +152,12 @@ class NoSuchQuarantineRecord(NotFound):
         self.record_id = record_id
 
 
+class NoSuchPrincipal(NotFound):
+    def __init__(self, message: str, *, principal: str) -> None:
+        super().__init__(message)
+        self.principal = principal
+
+
 class Conflict(IcehouseError):
     status = 409
     error_type = "AlreadyExistsException"
@@ -125,6 +167,14 @@ class TableAlreadyExists(Conflict):
     def __init__(self, message: str, *, table: str) -> None:
         super().__init__(message)
         self.table = table
+
+
+class ViewAlreadyExists(Conflict):
+    """A view or a table already has the name: in a namespace, the two share names."""
+
+    def __init__(self, message: str, *, view: str) -> None:
+        super().__init__(message)
+        self.view = view
 
 
 class NamespaceAlreadyExists(Conflict):
@@ -147,6 +197,12 @@ class SourceAlreadyExists(Conflict):
     def __init__(self, message: str, *, source: str) -> None:
         super().__init__(message)
         self.source = source
+
+
+class PrincipalAlreadyExists(Conflict):
+    def __init__(self, message: str, *, principal: str) -> None:
+        super().__init__(message)
+        self.principal = principal
 
 
 class CommitConflict(Conflict):
@@ -232,6 +288,19 @@ class CopiedHome(Conflict):
 class InvalidInput(IcehouseError):
     status = 400
     error_type = "BadRequestException"
+
+
+class IdempotencyKeyReused(InvalidInput):
+    """A request carried the ``Idempotency-Key`` of a different request: answering it
+    with that request's outcome would be wrong, and running it would break the key's
+    promise."""
+
+    status = 422
+    error_type = "UnprocessableEntityException"
+
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
 
 
 class InvalidConfig(InvalidInput):
@@ -420,8 +489,10 @@ __all__ = [
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
+    "Forbidden",
     "HomeNotFound",
     "IcehouseError",
+    "IdempotencyKeyReused",
     "InputFileError",
     "InvalidConfig",
     "InvalidDuration",
@@ -435,11 +506,15 @@ __all__ = [
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchNamespace",
+    "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchView",
+    "NotAuthenticated",
     "NotFound",
     "OutsideWarehouse",
+    "PrincipalAlreadyExists",
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
@@ -453,4 +528,5 @@ __all__ = [
     "TableInUse",
     "UnreadableFile",
     "UnsafeMaintenance",
+    "ViewAlreadyExists",
 ]

@@ -9,18 +9,18 @@ from icehouse.cli import (
     home_cmd,
     ingest_cmd,
     maintain_cmd,
+    principal_cmd,
     quarantine_cmd,
     serve_cmd,
     sources,
     sql_cmd,
     tables,
+    views_cmd,
 )
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
 from icehouse.cli.param_names import RootGroup
 from icehouse.cli.root import root
-from icehouse.config import resolve_home
-from icehouse.lake import Lake
 
 app = typer.Typer(
     name="icehouse",
@@ -37,6 +37,8 @@ app.add_typer(sources.app, name="source")
 app.add_typer(quarantine_cmd.app, name="quarantine")
 app.add_typer(maintain_cmd.app, name="maintain")
 app.add_typer(home_cmd.app, name="home")
+app.add_typer(views_cmd.app, name="view")
+app.add_typer(principal_cmd.app, name="principal")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)
@@ -47,6 +49,9 @@ app.command("serve")(serve_cmd.serve)
 @app.command("init")
 def init(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Create a lake home: icehouse.toml, the state database and warehouse/."""
+    from icehouse.config import resolve_home
+    from icehouse.lake import Lake
+
     output = Output(format)
     target = resolve_home(home)
     with errors_to_exit(output):

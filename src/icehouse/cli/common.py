@@ -21,18 +21,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.markup import escape
 
 from icehouse.cli.complete import source_names, table_names
 from icehouse.cli.output import DocumentFormat, Format, Output
-from icehouse.config import resolve_home
 from icehouse.errors import HomeNotFound, IcehouseError, InvalidInput, StateError
 from icehouse.ingest.faults import faults_from_env
-from icehouse.lake import Lake
-from icehouse.resilience import keep_running
+
+if TYPE_CHECKING:
+    from icehouse.lake import Lake
 
 EXIT_ERROR, EXIT_USAGE, EXIT_NO_HOME, EXIT_STATE = 1, 2, 3, 4
 
@@ -90,6 +90,10 @@ def open_lake(
     Long-running commands pass ``waiting_until`` (their stop event): a state database or
     object store that does not answer yet is waited for, as an outage later would be,
     instead of ending the command (stopping meanwhile exits 0)."""
+    from icehouse.config import resolve_home  # pydantic and SQLAlchemy: not for --help
+    from icehouse.lake import Lake
+    from icehouse.resilience import keep_running
+
     try:
         if waiting_until is None:
             lake = Lake.open(resolve_home(home), faults=faults_from_env())

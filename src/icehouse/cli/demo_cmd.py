@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -11,16 +11,10 @@ from icehouse.cli.common import DocumentFormatOption, HomeOption, errors_to_exit
 from icehouse.cli.ingest_cmd import RichIngestProgress, render_report
 from icehouse.cli.output import DocumentFormat, Output, size_text
 from icehouse.cli.render import render_arrow
-from icehouse.config import resolve_home
-from icehouse.demo.generator import GeneratorConfig
-from icehouse.demo.workload import (
-    TABLE,
-    TENANT_WEEK,
-    CompactionShowcase,
-    DemoResult,
-    run_demo,
-)
-from icehouse.query.sql import TablePlan
+
+if TYPE_CHECKING:
+    from icehouse.demo.workload import CompactionShowcase, DemoResult
+    from icehouse.query.sql import TablePlan
 
 
 def demo(
@@ -35,6 +29,10 @@ def demo(
     Uses its own lake home (default ./lake): an empty folder or a previous demo,
     which it replaces.
     """
+    from icehouse.config import resolve_home
+    from icehouse.demo.generator import GeneratorConfig  # the demo's engines load here
+    from icehouse.demo.workload import run_demo
+
     output = Output(format)
     target = resolve_home(home)
     with errors_to_exit(output), RichIngestProgress(output.err) as progress:
@@ -64,6 +62,8 @@ def _as_dict(result: DemoResult) -> dict[str, object]:
 
 
 def _compaction_dict(result: DemoResult) -> dict[str, object] | None:
+    from icehouse.demo.workload import TENANT_WEEK
+
     showcase = result.compaction
     if showcase is None:
         return None
@@ -99,6 +99,8 @@ def _reads(plan: TablePlan) -> str:
 
 
 def _render(console: Console, result: DemoResult) -> None:
+    from icehouse.demo.workload import TABLE
+
     render_report(console, result.report)
     for title, sql, table in result.results:
         console.print(f"\n[bold]{title}[/bold]\n[dim]{sql}[/dim]")

@@ -7,8 +7,6 @@ from rich.console import Console
 
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
 from icehouse.cli.output import Format, Output
-from icehouse.config import resolve_home
-from icehouse.lake import Lake
 
 app = typer.Typer(help="Look after the lake home itself.", no_args_is_help=True)
 
@@ -23,6 +21,9 @@ def adopt(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     home's (you changed `warehouse` on purpose, or the original is gone): tables created
     under the old warehouse are still read from there, and maintenance never deletes
     files outside this home's warehouse."""
+    from icehouse.config import resolve_home
+    from icehouse.lake import Lake
+
     output = Output(format)
     target = resolve_home(home)
     with errors_to_exit(output):

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from icehouse.cli.common import (
     FormatOption,
@@ -22,7 +21,9 @@ from icehouse.cli.complete import source_names
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, counted, iso, size_text
 from icehouse.ingest.report import IngestReport, NoProgress
-from icehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from icehouse.lake import Lake
 
 
 class RichIngestProgress(NoProgress):
@@ -31,6 +32,14 @@ class RichIngestProgress(NoProgress):
     so that logs show progress."""
 
     def __init__(self, console: Console, *, log_commits: bool = False) -> None:
+        from rich.progress import (  # rich.live and spinners: only when a command ingests
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+        )
+
         self._console = console
         self._log_commits = log_commits and not console.is_terminal
         self._progress = Progress(

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import threading
 from dataclasses import fields
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
 from icehouse.cli.common import (
     DocumentFormatOption,
@@ -23,10 +22,12 @@ from icehouse.cli.common import (
 from icehouse.cli.complete import table_names
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
-from icehouse.maintain.autopilot import AutopilotReport
-from icehouse.maintain.compact import CompactResult, GroupResult
-from icehouse.maintain.compact_plan import Strategy
-from icehouse.maintain.reports import MaintenanceRun
+from icehouse.maintain.choices import Strategy
+
+if TYPE_CHECKING:
+    from icehouse.maintain.autopilot import AutopilotReport
+    from icehouse.maintain.compact import CompactResult, GroupResult
+    from icehouse.maintain.reports import MaintenanceRun
 
 app = typer.Typer(
     help="Keep tables fast and small: compact, expire, clean metadata, remove orphans, "
@@ -109,6 +110,8 @@ def compact(
             max_concurrent_groups=max_concurrent_groups,
             partial_progress=partial_progress,
         )
+    from icehouse.maintain.compact import GroupResult  # loaded by the compaction already
+
     summary = result.to_dict()
     output.emit(
         summary,
@@ -124,6 +127,8 @@ def compact(
 
 class _GroupProgress:
     def __init__(self, output: Output) -> None:
+        from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             SpinnerColumn(),
             TextColumn("{task.description}"),

@@ -19,14 +19,14 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias, TypeGuard
 
-import pyarrow as pa
-import pyarrow.csv as pacsv
-import pyarrow.parquet as pq
 from rich.console import Console
 
 from icehouse.errors import InvalidInput
+
+if TYPE_CHECKING:  # pyarrow is imported where rows are written, not to parse options
+    import pyarrow as pa
 
 
 class Format(StrEnum):
@@ -48,7 +48,7 @@ class DocumentFormat(StrEnum):
     jsonl = "jsonl"
 
 
-Records: TypeAlias = pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]]
+Records: TypeAlias = "pa.Table | Mapping[str, Any] | Sequence[Mapping[str, Any]]"
 """What ``--format csv`` prints: Arrow rows, one record, or a list of records."""
 
 
@@ -103,8 +103,16 @@ def _cell(value: Any) -> str:
     return str(_default(value))
 
 
+def _is_arrow(records: Records) -> TypeGuard[pa.Table]:
+    """Arrow rows exist only once pyarrow is imported, so asking needs no import of it."""
+    pyarrow = sys.modules.get("pyarrow")
+    return pyarrow is not None and isinstance(records, pyarrow.Table)
+
+
 def _flatten_nested(table: pa.Table) -> pa.Table:
     """Arrow's CSV writer refuses list, struct and map columns: those become JSON text."""
+    import pyarrow as pa
+
     for index, field in enumerate(table.schema):
         if pa.types.is_nested(field.type):
             cells = [
@@ -122,7 +130,9 @@ def csv_text(records: Records, columns: Sequence[str] = ()) -> str:
     records gets the header ``columns`` followed by every other key in order of first
     appearance, so an empty list still prints its header when ``columns`` is given; one
     record is a one-row CSV. Nested values are JSON text in their cell."""
-    if isinstance(records, pa.Table):
+    if _is_arrow(records):
+        import pyarrow.csv as pacsv
+
         buffer = io.BytesIO()
         pacsv.write_csv(_flatten_nested(records), buffer)
         return buffer.getvalue().decode()
@@ -142,6 +152,9 @@ def write_file(table: pa.Table, path: Path, fmt: FileFormat) -> None:
     Raises:
         InvalidInput: the file cannot be written (missing folder, no permission ...).
     """
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
     try:
         if fmt == FileFormat.parquet:
             pq.write_table(table, path, compression="zstd")

@@ -3,12 +3,17 @@ the demo: a Rich table on a terminal, plain aligned text when piped (see ``grid`
 
 from __future__ import annotations
 
-import pyarrow as pa
+from typing import TYPE_CHECKING
+
 from rich.console import Console
 from rich.markup import escape
 
 from icehouse.cli.grid import Column, Kind, print_grid
-from icehouse.query.sql import QueryResult
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from icehouse.query.sql import QueryResult
 
 
 def _cell(value: object) -> str:
@@ -21,6 +26,8 @@ def _cell(value: object) -> str:
 
 def _kind(type_: pa.DataType) -> Kind:
     """Numbers align right; times and dates are whole values; the rest may wrap."""
+    import pyarrow as pa
+
     if pa.types.is_integer(type_) or pa.types.is_floating(type_) or pa.types.is_decimal(type_):
         return Kind.NUMBER
     if pa.types.is_temporal(type_):

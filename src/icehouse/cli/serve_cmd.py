@@ -1,9 +1,11 @@
 """``icehouse serve``: the lake as an Iceberg REST catalog, for PyIceberg, DuckDB, Spark
 and Trino.
 
-Identities and tokens are not served yet, so every client would act as the lake's
-administrator: the server starts only with ``--allow-anonymous``, and only on a
-loopback host, where nobody but this machine's users can reach it.
+Clients authenticate as principals (``icehouse principal create``): OAuth2 client
+credentials at ``/v1/oauth/tokens`` give them a bearer token, and every request acts as
+its principal. ``--allow-anonymous`` lets a request without a token act as the lake's
+administrator, so it is refused on any host but a loopback one, where nobody but this
+machine's users can reach the server.
 """
 
 from __future__ import annotations
@@ -31,20 +33,13 @@ def serve(
         bool,
         typer.Option(
             "--allow-anonymous",
-            help="Serve without authentication (every client is the lake's administrator); loopback hosts only.",
+            help="A request without a token acts as the lake's administrator; loopback hosts only.",
         ),
     ] = False,
 ) -> None:
     """Serve the lake's tables over the Iceberg REST catalog protocol."""
     output = Output(format)
-    if not allow_anonymous:
-        output.note(
-            "[red]Error:[/red] icehouse serve has no identities or tokens yet, so every "
-            "client would act as the lake's administrator. Re-run with --allow-anonymous "
-            "to serve anyway (on a loopback host only)"
-        )
-        raise typer.Exit(EXIT_USAGE)
-    if not is_loopback(host):
+    if allow_anonymous and not is_loopback(host):
         output.note(
             f"[red]Error:[/red] --allow-anonymous serves without authentication, so only on "
             f"a loopback host (127.0.0.1, ::1 or localhost), not {host!r}"
@@ -57,11 +52,17 @@ def serve(
 
     with open_lake(home, output) as lake:
         url = f"http://{_url_host(host)}:{port}"
-        connect = {"url": url, "anonymous": True, "pyiceberg": {"type": "rest", "uri": url}}
-        output.emit(connect, lambda console: console.print(connect_text(url), markup=False))
+        pyiceberg = {"type": "rest", "uri": url}
+        if not allow_anonymous:
+            pyiceberg["credential"] = "CLIENT_ID:CLIENT_SECRET"
+            pyiceberg["oauth2-server-uri"] = f"{url}/v1/oauth/tokens"
+        connect = {"url": url, "anonymous": allow_anonymous, "pyiceberg": pyiceberg}
+        text = connect_text(url, anonymous=allow_anonymous)
+        output.emit(connect, lambda console: console.print(text, markup=False))
         _log_requests_to_stderr()
         _stop_signals_exit_zero()
-        uvicorn.run(create_app(lake), host=host, port=port, log_level="warning", access_log=False)
+        app = create_app(lake, allow_anonymous=allow_anonymous)
+        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 
 def is_loopback(host: str) -> bool:
@@ -73,13 +74,25 @@ def is_loopback(host: str) -> bool:
         return False
 
 
-def connect_text(url: str) -> str:
+def connect_text(url: str, *, anonymous: bool) -> str:
     """What the terminal shows at start: the URL and how to connect PyIceberg."""
+    if anonymous:
+        return (
+            f"Serving the Iceberg REST catalog at {url} (anonymous: a request without a "
+            "token acts as the administrator)\n"
+            "Connect with PyIceberg:\n\n"
+            "    from pyiceberg.catalog import load_catalog\n"
+            f'    catalog = load_catalog("icehouse", type="rest", uri="{url}")\n'
+            "    print(catalog.list_namespaces())\n"
+        )
     return (
-        f"Serving the Iceberg REST catalog at {url} (anonymous: no authentication)\n"
-        "Connect with PyIceberg:\n\n"
+        f"Serving the Iceberg REST catalog at {url} (bearer tokens required)\n"
+        "Create a principal with `icehouse principal create NAME --admin`, then connect "
+        "with PyIceberg:\n\n"
         "    from pyiceberg.catalog import load_catalog\n"
-        f'    catalog = load_catalog("icehouse", type="rest", uri="{url}")\n'
+        f'    catalog = load_catalog("icehouse", type="rest", uri="{url}",\n'
+        '                           credential="CLIENT_ID:CLIENT_SECRET",\n'
+        f'                           **{{"oauth2-server-uri": "{url}/v1/oauth/tokens"}})\n'
         "    print(catalog.list_namespaces())\n"
     )
 

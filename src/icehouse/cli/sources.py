@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import tomlkit
 import typer
-from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 
@@ -16,9 +14,10 @@ from icehouse.cli.complete import table_names
 from icehouse.cli.confirm import confirm
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output
-from icehouse.config import ColumnMapping, SourceConfig
-from icehouse.config_check import describe
 from icehouse.errors import InvalidConfig
+
+if TYPE_CHECKING:  # pydantic's models: imported by the commands that run, not by --help
+    from icehouse.config import ColumnMapping, SourceConfig
 
 app = typer.Typer(
     help="Declare sources (landing locations) and test their mappings.", no_args_is_help=True
@@ -32,6 +31,8 @@ def build_mapping(
     default: list[str],
     meta: list[str] = [],  # noqa: B006
 ) -> dict[str, ColumnMapping]:
+    from icehouse.config import ColumnMapping
+
     rules: dict[str, dict[str, str]] = {}
     for option, key, values in (
         ("--map", "path", map_),
@@ -134,6 +135,11 @@ def add(
     A relative --location is relative to the lake home (as in icehouse.toml), not to the
     current folder; a landing folder that does not exist is an error unless
     --create-location is given."""
+    from pydantic import ValidationError
+
+    from icehouse.config import SourceConfig
+    from icehouse.config_check import describe
+
     output = Output(format)
     with open_lake(home, output) as lake:
         try:
@@ -175,6 +181,8 @@ def add(
 @app.command("list")
 def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """List sources with their location, format and table."""
+    from icehouse.config import SourceConfig
+
     output = Output(format)
     with open_lake(home, output) as lake:
         sources = list(lake.config.sources.values())
@@ -220,6 +228,8 @@ def show(
 def source_toml(source: SourceConfig) -> str:
     """The source as its ``[sources.NAME]`` table in icehouse.toml would read (defaults
     included, so that every setting in force is shown)."""
+    import tomlkit
+
     settings = source.model_dump(exclude={"name"}, exclude_none=True)
     columns = settings.pop("columns", {})
     derive = settings.pop("derive", {})

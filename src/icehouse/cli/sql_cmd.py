@@ -13,15 +13,6 @@ from rich.console import Console
 from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
 from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
 from icehouse.cli.render import render_arrow, render_plans
-from icehouse.cli.shell import (
-    HISTORY_FILE,
-    Shell,
-    prompt_session,
-    run_interactive,
-    run_script,
-    table_columns,
-)
-from icehouse.cli.sql_complete import SqlCompleter
 
 
 class SqlFormat(StrEnum):
@@ -161,6 +152,16 @@ def _given_before_the_command(ctx: typer.Context, name: str) -> bool:
 
 def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
     """A prompt on a terminal; a piped script is run statement by statement."""
+    from icehouse.cli.shell import (  # prompt_toolkit: only the shell needs it
+        HISTORY_FILE,
+        Shell,
+        prompt_session,
+        run_interactive,
+        run_script,
+        table_columns,
+    )
+    from icehouse.cli.sql_complete import SqlCompleter
+
     with open_lake(home, output) as lake:
         shell = Shell(lake, output.out, output.err, explain=explain)
         if sys.stdin.isatty():

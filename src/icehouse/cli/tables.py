@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -14,7 +14,9 @@ from icehouse.cli.confirm import confirm
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, counted, iso
 from icehouse.errors import InvalidInput
-from icehouse.tables.manage import TableInfo
+
+if TYPE_CHECKING:
+    from icehouse.tables.manage import TableInfo
 
 app = typer.Typer(help="Create, inspect and evolve Iceberg tables.", no_args_is_help=True)
 

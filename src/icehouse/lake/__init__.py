@@ -7,37 +7,66 @@ command: the facade hands out icehouse types only, so no caller can go around it
 At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped, as
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
-``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``).
+``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
+``lake.views`` its views (``views.py``), and ``lake.principals`` manages who may use it
+through the server (``principals.py``).
+
+A lake acts as a principal. Opened locally it is the home's owner, an administrator;
+``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
+method of the lake and of its groups is ``@governed`` (``governed.py``): it asks
+``govern.authz.authorize`` for the acting principal before doing anything.
 """
 
 from __future__ import annotations
 
+import copy
 import functools
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pyarrow as pa
-from pyiceberg.catalog.sql import SqlCatalog
 from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
+from icehouse.govern.authz import OWNER, Principal
 from icehouse.ingest.faults import Faults, no_faults
-from icehouse.ingest.ingester import Ingester
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
-from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
-from icehouse.query.sql import QueryResult, QuerySession, run_sql
+from icehouse.lake.governed import governed
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
 from icehouse.state import home as home_mod
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.database import migrate, open_engine
-from icehouse.tables.catalog import load_table, open_catalog, warehouse_uri
-from icehouse.tables.deletes import delete_rows
-from icehouse.tables.filters import where_expression
+from icehouse.state.home import warehouse_uri
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
+    from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.lake.principals import LakePrincipals
+    from icehouse.lake.views import LakeViews
+    from icehouse.query.sql import QueryResult, QuerySession
+    from icehouse.tables.manifest_cache import ManifestCache
+
+GROUPS = (
+    "tables",
+    "sources",
+    "quarantine",
+    "maintenance",
+    "namespaces",
+    "iceberg",
+    "views",
+    "principals",
+    "idempotency",
+    "metrics",
+)
+"""The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
 
 @dataclass(frozen=True)
@@ -58,9 +87,11 @@ class Lake:
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
         self._opening = threading.Lock()  # the server's request threads share one lake
-        self._queries = QuerySession()  # this lake's own: no two lakes share caches
-        self._manifests = self._queries.manifests
-        """Decoded manifests, shared by this lake's queries and its maintenance."""
+        self.principal: Principal = OWNER
+        """Who this lake acts as: every public method asks whether they may."""
+        self._query_session: QuerySession | None = None
+        self._query_session_lock = threading.Lock()
+        self._manifest_cache: ManifestCache | None = None
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -69,10 +100,49 @@ class Lake:
         """Files and lines ingestion refused, and their replay."""
         self.maintenance = LakeMaintenance(self)
         """Compaction, expiry, orphan files, manifests, the autopilot, past runs."""
-        self.namespaces = LakeNamespaces(self)
+
+    @functools.cached_property
+    def namespaces(self) -> LakeNamespaces:
         """The catalog's namespaces, with their properties."""
-        self.iceberg = LakeIceberg(self)
-        """Tables as the Iceberg REST protocol handles them (metadata JSON, commits)."""
+        from icehouse.lake.iceberg import LakeNamespaces
+
+        return LakeNamespaces(self)
+
+    @functools.cached_property
+    def iceberg(self) -> LakeIceberg:
+        """Tables as the Iceberg REST protocol handles them (metadata JSON, commits).
+        Made on first use: it loads PyIceberg, which the CLI's light commands avoid."""
+        from icehouse.lake.iceberg import LakeIceberg
+
+        return LakeIceberg(self)
+
+    @functools.cached_property
+    def views(self) -> LakeViews:
+        """Iceberg views: list, create, load, replace, drop, rename."""
+        from icehouse.lake.views import LakeViews
+
+        return LakeViews(self)
+
+    @functools.cached_property
+    def principals(self) -> LakePrincipals:
+        """Who may use the lake through the server; their bearer tokens."""
+        from icehouse.lake.principals import LakePrincipals
+
+        return LakePrincipals(self)
+
+    @functools.cached_property
+    def idempotency(self) -> LakeIdempotency:
+        """The REST catalog's final answers by ``Idempotency-Key``."""
+        from icehouse.lake.catalog_requests import LakeIdempotency
+
+        return LakeIdempotency(self)
+
+    @functools.cached_property
+    def metrics(self) -> LakeMetrics:
+        """Scan and commit reports engines sent; ``icehouse.metrics`` in SQL."""
+        from icehouse.lake.catalog_requests import LakeMetrics
+
+        return LakeMetrics(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -119,6 +189,23 @@ class Lake:
             raise
         return lake
 
+    @governed("principal.assume")
+    def as_principal(self, principal: Principal) -> Lake:
+        """This lake acting as ``principal``: the same connections, caches and
+        configuration, every method checked against ``principal``'s rights. The view is
+        not closed on its own; closing this lake closes it.
+
+        Raises: Forbidden (only an administrator may act as someone else)."""
+        self._catalog  # noqa: B018 - opened here, so that the view shares it
+        self._engine  # noqa: B018
+        self._queries  # noqa: B018 - and the query caches (made on first use otherwise)
+        view = copy.copy(self)
+        view.principal = principal
+        for group in GROUPS:
+            setattr(view, group, type(getattr(self, group))(view))
+        return view
+
+    @governed("lake.connect")
     def outages_as_errors(self) -> AbstractContextManager[None]:
         """Within it, an outage of the state database or the object store raises
         StateDatabaseUnavailable or StorageUnavailable, naming this lake's database URL
@@ -164,6 +251,8 @@ class Lake:
         """The Iceberg catalog (PyIceberg): for the facade and its groups only."""
         with self._opening:
             if self._iceberg_catalog is None:
+                from icehouse.tables.catalog import open_catalog
+
                 self._iceberg_catalog = open_catalog(
                     self.config.state_url,
                     self.config.warehouse,
@@ -172,12 +261,36 @@ class Lake:
                 )
             return self._iceberg_catalog
 
+    @property
+    def _queries(self) -> QuerySession:
+        """This lake's own query caches and DuckDB connections (no two lakes share them),
+        made on the first query (of any thread): DuckDB and PyIceberg load only when a
+        query runs."""
+        with self._query_session_lock:
+            if self._query_session is None:
+                from icehouse.query.sql import QuerySession
+
+                self._query_session = QuerySession(manifests=self._manifests)
+            return self._query_session
+
+    @property
+    def _manifests(self) -> ManifestCache:
+        """Decoded manifests, shared by this lake's queries and its maintenance."""
+        with self._opening:
+            if self._manifest_cache is None:
+                from icehouse.tables.manifest_cache import ManifestCache
+
+                self._manifest_cache = ManifestCache()
+            return self._manifest_cache
+
+    @governed("lake.reload_config")
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
 
         Raises: InvalidConfig, HomeNotFound."""
         self.config = load_config(self.config.home)
 
+    @governed("lake.close")
     def close(self) -> None:
         """Release the state database's and the catalog's connections and this lake's
         query connections; using the lake again reopens them."""
@@ -187,7 +300,8 @@ class Lake:
         if self._iceberg_catalog is not None:
             self._iceberg_catalog.engine.dispose()
             self._iceberg_catalog = None
-        self._queries.close()
+        if self._query_session is not None:
+            self._query_session.close()
 
     def __enter__(self) -> Lake:
         return self
@@ -197,6 +311,7 @@ class Lake:
 
     # -- ingestion ----------------------------------------------------------------------
 
+    @governed("source.ingest", on="sources")
     def ingest(
         self,
         sources: list[str] | None = None,
@@ -219,6 +334,8 @@ class Lake:
         Returns: the files, rows, bad rows, batches and columns added.
         Raises: NoSuchSource, NoSuchTable, StateDatabaseUnavailable, StorageUnavailable
         (without ``follow``), BatchFenced, CommitUncertain."""
+        from icehouse.ingest.ingester import Ingester
+
         stop = stop or threading.Event()
         ingester = Ingester(
             config=self.config,
@@ -241,6 +358,7 @@ class Lake:
 
     # -- query --------------------------------------------------------------------------
 
+    @governed("query.run")
     def sql(self, text: str, *, prune: bool = True) -> pa.Table:
         """Run one SQL statement (DuckDB's dialect; tables named ``namespace.table``; a
         ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``).
@@ -250,8 +368,13 @@ class Lake:
         Returns: the rows as a pyarrow Table.
         Raises: QueryError (DuckDB's message, or an unsupported statement),
         EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
-        return run_sql(self._catalog, text, prune=prune, session=self._queries).table
+        from icehouse.query.sql import run_sql
 
+        return run_sql(
+            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
+        ).table
+
+    @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
         """Run a query and say what each table had to read.
 
@@ -260,8 +383,25 @@ class Lake:
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
         Raises: QueryError, EqualityDeletesUnsupported."""
-        return run_sql(self._catalog, text, prune=prune, explain=True, session=self._queries)
+        from icehouse.query.sql import run_sql
 
+        return run_sql(
+            self._catalog,
+            text,
+            prune=prune,
+            explain=True,
+            session=self._queries,
+            system=self._system_tables(),
+        )
+
+    def _system_tables(self) -> dict[str, Callable[[], pa.Table]]:
+        """What SQL can read besides the tables: the state database's records, read
+        only when a query names them."""
+        from icehouse.lake.catalog_requests import METRICS_TABLE
+
+        return {METRICS_TABLE: self.metrics.as_arrow}
+
+    @governed("table.delete_rows", on="table")
     def delete(self, table: str, where: str) -> int:
         """Delete the rows matching ``where`` (e.g. one tenant's data) in one snapshot,
         keeping the ingestion bookkeeping.
@@ -274,5 +414,9 @@ class Lake:
         named in ``term``), CommitConflict (other commits kept winning the race).
         A commit that lands first (an ingestion) makes the delete start over on the new
         table."""
+        from icehouse.tables.catalog import load_table
+        from icehouse.tables.deletes import delete_rows
+        from icehouse.tables.filters import where_expression
+
         load = functools.partial(load_table, self._catalog, table)
         return delete_rows(load, where_expression(where, table, load().schema()))

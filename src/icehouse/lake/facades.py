@@ -1,6 +1,9 @@
 """The ``Lake``'s groups of operations, as sqlite-utils groups them under ``db.table``:
 ``lake.tables``, ``lake.sources``, ``lake.quarantine`` and ``lake.maintenance``, each
 with short method names. They hand out icehouse types only.
+
+PyIceberg, PyArrow and DuckDB are imported by the methods that use them: opening a lake
+for ``icehouse status`` or a quarantine listing needs only the state database.
 """
 
 from __future__ import annotations
@@ -11,9 +14,6 @@ from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import pyarrow as pa
-from pyiceberg.table import Table
 
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
@@ -26,27 +26,25 @@ from icehouse.errors import (
 )
 from icehouse.ingest import quarantine as quarantine_mod
 from icehouse.ingest import status as source_status_mod
-from icehouse.ingest.infer import infer_schema
-from icehouse.ingest.mapping import RowMapper
-from icehouse.ingest.sample import SampleResult, try_sample
-from icehouse.lake import lifecycle
-from icehouse.maintain.autopilot import Autopilot, AutopilotReport
-from icehouse.maintain.autopilot import follow as follow_rounds
-from icehouse.maintain.compact import CompactResult, GroupResult
-from icehouse.maintain.compact_plan import CompactOptions, Strategy
-from icehouse.maintain.expire import ExpireResult
+from icehouse.lake.governed import governed
+from icehouse.maintain.choices import DEFAULT_OLDER_THAN, Strategy
 from icehouse.maintain.leases import LeaseInfo
-from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
-from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult
 from icehouse.maintain.reports import MaintenanceRun
-from icehouse.maintain.service import Maintenance
-from icehouse.tables import manage
-from icehouse.tables.catalog import find_table, load_table
-from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
-from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
 if TYPE_CHECKING:
-    from icehouse.lake import Lake
+    import pyarrow as pa
+    from pyiceberg.table import Table
+
+    from icehouse.ingest.sample import SampleResult
+    from icehouse.lake import Lake, lifecycle
+    from icehouse.maintain.autopilot import AutopilotReport
+    from icehouse.maintain.compact import CompactResult, GroupResult
+    from icehouse.maintain.expire import ExpireResult
+    from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
+    from icehouse.maintain.orphans import OrphanResult
+    from icehouse.maintain.service import Maintenance
+    from icehouse.tables import manage
+    from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
 
 class LakeTables:
@@ -55,6 +53,7 @@ class LakeTables:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("table.create", on="name")
     def create(
         self,
         name: str,
@@ -80,6 +79,13 @@ class LakeTables:
         Raises: TableAlreadyExists (with ``dry_run`` too), InvalidSchema,
         InvalidPartitionSpec, InvalidSortOrder, InvalidInput (neither or both of
         ``schema`` and ``like``)."""
+        import pyarrow as pa
+
+        from icehouse.ingest.infer import infer_schema
+        from icehouse.tables import manage
+        from icehouse.tables.catalog import find_table
+        from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
+
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of a schema or a sample file (like)")
         if like is not None:
@@ -107,14 +113,18 @@ class LakeTables:
         )
         return manage.describe_table(name, table)
 
+    @governed("table.describe", on="name")
     def get(self, name: str) -> manage.TableInfo:
         """Describe a table.
 
         Args: ``name``, ``namespace.table``.
         Returns: its schema, partitioning, sort order, properties, snapshot and size.
         Raises: NoSuchTable."""
+        from icehouse.tables import manage
+
         return manage.describe_table(name, self._load(name))
 
+    @governed("table.list")
     def list(self) -> list[str]:
         """Returns: every table's ``namespace.table`` name, sorted."""
         catalog = self._lake._catalog
@@ -124,6 +134,7 @@ class LakeTables:
             for identifier in catalog.list_tables(namespace)
         )
 
+    @governed("table.alter", on="name")
     def alter(
         self,
         name: str,
@@ -140,6 +151,9 @@ class LakeTables:
         type) pairs; ``widen``, (column, wider type) pairs; ``sort``; ``properties`` to set.
         Returns: the altered table, described (as ``get``).
         Raises: NoSuchTable, InvalidSchema, InvalidPartitionSpec, InvalidSortOrder."""
+        from icehouse.tables import manage
+        from icehouse.tables.grammar import parse_partition_field, parse_sort_order
+
         table = manage.alter_table(
             self._load(name),
             partition=[parse_partition_field(p) for p in partition] if partition else None,
@@ -150,18 +164,25 @@ class LakeTables:
         )
         return manage.describe_table(name, table)
 
+    @governed("table.history", on="name")
     def history(self, name: str) -> builtins.list[manage.SnapshotInfo]:
         """Returns: the table's snapshots, oldest first, marking the current one.
 
         Raises: NoSuchTable."""
+        from icehouse.tables import manage
+
         return manage.snapshot_history(self._load(name))
 
+    @governed("table.rollback", on="name")
     def rollback(self, name: str, snapshot_id: int) -> None:
         """Make an ancestor snapshot the table's current one again.
 
         Raises: NoSuchTable, InvalidInput (unknown or non-ancestor snapshot)."""
+        from icehouse.tables import manage
+
         manage.rollback(self._load(name), snapshot_id)
 
+    @governed("table.drop", on="name")
     def drop(self, name: str, *, purge: bool = False) -> lifecycle.TableDropped:
         """Remove a table from the catalog; with ``purge``, delete its files too.
 
@@ -177,8 +198,11 @@ class LakeTables:
         ingestion has batches open on it); MaintenanceBusy (a maintainer holds the
         table's lease, named); OutsideWarehouse (``purge`` of a table whose files lie
         outside this home's warehouse; nothing is dropped)."""
+        from icehouse.lake import lifecycle
+
         return lifecycle.drop_table(self._lake, name, purge=purge)
 
+    @governed("table.rename", on="old")
     def rename(self, old: str, new: str) -> lifecycle.TableRenamed:
         """Give a table a new name, in its namespace or another existing one. No file
         moves; the table's batches, content claims and maintenance history follow it.
@@ -188,9 +212,13 @@ class LakeTables:
         Raises: NoSuchTable, NoSuchNamespace (``new``'s), TableAlreadyExists (``new``),
         TableInUse (sources write to ``old``: point their ``table =`` at ``new`` first,
         or remove them), MaintenanceBusy."""
+        from icehouse.lake import lifecycle
+
         return lifecycle.rename_table(self._lake, old, new)
 
     def _load(self, name: str) -> Table:
+        from icehouse.tables.catalog import load_table
+
         return load_table(self._lake._catalog, name)
 
 
@@ -200,6 +228,7 @@ class LakeSources:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("source.add")
     def add(self, source: SourceConfig) -> SourceConfig:
         """Add a source to ``icehouse.toml``.
 
@@ -207,6 +236,9 @@ class LakeSources:
         Returns: the source as saved.
         Raises: SourceAlreadyExists, NoSuchTable (the target must exist), InvalidMapping
         (a rule the table contradicts, or an unreadable ``${...}``)."""
+        from icehouse.ingest.mapping import RowMapper
+        from icehouse.tables.catalog import load_table
+
         lake = self._lake
         if source.name in lake.config.sources:
             raise SourceAlreadyExists(f"source {source.name!r} already exists", source=source.name)
@@ -216,6 +248,7 @@ class LakeSources:
         lake.reload_config()
         return lake.config.sources[source.name]
 
+    @governed("source.describe", on="name")
     def get(self, name: str) -> SourceConfig:
         """Returns: the source's settings.
 
@@ -227,6 +260,7 @@ class LakeSources:
             known = ", ".join(sources) or "none yet"
             raise NoSuchSource(f"no source {name!r} (sources: {known})", source=name) from None
 
+    @governed("source.remove", on="name")
     def remove(self, name: str) -> lifecycle.SourceRemoved:
         """Delete a source's section from ``icehouse.toml``, leaving the rest of the file
         as it was. Its ingestion ledger and quarantine records stay: adding the source
@@ -238,12 +272,16 @@ class LakeSources:
         Raises: NoSuchSource; SourceInUse (a worker has a batch of its files open, named
         by its writer slot and process); InvalidConfig (the section could not be cut
         out cleanly; nothing was written)."""
+        from icehouse.lake import lifecycle
+
         return lifecycle.remove_source(self._lake, name)
 
+    @governed("source.list")
     def list(self) -> list[SourceConfig]:
         """Returns: every source's settings, in ``icehouse.toml``'s order."""
         return list(self._lake.config.sources.values())
 
+    @governed("source.test", on="name")
     def test(self, name: str, sample: Path, *, limit: int = 20) -> SampleResult:
         """Map a sample file as ingestion would, writing nothing.
 
@@ -251,11 +289,15 @@ class LakeSources:
         Returns: the rows mapped and the rows refused, with why.
         Raises: NoSuchSource, NoSuchTable, LandingNotFound (its landing folder does not
         exist)."""
+        from icehouse.ingest.sample import try_sample
+        from icehouse.tables.catalog import load_table
+
         source = self.get(name)
         self.check_landing(source)
         table = load_table(self._lake._catalog, source.table)
         return try_sample(source, table.schema(), sample, limit=limit)
 
+    @governed("source.status")
     def status(self) -> builtins.list[source_status_mod.SourceStatus]:
         """Returns: each source's ingestion status (files waiting, last batch, lag).
 
@@ -263,6 +305,7 @@ class LakeSources:
         lake = self._lake
         return source_status_mod.source_status(lake._engine, lake.config, clock=lake._clock)
 
+    @governed("source.status")
     def missing_landings(
         self, names: builtins.list[str] | None = None
     ) -> builtins.list[SourceConfig]:
@@ -273,6 +316,7 @@ class LakeSources:
         chosen = [self.get(n) for n in names] if names else self.list()
         return [s for s in chosen if s.local_location and not s.local_location.is_dir()]
 
+    @governed("source.status")
     def check_landing(self, source: SourceConfig) -> None:
         """Raises: LandingNotFound when the source's landing folder (a relative location is
         relative to the home) does not exist. Object stores are not checked: a prefix
@@ -296,6 +340,7 @@ class LakeQuarantine:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("quarantine.list", on="source")
     def list(
         self,
         *,
@@ -316,16 +361,19 @@ class LakeQuarantine:
             limit=limit,
         )
 
+    @governed("quarantine.list")
     def summary(self) -> dict[str, dict[str, int]]:
         """Returns: per source, how many records of each kind wait in quarantine."""
         return quarantine_mod.summary(self._lake._engine)
 
+    @governed("quarantine.show", on="record_id")
     def show(self, record_id: int) -> quarantine_mod.QuarantineRecord:
         """Returns: one record, with its reason and content.
 
         Raises: NoSuchQuarantineRecord."""
         return quarantine_mod.show_record(self._lake._engine, record_id)
 
+    @governed("quarantine.replay", on="source")
     def replay(
         self, *, source: str | None = None, path: str | None = None
     ) -> quarantine_mod.ReplayQueued:
@@ -353,6 +401,8 @@ class LakeMaintenance:
         self._lake = lake
 
     def _service(self) -> Maintenance:
+        from icehouse.maintain.service import Maintenance
+
         lake = self._lake
         return Maintenance(
             lake._engine,
@@ -363,6 +413,7 @@ class LakeMaintenance:
             manifests=lake._manifests,
         )
 
+    @governed("table.compact", on="table")
     def compact(
         self,
         table: str,
@@ -383,11 +434,14 @@ class LakeMaintenance:
         ``min_input_files=2``, ``rewrite_all=True``, ``partial_progress=True``).
         Returns: the groups rewritten and the files and bytes before and after.
         Raises: NoSuchTable, InvalidInput, FilterNotTranslatable, MaintenanceBusy."""
+        from icehouse.maintain.compact_plan import CompactOptions
+
         chosen = CompactOptions(strategy=strategy, sort=sort, zorder=zorder, **options)
         return self._service().compact(
             table, chosen, where=where, dry_run=dry_run, on_group=on_group
         )
 
+    @governed("table.expire", on="table")
     def expire(
         self,
         table: str,
@@ -407,12 +461,14 @@ class LakeMaintenance:
             table, older_than=age, retain_last=retain_last, dry_run=dry_run
         )
 
+    @governed("table.clean_metadata", on="table")
     def clean_metadata(self, table: str, *, dry_run: bool = False) -> MetadataCleanupResult:
         """Delete metadata files no longer referenced (beyond the ones kept).
 
         Returns: the files deleted. Raises: NoSuchTable, MaintenanceBusy."""
         return self._service().clean_metadata(table, dry_run=dry_run)
 
+    @governed("table.remove_orphans", on="table")
     def orphans(
         self,
         table: str,
@@ -431,12 +487,14 @@ class LakeMaintenance:
         age = parse_duration(older_than) if isinstance(older_than, str) else older_than
         return self._service().orphans(table, older_than=age, dry_run=dry_run, force=force)
 
+    @governed("table.rewrite_manifests", on="table")
     def manifests(self, table: str, *, dry_run: bool = False) -> ManifestRewriteResult:
         """Rewrite the current snapshot's manifests into fewer, partition-clustered ones.
 
         Returns: the manifests before and after. Raises: NoSuchTable, MaintenanceBusy."""
         return self._service().manifests(table, dry_run=dry_run)
 
+    @governed("lake.maintain")
     def run(
         self,
         tables: list[str] | None = None,
@@ -455,6 +513,9 @@ class LakeMaintenance:
 
         Returns: the (last) round's report, per table what was done or skipped and why.
         Raises: NoSuchTable, InvalidDuration."""
+        from icehouse.maintain.autopilot import Autopilot, AutopilotReport
+        from icehouse.maintain.autopilot import follow as follow_rounds
+
         lake = self._lake
         autopilot = Autopilot(self._service(), lake._catalog)
         names: Callable[[], list[str]] = (lambda: tables) if tables else lake.tables.list
@@ -481,6 +542,7 @@ class LakeMaintenance:
         )
         return last
 
+    @governed("table.unlock", on="table")
     def unlock(self, table: str) -> LeaseInfo | None:
         """Break the table's maintenance lease whoever holds it (the holder's runs are
         recorded as interrupted). Only for a holder that is gone for good: a live one
@@ -488,9 +550,12 @@ class LakeMaintenance:
 
         Returns: the lease broken, None if there was none.
         Raises: NoSuchTable."""
+        from icehouse.tables.catalog import load_table
+
         load_table(self._lake._catalog, table)
         return self._service().unlock(table)
 
+    @governed("table.maintenance_history", on="table")
     def history(
         self, table: str | None = None, *, limit: int = 50, dry_runs: bool = False
     ) -> list[MaintenanceRun]:

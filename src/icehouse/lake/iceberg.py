@@ -12,8 +12,10 @@ import builtins
 from typing import TYPE_CHECKING, Any
 
 from icehouse.lake import lifecycle
-from icehouse.tables import catalog_tables, namespaces
+from icehouse.lake.governed import governed
+from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
+from icehouse.tables.multi_commit import TableChange
 from icehouse.tables.namespaces import Namespace, PropertiesChange
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ __all__ = [
     "NewTable",
     "PropertiesChange",
     "SnapshotsMode",
+    "TableChange",
     "TableState",
 ]
 
@@ -36,29 +39,37 @@ class LakeNamespaces:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("namespace.list", on="parent")
     def list(self, parent: Namespace = ()) -> list[Namespace]:
         """Returns: the namespaces directly under ``parent`` (default: the top level),
         sorted. Raises: NoSuchNamespace."""
         return namespaces.list_namespaces(self._lake._catalog, parent)
 
+    @governed("namespace.create", on="namespace")
     def create(
         self, namespace: Namespace, properties: dict[str, str] | None = None
     ) -> dict[str, str]:
         """Returns: its properties as stored. Raises: NamespaceAlreadyExists, InvalidInput."""
         return namespaces.create_namespace(self._lake._catalog, namespace, properties or {})
 
+    @governed("namespace.describe", on="namespace")
     def properties(self, namespace: Namespace) -> dict[str, str]:
         """Raises: NoSuchNamespace."""
         return namespaces.namespace_properties(self._lake._catalog, namespace)
 
+    @governed("namespace.describe", on="namespace")
     def exists(self, namespace: Namespace) -> bool:
         """Whether the namespace exists (an empty or malformed name does not)."""
         return namespaces.namespace_exists(self._lake._catalog, namespace)
 
+    @governed("namespace.drop", on="namespace")
     def drop(self, namespace: Namespace) -> None:
-        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables)."""
+        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
+        if namespaces.namespace_exists(self._lake._catalog, namespace):
+            catalog_views.check_no_views(self._lake._catalog, namespace)
         namespaces.drop_namespace(self._lake._catalog, namespace)
 
+    @governed("namespace.alter", on="namespace")
     def update(
         self,
         namespace: Namespace,
@@ -82,10 +93,12 @@ class LakeIceberg:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
+    @governed("table.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
         """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace."""
         return catalog_tables.list_tables(self._lake._catalog, namespace)
 
+    @governed("table.create", on=("namespace", "name"))
     def create(
         self, namespace: Namespace, name: str, new: NewTable, *, stage: bool = False
     ) -> TableState:
@@ -95,6 +108,7 @@ class LakeIceberg:
         Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
         return catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
 
+    @governed("table.describe", on=("namespace", "name"))
     def load(
         self, namespace: Namespace, name: str, *, snapshots: SnapshotsMode = "all"
     ) -> TableState:
@@ -103,10 +117,12 @@ class LakeIceberg:
             self._lake._catalog, namespace, name, snapshots=snapshots
         )
 
+    @governed("table.describe", on=("namespace", "name"))
     def exists(self, namespace: Namespace, name: str) -> bool:
         """Whether the table exists."""
         return catalog_tables.table_exists(self._lake._catalog, namespace, name)
 
+    @governed("table.commit", on=("namespace", "name"))
     def commit(
         self,
         namespace: Namespace,
@@ -115,14 +131,25 @@ class LakeIceberg:
         requirements: builtins.list[dict[str, Any]],
         updates: builtins.list[dict[str, Any]],
     ) -> TableState:
-        """Apply Iceberg updates if every requirement holds on the current metadata.
+        """Apply Iceberg updates if every requirement holds on the current metadata. A
+        commit that loses the swap to another commit is staged again on the newer
+        metadata, and lands if its requirements still hold there.
 
         Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
         TableAlreadyExists, InvalidInput."""
-        return catalog_tables.commit_table(
-            self._lake._catalog, namespace, name, requirements=requirements, updates=updates
-        )
+        change = TableChange(namespace, name, requirements=requirements, updates=updates)
+        return multi_commit.commit_tables(self._lake._catalog, [change])[0]
 
+    @governed("table.commit")
+    def commit_transaction(self, changes: builtins.list[TableChange]) -> None:
+        """Commit changes to several tables atomically: every table's requirements hold
+        and all land, or none does.
+
+        Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
+        TableAlreadyExists, InvalidInput (including a table named twice)."""
+        multi_commit.commit_tables(self._lake._catalog, changes)
+
+    @governed("table.drop", on=("namespace", "name"))
     def drop(self, namespace: Namespace, name: str, *, purge: bool = False) -> None:
         """Drop as ``lake.tables.drop`` does, with its guards: a table a source writes to,
         or with a batch open, is refused; ``purge`` deletes its files under the
@@ -131,6 +158,7 @@ class LakeIceberg:
         Raises: NoSuchTable, TableInUse, MaintenanceLocked, OutsideWarehouse."""
         lifecycle.drop_table(self._lake, _dotted(namespace, name), purge=purge)
 
+    @governed("table.rename", on="source")
     def rename(self, source: tuple[Namespace, str], destination: tuple[Namespace, str]) -> None:
         """Rename as ``lake.tables.rename`` does, with its guards and the table's
         ingestion and maintenance state carried to the new name.
@@ -139,6 +167,7 @@ class LakeIceberg:
         catalog_tables.check_renamable(self._lake._catalog, source, destination)
         lifecycle.rename_table(self._lake, _dotted(*source), _dotted(*destination))
 
+    @governed("table.register", on=("namespace", "name"))
     def register(self, namespace: Namespace, name: str, metadata_location: str) -> TableState:
         """Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
         return catalog_tables.register_table(

@@ -16,13 +16,12 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any
 
 from pyiceberg.table import FileScanTask, Table
 
+from icehouse.maintain.choices import Strategy
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES, partition_values
-
-Strategy = Literal["binpack", "sort", "zorder"]
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pyiceberg.table import Table
 
 from icehouse.durations import format_duration
 from icehouse.errors import UnsafeMaintenance
+from icehouse.maintain.choices import DEFAULT_OLDER_THAN
 from icehouse.maintain.scope import DeleteScope
 from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.reachability import (
@@ -35,7 +36,6 @@ from icehouse.tables.reachability import (
     remove,
 )
 
-DEFAULT_OLDER_THAN = timedelta(days=3)
 MIN_SAFE_AGE = timedelta(hours=1)
 PATHS_SHOWN = 100
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pyiceberg.table import Table
 
 from icehouse.errors import OutsideWarehouse
-from icehouse.tables.catalog import warehouse_uri
+from icehouse.state.home import warehouse_uri
 from icehouse.tables.reachability import normalise_path
 
 

@@ -23,12 +23,13 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from icehouse.errors import IcehouseError
 from icehouse.maintain import reports
+from icehouse.maintain.choices import DEFAULT_OLDER_THAN
 from icehouse.maintain.compact import CompactResult, GroupResult, compact, where_filter
 from icehouse.maintain.compact_plan import CompactOptions
 from icehouse.maintain.expire import ExpireResult, expire_snapshots
 from icehouse.maintain.leases import DEFAULT_LEASE_SECONDS, LeaseInfo, Leases
 from icehouse.maintain.metadata_cleanup import MetadataCleanupResult, clean_metadata
-from icehouse.maintain.orphans import DEFAULT_OLDER_THAN, OrphanResult, remove_orphans
+from icehouse.maintain.orphans import OrphanResult, remove_orphans
 from icehouse.maintain.scope import DeleteScope, delete_scope
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables.catalog import load_table

@@ -39,7 +39,14 @@ def describe(exc: duckdb.Error, sql: str, tables: set[str]) -> str:
                 c.split(".")[-1] for c in re.findall(r'"([^"]+)"', found.group("candidates") or "")
             ]
             close = difflib.get_close_matches(name, candidates, n=1, cutoff=0.6)
-            hint = f"; did you mean {close[0]!r}?" if close else ""
+            named = sorted(_named_tables(sql) & tables)
+            if close:
+                hint = f"; did you mean {close[0]!r}?"
+            elif named:
+                shows = " and ".join(f"`icehouse table show {t}`" for t in named)
+                hint = f" in {', '.join(named)} (its columns: {shows})"
+            else:
+                hint = ""
             return f"no column {name!r}{hint}{where}"
     return f"{message}\n(tables: {', '.join(sorted(tables)) or 'none'})"
 

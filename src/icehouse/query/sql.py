@@ -16,7 +16,7 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -33,6 +33,7 @@ from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.filter_text import describe_filter
 from icehouse.query.messages import describe
+from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import CastCache, pushdown_filter, referenced_columns
 from icehouse.tables.manifest_cache import ManifestCache
@@ -138,9 +139,9 @@ class QuerySession:
     helper thread that replaces retired connections, decoded manifests, planners and
     constants cast. A ``Lake`` owns one, so two lakes in one process share none of it."""
 
-    def __init__(self) -> None:
+    def __init__(self, manifests: ManifestCache | None = None) -> None:
         self.local = _ThreadState()
-        self.manifests = ManifestCache()
+        self.manifests = manifests if manifests is not None else ManifestCache()
         self.planners = PlannerCache()
         self.casts: CastCache = {}
         self._replacer: ThreadPoolExecutor | None = None
@@ -229,6 +230,21 @@ def _view_of(
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
         session.local.defined.schemas.add(namespace)
     return f"{_quote(namespace)}.{_quote(table_name)}"
+
+
+def _attach_view(
+    session: QuerySession, conn: duckdb.DuckDBPyConnection, name: str, view_sql: str, sql: str
+) -> None:
+    """A DuckDB view ``name`` of an Iceberg view's SQL.
+
+    Raises: QueryError (SQL DuckDB cannot run, e.g. another dialect's syntax)."""
+    namespace, view = name.split(".")
+    try:
+        conn.execute(
+            f"CREATE OR REPLACE VIEW {_view_of(session, conn, namespace, view)} AS {view_sql}"
+        )
+    except duckdb.Error as exc:
+        raise QueryError(f"view {name!r}: DuckDB cannot run its SQL: {exc}", sql=sql) from exc
 
 
 def attach_table(
@@ -397,10 +413,13 @@ def run_sql(
     prune: bool = True,
     explain: bool = False,
     session: QuerySession | None = None,
+    system: Mapping[str, Callable[[], pa.Table]] | None = None,
 ) -> QueryResult:
     """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
     ``session`` is what the lake's queries keep between them (without one, this query
-    opens and closes its own).
+    opens and closes its own). ``system``: tables that are not Iceberg tables (records
+    of the state database) by ``namespace.table`` name, each read only if ``sql`` names
+    it and no Iceberg table has that name.
 
     Raises: QueryError naming what is wrong (a missing table or column with the closest
     real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
@@ -409,7 +428,7 @@ def run_sql(
     if session is None:
         own = QuerySession()
         try:
-            return run_sql(catalog, sql, prune=prune, explain=explain, session=own)
+            return run_sql(catalog, sql, prune=prune, explain=explain, session=own, system=system)
         finally:
             own.close()
     statement = parse_delete(sql)
@@ -418,19 +437,25 @@ def run_sql(
         load = functools.partial(load_table, catalog, statement.table)
         deleted = run_delete(load, statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
-    known = _existing_tables(catalog, sql)
+    views = views_in(catalog, sql, _names)
+    behind_views = " ".join(views.values())
+    known = _existing_tables(catalog, f"{sql} {behind_views}")
     conn = session.connection()
     original = sql
     started = time.perf_counter()
     try:
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
-        for name in referenced_tables(sql, known):
+        others = system or {}
+        for name in referenced_tables(sql, others.keys() - known.keys()):
+            _register(session, conn, name, others[name]())
+        unfiltered = set(referenced_tables(behind_views, known))  # a view reads all rows
+        for name in referenced_tables(f"{sql} {behind_views}", known):
             iceberg_table = known[name]
             schema = iceberg_table.schema()
             row_filter = (
                 pushdown_filter(sql, name, schema, conn, casts=session.casts)
-                if prune
+                if prune and name not in unfiltered
                 else AlwaysTrue()
             )
             plans.append(
@@ -445,6 +470,8 @@ def run_sql(
                     sql=original,
                 )
             )
+        for name, view_sql in views.items():
+            _attach_view(session, conn, name, view_sql, original)
         started = time.perf_counter()
         try:
             table = conn.execute(sql).to_arrow_table()

@@ -10,7 +10,15 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from icehouse.lake import Lake
-from icehouse.server import routes_config, routes_namespaces, routes_tables
+from icehouse.server import (
+    routes_config,
+    routes_metrics,
+    routes_namespaces,
+    routes_oauth,
+    routes_tables,
+    routes_transactions,
+    routes_views,
+)
 from icehouse.server.errors import install_error_handlers
 
 logger = logging.getLogger("icehouse.server")
@@ -18,18 +26,32 @@ logger = logging.getLogger("icehouse.server")
 PREFIX = "icehouse"
 
 
-def create_app(lake: Lake, *, prefix: str = PREFIX) -> FastAPI:
+def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False) -> FastAPI:
     """An Iceberg REST catalog over ``lake`` (the caller opens and closes it).
+
+    Every route but the token endpoint and ``/healthz`` needs a bearer token, and acts
+    as the principal it names; with ``allow_anonymous``, a request without one acts as
+    ``lake``'s own principal (its owner, when opened locally).
 
     Routes run in FastAPI's worker threads and share the lake: its catalog connections
     are pooled, and every commit is a compare-and-swap in the state database."""
-    app = FastAPI(title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None)
+    app = FastAPI(  # no schema or docs pages: every route but two needs a token
+        title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None, openapi_url=None
+    )
     app.state.lake = lake
     app.state.prefix = prefix
-    catalog_routers = [routes_namespaces.router, routes_tables.router]
+    app.state.allow_anonymous = allow_anonymous
+    catalog_routers = [
+        routes_namespaces.router,
+        routes_tables.router,
+        routes_views.router,
+        routes_transactions.router,
+        routes_metrics.router,
+    ]
     app.state.endpoints = routes_config.served_endpoints(catalog_routers)
     install_error_handlers(app)
     app.include_router(routes_config.router)
+    app.include_router(routes_oauth.router)
     for router in catalog_routers:
         app.include_router(router)
     app.add_middleware(_RequestLog)

@@ -1,5 +1,6 @@
-"""What every route receives: the ``Lake`` the app was made with, and the check that a
-URL's ``{prefix}`` is the one ``/v1/config`` handed out."""
+"""What every route receives: the ``Lake`` the app was made with, acting as the
+request's principal, and the check that a URL's ``{prefix}`` is the one ``/v1/config``
+handed out."""
 
 from __future__ import annotations
 
@@ -8,17 +9,50 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
-from icehouse.errors import NotFound
+from icehouse.errors import NotAuthenticated, NotFound
 from icehouse.lake import Lake
 
 
 def lake_of(request: Request) -> Iterator[Lake]:
-    """The app's lake, with an outage of the state database or the object store during
-    the request answered as a 503 naming the service (a commit cut off by one may or may
-    not have landed: clients must not retry it blindly, and do not on a 503)."""
-    lake: Lake = request.app.state.lake
+    """The app's lake acting as the request's principal (``principal_lake``), with an
+    outage of the state database or the object store during the request answered as a
+    503 naming the service (a commit cut off by one may or may not have landed: clients
+    must not retry it blindly, and do not on a 503)."""
+    lake = principal_lake(request)
     with lake.outages_as_errors():
         yield lake
+
+
+def principal_lake(request: Request) -> Lake:
+    """The lake as whoever the request's bearer token names; without a token, as the
+    lake's owner when the server allows anonymous access.
+
+    Raises: NotAuthenticated (no token, or one unknown, expired or revoked)."""
+    root: Lake = request.app.state.lake
+    token = bearer_token(request.headers.get("authorization"))
+    if token is None:
+        if request.app.state.allow_anonymous:
+            return root
+        raise NotAuthenticated(
+            "this catalog needs a bearer token: POST /v1/oauth/tokens with a client id "
+            "and secret (`icehouse principal create NAME` makes them); PyIceberg does it "
+            'when given credential="CLIENT_ID:CLIENT_SECRET"'
+        )
+    with root.outages_as_errors():
+        return root.as_principal(root.principals.authenticate(token))
+
+
+def bearer_token(header: str | None) -> str | None:
+    """The token of ``Authorization: Bearer <token>``; None without the header, and for
+    ``Bearer None``, which is what PyIceberg sends when it was given no credential.
+
+    Raises: NotAuthenticated (another scheme, or no token after it)."""
+    if header is None:
+        return None
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise NotAuthenticated("the Authorization header must be `Bearer <token>`")
+    return None if token.strip() == NO_CREDENTIAL else token.strip()
 
 
 def check_prefix(prefix: str, request: Request) -> None:
@@ -27,6 +61,8 @@ def check_prefix(prefix: str, request: Request) -> None:
         raise NotFound(f"no catalog {prefix!r} here; GET /v1/config names the prefix to use")
 
 
+NO_CREDENTIAL = "None"
+"""The token PyIceberg's REST client sends when it has none (``f"Bearer {None}"``)."""
 LakeDep = Annotated[Lake, Depends(lake_of)]
 API = "/v1/{prefix}"
 """The root of every catalog route (``prefix`` as ``/v1/config`` hands it out)."""

@@ -13,7 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
-from icehouse.errors import IcehouseError
+from icehouse.errors import IcehouseError, NotAuthenticated
 
 _TYPES_BY_STATUS = {
     400: "BadRequestException",
@@ -29,7 +29,10 @@ def error_response(status: int, error_type: str, message: str) -> JSONResponse:
 
 def _icehouse_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IcehouseError)  # registered for IcehouseError only
-    return error_response(exc.status, exc.error_type, exc.message)
+    response = error_response(exc.status, exc.error_type, exc.message)
+    if isinstance(exc, NotAuthenticated):  # RFC 6750: say which scheme to use
+        response.headers["WWW-Authenticate"] = 'Bearer realm="icehouse"'
+    return response
 
 
 def _invalid_request(_request: Request, exc: Exception) -> JSONResponse:

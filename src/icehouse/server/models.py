@@ -56,3 +56,18 @@ class RegisterTableBody(_Body):
     name: str = Field(min_length=1)
     metadata_location: str = Field(alias="metadata-location", min_length=1)
     overwrite: bool = False
+
+
+class TableChangeBody(CommitTableBody):
+    identifier: TableIdentifierBody
+
+
+class CommitTransactionBody(_Body):
+    table_changes: list[TableChangeBody] = Field(alias="table-changes", min_length=1)
+
+
+class MetricsReportBody(_Body):
+    """A scan or commit report; only its type is checked here, the rest is kept as sent."""
+
+    model_config = ConfigDict(populate_by_name=True, extra="allow")
+    report_type: str = Field(alias="report-type", min_length=1)

@@ -7,18 +7,22 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
-from icehouse.server.deps import API
+from icehouse.server.deps import API, LakeDep
+from icehouse.server.idempotency import KEY_LIFETIME
 
 router = APIRouter()
 
 
 @router.get("/v1/config")
-def get_config(request: Request) -> dict[str, Any]:
-    """The prefix every other route lives under, and the endpoints served."""
+def get_config(request: Request, _lake: LakeDep) -> dict[str, Any]:
+    """The prefix every other route lives under, the endpoints served, and how long a
+    commit may be retried with the same ``Idempotency-Key``: only to a principal who may
+    connect (the lake check runs as the request's principal)."""
     return {
         "defaults": {},
         "overrides": {"prefix": request.app.state.prefix},
         "endpoints": request.app.state.endpoints,
+        "idempotency-key-lifetime": KEY_LIFETIME,
     }
 
 

@@ -6,12 +6,13 @@ from __future__ import annotations
 import hashlib
 from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Header, Query, Response
+from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from icehouse.errors import InvalidInput
 from icehouse.lake.iceberg import NewTable, TableState
 from icehouse.server.deps import API, LakeDep, check_prefix
+from icehouse.server.idempotency import IdempotencyKey, idempotent
 from icehouse.server.models import (
     CommitTableBody,
     CreateTableBody,
@@ -89,7 +90,16 @@ def table_exists(namespace: str, table: str, lake: LakeDep) -> Response:
 
 
 @router.post(TABLE)
-def commit_table(namespace: str, table: str, body: CommitTableBody, lake: LakeDep) -> Response:
+def commit_table(
+    namespace: str,
+    table: str,
+    body: CommitTableBody,
+    request: Request,
+    lake: LakeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    """Lands if the requirements hold on the table's metadata when the pointer is
+    swapped; a retry with the same ``Idempotency-Key`` gets this answer again."""
     levels = namespace_from_path(namespace)
     named = body.identifier
     if named is not None and (tuple(named.namespace), named.name) != (levels, table):
@@ -97,9 +107,15 @@ def commit_table(namespace: str, table: str, body: CommitTableBody, lake: LakeDe
             f"the body's identifier {'.'.join([*named.namespace, named.name])!r} is not "
             f"the table in the URL {'.'.join([*levels, table])!r}"
         )
-    state = lake.iceberg.commit(levels, table, requirements=body.requirements, updates=body.updates)
-    result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
-    return JSONResponse(result, headers={"ETag": _etag(state, "all")})
+
+    def run() -> Response:
+        state = lake.iceberg.commit(
+            levels, table, requirements=body.requirements, updates=body.updates
+        )
+        result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
+        return JSONResponse(result, headers={"ETag": _etag(state, "all")})
+
+    return idempotent(lake, request, idempotency_key, body.model_dump_json(), run)
 
 
 @router.delete(TABLE, status_code=204)

@@ -70,13 +70,30 @@ def _v5_deliveries(conn: Connection) -> None:
     models.contents.create(conn)  # with its index
 
 
+def _v6_principals(conn: Connection) -> None:
+    """Principals and their bearer tokens (tables new in v6, as ``models.py`` has them)."""
+    models.principals.create(conn, checkfirst=True)
+    models.tokens.create(conn, checkfirst=True)  # with its index
+
+
+def _v7_rest_requests(conn: Connection) -> None:
+    """The REST catalog's idempotency keys and metrics reports (new tables only, created
+    if missing, so that this step stands on its own whatever steps come before it)."""
+    for table in (models.idempotency_keys, models.catalog_metrics):
+        table.create(conn, checkfirst=True)  # with its index
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
     4: _v4_runs_and_home,
     5: _v5_deliveries,
+    6: _v6_principals,
+    7: _v7_rest_requests,
 }
-"""Version → the change from the version before; version 1 is the first release."""
+"""Version → the change from the version before; version 1 is the first release. A
+version may be missing (steps developed side by side are numbered apart): the steps a
+database lacks are those numbered above its version, applied in order."""
 SCHEMA_VERSION = max(MIGRATIONS)
 
 
@@ -120,7 +137,8 @@ def current_version(engine: Engine) -> int:
 
 
 def migrate(engine: Engine) -> int:
-    """Apply the migrations this database lacks; returns the number applied.
+    """Apply the migrations this database lacks; returns how many versions it moved
+    forward.
 
     Raises:
         StateError: the database was written by a newer icehouse.
@@ -136,7 +154,7 @@ def migrate(engine: Engine) -> int:
             models.metadata.create_all(conn)
             _stamp(conn, SCHEMA_VERSION)
         return SCHEMA_VERSION
-    for number in range(version + 1, SCHEMA_VERSION + 1):
+    for number in sorted(n for n in MIGRATIONS if n > version):
         with engine.begin() as conn:
             MIGRATIONS[number](conn)
             _stamp(conn, number)

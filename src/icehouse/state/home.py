@@ -31,6 +31,14 @@ class HomeIdentity:
     """A URI, as the catalog was given it (``file:///...``, ``s3://...``)."""
 
 
+def warehouse_uri(warehouse: str) -> str:
+    """The warehouse as PyIceberg wants it and the database records it: a URI, a local
+    folder becoming ``file:///...``."""
+    if "://" in warehouse:
+        return warehouse
+    return Path(warehouse).absolute().as_uri()
+
+
 def recorded(engine: Engine) -> HomeIdentity | None:
     with engine.connect() as conn:
         row = conn.execute(select(home_identity)).mappings().first()

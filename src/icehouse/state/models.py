@@ -175,3 +175,66 @@ home_identity = Table(
     Column("warehouse", Text, nullable=False),
     Column("recorded_at", Float, nullable=False),
 )
+
+# v6: who may use the lake through the server. A principal (a user or a service) holds
+# a client id and the scrypt hash of its secret (``secret_salt``, ``secret_hash``, hex):
+# the secret itself is shown once, at creation or rotation, and never stored.
+principals = Table(
+    "principals",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("kind", String(20), nullable=False),
+    Column("client_id", String(64), nullable=False, unique=True),
+    Column("secret_salt", String(64), nullable=False),
+    Column("secret_hash", String(128), nullable=False),
+    Column("admin", Integer, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("rotated_at", Float),
+)
+
+# v6: the bearer tokens handed out by ``POST /v1/oauth/tokens``. Only the SHA-256 of a
+# token is stored (a token is 256 random bits, so a fast hash cannot be searched back);
+# every request looks its token up joined to its principal, so that a revoked token, an
+# expired one and one whose principal was deleted stop at once.
+tokens = Table(
+    "principal_tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("principal_id", Integer, nullable=False),
+    Column("issued_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+    Column("revoked", Integer, nullable=False),
+)
+Index("ix_principal_tokens_principal", tokens.c.principal_id)
+
+# v7: the final answer to each REST request that carried an ``Idempotency-Key``, so that
+# a client retrying a commit whose answer it never saw gets that answer, not a second
+# commit. ``fingerprint`` identifies the request (route and body); a row is kept until
+# ``expires_at``, past the key lifetime the server advertises.
+idempotency_keys = Table(
+    "rest_idempotency_keys",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("fingerprint", String(64), nullable=False),
+    Column("status", Integer, nullable=False),
+    Column("body", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+    Column("expires_at", Float, nullable=False),
+)
+Index("ix_rest_idempotency_keys_expiry", idempotency_keys.c.expires_at)
+
+# v7: the scan and commit reports engines send to ``POST .../metrics``, as sent
+# (``report`` is its JSON), with the fields people filter on pulled out.
+catalog_metrics = Table(
+    "rest_metrics_reports",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("received_at", Float, nullable=False),
+    Column("table_name", String(400), nullable=False),
+    Column("report_type", String(40), nullable=False),
+    Column("snapshot_id", BigInteger),
+    Column("operation", String(40)),
+    Column("report", Text, nullable=False),
+)
+Index("ix_rest_metrics_reports_table", catalog_metrics.c.table_name, catalog_metrics.c.received_at)

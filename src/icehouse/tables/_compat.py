@@ -25,9 +25,12 @@ Why each is worth its risk:
   overrides or calls to cache parsed metadata files, to stage every commit (the one
   place all writers' commits pass, whatever client made them), and
   ``_resolve_table_location``, the catalog's own rule for where a new table lives (a
-  staged creation must put the table where a direct one would), and
-  ``_iceberg_type_filter``, the catalog's own test that a row is a table and not a view,
-  which the REST catalog's plain queries (``catalog_tables.list_tables``,
+  staged creation must put the table where a direct one would). A commit of several
+  tables at once (``multi_commit.py``) stages each table the same way, writes its
+  metadata file with ``_write_metadata`` and enters a created table's row with
+  ``_create_table_row``, as the catalog's own ``commit_table`` does for one table.
+  ``_iceberg_type_filter`` is the catalog's own test that a row is a table and not a
+  view, which the REST catalog's plain queries (``catalog_tables.list_tables``,
   ``metadata_reads.metadata_location``) apply as its ORM queries do.
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
@@ -48,8 +51,9 @@ from pyiceberg.io.pyarrow import (
     data_file_statistics_from_parquet_metadata,
     parquet_path_to_id_mapping,
 )
+from pyiceberg.table import StagedTable, Table
 from pyiceberg.table.delete_file_index import DeleteFileIndex
-from pyiceberg.table.update import update_table_metadata
+from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
 from sqlalchemy import ColumnElement
 
 InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
@@ -62,6 +66,8 @@ SQL_CATALOG_OVERRIDES = (
     "_update_and_stage_table",
     "_resolve_table_location",
     "_iceberg_type_filter",
+    "_create_table_row",
+    "_write_metadata",
 )
 """Private ``SqlCatalog`` methods that ``tables/`` overrides or calls."""
 
@@ -77,6 +83,32 @@ def tables_only(catalog: SqlCatalog) -> ColumnElement[bool] | None:
     """The filter that keeps a query of the catalog's table rows to tables (not views),
     or None when the catalog's schema has no such column."""
     return catalog._iceberg_type_filter()
+
+
+def stage_commit(
+    catalog: SqlCatalog,
+    current: Table | None,
+    identifier: tuple[str, ...],
+    requirements: tuple[TableRequirement, ...],
+    updates: tuple[TableUpdate, ...],
+) -> StagedTable:
+    """The table's next metadata, through the catalog's own staging (requirements checked
+    against ``current``; raises ``CommitFailedException`` when one fails)."""
+    staged: StagedTable = catalog._update_and_stage_table(
+        current, identifier, requirements, updates
+    )
+    return staged
+
+
+def write_metadata(staged: StagedTable) -> None:
+    """Write the staged metadata file where the catalog would."""
+    SqlCatalog._write_metadata(staged.metadata, staged.io, staged.metadata_location)
+
+
+def table_row(catalog: SqlCatalog, namespace: str, name: str, location: str) -> dict[str, Any]:
+    """The catalog row of a table created at metadata ``location``."""
+    row: dict[str, Any] = catalog._create_table_row(namespace, name, location)
+    return row
 
 
 def serialize_sql(conn: duckdb.DuckDBPyConnection, sql: str) -> dict[str, Any]:
@@ -135,6 +167,9 @@ __all__ = [
     "parquet_path_to_id_mapping",
     "render_expression",
     "serialize_sql",
+    "stage_commit",
     "table_location",
+    "table_row",
     "update_table_metadata",
+    "write_metadata",
 ]

@@ -30,6 +30,7 @@ from pyiceberg.typedef import Identifier
 
 from icehouse.errors import InvalidInput, NoSuchTable
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.state.home import warehouse_uri
 from icehouse.tables.carry import carry_forward, is_icehouse_writer
 from icehouse.tables.grace import graced_metadata_log
 
@@ -50,18 +51,17 @@ TABLE_DEFAULTS: dict[str, str] = {
 }
 
 
-def warehouse_uri(warehouse: str) -> str:
-    """PyIceberg wants a URI; a local folder becomes ``file:///...``."""
-    if "://" in warehouse:
-        return warehouse
-    return Path(warehouse).absolute().as_uri()
-
-
 def open_catalog(
     state_url: str, warehouse: str, storage: dict[str, str], *, clock: Clock = SYSTEM_CLOCK
 ) -> SqlCatalog:
     """``clock`` tells the catalog which metadata files are recent (tests move it)."""
-    properties: dict[str, Any] = {"uri": state_url, "warehouse": warehouse_uri(warehouse)}
+    # Schema "v1" marks each row a table or a view (``iceberg_type``); a state database
+    # made before PyIceberg knew views gets the column added on open.
+    properties: dict[str, Any] = {
+        "uri": state_url,
+        "warehouse": warehouse_uri(warehouse),
+        "schema_version": "v1",
+    }
     if not state_url.startswith("sqlite"):
         # Test each pooled connection before use: after a PostgreSQL restart an idle
         # worker's pooled connections are dead, and the first commit would fail on one.

@@ -21,7 +21,6 @@ from pyiceberg.io import load_file_io
 from pyiceberg.partitioning import UNPARTITIONED_PARTITION_SPEC, PartitionSpec
 from pyiceberg.schema import Schema
 from pyiceberg.serializers import FromInputFile
-from pyiceberg.table import CommitTableRequest, StagedTable, Table
 from pyiceberg.table.metadata import TableMetadata, new_table_metadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
 from sqlalchemy import select
@@ -105,12 +104,12 @@ def create_table(
         )
         properties = {**TABLE_DEFAULTS, **(new.properties or {})}
         if not stage:
-            table = _fitting(
+            table = fitting(
                 lambda: catalog.create_table(
                     identifier, schema, new.location, spec, order, properties
                 )
             )
-            return _state(table.metadata_location, table.metadata, "all")
+            return state_of(table.metadata_location, table.metadata, "all")
         if not catalog.namespace_exists(namespace):
             raise NoSuchNamespace(
                 f"namespace {dotted(namespace)!r} does not exist", namespace=dotted(namespace)
@@ -119,8 +118,8 @@ def create_table(
             full = dotted(identifier)
             raise TableAlreadyExists(f"table {full!r} already exists", table=full)
         location = table_location(catalog, new.location, dotted(namespace), name)
-        metadata = _fitting(lambda: new_table_metadata(schema, spec, order, location, properties))
-        return _state(None, metadata, "all")
+        metadata = fitting(lambda: new_table_metadata(schema, spec, order, location, properties))
+        return state_of(None, metadata, "all")
 
 
 def load_table_state(
@@ -142,38 +141,6 @@ def load_table_state(
 
 def table_exists(catalog: SqlCatalog, namespace: Namespace, name: str) -> bool:
     return catalog.table_exists((*namespace, name))
-
-
-def commit_table(
-    catalog: SqlCatalog,
-    namespace: Namespace,
-    name: str,
-    *,
-    requirements: list[dict[str, Any]],
-    updates: list[dict[str, Any]],
-) -> TableState:
-    """Check the requirements against the table's current metadata, apply the updates
-    and swap the metadata pointer, all through the catalog's ``commit_table``. A commit
-    asserting that the table does not exist yet creates it (a staged creation).
-
-    Raises: NoSuchTable, CommitRaced (a requirement failed or another commit won: nothing
-    landed), TableAlreadyExists, InvalidInput (a requirement or update that does not parse
-    or cannot apply)."""
-    identifier = (*namespace, name)
-    with catalog_errors(namespace=namespace, table=name):
-        request = CommitTableRequest.model_validate(
-            {
-                "identifier": {"namespace": list(namespace), "name": name},
-                "requirements": requirements,
-                "updates": updates,
-            }
-        )
-        creating = any(r.type == "assert-create" for r in request.requirements)
-        target = _placeholder(catalog, identifier) if creating else catalog.load_table(identifier)
-        response = _fitting(
-            lambda: catalog.commit_table(target, request.requirements, request.updates)
-        )
-    return _state(response.metadata_location, response.metadata, "all")
 
 
 def check_renamable(
@@ -210,10 +177,10 @@ def register_table(
                 f"{metadata_location}: not a readable Iceberg metadata file ({exc})"
             ) from exc
         table = catalog.register_table((*namespace, name), metadata_location)
-    return _state(table.metadata_location, table.metadata, "all")
+    return state_of(table.metadata_location, table.metadata, "all")
 
 
-def _fitting(make: Callable[[], T]) -> T:
+def fitting(make: Callable[[], T]) -> T:
     """PyIceberg says ``ValueError`` when a spec, order or update does not fit the
     table (an unknown source column, a schema id that does not exist)."""
     try:
@@ -222,23 +189,7 @@ def _fitting(make: Callable[[], T]) -> T:
         raise InvalidInput(str(exc)) from exc
 
 
-def _placeholder(catalog: SqlCatalog, identifier: tuple[str, ...]) -> Table:
-    """The catalog's ``commit_table`` takes a table only for its name; for a table that
-    does not exist yet, an empty staged one stands in."""
-    location = table_location(catalog, None, dotted(identifier[:-1]), identifier[-1])
-    metadata = new_table_metadata(
-        Schema(), UNPARTITIONED_PARTITION_SPEC, UNSORTED_SORT_ORDER, location
-    )
-    return StagedTable(
-        identifier=identifier,
-        metadata=metadata,
-        metadata_location=location,
-        io=load_file_io(catalog.properties, location),
-        catalog=catalog,
-    )
-
-
-def _state(location: str | None, metadata: TableMetadata, snapshots: SnapshotsMode) -> TableState:
+def state_of(location: str | None, metadata: TableMetadata, snapshots: SnapshotsMode) -> TableState:
     return TableState(metadata_location=location, metadata=_rendered(metadata, snapshots))
 
 
@@ -257,10 +208,11 @@ __all__ = [
     "SnapshotsMode",
     "TableState",
     "check_renamable",
-    "commit_table",
     "create_table",
+    "fitting",
     "list_tables",
     "load_table_state",
     "register_table",
+    "state_of",
     "table_exists",
 ]

@@ -12,12 +12,12 @@ import json
 import time
 import uuid
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
-from icehouse.ingest.landing import LandedFile
 from icehouse.ingest.ledger import claims, quarantine_log
 from icehouse.ingest.ledger.quarantine_log import QuarantineEntry
 from icehouse.ingest.ledger.records import (
@@ -36,6 +36,9 @@ from icehouse.ingest.ledger.records import (
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.models import files
 from icehouse.state.text import storable_or_none
+
+if TYPE_CHECKING:  # landing lists object stores with pyarrow.fs; the ledger needs no pyarrow
+    from icehouse.ingest.landing import LandedFile
 
 
 class FileQueue:

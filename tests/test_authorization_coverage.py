@@ -1,0 +1,174 @@
+"""Every way in is authorised: each public method of ``Lake`` and of its groups asks
+``govern.authz.authorize`` first, and each route of the REST catalog answers 401 without
+a token and 403 to a principal who is not an administrator, while an administrator
+gets through.
+
+The lists are walked, not written out, so that a new method or route without the check
+fails here."""
+
+from __future__ import annotations
+
+import inspect
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from fastapi.routing import APIRoute
+
+from icehouse.errors import Forbidden
+from icehouse.lake import GROUPS, Lake
+from icehouse.lake.governed import ACTION_ATTRIBUTE
+from icehouse.lake.principals import Principal
+from icehouse.server import create_app
+from tests import fixtures_lake
+from tests.fixtures_server import Served, serving
+
+home = fixtures_lake.home
+lake = fixtures_lake.lake
+
+MAKERS = {"open", "init", "adopt"}
+"""Classmethods that make a lake: whoever opens the home is its owner, so there is no
+one to ask yet."""
+UNAUTHENTICATED = {("POST", "/v1/oauth/tokens"), ("GET", "/healthz")}
+"""How a client gets a token, and whether the server is up: answered to anyone."""
+READER = Principal(name="reader", admin=False)
+
+
+def public_methods(owner: object) -> Iterator[tuple[str, Callable[..., Any]]]:
+    for name, member in inspect.getmembers(type(owner)):
+        if name.startswith("_") or isinstance(member, property) or not callable(member):
+            continue
+        if isinstance(inspect.getattr_static(type(owner), name), classmethod):
+            assert name in MAKERS, f"Lake.{name} is a classmethod no one authorises"
+            continue
+        yield name, getattr(owner, name)
+
+
+def every_method(lake: Lake) -> list[tuple[str, Callable[..., Any]]]:
+    found = [(f"lake.{name}", method) for name, method in public_methods(lake)]
+    for group in GROUPS:
+        found += [(f"lake.{group}.{n}", m) for n, m in public_methods(getattr(lake, group))]
+    return found
+
+
+def placeholders(method: Callable[..., Any]) -> tuple[list[Any], dict[str, Any]]:
+    """A value for each required argument: the check runs before the method reads any."""
+    args: list[Any] = []
+    kwargs: dict[str, Any] = {}
+    for p in inspect.signature(method).parameters.values():
+        if p.default is not inspect.Parameter.empty:
+            continue
+        if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD):
+            args.append("x")
+        elif p.kind is p.KEYWORD_ONLY:
+            kwargs[p.name] = []
+    return args, kwargs
+
+
+def test_every_public_lake_method_is_governed(lake: Lake) -> None:
+    methods = every_method(lake)
+
+    assert len(methods) > 50
+    ungoverned = [name for name, method in methods if not hasattr(method, ACTION_ATTRIBUTE)]
+    assert ungoverned == []
+
+
+def test_a_principal_who_is_not_an_administrator_may_call_no_lake_method(lake: Lake) -> None:
+    view = lake.as_principal(READER)
+    refused = []
+
+    for name, method in every_method(view):
+        args, kwargs = placeholders(method)
+        with pytest.raises(Forbidden) as caught:
+            method(*args, **kwargs)
+        assert caught.value.principal == "reader"
+        refused.append((name, caught.value.action))
+
+    assert ("lake.iceberg.commit", "table.commit") in refused
+    assert ("lake.as_principal", "principal.assume") in refused
+
+
+def test_an_administrator_passes_every_lake_methods_check(lake: Lake) -> None:
+    view = lake.as_principal(Principal(name="ops", admin=True))
+
+    passed = []
+    for name, method in every_method(view):
+        args, kwargs = placeholders(method)
+        try:
+            method(*args, **kwargs)
+        except Forbidden:
+            pytest.fail(f"{name} refused an administrator")
+        except Exception:
+            pass
+        passed.append(name)
+
+    assert len(passed) == len(every_method(view))
+
+
+# -- routes ------------------------------------------------------------------------------
+
+
+def every_route(lake: Lake) -> list[tuple[str, str]]:
+    """(method, path template) of every route the app answers."""
+    found: list[tuple[str, str]] = []
+    pending: list[Any] = list(create_app(lake).routes)
+    while pending:
+        route = pending.pop()
+        included = getattr(route, "original_router", None)
+        if included is not None:
+            pending += included.routes
+            continue
+        assert isinstance(route, APIRoute), f"{route!r} is not an API route"
+        found += [(method, route.path) for method in sorted(route.methods or ())]
+    return sorted(found)
+
+
+def url_of(served: Served, path: str) -> str:
+    values = {"prefix": "icehouse", "namespace": "web", "table": "hits"}
+    return served.url(re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path))
+
+
+def call(served: Served, method: str, path: str, token: str | None) -> int:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    body = {} if method in {"POST", "PUT"} else None
+    answer = requests.request(method, url_of(served, path), json=body, headers=headers, timeout=30)
+    return answer.status_code
+
+
+@pytest.fixture
+def secured(home: Path) -> Iterator[Served]:
+    with Lake.open(home) as opened, serving(opened, allow_anonymous=False) as running:
+        opened.namespaces.create(("web",))
+        opened.tables.create("web.hits", schema={"id": "long"})
+        yield running
+
+
+def token_for(served: Served, *, admin: bool, name: str) -> str:
+    credentials = served.lake.principals.create(name, admin=admin)
+    return served.lake.principals.issue_token(
+        credentials.client_id, credentials.client_secret
+    ).access_token
+
+
+def test_every_route_is_401_without_a_token_403_for_others_and_open_to_an_admin(
+    secured: Served,
+) -> None:
+    routes = every_route(secured.lake)
+    reader = token_for(secured, admin=False, name="reader")
+    admin = token_for(secured, admin=True, name="ops")
+    guarded = [r for r in routes if r not in UNAUTHENTICATED]
+    assert set(routes) > UNAUTHENTICATED and len(guarded) >= 15
+
+    anonymous = {route: call(secured, *route, None) for route in guarded}
+    forbidden = {route: call(secured, *route, reader) for route in guarded}
+    reads_first = sorted(guarded, key=lambda route: route[0] not in {"GET", "HEAD"})
+    allowed = {route: call(secured, *route, admin) for route in reads_first}
+
+    assert {r: s for r, s in anonymous.items() if s != 401} == {}
+    assert {r: s for r, s in forbidden.items() if s != 403} == {}
+    assert {r: s for r, s in allowed.items() if s in {401, 403}} == {}
+    assert allowed[("GET", "/v1/config")] == 200
+    assert allowed[("GET", "/v1/{prefix}/namespaces/{namespace}/tables/{table}")] == 200
