@@ -3,11 +3,16 @@ writes, updates and deletes over the REST catalog, and the lake reads what it wr
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
 from pyiceberg.table import Table
 
+from icehouse.lake import Lake
 from tests import fixtures_engines, fixtures_lake, fixtures_server
 from tests.fixtures_engines import DuckDBEngine
-from tests.fixtures_server import Served
+from tests.fixtures_server import Served, serving
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
@@ -64,3 +69,38 @@ def test_duckdb_reads_and_appends_to_a_table_the_lake_wrote(
         served.lake,
         "SELECT count(*) AS n, max(id) FILTER (WHERE country = 'nl') AS nl FROM logs.events",
     ) == [{"n": 41, "nl": 7}]
+
+
+@pytest.fixture
+def secured(home: Path) -> Iterator[Served]:
+    """The lake served with bearer tokens required (no anonymous requests)."""
+    with Lake.open(home) as opened, serving(opened, allow_anonymous=False) as running:
+        yield running
+
+
+def test_duckdb_signs_in_with_a_principals_secret_and_writes_as_it(
+    secured: Served, duckdb_engine: DuckDBEngine
+) -> None:
+    etl = secured.lake.principals.create("etl", admin=True)
+
+    results = duckdb_engine.run(
+        f"CREATE SECRET icehouse (TYPE iceberg, CLIENT_ID '{etl.client_id}', "
+        f"CLIENT_SECRET '{etl.client_secret}', "
+        f"OAUTH2_SERVER_URI '{secured.uri}/v1/oauth/tokens')",
+        f"ATTACH 'lake' AS ice (TYPE iceberg, ENDPOINT '{secured.uri}', "
+        "SECRET icehouse, ACCESS_DELEGATION_MODE 'none')",
+        "CREATE SCHEMA ice.web",
+        "CREATE TABLE ice.web.hits (id BIGINT, country VARCHAR)",
+        "INSERT INTO ice.web.hits VALUES (1, 'nl')",
+        "SELECT id, country FROM ice.web.hits",
+    )
+
+    assert results[-1] == [[1, "nl"]]
+    assert secured.lake.sql("SELECT count(*) AS n FROM web.hits").to_pylist() == [{"n": 1}]
+
+
+def test_duckdb_without_a_secret_is_refused_by_a_server_that_requires_tokens(
+    secured: Served, duckdb_engine: DuckDBEngine
+) -> None:
+    with pytest.raises(fixtures_engines.EngineFailed, match=r"401|nauthori"):
+        duckdb_engine.run(attach(secured), "SHOW ALL TABLES")
