@@ -71,6 +71,22 @@ def test_duckdb_reads_and_appends_to_a_table_the_lake_wrote(
     ) == [{"n": 41, "nl": 7}]
 
 
+def test_duckdb_creates_a_table_as_select_on_a_local_warehouse(
+    served: Served, duckdb_engine: DuckDBEngine
+) -> None:
+    """DuckDB stages the creation and writes the table's first manifests before the
+    commit that creates it: the staged table's folder must already be there."""
+    results = duckdb_engine.run(
+        attach(served),
+        "CREATE SCHEMA ice.web",
+        "CREATE TABLE ice.web.top AS SELECT range AS id FROM range(3)",
+        "SELECT sum(id) FROM ice.web.top",
+    )
+
+    assert results[-1] == [[3]]
+    assert served.lake.sql("SELECT count(*) AS n FROM web.top").to_pylist() == [{"n": 3}]
+
+
 @pytest.fixture
 def secured(home: Path) -> Iterator[Served]:
     """The lake served with bearer tokens required (no anonymous requests)."""

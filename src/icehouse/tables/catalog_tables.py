@@ -12,7 +12,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, TypeVar
+from urllib.parse import urlparse
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
@@ -119,6 +121,7 @@ def create_table(
             raise TableAlreadyExists(f"table {full!r} already exists", table=full)
         location = table_location(catalog, new.location, dotted(namespace), name)
         metadata = fitting(lambda: new_table_metadata(schema, spec, order, location, properties))
+        _make_local_folders(location)
         return state_of(None, metadata, "all")
 
 
@@ -187,6 +190,17 @@ def fitting(make: Callable[[], T]) -> T:
         return make()
     except ValueError as exc:
         raise InvalidInput(str(exc)) from exc
+
+
+def _make_local_folders(location: str) -> None:
+    """Make a staged table's metadata folder when its location is a local folder.
+
+    An object store needs no folders, and engines write as if: DuckDB writes a staged
+    table's first manifests under ``metadata/`` before the commit that creates it, and
+    fails on a local warehouse where nothing has made that folder yet."""
+    parsed = urlparse(location)
+    if parsed.scheme in ("", "file"):
+        (Path(parsed.path) / "metadata").mkdir(parents=True, exist_ok=True)
 
 
 def state_of(location: str | None, metadata: TableMetadata, snapshots: SnapshotsMode) -> TableState:
