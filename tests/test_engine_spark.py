@@ -278,3 +278,22 @@ def test_icehouse_ingests_into_a_spark_table_and_spark_reads_the_rows(
     ingested = [(8, "2024-06-03 08:00:00", "se", 800), (9, "2024-06-03 09:30:00", "no", 900)]
     assert rows_in_spark(spark, "web.ingested") == [*FIRST, *ingested]
     assert rows_in_icehouse(served.lake, "web.ingested") == [*FIRST, *ingested]
+
+
+def test_a_spark_commit_after_an_ingest_keeps_the_ingestion_keys(
+    spark: Any, served: Served, tmp_path: Path
+) -> None:
+    create_hits(spark, "web.carried")
+    landing = tmp_path / "landing"
+    add_source(served.lake, "carried", landing, table="web.carried")
+    write_jsonl(landing / "a.jsonl", [{"ts": "2024-06-03T08:00:00Z", "id": 8, "bytes": 8}])
+    served.lake.ingest(["carried"])
+    batch = served.lake.tables.history("web.carried")[-1].summary["icehouse.batch-id"]
+
+    run(spark, f"DELETE FROM {CATALOG}.web.carried WHERE id = 1")
+
+    spark_snapshot = served.lake.tables.history("web.carried")[-1]
+    assert spark_snapshot.operation in ("delete", "overwrite")
+    assert spark_snapshot.summary["icehouse.batch-id"] == batch
+    assert served.lake.ingest(["carried"]).rows == 0  # nothing ingested twice
+    assert [r[0] for r in rows_in_icehouse(served.lake, "web.carried")] == [2, 3, 4, 8]
