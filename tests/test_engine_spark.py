@@ -62,7 +62,9 @@ def runtime_jar() -> Path:
             f"{' and '.join(missing)} not installed: pip install -e '.[spark]' to run Spark"
         )
     if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        service_unavailable("no Java for Spark: install a JDK 17 (apt-get install openjdk-17-jdk)")
+        service_unavailable(
+            "no Java for Spark: install a Java 17 runtime (apt-get install openjdk-17-jre-headless)"
+        )
     import snowpark_connect_deps_iceberg
 
     root = Path(snowpark_connect_deps_iceberg.__file__).parent
@@ -297,3 +299,20 @@ def test_a_spark_commit_after_an_ingest_keeps_the_ingestion_keys(
     assert spark_snapshot.summary["icehouse.batch-id"] == batch
     assert served.lake.ingest(["carried"]).rows == 0  # nothing ingested twice
     assert [r[0] for r in rows_in_icehouse(served.lake, "web.carried")] == [2, 3, 4, 8]
+
+
+def test_a_view_spark_creates_in_the_catalog_is_queried_by_icehouse(
+    spark: Any, served: Served
+) -> None:
+    """Its SQL names tables as ``web.viewed``, as both engines know them: Spark's own name
+    of the catalog (``lake.web.viewed``) means nothing to icehouse."""
+    create_hits(spark, "web.viewed")
+
+    run(spark, f"USE {CATALOG}")
+    try:
+        run(spark, "CREATE VIEW web.dutch AS SELECT id, bytes FROM web.viewed WHERE country = 'nl'")
+    finally:
+        run(spark, "USE spark_catalog")
+
+    assert run(spark, f"SELECT * FROM {CATALOG}.web.dutch") == [{"id": 1, "bytes": 100}]
+    assert served.lake.sql("SELECT * FROM web.dutch").to_pylist() == [{"id": 1, "bytes": 100}]
