@@ -9,8 +9,9 @@ made, and Spark reads those rows.
 
 Needs ``pip install -e '.[spark]'`` (pyspark 3.5.9 and the Iceberg runtime jar of
 ``snowpark-connect-deps-iceberg``) and a Java 17 on PATH; skipped without them, failed
-without them under ``CI=true``. The session starts in about 10-20 s; each test uses a
-table of its own, so that any one of them runs alone.
+without them under ``CI=true``. The session is built by docs/spark.md's snippet and
+starts in about 10-20 s; each test uses a table of its own, so that any one of them
+runs alone.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import os
+import re
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,9 +34,10 @@ from tests.fixtures_server import Served, serving
 
 pytestmark = pytest.mark.spark
 
-RUNTIME_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
+DOC = Path(__file__).resolve().parents[1] / "docs" / "spark.md"
+PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 CATALOG = "lake"
-"""The name Spark knows the served catalog by: ``lake.web.hits`` in Spark's SQL is
+"""The name docs/spark.md gives the served catalog: ``lake.web.hits`` in Spark's SQL is
 ``web.hits`` in icehouse's."""
 
 Row = tuple[int, str, str, int]
@@ -49,9 +52,8 @@ FIRST: list[Row] = [
 ]
 
 
-def runtime_jar() -> Path:
-    """Iceberg's Spark runtime, shipped inside ``snowpark-connect-deps-iceberg`` 1.0.2;
-    missing requirements skip the module (fail it in CI) with the line that installs them."""
+def require_spark() -> None:
+    """Skip the module (fail it in CI) with the line that installs what is missing."""
     missing = [
         name
         for name in ("pyspark", "snowpark_connect_deps_iceberg")
@@ -65,13 +67,6 @@ def runtime_jar() -> Path:
         service_unavailable(
             "no Java for Spark: install a Java 17 runtime (apt-get install openjdk-17-jre-headless)"
         )
-    import snowpark_connect_deps_iceberg
-
-    root = Path(snowpark_connect_deps_iceberg.__file__).parent
-    found = sorted(root.rglob(RUNTIME_JAR))
-    if not found:
-        pytest.fail(f"{RUNTIME_JAR} not found under {root}", pytrace=False)
-    return found[0]
 
 
 @pytest.fixture(scope="module")
@@ -85,39 +80,30 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def spark(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One SparkSession for the module, signed in as an administrator principal with
-    its client id and secret (OAuth2 client credentials at the server's token route).
+    """One SparkSession for the module, built by docs/spark.md's snippet as printed
+    (this server's address and an administrator principal's credential put in), so that
+    the docs connect as the tests do.
 
-    The catalog cache is off because the lake commits to the same tables behind Spark's
-    back; a small local master, two shuffle partitions and no UI keep it to about 1 GB
-    and two cores."""
-    jar = runtime_jar()
+    A 1 GB driver, two shuffle partitions and no UI keep it to two small cores; they
+    are given as submit arguments, which the snippet's own settings leave alone."""
+    require_spark()
     admin = served.lake.principals.create("spark", admin=True)
-    os.environ["PYSPARK_SUBMIT_ARGS"] = "--driver-memory 1g pyspark-shell"
-    from pyspark.sql import SparkSession
-
-    catalog = f"spark.sql.catalog.{CATALOG}"
-    session = (
-        SparkSession.builder.master("local[2]")
-        .appName("icehouse-spark-test")
-        .config("spark.jars", str(jar))
-        .config(
-            "spark.sql.extensions",
-            "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-        )
-        .config(catalog, "org.apache.iceberg.spark.SparkCatalog")
-        .config(f"{catalog}.type", "rest")
-        .config(f"{catalog}.uri", served.uri)
-        .config(f"{catalog}.rest.auth.type", "oauth2")
-        .config(f"{catalog}.credential", f"{admin.client_id}:{admin.client_secret}")
-        .config(f"{catalog}.oauth2-server-uri", served.url("/v1/oauth/tokens"))
-        .config(f"{catalog}.cache-enabled", "false")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.sql.shuffle.partitions", "2")
-        .config("spark.sql.warehouse.dir", str(tmp_path_factory.mktemp("spark-warehouse")))
-        .config("spark.ui.enabled", "false")
-        .getOrCreate()
+    (snippet,) = PYTHON_BLOCK.findall(DOC.read_text(encoding="utf-8"))
+    snippet = snippet.replace("http://127.0.0.1:8181", served.uri).replace(
+        "CLIENT_ID:CLIENT_SECRET", f"{admin.client_id}:{admin.client_secret}"
     )
+    warehouse = tmp_path_factory.mktemp("spark-warehouse")  # Spark's own, left unused
+    settings = {
+        "spark.ui.enabled": "false",
+        "spark.sql.shuffle.partitions": "2",
+        "spark.sql.warehouse.dir": str(warehouse),
+    }
+    submit = " ".join(f"--conf {key}={value}" for key, value in settings.items())
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("PYSPARK_SUBMIT_ARGS", f"--driver-memory 1g {submit} pyspark-shell")
+        built: dict[str, Any] = {}
+        exec(snippet, built)
+    session = built["spark"]
     session.sparkContext.setLogLevel("ERROR")
     try:
         yield session
