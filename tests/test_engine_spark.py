@@ -39,6 +39,8 @@ PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
 CATALOG = "lake"
 """The name docs/spark.md gives the served catalog: ``lake.web.hits`` in Spark's SQL is
 ``web.hits`` in icehouse's."""
+PG_CATALOG = "pg"
+"""A second catalog, added to the running session: a lake whose state is PostgreSQL."""
 
 Row = tuple[int, str, str, int]
 """(id, ts as ``YYYY-MM-DD HH:MM:SS`` in UTC, country, bytes): one row as both engines
@@ -302,3 +304,45 @@ def test_a_view_spark_creates_in_the_catalog_is_queried_by_icehouse(
 
     assert run(spark, f"SELECT * FROM {CATALOG}.web.dutch") == [{"id": 1, "bytes": 100}]
     assert served.lake.sql("SELECT * FROM web.dutch").to_pylist() == [{"id": 1, "bytes": 100}]
+
+
+@pytest.mark.postgres
+def test_spark_merges_into_a_table_of_a_lake_whose_state_is_postgresql(
+    spark: Any, tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A second served lake, on PostgreSQL, as a catalog added to the running session:
+    Spark's commits land through PostgreSQL's compare-and-swap as through SQLite's."""
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    Lake.init(tmp_path / "lake")
+    with Lake.open(tmp_path / "lake") as lake, serving(lake, allow_anonymous=False) as pg:
+        admin = lake.principals.create("spark", admin=True)
+        catalog = f"spark.sql.catalog.{PG_CATALOG}"
+        for key, value in {
+            "": "org.apache.iceberg.spark.SparkCatalog",
+            ".type": "rest",
+            ".uri": pg.uri,
+            ".rest.auth.type": "oauth2",
+            ".credential": f"{admin.client_id}:{admin.client_secret}",
+            ".oauth2-server-uri": pg.url("/v1/oauth/tokens"),
+            ".cache-enabled": "false",
+        }.items():
+            spark.conf.set(catalog + key, value)
+        run(spark, f"CREATE NAMESPACE {PG_CATALOG}.web")
+        run(
+            spark,
+            f"CREATE TABLE {PG_CATALOG}.web.hits (id BIGINT, ts TIMESTAMP, country STRING, "
+            "bytes BIGINT) USING iceberg PARTITIONED BY (days(ts))",
+        )
+        run(spark, f"INSERT INTO {PG_CATALOG}.web.hits VALUES {values(FIRST)}")
+        changes = [(1, "2024-06-01 10:00:00", "be", 150)]
+
+        run(
+            spark,
+            f"MERGE INTO {PG_CATALOG}.web.hits t "
+            f"USING (SELECT * FROM VALUES {values(changes)} AS s(id, ts, country, bytes)) s "
+            "ON t.id = s.id WHEN MATCHED THEN UPDATE SET *",
+        )
+
+        assert lake.config.state_url == postgres_url
+        assert rows_in_icehouse(lake, "web.hits") == [changes[0], *FIRST[1:]]
+        assert len(lake.tables.history("web.hits")) == 2
