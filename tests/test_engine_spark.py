@@ -110,7 +110,24 @@ def spark(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     try:
         yield session
     finally:
-        session.stop()
+        stop_with_its_jvm(session)
+
+
+def stop_with_its_jvm(session: Any) -> None:
+    """``stop()`` ends Spark but leaves its JVM running, holding its heap for the rest of
+    the test run: close the stdin pipe that pyspark's launcher gives the JVM to watch
+    (pyspark ends it this way when Python exits) and wait for it to go."""
+    from pyspark import SparkContext
+
+    session.stop()
+    gateway = SparkContext._gateway
+    if gateway is None:
+        return
+    gateway.shutdown()
+    gateway.proc.stdin.close()
+    gateway.proc.wait(timeout=60)
+    SparkContext._gateway = None  # a later session launches a JVM of its own
+    SparkContext._jvm = None
 
 
 def run(spark: Any, sql: str) -> list[dict[str, Any]]:
