@@ -5,7 +5,8 @@ for the module, connected as Iceberg's REST catalog with a principal's credentia
 Spark creates a day-partitioned table, inserts, merges, rewrites data files and expires
 snapshots, and after each step the lake's own SQL (``Lake.sql`` on the served home)
 reads exactly the rows Spark wrote; the lake's ingestion then appends to a table Spark
-made, and Spark reads those rows.
+made, and Spark reads those rows; a view Spark creates is queried by the lake; and a
+second catalog serves a lake whose state is PostgreSQL.
 
 Needs ``pip install -e '.[spark]'`` (pyspark 3.5.9 and the Iceberg runtime jar of
 ``snowpark-connect-deps-iceberg``) and a Java 17 on PATH; skipped without them, failed
