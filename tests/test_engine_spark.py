@@ -18,10 +18,6 @@ runs alone.
 from __future__ import annotations
 
 import datetime as dt
-import importlib.util
-import os
-import re
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -29,17 +25,12 @@ from typing import Any
 import pytest
 
 from icehouse.lake import Lake
-from tests.conftest import service_unavailable
 from tests.fixtures_lake import add_source, write_jsonl
 from tests.fixtures_server import Served, serving
+from tests.fixtures_spark import CATALOG, require_spark, run, spark_session
 
 pytestmark = pytest.mark.spark
 
-DOC = Path(__file__).resolve().parents[1] / "docs" / "spark.md"
-PYTHON_BLOCK = re.compile(r"^```python\n(.*?)^```", re.MULTILINE | re.DOTALL)
-CATALOG = "lake"
-"""The name docs/spark.md gives the served catalog: ``lake.web.hits`` in Spark's SQL is
-``web.hits`` in icehouse's."""
 PG_CATALOG = "pg"
 """A second catalog, added to the running session: a lake whose state is PostgreSQL."""
 
@@ -55,23 +46,6 @@ FIRST: list[Row] = [
 ]
 
 
-def require_spark() -> None:
-    """Skip the module (fail it in CI) with the line that installs what is missing."""
-    missing = [
-        name
-        for name in ("pyspark", "snowpark_connect_deps_iceberg")
-        if importlib.util.find_spec(name) is None
-    ]
-    if missing:
-        service_unavailable(
-            f"{' and '.join(missing)} not installed: pip install -e '.[spark]' to run Spark"
-        )
-    if shutil.which("java") is None and not os.environ.get("JAVA_HOME"):
-        service_unavailable(
-            "no Java for Spark: install a Java 17 runtime (apt-get install openjdk-17-jre-headless)"
-        )
-
-
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """A new lake served with tokens required, as a team would run it."""
@@ -83,56 +57,15 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
 
 @pytest.fixture(scope="module")
 def spark(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """One SparkSession for the module, built by docs/spark.md's snippet as printed
-    (this server's address and an administrator principal's credential put in), so that
-    the docs connect as the tests do.
-
-    A 1 GB driver, two shuffle partitions and no UI keep it to two small cores; they
-    are given as submit arguments, which the snippet's own settings leave alone."""
+    """One SparkSession for the module, signed in as an administrator principal."""
     require_spark()
     admin = served.lake.principals.create("spark", admin=True)
-    (snippet,) = PYTHON_BLOCK.findall(DOC.read_text(encoding="utf-8"))
-    snippet = snippet.replace("http://127.0.0.1:8181", served.uri).replace(
-        "CLIENT_ID:CLIENT_SECRET", f"{admin.client_id}:{admin.client_secret}"
-    )
-    warehouse = tmp_path_factory.mktemp("spark-warehouse")  # Spark's own, left unused
-    settings = {
-        "spark.ui.enabled": "false",
-        "spark.sql.shuffle.partitions": "2",
-        "spark.sql.warehouse.dir": str(warehouse),
-    }
-    submit = " ".join(f"--conf {key}={value}" for key, value in settings.items())
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("PYSPARK_SUBMIT_ARGS", f"--driver-memory 1g {submit} pyspark-shell")
-        built: dict[str, Any] = {}
-        exec(snippet, built)
-    session = built["spark"]
-    session.sparkContext.setLogLevel("ERROR")
-    try:
+    with spark_session(
+        served.uri,
+        f"{admin.client_id}:{admin.client_secret}",
+        tmp_path_factory.mktemp("spark-warehouse"),
+    ) as session:
         yield session
-    finally:
-        stop_with_its_jvm(session)
-
-
-def stop_with_its_jvm(session: Any) -> None:
-    """``stop()`` ends Spark but leaves its JVM running, holding its heap for the rest of
-    the test run: close the stdin pipe that pyspark's launcher gives the JVM to watch
-    (pyspark ends it this way when Python exits) and wait for it to go."""
-    from pyspark import SparkContext
-
-    session.stop()
-    gateway = SparkContext._gateway
-    if gateway is None:
-        return
-    gateway.shutdown()
-    gateway.proc.stdin.close()
-    gateway.proc.wait(timeout=60)
-    SparkContext._gateway = None  # a later session launches a JVM of its own
-    SparkContext._jvm = None
-
-
-def run(spark: Any, sql: str) -> list[dict[str, Any]]:
-    return [row.asDict() for row in spark.sql(sql).collect()]
 
 
 def rows_in_spark(spark: Any, table: str) -> list[Row]:

@@ -35,9 +35,16 @@ def write_events(folder: Path, name: str, first_id: int, count: int) -> None:
     temporary.rename(folder / name)
 
 
-def make_lake(home: Path, *, commit_interval: str = "10s", ingest: str = "", **source: Any) -> Lake:
-    """A lake with ``logs.events`` fed by source ``events`` (``**source`` overrides its
-    settings; ``ingest`` adds lines to ``[ingest]``)."""
+def make_lake(
+    home: Path,
+    *,
+    commit_interval: str = "10s",
+    ingest: str = "",
+    properties: dict[str, str] | None = None,
+    **source: Any,
+) -> Lake:
+    """A lake with ``logs.events`` (with table ``properties``) fed by source ``events``
+    (``**source`` overrides its settings; ``ingest`` adds lines to ``[ingest]``)."""
     Lake.init(home)
     config = home / "icehouse.toml"
     config.write_text(
@@ -47,7 +54,13 @@ def make_lake(home: Path, *, commit_interval: str = "10s", ingest: str = "", **s
         .replace("[ingest]\n", f"[ingest]\n{ingest}\n")
     )
     lake = Lake.open(home)
-    lake.tables.create("logs.events", schema=SCHEMA, partition=["day(ts)"], sort="tenant, ts")
+    lake.tables.create(
+        "logs.events",
+        schema=SCHEMA,
+        partition=["day(ts)"],
+        sort="tenant, ts",
+        properties=properties or {},
+    )
     lake.sources.add(
         SourceConfig(
             name="events",
