@@ -7,9 +7,25 @@ catalog below the ``Lake``, which answers a 400 naming what did not parse.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from icehouse.errors import InvalidInput
+from icehouse.server.paths import checked_levels
+
+
+def _levels(levels: list[str]) -> list[str]:
+    """Pydantic turns a ``ValueError`` into the field's 400, naming the field."""
+    try:
+        checked_levels(levels)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+    return levels
+
+
+NamespaceLevels = Annotated[list[str], Field(min_length=1), AfterValidator(_levels)]
+"""A namespace in a body: at least one level, none of them empty or blank."""
 
 
 class _Body(BaseModel):
@@ -17,7 +33,7 @@ class _Body(BaseModel):
 
 
 class CreateNamespaceBody(_Body):
-    namespace: list[str] = Field(min_length=1)
+    namespace: NamespaceLevels
     properties: dict[str, str] = Field(default_factory=dict)
 
 
@@ -37,7 +53,7 @@ class CreateTableBody(_Body):
 
 
 class TableIdentifierBody(_Body):
-    namespace: list[str] = Field(min_length=1)
+    namespace: NamespaceLevels
     name: str = Field(min_length=1)
 
 
