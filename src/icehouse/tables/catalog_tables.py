@@ -102,9 +102,7 @@ def create_table(
         else UNPARTITIONED_PARTITION_SPEC
     )
     order = (
-        parsed(SortOrder, new.write_order, subject=full)
-        if new.write_order
-        else UNSORTED_SORT_ORDER
+        parsed(SortOrder, new.write_order, subject=full) if new.write_order else UNSORTED_SORT_ORDER
     )
     with catalog_errors(namespace=namespace, table=name):
         properties = {**TABLE_DEFAULTS, **(new.properties or {})}
