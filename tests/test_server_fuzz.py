@@ -89,9 +89,17 @@ def flatmap_path_parameters(
 
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """The server runs in a folder of its own, so that nothing a generated request
+    writes (a ``set-location`` update may still name a relative path) lands in the
+    checkout."""
     home = tmp_path_factory.mktemp("fuzz") / "lake"
     Lake.init(home)
-    with Lake.open(home) as lake, serving(lake, allow_anonymous=False) as running:
+    with (
+        pytest.MonkeyPatch.context() as patch,
+        Lake.open(home) as lake,
+        serving(lake, allow_anonymous=False) as running,
+    ):
+        patch.chdir(home.parent)
         yield running
 
 

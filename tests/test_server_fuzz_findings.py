@@ -6,6 +6,7 @@ commit."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -129,3 +130,22 @@ def test_creating_a_view_with_a_defaulted_field_of_an_unknown_type_is_a_400(web:
     assert bad_request(answer).startswith("not a valid Schema")
     exists = requests.head(web.url(f"{API}/namespaces/web/views/v"), timeout=30)
     assert exists.status_code == 404
+
+
+@pytest.mark.parametrize("kind", ["tables", "views"])
+def test_creating_at_a_relative_location_is_a_400_and_writes_nothing(
+    web: Served, kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative location would be resolved against the server's working directory."""
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    body: dict[str, Any] = {"name": "here", "schema": SCHEMA, "location": "here/and/there"}
+    if kind == "views":
+        body["view-version"] = VIEW_VERSION
+    answer = requests.post(web.url(f"{API}/namespaces/web/{kind}"), json=body, timeout=30)
+    assert "location 'here/and/there' is relative" in bad_request(answer)
+    assert list(started_in.iterdir()) == []
+    assert (
+        requests.head(web.url(f"{API}/namespaces/web/{kind}/here"), timeout=30).status_code == 404
+    )
