@@ -7,9 +7,39 @@ catalog below the ``Lake``, which answers a 400 naming what did not parse.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
+from urllib.parse import urlparse
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from icehouse.errors import InvalidInput
+from icehouse.server.paths import checked_levels
+
+
+def _levels(levels: list[str]) -> list[str]:
+    """Pydantic turns a ``ValueError`` into the field's 400, naming the field."""
+    try:
+        checked_levels(levels)
+    except InvalidInput as exc:
+        raise ValueError(exc.message) from exc
+    return levels
+
+
+def _absolute(location: str | None) -> str | None:
+    """A relative location would be resolved against the server's working directory,
+    wherever it was started: a client could write metadata files anywhere there."""
+    if location and not (urlparse(location).scheme or location.startswith("/")):
+        raise ValueError(
+            f"location {location!r} is relative; give a URL (s3://..., file:///...) or an "
+            "absolute path, or leave it out for one under the warehouse"
+        )
+    return location
+
+
+Location = Annotated[str | None, AfterValidator(_absolute)]
+"""Where a new table or view goes: a URL or an absolute path, never a relative one."""
+NamespaceLevels = Annotated[list[str], Field(min_length=1), AfterValidator(_levels)]
+"""A namespace in a body: at least one level, none of them empty or blank."""
 
 
 class _Body(BaseModel):
@@ -17,7 +47,7 @@ class _Body(BaseModel):
 
 
 class CreateNamespaceBody(_Body):
-    namespace: list[str] = Field(min_length=1)
+    namespace: NamespaceLevels
     properties: dict[str, str] = Field(default_factory=dict)
 
 
@@ -28,7 +58,7 @@ class UpdateNamespacePropertiesBody(_Body):
 
 class CreateTableBody(_Body):
     name: str = Field(min_length=1)
-    location: str | None = None
+    location: Location = None
     table_schema: dict[str, Any] = Field(alias="schema")
     partition_spec: dict[str, Any] | None = Field(default=None, alias="partition-spec")
     write_order: dict[str, Any] | None = Field(default=None, alias="write-order")
@@ -37,7 +67,7 @@ class CreateTableBody(_Body):
 
 
 class TableIdentifierBody(_Body):
-    namespace: list[str] = Field(min_length=1)
+    namespace: NamespaceLevels
     name: str = Field(min_length=1)
 
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from icehouse.server.models import TableIdentifierBody
+from icehouse.server.models import Location, TableIdentifierBody
 
 
 class _Body(BaseModel):
@@ -16,7 +16,7 @@ class _Body(BaseModel):
 
 class CreateViewBody(_Body):
     name: str = Field(min_length=1)
-    location: str | None = None
+    location: Location = None
     view_schema: dict[str, Any] = Field(alias="schema")
     view_version: dict[str, Any] = Field(alias="view-version")
     properties: dict[str, str] = Field(default_factory=dict)

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any, TypeVar
 
+from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 from pyiceberg.exceptions import (
     CommitFailedException,
@@ -30,6 +32,8 @@ from icehouse.errors import (
     NoSuchTable,
     TableAlreadyExists,
 )
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def dotted(parts: tuple[str, ...]) -> str:
@@ -70,4 +74,20 @@ def catalog_errors(*, namespace: tuple[str, ...], table: str | None = None) -> I
         raise InvalidInput(f"{name}: {exc}") from exc
 
 
-__all__ = ["catalog_errors", "dotted"]
+def parsed(model: type[M], document: Any, *, subject: str) -> M:
+    """``document``, Iceberg JSON a client sent (a schema, a spec, a commit), as
+    PyIceberg's ``model``.
+
+    PyIceberg's own validators raise ``TypeError`` for a value of the wrong type in an
+    otherwise well-formed document (a field's ``write-default`` that does not fit its
+    type), and pydantic lets that through unwrapped: it is the client's mistake all the
+    same.
+
+    Raises: InvalidInput (naming ``subject`` and what did not parse)."""
+    try:
+        return model.model_validate(document)
+    except (PydanticValidationError, IcebergValidationError, ValueError, TypeError) as exc:
+        raise InvalidInput(f"{subject}: not a valid {model.__name__}: {exc}") from exc
+
+
+__all__ = ["catalog_errors", "dotted", "parsed"]

@@ -30,7 +30,7 @@ from sqlalchemy import select
 from icehouse.errors import InvalidInput, NoSuchNamespace, TableAlreadyExists
 from icehouse.tables._compat import table_location, tables_only
 from icehouse.tables.catalog import TABLE_DEFAULTS
-from icehouse.tables.catalog_errors import catalog_errors, dotted
+from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.metadata_reads import metadata_location, rendered_metadata
 from icehouse.tables.namespaces import Namespace, namespace_exists
 
@@ -94,16 +94,17 @@ def create_table(
     Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput (a schema, spec or order
     that does not parse or does not fit the schema)."""
     identifier = (*namespace, name)
+    full = dotted(identifier)
+    schema = parsed(Schema, new.schema, subject=full)
+    spec = (
+        parsed(PartitionSpec, new.partition_spec, subject=full)
+        if new.partition_spec
+        else UNPARTITIONED_PARTITION_SPEC
+    )
+    order = (
+        parsed(SortOrder, new.write_order, subject=full) if new.write_order else UNSORTED_SORT_ORDER
+    )
     with catalog_errors(namespace=namespace, table=name):
-        schema = Schema.model_validate(new.schema)
-        spec = (
-            PartitionSpec.model_validate(new.partition_spec)
-            if new.partition_spec
-            else UNPARTITIONED_PARTITION_SPEC
-        )
-        order = (
-            SortOrder.model_validate(new.write_order) if new.write_order else UNSORTED_SORT_ORDER
-        )
         properties = {**TABLE_DEFAULTS, **(new.properties or {})}
         if not stage:
             table = fitting(
@@ -117,7 +118,6 @@ def create_table(
                 f"namespace {dotted(namespace)!r} does not exist", namespace=dotted(namespace)
             )
         if catalog.table_exists(identifier):
-            full = dotted(identifier)
             raise TableAlreadyExists(f"table {full!r} already exists", table=full)
         location = table_location(catalog, new.location, dotted(namespace), name)
         metadata = fitting(lambda: new_table_metadata(schema, spec, order, location, properties))

@@ -34,7 +34,7 @@ from sqlalchemy.exc import IntegrityError
 
 from icehouse.errors import CommitRaced, InvalidInput
 from icehouse.tables._compat import stage_commit, table_row, write_metadata
-from icehouse.tables.catalog_errors import catalog_errors, dotted
+from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.catalog_tables import TableState, fitting, state_of
 from icehouse.tables.namespaces import Namespace
 
@@ -121,14 +121,15 @@ def _attempt(
 
 
 def _parsed(change: TableChange) -> tuple[TableChange, CommitTableRequest]:
-    with catalog_errors(namespace=change.namespace, table=change.name):
-        request = CommitTableRequest.model_validate(
-            {
-                "identifier": {"namespace": list(change.namespace), "name": change.name},
-                "requirements": change.requirements,
-                "updates": change.updates,
-            }
-        )
+    request = parsed(
+        CommitTableRequest,
+        {
+            "identifier": {"namespace": list(change.namespace), "name": change.name},
+            "requirements": change.requirements,
+            "updates": change.updates,
+        },
+        subject=dotted((*change.namespace, change.name)),
+    )
     return change, request
 
 

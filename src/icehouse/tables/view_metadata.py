@@ -200,9 +200,11 @@ _ACTIONS: dict[str, Callable[[_Commit, dict[str, Any]], None]] = {
 
 
 def _parsed(model: type[M], payload: Any) -> M:
+    """PyIceberg's validators raise ``TypeError`` for a value of the wrong type (a
+    field's ``write-default`` that does not fit its type), unwrapped by pydantic."""
     try:
         return model.model_validate(payload)
-    except PydanticValidationError as exc:
+    except (PydanticValidationError, TypeError) as exc:
         raise InvalidInput(f"not a valid {model.__name__}: {exc}") from exc
 
 
