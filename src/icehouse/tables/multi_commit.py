@@ -22,6 +22,7 @@ so nothing is deleted.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -37,6 +38,7 @@ from icehouse.tables._compat import stage_commit, table_row, write_metadata
 from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.catalog_tables import TableState, fitting, state_of
 from icehouse.tables.namespaces import Namespace
+from icehouse.tables.retry import backoff
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +93,7 @@ def commit_tables(catalog: SqlCatalog, changes: Sequence[TableChange]) -> list[T
         if staged is not None:
             return [state_of(s.staged.metadata_location, s.staged.metadata, "all") for s in staged]
         logger.info("commit of %s lost a swap (attempt %d), staging again", names, attempt)
+        time.sleep(backoff(attempt))  # jittered: writers that keep colliding spread out
     raise CommitRaced(
         f"{', '.join(names)}: other commits kept landing first ({SWAP_ATTEMPTS} attempts); "
         "reload the tables and retry",
