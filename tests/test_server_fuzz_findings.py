@@ -149,3 +149,25 @@ def test_creating_at_a_relative_location_is_a_400_and_writes_nothing(
     assert (
         requests.head(web.url(f"{API}/namespaces/web/{kind}/here"), timeout=30).status_code == 404
     )
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("snapshot-id", -(2**63) - 1),  # beyond the 64-bit column
+        ("snapshot-id", 2**63),
+        ("report-type", "scan\u0000report"),  # PostgreSQL text holds no NUL
+        ("operation", {"not": "a string"}),
+        ("operation", "x" * 41),
+    ],
+)
+def test_a_metrics_report_that_cannot_be_kept_is_a_400_and_keeps_nothing(
+    web: Served, field: str, value: object
+) -> None:
+    report = {"report-type": "commit-report", "snapshot-id": 1, "table-name": "web.hits"}
+    report[field] = value
+    response = requests.post(
+        web.url(f"{API}/namespaces/web/tables/hits/metrics"), json=report, timeout=30
+    )
+    assert field in bad_request(response)
+    assert web.lake.metrics.list() == []

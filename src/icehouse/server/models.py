@@ -96,8 +96,16 @@ class CommitTransactionBody(_Body):
     table_changes: list[TableChangeBody] = Field(alias="table-changes", min_length=1)
 
 
+_NO_NUL = r"^[^\x00]*$"
+"""PostgreSQL's text columns hold no NUL character."""
+
+
 class MetricsReportBody(_Body):
     """A scan or commit report; only its type is checked here, the rest is kept as sent."""
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")
-    report_type: str = Field(alias="report-type", min_length=1)
+    report_type: str = Field(alias="report-type", min_length=1, max_length=40, pattern=_NO_NUL)
+    snapshot_id: int | None = Field(default=None, alias="snapshot-id", ge=-(2**63), le=2**63 - 1)
+    """Kept in a 64-bit column, as Iceberg's snapshot ids are."""
+    operation: str | None = Field(default=None, max_length=40, pattern=_NO_NUL)
+    """A commit report's operation (``append``...), kept in a column of its own."""
