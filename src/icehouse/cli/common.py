@@ -52,6 +52,11 @@ TableArgument = Annotated[
 SourceArgument = Annotated[
     str, typer.Argument(help="The source's name.", autocompletion=source_names)
 ]
+YesOption = Annotated[
+    bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
+]
+"""The confirmation of a command that destroys something (see ``cli.confirm``)."""
+
 FormatOption = Annotated[
     Format,
     typer.Option(

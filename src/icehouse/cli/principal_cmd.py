@@ -16,6 +16,7 @@ from icehouse.cli.common import (
     DocumentFormatOption,
     FormatOption,
     HomeOption,
+    YesOption,
     open_lake,
 )
 from icehouse.cli.confirm import confirm
@@ -104,9 +105,7 @@ def revoke(
 @app.command("delete")
 def delete(
     name: NameArgument,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
-    ] = False,
+    yes: YesOption = False,
     home: HomeOption = None,
     format: DocumentFormatOption = DocumentFormat.table,
 ) -> None:

@@ -9,7 +9,14 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
-from icehouse.cli.common import FormatOption, HomeOption, SourceArgument, open_lake, parse_pairs
+from icehouse.cli.common import (
+    FormatOption,
+    HomeOption,
+    SourceArgument,
+    YesOption,
+    open_lake,
+    parse_pairs,
+)
 from icehouse.cli.complete import table_names
 from icehouse.cli.confirm import confirm
 from icehouse.cli.grid import Column, Kind, print_grid
@@ -305,9 +312,7 @@ def test(
 @app.command("remove")
 def remove(
     name: SourceArgument,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
-    ] = False,
+    yes: YesOption = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:

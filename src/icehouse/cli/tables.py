@@ -9,7 +9,14 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.console import Console
 
-from icehouse.cli.common import FormatOption, HomeOption, TableArgument, open_lake, parse_pairs
+from icehouse.cli.common import (
+    FormatOption,
+    HomeOption,
+    TableArgument,
+    YesOption,
+    open_lake,
+    parse_pairs,
+)
 from icehouse.cli.confirm import confirm
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, counted, iso
@@ -323,9 +330,7 @@ def drop(
             help="Also delete every file under the table's location (under its maintenance lease).",
         ),
     ] = False,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
-    ] = False,
+    yes: YesOption = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.console import Console
 
-from icehouse.cli.common import FormatOption, HomeOption, open_lake, parse_pairs
+from icehouse.cli.common import FormatOption, HomeOption, YesOption, open_lake, parse_pairs
 from icehouse.cli.confirm import confirm
 from icehouse.cli.output import Format, Output, counted
 from icehouse.errors import InvalidInput
@@ -134,9 +134,7 @@ def create(
 @app.command("drop")
 def drop(
     name: ViewArgument,
-    yes: Annotated[
-        bool, typer.Option("--yes", "-y", help="Do not ask for confirmation (needed in scripts).")
-    ] = False,
+    yes: YesOption = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
 ) -> None:
