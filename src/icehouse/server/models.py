@@ -42,21 +42,21 @@ NamespaceLevels = Annotated[list[str], Field(min_length=1), AfterValidator(_leve
 """A namespace in a body: at least one level, none of them empty or blank."""
 
 
-class _Body(BaseModel):
+class RequestBody(BaseModel):
     model_config = ConfigDict(populate_by_name=True, extra="ignore")
 
 
-class CreateNamespaceBody(_Body):
+class CreateNamespaceBody(RequestBody):
     namespace: NamespaceLevels
     properties: dict[str, str] = Field(default_factory=dict)
 
 
-class UpdateNamespacePropertiesBody(_Body):
+class UpdateNamespacePropertiesBody(RequestBody):
     removals: list[str] = Field(default_factory=list)
     updates: dict[str, str] = Field(default_factory=dict)
 
 
-class CreateTableBody(_Body):
+class CreateTableBody(RequestBody):
     name: str = Field(min_length=1)
     location: Location = None
     table_schema: dict[str, Any] = Field(alias="schema")
@@ -66,23 +66,23 @@ class CreateTableBody(_Body):
     properties: dict[str, str] = Field(default_factory=dict)
 
 
-class TableIdentifierBody(_Body):
+class TableIdentifierBody(RequestBody):
     namespace: NamespaceLevels
     name: str = Field(min_length=1)
 
 
-class CommitTableBody(_Body):
+class CommitTableBody(RequestBody):
     identifier: TableIdentifierBody | None = None
     requirements: list[dict[str, Any]] = Field(default_factory=list)
     updates: list[dict[str, Any]] = Field(default_factory=list)
 
 
-class RenameTableBody(_Body):
+class RenameTableBody(RequestBody):
     source: TableIdentifierBody
     destination: TableIdentifierBody
 
 
-class RegisterTableBody(_Body):
+class RegisterTableBody(RequestBody):
     name: str = Field(min_length=1)
     metadata_location: str = Field(alias="metadata-location", min_length=1)
     overwrite: bool = False
@@ -92,7 +92,7 @@ class TableChangeBody(CommitTableBody):
     identifier: TableIdentifierBody
 
 
-class CommitTransactionBody(_Body):
+class CommitTransactionBody(RequestBody):
     table_changes: list[TableChangeBody] = Field(alias="table-changes", min_length=1)
 
 
@@ -100,7 +100,7 @@ _NO_NUL = r"^[^\x00]*$"
 """PostgreSQL's text columns hold no NUL character."""
 
 
-class MetricsReportBody(_Body):
+class MetricsReportBody(RequestBody):
     """A scan or commit report; only its type is checked here, the rest is kept as sent."""
 
     model_config = ConfigDict(populate_by_name=True, extra="allow")

@@ -5,16 +5,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
 
-from icehouse.server.models import Location, TableIdentifierBody
-
-
-class _Body(BaseModel):
-    model_config = ConfigDict(populate_by_name=True, extra="ignore")
+from icehouse.server.models import CommitTableBody, Location, RenameTableBody, RequestBody
 
 
-class CreateViewBody(_Body):
+class CreateViewBody(RequestBody):
     name: str = Field(min_length=1)
     location: Location = None
     view_schema: dict[str, Any] = Field(alias="schema")
@@ -22,17 +18,13 @@ class CreateViewBody(_Body):
     properties: dict[str, str] = Field(default_factory=dict)
 
 
-class CommitViewBody(_Body):
-    identifier: TableIdentifierBody | None = None
-    requirements: list[dict[str, Any]] = Field(default_factory=list)
-    updates: list[dict[str, Any]] = Field(default_factory=list)
+CommitViewBody = CommitTableBody
+"""The spec's ``CommitViewRequest`` has a table commit's envelope."""
+
+RenameViewBody = RenameTableBody
+"""A view is renamed with a table rename's body (``RenameTableRequest``)."""
 
 
-class RenameViewBody(_Body):
-    source: TableIdentifierBody
-    destination: TableIdentifierBody
-
-
-class RegisterViewBody(_Body):
+class RegisterViewBody(RequestBody):
     name: str = Field(min_length=1)
     metadata_location: str = Field(alias="metadata-location", min_length=1)
