@@ -1,7 +1,8 @@
 """icehouse: a streaming lakehouse for Python people.
 
-The public surface is the ``Lake`` facade, its configuration types, reports, and the
-exception tree; everything else is an implementation module.
+The public surface is the ``Lake`` facade, its configuration types, reports, the
+exception tree, and ``connect`` (SQL against an ``icehouse serve``); everything else is
+an implementation module.
 
 Only the exception tree is imported with the package. ``Lake``, the configuration types,
 ``IngestReport`` and ``__version__`` are imported when first asked for: they bring in
@@ -31,6 +32,7 @@ from icehouse.errors import (
     IdempotencyKeyReused,
     InputFileError,
     InvalidConfig,
+    InvalidCredential,
     InvalidDuration,
     InvalidInput,
     InvalidMapping,
@@ -54,6 +56,7 @@ from icehouse.errors import (
     ProofFailed,
     QueryError,
     RewriteConflict,
+    ServerUnavailable,
     ServiceUnavailable,
     SourceAlreadyExists,
     SourceInUse,
@@ -68,6 +71,7 @@ from icehouse.errors import (
 )
 
 if TYPE_CHECKING:
+    from icehouse.client import Connection, connect
     from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
     from icehouse.ingest.report import IngestReport
     from icehouse.lake import InitResult, Lake
@@ -75,6 +79,8 @@ if TYPE_CHECKING:
     __version__: str
 
 _LAZY = {
+    "Connection": "icehouse.client",
+    "connect": "icehouse.client",
     "ColumnMapping": "icehouse.config",
     "IngestConfig": "icehouse.config",
     "LakeConfig": "icehouse.config",
@@ -123,6 +129,7 @@ __all__ = [
     "ConfirmationRequired",
     "Conflict",
     "ConflictingProperties",
+    "Connection",
     "CopiedHome",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
@@ -135,6 +142,7 @@ __all__ = [
     "InitResult",
     "InputFileError",
     "InvalidConfig",
+    "InvalidCredential",
     "InvalidDuration",
     "InvalidInput",
     "InvalidMapping",
@@ -160,6 +168,7 @@ __all__ = [
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
+    "ServerUnavailable",
     "ServiceUnavailable",
     "SourceAlreadyExists",
     "SourceConfig",
@@ -172,4 +181,5 @@ __all__ = [
     "UnreadableFile",
     "UnsafeMaintenance",
     "ViewAlreadyExists",
+    "connect",
 ]
