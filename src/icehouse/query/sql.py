@@ -474,7 +474,10 @@ def run_sql(
             _attach_view(session, conn, name, view_sql, original)
         started = time.perf_counter()
         try:
-            table = conn.execute(sql).to_arrow_table()
+            ran = conn.execute(sql)
+            if ran is None:  # DuckDB's answer to text with no statement (";", a comment)
+                raise QueryError("no SQL statement to run", sql=original)
+            table = ran.to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(describe(exc, original, known_tables(catalog)), sql=original) from exc
         return QueryResult(table, plans, time.perf_counter() - started)
