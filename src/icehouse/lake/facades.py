@@ -127,12 +127,16 @@ class LakeTables:
     @governed("table.list")
     def list(self) -> list[str]:
         """Returns: every table's ``namespace.table`` name, sorted."""
+        from icehouse.govern.objects import SecurableKind
+        from icehouse.lake.authz_scope import visible
+
         catalog = self._lake._catalog
-        return sorted(
+        names = sorted(
             ".".join(identifier)
             for namespace in catalog.list_namespaces()
             for identifier in catalog.list_tables(namespace)
         )
+        return visible(self._lake, SecurableKind.TABLE, names)
 
     @governed("table.alter", on="name")
     def alter(

@@ -11,6 +11,8 @@ import builtins
 import json
 from typing import TYPE_CHECKING, Any
 
+from icehouse.govern.objects import SecurableKind
+from icehouse.lake.authz_scope import visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_views
 from icehouse.tables.arrow_types import schema_from_arrow
@@ -34,7 +36,9 @@ class LakeViews:
     @governed("view.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
         """Returns: the namespace's view names, sorted. Raises: NoSuchNamespace."""
-        return catalog_views.list_views(self._lake._catalog, namespace)
+        found = catalog_views.list_views(self._lake._catalog, namespace)
+        shown = visible(self._lake, SecurableKind.VIEW, [".".join((*namespace, v)) for v in found])
+        return [v for v in found if ".".join((*namespace, v)) in shown]
 
     @governed("view.create", on=("namespace", "name"))
     def create(self, namespace: Namespace, name: str, new: NewView) -> ViewState:
