@@ -378,7 +378,7 @@ def attach_snapshot(
     schema = table.scan(snapshot_id=snapshot_id).projection()
     rows = read_tasks(table, scan.tasks, schema=schema)
     _register(session, conn, time_travel.view_name(name, snapshot_id), rows)
-    plan = _table_plan(f"{name}@{snapshot_id}", row_filter, schema, scan, planned)
+    plan = _table_plan(f"{name}@{snapshot_id}", row_filter, table.schema(), scan, planned)
     return _explained(plan, table, row_filter, scan, None) if explain else plan
 
 
