@@ -55,7 +55,9 @@ def batch(ids: Iterable[int]) -> pa.Table:
 
 def make_table(lake: Lake, name: str = TABLE) -> None:
     """``name`` partitioned by region (one file per region), holding ``IDS``."""
-    lake.namespaces.create((name.split(".")[0],))
+    namespace = (name.split(".")[0],)
+    if namespace not in lake.namespaces.list():
+        lake.namespaces.create(namespace)
     lake.tables.create(name, schema=SCHEMA, partition=["region"])
     append_rows(lake, name, batch(IDS))
 

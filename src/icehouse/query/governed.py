@@ -63,6 +63,7 @@ from icehouse.query.sql import (
     attach_snapshot,
     attach_table,
     forget,
+    known_tables,
     names_in,
     open_sandbox,
     register_rows,
@@ -239,6 +240,18 @@ class _GovernedQuery:
         finally:
             scratch.close()
 
+    def hints(self, exc: duckdb.Error) -> set[str]:
+        """The tables an error about ``exc`` may name: for a missing table, every table
+        of the lake the principal may read (the closest is suggested); otherwise those
+        the statement read."""
+        if not isinstance(exc, duckdb.CatalogException):
+            return self.readable
+        return self.readable | {
+            name
+            for name in known_tables(self.catalog)
+            if self.readable_access(name, find_table(self.catalog, name)) is not None
+        }
+
     def register(self, name: str, rows: pa.Table) -> None:
         """``rows`` as ``name`` on the sandbox, the only place the principal reads."""
         register_rows(self.session.local.sandbox_defined, self.sandbox, name, rows)
@@ -296,7 +309,7 @@ def run_governed_sql(
         try:
             table = query.sandbox.execute(rewritten).to_arrow_table()
         except duckdb.Error as exc:
-            message = describe(exc, sql, query.readable, governed=True)
+            message = describe(exc, sql, query.hints(exc), governed=True)
             raise QueryError(message, sql=sql) from exc
         return QueryResult(table, query.plans, time.perf_counter() - started)
     finally:
