@@ -6,7 +6,9 @@ access is unrestricted."""
 from __future__ import annotations
 
 import pytest
+from rich.console import Console
 
+from icehouse.cli.render import render_plans
 from icehouse.errors import Forbidden, QueryError
 from icehouse.govern.access import CellSet
 from icehouse.govern.authz import Principal
@@ -174,3 +176,11 @@ def test_a_governed_principal_cannot_query_until_granted(lake: Lake) -> None:
     with pytest.raises(Forbidden):
         analyst.sql(f"SELECT * FROM {TABLE}")
     assert lake.table_access(TABLE).unrestricted
+
+
+def test_sql_explain_prints_the_access_filter(lake: Lake) -> None:
+    make_table(lake)
+    answer = governed(lake, eu_policy(lake), f"SELECT id FROM {TABLE}", explain=True)
+    console = Console(record=True, width=200)
+    render_plans(console, answer)
+    assert f"{TABLE}: access filter region = 'eu' (data filter eu)" in console.export_text()
