@@ -391,13 +391,11 @@ class Lake:
         Args: ``text``, the statement; ``prune`` (tests): plan with the WHERE pushed down
         (False reads every file, which must give the same rows).
         Returns: the rows as a pyarrow Table.
-        Raises: QueryError (DuckDB's message, or an unsupported statement),
-        EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
-        from icehouse.query.sql import run_sql
-
-        return run_sql(
-            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
-        ).table
+        Raises: QueryError (DuckDB's message, or an unsupported statement; for a governed
+        principal also a table not found or not permitted, a statement that is not a
+        read, a DELETE through filtered access), EqualityDeletesUnsupported, NoSuchTable
+        (a DELETE's table), Forbidden."""
+        return self._run(text, prune=prune, explain=False).table
 
     @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -408,15 +406,33 @@ class Lake:
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
         Raises: QueryError, EqualityDeletesUnsupported."""
-        from icehouse.query.sql import run_sql
+        return self._run(text, prune=prune, explain=True)
 
-        return run_sql(
+    def _run(self, text: str, *, prune: bool, explain: bool) -> QueryResult:
+        """An administrator's statement runs on the lake's own connection; a governed
+        principal's on a sandbox that holds only what its grants show
+        (``query/governed.py``)."""
+        if self.principal.admin:
+            from icehouse.query.sql import run_sql
+
+            return run_sql(
+                self._catalog,
+                text,
+                prune=prune,
+                explain=explain,
+                session=self._queries,
+                system=self._system_tables(),
+            )
+        from icehouse.query.governed import run_governed_sql
+
+        return run_governed_sql(
             self._catalog,
             text,
-            prune=prune,
-            explain=True,
+            self.table_access,
             session=self._queries,
-            system=self._system_tables(),
+            delete=self.delete,
+            prune=prune,
+            explain=explain,
         )
 
     @governed("table.access", on="name")
