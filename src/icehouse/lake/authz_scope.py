@@ -59,3 +59,11 @@ def visible(lake: Lake, kind: SecurableKind, names: list[str]) -> list[str]:
         if path is not None and policy.may_describe(lake.principal.name, path):
             shown.append(name)
     return shown
+
+
+def record_owner(lake: Lake, kind: SecurableKind, uuid: str) -> None:
+    """The lake's principal created the table or view ``uuid``: it owns it (every
+    privilege on it, with grant option; a view runs with its rights)."""
+    from icehouse.govern.store import record_owner as record
+
+    record(lake._engine, kind, uuid, lake.principal.name)

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
-from icehouse.lake.authz_scope import visible
+from icehouse.lake.authz_scope import record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
@@ -112,7 +112,10 @@ class LakeIceberg:
         win); with ``stage``, only describe the table a later commit will create.
 
         Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
-        return catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+        state = catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+        if not stage:
+            record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))
+        return state
 
     @governed("table.describe", on=("namespace", "name"))
     def load(

@@ -12,7 +12,7 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from icehouse.govern.objects import SecurableKind
-from icehouse.lake.authz_scope import visible
+from icehouse.lake.authz_scope import record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_views
 from icehouse.tables.arrow_types import schema_from_arrow
@@ -46,7 +46,9 @@ class LakeViews:
 
         Raises: NoSuchNamespace, ViewAlreadyExists (a view or a table has the name),
         InvalidInput."""
-        return catalog_views.create_view(self._lake._catalog, namespace, name, new)
+        state = catalog_views.create_view(self._lake._catalog, namespace, name, new)
+        record_owner(self._lake, SecurableKind.VIEW, str(state.metadata["view-uuid"]))
+        return state
 
     @governed("view.create", on=("namespace", "name"))
     def create_from_sql(
