@@ -55,6 +55,8 @@ def test_a_filtered_query_reads_no_more_than_the_administrators_with_the_filter(
     assert result.table.column("id").to_pylist() == [i for i in IDS if region_of(i) == "eu"]
     assert plan.files_planned == admin.files_planned == 1
     assert plan.bytes_planned <= admin.bytes_planned
+    assert plan.bytes_read is not None and admin.bytes_read is not None
+    assert plan.bytes_read <= admin.bytes_read  # id, and region for the filter
     assert plan.files_in_snapshot == 3
 
 

@@ -52,6 +52,7 @@ from icehouse.query.masking import (
     filter_columns,
     masked_columns,
     masked_select,
+    predicate_columns,
     visible_columns,
 )
 from icehouse.query.messages import describe, not_permitted
@@ -72,7 +73,7 @@ from icehouse.query.sql import (
 from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table
 from icehouse.tables.catalog_views import view_representations
-from icehouse.tables.filters import pushdown_filter
+from icehouse.tables.filters import pushdown_filter, referenced_columns
 
 
 class AccessPolicy(Protocol):
@@ -142,6 +143,8 @@ class _GovernedQuery:
         self.sandbox = session.sandbox()
         self.plans: list[TablePlan] = []
         self.readable: set[str] = set()
+        self.columns = referenced_columns(sql, self.trusted)
+        """Lower-case names of the columns the statement reads (None: whole rows)."""
 
     def readable_access(
         self, name: str, table: Table | None, *, as_definer: str | None = None
@@ -154,9 +157,13 @@ class _GovernedQuery:
             return None
         return access
 
-    def masked(self, relation: str, access: TableAccess, schema: Schema) -> pa.Table:
-        """The masked copy of ``relation`` (attached on the trusted connection)."""
-        return self.trusted.execute(masked_select(relation, access, schema)).to_arrow_table()
+    def masked(
+        self, relation: str, access: TableAccess, schema: Schema, *, only: set[str] | None
+    ) -> pa.Table:
+        """The masked copy of ``relation`` (attached on the trusted connection), of the
+        columns ``only`` names when given."""
+        select = masked_select(relation, access, schema, only=only)
+        return self.trusted.execute(select).to_arrow_table()
 
     def time_travel(self, sql: str) -> str:
         """``sql`` with each time-travel reference replaced by its masked snapshot.
@@ -185,7 +192,7 @@ class _GovernedQuery:
                 self.session.local.sandbox_defined,
                 self.sandbox,
                 view,
-                self.masked(_qualified(view), access, schema),
+                self.masked(_qualified(view), access, schema, only=self.columns),
             )
             self.readable.add(name)
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
@@ -210,11 +217,15 @@ class _GovernedQuery:
             table,
             And(pushed, access_expression(access, schema)),
             explain=self.explain,
+            columns=None
+            if self.columns is None
+            else self.columns | predicate_columns(access, schema),
             sql=self.original,
         )
-        if pushdown is not None:
-            self.plans.append(replace(plan, access_filter=access_description(access, schema)))
-        return self.masked(_qualified(name), access, schema)
+        if pushdown is None:  # a view's read: the view's SQL may read any column
+            return self.masked(_qualified(name), access, schema, only=None)
+        self.plans.append(replace(plan, access_filter=access_description(access, schema)))
+        return self.masked(_qualified(name), access, schema, only=self.columns)
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox

@@ -31,7 +31,7 @@ from pyiceberg.schema import Schema
 
 from icehouse.govern.access import CellSet, TableAccess
 from icehouse.query.filter_text import describe_filter
-from icehouse.tables.row_filters import row_filter_expression, row_filter_sql
+from icehouse.tables.row_filters import row_filter_expression, row_filter_fields, row_filter_sql
 
 
 @dataclass(frozen=True)
@@ -76,26 +76,31 @@ def visible_columns(access: TableAccess, schema: Schema) -> list[str]:
     return [f.name for f in schema.fields if f.field_id in shown]
 
 
-def masked_select(relation: str, access: TableAccess, schema: Schema) -> str:
+def masked_select(
+    relation: str, access: TableAccess, schema: Schema, *, only: set[str] | None = None
+) -> str:
     """A SELECT over ``relation`` (a quoted name whose columns are ``schema``'s) giving
     exactly the cells ``access`` shows. The access must show some column
-    (``visible_columns``)."""
-    if access.unrestricted:
-        return f"SELECT * FROM {relation}"
+    (``visible_columns``). ``only``: the lower-case names of the columns the statement
+    reads, the others left out so that the copy is no wider than the query (all, when
+    it names none of them)."""
     resolved = _resolved(access, schema)
     columns = []
     for field in schema.fields:
         covering = [c.predicate for c in resolved if field.field_id in c.field_ids]
-        if not covering:
-            continue
-        column = _quote(field.name)
-        condition = _any(covering)
-        columns.append(
-            column if condition is None else f"CASE WHEN {condition} THEN {column} END AS {column}"
-        )
-    rows = _any([c.predicate for c in resolved])
+        if covering:
+            condition = None if access.unrestricted else _any(covering)
+            columns.append((field.name, condition))
+    kept = [c for c in columns if only is None or c[0].lower() in only] or columns
+    shown = ", ".join(
+        _quote(name)
+        if condition is None
+        else f"CASE WHEN {condition} THEN {_quote(name)} END AS {_quote(name)}"
+        for name, condition in kept
+    )
+    rows = None if access.unrestricted else _any([c.predicate for c in resolved])
     where = "" if rows is None else f" WHERE {rows}"
-    return f"SELECT {', '.join(columns)} FROM {relation}{where}"
+    return f"SELECT {shown} FROM {relation}{where}"
 
 
 def access_expression(access: TableAccess, schema: Schema) -> BooleanExpression:
@@ -131,6 +136,15 @@ def masked_columns(access: TableAccess, schema: Schema) -> set[str]:
         if not covering or _any(covering) != _any([c.predicate for c in resolved]):
             masked.add(field.name.lower())
     return masked
+
+
+def predicate_columns(access: TableAccess, schema: Schema) -> set[str]:
+    """Lower-case names of the columns the cell sets' predicates read (the masking reads
+    them whichever columns the query names)."""
+    ids = set().union(
+        *(row_filter_fields(c.row_filter) for c in access.cell_sets if c.row_filter is not None)
+    )
+    return {f.name.lower() for f in schema.fields if f.field_id in ids}
 
 
 def filter_columns(expression: BooleanExpression) -> set[str]:
