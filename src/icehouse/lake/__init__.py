@@ -428,12 +428,25 @@ class Lake:
         return run_governed_sql(
             self._catalog,
             text,
-            self.table_access,
+            self._readable_access,
             session=self._queries,
             delete=self.delete,
             prune=prune,
             explain=explain,
         )
+
+    def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
+        """``table_access`` for the query engine, which asks it of every table it
+        considers (those a statement names, and those an error's hint could suggest): a
+        table the principal may not describe is one it cannot read, told apart from a
+        missing one by nothing, so that neither a refusal nor a hint names it."""
+        from icehouse.errors import Forbidden
+        from icehouse.govern.access import TableAccess
+
+        try:
+            return self.table_access(name, as_definer=as_definer)
+        except Forbidden:
+            return TableAccess("", ())
 
     @governed("table.access", on="name")
     def table_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
