@@ -9,7 +9,6 @@ import pytest
 
 import icehouse
 from icehouse import (
-    Forbidden,
     IcehouseError,
     InvalidCredential,
     NotAuthenticated,
@@ -84,13 +83,12 @@ def test_bad_sql_raises_a_query_error_with_the_servers_message_and_status(api: A
     assert raised.value.sql == "SELEC 1"
 
 
-def test_a_principal_who_may_not_query_gets_forbidden(api: Api) -> None:
+def test_a_table_the_principal_may_not_read_is_not_found_or_not_permitted(api: Api) -> None:
     connection = icehouse.connect(api.url, credential=credential(api.reader))
-    with pytest.raises(Forbidden, match="principal 'reader' may not") as raised:
+    with pytest.raises(QueryError, match=r"table logs\.events not found or not permitted") as raised:
         connection.sql(QUERY)
 
-    assert raised.value.status == 403
-    assert raised.value.principal == api.reader.client_id
+    assert raised.value.status == 400
 
 
 def test_without_a_credential_a_server_requiring_tokens_says_how_to_get_one(api: Api) -> None:
