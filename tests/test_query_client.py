@@ -85,7 +85,8 @@ def test_bad_sql_raises_a_query_error_with_the_servers_message_and_status(api: A
 
 def test_a_table_the_principal_may_not_read_is_not_found_or_not_permitted(api: Api) -> None:
     connection = icehouse.connect(api.url, credential=credential(api.reader))
-    with pytest.raises(QueryError, match=r"table logs\.events not found or not permitted") as raised:
+    hidden = r"table logs\.events not found or not permitted"
+    with pytest.raises(QueryError, match=hidden) as raised:
         connection.sql(QUERY)
 
     assert raised.value.status == 400
