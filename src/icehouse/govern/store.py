@@ -436,18 +436,57 @@ def _bump(conn: Connection) -> None:
 
 
 def _rows(conn: Connection) -> PolicyRows:
+    """Every governance row, as values. Equal grantees and targets are made once and
+    shared (a large policy repeats them thousands of times), which keeps reading 10,000
+    grants to a few tens of milliseconds."""
     g, m, a = models.grants, models.role_members, models.tag_assignments
     f, o = models.data_filters, models.owners
+    grantees: dict[tuple[str, str], Grantee] = {}
+    targets: dict[tuple[str, str, int], Target] = {}
+
+    def grantee(kind: str, name: str) -> Grantee:
+        found = grantees.get((kind, name))
+        if found is None:
+            found = grantees[kind, name] = grantee_of(kind, name)
+        return found
+
+    def target(kind: str, key: str, field_id: int) -> Target:
+        found = targets.get((kind, key, field_id))
+        if found is None:
+            found = targets[kind, key, field_id] = Target(_KINDS[kind], key, field_id)
+        return found
+
+    grants = conn.execute(
+        select(
+            g.c.id,
+            g.c.grantee_kind,
+            g.c.grantee_name,
+            g.c.privilege,
+            g.c.securable_kind,
+            g.c.securable_key,
+            g.c.field_id,
+            g.c.with_grant_option,
+            g.c.granted_by,
+            g.c.via,
+        ).order_by(g.c.id)
+    ).all()
     return PolicyRows(
         version=_version(conn),
-        grants=tuple(_grant(row) for row in conn.execute(select(g).order_by(g.c.id))),
+        grants=tuple(
+            GrantRow(i, grantee(gk, gn), _PRIVILEGES[pr], target(sk, key, fid), bool(wgo), by, via)
+            for i, gk, gn, pr, sk, key, fid, wgo, by, via in grants
+        ),
         memberships=tuple(
-            (row.role, grantee_of(row.member_kind, row.member_name))
-            for row in conn.execute(select(m))
+            (role, grantee(kind, name))
+            for role, kind, name in conn.execute(
+                select(m.c.role, m.c.member_kind, m.c.member_name)
+            ).all()
         ),
         tags=tuple(
-            TagRow(SecurableKind(r.object_kind), r.object_key, r.field_id, r.key, r.value)
-            for r in conn.execute(select(a))
+            TagRow(_KINDS[kind], key, field_id, tag, value)
+            for kind, key, field_id, tag, value in conn.execute(
+                select(a.c.object_kind, a.c.object_key, a.c.field_id, a.c.key, a.c.value)
+            ).all()
         ),
         data_filters=tuple(
             DataFilterRow(
@@ -460,22 +499,12 @@ def _rows(conn: Connection) -> PolicyRows:
             )
             for r in conn.execute(select(f))
         ),
-        owners={
-            (SecurableKind(r.object_kind), r.object_key): r.owner for r in conn.execute(select(o))
-        },
+        owners={(_KINDS[r.object_kind], r.object_key): r.owner for r in conn.execute(select(o))},
     )
 
 
-def _grant(row: Any) -> GrantRow:
-    return GrantRow(
-        id=row.id,
-        grantee=grantee_of(row.grantee_kind, row.grantee_name),
-        privilege=Privilege(row.privilege),
-        target=Target(SecurableKind(row.securable_kind), row.securable_key, row.field_id),
-        with_grant_option=bool(row.with_grant_option),
-        granted_by=row.granted_by,
-        via=row.via,
-    )
+_KINDS = {kind.value: kind for kind in SecurableKind}
+_PRIVILEGES = {privilege.value: privilege for privilege in Privilege}
 
 
 def _authority(
