@@ -186,3 +186,13 @@ def test_sql_explain_prints_the_access_filter(lake: Lake) -> None:
     console = Console(record=True, width=200)
     render_plans(console, answer)
     assert f"{TABLE}: access filter region = 'eu' (data filter eu)" in console.export_text()
+
+
+def test_nothing_one_principals_query_registered_is_left_for_the_next(lake: Lake) -> None:
+    make_table(lake)
+    governed(lake, eu_policy(lake), f"SELECT * FROM {TABLE}")
+    nobody = Policy(lake)
+    assert governed(lake, nobody, "SHOW ALL TABLES").table.num_rows == 0
+    for sql in (f"SELECT * FROM {TABLE}", "SELECT * FROM __icehouse_web_requests"):
+        with pytest.raises(QueryError, match="not found or not permitted"):
+            governed(lake, nobody, sql)
