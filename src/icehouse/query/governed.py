@@ -235,7 +235,8 @@ class _GovernedQuery:
             defined = Defined()
             for inner in names_in(view_sql):
                 if inner in results:
-                    register_rows(defined, scratch, inner, results[inner])
+                    if not self.access(inner, as_definer=name).denied:
+                        register_rows(defined, scratch, inner, results[inner])
                     continue
                 table = find_table(self.catalog, inner)
                 access = self.readable_access(inner, table, as_definer=name)
