@@ -82,7 +82,8 @@ def row_filter(lake: Lake, where: str, name: str = TABLE) -> dict[str, Any]:
 @dataclass
 class Policy:
     """Grants by table UUID and by view name; ``definers`` holds what a view's definer
-    may read of a table (by view name and table UUID)."""
+    may read of a table (by view name and table UUID) or of another view (by the two
+    view names, the cells unused)."""
 
     lake: Lake
     tables: dict[str, tuple[CellSet, ...]] = field(default_factory=dict)
@@ -90,7 +91,7 @@ class Policy:
     definers: dict[tuple[str, str], tuple[CellSet, ...]] = field(default_factory=dict)
 
     def __call__(self, name: str, *, as_definer: str | None = None) -> TableAccess:
-        if name in self.views and as_definer is None:
+        if name in self.views and (as_definer is None or (as_definer, name) in self.definers):
             return TableAccess(name, (CellSet(None, None, f"view {name}"),))
         table = find_table(fixtures_lake.catalog_of(self.lake), name)
         if table is None:

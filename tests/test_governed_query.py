@@ -186,3 +186,30 @@ def test_sql_explain_prints_the_access_filter(lake: Lake) -> None:
     console = Console(record=True, width=200)
     render_plans(console, answer)
     assert f"{TABLE}: access filter region = 'eu' (data filter eu)" in console.export_text()
+
+
+def test_nothing_one_principals_query_registered_is_left_for_the_next(lake: Lake) -> None:
+    make_table(lake)
+    governed(lake, eu_policy(lake), f"SELECT * FROM {TABLE}")
+    nobody = Policy(lake)
+    assert governed(lake, nobody, "SHOW ALL TABLES").table.num_rows == 0
+    for sql in (f"SELECT * FROM {TABLE}", "SELECT * FROM __icehouse_web_requests"):
+        with pytest.raises(QueryError, match="not found or not permitted"):
+            governed(lake, nobody, sql)
+
+
+def test_a_view_over_a_view_reads_it_with_its_own_definers_rights(lake: Lake) -> None:
+    make_table(lake)
+    lake.views.create_from_sql(("web",), "eu_view", f"SELECT * FROM {TABLE}")
+    lake.views.create_from_sql(("web",), "outer_view", "SELECT id FROM web.eu_view")
+    policy = Policy(lake)
+    policy.views |= {"web.eu_view", "web.outer_view"}
+    policy.definers["web.eu_view", uuid(lake)] = eu_policy(lake).tables[uuid(lake)]
+    sql = "SELECT id FROM web.outer_view ORDER BY id"
+    with pytest.raises(
+        QueryError, match=r"view web\.outer_view: .*\"web\.eu_view\" does not exist"
+    ):
+        governed(lake, policy, sql)  # the outer view's definer may not read the inner one
+    policy.definers["web.outer_view", "web.eu_view"] = ()
+    ids = governed(lake, policy, sql).table.column("id").to_pylist()
+    assert ids == [i for i in IDS if region_of(i) == "eu"]

@@ -100,14 +100,14 @@ def _qualified(name: str) -> str:
 
 def check_read_only(sql: str) -> None:
     """Raises: QueryError naming the kind of statement refused (more than one statement,
-    or anything but a read)."""
+    or anything but a read), or DuckDB's syntax error."""
     probe = sql
     for match, name in reversed(time_travel.find(sql)):  # DuckDB does not parse these
         probe = f"{probe[: match.start()]}{name}{probe[match.end() :]}"
     try:
         statements = duckdb.extract_statements(probe)
-    except duckdb.Error:
-        return  # running it gives DuckDB's own syntax error
+    except duckdb.Error as exc:  # nothing is read for a statement that does not parse
+        raise QueryError(str(exc), sql=sql) from exc
     if len(statements) != 1:
         raise QueryError(f"one statement at a time: this text holds {len(statements)}", sql=sql)
     kind = statements[0].type
@@ -210,6 +210,7 @@ class _GovernedQuery:
             pushed = pushdown_filter(pushdown, name, schema, self.trusted, casts=self.session.casts)
             if filter_columns(pushed) & masked_columns(access, schema):
                 pushed = AlwaysTrue()  # the raw values are not what the principal compares
+        only = None if pushdown is None else self.columns  # a view's SQL may read any column
         plan = attach_table(
             self.session,
             self.trusted,
@@ -217,15 +218,12 @@ class _GovernedQuery:
             table,
             And(pushed, access_expression(access, schema)),
             explain=self.explain,
-            columns=None
-            if self.columns is None
-            else self.columns | predicate_columns(access, schema),
+            columns=None if only is None else only | predicate_columns(access, schema),
             sql=self.original,
         )
-        if pushdown is None:  # a view's read: the view's SQL may read any column
-            return self.masked(_qualified(name), access, schema, only=None)
-        self.plans.append(replace(plan, access_filter=access_description(access, schema)))
-        return self.masked(_qualified(name), access, schema, only=self.columns)
+        if pushdown is not None:
+            self.plans.append(replace(plan, access_filter=access_description(access, schema)))
+        return self.masked(_qualified(name), access, schema, only=only)
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
@@ -237,7 +235,8 @@ class _GovernedQuery:
             defined = Defined()
             for inner in names_in(view_sql):
                 if inner in results:
-                    register_rows(defined, scratch, inner, results[inner])
+                    if not self.access(inner, as_definer=name).denied:
+                        register_rows(defined, scratch, inner, results[inner])
                     continue
                 table = find_table(self.catalog, inner)
                 access = self.readable_access(inner, table, as_definer=name)
