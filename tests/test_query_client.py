@@ -4,6 +4,8 @@ raises icehouse's own exceptions with the server's message and status."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pytest
 
@@ -18,6 +20,7 @@ from icehouse import (
 from tests import fixtures_query_api
 from tests.fixtures_query_api import Api, credential
 from tests.fixtures_server import free_port
+from tests.test_startup_imports import loaded_by
 
 api = fixtures_query_api.api
 
@@ -128,3 +131,9 @@ def test_the_connection_does_not_show_its_secret(api: Api) -> None:
 
     assert api.admin.client_secret not in shown
     assert api.admin.client_id in shown
+
+
+def test_the_client_loads_no_engine_or_state_database(tmp_path: Path) -> None:
+    """A script that only queries a server needs HTTP and pyarrow, not DuckDB, PyIceberg
+    or SQLAlchemy (over a second of imports)."""
+    assert loaded_by("import icehouse; icehouse.connect; icehouse.Connection", tmp_path) == []
