@@ -9,7 +9,7 @@ import pytest
 from rich.console import Console
 
 from icehouse.cli.render import render_plans
-from icehouse.errors import Forbidden, QueryError
+from icehouse.errors import QueryError
 from icehouse.govern.access import CellSet
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
@@ -172,10 +172,10 @@ def test_a_principal_deletes_only_through_unfiltered_access(lake: Lake) -> None:
 
 
 def test_a_governed_principal_cannot_query_until_granted(lake: Lake) -> None:
-    """Today's decision lets only administrators run queries; the grants refine it."""
+    """Without a grant the table is not found or not permitted, as a missing one is."""
     make_table(lake)
     analyst = lake.as_principal(Principal("analyst", admin=False))
-    with pytest.raises(Forbidden):
+    with pytest.raises(QueryError, match=f"table {TABLE} not found or not permitted"):
         analyst.sql(f"SELECT * FROM {TABLE}")
     assert lake.table_access(TABLE).unrestricted
 
