@@ -155,6 +155,42 @@ def test_a_view_reads_with_what_its_definer_could_grant(lake: Lake) -> None:
     assert lake.table_access("web.hits", as_definer="owner").unrestricted
 
 
+def test_a_view_records_its_creator_as_the_definer_its_tables_are_read_as(lake: Lake) -> None:
+    lake.principals.create("vera")
+    vera = lake.as_principal(Principal("vera", admin=False))
+    web = Securable(SecurableKind.NAMESPACE, "web")
+    lake.governance.grant([Privilege.CREATE_VIEW], web, Grantee(GranteeKind.PRINCIPAL, "vera"))
+    lake.governance.create_data_filter("eu", "web.hits", where="region = 'eu'")
+    lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.DATA_FILTER, "eu"),
+        Grantee(GranteeKind.PRINCIPAL, "vera"),
+        with_grant_option=True,
+    )
+    lake.views.create_from_sql(("web",), "everything", "SELECT * FROM web.hits")
+    vera.views.create_from_sql(("web",), "europe", "SELECT * FROM web.hits")
+
+    assert lake.governance.view_owner("web.everything") == "owner"
+    assert vera.governance.view_owner("web.europe") == "vera"
+    access = lake.table_access("web.hits", as_definer="vera")
+    assert [c.source for c in access.cell_sets] == ["data filter eu"]
+    assert lake.table_access("web.hits", as_definer="owner").unrestricted
+
+
+def test_a_deleted_principal_takes_its_grants_and_what_it_granted_on(lake: Lake) -> None:
+    lake.principals.create("bob")
+    lake.governance.grant([Privilege.SELECT], HITS, TO_ANA, with_grant_option=True)
+    ana(lake).governance.grant([Privilege.SELECT], HITS, Grantee(GranteeKind.PRINCIPAL, "bob"))
+
+    lake.principals.delete("ana")
+    lake.principals.create("ana")
+
+    assert lake.governance.show_grants() == []
+    assert lake.governance.list_roles()[0].members == ()
+    with pytest.raises(Forbidden):
+        ana(lake).table_access("web.hits")
+
+
 def test_a_principal_grants_on_only_what_it_holds_with_grant_option(lake: Lake) -> None:
     lake.governance.grant([Privilege.SELECT], HITS, TO_ANA)
 

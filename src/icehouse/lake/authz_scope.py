@@ -67,3 +67,12 @@ def record_owner(lake: Lake, kind: SecurableKind, uuid: str) -> None:
     from icehouse.govern.store import record_owner as record
 
     record(lake._engine, kind, uuid, lake.principal.name)
+
+
+def locate_uuid(lake: Lake, uuid: str) -> ObjectPath | None:
+    """Where the table or view ``uuid`` is now; None when it was dropped."""
+    found = lake._uuids.locate(lake._catalog, uuid)
+    if found is None:
+        return None
+    kind = SecurableKind.VIEW if found.view else SecurableKind.TABLE
+    return ObjectPath(found.namespace, found.uuid, found.dotted, kind)
