@@ -26,7 +26,16 @@ from icehouse.lake.authz_scope import LakeScope
 from icehouse.lake.principals import Principal
 from tests import fixtures_lake
 
-home = fixtures_lake.home
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new lake home, its state database SQLite or PostgreSQL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("ICEHOUSE_STATE_URL", request.getfixturevalue("postgres_url"))
+    path = tmp_path / "lake"
+    Lake.init(path)
+    return path
+
 
 ANA = Principal("ana", admin=False)
 TO_ANA = Grantee(GranteeKind.PRINCIPAL, "ana")

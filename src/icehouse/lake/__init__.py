@@ -8,8 +8,10 @@ At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
-``lake.views`` its views (``views.py``), and ``lake.principals`` manages who may use it
-through the server (``principals.py``).
+``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
+through the server (``principals.py``), and ``lake.governance`` what each of them may do:
+roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
+which cells of a table the acting principal may read.
 
 A lake acts as a principal. Opened locally it is the home's owner, an administrator;
 ``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
