@@ -284,3 +284,30 @@ def test_anyone_may_run_sql_list_and_connect(lake: Lake) -> None:
     for action in opened:
         authorize(ANA, action, Resource(action.split(".")[0]), LakeScope(lake))
     assert {"query.run", "table.list", "namespace.list", "view.list"} <= set(opened)
+
+
+def test_a_decision_reads_only_the_policy_version_while_the_policy_is_unchanged(
+    lake: Lake,
+) -> None:
+    from sqlalchemy import event
+
+    lake.governance.grant(
+        [Privilege.MANAGE_GRANTS], Securable(SecurableKind.CATALOG, "icehouse"), TO_ANALYSTS
+    )
+    scope = LakeScope(lake)
+    authorize(ANA, "governance.create_tag", Resource("governance"), scope)  # reads the policy
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = fixtures_lake.engine_of(lake)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            authorize(ANA, "governance.create_tag", Resource("governance"), scope)
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert len(statements) == 3
+    assert all("gov_policy_version" in s for s in statements)
