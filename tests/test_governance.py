@@ -184,6 +184,10 @@ def test_a_view_records_its_creator_as_the_definer_its_tables_are_read_as(lake: 
     access = lake.table_access("web.hits", as_definer="vera")
     assert [c.source for c in access.cell_sets] == ["data filter eu"]
     assert lake.table_access("web.hits", as_definer="owner").unrestricted
+    with pytest.raises(Forbidden):
+        ana(lake).table_access("web.hits")
+    through_view = ana(lake).table_access("web.hits", as_definer="vera")
+    assert [c.source for c in through_view.cell_sets] == ["data filter eu"]
 
 
 def test_a_deleted_principal_takes_its_grants_and_what_it_granted_on(lake: Lake) -> None:

@@ -431,29 +431,33 @@ class Lake:
         limited to what the definer could grant).
         Returns: the access (``denied`` when none; ``unrestricted`` for an administrator
         or the table's owner).
-        Raises: Forbidden (the principal may not describe the table, or there is none:
-        "not found or not permitted"), NoSuchTable (an administrator asking)."""
+        Raises: Forbidden (the principal, or the definer, may not describe the table,
+        or there is none: "not found or not permitted"), NoSuchTable (an administrator
+        asking)."""
         from icehouse.govern.access import CellSet, TableAccess
+        from icehouse.govern.authz import Resource, authorize
         from icehouse.govern.objects import SecurableKind
         from icehouse.govern.records import ObjectPath
+        from icehouse.lake.authz_scope import LakeScope
         from icehouse.tables.catalog import split_name
         from icehouse.tables.identity import table_identity
 
+        reader = self.principal
+        if as_definer is not None:
+            reader = Principal(as_definer, admin=self._is_admin(as_definer))
+        authorize(reader, "table.describe", Resource("table", name), LakeScope(self))
         namespace, table = split_name(name)
         found = table_identity(self._catalog, (namespace,), table)
-        principal = as_definer or self.principal.name
-        if (as_definer is None and self.principal.admin) or self._is_admin(as_definer):
+        if reader.admin:
             return TableAccess(found.uuid, (CellSet(None, None, f"table {name}"),))
         path = ObjectPath((namespace,), found.uuid, name, SecurableKind.TABLE)
         policy = self._policies.current(self._engine)
         return policy.table_access(
-            principal, path, found.all_field_ids, as_definer=as_definer is not None
+            reader.name, path, found.all_field_ids, as_definer=as_definer is not None
         )
 
-    def _is_admin(self, name: str | None) -> bool:
+    def _is_admin(self, name: str) -> bool:
         """Whether ``name`` (a view's owner) is an administrator, now."""
-        if name is None:
-            return False
         if name == OWNER.name:
             return True
         from icehouse.govern.principals import is_admin
