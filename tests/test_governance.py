@@ -204,6 +204,20 @@ def test_a_deleted_principal_takes_its_grants_and_what_it_granted_on(lake: Lake)
         ana(lake).table_access("web.hits")
 
 
+def test_a_namespace_dropped_and_created_again_has_no_grants_or_tags(lake: Lake) -> None:
+    lake.namespaces.create(("staging",))
+    staging = Securable(SecurableKind.NAMESPACE, "staging")
+    lake.governance.grant([Privilege.CREATE_TABLE], staging, TO_ANALYSTS)
+    lake.governance.set_tag(staging, "pii", "no")
+
+    lake.namespaces.drop(("staging",))
+    lake.namespaces.create(("staging",))
+
+    assert lake.governance.show_grants() == []
+    with pytest.raises(Forbidden):
+        authorize(ANA, "table.create", Resource("table", "staging.t"), LakeScope(lake))
+
+
 def test_a_principal_grants_on_only_what_it_holds_with_grant_option(lake: Lake) -> None:
     lake.governance.grant([Privilege.SELECT], HITS, TO_ANA)
 

@@ -262,6 +262,21 @@ def forget_principal(engine: Engine, name: str, locate: Locate) -> None:
         _bump(conn)
 
 
+def forget_namespace(engine: Engine, name: str, locate: Locate) -> None:
+    """A dropped namespace's grants and tags go with it (names are reused; UUIDs are
+    not), and what was granted on through them."""
+    g, a = models.grants, models.tag_assignments
+    with engine.begin() as conn:
+        conn.execute(delete(g).where(*_on(Target(SecurableKind.NAMESPACE, name))))
+        conn.execute(
+            delete(a).where(
+                a.c.object_kind == SecurableKind.NAMESPACE.value, a.c.object_key == name
+            )
+        )
+        _cascade(conn, locate)
+        _bump(conn)
+
+
 def view_owner(engine: Engine, uuid: str) -> str | None:
     """Who created the view ``uuid`` (None for a view made before owners were kept)."""
     o = models.owners
