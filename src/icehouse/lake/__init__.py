@@ -216,6 +216,7 @@ class Lake:
         self._catalog  # noqa: B018 - opened here, so that the view shares it
         self._engine  # noqa: B018
         self._queries  # noqa: B018 - and the query caches (made on first use otherwise)
+        self._uuids  # noqa: B018 - and which table each metadata file is
         view = copy.copy(self)
         view.principal = principal
         for group in GROUPS:
@@ -445,14 +446,14 @@ class Lake:
         reader = self.principal
         if as_definer is not None:
             reader = Principal(as_definer, admin=self._is_admin(as_definer))
-        authorize(reader, "table.describe", Resource("table", name), LakeScope(self))
+        scope = LakeScope(self)
+        authorize(reader, "table.describe", Resource("table", name), scope)
         namespace, table = split_name(name)
-        found = table_identity(self._catalog, (namespace,), table)
+        found = scope.found.get(name) or table_identity(self._catalog, (namespace,), table)
         if reader.admin:
             return TableAccess(found.uuid, (CellSet(None, None, f"table {name}"),))
         path = ObjectPath((namespace,), found.uuid, name, SecurableKind.TABLE)
-        policy = self._policies.current(self._engine)
-        return policy.table_access(
+        return scope.policy().table_access(
             reader.name, path, found.all_field_ids, as_definer=as_definer is not None
         )
 
