@@ -272,13 +272,12 @@ def test_each_action_needs_its_privilege_on_its_object(lake: Lake, action: str) 
     lake.views.create_from_sql(("web",), "v", "SELECT id FROM web.hits")
     rule = NEEDS[action]
     resource, securable = needed_on(action, rule)
-    scope = LakeScope(lake)
 
     with pytest.raises(Forbidden):
-        authorize(ANA, action, resource, scope)
+        authorize(ANA, action, resource, LakeScope(lake))
 
     lake.governance.grant([rule.privilege], securable, TO_ANALYSTS)
-    authorize(ANA, action, resource, scope)
+    authorize(ANA, action, resource, LakeScope(lake))
 
 
 @pytest.mark.parametrize(
@@ -312,8 +311,7 @@ def test_a_decision_reads_only_the_policy_version_while_the_policy_is_unchanged(
     lake.governance.grant(
         [Privilege.MANAGE_GRANTS], Securable(SecurableKind.CATALOG, "icehouse"), TO_ANALYSTS
     )
-    scope = LakeScope(lake)
-    authorize(ANA, "governance.create_tag", Resource("governance"), scope)  # reads the policy
+    authorize(ANA, "governance.create_tag", Resource("governance"), LakeScope(lake))  # reads it
     statements: list[str] = []
 
     def record(conn: object, cursor: object, statement: str, *args: object) -> None:
@@ -323,7 +321,7 @@ def test_a_decision_reads_only_the_policy_version_while_the_policy_is_unchanged(
     event.listen(engine, "before_cursor_execute", record)
     try:
         for _ in range(3):
-            authorize(ANA, "governance.create_tag", Resource("governance"), scope)
+            authorize(ANA, "governance.create_tag", Resource("governance"), LakeScope(lake))
     finally:
         event.remove(engine, "before_cursor_execute", record)
 
