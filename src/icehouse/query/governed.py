@@ -49,6 +49,7 @@ from icehouse.query.delete import DeleteStatement, parse_delete
 from icehouse.query.masking import (
     access_description,
     access_expression,
+    copied_columns,
     filter_columns,
     masked_columns,
     masked_select,
@@ -158,11 +159,11 @@ class _GovernedQuery:
         return access
 
     def masked(
-        self, relation: str, access: TableAccess, schema: Schema, *, only: set[str] | None
+        self, relation: str, access: TableAccess, schema: Schema, columns: list[str]
     ) -> pa.Table:
-        """The masked copy of ``relation`` (attached on the trusted connection), of the
-        columns ``only`` names when given."""
-        select = masked_select(relation, access, schema, only=only)
+        """The masked copy of ``relation`` (attached on the trusted connection), of
+        ``columns`` (``copied_columns``)."""
+        select = masked_select(relation, access, schema, columns=columns)
         return self.trusted.execute(select).to_arrow_table()
 
     def time_travel(self, sql: str) -> str:
@@ -192,7 +193,9 @@ class _GovernedQuery:
                 self.session.local.sandbox_defined,
                 self.sandbox,
                 view,
-                self.masked(_qualified(view), access, schema, only=self.columns),
+                self.masked(
+                    _qualified(view), access, schema, copied_columns(access, schema, self.columns)
+                ),
             )
             self.readable.add(name)
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
@@ -211,6 +214,7 @@ class _GovernedQuery:
             if filter_columns(pushed) & masked_columns(access, schema):
                 pushed = AlwaysTrue()  # the raw values are not what the principal compares
         only = None if pushdown is None else self.columns  # a view's SQL may read any column
+        columns = copied_columns(access, schema, only)
         plan = attach_table(
             self.session,
             self.trusted,
@@ -218,12 +222,12 @@ class _GovernedQuery:
             table,
             And(pushed, access_expression(access, schema)),
             explain=self.explain,
-            columns=None if only is None else only | predicate_columns(access, schema),
+            columns={c.lower() for c in columns} | predicate_columns(access, schema),
             sql=self.original,
         )
         if pushdown is not None:
             self.plans.append(replace(plan, access_filter=access_description(access, schema)))
-        return self.masked(_qualified(name), access, schema, only=only)
+        return self.masked(_qualified(name), access, schema, columns)
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
