@@ -224,3 +224,14 @@ def test_a_count_copies_one_column_not_the_whole_table(lake: Lake) -> None:
     (counted,), (read,) = count.plans, whole.plans
     assert counted.bytes_read is not None and read.bytes_read is not None
     assert counted.bytes_read < read.bytes_read
+
+
+def test_a_selective_where_returns_the_rows_the_administrator_gets_through_the_filter(
+    lake: Lake,
+) -> None:
+    make_table(lake)
+    where = "id < 10 AND status <> 500 AND note <> 'note-3'"
+    governed_rows = governed(lake, eu_policy(lake), f"SELECT * FROM {TABLE} WHERE {where}")
+    admin_rows = lake.sql(f"SELECT * FROM {TABLE} WHERE {where} AND region = 'eu'")
+    assert governed_rows.table.sort_by("id") == admin_rows.sort_by("id")
+    assert governed_rows.table.column("id").to_pylist() == [6, 9]

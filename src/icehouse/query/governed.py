@@ -42,7 +42,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from icehouse.errors import QueryError
+from icehouse.errors import FilterNotTranslatable, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
@@ -75,6 +75,7 @@ from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table
 from icehouse.tables.catalog_views import view_representations
 from icehouse.tables.filters import pushdown_filter, referenced_columns
+from icehouse.tables.row_filters import expression_sql
 
 
 class AccessPolicy(Protocol):
@@ -159,11 +160,23 @@ class _GovernedQuery:
         return access
 
     def masked(
-        self, relation: str, access: TableAccess, schema: Schema, columns: list[str]
+        self,
+        relation: str,
+        access: TableAccess,
+        schema: Schema,
+        columns: list[str],
+        pushed: BooleanExpression | None = None,
     ) -> pa.Table:
         """The masked copy of ``relation`` (attached on the trusted connection), of
-        ``columns`` (``copied_columns``)."""
-        select = masked_select(relation, access, schema, columns=columns)
+        ``columns`` (``copied_columns``), without the rows ``pushed`` (the statement's
+        own filter on unmasked columns) excludes when it renders as SQL."""
+        narrowed = None
+        if pushed is not None and not isinstance(pushed, AlwaysTrue):
+            try:
+                narrowed = expression_sql(pushed, schema)
+            except FilterNotTranslatable:
+                narrowed = None  # the statement's WHERE still applies, on the sandbox
+        select = masked_select(relation, access, schema, columns=columns, narrowed=narrowed)
         return self.trusted.execute(select).to_arrow_table()
 
     def time_travel(self, sql: str) -> str:
@@ -227,7 +240,7 @@ class _GovernedQuery:
         )
         if pushdown is not None:
             self.plans.append(replace(plan, access_filter=access_description(access, schema)))
-        return self.masked(_qualified(name), access, schema, columns)
+        return self.masked(_qualified(name), access, schema, columns, pushed)
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox

@@ -91,11 +91,18 @@ def copied_columns(access: TableAccess, schema: Schema, only: set[str] | None) -
 
 
 def masked_select(
-    relation: str, access: TableAccess, schema: Schema, *, columns: Collection[str] | None = None
+    relation: str,
+    access: TableAccess,
+    schema: Schema,
+    *,
+    columns: Collection[str] | None = None,
+    narrowed: str | None = None,
 ) -> str:
     """A SELECT over ``relation`` (a quoted name whose columns are ``schema``'s) giving
     exactly the cells ``access`` shows, of ``columns`` (default: every visible one).
-    The access must show some column (``visible_columns``)."""
+    The access must show some column (``visible_columns``). ``narrowed``: a condition
+    on columns the access shows unmasked (the statement's own pushed filter), which
+    drops rows the statement would drop anyway, before they are copied."""
     resolved = _resolved(access, schema)
     shown = []
     for field in schema.fields:
@@ -108,7 +115,8 @@ def masked_select(
             name if condition is None else f"CASE WHEN {condition} THEN {name} END AS {name}"
         )
     rows = None if access.unrestricted else _any([c.predicate for c in resolved])
-    where = "" if rows is None else f" WHERE {rows}"
+    conditions = [f"({c})" for c in (rows, narrowed) if c is not None]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT {', '.join(shown)} FROM {relation}{where}"
 
 
