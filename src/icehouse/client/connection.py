@@ -75,8 +75,9 @@ class Connection:
 
         Args: ``text``, the statement (DuckDB's dialect; tables named ``namespace.table``).
         Returns: the rows, with the Arrow types the server's engine gave them.
-        Raises: QueryError (400: the statement is wrong), NotAuthenticated (401),
-        Forbidden (403), NotFound (404: not found or not permitted), ServerUnavailable."""
+        Raises: QueryError (400: the statement is wrong, or names a table that is not
+        found or not permitted), NotAuthenticated (401: and a new token did not help),
+        Forbidden (403), NotFound (404), ServerUnavailable."""
         table, _ = read_arrow_stream(self._query({"sql": text}, text))
         return table
 

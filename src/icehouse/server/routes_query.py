@@ -45,8 +45,9 @@ class QueryBody(BaseModel):
 
 @router.post(QUERY_PATH)
 def run_query(body: QueryBody, request: Request, lake: LakeDep) -> Response:
-    """Raises: QueryError (400), NotAuthenticated (401), Forbidden (403), NotFound (404),
-    and a 406 for an ``Accept`` that names neither format."""
+    """Raises: QueryError (400: a wrong statement, or a table that is not found or not
+    permitted), NotAuthenticated (401), Forbidden (403: a statement the principal may not
+    run), and a 406 for an ``Accept`` that names neither format."""
     media_type = FORMATS[body.format] if body.format else _accepted(request.headers.get("accept"))
     explain: dict[str, Any] | None = None
     if body.explain:
