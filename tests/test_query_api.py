@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -15,8 +16,11 @@ import requests
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import icehouse
+from icehouse.lake import Lake
 from tests import fixtures_query_api
 from tests.fixtures_query_api import ARROW, Api
+from tests.fixtures_server import serving
 
 api = fixtures_query_api.api
 
@@ -242,3 +246,17 @@ def test_no_generated_body_is_answered_with_a_5xx(api: Api) -> None:
             error_of(answer, answer.status_code)
 
     check()
+
+
+def test_a_server_allowing_anonymous_access_answers_without_a_token(tmp_path: Path) -> None:
+    home = tmp_path / "lake"
+    Lake.init(home)
+    with Lake.open(home) as lake, serving(lake, allow_anonymous=True) as served:
+        answer = requests.post(
+            served.url("/api/v1/query"), json={"sql": "SELECT 7 AS n"}, timeout=30
+        )
+        with icehouse.connect(served.uri) as connection:
+            table = connection.sql("SELECT 8 AS n")
+
+    assert arrow_of(answer).to_pylist() == [{"n": 7}]
+    assert table.to_pylist() == [{"n": 8}]
