@@ -46,11 +46,11 @@ ALL_PRIVILEGES: dict[SecurableKind, tuple[Privilege, ...]] = {
     SecurableKind.TABLE: _ON_TABLES,
     SecurableKind.VIEW: (P.DESCRIBE, P.SELECT, P.ALTER, P.DROP),
     SecurableKind.COLUMN: (P.SELECT,),
-    SecurableKind.TAG: _ON_NAMESPACES,
+    SecurableKind.TAG: _ON_TABLES,
     SecurableKind.DATA_FILTER: (P.SELECT,),
 }
-"""What ``ALL`` grants on each kind of object: a tag expression matches namespaces as
-well as tables, so it takes what a namespace takes."""
+"""What ``ALL`` grants on each kind of object: creating is granted on the catalog or a
+namespace only, reading a column or a data filter's cells is all they take."""
 
 
 @dataclass(frozen=True)
