@@ -10,6 +10,7 @@ data filter; every other statement one row saying what it did.
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Sequence
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -137,33 +138,59 @@ def _show_grants(lake: Lake, statement: ShowGrants) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=GRANTS_SCHEMA)
 
 
+ROLES_SCHEMA = pa.schema([("name", pa.string()), ("members", pa.list_(pa.string()))])
+"""``SHOW ROLES``: each role and its direct members (``principal ana``, ``role r``)."""
+TAGS_SCHEMA = pa.schema([("key", pa.string()), ("values", pa.list_(pa.string()))])
+DATA_FILTERS_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("table", pa.string()),
+        ("where", pa.string()),
+        ("columns", pa.list_(pa.string())),
+        ("excluding", pa.list_(pa.string())),
+    ]
+)
+"""``SHOW DATA FILTERS``, as ``CREATE DATA FILTER`` says it: the table, the rows
+(``where``, None for all), and the columns listed (``columns``) or left out
+(``excluding``), both None for all; named as they are called now."""
+
+
 def _show(lake: Lake, statement: ShowRoles | ShowTags | ShowDataFilters) -> pa.Table:
-    """One row per role, tag or data filter, one column per field of what the lake
-    lists."""
     governance = lake.governance
-    listed: Sequence[Any]
     if isinstance(statement, ShowRoles):
-        listed = governance.list_roles()
-    elif isinstance(statement, ShowTags):
-        listed = governance.list_tags()
-    else:
-        listed = governance.list_data_filters()
-    return pa.Table.from_pylist([_plain_record(item) for item in listed])
+        roles = [
+            {"name": r.name, "members": [str(m) for m in r.members]}
+            for r in governance.list_roles()
+        ]
+        return pa.Table.from_pylist(roles, schema=ROLES_SCHEMA)
+    if isinstance(statement, ShowTags):
+        tags = [{"key": t.key, "values": list(t.values)} for t in governance.list_tags()]
+        return pa.Table.from_pylist(tags, schema=TAGS_SCHEMA)
+    filters = [
+        {
+            "name": f.name,
+            "table": f.table,
+            "where": _where(lake, f.table, f.row_filter),
+            "columns": list(f.columns) if f.column_mode == "include" else None,
+            "excluding": list(f.columns) if f.column_mode == "exclude" else None,
+        }
+        for f in governance.list_data_filters()
+    ]
+    return pa.Table.from_pylist(filters, schema=DATA_FILTERS_SCHEMA)
 
 
-def _plain_record(item: Any) -> dict[str, Any]:
-    return {f.name: _plain(getattr(item, f.name)) for f in dataclasses.fields(item)}
+def _where(lake: Lake, table: str, row_filter: dict[str, Any] | None) -> str | None:
+    """A stored row filter as SQL over the table's current column names (it is kept by
+    field id); as stored (JSON) when its table is gone."""
+    from icehouse.tables.catalog import find_table
+    from icehouse.tables.row_filters import row_filter_sql
 
-
-def _plain(value: Any) -> Any:
-    """A value Arrow can hold: names of enums and objects as text, sequences as lists."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, Enum):
-        return str(value.value)
-    if isinstance(value, list | tuple | frozenset | set):
-        return [_plain(v) for v in value]
-    return str(value)
+    if row_filter is None:
+        return None
+    found = find_table(lake._catalog, table) if "." in table else None
+    if found is None:
+        return json.dumps(row_filter)
+    return row_filter_sql(row_filter, found.schema())
 
 
 def _named(on: tuple[Securable, ...]) -> list[Securable]:
