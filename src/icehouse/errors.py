@@ -8,6 +8,7 @@ thing the same way.
     IcehouseError
     ├── NotAuthenticated              401  no token, or one expired, revoked or unknown
     ├── Forbidden                     403  the principal may not do this
+    │   └── GrantNotHeld              a grant of what the granter does not hold with grant option
     ├── NotFound                      404
     │   ├── HomeNotFound
     │   ├── NoSuchTable
@@ -16,7 +17,11 @@ thing the same way.
     │   ├── NoSuchSource
     │   ├── LandingNotFound           a source's landing folder does not exist
     │   ├── NoSuchQuarantineRecord
-    │   └── NoSuchPrincipal
+    │   ├── NoSuchPrincipal
+    │   ├── NoSuchRole
+    │   ├── NoSuchTag
+    │   ├── NoSuchDataFilter
+    │   └── NoSuchGrant               a revoke of a grant no one made
     ├── Conflict                      409
     │   ├── TableAlreadyExists
     │   ├── ViewAlreadyExists         a view or a table already has the name
@@ -24,6 +29,9 @@ thing the same way.
     │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
     │   ├── PrincipalAlreadyExists
+    │   ├── RoleAlreadyExists
+    │   ├── TagAlreadyExists
+    │   ├── DataFilterAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -46,6 +54,9 @@ thing the same way.
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
     │   ├── ConflictingProperties     422  keys both removed and set in one update
     │   ├── IdempotencyKeyReused      422  an Idempotency-Key sent with a different request
+    │   ├── RoleCycle                 a role made a member of itself, directly or not
+    │   ├── InvalidGrant              a privilege that means nothing on that kind of object
+    │   ├── InvalidTagValue           a tag value its key does not allow
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
@@ -93,6 +104,11 @@ class Forbidden(IcehouseError):
         self.principal = principal
         self.action = action
         self.resource = resource
+
+
+class GrantNotHeld(Forbidden):
+    """A grant (or revoke) of what the granter neither holds with grant option nor may
+    manage (MANAGE_GRANTS on the catalog)."""
 
 
 class NotFound(IcehouseError):
@@ -159,6 +175,33 @@ class NoSuchPrincipal(NotFound):
         self.principal = principal
 
 
+class NoSuchRole(NotFound):
+    def __init__(self, message: str, *, role: str) -> None:
+        super().__init__(message)
+        self.role = role
+
+
+class NoSuchTag(NotFound):
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class NoSuchDataFilter(NotFound):
+    def __init__(self, message: str, *, data_filter: str) -> None:
+        super().__init__(message)
+        self.data_filter = data_filter
+
+
+class NoSuchGrant(NotFound):
+    """A revoke that matches no grant (of this granter, unless it manages grants)."""
+
+    def __init__(self, message: str, *, grantee: str, securable: str) -> None:
+        super().__init__(message)
+        self.grantee = grantee
+        self.securable = securable
+
+
 class Conflict(IcehouseError):
     status = 409
     error_type = "AlreadyExistsException"
@@ -204,6 +247,24 @@ class PrincipalAlreadyExists(Conflict):
     def __init__(self, message: str, *, principal: str) -> None:
         super().__init__(message)
         self.principal = principal
+
+
+class RoleAlreadyExists(Conflict):
+    def __init__(self, message: str, *, role: str) -> None:
+        super().__init__(message)
+        self.role = role
+
+
+class TagAlreadyExists(Conflict):
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class DataFilterAlreadyExists(Conflict):
+    def __init__(self, message: str, *, data_filter: str) -> None:
+        super().__init__(message)
+        self.data_filter = data_filter
 
 
 class CommitConflict(Conflict):
@@ -302,6 +363,29 @@ class IdempotencyKeyReused(InvalidInput):
     def __init__(self, message: str, *, key: str) -> None:
         super().__init__(message)
         self.key = key
+
+
+class RoleCycle(InvalidInput):
+    """Role ``role`` would become a member of itself through ``member``."""
+
+    def __init__(self, message: str, *, role: str, member: str) -> None:
+        super().__init__(message)
+        self.role = role
+        self.member = member
+
+
+class InvalidGrant(InvalidInput):
+    def __init__(self, message: str, *, privilege: str, securable: str) -> None:
+        super().__init__(message)
+        self.privilege = privilege
+        self.securable = securable
+
+
+class InvalidTagValue(InvalidInput):
+    def __init__(self, message: str, *, key: str, value: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
 
 
 class InvalidConfig(InvalidInput):
@@ -506,30 +590,38 @@ __all__ = [
     "Conflict",
     "ConflictingProperties",
     "CopiedHome",
+    "DataFilterAlreadyExists",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
     "Forbidden",
     "GovernanceSyntaxError",
+    "GrantNotHeld",
     "HomeNotFound",
     "IcehouseError",
     "IdempotencyKeyReused",
     "InputFileError",
     "InvalidConfig",
     "InvalidDuration",
+    "InvalidGrant",
     "InvalidInput",
     "InvalidMapping",
     "InvalidPartitionSpec",
     "InvalidSchema",
     "InvalidSortOrder",
+    "InvalidTagValue",
     "LandingNotFound",
     "MaintenanceBusy",
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
+    "NoSuchDataFilter",
+    "NoSuchGrant",
     "NoSuchNamespace",
     "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
+    "NoSuchRole",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchTag",
     "NoSuchView",
     "NotAuthenticated",
     "NotFound",
@@ -538,6 +630,8 @@ __all__ = [
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
+    "RoleAlreadyExists",
+    "RoleCycle",
     "ServiceUnavailable",
     "SourceAlreadyExists",
     "SourceInUse",
@@ -546,6 +640,7 @@ __all__ = [
     "StorageUnavailable",
     "TableAlreadyExists",
     "TableInUse",
+    "TagAlreadyExists",
     "UnreadableFile",
     "UnsafeMaintenance",
     "ViewAlreadyExists",

@@ -32,6 +32,7 @@ from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
 from icehouse.govern.authz import OWNER, Principal
+from icehouse.govern.store import PolicyCache
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
@@ -47,11 +48,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from icehouse.govern.access import TableAccess
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
+    from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
+    from icehouse.tables.identity import UuidIndex
     from icehouse.tables.manifest_cache import ManifestCache
 
 GROUPS = (
@@ -65,6 +69,7 @@ GROUPS = (
     "principals",
     "idempotency",
     "metrics",
+    "governance",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
@@ -92,6 +97,9 @@ class Lake:
         self._query_session: QuerySession | None = None
         self._query_session_lock = threading.Lock()
         self._manifest_cache: ManifestCache | None = None
+        self._policies = PolicyCache()
+        """The policy decisions are made with, shared by every view of this lake."""
+        self._uuid_index: UuidIndex | None = None
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -143,6 +151,13 @@ class Lake:
         from icehouse.lake.catalog_requests import LakeMetrics
 
         return LakeMetrics(self)
+
+    @functools.cached_property
+    def governance(self) -> LakeGovernance:
+        """Roles, grants, tags and data filters."""
+        from icehouse.lake.governance import LakeGovernance
+
+        return LakeGovernance(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -283,6 +298,16 @@ class Lake:
                 self._manifest_cache = ManifestCache()
             return self._manifest_cache
 
+    @property
+    def _uuids(self) -> UuidIndex:
+        """Which table or view each metadata file belongs to (UUID → current name)."""
+        with self._opening:
+            if self._uuid_index is None:
+                from icehouse.tables.identity import UuidIndex
+
+                self._uuid_index = UuidIndex()
+            return self._uuid_index
+
     @governed("lake.reload_config")
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
@@ -409,6 +434,45 @@ class Lake:
             session=self._queries,
             system=self._system_tables(),
         )
+
+    @governed("table.access", on="name")
+    def table_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
+        """What this lake's principal may SELECT of table ``name``, cell set by cell set
+        (``govern/access.py``): what the query engine filters and masks the table with.
+
+        Args: ``name``, ``namespace.table``; ``as_definer``, a view's owner: the access
+        that principal holds with grant option (a view runs with its definer's rights,
+        limited to what the definer could grant).
+        Returns: the access (``denied`` when none; ``unrestricted`` for an administrator
+        or the table's owner).
+        Raises: Forbidden (the principal may not describe the table, or there is none:
+        "not found or not permitted"), NoSuchTable (an administrator asking)."""
+        from icehouse.govern.access import CellSet, TableAccess
+        from icehouse.govern.objects import SecurableKind
+        from icehouse.govern.records import ObjectPath
+        from icehouse.tables.catalog import split_name
+        from icehouse.tables.identity import table_identity
+
+        namespace, table = split_name(name)
+        found = table_identity(self._catalog, (namespace,), table)
+        principal = as_definer or self.principal.name
+        if (as_definer is None and self.principal.admin) or self._is_admin(as_definer):
+            return TableAccess(found.uuid, (CellSet(None, None, f"table {name}"),))
+        path = ObjectPath((namespace,), found.uuid, name, SecurableKind.TABLE)
+        policy = self._policies.current(self._engine)
+        return policy.table_access(
+            principal, path, found.all_field_ids, as_definer=as_definer is not None
+        )
+
+    def _is_admin(self, name: str | None) -> bool:
+        """Whether ``name`` (a view's owner) is an administrator, now."""
+        if name is None:
+            return False
+        if name == OWNER.name:
+            return True
+        from icehouse.govern.principals import is_admin
+
+        return is_admin(self._engine, name)
 
     def _system_tables(self) -> dict[str, Callable[[], pa.Table]]:
         """What SQL can read besides the tables: the state database's records, read

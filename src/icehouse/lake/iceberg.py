@@ -11,7 +11,9 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
+from icehouse.lake.authz_scope import record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
@@ -43,7 +45,9 @@ class LakeNamespaces:
     def list(self, parent: Namespace = ()) -> list[Namespace]:
         """Returns: the namespaces directly under ``parent`` (default: the top level),
         sorted. Raises: NoSuchNamespace."""
-        return namespaces.list_namespaces(self._lake._catalog, parent)
+        found = namespaces.list_namespaces(self._lake._catalog, parent)
+        shown = visible(self._lake, SecurableKind.NAMESPACE, [".".join(n) for n in found])
+        return [n for n in found if ".".join(n) in shown]
 
     @governed("namespace.create", on="namespace")
     def create(
@@ -96,7 +100,9 @@ class LakeIceberg:
     @governed("table.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
         """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace."""
-        return catalog_tables.list_tables(self._lake._catalog, namespace)
+        found = catalog_tables.list_tables(self._lake._catalog, namespace)
+        shown = visible(self._lake, SecurableKind.TABLE, [".".join((*namespace, t)) for t in found])
+        return [t for t in found if ".".join((*namespace, t)) in shown]
 
     @governed("table.create", on=("namespace", "name"))
     def create(
@@ -106,7 +112,10 @@ class LakeIceberg:
         win); with ``stage``, only describe the table a later commit will create.
 
         Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
-        return catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+        state = catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+        if not stage:
+            record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))
+        return state
 
     @governed("table.describe", on=("namespace", "name"))
     def load(
