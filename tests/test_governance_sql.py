@@ -170,7 +170,7 @@ def test_tags_are_created_set_granted_on_and_dropped(analysts: Lake) -> None:
     assert rows(analysts, "CREATE TAG level VALUES ('public', 'internal')") == [
         {"status": "created tag level with values 'public', 'internal'"}
     ]
-    assert rows(analysts, "SHOW TAGS") == [{"key": "level", "values": ["internal", "public"]}]
+    assert rows(analysts, "SHOW TAGS") == [{"key": "level", "values": ["public", "internal"]}]
     assert rows(analysts, "ALTER NAMESPACE logs SET TAG level = 'public'") == [
         {"status": "set tag level = 'public' on namespace logs"}
     ]
@@ -253,5 +253,5 @@ def test_the_piped_shell_runs_governance_statements_in_order(
     assert result.exit_code == 1
     assert "namespace logs" in result.stdout
     assert one_line(result.stderr) == (
-        "Error in statement 4 (line 4): expected GRANT at line 1, column 58, found 'OPTION'"
+        "Error in statement 4 (line 4): expected GRANT at line 1, column 57, found 'OPTION'"
     )
