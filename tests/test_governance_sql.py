@@ -219,6 +219,25 @@ def test_data_filters_show_as_created_and_their_grants_go_with_them(analysts: La
     assert rows(analysts, "SHOW GRANTS TO ROLE analysts") == []
 
 
+def test_statements_keep_their_grants_in_a_postgresql_state_database(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    Lake.init(tmp_path / "lake")
+    with Lake.open(tmp_path / "lake") as lake:
+        lake.tables.create("logs.events", schema=fixtures_lake.EVENTS_SCHEMA)
+        for statement in (
+            "CREATE ROLE analysts",
+            "CREATE DATA FILTER europe ON logs.events WHERE country = 'de' COLUMNS (id)",
+            "GRANT SELECT ON DATA FILTER europe TO ROLE analysts WITH GRANT OPTION",
+        ):
+            lake.sql(statement)
+    with Lake.open(tmp_path / "lake") as reopened:
+        assert rows(reopened, "SHOW GRANTS") == [
+            grant("role analysts", "SELECT", "data filter europe", option=True)
+        ]
+
+
 # --- icehouse sql --------------------------------------------------------------------------
 
 
