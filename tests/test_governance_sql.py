@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from icehouse.errors import GovernanceSyntaxError, QueryError
+from icehouse.errors import GovernanceSyntaxError, InvalidInput, QueryError
 from icehouse.lake import Lake
 from tests import fixtures_lake
 from tests.test_sql_cli import one_line, run
@@ -126,6 +126,18 @@ def test_grants_on_a_table_and_on_columns_show_as_granted(analysts: Lake) -> Non
         {"status": "revoked SELECT on column logs.events.id from principal ana"}
     ]
     assert rows(analysts, "SHOW GRANTS TO PRINCIPAL ana") == [ana_country]
+
+
+def test_a_column_list_with_a_misspelt_column_grants_none(analysts: Lake) -> None:
+    with pytest.raises(InvalidInput, match=r"table 'logs\.events' has no column 'nope'"):
+        analysts.sql("GRANT SELECT ON TABLE logs.events (id, nope) TO ROLE analysts")
+    assert rows(analysts, "SHOW GRANTS") == []
+    analysts.sql("GRANT SELECT ON TABLE logs.events (id) TO ROLE analysts")
+    with pytest.raises(InvalidInput, match="has no column 'nope'"):
+        analysts.sql("REVOKE SELECT (id, nope) ON TABLE logs.events FROM ROLE analysts")
+    assert rows(analysts, "SHOW GRANTS") == [
+        grant("role analysts", "SELECT", "column logs.events.id")
+    ]
 
 
 def test_all_on_the_catalog_grants_every_privilege_but_managing_grants(analysts: Lake) -> None:

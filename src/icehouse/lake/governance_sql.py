@@ -84,11 +84,13 @@ def _change(lake: Lake, statement: Statement) -> str:
             governance.revoke_role(role, from_)
             return f"revoked role {role} from {from_}"
         case Grant(privileges, on, to, with_grant_option):
+            _resolve_all(lake, on)
             for securable in _named(on):
                 governance.grant(privileges, securable, to, with_grant_option=with_grant_option)
             option = " with grant option" if with_grant_option else ""
             return f"granted {_words(privileges)} on {_objects(on)} to {to}{option}"
         case Revoke(privileges, on, from_):
+            _resolve_all(lake, on)
             for securable in _named(on):
                 governance.revoke(privileges, securable, from_)
             return f"revoked {_words(privileges)} on {_objects(on)} from {from_}"
@@ -113,6 +115,16 @@ def _change(lake: Lake, statement: Statement) -> str:
             governance.drop_data_filter(name)
             return f"dropped data filter {name}"
     raise AssertionError(f"no change is made for {statement!r}")  # SHOWs are not changes
+
+
+def _resolve_all(lake: Lake, on: tuple[Securable, ...]) -> None:
+    """Look up every column of a column list before granting or revoking on any, so that
+    a misspelt column changes nothing (each column is its own grant).
+
+    Raises: NoSuchTable, InvalidInput (a column the table does not have)."""
+    if len(on) > 1:
+        for securable in on:
+            lake.governance.show_grants(on=securable)
 
 
 def _show_grants(lake: Lake, statement: ShowGrants) -> pa.Table:
