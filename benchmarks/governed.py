@@ -13,6 +13,19 @@ change of the policy version costs once), the version check every decision makes
 and a governed ``Lake`` call end to end, beside the same call as the administrator.
 The goal: a decision under 1 ms.
 
+``queries``: Q1–Q5 of the CDN workload (``icehouse.demo.queries``) through the query
+API of a real ``icehouse serve`` (a subprocess), each through ``icehouse.connect``, as
+the administrator (the baseline), as a principal with a plain SELECT grant on the table,
+and as a principal whose role holds a data filter: a row filter every row passes
+(``customer_id >= 0``, so that all three lines compute the same answers) excluding a
+column added for the benchmark (``internal_note``, which Q1–Q5 do not read). Medians of
+``--runs`` runs, interleaved (run, query, principal), with the ratio to the baseline;
+the goal: governed <= 1.10x. The table (``--rows`` rows over 14 days, as
+``benchmarks/queries.py`` builds it, plus ``internal_note``) is built once under
+``--data``.
+
+    python benchmarks/governed.py --sections queries --rows 2000000 --runs 5
+
 A section is a function of the parsed arguments that prints its own table; add one to
 ``SECTIONS``.
 """
@@ -20,18 +33,32 @@ A section is a function of the parsed arguments that prints its own table; add o
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
+import shutil
+import socket
+import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
+import pyarrow as pa  # noqa: E402
+
+import icehouse  # noqa: E402
 from common import table_print  # noqa: E402
+from icehouse.demo.queries import WorkloadQuery, workload  # noqa: E402
+from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.govern import principals, store  # noqa: E402
 from icehouse.govern.authz import Principal  # noqa: E402
 from icehouse.govern.objects import (  # noqa: E402
@@ -45,6 +72,10 @@ from icehouse.govern.policy import Policy  # noqa: E402
 from icehouse.govern.records import ObjectPath, tag_expression_key  # noqa: E402
 from icehouse.lake import Lake  # noqa: E402
 from icehouse.state import models  # noqa: E402
+from icehouse.tables.catalog import load_table  # noqa: E402
+from icehouse.tables.commit import append_files  # noqa: E402
+from icehouse.tables.writer import TableWriter  # noqa: E402
+from queries import DAYS, START, day_rows, same_answer  # noqa: E402
 
 GOAL_MS = 1.0
 NAMESPACES = 50
@@ -267,7 +298,173 @@ def most_connected(policy: Policy) -> str:
     return max(counts, key=lambda name: counts[name])
 
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"authz": authz}
+# -- queries: Q1–Q5 through the query API ---------------------------------------------------
+
+QUERIES_GOAL = 1.10
+EXCLUDED = "internal_note"
+"""The column added for the benchmark, excluded by the filtered principal's data filter."""
+EVERY_ROW = "customer_id >= 0"
+"""The data filter's row filter: a real predicate, which every row of the demo passes."""
+ADMIN, PLAIN, FILTERED = "administrator", "SELECT grant", "row filter + excluded column"
+GOVERNED_BUILD = 1  # bump when the table's layout changes, so cached homes are rebuilt
+
+
+def build_governed_table(home: Path, rows: int, seed: int) -> None:
+    """``demo.requests`` with ``internal_note``, one sorted commit per day, unless
+    ``home`` already holds exactly that."""
+    marker = home / "bench-governed.json"
+    wanted = {"rows": rows, "seed": seed, "days": DAYS, "v": GOVERNED_BUILD}
+    if marker.exists() and json.loads(marker.read_text()) == wanted:
+        return
+    if home.exists():
+        shutil.rmtree(home)
+    Lake.init(home)
+    with Lake.open(home) as lake:
+        lake.tables.create(
+            TABLE,
+            schema={**SCHEMA, EXCLUDED: "string"},
+            partition=["day(requested_at)"],
+            sort="customer_id, requested_at",
+        )
+        per_day = [rows // DAYS + (1 if i < rows % DAYS else 0) for i in range(DAYS)]
+        for index, count in enumerate(per_day):
+            table = day_rows(index, count, seed)
+            notes = [f"note {index}-{i}" for i in range(table.num_rows)]
+            table = table.append_column(EXCLUDED, pa.array(notes, pa.string()))
+            writer = TableWriter(
+                load_table(lake._catalog, TABLE), name_prefix=f"d{index:02d}", buffer_bytes=1 << 40
+            )
+            writer.write(table)
+            append_files(
+                lambda: load_table(lake._catalog, TABLE),
+                writer.close(),
+                batch_id=uuid.uuid4().hex,
+                writer_id="benchmarks/governed.py",
+                seq=index + 1,
+                summary={"icehouse.rows": str(table.num_rows)},
+            )
+            print(f"  day {index + 1:2d}/{DAYS}: {table.num_rows:,} rows", flush=True)
+    marker.write_text(json.dumps(wanted))
+
+
+def grant_principals(lake: Lake) -> dict[str, str]:
+    """A fresh principal per line (earlier runs' are replaced): who -> credential."""
+    rules = lake.governance
+    for name in ("bench-admin", "bench-plain", "bench-filtered"):
+        if any(p.name == name for p in lake.principals.list()):
+            lake.principals.delete(name)
+    for role in rules.list_roles():
+        if role.name == "bench_filtered":
+            rules.drop_role(role.name)
+    for data_filter in rules.list_data_filters():
+        if data_filter.name == "bench_every_row":
+            rules.drop_data_filter(data_filter.name)
+    made = {
+        ADMIN: lake.principals.create("bench-admin", admin=True),
+        PLAIN: lake.principals.create("bench-plain"),
+        FILTERED: lake.principals.create("bench-filtered"),
+    }
+    rules.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.TABLE, TABLE),
+        Grantee(GranteeKind.PRINCIPAL, "bench-plain"),
+    )
+    rules.create_role("bench_filtered")
+    rules.grant_role("bench_filtered", Grantee(GranteeKind.PRINCIPAL, "bench-filtered"))
+    rules.create_data_filter("bench_every_row", TABLE, where=EVERY_ROW, excluding=[EXCLUDED])
+    rules.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.DATA_FILTER, "bench_every_row"),
+        Grantee(GranteeKind.ROLE, "bench_filtered"),
+    )
+    return {who: f"{c.client_id}:{c.client_secret}" for who, c in made.items()}
+
+
+@contextmanager
+def icehouse_serve(home: Path) -> Iterator[str]:
+    """``icehouse serve`` on a free port in a subprocess, until the block ends."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    command = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
+    log = home.parent / "governed-serve.log"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [*command, "serve", "--home", str(home), "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(
+                        f"icehouse serve did not start:\n{log.read_text()}"
+                    ) from None
+                time.sleep(0.2)
+        yield url
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def queries(args: argparse.Namespace) -> None:
+    """Q1–Q5 through the query API, administrator vs governed (see the docstring)."""
+    home = args.data / f"governed-{args.rows}"
+    args.data.mkdir(parents=True, exist_ok=True)
+    build_governed_table(home, args.rows, args.seed)
+    with Lake.open(home) as lake:
+        credentials = grant_principals(lake)
+    plan = workload(START)
+    seconds: dict[tuple[str, str], list[float]] = {}
+    answers: dict[tuple[str, str], pa.Table] = {}
+    with icehouse_serve(home) as url:
+        connections = {who: icehouse.connect(url, c) for who, c in credentials.items()}
+        for run in range(args.runs + 1):  # run 0 warms the server's caches, untimed
+            for query in plan:
+                for who, connection in connections.items():
+                    started = time.perf_counter()
+                    table = connection.sql(query.sql)
+                    elapsed = time.perf_counter() - started
+                    if run:
+                        seconds.setdefault((query.name, who), []).append(elapsed)
+                    answers[(query.name, who)] = table
+        for connection in connections.values():
+            connection.close()
+    report_queries(plan, seconds, answers, credentials, args.runs)
+
+
+def report_queries(
+    plan: list[WorkloadQuery],
+    seconds: dict[tuple[str, str], list[float]],
+    answers: dict[tuple[str, str], pa.Table],
+    credentials: dict[str, str],
+    runs: int,
+) -> None:
+    rows, worst = [], 0.0
+    for query in plan:
+        name = query.name
+        baseline = statistics.median(seconds[(name, ADMIN)])
+        for who in credentials:
+            median = statistics.median(seconds[(name, who)])
+            same = same_answer(answers[(name, who)], answers[(name, ADMIN)])
+            ratio = median / baseline
+            worst = max(worst, ratio) if who != ADMIN else worst
+            rows.append(
+                [name, who, f"{median * 1000:,.1f}", f"{ratio:.2f}x", "yes" if same else "NO"]
+            )
+    table_print(["query", "as", f"median ms ({runs} runs)", "vs admin", "same rows"], rows)
+    verdict = "within" if worst <= QUERIES_GOAL else "OVER"
+    print(f"\nworst governed ratio {worst:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
+
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"authz": authz, "queries": queries}
 """Section name → the function that runs and prints it, in the order they run."""
 
 
@@ -282,6 +479,14 @@ def main() -> None:
     )
     parser.add_argument("--rounds", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--rows", type=int, default=5_000_000, help="queries: table rows")
+    parser.add_argument("--runs", type=int, default=5, help="queries: timed runs per query")
+    parser.add_argument(
+        "--data",
+        type=Path,
+        default=Path("/tmp/icehouse-bench-governed"),
+        help="queries: where the table is built once and kept",
+    )
     args = parser.parse_args()
     wanted = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in wanted if s not in SECTIONS]

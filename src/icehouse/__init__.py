@@ -1,7 +1,8 @@
 """icehouse: a streaming lakehouse for Python people.
 
-The public surface is the ``Lake`` facade, its configuration types, reports, and the
-exception tree; everything else is an implementation module.
+The public surface is the ``Lake`` facade, its configuration types, reports, the
+exception tree, and ``connect`` (SQL against an ``icehouse serve``); everything else is
+an implementation module.
 
 Only the exception tree is imported with the package. ``Lake``, the configuration types,
 ``IngestReport`` and ``__version__`` are imported when first asked for: they bring in
@@ -34,6 +35,7 @@ from icehouse.errors import (
     IdempotencyKeyReused,
     InputFileError,
     InvalidConfig,
+    InvalidCredential,
     InvalidDuration,
     InvalidGrant,
     InvalidInput,
@@ -65,6 +67,7 @@ from icehouse.errors import (
     RewriteConflict,
     RoleAlreadyExists,
     RoleCycle,
+    ServerUnavailable,
     ServiceUnavailable,
     SourceAlreadyExists,
     SourceInUse,
@@ -80,6 +83,7 @@ from icehouse.errors import (
 )
 
 if TYPE_CHECKING:
+    from icehouse.client import Connection, connect
     from icehouse.config import ColumnMapping, IngestConfig, LakeConfig, SourceConfig
     from icehouse.ingest.report import IngestReport
     from icehouse.lake import InitResult, Lake
@@ -87,6 +91,8 @@ if TYPE_CHECKING:
     __version__: str
 
 _LAZY = {
+    "Connection": "icehouse.client",
+    "connect": "icehouse.client",
     "ColumnMapping": "icehouse.config",
     "IngestConfig": "icehouse.config",
     "LakeConfig": "icehouse.config",
@@ -135,6 +141,7 @@ __all__ = [
     "ConfirmationRequired",
     "Conflict",
     "ConflictingProperties",
+    "Connection",
     "CopiedHome",
     "DataFilterAlreadyExists",
     "EqualityDeletesUnsupported",
@@ -150,6 +157,7 @@ __all__ = [
     "InitResult",
     "InputFileError",
     "InvalidConfig",
+    "InvalidCredential",
     "InvalidDuration",
     "InvalidGrant",
     "InvalidInput",
@@ -183,6 +191,7 @@ __all__ = [
     "RewriteConflict",
     "RoleAlreadyExists",
     "RoleCycle",
+    "ServerUnavailable",
     "ServiceUnavailable",
     "SourceAlreadyExists",
     "SourceConfig",
@@ -196,4 +205,5 @@ __all__ = [
     "UnreadableFile",
     "UnsafeMaintenance",
     "ViewAlreadyExists",
+    "connect",
 ]

@@ -51,6 +51,7 @@ thing the same way.
     │   │   ├── EqualityDeletesUnsupported
     │   │   └── GovernanceSyntaxError  a GRANT, CREATE ROLE... that does not parse
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
+    │   ├── InvalidCredential         a client credential that is malformed or kept unsafely
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
     │   ├── ConflictingProperties     422  keys both removed and set in one update
     │   ├── IdempotencyKeyReused      422  an Idempotency-Key sent with a different request
@@ -63,7 +64,8 @@ thing the same way.
     │   └── UnreadableFile
     ├── ServiceUnavailable            503  a service icehouse depends on does not answer now
     │   ├── StateDatabaseUnavailable
-    │   └── StorageUnavailable
+    │   ├── StorageUnavailable
+    │   └── ServerUnavailable         an icehouse server a client connects to
     ├── StateError                    500  the state database is not what this version expects
     ├── CommitUncertain               500  a commit reported as failed may have landed (not retried)
     └── ProofFailed                   500  a rewrite's output differs from its input (not committed)
@@ -468,6 +470,17 @@ class FilterNotTranslatable(InvalidInput):
         self.term = term
 
 
+class InvalidCredential(InvalidInput):
+    """A client credential that cannot be used: not ``CLIENT_ID:CLIENT_SECRET``, or a
+    credential file that is missing or that other users may read (a secret they could
+    copy is refused, as ssh refuses such a private key). ``where`` says where it came
+    from: an option, an environment variable or a file's path."""
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
+
+
 class ConfirmationRequired(InvalidInput):
     """A command that destroys something was not confirmed, and there is no terminal to
     ask on (a script, a pipe): the message names the flag that confirms it."""
@@ -553,6 +566,13 @@ class StorageUnavailable(ServiceUnavailable):
     service: Literal["storage"] = "storage"
 
 
+class ServerUnavailable(ServiceUnavailable):
+    """``where`` is the URL of the icehouse server a client (``icehouse.connect``,
+    ``icehouse sql --server``) could not reach or that answered with a 5xx."""
+
+    service: Literal["icehouse server"] = "icehouse server"
+
+
 class StateError(IcehouseError):
     pass
 
@@ -601,6 +621,7 @@ __all__ = [
     "IdempotencyKeyReused",
     "InputFileError",
     "InvalidConfig",
+    "InvalidCredential",
     "InvalidDuration",
     "InvalidGrant",
     "InvalidInput",
@@ -632,6 +653,7 @@ __all__ = [
     "RewriteConflict",
     "RoleAlreadyExists",
     "RoleCycle",
+    "ServerUnavailable",
     "ServiceUnavailable",
     "SourceAlreadyExists",
     "SourceInUse",

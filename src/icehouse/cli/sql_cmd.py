@@ -3,16 +3,29 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 from rich.console import Console
 
 from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
 from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
+from icehouse.cli.remote import (
+    CredentialFileOption,
+    CredentialOption,
+    ServerOption,
+    open_server,
+)
 from icehouse.cli.render import render_arrow, render_plans
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+    from icehouse.query.sql import QueryResult
 
 
 class SqlFormat(StrEnum):
@@ -45,6 +58,34 @@ def _out_format(output: Output, out: Path, format: SqlFormat | None) -> FileForm
     if format == SqlFormat.table:
         raise _usage_error(output, f"--format table is for the screen; --out writes {_EXTENSIONS}")
     return FileFormat(format.value)
+
+
+class Queries(Protocol):
+    """What one query needs: a local ``Lake`` or a server (``cli.remote``)."""
+
+    def sql(self, text: str) -> pa.Table: ...
+
+    def explain(self, text: str) -> QueryResult: ...
+
+
+@contextmanager
+def _queries(
+    home: Path | None,
+    server: str | None,
+    credential: str | None,
+    credential_file: Path | None,
+    output: Output,
+) -> Iterator[Queries]:
+    if server is None:
+        if credential is not None or credential_file is not None:
+            raise _usage_error(output, "--credential and --credential-file go with --server")
+        with open_lake(home, output) as lake:
+            yield lake
+        return
+    if home is not None:
+        raise _usage_error(output, "--server runs the SQL on the server: leave out --home")
+    with open_server(server, credential, credential_file, output) as remote:
+        yield remote
 
 
 def sql(
@@ -82,6 +123,9 @@ def sql(
             show_default=False,
         ),
     ] = None,
+    server: ServerOption = None,
+    credential: CredentialOption = None,
+    credential_file: CredentialFileOption = None,
 ) -> None:
     """Run SQL over the lake; with no query, start a SQL shell.
 
@@ -105,6 +149,12 @@ def sql(
 
         icehouse sql
         icehouse sql < report.sql
+
+    --server URL runs the SQL on an `icehouse serve` as the principal of the
+    credential ($ICEHOUSE_CREDENTIAL, or a file only you may read), with the
+    same output:
+
+        ICEHOUSE_CREDENTIAL=ID:SECRET icehouse sql --server http://127.0.0.1:8181 "SELECT 1"
     """
     if out is not None and _given_before_the_command(ctx, "format"):
         format = None  # `icehouse --format json sql ... --out x.parquet` writes Parquet
@@ -117,14 +167,16 @@ def sql(
     if query is None:
         if out is not None or format is not None:
             raise _usage_error(output, "--out and --format need a query; the shell prints tables")
+        if server is not None:
+            raise _usage_error(output, "the shell works on a local home; give --server a query")
         _shell(home, output, explain=explain)
         return
     if out is None and format == SqlFormat.parquet:
         raise _usage_error(output, f"--format {format} needs --out FILE")
     out_format = _out_format(output, out, format) if out is not None else None
-    with open_lake(home, output) as lake:
-        answer = lake.explain(query) if explain else None
-        result = answer.table if answer is not None else lake.sql(query)
+    with _queries(home, server, credential, credential_file, output) as queries:
+        answer = queries.explain(query) if explain else None
+        result = answer.table if answer is not None else queries.sql(query)
         if out is not None and out_format is not None:
             write_file(result, out, out_format)
             if answer is not None:

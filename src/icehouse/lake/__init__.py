@@ -394,10 +394,12 @@ class Lake:
         (False reads every file, which must give the same rows).
         Returns: the rows as a pyarrow Table (a governance statement's: the rows of a
         SHOW, else one ``status`` row).
-        Raises: QueryError (DuckDB's message, or an unsupported statement),
-        GovernanceSyntaxError (a governance statement that does not parse),
-        EqualityDeletesUnsupported, NoSuchTable (a DELETE's table), and what
-        ``lake.governance`` raises for a governance statement."""
+        Raises: QueryError (DuckDB's message, or an unsupported statement; for a governed
+        principal also a table not found or not permitted, a statement that is not a
+        read, a DELETE through filtered access), GovernanceSyntaxError (a governance
+        statement that does not parse), EqualityDeletesUnsupported, NoSuchTable (a
+        DELETE's table), Forbidden, and what ``lake.governance`` raises for a governance
+        statement."""
         from icehouse.govern.statements import parse_statement
 
         statement = parse_statement(text)
@@ -405,11 +407,7 @@ class Lake:
             from icehouse.lake.governance_sql import run_statement
 
             return run_statement(self, statement)
-        from icehouse.query.sql import run_sql
-
-        return run_sql(
-            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
-        ).table
+        return self._run(text, prune=prune, explain=False).table
 
     @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -422,18 +420,49 @@ class Lake:
         Raises: QueryError (also for a governance statement: it reads no table),
         EqualityDeletesUnsupported."""
         from icehouse.govern.statements import parse_statement
-        from icehouse.query.sql import run_sql
 
         parse_statement(text, explain=True)  # refuses GRANT..., passes anything else
+        return self._run(text, prune=prune, explain=True)
 
-        return run_sql(
+    def _run(self, text: str, *, prune: bool, explain: bool) -> QueryResult:
+        """An administrator's statement runs on the lake's own connection; a governed
+        principal's on a sandbox that holds only what its grants show
+        (``query/governed.py``)."""
+        if self.principal.admin:
+            from icehouse.query.sql import run_sql
+
+            return run_sql(
+                self._catalog,
+                text,
+                prune=prune,
+                explain=explain,
+                session=self._queries,
+                system=self._system_tables(),
+            )
+        from icehouse.query.governed import run_governed_sql
+
+        return run_governed_sql(
             self._catalog,
             text,
-            prune=prune,
-            explain=True,
+            self._readable_access,
             session=self._queries,
-            system=self._system_tables(),
+            delete=self.delete,
+            prune=prune,
+            explain=explain,
         )
+
+    def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
+        """``table_access`` for the query engine, which asks it of every table it
+        considers (those a statement names, and those an error's hint could suggest): a
+        table the principal may not describe is one it cannot read, told apart from a
+        missing one by nothing, so that neither a refusal nor a hint names it."""
+        from icehouse.errors import Forbidden
+        from icehouse.govern.access import TableAccess
+
+        try:
+            return self.table_access(name, as_definer=as_definer)
+        except Forbidden:
+            return TableAccess("", ())
 
     @governed("table.access", on="name")
     def table_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
