@@ -37,17 +37,17 @@ from icehouse.govern.objects import (
 )
 from icehouse.govern.sql_tokens import Cursor, Kind, Token
 
-P = Privilege
-_ON_TABLES = (P.DESCRIBE, P.SELECT, P.INSERT, P.DELETE, P.ALTER, P.DROP)
-_ON_NAMESPACES = (*_ON_TABLES, P.CREATE_NAMESPACE, P.CREATE_TABLE, P.CREATE_VIEW)
+_P = Privilege
+_ON_TABLES = (_P.DESCRIBE, _P.SELECT, _P.INSERT, _P.DELETE, _P.ALTER, _P.DROP)
+_ON_NAMESPACES = (*_ON_TABLES, _P.CREATE_NAMESPACE, _P.CREATE_TABLE, _P.CREATE_VIEW)
 ALL_PRIVILEGES: dict[SecurableKind, tuple[Privilege, ...]] = {
-    SecurableKind.CATALOG: (*_ON_NAMESPACES, P.DATA_LOCATION_ACCESS),
+    SecurableKind.CATALOG: (*_ON_NAMESPACES, _P.DATA_LOCATION_ACCESS),
     SecurableKind.NAMESPACE: _ON_NAMESPACES,
     SecurableKind.TABLE: _ON_TABLES,
-    SecurableKind.VIEW: (P.DESCRIBE, P.SELECT, P.ALTER, P.DROP),
-    SecurableKind.COLUMN: (P.SELECT,),
+    SecurableKind.VIEW: (_P.DESCRIBE, _P.SELECT, _P.ALTER, _P.DROP),
+    SecurableKind.COLUMN: (_P.SELECT,),
     SecurableKind.TAG: _ON_TABLES,
-    SecurableKind.DATA_FILTER: (P.SELECT,),
+    SecurableKind.DATA_FILTER: (_P.SELECT,),
 }
 """What ``ALL`` grants on each kind of object: creating is granted on the catalog or a
 namespace only, reading a column or a data filter's cells is all they take."""

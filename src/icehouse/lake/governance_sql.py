@@ -12,13 +12,12 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Sequence
-from enum import Enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, assert_never
 
 import pyarrow as pa
 
 from icehouse.config import CATALOG_NAME
-from icehouse.govern.objects import Securable, SecurableKind
+from icehouse.govern.objects import Privilege, Securable, SecurableKind
 from icehouse.govern.statements import (
     CreateDataFilter,
     CreateRole,
@@ -59,7 +58,7 @@ def run_statement(lake: Lake, statement: Statement) -> pa.Table:
     """Run ``statement`` as ``lake``'s principal.
 
     Returns: the rows of a SHOW, or one row (``status``) saying what was done.
-    Raises: whatever ``lake.governance`` raises (Forbidden, RoleNotFound...)."""
+    Raises: what ``lake.governance`` raises (Forbidden, NoSuchRole, GrantNotHeld...)."""
     if isinstance(statement, ShowGrants):
         return _show_grants(lake, statement)
     if isinstance(statement, ShowRoles | ShowTags | ShowDataFilters):
@@ -67,7 +66,24 @@ def run_statement(lake: Lake, statement: Statement) -> pa.Table:
     return pa.table({"status": [_change(lake, statement)]})
 
 
-def _change(lake: Lake, statement: Statement) -> str:
+Change = (
+    CreateRole
+    | DropRole
+    | GrantRole
+    | RevokeRole
+    | Grant
+    | Revoke
+    | CreateTag
+    | DropTag
+    | SetTag
+    | UnsetTag
+    | CreateDataFilter
+    | DropDataFilter
+)
+"""The statements that change something (all but the SHOWs)."""
+
+
+def _change(lake: Lake, statement: Change) -> str:
     """Make the change; what was done, in words."""
     governance = lake.governance
     match statement:
@@ -114,7 +130,8 @@ def _change(lake: Lake, statement: Statement) -> str:
         case DropDataFilter(name):
             governance.drop_data_filter(name)
             return f"dropped data filter {name}"
-    raise AssertionError(f"no change is made for {statement!r}")  # SHOWs are not changes
+        case _:
+            assert_never(statement)
 
 
 def _resolve_all(lake: Lake, on: tuple[Securable, ...]) -> None:
@@ -143,7 +160,7 @@ def _show_grants(lake: Lake, statement: ShowGrants) -> pa.Table:
             "privilege": str(grant.privilege),
             "object": str(grant.on),
             "with_grant_option": grant.with_grant_option,
-            "granted_by": None if grant.granted_by is None else str(grant.granted_by),
+            "granted_by": grant.granted_by,
         }
         for grant in grants
     ]
@@ -219,7 +236,7 @@ def _objects(on: tuple[Securable, ...]) -> str:
     return ", ".join(str(s) for s in _named(on))
 
 
-def _words(privileges: Sequence[Enum]) -> str:
+def _words(privileges: Sequence[Privilege]) -> str:
     return ", ".join(str(p.value) for p in privileges)
 
 
