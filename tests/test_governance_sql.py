@@ -286,3 +286,14 @@ def test_the_piped_shell_runs_governance_statements_in_order(
     assert one_line(result.stderr) == (
         "Error in statement 4 (line 4): expected GRANT at line 1, column 57, found 'OPTION'"
     )
+
+
+def test_the_shell_with_explain_on_still_runs_governance_statements(
+    home: Path, lake: Lake, events: object
+) -> None:
+    lake.close()
+    script = "\\explain on\nCREATE ROLE analysts;\nSHOW ROLES;\n"
+    result = run("sql", "--home", str(home), input=script)
+    assert result.exit_code == 0, result.stderr
+    assert "created role analysts" in result.stdout
+    assert "analysts" in result.stdout.split("created role analysts")[1]
