@@ -5,6 +5,9 @@ expected there."""
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 import pytest
 
 from icehouse.errors import GovernanceSyntaxError, QueryError
@@ -337,3 +340,37 @@ def test_a_caller_that_explains_a_governance_statement_is_refused_too() -> None:
     with pytest.raises(QueryError, match="run the statement without EXPLAIN"):
         parse_statement("CREATE ROLE r", explain=True)
     assert parse_statement("SELECT 1", explain=True) is None
+
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "governance.md"
+_DOC_STATEMENT = re.compile(
+    r'icehouse sql (?:--server \S+ )?"((?:GRANT|REVOKE|CREATE|DROP|ALTER|SHOW)[^"]*)"'
+    r"|`((?:GRANT|REVOKE|CREATE|DROP|ALTER|SHOW) [^`<\[|]*)`"
+    r"|^((?:GRANT|REVOKE|CREATE|DROP|ALTER|SHOW) [^<\[|\n]*)$",
+    re.DOTALL | re.MULTILINE,
+)
+DUCKDB_EXAMPLES = {"CREATE TABLE", "SHOW TABLES", "ALTER TABLE ... ADD COLUMN"}
+"""What the docs name as going to DuckDB, not governance statements."""
+
+
+def doc_statements() -> list[str]:
+    """The governance statements docs/governance.md shows, as a user would copy them
+    (templates with <...>, [...] or alternatives left out)."""
+    text = DOC.read_text().replace("\\\n", " ")
+    found = ["".join(groups) for groups in _DOC_STATEMENT.findall(text)]
+    wrong = " TABLE demo.requests FORM "  # the example of an error
+    return [s for s in found if s not in DUCKDB_EXAMPLES and wrong not in s]
+
+
+def test_the_docs_show_statements_of_every_kind() -> None:
+    kinds = {type(parse_statement(s)).__name__ for s in doc_statements()}
+    assert kinds >= {
+        "CreateRole", "DropRole", "GrantRole", "RevokeRole", "Grant", "Revoke", "ShowGrants",
+        "ShowRoles", "ShowTags", "ShowDataFilters", "CreateTag", "DropTag", "SetTag",
+        "UnsetTag", "CreateDataFilter", "DropDataFilter",
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize("sql", doc_statements())
+def test_every_statement_the_docs_show_parses(sql: str) -> None:
+    assert parse_statement(sql) is not None
