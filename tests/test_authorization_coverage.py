@@ -133,6 +133,7 @@ def test_a_principal_with_no_grants_may_call_only_what_anyone_may(lake: Lake) ->
         "lake.connect",
         "namespace.list",
         "query.run",
+        "table.access",
         "table.list",
         "view.list",
     }

@@ -26,7 +26,16 @@ from icehouse.lake.authz_scope import LakeScope
 from icehouse.lake.principals import Principal
 from tests import fixtures_lake
 
-home = fixtures_lake.home
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def home(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A new lake home, its state database SQLite or PostgreSQL."""
+    if request.param == "postgresql":
+        monkeypatch.setenv("ICEHOUSE_STATE_URL", request.getfixturevalue("postgres_url"))
+    path = tmp_path / "lake"
+    Lake.init(path)
+    return path
+
 
 ANA = Principal("ana", admin=False)
 TO_ANA = Grantee(GranteeKind.PRINCIPAL, "ana")
@@ -155,6 +164,60 @@ def test_a_view_reads_with_what_its_definer_could_grant(lake: Lake) -> None:
     assert lake.table_access("web.hits", as_definer="owner").unrestricted
 
 
+def test_a_view_records_its_creator_as_the_definer_its_tables_are_read_as(lake: Lake) -> None:
+    lake.principals.create("vera")
+    vera = lake.as_principal(Principal("vera", admin=False))
+    web = Securable(SecurableKind.NAMESPACE, "web")
+    lake.governance.grant([Privilege.CREATE_VIEW], web, Grantee(GranteeKind.PRINCIPAL, "vera"))
+    lake.governance.create_data_filter("eu", "web.hits", where="region = 'eu'")
+    lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.DATA_FILTER, "eu"),
+        Grantee(GranteeKind.PRINCIPAL, "vera"),
+        with_grant_option=True,
+    )
+    lake.views.create_from_sql(("web",), "everything", "SELECT * FROM web.hits")
+    vera.views.create_from_sql(("web",), "europe", "SELECT * FROM web.hits")
+
+    assert lake.governance.view_owner("web.everything") == "owner"
+    assert vera.governance.view_owner("web.europe") == "vera"
+    access = lake.table_access("web.hits", as_definer="vera")
+    assert [c.source for c in access.cell_sets] == ["data filter eu"]
+    assert lake.table_access("web.hits", as_definer="owner").unrestricted
+    with pytest.raises(Forbidden):
+        ana(lake).table_access("web.hits")
+    through_view = ana(lake).table_access("web.hits", as_definer="vera")
+    assert [c.source for c in through_view.cell_sets] == ["data filter eu"]
+
+
+def test_a_deleted_principal_takes_its_grants_and_what_it_granted_on(lake: Lake) -> None:
+    lake.principals.create("bob")
+    lake.governance.grant([Privilege.SELECT], HITS, TO_ANA, with_grant_option=True)
+    ana(lake).governance.grant([Privilege.SELECT], HITS, Grantee(GranteeKind.PRINCIPAL, "bob"))
+
+    lake.principals.delete("ana")
+    lake.principals.create("ana")
+
+    assert lake.governance.show_grants() == []
+    assert lake.governance.list_roles()[0].members == ()
+    with pytest.raises(Forbidden):
+        ana(lake).table_access("web.hits")
+
+
+def test_a_namespace_dropped_and_created_again_has_no_grants_or_tags(lake: Lake) -> None:
+    lake.namespaces.create(("staging",))
+    staging = Securable(SecurableKind.NAMESPACE, "staging")
+    lake.governance.grant([Privilege.CREATE_TABLE], staging, TO_ANALYSTS)
+    lake.governance.set_tag(staging, "pii", "no")
+
+    lake.namespaces.drop(("staging",))
+    lake.namespaces.create(("staging",))
+
+    assert lake.governance.show_grants() == []
+    with pytest.raises(Forbidden):
+        authorize(ANA, "table.create", Resource("table", "staging.t"), LakeScope(lake))
+
+
 def test_a_principal_grants_on_only_what_it_holds_with_grant_option(lake: Lake) -> None:
     lake.governance.grant([Privilege.SELECT], HITS, TO_ANA)
 
@@ -209,13 +272,12 @@ def test_each_action_needs_its_privilege_on_its_object(lake: Lake, action: str) 
     lake.views.create_from_sql(("web",), "v", "SELECT id FROM web.hits")
     rule = NEEDS[action]
     resource, securable = needed_on(action, rule)
-    scope = LakeScope(lake)
 
     with pytest.raises(Forbidden):
-        authorize(ANA, action, resource, scope)
+        authorize(ANA, action, resource, LakeScope(lake))
 
     lake.governance.grant([rule.privilege], securable, TO_ANALYSTS)
-    authorize(ANA, action, resource, scope)
+    authorize(ANA, action, resource, LakeScope(lake))
 
 
 @pytest.mark.parametrize(
@@ -239,3 +301,29 @@ def test_anyone_may_run_sql_list_and_connect(lake: Lake) -> None:
     for action in opened:
         authorize(ANA, action, Resource(action.split(".")[0]), LakeScope(lake))
     assert {"query.run", "table.list", "namespace.list", "view.list"} <= set(opened)
+
+
+def test_a_decision_reads_only_the_policy_version_while_the_policy_is_unchanged(
+    lake: Lake,
+) -> None:
+    from sqlalchemy import event
+
+    lake.governance.grant(
+        [Privilege.MANAGE_GRANTS], Securable(SecurableKind.CATALOG, "icehouse"), TO_ANALYSTS
+    )
+    authorize(ANA, "governance.create_tag", Resource("governance"), LakeScope(lake))  # reads it
+    statements: list[str] = []
+
+    def record(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    engine = fixtures_lake.engine_of(lake)
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        for _ in range(3):
+            authorize(ANA, "governance.create_tag", Resource("governance"), LakeScope(lake))
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+    assert len(statements) == 3
+    assert all("gov_policy_version" in s for s in statements)

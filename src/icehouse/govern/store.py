@@ -251,13 +251,42 @@ def revoke(
         return before - _count(conn)
 
 
-def drop_grants_on(engine: Engine, target: Target, locate: Locate) -> None:
-    """Drop every grant on ``target`` (an object that is gone) and cascade."""
-    g = models.grants
+def forget_principal(engine: Engine, name: str, locate: Locate) -> None:
+    """A deleted principal's grants and memberships go with it (a principal created
+    later under the same name starts with nothing), and so does what it granted on."""
+    g, m = models.grants, models.role_members
     with engine.begin() as conn:
-        conn.execute(delete(g).where(*_on(target)))
+        conn.execute(delete(g).where(g.c.grantee_kind == "principal", g.c.grantee_name == name))
+        conn.execute(delete(m).where(m.c.member_kind == "principal", m.c.member_name == name))
         _cascade(conn, locate)
         _bump(conn)
+
+
+def forget_namespace(engine: Engine, name: str, locate: Locate) -> None:
+    """A dropped namespace's grants and tags go with it (names are reused; UUIDs are
+    not), and what was granted on through them."""
+    g, a = models.grants, models.tag_assignments
+    with engine.begin() as conn:
+        conn.execute(delete(g).where(*_on(Target(SecurableKind.NAMESPACE, name))))
+        conn.execute(
+            delete(a).where(
+                a.c.object_kind == SecurableKind.NAMESPACE.value, a.c.object_key == name
+            )
+        )
+        _cascade(conn, locate)
+        _bump(conn)
+
+
+def view_owner(engine: Engine, uuid: str) -> str | None:
+    """Who created the view ``uuid`` (None for a view made before owners were kept)."""
+    o = models.owners
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(o.c.owner).where(
+                o.c.object_kind == SecurableKind.VIEW.value, o.c.object_key == uuid
+            )
+        ).scalar()
+    return None if found is None else str(found)
 
 
 # -- tags --------------------------------------------------------------------------------

@@ -8,8 +8,10 @@ At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
-``lake.views`` its views (``views.py``), and ``lake.principals`` manages who may use it
-through the server (``principals.py``).
+``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
+through the server (``principals.py``), and ``lake.governance`` what each of them may do:
+roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
+which cells of a table the acting principal may read.
 
 A lake acts as a principal. Opened locally it is the home's owner, an administrator;
 ``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
@@ -214,6 +216,7 @@ class Lake:
         self._catalog  # noqa: B018 - opened here, so that the view shares it
         self._engine  # noqa: B018
         self._queries  # noqa: B018 - and the query caches (made on first use otherwise)
+        self._uuids  # noqa: B018 - and which table each metadata file is
         view = copy.copy(self)
         view.principal = principal
         for group in GROUPS:
@@ -474,29 +477,33 @@ class Lake:
         limited to what the definer could grant).
         Returns: the access (``denied`` when none; ``unrestricted`` for an administrator
         or the table's owner).
-        Raises: Forbidden (the principal may not describe the table, or there is none:
-        "not found or not permitted"), NoSuchTable (an administrator asking)."""
+        Raises: Forbidden (the principal, or the definer, may not describe the table,
+        or there is none: "not found or not permitted"), NoSuchTable (an administrator
+        asking)."""
         from icehouse.govern.access import CellSet, TableAccess
+        from icehouse.govern.authz import Resource, authorize
         from icehouse.govern.objects import SecurableKind
         from icehouse.govern.records import ObjectPath
+        from icehouse.lake.authz_scope import LakeScope
         from icehouse.tables.catalog import split_name
         from icehouse.tables.identity import table_identity
 
+        reader = self.principal
+        if as_definer is not None:
+            reader = Principal(as_definer, admin=self._is_admin(as_definer))
+        scope = LakeScope(self)
+        authorize(reader, "table.describe", Resource("table", name), scope)
         namespace, table = split_name(name)
-        found = table_identity(self._catalog, (namespace,), table)
-        principal = as_definer or self.principal.name
-        if (as_definer is None and self.principal.admin) or self._is_admin(as_definer):
+        found = scope.found.get(name) or table_identity(self._catalog, (namespace,), table)
+        if reader.admin:
             return TableAccess(found.uuid, (CellSet(None, None, f"table {name}"),))
         path = ObjectPath((namespace,), found.uuid, name, SecurableKind.TABLE)
-        policy = self._policies.current(self._engine)
-        return policy.table_access(
-            principal, path, found.all_field_ids, as_definer=as_definer is not None
+        return scope.policy().table_access(
+            reader.name, path, found.all_field_ids, as_definer=as_definer is not None
         )
 
-    def _is_admin(self, name: str | None) -> bool:
+    def _is_admin(self, name: str) -> bool:
         """Whether ``name`` (a view's owner) is an administrator, now."""
-        if name is None:
-            return False
         if name == OWNER.name:
             return True
         from icehouse.govern.principals import is_admin

@@ -16,16 +16,24 @@ from icehouse.govern.records import ObjectPath
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake
+    from icehouse.tables.identity import Identity
 
 
 class LakeScope:
-    """``authz.Scope`` for one lake."""
+    """``authz.Scope`` for one lake and one call: what it reads (the policy, the tables
+    it locates) is kept for the rest of the call, which decides and then acts on the
+    same table."""
 
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
+        self._policy: Policy | None = None
+        self.found: dict[str, Identity] = {}
+        """Tables and views located so far, by dotted name."""
 
     def policy(self) -> Policy:
-        return self._lake._policies.current(self._lake._engine)
+        if self._policy is None:
+            self._policy = self._lake._policies.current(self._lake._engine)
+        return self._policy
 
     def locate(self, kind: SecurableKind, name: str) -> ObjectPath | None:
         """Where the object called ``name`` is; None when there is no such table or view
@@ -43,6 +51,7 @@ class LakeScope:
             found = identify(self._lake._catalog, tuple(namespace), last)
         except NotFound:
             return None
+        self.found[name] = found
         return ObjectPath(tuple(namespace), found.uuid, name, kind)
 
 
@@ -67,3 +76,12 @@ def record_owner(lake: Lake, kind: SecurableKind, uuid: str) -> None:
     from icehouse.govern.store import record_owner as record
 
     record(lake._engine, kind, uuid, lake.principal.name)
+
+
+def locate_uuid(lake: Lake, uuid: str) -> ObjectPath | None:
+    """Where the table or view ``uuid`` is now; None when it was dropped."""
+    found = lake._uuids.locate(lake._catalog, uuid)
+    if found is None:
+        return None
+    kind = SecurableKind.VIEW if found.view else SecurableKind.TABLE
+    return ObjectPath(found.namespace, found.uuid, found.dotted, kind)

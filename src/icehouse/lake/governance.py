@@ -39,6 +39,7 @@ from icehouse.govern.records import (
     tag_expression,
     tag_expression_key,
 )
+from icehouse.lake.authz_scope import locate_uuid
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
@@ -285,6 +286,15 @@ class LakeGovernance:
             )
         return sorted(infos, key=lambda i: i.name)
 
+    @governed("view.describe", on="view")
+    def view_owner(self, view: str) -> str | None:
+        """Who created view ``view`` (``ns.v``): the query engine reads the view's
+        tables with ``Lake.table_access(name, as_definer=<this>)``.
+
+        Args: ``view``. Returns: the owner's name; None for a view created before
+        owners were kept (read it as an administrator's). Raises: NoSuchView."""
+        return store.view_owner(self._lake._engine, self._view(view).uuid)
+
     # -- inside -------------------------------------------------------------------------
 
     def _resolve(self, on: Securable) -> tuple[Target, ObjectPath]:
@@ -366,11 +376,7 @@ class LakeGovernance:
         return self._lake._uuids.locate(self._lake._catalog, uuid)
 
     def _locate(self, uuid: str) -> ObjectPath | None:
-        found = self._identity(uuid)
-        if found is None:
-            return None
-        kind = SecurableKind.VIEW if found.view else SecurableKind.TABLE
-        return ObjectPath(found.namespace, found.uuid, found.dotted, kind)
+        return locate_uuid(self._lake, uuid)
 
 
 class _Names:

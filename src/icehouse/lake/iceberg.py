@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
-from icehouse.lake.authz_scope import record_owner, visible
+from icehouse.lake.authz_scope import locate_uuid, record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
@@ -68,10 +68,17 @@ class LakeNamespaces:
 
     @governed("namespace.drop", on="namespace")
     def drop(self, namespace: Namespace) -> None:
-        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
-        if namespaces.namespace_exists(self._lake._catalog, namespace):
-            catalog_views.check_no_views(self._lake._catalog, namespace)
-        namespaces.drop_namespace(self._lake._catalog, namespace)
+        """Drop an empty namespace, with the grants and tags on it (a namespace created
+        later under its name starts with none).
+
+        Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
+        from icehouse.govern.store import forget_namespace
+
+        lake = self._lake
+        if namespaces.namespace_exists(lake._catalog, namespace):
+            catalog_views.check_no_views(lake._catalog, namespace)
+        namespaces.drop_namespace(lake._catalog, namespace)
+        forget_namespace(lake._engine, ".".join(namespace), lambda uuid: locate_uuid(lake, uuid))
 
     @governed("namespace.alter", on="namespace")
     def update(
