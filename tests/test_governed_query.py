@@ -213,3 +213,25 @@ def test_a_view_over_a_view_reads_it_with_its_own_definers_rights(lake: Lake) ->
     policy.definers["web.outer_view", "web.eu_view"] = ()
     ids = governed(lake, policy, sql).table.column("id").to_pylist()
     assert ids == [i for i in IDS if region_of(i) == "eu"]
+
+
+def test_a_count_copies_one_column_not_the_whole_table(lake: Lake) -> None:
+    make_table(lake)
+    policy = eu_policy(lake)
+    count = governed(lake, policy, f"SELECT count(*) AS n FROM {TABLE}", explain=True)
+    whole = governed(lake, policy, f"SELECT * FROM {TABLE}", explain=True)
+    assert count.table.to_pylist() == [{"n": sum(1 for i in IDS if region_of(i) == "eu")}]
+    (counted,), (read,) = count.plans, whole.plans
+    assert counted.bytes_read is not None and read.bytes_read is not None
+    assert counted.bytes_read < read.bytes_read
+
+
+def test_a_selective_where_returns_the_rows_the_administrator_gets_through_the_filter(
+    lake: Lake,
+) -> None:
+    make_table(lake)
+    where = "id < 10 AND status <> 500 AND note <> 'note-3'"
+    governed_rows = governed(lake, eu_policy(lake), f"SELECT * FROM {TABLE} WHERE {where}")
+    admin_rows = lake.sql(f"SELECT * FROM {TABLE} WHERE {where} AND region = 'eu'")
+    assert governed_rows.table.sort_by("id") == admin_rows.sort_by("id")
+    assert governed_rows.table.column("id").to_pylist() == [6, 9]

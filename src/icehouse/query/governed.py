@@ -42,13 +42,14 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import Table
 
-from icehouse.errors import QueryError
+from icehouse.errors import FilterNotTranslatable, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
 from icehouse.query.masking import (
     access_description,
     access_expression,
+    copied_columns,
     filter_columns,
     masked_columns,
     masked_select,
@@ -74,6 +75,7 @@ from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table
 from icehouse.tables.catalog_views import view_representations
 from icehouse.tables.filters import pushdown_filter, referenced_columns
+from icehouse.tables.row_filters import expression_sql
 
 
 class AccessPolicy(Protocol):
@@ -158,11 +160,23 @@ class _GovernedQuery:
         return access
 
     def masked(
-        self, relation: str, access: TableAccess, schema: Schema, *, only: set[str] | None
+        self,
+        relation: str,
+        access: TableAccess,
+        schema: Schema,
+        columns: list[str],
+        pushed: BooleanExpression | None = None,
     ) -> pa.Table:
-        """The masked copy of ``relation`` (attached on the trusted connection), of the
-        columns ``only`` names when given."""
-        select = masked_select(relation, access, schema, only=only)
+        """The masked copy of ``relation`` (attached on the trusted connection), of
+        ``columns`` (``copied_columns``), without the rows ``pushed`` (the statement's
+        own filter on unmasked columns) excludes when it renders as SQL."""
+        narrowed = None
+        if pushed is not None and not isinstance(pushed, AlwaysTrue):
+            try:
+                narrowed = expression_sql(pushed, schema)
+            except FilterNotTranslatable:
+                narrowed = None  # the statement's WHERE still applies, on the sandbox
+        select = masked_select(relation, access, schema, columns=columns, narrowed=narrowed)
         return self.trusted.execute(select).to_arrow_table()
 
     def time_travel(self, sql: str) -> str:
@@ -192,7 +206,9 @@ class _GovernedQuery:
                 self.session.local.sandbox_defined,
                 self.sandbox,
                 view,
-                self.masked(_qualified(view), access, schema, only=self.columns),
+                self.masked(
+                    _qualified(view), access, schema, copied_columns(access, schema, self.columns)
+                ),
             )
             self.readable.add(name)
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
@@ -211,6 +227,7 @@ class _GovernedQuery:
             if filter_columns(pushed) & masked_columns(access, schema):
                 pushed = AlwaysTrue()  # the raw values are not what the principal compares
         only = None if pushdown is None else self.columns  # a view's SQL may read any column
+        columns = copied_columns(access, schema, only)
         plan = attach_table(
             self.session,
             self.trusted,
@@ -218,12 +235,12 @@ class _GovernedQuery:
             table,
             And(pushed, access_expression(access, schema)),
             explain=self.explain,
-            columns=None if only is None else only | predicate_columns(access, schema),
+            columns={c.lower() for c in columns} | predicate_columns(access, schema),
             sql=self.original,
         )
         if pushdown is not None:
             self.plans.append(replace(plan, access_filter=access_description(access, schema)))
-        return self.masked(_qualified(name), access, schema, only=only)
+        return self.masked(_qualified(name), access, schema, columns, pushed)
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox

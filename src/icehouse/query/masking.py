@@ -16,6 +16,7 @@ own pushdown, so a filtered principal reads no file that holds none of its rows.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 
 from pyiceberg.expressions import (
@@ -76,31 +77,47 @@ def visible_columns(access: TableAccess, schema: Schema) -> list[str]:
     return [f.name for f in schema.fields if f.field_id in shown]
 
 
+def copied_columns(access: TableAccess, schema: Schema, only: set[str] | None) -> list[str]:
+    """The visible columns a statement's copy of the table needs, given ``only``, the
+    lower-case names the statement reads (None: whole rows, so all). A statement that
+    names no column at all (``count(*)``) gets the first column; one whose names are
+    none of this table's (it reads the table through ``information_schema`` or a table
+    function) gets all."""
+    visible = visible_columns(access, schema)
+    if only is None:
+        return visible
+    named = [name for name in visible if name.lower() in only]
+    return named or (visible[:1] if not only else visible)
+
+
 def masked_select(
-    relation: str, access: TableAccess, schema: Schema, *, only: set[str] | None = None
+    relation: str,
+    access: TableAccess,
+    schema: Schema,
+    *,
+    columns: Collection[str] | None = None,
+    narrowed: str | None = None,
 ) -> str:
     """A SELECT over ``relation`` (a quoted name whose columns are ``schema``'s) giving
-    exactly the cells ``access`` shows. The access must show some column
-    (``visible_columns``). ``only``: the lower-case names of the columns the statement
-    reads, the others left out so that the copy is no wider than the query (all, when
-    it names none of them)."""
+    exactly the cells ``access`` shows, of ``columns`` (default: every visible one).
+    The access must show some column (``visible_columns``). ``narrowed``: a condition
+    on columns the access shows unmasked (the statement's own pushed filter), which
+    drops rows the statement would drop anyway, before they are copied."""
     resolved = _resolved(access, schema)
-    columns = []
+    shown = []
     for field in schema.fields:
         covering = [c.predicate for c in resolved if field.field_id in c.field_ids]
-        if covering:
-            condition = None if access.unrestricted else _any(covering)
-            columns.append((field.name, condition))
-    kept = [c for c in columns if only is None or c[0].lower() in only] or columns
-    shown = ", ".join(
-        _quote(name)
-        if condition is None
-        else f"CASE WHEN {condition} THEN {_quote(name)} END AS {_quote(name)}"
-        for name, condition in kept
-    )
+        if not covering or (columns is not None and field.name not in columns):
+            continue
+        name = _quote(field.name)
+        condition = None if access.unrestricted else _any(covering)
+        shown.append(
+            name if condition is None else f"CASE WHEN {condition} THEN {name} END AS {name}"
+        )
     rows = None if access.unrestricted else _any([c.predicate for c in resolved])
-    where = "" if rows is None else f" WHERE {rows}"
-    return f"SELECT {shown} FROM {relation}{where}"
+    conditions = [f"({c})" for c in (rows, narrowed) if c is not None]
+    where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
+    return f"SELECT {', '.join(shown)} FROM {relation}{where}"
 
 
 def access_expression(access: TableAccess, schema: Schema) -> BooleanExpression:
