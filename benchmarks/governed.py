@@ -440,6 +440,12 @@ def queries(args: argparse.Namespace) -> None:
     report_queries(plan, seconds, answers, credentials, args.runs)
 
 
+def settled(table: pa.Table) -> pa.Table:
+    """The answer without Q4's ``top_country``: ``arg_max`` breaks a tie between
+    countries by scan order, so two runs of one query as one principal differ there."""
+    return table.drop_columns([c for c in ("top_country",) if c in table.column_names])
+
+
 def report_queries(
     plan: list[WorkloadQuery],
     seconds: dict[tuple[str, str], list[float]],
@@ -453,7 +459,7 @@ def report_queries(
         baseline = statistics.median(seconds[(name, ADMIN)])
         for who in credentials:
             median = statistics.median(seconds[(name, who)])
-            same = same_answer(answers[(name, who)], answers[(name, ADMIN)])
+            same = same_answer(settled(answers[(name, who)]), settled(answers[(name, ADMIN)]))
             ratio = median / baseline
             worst = max(worst, ratio) if who != ADMIN else worst
             rows.append(

@@ -20,10 +20,14 @@ api = fixtures_query_api.api
 
 QUERY = "SELECT id, ts, country, bytes FROM logs.events WHERE id < 10100 ORDER BY id"
 ENV = {"COLUMNS": "200", "ICEHOUSE_HOME": None, "ICEHOUSE_CREDENTIAL": None}
+Env = dict[str, str | None] | None
 
 
-def run(*args: str, env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
-    return CliRunner().invoke(app, list(args), env={**ENV, **(env or {})}, catch_exceptions=False)
+def run(*args: str, env: Env = None, input: str | None = None):  # type: ignore[no-untyped-def]
+    """The CLI in-process; stdin is not a terminal, so no statement means a script."""
+    return CliRunner().invoke(
+        app, list(args), env={**ENV, **(env or {})}, input=input, catch_exceptions=False
+    )
 
 
 def local(api: Api, *args: str):  # type: ignore[no-untyped-def]
@@ -32,8 +36,8 @@ def local(api: Api, *args: str):  # type: ignore[no-untyped-def]
     return result
 
 
-def remote(api: Api, *args: str, env: dict[str, str | None] | None = None):  # type: ignore[no-untyped-def]
-    return run("sql", *args, "--server", api.url, env=env)
+def remote(api: Api, *args: str, env: Env = None, input: str | None = None):  # type: ignore[no-untyped-def]
+    return run("sql", *args, "--server", api.url, env=env, input=input)
 
 
 @pytest.mark.parametrize("format", ["table", "csv", "json", "jsonl"])
@@ -153,18 +157,45 @@ def test_out_writes_the_servers_rows_to_a_file(api: Api, tmp_path: Path) -> None
     assert pq.read_table(target) == api.lake.sql(QUERY)
 
 
-@pytest.mark.parametrize(
-    ("args", "message"),
-    [
-        (["SELECT 1", "--home", "somewhere"], "leave out --home"),
-        ([], "the shell works on a local home"),
-    ],
-)
-def test_usage_errors_with_server(api: Api, args: list[str], message: str) -> None:
-    result = remote(api, *args, "--credential", credential(api.admin))
+def test_home_and_server_together_are_a_usage_error(api: Api) -> None:
+    result = remote(api, "SELECT 1", "--home", "somewhere", "--credential", credential(api.admin))
 
     assert result.exit_code == 2
-    assert message in result.stderr
+    assert "leave out --home" in result.stderr
+
+
+SCRIPT = f"""
+SELECT count(*) AS n FROM logs.events;
+\\explain on
+{QUERY};
+"""
+
+
+def test_a_piped_script_over_the_server_prints_what_it_prints_on_the_home(api: Api) -> None:
+    there = remote(api, "--credential", credential(api.admin), input=SCRIPT)
+    here = run("sql", "--home", str(api.lake.home), input=SCRIPT)
+
+    assert there.exit_code == 0, there.stderr
+    assert "explain is on" in there.stdout and "what each table read" in there.stdout
+    assert without_times(there.stdout) == without_times(here.stdout)
+
+
+def without_times(text: str) -> str:
+    """The output with the planning and execution milliseconds blanked out."""
+    lines = [line for line in text.splitlines() if not line.startswith("executed in")]
+    return "\n".join(
+        " ".join(line.split()[:-1]) if "logs.events  " in line else line for line in lines
+    )
+
+
+def test_the_shell_over_the_server_refuses_d_and_says_what_to_ask_instead(api: Api) -> None:
+    result = remote(api, "--credential", credential(api.admin), input="SELECT 1 AS one;\n\\d\n")
+
+    assert result.exit_code == 1
+    assert result.stdout.split() == ["one", "1", "1", "row(s)"]
+    assert "describes a local home's tables; over --server, ask information_schema" in " ".join(
+        result.stderr.split()
+    )
 
 
 def test_a_credential_without_server_is_a_usage_error(api: Api) -> None:

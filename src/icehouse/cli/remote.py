@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Protocol
 
 import typer
 
@@ -47,6 +47,14 @@ CredentialFileOption = Annotated[
         show_default=False,
     ),
 ]
+
+
+class Queries(Protocol):
+    """What running a statement needs: a local ``Lake``, or a server (``ServerQueries``)."""
+
+    def sql(self, text: str) -> pa.Table: ...
+
+    def explain(self, text: str) -> QueryResult: ...
 
 
 class ServerQueries:

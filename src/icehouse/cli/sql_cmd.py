@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Protocol
+from typing import Annotated
 
 import typer
 from rich.console import Console
@@ -17,15 +17,11 @@ from icehouse.cli.output import FileFormat, Format, Output, file_format_of, writ
 from icehouse.cli.remote import (
     CredentialFileOption,
     CredentialOption,
+    Queries,
     ServerOption,
     open_server,
 )
 from icehouse.cli.render import render_arrow, render_plans
-
-if TYPE_CHECKING:
-    import pyarrow as pa
-
-    from icehouse.query.sql import QueryResult
 
 
 class SqlFormat(StrEnum):
@@ -58,14 +54,6 @@ def _out_format(output: Output, out: Path, format: SqlFormat | None) -> FileForm
     if format == SqlFormat.table:
         raise _usage_error(output, f"--format table is for the screen; --out writes {_EXTENSIONS}")
     return FileFormat(format.value)
-
-
-class Queries(Protocol):
-    """What one query needs: a local ``Lake`` or a server (``cli.remote``)."""
-
-    def sql(self, text: str) -> pa.Table: ...
-
-    def explain(self, text: str) -> QueryResult: ...
 
 
 @contextmanager
@@ -167,9 +155,8 @@ def sql(
     if query is None:
         if out is not None or format is not None:
             raise _usage_error(output, "--out and --format need a query; the shell prints tables")
-        if server is not None:
-            raise _usage_error(output, "the shell works on a local home; give --server a query")
-        _shell(home, output, explain=explain)
+        with _queries(home, server, credential, credential_file, output) as queries:
+            _shell(queries, output, explain=explain)
         return
     if out is None and format == SqlFormat.parquet:
         raise _usage_error(output, f"--format {format} needs --out FILE")
@@ -208,11 +195,11 @@ def _given_before_the_command(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name == "DEFAULT_MAP"
 
 
-def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
+def _shell(queries: Queries, output: Output, *, explain: bool) -> None:
     """A prompt on a terminal; a piped script is run statement by statement."""
     from icehouse.cli.shell import (  # prompt_toolkit: only the shell needs it
-        HISTORY_FILE,
         Shell,
+        history_file,
         prompt_session,
         run_interactive,
         run_script,
@@ -220,10 +207,9 @@ def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
     )
     from icehouse.cli.sql_complete import SqlCompleter
 
-    with open_lake(home, output) as lake:
-        shell = Shell(lake, output.out, output.err, explain=explain)
-        if sys.stdin.isatty():
-            completer = SqlCompleter(table_columns(lake))
-            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE, completer=completer))
-        elif not run_script(shell, sys.stdin.read()):
-            raise typer.Exit(EXIT_ERROR)
+    shell = Shell(queries, output.out, output.err, explain=explain)
+    if sys.stdin.isatty():
+        completer = SqlCompleter(table_columns(queries))
+        run_interactive(shell, prompt_session(history_file(queries), completer=completer))
+    elif not run_script(shell, sys.stdin.read()):
+        raise typer.Exit(EXIT_ERROR)
