@@ -140,6 +140,15 @@ def test_a_column_list_with_a_misspelt_column_grants_none(analysts: Lake) -> Non
     ]
 
 
+def test_revoke_all_takes_back_whatever_is_held(analysts: Lake) -> None:
+    rows(analysts, "GRANT SELECT, DESCRIBE ON TABLE logs.events TO ROLE analysts")
+    rows(analysts, "GRANT SELECT ON TABLE logs.events TO PRINCIPAL ana")
+    assert rows(analysts, "REVOKE ALL PRIVILEGES ON TABLE logs.events FROM ROLE analysts") == [
+        {"status": "revoked DESCRIBE, SELECT on table logs.events from role analysts"}
+    ]
+    assert rows(analysts, "SHOW GRANTS") == [grant("principal ana", "SELECT", "table logs.events")]
+
+
 def test_all_on_the_catalog_grants_every_privilege_but_managing_grants(analysts: Lake) -> None:
     rows(analysts, "GRANT ALL PRIVILEGES ON CATALOG TO ROLE analysts")
     shown = rows(analysts, "SHOW GRANTS ON CATALOG")

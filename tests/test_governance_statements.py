@@ -152,7 +152,7 @@ PARSED: list[tuple[str, Statement]] = [
     ),
     (
         "REVOKE ALL ON DATA FILTER eu_rows FROM PRINCIPAL ana",
-        Revoke((S,), (Securable(SecurableKind.DATA_FILTER, "eu_rows"),), ANA),
+        Revoke((S,), (Securable(SecurableKind.DATA_FILTER, "eu_rows"),), ANA, all_privileges=True),
     ),
     (
         "REVOKE SELECT ON TABLE logs.events (country) FROM ROLE r",

@@ -92,6 +92,8 @@ class Revoke:
     privileges: tuple[Privilege, ...]
     on: tuple[Securable, ...]
     from_: Grantee
+    all_privileges: bool = False
+    """``REVOKE ALL``: whichever of ``privileges`` the grantee holds, not each of them."""
 
 
 @dataclass(frozen=True)
@@ -279,9 +281,10 @@ def _revoke(cursor: Cursor) -> RevokeRole | Revoke:
         role = cursor.expect_name("a role name")
         cursor.expect("FROM")
         return RevokeRole(role, _grantee(cursor))
+    every = cursor.at("ALL")
     privileges, on = _privileges_on(cursor)
     cursor.expect("FROM")
-    return Revoke(privileges, on, _grantee(cursor))
+    return Revoke(privileges, on, _grantee(cursor), all_privileges=every)
 
 
 def _privileges_on(cursor: Cursor) -> tuple[tuple[Privilege, ...], tuple[Securable, ...]]:

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, assert_never
 import pyarrow as pa
 
 from icehouse.config import CATALOG_NAME
-from icehouse.govern.objects import Privilege, Securable, SecurableKind
+from icehouse.govern.objects import Grantee, Privilege, Securable, SecurableKind
 from icehouse.govern.statements import (
     CreateDataFilter,
     CreateRole,
@@ -105,11 +105,14 @@ def _change(lake: Lake, statement: Change) -> str:
                 governance.grant(privileges, securable, to, with_grant_option=with_grant_option)
             option = " with grant option" if with_grant_option else ""
             return f"granted {_words(privileges)} on {_objects(on)} to {to}{option}"
-        case Revoke(privileges, on, from_):
+        case Revoke(privileges, on, from_, all_privileges):
             _resolve_all(lake, on)
+            revoked: dict[Privilege, None] = {}
             for securable in _named(on):
-                governance.revoke(privileges, securable, from_)
-            return f"revoked {_words(privileges)} on {_objects(on)} from {from_}"
+                held = _held(lake, securable, from_, privileges) if all_privileges else ()
+                governance.revoke(held or privileges, securable, from_)
+                revoked.update(dict.fromkeys(held or privileges))
+            return f"revoked {_words(list(revoked))} on {_objects(on)} from {from_}"
         case CreateTag(key, values):
             governance.create_tag(key, values)
             return f"created tag {key} with values {_quoted(values)}"
@@ -132,6 +135,15 @@ def _change(lake: Lake, statement: Change) -> str:
             return f"dropped data filter {name}"
         case _:
             assert_never(statement)
+
+
+def _held(
+    lake: Lake, on: Securable, grantee: Grantee, privileges: tuple[Privilege, ...]
+) -> tuple[Privilege, ...]:
+    """Which of ``privileges`` ``grantee`` holds on ``on``: what ``REVOKE ALL`` takes
+    back (the others are not there to revoke)."""
+    shown = {g.privilege for g in lake.governance.show_grants(on=on, to=grantee)}
+    return tuple(p for p in privileges if p in shown)
 
 
 def _resolve_all(lake: Lake, on: tuple[Securable, ...]) -> None:
