@@ -210,6 +210,21 @@ def test_tags_are_created_set_granted_on_and_dropped(analysts: Lake) -> None:
     assert rows(analysts, "SHOW GRANTS TO ROLE analysts") == []
 
 
+def test_a_view_is_tagged_and_granted_on_by_name(analysts: Lake) -> None:
+    analysts.views.create_from_sql(("logs",), "french", "SELECT id FROM logs.events")
+    rows(analysts, "CREATE TAG level VALUES ('public')")
+    assert rows(analysts, "ALTER VIEW logs.french SET TAG level = 'public'") == [
+        {"status": "set tag level = 'public' on view logs.french"}
+    ]
+    rows(analysts, "GRANT SELECT ON VIEW logs.french TO ROLE analysts")
+    assert rows(analysts, "SHOW GRANTS ON VIEW logs.french") == [
+        grant("role analysts", "SELECT", "view logs.french")
+    ]
+    assert rows(analysts, "ALTER VIEW logs.french UNSET TAG level") == [
+        {"status": "unset tag level on view logs.french"}
+    ]
+
+
 # --- data filters --------------------------------------------------------------------------
 
 

@@ -180,6 +180,14 @@ PARSED: list[tuple[str, Statement]] = [
         UnsetTag(column("logs.events", "ip"), "level"),
     ),
     (
+        "ALTER VIEW logs.french SET TAG level = 'public'",
+        SetTag(Securable(SecurableKind.VIEW, "logs.french"), "level", "public"),
+    ),
+    (
+        "ALTER VIEW logs.french UNSET TAG level",
+        UnsetTag(Securable(SecurableKind.VIEW, "logs.french"), "level"),
+    ),
+    (
         "ALTER NAMESPACE a.b SET TAG domain = 'cdn'",
         SetTag(Securable(SecurableKind.NAMESPACE, "a.b"), "domain", "cdn"),
     ),
@@ -240,6 +248,7 @@ NOT_GOVERNANCE = [
     "ALTER TABLE logs.events ADD COLUMN note VARCHAR",
     "ALTER TABLE logs.events ALTER COLUMN note SET DATA TYPE INT",
     "ALTER TABLE logs.events RENAME TO other",
+    "ALTER VIEW logs.french RENAME TO other",
     "DESCRIBE logs.events",
     "WITH x AS (SELECT 1) SELECT * FROM x",
     "SELECT 'unterminated",

@@ -132,7 +132,7 @@ class DropTag:
 
 @dataclass(frozen=True)
 class SetTag:
-    """``ALTER TABLE|NAMESPACE x SET TAG key = 'value'``, or a column's
+    """``ALTER TABLE|VIEW|NAMESPACE x SET TAG key = 'value'``, or a column's
     (``ALTER TABLE ns.t ALTER COLUMN c SET TAG ...``)."""
 
     on: Securable
@@ -229,15 +229,18 @@ def _recognise(cursor: Cursor) -> Parser | None:
     for words, parse in _STARTS:
         if cursor.accept(*words):
             return parse
-    if cursor.at("ALTER", "TABLE") and _tags_a_table(cursor):
+    if cursor.at("ALTER", "TABLE") and _sets_a_tag(cursor):
         cursor.accept("ALTER", "TABLE")
         return _alter_table
+    if cursor.at("ALTER", "VIEW") and _sets_a_tag(cursor):
+        cursor.accept("ALTER", "VIEW")
+        return _alter_view
     return None
 
 
-def _tags_a_table(cursor: Cursor) -> bool:
-    """Whether ``ALTER TABLE name`` is followed by ``[ALTER COLUMN c] SET|UNSET TAG``
-    (any other ALTER TABLE is DuckDB's). Reads nothing."""
+def _sets_a_tag(cursor: Cursor) -> bool:
+    """Whether ``ALTER TABLE|VIEW name`` is followed by ``[ALTER COLUMN c] SET|UNSET
+    TAG`` (any other ALTER TABLE or VIEW is DuckDB's). Reads nothing."""
     start = cursor.index
     try:
         cursor.index += 2
@@ -406,6 +409,11 @@ def _alter_table(cursor: Cursor) -> SetTag | UnsetTag:
     return _set_or_unset(cursor, Securable(SecurableKind.TABLE, table))
 
 
+def _alter_view(cursor: Cursor) -> SetTag | UnsetTag:
+    view = cursor.expect_dotted("a view name", parts=2)
+    return _set_or_unset(cursor, Securable(SecurableKind.VIEW, view))
+
+
 def _alter_namespace(cursor: Cursor) -> SetTag | UnsetTag:
     namespace = cursor.expect_dotted("a namespace")
     return _set_or_unset(cursor, Securable(SecurableKind.NAMESPACE, namespace))
@@ -480,5 +488,5 @@ _STARTS: tuple[tuple[tuple[str, ...], Parser], ...] = (
     (("SHOW", "DATA", "FILTERS"), _empty(ShowDataFilters())),
     (("ALTER", "NAMESPACE"), _alter_namespace),
 )
-"""The leading keywords of each statement, and what reads the rest (ALTER TABLE is only
-governance's when it sets a tag: ``_tags_a_table``)."""
+"""The leading keywords of each statement, and what reads the rest (ALTER TABLE and ALTER
+VIEW are only governance's when they set a tag: ``_sets_a_tag``)."""
