@@ -4,6 +4,7 @@
 
        errors                          the exception tree: imports nothing of ours
        durations, resilience           shared helpers: errors
+       client/                         the query API's client and wire format: errors
        config_check                    the checks of icehouse.toml: imports nothing of ours
        config                          errors, durations, config_check
        state/                          errors, resilience (outage handling of the database)
@@ -13,8 +14,9 @@
                                        govern; none of the three imports another
        lake                            all of the above (the facade)
        demo/                           all of the above
-       server/                         the REST catalog: the lake (its one door), config and
-                                       errors; never ingest/, maintain/ or query/ directly
+       server/                         the REST catalog: the lake (its one door), config,
+                                       errors and the query API's wire format (client);
+                                       never ingest/, maintain/ or query/ directly
        cli/                            everything; nothing else imports cli or server, except
                                        the package's ``__main__`` (``python -m icehouse``)
                                        and the ``serve`` command (server)
@@ -59,9 +61,10 @@ ALLOWED: dict[str, set[str]] = {
     "query": LOW | {"tables", "govern"},
     "lake": LOW | DOMAIN | {"govern"},
     "demo": LOW | DOMAIN | {"lake"},
-    "server": {"errors", "config", "lake"},
-    "cli": LOW | DOMAIN | {"govern", "lake", "demo", "server"},
-    "__init__": {"config", "errors", "ingest", "lake"},
+    "client": {"errors"},
+    "server": {"errors", "config", "lake", "client"},
+    "cli": LOW | DOMAIN | {"govern", "lake", "demo", "server", "client"},
+    "__init__": {"config", "errors", "ingest", "lake", "client"},
     "__main__": {"cli"},
 }
 """Top-level part → the other parts it may import."""

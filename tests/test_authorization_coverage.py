@@ -19,6 +19,7 @@ import requests
 from fastapi.routing import APIRoute
 
 from icehouse.errors import Forbidden
+from icehouse.govern.authz import ANYONE, RULES
 from icehouse.lake import GROUPS, Lake
 from icehouse.lake.governed import ACTION_ATTRIBUTE
 from icehouse.lake.principals import Principal
@@ -35,6 +36,38 @@ one to ask yet."""
 UNAUTHENTICATED = {("POST", "/v1/oauth/tokens"), ("GET", "/healthz")}
 """How a client gets a token, and whether the server is up: answered to anyone."""
 READER = Principal(name="reader", admin=False)
+OPEN_TO_ANYONE = {
+    ("GET", "/v1/config"),
+    ("GET", "/v1/{prefix}/namespaces"),
+    ("GET", "/v1/{prefix}/namespaces/{namespace}/tables"),
+    ("GET", "/v1/{prefix}/namespaces/{namespace}/views"),
+    ("POST", "/api/v1/query"),
+}
+"""A client's configuration and the lists, which show each principal only what it may
+describe (a reader with no grants: nothing), and the query API, whose SQL reads only
+what the principal may read (``SELECT 1`` reads no table)."""
+_WEB = {"namespace": ["web"], "name": "x"}
+VALID_BODIES: dict[str, dict[str, Any]] = {
+    "/api/v1/query": {"sql": "SELECT 1 AS one"},
+    "/v1/{prefix}/namespaces": {"namespace": ["new"]},
+    "/v1/{prefix}/namespaces/{namespace}/register": {"name": "x", "metadata-location": "m"},
+    "/v1/{prefix}/namespaces/{namespace}/register-view": {
+        "name": "x",
+        "metadata-location": "m",
+    },
+    "/v1/{prefix}/namespaces/{namespace}/tables": {"name": "x", "schema": {}},
+    "/v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics": {"report-type": "scan-report"},
+    "/v1/{prefix}/namespaces/{namespace}/views": {
+        "name": "x",
+        "schema": {},
+        "view-version": {},
+    },
+    "/v1/{prefix}/tables/rename": {"source": _WEB, "destination": _WEB},
+    "/v1/{prefix}/transactions/commit": {"table-changes": [{"identifier": _WEB}]},
+    "/v1/{prefix}/views/rename": {"source": _WEB, "destination": _WEB},
+}
+"""A body each route accepts as well-formed (route path → JSON), so that what answers a
+principal without grants is the authorisation, not the request's validation."""
 
 
 def public_methods(owner: object) -> Iterator[tuple[str, Callable[..., Any]]]:
@@ -76,11 +109,16 @@ def test_every_public_lake_method_is_governed(lake: Lake) -> None:
     assert ungoverned == []
 
 
-def test_a_principal_who_is_not_an_administrator_may_call_no_lake_method(lake: Lake) -> None:
+def test_a_principal_with_no_grants_may_call_only_what_anyone_may(lake: Lake) -> None:
     view = lake.as_principal(READER)
     refused = []
+    open_to_anyone = set()
 
     for name, method in every_method(view):
+        action = getattr(method, ACTION_ATTRIBUTE)
+        if RULES.get(action) == ANYONE:
+            open_to_anyone.add(action)
+            continue
         args, kwargs = placeholders(method)
         with pytest.raises(Forbidden) as caught:
             method(*args, **kwargs)
@@ -89,6 +127,19 @@ def test_a_principal_who_is_not_an_administrator_may_call_no_lake_method(lake: L
 
     assert ("lake.iceberg.commit", "table.commit") in refused
     assert ("lake.as_principal", "principal.assume") in refused
+    assert ("lake.governance.create_role", "governance.create_role") in refused
+    assert open_to_anyone == {
+        "catalog.idempotency",
+        "governance.grant",
+        "governance.revoke",
+        "governance.show",
+        "lake.connect",
+        "namespace.list",
+        "query.run",
+        "table.access",
+        "table.list",
+        "view.list",
+    }
 
 
 def test_an_administrator_passes_every_lake_methods_check(lake: Lake) -> None:
@@ -131,11 +182,20 @@ def url_of(served: Served, path: str) -> str:
     return served.url(re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), "x"), path))
 
 
-def call(served: Served, method: str, path: str, token: str | None) -> int:
+def call(served: Served, method: str, path: str, token: str | None, *, valid: bool = False) -> int:
+    """The status of one request; ``valid``: with a body the route accepts, so that a
+    refusal is the principal's, not the request's."""
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    body = {} if method in {"POST", "PUT"} else None
+    body = VALID_BODIES.get(path, {}) if valid else {}
+    body = body if method in {"POST", "PUT"} else None
     answer = requests.request(method, url_of(served, path), json=body, headers=headers, timeout=30)
     return answer.status_code
+
+
+def listed(served: Served, path: str, token: str) -> dict[str, Any]:
+    headers = {"Authorization": f"Bearer {token}"}
+    answer = requests.get(url_of(served, path), headers=headers, timeout=30)
+    return dict(answer.json())
 
 
 @pytest.fixture
@@ -163,12 +223,17 @@ def test_every_route_is_401_without_a_token_403_for_others_and_open_to_an_admin(
     assert set(routes) > UNAUTHENTICATED and len(guarded) >= 15
 
     anonymous = {route: call(secured, *route, None) for route in guarded}
-    forbidden = {route: call(secured, *route, reader) for route in guarded}
+    forbidden = {route: call(secured, *route, reader, valid=True) for route in guarded}
     reads_first = sorted(guarded, key=lambda route: route[0] not in {"GET", "HEAD"})
     allowed = {route: call(secured, *route, admin) for route in reads_first}
 
     assert {r: s for r, s in anonymous.items() if s != 401} == {}
-    assert {r: s for r, s in forbidden.items() if s != 403} == {}
+    assert {r: s for r, s in forbidden.items() if s != 403 and r not in OPEN_TO_ANYONE} == {}
+    assert {r: forbidden[r] for r in OPEN_TO_ANYONE} == {r: 200 for r in OPEN_TO_ANYONE}
+    assert listed(secured, "/v1/{prefix}/namespaces", reader)["namespaces"] == []
+    assert (
+        listed(secured, "/v1/{prefix}/namespaces/{namespace}/tables", reader)["identifiers"] == []
+    )
     assert {r: s for r, s in allowed.items() if s in {401, 403}} == {}
     assert allowed[("GET", "/v1/config")] == 200
     assert allowed[("GET", "/v1/{prefix}/namespaces/{namespace}/tables/{table}")] == 200

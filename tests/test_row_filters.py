@@ -8,6 +8,7 @@ from decimal import Decimal
 
 import duckdb
 import pytest
+from pyiceberg.expressions import StartsWith
 from pyiceberg.expressions.visitors import expression_evaluator
 from pyiceberg.schema import Schema
 from pyiceberg.typedef import Record
@@ -16,6 +17,7 @@ from pyiceberg.types import DecimalType, LongType, NestedField, StringType
 from icehouse.errors import FilterNotTranslatable
 from icehouse.tables.row_filters import (
     encode_row_filter,
+    expression_sql,
     row_filter_expression,
     row_filter_fields,
     row_filter_sql,
@@ -95,3 +97,17 @@ def test_a_predicate_without_exact_translation_is_refused_with_its_term() -> Non
     with pytest.raises(FilterNotTranslatable) as caught:
         encode_row_filter("status + 1 > 2", "ns.t", SCHEMA)
     assert "status + 1" in str(caught.value)
+
+
+@pytest.mark.parametrize("where", PREDICATES)
+def test_an_expression_renders_as_the_sql_of_its_stored_form(where: str) -> None:
+    expression = row_filter_expression(encode_row_filter(where, "ns.t", SCHEMA), SCHEMA)
+    rendered = expression_sql(expression, SCHEMA)
+    assert _duckdb_rows(rendered, ("status", "region", "cost")) == _duckdb_rows(
+        where, ("status", "region", "cost")
+    )
+
+
+def test_an_expression_with_no_stored_form_is_refused() -> None:
+    with pytest.raises(FilterNotTranslatable, match="StartsWith"):
+        expression_sql(StartsWith("region", "e"), SCHEMA)

@@ -161,18 +161,33 @@ def test_a_deleted_principals_token_stops_working_at_once(secured: Served) -> No
     assert answer.json()["error"]["message"].startswith("unknown bearer token")
 
 
-def test_a_principal_who_is_not_an_administrator_is_forbidden(secured: Served) -> None:
+def test_a_principal_with_no_grants_sees_nothing_and_is_forbidden_the_rest(
+    secured: Served,
+) -> None:
+    secured.lake.namespaces.create(("web",))
+    secured.lake.tables.create("web.hits", schema={"id": "long"})
     reader = secured.lake.principals.create("reader")
     token = token_of(secured, reader)
 
-    answer = namespaces(secured, token)
+    listed = namespaces(secured, token)
+    answer = requests.get(
+        secured.url("/v1/icehouse/namespaces/web/tables/hits"),
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
 
+    assert listed.status_code == 200 and listed.json()["namespaces"] == []
     assert answer.status_code == 403
     error = answer.json()["error"]
     assert error["type"] == "ForbiddenException"
-    assert "principal 'reader' may not" in error["message"]
+    assert error["message"] == (
+        "principal 'reader' may not table.describe on table web.hits: "
+        "table web.hits is not found or not permitted"
+    )
     with pytest.raises(ForbiddenError):
-        secured.client(credential=f"{reader.client_id}:{reader.client_secret}")
+        secured.client(credential=f"{reader.client_id}:{reader.client_secret}").load_table(
+            "web.hits"
+        )
 
 
 def test_another_authorization_scheme_is_401(secured: Served) -> None:

@@ -8,6 +8,7 @@ thing the same way.
     IcehouseError
     ├── NotAuthenticated              401  no token, or one expired, revoked or unknown
     ├── Forbidden                     403  the principal may not do this
+    │   └── GrantNotHeld              a grant of what the granter does not hold with grant option
     ├── NotFound                      404
     │   ├── HomeNotFound
     │   ├── NoSuchTable
@@ -16,7 +17,11 @@ thing the same way.
     │   ├── NoSuchSource
     │   ├── LandingNotFound           a source's landing folder does not exist
     │   ├── NoSuchQuarantineRecord
-    │   └── NoSuchPrincipal
+    │   ├── NoSuchPrincipal
+    │   ├── NoSuchRole
+    │   ├── NoSuchTag
+    │   ├── NoSuchDataFilter
+    │   └── NoSuchGrant               a revoke of a grant no one made
     ├── Conflict                      409
     │   ├── TableAlreadyExists
     │   ├── ViewAlreadyExists         a view or a table already has the name
@@ -24,6 +29,9 @@ thing the same way.
     │   ├── NamespaceNotEmpty         a namespace that still holds tables cannot be dropped
     │   ├── SourceAlreadyExists
     │   ├── PrincipalAlreadyExists
+    │   ├── RoleAlreadyExists
+    │   ├── TagAlreadyExists
+    │   ├── DataFilterAlreadyExists
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -40,18 +48,24 @@ thing the same way.
     │   ├── InvalidDuration
     │   ├── InvalidMapping
     │   ├── QueryError
-    │   │   └── EqualityDeletesUnsupported
+    │   │   ├── EqualityDeletesUnsupported
+    │   │   └── GovernanceSyntaxError  a GRANT, CREATE ROLE... that does not parse
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
+    │   ├── InvalidCredential         a client credential that is malformed or kept unsafely
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
     │   ├── ConflictingProperties     422  keys both removed and set in one update
     │   ├── IdempotencyKeyReused      422  an Idempotency-Key sent with a different request
+    │   ├── RoleCycle                 a role made a member of itself, directly or not
+    │   ├── InvalidGrant              a privilege that means nothing on that kind of object
+    │   ├── InvalidTagValue           a tag value its key does not allow
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
     ├── ServiceUnavailable            503  a service icehouse depends on does not answer now
     │   ├── StateDatabaseUnavailable
-    │   └── StorageUnavailable
+    │   ├── StorageUnavailable
+    │   └── ServerUnavailable         an icehouse server a client connects to
     ├── StateError                    500  the state database is not what this version expects
     ├── CommitUncertain               500  a commit reported as failed may have landed (not retried)
     └── ProofFailed                   500  a rewrite's output differs from its input (not committed)
@@ -92,6 +106,11 @@ class Forbidden(IcehouseError):
         self.principal = principal
         self.action = action
         self.resource = resource
+
+
+class GrantNotHeld(Forbidden):
+    """A grant (or revoke) of what the granter neither holds with grant option nor may
+    manage (MANAGE_GRANTS on the catalog)."""
 
 
 class NotFound(IcehouseError):
@@ -158,6 +177,33 @@ class NoSuchPrincipal(NotFound):
         self.principal = principal
 
 
+class NoSuchRole(NotFound):
+    def __init__(self, message: str, *, role: str) -> None:
+        super().__init__(message)
+        self.role = role
+
+
+class NoSuchTag(NotFound):
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class NoSuchDataFilter(NotFound):
+    def __init__(self, message: str, *, data_filter: str) -> None:
+        super().__init__(message)
+        self.data_filter = data_filter
+
+
+class NoSuchGrant(NotFound):
+    """A revoke that matches no grant (of this granter, unless it manages grants)."""
+
+    def __init__(self, message: str, *, grantee: str, securable: str) -> None:
+        super().__init__(message)
+        self.grantee = grantee
+        self.securable = securable
+
+
 class Conflict(IcehouseError):
     status = 409
     error_type = "AlreadyExistsException"
@@ -203,6 +249,24 @@ class PrincipalAlreadyExists(Conflict):
     def __init__(self, message: str, *, principal: str) -> None:
         super().__init__(message)
         self.principal = principal
+
+
+class RoleAlreadyExists(Conflict):
+    def __init__(self, message: str, *, role: str) -> None:
+        super().__init__(message)
+        self.role = role
+
+
+class TagAlreadyExists(Conflict):
+    def __init__(self, message: str, *, key: str) -> None:
+        super().__init__(message)
+        self.key = key
+
+
+class DataFilterAlreadyExists(Conflict):
+    def __init__(self, message: str, *, data_filter: str) -> None:
+        super().__init__(message)
+        self.data_filter = data_filter
 
 
 class CommitConflict(Conflict):
@@ -303,6 +367,29 @@ class IdempotencyKeyReused(InvalidInput):
         self.key = key
 
 
+class RoleCycle(InvalidInput):
+    """Role ``role`` would become a member of itself through ``member``."""
+
+    def __init__(self, message: str, *, role: str, member: str) -> None:
+        super().__init__(message)
+        self.role = role
+        self.member = member
+
+
+class InvalidGrant(InvalidInput):
+    def __init__(self, message: str, *, privilege: str, securable: str) -> None:
+        super().__init__(message)
+        self.privilege = privilege
+        self.securable = securable
+
+
+class InvalidTagValue(InvalidInput):
+    def __init__(self, message: str, *, key: str, value: str) -> None:
+        super().__init__(message)
+        self.key = key
+        self.value = value
+
+
 class InvalidConfig(InvalidInput):
     def __init__(self, message: str, *, where: str) -> None:
         super().__init__(f"{where}: {message}")
@@ -355,6 +442,24 @@ class EqualityDeletesUnsupported(QueryError):
         self.delete_file = delete_file
 
 
+class GovernanceSyntaxError(QueryError):
+    """A statement that begins like a governance statement (``GRANT``, ``CREATE ROLE``,
+    ``SHOW GRANTS``...) but does not parse. DuckDB never sees it, so its own error would
+    only say that ``GRANT`` is unknown: this one names the character where the statement
+    went wrong (``position``, from 0), what was ``expected`` there and what was
+    ``found``."""
+
+    def __init__(self, *, sql: str, position: int, expected: str, found: str) -> None:
+        line = sql.count("\n", 0, position) + 1
+        column = position - (sql.rfind("\n", 0, position) + 1) + 1
+        super().__init__(
+            f"expected {expected} at line {line}, column {column}, found {found}", sql=sql
+        )
+        self.position = position
+        self.expected = expected
+        self.found = found
+
+
 class FilterNotTranslatable(InvalidInput):
     """A filter (``--where``, ``DELETE ... WHERE``) holds a term with no exact Iceberg
     expression; ``term`` is that term as SQL. Callers that must not widen or narrow what
@@ -363,6 +468,17 @@ class FilterNotTranslatable(InvalidInput):
     def __init__(self, message: str, *, term: str) -> None:
         super().__init__(message)
         self.term = term
+
+
+class InvalidCredential(InvalidInput):
+    """A client credential that cannot be used: not ``CLIENT_ID:CLIENT_SECRET``, or a
+    credential file that is missing or that other users may read (a secret they could
+    copy is refused, as ssh refuses such a private key). ``where`` says where it came
+    from: an option, an environment variable or a file's path."""
+
+    def __init__(self, message: str, *, where: str) -> None:
+        super().__init__(f"{where}: {message}")
+        self.where = where
 
 
 class ConfirmationRequired(InvalidInput):
@@ -450,6 +566,13 @@ class StorageUnavailable(ServiceUnavailable):
     service: Literal["storage"] = "storage"
 
 
+class ServerUnavailable(ServiceUnavailable):
+    """``where`` is the URL of the icehouse server a client (``icehouse.connect``,
+    ``icehouse sql --server``) could not reach or that answered with a 5xx."""
+
+    service: Literal["icehouse server"] = "icehouse server"
+
+
 class StateError(IcehouseError):
     pass
 
@@ -487,29 +610,39 @@ __all__ = [
     "Conflict",
     "ConflictingProperties",
     "CopiedHome",
+    "DataFilterAlreadyExists",
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
     "Forbidden",
+    "GovernanceSyntaxError",
+    "GrantNotHeld",
     "HomeNotFound",
     "IcehouseError",
     "IdempotencyKeyReused",
     "InputFileError",
     "InvalidConfig",
+    "InvalidCredential",
     "InvalidDuration",
+    "InvalidGrant",
     "InvalidInput",
     "InvalidMapping",
     "InvalidPartitionSpec",
     "InvalidSchema",
     "InvalidSortOrder",
+    "InvalidTagValue",
     "LandingNotFound",
     "MaintenanceBusy",
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
+    "NoSuchDataFilter",
+    "NoSuchGrant",
     "NoSuchNamespace",
     "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
+    "NoSuchRole",
     "NoSuchSource",
     "NoSuchTable",
+    "NoSuchTag",
     "NoSuchView",
     "NotAuthenticated",
     "NotFound",
@@ -518,6 +651,9 @@ __all__ = [
     "ProofFailed",
     "QueryError",
     "RewriteConflict",
+    "RoleAlreadyExists",
+    "RoleCycle",
+    "ServerUnavailable",
     "ServiceUnavailable",
     "SourceAlreadyExists",
     "SourceInUse",
@@ -526,6 +662,7 @@ __all__ = [
     "StorageUnavailable",
     "TableAlreadyExists",
     "TableInUse",
+    "TagAlreadyExists",
     "UnreadableFile",
     "UnsafeMaintenance",
     "ViewAlreadyExists",

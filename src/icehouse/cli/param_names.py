@@ -25,6 +25,9 @@ argument is its parameter name in capitals."""
 
 _OPTION_VALUES = {
     "home": "PATH",
+    "server": "URL",
+    "credential": "ID:SECRET",
+    "credential_file": "FILE",
     "like": "FILE",
     "sample": "FILE",
     "out": "FILE",

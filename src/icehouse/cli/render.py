@@ -64,7 +64,8 @@ bytes it read."""
 
 def render_plans(console: Console, answer: QueryResult) -> None:
     """Per table: files in the snapshot, after partition and after metrics pruning, bytes
-    planned, and (with explain) row groups read/skipped and bytes read."""
+    planned, and (with explain) row groups read/skipped and bytes read; then each table's
+    pushed filter and, for a governed principal, the access filter its grants applied."""
     explained = any(plan.row_groups_read is not None for plan in answer.plans)
     rows = []
     for plan in answer.plans:
@@ -92,4 +93,6 @@ def render_plans(console: Console, answer: QueryResult) -> None:
     print_grid(console, columns, rows, title="what each table read")
     for plan in answer.plans:
         console.print(f"{escape(plan.table)}: filter pushed {escape(plan.pushed_filter)}")
+        if plan.access_filter is not None:
+            console.print(f"{escape(plan.table)}: access filter {escape(plan.access_filter)}")
     console.print(f"executed in {answer.execution_seconds * 1000:.1f} ms")

@@ -21,12 +21,17 @@ from rich.console import Console
 from rich.markup import escape
 
 from icehouse.cli.grid import Column, Kind, print_grid
+from icehouse.cli.remote import Queries
 from icehouse.cli.render import render_arrow, render_plans
 from icehouse.cli.tables import render_info
 from icehouse.errors import IcehouseError, InvalidInput
+from icehouse.govern.statements import parse_statement
 from icehouse.lake import Lake
 
 HISTORY_FILE = ".sql_history"
+SERVER_HISTORY_FILE = ".icehouse_sql_history"
+"""In the user's home folder: the history of shells over ``--server``, which have no
+lake home to keep it in."""
 HELP = """\
 Statements end with ; and may span lines. Commands:
   \\d               list tables (rows, data files, snapshots)
@@ -104,10 +109,11 @@ _TABLES_GRID = (
 
 
 class Shell:
-    """One open lake and the session's switches; each statement goes through ``Lake.sql``
-    (``Lake.explain`` with the explain switch on)."""
+    """One open lake (or server) and the session's switches; each statement goes through
+    ``Lake.sql`` (``Lake.explain`` with the explain switch on, but for a governance
+    statement, which reads no table and so has no plan to show)."""
 
-    def __init__(self, lake: Lake, out: Console, err: Console, *, explain: bool = False) -> None:
+    def __init__(self, lake: Queries, out: Console, err: Console, *, explain: bool = False) -> None:
         self.lake, self.out, self.err = lake, out, err
         self.explain, self.timing = explain, False
 
@@ -120,7 +126,7 @@ class Shell:
         if statement.is_meta:
             return self._meta(statement.text)
         started = time.perf_counter()
-        if self.explain:
+        if self.explain and parse_statement(statement.text) is None:
             answer = self.lake.explain(statement.text)
             render_arrow(self.out, answer.table)
             render_plans(self.out, answer)
@@ -137,10 +143,8 @@ class Shell:
             return False
         if command in ("\\?", "help"):
             self.out.print(HELP, markup=False)
-        elif command == "\\d" and argument:
-            render_info(self.out, self.lake.tables.get(argument))
         elif command == "\\d":
-            self._list_tables()
+            self._describe(argument)
         elif command == "\\explain":
             self.explain = _switch(command, argument, self.explain)
             self.out.print(f"explain is {'on' if self.explain else 'off'}")
@@ -151,8 +155,18 @@ class Shell:
             raise InvalidInput(f"unknown command {command}; \\? lists the commands")
         return True
 
-    def _list_tables(self) -> None:
-        infos = [self.lake.tables.get(name) for name in self.lake.tables.list()]
+    def _describe(self, table: str) -> None:
+        """``\\d``: every table, or one table's schema and layout (local homes only)."""
+        lake = self.lake
+        if not isinstance(lake, Lake):
+            raise InvalidInput(
+                "\\d describes a local home's tables; over --server, ask "
+                "information_schema.tables and information_schema.columns"
+            )
+        if table:
+            render_info(self.out, lake.tables.get(table))
+            return
+        infos = [lake.tables.get(name) for name in lake.tables.list()]
         if not infos:
             self.out.print("No tables yet.")
             return
@@ -207,8 +221,18 @@ def prompt_session(
     )
 
 
-def table_columns(lake: Lake) -> dict[str, list[str]]:
-    """Every table of the lake with its column names: what Tab completes in the shell."""
+def history_file(queries: Queries) -> Path:
+    """The home's history file; over a server, the user's own."""
+    if isinstance(queries, Lake):
+        return queries.home / HISTORY_FILE
+    return Path.home() / SERVER_HISTORY_FILE
+
+
+def table_columns(lake: Queries) -> dict[str, list[str]]:
+    """Every table of the lake with its column names: what Tab completes in the shell
+    (over a server: none, only the SQL words)."""
+    if not isinstance(lake, Lake):
+        return {}
     return {
         name: [str(field["name"]) for field in lake.tables.get(name).schema]
         for name in lake.tables.list()

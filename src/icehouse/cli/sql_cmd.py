@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
@@ -12,6 +14,13 @@ from rich.console import Console
 
 from icehouse.cli.common import EXIT_ERROR, EXIT_USAGE, HomeOption, open_lake
 from icehouse.cli.output import FileFormat, Format, Output, file_format_of, write_file
+from icehouse.cli.remote import (
+    CredentialFileOption,
+    CredentialOption,
+    Queries,
+    ServerOption,
+    open_server,
+)
 from icehouse.cli.render import render_arrow, render_plans
 
 
@@ -45,6 +54,26 @@ def _out_format(output: Output, out: Path, format: SqlFormat | None) -> FileForm
     if format == SqlFormat.table:
         raise _usage_error(output, f"--format table is for the screen; --out writes {_EXTENSIONS}")
     return FileFormat(format.value)
+
+
+@contextmanager
+def _queries(
+    home: Path | None,
+    server: str | None,
+    credential: str | None,
+    credential_file: Path | None,
+    output: Output,
+) -> Iterator[Queries]:
+    if server is None:
+        if credential is not None or credential_file is not None:
+            raise _usage_error(output, "--credential and --credential-file go with --server")
+        with open_lake(home, output) as lake:
+            yield lake
+        return
+    if home is not None:
+        raise _usage_error(output, "--server runs the SQL on the server: leave out --home")
+    with open_server(server, credential, credential_file, output) as remote:
+        yield remote
 
 
 def sql(
@@ -82,6 +111,9 @@ def sql(
             show_default=False,
         ),
     ] = None,
+    server: ServerOption = None,
+    credential: CredentialOption = None,
+    credential_file: CredentialFileOption = None,
 ) -> None:
     """Run SQL over the lake; with no query, start a SQL shell.
 
@@ -93,12 +125,24 @@ def sql(
         icehouse sql "SELECT country, count(*) AS n FROM logs.events GROUP BY 1"
         icehouse sql "SELECT * FROM logs.events" --out events.parquet
 
+    Roles, grants, tags and data filters are SQL statements too (see
+    docs/governance.md):
+
+        icehouse sql "GRANT SELECT ON TABLE logs.events TO ROLE analysts"
+        icehouse sql "SHOW GRANTS TO ROLE analysts"
+
     No query: a shell with history. Statements end with ; and may span lines;
     \\d lists tables, \\d logs.events describes one, \\? lists all commands.
     Piped, it runs each statement and stops at the first error (exit code 1):
 
         icehouse sql
         icehouse sql < report.sql
+
+    --server URL runs the SQL on an `icehouse serve` as the principal of the
+    credential ($ICEHOUSE_CREDENTIAL, or a file only you may read), with the
+    same output:
+
+        ICEHOUSE_CREDENTIAL=ID:SECRET icehouse sql --server http://127.0.0.1:8181 "SELECT 1"
     """
     if out is not None and _given_before_the_command(ctx, "format"):
         format = None  # `icehouse --format json sql ... --out x.parquet` writes Parquet
@@ -111,14 +155,15 @@ def sql(
     if query is None:
         if out is not None or format is not None:
             raise _usage_error(output, "--out and --format need a query; the shell prints tables")
-        _shell(home, output, explain=explain)
+        with _queries(home, server, credential, credential_file, output) as queries:
+            _shell(queries, output, explain=explain)
         return
     if out is None and format == SqlFormat.parquet:
         raise _usage_error(output, f"--format {format} needs --out FILE")
     out_format = _out_format(output, out, format) if out is not None else None
-    with open_lake(home, output) as lake:
-        answer = lake.explain(query) if explain else None
-        result = answer.table if answer is not None else lake.sql(query)
+    with _queries(home, server, credential, credential_file, output) as queries:
+        answer = queries.explain(query) if explain else None
+        result = answer.table if answer is not None else queries.sql(query)
         if out is not None and out_format is not None:
             write_file(result, out, out_format)
             if answer is not None:
@@ -150,11 +195,11 @@ def _given_before_the_command(ctx: typer.Context, name: str) -> bool:
     return source is not None and source.name == "DEFAULT_MAP"
 
 
-def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
+def _shell(queries: Queries, output: Output, *, explain: bool) -> None:
     """A prompt on a terminal; a piped script is run statement by statement."""
     from icehouse.cli.shell import (  # prompt_toolkit: only the shell needs it
-        HISTORY_FILE,
         Shell,
+        history_file,
         prompt_session,
         run_interactive,
         run_script,
@@ -162,10 +207,9 @@ def _shell(home: Path | None, output: Output, *, explain: bool) -> None:
     )
     from icehouse.cli.sql_complete import SqlCompleter
 
-    with open_lake(home, output) as lake:
-        shell = Shell(lake, output.out, output.err, explain=explain)
-        if sys.stdin.isatty():
-            completer = SqlCompleter(table_columns(lake))
-            run_interactive(shell, prompt_session(lake.home / HISTORY_FILE, completer=completer))
-        elif not run_script(shell, sys.stdin.read()):
-            raise typer.Exit(EXIT_ERROR)
+    shell = Shell(queries, output.out, output.err, explain=explain)
+    if sys.stdin.isatty():
+        completer = SqlCompleter(table_columns(queries))
+        run_interactive(shell, prompt_session(history_file(queries), completer=completer))
+    elif not run_script(shell, sys.stdin.read()):
+        raise typer.Exit(EXIT_ERROR)

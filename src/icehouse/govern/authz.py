@@ -1,16 +1,36 @@
 """The one authorisation decision: may this principal perform this action on this
 resource? Every public ``Lake`` method asks it before acting, whichever path (CLI,
-Python, REST) called; so a rule added here holds everywhere at once.
+Python, REST, the query API) called; so a rule added here holds everywhere at once.
 
-For now it knows two cases: an administrator may do everything, anyone else nothing.
-Grants on namespaces, tables, columns and rows refine the second case later.
+An administrator (the home's owner, a principal created ``--admin``) may do everything.
+Anyone else needs the privilege ``RULES`` names for the action, on the resource or on
+the namespace it is created in, as the policy (``policy.py``) says it holds:
+
+- reading and changing tables, views and namespaces: DESCRIBE, ALTER, DROP, DELETE, INSERT
+  (a commit through the REST catalog) on the object; creating one: CREATE_TABLE,
+  CREATE_VIEW or CREATE_NAMESPACE on the namespace it goes in (the catalog, for a
+  top-level namespace);
+- running SQL, listing, and connecting: anyone (a query reads each table through
+  ``Lake.table_access``, and lists show only what the principal may describe);
+- roles, tags, data filters: MANAGE_GRANTS on the catalog; a grant or revoke is decided
+  by the grant itself (the granter's grant option), which knows what is granted;
+- ingestion sources, quarantine, maintenance, principals and the lake itself:
+  administrators only.
+
+A principal refused on an object it may not describe is told it is "not found or not
+permitted", exactly what it is told about an object that does not exist: an error never
+says what exists.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Protocol
 
 from icehouse.errors import Forbidden
+from icehouse.govern.objects import Privilege, SecurableKind
+from icehouse.govern.policy import Policy
+from icehouse.govern.records import ObjectPath
 
 
 @dataclass(frozen=True)
@@ -40,15 +60,146 @@ class Resource:
         return f"{self.kind} {self.name}" if self.name else self.kind
 
 
-def authorize(principal: Principal, action: str, resource: Resource) -> None:
-    """Raises: Forbidden (with the principal, action and resource) unless allowed."""
+class Scope(Protocol):
+    """What a decision needs from the lake: the current policy, and where a named object
+    is (its UUID, for a table or view), None when there is no such object."""
+
+    def policy(self) -> Policy: ...
+
+    def locate(self, kind: SecurableKind, name: str) -> ObjectPath | None: ...
+
+
+@dataclass(frozen=True)
+class Needs:
+    """The action needs ``privilege`` on its resource, or on the namespace its resource
+    is created in (``parent``)."""
+
+    privilege: Privilege
+    parent: bool = False
+
+
+ANYONE = "anyone"
+ADMINS = "administrators"
+Rule = Needs | str
+
+_MANAGE = Needs(Privilege.MANAGE_GRANTS)
+RULES: dict[str, Rule] = {
+    "table.create": Needs(Privilege.CREATE_TABLE, parent=True),
+    "table.register": Needs(Privilege.CREATE_TABLE, parent=True),
+    "table.describe": Needs(Privilege.DESCRIBE),
+    "table.history": Needs(Privilege.DESCRIBE),
+    "table.access": ANYONE,  # decided inside, as table.describe for whoever reads:
+    # the principal, or the definer of the view it reads through
+    "table.report_metrics": Needs(Privilege.DESCRIBE),
+    "table.alter": Needs(Privilege.ALTER),
+    "table.rename": Needs(Privilege.ALTER),
+    "table.rollback": Needs(Privilege.ALTER),
+    "table.drop": Needs(Privilege.DROP),
+    "table.delete_rows": Needs(Privilege.DELETE),
+    "table.commit": Needs(Privilege.INSERT),
+    "table.list": ANYONE,
+    "view.create": Needs(Privilege.CREATE_VIEW, parent=True),
+    "view.register": Needs(Privilege.CREATE_VIEW, parent=True),
+    "view.describe": Needs(Privilege.DESCRIBE),
+    "view.alter": Needs(Privilege.ALTER),
+    "view.rename": Needs(Privilege.ALTER),
+    "view.drop": Needs(Privilege.DROP),
+    "view.list": ANYONE,
+    "namespace.create": Needs(Privilege.CREATE_NAMESPACE, parent=True),
+    "namespace.describe": Needs(Privilege.DESCRIBE),
+    "namespace.alter": Needs(Privilege.ALTER),
+    "namespace.drop": Needs(Privilege.DROP),
+    "namespace.list": ANYONE,
+    "query.run": ANYONE,
+    "lake.connect": ANYONE,
+    "catalog.idempotency": ANYONE,
+    "governance.grant": ANYONE,
+    "governance.revoke": ANYONE,
+    "governance.show": ANYONE,
+    "governance.create_role": _MANAGE,
+    "governance.drop_role": _MANAGE,
+    "governance.grant_role": _MANAGE,
+    "governance.revoke_role": _MANAGE,
+    "governance.list_roles": _MANAGE,
+    "governance.create_tag": _MANAGE,
+    "governance.drop_tag": _MANAGE,
+    "governance.set_tag": _MANAGE,
+    "governance.unset_tag": _MANAGE,
+    "governance.list_tags": _MANAGE,
+    "governance.create_data_filter": _MANAGE,
+    "governance.drop_data_filter": _MANAGE,
+    "governance.list_data_filters": _MANAGE,
+}
+"""Action → what a principal that is not an administrator needs for it; an action not
+listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators
+only. A multi-table commit names no table: administrators only, too."""
+
+_KINDS = {
+    "table": SecurableKind.TABLE,
+    "view": SecurableKind.VIEW,
+    "namespace": SecurableKind.NAMESPACE,
+    "governance": SecurableKind.CATALOG,
+}
+
+
+def authorize(
+    principal: Principal, action: str, resource: Resource, scope: Scope | None = None
+) -> None:
+    """Decide; ``scope`` is asked only for a principal that is not an administrator, and
+    only for an action that needs a privilege.
+
+    Raises: Forbidden (with the principal, action and resource) unless allowed."""
     if principal.admin:
         return
+    rule = RULES.get(action, ADMINS)
+    if rule == ANYONE:
+        return
+    if not isinstance(rule, Needs) or scope is None:
+        raise Forbidden(
+            f"principal {principal.name!r} may not {action} on {resource}: only an "
+            "administrator may (create one with `icehouse principal create NAME --admin`)",
+            principal=principal.name,
+            action=action,
+            resource=str(resource),
+        )
+    _decide(principal, action, resource, rule, scope)
+
+
+def _decide(
+    principal: Principal, action: str, resource: Resource, rule: Needs, scope: Scope
+) -> None:
+    kind = _KINDS[resource.kind]
+    if kind is SecurableKind.CATALOG:
+        path: ObjectPath | None = ObjectPath()
+    elif rule.parent:
+        parent = resource.name.rpartition(".")[0]
+        path = scope.locate(SecurableKind.NAMESPACE, parent) if parent else ObjectPath()
+    else:
+        path = scope.locate(kind, resource.name) if resource.name else None
+    policy = scope.policy()
+    if path is not None:
+        if rule.privilege is Privilege.DESCRIBE:
+            if policy.may_describe(principal.name, path):
+                return
+        elif policy.holds(principal.name, rule.privilege, path):
+            return
+    shown = path is not None and (not path.namespace or policy.may_describe(principal.name, path))
+    reason = (
+        f"it needs {rule.privilege.value} on {_where(path, rule)}"
+        if shown and path is not None
+        else f"{resource} is not found or not permitted"
+    )
     raise Forbidden(
-        f"principal {principal.name!r} may not {action} on {resource}: only an "
-        "administrator may, for now (create one with `icehouse principal create NAME "
-        "--admin`)",
+        f"principal {principal.name!r} may not {action} on {resource}: {reason}",
         principal=principal.name,
         action=action,
         resource=str(resource),
     )
+
+
+def _where(path: ObjectPath, rule: Needs) -> str:
+    if not path.namespace:
+        return "the catalog"
+    if path.uuid:
+        return f"{path.kind.value} {path.name}"
+    return f"namespace {'.'.join(path.namespace)}"

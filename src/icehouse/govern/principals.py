@@ -163,3 +163,10 @@ def _info(row: Row[Any]) -> PrincipalInfo:
         created_at=row.created_at,
         rotated_at=row.rotated_at,
     )
+
+
+def is_admin(engine: Engine, name: str) -> bool:
+    """Whether principal ``name`` exists and is an administrator."""
+    p = models.principals
+    with engine.connect() as conn:
+        return bool(conn.execute(select(p.c.admin).where(p.c.name == name)).scalar())

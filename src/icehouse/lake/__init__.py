@@ -8,8 +8,10 @@ At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
-``lake.views`` its views (``views.py``), and ``lake.principals`` manages who may use it
-through the server (``principals.py``).
+``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
+through the server (``principals.py``), and ``lake.governance`` what each of them may do:
+roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
+which cells of a table the acting principal may read.
 
 A lake acts as a principal. Opened locally it is the home's owner, an administrator;
 ``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
@@ -32,6 +34,7 @@ from sqlalchemy import Engine
 
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
 from icehouse.govern.authz import OWNER, Principal
+from icehouse.govern.store import PolicyCache
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
@@ -47,11 +50,14 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from icehouse.govern.access import TableAccess
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
+    from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
+    from icehouse.tables.identity import UuidIndex
     from icehouse.tables.manifest_cache import ManifestCache
 
 GROUPS = (
@@ -65,6 +71,7 @@ GROUPS = (
     "principals",
     "idempotency",
     "metrics",
+    "governance",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
@@ -92,6 +99,9 @@ class Lake:
         self._query_session: QuerySession | None = None
         self._query_session_lock = threading.Lock()
         self._manifest_cache: ManifestCache | None = None
+        self._policies = PolicyCache()
+        """The policy decisions are made with, shared by every view of this lake."""
+        self._uuid_index: UuidIndex | None = None
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -143,6 +153,13 @@ class Lake:
         from icehouse.lake.catalog_requests import LakeMetrics
 
         return LakeMetrics(self)
+
+    @functools.cached_property
+    def governance(self) -> LakeGovernance:
+        """Roles, grants, tags and data filters."""
+        from icehouse.lake.governance import LakeGovernance
+
+        return LakeGovernance(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -199,6 +216,7 @@ class Lake:
         self._catalog  # noqa: B018 - opened here, so that the view shares it
         self._engine  # noqa: B018
         self._queries  # noqa: B018 - and the query caches (made on first use otherwise)
+        self._uuids  # noqa: B018 - and which table each metadata file is
         view = copy.copy(self)
         view.principal = principal
         for group in GROUPS:
@@ -283,6 +301,16 @@ class Lake:
                 self._manifest_cache = ManifestCache()
             return self._manifest_cache
 
+    @property
+    def _uuids(self) -> UuidIndex:
+        """Which table or view each metadata file belongs to (UUID → current name)."""
+        with self._opening:
+            if self._uuid_index is None:
+                from icehouse.tables.identity import UuidIndex
+
+                self._uuid_index = UuidIndex()
+            return self._uuid_index
+
     @governed("lake.reload_config")
     def reload_config(self) -> None:
         """Read ``icehouse.toml`` again (after it was edited).
@@ -361,18 +389,28 @@ class Lake:
     @governed("query.run")
     def sql(self, text: str, *, prune: bool = True) -> pa.Table:
         """Run one SQL statement (DuckDB's dialect; tables named ``namespace.table``; a
-        ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``).
+        ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``), or one
+        governance statement (``GRANT``, ``CREATE ROLE``, ``SHOW GRANTS``...), which
+        DuckDB does not know: it is run here, by ``lake.governance``.
 
         Args: ``text``, the statement; ``prune`` (tests): plan with the WHERE pushed down
         (False reads every file, which must give the same rows).
-        Returns: the rows as a pyarrow Table.
-        Raises: QueryError (DuckDB's message, or an unsupported statement),
-        EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
-        from icehouse.query.sql import run_sql
+        Returns: the rows as a pyarrow Table (a governance statement's: the rows of a
+        SHOW, else one ``status`` row).
+        Raises: QueryError (DuckDB's message, or an unsupported statement; for a governed
+        principal also a table not found or not permitted, a statement that is not a
+        read, a DELETE through filtered access), GovernanceSyntaxError (a governance
+        statement that does not parse), EqualityDeletesUnsupported, NoSuchTable (a
+        DELETE's table), Forbidden, and what ``lake.governance`` raises for a governance
+        statement."""
+        from icehouse.govern.statements import parse_statement
 
-        return run_sql(
-            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
-        ).table
+        statement = parse_statement(text)
+        if statement is not None:
+            from icehouse.lake.governance_sql import run_statement
+
+            return run_statement(self, statement)
+        return self._run(text, prune=prune, explain=False).table
 
     @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -382,17 +420,95 @@ class Lake:
         Returns: the rows (``.table``) and one plan per table read (``.plans``): files in
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
-        Raises: QueryError, EqualityDeletesUnsupported."""
-        from icehouse.query.sql import run_sql
+        Raises: QueryError (also for a governance statement: it reads no table),
+        EqualityDeletesUnsupported."""
+        from icehouse.govern.statements import parse_statement
 
-        return run_sql(
+        parse_statement(text, explain=True)  # refuses GRANT..., passes anything else
+        return self._run(text, prune=prune, explain=True)
+
+    def _run(self, text: str, *, prune: bool, explain: bool) -> QueryResult:
+        """An administrator's statement runs on the lake's own connection; a governed
+        principal's on a sandbox that holds only what its grants show
+        (``query/governed.py``)."""
+        if self.principal.admin:
+            from icehouse.query.sql import run_sql
+
+            return run_sql(
+                self._catalog,
+                text,
+                prune=prune,
+                explain=explain,
+                session=self._queries,
+                system=self._system_tables(),
+            )
+        from icehouse.query.governed import run_governed_sql
+
+        return run_governed_sql(
             self._catalog,
             text,
-            prune=prune,
-            explain=True,
+            self._readable_access,
             session=self._queries,
-            system=self._system_tables(),
+            delete=self.delete,
+            prune=prune,
+            explain=explain,
         )
+
+    def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
+        """``table_access`` for the query engine, which asks it of every table it
+        considers (those a statement names, and those an error's hint could suggest): a
+        table the principal may not describe is one it cannot read, told apart from a
+        missing one by nothing, so that neither a refusal nor a hint names it."""
+        from icehouse.errors import Forbidden
+        from icehouse.govern.access import TableAccess
+
+        try:
+            return self.table_access(name, as_definer=as_definer)
+        except Forbidden:
+            return TableAccess("", ())
+
+    @governed("table.access", on="name")
+    def table_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
+        """What this lake's principal may SELECT of table ``name``, cell set by cell set
+        (``govern/access.py``): what the query engine filters and masks the table with.
+
+        Args: ``name``, ``namespace.table``; ``as_definer``, a view's owner: the access
+        that principal holds with grant option (a view runs with its definer's rights,
+        limited to what the definer could grant).
+        Returns: the access (``denied`` when none; ``unrestricted`` for an administrator
+        or the table's owner).
+        Raises: Forbidden (the principal, or the definer, may not describe the table,
+        or there is none: "not found or not permitted"), NoSuchTable (an administrator
+        asking)."""
+        from icehouse.govern.access import CellSet, TableAccess
+        from icehouse.govern.authz import Resource, authorize
+        from icehouse.govern.objects import SecurableKind
+        from icehouse.govern.records import ObjectPath
+        from icehouse.lake.authz_scope import LakeScope
+        from icehouse.tables.catalog import split_name
+        from icehouse.tables.identity import table_identity
+
+        reader = self.principal
+        if as_definer is not None:
+            reader = Principal(as_definer, admin=self._is_admin(as_definer))
+        scope = LakeScope(self)
+        authorize(reader, "table.describe", Resource("table", name), scope)
+        namespace, table = split_name(name)
+        found = scope.found.get(name) or table_identity(self._catalog, (namespace,), table)
+        if reader.admin:
+            return TableAccess(found.uuid, (CellSet(None, None, f"table {name}"),))
+        path = ObjectPath((namespace,), found.uuid, name, SecurableKind.TABLE)
+        return scope.policy().table_access(
+            reader.name, path, found.all_field_ids, as_definer=as_definer is not None
+        )
+
+    def _is_admin(self, name: str) -> bool:
+        """Whether ``name`` (a view's owner) is an administrator, now."""
+        if name == OWNER.name:
+            return True
+        from icehouse.govern.principals import is_admin
+
+        return is_admin(self._engine, name)
 
     def _system_tables(self) -> dict[str, Callable[[], pa.Table]]:
         """What SQL can read besides the tables: the state database's records, read

@@ -81,7 +81,9 @@ class LakeTables:
         ``schema`` and ``like``)."""
         import pyarrow as pa
 
+        from icehouse.govern.objects import SecurableKind
         from icehouse.ingest.infer import infer_schema
+        from icehouse.lake.authz_scope import record_owner
         from icehouse.tables import manage
         from icehouse.tables.catalog import find_table
         from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
@@ -111,6 +113,7 @@ class LakeTables:
             sort=order,
             properties=properties or {},
         )
+        record_owner(self._lake, SecurableKind.TABLE, str(table.metadata.table_uuid))
         return manage.describe_table(name, table)
 
     @governed("table.describe", on="name")
@@ -127,12 +130,16 @@ class LakeTables:
     @governed("table.list")
     def list(self) -> list[str]:
         """Returns: every table's ``namespace.table`` name, sorted."""
+        from icehouse.govern.objects import SecurableKind
+        from icehouse.lake.authz_scope import visible
+
         catalog = self._lake._catalog
-        return sorted(
+        names = sorted(
             ".".join(identifier)
             for namespace in catalog.list_namespaces()
             for identifier in catalog.list_tables(namespace)
         )
+        return visible(self._lake, SecurableKind.TABLE, names)
 
     @governed("table.alter", on="name")
     def alter(

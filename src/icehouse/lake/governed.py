@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 from icehouse.govern.authz import Principal, Resource, authorize
+from icehouse.lake.authz_scope import LakeScope
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -38,12 +39,13 @@ def governed(
         @functools.wraps(method)
         def checked(*args: P.args, **kwargs: P.kwargs) -> R:
             owner: Any = args[0]
-            principal: Principal = getattr(owner, "_lake", owner).principal
+            lake = getattr(owner, "_lake", owner)
+            principal: Principal = lake.principal
             name = ""
             if names:
                 given = signature.bind(*args, **kwargs).arguments
                 name = ".".join(_name(given.get(n)) for n in names if given.get(n) is not None)
-            authorize(principal, action, Resource(kind, name))
+            authorize(principal, action, Resource(kind, name), LakeScope(lake))
             return method(*args, **kwargs)
 
         setattr(checked, ACTION_ATTRIBUTE, action)

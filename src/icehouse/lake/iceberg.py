@@ -11,7 +11,9 @@ from __future__ import annotations
 import builtins
 from typing import TYPE_CHECKING, Any
 
+from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
+from icehouse.lake.authz_scope import locate_uuid, record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
@@ -43,7 +45,9 @@ class LakeNamespaces:
     def list(self, parent: Namespace = ()) -> list[Namespace]:
         """Returns: the namespaces directly under ``parent`` (default: the top level),
         sorted. Raises: NoSuchNamespace."""
-        return namespaces.list_namespaces(self._lake._catalog, parent)
+        found = namespaces.list_namespaces(self._lake._catalog, parent)
+        shown = visible(self._lake, SecurableKind.NAMESPACE, [".".join(n) for n in found])
+        return [n for n in found if ".".join(n) in shown]
 
     @governed("namespace.create", on="namespace")
     def create(
@@ -64,10 +68,17 @@ class LakeNamespaces:
 
     @governed("namespace.drop", on="namespace")
     def drop(self, namespace: Namespace) -> None:
-        """Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
-        if namespaces.namespace_exists(self._lake._catalog, namespace):
-            catalog_views.check_no_views(self._lake._catalog, namespace)
-        namespaces.drop_namespace(self._lake._catalog, namespace)
+        """Drop an empty namespace, with the grants and tags on it (a namespace created
+        later under its name starts with none).
+
+        Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
+        from icehouse.govern.store import forget_namespace
+
+        lake = self._lake
+        if namespaces.namespace_exists(lake._catalog, namespace):
+            catalog_views.check_no_views(lake._catalog, namespace)
+        namespaces.drop_namespace(lake._catalog, namespace)
+        forget_namespace(lake._engine, ".".join(namespace), lambda uuid: locate_uuid(lake, uuid))
 
     @governed("namespace.alter", on="namespace")
     def update(
@@ -96,7 +107,9 @@ class LakeIceberg:
     @governed("table.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
         """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace."""
-        return catalog_tables.list_tables(self._lake._catalog, namespace)
+        found = catalog_tables.list_tables(self._lake._catalog, namespace)
+        shown = visible(self._lake, SecurableKind.TABLE, [".".join((*namespace, t)) for t in found])
+        return [t for t in found if ".".join((*namespace, t)) in shown]
 
     @governed("table.create", on=("namespace", "name"))
     def create(
@@ -106,7 +119,10 @@ class LakeIceberg:
         win); with ``stage``, only describe the table a later commit will create.
 
         Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
-        return catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+        state = catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
+        if not stage:
+            record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))
+        return state
 
     @governed("table.describe", on=("namespace", "name"))
     def load(

@@ -52,8 +52,16 @@ class LakePrincipals:
     def delete(self, name: str) -> int:
         """Delete a principal; its tokens stop working at once.
 
+        Its grants and role memberships go too, and what it granted on.
+
         Returns: how many tokens were deleted with it. Raises: NoSuchPrincipal."""
-        return principals.remove(self._lake._engine, name)
+        from icehouse.govern.store import forget_principal
+        from icehouse.lake.authz_scope import locate_uuid
+
+        lake = self._lake
+        removed = principals.remove(lake._engine, name)
+        forget_principal(lake._engine, name, lambda uuid: locate_uuid(lake, uuid))
+        return removed
 
     @governed("principal.revoke", on="name")
     def revoke_tokens(self, name: str) -> int:

@@ -11,6 +11,8 @@ import builtins
 import json
 from typing import TYPE_CHECKING, Any
 
+from icehouse.govern.objects import SecurableKind
+from icehouse.lake.authz_scope import record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.tables import catalog_views
 from icehouse.tables.arrow_types import schema_from_arrow
@@ -34,7 +36,9 @@ class LakeViews:
     @governed("view.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
         """Returns: the namespace's view names, sorted. Raises: NoSuchNamespace."""
-        return catalog_views.list_views(self._lake._catalog, namespace)
+        found = catalog_views.list_views(self._lake._catalog, namespace)
+        shown = visible(self._lake, SecurableKind.VIEW, [".".join((*namespace, v)) for v in found])
+        return [v for v in found if ".".join((*namespace, v)) in shown]
 
     @governed("view.create", on=("namespace", "name"))
     def create(self, namespace: Namespace, name: str, new: NewView) -> ViewState:
@@ -42,7 +46,9 @@ class LakeViews:
 
         Raises: NoSuchNamespace, ViewAlreadyExists (a view or a table has the name),
         InvalidInput."""
-        return catalog_views.create_view(self._lake._catalog, namespace, name, new)
+        state = catalog_views.create_view(self._lake._catalog, namespace, name, new)
+        record_owner(self._lake, SecurableKind.VIEW, str(state.metadata["view-uuid"]))
+        return state
 
     @governed("view.create", on=("namespace", "name"))
     def create_from_sql(

@@ -6,6 +6,10 @@ hints mislead: a table that does not exist in a namespace that does reads as
 catalog (``Did you mean "pg_enum"?``). Missing tables are therefore named from the query
 itself, with the closest real tables; missing columns keep DuckDB's candidates, which are
 right, in plain words. Anything else keeps DuckDB's message.
+
+For a governed principal, ``tables`` are the tables it may read, and a table that is
+missing reads exactly as one it may not read ("not found or not permitted"): an error
+must not tell a principal what exists.
 """
 
 from __future__ import annotations
@@ -22,15 +26,17 @@ _MISSING_COLUMN = re.compile(
 _WHERE = re.compile(r"\n\s*\n(LINE \d+:.*)", re.DOTALL)
 
 
-def describe(exc: duckdb.Error, sql: str, tables: set[str]) -> str:
-    """What went wrong with ``sql``, given the lake's ``tables`` (``namespace.name``)."""
+def describe(exc: duckdb.Error, sql: str, tables: set[str], *, governed: bool = False) -> str:
+    """What went wrong with ``sql``, given the lake's ``tables`` (``namespace.name``;
+    with ``governed``, those the principal may read)."""
     message = str(exc)
     pointer = _WHERE.search(message)
     where = f"\n{pointer.group(1)}" if pointer else ""
     if isinstance(exc, duckdb.CatalogException):
         missing = sorted(_named_tables(sql) - tables)
         if missing:
-            return "; ".join(_no_table(name, tables) for name in missing) + where
+            say = not_permitted if governed else _no_table
+            return "; ".join(say(name, tables) for name in missing) + where
     if isinstance(exc, duckdb.BinderException):
         found = _MISSING_COLUMN.search(message)
         if found:
@@ -66,4 +72,12 @@ def _no_table(name: str, tables: set[str]) -> str:
     return f"no table {name} (tables: {listed})"
 
 
-__all__ = ["describe"]
+def not_permitted(name: str, tables: set[str]) -> str:
+    """A table a principal named that does not exist or that it may not read: the same
+    words for both, with the closest table it may read."""
+    close = difflib.get_close_matches(name, sorted(tables), n=1, cutoff=0.5)
+    hint = f"; did you mean {close[0]}?" if close else ""
+    return f"table {name} not found or not permitted{hint}"
+
+
+__all__ = ["describe", "not_permitted"]

@@ -69,6 +69,10 @@ class TablePlan:
     bytes_read: int | None = None
     footer_seconds: float | None = None
     """Time spent reading footers for the row group figures (not part of planning)."""
+    access_filter: str | None = None
+    """For a principal whose access to the table is filtered: the rows its grants allow
+    and what granted them (``region = 'eu' (data filter eu_only)``), ANDed into
+    ``pushed_filter`` for planning. None: the table is read unfiltered."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -85,13 +89,13 @@ def _quote(identifier: str) -> str:
     return '"' + identifier.replace('"', '""') + '"'
 
 
-def _names(sql: str) -> list[str]:
+def names_in(sql: str) -> list[str]:
     """Every ``namespace.table``-shaped name in ``sql``, first occurrences in order."""
     return list(dict.fromkeys(f"{m.group(1)}.{m.group(2)}" for m in _NAME.finditer(sql)))
 
 
 def referenced_tables(sql: str, known: Collection[str]) -> list[str]:
-    return [name for name in _names(sql) if name in known]
+    return [name for name in names_in(sql) if name in known]
 
 
 def known_tables(catalog: SqlCatalog) -> set[str]:
@@ -107,7 +111,7 @@ def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
     alias and a column), loaded: looked up one by one, which costs less than listing the
     lake, and loaded once per query."""
     found: dict[str, Table] = {}
-    for name in _names(sql):
+    for name in names_in(sql):
         table = find_table(catalog, name)
         if table is not None:
             found[name] = table
@@ -115,7 +119,7 @@ def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
 
 
 @dataclass
-class _Defined:
+class Defined:
     """What the current query defined on its connection, for ``_forget`` to drop."""
 
     schemas: set[str] = field(default_factory=set)
@@ -129,9 +133,12 @@ class _ThreadState(threading.local):
     conn: duckdb.DuckDBPyConnection | None = None
     successor: Future[duckdb.DuckDBPyConnection] | None = None
     """The connection opened, on a helper thread, in place of a retired one."""
+    sandbox: duckdb.DuckDBPyConnection | None = None
+    """Where a governed principal's SQL runs (``query/governed.py``)."""
 
     def __init__(self) -> None:
-        self.defined = _Defined()
+        self.defined = Defined()
+        self.sandbox_defined = Defined()
 
 
 class QuerySession:
@@ -155,6 +162,14 @@ class QuerySession:
             local.conn = successor.result() if successor is not None else _open()
         return local.conn
 
+    def sandbox(self) -> duckdb.DuckDBPyConnection:
+        """This thread's sandboxed DuckDB connection: no files, no configuration changes,
+        no Python variables; it sees only the Arrow data registered on it."""
+        local = self.local
+        if local.sandbox is None:
+            local.sandbox = open_sandbox()
+        return local.sandbox
+
     def replacer(self) -> ThreadPoolExecutor:
         with self._lock:
             if self._replacer is None:
@@ -169,9 +184,12 @@ class QuerySession:
         local = self.local
         conn, local.conn = local.conn, None
         successor, local.successor = local.successor, None
-        local.defined = _Defined()
-        if conn is not None:
-            conn.close()
+        sandbox, local.sandbox = local.sandbox, None
+        local.defined = Defined()
+        local.sandbox_defined = Defined()
+        for opened in (conn, sandbox):
+            if opened is not None:
+                opened.close()
         if successor is not None:
             successor.result().close()
         with self._lock:
@@ -187,6 +205,24 @@ def _open() -> duckdb.DuckDBPyConnection:
     return conn
 
 
+def open_sandbox() -> duckdb.DuckDBPyConnection:
+    """A connection for SQL that must not reach past the data registered on it: external
+    access off (no files, URLs, ATTACH, COPY, extensions), Python replacement scans off
+    (no reading a Python variable by its name), and the configuration locked last, so
+    that the statement cannot turn any of it back on."""
+    conn = duckdb.connect(
+        config={
+            "enable_external_access": False,
+            "python_enable_replacements": False,
+            "python_scan_all_frames": False,
+        }
+    )
+    conn.execute("SET TimeZone = 'UTC'")  # before the lock: ICU loads on this SET
+    conn.execute("SET enable_progress_bar = false")
+    conn.execute("SET lock_configuration = true")
+    return conn
+
+
 HEAVY_QUERY_SECONDS = 1.0
 """A connection that ran a query this long is closed afterwards: DuckDB keeps the memory
 such a query used, and the next heavy query on it ran 15 % slower than on a new one."""
@@ -198,7 +234,7 @@ def _retire(session: QuerySession, conn: duckdb.DuckDBPyConnection) -> None:
     which neither the heavy query nor the next one should wait for."""
     local = session.local
     local.conn = None
-    local.defined = _Defined()  # dropped with the connection
+    local.defined = Defined()  # dropped with the connection
     try:
         replacer = session.replacer()
         local.successor = replacer.submit(_open)
@@ -210,7 +246,12 @@ def _retire(session: QuerySession, conn: duckdb.DuckDBPyConnection) -> None:
 def _forget(session: QuerySession, conn: duckdb.DuckDBPyConnection) -> None:
     """Drop what a query defined, so that the next query on this connection sees only
     the tables it names."""
-    defined, session.local.defined = session.local.defined, _Defined()
+    defined, session.local.defined = session.local.defined, Defined()
+    forget(defined, conn)
+
+
+def forget(defined: Defined, conn: duckdb.DuckDBPyConnection) -> None:
+    """Drop from ``conn`` the schemas, views and registered data ``defined`` lists."""
     for schema in defined.schemas:
         conn.execute(f"DROP SCHEMA IF EXISTS {_quote(schema)} CASCADE")
     for view in defined.main_views:
@@ -224,11 +265,17 @@ def _view_of(
 ) -> str:
     """The qualified name of a view for ``namespace.table_name``, its schema created and
     remembered so that ``_forget`` drops it."""
+    return _view_in(session.local.defined, conn, namespace, table_name)
+
+
+def _view_in(
+    defined: Defined, conn: duckdb.DuckDBPyConnection, namespace: str, table_name: str
+) -> str:
     if namespace == "main":
-        session.local.defined.main_views.add(table_name)
+        defined.main_views.add(table_name)
     else:
         conn.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(namespace)}")
-        session.local.defined.schemas.add(namespace)
+        defined.schemas.add(namespace)
     return f"{_quote(namespace)}.{_quote(table_name)}"
 
 
@@ -306,18 +353,21 @@ def attach_snapshot(
     name: str,
     snapshot_id: int,
     *,
+    row_filter: BooleanExpression | None = None,
     explain: bool = False,
     sql: str = "",
 ) -> TablePlan:
     """A view of an older snapshot, read by PyIceberg with that snapshot's schema (every
-    column of it, which is what ``explain`` counts).
+    column of it, which is what ``explain`` counts); ``row_filter`` (over the current
+    schema's names, which is what planning binds to) prunes files only.
 
     Raises: EqualityDeletesUnsupported.
     """
     started = time.perf_counter()
+    row_filter = row_filter if row_filter is not None else AlwaysTrue()
     scan = plan_scan(
         table,
-        AlwaysTrue(),
+        row_filter,
         snapshot_id=snapshot_id,
         name=name,
         sql=sql,
@@ -328,19 +378,27 @@ def attach_snapshot(
     schema = table.scan(snapshot_id=snapshot_id).projection()
     rows = read_tasks(table, scan.tasks, schema=schema)
     _register(session, conn, time_travel.view_name(name, snapshot_id), rows)
-    plan = _table_plan(f"{name}@{snapshot_id}", AlwaysTrue(), schema, scan, planned)
-    return _explained(plan, table, AlwaysTrue(), scan, None) if explain else plan
+    plan = _table_plan(f"{name}@{snapshot_id}", row_filter, table.schema(), scan, planned)
+    return _explained(plan, table, row_filter, scan, None) if explain else plan
 
 
 def _register(
     session: QuerySession, conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table
 ) -> None:
+    register_rows(session.local.defined, conn, view, rows)
+
+
+def register_rows(
+    defined: Defined, conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table
+) -> None:
+    """``rows`` registered on ``conn`` and a view ``view`` (``namespace.table``) over
+    them, both listed in ``defined`` for ``forget``."""
     namespace, table_name = view.split(".")
     relation = f"__icehouse_{namespace}_{table_name}"
     conn.register(relation, rows)
-    session.local.defined.relations.append(relation)
+    defined.relations.append(relation)
     conn.execute(
-        f"CREATE OR REPLACE VIEW {_view_of(session, conn, namespace, table_name)} AS "
+        f"CREATE OR REPLACE VIEW {_view_in(defined, conn, namespace, table_name)} AS "
         f"SELECT * FROM {_quote(relation)}"
     )
 
@@ -437,7 +495,7 @@ def run_sql(
         load = functools.partial(load_table, catalog, statement.table)
         deleted = run_delete(load, statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
-    views = views_in(catalog, sql, _names)
+    views = views_in(catalog, sql, names_in)
     behind_views = " ".join(views.values())
     known = _existing_tables(catalog, f"{sql} {behind_views}")
     conn = session.connection()
@@ -474,12 +532,22 @@ def run_sql(
             _attach_view(session, conn, name, view_sql, original)
         started = time.perf_counter()
         try:
-            table = conn.execute(sql).to_arrow_table()
+            ran = conn.execute(sql)
+            if ran is None:  # DuckDB's answer to text with no statement (";", a comment)
+                raise QueryError("no SQL statement to run", sql=original)
+            table = ran.to_arrow_table()
         except duckdb.Error as exc:
             raise QueryError(describe(exc, original, known_tables(catalog)), sql=original) from exc
         return QueryResult(table, plans, time.perf_counter() - started)
     finally:
-        if time.perf_counter() - started > HEAVY_QUERY_SECONDS:
-            _retire(session, conn)
-        else:
-            _forget(session, conn)
+        release(session, conn, started)
+
+
+def release(session: QuerySession, conn: duckdb.DuckDBPyConnection, started: float) -> None:
+    """After a query that began executing at ``started`` (``time.perf_counter``): drop
+    what it defined on ``conn``, this thread's connection, or retire the connection
+    after a heavy query."""
+    if time.perf_counter() - started > HEAVY_QUERY_SECONDS:
+        _retire(session, conn)
+    else:
+        _forget(session, conn)

@@ -15,6 +15,7 @@ from icehouse.server import (
     routes_metrics,
     routes_namespaces,
     routes_oauth,
+    routes_query,
     routes_tables,
     routes_transactions,
     routes_views,
@@ -27,7 +28,8 @@ PREFIX = "icehouse"
 
 
 def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False) -> FastAPI:
-    """An Iceberg REST catalog over ``lake`` (the caller opens and closes it).
+    """An Iceberg REST catalog over ``lake`` (the caller opens and closes it), and the
+    query API (SQL as the request's principal).
 
     Every route but the token endpoint and ``/healthz`` needs a bearer token, and acts
     as the principal it names; with ``allow_anonymous``, a request without one acts as
@@ -52,6 +54,7 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
     install_error_handlers(app)
     app.include_router(routes_config.router)
     app.include_router(routes_oauth.router)
+    app.include_router(routes_query.router)  # not Iceberg's: kept off ``endpoints``
     for router in catalog_routers:
         app.include_router(router)
     app.add_middleware(_RequestLog)

@@ -19,6 +19,7 @@ _TYPES_BY_STATUS = {
     400: "BadRequestException",
     404: "NotFoundException",
     405: "MethodNotAllowedException",
+    406: "NotAcceptableException",
 }
 
 

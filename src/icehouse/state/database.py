@@ -83,6 +83,32 @@ def _v7_rest_requests(conn: Connection) -> None:
         table.create(conn, checkfirst=True)  # with its index
 
 
+def _v8_governance(conn: Connection) -> None:
+    """Roles, memberships, grants, tags, data filters, owners and the policy version
+    (new tables only, created if missing, so this step stands on its own)."""
+    for table in GOVERNANCE_TABLES:
+        table.create(conn, checkfirst=True)  # with its indexes
+    _start_policy_version(conn)
+
+
+GOVERNANCE_TABLES = (
+    models.roles,
+    models.role_members,
+    models.grants,
+    models.tag_keys,
+    models.tag_assignments,
+    models.data_filters,
+    models.owners,
+    models.policy_version,
+)
+
+
+def _start_policy_version(conn: Connection) -> None:
+    """The policy version's one row, which every governance change moves."""
+    if conn.execute(select(models.policy_version.c.id)).first() is None:
+        conn.execute(models.policy_version.insert().values(id=1, version=0))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -90,6 +116,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _v5_deliveries,
     6: _v6_principals,
     7: _v7_rest_requests,
+    8: _v8_governance,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a
@@ -152,6 +179,7 @@ def migrate(engine: Engine) -> int:
     if version == 0:
         with engine.begin() as conn:
             models.metadata.create_all(conn)
+            _start_policy_version(conn)
             _stamp(conn, SCHEMA_VERSION)
         return SCHEMA_VERSION
     for number in sorted(n for n in MIGRATIONS if n > version):

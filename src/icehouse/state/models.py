@@ -238,3 +238,120 @@ catalog_metrics = Table(
     Column("report", Text, nullable=False),
 )
 Index("ix_rest_metrics_reports_table", catalog_metrics.c.table_name, catalog_metrics.c.received_at)
+
+# v8: governance. Grantees are named (principal and role names are unique); tables are
+# keyed by their Iceberg table UUID and columns by (table UUID, field id), so that a
+# rename by any client, or a schema change, leaves every grant, tag and filter on the
+# object it was given on. ``field_id`` is 0 where the object is not a column (Iceberg
+# field ids start at 1), which keeps the unique constraints free of NULLs.
+roles = Table(
+    "gov_roles",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# v8: a principal or a role (``member_kind``) in a role; roles nest, cycles are refused
+# when a membership is added.
+role_members = Table(
+    "gov_role_members",
+    metadata,
+    Column("role", String(200), primary_key=True),
+    Column("member_kind", String(20), primary_key=True),
+    Column("member_name", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+Index("ix_gov_role_members_member", role_members.c.member_kind, role_members.c.member_name)
+
+# v8: one privilege on one securable for one grantee, given by ``granted_by``. The key of
+# a securable: the catalog's name, a namespace's dotted name, a table's or view's UUID (a
+# column adds its ``field_id``), a canonical tag expression, a data filter's id. ``via``
+# is the grant through which the granter held the grant option (NULL when the granter is
+# an administrator or the object's owner): revoking it revokes this one too, unless the
+# granter still holds the option another way.
+grants = Table(
+    "gov_grants",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("grantee_kind", String(20), nullable=False),
+    Column("grantee_name", String(200), nullable=False),
+    Column("privilege", String(40), nullable=False),
+    Column("securable_kind", String(20), nullable=False),
+    Column("securable_key", String(1000), nullable=False),
+    Column("field_id", Integer, nullable=False),
+    Column("with_grant_option", Integer, nullable=False),
+    Column("granted_by", String(200), nullable=False),
+    Column("via", Integer),
+    Column("created_at", Float, nullable=False),
+    UniqueConstraint(
+        "grantee_kind",
+        "grantee_name",
+        "privilege",
+        "securable_kind",
+        "securable_key",
+        "field_id",
+        "granted_by",
+        name="uq_gov_grants_identity",
+    ),
+)
+Index("ix_gov_grants_grantee", grants.c.grantee_kind, grants.c.grantee_name)
+Index("ix_gov_grants_via", grants.c.via)
+
+# v8: a tag key and the values it allows (``allowed_values``: a JSON list).
+tag_keys = Table(
+    "gov_tag_keys",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("allowed_values", Text, nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# v8: a tag on a namespace (``object_key`` its dotted name), a table (its UUID) or a
+# column (its table's UUID and ``field_id``): one value per key and object.
+tag_assignments = Table(
+    "gov_tag_assignments",
+    metadata,
+    Column("object_kind", String(20), primary_key=True),
+    Column("object_key", String(400), primary_key=True),
+    Column("field_id", Integer, primary_key=True),
+    Column("key", String(200), primary_key=True),
+    Column("value", String(200), nullable=False),
+)
+Index("ix_gov_tag_assignments_key", tag_assignments.c.key)
+
+# v8: a named data filter on one table: ``row_filter`` is the predicate as
+# ``tables.row_filters.encode_row_filter`` stores it (JSON, columns by field id; NULL:
+# every row); ``column_mode`` is ``all``, ``include`` or ``exclude`` the ``field_ids``
+# (a JSON list).
+data_filters = Table(
+    "gov_data_filters",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(200), nullable=False, unique=True),
+    Column("table_uuid", String(64), nullable=False),
+    Column("row_filter", Text),
+    Column("column_mode", String(10), nullable=False),
+    Column("field_ids", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# v8: who created a table or view (``object_kind``, ``object_key`` its UUID). The owner
+# holds every privilege on it with grant option, and a view runs with its owner's rights.
+owners = Table(
+    "gov_owners",
+    metadata,
+    Column("object_kind", String(20), primary_key=True),
+    Column("object_key", String(64), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
+
+# v8: one row, moved by every governance change in the same transaction, so that a
+# policy read into memory knows with one cheap SELECT whether it is still current.
+policy_version = Table(
+    "gov_policy_version",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("version", BigInteger, nullable=False),
+)

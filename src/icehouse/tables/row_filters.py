@@ -51,6 +51,7 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
+from icehouse.errors import FilterNotTranslatable
 from icehouse.tables.filters import where_expression
 
 _COMPARISONS: dict[str, tuple[Callable[..., BooleanExpression], str]] = {
@@ -135,6 +136,14 @@ def row_filter_sql(encoded: dict[str, Any], schema: Schema, *, qualifier: str = 
     return f"coalesce({test}, {'true' if kind in _TRUE_FOR_NULL else 'false'})"
 
 
+def expression_sql(expression: BooleanExpression, schema: Schema) -> str:
+    """An Iceberg expression over ``schema``'s names as DuckDB SQL, with the same
+    semantics as ``row_filter_sql`` (never NULL, Iceberg's for a null column).
+
+    Raises: FilterNotTranslatable (a predicate with no stored form, e.g. starts_with)."""
+    return row_filter_sql(_encode(bind(schema, expression, case_sensitive=False)), schema)
+
+
 def row_filter_fields(encoded: dict[str, Any]) -> set[int]:
     """The field ids the predicate reads."""
     if "field" in encoded:
@@ -168,6 +177,8 @@ def _encode(expression: BooleanExpression) -> dict[str, Any]:
     if name in ("In", "NotIn"):
         values = sorted((_to_json(lit.value) for lit in expression.literals), key=repr)  # type: ignore[attr-defined]
         return {"op": "in" if name == "In" else "not_in", "field": field.field_id, "values": values}
+    if name not in _KIND_OF:  # starts_with, NaN tests: no stored form
+        raise FilterNotTranslatable(f"no stored form for {name}", term=str(expression))
     value = _to_json(expression.literal.value)  # type: ignore[attr-defined]
     return {"op": _KIND_OF[name], "field": field.field_id, "value": value}
 

@@ -1,0 +1,87 @@
+"""What ``govern.authz.authorize`` asks the lake for a principal that is not an
+administrator: the current policy (cached on the lake, reloaded when its version
+moves) and where a named table, view or namespace is (a table by its UUID).
+
+Kept apart from ``governance.py`` and free of module-level imports of PyIceberg, so that
+every governed call can make one without loading anything: an administrator's decision
+never asks it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from icehouse.govern.objects import SecurableKind
+from icehouse.govern.policy import Policy
+from icehouse.govern.records import ObjectPath
+
+if TYPE_CHECKING:
+    from icehouse.lake import Lake
+    from icehouse.tables.identity import Identity
+
+
+class LakeScope:
+    """``authz.Scope`` for one lake and one call: what it reads (the policy, the tables
+    it locates) is kept for the rest of the call, which decides and then acts on the
+    same table."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+        self._policy: Policy | None = None
+        self.found: dict[str, Identity] = {}
+        """Tables and views located so far, by dotted name."""
+
+    def policy(self) -> Policy:
+        if self._policy is None:
+            self._policy = self._lake._policies.current(self._lake._engine)
+        return self._policy
+
+    def locate(self, kind: SecurableKind, name: str) -> ObjectPath | None:
+        """Where the object called ``name`` is; None when there is no such table or view
+        (a namespace is named by its path, so it is always located)."""
+        *namespace, last = name.split(".")
+        if kind is SecurableKind.NAMESPACE:
+            return ObjectPath(tuple(name.split(".")), name=name, kind=kind)
+        if not namespace:
+            return None
+        from icehouse.errors import NotFound
+        from icehouse.tables.identity import table_identity, view_identity
+
+        identify = view_identity if kind is SecurableKind.VIEW else table_identity
+        try:
+            found = identify(self._lake._catalog, tuple(namespace), last)
+        except NotFound:
+            return None
+        self.found[name] = found
+        return ObjectPath(tuple(namespace), found.uuid, name, kind)
+
+
+def visible(lake: Lake, kind: SecurableKind, names: list[str]) -> list[str]:
+    """The ``names`` (dotted, of objects of ``kind``) that the lake's principal may
+    describe: lists are open to anyone and show each principal only its part."""
+    if lake.principal.admin:
+        return names
+    scope = LakeScope(lake)
+    policy = scope.policy()
+    shown = []
+    for name in names:
+        path = scope.locate(kind, name)
+        if path is not None and policy.may_describe(lake.principal.name, path):
+            shown.append(name)
+    return shown
+
+
+def record_owner(lake: Lake, kind: SecurableKind, uuid: str) -> None:
+    """The lake's principal created the table or view ``uuid``: it owns it (every
+    privilege on it, with grant option; a view runs with its rights)."""
+    from icehouse.govern.store import record_owner as record
+
+    record(lake._engine, kind, uuid, lake.principal.name)
+
+
+def locate_uuid(lake: Lake, uuid: str) -> ObjectPath | None:
+    """Where the table or view ``uuid`` is now; None when it was dropped."""
+    found = lake._uuids.locate(lake._catalog, uuid)
+    if found is None:
+        return None
+    kind = SecurableKind.VIEW if found.view else SecurableKind.TABLE
+    return ObjectPath(found.namespace, found.uuid, found.dotted, kind)

@@ -1,0 +1,369 @@
+"""A governed principal's SQL: it reads only what its grants show, and never a file.
+
+Two DuckDB connections per thread take part (both the lake's ``QuerySession``'s). The
+trusted one plans and reads each table as an administrator's query does, with the
+principal's access ANDed into the pushed filter, and computes the table's masked copy
+(``masking.py``: rows no grant covers dropped, cells no grant covers NULL, columns no
+grant covers absent). The principal's statement then runs on the sandbox
+(``sql.open_sandbox``: no files, no extensions, no configuration changes, no Python
+variables), where the masked copies are the only data registered, each as
+``namespace.table``: reading the registered object by its own name gives the same
+masked copy, and a table the principal may not read is not there at all, so it is
+"not found or not permitted" in the same words as a table that does not exist.
+
+Only one read statement runs (SELECT, SHOW, DESCRIBE, SUMMARIZE, which DuckDB parses as
+SELECTs): ATTACH, COPY, INSTALL, LOAD, SET, PRAGMA, CALL, CREATE and the like are
+refused by name before anything is read; inside a SELECT, the sandbox refuses table
+functions that reach files (``read_parquet``, ``glob``, ``read_csv``, ``FROM 'file'``).
+
+Time travel reads the snapshot with the same access, resolved against that snapshot's
+schema by field id, so no older snapshot shows what a filter now hides. An Iceberg view
+runs with its definer's rights (``as_definer``): the tables it reads are masked with
+the access the policy gives on the view's behalf, on a sandbox of its own, and only the
+view's result reaches the principal.
+
+A principal's DELETE needs full read access to the table (no row filter, every column)
+besides the DELETE privilege that ``delete`` checks: a delete through a filter could
+otherwise remove rows the principal cannot see, and its count of deleted rows would
+tell how many there were.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from typing import Protocol
+
+import duckdb
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
+from pyiceberg.schema import Schema
+from pyiceberg.table import Table
+
+from icehouse.errors import FilterNotTranslatable, QueryError
+from icehouse.govern.access import TableAccess
+from icehouse.query import time_travel
+from icehouse.query.delete import DeleteStatement, parse_delete
+from icehouse.query.masking import (
+    access_description,
+    access_expression,
+    copied_columns,
+    filter_columns,
+    masked_columns,
+    masked_select,
+    predicate_columns,
+    visible_columns,
+)
+from icehouse.query.messages import describe, not_permitted
+from icehouse.query.sql import (
+    Defined,
+    QueryResult,
+    QuerySession,
+    TablePlan,
+    attach_snapshot,
+    attach_table,
+    forget,
+    known_tables,
+    names_in,
+    open_sandbox,
+    register_rows,
+    release,
+)
+from icehouse.query.views import views_in
+from icehouse.tables.catalog import find_table
+from icehouse.tables.catalog_views import view_representations
+from icehouse.tables.filters import pushdown_filter, referenced_columns
+from icehouse.tables.row_filters import expression_sql
+
+
+class AccessPolicy(Protocol):
+    """What a principal may read of a table (``Lake.table_access``)."""
+
+    def __call__(self, name: str, *, as_definer: str | None = None) -> TableAccess:
+        """``name``: ``namespace.table`` (or a view); ``as_definer``: the view on whose
+        behalf the table is read (its definer's rights, limited to what they could grant)."""
+        ...
+
+
+READ_ONLY = {duckdb.StatementType.SELECT}
+"""The statements a principal's SQL may be (SHOW, DESCRIBE and SUMMARIZE parse as SELECT)."""
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'
+
+
+def _qualified(name: str) -> str:
+    namespace, table = name.split(".")
+    return f"{_quote(namespace)}.{_quote(table)}"
+
+
+def check_read_only(sql: str) -> None:
+    """Raises: QueryError naming the kind of statement refused (more than one statement,
+    or anything but a read), or DuckDB's syntax error."""
+    probe = sql
+    for match, name in reversed(time_travel.find(sql)):  # DuckDB does not parse these
+        probe = f"{probe[: match.start()]}{name}{probe[match.end() :]}"
+    try:
+        statements = duckdb.extract_statements(probe)
+    except duckdb.Error as exc:  # nothing is read for a statement that does not parse
+        raise QueryError(str(exc), sql=sql) from exc
+    if len(statements) != 1:
+        raise QueryError(f"one statement at a time: this text holds {len(statements)}", sql=sql)
+    kind = statements[0].type
+    if kind not in READ_ONLY:
+        raise QueryError(
+            f"{kind.name} is not permitted: a governed principal's SQL may only read "
+            "(SELECT, SHOW, DESCRIBE)",
+            sql=sql,
+        )
+
+
+class _GovernedQuery:
+    """One governed statement's reads: what is attached on the trusted connection and
+    registered on the sandbox, and the plans of the tables the principal named."""
+
+    def __init__(
+        self,
+        catalog: SqlCatalog,
+        access: AccessPolicy,
+        session: QuerySession,
+        *,
+        sql: str,
+        prune: bool,
+        explain: bool,
+    ) -> None:
+        self.catalog = catalog
+        self.access = access
+        self.session = session
+        self.original = sql
+        self.prune = prune
+        self.explain = explain
+        self.trusted = session.connection()
+        self.sandbox = session.sandbox()
+        self.plans: list[TablePlan] = []
+        self.readable: set[str] = set()
+        self.columns = referenced_columns(sql, self.trusted)
+        """Lower-case names of the columns the statement reads (None: whole rows)."""
+
+    def readable_access(
+        self, name: str, table: Table | None, *, as_definer: str | None = None
+    ) -> TableAccess | None:
+        """The access to table ``name`` when it shows some cell, else None."""
+        if table is None:
+            return None
+        access = self.access(name, as_definer=as_definer)
+        if access.denied or not visible_columns(access, table.schema()):
+            return None
+        return access
+
+    def masked(
+        self,
+        relation: str,
+        access: TableAccess,
+        schema: Schema,
+        columns: list[str],
+        pushed: BooleanExpression | None = None,
+    ) -> pa.Table:
+        """The masked copy of ``relation`` (attached on the trusted connection), of
+        ``columns`` (``copied_columns``), without the rows ``pushed`` (the statement's
+        own filter on unmasked columns) excludes when it renders as SQL."""
+        narrowed = None
+        if pushed is not None and not isinstance(pushed, AlwaysTrue):
+            try:
+                narrowed = expression_sql(pushed, schema)
+            except FilterNotTranslatable:
+                narrowed = None  # the statement's WHERE still applies, on the sandbox
+        select = masked_select(relation, access, schema, columns=columns, narrowed=narrowed)
+        return self.trusted.execute(select).to_arrow_table()
+
+    def time_travel(self, sql: str) -> str:
+        """``sql`` with each time-travel reference replaced by its masked snapshot.
+
+        Raises: QueryError (not found or not permitted, or a snapshot that does not exist)."""
+        for match, name in reversed(time_travel.find(sql)):
+            table = find_table(self.catalog, name)
+            access = self.readable_access(name, table)
+            if table is None or access is None:
+                raise QueryError(not_permitted(name, self.readable), sql=self.original)
+            snapshot_id = time_travel.resolve(table, name, match, self.original, self.trusted)
+            schema = table.scan(snapshot_id=snapshot_id).projection()
+            plan = attach_snapshot(
+                self.session,
+                self.trusted,
+                table,
+                name,
+                snapshot_id,
+                row_filter=access_expression(access, table.schema()),
+                explain=self.explain,
+                sql=self.original,
+            )
+            self.plans.append(replace(plan, access_filter=access_description(access, schema)))
+            view = time_travel.view_name(name, snapshot_id)
+            register_rows(
+                self.session.local.sandbox_defined,
+                self.sandbox,
+                view,
+                self.masked(
+                    _qualified(view), access, schema, copied_columns(access, schema, self.columns)
+                ),
+            )
+            self.readable.add(name)
+            sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
+        return sql
+
+    def table(
+        self, name: str, table: Table, access: TableAccess, *, pushdown: str | None
+    ) -> pa.Table:
+        """The masked copy of the current snapshot of ``table``, planned with the access's
+        filter and the simple filters of ``pushdown`` (the principal's statement, whose
+        plan ``explain`` shows; None for a view's reads, which the principal does not see)."""
+        schema = table.schema()
+        pushed: BooleanExpression = AlwaysTrue()
+        if self.prune and pushdown is not None:
+            pushed = pushdown_filter(pushdown, name, schema, self.trusted, casts=self.session.casts)
+            if filter_columns(pushed) & masked_columns(access, schema):
+                pushed = AlwaysTrue()  # the raw values are not what the principal compares
+        only = None if pushdown is None else self.columns  # a view's SQL may read any column
+        columns = copied_columns(access, schema, only)
+        plan = attach_table(
+            self.session,
+            self.trusted,
+            name,
+            table,
+            And(pushed, access_expression(access, schema)),
+            explain=self.explain,
+            columns={c.lower() for c in columns} | predicate_columns(access, schema),
+            sql=self.original,
+        )
+        if pushdown is not None:
+            self.plans.append(replace(plan, access_filter=access_description(access, schema)))
+        return self.masked(_qualified(name), access, schema, columns, pushed)
+
+    def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
+        """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
+        of its own; ``results`` holds the views it may read (computed before it).
+
+        Raises: QueryError (SQL the view's sandbox cannot run)."""
+        scratch = open_sandbox()
+        try:
+            defined = Defined()
+            for inner in names_in(view_sql):
+                if inner in results:
+                    if not self.access(inner, as_definer=name).denied:
+                        register_rows(defined, scratch, inner, results[inner])
+                    continue
+                table = find_table(self.catalog, inner)
+                access = self.readable_access(inner, table, as_definer=name)
+                if table is not None and access is not None:
+                    rows = self.table(inner, table, access, pushdown=None)
+                    register_rows(defined, scratch, inner, rows)
+            try:
+                return scratch.execute(f"SELECT * FROM ({view_sql})").to_arrow_table()
+            except duckdb.Error as exc:
+                raise QueryError(f"view {name}: {exc}", sql=self.original) from exc
+        finally:
+            scratch.close()
+
+    def hints(self, exc: duckdb.Error) -> set[str]:
+        """The tables an error about ``exc`` may name: for a missing table, every table
+        of the lake the principal may read (the closest is suggested); otherwise those
+        the statement read."""
+        if not isinstance(exc, duckdb.CatalogException):
+            return self.readable
+        return self.readable | {
+            name
+            for name in known_tables(self.catalog)
+            if self.readable_access(name, find_table(self.catalog, name)) is not None
+        }
+
+    def register(self, name: str, rows: pa.Table) -> None:
+        """``rows`` as ``name`` on the sandbox, the only place the principal reads."""
+        register_rows(self.session.local.sandbox_defined, self.sandbox, name, rows)
+        self.readable.add(name)
+
+    def attach(self, sql: str) -> None:
+        """Register on the sandbox every table and view ``sql`` names that the principal
+        may read. Only the views it may read are computed (with the views they read)."""
+        named = names_in(sql)
+        views = [
+            name
+            for name in named
+            if view_representations(self.catalog, name) is not None and not self.access(name).denied
+        ]
+        results: dict[str, pa.Table] = {}
+        reached = views_in(self.catalog, " ".join(views), names_in) if views else {}
+        for view, view_sql in reached.items():  # innermost first
+            results[view] = self.view(view, view_sql, results)
+        for name in named:
+            if name in views:
+                self.register(name, results[name])
+                continue
+            table = find_table(self.catalog, name)
+            access = self.readable_access(name, table)
+            if table is not None and access is not None:
+                self.register(name, self.table(name, table, access, pushdown=sql))
+
+
+def run_governed_sql(
+    catalog: SqlCatalog,
+    sql: str,
+    access: AccessPolicy,
+    *,
+    session: QuerySession,
+    delete: Callable[[str, str], int],
+    prune: bool = True,
+    explain: bool = False,
+) -> QueryResult:
+    """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
+    goes to ``delete(table, where)``, which checks the DELETE privilege.
+
+    Raises: QueryError (a statement that is not a read, a table not found or not
+    permitted, DuckDB's message in the principal's terms, a DELETE through filtered
+    access), EqualityDeletesUnsupported, and what ``delete`` raises."""
+    statement = parse_delete(sql)
+    if statement is not None:
+        return _delete(catalog, statement, access, delete, sql)
+    check_read_only(sql)
+    query = _GovernedQuery(catalog, access, session, sql=sql, prune=prune, explain=explain)
+    started = time.perf_counter()
+    try:
+        rewritten = query.time_travel(sql)
+        query.attach(rewritten)
+        started = time.perf_counter()
+        try:
+            table = query.sandbox.execute(rewritten).to_arrow_table()
+        except duckdb.Error as exc:
+            message = describe(exc, sql, query.hints(exc), governed=True)
+            raise QueryError(message, sql=sql) from exc
+        return QueryResult(table, query.plans, time.perf_counter() - started)
+    finally:
+        defined, session.local.sandbox_defined = session.local.sandbox_defined, Defined()
+        forget(defined, query.sandbox)
+        release(session, query.trusted, started)
+
+
+def _delete(
+    catalog: SqlCatalog,
+    statement: DeleteStatement,
+    access: AccessPolicy,
+    delete: Callable[[str, str], int],
+    sql: str,
+) -> QueryResult:
+    """Raises: QueryError (the table is not found or not permitted, or read through a
+    filter), and what ``delete`` raises."""
+    started = time.perf_counter()
+    name = statement.table
+    granted = access(name) if find_table(catalog, name) is not None else None
+    if granted is None or granted.denied:
+        raise QueryError(not_permitted(name, set()), sql=sql)
+    if not granted.unrestricted:
+        raise QueryError(
+            f"DELETE FROM {name} is refused: your read access to it is filtered, and a "
+            "delete may only remove rows whose every cell you may read",
+            sql=sql,
+        )
+    deleted = delete(name, statement.where)
+    return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)

@@ -1,0 +1,139 @@
+"""Tables and views by UUID: what governance keys them by, so that a rename by any client
+leaves grants, tags and filters where they were given.
+
+A name is resolved to its UUID when a grant is made or a decision asked (one catalog
+read; the metadata file is parsed once per catalog). The way back, a UUID to the name it
+has now, reads every catalog row once and remembers which UUID each metadata file holds:
+a metadata file never changes, so the memory stays right while the names move.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.schema import Schema, index_by_name
+from sqlalchemy import select
+
+from icehouse.errors import NoSuchTable
+from icehouse.tables.catalog_views import VIEW_TYPE, load_view
+from icehouse.tables.namespaces import Namespace
+
+
+@dataclass(frozen=True)
+class Identity:
+    """A table or view: its UUID, where it is now, and (tables) its columns."""
+
+    uuid: str
+    namespace: Namespace
+    name: str
+    view: bool
+    columns: dict[str, int]
+    """Current column name (dotted for nested fields) → field id."""
+    all_field_ids: frozenset[int]
+    """Every field id of every schema the table has had (time travel reads older ones)."""
+
+    @property
+    def dotted(self) -> str:
+        return ".".join((*self.namespace, self.name))
+
+    def column_name(self, field_id: int) -> str:
+        """The column's current name, ``#<id>`` for one the current schema dropped."""
+        for name, found in self.columns.items():
+            if found == field_id:
+                return name
+        return f"#{field_id}"
+
+
+def table_identity(catalog: SqlCatalog, namespace: Namespace, name: str) -> Identity:
+    """Raises: NoSuchTable."""
+    dotted = ".".join((*namespace, name))
+    try:
+        table = catalog.load_table((*namespace, name))
+    except NoSuchTableError:
+        raise NoSuchTable(f"no table {dotted!r}", table=dotted) from None
+    return Identity(
+        uuid=str(table.metadata.table_uuid),
+        namespace=namespace,
+        name=name,
+        view=False,
+        columns=_columns(table.schema()),
+        all_field_ids=frozenset(
+            field_id
+            for schema in table.schemas().values()
+            for field_id in _columns(schema).values()
+        ),
+    )
+
+
+def view_identity(catalog: SqlCatalog, namespace: Namespace, name: str) -> Identity:
+    """Raises: NoSuchView."""
+    state = load_view(catalog, namespace, name)
+    return Identity(
+        uuid=str(state.metadata["view-uuid"]),
+        namespace=namespace,
+        name=name,
+        view=True,
+        columns={},
+        all_field_ids=frozenset(),
+    )
+
+
+class UuidIndex:
+    """UUID → the table or view that has it now (see the module docstring)."""
+
+    def __init__(self) -> None:
+        self._uuids: dict[str, str] = {}
+        """Metadata location → the UUID in that file."""
+        self._lock = threading.Lock()
+
+    def locate(self, catalog: SqlCatalog, uuid: str) -> Identity | None:
+        """The table or view with ``uuid`` now, None when there is none (dropped)."""
+        rows = _rows(catalog)
+        for namespace, name, location, kind in rows:
+            with self._lock:
+                known = self._uuids.get(location)
+            if known is None:
+                found = self._identity(catalog, namespace, name, kind)
+                if found is None:
+                    continue
+                with self._lock:
+                    self._uuids[location] = found.uuid
+                if found.uuid == uuid:
+                    return found
+            elif known == uuid:
+                return self._identity(catalog, namespace, name, kind)
+        return None
+
+    def _identity(
+        self, catalog: SqlCatalog, namespace: Namespace, name: str, kind: str | None
+    ) -> Identity | None:
+        try:
+            if kind == VIEW_TYPE:
+                return view_identity(catalog, namespace, name)
+            return table_identity(catalog, namespace, name)
+        except Exception:  # dropped or renamed since the rows were read: not this one
+            return None
+
+
+def _rows(catalog: SqlCatalog) -> list[tuple[Namespace, str, str, str | None]]:
+    query = select(
+        IcebergTables.table_namespace,
+        IcebergTables.table_name,
+        IcebergTables.metadata_location,
+        IcebergTables.iceberg_type,
+    ).where(IcebergTables.catalog_name == catalog.name)
+    with catalog.engine.connect() as conn:
+        rows = conn.execute(query).all()
+    return [
+        (Catalog.identifier_to_tuple(ns), name, location, kind)
+        for ns, name, location, kind in rows
+        if location
+    ]
+
+
+def _columns(schema: Schema) -> dict[str, int]:
+    return dict(index_by_name(schema))
