@@ -159,6 +159,15 @@ def test_drop_at_a_terminal_asks_and_a_no_changes_nothing(ingested):
     assert as_json("table", "list", "--home", ingested) == []
 
 
+def test_drop_at_a_terminal_refuses_before_asking_when_it_could_not_drop(ingested):
+    refused = answer_at_a_terminal("y", "table", "drop", "logs.events", "--home", ingested)
+
+    assert refused.returncode == 1
+    assert refused.stdout == ""  # no question asked: a yes could not have dropped it
+    assert "cannot drop logs.events: source web writes to it" in one_line(refused.stderr)
+    assert count(ingested, "logs.events") == 20
+
+
 def test_drop_removes_the_table_and_keeps_its_files_saying_where(ingested):
     remove_web(ingested)
     folder = table_folder(ingested, "logs.events")

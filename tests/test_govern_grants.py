@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import Engine, inspect, text
 
 from icehouse.errors import GrantNotHeld, NoSuchGrant, RoleCycle
-from icehouse.govern import principals, store
+from icehouse.govern import grants, principals, roles, store
 from icehouse.govern.authz import OWNER, Principal
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
 from icehouse.govern.records import ObjectPath, Target
@@ -56,7 +56,7 @@ def as_(name: str) -> Principal:
 
 
 def give(engine: Engine, by: Principal, to: Grantee, *, option: bool = False) -> None:
-    store.grant(engine, SELECT, WEB, WEB_PATH, to, granter=by, with_grant_option=option)
+    grants.grant(engine, SELECT, WEB, WEB_PATH, to, granter=by, with_grant_option=option)
 
 
 def holders(engine: Engine) -> set[str]:
@@ -76,7 +76,7 @@ def test_a_version_7_database_gains_the_governance_tables(engine: Engine) -> Non
     assert current_version(engine) == SCHEMA_VERSION
     assert set(store_tables()) <= set(inspect(engine).get_table_names())
     assert store.read_version(engine) == 0
-    store.create_role(engine, "analysts")
+    roles.create_role(engine, "analysts")
     assert store.read_version(engine) == 1
 
 
@@ -113,7 +113,7 @@ CASCADES: dict[str, tuple[list[Step], Step, set[str]]] = {
             lambda e: give(e, as_("alice"), user("bob"), option=True),
             lambda e: give(e, as_("bob"), user("carol")),
         ],
-        lambda e: store.revoke(
+        lambda e: grants.revoke(
             e, SELECT, WEB, WEB_PATH, user("alice"), revoker=OWNER, locate=nowhere
         ),
         set(),
@@ -124,42 +124,42 @@ CASCADES: dict[str, tuple[list[Step], Step, set[str]]] = {
             lambda e: give(e, as_("alice"), user("bob"), option=True),
             lambda e: give(e, as_("bob"), user("carol")),
         ],
-        lambda e: store.revoke(
+        lambda e: grants.revoke(
             e, SELECT, WEB, WEB_PATH, user("bob"), revoker=as_("alice"), locate=nowhere
         ),
         {"alice"},
     ),
     "a granter who still holds the option another way keeps its grants standing": (
         [
-            lambda e: store.create_role(e, "stewards"),
-            lambda e: store.grant_role(e, "stewards", user("alice")),
+            lambda e: roles.create_role(e, "stewards"),
+            lambda e: roles.grant_role(e, "stewards", user("alice")),
             lambda e: give(e, OWNER, role("stewards"), option=True),
             lambda e: give(e, OWNER, user("alice"), option=True),
             lambda e: give(e, as_("alice"), user("bob")),
         ],
-        lambda e: store.revoke(
+        lambda e: grants.revoke(
             e, SELECT, WEB, WEB_PATH, user("alice"), revoker=OWNER, locate=nowhere
         ),
         {"alice", "bob"},
     ),
     "leaving the role that gave the option revokes what was granted with it": (
         [
-            lambda e: store.create_role(e, "stewards"),
-            lambda e: store.grant_role(e, "stewards", user("alice")),
+            lambda e: roles.create_role(e, "stewards"),
+            lambda e: roles.grant_role(e, "stewards", user("alice")),
             lambda e: give(e, OWNER, role("stewards"), option=True),
             lambda e: give(e, as_("alice"), user("bob")),
         ],
-        lambda e: store.revoke_role(e, "stewards", user("alice"), nowhere),
+        lambda e: roles.revoke_role(e, "stewards", user("alice"), nowhere),
         set(),
     ),
     "dropping the role revokes its grants and what they gave": (
         [
-            lambda e: store.create_role(e, "stewards"),
-            lambda e: store.grant_role(e, "stewards", user("alice")),
+            lambda e: roles.create_role(e, "stewards"),
+            lambda e: roles.grant_role(e, "stewards", user("alice")),
             lambda e: give(e, OWNER, role("stewards"), option=True),
             lambda e: give(e, as_("alice"), user("carol")),
         ],
-        lambda e: store.drop_role(e, "stewards", nowhere),
+        lambda e: roles.drop_role(e, "stewards", nowhere),
         set(),
     ),
 }
@@ -183,7 +183,7 @@ def test_a_principal_revokes_only_what_it_granted(engine: Engine) -> None:
     give(engine, OWNER, user("bob"))
 
     with pytest.raises(NoSuchGrant, match="granted by you"):
-        store.revoke(
+        grants.revoke(
             engine, SELECT, WEB, WEB_PATH, user("bob"), revoker=as_("alice"), locate=nowhere
         )
     assert holders(engine) == {"alice", "bob"}
@@ -191,16 +191,16 @@ def test_a_principal_revokes_only_what_it_granted(engine: Engine) -> None:
 
 def test_nested_roles_give_their_grants_until_a_membership_is_removed(engine: Engine) -> None:
     for name in ("analysts", "readers"):
-        store.create_role(engine, name)
-    store.grant_role(engine, "analysts", user("alice"))
-    store.grant_role(engine, "readers", role("analysts"))
+        roles.create_role(engine, name)
+    roles.grant_role(engine, "analysts", user("alice"))
+    roles.grant_role(engine, "readers", role("analysts"))
     give(engine, OWNER, role("readers"))
     assert holders(engine) == {"alice"}
 
-    store.revoke_role(engine, "readers", role("analysts"), nowhere)
+    roles.revoke_role(engine, "readers", role("analysts"), nowhere)
 
     assert holders(engine) == set()
-    assert store.list_roles(engine) == [("analysts", [user("alice")]), ("readers", [])]
+    assert roles.list_roles(engine) == [("analysts", [user("alice")]), ("readers", [])]
 
 
 @pytest.mark.parametrize(
@@ -216,11 +216,11 @@ def test_a_role_cannot_be_within_itself(
     engine: Engine, memberships: list[tuple[str, str]], role_name: str, member: str
 ) -> None:
     for name in ("a", "b", "c"):
-        store.create_role(engine, name)
+        roles.create_role(engine, name)
     for container, inner in memberships:
-        store.grant_role(engine, container, role(inner))
+        roles.grant_role(engine, container, role(inner))
 
     with pytest.raises(
         RoleCycle, match=f"role {member!r} cannot be a member of role {role_name!r}"
     ):
-        store.grant_role(engine, role_name, role(member))
+        roles.grant_role(engine, role_name, role(member))

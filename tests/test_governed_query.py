@@ -12,6 +12,7 @@ from icehouse.cli.render import render_plans
 from icehouse.errors import QueryError
 from icehouse.govern.access import CellSet
 from icehouse.govern.authz import Principal
+from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
 from icehouse.lake import Lake
 from icehouse.query.sql import TablePlan, run_sql
 from tests import fixtures_lake
@@ -172,12 +173,22 @@ def test_a_principal_deletes_only_through_unfiltered_access(lake: Lake) -> None:
 
 
 def test_a_governed_principal_cannot_query_until_granted(lake: Lake) -> None:
-    """Without a grant the table is not found or not permitted, as a missing one is."""
+    """Without a grant the table reads as missing; a SELECT grant opens it whole."""
     make_table(lake)
+    lake.principals.create("analyst")
     analyst = lake.as_principal(Principal("analyst", admin=False))
     with pytest.raises(QueryError, match=f"table {TABLE} not found or not permitted"):
         analyst.sql(f"SELECT * FROM {TABLE}")
-    assert lake.table_access(TABLE).unrestricted
+    lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.TABLE, TABLE),
+        Grantee(GranteeKind.PRINCIPAL, "analyst"),
+    )
+    assert analyst.table_access(TABLE).unrestricted
+    assert (
+        analyst.sql(f"SELECT * FROM {TABLE}").num_rows
+        == lake.sql(f"SELECT * FROM {TABLE}").num_rows
+    )
 
 
 def test_sql_explain_prints_the_access_filter(lake: Lake) -> None:

@@ -47,6 +47,25 @@ def test_tab_offers_keywords_tables_and_the_columns_of_named_tables(text, offere
     assert candidates(text, TABLES) == offered
 
 
+@pytest.mark.parametrize(
+    ("text", "offered"),
+    [
+        ("GR", ["GROUP", "GRANT"]),
+        ("rev", ["revoke"]),
+        ("GRANT SELECT ON TA", ["TABLE", "TAG", "TAGS"]),
+        ("GRANT SELECT ON TABLE logs.events TO RO", ["ROLE", "ROLES"]),
+        ("grant select on table logs.events to role r with grant op", ["option"]),
+        ("GRANT CREATE_", ["CREATE_NAMESPACE", "CREATE_TABLE", "CREATE_VIEW"]),
+        ("SHOW GRANTS TO PRIN", ["PRINCIPAL"]),
+        ("CREATE DATA FILTER f ON logs.events WHERE country = 'de' EXC", ["EXCLUDING", "EXCEPT"]),
+        ("ALTER TABLE logs.events UNS", ["UNSET"]),
+        ("SELECT * FROM logs.events WHERE PRIN", []),  # a query is offered no GRANT words
+    ],
+)
+def test_tab_offers_the_words_of_governance_statements_in_them(text, offered):
+    assert candidates(text, TABLES) == offered
+
+
 def test_a_word_typed_out_in_full_is_not_offered_again():
     assert "SELECT" not in candidates("SELECT", TABLES)
 

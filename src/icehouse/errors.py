@@ -48,7 +48,8 @@ thing the same way.
     │   ├── InvalidDuration
     │   ├── InvalidMapping
     │   ├── QueryError
-    │   │   └── EqualityDeletesUnsupported
+    │   │   ├── EqualityDeletesUnsupported
+    │   │   └── GovernanceSyntaxError  a GRANT, CREATE ROLE... that does not parse
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   ├── InvalidCredential         a client credential that is malformed or kept unsafely
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
@@ -441,6 +442,24 @@ class EqualityDeletesUnsupported(QueryError):
         self.delete_file = delete_file
 
 
+class GovernanceSyntaxError(QueryError):
+    """A statement that begins like a governance statement (``GRANT``, ``CREATE ROLE``,
+    ``SHOW GRANTS``...) but does not parse. DuckDB never sees it, so its own error would
+    only say that ``GRANT`` is unknown: this one names the character where the statement
+    went wrong (``position``, from 0), what was ``expected`` there and what was
+    ``found``."""
+
+    def __init__(self, *, sql: str, position: int, expected: str, found: str) -> None:
+        line = sql.count("\n", 0, position) + 1
+        column = position - (sql.rfind("\n", 0, position) + 1) + 1
+        super().__init__(
+            f"expected {expected} at line {line}, column {column}, found {found}", sql=sql
+        )
+        self.position = position
+        self.expected = expected
+        self.found = found
+
+
 class FilterNotTranslatable(InvalidInput):
     """A filter (``--where``, ``DELETE ... WHERE``) holds a term with no exact Iceberg
     expression; ``term`` is that term as SQL. Callers that must not widen or narrow what
@@ -595,6 +614,7 @@ __all__ = [
     "EqualityDeletesUnsupported",
     "FilterNotTranslatable",
     "Forbidden",
+    "GovernanceSyntaxError",
     "GrantNotHeld",
     "HomeNotFound",
     "IcehouseError",

@@ -25,6 +25,7 @@ from icehouse.cli.remote import Queries
 from icehouse.cli.render import render_arrow, render_plans
 from icehouse.cli.tables import render_info
 from icehouse.errors import IcehouseError, InvalidInput
+from icehouse.govern.statements import parse_statement
 from icehouse.lake import Lake
 
 HISTORY_FILE = ".sql_history"
@@ -109,7 +110,8 @@ _TABLES_GRID = (
 
 class Shell:
     """One open lake (or server) and the session's switches; each statement goes through
-    ``Lake.sql`` (``Lake.explain`` with the explain switch on)."""
+    ``Lake.sql`` (``Lake.explain`` with the explain switch on, but for a governance
+    statement, which reads no table and so has no plan to show)."""
 
     def __init__(self, lake: Queries, out: Console, err: Console, *, explain: bool = False) -> None:
         self.lake, self.out, self.err = lake, out, err
@@ -124,7 +126,7 @@ class Shell:
         if statement.is_meta:
             return self._meta(statement.text)
         started = time.perf_counter()
-        if self.explain:
+        if self.explain and parse_statement(statement.text) is None:
             answer = self.lake.explain(statement.text)
             render_arrow(self.out, answer.table)
             render_plans(self.out, answer)

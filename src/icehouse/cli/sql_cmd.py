@@ -125,6 +125,12 @@ def sql(
         icehouse sql "SELECT country, count(*) AS n FROM logs.events GROUP BY 1"
         icehouse sql "SELECT * FROM logs.events" --out events.parquet
 
+    Roles, grants, tags and data filters are SQL statements too (see
+    docs/governance.md):
+
+        icehouse sql "GRANT SELECT ON TABLE logs.events TO ROLE analysts"
+        icehouse sql "SHOW GRANTS TO ROLE analysts"
+
     No query: a shell with history. Statements end with ; and may span lines;
     \\d lists tables, \\d logs.events describes one, \\? lists all commands.
     Piped, it runs each statement and stops at the first error (exit code 1):

@@ -341,6 +341,7 @@ def drop(
     maintenance runs on it."""
     output = Output(format)
     with open_lake(home, output) as lake:
+        lake.tables.check_drop(name, purge=purge)
         info = lake.tables.get(name)
         fate = "delete its files" if purge else "keep its files"
         question = f"Drop {name} ({info.rows:,} rows at {info.location}) and {fate}?"

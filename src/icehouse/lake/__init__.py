@@ -389,15 +389,27 @@ class Lake:
     @governed("query.run")
     def sql(self, text: str, *, prune: bool = True) -> pa.Table:
         """Run one SQL statement (DuckDB's dialect; tables named ``namespace.table``; a
-        ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``).
+        ``DELETE FROM t WHERE ...`` deletes rows and answers ``deleted_rows``), or one
+        governance statement (``GRANT``, ``CREATE ROLE``, ``SHOW GRANTS``...), which
+        DuckDB does not know: it is run here, by ``lake.governance``.
 
         Args: ``text``, the statement; ``prune`` (tests): plan with the WHERE pushed down
         (False reads every file, which must give the same rows).
-        Returns: the rows as a pyarrow Table.
+        Returns: the rows as a pyarrow Table (a governance statement's: the rows of a
+        SHOW, else one ``status`` row).
         Raises: QueryError (DuckDB's message, or an unsupported statement; for a governed
         principal also a table not found or not permitted, a statement that is not a
-        read, a DELETE through filtered access), EqualityDeletesUnsupported, NoSuchTable
-        (a DELETE's table), Forbidden."""
+        read, a DELETE through filtered access), GovernanceSyntaxError (a governance
+        statement that does not parse), EqualityDeletesUnsupported, NoSuchTable (a
+        DELETE's table), Forbidden, and what ``lake.governance`` raises for a governance
+        statement."""
+        from icehouse.govern.statements import parse_statement
+
+        statement = parse_statement(text)
+        if statement is not None:
+            from icehouse.lake.governance_sql import run_statement
+
+            return run_statement(self, statement)
         return self._run(text, prune=prune, explain=False).table
 
     @governed("query.run")
@@ -408,7 +420,11 @@ class Lake:
         Returns: the rows (``.table``) and one plan per table read (``.plans``): files in
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
-        Raises: QueryError, EqualityDeletesUnsupported."""
+        Raises: QueryError (also for a governance statement: it reads no table),
+        EqualityDeletesUnsupported."""
+        from icehouse.govern.statements import parse_statement
+
+        parse_statement(text, explain=True)  # refuses GRANT..., passes anything else
         return self._run(text, prune=prune, explain=True)
 
     def _run(self, text: str, *, prune: bool, explain: bool) -> QueryResult:

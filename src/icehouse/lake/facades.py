@@ -209,6 +209,17 @@ class LakeTables:
 
         return lifecycle.drop_table(self._lake, name, purge=purge)
 
+    @governed("table.drop", on="name")
+    def check_drop(self, name: str, *, purge: bool = False) -> None:
+        """Raise what ``drop`` would refuse with, changing nothing: so that a person is
+        asked to confirm only a drop that can happen.
+
+        Args: ``name``, ``namespace.table``; ``purge``, as for ``drop``.
+        Raises: NoSuchTable, TableInUse, MaintenanceBusy, OutsideWarehouse (as ``drop``)."""
+        from icehouse.lake import lifecycle
+
+        lifecycle.check_drop(self._lake, name, purge=purge)
+
     @governed("table.rename", on="old")
     def rename(self, old: str, new: str) -> lifecycle.TableRenamed:
         """Give a table a new name, in its namespace or another existing one. No file

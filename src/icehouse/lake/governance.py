@@ -19,7 +19,7 @@ from icehouse.errors import (
     NoSuchNamespace,
     NoSuchTag,
 )
-from icehouse.govern import store
+from icehouse.govern import data_filters, grants, roles, store, tags
 from icehouse.govern.objects import (
     Grantee,
     GranteeKind,
@@ -79,32 +79,32 @@ class LakeGovernance:
     @governed("governance.create_role", on="name")
     def create_role(self, name: str) -> None:
         """Args: ``name``, the new role's. Raises: RoleAlreadyExists, InvalidInput."""
-        store.create_role(self._lake._engine, name)
+        roles.create_role(self._lake._engine, name)
 
     @governed("governance.drop_role", on="name")
     def drop_role(self, name: str) -> None:
         """Drop a role with its memberships and its grants (and what its members granted
         only through them). Args: ``name``. Raises: NoSuchRole."""
-        store.drop_role(self._lake._engine, name, self._locate)
+        roles.drop_role(self._lake._engine, name, self._locate)
 
     @governed("governance.grant_role", on="role")
     def grant_role(self, role: str, to: Grantee) -> None:
         """Make ``to`` (a principal, or a role: roles nest) a member of ``role``.
 
         Args: ``role``; ``to``. Raises: NoSuchRole, NoSuchPrincipal, RoleCycle."""
-        store.grant_role(self._lake._engine, role, to)
+        roles.grant_role(self._lake._engine, role, to)
 
     @governed("governance.revoke_role", on="role")
     def revoke_role(self, role: str, from_: Grantee) -> None:
         """Take ``from_`` out of ``role``; what it granted only through the role's grant
         options is revoked too. Args: ``role``; ``from_``. Raises: NoSuchRole."""
-        store.revoke_role(self._lake._engine, role, from_, self._locate)
+        roles.revoke_role(self._lake._engine, role, from_, self._locate)
 
     @governed("governance.list_roles")
     def list_roles(self) -> list[RoleInfo]:
         """Returns: every role by name, with its direct members."""
         return [
-            RoleInfo(name, tuple(members)) for name, members in store.list_roles(self._lake._engine)
+            RoleInfo(name, tuple(members)) for name, members in roles.list_roles(self._lake._engine)
         ]
 
     # -- grants -------------------------------------------------------------------------
@@ -127,7 +127,7 @@ class LakeGovernance:
         NoSuchNamespace, NoSuchTag, NoSuchDataFilter, NoSuchRole, NoSuchPrincipal."""
         target, path = self._resolve(on)
         _check_levels(privileges, on)
-        store.grant(
+        grants.grant(
             self._lake._engine,
             privileges,
             target,
@@ -146,7 +146,7 @@ class LakeGovernance:
         Args: ``privileges``; ``on``; ``from_``. Raises: NoSuchGrant, GrantNotHeld,
         NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter."""
         target, path = self._resolve(on)
-        store.revoke(
+        grants.revoke(
             self._lake._engine,
             privileges,
             target,
@@ -192,32 +192,32 @@ class LakeGovernance:
     def create_tag(self, key: str, values: Sequence[str]) -> None:
         """Args: ``key``; ``values``, the values it allows. Raises: TagAlreadyExists,
         InvalidInput."""
-        store.create_tag(self._lake._engine, key, values)
+        tags.create_tag(self._lake._engine, key, values)
 
     @governed("governance.drop_tag", on="key")
     def drop_tag(self, key: str) -> None:
         """Drop a tag key, its assignments, and the grants on expressions naming it.
 
         Args: ``key``. Raises: NoSuchTag."""
-        store.drop_tag(self._lake._engine, key, self._locate)
+        tags.drop_tag(self._lake._engine, key, self._locate)
 
     @governed("governance.set_tag", on="key")
     def set_tag(self, on: Securable, key: str, value: str) -> None:
         """Tag a namespace, table, view or column; access through tag grants changes at
         once. Args: ``on``; ``key``; ``value``. Raises: NoSuchTag, InvalidTagValue,
         InvalidInput (another kind of object), NoSuchTable, NoSuchNamespace."""
-        store.set_tag(self._lake._engine, self._taggable(on), key, value)
+        tags.set_tag(self._lake._engine, self._taggable(on), key, value)
 
     @governed("governance.unset_tag", on="key")
     def unset_tag(self, on: Securable, key: str) -> None:
         """Args: ``on``; ``key``. Raises: NoSuchTag, InvalidInput, NoSuchTable,
         NoSuchNamespace."""
-        store.unset_tag(self._lake._engine, self._taggable(on), key, self._locate)
+        tags.unset_tag(self._lake._engine, self._taggable(on), key, self._locate)
 
     @governed("governance.list_tags")
     def list_tags(self) -> list[TagInfo]:
         """Returns: every tag key with its allowed values."""
-        return [TagInfo(k, tuple(v)) for k, v in store.list_tags(self._lake._engine)]
+        return [TagInfo(k, tuple(v)) for k, v in tags.list_tags(self._lake._engine)]
 
     # -- data filters -------------------------------------------------------------------
 
@@ -250,7 +250,7 @@ class LakeGovernance:
             encoded = encode_row_filter(where, table, schema)
         listed = columns if columns is not None else excluding
         mode = "all" if listed is None else ("include" if columns is not None else "exclude")
-        store.create_data_filter(
+        data_filters.create_data_filter(
             self._lake._engine,
             name,
             identity.uuid,
@@ -264,7 +264,7 @@ class LakeGovernance:
     def drop_data_filter(self, name: str) -> None:
         """Drop a data filter and every grant on it. Args: ``name``.
         Raises: NoSuchDataFilter."""
-        store.drop_data_filter(self._lake._engine, name, self._locate)
+        data_filters.drop_data_filter(self._lake._engine, name, self._locate)
 
     @governed("governance.list_data_filters")
     def list_data_filters(self) -> list[DataFilterInfo]:
@@ -309,7 +309,7 @@ class LakeGovernance:
             key = tag_expression_key(tuple((c.key, c.values) for c in on.tags))
             return Target(kind, key), ObjectPath(name=str(on))
         if kind is SecurableKind.DATA_FILTER:
-            filter_id = store.data_filter_id(self._lake._engine, on.name)
+            filter_id = data_filters.data_filter_id(self._lake._engine, on.name)
             rows = store.read_rows(self._lake._engine).data_filters
             uuid = next(f.table_uuid for f in rows if f.id == filter_id)
             return Target(kind, str(filter_id)), self._locate(uuid) or ObjectPath(uuid=uuid)
@@ -336,7 +336,7 @@ class LakeGovernance:
         return self._resolve(on)[0]
 
     def _check_tags(self, conditions: Sequence[TagCondition]) -> None:
-        allowed = dict(store.list_tags(self._lake._engine))
+        allowed = dict(tags.list_tags(self._lake._engine))
         if not conditions:
             raise InvalidInput("a grant on tags needs at least one condition")
         for condition in conditions:

@@ -72,7 +72,7 @@ class LakeNamespaces:
         later under its name starts with none).
 
         Raises: NoSuchNamespace, NamespaceNotEmpty (it still holds tables or views)."""
-        from icehouse.govern.store import forget_namespace
+        from icehouse.govern.grants import forget_namespace
 
         lake = self._lake
         if namespaces.namespace_exists(lake._catalog, namespace):

@@ -29,7 +29,7 @@ from icehouse.errors import SourceInUse, TableInUse
 from icehouse.ingest.ledger import BatchLog, FileQueue, OpenBatch
 from icehouse.ingest.ledger import batches as batch_log
 from icehouse.maintain import reports
-from icehouse.maintain.leases import Leases
+from icehouse.maintain.leases import Leases, busy
 from icehouse.maintain.purge import PurgeResult, purge_files
 from icehouse.maintain.scope import delete_scope
 from icehouse.maintain.service import lease_key
@@ -96,6 +96,17 @@ class SourceRemoved:
             "config_path": self.config_path,
             "ledger_files_kept": self.ledger_files_kept,
         }
+
+
+def check_drop(lake: Lake, name: str, *, purge: bool) -> None:
+    """See ``LakeTables.check_drop``."""
+    table = load_table(lake._catalog, name)
+    _check_unused(lake, name, doing="drop")
+    held = Leases(lake._engine, clock=lake._clock).lease(lease_key(name))
+    if held is not None:
+        raise busy(held, table=name, now=lake._clock())
+    if purge:
+        delete_scope(table, lake.config.warehouse)
 
 
 def drop_table(lake: Lake, name: str, *, purge: bool) -> TableDropped:

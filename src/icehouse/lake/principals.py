@@ -55,7 +55,7 @@ class LakePrincipals:
         Its grants and role memberships go too, and what it granted on.
 
         Returns: how many tokens were deleted with it. Raises: NoSuchPrincipal."""
-        from icehouse.govern.store import forget_principal
+        from icehouse.govern.roles import forget_principal
         from icehouse.lake.authz_scope import locate_uuid
 
         lake = self._lake
