@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -106,9 +107,10 @@ class Governed:
     data_file: str
 
 
-@pytest.fixture
-def governed(tmp_path: Path) -> Iterator[Governed]:
-    home = tmp_path / "lake"
+@contextmanager
+def governed_lake(home: Path) -> Iterator[Governed]:
+    """``web.requests`` served with tokens required; ``analyst`` reads it through a data
+    filter granted to its role, ``nobody`` holds no grant."""
     Lake.init(home)
     with Lake.open(home) as lake:
         make_table(lake)
@@ -127,6 +129,12 @@ def governed(tmp_path: Path) -> Iterator[Governed]:
         data_file = fixtures_lake.data_files(table)[0]["file_path"]
         with serving(lake, allow_anonymous=False) as served:
             yield Governed(served, analyst, nobody, data_file)
+
+
+@pytest.fixture
+def governed(tmp_path: Path) -> Iterator[Governed]:
+    with governed_lake(tmp_path / "lake") as running:
+        yield running
 
 
 def _no_leak(answer: Answer, allowed: set[str], sql: str = "") -> None:
@@ -227,3 +235,19 @@ def test_explain_over_the_api_shows_the_filter_applied(governed: Governed) -> No
     assert "region = 'eu'" in plan["pushed_filter"]
     assert plan["files_planned"] == 1
     assert answer.table.column("id").to_pylist() == [i for i in EU if i > 3]
+
+
+@pytest.mark.postgres
+def test_on_a_postgresql_state_database_the_filter_holds_on_every_path(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    with governed_lake(tmp_path / "lake") as on_postgres:
+        assert on_postgres.served.lake.config.state_url == postgres_url
+        for path in PATHS.values():
+            answer = path(on_postgres.served, on_postgres.analyst, f"SELECT * FROM {TABLE}")
+            assert answer.rows is not None, answer.shown
+            assert sorted(row["id"] for row in answer.rows) == EU
+            _no_leak(answer, EU_CELLS)
+            refused = path(on_postgres.served, on_postgres.nobody, f"SELECT * FROM {TABLE}")
+            assert refused.rows is None and "not found or not permitted" in refused.shown
