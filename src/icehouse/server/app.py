@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -26,8 +28,11 @@ logger = logging.getLogger("icehouse.server")
 PREFIX = "icehouse"
 
 
-def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False) -> FastAPI:
-    """An Iceberg REST catalog over ``lake`` (the caller opens and closes it).
+def create_app(
+    lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False, close_lake: bool = False
+) -> FastAPI:
+    """An Iceberg REST catalog over ``lake`` (the caller opens it, and closes it unless
+    ``close_lake`` hands that to the app, which then closes it when the server stops).
 
     Every route but the token endpoint and ``/healthz`` needs a bearer token, and acts
     as the principal it names; with ``allow_anonymous``, a request without one acts as
@@ -35,8 +40,21 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
 
     Routes run in FastAPI's worker threads and share the lake: its catalog connections
     are pooled, and every commit is a compare-and-swap in the state database."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_lake:
+                lake.close()
+
     app = FastAPI(  # no schema or docs pages: every route but two needs a token
-        title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None, openapi_url=None
+        title="icehouse Iceberg REST catalog",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.lake = lake
     app.state.prefix = prefix
