@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -79,7 +80,7 @@ def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None
         assert catalog.list_tables("web") == [("web", "hits")]
     finally:
         stderr = stop(server)
-    assert "GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
+    assert "owner GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
 
 
 def test_serve_format_json_prints_the_client_configuration(home: str) -> None:
@@ -123,6 +124,29 @@ def test_serve_without_allow_anonymous_requires_a_token_and_a_principal_connects
         assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
     finally:
         stop(server)
+
+
+def test_each_request_is_logged_with_its_principal_route_status_and_time(home: str) -> None:
+    alice = as_json("principal", "create", "alice", "--admin", "--home", home)
+    server, url = start_serve(home, anonymous=False)
+    try:
+        catalog = _connect_when_listening(
+            server,
+            url,
+            credential=f"{alice['client_id']}:{alice['client_secret']}",
+            **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"},
+        )
+        catalog.list_namespaces()
+        assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
+    finally:
+        stderr = stop(server)
+    logged = [line.split(" ", 2)[2] for line in stderr.splitlines()]  # after the time
+    assert any(re.fullmatch(r"- POST /v1/oauth/tokens 200 \d+\.\d ms", ln) for ln in logged)
+    assert any(re.fullmatch(r"alice GET /v1/config 200 \d+\.\d ms", ln) for ln in logged)
+    assert any(
+        re.fullmatch(r"alice GET /v1/\{prefix\}/namespaces 200 \d+\.\d ms", ln) for ln in logged
+    )
+    assert any(re.fullmatch(r"- GET /v1/\{prefix\}/namespaces 401 \d+\.\d ms", ln) for ln in logged)
 
 
 def _connect_when_listening(server: subprocess.Popen[str], url: str, **properties: str) -> Catalog:

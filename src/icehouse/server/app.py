@@ -77,8 +77,9 @@ def create_app(
 
 
 class _RequestLog:
-    """``GET /v1/{prefix}/namespaces/{namespace} 200 3.1 ms``: the route's template, not
-    the path, so that lines group by operation.
+    """``alice GET /v1/{prefix}/namespaces/{namespace} 200 3.1 ms``: who asked (``-``
+    before a token names anyone: the token endpoint, a refused token), then the route's
+    template, not the path, so that lines group by operation.
 
     A plain ASGI wrapper rather than ``@app.middleware("http")``, whose per-request task
     and stream plumbing cost more than most catalog requests themselves."""
@@ -105,4 +106,5 @@ class _RequestLog:
             route = scope.get("route")
             path = getattr(route, "path", scope["path"])
             elapsed = (time.perf_counter() - started) * 1000
-            logger.info("%s %s %d %.1f ms", scope["method"], path, status, elapsed)
+            principal = scope.get("state", {}).get("principal", "-")
+            logger.info("%s %s %s %d %.1f ms", principal, scope["method"], path, status, elapsed)

@@ -25,13 +25,15 @@ def lake_of(request: Request) -> Iterator[Lake]:
 
 def principal_lake(request: Request) -> Lake:
     """The lake as whoever the request's bearer token names; without a token, as the
-    lake's owner when the server allows anonymous access.
+    lake's owner when the server allows anonymous access. The principal's name is kept
+    in the request's state, where the request log finds it.
 
     Raises: NotAuthenticated (no token, or one unknown, expired or revoked)."""
     root: Lake = request.app.state.lake
     token = bearer_token(request.headers.get("authorization"))
     if token is None:
         if request.app.state.allow_anonymous:
+            request.state.principal = root.principal.name
             return root
         raise NotAuthenticated(
             "this catalog needs a bearer token: POST /v1/oauth/tokens with a client id "
@@ -39,7 +41,9 @@ def principal_lake(request: Request) -> Lake:
             'when given credential="CLIENT_ID:CLIENT_SECRET"'
         )
     with root.outages_as_errors():
-        return root.as_principal(root.principals.authenticate(token))
+        principal = root.principals.authenticate(token)
+        request.state.principal = principal.name  # for the request's log line
+        return root.as_principal(principal)
 
 
 def bearer_token(header: str | None) -> str | None:
