@@ -34,7 +34,8 @@ from icehouse.maintain.purge import PurgeResult, purge_files
 from icehouse.maintain.scope import delete_scope
 from icehouse.maintain.service import lease_key
 from icehouse.tables import lifecycle
-from icehouse.tables.catalog import TableName, dotted, identifier_of, load_table
+from icehouse.tables.catalog import TableName, identifier_of, load_table
+from icehouse.tables.catalog_errors import dotted
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake

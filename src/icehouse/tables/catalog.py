@@ -32,6 +32,7 @@ from icehouse.errors import InvalidInput, NoSuchTable
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.home import warehouse_uri
 from icehouse.tables.carry import carry_forward, is_icehouse_writer
+from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.grace import graced_metadata_log
 
 CATALOG_NAME = "icehouse"
@@ -190,11 +191,6 @@ receives it: the namespace's levels and then the name, which may itself hold a d
 def identifier_of(name: TableName) -> tuple[str, ...]:
     """Raises: InvalidInput (a string not written ``namespace.table``)."""
     return split_name(name) if isinstance(name, str) else name
-
-
-def dotted(name: TableName) -> str:
-    """The ``namespace.table`` name icehouse's state and messages use."""
-    return name if isinstance(name, str) else ".".join(name)
 
 
 def load_table(catalog: SqlCatalog, name: TableName) -> Table:

@@ -34,6 +34,7 @@ from icehouse.errors import (
 )
 from icehouse.tables._compat import table_location
 from icehouse.tables.catalog_errors import dotted
+from icehouse.tables.locations import checked_location
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.view_metadata import apply_updates, check_requirements, new_view_metadata
 
@@ -82,7 +83,8 @@ def create_view(catalog: SqlCatalog, namespace: Namespace, name: str, new: NewVi
     """Write the view's first metadata file and enter its pointer.
 
     Raises: NoSuchNamespace, ViewAlreadyExists (a view or a table has the name),
-    InvalidInput (a schema or version that does not parse)."""
+    InvalidInput (a schema or version that does not parse; a relative location)."""
+    checked_location(new.location)
     _check_namespace(catalog, namespace)
     _check_free(catalog, namespace, name)
     location = table_location(catalog, new.location, dotted(namespace), name)

@@ -14,7 +14,8 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError
 
 from icehouse.errors import NoSuchNamespace, TableAlreadyExists
-from icehouse.tables.catalog import TableName, dotted, identifier_of, load_table
+from icehouse.tables.catalog import TableName, identifier_of, load_table
+from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.reachability import normalise_path
 
 
