@@ -198,15 +198,28 @@ def rename_view(
         raise NoSuchView(f"view {gone!r} does not exist", view=gone)
 
 
-def view_representations(catalog: SqlCatalog, name: str) -> dict[str, str] | None:
-    """The SQL of the current version of view ``namespace.view`` by dialect (lower
-    case); None if ``name`` is not a view."""
+@dataclass(frozen=True)
+class ViewSql:
+    """The SQL of a view's current version, by dialect (lower case), and the catalog its
+    engine named as the default (Spark writes its own name for the catalog, e.g.
+    ``lake``, which the SQL may also spell out: ``lake.web.hits``)."""
+
+    by_dialect: dict[str, str]
+    default_catalog: str | None
+
+
+def view_sql(catalog: SqlCatalog, name: str) -> ViewSql | None:
+    """The SQL of the current version of view ``namespace.view``; None if ``name`` is
+    not a view."""
     *namespace, view = name.split(".")
     if not namespace or not view_exists(catalog, tuple(namespace), view):
         return None
     metadata = _read(catalog, _pointer(catalog, tuple(namespace), view))
     current = next(v for v in metadata.versions if v.version_id == metadata.current_version_id)
-    return {r.root.dialect.casefold(): r.root.sql for r in current.representations}
+    return ViewSql(
+        by_dialect={r.root.dialect.casefold(): r.root.sql for r in current.representations},
+        default_catalog=current.default_catalog,
+    )
 
 
 def _enter(catalog: SqlCatalog, namespace: Namespace, name: str, location: str) -> None:
@@ -295,6 +308,7 @@ def _state(location: str, metadata: ViewMetadata) -> ViewState:
 
 __all__ = [
     "NewView",
+    "ViewSql",
     "ViewState",
     "check_no_views",
     "create_view",
@@ -305,5 +319,5 @@ __all__ = [
     "rename_view",
     "replace_view",
     "view_exists",
-    "view_representations",
+    "view_sql",
 ]
