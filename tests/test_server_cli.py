@@ -118,7 +118,7 @@ def test_serve_without_allow_anonymous_requires_a_token_and_a_principal_connects
         assert f'**{{"oauth2-server-uri": "{url}/v1/oauth/tokens"}})' in printed
         credential = f"{admin['client_id']}:{admin['client_secret']}"
         catalog = _connect_when_listening(
-            url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
+            server, url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
         )
         assert catalog.list_tables("web") == [("web", "hits")]
         assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
