@@ -196,7 +196,8 @@ class Lake:
     def as_principal(self, principal: Principal) -> Lake:
         """This lake acting as ``principal``: the same connections, caches and
         configuration, every method checked against ``principal``'s rights. The view is
-        not closed on its own; closing this lake closes it.
+        not closed on its own; closing this lake closes it. It is made once per
+        principal and kept until this lake is closed or reloads its configuration.
 
         Raises: Forbidden (only an administrator may act as someone else)."""
         view = self._views.get(principal)
