@@ -4,6 +4,7 @@
     python benchmarks/rest.py --seconds 5 --clients 1 10 50
     python benchmarks/rest.py --no-seaweedfs    # icehouse alone
     python benchmarks/rest.py --operations "commit append" --clients 50
+    python benchmarks/rest.py --workers 1 2 4   # icehouse serve --workers N, side by side
 
 Four operations, each at 1, 10 and 50 concurrent clients (threads, each with its own
 HTTP session of the same client library, against both servers): loadTable cold (a full
@@ -139,15 +140,15 @@ def running(command: list[str], workdir: Path, ready_url: str, **env: str) -> It
 
 
 @contextmanager
-def icehouse(workdir: Path) -> Iterator[Server]:
-    """``icehouse serve --allow-anonymous`` over a fresh lake home."""
+def icehouse(workdir: Path, workers: int) -> Iterator[Server]:
+    """``icehouse serve --allow-anonymous --workers N`` over a fresh lake home."""
     home = workdir / "lake"
     subprocess.run([*ICEHOUSE, "init", "--home", str(home)], check=True, capture_output=True)
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     serve = [*ICEHOUSE, "serve", "--home", str(home), "--port", str(port), "--allow-anonymous"]
-    with running(serve, workdir, uri + "/healthz"):
-        yield Server("icehouse", uri, {})
+    with running([*serve, "--workers", str(workers)], workdir, uri + "/healthz"):
+        yield Server(f"icehouse w{workers}", uri, {})
 
 
 def find_weed() -> str | None:
@@ -282,7 +283,7 @@ def run(
             results[name, count] = measure(count, seconds, partial(operation, server, name))
             done = results[name, count]
             print(
-                f"  {server.name:9} {name:15} {count:3} clients: {done.per_second:7.0f}/s "
+                f"  {server.name:11} {name:15} {count:3} clients: {done.per_second:7.0f}/s "
                 f"p50 {done.p50_ms:6.1f} ms p99 {done.p99_ms:6.1f} ms",
                 file=sys.stderr,
                 flush=True,
@@ -301,23 +302,28 @@ def verdict(name: str, clients: int, icehouse: Measured) -> str:
 def report(
     operations: list[str],
     clients: list[int],
-    ours: dict[tuple[str, int], Measured],
+    ours: dict[str, dict[tuple[str, int], Measured]],
     theirs: dict[tuple[str, int], Measured] | None,
 ) -> None:
-    header = ["operation", "clients", "icehouse req/s", "p50 ms", "p99 ms"]
+    """One line per operation and client count; for each server its req/s, p50 and p99;
+    the goal verdict of each icehouse configuration, in the order of the columns."""
+    header = ["operation", "clients"]
+    for server in ours:
+        header += [f"{server} req/s", "p50 ms", "p99 ms"]
     if theirs is not None:
         header += ["seaweedfs req/s", "p50 ms", "p99 ms"]
     header.append("goal")
     rows = []
     for name in operations:
         for count in clients:
-            mine = ours[name, count]
-            row = [name, str(count), f"{mine.per_second:.0f}", f"{mine.p50_ms:.1f}"]
-            row.append(f"{mine.p99_ms:.1f}")
+            row = [name, str(count)]
+            measured = [results[name, count] for results in ours.values()]
             if theirs is not None:
-                other = theirs[name, count]
-                row += [f"{other.per_second:.0f}", f"{other.p50_ms:.1f}", f"{other.p99_ms:.1f}"]
-            rows.append([*row, verdict(name, count, mine)])
+                measured.append(theirs[name, count])
+            for done in measured:
+                row += [f"{done.per_second:.0f}", f"{done.p50_ms:.1f}", f"{done.p99_ms:.1f}"]
+            goals = [verdict(name, count, results[name, count]) for results in ours.values()]
+            rows.append([*row, " / ".join(goals)])
     table_print(header, rows)
 
 
@@ -329,15 +335,25 @@ def main() -> None:
         "--operations", nargs="+", choices=OPERATIONS, default=list(OPERATIONS), metavar="OP"
     )
     parser.add_argument("--no-seaweedfs", action="store_true", help="measure icehouse alone")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        nargs="+",
+        default=[1],
+        help="icehouse serve --workers, each measured",
+    )
     options = parser.parse_args()
     tables = max(options.clients)
 
     with ExitStack() as stack:
         workdir = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="rest-bench-")))
-        (workdir / "icehouse").mkdir()
-        ours_server = stack.enter_context(icehouse(workdir / "icehouse"))
-        prepare(ours_server, tables)
-        ours = run(ours_server, options.operations, options.clients, options.seconds)
+        ours = {}
+        for workers in options.workers:
+            (workdir / f"icehouse-w{workers}").mkdir()
+            with icehouse(workdir / f"icehouse-w{workers}", workers) as ours_server:
+                prepare(ours_server, tables)
+                measured = run(ours_server, options.operations, options.clients, options.seconds)
+                ours[ours_server.name] = measured
 
         theirs = None
         weed = None if options.no_seaweedfs else find_weed()

@@ -11,13 +11,19 @@ from typing import get_type_hints
 
 import pyarrow as pa
 import pytest
+from pyiceberg.table import Table
 
 import icehouse
+from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
 from icehouse.tables.catalog import load_table
 from tests import fixtures_lake
+
+home = fixtures_lake.home
+lake = fixtures_lake.lake
+events = fixtures_lake.events
 
 
 def test_version_comes_from_the_package_metadata() -> None:
@@ -122,3 +128,18 @@ def test_the_lake_hands_out_no_pyiceberg_sqlalchemy_or_duckdb_objects() -> None:
             assert inspect.getdoc(method), f"{cls.__name__}.{name} has no docstring"
     assert not hasattr(Lake, "catalog") and not hasattr(Lake, "engine")
     assert not hasattr(Lake, "table") and not hasattr(Lake, "query")
+
+
+def test_a_view_as_a_principal_sees_the_configuration_the_lake_reloaded(
+    lake: Lake, events: Table, tmp_path: Path
+) -> None:
+    """The lake keeps one view per principal; a reload of ``icehouse.toml`` is not hidden
+    behind the view made before it."""
+    ana = Principal(name="ana", admin=True)
+    assert lake.as_principal(ana).sources.list() == []
+    landing = tmp_path / "landing"
+    landing.mkdir()
+
+    fixtures_lake.add_source(lake, "web", landing)
+
+    assert [source.name for source in lake.as_principal(ana).sources.list()] == ["web"]

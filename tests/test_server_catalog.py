@@ -122,6 +122,33 @@ def test_a_renamed_table_keeps_its_rows_and_a_dropped_one_is_gone(served: Served
     assert served.lake.tables.list() == []
 
 
+def test_a_table_whose_name_holds_a_dot_is_served_and_left_out_of_icehouses_own_list(
+    served: Served,
+) -> None:
+    """PyIceberg passes the identifier ("web", "ta.ble"): the name is one string, the
+    namespace a list of levels. icehouse's commands write ``namespace.table``, which
+    cannot name it, so its table list leaves it out instead of failing on it."""
+    client = served.client()
+    client.create_namespace("web")
+    client.create_namespace("archive")
+    client.create_table("web.plain", SCHEMA)
+    client.create_table(("web", "ta.ble"), SCHEMA).append(ROWS)
+
+    assert client.table_exists(("web", "ta.ble"))
+    assert not client.table_exists(("web", "ta"))
+    assert sorted(client.list_tables("web")) == [("web", "plain"), ("web", "ta.ble")]
+    assert client.load_table(("web", "ta.ble")).scan().to_arrow().num_rows == 3
+    assert served.lake.tables.list() == ["web.plain"]
+
+    client.rename_table(("web", "ta.ble"), ("archive", "20.24"))
+    assert client.load_table(("archive", "20.24")).scan().to_arrow().num_rows == 3
+    folder = Path(client.load_table(("archive", "20.24")).location().removeprefix("file://"))
+    client.purge_table(("archive", "20.24"))
+    assert not client.table_exists(("archive", "20.24"))
+    assert not any(folder.rglob("*.parquet"))
+    assert client.list_tables("web") == [("web", "plain")]
+
+
 def test_a_purged_table_leaves_no_files(served: Served) -> None:
     client = served.client()
     client.create_namespace("web")

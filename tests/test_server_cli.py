@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -75,11 +76,11 @@ def test_serve_prints_how_to_connect_and_serves_until_stopped(home: str) -> None
         )
         snippet = f'catalog = load_catalog("icehouse", type="rest", uri="{url}")'
         assert snippet in "".join(printed)
-        catalog = _connect_when_listening(url)
+        catalog = _connect_when_listening(server, url)
         assert catalog.list_tables("web") == [("web", "hits")]
     finally:
         stderr = stop(server)
-    assert "GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
+    assert "owner GET /v1/{prefix}/namespaces/{namespace}/tables 200" in stderr
 
 
 def test_serve_format_json_prints_the_client_configuration(home: str) -> None:
@@ -95,7 +96,7 @@ def test_serve_format_json_prints_the_client_configuration(home: str) -> None:
             "anonymous": True,
             "pyiceberg": {"type": "rest", "uri": url},
         }
-        assert _connect_when_listening(printed["pyiceberg"]["uri"]).list_namespaces() == []
+        assert _connect_when_listening(server, printed["pyiceberg"]["uri"]).list_namespaces() == []
     finally:
         stop(server)
 
@@ -117,7 +118,7 @@ def test_serve_without_allow_anonymous_requires_a_token_and_a_principal_connects
         assert f'**{{"oauth2-server-uri": "{url}/v1/oauth/tokens"}})' in printed
         credential = f"{admin['client_id']}:{admin['client_secret']}"
         catalog = _connect_when_listening(
-            url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
+            server, url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
         )
         assert catalog.list_tables("web") == [("web", "hits")]
         assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
@@ -125,12 +126,38 @@ def test_serve_without_allow_anonymous_requires_a_token_and_a_principal_connects
         stop(server)
 
 
-def _connect_when_listening(url: str, **properties: str) -> Catalog:
-    """The URL is printed before the port is bound: retry until it answers."""
+def test_each_request_is_logged_with_its_principal_route_status_and_time(home: str) -> None:
+    alice = as_json("principal", "create", "alice", "--admin", "--home", home)
+    server, url = start_serve(home, anonymous=False)
+    try:
+        catalog = _connect_when_listening(
+            server,
+            url,
+            credential=f"{alice['client_id']}:{alice['client_secret']}",
+            **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"},
+        )
+        catalog.list_namespaces()
+        assert requests.get(f"{url}/v1/icehouse/namespaces", timeout=30).status_code == 401
+    finally:
+        stderr = stop(server)
+    logged = [line.split(" ", 2)[2] for line in stderr.splitlines()]  # after the time
+    assert any(re.fullmatch(r"- POST /v1/oauth/tokens 200 \d+\.\d ms", ln) for ln in logged)
+    assert any(re.fullmatch(r"alice GET /v1/config 200 \d+\.\d ms", ln) for ln in logged)
+    assert any(
+        re.fullmatch(r"alice GET /v1/\{prefix\}/namespaces 200 \d+\.\d ms", ln) for ln in logged
+    )
+    assert any(re.fullmatch(r"- GET /v1/\{prefix\}/namespaces 401 \d+\.\d ms", ln) for ln in logged)
+
+
+def _connect_when_listening(server: subprocess.Popen[str], url: str, **properties: str) -> Catalog:
+    """The URL is printed before the port is bound: retry until it answers (or the
+    server ended)."""
     while True:
         try:
             return load_catalog("icehouse", type="rest", uri=url, **properties)
         except requests.ConnectionError:
+            if server.poll() is not None:
+                raise AssertionError(f"the server ended: {server.communicate()}") from None
             threading.Event().wait(0.05)
 
 
@@ -145,3 +172,60 @@ def test_the_cli_starts_without_loading_the_web_stack() -> None:
         env={**os.environ, "PYTHONPATH": str(SRC)},
     )
     assert loaded.stdout.strip() == "[]"
+
+
+def test_serve_with_two_workers_honours_every_token_in_both_and_stops_them_all(
+    home: str,
+) -> None:
+    """Tokens live in the state database, so a token one worker issued is good in the
+    other: 40 tokens, each issued and then used on connections of their own (the kernel
+    hands each new connection to either worker), are all honoured."""
+    ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+    admin = as_json("principal", "create", "etl", "--admin", "--home", home)
+    server, url = start_serve(home, "--workers", "2", anonymous=False)
+    try:
+        _connect_when_listening(
+            server,
+            url,
+            credential=f"{admin['client_id']}:{admin['client_secret']}",
+            **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"},
+        )
+        workers = _children(server.pid)
+        assert len(workers) == 2
+        statuses = []
+        for _ in range(40):
+            issued = requests.post(
+                f"{url}/v1/oauth/tokens",
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": admin["client_id"],
+                    "client_secret": admin["client_secret"],
+                },
+                timeout=30,
+            )
+            bearer = {"Authorization": f"Bearer {issued.json()['access_token']}"}
+            for _ in range(3):
+                listed = requests.get(
+                    f"{url}/v1/icehouse/namespaces/web/tables", headers=bearer, timeout=30
+                )
+                statuses.append(listed.status_code)
+                assert listed.json()["identifiers"] == [{"namespace": ["web"], "name": "hits"}]
+        assert statuses == [200] * 120
+    finally:
+        stop(server)
+    assert not any(Path(f"/proc/{pid}").exists() for pid in workers)
+
+
+def _children(pid: int) -> list[int]:
+    """The worker processes of ``pid`` (uvicorn starts them with multiprocessing's spawn,
+    whose command line names it)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rpartition(")")[2].split()
+            cmdline = (stat.parent / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if int(fields[1]) == pid and b"spawn_main" in cmdline:
+            found.append(int(stat.parent.name))
+    return found

@@ -173,15 +173,16 @@ def test_an_unknown_prefix_or_route_is_a_404_error_model(served: Served) -> None
     assert error_of(requests.get(served.url("/v2/nothing")))["code"] == 404
 
 
-def test_each_request_is_logged_with_route_status_and_time(
+def test_each_request_is_logged_with_principal_route_status_and_time(
     served: Served, caplog: pytest.LogCaptureFixture
 ) -> None:
     with caplog.at_level(logging.INFO, logger="icehouse.server"):
         requests.get(served.url(f"{API}/namespaces/nope"))
     lines = [r.getMessage() for r in caplog.records if r.name == "icehouse.server"]
     assert len(lines) == 1
-    method, route, status, ms, unit = lines[0].split()
-    assert (method, route, status, unit) == (
+    principal, method, route, status, ms, unit = lines[0].split()
+    assert (principal, method, route, status, unit) == (
+        "owner",  # an anonymous request acts as the lake's owner
         "GET",
         "/v1/{prefix}/namespaces/{namespace}",
         "404",

@@ -90,8 +90,7 @@ def flatmap_path_parameters(
 @pytest.fixture(scope="module")
 def secured(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
     """The server runs in a folder of its own, so that nothing a generated request
-    writes (a ``set-location`` update may still name a relative path) lands in the
-    checkout."""
+    writes lands in the checkout, should a relative path ever get through."""
     home = tmp_path_factory.mktemp("fuzz") / "lake"
     Lake.init(home)
     with (

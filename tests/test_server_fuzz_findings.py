@@ -171,3 +171,47 @@ def test_a_metrics_report_that_cannot_be_kept_is_a_400_and_keeps_nothing(
     )
     assert field in bad_request(response)
     assert web.lake.metrics.list() == []
+
+
+@pytest.mark.parametrize("kind", ["tables", "views"])
+def test_moving_to_a_relative_location_is_a_400_and_the_location_stays(
+    web: Served, kind: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``set-location`` update is held to what a creation is: a URL or an absolute
+    path, whichever way the commit arrives."""
+    started_in = tmp_path / "started-in"  # where a relative location would resolve
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    url = web.url(f"{API}/namespaces/web/{kind}/hits")
+    if kind == "views":
+        body = {"name": "v", "schema": SCHEMA, "view-version": VIEW_VERSION}
+        created = requests.post(web.url(f"{API}/namespaces/web/views"), json=body, timeout=30)
+        assert created.status_code == 200, created.text
+        url = web.url(f"{API}/namespaces/web/views/v")
+    before = requests.get(url, timeout=30).json()["metadata"]["location"]
+    move = {"requirements": [], "updates": [{"action": "set-location", "location": "elsewhere"}]}
+
+    answer = requests.post(url, json=move, timeout=30)
+    assert "location 'elsewhere' is relative" in bad_request(answer)
+    assert requests.get(url, timeout=30).json()["metadata"]["location"] == before
+    assert list(started_in.iterdir()) == []
+
+
+def test_a_relative_location_in_a_transaction_is_a_400_and_nothing_lands(
+    web: Served, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started_in = tmp_path / "started-in"
+    started_in.mkdir()
+    monkeypatch.chdir(started_in)
+    change = {
+        "identifier": {"namespace": ["web"], "name": "hits"},
+        "requirements": [],
+        "updates": [{"action": "set-location", "location": "../../outside"}],
+    }
+    answer = requests.post(
+        web.url(f"{API}/transactions/commit"), json={"table-changes": [change]}, timeout=30
+    )
+    assert "location '../../outside' is relative" in bad_request(answer)
+    loaded = requests.get(web.url(f"{API}/namespaces/web/tables/hits"), timeout=30).json()
+    assert loaded["metadata"]["location"].startswith("file:///")
+    assert list(started_in.iterdir()) == []

@@ -1,5 +1,6 @@
-"""``Idempotency-Key`` on commits: a client that retries a commit whose answer it never
-saw gets the first answer again, and the rows land once."""
+"""``Idempotency-Key`` on every route that changes the catalog: a client that retries a
+request whose answer it never saw gets the first answer again, the rows of a commit land
+once, and a key is its sender's own."""
 
 from __future__ import annotations
 
@@ -14,11 +15,14 @@ from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField
 from sqlalchemy import select
 
+from icehouse.lake import Lake
+from icehouse.lake.principals import Credentials
 from icehouse.state.database import migrate, open_engine
 from icehouse.state.idempotency import RememberedAnswer, recall, remember
 from icehouse.state.models import idempotency_keys
 from tests import fixtures_lake, fixtures_server
-from tests.fixtures_server import Served
+from tests.fixtures_server import Served, serving
+from tests.test_server_auth import token_of
 from tests.test_server_transactions import staged_append
 
 home = fixtures_lake.home
@@ -137,13 +141,129 @@ def test_a_key_is_forgotten_after_it_expires(
     engine = open_engine(url)
     migrate(engine)
     answer = RememberedAnswer(status=204, body="")
-    remember(engine, "k1", "request-a", answer, now=1000.0, keep_for=60.0)
+    remember(engine, "k1", "request-a", answer, principal="ana", now=1000.0, keep_for=60.0)
 
-    assert recall(engine, "k1", "request-a", now=1059.0) == answer
-    assert recall(engine, "k1", "request-b", now=2000.0) is None  # expired: free again
-    remember(engine, "k2", "request-c", answer, now=2000.0, keep_for=60.0)
+    assert recall(engine, "k1", "request-a", principal="ana", now=1059.0) == answer
+    # expired: free again
+    assert recall(engine, "k1", "request-b", principal="ana", now=2000.0) is None
+    remember(engine, "k2", "request-c", answer, principal="ana", now=2000.0, keep_for=60.0)
     with engine.connect() as conn:  # the expired key was dropped on the way
-        assert [row.key for row in conn.execute(select(idempotency_keys))] == ["k2"]
-    remember(engine, "k2", "request-c", RememberedAnswer(409, "{}"), now=2001.0, keep_for=60.0)
-    assert recall(engine, "k2", "request-c", now=2002.0) == answer  # the first answer stands
+        assert len(conn.execute(select(idempotency_keys)).all()) == 1
+    refused = RememberedAnswer(409, "{}")
+    remember(engine, "k2", "request-c", refused, principal="ana", now=2001.0, keep_for=60.0)
+    # the first answer stands
+    assert recall(engine, "k2", "request-c", principal="ana", now=2002.0) == answer
+    # and it is ana's: the same key is nothing yet for bob
+    assert recall(engine, "k2", "request-c", principal="bob", now=2002.0) is None
     engine.dispose()
+
+
+VIEW_SCHEMA = {
+    "type": "struct",
+    "schema-id": 0,
+    "fields": [{"id": 1, "name": "id", "type": "long", "required": False}],
+}
+VIEW_VERSION = {
+    "version-id": 1,
+    "timestamp-ms": 1,
+    "schema-id": 0,
+    "summary": {},
+    "representations": [{"type": "sql", "sql": "select 1 as id", "dialect": "spark"}],
+    "default-namespace": ["web"],
+}
+HITS = {"namespace": ["web"], "name": "hits"}
+V = {"namespace": ["web"], "name": "v"}
+
+
+def catalog_with_a_table_and_a_view(served: Served) -> dict[str, str]:
+    """Namespace ``web`` (property ``owner``) with table ``hits`` and view ``v``; empty
+    namespace ``empty``; table ``gone`` and view ``gone_view`` were dropped, their
+    metadata files kept (to register). Returns those files' locations."""
+    api = served.url("/v1/icehouse")
+    client = served.client()
+    client.create_namespace("web", {"owner": "ana"})
+    client.create_namespace("empty")
+    client.create_table("web.hits", SCHEMA)
+    gone = client.create_table("web.gone", SCHEMA).metadata_location
+    client.drop_table("web.gone")
+    for name in ("v", "gone_view"):
+        view = {"name": name, "schema": VIEW_SCHEMA, "view-version": VIEW_VERSION}
+        created = requests.post(f"{api}/namespaces/web/views", json=view, timeout=30)
+        assert created.status_code == 200, created.text
+    gone_view = requests.get(f"{api}/namespaces/web/views/gone_view", timeout=30)
+    requests.delete(f"{api}/namespaces/web/views/gone_view", timeout=30)
+    return {"table": gone, "view": gone_view.json()["metadata-location"]}
+
+
+MUTATIONS = [
+    ("POST", "/namespaces", {"namespace": ["shop"]}),
+    ("POST", "/namespaces/web/properties", {"removals": ["owner"], "updates": {}}),
+    ("DELETE", "/namespaces/empty", None),
+    ("POST", "/namespaces/web/tables", {"name": "new", "schema": VIEW_SCHEMA}),
+    ("DELETE", "/namespaces/web/tables/hits?purgeRequested=true", None),
+    ("POST", "/tables/rename", {"source": HITS, "destination": {**HITS, "name": "moved"}}),
+    ("POST", "/namespaces/web/register", {"name": "back", "metadata-location": "table"}),
+    (
+        "POST",
+        "/namespaces/web/views",
+        {"name": "new_view", "schema": VIEW_SCHEMA, "view-version": VIEW_VERSION},
+    ),
+    (
+        "POST",
+        "/namespaces/web/views/v",
+        {
+            "updates": [
+                {"action": "add-view-version", "view-version": {**VIEW_VERSION, "version-id": 2}},
+                {"action": "set-current-view-version", "view-version-id": -1},
+            ]
+        },
+    ),
+    ("DELETE", "/namespaces/web/views/v", None),
+    ("POST", "/views/rename", {"source": V, "destination": {**V, "name": "moved_view"}}),
+    ("POST", "/namespaces/web/register-view", {"name": "back", "metadata-location": "view"}),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), MUTATIONS, ids=lambda x: str(x)[:40])
+def test_every_route_that_changes_the_catalog_answers_a_retry_with_the_first_answer(
+    served: Served, method: str, path: str, body: dict[str, Any] | None
+) -> None:
+    """The retry's answer is the first one; the same request without a key, run again,
+    answers otherwise (a 409 or 404 for what just worked, or a newer state)."""
+    files = catalog_with_a_table_and_a_view(served)
+    if body is not None and body.get("metadata-location") in files:
+        body = {**body, "metadata-location": files[body["metadata-location"]]}
+    url = served.url("/v1/icehouse" + path)
+    key = {"Idempotency-Key": str(uuid.uuid4())}
+
+    first, retried = (
+        requests.request(method, url, json=body, headers=key, timeout=30) for _ in range(2)
+    )
+    again_without_key = requests.request(method, url, json=body, timeout=30)
+
+    assert first.status_code in (200, 204), first.text
+    assert (retried.status_code, retried.content) == (first.status_code, first.content)
+    assert (again_without_key.status_code, again_without_key.content) != (
+        first.status_code,
+        first.content,
+    )
+
+
+def test_a_key_is_its_senders_own(lake: Lake) -> None:
+    """Bob sending the key Ana used is a request of his own: it runs, and he does not
+    get Ana's answer."""
+    ana = lake.principals.create("ana", admin=True)
+    bob = lake.principals.create("bob", admin=True)
+    with serving(lake, allow_anonymous=False) as secured:
+        url = secured.url("/v1/icehouse/namespaces")
+        key = str(uuid.uuid4())
+
+        def create_shop(who: Credentials) -> requests.Response:
+            headers = {"Authorization": f"Bearer {token_of(secured, who)}", "Idempotency-Key": key}
+            return requests.post(url, json={"namespace": ["shop"]}, headers=headers, timeout=30)
+
+        assert create_shop(ana).status_code == 200
+        bobs = create_shop(bob)
+        assert bobs.status_code == 409
+        assert bobs.json()["error"]["type"] == "AlreadyExistsException"
+        assert create_shop(ana).status_code == 200  # Ana's retry still gets her answer

@@ -105,12 +105,23 @@ def test_icehouse_sql_reads_the_reports(served: Served) -> None:
     assert json.loads(result.stdout) == [{"table_name": "shop.orders", "operation": "append"}]
 
 
-def test_a_report_of_a_table_that_does_not_exist_is_404(served: Served) -> None:
+def test_a_report_of_a_table_not_created_yet_is_kept(served: Served) -> None:
+    """Spark's CREATE TABLE AS SELECT reports its commit before the table exists."""
     with_table(served)
-    url = served.url("/v1/icehouse/namespaces/shop/tables/nothing/metrics")
+    url = served.url("/v1/icehouse/namespaces/shop/tables/not_yet/metrics")
+    answer = requests.post(url, json=COMMIT_REPORT, timeout=10)
+    assert answer.status_code == 204, answer.text
+    assert [(r.table_name, r.operation) for r in served.lake.metrics.list()] == [
+        ("shop.not_yet", "append")
+    ]
+
+
+def test_a_report_in_a_namespace_that_does_not_exist_is_404(served: Served) -> None:
+    with_table(served)
+    url = served.url("/v1/icehouse/namespaces/nowhere/tables/orders/metrics")
     answer = requests.post(url, json=COMMIT_REPORT, timeout=10)
     assert answer.status_code == 404
-    assert answer.json()["error"]["type"] == "NoSuchTableException"
+    assert answer.json()["error"]["type"] == "NoSuchNamespaceException"
     assert served.lake.metrics.list() == []
 
 

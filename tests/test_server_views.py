@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import requests
 from pyiceberg.catalog.rest import RestCatalog
@@ -13,7 +15,9 @@ from pyiceberg.exceptions import NoSuchViewError, ViewAlreadyExistsError
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField, StringType
 from pyiceberg.view.metadata import SQLViewRepresentation, ViewRepresentation, ViewVersion
+from typer.testing import CliRunner
 
+from icehouse.cli.app import app
 from icehouse.lake import Lake
 from tests import fixtures_lake, fixtures_server
 from tests.fixtures_server import Served, serving
@@ -260,3 +264,52 @@ def test_an_update_that_cannot_apply_is_a_400_naming_it_and_changes_nothing(
     assert answer.json()["error"]["type"] == "BadRequestException"
     assert says in answer.json()["error"]["message"]
     assert requests.get(served.url(VIEWS + "/nl"), timeout=10).json() == before
+
+
+@pytest.mark.parametrize(
+    ("sql", "default_catalog"),
+    [
+        ("SELECT id, 'lake.web.hits' AS source FROM lake.web.hits WHERE id > 1", "lake"),
+        ("SELECT id, 'lake.web.hits' AS source FROM icehouse.web.hits WHERE id > 1", None),
+    ],
+)
+def test_icehouse_sql_reads_a_view_whose_sql_names_the_catalog(
+    served: Served, sql: str, default_catalog: str | None
+) -> None:
+    """Spark writes ``lake.web.hits`` when its session calls the REST catalog ``lake``
+    (and records ``lake`` as the view's default catalog); ``icehouse`` is the lake's own
+    name for its catalog. Either way the name means table ``web.hits``; a string that
+    reads the same stays as it is."""
+    _client(served).create_table("web.hits", SCHEMA).append(
+        pa.table({"id": [1, 2, 3], "country": ["nl", "fr", "nl"]})
+    )
+    version: dict[str, Any] = {
+        "version-id": 1,
+        "schema-id": 0,
+        "timestamp-ms": 1_700_000_000_000,
+        "summary": {"engine-name": "spark"},
+        "representations": [{"type": "sql", "sql": sql, "dialect": "spark"}],
+        "default-namespace": ["web"],
+    }
+    if default_catalog is not None:
+        version["default-catalog"] = default_catalog
+    view_schema = {
+        "type": "struct",
+        "schema-id": 0,
+        "fields": [{"id": 1, "name": "id", "type": "long", "required": False}],
+    }
+    body = {"name": "later", "schema": view_schema, "view-version": version}
+    created = requests.post(served.url(VIEWS), json=body, timeout=30)
+    assert created.status_code == 200, created.text
+
+    result = CliRunner().invoke(
+        app,
+        ["sql", "SELECT id, source FROM web.later ORDER BY id", "--format", "json"],
+        env={"ICEHOUSE_HOME": str(served.lake.home)},
+    )
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout) == [
+        {"id": 2, "source": "lake.web.hits"},
+        {"id": 3, "source": "lake.web.hits"},
+    ]

@@ -11,10 +11,9 @@ machine's users can reach the server.
 from __future__ import annotations
 
 import ipaddress
-import logging
+import os
 import signal
-import sys
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -36,6 +35,14 @@ def serve(
             help="A request without a token acts as the lake's administrator; loopback hosts only.",
         ),
     ] = False,
+    workers: Annotated[
+        int,
+        typer.Option(
+            min=1,
+            help="Worker processes answering requests (each opens the lake; all share its "
+            "state database).",
+        ),
+    ] = 1,
 ) -> None:
     """Serve the lake's tables over the Iceberg REST catalog protocol."""
     output = Output(format)
@@ -48,21 +55,32 @@ def serve(
     # Imported here, not at the top: every other command starts without loading a web stack.
     import uvicorn
 
-    from icehouse.server import create_app
+    from icehouse.server.app import PREFIX
+    from icehouse.server.factory import serve_environment
 
-    with open_lake(home, output) as lake:
-        url = f"http://{_url_host(host)}:{port}"
-        pyiceberg = {"type": "rest", "uri": url}
-        if not allow_anonymous:
-            pyiceberg["credential"] = "CLIENT_ID:CLIENT_SECRET"
-            pyiceberg["oauth2-server-uri"] = f"{url}/v1/oauth/tokens"
-        connect = {"url": url, "anonymous": allow_anonymous, "pyiceberg": pyiceberg}
-        text = connect_text(url, anonymous=allow_anonymous)
-        output.emit(connect, lambda console: console.print(text, markup=False))
-        _log_requests_to_stderr()
-        _stop_signals_exit_zero()
-        app = create_app(lake, allow_anonymous=allow_anonymous)
-        uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
+    with open_lake(home, output) as lake:  # checked here, where a bad home is reported
+        served_home = str(lake.home)
+    os.environ.update(
+        serve_environment(served_home, prefix=PREFIX, allow_anonymous=allow_anonymous)
+    )
+    url = f"http://{_url_host(host)}:{port}"
+    pyiceberg = {"type": "rest", "uri": url}
+    if not allow_anonymous:
+        pyiceberg["credential"] = "CLIENT_ID:CLIENT_SECRET"
+        pyiceberg["oauth2-server-uri"] = f"{url}/v1/oauth/tokens"
+    connect = {"url": url, "anonymous": allow_anonymous, "pyiceberg": pyiceberg}
+    text = connect_text(url, anonymous=allow_anonymous)
+    output.emit(connect, lambda console: console.print(text, markup=False))
+    _stop_signals_exit_zero()
+    uvicorn.run(
+        "icehouse.server.factory:app",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_config=LOG_CONFIG,
+        access_log=False,
+    )
 
 
 def is_loopback(host: str) -> bool:
@@ -104,15 +122,27 @@ def _url_host(host: str) -> str:
 def _stop_signals_exit_zero() -> None:
     """uvicorn stops gracefully on SIGTERM and Ctrl-C, then raises the signal again
     against the handler it found: ignoring it there makes a requested stop exit 0, as
-    every long-running icehouse command does."""
+    every long-running icehouse command does. (With several workers, uvicorn's
+    supervisor handles both signals itself: it stops every worker and returns.)"""
     for stop in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop, signal.SIG_IGN)
 
 
-def _log_requests_to_stderr() -> None:
-    """One line per request (method, route, status, milliseconds) on stderr."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(message)s"))
-    logger = logging.getLogger("icehouse.server")
-    logger.addHandler(handler)
-    logger.setLevel(logging.INFO)
+LOG_CONFIG: dict[str, Any] = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"request": {"format": "%(asctime)s %(message)s"}},
+    "handlers": {
+        "stderr": {
+            "class": "logging.StreamHandler",
+            "formatter": "request",
+            "stream": "ext://sys.stderr",
+        }
+    },
+    "loggers": {
+        "icehouse.server": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        "uvicorn": {"handlers": ["stderr"], "level": "WARNING", "propagate": False},
+    },
+}
+"""Logging as uvicorn sets it up in every worker process: one line per request (the
+principal, method, route, status, milliseconds) and uvicorn's own warnings, on stderr."""

@@ -94,6 +94,9 @@ class Lake:
         self._state_engine: Engine | None = None
         self._iceberg_catalog: SqlCatalog | None = None
         self._opening = threading.Lock()  # the server's request threads share one lake
+        self._views: dict[Principal, Lake] = {}
+        """``as_principal``'s views, made once per principal: the server asks for one on
+        every request, and making it costs more than answering most requests."""
         self.principal: Principal = OWNER
         """Who this lake acts as: every public method asks whether they may."""
         self._query_session: QuerySession | None = None
@@ -210,17 +213,23 @@ class Lake:
     def as_principal(self, principal: Principal) -> Lake:
         """This lake acting as ``principal``: the same connections, caches and
         configuration, every method checked against ``principal``'s rights. The view is
-        not closed on its own; closing this lake closes it.
+        not closed on its own; closing this lake closes it. It is made once per
+        principal and kept until this lake is closed or reloads its configuration.
 
         Raises: Forbidden (only an administrator may act as someone else)."""
+        view = self._views.get(principal)
+        if view is not None:
+            return view
         self._catalog  # noqa: B018 - opened here, so that the view shares it
         self._engine  # noqa: B018
         self._queries  # noqa: B018 - and the query caches (made on first use otherwise)
         self._uuids  # noqa: B018 - and which table each metadata file is
         view = copy.copy(self)
         view.principal = principal
+        view._views = {}
         for group in GROUPS:
             setattr(view, group, type(getattr(self, group))(view))
+        self._views[principal] = view
         return view
 
     @governed("lake.connect")
@@ -317,11 +326,13 @@ class Lake:
 
         Raises: InvalidConfig, HomeNotFound."""
         self.config = load_config(self.config.home)
+        self._views = {}  # they hold the old configuration
 
     @governed("lake.close")
     def close(self) -> None:
         """Release the state database's and the catalog's connections and this lake's
         query connections; using the lake again reopens them."""
+        self._views = {}  # they hold the connections released here
         if self._state_engine is not None:
             self._state_engine.dispose()
             self._state_engine = None

@@ -40,19 +40,25 @@ class LakeIdempotency:
 
     @governed("catalog.idempotency")
     def recall(self, key: str, fingerprint: str) -> RememberedAnswer | None:
-        """The answer given to ``key`` within its lifetime, None if none.
+        """The answer given to ``key``, sent by the principal this lake acts as, within
+        its lifetime; None if none (another principal's use of the same key is not it).
 
         Raises: IdempotencyKeyReused (the key came with a different request)."""
-        return idempotency.recall(self._lake._engine, key, fingerprint, now=self._lake._clock())
+        lake = self._lake
+        return idempotency.recall(
+            lake._engine, key, fingerprint, principal=lake.principal.name, now=lake._clock()
+        )
 
     @governed("catalog.idempotency")
     def remember(self, key: str, fingerprint: str, answer: RememberedAnswer) -> None:
-        """Keep ``answer`` for the key's lifetime and a grace beyond."""
+        """Keep ``answer`` for the acting principal's key for the key's lifetime and a
+        grace beyond."""
         idempotency.remember(
             self._lake._engine,
             key,
             fingerprint,
             answer,
+            principal=self._lake.principal.name,
             now=self._lake._clock(),
             keep_for=IDEMPOTENCY_KEY_LIFETIME + _KEPT_BEYOND_LIFETIME,
         )

@@ -129,7 +129,12 @@ class LakeTables:
 
     @governed("table.list")
     def list(self) -> list[str]:
-        """Returns: every table's ``namespace.table`` name, sorted."""
+        """Every table icehouse's commands can name, as ``namespace.table``, sorted. A
+        table that the REST catalog created with a dot in its name has no such name
+        (``a.b.c`` would be read as table ``b.c``'s namespace ``a`` or as table ``c``
+        in ``a.b``): it is served to engines, and left out here.
+
+        Returns: the names."""
         from icehouse.govern.objects import SecurableKind
         from icehouse.lake.authz_scope import visible
 
@@ -138,6 +143,7 @@ class LakeTables:
             ".".join(identifier)
             for namespace in catalog.list_namespaces()
             for identifier in catalog.list_tables(namespace)
+            if not any("." in part for part in identifier)
         )
         return visible(self._lake, SecurableKind.TABLE, names)
 

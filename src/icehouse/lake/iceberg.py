@@ -172,7 +172,7 @@ class LakeIceberg:
         maintenance lease.
 
         Raises: NoSuchTable, TableInUse, MaintenanceLocked, OutsideWarehouse."""
-        lifecycle.drop_table(self._lake, _dotted(namespace, name), purge=purge)
+        lifecycle.drop_table(self._lake, (*namespace, name), purge=purge)
 
     @governed("table.rename", on="source")
     def rename(self, source: tuple[Namespace, str], destination: tuple[Namespace, str]) -> None:
@@ -181,7 +181,9 @@ class LakeIceberg:
 
         Raises: NoSuchTable, NoSuchNamespace, TableAlreadyExists, TableInUse."""
         catalog_tables.check_renamable(self._lake._catalog, source, destination)
-        lifecycle.rename_table(self._lake, _dotted(*source), _dotted(*destination))
+        lifecycle.rename_table(
+            self._lake, (*source[0], source[1]), (*destination[0], destination[1])
+        )
 
     @governed("table.register", on=("namespace", "name"))
     def register(self, namespace: Namespace, name: str, metadata_location: str) -> TableState:
@@ -189,8 +191,3 @@ class LakeIceberg:
         return catalog_tables.register_table(
             self._lake._catalog, namespace, name, metadata_location
         )
-
-
-def _dotted(namespace: Namespace, name: str) -> str:
-    """The ``namespace.table`` name icehouse's own commands and state use."""
-    return ".".join((*namespace, name))

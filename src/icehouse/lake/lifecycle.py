@@ -34,7 +34,8 @@ from icehouse.maintain.purge import PurgeResult, purge_files
 from icehouse.maintain.scope import delete_scope
 from icehouse.maintain.service import lease_key
 from icehouse.tables import lifecycle
-from icehouse.tables.catalog import load_table
+from icehouse.tables.catalog import TableName, identifier_of, load_table
+from icehouse.tables.catalog_errors import dotted
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake
@@ -109,30 +110,33 @@ def check_drop(lake: Lake, name: str, *, purge: bool) -> None:
         delete_scope(table, lake.config.warehouse)
 
 
-def drop_table(lake: Lake, name: str, *, purge: bool) -> TableDropped:
-    """See ``LakeTables.drop``."""
-    table = load_table(lake._catalog, name)
+def drop_table(lake: Lake, table_name: TableName, *, purge: bool) -> TableDropped:
+    """See ``LakeTables.drop``; the REST catalog names the table by its identifier, whose
+    name may hold a dot."""
+    name = dotted(table_name)
+    table = load_table(lake._catalog, table_name)
     _check_unused(lake, name, doing="drop")
     scope = delete_scope(table, lake.config.warehouse) if purge else None
     leases = Leases(lake._engine, clock=lake._clock)
     with leases.hold(lease_key(name), table=name):
         _check_unused(lake, name, doing="drop")  # again: a batch may have opened meanwhile
-        others = _other_locations(lake, name) if purge else []
-        lifecycle.drop_table(lake._catalog, name)
+        others = _other_locations(lake, table_name) if purge else []
+        lifecycle.drop_table(lake._catalog, table_name)
         purged = None if scope is None else purge_files(table, scope, other_locations=others)
         with lake._engine.begin() as conn:
             removed = batch_log.forget_table(conn, name) + reports.forget_table(conn, name)
     return TableDropped(name, table.location(), table.metadata_location, purged, removed)
 
 
-def rename_table(lake: Lake, old: str, new: str) -> TableRenamed:
-    """See ``LakeTables.rename``."""
-    table = load_table(lake._catalog, old)
+def rename_table(lake: Lake, old_name: TableName, new_name: TableName) -> TableRenamed:
+    """See ``LakeTables.rename``; the REST catalog names the tables by their identifiers."""
+    old, new = dotted(old_name), dotted(new_name)
+    table = load_table(lake._catalog, old_name)
     _check_unused(lake, old, doing="rename")
     leases = Leases(lake._engine, clock=lake._clock)
     with leases.hold(lease_key(old), table=old):
         _check_unused(lake, old, doing="rename")  # again: a batch may have opened meanwhile
-        lifecycle.rename_table(lake._catalog, old, new)
+        lifecycle.rename_table(lake._catalog, old_name, new_name)
         # The catalog and these rows cannot change in one transaction (PyIceberg commits
         # on its own connection; SQLite would lock one against the other). Should this
         # step fail, the table has its new name and these rows the old one: ingestion
@@ -163,9 +167,16 @@ def remove_source(lake: Lake, name: str) -> SourceRemoved:
     )
 
 
-def _other_locations(lake: Lake, name: str) -> list[str]:
-    """Where the other tables keep their files: a purge leaves what lies under them."""
-    return [load_table(lake._catalog, n).location() for n in lake.tables.list() if n != name]
+def _other_locations(lake: Lake, name: TableName) -> list[str]:
+    """Where the other tables keep their files (those with a dot in their name too): a
+    purge leaves what lies under them."""
+    catalog, dropped = lake._catalog, identifier_of(name)
+    return [
+        load_table(catalog, identifier).location()
+        for namespace in catalog.list_namespaces()
+        for identifier in catalog.list_tables(namespace)
+        if identifier != dropped
+    ]
 
 
 def _check_unused(lake: Lake, name: str, *, doing: str) -> None:

@@ -73,7 +73,7 @@ from icehouse.query.sql import (
 )
 from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table
-from icehouse.tables.catalog_views import view_representations
+from icehouse.tables.catalog_views import view_sql
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_filters import expression_sql
 
@@ -291,7 +291,7 @@ class _GovernedQuery:
         views = [
             name
             for name in named
-            if view_representations(self.catalog, name) is not None and not self.access(name).denied
+            if view_sql(self.catalog, name) is not None and not self.access(name).denied
         ]
         results: dict[str, pa.Table] = {}
         reached = views_in(self.catalog, " ".join(views), names_in) if views else {}

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -27,9 +29,12 @@ logger = logging.getLogger("icehouse.server")
 PREFIX = "icehouse"
 
 
-def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False) -> FastAPI:
-    """An Iceberg REST catalog over ``lake`` (the caller opens and closes it), and the
-    query API (SQL as the request's principal).
+def create_app(
+    lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False, close_lake: bool = False
+) -> FastAPI:
+    """An Iceberg REST catalog over ``lake`` (the caller opens it, and closes it unless
+    ``close_lake`` hands that to the app, which then closes it when the server stops),
+    and the query API (SQL as the request's principal).
 
     Every route but the token endpoint and ``/healthz`` needs a bearer token, and acts
     as the principal it names; with ``allow_anonymous``, a request without one acts as
@@ -37,8 +42,21 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
 
     Routes run in FastAPI's worker threads and share the lake: its catalog connections
     are pooled, and every commit is a compare-and-swap in the state database."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        try:
+            yield
+        finally:
+            if close_lake:
+                lake.close()
+
     app = FastAPI(  # no schema or docs pages: every route but two needs a token
-        title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None, openapi_url=None
+        title="icehouse Iceberg REST catalog",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=lifespan,
     )
     app.state.lake = lake
     app.state.prefix = prefix
@@ -62,8 +80,9 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
 
 
 class _RequestLog:
-    """``GET /v1/{prefix}/namespaces/{namespace} 200 3.1 ms``: the route's template, not
-    the path, so that lines group by operation.
+    """``alice GET /v1/{prefix}/namespaces/{namespace} 200 3.1 ms``: who asked (``-``
+    before a token names anyone: the token endpoint, a refused token), then the route's
+    template, not the path, so that lines group by operation.
 
     A plain ASGI wrapper rather than ``@app.middleware("http")``, whose per-request task
     and stream plumbing cost more than most catalog requests themselves."""
@@ -90,4 +109,5 @@ class _RequestLog:
             route = scope.get("route")
             path = getattr(route, "path", scope["path"])
             elapsed = (time.perf_counter() - started) * 1000
-            logger.info("%s %s %d %.1f ms", scope["method"], path, status, elapsed)
+            principal = scope.get("state", {}).get("principal", "-")
+            logger.info("%s %s %s %d %.1f ms", principal, scope["method"], path, status, elapsed)

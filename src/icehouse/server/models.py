@@ -8,7 +8,6 @@ catalog below the ``Lake``, which answers a 400 naming what did not parse.
 from __future__ import annotations
 
 from typing import Annotated, Any
-from urllib.parse import urlparse
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -25,19 +24,6 @@ def _levels(levels: list[str]) -> list[str]:
     return levels
 
 
-def _absolute(location: str | None) -> str | None:
-    """A relative location would be resolved against the server's working directory,
-    wherever it was started: a client could write metadata files anywhere there."""
-    if location and not (urlparse(location).scheme or location.startswith("/")):
-        raise ValueError(
-            f"location {location!r} is relative; give a URL (s3://..., file:///...) or an "
-            "absolute path, or leave it out for one under the warehouse"
-        )
-    return location
-
-
-Location = Annotated[str | None, AfterValidator(_absolute)]
-"""Where a new table or view goes: a URL or an absolute path, never a relative one."""
 NamespaceLevels = Annotated[list[str], Field(min_length=1), AfterValidator(_levels)]
 """A namespace in a body: at least one level, none of them empty or blank."""
 
@@ -58,7 +44,7 @@ class UpdateNamespacePropertiesBody(RequestBody):
 
 class CreateTableBody(RequestBody):
     name: str = Field(min_length=1)
-    location: Location = None
+    location: str | None = None
     table_schema: dict[str, Any] = Field(alias="schema")
     partition_spec: dict[str, Any] | None = Field(default=None, alias="partition-spec")
     write_order: dict[str, Any] | None = Field(default=None, alias="write-order")

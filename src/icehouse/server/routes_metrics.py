@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Depends, Response
 
-from icehouse.errors import NoSuchTable
+from icehouse.errors import NoSuchNamespace
 from icehouse.server.deps import API, LakeDep, check_prefix
 from icehouse.server.models import MetricsReportBody
 from icehouse.server.paths import namespace_from_path
@@ -15,10 +15,15 @@ router = APIRouter(prefix=API, dependencies=[Depends(check_prefix)])
 
 @router.post("/namespaces/{namespace}/tables/{table}/metrics", status_code=204)
 def report_metrics(namespace: str, table: str, body: MetricsReportBody, lake: LakeDep) -> Response:
-    """Raises: NoSuchTable (reports are kept only for tables of this catalog)."""
+    """A report is kept even when its table does not exist (yet): Spark's CREATE TABLE
+    AS SELECT reports the commit that writes the rows before the commit that creates
+    the table, and the spec allows, not requires, a 404 here. Its namespace must exist,
+    which keeps reports of names no engine could have written out of the lake.
+
+    Raises: NoSuchNamespace."""
     levels = namespace_from_path(namespace)
-    name = ".".join((*levels, table))
-    if not lake.iceberg.exists(levels, table):
-        raise NoSuchTable(f"table {name!r} does not exist", table=name)
-    lake.metrics.report(name, body.model_dump(by_alias=True))
+    if not lake.namespaces.exists(levels):
+        ns = ".".join(levels)
+        raise NoSuchNamespace(f"namespace {ns!r} does not exist", namespace=ns)
+    lake.metrics.report(".".join((*levels, table)), body.model_dump(by_alias=True))
     return Response(status_code=204)

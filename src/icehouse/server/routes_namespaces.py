@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Depends, Query, Response
+from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi.responses import JSONResponse
 
 from icehouse.server.deps import API, LakeDep, check_prefix
+from icehouse.server.idempotency import IdempotencyKey, idempotent
 from icehouse.server.models import CreateNamespaceBody, UpdateNamespacePropertiesBody
 from icehouse.server.paging import page
 from icehouse.server.paths import SEPARATOR, namespace_from_path
@@ -28,9 +30,17 @@ def list_namespaces(
 
 
 @router.post("/namespaces")
-def create_namespace(body: CreateNamespaceBody, lake: LakeDep) -> dict[str, Any]:
-    properties = lake.namespaces.create(tuple(body.namespace), body.properties)
-    return {"namespace": body.namespace, "properties": properties}
+def create_namespace(
+    body: CreateNamespaceBody,
+    request: Request,
+    lake: LakeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def run() -> Response:
+        properties = lake.namespaces.create(tuple(body.namespace), body.properties)
+        return JSONResponse({"namespace": body.namespace, "properties": properties})
+
+    return idempotent(lake, request, idempotency_key, body, run)
 
 
 @router.get(NAMESPACE)
@@ -46,16 +56,30 @@ def namespace_exists(namespace: str, lake: LakeDep) -> Response:
 
 
 @router.delete(NAMESPACE, status_code=204)
-def drop_namespace(namespace: str, lake: LakeDep) -> Response:
-    lake.namespaces.drop(namespace_from_path(namespace))
-    return Response(status_code=204)
+def drop_namespace(
+    namespace: str, request: Request, lake: LakeDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def run() -> Response:
+        lake.namespaces.drop(namespace_from_path(namespace))
+        return Response(status_code=204)
+
+    return idempotent(lake, request, idempotency_key, None, run)
 
 
 @router.post(NAMESPACE + "/properties")
 def update_namespace_properties(
-    namespace: str, body: UpdateNamespacePropertiesBody, lake: LakeDep
-) -> dict[str, Any]:
-    change = lake.namespaces.update(
-        namespace_from_path(namespace), removals=set(body.removals), updates=body.updates
-    )
-    return {"removed": change.removed, "updated": change.updated, "missing": change.missing}
+    namespace: str,
+    body: UpdateNamespacePropertiesBody,
+    request: Request,
+    lake: LakeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
+    def run() -> Response:
+        change = lake.namespaces.update(
+            namespace_from_path(namespace), removals=set(body.removals), updates=body.updates
+        )
+        return JSONResponse(
+            {"removed": change.removed, "updated": change.updated, "missing": change.missing}
+        )
+
+    return idempotent(lake, request, idempotency_key, body, run)

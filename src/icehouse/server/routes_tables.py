@@ -49,7 +49,13 @@ def list_tables(
 
 
 @router.post(TABLES)
-def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> Response:
+def create_table(
+    namespace: str,
+    body: CreateTableBody,
+    request: Request,
+    lake: LakeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     new = NewTable(
         schema=body.table_schema,
         partition_spec=body.partition_spec,
@@ -57,12 +63,16 @@ def create_table(namespace: str, body: CreateTableBody, lake: LakeDep) -> Respon
         location=body.location,
         properties=body.properties,
     )
-    state = lake.iceberg.create(
-        namespace_from_path(namespace), body.name, new, stage=body.stage_create
-    )
-    if state.metadata_location is None:  # staged: no version of the table exists yet
-        return JSONResponse(_load_result(state))
-    return JSONResponse(_load_result(state), headers={"ETag": _etag(state, "all")})
+
+    def run() -> Response:
+        state = lake.iceberg.create(
+            namespace_from_path(namespace), body.name, new, stage=body.stage_create
+        )
+        if state.metadata_location is None:  # staged: no version of the table exists yet
+            return JSONResponse(_load_result(state))
+        return JSONResponse(_load_result(state), headers={"ETag": _etag(state, "all")})
+
+    return idempotent(lake, request, idempotency_key, body, run)
 
 
 @router.get(TABLE)
@@ -115,35 +125,56 @@ def commit_table(
         result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
         return JSONResponse(result, headers={"ETag": _etag(state, "all")})
 
-    return idempotent(lake, request, idempotency_key, body.model_dump_json(), run)
+    return idempotent(lake, request, idempotency_key, body, run)
 
 
 @router.delete(TABLE, status_code=204)
 def drop_table(
     namespace: str,
     table: str,
+    request: Request,
     lake: LakeDep,
     purge_requested: bool = Query(default=False, alias="purgeRequested"),
+    idempotency_key: IdempotencyKey = None,
 ) -> Response:
-    lake.iceberg.drop(namespace_from_path(namespace), table, purge=purge_requested)
-    return Response(status_code=204)
+    def run() -> Response:
+        lake.iceberg.drop(namespace_from_path(namespace), table, purge=purge_requested)
+        return Response(status_code=204)
+
+    return idempotent(lake, request, idempotency_key, None, run)
 
 
 @router.post("/tables/rename", status_code=204)
-def rename_table(body: RenameTableBody, lake: LakeDep) -> Response:
-    lake.iceberg.rename(
-        (tuple(body.source.namespace), body.source.name),
-        (tuple(body.destination.namespace), body.destination.name),
-    )
-    return Response(status_code=204)
+def rename_table(
+    body: RenameTableBody, request: Request, lake: LakeDep, idempotency_key: IdempotencyKey = None
+) -> Response:
+    def run() -> Response:
+        lake.iceberg.rename(
+            (tuple(body.source.namespace), body.source.name),
+            (tuple(body.destination.namespace), body.destination.name),
+        )
+        return Response(status_code=204)
+
+    return idempotent(lake, request, idempotency_key, body, run)
 
 
 @router.post("/namespaces/{namespace}/register")
-def register_table(namespace: str, body: RegisterTableBody, lake: LakeDep) -> dict[str, Any]:
+def register_table(
+    namespace: str,
+    body: RegisterTableBody,
+    request: Request,
+    lake: LakeDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Response:
     if body.overwrite:
         raise InvalidInput("registering over an existing table (overwrite) is not supported")
-    state = lake.iceberg.register(namespace_from_path(namespace), body.name, body.metadata_location)
-    return _load_result(state)
+
+    def run() -> Response:
+        levels = namespace_from_path(namespace)
+        state = lake.iceberg.register(levels, body.name, body.metadata_location)
+        return JSONResponse(_load_result(state))
+
+    return idempotent(lake, request, idempotency_key, body, run)
 
 
 def _load_result(state: TableState) -> dict[str, Any]:

@@ -36,4 +36,4 @@ def commit_transaction(
         lake.iceberg.commit_transaction(changes)
         return Response(status_code=204)
 
-    return idempotent(lake, request, idempotency_key, body.model_dump_json(), run)
+    return idempotent(lake, request, idempotency_key, body, run)

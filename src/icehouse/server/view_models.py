@@ -7,12 +7,12 @@ from typing import Any
 
 from pydantic import Field
 
-from icehouse.server.models import CommitTableBody, Location, RenameTableBody, RequestBody
+from icehouse.server.models import CommitTableBody, RenameTableBody, RequestBody
 
 
 class CreateViewBody(RequestBody):
     name: str = Field(min_length=1)
-    location: Location = None
+    location: str | None = None
     view_schema: dict[str, Any] = Field(alias="schema")
     view_version: dict[str, Any] = Field(alias="view-version")
     properties: dict[str, str] = Field(default_factory=dict)

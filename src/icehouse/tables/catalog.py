@@ -32,6 +32,7 @@ from icehouse.errors import InvalidInput, NoSuchTable
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.home import warehouse_uri
 from icehouse.tables.carry import carry_forward, is_icehouse_writer
+from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.grace import graced_metadata_log
 
 CATALOG_NAME = "icehouse"
@@ -182,18 +183,31 @@ def find_table(catalog: SqlCatalog, name: str) -> Table | None:
         return None
 
 
-def load_table(catalog: SqlCatalog, name: str) -> Table:
-    """Raises: NoSuchTable, with the tables that do exist in the namespace."""
-    namespace, _ = split_name(name)
+TableName = str | tuple[str, ...]
+"""A table as icehouse's commands write it (``namespace.table``), or as the REST catalog
+receives it: the namespace's levels and then the name, which may itself hold a dot."""
+
+
+def identifier_of(name: TableName) -> tuple[str, ...]:
+    """Raises: InvalidInput (a string not written ``namespace.table``)."""
+    return split_name(name) if isinstance(name, str) else name
+
+
+def load_table(catalog: SqlCatalog, name: TableName) -> Table:
+    """Raises: NoSuchTable, with the tables that do exist in the namespace;
+    InvalidInput (a string not written ``namespace.table``)."""
+    identifier = identifier_of(name)
     try:
-        return catalog.load_table(name)
+        return catalog.load_table(identifier)
     except NoSuchTableError:
         try:
-            known = [".".join(t) for t in catalog.list_tables(namespace)]
+            known = [".".join(t) for t in catalog.list_tables(identifier[:-1])]
         except Exception:  # the namespace itself may be missing
             known = []
+        namespace = ".".join(identifier[:-1])
         hint = f"; tables in {namespace!r}: {', '.join(known)}" if known else ""
         raise NoSuchTable(
-            f"no table {name!r}{hint}. Create it with `icehouse table create {name} ...`",
-            table=name,
+            f"no table {dotted(name)!r}{hint}. Create it with "
+            f"`icehouse table create {dotted(name)} ...`",
+            table=dotted(name),
         ) from None

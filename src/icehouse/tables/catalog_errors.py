@@ -36,9 +36,10 @@ from icehouse.errors import (
 M = TypeVar("M", bound=BaseModel)
 
 
-def dotted(parts: tuple[str, ...]) -> str:
-    """A namespace or table identifier as people write it: ``logs.events``."""
-    return ".".join(parts)
+def dotted(parts: str | tuple[str, ...]) -> str:
+    """A namespace or table identifier as people write it: ``logs.events`` (a name
+    given as a string already is)."""
+    return parts if isinstance(parts, str) else ".".join(parts)
 
 
 @contextmanager

@@ -31,6 +31,7 @@ from icehouse.errors import InvalidInput, NoSuchNamespace, TableAlreadyExists
 from icehouse.tables._compat import table_location, tables_only
 from icehouse.tables.catalog import TABLE_DEFAULTS
 from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
+from icehouse.tables.locations import checked_location
 from icehouse.tables.metadata_reads import metadata_location, rendered_metadata
 from icehouse.tables.namespaces import Namespace, namespace_exists
 
@@ -92,9 +93,10 @@ def create_table(
     creates it.
 
     Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput (a schema, spec or order
-    that does not parse or does not fit the schema)."""
+    that does not parse or does not fit the schema; a relative location)."""
     identifier = (*namespace, name)
     full = dotted(identifier)
+    checked_location(new.location)
     schema = parsed(Schema, new.schema, subject=full)
     spec = (
         parsed(PartitionSpec, new.partition_spec, subject=full)

@@ -34,6 +34,7 @@ from icehouse.errors import (
 )
 from icehouse.tables._compat import table_location
 from icehouse.tables.catalog_errors import dotted
+from icehouse.tables.locations import checked_location
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.view_metadata import apply_updates, check_requirements, new_view_metadata
 
@@ -82,7 +83,8 @@ def create_view(catalog: SqlCatalog, namespace: Namespace, name: str, new: NewVi
     """Write the view's first metadata file and enter its pointer.
 
     Raises: NoSuchNamespace, ViewAlreadyExists (a view or a table has the name),
-    InvalidInput (a schema or version that does not parse)."""
+    InvalidInput (a schema or version that does not parse; a relative location)."""
+    checked_location(new.location)
     _check_namespace(catalog, namespace)
     _check_free(catalog, namespace, name)
     location = table_location(catalog, new.location, dotted(namespace), name)
@@ -196,15 +198,28 @@ def rename_view(
         raise NoSuchView(f"view {gone!r} does not exist", view=gone)
 
 
-def view_representations(catalog: SqlCatalog, name: str) -> dict[str, str] | None:
-    """The SQL of the current version of view ``namespace.view`` by dialect (lower
-    case); None if ``name`` is not a view."""
+@dataclass(frozen=True)
+class ViewSql:
+    """The SQL of a view's current version, by dialect (lower case), and the catalog its
+    engine named as the default (Spark writes its own name for the catalog, e.g.
+    ``lake``, which the SQL may also spell out: ``lake.web.hits``)."""
+
+    by_dialect: dict[str, str]
+    default_catalog: str | None
+
+
+def view_sql(catalog: SqlCatalog, name: str) -> ViewSql | None:
+    """The SQL of the current version of view ``namespace.view``; None if ``name`` is
+    not a view."""
     *namespace, view = name.split(".")
     if not namespace or not view_exists(catalog, tuple(namespace), view):
         return None
     metadata = _read(catalog, _pointer(catalog, tuple(namespace), view))
     current = next(v for v in metadata.versions if v.version_id == metadata.current_version_id)
-    return {r.root.dialect.casefold(): r.root.sql for r in current.representations}
+    return ViewSql(
+        by_dialect={r.root.dialect.casefold(): r.root.sql for r in current.representations},
+        default_catalog=current.default_catalog,
+    )
 
 
 def _enter(catalog: SqlCatalog, namespace: Namespace, name: str, location: str) -> None:
@@ -293,6 +308,7 @@ def _state(location: str, metadata: ViewMetadata) -> ViewState:
 
 __all__ = [
     "NewView",
+    "ViewSql",
     "ViewState",
     "check_no_views",
     "create_view",
@@ -303,5 +319,5 @@ __all__ = [
     "rename_view",
     "replace_view",
     "view_exists",
-    "view_representations",
+    "view_sql",
 ]

@@ -14,11 +14,12 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import NoSuchNamespaceError, NoSuchTableError, TableAlreadyExistsError
 
 from icehouse.errors import NoSuchNamespace, TableAlreadyExists
-from icehouse.tables.catalog import load_table, split_name
+from icehouse.tables.catalog import TableName, identifier_of, load_table
+from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.reachability import normalise_path
 
 
-def drop_table(catalog: SqlCatalog, name: str) -> None:
+def drop_table(catalog: SqlCatalog, name: TableName) -> None:
     """Remove ``name`` from the catalog, leaving its files.
 
     Raises:
@@ -26,13 +27,13 @@ def drop_table(catalog: SqlCatalog, name: str) -> None:
     """
     load_table(catalog, name)
     try:
-        catalog.drop_table(name)
+        catalog.drop_table(identifier_of(name))
     except NoSuchTableError:
         load_table(catalog, name)  # raises NoSuchTable with the namespace's tables
         raise
 
 
-def rename_table(catalog: SqlCatalog, old: str, new: str) -> None:
+def rename_table(catalog: SqlCatalog, old: TableName, new: TableName) -> None:
     """Give table ``old`` the name ``new`` (possibly in another, existing namespace).
 
     Raises:
@@ -41,20 +42,21 @@ def rename_table(catalog: SqlCatalog, old: str, new: str) -> None:
         TableAlreadyExists: a table ``new`` exists.
         InvalidInput: a name not written ``namespace.table``.
     """
-    namespace, _ = split_name(new)
+    namespace = ".".join(identifier_of(new)[:-1])
     load_table(catalog, old)
     try:
-        catalog.rename_table(old, new)
+        catalog.rename_table(identifier_of(old), identifier_of(new))
     except NoSuchNamespaceError:
         known = ", ".join(".".join(n) for n in catalog.list_namespaces()) or "none"
         raise NoSuchNamespace(
-            f"no namespace {namespace!r} to move {old} into (namespaces: {known}); "
+            f"no namespace {namespace!r} to move {dotted(old)} into (namespaces: {known}); "
             f"create a table in it first, or pick an existing one",
             namespace=namespace,
         ) from None
     except TableAlreadyExistsError:
         raise TableAlreadyExists(
-            f"table {new!r} already exists; drop it first or choose another name", table=new
+            f"table {dotted(new)!r} already exists; drop it first or choose another name",
+            table=dotted(new),
         ) from None
     except NoSuchTableError:
         load_table(catalog, old)  # a concurrent drop or rename: NoSuchTable, with hints

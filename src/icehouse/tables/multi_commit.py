@@ -30,6 +30,7 @@ from typing import Any
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import CommitTableRequest, StagedTable, Table
+from pyiceberg.table.update import SetLocationUpdate
 from sqlalchemy import insert, update
 from sqlalchemy.exc import IntegrityError
 
@@ -37,6 +38,7 @@ from icehouse.errors import CommitRaced, InvalidInput
 from icehouse.tables._compat import stage_commit, table_row, write_metadata
 from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.catalog_tables import TableState, fitting, state_of
+from icehouse.tables.locations import checked_location
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.retry import backoff
 
@@ -133,6 +135,9 @@ def _parsed(change: TableChange) -> tuple[TableChange, CommitTableRequest]:
         },
         subject=dotted((*change.namespace, change.name)),
     )
+    for moved in request.updates:
+        if isinstance(moved, SetLocationUpdate):
+            checked_location(moved.location)
     return change, request
 
 

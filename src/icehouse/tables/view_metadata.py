@@ -20,6 +20,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.view.metadata import ViewHistoryEntry, ViewMetadata, ViewVersion
 
 from icehouse.errors import CommitRaced, InvalidInput
+from icehouse.tables.locations import checked_location
 
 M = TypeVar("M", Schema, ViewVersion)
 
@@ -129,7 +130,9 @@ def _add_schema(commit: _Commit, update: dict[str, Any]) -> None:
 
 
 def _set_location(commit: _Commit, update: dict[str, Any]) -> None:
-    location = str(update["location"]).rstrip("/")
+    location = str(update["location"])
+    checked_location(location)
+    location = location.rstrip("/")
     commit.metadata = commit.metadata.model_copy(update={"location": location})
 
 
