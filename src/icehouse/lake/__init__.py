@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from icehouse.lake.audit import LakeAudit
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
@@ -65,6 +66,7 @@ GROUPS = (
     "principals",
     "idempotency",
     "metrics",
+    "audit",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
@@ -143,6 +145,13 @@ class Lake:
         from icehouse.lake.catalog_requests import LakeMetrics
 
         return LakeMetrics(self)
+
+    @functools.cached_property
+    def audit(self) -> LakeAudit:
+        """The audit trail: its export into ``icehouse_system.audit``."""
+        from icehouse.lake.audit import LakeAudit
+
+        return LakeAudit(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -368,10 +377,19 @@ class Lake:
         Returns: the rows as a pyarrow Table.
         Raises: QueryError (DuckDB's message, or an unsupported statement),
         EqualityDeletesUnsupported, NoSuchTable (a DELETE's table)."""
+        from icehouse.lake.audit import audited_query
         from icehouse.query.sql import run_sql
 
-        return run_sql(
-            self._catalog, text, prune=prune, session=self._queries, system=self._system_tables()
+        return audited_query(
+            self,
+            text,
+            lambda: run_sql(
+                self._catalog,
+                text,
+                prune=prune,
+                session=self._queries,
+                system=self._system_tables(),
+            ),
         ).table
 
     @governed("query.run")
@@ -383,15 +401,20 @@ class Lake:
         the snapshot, after partition and metrics pruning, bytes planned, planning time,
         row groups read and skipped and bytes read (from the Parquet footers).
         Raises: QueryError, EqualityDeletesUnsupported."""
+        from icehouse.lake.audit import audited_query
         from icehouse.query.sql import run_sql
 
-        return run_sql(
-            self._catalog,
+        return audited_query(
+            self,
             text,
-            prune=prune,
-            explain=True,
-            session=self._queries,
-            system=self._system_tables(),
+            lambda: run_sql(
+                self._catalog,
+                text,
+                prune=prune,
+                explain=True,
+                session=self._queries,
+                system=self._system_tables(),
+            ),
         )
 
     def _system_tables(self) -> dict[str, Callable[[], pa.Table]]:

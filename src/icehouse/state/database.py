@@ -83,6 +83,12 @@ def _v7_rest_requests(conn: Connection) -> None:
         table.create(conn, checkfirst=True)  # with its index
 
 
+def _v9_audit(conn: Connection) -> None:
+    """The audit trail's records awaiting export (a new table only, created if missing,
+    so that this step stands on its own whatever steps come before it)."""
+    models.audit_events.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -90,6 +96,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     5: _v5_deliveries,
     6: _v6_principals,
     7: _v7_rest_requests,
+    9: _v9_audit,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a
