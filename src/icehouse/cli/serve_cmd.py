@@ -20,6 +20,8 @@ import typer
 
 from icehouse.cli.common import EXIT_USAGE, DocumentFormatOption, HomeOption, open_lake
 from icehouse.cli.output import DocumentFormat, Output
+from icehouse.durations import parse_duration
+from icehouse.errors import InvalidDuration
 
 DEFAULT_PORT = 8181
 
@@ -36,9 +38,18 @@ def serve(
             help="A request without a token acts as the lake's administrator; loopback hosts only.",
         ),
     ] = False,
+    audit_export_every: Annotated[
+        str,
+        typer.Option(help="Time between exports of the audit trail into icehouse_system.audit."),
+    ] = "10s",
 ) -> None:
     """Serve the lake's tables over the Iceberg REST catalog protocol."""
     output = Output(format)
+    try:
+        export_every = parse_duration(audit_export_every).total_seconds()
+    except InvalidDuration as exc:
+        output.note(f"[red]Error:[/red] --audit-export-every: {exc.message}")
+        raise typer.Exit(EXIT_USAGE) from None
     if allow_anonymous and not is_loopback(host):
         output.note(
             f"[red]Error:[/red] --allow-anonymous serves without authentication, so only on "
@@ -61,7 +72,7 @@ def serve(
         output.emit(connect, lambda console: console.print(text, markup=False))
         _log_requests_to_stderr()
         _stop_signals_exit_zero()
-        app = create_app(lake, allow_anonymous=allow_anonymous)
+        app = create_app(lake, allow_anonymous=allow_anonymous, audit_export_every=export_every)
         uvicorn.run(app, host=host, port=port, log_level="warning", access_log=False)
 
 

@@ -1,15 +1,21 @@
-"""The app factory: one ``Lake`` shared by every request, the routes, the error answers
-and one log line per request."""
+"""The app factory: one ``Lake`` shared by every request, the routes, the error answers,
+one log line and one audit write per request, and the audit trail's export."""
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 
 from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from icehouse.errors import IcehouseError
 from icehouse.lake import Lake
+from icehouse.lake.audit import RequestAudit
 from icehouse.server import (
     routes_config,
     routes_metrics,
@@ -26,7 +32,13 @@ logger = logging.getLogger("icehouse.server")
 PREFIX = "icehouse"
 
 
-def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = False) -> FastAPI:
+def create_app(
+    lake: Lake,
+    *,
+    prefix: str = PREFIX,
+    allow_anonymous: bool = False,
+    audit_export_every: float | None = None,
+) -> FastAPI:
     """An Iceberg REST catalog over ``lake`` (the caller opens and closes it).
 
     Every route but the token endpoint and ``/healthz`` needs a bearer token, and acts
@@ -34,9 +46,16 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
     ``lake``'s own principal (its owner, when opened locally).
 
     Routes run in FastAPI's worker threads and share the lake: its catalog connections
-    are pooled, and every commit is a compare-and-swap in the state database."""
+    are pooled, and every commit is a compare-and-swap in the state database. Each
+    request's audit records are written before its answer is sent; with
+    ``audit_export_every`` (seconds), a thread exports them into
+    ``icehouse_system.audit`` while the app runs."""
     app = FastAPI(  # no schema or docs pages: every route but two needs a token
-        title="icehouse Iceberg REST catalog", docs_url=None, redoc_url=None, openapi_url=None
+        title="icehouse Iceberg REST catalog",
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+        lifespan=None if audit_export_every is None else _exporting(lake, audit_export_every),
     )
     app.state.lake = lake
     app.state.prefix = prefix
@@ -54,8 +73,68 @@ def create_app(lake: Lake, *, prefix: str = PREFIX, allow_anonymous: bool = Fals
     app.include_router(routes_oauth.router)
     for router in catalog_routers:
         app.include_router(router)
+    app.add_middleware(_RequestAudit, lake=lake)
     app.add_middleware(_RequestLog)
     return app
+
+
+class _RequestAudit:
+    """Keeps the request's audit trail current while the request runs, and writes it
+    (in a worker thread: it waits on the database) just before the answer starts; a
+    request that ends without an answer has its trail written as it ends. A write that
+    fails fails the request: no answer leaves unaudited."""
+
+    def __init__(self, app: ASGIApp, *, lake: Lake) -> None:
+        self.app = app
+        self.lake = lake
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        with RequestAudit(self.lake) as audit:
+
+            async def send_audited(message: Message) -> None:
+                if message["type"] == "http.response.start" and audit.pending:
+                    await run_in_threadpool(audit.write)
+                await send(message)
+
+            try:
+                await self.app(scope, receive, send_audited)
+            finally:
+                if audit.pending:
+                    await run_in_threadpool(audit.write)
+
+
+def _exporting(lake: Lake, every: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
+    """A lifespan that exports the audit trail every ``every`` seconds while the app
+    runs, on a thread of its own (an export waits on the catalog and the object store)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        stop = threading.Event()
+        thread = threading.Thread(
+            target=_export_until, args=(lake, every, stop), name="audit export", daemon=True
+        )
+        thread.start()
+        try:
+            yield
+        finally:
+            stop.set()
+            await run_in_threadpool(thread.join)
+
+    return lifespan
+
+
+def _export_until(lake: Lake, every: float, stop: threading.Event) -> None:
+    """Export, then wait ``every`` seconds, until ``stop``. A failed export (another
+    exporter busy with it, an outage) is logged; the records wait for the next one."""
+    while not stop.wait(every):
+        try:
+            with lake.outages_as_errors():
+                lake.audit.export()
+        except IcehouseError as exc:
+            logger.warning("audit export: %s", exc.message)
 
 
 class _RequestLog:
