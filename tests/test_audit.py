@@ -5,21 +5,23 @@ database within the call or request that made it, and exported exactly once into
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
-from icehouse.errors import Forbidden, QueryError
+from icehouse.errors import Forbidden, MaintenanceBusy, QueryError
 from icehouse.govern.authz import Principal
 from icehouse.ingest.faults import SimulatedCrash
 from icehouse.lake import Lake
 from icehouse.state.audit import AuditRow, rows_after
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
+from tests.test_cli import as_json, ok, run
 from tests.test_server_auth import namespaces, token_of
 
 home = fixtures_lake.home
@@ -133,11 +135,7 @@ def test_the_audit_table_is_partitioned_by_day_and_grows_by_what_is_new(lake: La
 
 
 def test_a_crash_between_the_commit_and_the_delete_exports_nothing_twice(home: Path) -> None:
-    def crash(point: str) -> None:
-        if point == "audit.exported":
-            raise SimulatedCrash(point)
-
-    with Lake.open(home, faults=crash) as crashing:
+    with Lake.open(home, faults=crash_at("audit.exported")) as crashing:
         crashing.tables.create("logs.hits", schema={"id": "long"})
         crashing.tables.list()
         with pytest.raises(SimulatedCrash):
@@ -203,3 +201,86 @@ def test_decisions_and_queries_are_recorded_and_exported_on_postgresql(
         assert exported(lake) == [as_exported(r) for r in recorded]
         lake.tables.get("logs.hits")
         assert lake.audit.export().records == 3  # the query above (decision, query), describe
+
+
+def test_a_compaction_after_an_export_killed_before_its_delete_doubles_nothing(
+    home: Path,
+) -> None:
+    with Lake.open(home) as lake:
+        for name in ("logs.a", "logs.b"):
+            lake.tables.create(name, schema={"id": "long"})
+            lake.audit.export()  # one small file each
+    with Lake.open(home, faults=crash_at("audit.exported")) as crashing:
+        crashing.tables.create("logs.c", schema={"id": "long"})
+        with pytest.raises(SimulatedCrash):
+            crashing.audit.export()  # a third file; its records stay in the state database
+
+    with Lake.open(home) as lake:
+        compacted = lake.maintenance.compact("icehouse_system.audit", min_input_files=2)
+        assert compacted.groups  # a new snapshot, written by the compaction
+        lake.audit.export()  # starts from the id the compaction's snapshot carries
+        rows = exported(lake)
+        assert [r["id"] for r in rows] == sorted({r["id"] for r in rows})
+        assert [r["action"] for r in rows][:4] == [
+            "table.create", "table.create", "table.create", "table.compact"
+        ]  # fmt: skip
+
+
+def crash_at(where: str) -> Callable[[str], None]:
+    def crash(point: str) -> None:
+        if point == where:
+            raise SimulatedCrash(point)
+
+    return crash
+
+
+def test_two_exporters_at_once_export_each_record_once(home: Path) -> None:
+    with Lake.open(home) as setup:
+        for n in range(20):
+            setup.tables.create(f"logs.t{n}", schema={"id": "long"})
+        recorded = pending(setup)
+    start = threading.Barrier(2)
+    failed: list[BaseException] = []
+
+    def export() -> None:
+        with Lake.open(home) as lake:
+            start.wait()
+            try:
+                lake.audit.export()
+            except MaintenanceBusy:
+                pass  # the other one holds the lease: its export takes them all
+            except BaseException as exc:  # the test fails on it below
+                failed.append(exc)
+
+    exporters = [threading.Thread(target=export) for _ in range(2)]
+    for exporter in exporters:
+        exporter.start()
+    for exporter in exporters:
+        exporter.join()
+
+    assert failed == []
+    with Lake.open(home) as lake:
+        assert pending(lake) == []
+        assert exported(lake) == [as_exported(r) for r in recorded]
+
+
+def test_icehouse_sql_reads_the_audit_table(tmp_path: Path) -> None:
+    where = str(tmp_path / "lake")
+    ok("init", "--home", where)
+    ok("table", "create", "logs.hits", "--schema", '{"id": "long"}', "--home", where)
+    ok("maintain", "run", "--home", where)
+
+    query = "SELECT principal, action, resource, allowed FROM icehouse_system.audit"
+    rows = as_json("sql", query, "--home", where)
+
+    assert {"principal": "owner", "action": "table.create", "resource": "table logs.hits",
+            "allowed": True} in rows  # fmt: skip
+
+
+def test_serve_refuses_an_audit_export_interval_that_is_not_a_duration(tmp_path: Path) -> None:
+    where = str(tmp_path / "lake")
+    ok("init", "--home", where)
+    result = run("serve", "--home", where, "--audit-export-every", "soon")
+
+    assert result.exit_code == 2
+    assert "--audit-export-every" in result.stderr
