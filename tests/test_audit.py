@@ -22,6 +22,7 @@ from icehouse.state.audit import AuditRow, rows_after
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
 from tests.test_cli import as_json, ok, run
+from tests.test_server_metrics import COMMIT_REPORT
 from tests.test_server_auth import namespaces, token_of
 
 home = fixtures_lake.home
@@ -173,6 +174,24 @@ def test_a_server_request_records_its_decision_before_answering(secured: Served)
     assert [(principal, allowed) for principal, _, allowed in made[1:]] == [("bob", False)]
     request_ids = {r.request_id for r in pending(lake)[before:]}
     assert len(request_ids) == 2  # one per request
+
+
+def test_the_records_of_one_request_are_written_together_under_its_request_id(
+    lake: Lake,
+) -> None:
+    lake.tables.create("shop.orders", schema={"id": "long"})
+    with serving(lake) as running:
+        before = len(pending(lake))
+        url = running.url("/v1/icehouse/namespaces/shop/tables/orders/metrics")
+        answer = requests.post(url, json=COMMIT_REPORT, timeout=30)  # two lake calls
+
+    assert answer.status_code == 204
+    made = pending(lake)[before:]
+    assert [(r.action, r.resource) for r in made] == [
+        ("table.describe", "table shop.orders"),
+        ("table.report_metrics", "table shop.orders"),
+    ]
+    assert made[0].request_id == made[1].request_id
 
 
 def test_the_server_exports_the_trail_on_its_own(home: Path) -> None:

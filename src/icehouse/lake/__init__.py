@@ -8,8 +8,9 @@ At the top: ``sql``, ``explain``, ``delete`` and ``ingest``; the rest is grouped
 sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.quarantine`` and ``lake.maintenance`` (``facades.py``); ``lake.namespaces`` and
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
-``lake.views`` its views (``views.py``), and ``lake.principals`` manages who may use it
-through the server (``principals.py``).
+``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
+through the server (``principals.py``), and ``lake.audit`` exports the audit trail of
+every decision and query into ``icehouse_system.audit`` (``audit.py``).
 
 A lake acts as a principal. Opened locally it is the home's owner, an administrator;
 ``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public

@@ -25,7 +25,7 @@ from icehouse.server import (
     routes_transactions,
     routes_views,
 )
-from icehouse.server.errors import install_error_handlers
+from icehouse.server.errors import icehouse_error_response, install_error_handlers
 
 logger = logging.getLogger("icehouse.server")
 
@@ -81,8 +81,9 @@ def create_app(
 class _RequestAudit:
     """Keeps the request's audit trail current while the request runs, and writes it
     (in a worker thread: it waits on the database) just before the answer starts; a
-    request that ends without an answer has its trail written as it ends. A write that
-    fails fails the request: no answer leaves unaudited."""
+    request that ends without an answer has its trail written as it ends. No answer
+    leaves unaudited: when the write fails (the state database is down), the answer
+    becomes that failure's (a 503 naming the database)."""
 
     def __init__(self, app: ASGIApp, *, lake: Lake) -> None:
         self.app = app
@@ -93,16 +94,25 @@ class _RequestAudit:
             await self.app(scope, receive, send)
             return
         with RequestAudit(self.lake) as audit:
+            replaced = False
 
             async def send_audited(message: Message) -> None:
+                nonlocal replaced
+                if replaced:
+                    return  # the rest of the answer the failed write replaced
                 if message["type"] == "http.response.start" and audit.pending:
-                    await run_in_threadpool(audit.write)
+                    try:
+                        await run_in_threadpool(audit.write)
+                    except IcehouseError as exc:
+                        replaced = True
+                        await icehouse_error_response(exc)(scope, receive, send)
+                        return
                 await send(message)
 
             try:
                 await self.app(scope, receive, send_audited)
             finally:
-                if audit.pending:
+                if audit.pending and not replaced:
                     await run_in_threadpool(audit.write)
 
 
