@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.catalog.sql import SqlCatalog
 
+    from icehouse.govern.audit import AuditTrail
     from icehouse.lake.audit import LakeAudit
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
@@ -94,6 +95,10 @@ class Lake:
         """Who this lake acts as: every public method asks whether they may."""
         self._query_session: QuerySession | None = None
         self._query_session_lock = threading.Lock()
+        self._audit_writes = threading.Lock()
+        """Taken around each audit write, shared with this lake's views (``as_principal``):
+        the server's request threads would otherwise meet on SQLite's write lock, whose
+        busy handler sleeps for milliseconds where this waits for microseconds."""
         self._manifest_cache: ManifestCache | None = None
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
@@ -282,6 +287,11 @@ class Lake:
 
                 self._query_session = QuerySession(manifests=self._manifests)
             return self._query_session
+
+    def _write_audit(self, trail: AuditTrail) -> None:
+        """Write what ``trail`` recorded, one writer of this lake at a time."""
+        with self._audit_writes:
+            trail.write(self._engine)
 
     @property
     def _manifests(self) -> ManifestCache:

@@ -82,7 +82,7 @@ class RequestAudit:
 
         Raises: StateDatabaseUnavailable."""
         with self._lake.outages_as_errors():
-            self._trail.write(self._lake._engine)
+            self._lake._write_audit(self._trail)
 
 
 def audited_query(lake: Lake, statement: str, run: Callable[[], QueryResult]) -> QueryResult:

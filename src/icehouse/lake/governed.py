@@ -65,7 +65,7 @@ def governed(
                     return _decided(trail, principal, action, resource, method, args, kwargs)
                 finally:
                     if trail.pending:
-                        trail.write(lake._engine)
+                        lake._write_audit(trail)
 
         setattr(checked, ACTION_ATTRIBUTE, action)
         return checked
