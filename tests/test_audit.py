@@ -194,6 +194,30 @@ def test_the_records_of_one_request_are_written_together_under_its_request_id(
     assert made[0].request_id == made[1].request_id
 
 
+def test_concurrent_requests_each_have_their_decision_recorded(lake: Lake) -> None:
+    lake.tables.create("shop.orders", schema={"id": "long"})
+    url_path = "/v1/icehouse/namespaces/shop/tables/orders"
+    with serving(lake) as running:
+        before = len(pending(lake))
+        start = threading.Barrier(20)
+        statuses: list[int] = []
+
+        def load() -> None:
+            start.wait()
+            statuses.append(requests.get(running.url(url_path), timeout=60).status_code)
+
+        clients = [threading.Thread(target=load) for _ in range(20)]
+        for client in clients:
+            client.start()
+        for client in clients:
+            client.join()
+
+    assert statuses == [200] * 20
+    made = pending(lake)[before:]
+    assert [(r.action, r.resource) for r in made] == [("table.describe", "table shop.orders")] * 20
+    assert len({r.request_id for r in made}) == 20
+
+
 def test_the_server_exports_the_trail_on_its_own(home: Path) -> None:
     with Lake.open(home) as opened, serving(opened, audit_export_every=0.05) as running:
         assert requests.get(running.url("/v1/icehouse/namespaces"), timeout=30).ok

@@ -96,11 +96,16 @@ class AuditTrail:
             )
         )
 
-    def write(self, engine: Engine) -> None:
-        """Write what was recorded since the last write, in one transaction. The records
-        leave the trail first: should the write fail, the request fails with it rather
-        than writing them twice."""
+    def take(self) -> list[AuditRow]:
+        """What was recorded since the last ``take`` or ``write``, leaving the trail:
+        should writing them fail, the request fails with it rather than write them
+        twice."""
         rows, self._rows = self._rows, []
+        return rows
+
+    def write(self, engine: Engine) -> None:
+        """Write what was recorded since the last write, in one transaction."""
+        rows = self.take()
         if rows:
             write_rows(engine, rows)
 

@@ -1,6 +1,6 @@
-"""``lake.audit``: the audit trail's export into ``icehouse_system.audit``; and the two
-places a trail is kept besides ``@governed``: a server request (``RequestAudit``) and a
-query (``audited_query``).
+"""``lake.audit``: the audit trail's export into ``icehouse_system.audit``; and the
+recording of a query (``audited_query``). A server request's trail is
+``request_audit.py``'s.
 
 Decisions are recorded by ``@governed`` and queries by ``Lake.sql`` and
 ``Lake.explain``; both land in the state database within the request or command that
@@ -13,16 +13,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from types import TracebackType
 from typing import TYPE_CHECKING
 
 from icehouse.errors import IcehouseError
-from icehouse.govern.audit import AuditTrail, current_trail, trail_scope
+from icehouse.govern.audit import current_trail
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
-    from contextlib import AbstractContextManager
-
     from icehouse.lake import Lake
     from icehouse.maintain.audit_export import AuditExport
     from icehouse.query.sql import QueryResult
@@ -48,41 +45,6 @@ class LakeAudit:
 
         lake = self._lake
         return export_audit(lake._engine, lake._catalog, faults=lake._faults, clock=lake._clock)
-
-
-class RequestAudit:
-    """The audit trail of one server request: current while the request runs (in every
-    thread serving it), written by ``write`` before the answer is sent."""
-
-    def __init__(self, lake: Lake) -> None:
-        self._lake = lake
-        self._trail = AuditTrail()
-        self._scope: AbstractContextManager[AuditTrail] = trail_scope(self._trail)
-
-    def __enter__(self) -> RequestAudit:
-        self._scope.__enter__()
-        return self
-
-    def __exit__(
-        self,
-        kind: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._scope.__exit__(kind, exc, traceback)
-
-    @property
-    def pending(self) -> bool:
-        """Whether records wait to be written."""
-        return self._trail.pending
-
-    def write(self) -> None:
-        """Write the request's records in one transaction (blocking: a server calls it
-        from a worker thread).
-
-        Raises: StateDatabaseUnavailable."""
-        with self._lake.outages_as_errors():
-            self._lake._write_audit(self._trail)
 
 
 def audited_query(lake: Lake, statement: str, run: Callable[[], QueryResult]) -> QueryResult:

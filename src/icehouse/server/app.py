@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from icehouse.errors import IcehouseError
 from icehouse.lake import Lake
-from icehouse.lake.audit import RequestAudit
+from icehouse.lake.request_audit import AuditWriter, RequestAudit
 from icehouse.server import (
     routes_config,
     routes_metrics,
@@ -73,27 +73,27 @@ def create_app(
     app.include_router(routes_oauth.router)
     for router in catalog_routers:
         app.include_router(router)
-    app.add_middleware(_RequestAudit, lake=lake)
+    app.add_middleware(_RequestAudit, writer=AuditWriter(lake))
     app.add_middleware(_RequestLog)
     return app
 
 
 class _RequestAudit:
     """Keeps the request's audit trail current while the request runs, and writes it
-    (in a worker thread: it waits on the database) just before the answer starts; a
+    (by the app's writer thread: it waits on the database) just before the answer starts; a
     request that ends without an answer has its trail written as it ends. No answer
     leaves unaudited: when the write fails (the state database is down), the answer
     becomes that failure's (a 503 naming the database)."""
 
-    def __init__(self, app: ASGIApp, *, lake: Lake) -> None:
+    def __init__(self, app: ASGIApp, *, writer: AuditWriter) -> None:
         self.app = app
-        self.lake = lake
+        self.writer = writer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        with RequestAudit(self.lake) as audit:
+        with RequestAudit(self.writer) as audit:
             replaced = False
 
             async def send_audited(message: Message) -> None:
@@ -102,7 +102,7 @@ class _RequestAudit:
                     return  # the rest of the answer the failed write replaced
                 if message["type"] == "http.response.start" and audit.pending:
                     try:
-                        await run_in_threadpool(audit.write)
+                        await audit.write()
                     except IcehouseError as exc:
                         replaced = True
                         await icehouse_error_response(exc)(scope, receive, send)
@@ -113,7 +113,7 @@ class _RequestAudit:
                 await self.app(scope, receive, send_audited)
             finally:
                 if audit.pending and not replaced:
-                    await run_in_threadpool(audit.write)
+                    await audit.write()
 
 
 def _exporting(lake: Lake, every: float) -> Callable[[FastAPI], AbstractAsyncContextManager[None]]:
