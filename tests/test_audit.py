@@ -22,8 +22,8 @@ from icehouse.state.audit import AuditRow, rows_after
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
 from tests.test_cli import as_json, ok, run
-from tests.test_server_metrics import COMMIT_REPORT
 from tests.test_server_auth import namespaces, token_of
+from tests.test_server_metrics import COMMIT_REPORT
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake

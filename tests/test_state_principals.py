@@ -32,12 +32,13 @@ def test_a_version_5_database_gets_principals_and_tokens(engine: Engine) -> None
         conn.execute(text("DROP TABLE principals"))
         conn.execute(text("DROP TABLE rest_idempotency_keys"))  # version 7's
         conn.execute(text("DROP TABLE rest_metrics_reports"))
+        conn.execute(text("DROP TABLE audit_events"))  # version 9's
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (5, 0)"))
 
-    assert migrate(engine) == 2  # version 6, then 7
+    assert migrate(engine) == SCHEMA_VERSION - 5  # version 6, 7 and those after
 
-    assert current_version(engine) == SCHEMA_VERSION == 7
+    assert current_version(engine) == SCHEMA_VERSION
     names = set(inspect(engine).get_table_names())
     assert {"principals", "principal_tokens"} <= names
     created = principals.create(engine, "etl", admin=True, kind="service")

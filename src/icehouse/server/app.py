@@ -13,7 +13,7 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from icehouse.errors import IcehouseError
+from icehouse.errors import IcehouseError, MaintenanceBusy
 from icehouse.lake import Lake
 from icehouse.lake.request_audit import AuditWriter, RequestAudit
 from icehouse.server import (
@@ -137,12 +137,15 @@ def _exporting(lake: Lake, every: float) -> Callable[[FastAPI], AbstractAsyncCon
 
 
 def _export_until(lake: Lake, every: float, stop: threading.Event) -> None:
-    """Export, then wait ``every`` seconds, until ``stop``. A failed export (another
-    exporter busy with it, an outage) is logged; the records wait for the next one."""
+    """Export, then wait ``every`` seconds, until ``stop``. Another exporter at work (a
+    second server, ``maintain run``) takes these records too; a failed export (an
+    outage) is logged, and its records wait for the next one."""
     while not stop.wait(every):
         try:
             with lake.outages_as_errors():
                 lake.audit.export()
+        except MaintenanceBusy:
+            continue
         except IcehouseError as exc:
             logger.warning("audit export: %s", exc.message)
 
