@@ -52,11 +52,14 @@ def served(lake: Lake) -> Iterator[Served]:
 
 
 @contextmanager
-def serving(lake: Lake, *, allow_anonymous: bool = True) -> Iterator[Served]:
+def serving(
+    lake: Lake, *, allow_anonymous: bool = True, audit_export_every: float | None = None
+) -> Iterator[Served]:
     """``lake`` served over HTTP until the block ends (by default a request without a
-    token acts as the lake's owner, as most tests of the catalog want)."""
+    token acts as the lake's owner, as most tests of the catalog want; the audit trail
+    is exported only when ``audit_export_every`` says how often)."""
     config = uvicorn.Config(
-        create_app(lake, allow_anonymous=allow_anonymous),
+        create_app(lake, allow_anonymous=allow_anonymous, audit_export_every=audit_export_every),
         host="127.0.0.1",
         port=free_port(),
         log_level="warning",

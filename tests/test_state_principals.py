@@ -32,6 +32,7 @@ def test_a_version_5_database_gets_principals_and_tokens(engine: Engine) -> None
         conn.execute(text("DROP TABLE principals"))
         conn.execute(text("DROP TABLE rest_idempotency_keys"))  # version 7's
         conn.execute(text("DROP TABLE rest_metrics_reports"))
+        conn.execute(text("DROP TABLE audit_events"))  # version 9's
         conn.execute(text("DELETE FROM icehouse_schema_version"))
         conn.execute(text("INSERT INTO icehouse_schema_version VALUES (5, 0)"))
 

@@ -367,6 +367,8 @@ def render_round(console: Console, report: AutopilotReport, dry_run: bool) -> No
         console.print(f"  {done['table']} {done['action']}: {_describe(done) or 'nothing to do'}")
     for table, reason in report.skipped.items():
         console.print(f"{table}: skipped ({reason})")
+    if report.audit_exported:
+        console.print(f"Audit: {report.audit_exported} record(s) exported to icehouse_system.audit")
 
 
 @app.command("unlock")

@@ -19,6 +19,8 @@ import typer
 
 from icehouse.cli.common import EXIT_USAGE, DocumentFormatOption, HomeOption, open_lake
 from icehouse.cli.output import DocumentFormat, Output
+from icehouse.durations import parse_duration
+from icehouse.errors import InvalidDuration
 
 DEFAULT_PORT = 8181
 
@@ -43,9 +45,18 @@ def serve(
             "state database).",
         ),
     ] = 1,
+    audit_export_every: Annotated[
+        str,
+        typer.Option(help="Time between exports of the audit trail into icehouse_system.audit."),
+    ] = "10s",
 ) -> None:
     """Serve the lake's tables over the Iceberg REST catalog protocol."""
     output = Output(format)
+    try:
+        export_every = parse_duration(audit_export_every).total_seconds()
+    except InvalidDuration as exc:
+        output.note(f"[red]Error:[/red] --audit-export-every: {exc.message}")
+        raise typer.Exit(EXIT_USAGE) from None
     if allow_anonymous and not is_loopback(host):
         output.note(
             f"[red]Error:[/red] --allow-anonymous serves without authentication, so only on "
@@ -61,7 +72,12 @@ def serve(
     with open_lake(home, output) as lake:  # checked here, where a bad home is reported
         served_home = str(lake.home)
     os.environ.update(
-        serve_environment(served_home, prefix=PREFIX, allow_anonymous=allow_anonymous)
+        serve_environment(
+            served_home,
+            prefix=PREFIX,
+            allow_anonymous=allow_anonymous,
+            audit_export_every=export_every,
+        )
     )
     url = f"http://{_url_host(host)}:{port}"
     pyiceberg = {"type": "rest", "uri": url}

@@ -9,6 +9,8 @@ The ingester calls its ``Faults`` at every step boundary of a batch:
 ``batch.recorded``   ledger updated, ``on_success`` (delete/archive) not yet done
 ``maintain.committed`` a maintenance run recorded a commit (or the files it is about
                      to delete) on its history row, and has not gone on
+``audit.exported``   audit records committed to ``icehouse_system.audit``, not yet
+                     deleted from the state database
 ==================  ==============================================================
 
 Tests pass a callable that raises ``SimulatedCrash``; a real process is crashed by
@@ -34,6 +36,8 @@ FAULT_POINTS = ("batch.claimed", "batch.written", "batch.committed", "batch.reco
 """The ingester's points, each proven exactly-once by ``tests/test_exactly_once.py``."""
 MAINTENANCE_FAULT_POINTS = ("maintain.committed",)
 """Maintenance's points (``maintain/service.py``), proven by ``tests/test_maintain_runs.py``."""
+AUDIT_FAULT_POINTS = ("audit.exported",)
+"""The audit export's point (``maintain/audit_export.py``), proven by ``tests/test_audit.py``."""
 FAULT_EXIT_CODE = 86
 
 
@@ -54,7 +58,7 @@ class CrashAt:
     """Exit the process hard the ``hit``-th time ``point`` is reached."""
 
     def __init__(self, point: str, hit: int = 1) -> None:
-        known = (*FAULT_POINTS, *MAINTENANCE_FAULT_POINTS)
+        known = (*FAULT_POINTS, *MAINTENANCE_FAULT_POINTS, *AUDIT_FAULT_POINTS)
         if point not in known:
             raise ValueError(f"unknown fault point {point!r}; known: {', '.join(known)}")
         self._point, self._hit, self._seen = point, hit, 0

@@ -11,7 +11,9 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
 through the server (``principals.py``), and ``lake.governance`` what each of them may do:
 roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
-which cells of a table the acting principal may read.
+which cells of a table the acting principal may read;
+and ``lake.audit`` exports the audit trail of every decision and query into
+``icehouse_system.audit`` (``audit.py``).
 
 A lake acts as a principal. Opened locally it is the home's owner, an administrator;
 ``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
@@ -51,6 +53,8 @@ if TYPE_CHECKING:
     from pyiceberg.catalog.sql import SqlCatalog
 
     from icehouse.govern.access import TableAccess
+    from icehouse.govern.audit import AuditTrail
+    from icehouse.lake.audit import LakeAudit
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
@@ -72,6 +76,7 @@ GROUPS = (
     "idempotency",
     "metrics",
     "governance",
+    "audit",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
@@ -101,6 +106,10 @@ class Lake:
         """Who this lake acts as: every public method asks whether they may."""
         self._query_session: QuerySession | None = None
         self._query_session_lock = threading.Lock()
+        self._audit_writes = threading.Lock()
+        """Taken around each audit write, shared with this lake's views (``as_principal``):
+        the server's request threads would otherwise meet on SQLite's write lock, whose
+        busy handler sleeps for milliseconds where this waits for microseconds."""
         self._manifest_cache: ManifestCache | None = None
         self._policies = PolicyCache()
         """The policy decisions are made with, shared by every view of this lake."""
@@ -163,6 +172,13 @@ class Lake:
         from icehouse.lake.governance import LakeGovernance
 
         return LakeGovernance(self)
+
+    @functools.cached_property
+    def audit(self) -> LakeAudit:
+        """The audit trail: its export into ``icehouse_system.audit``."""
+        from icehouse.lake.audit import LakeAudit
+
+        return LakeAudit(self)
 
     # -- opening ------------------------------------------------------------------------
 
@@ -300,6 +316,11 @@ class Lake:
                 self._query_session = QuerySession(manifests=self._manifests)
             return self._query_session
 
+    def _write_audit(self, trail: AuditTrail) -> None:
+        """Write what ``trail`` recorded, one writer of this lake at a time."""
+        with self._audit_writes:
+            trail.write(self._engine)
+
     @property
     def _manifests(self) -> ManifestCache:
         """Decoded manifests, shared by this lake's queries and its maintenance."""
@@ -415,13 +436,14 @@ class Lake:
         DELETE's table), Forbidden, and what ``lake.governance`` raises for a governance
         statement."""
         from icehouse.govern.statements import parse_statement
+        from icehouse.lake.audit import audited_query
 
         statement = parse_statement(text)
         if statement is not None:
             from icehouse.lake.governance_sql import run_statement
 
             return run_statement(self, statement)
-        return self._run(text, prune=prune, explain=False).table
+        return audited_query(self, text, lambda: self._run(text, prune=prune, explain=False)).table
 
     @governed("query.run")
     def explain(self, text: str, *, prune: bool = True) -> QueryResult:
@@ -434,9 +456,10 @@ class Lake:
         Raises: QueryError (also for a governance statement: it reads no table),
         EqualityDeletesUnsupported."""
         from icehouse.govern.statements import parse_statement
+        from icehouse.lake.audit import audited_query
 
         parse_statement(text, explain=True)  # refuses GRANT..., passes anything else
-        return self._run(text, prune=prune, explain=True)
+        return audited_query(self, text, lambda: self._run(text, prune=prune, explain=True))
 
     def _run(self, text: str, *, prune: bool, explain: bool) -> QueryResult:
         """An administrator's statement runs on the lake's own connection; a governed

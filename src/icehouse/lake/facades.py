@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
 from icehouse.errors import (
+    IcehouseError,
     InvalidInput,
     LandingNotFound,
     NoSuchSource,
@@ -533,9 +534,11 @@ class LakeMaintenance:
         """The autopilot: plan each table's maintenance from its statistics and policy
         (``icehouse.maintenance.*`` properties) and do it; ``follow`` repeats every
         ``interval`` until ``stop`` is set and returns the last round's report, riding
-        out outages of the state database and the object store (told to ``say``).
+        out outages of the state database and the object store (told to ``say``). Each
+        round (but a dry run) then exports the audit trail into ``icehouse_system.audit``.
 
-        Returns: the (last) round's report, per table what was done or skipped and why.
+        Returns: the (last) round's report, per table what was done or skipped and why,
+        and how many audit records were exported.
         Raises: NoSuchTable, InvalidDuration."""
         from icehouse.maintain.autopilot import Autopilot, AutopilotReport
         from icehouse.maintain.autopilot import follow as follow_rounds
@@ -543,8 +546,15 @@ class LakeMaintenance:
         lake = self._lake
         autopilot = Autopilot(self._service(), lake._catalog)
         names: Callable[[], list[str]] = (lambda: tables) if tables else lake.tables.list
+
+        def round_() -> AutopilotReport:
+            report = autopilot.run_once(names(), dry_run=dry_run)
+            if not dry_run:
+                self._export_audit(report)
+            return report
+
         if not follow:
-            return autopilot.run_once(names(), dry_run=dry_run)
+            return round_()
         last = AutopilotReport()
 
         def record(report: AutopilotReport) -> None:
@@ -557,14 +567,23 @@ class LakeMaintenance:
             parse_duration(interval) if isinstance(interval, str) else interval
         ).total_seconds()
         follow_rounds(
-            autopilot,
-            names,
+            round_,
             interval=seconds,
             stop=stop or threading.Event(),
             on_round=record,
             **({"say": say} if say else {}),
         )
         return last
+
+    def _export_audit(self, report: AutopilotReport) -> None:
+        """Export the audit trail after a round; a failure (another exporter busy with
+        it) is the round's to report, not to end it: the records wait for the next."""
+        from icehouse.maintain.audit_export import AUDIT_TABLE
+
+        try:
+            report.audit_exported = self._lake.audit.export().records
+        except IcehouseError as exc:
+            report.skipped[AUDIT_TABLE] = exc.message
 
     @governed("table.unlock", on="table")
     def unlock(self, table: str) -> LeaseInfo | None:

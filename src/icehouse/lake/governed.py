@@ -3,6 +3,12 @@ asks ``govern.authz.authorize`` for the lake's principal before the method runs.
 
 A method without it is found by the test that walks every public method of ``Lake``
 and of its groups, so a new method cannot forget the check.
+
+Every decision is also recorded in the audit trail (``govern/audit.py``): a denial
+always, before the refusal is raised; an allowance only for the outermost governed call
+(the one the caller made: the methods it calls on the way are part of it, and recording
+them would multiply a request's records without saying more). Outside a server request,
+the outermost call writes the trail when it returns or raises.
 """
 
 from __future__ import annotations
@@ -10,8 +16,11 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
+from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
+from icehouse.errors import Forbidden
+from icehouse.govern.audit import AuditTrail, current_trail, trail_scope
 from icehouse.govern.authz import Principal, Resource, authorize
 from icehouse.lake.authz_scope import LakeScope
 
@@ -20,6 +29,9 @@ R = TypeVar("R")
 
 ACTION_ATTRIBUTE = "__icehouse_action__"
 """Set on every governed method, naming its action (read by the enumeration test)."""
+
+_DEPTH: ContextVar[int] = ContextVar("icehouse_governed_depth", default=0)
+"""How many governed calls this context is inside of (0: none)."""
 
 
 def governed(
@@ -38,20 +50,53 @@ def governed(
 
         @functools.wraps(method)
         def checked(*args: P.args, **kwargs: P.kwargs) -> R:
-            owner: Any = args[0]
-            lake = getattr(owner, "_lake", owner)
-            principal: Principal = lake.principal
+            lake: Any = getattr(args[0], "_lake", args[0])
             name = ""
             if names:
                 given = signature.bind(*args, **kwargs).arguments
                 name = ".".join(_name(given.get(n)) for n in names if given.get(n) is not None)
-            authorize(principal, action, Resource(kind, name), LakeScope(lake))
-            return method(*args, **kwargs)
+            resource = Resource(kind, name)
+            trail = current_trail()
+            if trail is not None:
+                return _decided(trail, lake, action, resource, method, args, kwargs)
+            trail = AuditTrail()
+            with trail_scope(trail):
+                try:
+                    return _decided(trail, lake, action, resource, method, args, kwargs)
+                finally:
+                    if trail.pending:
+                        lake._write_audit(trail)
 
         setattr(checked, ACTION_ATTRIBUTE, action)
         return checked
 
     return decorate
+
+
+def _decided(
+    trail: AuditTrail,
+    lake: Any,
+    action: str,
+    resource: Resource,
+    method: Callable[..., R],
+    args: Any,
+    kwargs: Any,
+) -> R:
+    """Authorise, record the decision, and run ``method`` one level deeper."""
+    depth = _DEPTH.get()
+    principal: Principal = lake.principal
+    try:
+        authorize(principal, action, resource, LakeScope(lake))
+    except Forbidden as exc:
+        trail.decision(principal, action, resource, denied=exc.message)
+        raise
+    if depth == 0:
+        trail.decision(principal, action, resource, denied=None)
+    token = _DEPTH.set(depth + 1)
+    try:
+        return method(*args, **kwargs)
+    finally:
+        _DEPTH.reset(token)
 
 
 def _name(value: Any) -> str:

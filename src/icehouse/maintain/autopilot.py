@@ -56,12 +56,15 @@ class AutopilotReport:
     done: list[dict[str, Any]] = field(default_factory=list)
     skipped: dict[str, str] = field(default_factory=dict)
     """Table → why it was left alone this round (disabled, busy, failed)."""
+    audit_exported: int = 0
+    """Audit records exported into ``icehouse_system.audit`` after the round."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "planned": [asdict(p) for p in self.planned],
             "done": self.done,
             "skipped": self.skipped,
+            "audit_exported": self.audit_exported,
         }
 
 
@@ -229,8 +232,7 @@ class Autopilot:
 
 
 def follow(
-    autopilot: Autopilot,
-    tables: Callable[[], list[str]],
+    run_round: Callable[[], AutopilotReport],
     *,
     interval: float,
     stop: threading.Event,
@@ -243,7 +245,7 @@ def follow(
     over after a backoff (its leases are this process's, so it takes them again)."""
 
     def round_(working: Callable[[], None]) -> None:
-        on_round(autopilot.run_once(tables()))
+        on_round(run_round())
 
     while not stop.is_set():
         resilience.keep_running(round_, stop=stop, say=say)

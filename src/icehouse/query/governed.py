@@ -295,8 +295,8 @@ class _GovernedQuery:
         ]
         results: dict[str, pa.Table] = {}
         reached = views_in(self.catalog, " ".join(views), names_in) if views else {}
-        for view, view_sql in reached.items():  # innermost first
-            results[view] = self.view(view, view_sql, results)
+        for view, sql_of_view in reached.items():  # innermost first
+            results[view] = self.view(view, sql_of_view, results)
         for name in named:
             if name in views:
                 self.register(name, results[name])

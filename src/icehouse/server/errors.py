@@ -30,6 +30,11 @@ def error_response(status: int, error_type: str, message: str) -> JSONResponse:
 
 def _icehouse_error(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, IcehouseError)  # registered for IcehouseError only
+    return icehouse_error_response(exc)
+
+
+def icehouse_error_response(exc: IcehouseError) -> JSONResponse:
+    """The answer for ``exc``: its status, Iceberg error type and message."""
     response = error_response(exc.status, exc.error_type, exc.message)
     if isinstance(exc, NotAuthenticated):  # RFC 6750: say which scheme to use
         response.headers["WWW-Authenticate"] = 'Bearer realm="icehouse"'

@@ -25,14 +25,20 @@ PREFIX_VARIABLE = "ICEHOUSE_SERVE_PREFIX"
 """The catalog prefix ``/v1/config`` hands out (default ``icehouse``)."""
 ANONYMOUS_VARIABLE = "ICEHOUSE_SERVE_ANONYMOUS"
 """``1`` lets a request without a token act as the lake's owner (``--allow-anonymous``)."""
+AUDIT_EXPORT_VARIABLE = "ICEHOUSE_SERVE_AUDIT_EXPORT_EVERY"
+"""Seconds between exports of the audit trail (``--audit-export-every``); unset: never.
+Every worker exports; the export's lease lets one at a time work."""
 
 
-def serve_environment(home: str, *, prefix: str, allow_anonymous: bool) -> dict[str, str]:
+def serve_environment(
+    home: str, *, prefix: str, allow_anonymous: bool, audit_export_every: float
+) -> dict[str, str]:
     """What ``app()`` reads, for ``serve`` to set before it starts uvicorn."""
     return {
         HOME_VARIABLE: home,
         PREFIX_VARIABLE: prefix,
         ANONYMOUS_VARIABLE: "1" if allow_anonymous else "0",
+        AUDIT_EXPORT_VARIABLE: repr(audit_export_every),
     }
 
 
@@ -47,5 +53,6 @@ def app(environ: Mapping[str, str] = os.environ) -> FastAPI:
         lake,
         prefix=environ.get(PREFIX_VARIABLE, PREFIX),
         allow_anonymous=environ.get(ANONYMOUS_VARIABLE) == "1",
+        audit_export_every=float(every) if (every := environ.get(AUDIT_EXPORT_VARIABLE)) else None,
         close_lake=True,
     )

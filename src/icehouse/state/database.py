@@ -109,6 +109,12 @@ def _start_policy_version(conn: Connection) -> None:
         conn.execute(models.policy_version.insert().values(id=1, version=0))
 
 
+def _v9_audit(conn: Connection) -> None:
+    """The audit trail's records awaiting export (a new table only, created if missing,
+    so that this step stands on its own whatever steps come before it)."""
+    models.audit_events.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -117,6 +123,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     6: _v6_principals,
     7: _v7_rest_requests,
     8: _v8_governance,
+    9: _v9_audit,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a

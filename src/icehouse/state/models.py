@@ -355,3 +355,32 @@ policy_version = Table(
     Column("id", Integer, primary_key=True),
     Column("version", BigInteger, nullable=False),
 )
+
+# v9: the audit trail: every authorisation decision (``kind`` ``decision``) and every
+# query (``kind`` ``query``: ``statement``, ``tables`` read as a JSON list, ``rows``
+# returned, ``seconds`` taken). A request's records are written together, in one
+# transaction, before its answer leaves; they stay here only until they are exported
+# into the Iceberg table ``icehouse_system.audit`` (whose snapshots name the highest id
+# exported), so ``id`` only grows. ``filters`` is a JSON list naming the data filters a
+# read went through.
+audit_events = Table(
+    "audit_events",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("at", Float, nullable=False),
+    Column("request_id", String(64), nullable=False),
+    Column("kind", String(20), nullable=False),
+    Column("principal", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("resource", Text, nullable=False),
+    Column("allowed", Integer, nullable=False),
+    Column("reason", Text),
+    Column("filters", Text),
+    Column("statement", Text),
+    Column("tables", Text),
+    Column("rows", BigInteger),
+    Column("seconds", Float),
+    # SQLite would otherwise hand out the ids of deleted rows again, once the export
+    # emptied the table: the export would take the new records for exported ones.
+    sqlite_autoincrement=True,
+)

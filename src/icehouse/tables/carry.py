@@ -39,7 +39,11 @@ WATERMARKS_KEY = "icehouse.watermarks"
 EVENT_HIGH_WATER_KEY = "icehouse.event-high-water"
 """JSON ``{source: newest event time committed, UNIX µs}``: rows of a source older than
 its mark (minus the source's ``late_after``) are late."""
-SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY, EVENT_HIGH_WATER_KEY)
+AUDIT_EXPORTED_KEY = "icehouse.audit-exported-through"
+"""On ``icehouse_system.audit``: the highest audit record id the table holds. Carried
+forward like the ingestion keys (the highest one seen), so that a compaction of the
+audit table cannot make the next export take records again."""
+SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY, EVENT_HIGH_WATER_KEY, AUDIT_EXPORTED_KEY)
 
 _ICEHOUSE_WRITER: ContextVar[bool] = ContextVar("icehouse_writer", default=False)
 """True while one of icehouse's own writers commits in this thread (or task)."""
@@ -133,11 +137,16 @@ def _earlier_summaries(snapshot: Snapshot, metadata: TableMetadata | None) -> li
 
 def merged_keys(summaries: Iterable[Summary]) -> dict[str, str]:
     """The ingestion keys of ``summaries`` merged: the highest watermark per writer, the
-    newest event time per source, and the last batch id named."""
+    newest event time per source, the last batch id named, and the highest audit record
+    exported."""
     watermarks: dict[str, int] = {}
     high_water: dict[str, int] = {}
     batch_id: str | None = None
+    exported: int | None = None
     for summary in summaries:
+        through = summary.get(AUDIT_EXPORTED_KEY) or ""
+        if through.isdigit():
+            exported = max(exported or 0, int(through))
         for writer, seq in parse_marks(summary.get(WATERMARKS_KEY)).items():
             watermarks[writer] = max(watermarks.get(writer, seq), seq)
         for source, newest in parse_marks(summary.get(EVENT_HIGH_WATER_KEY)).items():
@@ -148,4 +157,6 @@ def merged_keys(summaries: Iterable[Summary]) -> dict[str, str]:
         merged[EVENT_HIGH_WATER_KEY] = compact_json(high_water)
     if batch_id:
         merged[BATCH_KEY] = batch_id
+    if exported is not None:
+        merged[AUDIT_EXPORTED_KEY] = str(exported)
     return merged
