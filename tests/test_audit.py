@@ -22,7 +22,7 @@ from icehouse.state.audit import AuditRow, rows_after
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
 from tests.test_cli import as_json, ok, run
-from tests.test_server_auth import namespaces, token_of
+from tests.test_server_auth import token_of
 from tests.test_server_metrics import COMMIT_REPORT
 
 home = fixtures_lake.home
@@ -111,7 +111,7 @@ def test_a_failed_query_is_recorded_with_its_error(lake: Lake) -> None:
 def test_exported_rows_equal_the_recorded_ones_and_leave_the_state_database(lake: Lake) -> None:
     lake.tables.create("logs.hits", schema={"id": "long"})
     with pytest.raises(Forbidden):
-        lake.as_principal(BOB).sql("SELECT * FROM logs.hits")
+        lake.as_principal(BOB).tables.get("logs.hits")  # bob holds no grant on it
     lake.sql("SELECT * FROM logs.hits")
     recorded = pending(lake)
 
@@ -159,18 +159,28 @@ def secured(home: Path) -> Iterator[Served]:
         yield running
 
 
+def create_namespace(served: Served, token: str, name: str) -> requests.Response:
+    """A request an administrator may make and a principal without grants may not."""
+    return requests.post(
+        served.url("/v1/icehouse/namespaces"),
+        json={"namespace": [name]},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=30,
+    )
+
+
 def test_a_server_request_records_its_decision_before_answering(secured: Served) -> None:
     lake = secured.lake
     ana = lake.principals.create("ana", admin=True)
     bob = lake.principals.create("bob")
     before = len(pending(lake))
 
-    allowed = namespaces(secured, token_of(secured, ana))
-    denied = namespaces(secured, token_of(secured, bob))
+    allowed = create_namespace(secured, token_of(secured, ana), "ana_ns")
+    denied = create_namespace(secured, token_of(secured, bob), "bob_ns")
 
     assert (allowed.status_code, denied.status_code) == (200, 403)
     made = [(r.principal, r.action, r.allowed) for r in pending(lake)[before:]]
-    assert made[0] == ("ana", "namespace.list", True)
+    assert made[0] == ("ana", "namespace.create", True)
     assert [(principal, allowed) for principal, _, allowed in made[1:]] == [("bob", False)]
     request_ids = {r.request_id for r in pending(lake)[before:]}
     assert len(request_ids) == 2  # one per request
@@ -188,7 +198,7 @@ def test_the_records_of_one_request_are_written_together_under_its_request_id(
     assert answer.status_code == 204
     made = pending(lake)[before:]
     assert [(r.action, r.resource) for r in made] == [
-        ("table.describe", "table shop.orders"),
+        ("namespace.describe", "namespace shop"),
         ("table.report_metrics", "table shop.orders"),
     ]
     assert made[0].request_id == made[1].request_id
@@ -235,7 +245,7 @@ def test_decisions_and_queries_are_recorded_and_exported_on_postgresql(
     with Lake.open(tmp_path / "lake") as lake:
         lake.tables.create("logs.hits", schema={"id": "long"})
         with pytest.raises(Forbidden):
-            lake.as_principal(BOB).tables.list()
+            lake.as_principal(BOB).tables.get("logs.hits")
         lake.sql("SELECT count(*) FROM logs.hits")
         recorded = pending(lake)
 
@@ -327,3 +337,29 @@ def test_serve_refuses_an_audit_export_interval_that_is_not_a_duration(tmp_path:
 
     assert result.exit_code == 2
     assert "--audit-export-every" in result.stderr
+
+
+def test_a_governed_read_records_each_tables_decision_with_the_filters_it_went_through(
+    lake: Lake,
+) -> None:
+    lake.tables.create("logs.hits", schema={"id": "long", "region": "string"})
+    lake.tables.create("logs.secret", schema={"id": "long"})
+    lake.principals.create("bob")
+    lake.sql("CREATE DATA FILTER eu ON logs.hits WHERE region = 'eu'")
+    lake.sql("GRANT SELECT ON DATA FILTER eu TO PRINCIPAL bob")
+    bob = lake.as_principal(BOB)
+    before = len(pending(lake))
+
+    bob.sql("SELECT * FROM logs.hits")
+    with pytest.raises(QueryError, match="not found or not permitted"):
+        bob.sql("SELECT * FROM logs.secret")
+
+    reads = [
+        (r.resource, r.allowed, r.filters)
+        for r in pending(lake)[before:]
+        if r.action == "table.select"
+    ]
+    assert reads == [
+        ("table logs.hits", True, ("data filter eu",)),
+        ("table logs.secret", False, ()),
+    ]

@@ -66,9 +66,13 @@ def token(url: str, client_id: str, secret: str) -> str:
     return value
 
 
-def list_namespaces(url: str, bearer: str) -> int:
-    answer = requests.get(
-        f"{url}/v1/icehouse/namespaces", headers={"Authorization": f"Bearer {bearer}"}, timeout=30
+def create_namespace(url: str, bearer: str, name: str) -> int:
+    """A request an administrator may make and a principal without grants may not."""
+    answer = requests.post(
+        f"{url}/v1/icehouse/namespaces",
+        json={"namespace": [name]},
+        headers={"Authorization": f"Bearer {bearer}"},
+        timeout=30,
     )
     return answer.status_code
 
@@ -94,8 +98,8 @@ def test_every_decision_is_exported_exactly_once_across_sigkills(tmp_path: Path)
     # 1. Requests, then SIGKILL before any export: their decisions are already recorded.
     server, url = serve(home, log, "--audit-export-every", "1h")
     statuses = [
-        list_namespaces(url, token(url, ana.client_id, ana.client_secret)),
-        list_namespaces(url, token(url, bob.client_id, bob.client_secret)),
+        create_namespace(url, token(url, ana.client_id, ana.client_secret), "ana_ns"),
+        create_namespace(url, token(url, bob.client_id, bob.client_secret), "bob_ns"),
     ]
     kill(server)
     assert statuses == [200, 403]
@@ -110,7 +114,7 @@ def test_every_decision_is_exported_exactly_once_across_sigkills(tmp_path: Path)
 
     # 3. The next one serves a request, exports, and is killed.
     server, url = serve(home, log, "--audit-export-every", "0.1s")
-    assert list_namespaces(url, token(url, ana.client_id, ana.client_secret)) == 200
+    assert create_namespace(url, token(url, ana.client_id, ana.client_secret), "later") == 200
     deadline = time.monotonic() + WAIT_S
     while pending(home):  # its export thread takes them
         assert time.monotonic() < deadline, log.read_text()
@@ -123,8 +127,8 @@ def test_every_decision_is_exported_exactly_once_across_sigkills(tmp_path: Path)
     assert rows[: len(recorded)] == [
         (r.id, r.principal, r.action, r.resource, r.allowed) for r in recorded
     ]
-    ana_lists = [row for row in rows if row[1:3] == ("ana", "namespace.list")]
-    assert len(ana_lists) == 2  # one per request: none lost, none doubled
+    ana_creates = [row for row in rows if row[1:3] == ("ana", "namespace.create")]
+    assert len(ana_creates) == 2  # one per request: none lost, none doubled
 
 
 def test_maintain_run_exports_and_a_kill_between_commit_and_delete_doubles_nothing(

@@ -46,10 +46,17 @@ class AuditTrail:
         return bool(self._rows)
 
     def decision(
-        self, principal: Principal, action: str, resource: Resource, *, denied: str | None
+        self,
+        principal: Principal,
+        action: str,
+        resource: Resource,
+        *,
+        denied: str | None,
+        filters: Sequence[str] = (),
     ) -> None:
         """Record that ``principal`` was allowed ``action`` on ``resource`` (``denied``
-        None) or refused it, ``denied`` saying why."""
+        None) or refused it, ``denied`` saying why; ``filters``: what an allowed read
+        went through (data filters, column grants)."""
         if denied is None and action in QUIET_ACTIONS:
             return
         self._rows.append(
@@ -62,6 +69,7 @@ class AuditTrail:
                 resource=str(resource),
                 allowed=denied is None,
                 reason=denied if denied is not None else _allowed_because(principal),
+                filters=tuple(filters),
             )
         )
 

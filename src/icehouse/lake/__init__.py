@@ -37,7 +37,7 @@ from sqlalchemy import Engine
 from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
 from icehouse.govern.authz import OWNER, Principal
 from icehouse.govern.store import PolicyCache
-from icehouse.ingest.faults import Faults, no_faults
+from icehouse.ingest.faults import Faults, faults_from_env, no_faults
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.lake.governed import governed
@@ -486,7 +486,25 @@ class Lake:
             delete=self.delete,
             prune=prune,
             explain=explain,
+            on_read=self._audit_read,
         )
+
+    def _audit_read(self, name: str, access: TableAccess | None) -> None:
+        """A governed read of ``name`` in the audit trail: refused, or allowed with the
+        cell sets (data filters, column grants) it went through."""
+        from icehouse.govern.audit import current_trail
+        from icehouse.govern.authz import Resource
+
+        trail = current_trail()
+        if trail is None:
+            return
+        resource = Resource("table", name)
+        if access is None:
+            refused = f"table {name} not found or not permitted"
+            trail.decision(self.principal, "table.select", resource, denied=refused)
+            return
+        filters = () if access.unrestricted else [c.source for c in access.cell_sets]
+        trail.decision(self.principal, "table.select", resource, denied=None, filters=filters)
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
         """``table_access`` for the query engine, which asks it of every table it
@@ -570,3 +588,6 @@ class Lake:
 
         load = functools.partial(load_table, self._catalog, table)
         return delete_rows(load, where_expression(where, table, load().schema()))
+
+
+__all__ = ["GROUPS", "InitResult", "Lake", "faults_from_env"]

@@ -77,6 +77,10 @@ from icehouse.tables.catalog_views import view_sql
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_filters import expression_sql
 
+ReadDecided = Callable[[str, "TableAccess | None"], None]
+"""Told, for each table or view a statement names and that exists, the access the
+principal read it with (None: refused): the audit trail's per-table decisions."""
+
 
 class AccessPolicy(Protocol):
     """What a principal may read of a table (``Lake.table_access``)."""
@@ -134,9 +138,11 @@ class _GovernedQuery:
         sql: str,
         prune: bool,
         explain: bool,
+        on_read: ReadDecided | None = None,
     ) -> None:
         self.catalog = catalog
         self.access = access
+        self.on_read = on_read
         self.session = session
         self.original = sql
         self.prune = prune
@@ -299,12 +305,19 @@ class _GovernedQuery:
             results[view] = self.view(view, sql_of_view, results)
         for name in named:
             if name in views:
+                self._decided(name, self.access(name))
                 self.register(name, results[name])
                 continue
             table = find_table(self.catalog, name)
             access = self.readable_access(name, table)
+            if table is not None:
+                self._decided(name, access)
             if table is not None and access is not None:
                 self.register(name, self.table(name, table, access, pushdown=sql))
+
+    def _decided(self, name: str, access: TableAccess | None) -> None:
+        if self.on_read is not None:
+            self.on_read(name, access)
 
 
 def run_governed_sql(
@@ -316,9 +329,11 @@ def run_governed_sql(
     delete: Callable[[str, str], int],
     prune: bool = True,
     explain: bool = False,
+    on_read: ReadDecided | None = None,
 ) -> QueryResult:
     """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
-    goes to ``delete(table, where)``, which checks the DELETE privilege.
+    goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
+    told what each table the statement names was read with.
 
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
@@ -327,7 +342,9 @@ def run_governed_sql(
     if statement is not None:
         return _delete(catalog, statement, access, delete, sql)
     check_read_only(sql)
-    query = _GovernedQuery(catalog, access, session, sql=sql, prune=prune, explain=explain)
+    query = _GovernedQuery(
+        catalog, access, session, sql=sql, prune=prune, explain=explain, on_read=on_read
+    )
     started = time.perf_counter()
     try:
         rewritten = query.time_travel(sql)

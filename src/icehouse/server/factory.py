@@ -16,7 +16,7 @@ from collections.abc import Mapping
 
 from fastapi import FastAPI
 
-from icehouse.lake import Lake
+from icehouse.lake import Lake, faults_from_env
 from icehouse.server.app import PREFIX, create_app
 
 HOME_VARIABLE = "ICEHOUSE_HOME"
@@ -48,7 +48,7 @@ def app(environ: Mapping[str, str] = os.environ) -> FastAPI:
 
     Raises: HomeNotFound, InvalidConfig, StateError, StateDatabaseUnavailable (as
     ``Lake.open``; ``serve`` opened the same home first, so these mean it changed since)."""
-    lake = Lake.open(environ.get(HOME_VARIABLE))
+    lake = Lake.open(environ.get(HOME_VARIABLE), faults=faults_from_env(environ))
     return create_app(
         lake,
         prefix=environ.get(PREFIX_VARIABLE, PREFIX),
