@@ -246,20 +246,28 @@ class _GovernedQuery:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
         of its own; ``results`` holds the views it may read (computed before it).
 
-        Raises: QueryError (SQL the view's sandbox cannot run)."""
+        Raises: QueryError (SQL the view's sandbox cannot run; a table or view it reads
+        that its definer may not, told as the view not found or not permitted, which
+        names nothing behind it)."""
         scratch = open_sandbox()
         try:
             defined = Defined()
-            for inner in names_in(view_sql):
+            refused = QueryError(not_permitted(name, set()), sql=self.original)
+            for inner in names_in(view_sql):  # the definer's lost grants show as the view's
                 if inner in results:
-                    if not self.access(inner, as_definer=name).denied:
-                        register_rows(defined, scratch, inner, results[inner])
+                    if self.access(inner, as_definer=name).denied:
+                        raise refused
+                    register_rows(defined, scratch, inner, results[inner])
                     continue
                 table = find_table(self.catalog, inner)
+                if table is None:
+                    continue  # an alias's column, or a name the view's SQL gets wrong
                 access = self.readable_access(inner, table, as_definer=name)
-                if table is not None and access is not None:
-                    rows = self.table(inner, table, access, pushdown=None)
-                    register_rows(defined, scratch, inner, rows)
+                if access is None:
+                    raise refused
+                register_rows(
+                    defined, scratch, inner, self.table(inner, table, access, pushdown=None)
+                )
             try:
                 return scratch.execute(f"SELECT * FROM ({view_sql})").to_arrow_table()
             except duckdb.Error as exc:
