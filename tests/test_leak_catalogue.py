@@ -16,6 +16,7 @@ does not allow.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,7 +217,14 @@ def _fill(template: str, c: Catalogue, case: Situation) -> str:
     )
 
 
-CLI_ESCAPES = {
+EVERY_ESCAPE_BY_DEFAULT = ("local", "api-json")
+"""The paths that try every escape by default. The others carry the same statements to
+the same engine, so by default they try ``TRANSPORT_ESCAPES`` (one of each kind of
+answer: rows, a refusal before reading, DuckDB's refusal, a listing, time travel, a
+DELETE), and the rest of the matrix is marked slow: ``icehouse sql --server`` alone
+trades its credential for a token on every invocation."""
+
+TRANSPORT_ESCAPES = {
     "the table",
     "a hidden column by name",
     "the other name",
@@ -227,16 +235,13 @@ CLI_ESCAPES = {
     "time travel to the first snapshot",
     "DELETE",
 }
-"""What ``icehouse sql --server`` tries by default: each invocation trades a credential
-for a token (a secret's hash on the server), so the rest of its escapes are marked slow
-(the same requests as the client's, printed)."""
 
 
 def _cases() -> Iterator[Any]:
     for path in PATHS:
         for situation in SITUATIONS:
             for escape in ESCAPES:
-                slow = path == "cli" and escape not in CLI_ESCAPES
+                slow = path not in EVERY_ESCAPE_BY_DEFAULT and escape not in TRANSPORT_ESCAPES
                 marks = [pytest.mark.slow] if slow else []
                 yield pytest.param(path, situation, escape, marks=marks)
 
@@ -277,3 +282,98 @@ def test_the_allowed_part_stays_readable(catalogue: Catalogue, path: str, situat
         assert f"table {case.table} not found or not permitted" in answer.shown, where
     else:
         assert answer.rows == case.allowed, f"{where} {answer.shown[:300]}"
+
+
+def _named(row: dict[str, Any], *keys: str) -> str:
+    return ".".join(str(row[k]) for k in keys)
+
+
+def _columns_by_table(rows: list[dict[str, Any]], *keys: str) -> dict[str, set[str] | None]:
+    found: dict[str, set[str] | None] = {}
+    for row in rows:
+        columns = found.setdefault(_named(row, *keys), set())
+        assert columns is not None
+        columns.add(row["column_name"])
+    return found
+
+
+LISTINGS: dict[str, tuple[str, Callable[[list[dict[str, Any]]], dict[str, set[str] | None]]]] = {
+    "SHOW TABLES": ("SHOW TABLES", lambda rows: {r["name"]: None for r in rows}),
+    "SHOW ALL TABLES": (
+        "SHOW ALL TABLES",
+        lambda rows: {
+            _named(r, "schema", "name"): set(r["column_names"])
+            for r in rows
+            if r["database"] != "temp"
+        },
+    ),
+    "information_schema.tables": (
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog <> 'temp'",
+        lambda rows: {_named(r, "table_schema", "table_name"): None for r in rows},
+    ),
+    "information_schema.columns": (
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog <> 'temp'",
+        lambda rows: _columns_by_table(rows, "table_schema", "table_name"),
+    ),
+    "duckdb_tables() and duckdb_views()": (
+        "SELECT schema_name, table_name AS name FROM duckdb_tables() "
+        "WHERE database_name <> 'temp' UNION ALL SELECT schema_name, view_name "
+        "FROM duckdb_views() WHERE NOT internal AND database_name <> 'temp'",
+        lambda rows: {_named(r, "schema_name", "name"): None for r in rows},
+    ),
+    "duckdb_columns()": (
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+        "WHERE NOT internal AND database_name <> 'temp'",
+        lambda rows: _columns_by_table(rows, "schema_name", "table_name"),
+    ),
+}
+"""How a principal lists tables, and each answer as table -> its columns (None: the
+listing names no column). The sandbox's own aliases of what it registered (the temporary
+``__icehouse_ns_t`` relations, in catalog ``temp``) are left out: they hold only what
+the principal may read under its own name."""
+
+
+def _listing_cases() -> Iterator[Any]:
+    """Every listing on every path; the catalogue is the engine's, the same on each
+    path, so only the local one and the API's JSON run by default."""
+    for path in PATHS:
+        for situation in SITUATIONS:
+            for listing in LISTINGS:
+                marks = [] if path in EVERY_ESCAPE_BY_DEFAULT else [pytest.mark.slow]
+                yield pytest.param(path, situation, listing, marks=marks)
+
+
+@pytest.mark.parametrize(("path", "situation", "listing"), _listing_cases())
+def test_listings_show_every_table_the_principal_may_describe_and_nothing_else(
+    catalogue: Catalogue, path: str, situation: str, listing: str
+) -> None:
+    case = catalogue.situations[situation]
+    sql, read = LISTINGS[listing]
+    where = f"[{path} / {situation} / {listing}]"
+
+    answer = PATHS[path](catalogue, case, sql)
+
+    assert answer.rows is not None, f"{where} {answer.shown[:300]}"
+    listed = read(answer.rows)
+    assert set(listed) == set(case.listed), where
+    for name, columns in listed.items():
+        assert columns is None or columns == case.listed[name], f"{where} {name}"
+    assert not markers(answer.shown), where
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+@pytest.mark.parametrize("path", PATHS)
+def test_a_hint_names_only_what_the_principal_may_describe(
+    catalogue: Catalogue, path: str, situation: str
+) -> None:
+    case = catalogue.situations[situation]
+    namespace = case.table.split(".")[0]
+    typo = f"{namespace}.requestz"
+
+    answer = PATHS[path](catalogue, case, f"SELECT * FROM {typo}")
+
+    assert answer.rows is None, answer.shown
+    named = set(re.findall(r"\bs\d+\.\w+", answer.shown)) - {typo}
+    assert named <= set(case.listed), f"[{path} / {situation}] names {sorted(named)}"

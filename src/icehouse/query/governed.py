@@ -46,6 +46,7 @@ from icehouse.errors import FilterNotTranslatable, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
+from icehouse.query.listing import describable, lists_tables, show_tables
 from icehouse.query.masking import (
     access_description,
     access_expression,
@@ -292,6 +293,15 @@ class _GovernedQuery:
         register_rows(self.session.local.sandbox_defined, self.sandbox, name, rows)
         self.readable.add(name)
 
+    def list_describable(self, sql: str) -> None:
+        """When ``sql`` reads DuckDB's catalog, register an empty table of the visible
+        columns for every other table and view the principal may describe
+        (``listing.py``), so that the catalog lists those and nothing else."""
+        if lists_tables(sql):
+            defined = self.session.local.sandbox_defined
+            for name, empty in describable(self.catalog, self.access, set(self.readable)):
+                register_rows(defined, self.sandbox, name, empty)
+
     def attach(self, sql: str) -> None:
         """Register on the sandbox every table and view ``sql`` names that the principal
         may read. Only the views it may read are computed (with the views they read)."""
@@ -340,6 +350,8 @@ def run_governed_sql(
     try:
         rewritten = query.time_travel(sql)
         query.attach(rewritten)
+        query.list_describable(rewritten)
+        rewritten = show_tables(rewritten)
         started = time.perf_counter()
         try:
             table = query.sandbox.execute(rewritten).to_arrow_table()
