@@ -84,7 +84,9 @@ class AccessPolicy(Protocol):
 
     def __call__(self, name: str, *, as_definer: str | None = None) -> TableAccess:
         """``name``: ``namespace.table`` (or a view); ``as_definer``: the view on whose
-        behalf the table is read (its definer's rights, limited to what they could grant)."""
+        behalf the table is read (its definer's rights, limited to what they could grant).
+        An access with no ``table_uuid`` means the reader may not even describe it; one
+        with a UUID and no cell set, that it may describe it but read none of it."""
         ...
 
 
