@@ -4,6 +4,8 @@ definer does. Set up with real statements on real grants."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from icehouse.errors import QueryError
@@ -88,3 +90,22 @@ def test_an_administrators_view_shows_what_the_administrator_could_grant(lake: L
     assert _ids(eve, "SELECT id FROM web.all_view") == list(IDS)
     with pytest.raises(QueryError, match=r"web\.requests not found or not permitted"):
         eve.sql(f"SELECT * FROM {TABLE}")
+
+
+@pytest.mark.postgres
+def test_on_a_postgresql_state_database_a_view_runs_with_its_definers_rights(
+    tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    Lake.init(tmp_path / "lake")
+    with Lake.open(tmp_path / "lake") as on_postgres:
+        assert on_postgres.config.state_url == postgres_url
+        dana, eve = _setup(on_postgres)
+        dana.views.create_from_sql(("web",), "dana_view", VIEW_SQL)
+        dana.sql("GRANT SELECT ON VIEW web.dana_view TO PRINCIPAL eve")
+        assert _ids(eve, "SELECT id FROM web.dana_view") == EU
+
+        on_postgres.sql("REVOKE SELECT ON DATA FILTER eu FROM PRINCIPAL dana")
+
+        with pytest.raises(QueryError, match=r"web\.dana_view not found or not permitted"):
+            eve.sql("SELECT * FROM web.dana_view")
