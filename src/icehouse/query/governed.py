@@ -9,7 +9,10 @@ grant covers absent). The principal's statement then runs on the sandbox
 variables), where the masked copies are the only data registered, each as
 ``namespace.table``: reading the registered object by its own name gives the same
 masked copy, and a table the principal may not read is not there at all, so it is
-"not found or not permitted" in the same words as a table that does not exist.
+"not found or not permitted" in the same words as a table that does not exist. A
+statement that reads DuckDB's catalog (``SHOW TABLES``, ``information_schema``) also
+finds an empty table of the visible columns for every other table and view the
+principal may describe (``listing.py``), and nothing else.
 
 Only one read statement runs (SELECT, SHOW, DESCRIBE, SUMMARIZE, which DuckDB parses as
 SELECTs): ATTACH, COPY, INSTALL, LOAD, SET, PRAGMA, CALL, CREATE and the like are
