@@ -98,8 +98,10 @@ class Policy:
             return TableAccess("", ())
         key = str(table.metadata.table_uuid)
         if as_definer is not None:
-            return TableAccess(key, self.definers.get((as_definer, key), ()))
-        return TableAccess(key, self.tables.get(key, ()))
+            cells = self.definers.get((as_definer, key), ())
+        else:
+            cells = self.tables.get(key, ())
+        return TableAccess(key if cells else "", cells)  # no grant: not even described
 
 
 def governed(lake: Lake, policy: Policy, sql: str, *, explain: bool = False) -> QueryResult:

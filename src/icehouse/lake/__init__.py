@@ -507,49 +507,68 @@ class Lake:
         trail.decision(self.principal, "table.select", resource, denied=None, filters=filters)
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
-        """``table_access`` for the query engine, which asks it of every table it
+        """``table_access`` for the query engine, which asks it of every table and view it
         considers (those a statement names, and those an error's hint could suggest): a
         table the principal may not describe is one it cannot read, told apart from a
-        missing one by nothing, so that neither a refusal nor a hint names it."""
-        from icehouse.errors import Forbidden
+        missing one by nothing, so that neither a refusal nor a hint names it.
+
+        ``as_definer`` is the view on whose behalf ``name`` is read: the engine knows the
+        view, the policy wants the principal whose rights it runs with, its owner (an
+        administrator for a view made before owners were kept)."""
+        from icehouse.errors import Forbidden, NotFound
         from icehouse.govern.access import TableAccess
 
         try:
-            return self.table_access(name, as_definer=as_definer)
-        except Forbidden:
+            definer = None if as_definer is None else self._view_definer(as_definer)
+            return self.table_access(name, as_definer=definer)
+        except (Forbidden, NotFound):
             return TableAccess("", ())
+
+    def _view_definer(self, view: str) -> str:
+        """The principal view ``view`` runs as. Raises: NoSuchView."""
+        from icehouse.govern.store import view_owner
+        from icehouse.tables.identity import view_identity
+
+        *namespace, last = view.split(".")
+        uuid = view_identity(self._catalog, tuple(namespace), last).uuid
+        return view_owner(self._engine, uuid) or OWNER.name
 
     @governed("table.access", on="name")
     def table_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
-        """What this lake's principal may SELECT of table ``name``, cell set by cell set
-        (``govern/access.py``): what the query engine filters and masks the table with.
+        """What this lake's principal may SELECT of table or view ``name``, cell set by
+        cell set (``govern/access.py``): what the query engine filters and masks the
+        table with (of a view, only whether it may be read: its rows are its definer's).
 
-        Args: ``name``, ``namespace.table``; ``as_definer``, a view's owner: the access
-        that principal holds with grant option (a view runs with its definer's rights,
-        limited to what the definer could grant).
+        Args: ``name``, ``namespace.table`` or ``namespace.view``; ``as_definer``, a
+        view's owner: the access that principal holds with grant option (a view runs
+        with its definer's rights, limited to what the definer could grant).
         Returns: the access (``denied`` when none; ``unrestricted`` for an administrator
-        or the table's owner).
-        Raises: Forbidden (the principal, or the definer, may not describe the table,
-        or there is none: "not found or not permitted"), NoSuchTable (an administrator
-        asking)."""
+        or the owner).
+        Raises: Forbidden (the principal, or the definer, may not describe the table or
+        view, or there is none: "not found or not permitted"), NoSuchTable (an
+        administrator asking)."""
         from icehouse.govern.access import CellSet, TableAccess
         from icehouse.govern.authz import Resource, authorize
         from icehouse.govern.objects import SecurableKind
         from icehouse.govern.records import ObjectPath
         from icehouse.lake.authz_scope import LakeScope
         from icehouse.tables.catalog import split_name
-        from icehouse.tables.identity import table_identity
+        from icehouse.tables.catalog_views import view_representations
+        from icehouse.tables.identity import table_identity, view_identity
 
         reader = self.principal
         if as_definer is not None:
             reader = Principal(as_definer, admin=self._is_admin(as_definer))
+        is_view = view_representations(self._catalog, name) is not None
+        kind = SecurableKind.VIEW if is_view else SecurableKind.TABLE
         scope = LakeScope(self)
-        authorize(reader, "table.describe", Resource("table", name), scope)
+        authorize(reader, f"{kind.value}.describe", Resource(kind.value, name), scope)
         namespace, table = split_name(name)
-        found = scope.found.get(name) or table_identity(self._catalog, (namespace,), table)
+        identify = view_identity if is_view else table_identity
+        found = scope.found.get(name) or identify(self._catalog, (namespace,), table)
         if reader.admin:
-            return TableAccess(found.uuid, (CellSet(None, None, f"table {name}"),))
-        path = ObjectPath((namespace,), found.uuid, name, SecurableKind.TABLE)
+            return TableAccess(found.uuid, (CellSet(None, None, f"{kind.value} {name}"),))
+        path = ObjectPath((namespace,), found.uuid, name, kind)
         return scope.policy().table_access(
             reader.name, path, found.all_field_ids, as_definer=as_definer is not None
         )

@@ -9,7 +9,10 @@ grant covers absent). The principal's statement then runs on the sandbox
 variables), where the masked copies are the only data registered, each as
 ``namespace.table``: reading the registered object by its own name gives the same
 masked copy, and a table the principal may not read is not there at all, so it is
-"not found or not permitted" in the same words as a table that does not exist.
+"not found or not permitted" in the same words as a table that does not exist. A
+statement that reads DuckDB's catalog (``SHOW TABLES``, ``information_schema``) also
+finds an empty table of the visible columns for every other table and view the
+principal may describe (``listing.py``), and nothing else.
 
 Only one read statement runs (SELECT, SHOW, DESCRIBE, SUMMARIZE, which DuckDB parses as
 SELECTs): ATTACH, COPY, INSTALL, LOAD, SET, PRAGMA, CALL, CREATE and the like are
@@ -46,6 +49,7 @@ from icehouse.errors import FilterNotTranslatable, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
+from icehouse.query.listing import describable, lists_tables, show_tables
 from icehouse.query.masking import (
     access_description,
     access_expression,
@@ -87,7 +91,9 @@ class AccessPolicy(Protocol):
 
     def __call__(self, name: str, *, as_definer: str | None = None) -> TableAccess:
         """``name``: ``namespace.table`` (or a view); ``as_definer``: the view on whose
-        behalf the table is read (its definer's rights, limited to what they could grant)."""
+        behalf the table is read (its definer's rights, limited to what they could grant).
+        An access with no ``table_uuid`` means the reader may not even describe it; one
+        with a UUID and no cell set, that it may describe it but read none of it."""
         ...
 
 
@@ -252,20 +258,28 @@ class _GovernedQuery:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
         of its own; ``results`` holds the views it may read (computed before it).
 
-        Raises: QueryError (SQL the view's sandbox cannot run)."""
+        Raises: QueryError (SQL the view's sandbox cannot run; a table or view it reads
+        that its definer may not, told as the view not found or not permitted, which
+        names nothing behind it)."""
         scratch = open_sandbox()
         try:
             defined = Defined()
-            for inner in names_in(view_sql):
+            refused = QueryError(not_permitted(name, set()), sql=self.original)
+            for inner in names_in(view_sql):  # the definer's lost grants show as the view's
                 if inner in results:
-                    if not self.access(inner, as_definer=name).denied:
-                        register_rows(defined, scratch, inner, results[inner])
+                    if self.access(inner, as_definer=name).denied:
+                        raise refused
+                    register_rows(defined, scratch, inner, results[inner])
                     continue
                 table = find_table(self.catalog, inner)
+                if table is None:
+                    continue  # an alias's column, or a name the view's SQL gets wrong
                 access = self.readable_access(inner, table, as_definer=name)
-                if table is not None and access is not None:
-                    rows = self.table(inner, table, access, pushdown=None)
-                    register_rows(defined, scratch, inner, rows)
+                if access is None:
+                    raise refused
+                register_rows(
+                    defined, scratch, inner, self.table(inner, table, access, pushdown=None)
+                )
             try:
                 return scratch.execute(f"SELECT * FROM ({view_sql})").to_arrow_table()
             except duckdb.Error as exc:
@@ -289,6 +303,15 @@ class _GovernedQuery:
         """``rows`` as ``name`` on the sandbox, the only place the principal reads."""
         register_rows(self.session.local.sandbox_defined, self.sandbox, name, rows)
         self.readable.add(name)
+
+    def list_describable(self, sql: str) -> None:
+        """When ``sql`` reads DuckDB's catalog, register an empty table of the visible
+        columns for every other table and view the principal may describe
+        (``listing.py``), so that the catalog lists those and nothing else."""
+        if lists_tables(sql):
+            defined = self.session.local.sandbox_defined
+            for name, empty in describable(self.catalog, self.access, set(self.readable)):
+                register_rows(defined, self.sandbox, name, empty)
 
     def attach(self, sql: str) -> None:
         """Register on the sandbox every table and view ``sql`` names that the principal
@@ -349,6 +372,8 @@ def run_governed_sql(
     try:
         rewritten = query.time_travel(sql)
         query.attach(rewritten)
+        query.list_describable(rewritten)
+        rewritten = show_tables(rewritten)
         started = time.perf_counter()
         try:
             table = query.sandbox.execute(rewritten).to_arrow_table()

@@ -1,0 +1,97 @@
+"""What a governed principal's listing statements see: DuckDB's catalog on the sandbox.
+
+``SHOW TABLES``, ``information_schema``, ``duckdb_tables()`` and the like list what is
+registered on the connection, which is at first only what the statement named. So that
+they list every table and view the principal may describe, and nothing else, each such
+object the statement did not name is registered as an empty table of the columns the
+principal may see: the catalog then shows its name and visible columns, and no row.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+
+import pyarrow as pa
+from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.schema import Schema
+
+from icehouse.govern.access import TableAccess
+from icehouse.query.masking import visible_columns
+from icehouse.tables.catalog import find_table
+from icehouse.tables.catalog_views import list_views, load_view
+
+_LISTS = re.compile(
+    r"\b(information_schema|pg_catalog|duckdb_(tables|columns|views|constraints|indexes)"
+    r"|pg_(tables|views|class|attribute)|sqlite_master|show)\b",
+    re.IGNORECASE,
+)
+"""Words of a statement that reads DuckDB's catalog (``SHOW`` also covers ``SHOW
+TABLES``, ``SHOW ALL TABLES``, ``SHOW ns.t``)."""
+
+
+_SHOW_TABLES = re.compile(r"\s*show\s+tables\s*;?\s*", re.IGNORECASE)
+SHOW_TABLES = (
+    "SELECT table_schema || '.' || table_name AS name FROM information_schema.tables "
+    "WHERE table_catalog <> 'temp' ORDER BY name"
+)
+"""``SHOW TABLES`` as a governed principal runs it: DuckDB's lists the current schema's
+tables, where the lake has none (its tables are ``namespace.table``), so it lists the
+lake's instead, by their names."""
+
+
+def show_tables(sql: str) -> str:
+    """``sql``, or ``SHOW_TABLES`` when it is ``SHOW TABLES``."""
+    return SHOW_TABLES if _SHOW_TABLES.fullmatch(sql) else sql
+
+
+def lists_tables(sql: str) -> bool:
+    """Whether ``sql`` may read DuckDB's list of tables or columns (a false alarm only
+    costs the empty tables)."""
+    return _LISTS.search(sql) is not None
+
+
+def objects(catalog: SqlCatalog) -> Iterator[tuple[str, bool]]:
+    """Every table and view of the lake as ``(namespace.name, is_view)``."""
+    for namespace in catalog.list_namespaces():
+        for identifier in catalog.list_tables(namespace):
+            yield ".".join(identifier), False
+        for view in list_views(catalog, namespace):
+            yield ".".join((*namespace, view)), True
+
+
+def describable(
+    catalog: SqlCatalog, access: Callable[[str], TableAccess], skip: set[str]
+) -> Iterator[tuple[str, pa.Table]]:
+    """An empty table of the visible columns of each table and view not in ``skip``
+    that ``access`` shows the principal may describe (a table UUID, even with no cell:
+    DESCRIBE alone shows every column, as ``icehouse table show`` does)."""
+    for name, is_view in objects(catalog):
+        if name in skip:
+            continue
+        granted = access(name)
+        if not granted.table_uuid:
+            continue
+        schema = _view_schema(catalog, name) if is_view else _table_schema(catalog, name)
+        if schema is None:
+            continue
+        columns = [f.name for f in schema.fields]
+        if not granted.denied and not is_view:
+            columns = visible_columns(granted, schema)
+        if columns:
+            yield name, schema.as_arrow().empty_table().select(columns)
+
+
+def _table_schema(catalog: SqlCatalog, name: str) -> Schema | None:
+    table = find_table(catalog, name)
+    return None if table is None else table.schema()
+
+
+def _view_schema(catalog: SqlCatalog, name: str) -> Schema:
+    *namespace, view = name.split(".")
+    metadata = load_view(catalog, tuple(namespace), view).metadata
+    version = next(
+        v for v in metadata["versions"] if v["version-id"] == metadata["current-version-id"]
+    )
+    found = next(s for s in metadata["schemas"] if s["schema-id"] == version["schema-id"])
+    return Schema.model_validate(found)

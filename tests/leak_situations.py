@@ -1,0 +1,318 @@
+"""The leak catalogue's situations, set up with real statements on one real lake.
+
+Each situation has a namespace of its own (``s<k>``) holding ``requests`` (partitioned
+by region), a principal of its own, and rows of its own (ids ``100k+1`` to ``100k+12``),
+so that all of them live in one lake home behind one server, and a cell value of one
+situation (``note-307``) can never pass for an allowed cell of another. Every grant,
+filter, tag, role and revocation is an administrator's statement through ``lake.sql``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pyarrow as pa
+
+from icehouse.govern.authz import Principal
+from icehouse.lake import Lake
+from icehouse.lake.principals import Credentials
+from tests import fixtures_lake
+from tests.governed_fixtures import SCHEMA, markers, region_of, status_of
+from tests.test_query_deletes import append_rows
+
+COLUMNS = ("id", "region", "status", "note", "cost")
+
+
+@dataclass
+class Situation:
+    """What one principal must and must not see in one situation."""
+
+    principal: str
+    credentials: Credentials
+    table: str
+    """The name the principal queries."""
+    allowed: list[dict[str, Any]] | None
+    """``allowed_sql``'s rows as the principal must see them; None: the table is not
+    found or not permitted."""
+    cells: set[str]
+    """The cell values (``note-107``) the principal may see anywhere."""
+    real: str
+    """The table holding the data, as the administrator names it."""
+    first: int
+    """The table's first snapshot (time travel to before any change)."""
+    data_file: str
+    """A data file of the table (local path)."""
+    hidden_columns: tuple[str, ...] = ()
+    """Column names (current) that no result may show."""
+    others: tuple[str, ...] = ()
+    """Other names of the same data the principal may not read (the table behind a
+    view, a table's old name)."""
+    listed: dict[str, set[str]] = field(default_factory=dict)
+    """What the principal may DESCRIBE: table or view -> the columns it lists."""
+    allowed_sql: str = "SELECT * FROM {t} ORDER BY id"
+
+
+def batch(ids: Iterable[int]) -> pa.Table:
+    ids = list(ids)
+    return pa.table(
+        {
+            "id": pa.array(ids, pa.int64()),
+            "region": [region_of(i) for i in ids],
+            "status": pa.array([status_of(i) for i in ids], pa.int64()),
+            "note": [f"note-{i}" for i in ids],
+            "cost": [f"cost-{i}" for i in ids],
+        }
+    )
+
+
+def full_row(i: int, columns: tuple[str, ...] = COLUMNS, **shown: bool) -> dict[str, Any]:
+    values = {
+        "id": i,
+        "region": region_of(i),
+        "status": status_of(i),
+        "note": f"note-{i}",
+        "cost": f"cost-{i}",
+    }
+    return {c: values[c] if shown.get(c, True) else None for c in columns}
+
+
+def cells_of(rows: list[dict[str, Any]]) -> set[str]:
+    return markers(str(rows))
+
+
+class Builder:
+    """One situation being set up: its namespace, table, rows and principal."""
+
+    def __init__(self, lake: Lake, k: int, slug: str) -> None:
+        self.lake = lake
+        self.namespace = f"s{k}"
+        self.table = f"s{k}.requests"
+        self.ids = range(100 * k + 1, 100 * k + 13)
+        self.principal = slug
+        lake.namespaces.create((self.namespace,))
+        lake.tables.create(self.table, schema=SCHEMA, partition=["region"])
+        append_rows(lake, self.table, batch(self.ids))
+        iceberg = fixtures_lake.iceberg_table(lake, self.table)
+        self.first = iceberg.metadata.snapshots[0].snapshot_id
+        self.data_file = str(fixtures_lake.data_files(iceberg)[0]["file_path"])
+        self.credentials = lake.principals.create(slug)
+
+    def run(self, *statements: str) -> None:
+        """Run ``statements`` as the administrator (``{t}``: the table, ``{p}``: the
+        principal, ``{ns}``: the namespace, ``{r}``: a role of the situation's own)."""
+        for statement in statements:
+            self.lake.sql(
+                statement.format(
+                    t=self.table, p=self.principal, ns=self.namespace, r=f"{self.principal}_r"
+                )
+            )
+
+    def as_principal(self) -> Lake:
+        return self.lake.as_principal(Principal(self.principal, admin=False))
+
+    def rows(
+        self, keep: Callable[[int], bool] = lambda i: True, **shown: bool
+    ) -> list[dict[str, Any]]:
+        columns = tuple(c for c in COLUMNS if shown.get(c, True))
+        return [full_row(i, columns) for i in self.ids if keep(i)]
+
+    def situation(
+        self,
+        allowed: list[dict[str, Any]] | None,
+        *,
+        table: str | None = None,
+        also: Collection[str] = (),
+        **more: Any,
+    ) -> Situation:
+        """``also``: cells the principal may see besides those of ``allowed``."""
+        name = table or self.table
+        return Situation(
+            principal=self.principal,
+            credentials=self.credentials,
+            table=name,
+            allowed=allowed,
+            cells=cells_of(allowed or []) | set(also),
+            real=more.pop("real", self.table),
+            first=self.first,
+            data_file=self.data_file,
+            **more,
+        )
+
+
+def eu(i: int) -> bool:
+    return region_of(i) == "eu"
+
+
+SHOWN = ("id", "region", "status", "note")
+
+
+def no_grant(b: Builder) -> Situation:
+    return b.situation(None)
+
+
+def column_excluded(b: Builder) -> Situation:
+    b.run(
+        "CREATE ROLE {r}",
+        "GRANT ROLE {r} TO PRINCIPAL {p}",
+        "GRANT SELECT ON TABLE {t} (id, region, status, note) TO ROLE {r}",
+    )
+    return b.situation(b.rows(cost=False), hidden_columns=("cost",), listed={b.table: set(SHOWN)})
+
+
+def row_filter(b: Builder) -> Situation:
+    b.run(
+        "CREATE ROLE {r}",
+        "GRANT ROLE {r} TO PRINCIPAL {p}",
+        "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu'",
+        "GRANT SELECT ON DATA FILTER {p}_eu TO ROLE {r}",
+    )
+    return b.situation(b.rows(eu), listed={b.table: set(COLUMNS)})
+
+
+def two_filters(b: Builder) -> Situation:
+    """Filter A shows the EU rows' notes, filter B the 500s' costs: an EU row that is
+    not a 500 shows no cost, and a 500 outside the EU no note (nor region)."""
+    b.run(
+        "CREATE ROLE {r}",
+        "GRANT ROLE {r} TO PRINCIPAL {p}",
+        "CREATE DATA FILTER {p}_a ON {t} WHERE region = 'eu' COLUMNS (id, region, note)",
+        "CREATE DATA FILTER {p}_b ON {t} WHERE status = 500 COLUMNS (id, cost)",
+        "GRANT SELECT ON DATA FILTER {p}_a TO ROLE {r}",
+        "GRANT SELECT ON DATA FILTER {p}_b TO ROLE {r}",
+    )
+    columns = ("id", "region", "note", "cost")
+    allowed = [
+        full_row(i, columns, region=eu(i), note=eu(i), cost=status_of(i) == 500)
+        for i in b.ids
+        if eu(i) or status_of(i) == 500
+    ]
+    assert any(row["note"] and row["cost"] is None for row in allowed)
+    assert any(row["cost"] and row["note"] is None for row in allowed)
+    return b.situation(allowed, hidden_columns=("status",), listed={b.table: set(columns)})
+
+
+def grant_revoked(b: Builder) -> Situation:
+    b.run("GRANT SELECT ON TABLE {t} TO PRINCIPAL {p}")
+    assert b.as_principal().sql(f"SELECT count(*) AS n FROM {b.table}").to_pylist() == [{"n": 12}]
+    b.run("REVOKE SELECT ON TABLE {t} FROM PRINCIPAL {p}")
+    return b.situation(None)
+
+
+def tag_changed(b: Builder) -> Situation:
+    """Granted on the tag the table and its columns carry; then the cost column is
+    tagged otherwise: it is gone at once."""
+    b.run(
+        "CREATE TAG {p}_level VALUES ('public', 'secret')",
+        "ALTER TABLE {t} SET TAG {p}_level = 'public'",
+        "GRANT SELECT ON TAG {p}_level = 'public' TO PRINCIPAL {p}",
+    )
+    before = b.as_principal().sql(f"SELECT cost FROM {b.table}").column("cost").to_pylist()
+    assert len(before) == 12
+    b.run("ALTER TABLE {t} ALTER COLUMN cost SET TAG {p}_level = 'secret'")
+    return b.situation(b.rows(cost=False), hidden_columns=("cost",), listed={b.table: set(SHOWN)})
+
+
+def membership_removed(b: Builder) -> Situation:
+    b.run(
+        "CREATE ROLE {r}",
+        "GRANT ROLE {r} TO PRINCIPAL {p}",
+        "GRANT SELECT ON TABLE {t} TO ROLE {r}",
+    )
+    assert b.as_principal().sql(f"SELECT count(*) AS n FROM {b.table}").to_pylist() == [{"n": 12}]
+    b.run("REVOKE ROLE {r} FROM PRINCIPAL {p}")
+    return b.situation(None)
+
+
+def table_renamed(b: Builder) -> Situation:
+    b.run(
+        "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu'",
+        "GRANT SELECT ON DATA FILTER {p}_eu TO PRINCIPAL {p}",
+    )
+    renamed = f"{b.namespace}.renamed"
+    b.lake.tables.rename(b.table, renamed)
+    return b.situation(
+        b.rows(eu),
+        table=renamed,
+        real=renamed,
+        others=(b.table,),
+        listed={renamed: set(COLUMNS)},
+    )
+
+
+def column_renamed(b: Builder) -> Situation:
+    """The filter and its column list were made before another client renamed region
+    to area and cost to price: they follow the field ids."""
+    b.run(
+        "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu' EXCLUDING COLUMNS (cost)",
+        "GRANT SELECT ON DATA FILTER {p}_eu TO PRINCIPAL {p}",
+    )
+    with fixtures_lake.iceberg_table(b.lake, b.table).update_schema() as update:
+        update.rename_column("region", "area")
+        update.rename_column("cost", "price")
+    allowed = [
+        {"id": i, "area": "eu", "status": status_of(i), "note": f"note-{i}"} for i in b.ids if eu(i)
+    ]
+    return b.situation(
+        allowed,
+        hidden_columns=("price",),
+        listed={b.table: {"id", "area", "status", "note"}},
+    )
+
+
+def time_travel(b: Builder) -> Situation:
+    """The filter is granted after the first snapshot, rows are added after it: the
+    first snapshot reads through it too."""
+    b.run(
+        "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu'",
+        "GRANT SELECT ON DATA FILTER {p}_eu TO PRINCIPAL {p}",
+    )
+    later = range(b.ids[-1] + 1, b.ids[-1] + 13)
+    append_rows(b.lake, b.table, batch(later))
+    return b.situation(
+        b.rows(eu),
+        also=cells_of([full_row(i) for i in later if eu(i)]),
+        listed={b.table: set(COLUMNS)},
+        allowed_sql=f"SELECT * FROM {{t}} FOR VERSION AS OF {b.first} ORDER BY id",
+    )
+
+
+def view_over_filter(b: Builder) -> Situation:
+    """``eu_view`` is defined by a principal who reads the EU rows with grant option;
+    the situation's principal may read the view, not the table."""
+    definer = f"{b.principal}_definer"
+    b.lake.principals.create(definer)
+    b.run(
+        "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu'",
+        f"GRANT SELECT ON DATA FILTER {{p}}_eu TO PRINCIPAL {definer} WITH GRANT OPTION",
+        f"GRANT CREATE_VIEW ON NAMESPACE {{ns}} TO PRINCIPAL {definer}",
+    )
+    lake = b.lake.as_principal(Principal(definer, admin=False))
+    lake.views.create_from_sql((b.namespace,), "eu_view", f"SELECT * FROM {b.table}")
+    view = f"{b.namespace}.eu_view"
+    lake.sql(f"GRANT SELECT ON VIEW {view} TO PRINCIPAL {b.principal}")
+    return b.situation(b.rows(eu), table=view, others=(b.table,), listed={view: set(COLUMNS)})
+
+
+SITUATIONS: dict[str, Callable[[Builder], Situation]] = {
+    "no grant": no_grant,
+    "column excluded": column_excluded,
+    "row filter": row_filter,
+    "two filters on one table": two_filters,
+    "grant revoked": grant_revoked,
+    "tag changed after grant": tag_changed,
+    "role membership removed": membership_removed,
+    "table renamed": table_renamed,
+    "column renamed": column_renamed,
+    "time travel": time_travel,
+    "view over a filtered table": view_over_filter,
+}
+
+
+def build(lake: Lake) -> dict[str, Situation]:
+    """Every situation, set up in ``lake`` (an administrator's)."""
+    return {
+        name: make(Builder(lake, k, f"p{k}"))
+        for k, (name, make) in enumerate(SITUATIONS.items(), start=1)
+    }

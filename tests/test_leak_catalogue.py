@@ -1,0 +1,379 @@
+"""The leak catalogue on real grants, through every path: in each situation a governed
+principal tries every escape, and gets no cell its grants do not show, while what they
+do show stays readable.
+
+Situations (``tests/leak_situations.py``, all in one lake home, set up once with real
+statements): no grant, a column excluded, a row filter, two filters on one table (per
+cell), a grant revoked, a tag changed after the grant, a role membership removed, the
+table renamed, columns renamed, time travel, and a view over the filtered table.
+Paths: ``lake.as_principal(p).sql`` (local), the query API (JSON and Arrow), the Python
+client ``icehouse.connect``, and ``icehouse sql --server``, against one real server.
+Every cell holds a value naming its row and column (``note-107``), so a leak is any such
+value in whatever the principal was given (rows, an error, a hint) that the situation
+does not allow.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pytest
+import requests
+from typer.testing import CliRunner
+
+import icehouse
+from icehouse.cli.app import app
+from icehouse.client.connection import Connection
+from icehouse.errors import IcehouseError
+from icehouse.govern.authz import Principal
+from icehouse.lake import Lake
+from tests import fixtures_lake
+from tests.fixtures_query_api import QUERY_PATH, credential
+from tests.fixtures_server import Served, serving
+from tests.governed_fixtures import markers
+from tests.leak_situations import SITUATIONS, Situation, batch, build
+
+secret_rows = batch(range(1, 13))
+"""A Python variable holding cells: the sandbox must not scan it by name."""
+
+
+@dataclass
+class Catalogue:
+    """The lake with every situation, served; tokens and client connections are made
+    once per principal (a token costs a secret's hash on the server)."""
+
+    served: Served
+    situations: dict[str, Situation]
+    scratch: Path
+    tokens: dict[str, str] = field(default_factory=dict)
+    connections: dict[str, Connection] = field(default_factory=dict)
+
+    @property
+    def lake(self) -> Lake:
+        return self.served.lake
+
+    def token(self, case: Situation) -> str:
+        if case.principal not in self.tokens:
+            answer = requests.post(
+                self.served.url("/v1/oauth/tokens"),
+                data={
+                    "grant_type": "client_credentials",
+                    "client_id": case.credentials.client_id,
+                    "client_secret": case.credentials.client_secret,
+                },
+                timeout=30,
+            )
+            self.tokens[case.principal] = answer.json()["access_token"]
+        return self.tokens[case.principal]
+
+    def connection(self, case: Situation) -> Connection:
+        if case.principal not in self.connections:
+            self.connections[case.principal] = icehouse.connect(
+                self.served.uri, token=self.token(case)
+            )
+        return self.connections[case.principal]
+
+
+@pytest.fixture(scope="module")
+def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
+    root = tmp_path_factory.mktemp("leaks")
+    Lake.init(root / "lake")
+    with Lake.open(root / "lake") as lake:
+        situations = build(lake)
+        with serving(lake, allow_anonymous=False) as served:
+            running = Catalogue(served, situations, root)
+            try:
+                yield running
+            finally:
+                for connection in running.connections.values():
+                    connection.close()
+
+
+@dataclass(frozen=True)
+class Answer:
+    rows: list[dict[str, Any]] | None
+    """None: the statement was refused."""
+    shown: str
+    """Everything the principal was given: rows, or the error with its hints."""
+
+
+def via_local(c: Catalogue, case: Situation, sql: str) -> Answer:
+    lake = c.lake.as_principal(Principal(case.principal, admin=False))
+    try:
+        rows = lake.sql(sql).to_pylist()
+    except IcehouseError as exc:
+        return Answer(None, str(exc))
+    return Answer(rows, repr(rows))
+
+
+def via_json(c: Catalogue, case: Situation, sql: str) -> Answer:
+    response = _post(c, case, {"sql": sql, "format": "json"})
+    if response.status_code != 200:
+        return Answer(None, response.text)
+    body = response.json()
+    names = [column["name"] for column in body["columns"]]
+    rows = [dict(zip(names, row, strict=True)) for row in body["rows"]]
+    return Answer(rows, response.text + repr(rows))
+
+
+def via_arrow(c: Catalogue, case: Situation, sql: str) -> Answer:
+    response = _post(c, case, {"sql": sql})
+    if response.status_code != 200:
+        return Answer(None, response.text)
+    rows = pa.ipc.open_stream(response.content).read_all().to_pylist()
+    return Answer(rows, repr(rows))
+
+
+def via_client(c: Catalogue, case: Situation, sql: str) -> Answer:
+    try:
+        rows = c.connection(case).sql(sql).to_pylist()
+    except IcehouseError as exc:
+        return Answer(None, exc.message)
+    return Answer(rows, repr(rows))
+
+
+def via_cli(c: Catalogue, case: Situation, sql: str) -> Answer:
+    env = {
+        "ICEHOUSE_CREDENTIAL": credential(case.credentials),
+        "ICEHOUSE_HOME": None,
+        "COLUMNS": "200",
+    }
+    args = ["sql", sql, "--server", c.served.uri, "-f", "json"]
+    result = CliRunner().invoke(app, args, env=env)
+    if result.exit_code != 0:
+        return Answer(None, result.stdout + result.stderr)
+    rows = json.loads(result.stdout)
+    return Answer(rows, result.stdout + result.stderr + repr(rows))
+
+
+def _post(c: Catalogue, case: Situation, body: dict[str, Any]) -> requests.Response:
+    headers = {"Authorization": f"Bearer {c.token(case)}"}
+    return requests.post(c.served.url(QUERY_PATH), json=body, headers=headers, timeout=60)
+
+
+Via = Callable[[Catalogue, Situation, str], Answer]
+PATHS: dict[str, Via] = {
+    "local": via_local,
+    "api-json": via_json,
+    "api-arrow": via_arrow,
+    "client": via_client,
+    "cli": via_cli,
+}
+
+REFUSED = True
+ESCAPES: dict[str, tuple[str, bool]] = {
+    "the table": ("SELECT * FROM {t}", False),
+    "a hidden column by name": ("SELECT cost, price, status FROM {t}", False),
+    "rows outside the filter": ("SELECT * FROM {t} WHERE id > 0 OR region <> 'eu'", False),
+    "a WHERE on a hidden cell": ("SELECT id FROM {t} WHERE cost LIKE 'cost-%'", False),
+    "a self-join": ("SELECT a.*, b.* FROM {t} a JOIN {t} b ON a.id = b.id", False),
+    "the registered object": ("SELECT * FROM {t}, {registered}", False),
+    "query_table": ("SELECT * FROM query_table('{t}')", False),
+    "the other name": ("SELECT * FROM {other}", False),
+    "read_parquet of a data file": ("SELECT * FROM read_parquet('{file}')", REFUSED),
+    "a data file as a table": ("SELECT * FROM '{file}'", REFUSED),
+    "read_text of a data file": ("SELECT * FROM read_text('{file}')", REFUSED),
+    "glob": ("SELECT * FROM glob('{warehouse}/**')", REFUSED),
+    "read_csv of /etc/passwd": ("SELECT * FROM read_csv('/etc/passwd')", REFUSED),
+    "ATTACH the state database": ("ATTACH '{state}' AS state", REFUSED),
+    "COPY TO": ("COPY (SELECT * FROM {t}) TO '{out}'", REFUSED),
+    "INSTALL": ("INSTALL httpfs", REFUSED),
+    "LOAD": ("LOAD parquet", REFUSED),
+    "SET": ("SET enable_external_access = true", REFUSED),
+    "RESET": ("RESET lock_configuration", REFUSED),
+    "PRAGMA": ("PRAGMA threads = 1", REFUSED),
+    "two statements": ("SELECT 1; SELECT * FROM read_parquet('{file}')", REFUSED),
+    "a Python variable": ("SELECT * FROM secret_rows", REFUSED),
+    "information_schema.columns": ("SELECT * FROM information_schema.columns", False),
+    "information_schema.tables": ("SELECT * FROM information_schema.tables", False),
+    "SHOW TABLES": ("SHOW TABLES", False),
+    "SHOW ALL TABLES": ("SHOW ALL TABLES", False),
+    "duckdb_tables()": ("SELECT * FROM duckdb_tables()", False),
+    "duckdb_views()": ("SELECT * FROM duckdb_views()", False),
+    "duckdb_columns()": ("SELECT * FROM duckdb_columns()", False),
+    "DESCRIBE": ("DESCRIBE {t}", False),
+    "time travel to the first snapshot": ("SELECT * FROM {t} FOR VERSION AS OF {first}", False),
+    "DELETE": ("DELETE FROM {t} WHERE id > 0", REFUSED),
+}
+
+
+def _fill(template: str, c: Catalogue, case: Situation) -> str:
+    namespace, name = case.table.split(".")
+    return template.format(
+        t=case.table,
+        registered=f"__icehouse_{namespace}_{name}",
+        other=case.others[0] if case.others else f"{namespace}.nothing",
+        file=case.data_file.removeprefix("file://"),
+        warehouse=c.lake.warehouse.removeprefix("file://"),
+        state=c.lake.home / "state.db",
+        out=c.scratch / "out.csv",
+        first=case.first,
+    )
+
+
+EVERY_ESCAPE_BY_DEFAULT = ("local", "api-json")
+"""The paths that try every escape by default. The others carry the same statements to
+the same engine, so by default they try ``TRANSPORT_ESCAPES`` (one of each kind of
+answer: rows, a refusal before reading, DuckDB's refusal, a listing, time travel, a
+DELETE), and the rest of the matrix is marked slow: ``icehouse sql --server`` alone
+trades its credential for a token on every invocation."""
+
+TRANSPORT_ESCAPES = {
+    "the table",
+    "a hidden column by name",
+    "the other name",
+    "read_parquet of a data file",
+    "COPY TO",
+    "two statements",
+    "information_schema.columns",
+    "time travel to the first snapshot",
+    "DELETE",
+}
+
+
+def _cases() -> Iterator[Any]:
+    for path in PATHS:
+        for situation in SITUATIONS:
+            for escape in ESCAPES:
+                slow = path not in EVERY_ESCAPE_BY_DEFAULT and escape not in TRANSPORT_ESCAPES
+                marks = [pytest.mark.slow] if slow else []
+                yield pytest.param(path, situation, escape, marks=marks)
+
+
+@pytest.mark.parametrize(("path", "situation", "escape"), _cases())
+def test_no_escape_shows_a_cell_the_grants_hide(
+    catalogue: Catalogue, path: str, situation: str, escape: str
+) -> None:
+    case = catalogue.situations[situation]
+    template, refused = ESCAPES[escape]
+    sql = _fill(template, catalogue, case)
+    where = f"[{path} / {situation} / {escape}]"
+
+    answer = PATHS[path](catalogue, case, sql)
+
+    if answer.rows is not None:
+        assert not refused, f"{where} ran: {answer.shown[:300]}"
+        for column in case.hidden_columns:
+            assert f"'{column}'" not in repr(answer.rows), f"{where} shows {column}"
+    leaked = markers(answer.shown) - markers(sql) - case.cells
+    assert not leaked, f"{where} leaked {sorted(leaked)}: {answer.shown[:300]}"
+    assert not (catalogue.scratch / "out.csv").exists(), f"{where} wrote a file"
+    if escape == "DELETE":
+        left = fixtures_lake.rows_of(catalogue.lake, f"SELECT count(*) AS n FROM {case.real}")
+        assert left[0]["n"] >= 12, f"{where} deleted rows"
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+@pytest.mark.parametrize("path", PATHS)
+def test_the_allowed_part_stays_readable(catalogue: Catalogue, path: str, situation: str) -> None:
+    case = catalogue.situations[situation]
+    where = f"[{path} / {situation}]"
+
+    answer = PATHS[path](catalogue, case, case.allowed_sql.format(t=case.table))
+
+    if case.allowed is None:
+        assert answer.rows is None, f"{where} read {answer.shown[:300]}"
+        assert f"table {case.table} not found or not permitted" in answer.shown, where
+    else:
+        assert answer.rows == case.allowed, f"{where} {answer.shown[:300]}"
+
+
+def _named(row: dict[str, Any], *keys: str) -> str:
+    return ".".join(str(row[k]) for k in keys)
+
+
+def _columns_by_table(rows: list[dict[str, Any]], *keys: str) -> dict[str, set[str] | None]:
+    found: dict[str, set[str] | None] = {}
+    for row in rows:
+        columns = found.setdefault(_named(row, *keys), set())
+        assert columns is not None
+        columns.add(row["column_name"])
+    return found
+
+
+LISTINGS: dict[str, tuple[str, Callable[[list[dict[str, Any]]], dict[str, set[str] | None]]]] = {
+    "SHOW TABLES": ("SHOW TABLES", lambda rows: {r["name"]: None for r in rows}),
+    "SHOW ALL TABLES": (
+        "SHOW ALL TABLES",
+        lambda rows: {
+            _named(r, "schema", "name"): set(r["column_names"])
+            for r in rows
+            if r["database"] != "temp"
+        },
+    ),
+    "information_schema.tables": (
+        "SELECT table_schema, table_name FROM information_schema.tables "
+        "WHERE table_catalog <> 'temp'",
+        lambda rows: {_named(r, "table_schema", "table_name"): None for r in rows},
+    ),
+    "information_schema.columns": (
+        "SELECT table_schema, table_name, column_name FROM information_schema.columns "
+        "WHERE table_catalog <> 'temp'",
+        lambda rows: _columns_by_table(rows, "table_schema", "table_name"),
+    ),
+    "duckdb_tables() and duckdb_views()": (
+        "SELECT schema_name, table_name AS name FROM duckdb_tables() "
+        "WHERE database_name <> 'temp' UNION ALL SELECT schema_name, view_name "
+        "FROM duckdb_views() WHERE NOT internal AND database_name <> 'temp'",
+        lambda rows: {_named(r, "schema_name", "name"): None for r in rows},
+    ),
+    "duckdb_columns()": (
+        "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+        "WHERE NOT internal AND database_name <> 'temp'",
+        lambda rows: _columns_by_table(rows, "schema_name", "table_name"),
+    ),
+}
+"""How a principal lists tables, and each answer as table -> its columns (None: the
+listing names no column). The sandbox's own aliases of what it registered (the temporary
+``__icehouse_ns_t`` relations, in catalog ``temp``) are left out: they hold only what
+the principal may read under its own name."""
+
+
+def _listing_cases() -> Iterator[Any]:
+    """Every listing on every path; the catalogue is the engine's, the same on each
+    path, so only the local one and the API's JSON run by default."""
+    for path in PATHS:
+        for situation in SITUATIONS:
+            for listing in LISTINGS:
+                marks = [] if path in EVERY_ESCAPE_BY_DEFAULT else [pytest.mark.slow]
+                yield pytest.param(path, situation, listing, marks=marks)
+
+
+@pytest.mark.parametrize(("path", "situation", "listing"), _listing_cases())
+def test_listings_show_every_table_the_principal_may_describe_and_nothing_else(
+    catalogue: Catalogue, path: str, situation: str, listing: str
+) -> None:
+    case = catalogue.situations[situation]
+    sql, read = LISTINGS[listing]
+    where = f"[{path} / {situation} / {listing}]"
+
+    answer = PATHS[path](catalogue, case, sql)
+
+    assert answer.rows is not None, f"{where} {answer.shown[:300]}"
+    listed = read(answer.rows)
+    assert set(listed) == set(case.listed), where
+    for name, columns in listed.items():
+        assert columns is None or columns == case.listed[name], f"{where} {name}"
+    assert not markers(answer.shown), where
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+@pytest.mark.parametrize("path", PATHS)
+def test_a_hint_names_only_what_the_principal_may_describe(
+    catalogue: Catalogue, path: str, situation: str
+) -> None:
+    case = catalogue.situations[situation]
+    namespace = case.table.split(".")[0]
+    typo = f"{namespace}.requestz"
+
+    answer = PATHS[path](catalogue, case, f"SELECT * FROM {typo}")
+
+    assert answer.rows is None, answer.shown
+    named = set(re.findall(r"\bs\d+\.\w+", answer.shown)) - {typo}
+    assert named <= set(case.listed), f"[{path} / {situation}] names {sorted(named)}"
