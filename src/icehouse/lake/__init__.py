@@ -553,17 +553,17 @@ class Lake:
         from icehouse.govern.records import ObjectPath
         from icehouse.lake.authz_scope import LakeScope
         from icehouse.tables.catalog import split_name
-        from icehouse.tables.catalog_views import view_representations
+        from icehouse.tables.catalog_views import view_exists
         from icehouse.tables.identity import table_identity, view_identity
 
         reader = self.principal
         if as_definer is not None:
             reader = Principal(as_definer, admin=self._is_admin(as_definer))
-        is_view = view_representations(self._catalog, name) is not None
+        namespace, table = split_name(name)
+        is_view = view_exists(self._catalog, (namespace,), table)
         kind = SecurableKind.VIEW if is_view else SecurableKind.TABLE
         scope = LakeScope(self)
         authorize(reader, f"{kind.value}.describe", Resource(kind.value, name), scope)
-        namespace, table = split_name(name)
         identify = view_identity if is_view else table_identity
         found = scope.found.get(name) or identify(self._catalog, (namespace,), table)
         if reader.admin:
