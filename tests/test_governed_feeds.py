@@ -166,3 +166,17 @@ def test_a_filter_on_a_column_it_hides_still_filters_and_hides_it(lake: Lake) ->
     rows = governed(lake, policy, f"SELECT * FROM {TABLE} ORDER BY id").table
     assert rows.column_names == ["id", "note"]
     assert rows.column("id").to_pylist() == [i for i in IDS if status_of(i) == 500]
+
+
+def test_a_filtered_table_read_twice_in_one_statement_gives_its_rows_each_time(
+    lake: Lake,
+) -> None:
+    make_table(lake)
+    sql = (
+        f"SELECT a.id, b.status FROM {TABLE} a JOIN {TABLE} b ON a.id = b.id "
+        "WHERE a.status = 200 ORDER BY a.id"
+    )
+    rows = governed(lake, eu_without_note(lake), sql).table.to_pylist()
+    assert rows == [
+        {"id": i, "status": 200} for i in IDS if region_of(i) == "eu" and status_of(i) == 200
+    ]

@@ -234,7 +234,7 @@ class _GovernedQuery:
         row_filter = And(pushed, access_expression(access, schema))
         scan, planned = plan_table(self.session, name, table, row_filter, sql=self.original)
         read: set[str] | None = {c.lower() for c in columns} | predicate_columns(access, schema)
-        source = None if pushdown is None else self.direct(table, access, scan.tasks)
+        source = None if pushdown is None else self.direct(table, access, scan.tasks, pushed)
         if source is None:
             if not attach_scan(self.session, self.trusted, name, table, scan, row_filter):
                 read = None  # PyIceberg's reader read every column
@@ -247,10 +247,17 @@ class _GovernedQuery:
         return source
 
     @staticmethod
-    def direct(table: Table, access: TableAccess, tasks: Sequence[FileScanTask]) -> Feed | None:
+    def direct(
+        table: Table,
+        access: TableAccess,
+        tasks: Sequence[FileScanTask],
+        pushed: BooleanExpression,
+    ) -> Feed | None:
         """The data files of ``tasks`` as the sandbox may read them without a copy: the
         files themselves for unrestricted access, a filtered dataset for a single cell
-        set; None when they are not readable as they are or the access masks cells."""
+        set, which also drops the rows ``pushed`` (the statement's own filter on columns
+        it shows) excludes, as the copy would; None when the files are not readable as
+        they are or the access masks cells."""
         paths = native_paths(table, tasks)
         if paths is None:
             return None
@@ -261,7 +268,7 @@ class _GovernedQuery:
         if sole is None:
             return None
         columns, predicate = sole
-        return filtered_dataset(paths, schema, columns, predicate)
+        return filtered_dataset(paths, schema, columns, And(predicate, pushed))
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
