@@ -11,6 +11,7 @@ name included."""
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from icehouse.errors import QueryError
@@ -22,6 +23,7 @@ from tests.governed_fixtures import (
     IDS,
     TABLE,
     Policy,
+    batch,
     governed,
     ids_of,
     make_table,
@@ -31,6 +33,7 @@ from tests.governed_fixtures import (
     status_of,
     uuid,
 )
+from tests.test_query_deletes import append_rows
 
 home = fixtures_lake.home
 lake = fixtures_lake.lake
@@ -180,3 +183,19 @@ def test_a_filtered_table_read_twice_in_one_statement_gives_its_rows_each_time(
     assert rows == [
         {"id": i, "status": 200} for i in IDS if region_of(i) == "eu" and status_of(i) == 200
     ]
+
+
+@pytest.mark.parametrize("where", ["status <> 500", "NOT (status = 500)", "status NOT IN (500)"])
+def test_a_filtered_dataset_keeps_the_rows_the_filter_keeps_where_a_column_is_null(
+    lake: Lake, where: str
+) -> None:
+    make_table(lake)
+    nulls = batch([100, 101]).set_column(2, "status", pa.array([None, None], pa.int64()))
+    append_rows(lake, TABLE, nulls)
+    policy = Policy(lake)
+    policy.tables[uuid(lake)] = (
+        CellSet(row_filter(lake, where), ids_of(lake, "id", "status"), "data filter f"),
+    )
+    shown = governed(lake, policy, f"SELECT * FROM {TABLE} ORDER BY id").table
+    assert shown == lake.sql(f"SELECT id, status FROM {TABLE} WHERE {where} ORDER BY id")
+    assert shown.column("id").to_pylist() == [i for i in IDS if status_of(i) != 500]

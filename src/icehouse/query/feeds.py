@@ -28,11 +28,10 @@ import duckdb
 import pyarrow as pa
 import pyarrow.dataset as ds
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
-from pyiceberg.expressions.visitors import bind
-from pyiceberg.io.pyarrow import expression_to_pyarrow
 from pyiceberg.schema import Schema
 
 from icehouse.query.sql import Defined, define_view, register_rows
+from icehouse.tables.row_filters import expression_arrow
 
 
 @dataclass(frozen=True)
@@ -56,7 +55,7 @@ def filtered_dataset(
     shown = whole.replace_schema(pa.schema([whole.schema.field(name) for name in columns]))
     if isinstance(predicate, AlwaysTrue):
         return shown
-    return shown.filter(expression_to_pyarrow(bind(schema, predicate, case_sensitive=True)))
+    return shown.filter(expression_arrow(predicate, schema))
 
 
 def allowed_paths(feeds: Sequence[Feed]) -> frozenset[str]:
