@@ -120,6 +120,25 @@ def masked_select(
     return f"SELECT {', '.join(shown)} FROM {relation}{where}"
 
 
+def sole_cell_set(
+    access: TableAccess, schema: Schema
+) -> tuple[list[str], BooleanExpression] | None:
+    """When a single cell set shows every cell the access shows, and its predicate reads
+    only columns it shows: its columns (in schema order) and its predicate over
+    ``schema``'s names (AlwaysTrue: every row). The masked table is then just those
+    columns of the rows the predicate keeps, no cell of them masked; None otherwise."""
+    resolved = _resolved(access, schema)
+    if len(resolved) != 1:
+        return None
+    (cells,) = resolved
+    encoded = cells.cells.row_filter
+    if encoded is not None and not row_filter_fields(encoded) <= cells.field_ids:
+        return None
+    columns = [f.name for f in schema.fields if f.field_id in cells.field_ids]
+    predicate = AlwaysTrue() if encoded is None else row_filter_expression(encoded, schema)
+    return columns, predicate
+
+
 def access_expression(access: TableAccess, schema: Schema) -> BooleanExpression:
     """The rows some cell set covers, over ``schema``'s names (for planning)."""
     expression: BooleanExpression | None = None

@@ -16,17 +16,19 @@ import functools
 import re
 import threading
 import time
-from collections.abc import Callable, Collection, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Collection, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import duckdb
 import pyarrow as pa
+import pyarrow.dataset as ds
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
-from pyiceberg.table import Table
+from pyiceberg.table import FileScanTask, Table
 
 from icehouse.errors import QueryError
 from icehouse.query import time_travel
@@ -129,16 +131,23 @@ class Defined:
     """Arrow tables registered (read through PyIceberg)."""
 
 
+SANDBOXES_PER_THREAD = 4
+"""Sandboxes kept open per thread, the least recently used closed first: a sandbox that
+may read some data files natively is opened for exactly those files, and one costs a
+connect (10-50 ms), more than a small governed query."""
+
+
 class _ThreadState(threading.local):
     conn: duckdb.DuckDBPyConnection | None = None
     successor: Future[duckdb.DuckDBPyConnection] | None = None
     """The connection opened, on a helper thread, in place of a retired one."""
-    sandbox: duckdb.DuckDBPyConnection | None = None
-    """Where a governed principal's SQL runs (``query/governed.py``)."""
 
     def __init__(self) -> None:
         self.defined = Defined()
         self.sandbox_defined = Defined()
+        self.sandboxes: OrderedDict[frozenset[str], duckdb.DuckDBPyConnection] = OrderedDict()
+        """Where a governed principal's SQL runs (``query/governed.py``), by the files
+        each may read natively (most recently used last)."""
 
 
 class QuerySession:
@@ -162,13 +171,32 @@ class QuerySession:
             local.conn = successor.result() if successor is not None else _open()
         return local.conn
 
-    def sandbox(self) -> duckdb.DuckDBPyConnection:
-        """This thread's sandboxed DuckDB connection: no files, no configuration changes,
-        no Python variables; it sees only the Arrow data registered on it."""
-        local = self.local
-        if local.sandbox is None:
-            local.sandbox = open_sandbox()
-        return local.sandbox
+    def sandbox(self, allowed: frozenset[str] = frozenset()) -> duckdb.DuckDBPyConnection:
+        """This thread's sandboxed DuckDB connection that may read exactly the files
+        ``allowed`` and nothing else: no other file, no configuration changes, no Python
+        variables. It holds no principal's state between statements (``forget``), so a
+        statement of any principal that may read exactly those files reuses it."""
+        sandboxes = self.local.sandboxes
+        conn = sandboxes.pop(allowed, None)
+        if conn is None:
+            conn = open_sandbox(allowed)
+            while len(sandboxes) >= SANDBOXES_PER_THREAD:
+                _, oldest = sandboxes.popitem(last=False)
+                oldest.close()
+        sandboxes[allowed] = conn
+        return conn
+
+    def retire_sandbox(self, conn: duckdb.DuckDBPyConnection) -> None:
+        """Close ``conn``, one of this thread's sandboxes, on the helper thread: after a
+        heavy query it holds memory, as a retired trusted connection does."""
+        sandboxes = self.local.sandboxes
+        for allowed, opened in list(sandboxes.items()):
+            if opened is conn:
+                del sandboxes[allowed]
+        try:
+            self.replacer().submit(conn.close)
+        except RuntimeError:  # the interpreter is shutting down: no helper thread any more
+            conn.close()
 
     def replacer(self) -> ThreadPoolExecutor:
         with self._lock:
@@ -184,10 +212,11 @@ class QuerySession:
         local = self.local
         conn, local.conn = local.conn, None
         successor, local.successor = local.successor, None
-        sandbox, local.sandbox = local.sandbox, None
+        sandboxes = list(local.sandboxes.values())
+        local.sandboxes.clear()
         local.defined = Defined()
         local.sandbox_defined = Defined()
-        for opened in (conn, sandbox):
+        for opened in (conn, *sandboxes):
             if opened is not None:
                 opened.close()
         if successor is not None:
@@ -205,21 +234,27 @@ def _open() -> duckdb.DuckDBPyConnection:
     return conn
 
 
-def open_sandbox() -> duckdb.DuckDBPyConnection:
-    """A connection for SQL that must not reach past the data registered on it: external
-    access off (no files, URLs, ATTACH, COPY, extensions), Python replacement scans off
-    (no reading a Python variable by its name), and the configuration locked last, so
-    that the statement cannot turn any of it back on."""
+def open_sandbox(allowed: Collection[str] = ()) -> duckdb.DuckDBPyConnection:
+    """A connection for SQL that must not reach past the data registered on it and the
+    files ``allowed`` (local paths, read only): external access off (no other file, no
+    URL, ATTACH, COPY, extension; a glob is refused even where it would match only
+    allowed files), Python replacement scans off (no reading a Python variable by its
+    name), and the configuration locked last, so that the statement cannot turn any of
+    it back on. DuckDB takes the allowed paths only after the database has started and
+    before external access is turned off, hence the order."""
     conn = duckdb.connect(
-        config={
-            "enable_external_access": False,
-            "python_enable_replacements": False,
-            "python_scan_all_frames": False,
-        }
+        config={"python_enable_replacements": False, "python_scan_all_frames": False}
     )
-    conn.execute("SET TimeZone = 'UTC'")  # before the lock: ICU loads on this SET
-    conn.execute("SET enable_progress_bar = false")
-    conn.execute("SET lock_configuration = true")
+    try:
+        conn.execute("SET TimeZone = 'UTC'")  # before the lock: ICU loads on this SET
+        conn.execute("SET enable_progress_bar = false")
+        if allowed:
+            conn.execute("SET allowed_paths = $paths", {"paths": sorted(allowed)})
+        conn.execute("SET enable_external_access = false")
+        conn.execute("SET lock_configuration = true")
+    except BaseException:
+        conn.close()
+        raise
     return conn
 
 
@@ -313,8 +348,39 @@ def attach_table(
 
     Raises: EqualityDeletesUnsupported.
     """
-    started = time.perf_counter()
     row_filter = row_filter if row_filter is not None else AlwaysTrue()
+    scan, planned = plan_table(session, name, table, row_filter, sql=sql)
+    if not attach_scan(session, conn, name, table, scan, row_filter):
+        columns = None  # PyIceberg's reader reads every column
+    return table_plan(name, table, row_filter, scan, planned, explain=explain, columns=columns)
+
+
+def attach_scan(
+    session: QuerySession,
+    conn: duckdb.DuckDBPyConnection,
+    name: str,
+    table: Table,
+    scan: ScanPlan,
+    row_filter: BooleanExpression,
+) -> bool:
+    """A view ``name`` over the files ``scan`` planned; True when DuckDB reads them
+    itself, False when PyIceberg's reader read them (rows ``row_filter`` cannot match
+    dropped)."""
+    paths = native_paths(table, scan.tasks)
+    if paths is None:
+        _register(session, conn, name, read_tasks(table, scan.tasks, row_filter=row_filter))
+        return False
+    define_view(session.local.defined, conn, name, native_select(table.schema(), paths))
+    return True
+
+
+def plan_table(
+    session: QuerySession, name: str, table: Table, row_filter: BooleanExpression, *, sql: str
+) -> tuple[ScanPlan, float]:
+    """The plan of a read of ``table``'s current snapshot, and the seconds it took.
+
+    Raises: EqualityDeletesUnsupported."""
+    started = time.perf_counter()
     scan = plan_scan(
         table,
         row_filter,
@@ -323,25 +389,41 @@ def attach_table(
         cache=session.manifests,
         planners=session.planners,
     )
-    planned = time.perf_counter() - started
-    tasks = scan.tasks
+    return scan, time.perf_counter() - started
+
+
+def native_paths(table: Table, tasks: Sequence[FileScanTask]) -> list[str] | None:
+    """The local paths of ``tasks``' data files when DuckDB may read them as they are,
+    each file holding exactly rows of ``table`` in its current schema; None when they
+    must go through PyIceberg's reader: delete files to apply, files that are not
+    local, no file at all, or an evolved schema (columns renamed or added, which only
+    field ids map)."""
     local = all(t.file.file_path.startswith(("file:", "/")) for t in tasks)
-    evolved = len(table.metadata.schemas) > 1  # renamed or added columns: map by field id
-    through_pyiceberg = any(t.delete_files for t in tasks) or not tasks or not local or evolved
-    if through_pyiceberg:  # PyIceberg's reader reads every column
-        rows = read_tasks(table, tasks, row_filter=row_filter)
-        _register(session, conn, name, rows)
-        columns = None
-    else:
-        namespace, table_name = name.split(".")
-        paths = ", ".join(
-            "'" + t.file.file_path.removeprefix("file://").replace("'", "''") + "'" for t in tasks
-        )
-        selected = ", ".join(_quote(f.name) for f in table.schema().fields)
-        conn.execute(
-            f"CREATE OR REPLACE VIEW {_view_of(session, conn, namespace, table_name)} AS "
-            f"SELECT {selected} FROM read_parquet([{paths}], hive_partitioning = false)"
-        )
+    evolved = len(table.metadata.schemas) > 1
+    if any(t.delete_files for t in tasks) or not tasks or not local or evolved:
+        return None
+    return [t.file.file_path.removeprefix("file://") for t in tasks]
+
+
+def native_select(schema: Schema, paths: Sequence[str]) -> str:
+    """A SELECT of ``schema``'s columns from the Parquet files ``paths``."""
+    quoted = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
+    selected = ", ".join(_quote(f.name) for f in schema.fields)
+    return f"SELECT {selected} FROM read_parquet([{quoted}], hive_partitioning = false)"
+
+
+def table_plan(
+    name: str,
+    table: Table,
+    row_filter: BooleanExpression,
+    scan: ScanPlan,
+    planned: float,
+    *,
+    explain: bool,
+    columns: set[str] | None,
+) -> TablePlan:
+    """What ``--explain`` shows of a read of ``table``; with ``explain``, the row group
+    figures of the ``columns`` read (None: all)."""
     plan = _table_plan(name, row_filter, table.schema(), scan, planned)
     return _explained(plan, table, row_filter, scan, columns) if explain else plan
 
@@ -389,17 +471,24 @@ def _register(
 
 
 def register_rows(
-    defined: Defined, conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table
+    defined: Defined, conn: duckdb.DuckDBPyConnection, view: str, rows: pa.Table | ds.Dataset
 ) -> None:
-    """``rows`` registered on ``conn`` and a view ``view`` (``namespace.table``) over
-    them, both listed in ``defined`` for ``forget``."""
+    """``rows`` (a table, or a dataset scanned anew by each read) registered on ``conn``
+    and a view ``view`` (``namespace.table``) over them, both listed in ``defined`` for
+    ``forget``."""
     namespace, table_name = view.split(".")
     relation = f"__icehouse_{namespace}_{table_name}"
     conn.register(relation, rows)
     defined.relations.append(relation)
+    define_view(defined, conn, view, f"SELECT * FROM {_quote(relation)}")
+
+
+def define_view(defined: Defined, conn: duckdb.DuckDBPyConnection, view: str, select: str) -> None:
+    """A view ``view`` (``namespace.table``) of ``select`` on ``conn``, listed in
+    ``defined`` for ``forget``."""
+    namespace, table_name = view.split(".")
     conn.execute(
-        f"CREATE OR REPLACE VIEW {_view_in(defined, conn, namespace, table_name)} AS "
-        f"SELECT * FROM {_quote(relation)}"
+        f"CREATE OR REPLACE VIEW {_view_in(defined, conn, namespace, table_name)} AS {select}"
     )
 
 

@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pyarrow.compute as pc
 from pyiceberg.expressions import (
     AlwaysFalse,
     AlwaysTrue,
@@ -39,6 +40,7 @@ from pyiceberg.expressions import (
     Or,
 )
 from pyiceberg.expressions.visitors import bind
+from pyiceberg.io.pyarrow import expression_to_pyarrow
 from pyiceberg.schema import Schema
 from pyiceberg.types import (
     BooleanType,
@@ -142,6 +144,13 @@ def expression_sql(expression: BooleanExpression, schema: Schema) -> str:
 
     Raises: FilterNotTranslatable (a predicate with no stored form, e.g. starts_with)."""
     return row_filter_sql(_encode(bind(schema, expression, case_sensitive=False)), schema)
+
+
+def expression_arrow(expression: BooleanExpression, schema: Schema) -> pc.Expression:
+    """An Iceberg expression over ``schema``'s names as a pyarrow dataset filter. A row
+    is kept where SQL's ``WHERE`` keeps it (a comparison with a null drops it), which
+    for the predicates ``where_expression`` produces is Iceberg's semantics too."""
+    return expression_to_pyarrow(bind(schema, expression, case_sensitive=True))
 
 
 def row_filter_fields(encoded: dict[str, Any]) -> set[int]:
