@@ -90,7 +90,8 @@ def test_a_round_after_a_round_with_no_commit_reads_no_manifest(lake: Lake) -> N
 
     second = lake.maintenance.run([EVENTS])
     assert second.planned == []  # swept last round, nothing else due
-    assert avro_opened() == []
+    # Only the round's own export of the audit trail, a commit to its own table, reads Avro.
+    assert [path for path in avro_opened() if "/icehouse_system/" not in path] == []
 
 
 def test_a_commit_between_rounds_is_seen_and_only_its_manifests_are_read(lake: Lake) -> None:

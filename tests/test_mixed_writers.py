@@ -71,7 +71,7 @@ def served_home(tmp_path: Path) -> Iterator[tuple[Path, str, str]]:
     server, url = start_serve(str(home), anonymous=False)
     try:
         _connect_when_listening(
-            url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
+            server, url, credential=credential, **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"}
         )
         yield home, url, credential
     finally:
