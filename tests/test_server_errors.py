@@ -14,6 +14,7 @@ import pytest
 import requests
 from pyiceberg.schema import Schema
 from pyiceberg.types import LongType, NestedField
+from sqlalchemy import event
 
 from tests import fixtures_lake, fixtures_server
 from tests.fixtures_server import Served
@@ -230,7 +231,11 @@ def test_a_property_both_removed_and_set_is_a_422_and_changes_nothing(web: Serve
 
 
 def test_a_state_database_that_does_not_answer_is_a_503_naming_it(web: Served) -> None:
-    """Another process holds the SQLite state database locked past the busy timeout."""
+    """Another process holds the SQLite state database locked past the busy timeout
+    (shortened from the lake's 60 s for the test: the outcome is the same)."""
+    engine = web.lake._engine
+    event.listen(engine, "connect", _short_busy_timeout)
+    engine.dispose()  # every connection from now on waits 1 s for a lock, not 60
     state = web.lake.home / "state.db"
     blocker = sqlite3.connect(state, isolation_level=None)
     try:
@@ -243,3 +248,7 @@ def test_a_state_database_that_does_not_answer_is_a_503_naming_it(web: Served) -
     assert error["type"] == "ServiceUnavailableException"
     assert "state database" in error["message"]
     assert web.client().list_namespaces() == [("web",)]
+
+
+def _short_busy_timeout(dbapi_connection: Any, _record: object) -> None:
+    dbapi_connection.execute("PRAGMA busy_timeout=1000")
