@@ -3,7 +3,8 @@
 Sections (add new fixtures in a section of their own):
 
 - services: how a test reacts to a missing service (skip locally, fail in CI);
-- PostgreSQL: ``postgres_url``, a fresh empty database per test;
+- PostgreSQL: ``postgres_url``, a fresh empty database per test; ``state_engine``, an
+  engine on an empty state database, once on SQLite and once on PostgreSQL;
 - S3: ``s3_server`` (SeaweedFS ``weed mini``, one per session), ``s3_filesystem``,
   ``make_s3_bucket`` and ``s3_bucket``.
 
@@ -28,10 +29,13 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 import pyarrow.fs as pafs
 import pytest
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # ======================================================================================
 # services: skip when missing on a laptop, fail when missing in CI
@@ -96,6 +100,20 @@ def postgres_url() -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def state_engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
+    """An engine on an empty state database, SQLite then PostgreSQL, disposed after."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'state.db'}"
+    else:
+        url = request.getfixturevalue("postgres_url")
+    from icehouse.state.database import open_engine
+
+    opened = open_engine(url)
+    request.addfinalizer(opened.dispose)
+    return opened
 
 
 # ======================================================================================

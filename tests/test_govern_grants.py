@@ -6,7 +6,6 @@ roles, and cycles refused."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, inspect, text
@@ -16,7 +15,7 @@ from icehouse.govern import grants, principals, roles, store
 from icehouse.govern.authz import OWNER, Principal
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
 from icehouse.govern.records import ObjectPath, Target
-from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
+from icehouse.state.database import SCHEMA_VERSION, current_version, migrate
 
 WEB = Target(SecurableKind.NAMESPACE, "web")
 WEB_PATH = ObjectPath(("web",), name="web", kind=SecurableKind.NAMESPACE)
@@ -29,14 +28,9 @@ def nowhere(uuid: str) -> ObjectPath | None:
     return None
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_engine(url)
-    request.addfinalizer(opened.dispose)
+@pytest.fixture
+def engine(state_engine: Engine) -> Engine:
+    opened = state_engine
     migrate(opened)
     for name in PEOPLE:
         principals.create(opened, name, admin=False, kind="user")

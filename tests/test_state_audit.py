@@ -4,13 +4,11 @@ keep growing after the export emptied the table (they are the export's cursor)."
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine, text
 
 from icehouse.state.audit import AuditRow, delete_through, rows_after, write_rows
-from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
+from icehouse.state.database import SCHEMA_VERSION, current_version, migrate
 
 ROW = AuditRow(
     at=1.5, request_id="r1", kind="decision", principal="ana", action="table.load",
@@ -18,15 +16,9 @@ ROW = AuditRow(
 )  # fmt: skip
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_engine(url)
-    request.addfinalizer(opened.dispose)
-    return opened
+@pytest.fixture
+def engine(state_engine: Engine) -> Engine:
+    return state_engine
 
 
 def test_a_version_7_database_gets_the_audit_records(engine: Engine) -> None:

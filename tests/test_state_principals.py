@@ -4,25 +4,17 @@ secret gets a token that stops working when the principal is deleted."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from sqlalchemy import Engine, inspect, text
 
 from icehouse.errors import NotAuthenticated
 from icehouse.govern import principals, tokens
-from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
+from icehouse.state.database import SCHEMA_VERSION, current_version, migrate
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def engine(request: pytest.FixtureRequest, tmp_path: Path) -> Engine:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'state.db'}"
-    else:
-        url = request.getfixturevalue("postgres_url")
-    opened = open_engine(url)
-    request.addfinalizer(opened.dispose)
-    return opened
+@pytest.fixture
+def engine(state_engine: Engine) -> Engine:
+    return state_engine
 
 
 def test_a_version_5_database_gets_principals_and_tokens(engine: Engine) -> None:
