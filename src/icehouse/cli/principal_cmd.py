@@ -44,13 +44,27 @@ def create(
         bool, typer.Option("--admin", help="May do everything (for now the only grant).")
     ] = False,
     kind: Annotated[Kind, typer.Option(help="A service (a program) or a user.")] = Kind.service,
+    trusted_engine: Annotated[
+        bool,
+        typer.Option(
+            "--trusted-engine",
+            help="A service that applies the read restrictions a filtered table is handed "
+            "with (kind engine): only for an engine that does, e.g. icehouse's own reader.",
+        ),
+    ] = False,
     home: HomeOption = None,
     format: DocumentFormatOption = DocumentFormat.table,
 ) -> None:
     """Create a principal and print its client id and secret (shown this once)."""
     output = Output(format)
+    if trusted_engine and kind is not Kind.service:
+        raise typer.BadParameter(
+            "a trusted engine is a service: leave out --kind", param_hint="--trusted-engine"
+        )
     with open_lake(home, output) as lake:
-        credentials = lake.principals.create(name, admin=admin, kind=kind.value)
+        credentials = lake.principals.create(
+            name, admin=admin, kind="engine" if trusted_engine else kind.value
+        )
     _emit_credentials(output, credentials, done="Created")
 
 
