@@ -71,12 +71,15 @@ class Resource:
 
 
 class Scope(Protocol):
-    """What a decision needs from the lake: the current policy, and where a named object
-    is (its UUID, for a table or view), None when there is no such object."""
+    """What a decision needs from the lake: the current policy, where a named object is
+    (its UUID, for a table or view), None when there is no such object, and which
+    namespace a table or view (by UUID) is in now."""
 
     def policy(self) -> Policy: ...
 
     def locate(self, kind: SecurableKind, name: str) -> ObjectPath | None: ...
+
+    def namespace_of(self, uuid: str) -> tuple[str, ...] | None: ...
 
 
 @dataclass(frozen=True)
@@ -213,11 +216,13 @@ def _decide(
     policy = scope.policy()
     if path is not None:
         if rule.privilege is Privilege.DESCRIBE:
-            if policy.may_describe(principal.name, path):
+            if policy.may_describe(principal.name, path, scope.namespace_of):
                 return
         elif policy.holds(principal.name, rule.privilege, path):
             return
-    shown = path is not None and (not path.namespace or policy.may_describe(principal.name, path))
+    shown = path is not None and (
+        not path.namespace or policy.may_describe(principal.name, path, scope.namespace_of)
+    )
     reason = (
         f"it needs {rule.privilege.value} on {_where(path, rule)}"
         if shown and path is not None
