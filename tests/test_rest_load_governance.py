@@ -20,6 +20,7 @@ from icehouse.errors import Forbidden
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
 from icehouse.lake import Lake
 from icehouse.lake.principals import Credentials
+from icehouse.state.audit import rows_after
 from icehouse.tables.rest_read import read_table
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
@@ -270,3 +271,17 @@ def test_a_hidden_required_column_is_masked_to_a_fixed_value_as_it_cannot_be_nul
     ]
     assert rows.column_names == ["region", "status", "note", "cost"]
     assert sorted(rows.column("note").to_pylist()) == sorted(f"note-{i}" for i in EU)
+
+
+def test_a_refused_load_is_in_the_audit_trail_with_its_reason(catalog: Catalog) -> None:
+    analyst = catalog.principal("analyst")
+    catalog.grant_filter("analyst", "eu_only", "region = 'eu'")
+
+    assert catalog.get(analyst, TABLE_URL).status_code == 403
+
+    denied = [
+        (r.principal, r.action, r.resource)
+        for r in rows_after(catalog.lake._engine, 0, limit=10_000)
+        if r.kind == "decision" and not r.allowed and "POST /api/v1/query" in (r.reason or "")
+    ]
+    assert denied == [("analyst", "table.load", f"table {TABLE}")]
