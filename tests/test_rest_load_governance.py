@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import requests
 from pyiceberg.exceptions import ForbiddenError
+from pyiceberg.expressions import AlwaysTrue, GreaterThanOrEqual
 
 from icehouse.errors import Forbidden
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
@@ -285,3 +286,23 @@ def test_a_refused_load_is_in_the_audit_trail_with_its_reason(catalog: Catalog) 
         if r.kind == "decision" and not r.allowed and "POST /api/v1/query" in (r.reason or "")
     ]
     assert denied == [("analyst", "table.load", f"table {TABLE}")]
+
+
+def test_the_readers_own_filter_narrows_the_required_one_and_never_widens_it(
+    catalog: Catalog,
+) -> None:
+    engine = catalog.principal("engine", kind="engine")
+    catalog.grant_filter("engine", "eu_only", "region = 'eu'")
+
+    errors = read_table(
+        catalog.served.uri,
+        TABLE,
+        credential=credential(engine),
+        row_filter=GreaterThanOrEqual("status", 500),
+    )
+    everything = read_table(
+        catalog.served.uri, TABLE, credential=credential(engine), row_filter=AlwaysTrue()
+    )
+
+    assert errors.column("id").to_pylist() == [i for i in EU if status_of(i) >= 500]
+    assert sorted(everything.column("id").to_pylist()) == EU

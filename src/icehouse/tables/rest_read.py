@@ -45,6 +45,7 @@ def read_table(
     *,
     credential: str,
     row_filter: BooleanExpression | None = None,
+    properties: dict[str, str] | None = None,
     timeout: float = 60.0,
 ) -> pa.Table:
     """Read ``table`` (``namespace.table``) from the Iceberg REST catalog at ``uri`` as
@@ -52,7 +53,8 @@ def read_table(
 
     Args: ``uri``, the catalog's root (``http://host:port``); ``credential``,
     ``CLIENT_ID:CLIENT_SECRET``; ``row_filter``, the caller's own filter, ANDed with the
-    required one.
+    required one; ``properties``, PyIceberg FileIO settings to read the files with
+    (``s3.endpoint``...), under those the catalog's answer carries.
     Returns: the rows the principal may read, without the columns it may not.
     Raises: NotAuthenticated, Forbidden (the catalog's refusal, with its message),
     NoSuchTable, InvalidInput (a restriction this reader cannot apply, or a malformed
@@ -63,7 +65,7 @@ def read_table(
     namespace, _, name = table.rpartition(".")
     path = f"/v1/{quote(prefix)}/namespaces/{quote(NAMESPACE_SEPARATOR.join(namespace.split('.')))}"
     answer = _get(session, f"{uri}{path}/tables/{quote(name)}", timeout, table)
-    loaded = _restricted_table(answer, table)
+    loaded = _restricted_table(answer, table, properties or {})
     restrictions = answer.get("read-restrictions") or {}
     schema = loaded.schema()
     hidden = hidden_fields(restrictions)
@@ -75,18 +77,18 @@ def read_table(
     return loaded.scan(row_filter=scan_filter, selected_fields=columns).to_arrow()
 
 
-def _restricted_table(answer: dict[str, Any], table: str) -> Table:
+def _restricted_table(answer: dict[str, Any], table: str, properties: dict[str, str]) -> Table:
     try:
         metadata = TableMetadataUtil.parse_obj(answer["metadata"])
         location = str(answer["metadata-location"])
     except (KeyError, ValueError) as exc:
         raise InvalidInput(f"the catalog's answer for {table} is not a table: {exc}") from exc
-    properties = {**metadata.properties, **(answer.get("config") or {})}
+    settings = {**properties, **metadata.properties, **(answer.get("config") or {})}
     return Table(
         identifier=tuple(table.split(".")),
         metadata=metadata,
         metadata_location=location,
-        io=load_file_io(properties, location=location),
+        io=load_file_io(settings, location=location),
         catalog=NoopCatalog("rest-read"),
     )
 
