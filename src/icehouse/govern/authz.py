@@ -115,6 +115,8 @@ RULES: dict[str, Rule] = {
     # (a trusted engine may get filtered access as read restrictions)
     "table.commit": Needs(Privilege.DESCRIBE),  # and the privilege of each update,
     # decided inside from the updates (``commit_privileges.py``), and what load needs
+    "table.sign": Needs(Privilege.DESCRIBE),  # and unfiltered SELECT, and INSERT or
+    # DELETE for a write or a delete, decided inside (``lake/storage_signing.py``)
     "table.commit_transaction": Needs(Privilege.DESCRIBE, each=True),  # likewise
     "table.list": ANYONE,
     "view.create": Needs(Privilege.CREATE_VIEW, parent=True),

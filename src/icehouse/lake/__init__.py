@@ -12,8 +12,9 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 through the server (``principals.py``), and ``lake.governance`` what each of them may do:
 roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
 which cells of a table the acting principal may read;
-and ``lake.audit`` exports the audit trail of every decision and query into
-``icehouse_system.audit`` (``audit.py``).
+``lake.storage_signing`` signs the S3 requests of engines that hold no storage keys
+(``storage_signing.py``); and ``lake.audit`` exports the audit trail of every decision
+and query into ``icehouse_system.audit`` (``audit.py``).
 
 A lake acts as a principal. Opened locally it is the home's owner, an administrator;
 ``lake.as_principal(p)`` gives a view of the same lake acting as ``p``. Every public
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
+    from icehouse.lake.storage_signing import LakeStorageSigning
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
     from icehouse.tables.identity import UuidIndex
@@ -77,6 +79,7 @@ GROUPS = (
     "metrics",
     "governance",
     "audit",
+    "storage_signing",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
 
@@ -179,6 +182,13 @@ class Lake:
         from icehouse.lake.audit import LakeAudit
 
         return LakeAudit(self)
+
+    @functools.cached_property
+    def storage_signing(self) -> LakeStorageSigning:
+        """S3 requests of engines without storage keys, signed with the lake's own."""
+        from icehouse.lake.storage_signing import LakeStorageSigning
+
+        return LakeStorageSigning(self)
 
     # -- opening ------------------------------------------------------------------------
 

@@ -63,6 +63,29 @@ def read_restrictions(
     return for_metadata(metadata, access.cell_sets[0].row_filter, visible)
 
 
+def check_unfiltered(lake: Lake, namespace: Namespace, name: str, *, action: str) -> None:
+    """Refuse the lake's principal anything short of unfiltered SELECT on
+    ``namespace.name``, even as a trusted engine: what this guards (a signature for a
+    storage request) hands out whole files, where no read restriction can be attached.
+
+    Raises: Forbidden, recorded: no SELECT ("it needs SELECT on table ns.t"), filtered
+    access (pointing to the query API)."""
+    access = _access(lake, namespace, name, action)
+    if access is None or access.unrestricted:
+        return
+    dotted = ".".join((*namespace, name))
+    who = f"principal {lake.principal.name!r} may not {action} on table {dotted}"
+    if access.denied:
+        _refuse(lake, action, dotted, f"{who}: it needs SELECT on table {dotted}")
+    _refuse(
+        lake,
+        action,
+        dotted,
+        f"{who}: its SELECT on it is filtered (some rows or columns only), and a signed "
+        f"storage request reads whole files; {QUERY_API}",
+    )
+
+
 def check_commit(lake: Lake, change: TableChange) -> None:
     """May the lake's principal make ``change``? It needs the privilege of each of its
     updates (``commit_privileges``), and what a load needs: a commit answers with the

@@ -22,6 +22,7 @@ from icehouse.server import (
     routes_namespaces,
     routes_oauth,
     routes_query,
+    routes_sign,
     routes_tables,
     routes_transactions,
     routes_views,
@@ -70,6 +71,7 @@ def create_app(
         routes_views.router,
         routes_transactions.router,
         routes_metrics.router,
+        routes_sign.router,
     ]
     app.state.endpoints = routes_config.served_endpoints(catalog_routers)
     install_error_handlers(app)

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from icehouse.errors import InvalidInput
+from icehouse.lake import Lake
 from icehouse.lake.iceberg import NewTable, TableState
 from icehouse.server.deps import API, LakeDep, check_prefix
 from icehouse.server.idempotency import IdempotencyKey, idempotent
@@ -22,6 +23,7 @@ from icehouse.server.models import (
 )
 from icehouse.server.paging import page
 from icehouse.server.paths import namespace_from_path
+from icehouse.server.routes_sign import signing_config
 
 router = APIRouter(prefix=API, dependencies=[Depends(check_prefix)])
 TABLES = "/namespaces/{namespace}/tables"
@@ -66,12 +68,12 @@ def create_table(
     )
 
     def run() -> Response:
-        state = lake.iceberg.create(
-            namespace_from_path(namespace), body.name, new, stage=body.stage_create
-        )
+        levels = namespace_from_path(namespace)
+        state = lake.iceberg.create(levels, body.name, new, stage=body.stage_create)
+        config = _storage_config(request, lake, levels, body.name, state)
         if state.metadata_location is None:  # staged: no version of the table exists yet
-            return JSONResponse(_load_result(state))
-        return JSONResponse(_load_result(state), headers={"ETag": _etag(state, "all")})
+            return JSONResponse(_load_result(state, config))
+        return JSONResponse(_load_result(state, config), headers={"ETag": _etag(state, "all")})
 
     return idempotent(lake, request, idempotency_key, body, run)
 
@@ -80,6 +82,7 @@ def create_table(
 def load_table(
     namespace: str,
     table: str,
+    request: Request,
     lake: LakeDep,
     snapshots: Literal["all", "refs"] = "all",
     if_none_match: str | None = Header(default=None),
@@ -87,11 +90,13 @@ def load_table(
     """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
     the ETag of a load, create or commit while the table is unchanged gets a 304 and no
     body."""
-    state = lake.iceberg.load(namespace_from_path(namespace), table, snapshots=snapshots)
+    levels = namespace_from_path(namespace)
+    state = lake.iceberg.load(levels, table, snapshots=snapshots)
     etag = _etag(state, snapshots)
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": etag})
-    return JSONResponse(_load_result(state), headers={"ETag": etag})
+    config = _storage_config(request, lake, levels, table, state)
+    return JSONResponse(_load_result(state, config), headers={"ETag": etag})
 
 
 @router.head(TABLE)
@@ -178,8 +183,20 @@ def register_table(
     return idempotent(lake, request, idempotency_key, body, run)
 
 
-def _load_result(state: TableState) -> dict[str, Any]:
-    result: dict[str, Any] = {"metadata": state.metadata, "config": {}}
+def _storage_config(
+    request: Request, lake: Lake, levels: tuple[str, ...], table: str, state: TableState
+) -> dict[str, str]:
+    """Remote signing of the table's S3 requests, for a principal handed the table
+    unfiltered (a trusted engine handed read restrictions reads through the query API's
+    rules, not whole signed files)."""
+    if state.read_restrictions:
+        return {}
+    location = str(state.metadata.get("location", ""))
+    return signing_config(lake.config.storage, request.app.state.prefix, levels, table, location)
+
+
+def _load_result(state: TableState, config: dict[str, str] | None = None) -> dict[str, Any]:
+    result: dict[str, Any] = {"metadata": state.metadata, "config": config or {}}
     if state.metadata_location is not None:
         result["metadata-location"] = state.metadata_location
     if state.read_restrictions:

@@ -1,0 +1,248 @@
+"""Remote signing on a real S3 server (SeaweedFS): an engine that holds no storage keys
+reads (and, with INSERT, writes) a table on S3 through signatures the catalog makes
+with the lake's own keys, for that table's files only, for a principal with unfiltered
+SELECT, decided again at each request (a revoked grant, an expired token stop it).
+
+The consumer is PyIceberg's REST client given only a catalog credential: the
+``config`` of loadTable turns its signer on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+import pyarrow as pa
+import pytest
+import requests
+from pyiceberg.table import Table
+
+from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
+from icehouse.lake import Lake
+from icehouse.lake.principals import Credentials
+from tests.fixtures_server import Served, serving
+from tests.governed_fixtures import IDS, TABLE, batch, make_table
+from tests.test_s3_landing import configure
+
+if TYPE_CHECKING:
+    from tests.conftest import S3Server
+
+pytestmark = pytest.mark.s3
+
+OTHER = "web.other"
+API = "/v1/icehouse/namespaces/web/tables"
+
+
+class Clock:
+    """The served lake's clock, moved by the test (tokens expire by it)."""
+
+    def __init__(self) -> None:
+        self.now = 1_900_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@dataclass(frozen=True)
+class Signing:
+    served: Served
+    clock: Clock
+    storage: dict[str, str]
+
+    @property
+    def lake(self) -> Lake:
+        return self.served.lake
+
+    def principal(self, name: str, *privileges: Privilege, table: str = TABLE) -> Credentials:
+        credentials = self.lake.principals.create(name, kind="service")
+        if privileges:
+            self.lake.governance.grant(
+                list(privileges),
+                Securable(SecurableKind.TABLE, table),
+                Grantee(GranteeKind.PRINCIPAL, name),
+            )
+        return credentials
+
+    def consumer(self, who: Credentials) -> Any:
+        """A PyIceberg REST client with a catalog credential and no S3 settings at all."""
+        return self.served.client(credential=f"{who.client_id}:{who.client_secret}")
+
+    def token(self, who: Credentials) -> str:
+        return self.lake.principals.issue_token(who.client_id, who.client_secret).access_token
+
+    def sign(
+        self, who: Credentials | str, uri: str, *, method: str = "GET", table: str = "requests"
+    ) -> requests.Response:
+        """``POST .../tables/{table}/sign`` as ``who`` (a principal, or a bearer token)."""
+        token = who if isinstance(who, str) else self.token(who)
+        return requests.post(
+            self.served.url(f"{API}/{table}/sign"),
+            json={"region": "us-east-1", "uri": uri, "method": method, "headers": {}},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+
+    def http_url(self, s3_path: str) -> str:
+        """An ``s3://bucket/key`` as the path-style URL an engine sends its request to."""
+        return self.storage["s3.endpoint"] + "/" + quote(s3_path.removeprefix("s3://"), "/~")
+
+
+@pytest.fixture
+def signing(
+    tmp_path: Path,
+    s3_server: S3Server,
+    make_s3_bucket,  # type: ignore[no-untyped-def]
+    monkeypatch: pytest.MonkeyPatch,
+) -> Iterator[Signing]:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name, raising=False)  # the consumer holds no keys from anywhere
+    home = tmp_path / "lake"
+    Lake.init(home)
+    configure(home, s3_server, warehouse=f"s3://{make_s3_bucket('signing')}/lake")
+    clock = Clock()
+    with Lake.open(home, clock=clock) as lake:
+        make_table(lake)
+        make_table(lake, OTHER)
+        with serving(lake, allow_anonymous=False) as served:
+            yield Signing(served, clock, dict(s3_server.storage))
+
+
+def data_files(lake: Lake, name: str) -> list[str]:
+    from tests import fixtures_lake
+
+    table = fixtures_lake.iceberg_table(lake, name)
+    return [task.file.file_path for task in table.scan().plan_files()]
+
+
+def ids(table: Table) -> list[int]:
+    return sorted(table.scan().to_arrow().column("id").to_pylist())
+
+
+def test_a_consumer_without_storage_keys_reads_the_table_through_signatures(
+    signing: Signing,
+) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+
+    table = signing.consumer(reader).load_table(TABLE)
+
+    assert ids(table) == list(IDS)
+    assert table.io.properties["s3.remote-signing-enabled"] == "true"
+    handed = set(table.io.properties.values())
+    assert signing.storage["s3.secret-access-key"] not in handed
+    assert signing.storage["s3.access-key-id"] not in handed
+
+
+def test_the_files_are_not_readable_without_a_signature(signing: Signing) -> None:
+    """What the consumer reads, it reads only through the catalog's signatures."""
+    path = data_files(signing.lake, TABLE)[0]
+
+    unsigned = requests.get(signing.http_url(path), timeout=30)
+
+    assert unsigned.status_code == 403
+
+
+def test_the_signature_is_for_the_one_request_it_was_asked_for(signing: Signing) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+    path = data_files(signing.lake, TABLE)[0]
+
+    answer = signing.sign(reader, signing.http_url(path))
+
+    assert answer.status_code == 200
+    assert answer.headers["Cache-Control"] == "no-cache"
+    signed = answer.json()
+    headers = {name: ", ".join(values) for name, values in signed["headers"].items()}
+    assert requests.get(signed["uri"], headers=headers, timeout=30).status_code == 200
+    assert requests.delete(signed["uri"], headers=headers, timeout=30).status_code == 403
+
+
+def test_a_file_of_another_table_is_refused(signing: Signing) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+    others = signing.http_url(data_files(signing.lake, OTHER)[0])
+
+    through_its_own_table = signing.sign(reader, others)
+    through_the_other_table = signing.sign(reader, others, table="other")
+
+    assert through_its_own_table.status_code == 403
+    assert "lies outside the table's location" in through_its_own_table.json()["error"]["message"]
+    assert through_the_other_table.status_code == 403
+    assert "not found or not permitted" in through_the_other_table.json()["error"]["message"]
+
+
+def test_a_path_that_climbs_out_of_the_table_is_refused(signing: Signing) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+    mine = signing.http_url(data_files(signing.lake, TABLE)[0])
+    climbing = mine.split("/data/")[0] + "/../other/metadata/x.avro"
+
+    answer = signing.sign(reader, climbing)
+
+    assert answer.status_code == 400
+    assert "'..' segment" in answer.json()["error"]["message"]
+
+
+def test_a_filtered_principal_gets_no_signature(signing: Signing) -> None:
+    analyst = signing.principal("analyst")
+    signing.lake.governance.create_data_filter("eu_only", TABLE, where="region = 'eu'")
+    signing.lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.DATA_FILTER, "eu_only"),
+        Grantee(GranteeKind.PRINCIPAL, "analyst"),
+    )
+
+    answer = signing.sign(analyst, signing.http_url(data_files(signing.lake, TABLE)[0]))
+
+    assert answer.status_code == 403
+    message = answer.json()["error"]["message"]
+    assert "its SELECT on it is filtered" in message and "POST /api/v1/query" in message
+
+
+def test_a_revoked_grant_stops_the_next_read(signing: Signing) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+    table = signing.consumer(reader).load_table(TABLE)
+    assert ids(table) == list(IDS)
+
+    signing.lake.governance.revoke(
+        [Privilege.SELECT],
+        Securable(SecurableKind.TABLE, TABLE),
+        Grantee(GranteeKind.PRINCIPAL, "reader"),
+    )
+
+    with pytest.raises(Exception, match="Failed to sign request 403"):
+        ids(table)
+
+
+def test_an_expired_token_is_refused(signing: Signing) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+    token = signing.token(reader)
+    path = signing.http_url(data_files(signing.lake, TABLE)[0])
+    assert signing.sign(token, path).status_code == 200
+
+    signing.clock.now += 24 * 3600.0
+
+    answer = signing.sign(token, path)
+    assert answer.status_code == 401
+
+
+def test_writing_needs_insert(signing: Signing) -> None:
+    reader = signing.principal("reader", Privilege.SELECT)
+    writer = signing.principal("writer", Privilege.SELECT, Privilege.INSERT)
+    rows = batch([100, 101])
+    more = rows.cast(rows.schema.set(0, pa.field("id", pa.int64(), nullable=False)))
+
+    with pytest.raises(Exception, match="Failed to sign request 403"):
+        signing.consumer(reader).load_table(TABLE).append(more)
+    signing.consumer(writer).load_table(TABLE).append(more)
+
+    assert ids(signing.consumer(reader).load_table(TABLE)) == [*IDS, 100, 101]
+
+
+def test_a_table_on_a_local_warehouse_is_handed_without_signing(tmp_path: Path) -> None:
+    home = tmp_path / "local"
+    Lake.init(home)
+    with Lake.open(home) as lake:
+        make_table(lake)
+        with serving(lake) as served:
+            answer = requests.get(served.url(f"{API}/requests"), timeout=30)
+
+    assert answer.json()["config"] == {}
