@@ -57,6 +57,12 @@ VALID_BODIES: dict[str, dict[str, Any]] = {
     },
     "/v1/{prefix}/namespaces/{namespace}/tables": {"name": "x", "schema": {}},
     "/v1/{prefix}/namespaces/{namespace}/tables/{table}/metrics": {"report-type": "scan-report"},
+    "/v1/{prefix}/namespaces/{namespace}/tables/{table}/sign": {
+        "region": "us-east-1",
+        "uri": "http://127.0.0.1:1/bucket/key",
+        "method": "GET",
+        "headers": {},
+    },
     "/v1/{prefix}/namespaces/{namespace}/views": {
         "name": "x",
         "schema": {},
