@@ -181,13 +181,21 @@ def test_a_path_that_climbs_out_of_the_table_is_refused(signing: Signing) -> Non
     assert "'..' segment" in answer.json()["error"]["message"]
 
 
-def test_a_filtered_principal_gets_no_signature(signing: Signing) -> None:
-    analyst = signing.principal("analyst")
+@pytest.mark.parametrize("kind", ["service", "engine"])
+def test_a_filtered_principal_gets_no_signature_even_as_a_trusted_engine(
+    signing: Signing, kind: str
+) -> None:
+    analyst = signing.lake.principals.create("analyst", kind=kind)
     signing.lake.governance.create_data_filter("eu_only", TABLE, where="region = 'eu'")
     signing.lake.governance.grant(
         [Privilege.SELECT],
         Securable(SecurableKind.DATA_FILTER, "eu_only"),
         Grantee(GranteeKind.PRINCIPAL, "analyst"),
+    )
+    loaded = requests.get(
+        signing.served.url(f"{API}/requests"),
+        headers={"Authorization": f"Bearer {signing.token(analyst)}"},
+        timeout=30,
     )
 
     answer = signing.sign(analyst, signing.http_url(data_files(signing.lake, TABLE)[0]))
@@ -195,6 +203,10 @@ def test_a_filtered_principal_gets_no_signature(signing: Signing) -> None:
     assert answer.status_code == 403
     message = answer.json()["error"]["message"]
     assert "its SELECT on it is filtered" in message and "POST /api/v1/query" in message
+    if kind == "engine":  # handed the table with read restrictions, and no signer
+        assert loaded.status_code == 200 and loaded.json()["config"] == {}
+    else:
+        assert loaded.status_code == 403
 
 
 def test_a_revoked_grant_stops_the_next_read(signing: Signing) -> None:
@@ -235,6 +247,25 @@ def test_writing_needs_insert(signing: Signing) -> None:
     signing.consumer(writer).load_table(TABLE).append(more)
 
     assert ids(signing.consumer(reader).load_table(TABLE)) == [*IDS, 100, 101]
+
+
+def test_a_table_created_by_the_consumer_is_written_through_signatures(signing: Signing) -> None:
+    creator = signing.principal("creator")
+    signing.lake.governance.grant(
+        [Privilege.CREATE_TABLE],
+        Securable(SecurableKind.NAMESPACE, "web"),
+        Grantee(GranteeKind.PRINCIPAL, "creator"),
+    )
+    rows = pa.table({"id": pa.array([7, 8], pa.int64()), "name": ["a", "b"]})
+
+    created = signing.consumer(creator).create_table("web.fresh", schema=rows.schema)
+    created.append(rows)
+
+    assert created.location().startswith("s3://")
+    assert signing.lake.sql("SELECT id FROM web.fresh ORDER BY id").to_pylist() == [
+        {"id": 7},
+        {"id": 8},
+    ]
 
 
 def test_a_table_on_a_local_warehouse_is_handed_without_signing(tmp_path: Path) -> None:
