@@ -267,7 +267,7 @@ ERRORS = [
     ("GRANT SELECT ON TABLE events TO ROLE r", 29, "'.' and the rest of a table name", "'TO'"),
     ("GRANT SELEKT ON TABLE a.b TO ROLE r", 6, "a privilege (DESCRIBE, SELECT", "'SELEKT'"),
     ("GRANT SELECT ON SCHEMA a TO ROLE r", 16, "CATALOG, NAMESPACE, TABLE", "'SCHEMA'"),
-    ("GRANT SELECT ON TABLE a.b TO r", 29, "PRINCIPAL or ROLE", "'r'"),
+    ("GRANT SELECT ON TABLE a.b TO r", 29, "PRINCIPAL, ROLE or TENANT", "'r'"),
     ("GRANT SELECT ON TABLE a.b TO ROLE r WITH OPTION", 41, "GRANT", "'OPTION'"),
     ("GRANT SELECT ON TABLE a.b TO ROLE r extra", 36, "the end of the statement", "'extra'"),
     ("GRANT SELECT ON TABLE a.b TO ROLE", 33, "a role name", "the end of the statement"),

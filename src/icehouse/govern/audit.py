@@ -70,6 +70,7 @@ class AuditTrail:
                 allowed=denied is None,
                 reason=denied if denied is not None else _allowed_because(principal),
                 filters=tuple(filters),
+                tenant=principal.tenant,
             )
         )
 
@@ -101,6 +102,7 @@ class AuditTrail:
                 tables=tuple(tables),
                 rows=rows,
                 seconds=seconds,
+                tenant=principal.tenant,
             )
         )
 

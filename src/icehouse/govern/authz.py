@@ -14,8 +14,11 @@ the namespace it is created in, as the policy (``policy.py``) says it holds:
   ``Lake.table_access``, and lists show only what the principal may describe);
 - roles, tags, data filters: MANAGE_GRANTS on the catalog; a grant or revoke is decided
   by the grant itself (the granter's grant option), which knows what is granted;
-- ingestion sources, quarantine, maintenance, principals and the lake itself:
-  administrators only.
+- ingestion sources, quarantine, maintenance, principals, tenants and the lake itself:
+  administrators only;
+- a tenant's administrator creates the tenant's principals and roles, and manages the
+  memberships of its roles (the members' tenant is checked by the method, which knows
+  them).
 
 A principal refused on an object it may not describe is told it is "not found or not
 permitted", exactly what it is told about an object that does not exist: an error never
@@ -28,7 +31,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from icehouse.errors import Forbidden
-from icehouse.govern.objects import Privilege, SecurableKind
+from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
 from icehouse.govern.policy import Policy
 from icehouse.govern.records import ObjectPath
 
@@ -42,6 +45,8 @@ class Principal:
     admin: bool
     kind: str = "service"
     """``user`` or ``service``."""
+    tenant: str | None = None
+    """The tenant it belongs to (None: the server's own), as the audit records it."""
 
 
 OWNER = Principal(name="owner", admin=True, kind="user")
@@ -72,17 +77,22 @@ class Scope(Protocol):
 @dataclass(frozen=True)
 class Needs:
     """The action needs ``privilege`` on its resource, or on the namespace its resource
-    is created in (``parent``)."""
+    is created in (``parent``); or (``tenant_admin``) to administer the tenant of the
+    role the resource names (no role named: any tenant, whose part the method shows)."""
 
     privilege: Privilege
     parent: bool = False
+    tenant_admin: bool = False
 
 
 ANYONE = "anyone"
 ADMINS = "administrators"
+TENANT_ADMINS = "the tenant's administrators"
+"""The resource names a tenant: its administrators may (and the server's)."""
 Rule = Needs | str
 
 _MANAGE = Needs(Privilege.MANAGE_GRANTS)
+_MANAGE_ROLE = Needs(Privilege.MANAGE_GRANTS, tenant_admin=True)
 RULES: dict[str, Rule] = {
     "table.create": Needs(Privilege.CREATE_TABLE, parent=True),
     "table.register": Needs(Privilege.CREATE_TABLE, parent=True),
@@ -117,10 +127,10 @@ RULES: dict[str, Rule] = {
     "governance.revoke": ANYONE,
     "governance.show": ANYONE,
     "governance.create_role": _MANAGE,
-    "governance.drop_role": _MANAGE,
-    "governance.grant_role": _MANAGE,
-    "governance.revoke_role": _MANAGE,
-    "governance.list_roles": _MANAGE,
+    "governance.drop_role": _MANAGE_ROLE,
+    "governance.grant_role": _MANAGE_ROLE,
+    "governance.revoke_role": _MANAGE_ROLE,
+    "governance.list_roles": _MANAGE_ROLE,
     "governance.create_tag": _MANAGE,
     "governance.drop_tag": _MANAGE,
     "governance.set_tag": _MANAGE,
@@ -129,6 +139,9 @@ RULES: dict[str, Rule] = {
     "governance.create_data_filter": _MANAGE,
     "governance.drop_data_filter": _MANAGE,
     "governance.list_data_filters": _MANAGE,
+    "tenant.create_principal": TENANT_ADMINS,
+    "tenant.create_role": TENANT_ADMINS,
+    "tenant.list_principals": TENANT_ADMINS,
 }
 """Action → what a principal that is not an administrator needs for it; an action not
 listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators
@@ -154,10 +167,22 @@ def authorize(
     rule = RULES.get(action, ADMINS)
     if rule == ANYONE:
         return
+    if (
+        rule == TENANT_ADMINS
+        and scope is not None
+        and resource.name
+        and scope.policy().administers(principal.name) == resource.name
+    ):
+        return
     if not isinstance(rule, Needs) or scope is None:
+        who = (
+            f"administrator of the server or of {resource}"
+            if rule == TENANT_ADMINS
+            else "administrator"
+        )
         raise Forbidden(
             f"principal {principal.name!r} may not {action} on {resource}: only an "
-            "administrator may (create one with `icehouse principal create NAME --admin`)",
+            f"{who} may (create one with `icehouse principal create NAME --admin`)",
             principal=principal.name,
             action=action,
             resource=str(resource),
@@ -183,6 +208,8 @@ def _decide(
                 return
         elif policy.holds(principal.name, rule.privilege, path):
             return
+    if rule.tenant_admin and _administers_role(policy, principal.name, resource.name):
+        return
     shown = path is not None and (not path.namespace or policy.may_describe(principal.name, path))
     reason = (
         f"it needs {rule.privilege.value} on {_where(path, rule)}"
@@ -195,6 +222,13 @@ def _decide(
         action=action,
         resource=str(resource),
     )
+
+
+def _administers_role(policy: Policy, principal: str, role: str) -> bool:
+    tenant = policy.administers(principal)
+    if tenant is None:
+        return False
+    return not role or policy.tenant_of(Grantee(GranteeKind.ROLE, role)) == tenant
 
 
 def _where(path: ObjectPath, rule: Needs) -> str:

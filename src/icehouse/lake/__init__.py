@@ -10,7 +10,8 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
 ``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
 through the server (``principals.py``), and ``lake.governance`` what each of them may do:
-roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
+roles, grants, tags and data filters (``governance.py``), ``lake.tenants`` the tenants
+they may belong to (``tenants.py``); ``lake.table_access`` says
 which cells of a table the acting principal may read;
 and ``lake.audit`` exports the audit trail of every decision and query into
 ``icehouse_system.audit`` (``audit.py``).
@@ -59,6 +60,7 @@ if TYPE_CHECKING:
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
+    from icehouse.lake.tenants import LakeTenants
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
     from icehouse.tables.identity import UuidIndex
@@ -76,6 +78,7 @@ GROUPS = (
     "idempotency",
     "metrics",
     "governance",
+    "tenants",
     "audit",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
@@ -172,6 +175,13 @@ class Lake:
         from icehouse.lake.governance import LakeGovernance
 
         return LakeGovernance(self)
+
+    @functools.cached_property
+    def tenants(self) -> LakeTenants:
+        """Tenants, their administrators, and the principals and roles inside them."""
+        from icehouse.lake.tenants import LakeTenants
+
+        return LakeTenants(self)
 
     @functools.cached_property
     def audit(self) -> LakeAudit:

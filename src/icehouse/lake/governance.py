@@ -19,7 +19,7 @@ from icehouse.errors import (
     NoSuchNamespace,
     NoSuchTag,
 )
-from icehouse.govern import data_filters, grants, roles, store, tags
+from icehouse.govern import data_filters, grants, roles, store, tags, tenants
 from icehouse.govern.objects import (
     Grantee,
     GranteeKind,
@@ -89,22 +89,36 @@ class LakeGovernance:
 
     @governed("governance.grant_role", on="role")
     def grant_role(self, role: str, to: Grantee) -> None:
-        """Make ``to`` (a principal, or a role: roles nest) a member of ``role``.
+        """Make ``to`` (a principal, or a role: roles nest) a member of ``role``. A
+        tenant's administrator does so for its tenant's roles and members only.
 
-        Args: ``role``; ``to``. Raises: NoSuchRole, NoSuchPrincipal, RoleCycle."""
+        Args: ``role``; ``to``. Raises: NoSuchRole, NoSuchPrincipal, RoleCycle,
+        Forbidden (a member outside the administrator's tenant)."""
+        self._check_manages(Grantee(GranteeKind.ROLE, role), to)
         roles.grant_role(self._lake._engine, role, to)
 
     @governed("governance.revoke_role", on="role")
     def revoke_role(self, role: str, from_: Grantee) -> None:
         """Take ``from_`` out of ``role``; what it granted only through the role's grant
-        options is revoked too. Args: ``role``; ``from_``. Raises: NoSuchRole."""
+        options is revoked too. Args: ``role``; ``from_``. Raises: NoSuchRole,
+        Forbidden (a member outside the administrator's tenant)."""
+        self._check_manages(Grantee(GranteeKind.ROLE, role), from_)
         roles.revoke_role(self._lake._engine, role, from_, self._locate)
 
     @governed("governance.list_roles")
     def list_roles(self) -> list[RoleInfo]:
-        """Returns: every role by name, with its direct members."""
+        """Returns: every role by name, with its direct members (a tenant's
+        administrator: its tenant's roles only)."""
+        lake = self._lake
+        policy = lake._policies.current(lake._engine)
+        scoped = not lake.principal.admin and not policy.holds(
+            lake.principal.name, Privilege.MANAGE_GRANTS, ObjectPath()
+        )
+        mine = policy.administers(lake.principal.name)
         return [
-            RoleInfo(name, tuple(members)) for name, members in roles.list_roles(self._lake._engine)
+            RoleInfo(name, tuple(members), tenant)
+            for name, members, tenant in roles.list_roles(lake._engine)
+            if not scoped or tenant == mine
         ]
 
     # -- grants -------------------------------------------------------------------------
@@ -162,7 +176,8 @@ class LakeGovernance:
     ) -> list[GrantInfo]:
         """The grants on ``on`` and/or to ``to`` (all without either), objects named as
         they are now. A principal that is neither an administrator nor a holder of
-        MANAGE_GRANTS sees only the grants to itself and its roles, and those it made.
+        MANAGE_GRANTS sees only the grants to itself and its roles, and those it made; a
+        tenant's administrator also those to its tenant and its principals and roles.
 
         Args: ``on``; ``to``. Returns: the grants, by grantee, object and privilege.
         Raises: NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter."""
@@ -175,13 +190,21 @@ class LakeGovernance:
             me.name, Privilege.MANAGE_GRANTS, ObjectPath()
         )
         mine = {me, *(Grantee(GranteeKind.ROLE, r) for r in policy.roles_of(me))}
+        tenant = policy.administers(me.name)
+        if tenant is not None:
+            mine.add(Grantee(GranteeKind.TENANT, tenant))
         names = _Names(self, {str(f.id): (f.name, f.table_uuid) for f in rows.data_filters})
         shown = [
             GrantInfo(g.grantee, g.privilege, on_now, g.with_grant_option, g.granted_by)
             for g in rows.grants
             if (wanted is None or g.target == wanted)
             and (to is None or g.grantee == to)
-            and (everything or g.grantee in mine or g.granted_by == me.name)
+            and (
+                everything
+                or g.grantee in mine
+                or g.granted_by == me.name
+                or policy.manages(me.name, g.grantee)
+            )
             and (on_now := names.securable(g.target)) is not None
         ]
         return sorted(shown, key=lambda i: (str(i.grantee), str(i.on), i.privilege.value))
@@ -324,6 +347,10 @@ class LakeGovernance:
                 ),
             )
         return Target(kind, identity.uuid), path
+
+    def _check_manages(self, *grantees: Grantee) -> None:
+        lake = self._lake
+        tenants.check_manages(lake._policies.current(lake._engine), lake.principal, *grantees)
 
     def _taggable(self, on: Securable) -> Target:
         if on.kind not in (

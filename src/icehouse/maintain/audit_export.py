@@ -62,9 +62,11 @@ SCHEMA = pa.schema(
         pa.field("tables", pa.list_(pa.string())),
         pa.field("rows", pa.int64()),
         pa.field("seconds", pa.float64()),
+        pa.field("tenant", pa.string()),
     ]
 )
-"""``icehouse_system.audit``, as the state database's records (``state/audit.py``)."""
+"""``icehouse_system.audit``, as the state database's records (``state/audit.py``).
+A table made before a column was added here gains it on the next export."""
 
 
 @dataclass(frozen=True)
@@ -160,6 +162,7 @@ def _arrow(rows: list[audit.AuditRow]) -> pa.Table:
             "tables": [list(r.tables) for r in rows],
             "rows": [r.rows for r in rows],
             "seconds": [r.seconds for r in rows],
+            "tenant": [r.tenant for r in rows],
         },
         schema=SCHEMA,
     )
@@ -170,6 +173,9 @@ def _audit_table(catalog: SqlCatalog) -> Table:
     first time; by whichever exporter gets there first."""
     table = find_table(catalog, AUDIT_TABLE)
     if table is not None:
+        if missing := [f for f in SCHEMA if f.name not in table.schema().column_names]:
+            manage.add_columns_for(table, missing)
+            table = table.refresh()
         return table
     with contextlib.suppress(TableAlreadyExists):
         return manage.create_table(
