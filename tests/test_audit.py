@@ -224,7 +224,7 @@ def test_concurrent_requests_each_have_their_decision_recorded(lake: Lake) -> No
 
     assert statuses == [200] * 20
     made = pending(lake)[before:]
-    assert [(r.action, r.resource) for r in made] == [("table.describe", "table shop.orders")] * 20
+    assert [(r.action, r.resource) for r in made] == [("table.load", "table shop.orders")] * 20
     assert len({r.request_id for r in made}) == 20
 
 

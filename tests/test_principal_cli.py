@@ -90,3 +90,24 @@ def test_delete_without_a_terminal_needs_yes(home: str) -> None:
     assert result.exit_code == 1
     assert "pass --yes to confirm" in one_line(result.stderr)
     assert [row["name"] for row in principal_rows(home)] == ["etl"]
+
+
+def test_a_trusted_engine_is_created_with_kind_engine_and_listed_so(home: str) -> None:
+    ok("principal", "create", "reader-engine", "--trusted-engine", "--home", home)
+    ok("principal", "create", "etl", "--home", home)
+
+    listed = as_json("principal", "list", "--home", home)
+    shown = ok("principal", "list", "--home", home).stdout
+    both = run("principal", "create", "x", "--trusted-engine", "--kind", "user", "--home", home)
+
+    assert [(p["name"], p["kind"]) for p in listed] == [
+        ("etl", "service"),
+        ("reader-engine", "engine"),
+    ]
+    rows = {line.split()[0]: line.split()[1] for line in shown.splitlines()[1:]}
+    assert rows == {"etl": "service", "reader-engine": "engine"}
+    assert both.exit_code == 2 and "a trusted engine is a service" in both.output
+    assert [p["name"] for p in as_json("principal", "list", "--home", home)] == [
+        "etl",
+        "reader-engine",
+    ]

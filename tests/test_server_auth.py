@@ -181,7 +181,7 @@ def test_a_principal_with_no_grants_sees_nothing_and_is_forbidden_the_rest(
     error = answer.json()["error"]
     assert error["type"] == "ForbiddenException"
     assert error["message"] == (
-        "principal 'reader' may not table.describe on table web.hits: "
+        "principal 'reader' may not table.load on table web.hits: "
         "table web.hits is not found or not permitted"
     )
     with pytest.raises(ForbiddenError):

@@ -48,14 +48,27 @@ def create(
         str | None,
         typer.Option(help="The tenant it belongs to (default: the server's own)."),
     ] = None,
+    trusted_engine: Annotated[
+        bool,
+        typer.Option(
+            "--trusted-engine",
+            help="A service that applies the read restrictions a filtered table is handed "
+            "with (kind engine): only for an engine that does, e.g. icehouse's own reader.",
+        ),
+    ] = False,
     home: HomeOption = None,
     format: DocumentFormatOption = DocumentFormat.table,
 ) -> None:
     """Create a principal and print its client id and secret (shown this once)."""
     output = Output(format)
+    if trusted_engine and kind is not Kind.service:
+        raise typer.BadParameter(
+            "a trusted engine is a service: leave out --kind", param_hint="--trusted-engine"
+        )
     with open_lake(home, output) as lake:
+        kind_name = "engine" if trusted_engine else kind.value
         if tenant is None:
-            credentials = lake.principals.create(name, admin=admin, kind=kind.value)
+            credentials = lake.principals.create(name, admin=admin, kind=kind_name)
         elif admin:
             raise typer.BadParameter(
                 f"a principal of tenant {tenant} cannot administer the server; make it the "
@@ -63,7 +76,7 @@ def create(
                 param_hint="--admin",
             )
         else:
-            credentials = lake.tenants.create_principal(tenant, name, kind=kind.value)
+            credentials = lake.tenants.create_principal(tenant, name, kind=kind_name)
     _emit_credentials(output, credentials, done="Created")
 
 

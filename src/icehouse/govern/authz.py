@@ -6,10 +6,13 @@ An administrator (the home's owner, a principal created ``--admin``) may do ever
 Anyone else needs the privilege ``RULES`` names for the action, on the resource or on
 the namespace it is created in, as the policy (``policy.py``) says it holds:
 
-- reading and changing tables, views and namespaces: DESCRIBE, ALTER, DROP, DELETE, INSERT
-  (a commit through the REST catalog) on the object; creating one: CREATE_TABLE,
-  CREATE_VIEW or CREATE_NAMESPACE on the namespace it goes in (the catalog, for a
-  top-level namespace);
+- reading and changing tables, views and namespaces: DESCRIBE, ALTER, DROP, DELETE on the
+  object; creating one: CREATE_TABLE, CREATE_VIEW or CREATE_NAMESPACE on the namespace it
+  goes in (the catalog, for a top-level namespace);
+- the REST catalog's table loads and commits: DESCRIBE here, then, decided inside once
+  the call is known (``lake/rest_access.py``), unfiltered SELECT (a trusted engine may
+  be handed filtered access as read restrictions) and, for a commit, the privilege of
+  each update (``commit_privileges.py``); a view's load: SELECT on the view;
 - running SQL, listing, and connecting: anyone (a query reads each table through
   ``Lake.table_access``, and lists show only what the principal may describe);
 - roles, tags, data filters: MANAGE_GRANTS on the catalog; a grant or revoke is decided
@@ -44,9 +47,16 @@ class Principal:
     name: str
     admin: bool
     kind: str = "service"
-    """``user`` or ``service``."""
+    """``user``, ``service``, or ``engine``: a service trusted to enforce the read
+    restrictions ``loadTable`` hands it (``trusted_engine``)."""
     tenant: str | None = None
     """The tenant it belongs to (None: the server's own), as the audit records it."""
+
+    @property
+    def trusted_engine(self) -> bool:
+        """Whether a filtered table may be handed to it with its read restrictions: an
+        engine that applies them shows the principal only its rows and columns."""
+        return self.kind == "engine"
 
 
 OWNER = Principal(name="owner", admin=True, kind="user")
@@ -66,22 +76,28 @@ class Resource:
 
 
 class Scope(Protocol):
-    """What a decision needs from the lake: the current policy, and where a named object
-    is (its UUID, for a table or view), None when there is no such object."""
+    """What a decision needs from the lake: the current policy, where a named object is
+    (its UUID, for a table or view), None when there is no such object, and which
+    namespace a table or view (by UUID) is in now."""
 
     def policy(self) -> Policy: ...
 
     def locate(self, kind: SecurableKind, name: str) -> ObjectPath | None: ...
 
+    def namespace_of(self, uuid: str) -> tuple[str, ...] | None: ...
+
 
 @dataclass(frozen=True)
 class Needs:
     """The action needs ``privilege`` on its resource, or on the namespace its resource
-    is created in (``parent``); or (``tenant_admin``) to administer the tenant of the
-    role the resource names (no role named: any tenant, whose part the method shows)."""
+    is created in (``parent``); ``each``: the resource names several objects, comma
+    separated (the tables of a multi-table commit), and it needs it on every one; or
+    (``tenant_admin``) to administer the tenant of the role the resource names (no role
+    named: any tenant, whose part the method shows)."""
 
     privilege: Privilege
     parent: bool = False
+    each: bool = False
     tenant_admin: bool = False
 
 
@@ -106,11 +122,16 @@ RULES: dict[str, Rule] = {
     "table.rollback": Needs(Privilege.ALTER),
     "table.drop": Needs(Privilege.DROP),
     "table.delete_rows": Needs(Privilege.DELETE),
-    "table.commit": Needs(Privilege.INSERT),
+    "table.load": Needs(Privilege.DESCRIBE),  # and unfiltered SELECT, decided inside
+    # (a trusted engine may get filtered access as read restrictions)
+    "table.commit": Needs(Privilege.DESCRIBE),  # and the privilege of each update,
+    # decided inside from the updates (``commit_privileges.py``), and what load needs
+    "table.commit_transaction": Needs(Privilege.DESCRIBE, each=True),  # likewise
     "table.list": ANYONE,
     "view.create": Needs(Privilege.CREATE_VIEW, parent=True),
     "view.register": Needs(Privilege.CREATE_VIEW, parent=True),
     "view.describe": Needs(Privilege.DESCRIBE),
+    "view.load": Needs(Privilege.SELECT),
     "view.alter": Needs(Privilege.ALTER),
     "view.rename": Needs(Privilege.ALTER),
     "view.drop": Needs(Privilege.DROP),
@@ -145,7 +166,7 @@ RULES: dict[str, Rule] = {
 }
 """Action → what a principal that is not an administrator needs for it; an action not
 listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators
-only. A multi-table commit names no table: administrators only, too."""
+only."""
 
 _KINDS = {
     "table": SecurableKind.TABLE,
@@ -187,7 +208,24 @@ def authorize(
             action=action,
             resource=str(resource),
         )
+    if rule.each:
+        names = resource.name.split(",") if resource.name else [""]
+        for name in names:
+            _decide(principal, action, Resource(resource.kind, name), rule, scope)
+        return
     _decide(principal, action, resource, rule, scope)
+
+
+def require(
+    principal: Principal, action: str, resource: Resource, privilege: Privilege, scope: Scope
+) -> None:
+    """Decide one privilege on ``resource`` beyond what ``RULES`` asks for ``action``:
+    what a method decides inside, once it knows what the call does (a commit's updates).
+
+    Raises: Forbidden naming the privilege and the object ("it needs INSERT on table
+    web.t"), or "not found or not permitted" to a principal that may not describe it."""
+    if not principal.admin:
+        _decide(principal, action, resource, Needs(privilege), scope)
 
 
 def _decide(
@@ -204,13 +242,15 @@ def _decide(
     policy = scope.policy()
     if path is not None:
         if rule.privilege is Privilege.DESCRIBE:
-            if policy.may_describe(principal.name, path):
+            if policy.may_describe(principal.name, path, scope.namespace_of):
                 return
         elif policy.holds(principal.name, rule.privilege, path):
             return
     if rule.tenant_admin and _administers_role(policy, principal.name, resource.name):
         return
-    shown = path is not None and (not path.namespace or policy.may_describe(principal.name, path))
+    shown = path is not None and (
+        not path.namespace or policy.may_describe(principal.name, path, scope.namespace_of)
+    )
     reason = (
         f"it needs {rule.privilege.value} on {_where(path, rule)}"
         if shown and path is not None

@@ -42,7 +42,7 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass
 
 from icehouse.govern.access import CellSet, TableAccess
@@ -74,6 +74,9 @@ TABLE_PRIVILEGES = frozenset(
 """Privileges about a table's own data and definition (what an owner holds)."""
 
 Conditions = tuple[tuple[str, frozenset[str]], ...]
+Namespace = tuple[str, ...]
+NamespaceOf = Callable[[str], Namespace | None]
+"""A table's or view's UUID → the namespace it is in now (None: dropped)."""
 
 
 @dataclass(frozen=True)
@@ -184,8 +187,46 @@ class Policy:
             return True
         return self._grant_for(principal, privilege, path, grant_option) is not None
 
-    def may_describe(self, principal: str, path: ObjectPath) -> bool:
-        """May ``principal`` see that the object at ``path`` exists?"""
+    def may_describe(
+        self, principal: str, path: ObjectPath, namespace_of: NamespaceOf | None = None
+    ) -> bool:
+        """May ``principal`` see that the object at ``path`` exists? A namespace is also
+        seen by whoever holds something inside it (a child namespace, a table, a view),
+        which ``namespace_of`` (a table's or view's UUID → its namespace now) tells; so
+        a principal can walk from the top of the catalog down to what it was granted."""
+        if self._may_describe(principal, path):
+            return True
+        if path.kind is not SecurableKind.NAMESPACE or namespace_of is None:
+            return False
+        return any(
+            inner[: len(path.namespace)] == path.namespace
+            for inner in self._held_inside(principal, namespace_of)
+        )
+
+    def _held_inside(self, principal: str, namespace_of: NamespaceOf) -> Iterator[Namespace]:
+        """The namespaces ``principal`` holds something in: those its grants, its tag
+        grants and the objects it owns are in, and those below a namespace it holds a
+        grant on (that namespace itself is described already)."""
+        held = self._held(principal, shares=True)
+        for target in held.direct:
+            if target.kind is SecurableKind.NAMESPACE:
+                yield tuple(target.key.split("."))[:-1]
+            elif target.kind in (SecurableKind.TABLE, SecurableKind.VIEW, SecurableKind.COLUMN):
+                yield from _found(namespace_of(target.key))
+            elif target.kind is SecurableKind.DATA_FILTER and target.key in self._filters:
+                yield from _found(namespace_of(self._filters[target.key].table_uuid))
+        for (_kind, uuid), owner in self._rows.owners.items():
+            if owner == principal:
+                yield from _found(namespace_of(uuid))
+        if held.tagged:
+            for uuid in self._table_tags.keys() | self._column_tags.keys():
+                namespace = namespace_of(uuid)
+                if namespace is not None and self._may_describe(
+                    principal, ObjectPath(namespace, uuid, kind=SecurableKind.TABLE)
+                ):
+                    yield namespace
+
+    def _may_describe(self, principal: str, path: ObjectPath) -> bool:
         if path.uuid and self.owner_of(path) == principal:
             return True
         held = self._held(principal, shares=True)
@@ -369,6 +410,11 @@ class Policy:
                 if data_filter is not None and data_filter.table_uuid == uuid:
                     return True
         return False
+
+
+def _found(namespace: Namespace | None) -> Iterator[Namespace]:
+    if namespace is not None:
+        yield namespace
 
 
 def _targets(path: ObjectPath) -> list[Target]:

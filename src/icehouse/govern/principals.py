@@ -23,7 +23,10 @@ from icehouse.govern import store
 from icehouse.govern.authz import Principal
 from icehouse.state import models
 
-KINDS = ("service", "user")
+KINDS = ("service", "user", "engine")
+"""``engine``: a service trusted to apply the read restrictions a filtered table is
+handed with (``Principal.trusted_engine``); kept in the same column, as it is a kind of
+service, not a grant."""
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
 """scrypt's cost (16 MiB, about 50 ms a check): paid once per token, not per request."""
 

@@ -54,6 +54,11 @@ class LakeScope:
         self.found[name] = found
         return ObjectPath(tuple(namespace), found.uuid, name, kind)
 
+    def namespace_of(self, uuid: str) -> tuple[str, ...] | None:
+        """The namespace table or view ``uuid`` is in now; None when it was dropped."""
+        found = locate_uuid(self._lake, uuid)
+        return None if found is None else found.namespace
+
 
 def visible(lake: Lake, kind: SecurableKind, names: list[str]) -> list[str]:
     """The ``names`` (dotted, of objects of ``kind``) that the lake's principal may
@@ -65,7 +70,7 @@ def visible(lake: Lake, kind: SecurableKind, names: list[str]) -> list[str]:
     shown = []
     for name in names:
         path = scope.locate(kind, name)
-        if path is not None and policy.may_describe(lake.principal.name, path):
+        if path is not None and policy.may_describe(lake.principal.name, path, scope.namespace_of):
             shown.append(name)
     return shown
 

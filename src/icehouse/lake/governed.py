@@ -101,9 +101,10 @@ def _decided(
 
 def _name(value: Any) -> str:
     """A namespace tuple as ``a.b``; a table's ``(namespace, name)`` as ``a.b.t``; a
-    list of names as ``a,b``."""
+    list of names as ``a,b``; anything with a ``dotted`` name as that name."""
     if isinstance(value, tuple):
         return ".".join(_name(part) for part in value)
     if isinstance(value, list):
         return ",".join(_name(part) for part in value)
-    return str(value)
+    dotted = getattr(value, "dotted", None)  # a table's change in a multi-table commit
+    return dotted if isinstance(dotted, str) else str(value)

@@ -9,12 +9,14 @@ sit here for every path at once.
 from __future__ import annotations
 
 import builtins
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
 from icehouse.lake.authz_scope import locate_uuid, record_owner, visible
 from icehouse.lake.governed import governed
+from icehouse.lake.rest_access import check_commit, read_restrictions
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
 from icehouse.tables.multi_commit import TableChange
@@ -124,14 +126,23 @@ class LakeIceberg:
             record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))
         return state
 
-    @governed("table.describe", on=("namespace", "name"))
+    @governed("table.load", on=("namespace", "name"))
     def load(
         self, namespace: Namespace, name: str, *, snapshots: SnapshotsMode = "all"
     ) -> TableState:
-        """Raises: NoSuchTable."""
-        return catalog_tables.load_table_state(
+        """The table, for an engine to read and write its files: handed only to a
+        principal that may read all of it, or to a trusted engine with the read
+        restrictions it must apply (``rest_access.py``).
+
+        Raises: NoSuchTable, Forbidden (filtered access: the message points to the query
+        API; no SELECT: it names SELECT)."""
+        state = catalog_tables.load_table_state(
             self._lake._catalog, namespace, name, snapshots=snapshots
         )
+        restrictions = read_restrictions(
+            self._lake, namespace, name, state.metadata, action="table.load"
+        )
+        return state if not restrictions else replace(state, read_restrictions=restrictions)
 
     @governed("table.describe", on=("namespace", "name"))
     def exists(self, namespace: Namespace, name: str) -> bool:
@@ -151,18 +162,25 @@ class LakeIceberg:
         commit that loses the swap to another commit is staged again on the newer
         metadata, and lands if its requirements still hold there.
 
+        It needs the privilege of each update (an append INSERT, a delete DELETE, a
+        schema change ALTER...: ``govern/commit_privileges.py``) and what ``load`` needs.
+
         Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
-        TableAlreadyExists, InvalidInput."""
+        TableAlreadyExists, InvalidInput, Forbidden (naming the missing privilege)."""
         change = TableChange(namespace, name, requirements=requirements, updates=updates)
+        check_commit(self._lake, change)
         return multi_commit.commit_tables(self._lake._catalog, [change])[0]
 
-    @governed("table.commit")
+    @governed("table.commit_transaction", on="changes")
     def commit_transaction(self, changes: builtins.list[TableChange]) -> None:
         """Commit changes to several tables atomically: every table's requirements hold
-        and all land, or none does.
+        and all land, or none does. Each table's changes need what a commit to it alone
+        needs.
 
         Raises: NoSuchTable, CommitRaced (nothing landed: reload and retry),
-        TableAlreadyExists, InvalidInput (including a table named twice)."""
+        TableAlreadyExists, InvalidInput (including a table named twice), Forbidden."""
+        for change in changes:
+            check_commit(self._lake, change)
         multi_commit.commit_tables(self._lake._catalog, changes)
 
     @governed("table.drop", on=("namespace", "name"))

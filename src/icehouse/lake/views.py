@@ -72,9 +72,12 @@ class LakeViews:
         new = NewView(schema=schema, version=version, properties=properties)
         return self.create(namespace, name, new)
 
-    @governed("view.describe", on=("namespace", "name"))
+    @governed("view.load", on=("namespace", "name"))
     def load(self, namespace: Namespace, name: str) -> ViewState:
-        """Raises: NoSuchView."""
+        """The view's definition, for an engine to run: it needs SELECT on the view (the
+        tables it reads are decided when it is queried, with its definer's rights).
+
+        Raises: NoSuchView, Forbidden."""
         return catalog_views.load_view(self._lake._catalog, namespace, name)
 
     @governed("view.describe", on=("namespace", "name"))

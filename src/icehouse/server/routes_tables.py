@@ -4,6 +4,7 @@ rename, register."""
 from __future__ import annotations
 
 import hashlib
+import json
 from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
@@ -181,11 +182,15 @@ def _load_result(state: TableState) -> dict[str, Any]:
     result: dict[str, Any] = {"metadata": state.metadata, "config": {}}
     if state.metadata_location is not None:
         result["metadata-location"] = state.metadata_location
+    if state.read_restrictions:
+        result["read-restrictions"] = state.read_restrictions
     return result
 
 
 def _etag(state: TableState, snapshots: str) -> str:
     """A metadata file never changes once written, so its location (and the snapshots
-    mode, which changes the body) identifies the answer."""
-    digest = hashlib.sha256(f"{state.metadata_location}|{snapshots}".encode()).hexdigest()
-    return f'"{digest[:32]}"'
+    mode, which changes the body) identifies the answer, with the read restrictions it
+    was handed with: a narrower filter must not be answered "unchanged"."""
+    restrictions = json.dumps(state.read_restrictions, sort_keys=True)
+    key = f"{state.metadata_location}|{snapshots}|{restrictions}"
+    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'

@@ -46,6 +46,9 @@ class TableState:
 
     metadata_location: str | None
     metadata: dict[str, Any]
+    read_restrictions: dict[str, Any] | None = None
+    """What the reader must apply (the REST spec's ``read-restrictions``): set only for
+    a principal whose access is filtered and who is trusted to apply it."""
 
 
 @dataclass(frozen=True)

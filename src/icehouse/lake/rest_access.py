@@ -1,0 +1,142 @@
+"""What the REST catalog decides inside ``lake.iceberg``'s methods, once it knows what a
+call does: whether a principal may be handed a table (``loadTable``, and a commit,
+whose answer is the table's metadata too), and whether it holds the privilege of each
+update a commit makes.
+
+Handing out a table hands out its files: an engine that loads it reads every row and
+column of them, whatever the principal was granted. So a table goes only to a principal
+whose SELECT is unfiltered (``TableAccess.unrestricted``). A principal marked as a
+trusted engine also gets a table whose access is one row filter and a set of columns,
+with those as the spec's read restrictions, which it promises to apply; access made of
+several cell sets with different rows (per-cell access) cannot be written as one
+filter, and goes to no one. Everyone else is pointed to the query API, which applies
+any access on the server.
+
+Each refusal is recorded in the request's audit trail before it is raised, as the
+``@governed`` check records its own.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from icehouse.errors import Forbidden
+from icehouse.govern.audit import current_trail
+from icehouse.govern.authz import Resource, require
+from icehouse.govern.commit_privileges import commit_privileges
+from icehouse.govern.objects import SecurableKind
+from icehouse.lake.authz_scope import LakeScope
+
+if TYPE_CHECKING:
+    from icehouse.govern.access import TableAccess
+    from icehouse.lake import Lake
+    from icehouse.tables.multi_commit import TableChange
+    from icehouse.tables.namespaces import Namespace
+
+QUERY_API = (
+    "query it through the query API instead (POST /api/v1/query, "
+    "`icehouse sql --server URL`, or icehouse.connect(URL) in Python), which reads it "
+    "filtered on the server"
+)
+
+
+def read_restrictions(
+    lake: Lake, namespace: Namespace, name: str, metadata: dict[str, Any], *, action: str
+) -> dict[str, Any] | None:
+    """What the lake's principal must be handed ``namespace.name`` with: None for
+    unfiltered access (an administrator, the owner, a plain SELECT grant), else the
+    spec's ``read-restrictions`` (a trusted engine with one row filter and a set of
+    columns). ``metadata``: the table's, whose current schema names the columns.
+
+    Raises: Forbidden, recorded: no SELECT at all ("it needs SELECT on table ns.t"),
+    filtered access to a principal that is not a trusted engine (pointing to the query
+    API), per-cell access (to anyone)."""
+    from icehouse.tables.read_restrictions import for_metadata
+
+    access = _access(lake, namespace, name, action)
+    if access is None or access.unrestricted:
+        return None
+    _check_readable(lake, access, ".".join((*namespace, name)), action)
+    columns = [c.field_ids for c in access.cell_sets]
+    visible = None if None in columns else {i for ids in columns if ids is not None for i in ids}
+    return for_metadata(metadata, access.cell_sets[0].row_filter, visible)
+
+
+def check_commit(lake: Lake, change: TableChange) -> None:
+    """May the lake's principal make ``change``? It needs the privilege of each of its
+    updates (``commit_privileges``), and what a load needs: a commit answers with the
+    table's metadata, which names every data file.
+
+    Raises: Forbidden, recorded, naming the first missing privilege ("it needs INSERT
+    on table web.t")."""
+    if lake.principal.admin:
+        return
+    resource = Resource("table", change.dotted)
+    scope = LakeScope(lake)
+    for privilege in commit_privileges(change.updates):
+        try:
+            require(lake.principal, "table.commit", resource, privilege, scope)
+        except Forbidden as exc:
+            _record(lake, "table.commit", change.dotted, exc.message)
+            raise
+    access = _access(lake, change.namespace, change.name, "table.commit", scope)
+    if access is not None and not access.unrestricted:
+        _check_readable(lake, access, change.dotted, "table.commit")
+
+
+def _check_readable(lake: Lake, access: TableAccess, dotted: str, action: str) -> None:
+    """Refuse filtered ``access`` unless it goes to a trusted engine as one cell set.
+
+    Raises: Forbidden, recorded."""
+    who = f"principal {lake.principal.name!r} may not {action} on table {dotted}"
+    if access.denied:
+        _refuse(lake, action, dotted, f"{who}: it needs SELECT on table {dotted}")
+    if len({_key(c.row_filter) for c in access.cell_sets}) > 1:
+        _refuse(
+            lake,
+            action,
+            dotted,
+            f"{who}: its SELECT on it is per cell (several data filters or grants with "
+            f"different rows), which no engine can be handed as one row filter; {QUERY_API}",
+        )
+    if not lake.principal.trusted_engine:
+        _refuse(
+            lake,
+            action,
+            dotted,
+            f"{who}: its SELECT on it is filtered (some rows or columns only), and an "
+            f"engine handed the table reads all of its files; {QUERY_API}",
+        )
+
+
+def _access(
+    lake: Lake, namespace: Namespace, name: str, action: str, scope: LakeScope | None = None
+) -> TableAccess | None:
+    """The principal's SELECT access to the table; None for an administrator."""
+    if lake.principal.admin:
+        return None
+    scope = scope or LakeScope(lake)
+    dotted = ".".join((*namespace, name))
+    path = scope.locate(SecurableKind.TABLE, dotted)
+    if path is None:  # the @governed check found it: dropped meanwhile
+        _refuse(lake, action, dotted, f"table {dotted} is not found or not permitted")
+    found = scope.found[dotted]
+    return scope.policy().table_access(lake.principal.name, path, found.all_field_ids)
+
+
+def _key(row_filter: dict[str, Any] | None) -> str:
+    return json.dumps(row_filter, sort_keys=True)
+
+
+def _refuse(lake: Lake, action: str, table: str, message: str) -> NoReturn:
+    _record(lake, action, table, message)
+    raise Forbidden(
+        message, principal=lake.principal.name, action=action, resource=f"table {table}"
+    )
+
+
+def _record(lake: Lake, action: str, table: str, message: str) -> None:
+    trail = current_trail()
+    if trail is not None:
+        trail.decision(lake.principal, action, Resource("table", table), denied=message)
