@@ -23,7 +23,7 @@ from icehouse.errors import (
     QueryError,
     TenantNotEmpty,
 )
-from icehouse.govern import principals
+from icehouse.govern import principals, store
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from icehouse.lake.principals import Credentials
@@ -337,3 +337,23 @@ def test_show_tenants_lists_each_with_its_administrators(mesh: Mesh) -> None:
     assert sql(mesh.lake, "SHOW TENANTS") == [
         {"name": "consumer", "admins": ["cadmin"], "principals": 3, "roles": 1}
     ]
+
+
+def test_revoking_the_share_revokes_every_re_grant_down_the_chain(mesh: Mesh) -> None:
+    """Each re-grant stands on the grant it was made through (its ``via``): the share,
+    then the role's grant option; revoking the share takes them all."""
+    status(
+        mesh.as_("cadmin"),
+        "GRANT SELECT ON DATA FILTER eu_only TO ROLE analysts WITH GRANT OPTION",
+    )
+    status(mesh.as_("analyst"), "GRANT SELECT ON DATA FILTER eu_only TO PRINCIPAL batch")
+    grants = {(g.grantee.name, g.granted_by): g for g in store.read_rows(mesh.lake._engine).grants}
+    share = grants["consumer", "owner"]
+    assert grants["analysts", "cadmin"].via == share.id
+    assert grants["batch", "analyst"].via == grants["analysts", "cadmin"].id
+    assert [r["id"] for r in sql(mesh.as_("batch"), f"SELECT id FROM {TABLE} ORDER BY id")] == EU
+
+    status(mesh.lake, "REVOKE SELECT ON DATA FILTER eu_only FROM TENANT consumer")
+
+    assert store.read_rows(mesh.lake._engine).grants == ()
+    assert "not found or not permitted" in refused(mesh.as_("batch"), f"SELECT id FROM {TABLE}")
