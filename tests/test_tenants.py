@@ -186,8 +186,20 @@ REFUSED: dict[str, tuple[str, str, type[IcehouseError], str]] = {
     "granting the producer's other tables": (
         "cadmin",
         f"GRANT SELECT ON TABLE {SECRETS} TO ROLE analysts",
-        GrantNotHeld,
-        "may not grant SELECT",
+        Forbidden,
+        f"table {SECRETS} is not found or not permitted",
+    ),
+    "granting their columns": (
+        "cadmin",
+        f"GRANT SELECT ON TABLE {SECRETS} (nope) TO ROLE analysts",
+        Forbidden,
+        f"column {SECRETS}.nope is not found or not permitted",
+    ),
+    "granting a data filter it was not shared": (
+        "cadmin",
+        "GRANT SELECT ON DATA FILTER secret_rows TO ROLE analysts",
+        Forbidden,
+        "data filter secret_rows is not found or not permitted",
     ),
     "sharing on with another tenant": (
         "cadmin",
@@ -204,8 +216,8 @@ REFUSED: dict[str, tuple[str, str, type[IcehouseError], str]] = {
     "another tenant's administrator granting the share": (
         "oadmin",
         "GRANT SELECT ON DATA FILTER eu_only TO ROLE oroles",
-        GrantNotHeld,
-        "may not grant SELECT",
+        Forbidden,
+        "data filter eu_only is not found or not permitted",
     ),
     "the producer granting straight to a tenant's role": (
         "sam",
@@ -248,8 +260,8 @@ REFUSED: dict[str, tuple[str, str, type[IcehouseError], str]] = {
     "a tenant's principal re-granting the share": (
         "analyst",
         "GRANT SELECT ON DATA FILTER eu_only TO PRINCIPAL batch",
-        GrantNotHeld,
-        "may not grant SELECT",
+        Forbidden,
+        "data filter eu_only is not found or not permitted",
     ),
 }
 
@@ -261,6 +273,7 @@ def test_a_tenants_administrator_acts_only_inside_its_tenant(
     mesh: Mesh, who: str, statement: str, error: type[IcehouseError], words: str
 ) -> None:
     other_tenant(mesh)
+    status(mesh.lake, f"CREATE DATA FILTER secret_rows ON {SECRETS} WHERE region = 'eu'")
     mesh.lake.principals.create("sam")
     mesh.lake.governance.grant(*_share_option_to_sam())
     tenant = {"oadmin": "other", "sam": None}.get(who, "consumer")
@@ -282,6 +295,24 @@ def _share_option_to_sam() -> tuple[Any, ...]:
         Securable(SecurableKind.DATA_FILTER, "eu_only"),
         Grantee(GranteeKind.PRINCIPAL, "sam"),
     )
+
+
+@pytest.mark.parametrize(
+    "securable", [f"TABLE {SECRETS}", "DATA FILTER secret_rows", f"TABLE {SECRETS} (note)"]
+)
+def test_a_grant_on_what_it_may_not_see_is_told_as_of_what_does_not_exist(
+    mesh: Mesh, securable: str
+) -> None:
+    status(mesh.lake, f"CREATE DATA FILTER secret_rows ON {SECRETS} WHERE region = 'eu'")
+    missing = securable.replace("secret", "absent")
+    cadmin = mesh.as_("cadmin")
+
+    told = refused(cadmin, f"GRANT SELECT ON {securable} TO ROLE analysts")
+
+    assert told == refused(cadmin, f"GRANT SELECT ON {missing} TO ROLE analysts").replace(
+        "absent", "secret"
+    )
+    assert "not found or not permitted" in told
 
 
 def test_a_tenants_administrator_cannot_create_another_tenants_principals(mesh: Mesh) -> None:

@@ -13,11 +13,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from icehouse.errors import (
+    Forbidden,
     InvalidGrant,
     InvalidInput,
     InvalidTagValue,
     NoSuchNamespace,
     NoSuchTag,
+    NotFound,
 )
 from icehouse.govern import data_filters, grants, roles, store, tags, tenants
 from icehouse.govern.objects import (
@@ -57,6 +59,11 @@ _LEVELS: dict[Privilege, frozenset[SecurableKind]] = {
 }
 """Privilege → the kinds of object it may be granted on (others: any but a column or a
 data filter, which are about reading rows and cells only)."""
+_DESCRIBED = frozenset(
+    {SecurableKind.TABLE, SecurableKind.VIEW, SecurableKind.COLUMN, SecurableKind.DATA_FILTER}
+)
+"""The objects a grant names that a principal may not know of (by UUID, under a
+namespace it may see)."""
 _OBJECTS = frozenset(
     {
         SecurableKind.CATALOG,
@@ -138,8 +145,10 @@ class LakeGovernance:
 
         Args: ``privileges``; ``on``; ``to``; ``with_grant_option``, whether ``to`` may
         grant them on. Raises: GrantNotHeld, InvalidGrant, NoSuchTable, NoSuchView,
-        NoSuchNamespace, NoSuchTag, NoSuchDataFilter, NoSuchRole, NoSuchPrincipal."""
-        target, path = self._resolve(on)
+        NoSuchNamespace, NoSuchTag, NoSuchDataFilter, NoSuchRole, NoSuchPrincipal,
+        Forbidden (an object the principal may not describe, or a grantee outside its
+        tenant)."""
+        target, path = self._resolve_seen(on, "grant")
         _check_levels(privileges, on)
         grants.grant(
             self._lake._engine,
@@ -158,8 +167,9 @@ class LakeGovernance:
         every such grant; another principal the ones it made.
 
         Args: ``privileges``; ``on``; ``from_``. Raises: NoSuchGrant, GrantNotHeld,
-        NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter."""
-        target, path = self._resolve(on)
+        NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter, Forbidden (an
+        object the principal may not describe)."""
+        target, path = self._resolve_seen(on, "revoke")
         grants.revoke(
             self._lake._engine,
             privileges,
@@ -351,6 +361,35 @@ class LakeGovernance:
     def _check_manages(self, *grantees: Grantee) -> None:
         lake = self._lake
         tenants.check_manages(lake._policies.current(lake._engine), lake.principal, *grantees)
+
+    def _resolve_seen(self, on: Securable, verb: str) -> tuple[Target, ObjectPath]:
+        """``_resolve``, and for a principal that may neither manage grants nor describe
+        the table, view or data filter named, the words it is told about one that does
+        not exist: a grant neither names another tenant's objects nor tells they exist.
+
+        Raises: Forbidden, and what ``_resolve`` raises to who may describe it."""
+        lake = self._lake
+        if lake.principal.admin or on.kind not in _DESCRIBED:
+            return self._resolve(on)
+        policy = lake._policies.current(lake._engine)
+        if policy.holds(lake.principal.name, Privilege.MANAGE_GRANTS, ObjectPath()):
+            return self._resolve(on)
+        seen = on
+        if on.kind is SecurableKind.COLUMN:  # the table first: a wrong column names the rest
+            seen = Securable(SecurableKind.TABLE, on.name)
+        try:
+            path: ObjectPath | None = self._resolve(seen)[1]
+        except NotFound:
+            path = None
+        if path is None or not policy.may_describe(lake.principal.name, path):
+            raise Forbidden(
+                f"principal {lake.principal.name!r} may not {verb} on {on}: {on} is not "
+                "found or not permitted",
+                principal=lake.principal.name,
+                action=f"governance.{verb}",
+                resource=str(on),
+            )
+        return self._resolve(on)
 
     def _taggable(self, on: Securable) -> Target:
         if on.kind not in (
