@@ -52,14 +52,14 @@ def create_namespace(
         return _shown(catalog.load_namespace_properties(namespace))
 
 
-def ensure_namespace(catalog: SqlCatalog, namespace: Namespace) -> None:
+def ensure_namespace(catalog: SqlCatalog, namespace: str | Namespace) -> None:
     """Create ``namespace`` unless it exists, whoever else creates it at the same
     moment (two first tables of a namespace, two audit exporters)."""
     with contextlib.suppress(NamespaceAlreadyExistsError):
         _create(catalog, namespace, {})
 
 
-def _create(catalog: SqlCatalog, namespace: Namespace, properties: dict[str, str]) -> None:
+def _create(catalog: SqlCatalog, namespace: str | Namespace, properties: dict[str, str]) -> None:
     """The catalog checks that a namespace is new, then inserts its rows: a creator that
     inserted in between makes the insert fail on the key. That namespace exists, so it
     is the answer a later creator gets.
