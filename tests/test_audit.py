@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import requests
 
@@ -22,6 +23,7 @@ from icehouse.state.audit import AuditRow, rows_after
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
 from tests.test_cli import as_json, ok, run
+from tests.test_query_deletes import append_rows
 from tests.test_server_auth import token_of
 from tests.test_server_metrics import COMMIT_REPORT
 
@@ -362,4 +364,39 @@ def test_a_governed_read_records_each_tables_decision_with_the_filters_it_went_t
     assert reads == [
         ("table logs.hits", True, ("data filter eu",)),
         ("table logs.secret", False, ()),
+    ]
+
+
+def test_time_travel_a_refused_delete_and_a_refused_statement_each_record_their_decision(
+    lake: Lake,
+) -> None:
+    lake.tables.create("logs.hits", schema={"id": "long", "region": "string"})
+    lake.tables.create("logs.secret", schema={"id": "long"})
+    append_rows(lake, "logs.hits", pa.table({"id": [1, 2], "region": ["eu", "us"]}))
+    first = fixtures_lake.iceberg_table(lake, "logs.hits").metadata.current_snapshot_id
+    lake.principals.create("bob")
+    lake.sql("CREATE DATA FILTER eu ON logs.hits WHERE region = 'eu'")
+    lake.sql("GRANT SELECT ON DATA FILTER eu TO PRINCIPAL bob")
+    bob = lake.as_principal(BOB)
+    before = len(pending(lake))
+
+    bob.sql(f"SELECT * FROM logs.hits FOR VERSION AS OF {first}")
+    for refused in (
+        "SELECT * FROM logs.secret FOR VERSION AS OF 1",
+        "DELETE FROM logs.hits WHERE id > 0",
+        "ATTACH 'state.db' AS state",
+    ):
+        with pytest.raises(QueryError):
+            bob.sql(refused)
+
+    decisions = [
+        (r.action, r.resource, r.allowed, r.filters)
+        for r in pending(lake)[before:]
+        if r.kind == "decision" and r.action != "query.run"
+    ]
+    assert decisions == [
+        ("table.select", "table logs.hits", True, ("data filter eu",)),
+        ("table.select", "table logs.secret", False, ()),
+        ("table.delete_rows", "table logs.hits", False, ()),
+        ("query.statement", "statement ATTACH", False, ()),
     ]

@@ -37,7 +37,15 @@ from tests import fixtures_lake
 from tests.fixtures_query_api import QUERY_PATH, credential
 from tests.fixtures_server import Served, serving
 from tests.governed_fixtures import markers
-from tests.leak_situations import SITUATIONS, Situation, batch, build
+from tests.leak_situations import (
+    ESCAPES,
+    SITUATIONS,
+    TRANSPORT_ESCAPES,
+    Situation,
+    batch,
+    build,
+    fill,
+)
 
 secret_rows = batch(range(1, 13))
 """A Python variable holding cells: the sandbox must not scan it by name."""
@@ -166,57 +174,6 @@ PATHS: dict[str, Via] = {
     "cli": via_cli,
 }
 
-REFUSED = True
-ESCAPES: dict[str, tuple[str, bool]] = {
-    "the table": ("SELECT * FROM {t}", False),
-    "a hidden column by name": ("SELECT cost, price, status FROM {t}", False),
-    "rows outside the filter": ("SELECT * FROM {t} WHERE id > 0 OR region <> 'eu'", False),
-    "a WHERE on a hidden cell": ("SELECT id FROM {t} WHERE cost LIKE 'cost-%'", False),
-    "a self-join": ("SELECT a.*, b.* FROM {t} a JOIN {t} b ON a.id = b.id", False),
-    "the registered object": ("SELECT * FROM {t}, {registered}", False),
-    "query_table": ("SELECT * FROM query_table('{t}')", False),
-    "the other name": ("SELECT * FROM {other}", False),
-    "read_parquet of a data file": ("SELECT * FROM read_parquet('{file}')", REFUSED),
-    "a data file as a table": ("SELECT * FROM '{file}'", REFUSED),
-    "read_text of a data file": ("SELECT * FROM read_text('{file}')", REFUSED),
-    "glob": ("SELECT * FROM glob('{warehouse}/**')", REFUSED),
-    "read_csv of /etc/passwd": ("SELECT * FROM read_csv('/etc/passwd')", REFUSED),
-    "ATTACH the state database": ("ATTACH '{state}' AS state", REFUSED),
-    "COPY TO": ("COPY (SELECT * FROM {t}) TO '{out}'", REFUSED),
-    "INSTALL": ("INSTALL httpfs", REFUSED),
-    "LOAD": ("LOAD parquet", REFUSED),
-    "SET": ("SET enable_external_access = true", REFUSED),
-    "RESET": ("RESET lock_configuration", REFUSED),
-    "PRAGMA": ("PRAGMA threads = 1", REFUSED),
-    "two statements": ("SELECT 1; SELECT * FROM read_parquet('{file}')", REFUSED),
-    "a Python variable": ("SELECT * FROM secret_rows", REFUSED),
-    "information_schema.columns": ("SELECT * FROM information_schema.columns", False),
-    "information_schema.tables": ("SELECT * FROM information_schema.tables", False),
-    "SHOW TABLES": ("SHOW TABLES", False),
-    "SHOW ALL TABLES": ("SHOW ALL TABLES", False),
-    "duckdb_tables()": ("SELECT * FROM duckdb_tables()", False),
-    "duckdb_views()": ("SELECT * FROM duckdb_views()", False),
-    "duckdb_columns()": ("SELECT * FROM duckdb_columns()", False),
-    "DESCRIBE": ("DESCRIBE {t}", False),
-    "time travel to the first snapshot": ("SELECT * FROM {t} FOR VERSION AS OF {first}", False),
-    "DELETE": ("DELETE FROM {t} WHERE id > 0", REFUSED),
-}
-
-
-def _fill(template: str, c: Catalogue, case: Situation) -> str:
-    namespace, name = case.table.split(".")
-    return template.format(
-        t=case.table,
-        registered=f"__icehouse_{namespace}_{name}",
-        other=case.others[0] if case.others else f"{namespace}.nothing",
-        file=case.data_file.removeprefix("file://"),
-        warehouse=c.lake.warehouse.removeprefix("file://"),
-        state=c.lake.home / "state.db",
-        out=c.scratch / "out.csv",
-        first=case.first,
-    )
-
-
 EVERY_ESCAPE_BY_DEFAULT = ("local", "api-json")
 """The paths that try every escape by default. The others carry the same statements to
 the same engine, so by default they try ``TRANSPORT_ESCAPES`` (one of each kind of
@@ -224,18 +181,6 @@ answer: rows, a refusal before reading, DuckDB's refusal, a listing, time travel
 DELETE) and no more: the rest of the matrix would test the engine again (three times
 over, ``icehouse sql --server`` trading its credential for a token on every invocation)
 and cost the suite minutes."""
-
-TRANSPORT_ESCAPES = {
-    "the table",
-    "a hidden column by name",
-    "the other name",
-    "read_parquet of a data file",
-    "COPY TO",
-    "two statements",
-    "information_schema.columns",
-    "time travel to the first snapshot",
-    "DELETE",
-}
 
 
 def _cases() -> Iterator[Any]:
@@ -252,7 +197,7 @@ def test_no_escape_shows_a_cell_the_grants_hide(
 ) -> None:
     case = catalogue.situations[situation]
     template, refused = ESCAPES[escape]
-    sql = _fill(template, catalogue, case)
+    sql = fill(template, case, catalogue.lake, catalogue.scratch)
     where = f"[{path} / {situation} / {escape}]"
 
     answer = PATHS[path](catalogue, case, sql)
