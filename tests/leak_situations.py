@@ -55,7 +55,10 @@ class Situation:
     allowed_sql: str = "SELECT * FROM {t} ORDER BY id"
     filters: tuple[str, ...] = ()
     """What the audit trail says a read of ``table`` went through (data filters, column
-    grants, tags), sorted; a view's read names none (its definer's are its own)."""
+    grants, tags), sorted; a view's read names none (``view_reads`` has its definer's)."""
+    view_reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For a view: each table it reads with its definer's rights, and what the audit
+    trail says that read went through."""
 
 
 def batch(ids: Iterable[int]) -> pa.Table:
@@ -316,7 +319,13 @@ def view_over_filter(b: Builder) -> Situation:
     lake.views.create_from_sql((b.namespace,), "eu_view", f"SELECT * FROM {b.table}")
     view = f"{b.namespace}.eu_view"
     lake.sql(f"GRANT SELECT ON VIEW {view} TO PRINCIPAL {b.principal}")
-    return b.situation(b.rows(eu), table=view, others=(b.table,), listed={view: set(COLUMNS)})
+    return b.situation(
+        b.rows(eu),
+        table=view,
+        others=(b.table,),
+        listed={view: set(COLUMNS)},
+        view_reads={b.table: (f"data filter {b.principal}_eu",)},
+    )
 
 
 SITUATIONS: dict[str, Callable[[Builder], Situation]] = {

@@ -22,6 +22,7 @@ from icehouse.lake import Lake
 from icehouse.state.audit import AuditRow, rows_after
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
+from tests.leak_situations import Builder, view_over_filter
 from tests.test_cli import as_json, ok, run
 from tests.test_query_deletes import append_rows
 from tests.test_server_auth import token_of
@@ -400,3 +401,23 @@ def test_time_travel_a_refused_delete_and_a_refused_statement_each_record_their_
         ("table.delete_rows", "table logs.hits", False, ()),
         ("query.statement", "statement ATTACH", False, ()),
     ]
+
+
+def test_a_view_read_records_the_tables_the_view_read_with_its_definers_filters(
+    lake: Lake,
+) -> None:
+    case = view_over_filter(Builder(lake, 1, "ana"))
+    before = len(pending(lake))
+
+    lake.as_principal(Principal("ana", admin=False)).sql(f"SELECT * FROM {case.table}")
+
+    reads = [
+        (r.resource, r.allowed, r.reason, r.filters)
+        for r in pending(lake)[before:]
+        if r.action == "table.select"
+    ]
+    assert reads == [
+        ("table s1.requests", True, "granted to the definer of view s1.eu_view",
+         ("data filter ana_eu",)),
+        ("table s1.eu_view", True, "granted", ()),
+    ]  # fmt: skip

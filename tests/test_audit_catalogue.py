@@ -67,12 +67,13 @@ class Sent:
 def implied(case: Situation, escape: str, exists: set[str]) -> set[Decision]:
     """The decisions the trail must hold for ``escape`` in ``case``."""
     read = ("table.select", f"table {case.table}")
-    reading = (*read, case.allowed is not None, case.filters if case.allowed else ())
+    reading = {(*read, case.allowed is not None, case.filters if case.allowed else ())}
+    reading |= {("table.select", f"table {t}", True, f) for t, f in case.view_reads.items()}
     is_view = case.table not in exists
     if escape in ("the allowed part", "the table", "a hidden column by name"):
-        return {reading}
+        return reading
     if escape == "time travel to the first snapshot":
-        return set() if is_view else {reading}  # a view has no snapshots: it is no table
+        return set() if is_view else reading  # a view has no snapshots: it is no table
     if escape == "the other name":
         other = case.others[0] if case.others else ""
         return {("table.select", f"table {other}", False, ())} if other in exists else set()
@@ -210,6 +211,7 @@ def test_a_denial_names_what_was_denied_and_none_of_what_it_holds(
         assert named.split()[0] in denial["reason"], denial
         assert not markers(denial["reason"]), denial
     for allowed in (r for r in records if r["kind"] == "decision" and r["allowed"]):
-        assert allowed["reason"] == "granted", allowed
+        reason = allowed["reason"]
+        assert reason == "granted" or reason.startswith("granted to the definer of view "), allowed
     for query in (r for r in records if r["kind"] == "query"):
         assert not markers(query["reason"] or "") - markers(query["statement"]), query

@@ -15,6 +15,7 @@ does not allow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -34,6 +35,7 @@ from icehouse.errors import IcehouseError
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from tests import fixtures_lake
+from tests.conftest import new_postgres_database
 from tests.fixtures_query_api import QUERY_PATH, credential
 from tests.fixtures_server import Served, serving
 from tests.governed_fixtures import markers
@@ -89,10 +91,40 @@ class Catalogue:
 
 
 @pytest.fixture(scope="module")
-def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
-    root = tmp_path_factory.mktemp("leaks")
-    Lake.init(root / "lake")
-    with Lake.open(root / "lake") as lake:
+def catalogues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Catalogue]]:
+    """The catalogue on a state database (``BACKENDS``), set up the first time a test
+    asks for it and kept for the module's other tests on it."""
+    made: dict[str, Catalogue] = {}
+    with contextlib.ExitStack() as stack:
+
+        def on(backend: str) -> Catalogue:
+            if backend not in made:
+                root = tmp_path_factory.mktemp(f"leaks-{backend}")
+                state_url = None
+                if backend == "postgresql":
+                    state_url = stack.enter_context(new_postgres_database())
+                made[backend] = stack.enter_context(_served_catalogue(root, state_url))
+            return made[backend]
+
+        yield on
+
+
+@pytest.fixture
+def catalogue(request: pytest.FixtureRequest, catalogues: Callable[[str], Catalogue]) -> Catalogue:
+    """The catalogue on the state database the test's parameter names."""
+    return catalogues(request.param)
+
+
+@contextlib.contextmanager
+def _served_catalogue(root: Path, state_url: str | None) -> Iterator[Catalogue]:
+    """Every situation in a new lake home in ``root`` (its state database at
+    ``state_url``, else the home's SQLite file), served."""
+    with pytest.MonkeyPatch.context() as env:
+        if state_url is not None:
+            env.setenv("ICEHOUSE_STATE_URL", state_url)
+        Lake.init(root / "lake")
+        opened = Lake.open(root / "lake")
+    with opened as lake:
         situations = build(lake)
         with serving(lake, allow_anonymous=False) as served:
             running = Catalogue(served, situations, root)
@@ -183,15 +215,52 @@ over, ``icehouse sql --server`` trading its credential for a token on every invo
 and cost the suite minutes."""
 
 
+@dataclass(frozen=True)
+class Backend:
+    """The paths the catalogue takes on one state database."""
+
+    paths: tuple[str, ...]
+    every_escape: tuple[str, ...]
+    """The paths that try every escape and every listing; the others try
+    ``TRANSPORT_ESCAPES``."""
+
+
+BACKENDS = {
+    "sqlite": Backend(tuple(PATHS), EVERY_ESCAPE_BY_DEFAULT),
+    "postgresql": Backend(("local", "api-json"), ("local",)),
+}
+"""Each state database the catalogue runs on. On PostgreSQL the same code reads the
+grants, filters, tags, views and tokens from another database: the local path tries
+every escape, and the query API's JSON (a server's tokens, its request trail, its
+threads) one of each kind; the other transports would test SQLite's run again, and every
+escape through the API too doubled the minutes PostgreSQL adds to CI."""
+
+
+def _param(backend: str, *values: str) -> Any:
+    """A case on ``backend`` (the ``catalogue`` fixture's parameter)."""
+    marks = [pytest.mark.postgres] if backend == "postgresql" else []
+    return pytest.param(backend, *values, marks=marks, id="-".join((backend, *values)))
+
+
 def _cases() -> Iterator[Any]:
-    for path in PATHS:
-        for situation in SITUATIONS:
-            for escape in ESCAPES:
-                if path in EVERY_ESCAPE_BY_DEFAULT or escape in TRANSPORT_ESCAPES:
-                    yield pytest.param(path, situation, escape)
+    for backend, on in BACKENDS.items():
+        for path in on.paths:
+            for situation in SITUATIONS:
+                for escape in ESCAPES:
+                    if path in on.every_escape or escape in TRANSPORT_ESCAPES:
+                        yield _param(backend, path, situation, escape)
 
 
-@pytest.mark.parametrize(("path", "situation", "escape"), _cases())
+def _paths_and_situations() -> Iterator[Any]:
+    for backend, on in BACKENDS.items():
+        for path in on.paths:
+            for situation in SITUATIONS:
+                yield _param(backend, path, situation)
+
+
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation", "escape"), _cases(), indirect=["catalogue"]
+)
 def test_no_escape_shows_a_cell_the_grants_hide(
     catalogue: Catalogue, path: str, situation: str, escape: str
 ) -> None:
@@ -214,8 +283,9 @@ def test_no_escape_shows_a_cell_the_grants_hide(
         assert left[0]["n"] >= 12, f"{where} deleted rows"
 
 
-@pytest.mark.parametrize("situation", SITUATIONS)
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation"), _paths_and_situations(), indirect=["catalogue"]
+)
 def test_the_allowed_part_stays_readable(catalogue: Catalogue, path: str, situation: str) -> None:
     case = catalogue.situations[situation]
     where = f"[{path} / {situation}]"
@@ -283,13 +353,16 @@ the principal may read under its own name."""
 def _listing_cases() -> Iterator[Any]:
     """Every listing on the local path and the API's JSON: the catalogue is the
     engine's, the same on each path."""
-    for path in EVERY_ESCAPE_BY_DEFAULT:
-        for situation in SITUATIONS:
-            for listing in LISTINGS:
-                yield pytest.param(path, situation, listing)
+    for backend, on in BACKENDS.items():
+        for path in on.every_escape:
+            for situation in SITUATIONS:
+                for listing in LISTINGS:
+                    yield _param(backend, path, situation, listing)
 
 
-@pytest.mark.parametrize(("path", "situation", "listing"), _listing_cases())
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation", "listing"), _listing_cases(), indirect=["catalogue"]
+)
 def test_listings_show_every_table_the_principal_may_describe_and_nothing_else(
     catalogue: Catalogue, path: str, situation: str, listing: str
 ) -> None:
@@ -307,8 +380,9 @@ def test_listings_show_every_table_the_principal_may_describe_and_nothing_else(
     assert not markers(answer.shown), where
 
 
-@pytest.mark.parametrize("situation", SITUATIONS)
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation"), _paths_and_situations(), indirect=["catalogue"]
+)
 def test_a_hint_names_only_what_the_principal_may_describe(
     catalogue: Catalogue, path: str, situation: str
 ) -> None:

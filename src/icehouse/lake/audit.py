@@ -76,19 +76,29 @@ def audited_query(lake: Lake, statement: str, run: Callable[[], QueryResult]) ->
     return result
 
 
-def record_read(principal: Principal, name: str, access: TableAccess | None) -> None:
+def record_read(
+    principal: Principal, name: str, access: TableAccess | None, *, view: str | None = None
+) -> None:
     """A governed read of table or view ``name`` in the current trail: refused (``access``
-    None), or allowed with the cell sets (data filters, column grants) it went through."""
+    None), or allowed with the cell sets (data filters, column grants) it went through;
+    ``view``: the view that read it with its definer's rights, which the reason names
+    (the principal itself may hold no grant on ``name``)."""
     trail = current_trail()
     if trail is None:
         return
     resource = Resource("table", name)
+    definer = None if view is None else f"the definer of view {view}"
     if access is None:
         refused = f"table {name} not found or not permitted"
+        if definer is not None:
+            refused = f"{refused} to {definer}"
         trail.decision(principal, "table.select", resource, denied=refused)
         return
     filters = () if access.unrestricted else [c.source for c in access.cell_sets]
-    trail.decision(principal, "table.select", resource, denied=None, filters=filters)
+    because = None if definer is None else f"granted to {definer}"
+    trail.decision(
+        principal, "table.select", resource, denied=None, filters=filters, because=because
+    )
 
 
 def record_refusal(principal: Principal, action: str, kind: str, name: str, reason: str) -> None:

@@ -106,10 +106,16 @@ from icehouse.tables.catalog_views import view_sql
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_filters import expression_sql
 
-ReadDecided = Callable[[str, "TableAccess | None"], None]
-"""Told, for each table or view a statement names and that exists (also through time
-travel), the access the principal read it with (None: refused): the audit trail's
-per-table decisions."""
+
+class ReadDecided(Protocol):
+    """Told, for each table or view a statement names and that exists (also through time
+    travel), and for each one a view it reads reads, the access it was read with (None:
+    refused): the audit trail's per-table decisions."""
+
+    def __call__(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
+        """``view``: the view on whose behalf ``name`` was read (its definer's rights)."""
+        ...
+
 
 Refused = Callable[[str, str, str, str], None]
 """Told of each refusal made here rather than by a table's access: (action, resource
@@ -333,7 +339,9 @@ class _GovernedQuery:
             refused = QueryError(not_permitted(name, set()), sql=self.original)
             for inner in names_in(view_sql):  # the definer's lost grants show as the view's
                 if inner in results:
-                    if self.access(inner, as_definer=name).denied:
+                    granted = self.access(inner, as_definer=name)
+                    self._decided(inner, None if granted.denied else granted, view=name)
+                    if granted.denied:
                         raise refused
                     register_rows(defined, scratch, inner, results[inner])
                     continue
@@ -341,6 +349,7 @@ class _GovernedQuery:
                 if table is None:
                     continue  # an alias's column, or a name the view's SQL gets wrong
                 access = self.readable_access(inner, table, as_definer=name)
+                self._decided(inner, access, view=name)
                 if access is None:
                     raise refused
                 feed(defined, scratch, inner, self.table(inner, table, access, pushdown=None))
@@ -410,9 +419,9 @@ class _GovernedQuery:
             if table is not None and access is not None:
                 self.register(name, self.table(name, table, access, pushdown=sql))
 
-    def _decided(self, name: str, access: TableAccess | None) -> None:
+    def _decided(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
         if self.on_read is not None:
-            self.on_read(name, access)
+            self.on_read(name, access, view=view)
 
 
 def run_governed_sql(
