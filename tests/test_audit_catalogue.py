@@ -15,16 +15,18 @@ and never what it holds: no cell value is in any record's reason.
 
 from __future__ import annotations
 
+import contextlib
 from collections import Counter
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from icehouse.client.wire import QUERY_PATH
-from icehouse.errors import NoSuchTable
 from icehouse.lake import Lake
+from tests.conftest import new_postgres_database
 from tests.governed_fixtures import markers
 from tests.leak_situations import ESCAPES, Situation, build, fill
 from tests.test_audit_kill import kill, serve, token
@@ -101,58 +103,75 @@ def post(url: str, bearer: str, statement: str) -> tuple[int | None, str]:
     return None, message
 
 
-@pytest.fixture(scope="module")
-def trail(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[Sent], list[dict[str, Any]]]:
+Trail = tuple[list[Sent], list[dict[str, Any]]]
+"""The requests sent, and the audit table's records made after the catalogue's setup."""
+
+
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+)
+def trail(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Trail:
     """The catalogue's requests sent to a server killed before any export, and the
     audit table's records above those of the catalogue's setup, read by ``icehouse sql``
-    after ``icehouse maintain run``."""
-    root = tmp_path_factory.mktemp("audited")
-    home, scratch = root / "lake", root / "scratch"
+    after ``icehouse maintain run``; on a SQLite, then a PostgreSQL state database."""
+    root = tmp_path_factory.mktemp(f"audited-{request.param}")
+    home = root / "lake"
+    with contextlib.ExitStack() as stack:
+        if request.param == "postgresql":
+            env = stack.enter_context(pytest.MonkeyPatch.context())
+            env.setenv("ICEHOUSE_STATE_URL", stack.enter_context(new_postgres_database()))
+        Lake.init(home)
+        with Lake.open(home) as lake:
+            requests_of, setup = _requests(lake, root)
+        server, url = serve(home, root / "serve.log", "--audit-export-every", "1h")
+        try:
+            sent = _send(url, requests_of)
+        finally:
+            kill(server)
+        ok("maintain", "run", "--home", str(home))
+        columns = "id, request_id, kind, principal, action, resource, allowed, reason, filters"
+        query = f"SELECT {columns}, statement, rows FROM icehouse_system.audit WHERE id > {setup}"
+        return sent, as_json("sql", f"{query} ORDER BY id", "--home", str(home))
+
+
+def _requests(lake: Lake, root: Path) -> tuple[list[tuple[Situation, str, str]], int]:
+    """Every situation set up in ``lake``, and the requests to send: (situation, escape,
+    statement); with the highest audit record id of the setup, exported."""
+    scratch = root / "scratch"
     scratch.mkdir()
-    Lake.init(home)
-    with Lake.open(home) as lake:
-        situations = build(lake)
-        statements = {
-            (name, escape): case.allowed_sql.format(t=case.table)
+    situations = build(lake)
+    made = [
+        (
+            case,
+            escape,
+            case.allowed_sql.format(t=case.table)
             if escape == "the allowed part"
-            else fill(ESCAPES[escape][0], case, lake, scratch)
-            for name, case in situations.items()
-            for escape in AUDITED
-        }
-        exists = set()
-        for case in situations.values():
-            for name in (case.table, *case.others):
-                try:
-                    lake.tables.get(name)
-                    exists.add(name)
-                except NoSuchTable:
-                    pass
-        setup = lake.audit.export().through
+            else fill(ESCAPES[escape][0], case, lake, scratch),
+        )
+        for case in situations.values()
+        for escape in AUDITED
+    ]
+    return made, lake.audit.export().through
 
-    server, url = serve(home, root / "serve.log", "--audit-export-every", "1h")
+
+def _send(url: str, requests_of: list[tuple[Situation, str, str]]) -> list[Sent]:
+    """Each request, as its situation's principal (one token each), with what it
+    implies."""
+    exists = {case.table for case, _, _ in requests_of if not case.view_reads}  # no views
+    exists |= {name for case, _, _ in requests_of for name in case.view_reads}
     sent, tokens = [], {}
-    try:
-        for (name, escape), statement in statements.items():
-            case = situations[name]
-            if case.principal not in tokens:
-                credentials = case.credentials
-                tokens[case.principal] = token(
-                    url, credentials.client_id, credentials.client_secret
-                )
-            rows, error = post(url, tokens[case.principal], statement)
-            implies = implied(case, escape, exists)
-            sent.append(Sent(case.principal, statement, rows, error, frozenset(implies)))
-    finally:
-        kill(server)
-
-    ok("maintain", "run", "--home", str(home))
-    columns = "id, request_id, kind, principal, action, resource, allowed, reason, filters, "
-    query = f"SELECT {columns}statement, rows FROM icehouse_system.audit WHERE id > {setup}"
-    return sent, as_json("sql", f"{query} ORDER BY id", "--home", str(home))
+    for case, escape, statement in requests_of:
+        if case.principal not in tokens:
+            credentials = case.credentials
+            tokens[case.principal] = token(url, credentials.client_id, credentials.client_secret)
+        rows, error = post(url, tokens[case.principal], statement)
+        implies = implied(case, escape, exists)
+        sent.append(Sent(case.principal, statement, rows, error, frozenset(implies)))
+    return sent
 
 
 def test_every_request_of_the_catalogue_has_its_query_recorded_once(
-    trail: tuple[list[Sent], list[dict[str, Any]]],
+    trail: Trail,
 ) -> None:
     sent, records = trail
     queries = Counter((r["principal"], r["statement"]) for r in records if r["kind"] == "query")
@@ -172,7 +191,7 @@ def test_every_request_of_the_catalogue_has_its_query_recorded_once(
 
 
 def test_every_decision_a_request_implies_is_recorded_once_and_no_other_denial(
-    trail: tuple[list[Sent], list[dict[str, Any]]],
+    trail: Trail,
 ) -> None:
     sent, records = trail
     by_request: dict[str, list[dict[str, Any]]] = {}
@@ -200,7 +219,7 @@ def test_every_decision_a_request_implies_is_recorded_once_and_no_other_denial(
 
 
 def test_a_denial_names_what_was_denied_and_none_of_what_it_holds(
-    trail: tuple[list[Sent], list[dict[str, Any]]],
+    trail: Trail,
 ) -> None:
     sent, records = trail
     denials = [r for r in records if r["kind"] == "decision" and not r["allowed"]]
