@@ -109,8 +109,8 @@ from icehouse.tables.row_filters import expression_sql
 
 class ReadDecided(Protocol):
     """Told, for each table or view a statement names and that exists (also through time
-    travel), and for each one a view it reads reads, the access it was read with (None:
-    refused): the audit trail's per-table decisions."""
+    travel), and for each table or view read by a view it reads, the access it was read
+    with (None: refused): the audit trail's per-table decisions."""
 
     def __call__(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
         """``view``: the view on whose behalf ``name`` was read (its definer's rights)."""
