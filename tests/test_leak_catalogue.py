@@ -8,6 +8,8 @@ cell), a grant revoked, a tag changed after the grant, a role membership removed
 table renamed, columns renamed, time travel, and a view over the filtered table.
 Paths: ``lake.as_principal(p).sql`` (local), the query API (JSON and Arrow), the Python
 client ``icehouse.connect``, and ``icehouse sql --server``, against one real server.
+State databases: SQLite (every path), and PostgreSQL (marked ``postgres``: the local path
+and the query API's JSON, ``BACKENDS``), each with a lake home of its own.
 Every cell holds a value naming its row and column (``note-107``), so a leak is any such
 value in whatever the principal was given (rows, an error, a hint) that the situation
 does not allow.
