@@ -486,6 +486,7 @@ class Lake:
                 session=self._queries,
                 system=self._system_tables(),
             )
+        from icehouse.lake.audit import record_read, record_refusal
         from icehouse.query.governed import run_governed_sql
 
         return run_governed_sql(
@@ -496,25 +497,9 @@ class Lake:
             delete=self.delete,
             prune=prune,
             explain=explain,
-            on_read=self._audit_read,
+            on_read=functools.partial(record_read, self.principal),
+            on_refused=functools.partial(record_refusal, self.principal),
         )
-
-    def _audit_read(self, name: str, access: TableAccess | None) -> None:
-        """A governed read of ``name`` in the audit trail: refused, or allowed with the
-        cell sets (data filters, column grants) it went through."""
-        from icehouse.govern.audit import current_trail
-        from icehouse.govern.authz import Resource
-
-        trail = current_trail()
-        if trail is None:
-            return
-        resource = Resource("table", name)
-        if access is None:
-            refused = f"table {name} not found or not permitted"
-            trail.decision(self.principal, "table.select", resource, denied=refused)
-            return
-        filters = () if access.unrestricted else [c.source for c in access.cell_sets]
-        trail.decision(self.principal, "table.select", resource, denied=None, filters=filters)
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
         """``table_access`` for the query engine, which asks it of every table and view it

@@ -54,7 +54,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -106,9 +106,22 @@ from icehouse.tables.catalog_views import view_sql
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_filters import expression_sql
 
-ReadDecided = Callable[[str, "TableAccess | None"], None]
-"""Told, for each table or view a statement names and that exists, the access the
-principal read it with (None: refused): the audit trail's per-table decisions."""
+
+class ReadDecided(Protocol):
+    """Told, for each table or view a statement names and that exists (also through time
+    travel), and for each table or view read by a view it reads, the access it was read
+    with (None: refused): the audit trail's per-table decisions."""
+
+    def __call__(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
+        """``view``: the view on whose behalf ``name`` was read (its definer's rights)."""
+        ...
+
+
+Refused = Callable[[str, str, str, str], None]
+"""Told of each refusal made here rather than by a table's access: (action, resource
+kind, resource name, the refusal's message). A statement that is not a read and a
+DELETE the read access does not cover are decisions too, and the audit trail records
+each of them as a denial."""
 
 
 class AccessPolicy(Protocol):
@@ -135,8 +148,11 @@ def _qualified(name: str) -> str:
     return f"{_quote(namespace)}.{_quote(table)}"
 
 
-def check_read_only(sql: str) -> None:
-    """Raises: QueryError naming the kind of statement refused (more than one statement,
+def check_read_only(sql: str, on_refused: Refused | None = None) -> None:
+    """``on_refused`` is told of a refusal (action ``query.statement``) before it is
+    raised.
+
+    Raises: QueryError naming the kind of statement refused (more than one statement,
     or anything but a read), or DuckDB's syntax error."""
     probe = sql
     for match, name in reversed(time_travel.find(sql)):  # DuckDB does not parse these
@@ -146,14 +162,27 @@ def check_read_only(sql: str) -> None:
     except duckdb.Error as exc:  # nothing is read for a statement that does not parse
         raise QueryError(str(exc), sql=sql) from exc
     if len(statements) != 1:
-        raise QueryError(f"one statement at a time: this text holds {len(statements)}", sql=sql)
+        message = f"one statement at a time: this text holds {len(statements)}"
+        _refuse(on_refused, ("statements", str(len(statements))), message, sql)
     kind = statements[0].type
     if kind not in READ_ONLY:
-        raise QueryError(
+        message = (
             f"{kind.name} is not permitted: a governed principal's SQL may only read "
-            "(SELECT, SHOW, DESCRIBE)",
-            sql=sql,
+            "(SELECT, SHOW, DESCRIBE)"
         )
+        _refuse(on_refused, ("statement", kind.name), message, sql)
+
+
+def _refuse(
+    on_refused: Refused | None, resource: tuple[str, str], message: str, sql: str
+) -> NoReturn:
+    """``resource``: (kind, name) of what was refused: ``statement ATTACH``, or
+    ``statements 2`` for a text of two.
+
+    Raises: QueryError(``message``), once ``on_refused`` is told of it."""
+    if on_refused is not None:
+        on_refused("query.statement", *resource, message)
+    raise QueryError(message, sql=sql)
 
 
 class _GovernedQuery:
@@ -224,6 +253,8 @@ class _GovernedQuery:
         for match, name in reversed(time_travel.find(sql)):
             table = find_table(self.catalog, name)
             access = self.readable_access(name, table)
+            if table is not None:
+                self._decided(name, access)
             if table is None or access is None:
                 raise QueryError(not_permitted(name, self.readable), sql=self.original)
             snapshot_id = time_travel.resolve(table, name, match, self.original, self.trusted)
@@ -308,7 +339,9 @@ class _GovernedQuery:
             refused = QueryError(not_permitted(name, set()), sql=self.original)
             for inner in names_in(view_sql):  # the definer's lost grants show as the view's
                 if inner in results:
-                    if self.access(inner, as_definer=name).denied:
+                    granted = self.access(inner, as_definer=name)
+                    self._decided(inner, None if granted.denied else granted, view=name)
+                    if granted.denied:
                         raise refused
                     register_rows(defined, scratch, inner, results[inner])
                     continue
@@ -316,6 +349,7 @@ class _GovernedQuery:
                 if table is None:
                     continue  # an alias's column, or a name the view's SQL gets wrong
                 access = self.readable_access(inner, table, as_definer=name)
+                self._decided(inner, access, view=name)
                 if access is None:
                     raise refused
                 feed(defined, scratch, inner, self.table(inner, table, access, pushdown=None))
@@ -385,9 +419,9 @@ class _GovernedQuery:
             if table is not None and access is not None:
                 self.register(name, self.table(name, table, access, pushdown=sql))
 
-    def _decided(self, name: str, access: TableAccess | None) -> None:
+    def _decided(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
         if self.on_read is not None:
-            self.on_read(name, access)
+            self.on_read(name, access, view=view)
 
 
 def run_governed_sql(
@@ -400,18 +434,20 @@ def run_governed_sql(
     prune: bool = True,
     explain: bool = False,
     on_read: ReadDecided | None = None,
+    on_refused: Refused | None = None,
 ) -> QueryResult:
     """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
     goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
-    told what each table the statement names was read with.
+    told what each table the statement names was read with, ``on_refused`` of a
+    statement or a DELETE refused before anything is read.
 
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
     access), EqualityDeletesUnsupported, and what ``delete`` raises."""
     statement = parse_delete(sql)
     if statement is not None:
-        return _delete(catalog, statement, access, delete, sql)
-    check_read_only(sql)
+        return _delete(catalog, statement, access, delete, sql, on_refused)
+    check_read_only(sql, on_refused)
     query = _GovernedQuery(
         catalog, access, session, sql=sql, prune=prune, explain=explain, on_read=on_read
     )
@@ -447,19 +483,27 @@ def _delete(
     access: AccessPolicy,
     delete: Callable[[str, str], int],
     sql: str,
+    on_refused: Refused | None,
 ) -> QueryResult:
-    """Raises: QueryError (the table is not found or not permitted, or read through a
+    """``on_refused`` is told of a refusal (``table.delete_rows`` on the table) before it
+    is raised.
+
+    Raises: QueryError (the table is not found or not permitted, or read through a
     filter), and what ``delete`` raises."""
     started = time.perf_counter()
     name = statement.table
     granted = access(name) if find_table(catalog, name) is not None else None
+    refusal = None
     if granted is None or granted.denied:
-        raise QueryError(not_permitted(name, set()), sql=sql)
-    if not granted.unrestricted:
-        raise QueryError(
+        refusal = not_permitted(name, set())
+    elif not granted.unrestricted:
+        refusal = (
             f"DELETE FROM {name} is refused: your read access to it is filtered, and a "
-            "delete may only remove rows whose every cell you may read",
-            sql=sql,
+            "delete may only remove rows whose every cell you may read"
         )
+    if refusal is not None:
+        if on_refused is not None:
+            on_refused("table.delete_rows", "table", name, refusal)
+        raise QueryError(refusal, sql=sql)
     deleted = delete(name, statement.where)
     return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
