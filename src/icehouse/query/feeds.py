@@ -2,7 +2,8 @@
 nothing its access hides.
 
 - ``DataFiles``: access to every row and every column of a table whose planned files
-  DuckDB reads as they are (``sql.native_paths``: local, no delete files, one schema).
+  DuckDB reads as they are (``sql.native_paths``: local, no delete files, one schema;
+  ``file_fields``: no column beyond the schema's fields).
   The sandbox reads those exact files itself, allowed by path. Reading such a file
   directly, by ``read_parquet('<path>')``, gives nothing beyond the table the principal
   may read whole, so the allowed paths cannot bypass anything: they are only ever
@@ -61,8 +62,8 @@ class DataFiles:
 class FilteredFiles:
     """The rows of data files ``paths`` (of ``schema``, by name) that ``predicate``
     keeps, with only ``columns`` (which include every column ``predicate`` reads):
-    ``select`` reads them natively (``predicate_sql`` as its WHERE), ``dataset()``
-    through pyarrow."""
+    ``select`` reads them natively, the predicate as its WHERE; ``dataset()`` through
+    pyarrow."""
 
     paths: tuple[str, ...]
     select: str

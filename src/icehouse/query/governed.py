@@ -10,17 +10,25 @@ CDN workload (``benchmarks/governed.py``), where a copy cost up to 7x the
 administrator's query:
 
 - unrestricted access to plain local files: the sandbox reads the planned files itself,
-  allowed by path, as fast as the administrator. Only unrestricted access gets allowed
-  paths: a direct ``read_parquet`` of such a file shows nothing the principal may not
-  read, whereas behind a filtering view it would bypass the filter. The sandbox is
+  allowed by path, as fast as the administrator, whatever the statement: a direct
+  ``read_parquet`` of such a file shows nothing the principal may not read, whereas
+  behind a filtering view it would bypass the filter (see the next case). The sandbox is
   opened for exactly those files, kept per thread by that set (a connect costs more
   than a small query) and reused by any principal whose statement needs exactly them:
   it holds nothing else between statements;
-- a single cell set whose predicate reads only columns it shows: a pyarrow dataset of
-  the planned files with only those columns and the predicate as its filter, scanned
-  anew by every read, with no copy. DuckDB reads it about 1.5x slower than the files
-  themselves on a selective query, but a copy cost 2-5x, and a direct read of the files
-  cannot be allowed under a filter;
+- a single cell set whose predicate reads only columns it shows: the planned files
+  behind a view of only those columns whose WHERE is the predicate, read natively, as
+  fast as the administrator, when DuckDB's parse of the statement shows it reads
+  nothing but the tables fed to it (``tables.sql_reads``: no table function, no file,
+  no catalog or settings function), so that the files the sandbox is then allowed are
+  read only through the view; otherwise (and again after any error of a native run, so
+  that no error computed from a row the filter hides is shown) a pyarrow dataset of the
+  files with only those columns and the predicate as its filter, which allows no file
+  and runs 1.3-1.6x slower on a selective query. A direct read of the files is never
+  allowed to a statement that could make one;
+- files another writer wrote with a column beyond the table's schema (by the field ids
+  of their footers) are never allowed, since a direct read would show that column:
+  unrestricted access then gets the masked copy, a single cell set the dataset;
 - anything else (cells masked per cell, delete files, an evolved schema, remote files,
   time travel, a view's reads): the masked copy, computed on the trusted connection.
 
