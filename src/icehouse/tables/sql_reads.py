@@ -75,49 +75,44 @@ def reads_only(conn: duckdb.DuckDBPyConnection, sql: str, relations: Collection[
     statements = parsed.get("statements") or []
     if parsed.get("error") or len(statements) != 1:
         return False
+    tables: list[dict[str, Any]] = []
+    ctes: set[str] = set()
+    pending: list[Any] = [statements[0]]
+    while pending:  # one pass over the whole tree: a statement has hundreds of nodes
+        node = pending.pop()
+        if isinstance(node, list):
+            pending.extend(node)
+            continue
+        if not isinstance(node, dict):
+            continue
+        kind = node.get("type")
+        if isinstance(kind, str):
+            if "class" in node:  # an expression: only some functions read beyond their inputs
+                if "function_name" in node and not _callable(node):
+                    return False
+            elif kind == "BASE_TABLE":
+                tables.append(node)
+            elif kind not in _NODES and not kind.endswith("_TYPE_INFO"):
+                return False  # a table function, SHOW, PIVOT, or a node this check does not know
+        ctes |= _ctes_defined(node)
+        pending.extend(v for v in node.values() if isinstance(v, dict | list))
     allowed = {name.lower() for name in relations}
-    return _reads_only(statements[0], allowed, _cte_names(statements[0]))
+    return all(_table_allowed(table, allowed, ctes) for table in tables)
 
 
-def _cte_names(node: Any) -> set[str]:
-    """The lower-case names of every CTE defined anywhere in ``node``."""
-    names: set[str] = set()
-    if isinstance(node, list):
-        for item in node:
-            names |= _cte_names(item)
-    elif isinstance(node, dict):
-        for entry in (node.get("cte_map") or {}).get("map") or []:
-            if isinstance(entry, dict) and isinstance(entry.get("key"), str):
-                names.add(entry["key"].lower())
-        if node.get("type") == "RECURSIVE_CTE_NODE" and isinstance(node.get("cte_name"), str):
-            names.add(node["cte_name"].lower())
-        for value in node.values():
-            names |= _cte_names(value)
+def _ctes_defined(node: dict[str, Any]) -> set[str]:
+    """The lower-case names of the CTEs ``node`` itself defines."""
+    names = set()
+    for entry in (node.get("cte_map") or {}).get("map") or []:
+        if isinstance(entry, dict) and isinstance(entry.get("key"), str):
+            names.add(entry["key"].lower())
+    if node.get("type") == "RECURSIVE_CTE_NODE" and isinstance(node.get("cte_name"), str):
+        names.add(node["cte_name"].lower())
     return names
-
-
-def _reads_only(node: Any, relations: set[str], ctes: set[str]) -> bool:
-    if isinstance(node, list):
-        return all(_reads_only(item, relations, ctes) for item in node)
-    if not isinstance(node, dict):
-        return True
-    kind = node.get("type")
-    if isinstance(kind, str):
-        if "class" in node:  # an expression: only some functions read beyond their inputs
-            if not _callable(node):
-                return False
-        elif kind == "BASE_TABLE":
-            if not _table_allowed(node, relations, ctes):
-                return False
-        elif kind not in _NODES and not kind.endswith("_TYPE_INFO"):
-            return False  # a table function, SHOW, PIVOT, or a node this check does not know
-    return all(_reads_only(value, relations, ctes) for value in node.values())
 
 
 def _callable(expression: dict[str, Any]) -> bool:
     name = expression.get("function_name")
-    if name is None:
-        return True
     if expression.get("schema") not in ("", "main") or expression.get("catalog"):
         return False  # DuckDB's own functions, which the parser puts in ``main`` at most
     if not isinstance(name, str):
