@@ -3,8 +3,9 @@
 Sections (add new fixtures in a section of their own):
 
 - services: how a test reacts to a missing service (skip locally, fail in CI);
-- PostgreSQL: ``postgres_url``, a fresh empty database per test; ``state_engine``, an
-  engine on an empty state database, once on SQLite and once on PostgreSQL;
+- PostgreSQL: ``postgres_url``, a fresh empty database per test (``new_postgres_database``
+  for a longer life); ``state_engine``, an engine on an empty state database, once on
+  SQLite and once on PostgreSQL;
 - S3: ``s3_server`` (SeaweedFS ``weed mini``, one per session), ``s3_filesystem``,
   ``make_s3_bucket`` and ``s3_bucket``.
 
@@ -69,6 +70,14 @@ def postgres_url() -> Iterator[str]:
     allowed to create databases). Each test gets its own database, dropped afterwards
     (``WITH (FORCE)``, so engines a test forgot to dispose do not block the drop).
     """
+    with new_postgres_database() as url:
+        yield url
+
+
+@contextlib.contextmanager
+def new_postgres_database() -> Iterator[str]:
+    """A new, empty database on the server of ``ICEHOUSE_TEST_POSTGRES_URL``, dropped when
+    the block ends; skipped (failed in CI) without a server."""
     base = os.environ.get(POSTGRES_URL_ENV)
     if not base:
         service_unavailable(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
@@ -52,6 +53,12 @@ class Situation:
     listed: dict[str, set[str]] = field(default_factory=dict)
     """What the principal may DESCRIBE: table or view -> the columns it lists."""
     allowed_sql: str = "SELECT * FROM {t} ORDER BY id"
+    filters: tuple[str, ...] = ()
+    """What the audit trail says a read of ``table`` went through (data filters, column
+    grants, tags), sorted; a view's read names none (``view_reads`` has its definer's)."""
+    view_reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    """For a view: each table it reads with its definer's rights, and what the audit
+    trail says that read went through."""
 
 
 def batch(ids: Iterable[int]) -> pa.Table:
@@ -158,7 +165,12 @@ def column_excluded(b: Builder) -> Situation:
         "GRANT ROLE {r} TO PRINCIPAL {p}",
         "GRANT SELECT ON TABLE {t} (id, region, status, note) TO ROLE {r}",
     )
-    return b.situation(b.rows(cost=False), hidden_columns=("cost",), listed={b.table: set(SHOWN)})
+    return b.situation(
+        b.rows(cost=False),
+        hidden_columns=("cost",),
+        listed={b.table: set(SHOWN)},
+        filters=(f"columns of {b.table}",),
+    )
 
 
 def row_filter(b: Builder) -> Situation:
@@ -168,7 +180,9 @@ def row_filter(b: Builder) -> Situation:
         "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu'",
         "GRANT SELECT ON DATA FILTER {p}_eu TO ROLE {r}",
     )
-    return b.situation(b.rows(eu), listed={b.table: set(COLUMNS)})
+    return b.situation(
+        b.rows(eu), listed={b.table: set(COLUMNS)}, filters=(f"data filter {b.principal}_eu",)
+    )
 
 
 def two_filters(b: Builder) -> Situation:
@@ -190,7 +204,12 @@ def two_filters(b: Builder) -> Situation:
     ]
     assert any(row["note"] and row["cost"] is None for row in allowed)
     assert any(row["cost"] and row["note"] is None for row in allowed)
-    return b.situation(allowed, hidden_columns=("status",), listed={b.table: set(columns)})
+    return b.situation(
+        allowed,
+        hidden_columns=("status",),
+        listed={b.table: set(columns)},
+        filters=(f"data filter {b.principal}_a", f"data filter {b.principal}_b"),
+    )
 
 
 def grant_revoked(b: Builder) -> Situation:
@@ -211,7 +230,12 @@ def tag_changed(b: Builder) -> Situation:
     before = b.as_principal().sql(f"SELECT cost FROM {b.table}").column("cost").to_pylist()
     assert len(before) == 12
     b.run("ALTER TABLE {t} ALTER COLUMN cost SET TAG {p}_level = 'secret'")
-    return b.situation(b.rows(cost=False), hidden_columns=("cost",), listed={b.table: set(SHOWN)})
+    return b.situation(
+        b.rows(cost=False),
+        hidden_columns=("cost",),
+        listed={b.table: set(SHOWN)},
+        filters=(f"tag {b.principal}_level IN ('public')",),
+    )
 
 
 def membership_removed(b: Builder) -> Situation:
@@ -238,6 +262,7 @@ def table_renamed(b: Builder) -> Situation:
         real=renamed,
         others=(b.table,),
         listed={renamed: set(COLUMNS)},
+        filters=(f"data filter {b.principal}_eu",),
     )
 
 
@@ -258,6 +283,7 @@ def column_renamed(b: Builder) -> Situation:
         allowed,
         hidden_columns=("price",),
         listed={b.table: {"id", "area", "status", "note"}},
+        filters=(f"data filter {b.principal}_eu",),
     )
 
 
@@ -275,6 +301,7 @@ def time_travel(b: Builder) -> Situation:
         also=cells_of([full_row(i) for i in later if eu(i)]),
         listed={b.table: set(COLUMNS)},
         allowed_sql=f"SELECT * FROM {{t}} FOR VERSION AS OF {b.first} ORDER BY id",
+        filters=(f"data filter {b.principal}_eu",),
     )
 
 
@@ -292,7 +319,13 @@ def view_over_filter(b: Builder) -> Situation:
     lake.views.create_from_sql((b.namespace,), "eu_view", f"SELECT * FROM {b.table}")
     view = f"{b.namespace}.eu_view"
     lake.sql(f"GRANT SELECT ON VIEW {view} TO PRINCIPAL {b.principal}")
-    return b.situation(b.rows(eu), table=view, others=(b.table,), listed={view: set(COLUMNS)})
+    return b.situation(
+        b.rows(eu),
+        table=view,
+        others=(b.table,),
+        listed={view: set(COLUMNS)},
+        view_reads={b.table: (f"data filter {b.principal}_eu",)},
+    )
 
 
 SITUATIONS: dict[str, Callable[[Builder], Situation]] = {
@@ -316,3 +349,74 @@ def build(lake: Lake) -> dict[str, Situation]:
         name: make(Builder(lake, k, f"p{k}"))
         for k, (name, make) in enumerate(SITUATIONS.items(), start=1)
     }
+
+
+REFUSED = True
+ESCAPES: dict[str, tuple[str, bool]] = {
+    "the table": ("SELECT * FROM {t}", False),
+    "a hidden column by name": ("SELECT cost, price, status FROM {t}", False),
+    "rows outside the filter": ("SELECT * FROM {t} WHERE id > 0 OR region <> 'eu'", False),
+    "a WHERE on a hidden cell": ("SELECT id FROM {t} WHERE cost LIKE 'cost-%'", False),
+    "a self-join": ("SELECT a.*, b.* FROM {t} a JOIN {t} b ON a.id = b.id", False),
+    "the registered object": ("SELECT * FROM {t}, {registered}", False),
+    "query_table": ("SELECT * FROM query_table('{t}')", False),
+    "the other name": ("SELECT * FROM {other}", False),
+    "read_parquet of a data file": ("SELECT * FROM read_parquet('{file}')", REFUSED),
+    "a data file as a table": ("SELECT * FROM '{file}'", REFUSED),
+    "read_text of a data file": ("SELECT * FROM read_text('{file}')", REFUSED),
+    "glob": ("SELECT * FROM glob('{warehouse}/**')", REFUSED),
+    "read_csv of /etc/passwd": ("SELECT * FROM read_csv('/etc/passwd')", REFUSED),
+    "ATTACH the state database": ("ATTACH '{state}' AS state", REFUSED),
+    "COPY TO": ("COPY (SELECT * FROM {t}) TO '{out}'", REFUSED),
+    "INSTALL": ("INSTALL httpfs", REFUSED),
+    "LOAD": ("LOAD parquet", REFUSED),
+    "SET": ("SET enable_external_access = true", REFUSED),
+    "RESET": ("RESET lock_configuration", REFUSED),
+    "PRAGMA": ("PRAGMA threads = 1", REFUSED),
+    "two statements": ("SELECT 1; SELECT * FROM read_parquet('{file}')", REFUSED),
+    "a Python variable": ("SELECT * FROM secret_rows", REFUSED),
+    "information_schema.columns": ("SELECT * FROM information_schema.columns", False),
+    "information_schema.tables": ("SELECT * FROM information_schema.tables", False),
+    "SHOW TABLES": ("SHOW TABLES", False),
+    "SHOW ALL TABLES": ("SHOW ALL TABLES", False),
+    "duckdb_tables()": ("SELECT * FROM duckdb_tables()", False),
+    "duckdb_views()": ("SELECT * FROM duckdb_views()", False),
+    "duckdb_columns()": ("SELECT * FROM duckdb_columns()", False),
+    "DESCRIBE": ("DESCRIBE {t}", False),
+    "time travel to the first snapshot": ("SELECT * FROM {t} FOR VERSION AS OF {first}", False),
+    "DELETE": ("DELETE FROM {t} WHERE id > 0", REFUSED),
+}
+
+
+"""Each escape's SQL (``fill`` completes it) and whether it must be refused outright;
+the others may run, showing only what the situation allows."""
+
+TRANSPORT_ESCAPES = {
+    "the table",
+    "a hidden column by name",
+    "the other name",
+    "read_parquet of a data file",
+    "COPY TO",
+    "two statements",
+    "information_schema.columns",
+    "time travel to the first snapshot",
+    "DELETE",
+}
+"""One escape of each kind of answer: rows, a refusal before reading, DuckDB's refusal,
+a listing, time travel, a DELETE."""
+
+
+def fill(template: str, case: Situation, lake: Lake, scratch: Path) -> str:
+    """An escape's SQL for ``case``, in ``lake`` (its files, its state database);
+    ``scratch``: a directory where COPY ... TO would write."""
+    namespace, name = case.table.split(".")
+    return template.format(
+        t=case.table,
+        registered=f"__icehouse_{namespace}_{name}",
+        other=case.others[0] if case.others else f"{namespace}.nothing",
+        file=case.data_file.removeprefix("file://"),
+        warehouse=lake.warehouse.removeprefix("file://"),
+        state=lake.home / "state.db",
+        out=scratch / "out.csv",
+        first=case.first,
+    )

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pyarrow as pa
 import pytest
 import requests
 
@@ -18,10 +19,12 @@ from icehouse.errors import Forbidden, MaintenanceBusy, QueryError
 from icehouse.govern.authz import Principal
 from icehouse.ingest.faults import SimulatedCrash
 from icehouse.lake import Lake
-from icehouse.state.audit import AuditRow, rows_after
+from icehouse.state.audit import AuditRow, rows_after, write_rows
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
+from tests.leak_situations import Builder, view_over_filter
 from tests.test_cli import as_json, ok, run
+from tests.test_query_deletes import append_rows
 from tests.test_server_auth import token_of
 from tests.test_server_metrics import COMMIT_REPORT
 
@@ -151,6 +154,30 @@ def test_a_crash_between_the_commit_and_the_delete_exports_nothing_twice(home: P
         assert ids == sorted(set(ids))
         actions = [r["action"] for r in exported(lake)]
         assert actions[:3] == ["table.create", "table.list", "table.describe"]
+
+
+def test_records_written_while_an_export_works_wait_for_the_next_export(home: Path) -> None:
+    """A busy server writes records during every append: an export that chased them
+    would never end, appending a few records per commit."""
+    landed: list[AuditRow] = []
+
+    def a_request_lands(point: str) -> None:
+        if point == "audit.exported" and not landed:  # once: later appends see none land
+            landed.append(
+                AuditRow(time.time(), "r1", "decision", "ana", "table.list", "table", True)
+            )
+            write_rows(lake._engine, landed)
+
+    with Lake.open(home, faults=a_request_lands) as lake:
+        lake.tables.create("logs.hits", schema={"id": "long"})
+
+        first = lake.audit.export()
+
+        assert (first.records, first.snapshots) == (1, 1)  # the create, not what came after
+        assert [r.principal for r in pending(lake)] == ["ana"]
+        second = lake.audit.export()
+        assert (second.records, second.snapshots) == (1, 1)
+        assert [r["action"] for r in exported(lake)] == ["table.create", "table.list"]
 
 
 @pytest.fixture
@@ -363,3 +390,58 @@ def test_a_governed_read_records_each_tables_decision_with_the_filters_it_went_t
         ("table logs.hits", True, ("data filter eu",)),
         ("table logs.secret", False, ()),
     ]
+
+
+def test_time_travel_a_refused_delete_and_a_refused_statement_each_record_their_decision(
+    lake: Lake,
+) -> None:
+    lake.tables.create("logs.hits", schema={"id": "long", "region": "string"})
+    lake.tables.create("logs.secret", schema={"id": "long"})
+    append_rows(lake, "logs.hits", pa.table({"id": [1, 2], "region": ["eu", "us"]}))
+    first = fixtures_lake.iceberg_table(lake, "logs.hits").metadata.current_snapshot_id
+    lake.principals.create("bob")
+    lake.sql("CREATE DATA FILTER eu ON logs.hits WHERE region = 'eu'")
+    lake.sql("GRANT SELECT ON DATA FILTER eu TO PRINCIPAL bob")
+    bob = lake.as_principal(BOB)
+    before = len(pending(lake))
+
+    bob.sql(f"SELECT * FROM logs.hits FOR VERSION AS OF {first}")
+    for refused in (
+        "SELECT * FROM logs.secret FOR VERSION AS OF 1",
+        "DELETE FROM logs.hits WHERE id > 0",
+        "ATTACH 'state.db' AS state",
+    ):
+        with pytest.raises(QueryError):
+            bob.sql(refused)
+
+    decisions = [
+        (r.action, r.resource, r.allowed, r.filters)
+        for r in pending(lake)[before:]
+        if r.kind == "decision" and r.action != "query.run"
+    ]
+    assert decisions == [
+        ("table.select", "table logs.hits", True, ("data filter eu",)),
+        ("table.select", "table logs.secret", False, ()),
+        ("table.delete_rows", "table logs.hits", False, ()),
+        ("query.statement", "statement ATTACH", False, ()),
+    ]
+
+
+def test_a_view_read_records_the_tables_the_view_read_with_its_definers_filters(
+    lake: Lake,
+) -> None:
+    case = view_over_filter(Builder(lake, 1, "ana"))
+    before = len(pending(lake))
+
+    lake.as_principal(Principal("ana", admin=False)).sql(f"SELECT * FROM {case.table}")
+
+    reads = [
+        (r.resource, r.allowed, r.reason, r.filters)
+        for r in pending(lake)[before:]
+        if r.action == "table.select"
+    ]
+    assert reads == [
+        ("table s1.requests", True, "granted to the definer of view s1.eu_view",
+         ("data filter ana_eu",)),
+        ("table s1.eu_view", True, "granted", ()),
+    ]  # fmt: skip

@@ -88,6 +88,12 @@ def _a_principal(h: Home) -> list[str]:
     return ["--home", h.path]
 
 
+def _a_tenant(h: Home) -> list[str]:
+    """Tenant ``consumer``."""
+    ok("tenant", "create", "consumer", "--home", h.path)
+    return ["--home", h.path]
+
+
 CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     # command: (its arguments on a fresh home, data rows expected)
     ("init",): (lambda h: ["--home", str(h.tmp / "another")], 1),
@@ -135,6 +141,7 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     ("view", "show"): (_a_view, 1),
     ("view", "drop"): (lambda h: [*_a_view(h), "--yes"], 1),
     ("principal", "list"): (_a_principal, 1),
+    ("tenant", "list"): (_a_tenant, 1),
 }
 
 
@@ -189,6 +196,8 @@ def test_every_command_with_format_offers_csv_or_only_table_json_and_jsonl():
         ("principal", "revoke"),
         ("principal", "rotate"),
         ("serve",),
+        ("tenant", "create"),
+        ("tenant", "drop"),
     ]
 
 

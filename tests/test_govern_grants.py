@@ -194,7 +194,7 @@ def test_nested_roles_give_their_grants_until_a_membership_is_removed(engine: En
     roles.revoke_role(engine, "readers", role("analysts"), nowhere)
 
     assert holders(engine) == set()
-    assert roles.list_roles(engine) == [("analysts", [user("alice")]), ("readers", [])]
+    assert roles.list_roles(engine) == [("analysts", [user("alice")], None), ("readers", [], None)]
 
 
 @pytest.mark.parametrize(

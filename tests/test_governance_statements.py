@@ -24,18 +24,23 @@ from icehouse.govern.statements import (
     CreateDataFilter,
     CreateRole,
     CreateTag,
+    CreateTenant,
     DropDataFilter,
     DropRole,
     DropTag,
+    DropTenant,
     Grant,
     GrantRole,
+    GrantTenantAdmin,
     Revoke,
     RevokeRole,
+    RevokeTenantAdmin,
     SetTag,
     ShowDataFilters,
     ShowGrants,
     ShowRoles,
     ShowTags,
+    ShowTenants,
     Statement,
     UnsetTag,
     parse_statement,
@@ -225,6 +230,24 @@ PARSED: list[tuple[str, Statement]] = [
     ),
     ("DROP DATA FILTER eu", DropDataFilter("eu")),
     ("/* admin */ -- note\n  DROP ROLE r", DropRole("r")),
+    ("CREATE TENANT consumer", CreateTenant("consumer")),
+    ('drop tenant "cdn team"', DropTenant("cdn team")),
+    ("SHOW TENANTS", ShowTenants()),
+    ("GRANT ADMIN ON TENANT consumer TO PRINCIPAL ana", GrantTenantAdmin("consumer", "ana")),
+    ("REVOKE ADMIN ON TENANT consumer FROM PRINCIPAL ana", RevokeTenantAdmin("consumer", "ana")),
+    (
+        "GRANT SELECT ON DATA FILTER eu TO TENANT consumer WITH GRANT OPTION",
+        Grant(
+            (S,),
+            (Securable(SecurableKind.DATA_FILTER, "eu"),),
+            Grantee(GranteeKind.TENANT, "consumer"),
+            with_grant_option=True,
+        ),
+    ),
+    (
+        "REVOKE SELECT ON TABLE logs.events FROM TENANT consumer",
+        Revoke((S,), (EVENTS,), Grantee(GranteeKind.TENANT, "consumer")),
+    ),
 ]
 
 
@@ -267,7 +290,7 @@ ERRORS = [
     ("GRANT SELECT ON TABLE events TO ROLE r", 29, "'.' and the rest of a table name", "'TO'"),
     ("GRANT SELEKT ON TABLE a.b TO ROLE r", 6, "a privilege (DESCRIBE, SELECT", "'SELEKT'"),
     ("GRANT SELECT ON SCHEMA a TO ROLE r", 16, "CATALOG, NAMESPACE, TABLE", "'SCHEMA'"),
-    ("GRANT SELECT ON TABLE a.b TO r", 29, "PRINCIPAL or ROLE", "'r'"),
+    ("GRANT SELECT ON TABLE a.b TO r", 29, "PRINCIPAL, ROLE or TENANT", "'r'"),
     ("GRANT SELECT ON TABLE a.b TO ROLE r WITH OPTION", 41, "GRANT", "'OPTION'"),
     ("GRANT SELECT ON TABLE a.b TO ROLE r extra", 36, "the end of the statement", "'extra'"),
     ("GRANT SELECT ON TABLE a.b TO ROLE", 33, "a role name", "the end of the statement"),
@@ -305,6 +328,9 @@ ERRORS = [
     ("CREATE DATA FILTER f ON a.b COLUMNS y", 36, "'('", "'y'"),
     ("CREATE DATA FILTER f ON a.b WHERE x = 1; DROP ROLE r", 41, "the end of", "'DROP'"),
     ("SHOW GRANTS FOR ROLE r", 12, "the end of the statement", "'FOR'"),
+    ("GRANT ADMIN ON consumer TO PRINCIPAL ana", 15, "TENANT", "'consumer'"),
+    ("GRANT ADMIN ON TENANT consumer TO ROLE r", 34, "PRINCIPAL", "'ROLE'"),
+    ("REVOKE ADMIN ON TENANT consumer TO PRINCIPAL ana", 32, "FROM", "'TO'"),
 ]
 
 
@@ -376,7 +402,8 @@ def test_the_docs_show_statements_of_every_kind() -> None:
     assert kinds >= {
         "CreateRole", "DropRole", "GrantRole", "RevokeRole", "Grant", "Revoke", "ShowGrants",
         "ShowRoles", "ShowTags", "ShowDataFilters", "CreateTag", "DropTag", "SetTag",
-        "UnsetTag", "CreateDataFilter", "DropDataFilter",
+        "UnsetTag", "CreateDataFilter", "DropDataFilter", "CreateTenant", "GrantTenantAdmin",
+        "ShowTenants",
     }  # fmt: skip
 
 

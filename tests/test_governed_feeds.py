@@ -11,16 +11,24 @@ name included."""
 
 from __future__ import annotations
 
+import os
+
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
+from pyiceberg.manifest import DATA_FILE_TYPE, DataFile
+from pyiceberg.table import FileScanTask
 
 from icehouse.errors import QueryError
 from icehouse.govern.access import CellSet
 from icehouse.lake import Lake
 from icehouse.query.sql import QuerySession
+from icehouse.tables.append import fast_append
+from icehouse.tables.writer import TableWriter
 from tests import fixtures_lake
 from tests.governed_fixtures import (
     IDS,
+    SCHEMA,
     TABLE,
     Policy,
     batch,
@@ -199,3 +207,103 @@ def test_a_filtered_dataset_keeps_the_rows_the_filter_keeps_where_a_column_is_nu
     shown = governed(lake, policy, f"SELECT * FROM {TABLE} ORDER BY id").table
     assert shown == lake.sql(f"SELECT id, status FROM {TABLE} WHERE {where} ORDER BY id")
     assert shown.column("id").to_pylist() == [i for i in IDS if status_of(i) != 500]
+
+
+def test_a_single_filter_reads_its_files_behind_its_view_and_never_directly(lake: Lake) -> None:
+    make_table(lake)
+    files = current_files(lake)
+    policy = eu_without_note(lake)
+    rows = governed(lake, policy, f"SELECT * FROM {TABLE} ORDER BY id").table
+    assert rows.column("id").to_pylist() == [i for i in IDS if region_of(i) == "eu"]
+    assert frozenset({files["eu"]}) in lake._queries.local.sandboxes  # read natively
+    for escape in (read_file(files["eu"]), f"SELECT count(*) AS n FROM {TABLE}, '{files['eu']}'"):
+        with pytest.raises(QueryError, match=PERMISSION):
+            governed(lake, policy, escape)
+    settings = f"SELECT current_setting('allowed_paths') AS paths FROM {TABLE} LIMIT 1"
+    assert governed(lake, policy, settings).table.to_pylist() == [{"paths": []}]
+
+
+def test_no_error_comes_from_a_row_the_filter_hides(lake: Lake) -> None:
+    """Every row the filter keeps has a numeric cost, every row it hides a text one: a
+    cast evaluated on a hidden row would fail, naming its value."""
+    lake.namespaces.create(("web",))
+    lake.tables.create(TABLE, schema=SCHEMA)
+    costs = [str(i) if status_of(i) == 200 else f"cost-{i}" for i in IDS]
+    append_rows(lake, TABLE, batch(IDS).set_column(4, "cost", pa.array(costs)))
+    policy = Policy(lake)
+    policy.tables[uuid(lake)] = (
+        CellSet(row_filter(lake, "status = 200"), ids_of(lake, "id", "status", "cost"), "f"),
+    )
+    shown = [i for i in IDS if status_of(i) == 200]
+    for sql in (
+        f"SELECT id FROM {TABLE} WHERE CAST(cost AS INTEGER) > 0 ORDER BY id",
+        f"SELECT id FROM {TABLE} WHERE id > 0 AND cost::INTEGER = id ORDER BY id",
+        f"SELECT id, CAST(cost AS INTEGER) AS c FROM {TABLE} ORDER BY c",
+    ):
+        assert governed(lake, policy, sql).table.column("id").to_pylist() == shown
+    with pytest.raises(QueryError) as refused:
+        governed(lake, policy, f"SELECT CAST(status + 1 AS VARCHAR)::DATE FROM {TABLE}")
+    assert "201" in str(refused.value) and "501" not in str(refused.value)
+
+
+def test_filtered_files_follow_a_new_snapshot_a_new_filter_and_a_rename(lake: Lake) -> None:
+    make_table(lake)
+    policy = eu_without_note(lake)
+    sql = f"SELECT id FROM {TABLE} ORDER BY id"
+    eu = [i for i in IDS if region_of(i) == "eu"]
+    us = [i for i in IDS if region_of(i) == "us"]
+    assert governed(lake, policy, sql).table.column("id").to_pylist() == eu
+    append_rows(lake, TABLE, batch([102, 103]))  # one eu row, one us row
+    assert governed(lake, policy, sql).table.column("id").to_pylist() == [*eu, 102]
+    eu_files = {t.file.file_path.removeprefix("file://") for t in _eu_tasks(lake)}
+    policy.tables[uuid(lake)] = (
+        CellSet(row_filter(lake, "region = 'us'"), ids_of(lake, "id", "region"), "data filter us"),
+    )
+    rows = governed(lake, policy, f"SELECT * FROM {TABLE} ORDER BY id").table
+    assert rows.column_names == ["id", "region"]
+    assert rows.column("id").to_pylist() == [*us, 103]
+    for path in eu_files:
+        with pytest.raises(QueryError, match=PERMISSION):
+            governed(lake, policy, read_file(path))
+    lake.tables.rename(TABLE, "web.renamed")
+    renamed = governed(lake, policy, "SELECT id FROM web.renamed ORDER BY id").table
+    assert renamed.column("id").to_pylist() == [*us, 103]
+    with pytest.raises(QueryError, match="not found or not permitted"):
+        governed(lake, policy, sql)
+
+
+def _eu_tasks(lake: Lake) -> list[FileScanTask]:
+    table = fixtures_lake.iceberg_table(lake, TABLE)
+    return [t for t in table.scan().plan_files() if t.file.partition[0] == "eu"]
+
+
+def append_wider_file(lake: Lake, ids: list[int]) -> str:
+    """An append by another writer whose file carries a column the table lacks
+    (``secret``, field id 99), as PyIceberg reads past; the file's path."""
+    table = fixtures_lake.iceberg_table(lake, TABLE)
+    writer = TableWriter(table)
+    writer.write(batch(ids))
+    (written,) = writer.close()
+    path = written.file_path.removeprefix("file://")
+    secret = pa.field("secret", pa.string(), metadata={b"PARQUET:field_id": b"99"})
+    wider = pq.read_table(path).append_column(secret, pa.array([f"secret-{i}" for i in ids]))
+    pq.write_table(wider, path)
+    fields = {f.name: getattr(written, f.name) for f in DATA_FILE_TYPE[2].fields}
+    rewritten = DataFile.from_args(**{**fields, "file_size_in_bytes": os.path.getsize(path)})
+    rewritten.spec_id = written.spec_id
+    fast_append(table, [rewritten], properties={})
+    return path
+
+
+def test_a_file_another_writer_widened_is_never_read_directly(lake: Lake) -> None:
+    make_table(lake)
+    foreign = append_wider_file(lake, [102, 105])  # both eu
+    rows = governed(lake, whole(lake), f"SELECT * FROM {TABLE} ORDER BY id").table
+    assert rows.column_names == list(SCHEMA)
+    assert rows.column("id").to_pylist() == [*IDS, 102, 105]
+    eu = [i for i in IDS if region_of(i) == "eu"]
+    filtered = governed(lake, eu_without_note(lake), f"SELECT * FROM {TABLE} ORDER BY id").table
+    assert filtered.column("id").to_pylist() == [*eu, 102, 105]
+    for policy in (whole(lake), eu_without_note(lake)):
+        with pytest.raises(QueryError, match=PERMISSION):
+            governed(lake, policy, f"SELECT secret FROM {TABLE}, read_parquet('{foreign}')")

@@ -8,6 +8,8 @@ cell), a grant revoked, a tag changed after the grant, a role membership removed
 table renamed, columns renamed, time travel, and a view over the filtered table.
 Paths: ``lake.as_principal(p).sql`` (local), the query API (JSON and Arrow), the Python
 client ``icehouse.connect``, and ``icehouse sql --server``, against one real server.
+State databases: SQLite (every path), and PostgreSQL (marked ``postgres``: the local path
+and the query API's JSON, ``BACKENDS``), each with a lake home of its own.
 Every cell holds a value naming its row and column (``note-107``), so a leak is any such
 value in whatever the principal was given (rows, an error, a hint) that the situation
 does not allow.
@@ -15,6 +17,7 @@ does not allow.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from collections.abc import Callable, Iterator
@@ -34,10 +37,19 @@ from icehouse.errors import IcehouseError
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from tests import fixtures_lake
+from tests.conftest import new_postgres_database
 from tests.fixtures_query_api import QUERY_PATH, credential
 from tests.fixtures_server import Served, serving
 from tests.governed_fixtures import markers
-from tests.leak_situations import SITUATIONS, Situation, batch, build
+from tests.leak_situations import (
+    ESCAPES,
+    SITUATIONS,
+    TRANSPORT_ESCAPES,
+    Situation,
+    batch,
+    build,
+    fill,
+)
 
 secret_rows = batch(range(1, 13))
 """A Python variable holding cells: the sandbox must not scan it by name."""
@@ -81,10 +93,40 @@ class Catalogue:
 
 
 @pytest.fixture(scope="module")
-def catalogue(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Catalogue]:
-    root = tmp_path_factory.mktemp("leaks")
-    Lake.init(root / "lake")
-    with Lake.open(root / "lake") as lake:
+def catalogues(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Catalogue]]:
+    """The catalogue on a state database (``BACKENDS``), set up the first time a test
+    asks for it and kept for the module's other tests on it."""
+    made: dict[str, Catalogue] = {}
+    with contextlib.ExitStack() as stack:
+
+        def on(backend: str) -> Catalogue:
+            if backend not in made:
+                root = tmp_path_factory.mktemp(f"leaks-{backend}")
+                state_url = None
+                if backend == "postgresql":
+                    state_url = stack.enter_context(new_postgres_database())
+                made[backend] = stack.enter_context(_served_catalogue(root, state_url))
+            return made[backend]
+
+        yield on
+
+
+@pytest.fixture
+def catalogue(request: pytest.FixtureRequest, catalogues: Callable[[str], Catalogue]) -> Catalogue:
+    """The catalogue on the state database the test's parameter names."""
+    return catalogues(request.param)
+
+
+@contextlib.contextmanager
+def _served_catalogue(root: Path, state_url: str | None) -> Iterator[Catalogue]:
+    """Every situation in a new lake home in ``root`` (its state database at
+    ``state_url``, else the home's SQLite file), served."""
+    with pytest.MonkeyPatch.context() as env:
+        if state_url is not None:
+            env.setenv("ICEHOUSE_STATE_URL", state_url)
+        Lake.init(root / "lake")
+        opened = Lake.open(root / "lake")
+    with opened as lake:
         situations = build(lake)
         with serving(lake, allow_anonymous=False) as served:
             running = Catalogue(served, situations, root)
@@ -166,57 +208,6 @@ PATHS: dict[str, Via] = {
     "cli": via_cli,
 }
 
-REFUSED = True
-ESCAPES: dict[str, tuple[str, bool]] = {
-    "the table": ("SELECT * FROM {t}", False),
-    "a hidden column by name": ("SELECT cost, price, status FROM {t}", False),
-    "rows outside the filter": ("SELECT * FROM {t} WHERE id > 0 OR region <> 'eu'", False),
-    "a WHERE on a hidden cell": ("SELECT id FROM {t} WHERE cost LIKE 'cost-%'", False),
-    "a self-join": ("SELECT a.*, b.* FROM {t} a JOIN {t} b ON a.id = b.id", False),
-    "the registered object": ("SELECT * FROM {t}, {registered}", False),
-    "query_table": ("SELECT * FROM query_table('{t}')", False),
-    "the other name": ("SELECT * FROM {other}", False),
-    "read_parquet of a data file": ("SELECT * FROM read_parquet('{file}')", REFUSED),
-    "a data file as a table": ("SELECT * FROM '{file}'", REFUSED),
-    "read_text of a data file": ("SELECT * FROM read_text('{file}')", REFUSED),
-    "glob": ("SELECT * FROM glob('{warehouse}/**')", REFUSED),
-    "read_csv of /etc/passwd": ("SELECT * FROM read_csv('/etc/passwd')", REFUSED),
-    "ATTACH the state database": ("ATTACH '{state}' AS state", REFUSED),
-    "COPY TO": ("COPY (SELECT * FROM {t}) TO '{out}'", REFUSED),
-    "INSTALL": ("INSTALL httpfs", REFUSED),
-    "LOAD": ("LOAD parquet", REFUSED),
-    "SET": ("SET enable_external_access = true", REFUSED),
-    "RESET": ("RESET lock_configuration", REFUSED),
-    "PRAGMA": ("PRAGMA threads = 1", REFUSED),
-    "two statements": ("SELECT 1; SELECT * FROM read_parquet('{file}')", REFUSED),
-    "a Python variable": ("SELECT * FROM secret_rows", REFUSED),
-    "information_schema.columns": ("SELECT * FROM information_schema.columns", False),
-    "information_schema.tables": ("SELECT * FROM information_schema.tables", False),
-    "SHOW TABLES": ("SHOW TABLES", False),
-    "SHOW ALL TABLES": ("SHOW ALL TABLES", False),
-    "duckdb_tables()": ("SELECT * FROM duckdb_tables()", False),
-    "duckdb_views()": ("SELECT * FROM duckdb_views()", False),
-    "duckdb_columns()": ("SELECT * FROM duckdb_columns()", False),
-    "DESCRIBE": ("DESCRIBE {t}", False),
-    "time travel to the first snapshot": ("SELECT * FROM {t} FOR VERSION AS OF {first}", False),
-    "DELETE": ("DELETE FROM {t} WHERE id > 0", REFUSED),
-}
-
-
-def _fill(template: str, c: Catalogue, case: Situation) -> str:
-    namespace, name = case.table.split(".")
-    return template.format(
-        t=case.table,
-        registered=f"__icehouse_{namespace}_{name}",
-        other=case.others[0] if case.others else f"{namespace}.nothing",
-        file=case.data_file.removeprefix("file://"),
-        warehouse=c.lake.warehouse.removeprefix("file://"),
-        state=c.lake.home / "state.db",
-        out=c.scratch / "out.csv",
-        first=case.first,
-    )
-
-
 EVERY_ESCAPE_BY_DEFAULT = ("local", "api-json")
 """The paths that try every escape by default. The others carry the same statements to
 the same engine, so by default they try ``TRANSPORT_ESCAPES`` (one of each kind of
@@ -225,34 +216,59 @@ DELETE) and no more: the rest of the matrix would test the engine again (three t
 over, ``icehouse sql --server`` trading its credential for a token on every invocation)
 and cost the suite minutes."""
 
-TRANSPORT_ESCAPES = {
-    "the table",
-    "a hidden column by name",
-    "the other name",
-    "read_parquet of a data file",
-    "COPY TO",
-    "two statements",
-    "information_schema.columns",
-    "time travel to the first snapshot",
-    "DELETE",
+
+@dataclass(frozen=True)
+class Backend:
+    """The paths the catalogue takes on one state database."""
+
+    paths: tuple[str, ...]
+    every_escape: tuple[str, ...]
+    """The paths that try every escape and every listing; the others try
+    ``TRANSPORT_ESCAPES``."""
+
+
+BACKENDS = {
+    "sqlite": Backend(tuple(PATHS), EVERY_ESCAPE_BY_DEFAULT),
+    "postgresql": Backend(("local", "api-json"), ("local",)),
 }
+"""Each state database the catalogue runs on. On PostgreSQL the same code reads the
+grants, filters, tags, views and tokens from another database: the local path tries
+every escape, and the query API's JSON (a server's tokens, its request trail, its
+threads) one of each kind; the other transports would test SQLite's run again, and every
+escape through the API too doubled the minutes PostgreSQL adds to CI."""
+
+
+def _param(backend: str, *values: str) -> Any:
+    """A case on ``backend`` (the ``catalogue`` fixture's parameter)."""
+    marks = [pytest.mark.postgres] if backend == "postgresql" else []
+    return pytest.param(backend, *values, marks=marks, id="-".join((backend, *values)))
 
 
 def _cases() -> Iterator[Any]:
-    for path in PATHS:
-        for situation in SITUATIONS:
-            for escape in ESCAPES:
-                if path in EVERY_ESCAPE_BY_DEFAULT or escape in TRANSPORT_ESCAPES:
-                    yield pytest.param(path, situation, escape)
+    for backend, on in BACKENDS.items():
+        for path in on.paths:
+            for situation in SITUATIONS:
+                for escape in ESCAPES:
+                    if path in on.every_escape or escape in TRANSPORT_ESCAPES:
+                        yield _param(backend, path, situation, escape)
 
 
-@pytest.mark.parametrize(("path", "situation", "escape"), _cases())
+def _paths_and_situations() -> Iterator[Any]:
+    for backend, on in BACKENDS.items():
+        for path in on.paths:
+            for situation in SITUATIONS:
+                yield _param(backend, path, situation)
+
+
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation", "escape"), _cases(), indirect=["catalogue"]
+)
 def test_no_escape_shows_a_cell_the_grants_hide(
     catalogue: Catalogue, path: str, situation: str, escape: str
 ) -> None:
     case = catalogue.situations[situation]
     template, refused = ESCAPES[escape]
-    sql = _fill(template, catalogue, case)
+    sql = fill(template, case, catalogue.lake, catalogue.scratch)
     where = f"[{path} / {situation} / {escape}]"
 
     answer = PATHS[path](catalogue, case, sql)
@@ -269,8 +285,9 @@ def test_no_escape_shows_a_cell_the_grants_hide(
         assert left[0]["n"] >= 12, f"{where} deleted rows"
 
 
-@pytest.mark.parametrize("situation", SITUATIONS)
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation"), _paths_and_situations(), indirect=["catalogue"]
+)
 def test_the_allowed_part_stays_readable(catalogue: Catalogue, path: str, situation: str) -> None:
     case = catalogue.situations[situation]
     where = f"[{path} / {situation}]"
@@ -338,13 +355,16 @@ the principal may read under its own name."""
 def _listing_cases() -> Iterator[Any]:
     """Every listing on the local path and the API's JSON: the catalogue is the
     engine's, the same on each path."""
-    for path in EVERY_ESCAPE_BY_DEFAULT:
-        for situation in SITUATIONS:
-            for listing in LISTINGS:
-                yield pytest.param(path, situation, listing)
+    for backend, on in BACKENDS.items():
+        for path in on.every_escape:
+            for situation in SITUATIONS:
+                for listing in LISTINGS:
+                    yield _param(backend, path, situation, listing)
 
 
-@pytest.mark.parametrize(("path", "situation", "listing"), _listing_cases())
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation", "listing"), _listing_cases(), indirect=["catalogue"]
+)
 def test_listings_show_every_table_the_principal_may_describe_and_nothing_else(
     catalogue: Catalogue, path: str, situation: str, listing: str
 ) -> None:
@@ -362,8 +382,9 @@ def test_listings_show_every_table_the_principal_may_describe_and_nothing_else(
     assert not markers(answer.shown), where
 
 
-@pytest.mark.parametrize("situation", SITUATIONS)
-@pytest.mark.parametrize("path", PATHS)
+@pytest.mark.parametrize(
+    ("catalogue", "path", "situation"), _paths_and_situations(), indirect=["catalogue"]
+)
 def test_a_hint_names_only_what_the_principal_may_describe(
     catalogue: Catalogue, path: str, situation: str
 ) -> None:

@@ -21,6 +21,7 @@ thing the same way.
     │   ├── NoSuchRole
     │   ├── NoSuchTag
     │   ├── NoSuchDataFilter
+    │   ├── NoSuchTenant
     │   └── NoSuchGrant               a revoke of a grant no one made
     ├── Conflict                      409
     │   ├── TableAlreadyExists
@@ -32,6 +33,8 @@ thing the same way.
     │   ├── RoleAlreadyExists
     │   ├── TagAlreadyExists
     │   ├── DataFilterAlreadyExists
+    │   ├── TenantAlreadyExists
+    │   ├── TenantNotEmpty            a tenant that still has principals or roles
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -195,6 +198,12 @@ class NoSuchDataFilter(NotFound):
         self.data_filter = data_filter
 
 
+class NoSuchTenant(NotFound):
+    def __init__(self, message: str, *, tenant: str) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+
+
 class NoSuchGrant(NotFound):
     """A revoke that matches no grant (of this granter, unless it manages grants)."""
 
@@ -267,6 +276,21 @@ class DataFilterAlreadyExists(Conflict):
     def __init__(self, message: str, *, data_filter: str) -> None:
         super().__init__(message)
         self.data_filter = data_filter
+
+
+class TenantAlreadyExists(Conflict):
+    def __init__(self, message: str, *, tenant: str) -> None:
+        super().__init__(message)
+        self.tenant = tenant
+
+
+class TenantNotEmpty(Conflict):
+    """A tenant is dropped only once its principals and roles are gone, so that dropping
+    one never deletes who may log in."""
+
+    def __init__(self, message: str, *, tenant: str) -> None:
+        super().__init__(message)
+        self.tenant = tenant
 
 
 class CommitConflict(Conflict):
@@ -643,6 +667,7 @@ __all__ = [
     "NoSuchSource",
     "NoSuchTable",
     "NoSuchTag",
+    "NoSuchTenant",
     "NoSuchView",
     "NotAuthenticated",
     "NotFound",
@@ -663,6 +688,8 @@ __all__ = [
     "TableAlreadyExists",
     "TableInUse",
     "TagAlreadyExists",
+    "TenantAlreadyExists",
+    "TenantNotEmpty",
     "UnreadableFile",
     "UnsafeMaintenance",
     "ViewAlreadyExists",

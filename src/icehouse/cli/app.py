@@ -15,6 +15,7 @@ from icehouse.cli import (
     sources,
     sql_cmd,
     tables,
+    tenant_cmd,
     views_cmd,
 )
 from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
@@ -39,6 +40,7 @@ app.add_typer(maintain_cmd.app, name="maintain")
 app.add_typer(home_cmd.app, name="home")
 app.add_typer(views_cmd.app, name="view")
 app.add_typer(principal_cmd.app, name="principal")
+app.add_typer(tenant_cmd.app, name="tenant")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 app = typer.Typer(help="Create and manage the principals the server serves.", no_args_is_help=True)
 
 NameArgument = Annotated[str, typer.Argument(help="The principal's name.")]
-_LIST_COLUMNS = ("name", "kind", "client_id", "admin", "created_at", "rotated_at")
+_LIST_COLUMNS = ("name", "kind", "client_id", "admin", "created_at", "rotated_at", "tenant")
 
 
 class Kind(StrEnum):
@@ -44,6 +44,10 @@ def create(
         bool, typer.Option("--admin", help="May do everything (for now the only grant).")
     ] = False,
     kind: Annotated[Kind, typer.Option(help="A service (a program) or a user.")] = Kind.service,
+    tenant: Annotated[
+        str | None,
+        typer.Option(help="The tenant it belongs to (default: the server's own)."),
+    ] = None,
     trusted_engine: Annotated[
         bool,
         typer.Option(
@@ -62,9 +66,17 @@ def create(
             "a trusted engine is a service: leave out --kind", param_hint="--trusted-engine"
         )
     with open_lake(home, output) as lake:
-        credentials = lake.principals.create(
-            name, admin=admin, kind="engine" if trusted_engine else kind.value
-        )
+        kind_name = "engine" if trusted_engine else kind.value
+        if tenant is None:
+            credentials = lake.principals.create(name, admin=admin, kind=kind_name)
+        elif admin:
+            raise typer.BadParameter(
+                f"a principal of tenant {tenant} cannot administer the server; make it the "
+                f"tenant's administrator with GRANT ADMIN ON TENANT {tenant} TO PRINCIPAL {name}",
+                param_hint="--admin",
+            )
+        else:
+            credentials = lake.tenants.create_principal(tenant, name, kind=kind_name)
     _emit_credentials(output, credentials, done="Created")
 
 
@@ -84,10 +96,18 @@ def list_principals(home: HomeOption = None, format: FormatOption = Format.table
             console.print("No principals yet: `icehouse principal create NAME` makes one.")
             return
         rows = [
-            [p.name, p.kind, p.client_id, "yes" if p.admin else "no", iso(p.created_at) or ""]
+            [
+                p.name,
+                p.kind,
+                p.client_id,
+                "yes" if p.admin else "no",
+                p.tenant or "",
+                iso(p.created_at) or "",
+            ]
             for p in found
         ]
-        columns = [Column(c) for c in ("name", "kind", "client_id", "admin", "created_at")]
+        names = ("name", "kind", "client_id", "admin", "tenant", "created_at")
+        columns = [Column(c) for c in names]
         print_grid(console, columns, rows)
 
     output.emit(data, render, columns=_LIST_COLUMNS)

@@ -53,10 +53,12 @@ class AuditTrail:
         *,
         denied: str | None,
         filters: Sequence[str] = (),
+        because: str | None = None,
     ) -> None:
         """Record that ``principal`` was allowed ``action`` on ``resource`` (``denied``
         None) or refused it, ``denied`` saying why; ``filters``: what an allowed read
-        went through (data filters, column grants)."""
+        went through (data filters, column grants); ``because``: why it was allowed,
+        when not by the principal's own rights (a view's definer's)."""
         if denied is None and action in QUIET_ACTIONS:
             return
         self._rows.append(
@@ -68,8 +70,9 @@ class AuditTrail:
                 action=action,
                 resource=str(resource),
                 allowed=denied is None,
-                reason=denied if denied is not None else _allowed_because(principal),
+                reason=denied if denied is not None else because or _allowed_because(principal),
                 filters=tuple(filters),
+                tenant=principal.tenant,
             )
         )
 
@@ -101,6 +104,7 @@ class AuditTrail:
                 tables=tuple(tables),
                 rows=rows,
                 seconds=seconds,
+                tenant=principal.tenant,
             )
         )
 

@@ -17,8 +17,11 @@ the namespace it is created in, as the policy (``policy.py``) says it holds:
   ``Lake.table_access``, and lists show only what the principal may describe);
 - roles, tags, data filters: MANAGE_GRANTS on the catalog; a grant or revoke is decided
   by the grant itself (the granter's grant option), which knows what is granted;
-- ingestion sources, quarantine, maintenance, principals and the lake itself:
-  administrators only.
+- ingestion sources, quarantine, maintenance, principals, tenants and the lake itself:
+  administrators only;
+- a tenant's administrator creates the tenant's principals and roles, and manages the
+  memberships of its roles (the members' tenant is checked by the method, which knows
+  them).
 
 A principal refused on an object it may not describe is told it is "not found or not
 permitted", exactly what it is told about an object that does not exist: an error never
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from icehouse.errors import Forbidden
-from icehouse.govern.objects import Privilege, SecurableKind
+from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
 from icehouse.govern.policy import Policy
 from icehouse.govern.records import ObjectPath
 
@@ -46,6 +49,8 @@ class Principal:
     kind: str = "service"
     """``user``, ``service``, or ``engine``: a service trusted to enforce the read
     restrictions ``loadTable`` hands it (``trusted_engine``)."""
+    tenant: str | None = None
+    """The tenant it belongs to (None: the server's own), as the audit records it."""
 
     @property
     def trusted_engine(self) -> bool:
@@ -86,18 +91,24 @@ class Scope(Protocol):
 class Needs:
     """The action needs ``privilege`` on its resource, or on the namespace its resource
     is created in (``parent``); ``each``: the resource names several objects, comma
-    separated (the tables of a multi-table commit), and it needs it on every one."""
+    separated (the tables of a multi-table commit), and it needs it on every one; or
+    (``tenant_admin``) to administer the tenant of the role the resource names (no role
+    named: any tenant, whose part the method shows)."""
 
     privilege: Privilege
     parent: bool = False
     each: bool = False
+    tenant_admin: bool = False
 
 
 ANYONE = "anyone"
 ADMINS = "administrators"
+TENANT_ADMINS = "the tenant's administrators"
+"""The resource names a tenant: its administrators may (and the server's)."""
 Rule = Needs | str
 
 _MANAGE = Needs(Privilege.MANAGE_GRANTS)
+_MANAGE_ROLE = Needs(Privilege.MANAGE_GRANTS, tenant_admin=True)
 RULES: dict[str, Rule] = {
     "table.create": Needs(Privilege.CREATE_TABLE, parent=True),
     "table.register": Needs(Privilege.CREATE_TABLE, parent=True),
@@ -139,10 +150,10 @@ RULES: dict[str, Rule] = {
     "governance.revoke": ANYONE,
     "governance.show": ANYONE,
     "governance.create_role": _MANAGE,
-    "governance.drop_role": _MANAGE,
-    "governance.grant_role": _MANAGE,
-    "governance.revoke_role": _MANAGE,
-    "governance.list_roles": _MANAGE,
+    "governance.drop_role": _MANAGE_ROLE,
+    "governance.grant_role": _MANAGE_ROLE,
+    "governance.revoke_role": _MANAGE_ROLE,
+    "governance.list_roles": _MANAGE_ROLE,
     "governance.create_tag": _MANAGE,
     "governance.drop_tag": _MANAGE,
     "governance.set_tag": _MANAGE,
@@ -151,6 +162,9 @@ RULES: dict[str, Rule] = {
     "governance.create_data_filter": _MANAGE,
     "governance.drop_data_filter": _MANAGE,
     "governance.list_data_filters": _MANAGE,
+    "tenant.create_principal": TENANT_ADMINS,
+    "tenant.create_role": TENANT_ADMINS,
+    "tenant.list_principals": TENANT_ADMINS,
 }
 """Action → what a principal that is not an administrator needs for it; an action not
 listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators
@@ -176,10 +190,22 @@ def authorize(
     rule = RULES.get(action, ADMINS)
     if rule == ANYONE:
         return
+    if (
+        rule == TENANT_ADMINS
+        and scope is not None
+        and resource.name
+        and scope.policy().administers(principal.name) == resource.name
+    ):
+        return
     if not isinstance(rule, Needs) or scope is None:
+        who = (
+            f"administrator of the server or of {resource} may (GRANT ADMIN ON TENANT "
+            f"{resource.name} TO PRINCIPAL p makes one)"
+            if rule == TENANT_ADMINS
+            else "administrator may (create one with `icehouse principal create NAME --admin`)"
+        )
         raise Forbidden(
-            f"principal {principal.name!r} may not {action} on {resource}: only an "
-            "administrator may (create one with `icehouse principal create NAME --admin`)",
+            f"principal {principal.name!r} may not {action} on {resource}: only an {who}",
             principal=principal.name,
             action=action,
             resource=str(resource),
@@ -222,6 +248,8 @@ def _decide(
                 return
         elif policy.holds(principal.name, rule.privilege, path):
             return
+    if rule.tenant_admin and _administers_role(policy, principal.name, resource.name):
+        return
     shown = path is not None and (
         not path.namespace or policy.may_describe(principal.name, path, scope.namespace_of)
     )
@@ -236,6 +264,13 @@ def _decide(
         action=action,
         resource=str(resource),
     )
+
+
+def _administers_role(policy: Policy, principal: str, role: str) -> bool:
+    tenant = policy.administers(principal)
+    if tenant is None:
+        return False
+    return not role or policy.tenant_of(Grantee(GranteeKind.ROLE, role)) == tenant
 
 
 def _where(path: ObjectPath, rule: Needs) -> str:

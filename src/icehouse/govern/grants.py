@@ -1,6 +1,6 @@
 """Grants in the state database: made by whoever may grant them (an administrator,
-the owner, a holder of the grant option or of MANAGE_GRANTS), revoked with their cascade
-(``store.cascade``)."""
+the owner, a holder of the grant option or of MANAGE_GRANTS, to a grantee its tenant
+reaches), revoked with their cascade (``store.cascade``)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from icehouse.errors import GrantNotHeld, NoSuchGrant
+from icehouse.errors import Forbidden, GrantNotHeld, NoSuchGrant
 from icehouse.govern import store
 from icehouse.govern.authz import Principal
-from icehouse.govern.objects import Grantee, Privilege, SecurableKind
+from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
 from icehouse.govern.policy import Policy
 from icehouse.govern.records import ObjectPath, Target
 from icehouse.state import models
@@ -32,11 +32,14 @@ def grant(
     """Grant each privilege on ``target`` (at ``path``) to ``grantee``, as ``granter``.
 
     Raises: GrantNotHeld (naming the first privilege the granter may not grant),
-    NoSuchRole, NoSuchPrincipal."""
+    Forbidden (a grantee outside the granter's tenant), NoSuchRole, NoSuchPrincipal,
+    NoSuchTenant."""
     g = models.grants
     with engine.begin() as conn:
         store.check_grantee(conn, grantee)
         policy = Policy(store.rows_in(conn))
+        if not granter.admin:
+            _check_reach(policy, granter, grantee)
         for privilege in privileges:
             via = _authority(policy, granter, privilege, target, path)
             identity = [*_identity(grantee, privilege, target), g.c.granted_by == granter.name]
@@ -76,7 +79,8 @@ def revoke(
     locate: store.Locate,
 ) -> int:
     """Revoke the privileges on ``target`` from ``grantee``: every such grant when the
-    revoker is an administrator or manages grants, else the ones it made; then cascade.
+    revoker is an administrator, manages grants, or administers the grantee's tenant,
+    else the ones it made; then cascade.
 
     Returns: how many grants went, cascade included. Raises: NoSuchGrant, GrantNotHeld
     (the revoker may not grant them either)."""
@@ -84,9 +88,11 @@ def revoke(
     with engine.begin() as conn:
         policy = Policy(store.rows_in(conn))
         before = _count(conn)
+        everyone = revoker.admin or _manages(policy, revoker)
+        everyone = everyone or policy.manages(revoker.name, grantee)
         for privilege in privileges:
             matching = _identity(grantee, privilege, target)
-            if not revoker.admin and not _manages(policy, revoker):
+            if not everyone:
                 _authority(policy, revoker, privilege, target, path)
                 matching.append(g.c.granted_by == revoker.name)
             if not conn.execute(delete(g).where(*matching)).rowcount:
@@ -134,6 +140,23 @@ def _authority(
             resource=path.name or target.kind.value,
         )
     return found.via
+
+
+def _check_reach(policy: Policy, granter: Principal, grantee: Grantee) -> None:
+    """Raises: Forbidden, unless ``granter`` may grant to ``grantee`` at all (inside its
+    tenant; for the server's principals, also to tenants). The refusal names no more
+    than the statement did."""
+    if policy.reaches(granter.name, grantee):
+        return
+    tenant = policy.tenant_of(Grantee(GranteeKind.PRINCIPAL, granter.name))
+    inside = f"tenant {tenant!r}" if tenant else "the server (or share with a TENANT)"
+    raise Forbidden(
+        f"principal {granter.name!r} may not grant to {grantee}: it grants only to the "
+        f"principals and roles of {inside}",
+        principal=granter.name,
+        action="grant",
+        resource=str(grantee),
+    )
 
 
 def _manages(policy: Policy, principal: Principal) -> bool:

@@ -73,6 +73,9 @@ class Securable:
 class GranteeKind(StrEnum):
     PRINCIPAL = "principal"
     ROLE = "role"
+    TENANT = "tenant"
+    """A share with another tenant: its administrators re-grant it inside the tenant;
+    its principals hold nothing of it until they do."""
 
 
 @dataclass(frozen=True)

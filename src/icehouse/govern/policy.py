@@ -28,6 +28,16 @@ The rules:
   table, or being an administrator, gives all of it). So a view never shows more than its
   owner could have granted the reader directly, and a principal who only may read a
   table cannot hand it on by wrapping it in a view.
+- **Tenants.** A principal or role belongs to one tenant or to the server. A grant to a
+  tenant (a share) is held by the tenant's administrators for granting on and for seeing
+  that the object exists, never for reading: the tenant's principals, its administrators
+  included, read nothing of it until it is re-granted to them. So a share through a data
+  filter re-granted inside the tenant is that filter again, never more, and each
+  re-grant stands on the share (its ``via``): revoking the share revokes them. Whoever
+  belongs to a tenant grants only to its tenant's principals and roles; a principal of
+  the server grants to the server's principals and roles, and to tenants (sharing). A
+  tenant's administrator manages the grants to, and the memberships of, its tenant's
+  principals and roles.
 """
 
 from __future__ import annotations
@@ -113,7 +123,11 @@ class Policy:
         self._filters_of: dict[str, list[DataFilterRow]] = {}
         for data_filter in rows.data_filters:
             self._filters_of.setdefault(data_filter.table_uuid, []).append(data_filter)
-        self._held_by: dict[str, _Held] = {}
+        self._tenant_of: dict[Grantee, str] = rows.tenants
+        self._administers: dict[str, str] = {
+            principal: tenant for tenant, principal in rows.tenant_admins
+        }
+        self._held_by: dict[tuple[str, bool], _Held] = {}
 
     # -- who is who ---------------------------------------------------------------------
 
@@ -127,6 +141,35 @@ class Policy:
                 found.add(role)
                 pending += self._containers.get(Grantee(GranteeKind.ROLE, role), ())
         return frozenset(found)
+
+    def tenant_of(self, grantee: Grantee) -> str | None:
+        """The tenant ``grantee`` belongs to, or is (None: the server's own)."""
+        if grantee.kind is GranteeKind.TENANT:
+            return grantee.name
+        return self._tenant_of.get(grantee)
+
+    def administers(self, principal: str) -> str | None:
+        """The tenant ``principal`` administers, if any."""
+        return self._administers.get(principal)
+
+    def reaches(self, granter: str, grantee: Grantee) -> bool:
+        """May ``granter`` (not an administrator of the server) grant to ``grantee`` at
+        all? Inside its own tenant only; a principal of the server, to the server's
+        principals and roles and to tenants."""
+        mine = self.tenant_of(Grantee(GranteeKind.PRINCIPAL, granter))
+        if grantee.kind is GranteeKind.TENANT:
+            return mine is None
+        return self.tenant_of(grantee) == mine
+
+    def manages(self, principal: str, grantee: Grantee) -> bool:
+        """Does ``principal`` administer the tenant ``grantee`` (a principal or role)
+        belongs to? Then it manages the grants to it and its memberships."""
+        tenant = self._administers.get(principal)
+        return (
+            tenant is not None
+            and grantee.kind is not GranteeKind.TENANT
+            and self._tenant_of.get(grantee) == tenant
+        )
 
     def owner_of(self, path: ObjectPath) -> str | None:
         if not path.uuid:
@@ -164,7 +207,7 @@ class Policy:
         """The namespaces ``principal`` holds something in: those its grants, its tag
         grants and the objects it owns are in, and those below a namespace it holds a
         grant on (that namespace itself is described already)."""
-        held = self._held(principal)
+        held = self._held(principal, shares=True)
         for target in held.direct:
             if target.kind is SecurableKind.NAMESPACE:
                 yield tuple(target.key.split("."))[:-1]
@@ -186,7 +229,7 @@ class Policy:
     def _may_describe(self, principal: str, path: ObjectPath) -> bool:
         if path.uuid and self.owner_of(path) == principal:
             return True
-        held = self._held(principal)
+        held = self._held(principal, shares=True)
         here = _targets(path)[0] if path.uuid or path.namespace else None
         if here is not None and held.direct.get(here):
             return True
@@ -211,7 +254,7 @@ class Policy:
         data filter's table), or holds MANAGE_GRANTS on the catalog."""
         if privilege in TABLE_PRIVILEGES and self.owner_of(path) == principal:
             return Authority(None)
-        held = self._held(principal)
+        held = self._held(principal, shares=True)
         found: GrantRow | None
         if target.kind is SecurableKind.TAG:
             found = next(
@@ -227,7 +270,7 @@ class Policy:
                 found = _first(_options(held.direct.get(target, {}).get(privilege, ())))
             else:
                 found = None
-            found = found or self._grant_for(principal, privilege, path, True)
+            found = found or self._grant_for(principal, privilege, path, True, shares=True)
         if found is None:
             manage = held.direct.get(Target(SecurableKind.CATALOG, CATALOG_KEY), {})
             found = _first(manage.get(Privilege.MANAGE_GRANTS, ()))
@@ -269,12 +312,17 @@ class Policy:
 
     # -- inside -------------------------------------------------------------------------
 
-    def _held(self, principal: str) -> _Held:
-        held = self._held_by.get(principal)
+    def _held(self, principal: str, *, shares: bool = False) -> _Held:
+        """What ``principal`` holds; with ``shares``, also what was shared with the
+        tenant it administers (for granting on and describing, never for reading)."""
+        held = self._held_by.get((principal, shares))
         if held is not None:
             return held
         me = Grantee(GranteeKind.PRINCIPAL, principal)
         grantees = [me, *(Grantee(GranteeKind.ROLE, r) for r in self.roles_of(me))]
+        tenant = self._administers.get(principal)
+        if shares and tenant is not None:
+            grantees.append(Grantee(GranteeKind.TENANT, tenant))
         held = _Held(direct={}, tagged=[])
         for grantee in grantees:
             for grant in self._grants_of.get(grantee, ()):
@@ -282,15 +330,21 @@ class Policy:
                 by_privilege.setdefault(grant.privilege, []).append(grant)
                 if grant.target.kind is SecurableKind.TAG:
                     held.tagged.append((tag_expression(grant.target.key), grant))
-        self._held_by[principal] = held  # a race computes the same value twice: harmless
+        self._held_by[principal, shares] = held  # a race computes the same value twice: harmless
         return held
 
     def _grant_for(
-        self, principal: str, privilege: Privilege, path: ObjectPath, grant_option: bool
+        self,
+        principal: str,
+        privilege: Privilege,
+        path: ObjectPath,
+        grant_option: bool,
+        *,
+        shares: bool = False,
     ) -> GrantRow | None:
         """A grant through which ``principal`` holds ``privilege`` at ``path``, the
-        closest first, then one on a matching tag expression."""
-        held = self._held(principal)
+        closest first, then one on a matching tag expression (``shares``: as ``_held``)."""
+        held = self._held(principal, shares=shares)
         for target in _targets(path):
             found = _first(
                 _usable_grants(held.direct.get(target, {}).get(privilege, ()), grant_option)

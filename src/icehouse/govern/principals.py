@@ -19,6 +19,7 @@ from sqlalchemy import Engine, Row, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from icehouse.errors import InvalidInput, NoSuchPrincipal, PrincipalAlreadyExists
+from icehouse.govern import store
 from icehouse.govern.authz import Principal
 from icehouse.state import models
 
@@ -40,6 +41,8 @@ class PrincipalInfo:
     admin: bool
     created_at: float
     rotated_at: float | None
+    tenant: str | None = None
+    """The tenant it belongs to (None: the server's own)."""
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -49,6 +52,7 @@ class PrincipalInfo:
             "admin": self.admin,
             "created_at": self.created_at,
             "rotated_at": self.rotated_at,
+            "tenant": self.tenant,
         }
 
 
@@ -64,16 +68,29 @@ class Credentials:
         return {"name": self.name, "client_id": self.client_id, "client_secret": self.client_secret}
 
 
-def create(engine: Engine, name: str, *, admin: bool, kind: str) -> Credentials:
-    """Raises: PrincipalAlreadyExists, InvalidInput (an empty name or unknown kind)."""
+def create(
+    engine: Engine, name: str, *, admin: bool, kind: str, tenant: str | None = None
+) -> Credentials:
+    """Create a principal of the server (``tenant`` None) or of a tenant. The policy
+    version moves: which tenant a principal belongs to decides whom it may grant to.
+
+    Raises: PrincipalAlreadyExists, NoSuchTenant, InvalidInput (an empty name, an unknown
+    kind, or an administrator of the server inside a tenant)."""
     if not name.strip():
         raise InvalidInput("a principal needs a name")
     if kind not in KINDS:
         raise InvalidInput(f"kind {kind!r} is not one of {', '.join(KINDS)}")
+    if admin and tenant is not None:
+        raise InvalidInput(
+            f"a principal of tenant {tenant!r} cannot administer the server; make it the "
+            f"tenant's administrator with GRANT ADMIN ON TENANT {tenant} TO PRINCIPAL {name}"
+        )
     client_id, secret = secrets.token_hex(16), secrets.token_urlsafe(32)
     salt = secrets.token_hex(16)
     try:
         with engine.begin() as conn:
+            if tenant is not None:
+                store.check_tenant(conn, tenant)
             conn.execute(
                 insert(models.principals).values(
                     name=name,
@@ -83,8 +100,10 @@ def create(engine: Engine, name: str, *, admin: bool, kind: str) -> Credentials:
                     secret_hash=_hash(secret, salt),
                     admin=int(admin),
                     created_at=time.time(),
+                    tenant=tenant,
                 )
             )
+            store.bump(conn)
     except IntegrityError:
         raise PrincipalAlreadyExists(
             f"principal {name!r} already exists; `icehouse principal rotate {name}` gives "
@@ -129,6 +148,8 @@ def remove(engine: Engine, name: str) -> int:
         row = _row(conn.execute(select(p.c.id).where(p.c.name == name)).first(), name)
         tokens = conn.execute(delete(t).where(t.c.principal_id == row.id)).rowcount
         conn.execute(delete(p).where(p.c.id == row.id))
+        conn.execute(delete(models.tenant_admins).where(models.tenant_admins.c.principal == name))
+        store.bump(conn)
     return int(tokens)
 
 
@@ -142,7 +163,7 @@ def check_secret(engine: Engine, client_id: str, secret: str) -> tuple[int, Prin
     computed = _hash(secret, salt)
     if row is None or not hmac.compare_digest(computed, row.secret_hash):
         return None
-    return row.id, Principal(name=row.name, admin=bool(row.admin), kind=row.kind)
+    return row.id, Principal(name=row.name, admin=bool(row.admin), kind=row.kind, tenant=row.tenant)
 
 
 def _hash(secret: str, salt: str) -> str:
@@ -165,6 +186,7 @@ def _info(row: Row[Any]) -> PrincipalInfo:
         admin=bool(row.admin),
         created_at=row.created_at,
         rotated_at=row.rotated_at,
+        tenant=row.tenant,
     )
 
 

@@ -87,6 +87,10 @@ class PolicyRows:
     data_filters: tuple[DataFilterRow, ...] = ()
     owners: dict[tuple[SecurableKind, str], str] = field(default_factory=dict)
     """(TABLE or VIEW, UUID) → the principal that created it."""
+    tenants: dict[Grantee, str] = field(default_factory=dict)
+    """A principal or role → the tenant it belongs to (absent: the server's own)."""
+    tenant_admins: tuple[tuple[str, str], ...] = ()
+    """(tenant, principal): the principal administers the tenant."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +108,8 @@ class GrantInfo:
 class RoleInfo:
     name: str
     members: tuple[Grantee, ...]
+    tenant: str | None = None
+    """The tenant the role belongs to (None: the server's own)."""
 
 
 @dataclass(frozen=True)

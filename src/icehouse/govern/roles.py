@@ -16,13 +16,19 @@ from icehouse.govern.records import grantee_of
 from icehouse.state import models
 
 
-def create_role(engine: Engine, name: str) -> None:
-    """Raises: RoleAlreadyExists, InvalidInput (an empty name)."""
+def create_role(engine: Engine, name: str, *, tenant: str | None = None) -> None:
+    """Create a role of the server (``tenant`` None) or of a tenant.
+
+    Raises: RoleAlreadyExists, NoSuchTenant, InvalidInput (an empty name)."""
     if not name.strip():
         raise InvalidInput("a role needs a name")
     try:
         with engine.begin() as conn:
-            conn.execute(insert(models.roles).values(name=name, created_at=time.time()))
+            if tenant is not None:
+                store.check_tenant(conn, tenant)
+            conn.execute(
+                insert(models.roles).values(name=name, created_at=time.time(), tenant=tenant)
+            )
             store.bump(conn)
     except IntegrityError:
         raise RoleAlreadyExists(f"role {name!r} already exists", role=name) from None
@@ -97,17 +103,20 @@ def revoke_role(engine: Engine, role: str, member: Grantee, locate: store.Locate
         store.bump(conn)
 
 
-def list_roles(engine: Engine) -> list[tuple[str, list[Grantee]]]:
-    """Returns: each role by name, with its direct members."""
+def list_roles(engine: Engine) -> list[tuple[str, list[Grantee], str | None]]:
+    """Returns: each role by name, with its direct members and its tenant."""
     r, m = models.roles, models.role_members
     with engine.connect() as conn:
-        names = conn.execute(select(r.c.name).order_by(r.c.name)).scalars().all()
+        names = conn.execute(select(r.c.name, r.c.tenant).order_by(r.c.name)).all()
         members = conn.execute(
             select(m.c.role, m.c.member_kind, m.c.member_name).order_by(
                 m.c.member_kind, m.c.member_name
             )
         ).all()
-    return [(name, [grantee_of(k, n) for role, k, n in members if role == name]) for name in names]
+    return [
+        (name, [grantee_of(k, n) for role, k, n in members if role == name], tenant)
+        for name, tenant in names
+    ]
 
 
 def forget_principal(engine: Engine, name: str, locate: store.Locate) -> None:

@@ -163,6 +163,35 @@ class DropDataFilter:
     name: str
 
 
+@dataclass(frozen=True)
+class CreateTenant:
+    name: str
+
+
+@dataclass(frozen=True)
+class DropTenant:
+    name: str
+
+
+@dataclass(frozen=True)
+class GrantTenantAdmin:
+    """``GRANT ADMIN ON TENANT t TO PRINCIPAL p``."""
+
+    tenant: str
+    principal: str
+
+
+@dataclass(frozen=True)
+class RevokeTenantAdmin:
+    tenant: str
+    principal: str
+
+
+@dataclass(frozen=True)
+class ShowTenants:
+    pass
+
+
 Statement = (
     CreateRole
     | DropRole
@@ -180,6 +209,11 @@ Statement = (
     | UnsetTag
     | CreateDataFilter
     | DropDataFilter
+    | CreateTenant
+    | DropTenant
+    | GrantTenantAdmin
+    | RevokeTenantAdmin
+    | ShowTenants
 )
 
 _MAYBE = re.compile(
@@ -262,10 +296,22 @@ def _grantee(cursor: Cursor) -> Grantee:
         return Grantee(GranteeKind.PRINCIPAL, cursor.expect_name("a principal name"))
     if cursor.accept("ROLE"):
         return Grantee(GranteeKind.ROLE, cursor.expect_name("a role name"))
-    raise cursor.error("PRINCIPAL or ROLE")
+    if cursor.accept("TENANT"):
+        return Grantee(GranteeKind.TENANT, cursor.expect_name("a tenant name"))
+    raise cursor.error("PRINCIPAL, ROLE or TENANT")
 
 
-def _grant(cursor: Cursor) -> GrantRole | Grant:
+def _tenant_admin(cursor: Cursor, preposition: str) -> tuple[str, str]:
+    """``ON TENANT t TO|FROM PRINCIPAL p``, after ``GRANT|REVOKE ADMIN``."""
+    cursor.expect("ON", "TENANT")
+    tenant = cursor.expect_name("a tenant name")
+    cursor.expect(preposition, "PRINCIPAL")
+    return tenant, cursor.expect_name("a principal name")
+
+
+def _grant(cursor: Cursor) -> GrantRole | Grant | GrantTenantAdmin:
+    if cursor.accept("ADMIN"):
+        return GrantTenantAdmin(*_tenant_admin(cursor, "TO"))
     if cursor.accept("ROLE"):
         role = cursor.expect_name("a role name")
         cursor.expect("TO")
@@ -279,7 +325,9 @@ def _grant(cursor: Cursor) -> GrantRole | Grant:
     return Grant(privileges, on, to, with_grant_option)
 
 
-def _revoke(cursor: Cursor) -> RevokeRole | Revoke:
+def _revoke(cursor: Cursor) -> RevokeRole | Revoke | RevokeTenantAdmin:
+    if cursor.accept("ADMIN"):
+        return RevokeTenantAdmin(*_tenant_admin(cursor, "FROM"))
     if cursor.accept("ROLE"):
         role = cursor.expect_name("a role name")
         cursor.expect("FROM")
@@ -486,6 +534,9 @@ _STARTS: tuple[tuple[tuple[str, ...], Parser], ...] = (
     (("SHOW", "ROLES"), _empty(ShowRoles())),
     (("SHOW", "TAGS"), _empty(ShowTags())),
     (("SHOW", "DATA", "FILTERS"), _empty(ShowDataFilters())),
+    (("CREATE", "TENANT"), lambda c: CreateTenant(c.expect_name("a tenant name"))),
+    (("DROP", "TENANT"), lambda c: DropTenant(c.expect_name("a tenant name"))),
+    (("SHOW", "TENANTS"), _empty(ShowTenants())),
     (("ALTER", "NAMESPACE"), _alter_namespace),
 )
 """The leading keywords of each statement, and what reads the rest (ALTER TABLE and ALTER

@@ -24,7 +24,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
 
-from icehouse.errors import NoSuchPrincipal, NoSuchRole
+from icehouse.errors import NoSuchPrincipal, NoSuchRole, NoSuchTenant
 from icehouse.govern.authz import OWNER
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
 from icehouse.govern.policy import Policy
@@ -165,7 +165,28 @@ def rows_in(conn: Connection) -> PolicyRows:
             for r in conn.execute(select(f))
         ),
         owners={(_KINDS[r.object_kind], r.object_key): r.owner for r in conn.execute(select(o))},
+        tenants=_tenants_in(conn, grantee),
+        tenant_admins=tuple(
+            (tenant, principal)
+            for tenant, principal in conn.execute(
+                select(models.tenant_admins.c.tenant, models.tenant_admins.c.principal)
+            ).all()
+        ),
     )
+
+
+def _tenants_in(conn: Connection, grantee: Callable[[str, str], Grantee]) -> dict[Grantee, str]:
+    """Every principal and role that belongs to a tenant → its tenant."""
+    found: dict[Grantee, str] = {}
+    for kind, table in (
+        (GranteeKind.PRINCIPAL, models.principals),
+        (GranteeKind.ROLE, models.roles),
+    ):
+        for name, tenant in conn.execute(
+            select(table.c.name, table.c.tenant).where(table.c.tenant.is_not(None))
+        ).all():
+            found[grantee(kind.value, name)] = tenant
+    return found
 
 
 def cascade(conn: Connection, locate: Locate) -> None:
@@ -237,10 +258,22 @@ def check_role(conn: Connection, name: str) -> None:
         raise NoSuchRole(f"no role {name!r}", role=name)
 
 
+def check_tenant(conn: Connection, name: str) -> None:
+    """Raises: NoSuchTenant."""
+    t = models.tenants
+    if conn.execute(select(t.c.name).where(t.c.name == name)).first() is None:
+        raise NoSuchTenant(
+            f"no tenant {name!r}; SHOW TENANTS lists them (`icehouse tenant list`)", tenant=name
+        )
+
+
 def check_grantee(conn: Connection, grantee: Grantee) -> None:
-    """Raises: NoSuchRole, NoSuchPrincipal."""
+    """Raises: NoSuchRole, NoSuchPrincipal, NoSuchTenant."""
     if grantee.kind is GranteeKind.ROLE:
         check_role(conn, grantee.name)
+        return
+    if grantee.kind is GranteeKind.TENANT:
+        check_tenant(conn, grantee.name)
         return
     p = models.principals
     if conn.execute(select(p.c.id).where(p.c.name == grantee.name)).first() is None:

@@ -49,7 +49,7 @@ def principal_for(engine: Engine, token: str, *, now: float) -> Principal:
     gone), saying which, so that a client knows whether to fetch a new token."""
     t, p = models.tokens, models.principals
     query = (
-        select(t.c.expires_at, t.c.revoked, p.c.name, p.c.admin, p.c.kind)
+        select(t.c.expires_at, t.c.revoked, p.c.name, p.c.admin, p.c.kind, p.c.tenant)
         .select_from(t.join(p, p.c.id == t.c.principal_id))
         .where(t.c.token_hash == _digest(token))
     )
@@ -61,7 +61,7 @@ def principal_for(engine: Engine, token: str, *, now: float) -> Principal:
         raise NotAuthenticated("the bearer token was revoked; get a new one")
     if row.expires_at <= now:
         raise NotAuthenticated("the bearer token expired; get a new one")
-    return Principal(name=row.name, admin=bool(row.admin), kind=row.kind)
+    return Principal(name=row.name, admin=bool(row.admin), kind=row.kind, tenant=row.tenant)
 
 
 def revoke_all(engine: Engine, name: str) -> int:

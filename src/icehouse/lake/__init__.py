@@ -10,7 +10,8 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.iceberg`` give the Iceberg catalog as the REST protocol sees it (``iceberg.py``),
 ``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
 through the server (``principals.py``), and ``lake.governance`` what each of them may do:
-roles, grants, tags and data filters (``governance.py``); ``lake.table_access`` says
+roles, grants, tags and data filters (``governance.py``), ``lake.tenants`` the tenants
+they may belong to (``tenants.py``); ``lake.table_access`` says
 which cells of a table the acting principal may read;
 ``lake.storage_signing`` signs the S3 requests of engines that hold no storage keys
 (``storage_signing.py``); and ``lake.audit`` exports the audit trail of every decision
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.storage_signing import LakeStorageSigning
+    from icehouse.lake.tenants import LakeTenants
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
     from icehouse.tables.identity import UuidIndex
@@ -78,6 +80,7 @@ GROUPS = (
     "idempotency",
     "metrics",
     "governance",
+    "tenants",
     "audit",
     "storage_signing",
 )
@@ -175,6 +178,13 @@ class Lake:
         from icehouse.lake.governance import LakeGovernance
 
         return LakeGovernance(self)
+
+    @functools.cached_property
+    def tenants(self) -> LakeTenants:
+        """Tenants, their administrators, and the principals and roles inside them."""
+        from icehouse.lake.tenants import LakeTenants
+
+        return LakeTenants(self)
 
     @functools.cached_property
     def audit(self) -> LakeAudit:
@@ -486,6 +496,7 @@ class Lake:
                 session=self._queries,
                 system=self._system_tables(),
             )
+        from icehouse.lake.audit import record_read, record_refusal
         from icehouse.query.governed import run_governed_sql
 
         return run_governed_sql(
@@ -496,25 +507,9 @@ class Lake:
             delete=self.delete,
             prune=prune,
             explain=explain,
-            on_read=self._audit_read,
+            on_read=functools.partial(record_read, self.principal),
+            on_refused=functools.partial(record_refusal, self.principal),
         )
-
-    def _audit_read(self, name: str, access: TableAccess | None) -> None:
-        """A governed read of ``name`` in the audit trail: refused, or allowed with the
-        cell sets (data filters, column grants) it went through."""
-        from icehouse.govern.audit import current_trail
-        from icehouse.govern.authz import Resource
-
-        trail = current_trail()
-        if trail is None:
-            return
-        resource = Resource("table", name)
-        if access is None:
-            refused = f"table {name} not found or not permitted"
-            trail.decision(self.principal, "table.select", resource, denied=refused)
-            return
-        filters = () if access.unrestricted else [c.source for c in access.cell_sets]
-        trail.decision(self.principal, "table.select", resource, denied=None, filters=filters)
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:
         """``table_access`` for the query engine, which asks it of every table and view it

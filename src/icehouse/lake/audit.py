@@ -1,5 +1,6 @@
 """``lake.audit``: the audit trail's export into ``icehouse_system.audit``; and the
-recording of a query (``audited_query``). A server request's trail is
+recording of a query (``audited_query``) and of the decisions a governed statement
+implies (``record_read``, ``record_refusal``). A server request's trail is
 ``request_audit.py``'s.
 
 Decisions are recorded by ``@governed`` and queries by ``Lake.sql`` and
@@ -17,9 +18,11 @@ from typing import TYPE_CHECKING
 
 from icehouse.errors import IcehouseError
 from icehouse.govern.audit import current_trail
+from icehouse.govern.authz import Principal, Resource
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
+    from icehouse.govern.access import TableAccess
     from icehouse.lake import Lake
     from icehouse.maintain.audit_export import AuditExport
     from icehouse.query.sql import QueryResult
@@ -71,3 +74,36 @@ def audited_query(lake: Lake, statement: str, run: Callable[[], QueryResult]) ->
             seconds=time.perf_counter() - started,
         )
     return result
+
+
+def record_read(
+    principal: Principal, name: str, access: TableAccess | None, *, view: str | None = None
+) -> None:
+    """A governed read of table or view ``name`` in the current trail: refused (``access``
+    None), or allowed with the cell sets (data filters, column grants) it went through;
+    ``view``: the view that read it with its definer's rights, which the reason names
+    (the principal itself may hold no grant on ``name``)."""
+    trail = current_trail()
+    if trail is None:
+        return
+    resource = Resource("table", name)
+    definer = None if view is None else f"the definer of view {view}"
+    if access is None:
+        refused = f"table {name} not found or not permitted"
+        if definer is not None:
+            refused = f"{refused} to {definer}"
+        trail.decision(principal, "table.select", resource, denied=refused)
+        return
+    filters = () if access.unrestricted else [c.source for c in access.cell_sets]
+    because = None if definer is None else f"granted to {definer}"
+    trail.decision(
+        principal, "table.select", resource, denied=None, filters=filters, because=because
+    )
+
+
+def record_refusal(principal: Principal, action: str, kind: str, name: str, reason: str) -> None:
+    """A governed statement refused before it read anything (not a read, or a DELETE its
+    read access does not cover), as a denial in the current trail."""
+    trail = current_trail()
+    if trail is not None:
+        trail.decision(principal, action, Resource(kind, name), denied=reason)

@@ -13,13 +13,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from icehouse.errors import (
+    Forbidden,
     InvalidGrant,
     InvalidInput,
     InvalidTagValue,
     NoSuchNamespace,
     NoSuchTag,
+    NotFound,
 )
-from icehouse.govern import data_filters, grants, roles, store, tags
+from icehouse.govern import data_filters, grants, roles, store, tags, tenants
 from icehouse.govern.objects import (
     Grantee,
     GranteeKind,
@@ -57,6 +59,11 @@ _LEVELS: dict[Privilege, frozenset[SecurableKind]] = {
 }
 """Privilege → the kinds of object it may be granted on (others: any but a column or a
 data filter, which are about reading rows and cells only)."""
+_DESCRIBED = frozenset(
+    {SecurableKind.TABLE, SecurableKind.VIEW, SecurableKind.COLUMN, SecurableKind.DATA_FILTER}
+)
+"""The objects a grant names that a principal may not know of (by UUID, under a
+namespace it may see)."""
 _OBJECTS = frozenset(
     {
         SecurableKind.CATALOG,
@@ -89,22 +96,36 @@ class LakeGovernance:
 
     @governed("governance.grant_role", on="role")
     def grant_role(self, role: str, to: Grantee) -> None:
-        """Make ``to`` (a principal, or a role: roles nest) a member of ``role``.
+        """Make ``to`` (a principal, or a role: roles nest) a member of ``role``. A
+        tenant's administrator does so for its tenant's roles and members only.
 
-        Args: ``role``; ``to``. Raises: NoSuchRole, NoSuchPrincipal, RoleCycle."""
+        Args: ``role``; ``to``. Raises: NoSuchRole, NoSuchPrincipal, RoleCycle,
+        Forbidden (a member outside the administrator's tenant)."""
+        self._check_manages(Grantee(GranteeKind.ROLE, role), to)
         roles.grant_role(self._lake._engine, role, to)
 
     @governed("governance.revoke_role", on="role")
     def revoke_role(self, role: str, from_: Grantee) -> None:
         """Take ``from_`` out of ``role``; what it granted only through the role's grant
-        options is revoked too. Args: ``role``; ``from_``. Raises: NoSuchRole."""
+        options is revoked too. Args: ``role``; ``from_``. Raises: NoSuchRole,
+        Forbidden (a member outside the administrator's tenant)."""
+        self._check_manages(Grantee(GranteeKind.ROLE, role), from_)
         roles.revoke_role(self._lake._engine, role, from_, self._locate)
 
     @governed("governance.list_roles")
     def list_roles(self) -> list[RoleInfo]:
-        """Returns: every role by name, with its direct members."""
+        """Returns: every role by name, with its direct members (a tenant's
+        administrator: its tenant's roles only)."""
+        lake = self._lake
+        policy = lake._policies.current(lake._engine)
+        scoped = not lake.principal.admin and not policy.holds(
+            lake.principal.name, Privilege.MANAGE_GRANTS, ObjectPath()
+        )
+        mine = policy.administers(lake.principal.name)
         return [
-            RoleInfo(name, tuple(members)) for name, members in roles.list_roles(self._lake._engine)
+            RoleInfo(name, tuple(members), tenant)
+            for name, members, tenant in roles.list_roles(lake._engine)
+            if not scoped or tenant == mine
         ]
 
     # -- grants -------------------------------------------------------------------------
@@ -124,8 +145,10 @@ class LakeGovernance:
 
         Args: ``privileges``; ``on``; ``to``; ``with_grant_option``, whether ``to`` may
         grant them on. Raises: GrantNotHeld, InvalidGrant, NoSuchTable, NoSuchView,
-        NoSuchNamespace, NoSuchTag, NoSuchDataFilter, NoSuchRole, NoSuchPrincipal."""
-        target, path = self._resolve(on)
+        NoSuchNamespace, NoSuchTag, NoSuchDataFilter, NoSuchRole, NoSuchPrincipal,
+        Forbidden (an object the principal may not describe, or a grantee outside its
+        tenant)."""
+        target, path = self._resolve_seen(on, "grant")
         _check_levels(privileges, on)
         grants.grant(
             self._lake._engine,
@@ -140,19 +163,26 @@ class LakeGovernance:
     @governed("governance.revoke")
     def revoke(self, privileges: Sequence[Privilege], on: Securable, from_: Grantee) -> None:
         """Revoke ``privileges`` on ``on`` from ``from_``, and whatever was granted only
-        through them (cascade). An administrator or a holder of MANAGE_GRANTS revokes
-        every such grant; another principal the ones it made.
+        through them (cascade). An administrator, a holder of MANAGE_GRANTS, or the
+        administrator of ``from_``'s tenant revokes every such grant; another principal
+        the ones it made.
 
         Args: ``privileges``; ``on``; ``from_``. Raises: NoSuchGrant, GrantNotHeld,
-        NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter."""
-        target, path = self._resolve(on)
+        NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter, Forbidden (an
+        object the principal may not describe)."""
+        lake = self._lake
+        policy = lake._policies.current(lake._engine)
+        if policy.manages(lake.principal.name, from_):  # its tenant's: it sees their grants
+            target, path = self._resolve(on)
+        else:
+            target, path = self._resolve_seen(on, "revoke")
         grants.revoke(
-            self._lake._engine,
+            lake._engine,
             privileges,
             target,
             path,
             from_,
-            revoker=self._lake.principal,
+            revoker=lake.principal,
             locate=self._locate,
         )
 
@@ -162,7 +192,8 @@ class LakeGovernance:
     ) -> list[GrantInfo]:
         """The grants on ``on`` and/or to ``to`` (all without either), objects named as
         they are now. A principal that is neither an administrator nor a holder of
-        MANAGE_GRANTS sees only the grants to itself and its roles, and those it made.
+        MANAGE_GRANTS sees only the grants to itself and its roles, and those it made; a
+        tenant's administrator also those to its tenant and its principals and roles.
 
         Args: ``on``; ``to``. Returns: the grants, by grantee, object and privilege.
         Raises: NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter."""
@@ -175,13 +206,21 @@ class LakeGovernance:
             me.name, Privilege.MANAGE_GRANTS, ObjectPath()
         )
         mine = {me, *(Grantee(GranteeKind.ROLE, r) for r in policy.roles_of(me))}
+        tenant = policy.administers(me.name)
+        if tenant is not None:
+            mine.add(Grantee(GranteeKind.TENANT, tenant))
         names = _Names(self, {str(f.id): (f.name, f.table_uuid) for f in rows.data_filters})
         shown = [
             GrantInfo(g.grantee, g.privilege, on_now, g.with_grant_option, g.granted_by)
             for g in rows.grants
             if (wanted is None or g.target == wanted)
             and (to is None or g.grantee == to)
-            and (everything or g.grantee in mine or g.granted_by == me.name)
+            and (
+                everything
+                or g.grantee in mine
+                or g.granted_by == me.name
+                or policy.manages(me.name, g.grantee)
+            )
             and (on_now := names.securable(g.target)) is not None
         ]
         return sorted(shown, key=lambda i: (str(i.grantee), str(i.on), i.privilege.value))
@@ -324,6 +363,39 @@ class LakeGovernance:
                 ),
             )
         return Target(kind, identity.uuid), path
+
+    def _check_manages(self, *grantees: Grantee) -> None:
+        lake = self._lake
+        tenants.check_manages(lake._policies.current(lake._engine), lake.principal, *grantees)
+
+    def _resolve_seen(self, on: Securable, verb: str) -> tuple[Target, ObjectPath]:
+        """``_resolve``, and for a principal that may neither manage grants nor describe
+        the table, view or data filter named, the words it is told about one that does
+        not exist: a grant neither names another tenant's objects nor tells they exist.
+
+        Raises: Forbidden, and what ``_resolve`` raises to who may describe it."""
+        lake = self._lake
+        if lake.principal.admin or on.kind not in _DESCRIBED:
+            return self._resolve(on)
+        policy = lake._policies.current(lake._engine)
+        if policy.holds(lake.principal.name, Privilege.MANAGE_GRANTS, ObjectPath()):
+            return self._resolve(on)
+        seen = on
+        if on.kind is SecurableKind.COLUMN:  # the table first: a wrong column names the rest
+            seen = Securable(SecurableKind.TABLE, on.name)
+        try:
+            path: ObjectPath | None = self._resolve(seen)[1]
+        except NotFound:
+            path = None
+        if path is None or not policy.may_describe(lake.principal.name, path):
+            raise Forbidden(
+                f"principal {lake.principal.name!r} may not {verb} on {on}: {on} is not "
+                "found or not permitted",
+                principal=lake.principal.name,
+                action=f"governance.{verb}",
+                resource=str(on),
+            )
+        return self._resolve(on)
 
     def _taggable(self, on: Securable) -> Target:
         if on.kind not in (

@@ -22,18 +22,23 @@ from icehouse.govern.statements import (
     CreateDataFilter,
     CreateRole,
     CreateTag,
+    CreateTenant,
     DropDataFilter,
     DropRole,
     DropTag,
+    DropTenant,
     Grant,
     GrantRole,
+    GrantTenantAdmin,
     Revoke,
     RevokeRole,
+    RevokeTenantAdmin,
     SetTag,
     ShowDataFilters,
     ShowGrants,
     ShowRoles,
     ShowTags,
+    ShowTenants,
     Statement,
     UnsetTag,
 )
@@ -63,6 +68,8 @@ def run_statement(lake: Lake, statement: Statement) -> pa.Table:
         return _show_grants(lake, statement)
     if isinstance(statement, ShowRoles | ShowTags | ShowDataFilters):
         return _show(lake, statement)
+    if isinstance(statement, ShowTenants):
+        return _show_tenants(lake)
     return pa.table({"status": [_change(lake, statement)]})
 
 
@@ -79,6 +86,10 @@ Change = (
     | UnsetTag
     | CreateDataFilter
     | DropDataFilter
+    | CreateTenant
+    | DropTenant
+    | GrantTenantAdmin
+    | RevokeTenantAdmin
 )
 """The statements that change something (all but the SHOWs)."""
 
@@ -88,7 +99,10 @@ def _change(lake: Lake, statement: Change) -> str:
     governance = lake.governance
     match statement:
         case CreateRole(name):
-            governance.create_role(name)
+            if lake.principal.tenant is None:
+                governance.create_role(name)
+            else:  # a tenant's principal makes its tenant's roles
+                lake.tenants.create_role(lake.principal.tenant, name)
             return f"created role {name}"
         case DropRole(name):
             governance.drop_role(name)
@@ -133,6 +147,18 @@ def _change(lake: Lake, statement: Change) -> str:
         case DropDataFilter(name):
             governance.drop_data_filter(name)
             return f"dropped data filter {name}"
+        case CreateTenant(name):
+            lake.tenants.create(name)
+            return f"created tenant {name}"
+        case DropTenant(name):
+            lake.tenants.drop(name)
+            return f"dropped tenant {name}"
+        case GrantTenantAdmin(tenant, principal):
+            lake.tenants.grant_admin(tenant, principal)
+            return f"granted admin on tenant {tenant} to principal {principal}"
+        case RevokeTenantAdmin(tenant, principal):
+            lake.tenants.revoke_admin(tenant, principal)
+            return f"revoked admin on tenant {tenant} from principal {principal}"
         case _:
             assert_never(statement)
 
@@ -218,6 +244,25 @@ def _show(lake: Lake, statement: ShowRoles | ShowTags | ShowDataFilters) -> pa.T
         for f in governance.list_data_filters()
     ]
     return pa.Table.from_pylist(filters, schema=DATA_FILTERS_SCHEMA)
+
+
+TENANTS_SCHEMA = pa.schema(
+    [
+        ("name", pa.string()),
+        ("admins", pa.list_(pa.string())),
+        ("principals", pa.int64()),
+        ("roles", pa.int64()),
+    ]
+)
+"""``SHOW TENANTS``: each tenant, its administrators, how many principals and roles."""
+
+
+def _show_tenants(lake: Lake) -> pa.Table:
+    tenants = [
+        {"name": t.name, "admins": list(t.admins), "principals": t.principals, "roles": t.roles}
+        for t in lake.tenants.list()
+    ]
+    return pa.Table.from_pylist(tenants, schema=TENANTS_SCHEMA)
 
 
 def _where(lake: Lake, table: str, row_filter: dict[str, Any] | None) -> str | None:

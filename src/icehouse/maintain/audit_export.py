@@ -62,9 +62,11 @@ SCHEMA = pa.schema(
         pa.field("tables", pa.list_(pa.string())),
         pa.field("rows", pa.int64()),
         pa.field("seconds", pa.float64()),
+        pa.field("tenant", pa.string()),
     ]
 )
-"""``icehouse_system.audit``, as the state database's records (``state/audit.py``)."""
+"""``icehouse_system.audit``, as the state database's records (``state/audit.py``).
+A table made before a column was added here gains it on the next export."""
 
 
 @dataclass(frozen=True)
@@ -90,6 +92,11 @@ def export_audit(
 ) -> AuditExport:
     """Append every audit record of the state database that the table lacks, then
     delete them from the state database.
+
+    Records written while it works wait for the next export: a busy server writes some
+    during every append, and chasing them would append a sliver of records per commit,
+    each commit dearer than the last as the table's history grows, for as long as the
+    requests keep coming.
 
     Raises: MaintenanceBusy (another exporter holds the lease), CommitConflict (other
     commits to the table kept winning), CommitUncertain."""
@@ -119,6 +126,8 @@ def export_audit(
             faults("audit.exported")
             audit.delete_through(engine, last)
             records, snapshots, through = records + len(rows), snapshots + 1, last
+            if len(rows) < batch_rows:
+                break  # that read took every record there was
             table = _audit_table(catalog)
     return AuditExport(records=records, snapshots=snapshots, through=through)
 
@@ -160,6 +169,7 @@ def _arrow(rows: list[audit.AuditRow]) -> pa.Table:
             "tables": [list(r.tables) for r in rows],
             "rows": [r.rows for r in rows],
             "seconds": [r.seconds for r in rows],
+            "tenant": [r.tenant for r in rows],
         },
         schema=SCHEMA,
     )
@@ -170,6 +180,9 @@ def _audit_table(catalog: SqlCatalog) -> Table:
     first time; by whichever exporter gets there first."""
     table = find_table(catalog, AUDIT_TABLE)
     if table is not None:
+        if missing := [f for f in SCHEMA if f.name not in table.schema().column_names]:
+            manage.add_columns_for(table, missing)
+            table = table.refresh()
         return table
     with contextlib.suppress(TableAlreadyExists):
         return manage.create_table(

@@ -10,17 +10,25 @@ CDN workload (``benchmarks/governed.py``), where a copy cost up to 7x the
 administrator's query:
 
 - unrestricted access to plain local files: the sandbox reads the planned files itself,
-  allowed by path, as fast as the administrator. Only unrestricted access gets allowed
-  paths: a direct ``read_parquet`` of such a file shows nothing the principal may not
-  read, whereas behind a filtering view it would bypass the filter. The sandbox is
+  allowed by path, as fast as the administrator, whatever the statement: a direct
+  ``read_parquet`` of such a file shows nothing the principal may not read, whereas
+  behind a filtering view it would bypass the filter (see the next case). The sandbox is
   opened for exactly those files, kept per thread by that set (a connect costs more
   than a small query) and reused by any principal whose statement needs exactly them:
   it holds nothing else between statements;
-- a single cell set whose predicate reads only columns it shows: a pyarrow dataset of
-  the planned files with only those columns and the predicate as its filter, scanned
-  anew by every read, with no copy. DuckDB reads it about 1.5x slower than the files
-  themselves on a selective query, but a copy cost 2-5x, and a direct read of the files
-  cannot be allowed under a filter;
+- a single cell set whose predicate reads only columns it shows: the planned files
+  behind a view of only those columns whose WHERE is the predicate, read natively, as
+  fast as the administrator, when DuckDB's parse of the statement shows it reads
+  nothing but the tables fed to it (``tables.sql_reads``: no table function, no file,
+  no catalog or settings function), so that the files the sandbox is then allowed are
+  read only through the view; otherwise (and again after any error of a native run, so
+  that no error computed from a row the filter hides is shown) a pyarrow dataset of the
+  files with only those columns and the predicate as its filter, which allows no file
+  and runs 1.3-1.6x slower on a selective query. A direct read of the files is never
+  allowed to a statement that could make one;
+- files another writer wrote with a column beyond the table's schema (by the field ids
+  of their footers) are never allowed, since a direct read would show that column:
+  unrestricted access then gets the masked copy, a single cell set the dataset;
 - anything else (cells masked per cell, delete files, an evolved schema, remote files,
   time travel, a view's reads): the masked copy, computed on the trusted connection.
 
@@ -54,7 +62,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
-from typing import Protocol
+from typing import NoReturn, Protocol
 
 import duckdb
 import pyarrow as pa
@@ -67,7 +75,15 @@ from icehouse.errors import FilterNotTranslatable, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
-from icehouse.query.feeds import DataFiles, Feed, allowed_paths, feed, filtered_dataset
+from icehouse.query.feeds import (
+    DataFiles,
+    Feed,
+    allowed_paths,
+    feed,
+    filtered_dataset,
+    filtered_files,
+    reads_files_natively,
+)
 from icehouse.query.listing import describable, lists_tables, show_tables
 from icehouse.query.masking import (
     access_description,
@@ -105,10 +121,24 @@ from icehouse.tables.catalog import find_table
 from icehouse.tables.catalog_views import view_sql
 from icehouse.tables.filters import pushdown_filter, referenced_columns
 from icehouse.tables.row_filters import expression_sql
+from icehouse.tables.sql_reads import reads_only
 
-ReadDecided = Callable[[str, "TableAccess | None"], None]
-"""Told, for each table or view a statement names and that exists, the access the
-principal read it with (None: refused): the audit trail's per-table decisions."""
+
+class ReadDecided(Protocol):
+    """Told, for each table or view a statement names and that exists (also through time
+    travel), and for each table or view read by a view it reads, the access it was read
+    with (None: refused): the audit trail's per-table decisions."""
+
+    def __call__(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
+        """``view``: the view on whose behalf ``name`` was read (its definer's rights)."""
+        ...
+
+
+Refused = Callable[[str, str, str, str], None]
+"""Told of each refusal made here rather than by a table's access: (action, resource
+kind, resource name, the refusal's message). A statement that is not a read and a
+DELETE the read access does not cover are decisions too, and the audit trail records
+each of them as a denial."""
 
 
 class AccessPolicy(Protocol):
@@ -135,8 +165,11 @@ def _qualified(name: str) -> str:
     return f"{_quote(namespace)}.{_quote(table)}"
 
 
-def check_read_only(sql: str) -> None:
-    """Raises: QueryError naming the kind of statement refused (more than one statement,
+def check_read_only(sql: str, on_refused: Refused | None = None) -> None:
+    """``on_refused`` is told of a refusal (action ``query.statement``) before it is
+    raised.
+
+    Raises: QueryError naming the kind of statement refused (more than one statement,
     or anything but a read), or DuckDB's syntax error."""
     probe = sql
     for match, name in reversed(time_travel.find(sql)):  # DuckDB does not parse these
@@ -146,14 +179,27 @@ def check_read_only(sql: str) -> None:
     except duckdb.Error as exc:  # nothing is read for a statement that does not parse
         raise QueryError(str(exc), sql=sql) from exc
     if len(statements) != 1:
-        raise QueryError(f"one statement at a time: this text holds {len(statements)}", sql=sql)
+        message = f"one statement at a time: this text holds {len(statements)}"
+        _refuse(on_refused, ("statements", str(len(statements))), message, sql)
     kind = statements[0].type
     if kind not in READ_ONLY:
-        raise QueryError(
+        message = (
             f"{kind.name} is not permitted: a governed principal's SQL may only read "
-            "(SELECT, SHOW, DESCRIBE)",
-            sql=sql,
+            "(SELECT, SHOW, DESCRIBE)"
         )
+        _refuse(on_refused, ("statement", kind.name), message, sql)
+
+
+def _refuse(
+    on_refused: Refused | None, resource: tuple[str, str], message: str, sql: str
+) -> NoReturn:
+    """``resource``: (kind, name) of what was refused: ``statement ATTACH``, or
+    ``statements 2`` for a text of two.
+
+    Raises: QueryError(``message``), once ``on_refused`` is told of it."""
+    if on_refused is not None:
+        on_refused("query.statement", *resource, message)
+    raise QueryError(message, sql=sql)
 
 
 class _GovernedQuery:
@@ -185,6 +231,9 @@ class _GovernedQuery:
         self.readable: set[str] = set()
         self.columns = referenced_columns(sql, self.trusted)
         """Lower-case names of the columns the statement reads (None: whole rows)."""
+        self.sandbox: duckdb.DuckDBPyConnection | None = None
+        self.started = time.perf_counter()
+        """When the statement began executing on the sandbox (``time.perf_counter``)."""
 
     def readable_access(
         self, name: str, table: Table | None, *, as_definer: str | None = None
@@ -224,6 +273,8 @@ class _GovernedQuery:
         for match, name in reversed(time_travel.find(sql)):
             table = find_table(self.catalog, name)
             access = self.readable_access(name, table)
+            if table is not None:
+                self._decided(name, access)
             if table is None or access is None:
                 raise QueryError(not_permitted(name, self.readable), sql=self.original)
             snapshot_id = time_travel.resolve(table, name, match, self.original, self.trusted)
@@ -276,24 +327,29 @@ class _GovernedQuery:
             self.plans.append(replace(plan, access_filter=access_description(access, schema)))
         return source
 
-    @staticmethod
-    def direct(table: Table, access: TableAccess, tasks: Sequence[FileScanTask]) -> Feed | None:
+    def direct(
+        self, table: Table, access: TableAccess, tasks: Sequence[FileScanTask]
+    ) -> Feed | None:
         """The data files of ``tasks`` as the sandbox may read them without a copy: the
-        files themselves for unrestricted access, a filtered dataset for a single cell
-        set (DuckDB pushes the statement's own filters into its scans; adding them to the
-        dataset's filter measured no faster); None when the files are not readable as
-        they are or the access masks cells."""
+        files themselves for unrestricted access, filtered files for a single cell set
+        (DuckDB pushes the statement's own filters into its scans; adding them to the
+        filter measured no faster); None when the files are not readable as they are or
+        the access masks cells. A file with a column the table's schema lacks (another
+        writer's) is never read directly: unrestricted access then gets the copy, a
+        single cell set the filtered dataset only."""
         paths = native_paths(table, tasks)
         if paths is None:
             return None
         schema = table.schema()
+        own = self.session.file_fields.within(paths, schema)
         if access.unrestricted:
-            return DataFiles(tuple(paths), native_select(schema, paths))
+            return DataFiles(tuple(paths), native_select(schema, paths)) if own else None
         sole = sole_cell_set(access, schema)
         if sole is None:
             return None
-        columns, predicate = sole
-        return filtered_dataset(paths, schema, columns, predicate)
+        if not own:
+            return filtered_dataset(paths, schema, sole.columns, sole.predicate)
+        return filtered_files(paths, schema, sole.columns, sole.predicate, sole.predicate_sql)
 
     def view(self, name: str, view_sql: str, results: dict[str, pa.Table]) -> pa.Table:
         """The rows of Iceberg view ``name``, read with its definer's rights on a sandbox
@@ -308,7 +364,9 @@ class _GovernedQuery:
             refused = QueryError(not_permitted(name, set()), sql=self.original)
             for inner in names_in(view_sql):  # the definer's lost grants show as the view's
                 if inner in results:
-                    if self.access(inner, as_definer=name).denied:
+                    granted = self.access(inner, as_definer=name)
+                    self._decided(inner, None if granted.denied else granted, view=name)
+                    if granted.denied:
                         raise refused
                     register_rows(defined, scratch, inner, results[inner])
                     continue
@@ -316,6 +374,7 @@ class _GovernedQuery:
                 if table is None:
                     continue  # an alias's column, or a name the view's SQL gets wrong
                 access = self.readable_access(inner, table, as_definer=name)
+                self._decided(inner, access, view=name)
                 if access is None:
                     raise refused
                 feed(defined, scratch, inner, self.table(inner, table, access, pushdown=None))
@@ -351,14 +410,51 @@ class _GovernedQuery:
             for name, empty in describable(self.catalog, self.access, set(self.readable)):
                 self.feeds[name] = empty
 
-    def sandbox(self) -> duckdb.DuckDBPyConnection:
-        """The sandbox allowed to read exactly the data files to be fed to it."""
-        return self.session.sandbox(allowed_paths(list(self.feeds.values())))
+    def natively(self, sql: str) -> bool:
+        """Whether filtered files may be read natively for ``sql``: it reads nothing but
+        the tables fed to it (``tables.sql_reads``), so the files the sandbox is then
+        allowed are read only through their filtering views."""
+        feeds = list(self.feeds.values())
+        return reads_files_natively(feeds) and reads_only(self.trusted, sql, self.feeds)
 
-    def feed(self, sandbox: duckdb.DuckDBPyConnection) -> None:
-        """Every table and view the statement reads, on ``sandbox``."""
+    def open(self, *, native: bool) -> duckdb.DuckDBPyConnection:
+        """The sandbox allowed to read exactly the data files fed to it (filtered files
+        natively or not), with every table and view the statement reads on it; what an
+        earlier attempt defined is dropped first."""
+        self.close_sandbox(retire=False)
+        feeds = list(self.feeds.values())
+        self.sandbox = self.session.sandbox(allowed_paths(feeds, native=native))
         for name, source in self.feeds.items():
-            feed(self.session.local.sandbox_defined, sandbox, name, source)
+            feed(self.session.local.sandbox_defined, self.sandbox, name, source, native=native)
+        self.started = time.perf_counter()
+        return self.sandbox
+
+    def execute(self, sql: str) -> pa.Table:
+        """The rows of ``sql`` (read-only, its tables attached) on the sandbox. A native
+        run that fails is run again with filtered files as datasets, and only that run's
+        outcome is shown: an error never comes from a native read (``feeds.py``).
+
+        Raises: QueryError (DuckDB's message in the principal's terms)."""
+        for native in (True, False) if self.natively(sql) else (False,):
+            try:
+                return self.open(native=native).execute(sql).to_arrow_table()
+            except duckdb.Error as exc:
+                failure = exc
+        message = describe(failure, self.original, self.hints(failure), governed=True)
+        raise QueryError(message, sql=self.original) from failure
+
+    def close_sandbox(self, *, retire: bool) -> None:
+        """Drop what this statement defined on its sandbox, or close the sandbox when
+        ``retire`` (after a heavy query: its registrations go with it)."""
+        local = self.session.local
+        defined, local.sandbox_defined = local.sandbox_defined, Defined()
+        sandbox, self.sandbox = self.sandbox, None
+        if sandbox is None:
+            return
+        if retire:
+            self.session.retire_sandbox(sandbox)
+        else:
+            forget(defined, sandbox)
 
     def attach(self, sql: str) -> None:
         """Register on the sandbox every table and view ``sql`` names that the principal
@@ -385,9 +481,9 @@ class _GovernedQuery:
             if table is not None and access is not None:
                 self.register(name, self.table(name, table, access, pushdown=sql))
 
-    def _decided(self, name: str, access: TableAccess | None) -> None:
+    def _decided(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
         if self.on_read is not None:
-            self.on_read(name, access)
+            self.on_read(name, access, view=view)
 
 
 def run_governed_sql(
@@ -400,45 +496,32 @@ def run_governed_sql(
     prune: bool = True,
     explain: bool = False,
     on_read: ReadDecided | None = None,
+    on_refused: Refused | None = None,
 ) -> QueryResult:
     """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
     goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
-    told what each table the statement names was read with.
+    told what each table the statement names was read with, ``on_refused`` of a
+    statement or a DELETE refused before anything is read.
 
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
     access), EqualityDeletesUnsupported, and what ``delete`` raises."""
     statement = parse_delete(sql)
     if statement is not None:
-        return _delete(catalog, statement, access, delete, sql)
-    check_read_only(sql)
+        return _delete(catalog, statement, access, delete, sql, on_refused)
+    check_read_only(sql, on_refused)
     query = _GovernedQuery(
         catalog, access, session, sql=sql, prune=prune, explain=explain, on_read=on_read
     )
-    started = time.perf_counter()
-    sandbox = None
     try:
         rewritten = query.time_travel(sql)
         query.attach(rewritten)
         query.list_describable(rewritten)
-        rewritten = show_tables(rewritten)
-        sandbox = query.sandbox()
-        query.feed(sandbox)
-        started = time.perf_counter()
-        try:
-            table = sandbox.execute(rewritten).to_arrow_table()
-        except duckdb.Error as exc:
-            message = describe(exc, sql, query.hints(exc), governed=True)
-            raise QueryError(message, sql=sql) from exc
-        return QueryResult(table, query.plans, time.perf_counter() - started)
+        table = query.execute(show_tables(rewritten))
+        return QueryResult(table, query.plans, time.perf_counter() - query.started)
     finally:
-        defined, session.local.sandbox_defined = session.local.sandbox_defined, Defined()
-        if sandbox is not None:
-            if time.perf_counter() - started > HEAVY_QUERY_SECONDS:
-                session.retire_sandbox(sandbox)  # its registrations go with it
-            else:
-                forget(defined, sandbox)
-        release(session, query.trusted, started)
+        query.close_sandbox(retire=time.perf_counter() - query.started > HEAVY_QUERY_SECONDS)
+        release(session, query.trusted, query.started)
 
 
 def _delete(
@@ -447,19 +530,27 @@ def _delete(
     access: AccessPolicy,
     delete: Callable[[str, str], int],
     sql: str,
+    on_refused: Refused | None,
 ) -> QueryResult:
-    """Raises: QueryError (the table is not found or not permitted, or read through a
+    """``on_refused`` is told of a refusal (``table.delete_rows`` on the table) before it
+    is raised.
+
+    Raises: QueryError (the table is not found or not permitted, or read through a
     filter), and what ``delete`` raises."""
     started = time.perf_counter()
     name = statement.table
     granted = access(name) if find_table(catalog, name) is not None else None
+    refusal = None
     if granted is None or granted.denied:
-        raise QueryError(not_permitted(name, set()), sql=sql)
-    if not granted.unrestricted:
-        raise QueryError(
+        refusal = not_permitted(name, set())
+    elif not granted.unrestricted:
+        refusal = (
             f"DELETE FROM {name} is refused: your read access to it is filtered, and a "
-            "delete may only remove rows whose every cell you may read",
-            sql=sql,
+            "delete may only remove rows whose every cell you may read"
         )
+    if refusal is not None:
+        if on_refused is not None:
+            on_refused("table.delete_rows", "table", name, refusal)
+        raise QueryError(refusal, sql=sql)
     deleted = delete(name, statement.where)
     return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)

@@ -120,13 +120,21 @@ def masked_select(
     return f"SELECT {', '.join(shown)} FROM {relation}{where}"
 
 
-def sole_cell_set(
-    access: TableAccess, schema: Schema
-) -> tuple[list[str], BooleanExpression] | None:
-    """When a single cell set shows every cell the access shows, and its predicate reads
-    only columns it shows: its columns (in schema order) and its predicate over
-    ``schema``'s names (AlwaysTrue: every row). The masked table is then just those
-    columns of the rows the predicate keeps, no cell of them masked; None otherwise."""
+@dataclass(frozen=True)
+class SoleCellSet:
+    """A single cell set that shows every cell an access shows: the masked table is just
+    ``columns`` (in schema order) of the rows ``predicate`` keeps, no cell masked."""
+
+    columns: list[str]
+    predicate: BooleanExpression
+    """Over the schema's names (AlwaysTrue: every row)."""
+    predicate_sql: str | None
+    """The same rows as DuckDB SQL, with the masked copy's semantics (None: every row)."""
+
+
+def sole_cell_set(access: TableAccess, schema: Schema) -> SoleCellSet | None:
+    """The single cell set that shows every cell the access shows, when its predicate
+    reads only columns it shows; None otherwise."""
     resolved = _resolved(access, schema)
     if len(resolved) != 1:
         return None
@@ -136,7 +144,7 @@ def sole_cell_set(
         return None
     columns = [f.name for f in schema.fields if f.field_id in cells.field_ids]
     predicate = AlwaysTrue() if encoded is None else row_filter_expression(encoded, schema)
-    return columns, predicate
+    return SoleCellSet(columns, predicate, cells.predicate)
 
 
 def access_expression(access: TableAccess, schema: Schema) -> BooleanExpression:

@@ -33,6 +33,7 @@ from pyiceberg.table import FileScanTask, Table
 from icehouse.errors import QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
+from icehouse.query.file_fields import FileFields
 from icehouse.query.filter_text import describe_filter
 from icehouse.query.messages import describe
 from icehouse.query.views import views_in
@@ -152,14 +153,16 @@ class _ThreadState(threading.local):
 
 class QuerySession:
     """What one lake's queries keep between them: each thread's DuckDB connection, the
-    helper thread that replaces retired connections, decoded manifests, planners and
-    constants cast. A ``Lake`` owns one, so two lakes in one process share none of it."""
+    helper thread that replaces retired connections, decoded manifests, planners,
+    constants cast and the field ids of data files' footers. A ``Lake`` owns one, so two
+    lakes in one process share none of it."""
 
     def __init__(self, manifests: ManifestCache | None = None) -> None:
         self.local = _ThreadState()
         self.manifests = manifests if manifests is not None else ManifestCache()
         self.planners = PlannerCache()
         self.casts: CastCache = {}
+        self.file_fields = FileFields()
         self._replacer: ThreadPoolExecutor | None = None
         self._lock = threading.Lock()
 

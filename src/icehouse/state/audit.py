@@ -43,6 +43,8 @@ class AuditRow:
     tables: tuple[str, ...] = ()
     rows: int | None = None
     seconds: float | None = None
+    tenant: str | None = None
+    """The principal's tenant (None: the server's own)."""
     id: int | None = None
     """Given by the database (None until written)."""
 
@@ -64,6 +66,7 @@ def write_rows(engine: Engine, rows: Sequence[AuditRow]) -> None:
             "tables": json.dumps(list(row.tables)) if row.tables else None,
             "rows": row.rows,
             "seconds": row.seconds,
+            "tenant": row.tenant,
         }
         for row in rows
     ]
@@ -100,6 +103,7 @@ def rows_after(engine: Engine, after: int, *, limit: int) -> list[AuditRow]:
             tables=tuple(json.loads(r["tables"])) if r["tables"] else (),
             rows=r["rows"],
             seconds=r["seconds"],
+            tenant=r["tenant"],
         )
         for r in found
     ]

@@ -115,6 +115,18 @@ def _v9_audit(conn: Connection) -> None:
     models.audit_events.create(conn, checkfirst=True)
 
 
+def _v10_tenants(conn: Connection) -> None:
+    """Tenants and their administrators (new tables, created if missing), the tenant of
+    each principal, role and audit record (new columns, NULL: the server's own, which is
+    what every existing row is)."""
+    for table in (models.tenants, models.tenant_admins):
+        table.create(conn, checkfirst=True)
+    for table in (models.principals, models.roles, models.audit_events):
+        have = {c["name"] for c in inspect(conn).get_columns(table.name)}
+        if "tenant" not in have:
+            conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN tenant VARCHAR(200)"))
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -124,6 +136,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     7: _v7_rest_requests,
     8: _v8_governance,
     9: _v9_audit,
+    10: _v10_tenants,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a

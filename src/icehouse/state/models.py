@@ -191,6 +191,8 @@ principals = Table(
     Column("admin", Integer, nullable=False),
     Column("created_at", Float, nullable=False),
     Column("rotated_at", Float),
+    # v10: the tenant the principal belongs to (NULL: the server's own).
+    Column("tenant", String(200)),
 )
 
 # v6: the bearer tokens handed out by ``POST /v1/oauth/tokens``. Only the SHA-256 of a
@@ -249,6 +251,8 @@ roles = Table(
     metadata,
     Column("name", String(200), primary_key=True),
     Column("created_at", Float, nullable=False),
+    # v10: the tenant the role belongs to (NULL: the server's own).
+    Column("tenant", String(200)),
 )
 
 # v8: a principal or a role (``member_kind``) in a role; roles nest, cycles are refused
@@ -380,7 +384,29 @@ audit_events = Table(
     Column("tables", Text),
     Column("rows", BigInteger),
     Column("seconds", Float),
+    # v10: the tenant of the principal (NULL: the server's own).
+    Column("tenant", String(200)),
     # SQLite would otherwise hand out the ids of deleted rows again, once the export
     # emptied the table: the export would take the new records for exported ones.
     sqlite_autoincrement=True,
+)
+
+# v10: tenants (accounts): groups of principals and roles with administrators of their
+# own. A principal or role whose ``tenant`` is NULL is the server's; the server's
+# administrators (``principals.admin``) create tenants. Grants to a tenant
+# (``grantee_kind`` ``tenant``) are shares: its administrators re-grant them inside it.
+tenants = Table(
+    "gov_tenants",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False),
+)
+
+# v10: the administrators of each tenant (principals of that tenant).
+tenant_admins = Table(
+    "gov_tenant_admins",
+    metadata,
+    Column("tenant", String(200), primary_key=True),
+    Column("principal", String(200), primary_key=True),
+    Column("created_at", Float, nullable=False),
 )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -10,7 +9,6 @@ from typing import Any
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
-    NamespaceAlreadyExistsError,
     TableAlreadyExistsError,
     ValidationError,
 )
@@ -34,6 +32,7 @@ from icehouse.errors import InvalidInput, InvalidPartitionSpec, InvalidSchema, T
 from icehouse.tables.arrow_types import schema_from_arrow
 from icehouse.tables.catalog import TABLE_DEFAULTS, split_name
 from icehouse.tables.grammar import PartitionField, SortField, parse_type
+from icehouse.tables.namespaces import ensure_namespace
 from icehouse.tables.retry import commit_races
 
 
@@ -101,8 +100,7 @@ def create_table(
         schema = schema_from_arrow(schema)
     spec = build_partition_spec(schema, partition)
     order = build_sort_order(schema, sort)
-    with contextlib.suppress(NamespaceAlreadyExistsError):
-        catalog.create_namespace(namespace)
+    ensure_namespace(catalog, namespace)
     try:
         return catalog.create_table(
             name,

@@ -7,9 +7,12 @@ properties, and expect the catalog's answers (exists, not empty) as errors.
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 
 from pyiceberg.catalog.sql import IcebergNamespaceProperties, SqlCatalog
+from pyiceberg.exceptions import NamespaceAlreadyExistsError
+from sqlalchemy.exc import IntegrityError
 
 from icehouse.errors import ConflictingProperties, InvalidInput
 from icehouse.tables.catalog_errors import catalog_errors
@@ -45,8 +48,29 @@ def create_namespace(
     Raises: NamespaceAlreadyExists, InvalidInput (an empty name)."""
     _check(namespace)
     with catalog_errors(namespace=namespace):
-        catalog.create_namespace(namespace, properties)
+        _create(catalog, namespace, properties)
         return _shown(catalog.load_namespace_properties(namespace))
+
+
+def ensure_namespace(catalog: SqlCatalog, namespace: str | Namespace) -> None:
+    """Create ``namespace`` unless it exists, whoever else creates it at the same
+    moment (two first tables of a namespace, two audit exporters)."""
+    with contextlib.suppress(NamespaceAlreadyExistsError):
+        _create(catalog, namespace, {})
+
+
+def _create(catalog: SqlCatalog, namespace: str | Namespace, properties: dict[str, str]) -> None:
+    """The catalog checks that a namespace is new, then inserts its rows: a creator that
+    inserted in between makes the insert fail on the key. That namespace exists, so it
+    is the answer a later creator gets.
+
+    Raises: NamespaceAlreadyExistsError."""
+    try:
+        catalog.create_namespace(namespace, properties)
+    except IntegrityError:
+        if not catalog.namespace_exists(namespace):
+            raise
+        raise NamespaceAlreadyExistsError(f"Namespace {namespace} already exists") from None
 
 
 def namespace_properties(catalog: SqlCatalog, namespace: Namespace) -> dict[str, str]:
