@@ -71,13 +71,13 @@ def create_app(
         routes_views.router,
         routes_transactions.router,
         routes_metrics.router,
-        routes_sign.router,
     ]
     app.state.endpoints = routes_config.served_endpoints(catalog_routers)
     install_error_handlers(app)
     app.include_router(routes_config.router)
     app.include_router(routes_oauth.router)
     app.include_router(routes_query.router)  # not Iceberg's: kept off ``endpoints``
+    app.include_router(routes_sign.router)  # the S3 signer API's, not the catalog's: likewise
     for router in catalog_routers:
         app.include_router(router)
     app.add_middleware(_RequestAudit, writer=AuditWriter(lake))
