@@ -9,6 +9,7 @@ The consumer is PyIceberg's REST client given only a catalog credential: the
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -97,6 +98,16 @@ def signing(
     make_s3_bucket,  # type: ignore[no-untyped-def]
     monkeypatch: pytest.MonkeyPatch,
 ) -> Iterator[Signing]:
+    with signing_lake(tmp_path, s3_server, make_s3_bucket("signing"), monkeypatch) as made:
+        yield made
+
+
+@contextmanager
+def signing_lake(
+    tmp_path: Path, s3_server: S3Server, bucket: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Signing]:
+    """A lake home on S3 with ``web.requests`` and ``web.other``, served, whose
+    consumers hold no S3 keys (its state database: ``ICEHOUSE_STATE_URL``, else SQLite)."""
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         monkeypatch.delenv(name, raising=False)  # the consumer holds no keys from anywhere
     # PyIceberg 0.12 installs its signer on s3fs's shared client once per worker thread,
@@ -106,7 +117,7 @@ def signing(
     monkeypatch.setattr(ExecutorFactory, "_instance", None)
     home = tmp_path / "lake"
     Lake.init(home)
-    configure(home, s3_server, warehouse=f"s3://{make_s3_bucket('signing')}/lake")
+    configure(home, s3_server, warehouse=f"s3://{bucket}/lake")
     clock = Clock()
     with Lake.open(home, clock=clock) as lake:
         make_table(lake)
@@ -286,6 +297,32 @@ def test_a_table_created_by_the_consumer_is_written_through_signatures(signing: 
         {"id": 7},
         {"id": 8},
     ]
+
+
+@pytest.mark.postgres
+def test_signing_decides_on_a_postgresql_state_database(
+    tmp_path: Path,
+    s3_server: S3Server,
+    make_s3_bucket,  # type: ignore[no-untyped-def]
+    postgres_url: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("ICEHOUSE_STATE_URL", postgres_url)
+    bucket = make_s3_bucket("signing")
+    with signing_lake(tmp_path, s3_server, bucket, monkeypatch) as signing:
+        assert signing.lake.config.state_url == postgres_url
+        reader = signing.principal("reader", Privilege.SELECT)
+        table = signing.consumer(reader).load_table(TABLE)
+        assert ids(table) == list(IDS)
+
+        signing.lake.governance.revoke(
+            [Privilege.SELECT],
+            Securable(SecurableKind.TABLE, TABLE),
+            Grantee(GranteeKind.PRINCIPAL, "reader"),
+        )
+
+        with pytest.raises(Exception, match="Failed to sign request 403"):
+            ids(table)
 
 
 def test_a_table_on_a_local_warehouse_is_handed_without_signing(tmp_path: Path) -> None:
