@@ -189,6 +189,27 @@ def test_a_file_of_another_table_is_refused(signing: Signing) -> None:
     assert "not found or not permitted" in through_the_other_table.json()["error"]["message"]
 
 
+def test_a_writer_cannot_copy_another_tables_file_into_its_table(signing: Signing) -> None:
+    writer = signing.principal("writer", Privilege.SELECT, Privilege.INSERT)
+    mine = signing.http_url(data_files(signing.lake, TABLE)[0])
+    others = data_files(signing.lake, OTHER)[0].removeprefix("s3://")
+
+    answer = requests.post(
+        signing.served.url(f"{API}/requests/sign"),
+        json={
+            "region": "us-east-1",
+            "uri": mine + ".copy",
+            "method": "PUT",
+            "headers": {"x-amz-copy-source": [others]},
+        },
+        headers={"Authorization": f"Bearer {signing.token(writer)}"},
+        timeout=30,
+    )
+
+    assert answer.status_code == 400
+    assert "the header x-amz-copy-source is not signed" in answer.json()["error"]["message"]
+
+
 def test_a_path_that_climbs_out_of_the_table_is_refused(signing: Signing) -> None:
     reader = signing.principal("reader", Privilege.SELECT)
     mine = signing.http_url(data_files(signing.lake, TABLE)[0])

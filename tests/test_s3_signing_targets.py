@@ -8,7 +8,7 @@ from __future__ import annotations
 import pytest
 
 from icehouse.errors import InvalidInput
-from icehouse.tables.s3_signing import S3Target, target_of
+from icehouse.tables.s3_signing import S3Target, check_headers, target_of
 
 ENDPOINT = "http://127.0.0.1:8333"
 
@@ -31,6 +31,7 @@ ENDPOINT = "http://127.0.0.1:8333"
         ("https://b.s3.eu-west-1.amazonaws.com/web/t/x", None, S3Target("b", "web/t/x")),
         ("https://my.b.s3.amazonaws.com/web/t/x", None, S3Target("my.b", "web/t/x")),
         ("https://s3.eu-west-1.amazonaws.com/b/web/t/x", None, S3Target("b", "web/t/x")),
+        (f"{ENDPOINT}/lake/web/t/x?uploadId=u&partNumber=2", ENDPOINT, S3Target("lake", "web/t/x")),
     ],
 )
 def test_the_bucket_and_key_of_a_request(uri: str, endpoint: str | None, target: S3Target) -> None:
@@ -46,6 +47,9 @@ def test_the_bucket_and_key_of_a_request(uri: str, endpoint: str | None, target:
         (f"{ENDPOINT}/", "names no bucket"),
         (f"{ENDPOINT}/lake/web/t/../u/x", "'..' segment"),
         (f"{ENDPOINT}/lake/web/t/%2E%2E/u/x", "'..' segment"),
+        (f"{ENDPOINT}/lake/web/t/x?acl", "asks for acl, which is not signed"),
+        (f"{ENDPOINT}/lake/web/t/x?tagging", "asks for tagging"),
+        (f"{ENDPOINT}/lake?policy&prefix=web/t/", "asks for policy"),
     ],
 )
 def test_requests_elsewhere_are_refused(uri: str, words: str) -> None:
@@ -58,3 +62,23 @@ def test_a_location_contains_only_what_lies_below_it() -> None:
     assert not S3Target("lake", "web/t2/data/a").lies_under("s3://lake/web/t")
     assert not S3Target("other", "web/t/data/a").lies_under("s3://lake/web/t")
     assert not S3Target("lake", "web/t").lies_under("s3://lake/web/t/")
+
+
+def test_headers_that_carry_the_bytes_are_signed() -> None:
+    check_headers(
+        {
+            "User-Agent": ["botocore"],
+            "x-amz-checksum-crc32": ["rj35HA=="],
+            "x-amz-sdk-checksum-algorithm": ["CRC32"],
+            "X-Amz-Date": ["20261206T085715Z"],
+            "x-amz-meta-origin": ["icehouse"],
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    "header", ["x-amz-copy-source", "x-amz-acl", "x-amz-grant-read", "x-amz-object-lock-mode"]
+)
+def test_headers_that_do_more_are_refused(header: str) -> None:
+    with pytest.raises(InvalidInput, match=f"the header {header} is not signed"):
+        check_headers({header: ["web/other/data/a.parquet"]})

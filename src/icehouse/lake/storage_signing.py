@@ -13,6 +13,7 @@ INSERT, deleting DELETE, on top.
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -70,7 +71,9 @@ class LakeStorageSigning:
         Raises: Forbidden, recorded (no unfiltered SELECT; a write without INSERT or a
         delete without DELETE; a file outside the table's location), NoSuchTable,
         InvalidInput (a method S3 reading and writing does not use, a URL that is not
-        an object or a listing on the lake's S3 endpoint, a lake without S3 keys)."""
+        an object or a listing on the lake's S3 endpoint, a subresource such as
+        ``?acl``, a header that does more than carry bytes such as
+        ``x-amz-copy-source``, a lake without S3 keys)."""
         lake = self._lake
         storage = lake.config.storage
         if not can_sign(storage):
@@ -81,6 +84,7 @@ class LakeStorageSigning:
         method = request.method.upper()
         needed = _privilege_for(method)
         target = s3_signing.target_of(request.uri, endpoint=storage.get("s3.endpoint"))
+        s3_signing.check_headers(request.headers)
         if target.listing and method != "GET":
             raise InvalidInput(f"{method} {request.uri} is neither an object nor a listing")
         check_unfiltered(lake, namespace, name, action=ACTION)
@@ -118,7 +122,13 @@ def can_sign(storage: Mapping[str, str]) -> bool:
     """Whether a lake with ``storage`` (its ``[storage]``) can sign: it holds S3 keys,
     and botocore, which signs, is installed (the ``s3`` extra brings it)."""
     keys = storage.get("s3.access-key-id") and storage.get("s3.secret-access-key")
-    return bool(keys) and importlib.util.find_spec("botocore") is not None
+    return bool(keys) and _botocore_installed()
+
+
+@functools.cache
+def _botocore_installed() -> bool:
+    """Asked on every loadTable of a lake with S3 keys: looked up once."""
+    return importlib.util.find_spec("botocore") is not None
 
 
 def _privilege_for(method: str) -> Privilege | None:

@@ -21,8 +21,47 @@ READ_METHODS = frozenset({"GET", "HEAD"})
 WRITE_METHODS = frozenset({"PUT", "POST"})
 DELETE_METHODS = frozenset({"DELETE"})
 
-_SET_BY_SIGNING = frozenset({"authorization", "x-amz-date", "x-amz-content-sha256"})
+_SET_BY_SIGNING = frozenset(
+    {"authorization", "x-amz-date", "x-amz-content-sha256", "x-amz-security-token"}
+)
 """Headers the signature makes: a client's own values for them are dropped."""
+
+_LISTING_QUERY = frozenset(
+    {
+        "list-type",
+        "prefix",
+        "delimiter",
+        "max-keys",
+        "continuation-token",
+        "start-after",
+        "encoding-type",
+        "marker",
+        "fetch-owner",
+    }
+)
+"""What a listing of objects (ListObjects, ListObjectsV2) may ask."""
+
+_OBJECT_QUERY = frozenset({"partNumber", "uploadId", "uploads", "versionId", "x-id"})
+"""What a request for an object may ask beyond the object: a part of a multipart
+upload, a version. Subresources (``?acl``, ``?tagging``, ``?retention``...) change or
+show more than the object's bytes, and are not signed."""
+
+_AMZ_HEADERS = (
+    "x-amz-checksum-",
+    "x-amz-sdk-checksum-algorithm",
+    "x-amz-meta-",
+    "x-amz-server-side-encryption",
+    "x-amz-storage-class",
+    "x-amz-trailer",
+    "x-amz-decoded-content-length",
+    "x-amz-expected-bucket-owner",
+    "x-amz-request-payer",
+    "x-amz-user-agent",
+)
+"""The ``x-amz-*`` headers signed: about the object's bytes and how they travel. Others
+do more than read or write those bytes (``x-amz-copy-source`` copies another key,
+possibly another table's file; ``x-amz-acl`` and ``x-amz-grant-*`` open it to others;
+``x-amz-object-lock-*`` keeps it from deletion) and are refused."""
 
 
 @dataclass(frozen=True)
@@ -89,15 +128,33 @@ def target_of(uri: str, *, endpoint: str | None) -> S3Target:
         raise InvalidInput(f"{uri!r} is not a request to the lake's S3 endpoint")
     if not bucket:
         raise InvalidInput(f"{uri!r} names no bucket")
+    query = parse_qs(parts.query, keep_blank_values=True)
     listing = not key
     if listing:
-        prefixes = parse_qs(parts.query).get("prefix", [])
+        prefixes = query.get("prefix", [])
         if len(prefixes) != 1 or not prefixes[0]:
             raise InvalidInput(f"{uri!r} is neither an object nor a listing of a prefix")
         key = prefixes[0]
+    asked = set(query) - (_LISTING_QUERY if listing else _OBJECT_QUERY)
+    if asked:
+        raise InvalidInput(f"{uri!r} asks for {', '.join(sorted(asked))}, which is not signed")
     if any(segment in {".", ".."} for segment in key.split("/")):
         raise InvalidInput(f"{uri!r} has a '.' or '..' segment in its key")
     return S3Target(bucket=bucket, key=key, listing=listing)
+
+
+def check_headers(headers: Mapping[str, list[str]]) -> None:
+    """Raises: InvalidInput (an ``x-amz-*`` header that does more than carry an
+    object's bytes, ``_AMZ_HEADERS``)."""
+    refused = sorted(
+        name
+        for name in headers
+        if name.lower().startswith("x-amz-")
+        and name.lower() not in _SET_BY_SIGNING
+        and not name.lower().startswith(_AMZ_HEADERS)
+    )
+    if refused:
+        raise InvalidInput(f"the header {', '.join(refused)} is not signed")
 
 
 def sign(
