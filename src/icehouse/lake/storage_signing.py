@@ -38,9 +38,6 @@ __all__ = ["LakeStorageSigning", "SignedRequest", "StorageRequest", "can_sign"]
 
 ACTION = "table.sign"
 
-_DATA_PATHS = ("write.data.path", "write.metadata.path")
-"""Table properties that put its files outside its location; they are signed there too."""
-
 
 @dataclass(frozen=True)
 class StorageRequest:
@@ -96,10 +93,9 @@ class LakeStorageSigning:
                 _record(lake, dotted, exc.message)
                 raise
         metadata = load_table_state(lake._catalog, namespace, name, snapshots="refs").metadata
-        locations = [metadata["location"]]
-        properties = metadata.get("properties", {})
-        locations += [properties[p] for p in _DATA_PATHS if p in properties]
-        if not any(target.lies_under(location) for location in locations):
+        # Only the location: ``write.data.path`` and the like are table properties that
+        # anyone with ALTER sets, and would open any prefix of the bucket.
+        if not target.lies_under(metadata["location"]):
             _refuse(
                 lake,
                 dotted,
