@@ -210,6 +210,26 @@ def test_a_writer_cannot_copy_another_tables_file_into_its_table(signing: Signin
     assert "the header x-amz-copy-source is not signed" in answer.json()["error"]["message"]
 
 
+def test_a_table_created_around_another_gets_no_signature_for_its_files(
+    signing: Signing,
+) -> None:
+    creator = signing.principal("creator")
+    signing.lake.governance.grant(
+        [Privilege.CREATE_TABLE],
+        Securable(SecurableKind.NAMESPACE, "web"),
+        Grantee(GranteeKind.PRINCIPAL, "creator"),
+    )
+    theirs = data_files(signing.lake, TABLE)[0]
+    around = theirs.split("/requests/")[0]  # the parent prefix of web.requests' location
+    schema = pa.schema([("id", pa.int64())])
+    signing.consumer(creator).create_table("web.around", schema=schema, location=around)
+
+    answer = signing.sign(creator, signing.http_url(theirs), table="around")
+
+    assert answer.status_code == 403
+    assert "lies in another table's location too" in answer.json()["error"]["message"]
+
+
 def test_a_path_that_climbs_out_of_the_table_is_refused(signing: Signing) -> None:
     reader = signing.principal("reader", Privilege.SELECT)
     mine = signing.http_url(data_files(signing.lake, TABLE)[0])

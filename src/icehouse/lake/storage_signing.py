@@ -30,6 +30,7 @@ from icehouse.tables import s3_signing
 from icehouse.tables.catalog_tables import load_table_state
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.s3_signing import SignedRequest
+from icehouse.tables.table_locations import owning_locations
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake
@@ -94,15 +95,16 @@ class LakeStorageSigning:
                 raise
         metadata = load_table_state(lake._catalog, namespace, name, snapshots="refs").metadata
         # Only the location: ``write.data.path`` and the like are table properties that
-        # anyone with ALTER sets, and would open any prefix of the bucket.
+        # anyone with ALTER sets, and would open any prefix of the bucket. And only the
+        # files no table nested deeper owns: whoever may create a table could create
+        # one at the parent prefix of another's.
+        who = f"principal {lake.principal.name!r} may not {ACTION} on table {dotted}"
+        key = f"s3://{target.bucket}/{target.key}"
         if not target.lies_under(metadata["location"]):
-            _refuse(
-                lake,
-                dotted,
-                f"principal {lake.principal.name!r} may not {ACTION} on table {dotted}: "
-                f"s3://{target.bucket}/{target.key} lies outside the table's location "
-                f"{metadata['location']}",
-            )
+            _refuse(lake, dotted, f"{who}: {key} lies outside the table's location")
+        owners, _ = owning_locations(lake._catalog, f"{target.bucket}/{target.key}")
+        if owners != [(namespace, name)]:
+            _refuse(lake, dotted, f"{who}: {key} lies in another table's location too")
         return s3_signing.sign(
             method,
             request.uri,

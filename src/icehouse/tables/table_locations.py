@@ -1,0 +1,47 @@
+"""Which table a storage key belongs to, among every table and view of the catalog.
+
+Locations are chosen by whoever creates a table (or moves it), so two of them may nest:
+a table created at the parent prefix of another holds that other's files under its own
+location. A key belongs to the table whose location is the most specific one holding
+it; a tie (two tables at the same location) belongs to neither.
+"""
+
+from __future__ import annotations
+
+from pyiceberg.catalog import Catalog
+from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
+from sqlalchemy import select
+
+from icehouse.tables.namespaces import Namespace
+
+METADATA_FOLDER = "/metadata/"
+"""Where a table's metadata files live under its location (Iceberg's default)."""
+
+
+def owning_locations(
+    catalog: SqlCatalog, bucket_key: str
+) -> tuple[list[tuple[Namespace, str]], str | None]:
+    """The tables (and views) whose location is the longest prefix of ``bucket_key``
+    (``bucket/key``), and that location (as ``bucket/prefix``); ([], None) if none.
+
+    A location is read off the current metadata file's path (``<location>/metadata/
+    <file>``): one query of the catalog's rows, no metadata file read."""
+    query = select(
+        IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location
+    ).where(IcebergTables.catalog_name == catalog.name)
+    best: str | None = None
+    owners: list[tuple[Namespace, str]] = []
+    with catalog.engine.connect() as connection:
+        rows = connection.execute(query).all()
+    for namespace, name, metadata_location in rows:
+        if not metadata_location or METADATA_FOLDER not in metadata_location:
+            continue
+        location = metadata_location.rsplit(METADATA_FOLDER, 1)[0].split("://", 1)[-1]
+        if not bucket_key.startswith(location.rstrip("/") + "/"):
+            continue
+        owner = (Catalog.identifier_to_tuple(namespace), str(name))
+        if best is None or len(location) > len(best):
+            best, owners = location, [owner]
+        elif len(location) == len(best):
+            owners.append(owner)
+    return owners, best
