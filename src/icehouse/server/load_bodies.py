@@ -1,0 +1,84 @@
+"""loadTable's answers, serialised once per version of a table.
+
+A metadata file never changes once written, so the answer to a load (the metadata as
+rendered for the snapshots mode asked for, plus the ``config`` the route adds) and its
+ETag are the same bytes for as long as the table's pointer stays put. Engines load a
+table before every read and after every commit: keeping those bytes saves encoding
+the whole metadata document (which grows with every snapshot kept) on every load.
+
+The key holds everything the body is made of, the ``config`` included: should that
+ever depend on who asks, two principals get two entries, never each other's body.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from icehouse.lake.iceberg import TableState
+
+KEPT = 512
+"""Answers kept (least recently used dropped first), as many as the lake keeps
+rendered metadata documents."""
+
+
+@dataclass(frozen=True)
+class LoadBody:
+    """A load's answer: its JSON bytes, and the ETag naming that version of the table."""
+
+    etag: str
+    content: bytes
+
+
+def etag_of(state: TableState, snapshots: str) -> str:
+    """A metadata file never changes once written, so its location (and the snapshots
+    mode, which changes the body) identifies the answer; any worker process derives the
+    same tag."""
+    digest = hashlib.sha256(f"{state.metadata_location}|{snapshots}".encode()).hexdigest()
+    return f'"{digest[:32]}"'
+
+
+class LoadBodies:
+    """Load answers by (metadata location, snapshots mode, config); thread-safe."""
+
+    def __init__(self, kept: int = KEPT) -> None:
+        self._kept = kept
+        self._bodies: OrderedDict[tuple[str, str, str], LoadBody] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, state: TableState, snapshots: str, config: Mapping[str, str]) -> LoadBody:
+        """The answer for ``state`` (a table version that exists: it has a metadata
+        location) loaded in ``snapshots`` mode with ``config``."""
+        assert state.metadata_location is not None  # loads name a written version
+        key = (state.metadata_location, snapshots, json.dumps(config, sort_keys=True))
+        with self._lock:
+            if (body := self._bodies.get(key)) is not None:
+                self._bodies.move_to_end(key)
+                return body
+        body = LoadBody(etag_of(state, snapshots), encoded(load_result(state, config)))
+        with self._lock:
+            self._bodies[key] = body
+            while len(self._bodies) > self._kept:
+                self._bodies.popitem(last=False)
+        return body
+
+
+def load_result(state: TableState, config: Mapping[str, str]) -> dict[str, Any]:
+    """The spec's ``LoadTableResult``: the metadata, its location (none for a staged
+    creation) and the client's ``config``."""
+    result: dict[str, Any] = {"metadata": state.metadata, "config": dict(config)}
+    if state.metadata_location is not None:
+        result["metadata-location"] = state.metadata_location
+    return result
+
+
+def encoded(document: Mapping[str, Any]) -> bytes:
+    """JSON as Starlette's ``JSONResponse`` writes it (compact, UTF-8)."""
+    return json.dumps(
+        document, ensure_ascii=False, allow_nan=False, indent=None, separators=(",", ":")
+    ).encode("utf-8")
