@@ -10,6 +10,7 @@ import pyarrow as pa
 import requests
 from pyiceberg.table import Table
 
+from icehouse.lake.iceberg import TableState
 from icehouse.server.load_bodies import LoadBodies
 from tests import fixtures_lake, fixtures_server
 from tests.fixtures_server import Served
@@ -93,3 +94,20 @@ def test_answers_that_differ_in_config_are_kept_apart(served: Served, events: Ta
     assert json.loads(plain.content)["config"] == {}
     assert json.loads(credentialed.content)["config"] == {"s3.session-token": "for-alice"}
     assert bodies.get(state, "all", {}) == plain
+
+
+def test_an_answer_is_reused_only_for_the_document_it_was_made_from(
+    served: Served, events: Table
+) -> None:
+    """Should the metadata of one version ever be rendered for who asks, each rendering
+    gets its own answer."""
+    fixtures_lake.append_batches(served.lake, days=(1,), per_day=1)
+    state = served.lake.iceberg.load(("logs",), "events")
+    restricted = TableState(state.metadata_location, {**state.metadata, "snapshots": []})
+    bodies = LoadBodies()
+
+    bodies.get(state, "all", {})
+    answer = bodies.get(restricted, "all", {})
+
+    assert len(state.metadata["snapshots"]) == 1
+    assert json.loads(answer.content)["metadata"]["snapshots"] == []

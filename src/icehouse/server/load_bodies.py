@@ -6,8 +6,9 @@ ETag are the same bytes for as long as the table's pointer stays put. Engines lo
 table before every read and after every commit: keeping those bytes saves encoding
 the whole metadata document (which grows with every snapshot kept) on every load.
 
-The key holds everything the body is made of, the ``config`` included: should that
-ever depend on who asks, two principals get two entries, never each other's body.
+An answer is reused only for the very metadata document it was made from (the lake
+hands out one shared document per version and rendering) and the same ``config``:
+should either ever depend on who asks, another principal's answer is never served.
 """
 
 from __future__ import annotations
@@ -44,11 +45,14 @@ def etag_of(state: TableState, snapshots: str) -> str:
 
 
 class LoadBodies:
-    """Load answers by (metadata location, snapshots mode, config); thread-safe."""
+    """Load answers by (metadata location, snapshots mode, config), each with the
+    document it was made from; thread-safe."""
 
     def __init__(self, kept: int = KEPT) -> None:
         self._kept = kept
-        self._bodies: OrderedDict[tuple[str, str, str], LoadBody] = OrderedDict()
+        self._bodies: OrderedDict[tuple[str, str, str], tuple[dict[str, Any], LoadBody]] = (
+            OrderedDict()
+        )
         self._lock = threading.Lock()
 
     def get(self, state: TableState, snapshots: str, config: Mapping[str, str]) -> LoadBody:
@@ -57,12 +61,13 @@ class LoadBodies:
         assert state.metadata_location is not None  # loads name a written version
         key = (state.metadata_location, snapshots, json.dumps(config, sort_keys=True))
         with self._lock:
-            if (body := self._bodies.get(key)) is not None:
+            kept = self._bodies.get(key)
+            if kept is not None and kept[0] is state.metadata:
                 self._bodies.move_to_end(key)
-                return body
+                return kept[1]
         body = LoadBody(etag_of(state, snapshots), encoded(load_result(state, config)))
         with self._lock:
-            self._bodies[key] = body
+            self._bodies[key] = (state.metadata, body)
             while len(self._bodies) > self._kept:
                 self._bodies.popitem(last=False)
         return body
