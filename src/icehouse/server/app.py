@@ -27,6 +27,7 @@ from icehouse.server import (
     routes_views,
 )
 from icehouse.server.errors import icehouse_error_response, install_error_handlers
+from icehouse.server.load_bodies import LoadBodies
 
 logger = logging.getLogger("icehouse.server")
 
@@ -64,6 +65,7 @@ def create_app(
     app.state.lake = lake
     app.state.prefix = prefix
     app.state.allow_anonymous = allow_anonymous
+    app.state.load_bodies = LoadBodies()
     catalog_routers = [
         routes_namespaces.router,
         routes_tables.router,

@@ -3,17 +3,16 @@ rename, register."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 
 from icehouse.errors import InvalidInput
-from icehouse.lake.iceberg import NewTable, TableState
+from icehouse.lake.iceberg import NewTable
 from icehouse.server.deps import API, LakeDep, check_prefix
 from icehouse.server.idempotency import IdempotencyKey, idempotent
+from icehouse.server.load_bodies import etag_of, load_result
 from icehouse.server.models import (
     CommitTableBody,
     CreateTableBody,
@@ -26,6 +25,8 @@ from icehouse.server.paths import namespace_from_path
 router = APIRouter(prefix=API, dependencies=[Depends(check_prefix)])
 TABLES = "/namespaces/{namespace}/tables"
 TABLE = TABLES + "/{table}"
+NO_CONFIG: dict[str, str] = {}
+"""The ``config`` of every load's answer: nothing to add to the client's properties."""
 
 
 @router.get(TABLES)
@@ -70,8 +71,8 @@ def create_table(
             namespace_from_path(namespace), body.name, new, stage=body.stage_create
         )
         if state.metadata_location is None:  # staged: no version of the table exists yet
-            return JSONResponse(_load_result(state))
-        return JSONResponse(_load_result(state), headers={"ETag": _etag(state, "all")})
+            return JSONResponse(load_result(state, NO_CONFIG))
+        return JSONResponse(load_result(state, NO_CONFIG), headers={"ETag": etag_of(state, "all")})
 
     return idempotent(lake, request, idempotency_key, body, run)
 
@@ -80,18 +81,20 @@ def create_table(
 def load_table(
     namespace: str,
     table: str,
+    request: Request,
     lake: LakeDep,
     snapshots: Literal["all", "refs"] = "all",
     if_none_match: str | None = Header(default=None),
 ) -> Response:
     """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
     the ETag of a load, create or commit while the table is unchanged gets a 304 and no
-    body."""
+    body; any other gets the answer serialised at the version's first load."""
     state = lake.iceberg.load(namespace_from_path(namespace), table, snapshots=snapshots)
-    etag = _etag(state, snapshots)
+    etag = etag_of(state, snapshots)
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": etag})
-    return JSONResponse(_load_result(state), headers={"ETag": etag})
+    body = request.app.state.load_bodies.get(state, snapshots, NO_CONFIG)
+    return Response(body.content, media_type="application/json", headers={"ETag": body.etag})
 
 
 @router.head(TABLE)
@@ -124,7 +127,7 @@ def commit_table(
             levels, table, requirements=body.requirements, updates=body.updates
         )
         result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
-        return JSONResponse(result, headers={"ETag": _etag(state, "all")})
+        return JSONResponse(result, headers={"ETag": etag_of(state, "all")})
 
     return idempotent(lake, request, idempotency_key, body, run)
 
@@ -173,24 +176,6 @@ def register_table(
     def run() -> Response:
         levels = namespace_from_path(namespace)
         state = lake.iceberg.register(levels, body.name, body.metadata_location)
-        return JSONResponse(_load_result(state))
+        return JSONResponse(load_result(state, NO_CONFIG))
 
     return idempotent(lake, request, idempotency_key, body, run)
-
-
-def _load_result(state: TableState) -> dict[str, Any]:
-    result: dict[str, Any] = {"metadata": state.metadata, "config": {}}
-    if state.metadata_location is not None:
-        result["metadata-location"] = state.metadata_location
-    if state.read_restrictions:
-        result["read-restrictions"] = state.read_restrictions
-    return result
-
-
-def _etag(state: TableState, snapshots: str) -> str:
-    """A metadata file never changes once written, so its location (and the snapshots
-    mode, which changes the body) identifies the answer, with the read restrictions it
-    was handed with: a narrower filter must not be answered "unchanged"."""
-    restrictions = json.dumps(state.read_restrictions, sort_keys=True)
-    key = f"{state.metadata_location}|{snapshots}|{restrictions}"
-    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'
