@@ -11,7 +11,8 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
 through the server (``principals.py``), and ``lake.governance`` what each of them may do:
 roles, grants, tags and data filters (``governance.py``), ``lake.tenants`` the tenants
-they may belong to (``tenants.py``); ``lake.table_access`` says
+they may belong to (``tenants.py``), ``lake.catalogs`` the producer catalogs mounted
+into it (``catalogs.py``); ``lake.table_access`` says
 which cells of a table the acting principal may read;
 and ``lake.audit`` exports the audit trail of every decision and query into
 ``icehouse_system.audit`` (``audit.py``).
@@ -51,12 +52,14 @@ from icehouse.state.home import warehouse_uri
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    from pyiceberg.catalog import Catalog
     from pyiceberg.catalog.sql import SqlCatalog
 
     from icehouse.govern.access import TableAccess
     from icehouse.govern.audit import AuditTrail
     from icehouse.lake.audit import LakeAudit
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
+    from icehouse.lake.catalogs import LakeCatalogs
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
@@ -79,6 +82,7 @@ GROUPS = (
     "metrics",
     "governance",
     "tenants",
+    "catalogs",
     "audit",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
@@ -117,6 +121,9 @@ class Lake:
         self._policies = PolicyCache()
         """The policy decisions are made with, shared by every view of this lake."""
         self._uuid_index: UuidIndex | None = None
+        self._mounted: dict[tuple[str, float], Catalog] = {}
+        """Producer catalogs opened, by mount name and creation time, shared by this
+        lake's views (``lake/catalogs.py``)."""
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -182,6 +189,13 @@ class Lake:
         from icehouse.lake.tenants import LakeTenants
 
         return LakeTenants(self)
+
+    @functools.cached_property
+    def catalogs(self) -> LakeCatalogs:
+        """Producer catalogs mounted into this lake: their tables read as ``NAME.ns.t``."""
+        from icehouse.lake.catalogs import LakeCatalogs
+
+        return LakeCatalogs(self)
 
     @functools.cached_property
     def audit(self) -> LakeAudit:

@@ -1,0 +1,150 @@
+"""``lake.catalogs``: producer catalogs mounted into this lake (federation).
+
+A mount makes a producer's namespaces and tables appear as ``NAME.ns.t`` without
+copying data or metadata: the producer keeps its catalog and its storage, and this lake
+reads them with the credential it keeps (sealed in the state database with the home's
+key file, ``state/secrets.py``), which no consumer ever receives. Mount names and
+top-level namespaces share one name space, so neither can shadow the other.
+
+Only administrators mount and unmount; the producer is asked for its namespaces when it
+is mounted, so a mount that could not be read is refused then, naming it and its URL.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from icehouse.errors import InvalidInput, MountNameTaken
+from icehouse.govern import mounts
+from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
+from icehouse.lake.governed import governed
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+
+    from icehouse.lake import Lake
+    from icehouse.tables.federation import Producer
+
+__all__ = ["LakeCatalogs", "MountInfo"]
+
+
+class LakeCatalogs:
+    """``lake.catalogs``: mount, list and unmount producer catalogs."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    @governed("catalog.mount", on="name")
+    def mount(
+        self,
+        name: str,
+        *,
+        type: MountType,
+        uri: str,
+        credential: str | None = None,
+        warehouse: str | None = None,
+    ) -> MountInfo:
+        """Mount a producer catalog as ``name``, after checking that it answers.
+
+        Args: ``name``, what its namespaces appear under (``name.ns.t``); ``type``,
+        ``rest`` (an Iceberg REST catalog: another icehouse server or any other) or
+        ``sql`` (a PyIceberg SQL catalog in SQLite or PostgreSQL); ``uri``, the REST
+        catalog's URL or the SQL database's URL; ``credential``, a REST catalog's
+        ``CLIENT_ID:SECRET`` (a SQL URL carries its own password); ``warehouse``, the
+        REST catalog's warehouse, or the catalog's name inside a SQL database that holds
+        several.
+        Returns: the mount as listed (never its credential).
+        Raises: MountNameTaken (a mount or a top-level namespace has the name),
+        InvalidInput (an unknown type, a name with a dot, a credential for a SQL
+        catalog, a SQL database with no catalog), CatalogUnavailable (the producer does
+        not answer), InvalidCredential (it refuses the credential)."""
+        from icehouse.resilience import safe_url
+        from icehouse.state.secrets import SecretBox
+        from icehouse.tables.federation import Producer, open_producer
+        from icehouse.tables.namespaces import namespace_exists
+
+        lake = self._lake
+        _check_name(name)
+        if type not in MOUNT_TYPES:
+            raise InvalidInput(f"a mount's type is one of {', '.join(MOUNT_TYPES)}, not {type!r}")
+        if type == "sql" and credential is not None:
+            raise InvalidInput("a SQL catalog's URL carries its password: give no credential")
+        if namespace_exists(lake._catalog, (name,)):
+            raise MountNameTaken(
+                f"namespace {name!r} exists in this catalog: mounts and top-level "
+                "namespaces share names, so mount the catalog under another name",
+                name=name,
+            )
+        shown = safe_url(uri) if type == "sql" else uri
+        secret = credential if type == "rest" else (uri if shown != uri else None)
+        producer = Producer(name, type, uri, shown, credential, warehouse)
+        catalog = open_producer(producer)
+        sealed = None if secret is None else SecretBox(lake.home).seal(secret)
+        info = mounts.create_mount(
+            lake._engine,
+            name=name,
+            type=type,
+            uri=shown,
+            warehouse=warehouse,
+            sealed_secret=sealed,
+        )
+        lake._mounted[(name, info.created_at)] = catalog
+        return info
+
+    @governed("catalog.list")
+    def list(self) -> list[MountInfo]:
+        """Returns: the mounts by name, without their credentials. Only administrators
+        describe mounts: anyone else is shown none."""
+        if not self._lake.principal.admin:
+            return []
+        return mounts.list_mounts(self._lake._engine)
+
+    @governed("catalog.unmount", on="name")
+    def unmount(self, name: str) -> None:
+        """Forget a mount: its tables are no longer read through this lake; the
+        producer's catalog and files are left as they are.
+
+        Args: ``name``. Raises: NoSuchMount."""
+        mounts.drop_mount(self._lake._engine, name)
+
+
+def producer_catalog(lake: Lake, name: str) -> tuple[Catalog, Producer] | None:
+    """The producer catalog mounted as ``name``, opened once per lake with the secret
+    unsealed; None when nothing is mounted as ``name``.
+
+    Raises: CatalogUnavailable (the producer does not answer), SealedSecretUnreadable."""
+    from icehouse.state.secrets import SecretBox
+    from icehouse.tables.federation import Producer, open_producer
+
+    info = mounts.find_mount(lake._engine, name)
+    if info is None:
+        return None
+    sealed = mounts.sealed_secret(lake._engine, name) if info.has_credential else None
+    secret = None if sealed is None else SecretBox(lake.home).open(sealed)
+    url = secret if info.type == "sql" and secret is not None else info.uri
+    credential = secret if info.type == "rest" else None
+    producer = Producer(name, info.type, url, info.uri, credential, info.warehouse)
+    key = (name, info.created_at)  # a mount made again under the name is opened anew
+    catalog = lake._mounted.get(key)
+    if catalog is None:
+        catalog = lake._mounted[key] = open_producer(producer)
+    return catalog, producer
+
+
+def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:
+    """Raises: MountNameTaken, when ``namespace`` would be a top-level namespace named
+    like a mount (mounts and top-level namespaces share names)."""
+    if namespace and mounts.find_mount(lake._engine, namespace[0]) is not None:
+        raise MountNameTaken(
+            f"a catalog is mounted as {namespace[0]!r}: mounts and top-level namespaces "
+            "share names, so name the namespace otherwise",
+            name=namespace[0],
+        )
+
+
+def _check_name(name: str) -> None:
+    if not name or "." in name or name != name.strip():
+        raise InvalidInput(
+            f"a mount's name is one word with no dot (it is the first part of "
+            f"name.ns.table), not {name!r}"
+        )
