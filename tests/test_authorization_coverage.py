@@ -130,6 +130,7 @@ def test_a_principal_with_no_grants_may_call_only_what_anyone_may(lake: Lake) ->
     assert ("lake.governance.create_role", "governance.create_role") in refused
     assert open_to_anyone == {
         "catalog.idempotency",
+        "catalog.list",
         "governance.grant",
         "governance.revoke",
         "governance.show",

@@ -52,7 +52,6 @@ from icehouse.state.home import warehouse_uri
 
 if TYPE_CHECKING:
     import pyarrow as pa
-    from pyiceberg.catalog import Catalog
     from pyiceberg.catalog.sql import SqlCatalog
 
     from icehouse.govern.access import TableAccess
@@ -66,6 +65,7 @@ if TYPE_CHECKING:
     from icehouse.lake.tenants import LakeTenants
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
+    from icehouse.tables.federation import ProducerCatalog
     from icehouse.tables.identity import UuidIndex
     from icehouse.tables.manifest_cache import ManifestCache
 
@@ -121,7 +121,7 @@ class Lake:
         self._policies = PolicyCache()
         """The policy decisions are made with, shared by every view of this lake."""
         self._uuid_index: UuidIndex | None = None
-        self._mounted: dict[tuple[str, float], Catalog] = {}
+        self._mounted: dict[tuple[str, float], ProducerCatalog] = {}
         """Producer catalogs opened, by mount name and creation time, shared by this
         lake's views (``lake/catalogs.py``)."""
         self.tables = LakeTables(self)

@@ -20,10 +20,8 @@ from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
-    from pyiceberg.catalog import Catalog
-
     from icehouse.lake import Lake
-    from icehouse.tables.federation import Producer
+    from icehouse.tables.federation import Producer, ProducerCatalog
 
 __all__ = ["LakeCatalogs", "MountInfo"]
 
@@ -108,7 +106,7 @@ class LakeCatalogs:
         mounts.drop_mount(self._lake._engine, name)
 
 
-def producer_catalog(lake: Lake, name: str) -> tuple[Catalog, Producer] | None:
+def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:
     """The producer catalog mounted as ``name``, opened once per lake with the secret
     unsealed; None when nothing is mounted as ``name``.
 

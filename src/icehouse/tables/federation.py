@@ -34,6 +34,9 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from icehouse.errors import CatalogUnavailable, InvalidCredential, InvalidInput
 
+ProducerCatalog = Catalog
+"""A producer's catalog as PyIceberg opened it: held by the lake, used here only."""
+
 
 @dataclass(frozen=True)
 class Producer:
@@ -83,7 +86,7 @@ def producer_errors(producer: Producer) -> Iterator[None]:
         raise InvalidInput(f"catalog {producer.where} refused: {_first_line(exc)}") from exc
 
 
-def open_producer(producer: Producer) -> Catalog:
+def open_producer(producer: Producer) -> ProducerCatalog:
     """Open the producer's catalog and ask it for its namespaces, so that a mount that
     could not be read is refused when it is made, not on its first query.
 
@@ -99,6 +102,7 @@ def _rest(producer: Producer) -> Catalog:
     properties = {"uri": producer.url}
     if producer.credential is not None:
         properties["credential"] = producer.credential
+        properties["oauth2-server-uri"] = f"{producer.url.rstrip('/')}/v1/oauth/tokens"
     if producer.warehouse is not None:
         properties["warehouse"] = producer.warehouse
     return RestCatalog(producer.mount, **properties)
