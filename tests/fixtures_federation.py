@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow as pa
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 from tests.test_audit_kill import serve
@@ -54,7 +55,7 @@ class ServedProducer:
 
 
 def served_producer(folder: Path) -> ServedProducer:
-    """A home with ``cdn.requests`` (3 rows) served by a real ``icehouse serve``; stop
+    """A home with ``cdn.requests`` (``REQUESTS``) served by a real ``icehouse serve``; stop
     it with ``tests.test_audit_kill.kill``."""
     home = folder / "producer"
     ok("init", "--home", str(home))
@@ -64,7 +65,15 @@ def served_producer(folder: Path) -> ServedProducer:
               "--home", str(home))  # fmt: skip
     given = json.loads(made.stdout)
     process, url = serve(home, folder / "producer.log")
-    return ServedProducer(process, url, home, f"{given['client_id']}:{given['client_secret']}")
+    credential = f"{given['client_id']}:{given['client_secret']}"
+    client = RestCatalog(
+        "producer",
+        uri=url,
+        credential=credential,
+        **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"},
+    )
+    client.load_table("cdn.requests").append(REQUESTS)
+    return ServedProducer(process, url, home, credential)
 
 
 __all__ = ["REQUESTS", "ServedProducer", "served_producer", "sql_producer"]

@@ -490,6 +490,7 @@ class Lake:
         principal's on a sandbox that holds only what its grants show
         (``query/governed.py``)."""
         if self.principal.admin:
+            from icehouse.lake.catalogs import MountedCatalogs
             from icehouse.query.sql import run_sql
 
             return run_sql(
@@ -499,6 +500,7 @@ class Lake:
                 explain=explain,
                 session=self._queries,
                 system=self._system_tables(),
+                mounted=MountedCatalogs(self),
             )
         from icehouse.query.governed import run_governed_sql
 

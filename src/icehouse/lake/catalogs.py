@@ -20,6 +20,8 @@ from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
     from icehouse.lake import Lake
     from icehouse.tables.federation import Producer, ProducerCatalog
 
@@ -129,6 +131,28 @@ def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] 
     return catalog, producer
 
 
+class MountedCatalogs:
+    """The mounts as the query engine asks for them (``query.mounted.MountedTables``):
+    their names, read per query, and their tables loaded from the producers."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def names(self) -> list[str]:
+        return [m.name for m in mounts.list_mounts(self._lake._engine)]
+
+    def load(self, name: str) -> Table:
+        """Raises: NoSuchTable, CatalogUnavailable (naming the mount and its URL)."""
+        from icehouse.errors import NoSuchTable
+        from icehouse.tables.federation import load_producer_table
+
+        opened = producer_catalog(self._lake, name.split(".", 1)[0])
+        if opened is None:
+            raise NoSuchTable(f"no table {name}: its catalog is not mounted", table=name)
+        catalog, producer = opened
+        return load_producer_table(catalog, producer, name)
+
+
 def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:
     """Raises: MountNameTaken, when ``namespace`` would be a top-level namespace named
     like a mount (mounts and top-level namespaces share names)."""
@@ -140,9 +164,15 @@ def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:
         )
 
 
+RESERVED = frozenset({"main", "memory", "system", "temp", "icehouse_system"})
+"""Names SQL already gives a meaning to (DuckDB's own catalogs, icehouse's records)."""
+
+
 def _check_name(name: str) -> None:
-    if not name or "." in name or name != name.strip():
+    if name.lower() in RESERVED:
+        raise InvalidInput(f"{name!r} already means something in SQL: mount it as another name")
+    if not name.isidentifier():
         raise InvalidInput(
-            f"a mount's name is one word with no dot (it is the first part of "
-            f"name.ns.table), not {name!r}"
+            f"a mount's name is one word of letters, digits and underscores (the first "
+            f"part of name.ns.table in SQL), not {name!r}"
         )

@@ -23,16 +23,19 @@ from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import (
     ForbiddenError,
+    NoSuchNamespaceError,
+    NoSuchTableError,
     OAuthError,
     RESTError,
     ServerError,
     ServiceUnavailableError,
     UnauthorizedError,
 )
+from pyiceberg.table import Table
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from icehouse.errors import CatalogUnavailable, InvalidCredential, InvalidInput
+from icehouse.errors import CatalogUnavailable, InvalidCredential, InvalidInput, NoSuchTable
 
 ProducerCatalog = Catalog
 """A producer's catalog as PyIceberg opened it: held by the lake, used here only."""
@@ -149,3 +152,18 @@ def _only_catalog_name(producer: Producer) -> str:
 
 def _first_line(exc: BaseException) -> str:
     return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
+def load_producer_table(catalog: ProducerCatalog, producer: Producer, name: str) -> Table:
+    """The table ``name`` (``mount.namespace.table``) as the producer has it now.
+
+    Raises: NoSuchTable (the producer has no such table), and what ``producer_errors``
+    raises."""
+    _, namespace, table = name.split(".")
+    with producer_errors(producer):
+        try:
+            return catalog.load_table((namespace, table))
+        except (NoSuchTableError, NoSuchNamespaceError):
+            raise NoSuchTable(
+                f"catalog {producer.mount} has no table {namespace}.{table}", table=name
+            ) from None

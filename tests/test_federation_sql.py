@@ -1,0 +1,65 @@
+"""Tables of mounted producer catalogs read in SQL as ``mount.namespace.table``, by
+the central lake's administrator: the central server reads the producer's metadata and
+files itself, and a producer that is down fails only the queries that read it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pyarrow as pa
+
+from icehouse.lake import Lake
+from tests import fixtures_lake
+from tests.fixtures_federation import served_producer, sql_producer
+from tests.test_audit_kill import kill
+from tests.test_cli import as_json, home, ok, one_line, run
+
+__all__ = ["home"]
+lake = fixtures_lake.lake
+iceberg_table, rows_of = fixtures_lake.iceberg_table, fixtures_lake.rows_of
+
+
+def test_a_mounted_table_is_read_and_joined_with_a_local_one(lake: Lake, tmp_path: Path) -> None:
+    lake.catalogs.mount("cdn_prod", type="sql", uri=sql_producer(tmp_path / "producer"))
+    lake.tables.create("web.countries", schema={"code": "string", "name": "string"})
+    iceberg_table(lake, "web.countries").append(
+        pa.table({"code": ["fr", "de"], "name": ["France", "Germany"]})
+    )
+
+    rows = rows_of(lake, "SELECT r.id, c.name FROM cdn_prod.cdn.requests r "
+                   "JOIN web.countries c ON c.code = r.country ORDER BY r.id")  # fmt: skip
+
+    assert rows == [{"id": 1, "name": "France"}, {"id": 2, "name": "Germany"}]
+    assert rows_of(lake, "SELECT count(*) AS n FROM web.countries") == [{"n": 2}]
+
+
+def test_a_table_the_producer_does_not_have_is_named(home: str, tmp_path: Path) -> None:
+    url = sql_producer(tmp_path / "producer")
+    ok("catalog", "mount", "cdn_prod", "--type", "sql", "--uri", url, "--home", home)
+
+    result = run("sql", "SELECT * FROM cdn_prod.cdn.missing", "--home", home)
+
+    assert result.exit_code == 1
+    assert one_line(result.stderr) == "Error: catalog cdn_prod has no table cdn.missing"
+
+
+def test_a_producer_that_goes_down_fails_only_its_own_tables(home: str, tmp_path: Path) -> None:
+    served = served_producer(tmp_path)
+    try:
+        ok("catalog", "mount", "cdn_prod", "--type", "rest", "--uri", served.url,
+           "--credential", served.credential, "--home", home)  # fmt: skip
+        url = sql_producer(tmp_path / "staging")
+        ok("catalog", "mount", "cdn_staging", "--type", "sql", "--uri", url, "--home", home)
+        ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
+        count = "SELECT count(*) AS n FROM {}"
+        assert as_json("sql", count.format("cdn_prod.cdn.requests"), "--home", home) == [{"n": 3}]
+    finally:
+        kill(served.process)
+
+    down = run("sql", count.format("cdn_prod.cdn.requests"), "--home", home)
+    assert down.exit_code == 1
+    assert one_line(down.stderr).startswith(
+        f"Error: catalog cdn_prod at {served.url} is unreachable:"
+    )
+    assert as_json("sql", count.format("cdn_staging.cdn.requests"), "--home", home) == [{"n": 3}]
+    assert as_json("sql", count.format("web.hits"), "--home", home) == [{"n": 0}]
