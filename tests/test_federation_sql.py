@@ -7,7 +7,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import pyarrow as pa
+import pytest
 
+from icehouse.errors import QueryError
+from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from tests import fixtures_lake
 from tests.fixtures_federation import served_producer, sql_producer
@@ -63,3 +66,17 @@ def test_a_producer_that_goes_down_fails_only_its_own_tables(home: str, tmp_path
     )
     assert as_json("sql", count.format("cdn_staging.cdn.requests"), "--home", home) == [{"n": 3}]
     assert as_json("sql", count.format("web.hits"), "--home", home) == [{"n": 0}]
+
+
+def test_a_principal_that_is_not_an_administrator_reads_nothing_of_a_mount(
+    lake: Lake, tmp_path: Path
+) -> None:
+    lake.catalogs.mount("cdn_prod", type="sql", uri=sql_producer(tmp_path / "producer"))
+    analyst = lake.as_principal(Principal("ana", admin=False))
+
+    with pytest.raises(QueryError) as refused:
+        analyst.sql("SELECT * FROM cdn_prod.cdn.requests")
+
+    assert "fr" not in refused.value.message
+    assert analyst.sql("SHOW TABLES").num_rows == 0
+    assert analyst.catalogs.list() == []
