@@ -18,7 +18,7 @@ from icehouse.errors import Forbidden, MaintenanceBusy, QueryError
 from icehouse.govern.authz import Principal
 from icehouse.ingest.faults import SimulatedCrash
 from icehouse.lake import Lake
-from icehouse.state.audit import AuditRow, rows_after
+from icehouse.state.audit import AuditRow, rows_after, write_rows
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
 from tests.test_cli import as_json, ok, run
@@ -151,6 +151,30 @@ def test_a_crash_between_the_commit_and_the_delete_exports_nothing_twice(home: P
         assert ids == sorted(set(ids))
         actions = [r["action"] for r in exported(lake)]
         assert actions[:3] == ["table.create", "table.list", "table.describe"]
+
+
+def test_records_written_while_an_export_works_wait_for_the_next_export(home: Path) -> None:
+    """A busy server writes records during every append: an export that chased them
+    would never end, appending a few records per commit."""
+    landed: list[AuditRow] = []
+
+    def a_request_lands(point: str) -> None:
+        if point == "audit.exported" and not landed:  # once: later appends see none land
+            landed.append(
+                AuditRow(time.time(), "r1", "decision", "ana", "table.list", "table", True)
+            )
+            write_rows(lake._engine, landed)
+
+    with Lake.open(home, faults=a_request_lands) as lake:
+        lake.tables.create("logs.hits", schema={"id": "long"})
+
+        first = lake.audit.export()
+
+        assert (first.records, first.snapshots) == (1, 1)  # the create, not what came after
+        assert [r.principal for r in pending(lake)] == ["ana"]
+        second = lake.audit.export()
+        assert (second.records, second.snapshots) == (1, 1)
+        assert [r["action"] for r in exported(lake)] == ["table.create", "table.list"]
 
 
 @pytest.fixture

@@ -388,3 +388,22 @@ def test_revoking_the_share_revokes_every_re_grant_down_the_chain(mesh: Mesh) ->
 
     assert store.read_rows(mesh.lake._engine).grants == ()
     assert "not found or not permitted" in refused(mesh.as_("batch"), f"SELECT id FROM {TABLE}")
+
+
+def test_a_tenants_administrator_revokes_any_grant_to_its_principals(mesh: Mesh) -> None:
+    status(mesh.lake, f"GRANT SELECT ON TABLE {SECRETS} TO PRINCIPAL analyst")
+    cadmin = mesh.as_("cadmin")
+    assert sql(cadmin, "SHOW GRANTS TO PRINCIPAL analyst") == [
+        {
+            "grantee": "principal analyst",
+            "privilege": "SELECT",
+            "object": f"table {SECRETS}",
+            "with_grant_option": False,
+            "granted_by": "owner",
+        }
+    ]
+
+    status(cadmin, f"REVOKE SELECT ON TABLE {SECRETS} FROM PRINCIPAL analyst")
+
+    assert sql(mesh.lake, "SHOW GRANTS TO PRINCIPAL analyst") == []
+    assert "not found or not permitted" in refused(mesh.as_("analyst"), f"SELECT * FROM {SECRETS}")

@@ -198,13 +198,13 @@ def authorize(
         return
     if not isinstance(rule, Needs) or scope is None:
         who = (
-            f"administrator of the server or of {resource}"
+            f"administrator of the server or of {resource} may (GRANT ADMIN ON TENANT "
+            f"{resource.name} TO PRINCIPAL p makes one)"
             if rule == TENANT_ADMINS
-            else "administrator"
+            else "administrator may (create one with `icehouse principal create NAME --admin`)"
         )
         raise Forbidden(
-            f"principal {principal.name!r} may not {action} on {resource}: only an "
-            f"{who} may (create one with `icehouse principal create NAME --admin`)",
+            f"principal {principal.name!r} may not {action} on {resource}: only an {who}",
             principal=principal.name,
             action=action,
             resource=str(resource),

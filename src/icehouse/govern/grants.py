@@ -39,7 +39,7 @@ def grant(
         store.check_grantee(conn, grantee)
         policy = Policy(store.rows_in(conn))
         if not granter.admin:
-            check_reach(policy, granter, grantee)
+            _check_reach(policy, granter, grantee)
         for privilege in privileges:
             via = _authority(policy, granter, privilege, target, path)
             identity = [*_identity(grantee, privilege, target), g.c.granted_by == granter.name]
@@ -142,7 +142,7 @@ def _authority(
     return found.via
 
 
-def check_reach(policy: Policy, granter: Principal, grantee: Grantee) -> None:
+def _check_reach(policy: Policy, granter: Principal, grantee: Grantee) -> None:
     """Raises: Forbidden, unless ``granter`` may grant to ``grantee`` at all (inside its
     tenant; for the server's principals, also to tenants). The refusal names no more
     than the statement did."""

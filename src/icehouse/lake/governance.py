@@ -163,20 +163,26 @@ class LakeGovernance:
     @governed("governance.revoke")
     def revoke(self, privileges: Sequence[Privilege], on: Securable, from_: Grantee) -> None:
         """Revoke ``privileges`` on ``on`` from ``from_``, and whatever was granted only
-        through them (cascade). An administrator or a holder of MANAGE_GRANTS revokes
-        every such grant; another principal the ones it made.
+        through them (cascade). An administrator, a holder of MANAGE_GRANTS, or the
+        administrator of ``from_``'s tenant revokes every such grant; another principal
+        the ones it made.
 
         Args: ``privileges``; ``on``; ``from_``. Raises: NoSuchGrant, GrantNotHeld,
         NoSuchTable, NoSuchView, NoSuchNamespace, NoSuchDataFilter, Forbidden (an
         object the principal may not describe)."""
-        target, path = self._resolve_seen(on, "revoke")
+        lake = self._lake
+        policy = lake._policies.current(lake._engine)
+        if policy.manages(lake.principal.name, from_):  # its tenant's: it sees their grants
+            target, path = self._resolve(on)
+        else:
+            target, path = self._resolve_seen(on, "revoke")
         grants.revoke(
-            self._lake._engine,
+            lake._engine,
             privileges,
             target,
             path,
             from_,
-            revoker=self._lake.principal,
+            revoker=lake.principal,
             locate=self._locate,
         )
 
