@@ -103,6 +103,9 @@ def test_a_sql_urls_password_is_sealed_and_never_listed(
     assert made.has_credential
     with lake._engine.connect() as conn:
         assert "pa55word" not in str(conn.execute(select(models.mounts)).all())
+    with Lake.open(lake.home) as reopened:  # opens the producer with the unsealed URL
+        rows = reopened.sql("SELECT count(*) AS n FROM cdn_prod.cdn.requests").to_pylist()
+    assert rows == [{"n": 3}]
 
 
 def test_a_mount_and_a_top_level_namespace_refuse_each_others_name(

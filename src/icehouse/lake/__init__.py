@@ -375,8 +375,8 @@ class Lake:
 
     @governed("lake.close")
     def close(self) -> None:
-        """Release the state database's and the catalog's connections and this lake's
-        query connections; using the lake again reopens them."""
+        """Release the state database's and the catalog's connections, this lake's
+        query connections and the mounted producers'; using the lake again reopens them."""
         self._views = {}  # they hold the connections released here
         if self._state_engine is not None:
             self._state_engine.dispose()
@@ -386,6 +386,12 @@ class Lake:
             self._iceberg_catalog = None
         if self._query_session is not None:
             self._query_session.close()
+        if self._mounted:
+            from icehouse.tables.federation import close_producer
+
+            for catalog in self._mounted.values():
+                close_producer(catalog)
+            self._mounted.clear()
 
     def __enter__(self) -> Lake:
         return self

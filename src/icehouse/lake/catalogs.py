@@ -60,7 +60,7 @@ class LakeCatalogs:
         not answer), InvalidCredential (it refuses the credential)."""
         from icehouse.resilience import safe_url
         from icehouse.state.secrets import SecretBox
-        from icehouse.tables.federation import Producer, open_producer
+        from icehouse.tables.federation import Producer, close_producer, open_producer
         from icehouse.tables.namespaces import namespace_exists
 
         lake = self._lake
@@ -80,14 +80,18 @@ class LakeCatalogs:
         producer = Producer(name, type, uri, shown, credential, warehouse)
         catalog = open_producer(producer)
         sealed = None if secret is None else SecretBox(lake.home).seal(secret)
-        info = mounts.create_mount(
-            lake._engine,
-            name=name,
-            type=type,
-            uri=shown,
-            warehouse=warehouse,
-            sealed_secret=sealed,
-        )
+        try:
+            info = mounts.create_mount(
+                lake._engine,
+                name=name,
+                type=type,
+                uri=shown,
+                warehouse=warehouse,
+                sealed_secret=sealed,
+            )
+        except BaseException:
+            close_producer(catalog)
+            raise
         lake._mounted[(name, info.created_at)] = catalog
         return info
 
@@ -105,7 +109,11 @@ class LakeCatalogs:
         producer's catalog and files are left as they are.
 
         Args: ``name``. Raises: NoSuchMount."""
+        from icehouse.tables.federation import close_producer
+
         mounts.drop_mount(self._lake._engine, name)
+        for key in [k for k in self._lake._mounted if k[0] == name]:
+            close_producer(self._lake._mounted.pop(key))
 
 
 def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:

@@ -167,3 +167,10 @@ def load_producer_table(catalog: ProducerCatalog, producer: Producer, name: str)
             raise NoSuchTable(
                 f"catalog {producer.mount} has no table {namespace}.{table}", table=name
             ) from None
+
+
+def close_producer(catalog: ProducerCatalog) -> None:
+    """Release what an opened producer catalog holds (a SQL catalog's pooled
+    connections: a PostgreSQL producer would otherwise keep them open)."""
+    if isinstance(catalog, SqlCatalog):
+        catalog.engine.dispose()
