@@ -8,14 +8,17 @@ from pathlib import Path
 
 import pyarrow as pa
 import pytest
+from click.testing import Result
+from typer.testing import CliRunner
 
+from icehouse.cli.app import app
 from icehouse.errors import QueryError
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from tests import fixtures_lake
 from tests.fixtures_federation import served_producer, sql_producer
 from tests.test_audit_kill import kill
-from tests.test_cli import as_json, home, ok, one_line, run
+from tests.test_cli import WIDE, as_json, home, ok, one_line, run
 
 __all__ = ["home"]
 lake = fixtures_lake.lake
@@ -56,6 +59,9 @@ def test_a_producer_that_goes_down_fails_only_its_own_tables(home: str, tmp_path
         ok("table", "create", "web.hits", "--schema", '{"id": "long"}', "--home", home)
         count = "SELECT count(*) AS n FROM {}"
         assert as_json("sql", count.format("cdn_prod.cdn.requests"), "--home", home) == [{"n": 3}]
+        listed = script(home, "\\d\n")
+        assert listed.exit_code == 0, listed.stderr
+        assert "\ncdn_prod.cdn.requests        3           1          1\n" in listed.stdout
     finally:
         kill(served.process)
 
@@ -66,6 +72,30 @@ def test_a_producer_that_goes_down_fails_only_its_own_tables(home: str, tmp_path
     )
     assert as_json("sql", count.format("cdn_staging.cdn.requests"), "--home", home) == [{"n": 3}]
     assert as_json("sql", count.format("web.hits"), "--home", home) == [{"n": 0}]
+    listed = script(home, "\\d\n")
+    assert listed.exit_code == 0, listed.stderr
+    assert one_line(listed.stderr).startswith(f"catalog cdn_prod at {served.url} is unreachable:")
+    names = [line.split()[0] for line in listed.stdout.splitlines()[1:]]
+    assert names == ["web.hits", "cdn_staging.cdn.requests"]
+
+
+def test_a_mounted_table_is_described_in_the_shell(home: str, tmp_path: Path) -> None:
+    url = sql_producer(tmp_path / "producer")
+    ok("catalog", "mount", "cdn_prod", "--type", "sql", "--uri", url, "--home", home)
+
+    described = script(home, "\\d cdn_prod.cdn.requests\n")
+
+    assert described.exit_code == 0, described.stderr
+    assert described.stdout.startswith("cdn_prod.cdn.requests  file://")
+    assert " 2  country  string" in described.stdout
+    assert "rows: 3  data files: 1" in described.stdout
+
+
+def script(home: str, text: str) -> Result:
+    """``icehouse sql`` reading a script from stdin (the shell's commands)."""
+    return CliRunner().invoke(
+        app, ["sql", "--home", home], input=text, env=WIDE, catch_exceptions=False
+    )
 
 
 def test_a_principal_that_is_not_an_administrator_reads_nothing_of_a_mount(

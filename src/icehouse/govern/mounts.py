@@ -91,7 +91,7 @@ def sealed_secret(engine: Engine, name: str) -> str | None:
     with engine.connect() as conn:
         row = conn.execute(select(m.c.secret).where(m.c.name == name)).first()
     if row is None:
-        raise _no_such(name)
+        raise no_such_mount(name)
     secret: str | None = row.secret
     return secret
 
@@ -101,11 +101,12 @@ def drop_mount(engine: Engine, name: str) -> None:
     m = models.mounts
     with engine.begin() as conn:
         if not conn.execute(delete(m).where(m.c.name == name)).rowcount:
-            raise _no_such(name)
+            raise no_such_mount(name)
         store.bump(conn)
 
 
-def _no_such(name: str) -> NoSuchMount:
+def no_such_mount(name: str) -> NoSuchMount:
+    """The error for a mount name nothing is mounted as."""
     return NoSuchMount(
         f"no catalog is mounted as {name!r} (icehouse catalog list shows the mounts)",
         mount=name,

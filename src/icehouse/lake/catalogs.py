@@ -12,6 +12,7 @@ is mounted, so a mount that could not be read is refused then, naming it and its
 
 from __future__ import annotations
 
+import builtins
 from typing import TYPE_CHECKING
 
 from icehouse.errors import InvalidInput, MountNameTaken
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
 
     from icehouse.lake import Lake
     from icehouse.tables.federation import Producer, ProducerCatalog
+    from icehouse.tables.manage import TableInfo
 
 __all__ = ["LakeCatalogs", "MountInfo"]
 
@@ -103,6 +105,32 @@ class LakeCatalogs:
             return []
         return mounts.list_mounts(self._lake._engine)
 
+    @governed("catalog.describe", on="name")
+    def tables(self, name: str) -> builtins.list[str]:
+        """The tables of the catalog mounted as ``name``, read from its producer.
+
+        Args: ``name``. Returns: their names as SQL reads them, ``name.namespace.table``,
+        sorted. Raises: NoSuchMount, CatalogUnavailable (the producer does not answer)."""
+        from icehouse.tables.federation import producer_tables
+
+        catalog, producer = self._opened(name)
+        return producer_tables(catalog, producer)
+
+    @governed("catalog.describe", on="table")
+    def describe(self, table: str) -> TableInfo:
+        """A mounted table as its producer has it now, described as ``lake.tables.get``
+        describes a local one.
+
+        Args: ``table``, ``mount.namespace.table``. Returns: its schema, layout, rows,
+        files and snapshots. Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        from icehouse.tables.federation import load_producer_table
+        from icehouse.tables.manage import describe_table
+
+        if len(table.split(".")) != 3:
+            raise InvalidInput(f"a mounted table is named mount.namespace.table, not {table!r}")
+        catalog, producer = self._opened(table.split(".")[0])
+        return describe_table(table, load_producer_table(catalog, producer, table))
+
     @governed("catalog.unmount", on="name")
     def unmount(self, name: str) -> None:
         """Forget a mount: its tables are no longer read through this lake; the
@@ -114,6 +142,13 @@ class LakeCatalogs:
         mounts.drop_mount(self._lake._engine, name)
         for key in [k for k in self._lake._mounted if k[0] == name]:
             close_producer(self._lake._mounted.pop(key))
+
+    def _opened(self, name: str) -> tuple[ProducerCatalog, Producer]:
+        """Raises: NoSuchMount, CatalogUnavailable."""
+        opened = producer_catalog(self._lake, name)
+        if opened is None:
+            raise mounts.no_such_mount(name)
+        return opened
 
 
 def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:

@@ -174,3 +174,16 @@ def close_producer(catalog: ProducerCatalog) -> None:
     connections: a PostgreSQL producer would otherwise keep them open)."""
     if isinstance(catalog, SqlCatalog):
         catalog.engine.dispose()
+
+
+def producer_tables(catalog: ProducerCatalog, producer: Producer) -> list[str]:
+    """The producer's tables in its top-level namespaces, as ``mount.namespace.table``
+    (the names SQL reads them by), sorted.
+
+    Raises: what ``producer_errors`` raises."""
+    with producer_errors(producer):
+        return sorted(
+            ".".join((producer.mount, *identifier))
+            for namespace in catalog.list_namespaces()
+            for identifier in catalog.list_tables(namespace)
+        )
