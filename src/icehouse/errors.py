@@ -65,6 +65,7 @@ thing the same way.
     │   ├── InvalidTagValue           a tag value its key does not allow
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
+    ├── MountReadOnly                 501  a commit to a table of a mounted catalog
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
     ├── ServiceUnavailable            503  a service icehouse depends on does not answer now
@@ -565,6 +566,18 @@ class OutsideWarehouse(UnsafeMaintenance):
         self.warehouse = warehouse
 
 
+class MountReadOnly(IcehouseError):
+    """A mounted catalog is served read-only: a commit goes to its producer, which
+    holds the table (and decides who may change it)."""
+
+    status = 501
+    error_type = "NotImplementedException"
+
+    def __init__(self, message: str, *, mount: str) -> None:
+        super().__init__(message)
+        self.mount = mount
+
+
 class InputFileError(IcehouseError):
     status = 422
     error_type = "UnprocessableEntityException"
@@ -693,6 +706,7 @@ __all__ = [
     "LandingNotFound",
     "MaintenanceBusy",
     "MountNameTaken",
+    "MountReadOnly",
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchDataFilter",

@@ -13,9 +13,9 @@ is mounted, so a mount that could not be read is refused then, naming it and its
 from __future__ import annotations
 
 import builtins
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NoReturn
 
-from icehouse.errors import InvalidInput, MountNameTaken
+from icehouse.errors import InvalidInput, MountNameTaken, MountReadOnly
 from icehouse.govern import mounts
 from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
 from icehouse.lake.governed import governed
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
 
     from icehouse.lake import Lake
+    from icehouse.tables.catalog_tables import TableState
     from icehouse.tables.federation import Producer, ProducerCatalog
     from icehouse.tables.manage import TableInfo
 
@@ -131,6 +132,72 @@ class LakeCatalogs:
         catalog, producer = self._opened(table.split(".")[0])
         return describe_table(table, load_producer_table(catalog, producer, table))
 
+    @governed("catalog.list", on="name")
+    def get(self, name: str) -> MountInfo:
+        """The mount ``name``, as listed (what ``GET /v1/config?warehouse=NAME`` checks
+        before handing out the prefix).
+
+        Args: ``name``. Returns: the mount. Raises: NoSuchMount (also to a principal
+        that may not describe it: "not found or not permitted")."""
+        found = self.list()
+        for info in found:
+            if info.name == name:
+                return info
+        raise mounts.no_such_mount(name)
+
+    @governed("catalog.list", on="name")
+    def namespaces(self, name: str) -> builtins.list[tuple[str, ...]]:
+        """The top-level namespaces of the catalog mounted as ``name``, read from its
+        producer; none for a principal that may not describe the mount.
+
+        Args: ``name``. Returns: the namespaces, sorted.
+        Raises: NoSuchMount, CatalogUnavailable."""
+        from icehouse.tables.federation import producer_namespaces
+
+        if not self._lake.principal.admin:
+            return []
+        return producer_namespaces(*self._opened(name))
+
+    @governed("catalog.list", on=("name", "namespace"))
+    def namespace_tables(self, name: str, namespace: tuple[str, ...]) -> builtins.list[str]:
+        """The tables in ``namespace`` of the catalog mounted as ``name``; none for a
+        principal that may not describe the mount.
+
+        Args: ``name``; ``namespace``. Returns: the table names, sorted.
+        Raises: NoSuchMount, NoSuchNamespace, CatalogUnavailable."""
+        from icehouse.tables.federation import producer_namespace_tables
+
+        if not self._lake.principal.admin:
+            return []
+        catalog, producer = self._opened(name)
+        return producer_namespace_tables(catalog, producer, namespace)
+
+    @governed("catalog.describe", on=("name", "namespace", "table"))
+    def load(self, name: str, namespace: tuple[str, ...], table: str) -> TableState:
+        """A mounted table as the REST protocol hands it out (``loadTable`` on the
+        mount's prefix): the producer's metadata location and metadata, unchanged.
+
+        Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state.
+        Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        from icehouse.tables.federation import producer_table_state
+
+        catalog, producer = self._opened(name)
+        dotted = ".".join((name, *namespace, table))
+        return producer_table_state(catalog, producer, dotted)
+
+    @governed("catalog.commit", on=("name", "namespace", "table"))
+    def commit(self, name: str, namespace: tuple[str, ...], table: str) -> NoReturn:
+        """A commit to a mounted table, always refused: the central server serves a
+        mount read-only, and the producer decides who changes its tables.
+
+        Args: ``name``, the mount; ``namespace``; ``table``.
+        Raises: MountReadOnly (for an administrator; anyone else is Forbidden)."""
+        raise MountReadOnly(
+            f"catalog {name} is mounted read-only here: commit to "
+            f"{'.'.join((*namespace, table))} through its producer's catalog",
+            mount=name,
+        )
+
     @governed("catalog.unmount", on="name")
     def unmount(self, name: str) -> None:
         """Forget a mount: its tables are no longer read through this lake; the
@@ -207,8 +274,11 @@ def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:
         )
 
 
-RESERVED = frozenset({"main", "memory", "system", "temp", "icehouse_system"})
-"""Names SQL already gives a meaning to (DuckDB's own catalogs, icehouse's records)."""
+RESERVED = frozenset(
+    {"main", "memory", "system", "temp", "icehouse_system", "icehouse", "mounted", "oauth"}
+)
+"""Names SQL already gives a meaning to (DuckDB's own catalogs, icehouse's records),
+and the REST catalog to a prefix (the lake's own, a mount's routes, tokens)."""
 
 
 def _check_name(name: str) -> None:

@@ -35,7 +35,14 @@ from pyiceberg.table import Table
 from sqlalchemy import create_engine, text
 from sqlalchemy.exc import SQLAlchemyError
 
-from icehouse.errors import CatalogUnavailable, InvalidCredential, InvalidInput, NoSuchTable
+from icehouse.errors import (
+    CatalogUnavailable,
+    InvalidCredential,
+    InvalidInput,
+    NoSuchNamespace,
+    NoSuchTable,
+)
+from icehouse.tables.catalog_tables import TableState, state_of
 
 ProducerCatalog = Catalog
 """A producer's catalog as PyIceberg opened it: held by the lake, used here only."""
@@ -181,9 +188,40 @@ def producer_tables(catalog: ProducerCatalog, producer: Producer) -> list[str]:
     (the names SQL reads them by), sorted.
 
     Raises: what ``producer_errors`` raises."""
+    return sorted(
+        ".".join((producer.mount, *namespace, table))
+        for namespace in producer_namespaces(catalog, producer)
+        for table in producer_namespace_tables(catalog, producer, namespace)
+    )
+
+
+def producer_namespaces(catalog: ProducerCatalog, producer: Producer) -> list[tuple[str, ...]]:
+    """The producer's top-level namespaces, sorted. Raises: what ``producer_errors``
+    raises."""
     with producer_errors(producer):
-        return sorted(
-            ".".join((producer.mount, *identifier))
-            for namespace in catalog.list_namespaces()
-            for identifier in catalog.list_tables(namespace)
-        )
+        return sorted(tuple(n) for n in catalog.list_namespaces())
+
+
+def producer_namespace_tables(
+    catalog: ProducerCatalog, producer: Producer, namespace: tuple[str, ...]
+) -> list[str]:
+    """The names of the tables in the producer's ``namespace``, sorted.
+
+    Raises: NoSuchNamespace, and what ``producer_errors`` raises."""
+    with producer_errors(producer):
+        try:
+            return sorted(identifier[-1] for identifier in catalog.list_tables(namespace))
+        except NoSuchNamespaceError:
+            shown = ".".join(namespace)
+            raise NoSuchNamespace(
+                f"catalog {producer.mount} has no namespace {shown}", namespace=shown
+            ) from None
+
+
+def producer_table_state(catalog: ProducerCatalog, producer: Producer, name: str) -> TableState:
+    """The table ``name`` (``mount.namespace.table``) as the REST protocol hands it out:
+    the producer's metadata location and metadata, unchanged.
+
+    Raises: NoSuchTable, and what ``producer_errors`` raises."""
+    table = load_producer_table(catalog, producer, name)
+    return state_of(table.metadata_location, table.metadata, "all")
