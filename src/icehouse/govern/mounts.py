@@ -108,7 +108,8 @@ def drop_mount(engine: Engine, name: str) -> None:
 def no_such_mount(name: str) -> NoSuchMount:
     """The error for a mount name nothing is mounted as."""
     return NoSuchMount(
-        f"no catalog is mounted as {name!r} (icehouse catalog list shows the mounts)",
+        f"no catalog is mounted as {name!r}: `icehouse catalog list` shows the mounts "
+        "(over REST, GET /v1/config names the prefix to use)",
         mount=name,
     )
 

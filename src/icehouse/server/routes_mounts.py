@@ -12,6 +12,7 @@ lake's own routes keep answering exactly as before, unknown prefixes included (4
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from fastapi import APIRouter, Response
@@ -28,9 +29,11 @@ TABLE = "/namespaces/{namespace}/tables/{table}"
 
 
 class MountedPrefix:
-    """Routes ``/v1/<mount>/...`` to this module's ``/v1/mounted/<mount>/...``, for every
-    prefix that is not the lake's own nor a route of ``/v1`` itself (``config``,
-    ``oauth``): whether ``<mount>`` is mounted, and may be shown, the route decides."""
+    """Routes ``/v1/<mount>/...`` to this module's ``/v1/mounted/<mount>/...``, for the
+    requests a mount answers (listings, ``loadTable`` and commits) on every prefix that
+    is not the lake's own nor a route of ``/v1`` itself (``config``, ``oauth``): whether
+    ``<mount>`` is mounted, and may be shown, the route decides. Any other request keeps
+    its path, and a prefix that is not the lake's its 404."""
 
     def __init__(self, app: ASGIApp, *, prefix: str) -> None:
         self.app = app
@@ -39,9 +42,19 @@ class MountedPrefix:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             parts = scope["path"].split("/", 3)  # "", "v1", prefix, rest
-            if len(parts) == 4 and parts[1] == "v1" and parts[2] not in self.own:
+            if (
+                len(parts) == 4
+                and parts[1] == "v1"
+                and parts[2] not in self.own
+                and _SERVED.fullmatch(parts[3])
+                and scope["method"] in ("GET", "POST")
+            ):
                 scope = {**scope, "path": f"/v1/mounted/{parts[2]}/{parts[3]}"}
         await self.app(scope, receive, send)
+
+
+_SERVED = re.compile(r"namespaces(/[^/]+/tables(/[^/]+)?)?")
+"""The paths below a prefix that a mount answers."""
 
 
 @router.get("/namespaces")
