@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow as pa
 import pytest
 import requests
 from pyiceberg.catalog.rest import RestCatalog
@@ -115,5 +114,3 @@ def test_a_principal_that_is_not_an_administrator_sees_nothing_of_a_mount(
     with pytest.raises(ForbiddenError):
         client(central.url, central.analyst).load_table("cdn_prod.requests")
 
-
-__all__ = ["pa"]
