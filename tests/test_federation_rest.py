@@ -113,4 +113,3 @@ def test_a_principal_that_is_not_an_administrator_sees_nothing_of_a_mount(
     assert "metadata" not in load.json()
     with pytest.raises(ForbiddenError):
         client(central.url, central.analyst).load_table("cdn_prod.requests")
-
