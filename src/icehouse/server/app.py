@@ -19,6 +19,7 @@ from icehouse.lake.request_audit import AuditWriter, RequestAudit
 from icehouse.server import (
     routes_config,
     routes_metrics,
+    routes_mounts,
     routes_namespaces,
     routes_oauth,
     routes_query,
@@ -80,6 +81,8 @@ def create_app(
     app.include_router(routes_query.router)  # not Iceberg's: kept off ``endpoints``
     for router in catalog_routers:
         app.include_router(router)
+    app.include_router(routes_mounts.router)  # reached through ``MountedPrefix``
+    app.add_middleware(routes_mounts.MountedPrefix, prefix=prefix)
     app.add_middleware(_RequestAudit, writer=AuditWriter(lake))
     app.add_middleware(_RequestLog)
     return app
