@@ -35,6 +35,7 @@ from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.file_fields import FileFields
 from icehouse.query.filter_text import describe_filter
+from icehouse.query.listing import every_object, is_show_tables
 from icehouse.query.messages import describe
 from icehouse.query.mounted import Attached, MountedTables, attach_mounted, detach_mounted
 from icehouse.query.views import views_in
@@ -598,6 +599,9 @@ def run_sql(
         load = functools.partial(load_table, catalog, statement.table)
         deleted = run_delete(load, statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
+    if is_show_tables(sql):  # DuckDB's lists its current schema, where the lake has none
+        started = time.perf_counter()
+        return QueryResult(every_object(catalog), [], time.perf_counter() - started)
     views = views_in(catalog, sql, names_in)
     behind_views = " ".join(views.values())
     known = _existing_tables(catalog, f"{sql} {behind_views}")
