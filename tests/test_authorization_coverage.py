@@ -41,11 +41,13 @@ OPEN_TO_ANYONE = {
     ("GET", "/v1/{prefix}/namespaces"),
     ("GET", "/v1/{prefix}/namespaces/{namespace}/tables"),
     ("GET", "/v1/{prefix}/namespaces/{namespace}/views"),
+    ("GET", "/v1/mounted/{mount}/namespaces"),
+    ("GET", "/v1/mounted/{mount}/namespaces/{namespace}/tables"),
     ("POST", "/api/v1/query"),
 }
-"""A client's configuration and the lists, which show each principal only what it may
-describe (a reader with no grants: nothing), and the query API, whose SQL reads only
-what the principal may read (``SELECT 1`` reads no table)."""
+"""A client's configuration and the lists (a mounted catalog's too), which show each
+principal only what it may describe (a reader with no grants: nothing), and the query
+API, whose SQL reads only what the principal may read (``SELECT 1`` reads no table)."""
 _WEB = {"namespace": ["web"], "name": "x"}
 VALID_BODIES: dict[str, dict[str, Any]] = {
     "/api/v1/query": {"sql": "SELECT 1 AS one"},
@@ -136,6 +138,7 @@ def test_a_principal_with_no_grants_may_call_only_what_anyone_may(lake: Lake) ->
     assert ("lake.governance.create_role", "governance.create_role") in refused
     assert open_to_anyone == {
         "catalog.idempotency",
+        "catalog.list",
         "governance.grant",
         "governance.revoke",
         "governance.show",

@@ -495,6 +495,7 @@ def test_every_command_that_prints_offers_format_json():
         ("view",),
         ("principal",),
         ("tenant",),
+        ("catalog",),
     )
     leaves = [p for p in command_paths() if p and p not in groups]
     missing = [p for p in leaves if "--format" not in ok(*p, "--help").stdout]

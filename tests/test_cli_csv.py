@@ -18,6 +18,7 @@ import pytest
 import typer.main
 
 from icehouse.cli.app import app
+from tests.fixtures_federation import sql_producer
 from tests.fixtures_lake import event, write_jsonl
 from tests.test_cli import SCHEMA, as_json, ok, one_line, run
 
@@ -94,6 +95,13 @@ def _a_tenant(h: Home) -> list[str]:
     return ["--home", h.path]
 
 
+def _a_mount(h: Home) -> list[str]:
+    """Catalog ``cdn_prod``, a PyIceberg SQL catalog."""
+    url = sql_producer(h.tmp / "producer")
+    ok("catalog", "mount", "cdn_prod", "--type", "sql", "--uri", url, "--home", h.path)
+    return ["--home", h.path]
+
+
 CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     # command: (its arguments on a fresh home, data rows expected)
     ("init",): (lambda h: ["--home", str(h.tmp / "another")], 1),
@@ -142,6 +150,7 @@ CASES: dict[tuple[str, ...], tuple[Args, int]] = {
     ("view", "drop"): (lambda h: [*_a_view(h), "--yes"], 1),
     ("principal", "list"): (_a_principal, 1),
     ("tenant", "list"): (_a_tenant, 1),
+    ("catalog", "list"): (_a_mount, 1),
 }
 
 
@@ -189,6 +198,8 @@ def test_every_command_with_format_offers_csv_or_only_table_json_and_jsonl():
     with_format = [path for path, command in commands() if format_choices(command)]
     assert sorted(with_format) == sorted(OFFERING_CSV + NOT_OFFERING_CSV)
     assert sorted(NOT_OFFERING_CSV) == [
+        ("catalog", "mount"),
+        ("catalog", "unmount"),
         ("demo",),
         ("maintain", "run"),
         ("principal", "create"),

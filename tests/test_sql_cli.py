@@ -304,3 +304,15 @@ def test_the_prompt_reads_multi_line_statements_survives_errors_and_keeps_histor
     assert "+SELECT count(*) AS n\n+FROM logs.events;\n" in saved
     assert "+SELECT nope FROM logs.events;\n" in saved
     assert "dropped" not in saved
+
+
+def test_show_tables_lists_the_lakes_tables_and_views_by_their_names(filled, lake: Lake) -> None:
+    """DuckDB's SHOW TABLES lists its current schema, where the lake has nothing: the
+    administrator saw no table at all, where a governed principal saw what it may
+    describe."""
+    lake.views.create_from_sql(("logs",), "german", "SELECT id FROM logs.events")
+
+    result = run("--format", "json", "sql", "--home", str(filled), "show tables;")
+
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output) == [{"name": "logs.events"}, {"name": "logs.german"}]

@@ -22,6 +22,7 @@ thing the same way.
     │   ├── NoSuchTag
     │   ├── NoSuchDataFilter
     │   ├── NoSuchTenant
+│   ├── NoSuchMount               no producer catalog mounted under that name
     │   └── NoSuchGrant               a revoke of a grant no one made
     ├── Conflict                      409
     │   ├── TableAlreadyExists
@@ -35,6 +36,7 @@ thing the same way.
     │   ├── DataFilterAlreadyExists
     │   ├── TenantAlreadyExists
     │   ├── TenantNotEmpty            a tenant that still has principals or roles
+│   ├── MountNameTaken            a mount or a top-level namespace already has the name
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -63,13 +65,16 @@ thing the same way.
     │   ├── InvalidTagValue           a tag value its key does not allow
     │   └── UnsafeMaintenance         e.g. an orphan safety age below one hour
     │       └── OutsideWarehouse      a table whose files are not under this home's warehouse
+    ├── MountReadOnly                 501  a commit to a table of a mounted catalog
     ├── InputFileError                422  a source file that cannot be read as a whole
     │   └── UnreadableFile
     ├── ServiceUnavailable            503  a service icehouse depends on does not answer now
     │   ├── StateDatabaseUnavailable
     │   ├── StorageUnavailable
-    │   └── ServerUnavailable         an icehouse server a client connects to
+    │   ├── ServerUnavailable         an icehouse server a client connects to
+    │   └── CatalogUnavailable        a mounted producer catalog
     ├── StateError                    500  the state database is not what this version expects
+    │   └── SealedSecretUnreadable    a stored secret the home's key file does not open
     ├── CommitUncertain               500  a commit reported as failed may have landed (not retried)
     └── ProofFailed                   500  a rewrite's output differs from its input (not committed)
 """
@@ -204,6 +209,12 @@ class NoSuchTenant(NotFound):
         self.tenant = tenant
 
 
+class NoSuchMount(NotFound):
+    def __init__(self, message: str, *, mount: str) -> None:
+        super().__init__(message)
+        self.mount = mount
+
+
 class NoSuchGrant(NotFound):
     """A revoke that matches no grant (of this granter, unless it manages grants)."""
 
@@ -291,6 +302,15 @@ class TenantNotEmpty(Conflict):
     def __init__(self, message: str, *, tenant: str) -> None:
         super().__init__(message)
         self.tenant = tenant
+
+
+class MountNameTaken(Conflict):
+    """Mounts and top-level namespaces share one name space, so that ``cdn.t`` always
+    means one thing: a mount named like a namespace, or the reverse, is refused."""
+
+    def __init__(self, message: str, *, name: str) -> None:
+        super().__init__(message)
+        self.name = name
 
 
 class CommitConflict(Conflict):
@@ -546,6 +566,18 @@ class OutsideWarehouse(UnsafeMaintenance):
         self.warehouse = warehouse
 
 
+class MountReadOnly(IcehouseError):
+    """A mounted catalog is served read-only: a commit goes to its producer, which
+    holds the table (and decides who may change it)."""
+
+    status = 501
+    error_type = "NotImplementedException"
+
+    def __init__(self, message: str, *, mount: str) -> None:
+        super().__init__(message)
+        self.mount = mount
+
+
 class InputFileError(IcehouseError):
     status = 422
     error_type = "UnprocessableEntityException"
@@ -597,8 +629,24 @@ class ServerUnavailable(ServiceUnavailable):
     service: Literal["icehouse server"] = "icehouse server"
 
 
+class CatalogUnavailable(ServiceUnavailable):
+    """``where`` is the mount's name and the producer's URL (``cdn_prod at http://...``):
+    a producer that does not answer fails only its own objects."""
+
+    service: Literal["catalog"] = "catalog"
+
+
 class StateError(IcehouseError):
     pass
+
+
+class SealedSecretUnreadable(StateError):
+    """A secret in the state database (a mount's credential) that the home's key file
+    does not open: the key file is missing or belongs to another home."""
+
+    def __init__(self, message: str, *, key_file: str) -> None:
+        super().__init__(message)
+        self.key_file = key_file
 
 
 class CommitUncertain(IcehouseError):
@@ -627,6 +675,7 @@ class ProofFailed(IcehouseError):
 
 __all__ = [
     "BatchFenced",
+    "CatalogUnavailable",
     "CommitConflict",
     "CommitRaced",
     "CommitUncertain",
@@ -656,10 +705,13 @@ __all__ = [
     "InvalidTagValue",
     "LandingNotFound",
     "MaintenanceBusy",
+    "MountNameTaken",
+    "MountReadOnly",
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchDataFilter",
     "NoSuchGrant",
+    "NoSuchMount",
     "NoSuchNamespace",
     "NoSuchPrincipal",
     "NoSuchQuarantineRecord",
@@ -678,6 +730,7 @@ __all__ = [
     "RewriteConflict",
     "RoleAlreadyExists",
     "RoleCycle",
+    "SealedSecretUnreadable",
     "ServerUnavailable",
     "ServiceUnavailable",
     "SourceAlreadyExists",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from icehouse.cli import (
+    catalog_cmd,
     demo_cmd,
     home_cmd,
     ingest_cmd,
@@ -41,6 +42,7 @@ app.add_typer(home_cmd.app, name="home")
 app.add_typer(views_cmd.app, name="view")
 app.add_typer(principal_cmd.app, name="principal")
 app.add_typer(tenant_cmd.app, name="tenant")
+app.add_typer(catalog_cmd.app, name="catalog")
 app.command("ingest")(ingest_cmd.ingest)
 app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)

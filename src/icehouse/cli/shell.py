@@ -24,7 +24,7 @@ from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.remote import Queries
 from icehouse.cli.render import render_arrow, render_plans
 from icehouse.cli.tables import render_info
-from icehouse.errors import IcehouseError, InvalidInput
+from icehouse.errors import CatalogUnavailable, IcehouseError, InvalidInput
 from icehouse.govern.statements import parse_statement
 from icehouse.lake import Lake
 
@@ -34,8 +34,9 @@ SERVER_HISTORY_FILE = ".icehouse_sql_history"
 lake home to keep it in."""
 HELP = """\
 Statements end with ; and may span lines. Commands:
-  \\d               list tables (rows, data files, snapshots)
-  \\d db.t          describe a table: schema, partition spec, sort order, properties
+  \\d               list tables (rows, data files, snapshots), mounted ones as mount.db.t
+  \\d db.t          describe a table (mount.db.t: a mounted one): schema, partition spec,
+                   sort order, properties
   \\explain on|off  show what each table had to read after every result
   \\timing on|off   show the elapsed time of every statement
   \\q               quit (also Ctrl-D); Ctrl-C drops the current input
@@ -156,7 +157,9 @@ class Shell:
         return True
 
     def _describe(self, table: str) -> None:
-        """``\\d``: every table, or one table's schema and layout (local homes only)."""
+        """``\\d``: every table, those of mounted catalogs as ``mount.namespace.table``
+        (a producer that does not answer is named, and its tables left out), or one
+        table's schema and layout (local homes only)."""
         lake = self.lake
         if not isinstance(lake, Lake):
             raise InvalidInput(
@@ -164,9 +167,17 @@ class Shell:
                 "information_schema.tables and information_schema.columns"
             )
         if table:
-            render_info(self.out, lake.tables.get(table))
+            mounted = len(table.split(".")) == 3
+            render_info(
+                self.out, lake.catalogs.describe(table) if mounted else lake.tables.get(table)
+            )
             return
         infos = [lake.tables.get(name) for name in lake.tables.list()]
+        for mount in lake.catalogs.list():
+            try:
+                infos += [lake.catalogs.describe(name) for name in lake.catalogs.tables(mount.name)]
+            except CatalogUnavailable as exc:  # the other catalogs' tables are still listed
+                self.err.print(f"[yellow]{escape(exc.message)}[/yellow]")
         if not infos:
             self.out.print("No tables yet.")
             return

@@ -146,6 +146,7 @@ RULES: dict[str, Rule] = {
     "query.run": ANYONE,
     "lake.connect": ANYONE,
     "catalog.idempotency": ANYONE,
+    "catalog.list": ANYONE,  # shows each principal only the mounts it may describe
     "governance.grant": ANYONE,
     "governance.revoke": ANYONE,
     "governance.show": ANYONE,

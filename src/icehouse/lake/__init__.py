@@ -11,7 +11,8 @@ sqlite-utils groups ``db.table(...)``: ``lake.tables``, ``lake.sources``,
 ``lake.views`` its views (``views.py``), ``lake.principals`` manages who may use it
 through the server (``principals.py``), and ``lake.governance`` what each of them may do:
 roles, grants, tags and data filters (``governance.py``), ``lake.tenants`` the tenants
-they may belong to (``tenants.py``); ``lake.table_access`` says
+they may belong to (``tenants.py``), ``lake.catalogs`` the producer catalogs mounted
+into it (``catalogs.py``); ``lake.table_access`` says
 which cells of a table the acting principal may read;
 ``lake.storage_signing`` signs the S3 requests of engines that hold no storage keys
 (``storage_signing.py``); and ``lake.audit`` exports the audit trail of every decision
@@ -58,6 +59,7 @@ if TYPE_CHECKING:
     from icehouse.govern.audit import AuditTrail
     from icehouse.lake.audit import LakeAudit
     from icehouse.lake.catalog_requests import LakeIdempotency, LakeMetrics
+    from icehouse.lake.catalogs import LakeCatalogs
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
     from icehouse.lake.principals import LakePrincipals
@@ -65,6 +67,7 @@ if TYPE_CHECKING:
     from icehouse.lake.tenants import LakeTenants
     from icehouse.lake.views import LakeViews
     from icehouse.query.sql import QueryResult, QuerySession
+    from icehouse.tables.federation import ProducerCatalog
     from icehouse.tables.identity import UuidIndex
     from icehouse.tables.manifest_cache import ManifestCache
 
@@ -81,6 +84,7 @@ GROUPS = (
     "metrics",
     "governance",
     "tenants",
+    "catalogs",
     "audit",
     "storage_signing",
 )
@@ -120,6 +124,9 @@ class Lake:
         self._policies = PolicyCache()
         """The policy decisions are made with, shared by every view of this lake."""
         self._uuid_index: UuidIndex | None = None
+        self._mounted: dict[tuple[str, float], ProducerCatalog] = {}
+        """Producer catalogs opened, by mount name and creation time, shared by this
+        lake's views (``lake/catalogs.py``)."""
         self.tables = LakeTables(self)
         """Create, describe, alter, list and roll back tables."""
         self.sources = LakeSources(self)
@@ -185,6 +192,13 @@ class Lake:
         from icehouse.lake.tenants import LakeTenants
 
         return LakeTenants(self)
+
+    @functools.cached_property
+    def catalogs(self) -> LakeCatalogs:
+        """Producer catalogs mounted into this lake: their tables read as ``NAME.ns.t``."""
+        from icehouse.lake.catalogs import LakeCatalogs
+
+        return LakeCatalogs(self)
 
     @functools.cached_property
     def audit(self) -> LakeAudit:
@@ -371,8 +385,8 @@ class Lake:
 
     @governed("lake.close")
     def close(self) -> None:
-        """Release the state database's and the catalog's connections and this lake's
-        query connections; using the lake again reopens them."""
+        """Release the state database's and the catalog's connections, this lake's
+        query connections and the mounted producers'; using the lake again reopens them."""
         self._views = {}  # they hold the connections released here
         if self._state_engine is not None:
             self._state_engine.dispose()
@@ -382,6 +396,12 @@ class Lake:
             self._iceberg_catalog = None
         if self._query_session is not None:
             self._query_session.close()
+        if self._mounted:
+            from icehouse.tables.federation import close_producer
+
+            for catalog in self._mounted.values():
+                close_producer(catalog)
+            self._mounted.clear()
 
     def __enter__(self) -> Lake:
         return self
@@ -486,6 +506,7 @@ class Lake:
         principal's on a sandbox that holds only what its grants show
         (``query/governed.py``)."""
         if self.principal.admin:
+            from icehouse.lake.catalogs import MountedCatalogs
             from icehouse.query.sql import run_sql
 
             return run_sql(
@@ -495,6 +516,7 @@ class Lake:
                 explain=explain,
                 session=self._queries,
                 system=self._system_tables(),
+                mounted=MountedCatalogs(self),
             )
         from icehouse.lake.audit import record_read, record_refusal
         from icehouse.query.governed import run_governed_sql

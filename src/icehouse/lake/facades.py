@@ -79,18 +79,21 @@ class LakeTables:
         Returns: the new table, described (as ``get``; with ``dry_run``, no location).
         Raises: TableAlreadyExists (with ``dry_run`` too), InvalidSchema,
         InvalidPartitionSpec, InvalidSortOrder, InvalidInput (neither or both of
-        ``schema`` and ``like``)."""
+        ``schema`` and ``like``), MountNameTaken (its namespace would be named like a
+        mounted catalog)."""
         import pyarrow as pa
 
         from icehouse.govern.objects import SecurableKind
         from icehouse.ingest.infer import infer_schema
         from icehouse.lake.authz_scope import record_owner
+        from icehouse.lake.catalogs import refuse_mount_name
         from icehouse.tables import manage
         from icehouse.tables.catalog import find_table
         from icehouse.tables.grammar import parse_partition_field, parse_schema, parse_sort_order
 
         if (schema is None) == (like is None):
             raise InvalidInput("give exactly one of a schema or a sample file (like)")
+        refuse_mount_name(self._lake, tuple(name.split(".")[:1]))
         if like is not None:
             parsed: Any = infer_schema(like)
         elif isinstance(schema, pa.Schema):

@@ -55,7 +55,11 @@ class LakeNamespaces:
     def create(
         self, namespace: Namespace, properties: dict[str, str] | None = None
     ) -> dict[str, str]:
-        """Returns: its properties as stored. Raises: NamespaceAlreadyExists, InvalidInput."""
+        """Returns: its properties as stored. Raises: NamespaceAlreadyExists, InvalidInput,
+        MountNameTaken (a top-level namespace named like a mounted catalog)."""
+        from icehouse.lake.catalogs import refuse_mount_name
+
+        refuse_mount_name(self._lake, namespace[:1])
         return namespaces.create_namespace(self._lake._catalog, namespace, properties or {})
 
     @governed("namespace.describe", on="namespace")

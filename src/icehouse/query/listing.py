@@ -42,7 +42,18 @@ lake's instead, by their names."""
 
 def show_tables(sql: str) -> str:
     """``sql``, or ``SHOW_TABLES`` when it is ``SHOW TABLES``."""
-    return SHOW_TABLES if _SHOW_TABLES.fullmatch(sql) else sql
+    return SHOW_TABLES if is_show_tables(sql) else sql
+
+
+def is_show_tables(sql: str) -> bool:
+    """Whether ``sql`` is ``SHOW TABLES``."""
+    return _SHOW_TABLES.fullmatch(sql) is not None
+
+
+def every_object(catalog: SqlCatalog) -> pa.Table:
+    """``SHOW TABLES`` for whoever may describe everything: every table and view of the
+    lake by ``namespace.name``, as a governed principal's lists what it may describe."""
+    return pa.table({"name": sorted(name for name, _ in objects(catalog))})
 
 
 def lists_tables(sql: str) -> bool:

@@ -129,7 +129,7 @@ class SoleCellSet:
     predicate: BooleanExpression
     """Over the schema's names (AlwaysTrue: every row)."""
     predicate_sql: str | None
-    """The same rows as DuckDB SQL, with the masked copy's semantics (None: every row)."""
+    """The same rows as a DuckDB WHERE clause (None: every row)."""
 
 
 def sole_cell_set(access: TableAccess, schema: Schema) -> SoleCellSet | None:
@@ -143,8 +143,10 @@ def sole_cell_set(access: TableAccess, schema: Schema) -> SoleCellSet | None:
     if encoded is not None and not row_filter_fields(encoded) <= cells.field_ids:
         return None
     columns = [f.name for f in schema.fields if f.field_id in cells.field_ids]
-    predicate = AlwaysTrue() if encoded is None else row_filter_expression(encoded, schema)
-    return SoleCellSet(columns, predicate, cells.predicate)
+    if encoded is None:
+        return SoleCellSet(columns, AlwaysTrue(), None)
+    where = row_filter_sql(encoded, schema, where=True)
+    return SoleCellSet(columns, row_filter_expression(encoded, schema), where)
 
 
 def access_expression(access: TableAccess, schema: Schema) -> BooleanExpression:

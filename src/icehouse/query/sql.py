@@ -35,7 +35,9 @@ from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.file_fields import FileFields
 from icehouse.query.filter_text import describe_filter
+from icehouse.query.listing import every_object, is_show_tables
 from icehouse.query.messages import describe
+from icehouse.query.mounted import Attached, MountedTables, attach_mounted, detach_mounted
 from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import CastCache, pushdown_filter, referenced_columns
@@ -564,12 +566,14 @@ def run_sql(
     explain: bool = False,
     session: QuerySession | None = None,
     system: Mapping[str, Callable[[], pa.Table]] | None = None,
+    mounted: MountedTables | None = None,
 ) -> QueryResult:
     """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
     ``session`` is what the lake's queries keep between them (without one, this query
     opens and closes its own). ``system``: tables that are not Iceberg tables (records
     of the state database) by ``namespace.table`` name, each read only if ``sql`` names
-    it and no Iceberg table has that name.
+    it and no Iceberg table has that name. ``mounted``: the mounted producer catalogs,
+    whose tables ``sql`` names as ``mount.namespace.table`` (``query/mounted.py``).
 
     Raises: QueryError naming what is wrong (a missing table or column with the closest
     real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
@@ -578,7 +582,15 @@ def run_sql(
     if session is None:
         own = QuerySession()
         try:
-            return run_sql(catalog, sql, prune=prune, explain=explain, session=own, system=system)
+            return run_sql(
+                catalog,
+                sql,
+                prune=prune,
+                explain=explain,
+                session=own,
+                system=system,
+                mounted=mounted,
+            )
         finally:
             own.close()
     statement = parse_delete(sql)
@@ -587,13 +599,19 @@ def run_sql(
         load = functools.partial(load_table, catalog, statement.table)
         deleted = run_delete(load, statement, sql)
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
+    if is_show_tables(sql):  # DuckDB's lists its current schema, where the lake has none
+        started = time.perf_counter()
+        return QueryResult(every_object(catalog), [], time.perf_counter() - started)
     views = views_in(catalog, sql, names_in)
     behind_views = " ".join(views.values())
     known = _existing_tables(catalog, f"{sql} {behind_views}")
     conn = session.connection()
     original = sql
     started = time.perf_counter()
+    attached = Attached()
     try:
+        if mounted is not None:
+            attached = attach_mounted(conn, sql, mounted, manifests=session.manifests)
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
         others = system or {}
@@ -632,6 +650,7 @@ def run_sql(
             raise QueryError(describe(exc, original, known_tables(catalog)), sql=original) from exc
         return QueryResult(table, plans, time.perf_counter() - started)
     finally:
+        detach_mounted(conn, attached)
         release(session, conn, started)
 
 

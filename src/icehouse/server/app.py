@@ -19,6 +19,7 @@ from icehouse.lake.request_audit import AuditWriter, RequestAudit
 from icehouse.server import (
     routes_config,
     routes_metrics,
+    routes_mounts,
     routes_namespaces,
     routes_oauth,
     routes_query,
@@ -28,6 +29,7 @@ from icehouse.server import (
     routes_views,
 )
 from icehouse.server.errors import icehouse_error_response, install_error_handlers
+from icehouse.server.load_bodies import LoadBodies
 
 logger = logging.getLogger("icehouse.server")
 
@@ -65,6 +67,7 @@ def create_app(
     app.state.lake = lake
     app.state.prefix = prefix
     app.state.allow_anonymous = allow_anonymous
+    app.state.load_bodies = LoadBodies()
     catalog_routers = [
         routes_namespaces.router,
         routes_tables.router,
@@ -80,6 +83,8 @@ def create_app(
     app.include_router(routes_sign.router)  # the S3 signer API's, not the catalog's: likewise
     for router in catalog_routers:
         app.include_router(router)
+    app.include_router(routes_mounts.router)  # reached through ``MountedPrefix``
+    app.add_middleware(routes_mounts.MountedPrefix, prefix=prefix)
     app.add_middleware(_RequestAudit, writer=AuditWriter(lake))
     app.add_middleware(_RequestLog)
     return app

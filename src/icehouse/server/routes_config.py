@@ -14,13 +14,17 @@ router = APIRouter()
 
 
 @router.get("/v1/config")
-def get_config(request: Request, _lake: LakeDep) -> dict[str, Any]:
+def get_config(request: Request, lake: LakeDep, warehouse: str | None = None) -> dict[str, Any]:
     """The prefix every other route lives under, the endpoints served, and how long a
     commit may be retried with the same ``Idempotency-Key``: only to a principal who may
-    connect (the lake check runs as the request's principal)."""
+    connect (the lake check runs as the request's principal). ``warehouse`` names a
+    mounted catalog to use instead of the lake's own: its name is its prefix."""
+    prefix = request.app.state.prefix
+    if warehouse is not None and warehouse != prefix:
+        prefix = lake.catalogs.get(warehouse).name
     return {
         "defaults": {},
-        "overrides": {"prefix": request.app.state.prefix},
+        "overrides": {"prefix": prefix},
         "endpoints": request.app.state.endpoints,
         "idempotency-key-lifetime": KEY_LIFETIME,
     }

@@ -3,9 +3,7 @@ rename, register."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from typing import Any, Literal
+from typing import Literal
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
@@ -15,6 +13,7 @@ from icehouse.lake import Lake
 from icehouse.lake.iceberg import NewTable, TableState
 from icehouse.server.deps import API, LakeDep, check_prefix
 from icehouse.server.idempotency import IdempotencyKey, idempotent
+from icehouse.server.load_bodies import etag_of, load_result
 from icehouse.server.models import (
     CommitTableBody,
     CreateTableBody,
@@ -28,6 +27,8 @@ from icehouse.server.routes_sign import signing_config
 router = APIRouter(prefix=API, dependencies=[Depends(check_prefix)])
 TABLES = "/namespaces/{namespace}/tables"
 TABLE = TABLES + "/{table}"
+NO_CONFIG: dict[str, str] = {}
+"""The ``config`` of every load's answer: nothing to add to the client's properties."""
 
 
 @router.get(TABLES)
@@ -72,8 +73,8 @@ def create_table(
         state = lake.iceberg.create(levels, body.name, new, stage=body.stage_create)
         config = _storage_config(request, lake, levels, body.name, state)
         if state.metadata_location is None:  # staged: no version of the table exists yet
-            return JSONResponse(_load_result(state, config))
-        return JSONResponse(_load_result(state, config), headers={"ETag": _etag(state, "all")})
+            return JSONResponse(load_result(state, config))
+        return JSONResponse(load_result(state, config), headers={"ETag": etag_of(state, "all")})
 
     return idempotent(lake, request, idempotency_key, body, run)
 
@@ -89,14 +90,15 @@ def load_table(
 ) -> Response:
     """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
     the ETag of a load, create or commit while the table is unchanged gets a 304 and no
-    body."""
+    body; any other gets the answer serialised at the version's first load."""
     levels = namespace_from_path(namespace)
     state = lake.iceberg.load(levels, table, snapshots=snapshots)
-    etag = _etag(state, snapshots)
+    etag = etag_of(state, snapshots)
     if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
         return Response(status_code=304, headers={"ETag": etag})
     config = _storage_config(request, lake, levels, table, state)
-    return JSONResponse(_load_result(state, config), headers={"ETag": etag})
+    body = request.app.state.load_bodies.get(state, snapshots, config)
+    return Response(body.content, media_type="application/json", headers={"ETag": body.etag})
 
 
 @router.head(TABLE)
@@ -129,7 +131,7 @@ def commit_table(
             levels, table, requirements=body.requirements, updates=body.updates
         )
         result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
-        return JSONResponse(result, headers={"ETag": _etag(state, "all")})
+        return JSONResponse(result, headers={"ETag": etag_of(state, "all")})
 
     return idempotent(lake, request, idempotency_key, body, run)
 
@@ -178,7 +180,7 @@ def register_table(
     def run() -> Response:
         levels = namespace_from_path(namespace)
         state = lake.iceberg.register(levels, body.name, body.metadata_location)
-        return JSONResponse(_load_result(state))
+        return JSONResponse(load_result(state, NO_CONFIG))
 
     return idempotent(lake, request, idempotency_key, body, run)
 
@@ -187,27 +189,10 @@ def _storage_config(
     request: Request, lake: Lake, levels: tuple[str, ...], table: str, state: TableState
 ) -> dict[str, str]:
     """Remote signing of the table's S3 requests, for a principal handed the table
-    unfiltered (a trusted engine handed read restrictions reads through the query API's
-    rules, not whole signed files)."""
+    unfiltered (a trusted engine handed read restrictions gets none: a signed read
+    returns whole files). The same for every such principal, so kept answers stay
+    shared."""
     if state.read_restrictions:
-        return {}
+        return NO_CONFIG
     location = str(state.metadata.get("location", ""))
     return signing_config(lake.config.storage, request.app.state.prefix, levels, table, location)
-
-
-def _load_result(state: TableState, config: dict[str, str] | None = None) -> dict[str, Any]:
-    result: dict[str, Any] = {"metadata": state.metadata, "config": config or {}}
-    if state.metadata_location is not None:
-        result["metadata-location"] = state.metadata_location
-    if state.read_restrictions:
-        result["read-restrictions"] = state.read_restrictions
-    return result
-
-
-def _etag(state: TableState, snapshots: str) -> str:
-    """A metadata file never changes once written, so its location (and the snapshots
-    mode, which changes the body) identifies the answer, with the read restrictions it
-    was handed with: a narrower filter must not be answered "unchanged"."""
-    restrictions = json.dumps(state.read_restrictions, sort_keys=True)
-    key = f"{state.metadata_location}|{snapshots}|{restrictions}"
-    return f'"{hashlib.sha256(key.encode()).hexdigest()[:32]}"'

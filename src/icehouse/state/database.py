@@ -127,6 +127,12 @@ def _v10_tenants(conn: Connection) -> None:
             conn.execute(text(f"ALTER TABLE {table.name} ADD COLUMN tenant VARCHAR(200)"))
 
 
+def _v11_mounts(conn: Connection) -> None:
+    """Producer catalogs mounted into this one (a new table only, created if missing,
+    so that this step stands on its own whatever steps come before it)."""
+    models.mounts.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -137,6 +143,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     8: _v8_governance,
     9: _v9_audit,
     10: _v10_tenants,
+    11: _v11_mounts,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a

@@ -410,3 +410,19 @@ tenant_admins = Table(
     Column("principal", String(200), primary_key=True),
     Column("created_at", Float, nullable=False),
 )
+
+# v11: producer catalogs mounted into this one (federation): another Iceberg REST
+# catalog or a SQL catalog, whose namespaces appear under the mount's name. ``secret``
+# holds what the server connects with (the REST credential, or the SQL URL when it
+# carries a password), sealed with the home's key file (``state/secrets.py``): a copy
+# of this database alone opens none of them. ``uri`` is fit to print.
+mounts = Table(
+    "fed_mounts",
+    metadata,
+    Column("name", String(200), primary_key=True),
+    Column("type", String(10), nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("warehouse", Text),
+    Column("secret", Text),
+    Column("created_at", Float, nullable=False),
+)

@@ -25,7 +25,7 @@ from pyiceberg.schema import Schema
 from pyiceberg.serializers import FromInputFile
 from pyiceberg.table.metadata import TableMetadata, new_table_metadata
 from pyiceberg.table.sorting import UNSORTED_SORT_ORDER, SortOrder
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from icehouse.errors import InvalidInput, NoSuchNamespace, TableAlreadyExists
 from icehouse.tables._compat import table_location, tables_only
@@ -34,6 +34,7 @@ from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.locations import checked_location
 from icehouse.tables.metadata_reads import metadata_location, rendered_metadata
 from icehouse.tables.namespaces import Namespace, namespace_exists
+from icehouse.tables.prepared import PerCatalog
 
 SnapshotsMode = Literal["all", "refs"]
 T = TypeVar("T")
@@ -71,19 +72,27 @@ def list_tables(catalog: SqlCatalog, namespace: Namespace) -> list[str]:
     The namespace is looked up only when it lists nothing.
 
     Raises: NoSuchNamespace."""
-    query = select(IcebergTables.table_name).where(
-        IcebergTables.catalog_name == catalog.name,
-        IcebergTables.table_namespace == Catalog.namespace_to_string(namespace),
-    )
-    if (only_tables := tables_only(catalog)) is not None:
-        query = query.where(only_tables)
+    bound = {"namespace": Catalog.namespace_to_string(namespace)}
     with catalog.engine.connect() as connection:
-        names = sorted(connection.execute(query).scalars())
+        names = sorted(connection.execute(_listing_queries(catalog), bound).scalars())
     if not names and not namespace_exists(catalog, namespace):
         raise NoSuchNamespace(
             f"namespace {dotted(namespace)!r} does not exist", namespace=dotted(namespace)
         )
     return names
+
+
+def _listing_query(catalog: SqlCatalog) -> Select[str]:
+    query = select(IcebergTables.table_name).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace == bindparam("namespace"),
+    )
+    if (only_tables := tables_only(catalog)) is not None:
+        query = query.where(only_tables)
+    return query
+
+
+_listing_queries = PerCatalog(_listing_query)
 
 
 def create_table(

@@ -21,31 +21,40 @@ from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.io import load_file_io
 from pyiceberg.serializers import FromInputFile
 from pyiceberg.table.metadata import TableMetadata
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from icehouse.errors import NoSuchTable
 from icehouse.tables._compat import tables_only
 from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.namespaces import Namespace
+from icehouse.tables.prepared import PerCatalog
 
 RENDERED_KEPT = 512
 """Rendered metadata documents kept (least recently used dropped first): a few MB for
 typical tables, and enough for every table a busy deployment loads in a minute."""
 
 
+def _pointer_query(catalog: SqlCatalog) -> Select[str | None]:
+    query = select(IcebergTables.metadata_location).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace == bindparam("namespace"),
+        IcebergTables.table_name == bindparam("name"),
+    )
+    if (only_tables := tables_only(catalog)) is not None:
+        query = query.where(only_tables)
+    return query
+
+
+_pointer_queries = PerCatalog(_pointer_query)
+
+
 def metadata_location(catalog: SqlCatalog, namespace: Namespace, name: str) -> str:
     """The table's current metadata file, from one plain query of the catalog's row.
 
     Raises: NoSuchTable."""
-    query = select(IcebergTables.metadata_location).where(
-        IcebergTables.catalog_name == catalog.name,
-        IcebergTables.table_namespace == Catalog.namespace_to_string(namespace),
-        IcebergTables.table_name == name,
-    )
-    if (only_tables := tables_only(catalog)) is not None:
-        query = query.where(only_tables)
+    bound = {"namespace": Catalog.namespace_to_string(namespace), "name": name}
     with catalog.engine.connect() as connection:
-        location = connection.execute(query).scalar()
+        location = connection.execute(_pointer_queries(catalog), bound).scalar()
     if location is None:
         full = dotted((*namespace, name))
         raise NoSuchTable(f"table {full!r} does not exist", table=full)

@@ -108,14 +108,25 @@ def row_filter_expression(encoded: dict[str, Any], schema: Schema) -> BooleanExp
     return make(field.name, _from_json(encoded["value"], field.field_type))
 
 
-def row_filter_sql(encoded: dict[str, Any], schema: Schema, *, qualifier: str = "") -> str:
+def row_filter_sql(
+    encoded: dict[str, Any], schema: Schema, *, qualifier: str = "", where: bool = False
+) -> str:
     """The stored predicate as a DuckDB boolean expression that is never NULL, over
-    ``schema``'s column names (each prefixed with ``qualifier.`` when given)."""
+    ``schema``'s column names (each prefixed with ``qualifier.`` when given).
+
+    ``where``: for a WHERE clause of its own, which keeps a row only where the expression
+    is true. There a comparison outside any NOT stays plain, NULL for a null column:
+    NULL and false drop the row alike through AND and OR, and DuckDB pushes a plain
+    comparison into its Parquet scans (statistics, filtered decoding) where it cannot
+    push ``coalesce``. Leaves that Iceberg holds true for a null column, and everything
+    under NOT, keep the never-NULL form."""
     kind = encoded["op"]
     if kind in ("true", "false"):
         return str(kind)
     if kind in ("and", "or"):
-        left, right = (row_filter_sql(e, schema, qualifier=qualifier) for e in encoded["args"])
+        left, right = (
+            row_filter_sql(e, schema, qualifier=qualifier, where=where) for e in encoded["args"]
+        )
         return f"({left} {kind.upper()} {right})"
     if kind == "not":
         return f"(NOT {row_filter_sql(encoded['args'][0], schema, qualifier=qualifier)})"
@@ -135,7 +146,9 @@ def row_filter_sql(encoded: dict[str, Any], schema: Schema, *, qualifier: str = 
     else:
         _, operator = _COMPARISONS[kind]
         test = f"{column} {operator} {_sql_literal(encoded['value'], field.field_type)}"
-    return f"coalesce({test}, {'true' if kind in _TRUE_FOR_NULL else 'false'})"
+    if kind in _TRUE_FOR_NULL:
+        return f"coalesce({test}, true)"
+    return f"({test})" if where else f"coalesce({test}, false)"
 
 
 def expression_sql(expression: BooleanExpression, schema: Schema) -> str:

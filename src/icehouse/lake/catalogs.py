@@ -1,0 +1,291 @@
+"""``lake.catalogs``: producer catalogs mounted into this lake (federation).
+
+A mount makes a producer's namespaces and tables appear as ``NAME.ns.t`` without
+copying data or metadata: the producer keeps its catalog and its storage, and this lake
+reads them with the credential it keeps (sealed in the state database with the home's
+key file, ``state/secrets.py``), which no consumer ever receives. Mount names and
+top-level namespaces share one name space, so neither can shadow the other.
+
+Only administrators mount and unmount; the producer is asked for its namespaces when it
+is mounted, so a mount that could not be read is refused then, naming it and its URL.
+"""
+
+from __future__ import annotations
+
+import builtins
+from typing import TYPE_CHECKING, NoReturn
+
+from icehouse.errors import InvalidInput, MountNameTaken, MountReadOnly
+from icehouse.govern import mounts
+from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
+from icehouse.lake.governed import governed
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+    from icehouse.lake import Lake
+    from icehouse.tables.catalog_tables import TableState
+    from icehouse.tables.federation import Producer, ProducerCatalog
+    from icehouse.tables.manage import TableInfo
+
+__all__ = ["LakeCatalogs", "MountInfo"]
+
+
+class LakeCatalogs:
+    """``lake.catalogs``: mount, list and unmount producer catalogs."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    @governed("catalog.mount", on="name")
+    def mount(
+        self,
+        name: str,
+        *,
+        type: MountType,
+        uri: str,
+        credential: str | None = None,
+        warehouse: str | None = None,
+    ) -> MountInfo:
+        """Mount a producer catalog as ``name``, after checking that it answers.
+
+        Args: ``name``, what its namespaces appear under (``name.ns.t``); ``type``,
+        ``rest`` (an Iceberg REST catalog: another icehouse server or any other) or
+        ``sql`` (a PyIceberg SQL catalog in SQLite or PostgreSQL); ``uri``, the REST
+        catalog's URL or the SQL database's URL; ``credential``, a REST catalog's
+        ``CLIENT_ID:SECRET`` (a SQL URL carries its own password); ``warehouse``, the
+        REST catalog's warehouse, or the catalog's name inside a SQL database that holds
+        several.
+        Returns: the mount as listed (never its credential).
+        Raises: MountNameTaken (a mount or a top-level namespace has the name),
+        InvalidInput (an unknown type, a name with a dot, a credential for a SQL
+        catalog, a SQL database with no catalog), CatalogUnavailable (the producer does
+        not answer), InvalidCredential (it refuses the credential)."""
+        from icehouse.resilience import safe_url
+        from icehouse.state.secrets import SecretBox
+        from icehouse.tables.federation import Producer, close_producer, open_producer
+        from icehouse.tables.namespaces import namespace_exists
+
+        lake = self._lake
+        _check_name(name)
+        if type not in MOUNT_TYPES:
+            raise InvalidInput(f"a mount's type is one of {', '.join(MOUNT_TYPES)}, not {type!r}")
+        if type == "sql" and credential is not None:
+            raise InvalidInput("a SQL catalog's URL carries its password: give no credential")
+        if namespace_exists(lake._catalog, (name,)):
+            raise MountNameTaken(
+                f"namespace {name!r} exists in this catalog: mounts and top-level "
+                "namespaces share names, so mount the catalog under another name",
+                name=name,
+            )
+        shown = safe_url(uri) if type == "sql" else uri
+        secret = credential if type == "rest" else (uri if shown != uri else None)
+        producer = Producer(name, type, uri, shown, credential, warehouse)
+        catalog = open_producer(producer)
+        sealed = None if secret is None else SecretBox(lake.home).seal(secret)
+        try:
+            info = mounts.create_mount(
+                lake._engine,
+                name=name,
+                type=type,
+                uri=shown,
+                warehouse=warehouse,
+                sealed_secret=sealed,
+            )
+        except BaseException:
+            close_producer(catalog)
+            raise
+        lake._mounted[(name, info.created_at)] = catalog
+        return info
+
+    @governed("catalog.list")
+    def list(self) -> list[MountInfo]:
+        """Returns: the mounts by name, without their credentials. Only administrators
+        describe mounts: anyone else is shown none."""
+        if not self._lake.principal.admin:
+            return []
+        return mounts.list_mounts(self._lake._engine)
+
+    @governed("catalog.describe", on="name")
+    def tables(self, name: str) -> builtins.list[str]:
+        """The tables of the catalog mounted as ``name``, read from its producer.
+
+        Args: ``name``. Returns: their names as SQL reads them, ``name.namespace.table``,
+        sorted. Raises: NoSuchMount, CatalogUnavailable (the producer does not answer)."""
+        from icehouse.tables.federation import producer_tables
+
+        catalog, producer = self._opened(name)
+        return producer_tables(catalog, producer)
+
+    @governed("catalog.describe", on="table")
+    def describe(self, table: str) -> TableInfo:
+        """A mounted table as its producer has it now, described as ``lake.tables.get``
+        describes a local one.
+
+        Args: ``table``, ``mount.namespace.table``. Returns: its schema, layout, rows,
+        files and snapshots. Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        from icehouse.tables.federation import load_producer_table
+        from icehouse.tables.manage import describe_table
+
+        if len(table.split(".")) != 3:
+            raise InvalidInput(f"a mounted table is named mount.namespace.table, not {table!r}")
+        catalog, producer = self._opened(table.split(".")[0])
+        return describe_table(table, load_producer_table(catalog, producer, table))
+
+    @governed("catalog.list", on="name")
+    def get(self, name: str) -> MountInfo:
+        """The mount ``name``, as listed (what ``GET /v1/config?warehouse=NAME`` checks
+        before handing out the prefix).
+
+        Args: ``name``. Returns: the mount. Raises: NoSuchMount (also to a principal
+        that may not describe it: "not found or not permitted")."""
+        found = self.list()
+        for info in found:
+            if info.name == name:
+                return info
+        raise mounts.no_such_mount(name)
+
+    @governed("catalog.list", on="name")
+    def namespaces(self, name: str) -> builtins.list[tuple[str, ...]]:
+        """The top-level namespaces of the catalog mounted as ``name``, read from its
+        producer; none for a principal that may not describe the mount.
+
+        Args: ``name``. Returns: the namespaces, sorted.
+        Raises: NoSuchMount, CatalogUnavailable."""
+        from icehouse.tables.federation import producer_namespaces
+
+        if not self._lake.principal.admin:
+            return []
+        return producer_namespaces(*self._opened(name))
+
+    @governed("catalog.list", on=("name", "namespace"))
+    def namespace_tables(self, name: str, namespace: tuple[str, ...]) -> builtins.list[str]:
+        """The tables in ``namespace`` of the catalog mounted as ``name``; none for a
+        principal that may not describe the mount.
+
+        Args: ``name``; ``namespace``. Returns: the table names, sorted.
+        Raises: NoSuchMount, NoSuchNamespace, CatalogUnavailable."""
+        from icehouse.tables.federation import producer_namespace_tables
+
+        if not self._lake.principal.admin:
+            return []
+        catalog, producer = self._opened(name)
+        return producer_namespace_tables(catalog, producer, namespace)
+
+    @governed("catalog.describe", on=("name", "namespace", "table"))
+    def load(self, name: str, namespace: tuple[str, ...], table: str) -> TableState:
+        """A mounted table as the REST protocol hands it out (``loadTable`` on the
+        mount's prefix): the producer's metadata location and metadata, unchanged.
+
+        Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state.
+        Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        from icehouse.tables.federation import producer_table_state
+
+        catalog, producer = self._opened(name)
+        dotted = ".".join((name, *namespace, table))
+        return producer_table_state(catalog, producer, dotted)
+
+    @governed("catalog.commit", on=("name", "namespace", "table"))
+    def commit(self, name: str, namespace: tuple[str, ...], table: str) -> NoReturn:
+        """A commit to a mounted table, always refused: the central server serves a
+        mount read-only, and the producer decides who changes its tables.
+
+        Args: ``name``, the mount; ``namespace``; ``table``.
+        Raises: MountReadOnly (for an administrator; anyone else is Forbidden)."""
+        raise MountReadOnly(
+            f"catalog {name} is mounted read-only here: commit to "
+            f"{'.'.join((*namespace, table))} through its producer's catalog",
+            mount=name,
+        )
+
+    @governed("catalog.unmount", on="name")
+    def unmount(self, name: str) -> None:
+        """Forget a mount: its tables are no longer read through this lake; the
+        producer's catalog and files are left as they are.
+
+        Args: ``name``. Raises: NoSuchMount."""
+        from icehouse.tables.federation import close_producer
+
+        mounts.drop_mount(self._lake._engine, name)
+        for key in [k for k in self._lake._mounted if k[0] == name]:
+            close_producer(self._lake._mounted.pop(key))
+
+    def _opened(self, name: str) -> tuple[ProducerCatalog, Producer]:
+        """Raises: NoSuchMount, CatalogUnavailable."""
+        opened = producer_catalog(self._lake, name)
+        if opened is None:
+            raise mounts.no_such_mount(name)
+        return opened
+
+
+def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:
+    """The producer catalog mounted as ``name``, opened once per lake with the secret
+    unsealed; None when nothing is mounted as ``name``.
+
+    Raises: CatalogUnavailable (the producer does not answer), SealedSecretUnreadable."""
+    from icehouse.state.secrets import SecretBox
+    from icehouse.tables.federation import Producer, open_producer
+
+    info = mounts.find_mount(lake._engine, name)
+    if info is None:
+        return None
+    sealed = mounts.sealed_secret(lake._engine, name) if info.has_credential else None
+    secret = None if sealed is None else SecretBox(lake.home).open(sealed)
+    url = secret if info.type == "sql" and secret is not None else info.uri
+    credential = secret if info.type == "rest" else None
+    producer = Producer(name, info.type, url, info.uri, credential, info.warehouse)
+    key = (name, info.created_at)  # a mount made again under the name is opened anew
+    catalog = lake._mounted.get(key)
+    if catalog is None:
+        catalog = lake._mounted[key] = open_producer(producer)
+    return catalog, producer
+
+
+class MountedCatalogs:
+    """The mounts as the query engine asks for them (``query.mounted.MountedTables``):
+    their names, read per query, and their tables loaded from the producers."""
+
+    def __init__(self, lake: Lake) -> None:
+        self._lake = lake
+
+    def names(self) -> list[str]:
+        return [m.name for m in mounts.list_mounts(self._lake._engine)]
+
+    def load(self, name: str) -> Table:
+        """Raises: NoSuchTable, CatalogUnavailable (naming the mount and its URL)."""
+        from icehouse.errors import NoSuchTable
+        from icehouse.tables.federation import load_producer_table
+
+        opened = producer_catalog(self._lake, name.split(".", 1)[0])
+        if opened is None:
+            raise NoSuchTable(f"no table {name}: its catalog is not mounted", table=name)
+        catalog, producer = opened
+        return load_producer_table(catalog, producer, name)
+
+
+def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:
+    """Raises: MountNameTaken, when ``namespace`` would be a top-level namespace named
+    like a mount (mounts and top-level namespaces share names)."""
+    if namespace and mounts.find_mount(lake._engine, namespace[0]) is not None:
+        raise MountNameTaken(
+            f"a catalog is mounted as {namespace[0]!r}: mounts and top-level namespaces "
+            "share names, so name the namespace otherwise",
+            name=namespace[0],
+        )
+
+
+RESERVED = frozenset(
+    {"main", "memory", "system", "temp", "icehouse_system", "icehouse", "mounted", "oauth"}
+)
+"""Names SQL already gives a meaning to (DuckDB's own catalogs, icehouse's records),
+and the REST catalog to a prefix (the lake's own, a mount's routes, tokens)."""
+
+
+def _check_name(name: str) -> None:
+    if name.lower() in RESERVED:
+        raise InvalidInput(f"{name!r} already means something in SQL: mount it as another name")
+    if not name.isidentifier():
+        raise InvalidInput(
+            f"a mount's name is one word of letters, digits and underscores (the first "
+            f"part of name.ns.table in SQL), not {name!r}"
+        )

@@ -1,0 +1,101 @@
+"""Tables of mounted producer catalogs in SQL, named ``mount.namespace.table``.
+
+DuckDB reads a three-part name as ``catalog.schema.table``: each mount a query names
+becomes an in-memory DuckDB catalog of that name, holding a view over the table's
+rows, read by PyIceberg's reader with the producer's own file access (the central
+server reads the producer's files; the consumer's SQL never does). Only the mounts a
+query names are asked for, so a producer that is down fails only the queries that read
+it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import duckdb
+from pyiceberg.table import Table
+
+from icehouse.tables.manifest_cache import ManifestCache
+from icehouse.tables.scan import plan_scan, read_tasks
+
+_THREE_PART = re.compile(
+    r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b"
+)
+
+
+class MountedTables(Protocol):
+    """What a query needs of the mounts: their names, and a table of one loaded from
+    its producer (raising CatalogUnavailable naming the mount when it does not
+    answer, NoSuchTable when it has no such table)."""
+
+    def names(self) -> Collection[str]: ...
+
+    def load(self, name: str) -> Table: ...
+
+
+@dataclass
+class Attached:
+    """What ``attach_mounted`` defined on a connection, for ``detach_mounted``."""
+
+    catalogs: list[str] = field(default_factory=list)
+    relations: list[str] = field(default_factory=list)
+
+
+def mounted_names(sql: str) -> list[str]:
+    """Every ``a.b.c``-shaped name in ``sql``, first occurrences in order (whether ``a``
+    is a mount is the caller's question)."""
+    return list(dict.fromkeys(".".join(m.groups()) for m in _THREE_PART.finditer(sql)))
+
+
+def attach_mounted(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    mounted: MountedTables,
+    *,
+    manifests: ManifestCache | None = None,
+) -> Attached:
+    """Attach, on ``conn``, each table of a mount ``sql`` names; returns what was
+    defined, for ``detach_mounted``.
+
+    Raises: what ``mounted.load`` raises; EqualityDeletesUnsupported."""
+    names = mounted_names(sql)
+    mounts = set(mounted.names()) if names else set()
+    attached = Attached()
+    try:
+        for name in names:
+            mount, namespace, table_name = name.split(".")
+            if mount not in mounts:
+                continue
+            table = mounted.load(name)
+            scan = plan_scan(table, name=name, sql=sql, cache=manifests)
+            relation = f"__icehouse_mount_{mount}_{namespace}_{table_name}"
+            conn.register(relation, read_tasks(table, scan.tasks))
+            attached.relations.append(relation)
+            if mount not in attached.catalogs:
+                conn.execute(f"ATTACH ':memory:' AS {_quote(mount)}")
+                attached.catalogs.append(mount)
+            schema = f"{_quote(mount)}.{_quote(namespace)}"
+            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+            conn.execute(
+                f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS "
+                f"SELECT * FROM temp.main.{_quote(relation)}"
+            )
+    except BaseException:
+        detach_mounted(conn, attached)
+        raise
+    return attached
+
+
+def detach_mounted(conn: duckdb.DuckDBPyConnection, attached: Attached) -> None:
+    """Drop what ``attach_mounted`` defined: the catalogs and the registered rows."""
+    for mount in attached.catalogs:
+        conn.execute(f"DETACH DATABASE IF EXISTS {_quote(mount)}")
+    for relation in attached.relations:
+        conn.unregister(relation)
+
+
+def _quote(identifier: str) -> str:
+    return '"' + identifier.replace('"', '""') + '"'

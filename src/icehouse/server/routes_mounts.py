@@ -1,0 +1,89 @@
+"""Mounted producer catalogs, each served as its own REST ``prefix`` (read-only).
+
+``GET /v1/config?warehouse=NAME`` hands a client the prefix ``NAME`` of the catalog
+mounted as ``NAME``; its namespaces, tables and ``loadTable`` answer from the producer,
+through the central server, which keeps the producer's credential. A commit through a
+mount answers 501: the producer holds the table and decides who changes it.
+
+Every catalog route is ``/v1/{prefix}/...``, the lake's own included, so a request for a
+mount's prefix is routed here by its path before routing (``MountedPrefix``): the
+lake's own routes keep answering exactly as before, unknown prefixes included (404).
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from fastapi import APIRouter, Response
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from icehouse.server.deps import LakeDep
+from icehouse.server.paths import namespace_from_path
+
+MOUNTED = "/v1/mounted/{mount}"
+"""Where a mount's routes live once ``MountedPrefix`` has routed its request here."""
+router = APIRouter(prefix=MOUNTED)
+TABLE = "/namespaces/{namespace}/tables/{table}"
+
+
+class MountedPrefix:
+    """Routes ``/v1/<mount>/...`` to this module's ``/v1/mounted/<mount>/...``, for the
+    requests a mount answers (listings, ``loadTable`` and commits) on every prefix that
+    is not the lake's own nor a route of ``/v1`` itself (``config``, ``oauth``): whether
+    ``<mount>`` is mounted, and may be shown, the route decides. Any other request keeps
+    its path, and a prefix that is not the lake's its 404."""
+
+    def __init__(self, app: ASGIApp, *, prefix: str) -> None:
+        self.app = app
+        self.own = {prefix, "config", "oauth", "mounted"}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            parts = scope["path"].split("/", 3)  # "", "v1", prefix, rest
+            if (
+                len(parts) == 4
+                and parts[1] == "v1"
+                and parts[2] not in self.own
+                and _SERVED.fullmatch(parts[3])
+                and scope["method"] in ("GET", "POST")
+            ):
+                scope = {**scope, "path": f"/v1/mounted/{parts[2]}/{parts[3]}"}
+        await self.app(scope, receive, send)
+
+
+_SERVED = re.compile(r"namespaces(/[^/]+/tables(/[^/]+)?)?")
+"""The paths below a prefix that a mount answers."""
+
+
+@router.get("/namespaces")
+def list_namespaces(mount: str, lake: LakeDep) -> dict[str, Any]:
+    """The mount's top-level namespaces (none for a principal that may not describe it)."""
+    found = lake.catalogs.namespaces(mount)
+    return {"namespaces": [list(n) for n in found], "next-page-token": None}
+
+
+@router.get("/namespaces/{namespace}/tables")
+def list_tables(mount: str, namespace: str, lake: LakeDep) -> dict[str, Any]:
+    levels = namespace_from_path(namespace)
+    names = lake.catalogs.namespace_tables(mount, levels)
+    return {
+        "identifiers": [{"namespace": list(levels), "name": name} for name in names],
+        "next-page-token": None,
+    }
+
+
+@router.get(TABLE)
+def load_table(mount: str, namespace: str, table: str, lake: LakeDep) -> Response:
+    """The producer's metadata location and metadata, as the producer has them now."""
+    state = lake.catalogs.load(mount, namespace_from_path(namespace), table)
+    return JSONResponse(
+        {"metadata-location": state.metadata_location, "metadata": state.metadata, "config": {}}
+    )
+
+
+@router.post(TABLE)
+def commit_table(mount: str, namespace: str, table: str, lake: LakeDep) -> None:
+    """Refused (501 to an administrator, 403 to anyone else): mounts are read-only."""
+    lake.catalogs.commit(mount, namespace_from_path(namespace), table)
