@@ -230,6 +230,26 @@ def test_a_table_created_around_another_gets_no_signature_for_its_files(
     assert "lies in another table's location too" in answer.json()["error"]["message"]
 
 
+def test_a_table_placed_outside_the_warehouse_gets_no_signature_there(signing: Signing) -> None:
+    """A landing prefix beside the warehouse holds raw logs that no table owns: a
+    principal allowed to create tables must not open it by placing a table on it."""
+    creator = signing.principal("creator")
+    signing.lake.governance.grant(
+        [Privilege.CREATE_TABLE],
+        Securable(SecurableKind.NAMESPACE, "web"),
+        Grantee(GranteeKind.PRINCIPAL, "creator"),
+    )
+    lake_file = data_files(signing.lake, TABLE)[0]
+    landing = lake_file.split("/lake/")[0] + "/landing"
+    schema = pa.schema([("id", pa.int64())])
+    signing.consumer(creator).create_table("web.landed", schema=schema, location=landing)
+
+    answer = signing.sign(creator, signing.http_url(f"{landing}/raw.jsonl.gz"), table="landed")
+
+    assert answer.status_code == 403
+    assert "lies outside the lake's warehouse" in answer.json()["error"]["message"]
+
+
 def test_a_path_that_climbs_out_of_the_table_is_refused(signing: Signing) -> None:
     reader = signing.principal("reader", Privilege.SELECT)
     mine = signing.http_url(data_files(signing.lake, TABLE)[0])

@@ -100,6 +100,10 @@ class LakeStorageSigning:
         # one at the parent prefix of another's.
         who = f"principal {lake.principal.name!r} may not {ACTION} on table {dotted}"
         key = f"s3://{target.bucket}/{target.key}"
+        if not target.lies_under(str(lake.config.warehouse)):
+            # beside the warehouse lie what no table owns, such as the landing prefix
+            # of raw logs: a table placed there by whoever may create one opens nothing
+            _refuse(lake, dotted, f"{who}: {key} lies outside the lake's warehouse")
         if not target.lies_under(metadata["location"]):
             _refuse(lake, dotted, f"{who}: {key} lies outside the table's location")
         owners, _ = owning_locations(lake._catalog, f"{target.bucket}/{target.key}")
