@@ -83,6 +83,22 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.dist = "loadfile"
 
 
+HEAVY_MARKS = ("slow", "spark")
+"""Marks of the longest tests (processes killed in loops, servers, a Spark JVM)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, the modules that hold a ``slow`` or ``spark`` test first.
+
+    Workers take whole modules in collection order, and a long module taken last keeps
+    one worker busy while the other has nothing left to do; taken first, the short ones
+    fill in beside it. Each module's own order is kept (the sort is stable)."""
+    if not hasattr(config, "workerinput"):
+        return
+    heavy = {item.path for item in items if any(map(item.get_closest_marker, HEAVY_MARKS))}
+    items.sort(key=lambda item: item.path not in heavy)
+
+
 def worker_name() -> str:
     """``gw0``, ``gw1``, ... in a pytest-xdist worker; ``main`` in a serial run."""
     return os.environ.get("PYTEST_XDIST_WORKER", "main")

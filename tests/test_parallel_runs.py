@@ -24,15 +24,19 @@ PROBE_TESTS = 6
 def run_probe(
     tmp_path: Path, *options: str, xdist: bool = True
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """``python -m pytest -q OPTIONS`` on two probe modules, with pytest-xdist and no other
+    """``python -m pytest -q OPTIONS`` on three probe modules (the last one, alphabetically,
+    marked slow), with pytest-xdist and no other
     plugin (``xdist=False``: none at all; the others only slow the start); the folder
     where each probe test left a file ``MODULE-N`` holding its worker's name (``main``
-    when serial)."""
+    when serial); beside it, ``order-WORKER`` lists the modules of each test the worker
+    ran, in the order it ran them."""
     suite, seen = tmp_path / "probe", tmp_path / "seen"
     suite.mkdir()
     seen.mkdir()
-    (suite / "pytest.ini").write_text("[pytest]\n")
-    (suite / "conftest.py").write_text("from tests.conftest import pytest_cmdline_main  # noqa\n")
+    (suite / "pytest.ini").write_text("[pytest]\nmarkers = slow: a long test\n")
+    (suite / "conftest.py").write_text(
+        "from tests.conftest import pytest_cmdline_main, pytest_collection_modifyitems  # noqa\n"
+    )
     probe = "\n".join(
         [
             "import os, pathlib",
@@ -42,11 +46,16 @@ def run_probe(
             "    worker = os.environ.get('PYTEST_XDIST_WORKER', 'main')",
             "    seen = pathlib.Path(os.environ['PROBE_SEEN'])",
             "    (seen / f'{request.module.__name__}-{n}').write_text(worker)",
+            "    with (seen.parent / f'order-{worker}').open('a') as order:",
+            "        order.write(request.module.__name__ + '\\n')",
             "",
         ]
     )
     for module in ("test_one", "test_two"):
         (suite / f"{module}.py").write_text(probe)
+    (suite / "test_zzz_slow.py").write_text(
+        "import pytest\npytestmark = pytest.mark.slow\n" + probe
+    )
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PROBE_"))}
     env |= {
         "PROBE_SEEN": str(seen),
@@ -74,30 +83,42 @@ def workers_by_module(seen: Path) -> dict[str, set[str]]:
     return found
 
 
-def test_a_plain_run_takes_two_workers_and_a_module_stays_on_one(tmp_path: Path) -> None:
+def test_a_plain_run_takes_two_workers_a_module_stays_on_one_and_slow_modules_go_first(
+    tmp_path: Path,
+) -> None:
     pytest.importorskip("xdist", reason="pytest-xdist (in [dev]) runs the suite in parallel")
     done, seen = run_probe(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{2 * PROBE_TESTS} passed" in done.stdout
+    assert f"{3 * PROBE_TESTS} passed" in done.stdout
     modules = workers_by_module(seen)
-    assert sorted(modules) == ["test_one", "test_two"]
+    assert sorted(modules) == ["test_one", "test_two", "test_zzz_slow"]
     assert all(len(workers) == 1 for workers in modules.values()), modules
     assert set().union(*modules.values()) <= {"gw0", "gw1"}
+    firsts = [order.read_text().splitlines()[0] for order in sorted(tmp_path.glob("order-gw*"))]
+    assert "test_zzz_slow" in firsts, firsts
 
 
 def test_minus_n_0_runs_serially(tmp_path: Path) -> None:
     pytest.importorskip("xdist", reason="pytest-xdist (in [dev]) runs the suite in parallel")
     done, seen = run_probe(tmp_path, "-n", "0")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{2 * PROBE_TESTS} passed" in done.stdout
-    assert workers_by_module(seen) == {"test_one": {"main"}, "test_two": {"main"}}
+    assert f"{3 * PROBE_TESTS} passed" in done.stdout
+    assert workers_by_module(seen) == {
+        "test_one": {"main"},
+        "test_two": {"main"},
+        "test_zzz_slow": {"main"},
+    }
 
 
 def test_without_xdist_the_suite_runs_serially(tmp_path: Path) -> None:
     done, seen = run_probe(tmp_path, "-p", "no:xdist", xdist=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{2 * PROBE_TESTS} passed" in done.stdout
-    assert workers_by_module(seen) == {"test_one": {"main"}, "test_two": {"main"}}
+    assert f"{3 * PROBE_TESTS} passed" in done.stdout
+    assert workers_by_module(seen) == {
+        "test_one": {"main"},
+        "test_two": {"main"},
+        "test_zzz_slow": {"main"},
+    }
 
 
 def test_workers_take_disjoint_shares_of_a_port_range(monkeypatch: pytest.MonkeyPatch) -> None:
