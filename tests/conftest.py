@@ -44,6 +44,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -81,6 +82,7 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         option.numprocesses = DEFAULT_WORKERS
     if option.numprocesses and option.dist == "no":
         option.dist = "loadfile"
+        option.loadscopereorder = False  # keep pytest_collection_modifyitems' order
 
 
 HEAVY_MARKS = ("slow", "spark")
@@ -88,15 +90,18 @@ HEAVY_MARKS = ("slow", "spark")
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """In an xdist worker, the modules that hold a ``slow`` or ``spark`` test first.
+    """In an xdist worker, the modules that hold a ``slow`` or ``spark`` test first, then
+    the others, those with more tests first.
 
-    Workers take whole modules in collection order, and a long module taken last keeps
-    one worker busy while the other has nothing left to do; taken first, the short ones
-    fill in beside it. Each module's own order is kept (the sort is stable)."""
+    Workers take whole modules in this order. A long module taken last keeps one worker
+    busy while the other has nothing left to do; taken first, the short ones fill in
+    beside it. xdist's own order (more tests first) would put the slow modules, which
+    hold few tests, last. Each module's own order is kept (the sort is stable)."""
     if not hasattr(config, "workerinput"):
         return
     heavy = {item.path for item in items if any(map(item.get_closest_marker, HEAVY_MARKS))}
-    items.sort(key=lambda item: item.path not in heavy)
+    tests = Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.path not in heavy, -tests[item.path]))
 
 
 def worker_name() -> str:

@@ -19,13 +19,36 @@ from tests.conftest import _worker_slice, new_database_name
 ROOT = Path(__file__).resolve().parents[1]
 PROBE_TESTS = 6
 """Tests per probe module: enough that a per-test distribution would split a module."""
+SLOW_PROBE_TESTS = 2
+"""Tests of the probe module marked slow: fewer than the others, as in the suite (xdist
+on its own takes the modules with more tests first)."""
+ALL_PROBE_TESTS = 2 * PROBE_TESTS + SLOW_PROBE_TESTS
+
+
+def probe_module(tests: int, *, slow: bool) -> str:
+    """A probe module of ``tests`` tests, each writing down where and when it ran."""
+    return "\n".join(
+        [
+            "import os, pathlib",
+            "import pytest",
+            *(["pytestmark = pytest.mark.slow"] if slow else []),
+            f"@pytest.mark.parametrize('n', range({tests}))",
+            "def test_probe(n, request):",
+            "    worker = os.environ.get('PYTEST_XDIST_WORKER', 'main')",
+            "    seen = pathlib.Path(os.environ['PROBE_SEEN'])",
+            "    (seen / f'{request.module.__name__}-{n}').write_text(worker)",
+            "    with (seen.parent / f'order-{worker}').open('a') as order:",
+            "        order.write(request.module.__name__ + '\\n')",
+            "",
+        ]
+    )
 
 
 def run_probe(
     tmp_path: Path, *options: str, xdist: bool = True
 ) -> tuple[subprocess.CompletedProcess[str], Path]:
-    """``python -m pytest -q OPTIONS`` on three probe modules (the last one, alphabetically,
-    marked slow), with pytest-xdist and no other
+    """``python -m pytest -q OPTIONS`` on three probe modules (the last one, alphabetically
+    and by its number of tests, marked slow), with pytest-xdist and no other
     plugin (``xdist=False``: none at all; the others only slow the start); the folder
     where each probe test left a file ``MODULE-N`` holding its worker's name (``main``
     when serial); beside it, ``order-WORKER`` lists the modules of each test the worker
@@ -37,25 +60,12 @@ def run_probe(
     (suite / "conftest.py").write_text(
         "from tests.conftest import pytest_cmdline_main, pytest_collection_modifyitems  # noqa\n"
     )
-    probe = "\n".join(
-        [
-            "import os, pathlib",
-            "import pytest",
-            f"@pytest.mark.parametrize('n', range({PROBE_TESTS}))",
-            "def test_probe(n, request):",
-            "    worker = os.environ.get('PYTEST_XDIST_WORKER', 'main')",
-            "    seen = pathlib.Path(os.environ['PROBE_SEEN'])",
-            "    (seen / f'{request.module.__name__}-{n}').write_text(worker)",
-            "    with (seen.parent / f'order-{worker}').open('a') as order:",
-            "        order.write(request.module.__name__ + '\\n')",
-            "",
-        ]
-    )
-    for module in ("test_one", "test_two"):
-        (suite / f"{module}.py").write_text(probe)
-    (suite / "test_zzz_slow.py").write_text(
-        "import pytest\npytestmark = pytest.mark.slow\n" + probe
-    )
+    for module, tests, slow in [
+        ("test_one", PROBE_TESTS, False),
+        ("test_two", PROBE_TESTS, False),
+        ("test_zzz_slow", SLOW_PROBE_TESTS, True),
+    ]:
+        (suite / f"{module}.py").write_text(probe_module(tests, slow=slow))
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PROBE_"))}
     env |= {
         "PROBE_SEEN": str(seen),
@@ -89,7 +99,7 @@ def test_a_plain_run_takes_two_workers_a_module_stays_on_one_and_slow_modules_go
     pytest.importorskip("xdist", reason="pytest-xdist (in [dev]) runs the suite in parallel")
     done, seen = run_probe(tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{3 * PROBE_TESTS} passed" in done.stdout
+    assert f"{ALL_PROBE_TESTS} passed" in done.stdout
     modules = workers_by_module(seen)
     assert sorted(modules) == ["test_one", "test_two", "test_zzz_slow"]
     assert all(len(workers) == 1 for workers in modules.values()), modules
@@ -102,7 +112,7 @@ def test_minus_n_0_runs_serially(tmp_path: Path) -> None:
     pytest.importorskip("xdist", reason="pytest-xdist (in [dev]) runs the suite in parallel")
     done, seen = run_probe(tmp_path, "-n", "0")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{3 * PROBE_TESTS} passed" in done.stdout
+    assert f"{ALL_PROBE_TESTS} passed" in done.stdout
     assert workers_by_module(seen) == {
         "test_one": {"main"},
         "test_two": {"main"},
@@ -113,7 +123,7 @@ def test_minus_n_0_runs_serially(tmp_path: Path) -> None:
 def test_without_xdist_the_suite_runs_serially(tmp_path: Path) -> None:
     done, seen = run_probe(tmp_path, "-p", "no:xdist", xdist=False)
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"{3 * PROBE_TESTS} passed" in done.stdout
+    assert f"{ALL_PROBE_TESTS} passed" in done.stdout
     assert workers_by_module(seen) == {
         "test_one": {"main"},
         "test_two": {"main"},
