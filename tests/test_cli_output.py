@@ -39,10 +39,10 @@ def plain(text: str) -> str:
     return ANSI.sub("", text)
 
 
-@pytest.fixture
-def crowded(home: str, tmp_path: Path) -> str:
+def make_crowded(folder: Path) -> str:
     """A home with a long-named table that has three snapshots, fed by a source."""
-    landing = tmp_path / "landing"
+    home, landing = str(folder / "lake"), folder / "landing"
+    ok("init", "--home", home)
     landing.mkdir()
     ok("table", "create", LONG, "--schema", SCHEMA, "--home", home)
     ok("source", "add", "web-with-a-long-name", "--location", str(landing), "--table", LONG,
@@ -51,6 +51,13 @@ def crowded(home: str, tmp_path: Path) -> str:
         write_jsonl(landing / f"{batch}.jsonl", [event(batch * 10 + i) for i in range(1, 11)])
         ok("ingest", "--home", home)
     return home
+
+
+@pytest.fixture(scope="module")
+def crowded(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """``make_crowded``'s home, built once for the module's tests, which only read it
+    (a test that changes the home makes its own)."""
+    return make_crowded(tmp_path_factory.mktemp("crowded"))
 
 
 # --- never cut a value ------------------------------------------------------------------------
@@ -86,7 +93,8 @@ def test_on_a_narrow_terminal_status_and_explain_cut_no_name_and_no_number(crowd
         assert re.search(rf"│ {LONG} +│", explained)
 
 
-def test_a_snapshot_id_copied_from_piped_history_rolls_the_table_back(crowded):
+def test_a_snapshot_id_copied_from_piped_history_rolls_the_table_back(tmp_path):
+    crowded = make_crowded(tmp_path)
     history = ok("table", "history", LONG, "--home", crowded, env=piped(80)).stdout
     header, first, *_ = history.splitlines()
     assert header.split() == ["snapshot", "time", "operation", "added", "rows", "total", "rows",

@@ -102,7 +102,9 @@ SIGNATURES: list[tuple[str, Callable[..., Any], list[str]]] = [
 ]
 
 
-@pytest.mark.parametrize(("label", "function", "expected"), SIGNATURES, ids=lambda v: str(v)[:60])
+@pytest.mark.parametrize(
+    ("label", "function", "expected"), SIGNATURES, ids=[label for label, _, _ in SIGNATURES]
+)
 def test_each_internal_still_takes_what_icehouse_passes(
     label: str, function: Callable[..., Any], expected: list[str]
 ) -> None:
