@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from icehouse.lake.catalogs import LakeCatalogs
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.lake.links import LakeLinks
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.tenants import LakeTenants
     from icehouse.lake.views import LakeViews
@@ -82,6 +83,7 @@ GROUPS = (
     "metrics",
     "governance",
     "tenants",
+    "links",
     "catalogs",
     "audit",
 )
@@ -189,6 +191,13 @@ class Lake:
         from icehouse.lake.tenants import LakeTenants
 
         return LakeTenants(self)
+
+    @functools.cached_property
+    def links(self) -> LakeLinks:
+        """Resource links: names in one namespace standing for tables in another."""
+        from icehouse.lake.links import LakeLinks
+
+        return LakeLinks(self)
 
     @functools.cached_property
     def catalogs(self) -> LakeCatalogs:
