@@ -93,11 +93,3 @@ def list_links(engine: Engine, namespace: str | None = None) -> list[LinkInfo]:
         )
         for row in rows
     ]
-
-
-def find_link(engine: Engine, name: str) -> LinkInfo | None:
-    """The link called ``name`` (``namespace.name``), or None."""
-    namespace, _, last = name.rpartition(".")
-    if not namespace:
-        return None
-    return next((link for link in list_links(engine, namespace) if link.name == name), None)

@@ -506,6 +506,7 @@ class Lake:
         (``query/governed.py``)."""
         if self.principal.admin:
             from icehouse.lake.catalogs import MountedCatalogs
+            from icehouse.lake.links import link_targets
             from icehouse.query.sql import run_sql
 
             return run_sql(
@@ -516,8 +517,10 @@ class Lake:
                 session=self._queries,
                 system=self._system_tables(),
                 mounted=MountedCatalogs(self),
+                links=functools.partial(link_targets, self),
             )
         from icehouse.lake.audit import record_read, record_refusal
+        from icehouse.lake.links import link_targets
         from icehouse.query.governed import run_governed_sql
 
         return run_governed_sql(
@@ -530,6 +533,7 @@ class Lake:
             explain=explain,
             on_read=functools.partial(record_read, self.principal),
             on_refused=functools.partial(record_refusal, self.principal),
+            links=functools.partial(link_targets, self),
         )
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:

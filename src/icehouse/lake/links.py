@@ -21,7 +21,7 @@ from icehouse.tables.catalog_views import view_exists
 if TYPE_CHECKING:
     from icehouse.lake import Lake
 
-__all__ = ["LakeLinks", "LinkInfo", "resolve_link"]
+__all__ = ["LakeLinks", "LinkInfo", "link_targets"]
 
 
 class LakeLinks:
@@ -88,7 +88,10 @@ def visible_target(lake: Lake, link: LinkInfo) -> bool:
     return bool(lake._readable_access(link.target).table_uuid)
 
 
-def resolve_link(lake: Lake, name: str) -> LinkInfo | None:
-    """The link called ``name``, for the query engine (which reads its target with the
-    reader's own grants); None when there is none."""
-    return links.find_link(lake._engine, name)
+def link_targets(lake: Lake) -> dict[str, str]:
+    """Every link to a table of this lake, by name, and the ``namespace.table`` it
+    stands for: what the query engine resolves a name that is no table with (and reads
+    under the reader's own grants on the target)."""
+    return {
+        link.name: link.target for link in links.list_links(lake._engine) if not link.target_catalog
+    }
