@@ -106,7 +106,7 @@ def test_the_audit_names_the_link_and_the_target(mesh: Mesh) -> None:
 
 def test_who_may_make_and_drop_links(mesh: Mesh) -> None:
     analyst = mesh.as_("analyst")
-    with pytest.raises(Forbidden, match="may not link.create on link analytics.mine"):
+    with pytest.raises(Forbidden, match=r"may not link\.create on link analytics\.mine"):
         analyst.links.create("analytics.mine", SECRETS)
     with pytest.raises(Forbidden):
         analyst.links.drop(LINK)
