@@ -101,7 +101,7 @@ def test_the_audit_names_the_link_and_the_target(mesh: Mesh) -> None:
         if r.principal == "analyst" and r.action == "table.select"
     ]
     assert (read.resource, read.allowed) == (f"table {TABLE}", True)
-    assert read.reason == f"read through link {LINK}"
+    assert read.reason == f"granted, read through link {LINK}"
 
 
 def test_who_may_make_and_drop_links(mesh: Mesh) -> None:

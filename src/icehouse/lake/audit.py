@@ -104,7 +104,7 @@ def record_read(
     filters = () if access.unrestricted else [c.source for c in access.cell_sets]
     because = f"granted to {definer}" if definer is not None else None
     if link is not None:
-        because = f"read{through}"
+        because = f"granted, read{through}"
     trail.decision(
         principal, "table.select", resource, denied=None, filters=filters, because=because
     )
