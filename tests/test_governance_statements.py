@@ -22,10 +22,12 @@ from icehouse.govern.objects import (
 from icehouse.govern.statements import (
     ALL_PRIVILEGES,
     CreateDataFilter,
+    CreateLink,
     CreateRole,
     CreateTag,
     CreateTenant,
     DropDataFilter,
+    DropLink,
     DropRole,
     DropTag,
     DropTenant,
@@ -38,6 +40,7 @@ from icehouse.govern.statements import (
     SetTag,
     ShowDataFilters,
     ShowGrants,
+    ShowLinks,
     ShowRoles,
     ShowTags,
     ShowTenants,
@@ -233,6 +236,11 @@ PARSED: list[tuple[str, Statement]] = [
     ("CREATE TENANT consumer", CreateTenant("consumer")),
     ('drop tenant "cdn team"', DropTenant("cdn team")),
     ("SHOW TENANTS", ShowTenants()),
+    ("CREATE LINK analytics.r FOR cdn.requests", CreateLink("analytics.r", "cdn.requests")),
+    ("create link a.r for prod.cdn.requests;", CreateLink("a.r", "cdn.requests", "prod")),
+    ("DROP LINK analytics.r", DropLink("analytics.r")),
+    ("SHOW LINKS", ShowLinks()),
+    ("SHOW LINKS IN analytics", ShowLinks("analytics")),
     ("GRANT ADMIN ON TENANT consumer TO PRINCIPAL ana", GrantTenantAdmin("consumer", "ana")),
     ("REVOKE ADMIN ON TENANT consumer FROM PRINCIPAL ana", RevokeTenantAdmin("consumer", "ana")),
     (
@@ -331,6 +339,9 @@ ERRORS = [
     ("GRANT ADMIN ON consumer TO PRINCIPAL ana", 15, "TENANT", "'consumer'"),
     ("GRANT ADMIN ON TENANT consumer TO ROLE r", 34, "PRINCIPAL", "'ROLE'"),
     ("REVOKE ADMIN ON TENANT consumer TO PRINCIPAL ana", 32, "FROM", "'TO'"),
+    ("CREATE LINK a FOR x.y", 14, "'.' and the rest of a link name", "'FOR'"),
+    ("CREATE LINK a.b x.y", 16, "FOR", "'x'"),
+    ("CREATE LINK a.b FOR w.x.y.z", 20, "namespace.name FOR [catalog.]namespace", "'w'"),
 ]
 
 
@@ -403,7 +414,7 @@ def test_the_docs_show_statements_of_every_kind() -> None:
         "CreateRole", "DropRole", "GrantRole", "RevokeRole", "Grant", "Revoke", "ShowGrants",
         "ShowRoles", "ShowTags", "ShowDataFilters", "CreateTag", "DropTag", "SetTag",
         "UnsetTag", "CreateDataFilter", "DropDataFilter", "CreateTenant", "GrantTenantAdmin",
-        "ShowTenants",
+        "ShowTenants", "CreateLink", "DropLink", "ShowLinks",
     }  # fmt: skip
 
 

@@ -62,6 +62,7 @@ if TYPE_CHECKING:
     from icehouse.lake.catalogs import LakeCatalogs
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.lake.links import LakeLinks
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.storage_signing import LakeStorageSigning
     from icehouse.lake.tenants import LakeTenants
@@ -84,6 +85,7 @@ GROUPS = (
     "metrics",
     "governance",
     "tenants",
+    "links",
     "catalogs",
     "audit",
     "storage_signing",
@@ -192,6 +194,13 @@ class Lake:
         from icehouse.lake.tenants import LakeTenants
 
         return LakeTenants(self)
+
+    @functools.cached_property
+    def links(self) -> LakeLinks:
+        """Resource links: names in one namespace standing for tables in another."""
+        from icehouse.lake.links import LakeLinks
+
+        return LakeLinks(self)
 
     @functools.cached_property
     def catalogs(self) -> LakeCatalogs:
@@ -507,6 +516,7 @@ class Lake:
         (``query/governed.py``)."""
         if self.principal.admin:
             from icehouse.lake.catalogs import MountedCatalogs
+            from icehouse.lake.links import link_targets
             from icehouse.query.sql import run_sql
 
             return run_sql(
@@ -517,8 +527,10 @@ class Lake:
                 session=self._queries,
                 system=self._system_tables(),
                 mounted=MountedCatalogs(self),
+                links=functools.partial(link_targets, self),
             )
         from icehouse.lake.audit import record_read, record_refusal
+        from icehouse.lake.links import link_targets
         from icehouse.query.governed import run_governed_sql
 
         return run_governed_sql(
@@ -531,6 +543,7 @@ class Lake:
             explain=explain,
             on_read=functools.partial(record_read, self.principal),
             on_refused=functools.partial(record_refusal, self.principal),
+            links=functools.partial(link_targets, self),
         )
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:

@@ -60,7 +60,7 @@ tell how many there were.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import NoReturn, Protocol
 
@@ -129,8 +129,16 @@ class ReadDecided(Protocol):
     travel), and for each table or view read by a view it reads, the access it was read
     with (None: refused): the audit trail's per-table decisions."""
 
-    def __call__(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
-        """``view``: the view on whose behalf ``name`` was read (its definer's rights)."""
+    def __call__(
+        self,
+        name: str,
+        access: TableAccess | None,
+        *,
+        view: str | None = None,
+        link: str | None = None,
+    ) -> None:
+        """``view``: the view on whose behalf ``name`` was read (its definer's rights);
+        ``link``: the resource link the statement named ``name`` by."""
         ...
 
 
@@ -150,6 +158,10 @@ class AccessPolicy(Protocol):
         An access with no ``table_uuid`` means the reader may not even describe it; one
         with a UUID and no cell set, that it may describe it but read none of it."""
         ...
+
+
+LinkTargets = Callable[[], Mapping[str, str]]
+"""The lake's resource links to its own tables: link name → ``namespace.table``."""
 
 
 READ_ONLY = {duckdb.StatementType.SELECT}
@@ -216,8 +228,11 @@ class _GovernedQuery:
         prune: bool,
         explain: bool,
         on_read: ReadDecided | None = None,
+        links: LinkTargets | None = None,
     ) -> None:
         self.catalog = catalog
+        self.links = links
+        self._link_targets: Mapping[str, str] | None = None
         self.access = access
         self.on_read = on_read
         self.session = session
@@ -234,6 +249,13 @@ class _GovernedQuery:
         self.sandbox: duckdb.DuckDBPyConnection | None = None
         self.started = time.perf_counter()
         """When the statement began executing on the sandbox (``time.perf_counter``)."""
+
+    def link_targets(self) -> Mapping[str, str]:
+        """The lake's links (read once per statement, and only if it names something
+        that is neither a table nor a view)."""
+        if self._link_targets is None:
+            self._link_targets = self.links() if self.links is not None else {}
+        return self._link_targets
 
     def readable_access(
         self, name: str, table: Table | None, *, as_definer: str | None = None
@@ -407,7 +429,9 @@ class _GovernedQuery:
         columns for every other table and view the principal may describe
         (``listing.py``), so that the catalog lists those and nothing else."""
         if lists_tables(sql):
-            for name, empty in describable(self.catalog, self.access, set(self.readable)):
+            links = self.link_targets() if self.links is not None else {}
+            skip = set(self.readable)
+            for name, empty in describable(self.catalog, self.access, skip, links):
                 self.feeds[name] = empty
 
     def natively(self, sql: str) -> bool:
@@ -475,15 +499,39 @@ class _GovernedQuery:
                 self.register(name, results[name])
                 continue
             table = find_table(self.catalog, name)
+            if table is None:
+                self.through_link(name, sql)
+                continue
             access = self.readable_access(name, table)
-            if table is not None:
-                self._decided(name, access)
-            if table is not None and access is not None:
+            self._decided(name, access)
+            if access is not None:
                 self.register(name, self.table(name, table, access, pushdown=sql))
 
-    def _decided(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
+    def through_link(self, name: str, sql: str) -> None:
+        """Register link ``name`` as its target shows to the principal's own grants on
+        the target: a link grants nothing, and one whose target is gone or not readable
+        is not there at all, as a missing table is not."""
+        target = self.link_targets().get(name)
+        if target is None:
+            return
+        table = find_table(self.catalog, target)
+        if table is None:
+            return
+        access = self.readable_access(target, table)
+        self._decided(target, access, link=name)
+        if access is not None:
+            self.register(name, self.table(name, table, access, pushdown=sql))
+
+    def _decided(
+        self,
+        name: str,
+        access: TableAccess | None,
+        *,
+        view: str | None = None,
+        link: str | None = None,
+    ) -> None:
         if self.on_read is not None:
-            self.on_read(name, access, view=view)
+            self.on_read(name, access, view=view, link=link)
 
 
 def run_governed_sql(
@@ -497,11 +545,14 @@ def run_governed_sql(
     explain: bool = False,
     on_read: ReadDecided | None = None,
     on_refused: Refused | None = None,
+    links: LinkTargets | None = None,
 ) -> QueryResult:
     """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
     goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
     told what each table the statement names was read with, ``on_refused`` of a
-    statement or a DELETE refused before anything is read.
+    statement or a DELETE refused before anything is read; ``links`` are the resource
+    links a name that is no table may be (read with the principal's access to the
+    target).
 
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
@@ -511,7 +562,14 @@ def run_governed_sql(
         return _delete(catalog, statement, access, delete, sql, on_refused)
     check_read_only(sql, on_refused)
     query = _GovernedQuery(
-        catalog, access, session, sql=sql, prune=prune, explain=explain, on_read=on_read
+        catalog,
+        access,
+        session,
+        sql=sql,
+        prune=prune,
+        explain=explain,
+        on_read=on_read,
+        links=links,
     )
     try:
         rewritten = query.time_travel(sql)
