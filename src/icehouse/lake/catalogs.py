@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from icehouse.lake import Lake
     from icehouse.tables.catalog_tables import TableState
     from icehouse.tables.federation import Producer, ProducerCatalog
+    from icehouse.tables.identity import Identity
     from icehouse.tables.manage import TableInfo
 
 __all__ = ["LakeCatalogs", "MountInfo"]
@@ -261,6 +262,49 @@ class MountedCatalogs:
             raise NoSuchTable(f"no table {name}: its catalog is not mounted", table=name)
         catalog, producer = opened
         return load_producer_table(catalog, producer, name)
+
+
+def mounted_identity(lake: Lake, name: str) -> Identity | None:
+    """The mounted table ``name`` (``mount.namespace.table``) as governance keys it (by
+    the mount and the producer's table UUID); None when ``name`` is not in a mount.
+
+    Raises: NoSuchTable, CatalogUnavailable."""
+    from icehouse.govern.records import mounted_key
+    from icehouse.tables.federation import load_producer_table
+    from icehouse.tables.identity import identity_of
+
+    parts = name.split(".")
+    if len(parts) != 3:
+        return None
+    opened = producer_catalog(lake, parts[0])
+    if opened is None:
+        return None
+    table = load_producer_table(*opened, name)
+    key = mounted_key(parts[0], str(table.metadata.table_uuid))
+    return identity_of(table, (parts[0], parts[1]), parts[2], key)
+
+
+def locate_mounted(lake: Lake, key: str) -> Identity | None:
+    """The mounted table whose key is ``key``, found by asking its producer for each of
+    its tables (a UUID is not an index there); None when the mount or the table is gone.
+
+    Raises: CatalogUnavailable (the producer does not answer)."""
+    from icehouse.errors import NotFound
+    from icehouse.govern.records import mount_of
+    from icehouse.tables.federation import producer_tables
+
+    mount = mount_of(key)
+    opened = None if mount is None else producer_catalog(lake, mount)
+    if opened is None:
+        return None
+    for name in producer_tables(*opened):
+        try:
+            found = mounted_identity(lake, name)
+        except NotFound:
+            continue  # dropped while listed
+        if found is not None and found.uuid == key:
+            return found
+    return None
 
 
 def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:

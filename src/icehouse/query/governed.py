@@ -97,6 +97,7 @@ from icehouse.query.masking import (
     visible_columns,
 )
 from icehouse.query.messages import describe, not_permitted
+from icehouse.query.mounted import MountedTables, as_schema_names, mounted_names
 from icehouse.query.sql import (
     HEAVY_QUERY_SECONDS,
     Defined,
@@ -161,7 +162,7 @@ def _quote(identifier: str) -> str:
 
 
 def _qualified(name: str) -> str:
-    namespace, table = name.split(".")
+    namespace, table = name.split(".", 1)  # a mounted table's: "mount"."namespace.table"
     return f"{_quote(namespace)}.{_quote(table)}"
 
 
@@ -216,8 +217,10 @@ class _GovernedQuery:
         prune: bool,
         explain: bool,
         on_read: ReadDecided | None = None,
+        mounted: MountedTables | None = None,
     ) -> None:
         self.catalog = catalog
+        self.mounted = mounted
         self.access = access
         self.on_read = on_read
         self.session = session
@@ -298,12 +301,46 @@ class _GovernedQuery:
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
         return sql
 
-    def table(self, name: str, table: Table, access: TableAccess, *, pushdown: str | None) -> Feed:
+    def mounts(self, sql: str) -> str:
+        """``sql`` with each table of a mount it names fed to the sandbox, masked as a
+        local table is, under the name it is rewritten to (``as_schema_names``). The
+        central server reads the producer's files on the trusted connection: the
+        sandbox gets rows, never a producer's file or credential.
+
+        Raises: QueryError (a mounted table not found or not permitted, in the words
+        used for a local one), CatalogUnavailable (its producer does not answer)."""
+        names = mounted_names(sql) if self.mounted is not None else []
+        mounts = set(self.mounted.names()) if self.mounted is not None and names else set()
+        read = []
+        for name in names:
+            if self.mounted is None or name.split(".")[0] not in mounts:
+                continue
+            access = self.access(name)
+            table = None if access.denied else self.mounted.load(name)
+            if table is None or not visible_columns(access, table.schema()):
+                if access.table_uuid:
+                    self._decided(name, None)
+                raise QueryError(not_permitted(name, self.readable), sql=self.original)
+            self._decided(name, access)
+            self.register(name, self.table(name, table, access, pushdown=sql, direct=False))
+            read.append(name)
+        return as_schema_names(sql, read) if read else sql
+
+    def table(
+        self,
+        name: str,
+        table: Table,
+        access: TableAccess,
+        *,
+        pushdown: str | None,
+        direct: bool = True,
+    ) -> Feed:
         """The current snapshot of ``table`` as ``access`` shows it, planned with the
         access's filter and the simple filters of ``pushdown`` (the principal's statement,
         whose plan ``explain`` shows; None for a view's reads, which the principal does
         not see and which are always copied): the cheapest feed that shows no more
-        (``feeds.py``), else the masked copy."""
+        (``feeds.py``), else the masked copy; always the copy without ``direct`` (a
+        mounted table, whose files the sandbox may never be allowed)."""
         schema = table.schema()
         pushed: BooleanExpression = AlwaysTrue()
         if self.prune and pushdown is not None:
@@ -315,7 +352,9 @@ class _GovernedQuery:
         row_filter = And(pushed, access_expression(access, schema))
         scan, planned = plan_table(self.session, name, table, row_filter, sql=self.original)
         read: set[str] | None = {c.lower() for c in columns} | predicate_columns(access, schema)
-        source = None if pushdown is None else self.direct(table, access, scan.tasks)
+        source = None
+        if pushdown is not None and direct:
+            source = self.direct(table, access, scan.tasks)
         if source is None:
             if not attach_scan(self.session, self.trusted, name, table, scan, row_filter):
                 read = None  # PyIceberg's reader read every column
@@ -497,8 +536,10 @@ def run_governed_sql(
     explain: bool = False,
     on_read: ReadDecided | None = None,
     on_refused: Refused | None = None,
+    mounted: MountedTables | None = None,
 ) -> QueryResult:
-    """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
+    """Run ``sql`` for a governed principal whose reads ``access`` decides (tables of
+    ``mounted`` catalogs too, named ``mount.namespace.table``); a DELETE
     goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
     told what each table the statement names was read with, ``on_refused`` of a
     statement or a DELETE refused before anything is read.
@@ -511,10 +552,17 @@ def run_governed_sql(
         return _delete(catalog, statement, access, delete, sql, on_refused)
     check_read_only(sql, on_refused)
     query = _GovernedQuery(
-        catalog, access, session, sql=sql, prune=prune, explain=explain, on_read=on_read
+        catalog,
+        access,
+        session,
+        sql=sql,
+        prune=prune,
+        explain=explain,
+        on_read=on_read,
+        mounted=mounted,
     )
     try:
-        rewritten = query.time_travel(sql)
+        rewritten = query.time_travel(query.mounts(sql))
         query.attach(rewritten)
         query.list_describable(rewritten)
         table = query.execute(show_tables(rewritten))

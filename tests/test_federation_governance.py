@@ -1,0 +1,96 @@
+"""Grants, tags and data filters on mounted tables: kept in the central state database,
+keyed by the mount and the producer table's UUID, and enforced on a governed
+principal's SQL exactly as on a local table's (the central server reads the producer's
+files; the principal gets only the rows and cells its grants show)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from icehouse.errors import QueryError
+from icehouse.govern.authz import Principal
+from icehouse.lake import Lake
+from tests import fixtures_lake
+from tests.fixtures_federation import sql_producer
+
+home, lake = fixtures_lake.home, fixtures_lake.lake
+rows_of = fixtures_lake.rows_of
+
+COUNTRIES = "SELECT id, country FROM cdn_prod.cdn.requests ORDER BY id"
+
+
+@pytest.fixture
+def mounted(lake: Lake, tmp_path: Path) -> Lake:
+    """The central lake with a producer mounted as ``cdn_prod`` and a principal ``ana``
+    that holds nothing yet."""
+    lake.catalogs.mount("cdn_prod", type="sql", uri=sql_producer(tmp_path / "producer"))
+    lake.principals.create("ana")
+    return lake
+
+
+def ana(lake: Lake) -> Lake:
+    return lake.as_principal(Principal("ana", admin=False))
+
+
+def test_a_grant_on_a_mounted_table_lets_a_principal_read_it(mounted: Lake) -> None:
+    mounted.sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), COUNTRIES) == [
+        {"id": 1, "country": "fr"},
+        {"id": 2, "country": "de"},
+        {"id": 3, "country": "us"},
+    ]
+    shown = mounted.governance.show_grants()
+    assert [(str(g.grantee), str(g.on)) for g in shown] == [
+        ("principal ana", "table cdn_prod.cdn.requests")
+    ]
+
+
+def test_a_data_filter_on_a_mounted_table_keeps_its_rows_and_columns(mounted: Lake) -> None:
+    mounted.sql(
+        "CREATE DATA FILTER eu ON cdn_prod.cdn.requests WHERE country IN ('fr', 'de') COLUMNS (id)"
+    )
+    mounted.sql("GRANT SELECT ON DATA FILTER eu TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SELECT * FROM cdn_prod.cdn.requests ORDER BY id") == [
+        {"id": 1},
+        {"id": 2},
+    ]
+    assert rows_of(
+        ana(mounted), "SELECT count(*) AS n FROM cdn_prod.cdn.requests WHERE id > 1"
+    ) == [{"n": 1}]
+
+
+def test_a_grant_on_the_mount_covers_its_tables_and_nothing_local(mounted: Lake) -> None:
+    mounted.tables.create("web.hits", schema={"id": "long"})
+    mounted.sql("GRANT SELECT ON CATALOG cdn_prod TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SELECT count(*) AS n FROM cdn_prod.cdn.requests") == [{"n": 3}]
+    with pytest.raises(QueryError) as refused:
+        ana(mounted).sql("SELECT * FROM web.hits")
+    assert "web.hits not found or not permitted" in refused.value.message
+    shown = mounted.governance.show_grants()
+    assert [str(g.on) for g in shown] == ["catalog cdn_prod"]
+
+
+def test_a_mounted_table_without_a_grant_is_not_found_or_not_permitted(mounted: Lake) -> None:
+    with pytest.raises(QueryError) as refused:
+        ana(mounted).sql(COUNTRIES)
+
+    assert refused.value.message == "table cdn_prod.cdn.requests not found or not permitted"
+
+
+def test_the_same_table_mounted_under_another_name_does_not_inherit_grants(
+    mounted: Lake, tmp_path: Path
+) -> None:
+    mounted.catalogs.mount(
+        "cdn_copy", type="sql", uri=f"sqlite:///{tmp_path / 'producer' / 'catalog.db'}"
+    )
+    mounted.sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SELECT count(*) AS n FROM cdn_prod.cdn.requests") == [{"n": 3}]
+    with pytest.raises(QueryError) as refused:
+        ana(mounted).sql("SELECT count(*) AS n FROM cdn_copy.cdn.requests")
+    assert "cdn_copy.cdn.requests not found or not permitted" in refused.value.message
