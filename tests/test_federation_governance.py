@@ -94,3 +94,58 @@ def test_the_same_table_mounted_under_another_name_does_not_inherit_grants(
     with pytest.raises(QueryError) as refused:
         ana(mounted).sql("SELECT count(*) AS n FROM cdn_copy.cdn.requests")
     assert "cdn_copy.cdn.requests not found or not permitted" in refused.value.message
+
+
+def test_a_principal_lists_the_mounts_and_tables_it_holds_something_in(
+    mounted: Lake, tmp_path: Path
+) -> None:
+    mounted.catalogs.mount(
+        "cdn_copy", type="sql", uri=f"sqlite:///{tmp_path / 'producer' / 'catalog.db'}"
+    )
+    assert ana(mounted).catalogs.list() == []
+
+    mounted.sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana")
+
+    analyst = ana(mounted)
+    assert [m.name for m in analyst.catalogs.list()] == ["cdn_prod"]
+    assert analyst.catalogs.namespaces("cdn_prod") == [("cdn",)]
+    assert analyst.catalogs.namespace_tables("cdn_prod", ("cdn",)) == ["requests"]
+    assert analyst.catalogs.namespaces("cdn_copy") == []
+
+
+def test_a_tag_grant_covers_a_tagged_mounted_table(mounted: Lake) -> None:
+    mounted.sql("CREATE TAG domain VALUES ('cdn', 'billing')")
+    mounted.sql("ALTER TABLE cdn_prod.cdn.requests SET TAG domain = 'cdn'")
+    mounted.sql("GRANT SELECT ON TAG domain = 'cdn' TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SELECT count(*) AS n FROM cdn_prod.cdn.requests") == [{"n": 3}]
+
+
+def test_a_grant_a_principal_made_on_a_mounted_table_outlives_a_revoke_elsewhere(
+    mounted: Lake,
+) -> None:
+    """A revoke checks every grant made through a grant option again, locating its
+    object: a mounted table is looked for in its producer, never in the local catalog
+    (where its UUID is unknown and the grant would look orphaned)."""
+    mounted.principals.create("bob")
+    mounted.tables.create("web.hits", schema={"id": "long"})
+    mounted.sql("GRANT SELECT ON CATALOG cdn_prod TO PRINCIPAL ana WITH GRANT OPTION")
+    mounted.sql("GRANT SELECT ON TABLE web.hits TO PRINCIPAL ana")
+    ana(mounted).sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL bob")
+
+    mounted.sql("REVOKE SELECT ON TABLE web.hits FROM PRINCIPAL ana")
+
+    bob = mounted.as_principal(Principal("bob", admin=False))
+    assert rows_of(bob, "SELECT count(*) AS n FROM cdn_prod.cdn.requests") == [{"n": 3}]
+
+
+def test_the_same_table_registered_locally_does_not_inherit_grants(mounted: Lake) -> None:
+    producer = mounted.catalogs.load("cdn_prod", ("cdn",), "requests")
+    mounted.namespaces.create(("copies",))
+    mounted.iceberg.register(("copies",), "requests", producer.metadata_location)
+    mounted.sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SELECT count(*) AS n FROM cdn_prod.cdn.requests") == [{"n": 3}]
+    with pytest.raises(QueryError) as refused:
+        ana(mounted).sql("SELECT count(*) AS n FROM copies.requests")
+    assert "copies.requests not found or not permitted" in refused.value.message

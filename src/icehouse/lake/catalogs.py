@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, NoReturn
 from icehouse.errors import InvalidInput, MountNameTaken, MountReadOnly
 from icehouse.govern import mounts
 from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
+from icehouse.govern.objects import SecurableKind
+from icehouse.govern.records import ObjectPath
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
@@ -101,11 +103,11 @@ class LakeCatalogs:
 
     @governed("catalog.list")
     def list(self) -> list[MountInfo]:
-        """Returns: the mounts by name, without their credentials. Only administrators
-        describe mounts: anyone else is shown none."""
-        if not self._lake.principal.admin:
-            return []
-        return mounts.list_mounts(self._lake._engine)
+        """Returns: the mounts by name, without their credentials: to a principal that is
+        not an administrator, those it holds something in (a grant on the mount, or on
+        one of its namespaces or tables)."""
+        found = mounts.list_mounts(self._lake._engine)
+        return [m for m in found if self._describes((m.name,))]
 
     @governed("catalog.describe", on="name")
     def tables(self, name: str) -> builtins.list[str]:
@@ -155,9 +157,10 @@ class LakeCatalogs:
         Raises: NoSuchMount, CatalogUnavailable."""
         from icehouse.tables.federation import producer_namespaces
 
-        if not self._lake.principal.admin:
+        if not self._describes((name,)):
             return []
-        return producer_namespaces(*self._opened(name))
+        found = producer_namespaces(*self._opened(name))
+        return [n for n in found if self._describes((name, *n))]
 
     @governed("catalog.list", on=("name", "namespace"))
     def namespace_tables(self, name: str, namespace: tuple[str, ...]) -> builtins.list[str]:
@@ -166,22 +169,31 @@ class LakeCatalogs:
 
         Args: ``name``; ``namespace``. Returns: the table names, sorted.
         Raises: NoSuchMount, NoSuchNamespace, CatalogUnavailable."""
+        from icehouse.lake.authz_scope import visible
         from icehouse.tables.federation import producer_namespace_tables
 
-        if not self._lake.principal.admin:
+        if not self._describes((name, *namespace)):
             return []
         catalog, producer = self._opened(name)
-        return producer_namespace_tables(catalog, producer, namespace)
+        found = producer_namespace_tables(catalog, producer, namespace)
+        prefix = ".".join((name, *namespace))
+        shown = set(visible(self._lake, SecurableKind.TABLE, [f"{prefix}.{t}" for t in found]))
+        return [t for t in found if f"{prefix}.{t}" in shown]
 
-    @governed("catalog.describe", on=("name", "namespace", "table"))
+    @governed("table.load", on=("name", "namespace", "table"))
     def load(self, name: str, namespace: tuple[str, ...], table: str) -> TableState:
         """A mounted table as the REST protocol hands it out (``loadTable`` on the
-        mount's prefix): the producer's metadata location and metadata, unchanged.
+        mount's prefix): the producer's metadata location and metadata, unchanged, so
+        only to a principal whose SELECT on it is unfiltered (the metadata names every
+        file).
 
         Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state.
-        Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        Raises: NoSuchMount, NoSuchTable, CatalogUnavailable, Forbidden (filtered
+        access, pointing to the query API; no SELECT)."""
+        from icehouse.lake.rest_access import check_mounted_load
         from icehouse.tables.federation import producer_table_state
 
+        check_mounted_load(self._lake, ".".join((name, *namespace, table)))
         catalog, producer = self._opened(name)
         dotted = ".".join((name, *namespace, table))
         return producer_table_state(catalog, producer, dotted)
@@ -210,6 +222,20 @@ class LakeCatalogs:
         mounts.drop_mount(self._lake._engine, name)
         for key in [k for k in self._lake._mounted if k[0] == name]:
             close_producer(self._lake._mounted.pop(key))
+
+    def _describes(self, namespace: tuple[str, ...]) -> bool:
+        """May the lake's principal see the mount (``(mount,)``) or the mounted
+        namespace ``namespace``: does it hold something on it or inside it?"""
+        from icehouse.lake.authz_scope import LakeScope
+
+        lake = self._lake
+        if lake.principal.admin:
+            return True
+        scope = LakeScope(lake)
+        path = ObjectPath(
+            namespace, name=".".join(namespace), kind=SecurableKind.NAMESPACE, catalog=namespace[0]
+        )
+        return scope.policy().may_describe(lake.principal.name, path, scope.namespace_of)
 
     def _opened(self, name: str) -> tuple[ProducerCatalog, Producer]:
         """Raises: NoSuchMount, CatalogUnavailable."""

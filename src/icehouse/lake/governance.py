@@ -364,13 +364,19 @@ class LakeGovernance:
             uuid = next(f.table_uuid for f in rows if f.id == filter_id)
             return Target(kind, str(filter_id)), self._locate(uuid) or ObjectPath(uuid=uuid)
         identity = self._view(on.name) if kind is SecurableKind.VIEW else self._table(on.name)
-        path = ObjectPath(identity.namespace, identity.uuid, on.name, kind)
+        mount = mount_of(identity.uuid) or CATALOG_KEY
+        path = ObjectPath(identity.namespace, identity.uuid, on.name, kind, catalog=mount)
         if kind is SecurableKind.COLUMN:
             field_id = _field_id(identity, on.column or "")
             return (
                 Target(kind, identity.uuid, field_id),
                 ObjectPath(
-                    identity.namespace, identity.uuid, on.name, SecurableKind.TABLE, field_id
+                    identity.namespace,
+                    identity.uuid,
+                    on.name,
+                    SecurableKind.TABLE,
+                    field_id,
+                    catalog=mount,
                 ),
             )
         return Target(kind, identity.uuid), path
