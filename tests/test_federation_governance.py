@@ -149,3 +149,20 @@ def test_the_same_table_registered_locally_does_not_inherit_grants(mounted: Lake
     with pytest.raises(QueryError) as refused:
         ana(mounted).sql("SELECT count(*) AS n FROM copies.requests")
     assert "copies.requests not found or not permitted" in refused.value.message
+
+
+def test_show_tables_lists_the_mounted_tables_a_principal_may_describe(
+    mounted: Lake, tmp_path: Path
+) -> None:
+    mounted.catalogs.mount(
+        "cdn_copy", type="sql", uri=f"sqlite:///{tmp_path / 'producer' / 'catalog.db'}"
+    )
+    mounted.sql("CREATE DATA FILTER ids ON cdn_prod.cdn.requests COLUMNS (id)")
+    mounted.sql("GRANT SELECT ON DATA FILTER ids TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SHOW TABLES") == [{"name": "cdn_prod.cdn.requests"}]
+    columns = rows_of(
+        ana(mounted),
+        "SELECT column_name FROM information_schema.columns WHERE table_schema = 'cdn_prod'",
+    )
+    assert columns == [{"column_name": "id"}]

@@ -278,6 +278,17 @@ class MountedCatalogs:
     def names(self) -> list[str]:
         return [m.name for m in mounts.list_mounts(self._lake._engine)]
 
+    def tables(self, mount: str) -> list[str]:
+        """The tables of ``mount``, when the lake's principal holds something in it.
+
+        Raises: CatalogUnavailable."""
+        from icehouse.tables.federation import producer_tables
+
+        opened = producer_catalog(self._lake, mount)
+        if opened is None or not LakeCatalogs(self._lake)._describes((mount,)):
+            return []
+        return producer_tables(*opened)
+
     def load(self, name: str) -> Table:
         """Raises: NoSuchTable, CatalogUnavailable (naming the mount and its URL)."""
         from icehouse.errors import NoSuchTable

@@ -84,7 +84,7 @@ from icehouse.query.feeds import (
     filtered_files,
     reads_files_natively,
 )
-from icehouse.query.listing import describable, lists_tables, show_tables
+from icehouse.query.listing import describable, describable_mounted, lists_tables, show_tables
 from icehouse.query.masking import (
     access_description,
     access_expression,
@@ -448,6 +448,10 @@ class _GovernedQuery:
         if lists_tables(sql):
             for name, empty in describable(self.catalog, self.access, set(self.readable)):
                 self.feeds[name] = empty
+            if self.mounted is not None:
+                skip = set(self.readable)
+                for name, empty in describable_mounted(self.mounted, self.access, skip):
+                    self.feeds[name] = empty
 
     def natively(self, sql: str) -> bool:
         """Whether filtered files may be read natively for ``sql``: it reads nothing but

@@ -35,6 +35,11 @@ class MountedTables(Protocol):
 
     def load(self, name: str) -> Table: ...
 
+    def tables(self, mount: str) -> Collection[str]:
+        """The tables of ``mount`` that the reader may be shown exist, as
+        ``mount.namespace.table`` (none when it holds nothing in the mount)."""
+        ...
+
 
 @dataclass
 class Attached:
