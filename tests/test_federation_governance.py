@@ -14,6 +14,7 @@ from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from tests import fixtures_lake
 from tests.fixtures_federation import sql_producer
+from tests.test_audit import pending
 
 home, lake = fixtures_lake.home, fixtures_lake.lake
 rows_of = fixtures_lake.rows_of
@@ -166,3 +167,20 @@ def test_show_tables_lists_the_mounted_tables_a_principal_may_describe(
         "SELECT column_name FROM information_schema.columns WHERE table_schema = 'cdn_prod'",
     )
     assert columns == [{"column_name": "id"}]
+
+
+def test_the_audit_trail_names_the_mounted_table_and_the_filter_a_read_went_through(
+    mounted: Lake,
+) -> None:
+    mounted.sql("CREATE DATA FILTER fr ON cdn_prod.cdn.requests WHERE country = 'fr'")
+    mounted.sql("GRANT SELECT ON DATA FILTER fr TO PRINCIPAL ana")
+    before = len(pending(mounted))
+
+    assert rows_of(ana(mounted), COUNTRIES) == [{"id": 1, "country": "fr"}]
+
+    reads = [
+        (r.resource, r.allowed, r.filters)
+        for r in pending(mounted)[before:]
+        if r.action == "table.select"
+    ]
+    assert reads == [("table cdn_prod.cdn.requests", True, ("data filter fr",))]
