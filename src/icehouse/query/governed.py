@@ -59,6 +59,7 @@ tell how many there were.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import replace
@@ -164,6 +165,13 @@ def _quote(identifier: str) -> str:
 def _qualified(name: str) -> str:
     namespace, table = name.split(".", 1)  # a mounted table's: "mount"."namespace.table"
     return f"{_quote(namespace)}.{_quote(table)}"
+
+
+def _travels(sql: str, name: str) -> bool:
+    """Whether ``sql`` reads the mounted table ``name`` ``FOR VERSION|TIMESTAMP AS OF``."""
+    spelled = r"\s*\.\s*".join(re.escape(part) for part in name.split("."))
+    travel = r"\s+FOR\s+(VERSION|TIMESTAMP|SYSTEM_TIME)\s+AS\s+OF\b"
+    return re.search(rf"\b{spelled}{travel}", sql, re.IGNORECASE) is not None
 
 
 def check_read_only(sql: str, on_refused: Refused | None = None) -> None:
@@ -316,6 +324,12 @@ class _GovernedQuery:
             if self.mounted is None or name.split(".")[0] not in mounts:
                 continue
             access = self.access(name)
+            if not access.denied and _travels(sql, name):
+                raise QueryError(
+                    f"time travel on mounted table {name} is not supported yet: read its "
+                    "current snapshot, or its history at its producer",
+                    sql=self.original,
+                )
             table = None if access.denied else self.mounted.load(name)
             if table is None or not visible_columns(access, table.schema()):
                 if access.table_uuid:
