@@ -59,6 +59,8 @@ class Situation:
     view_reads: dict[str, tuple[str, ...]] = field(default_factory=dict)
     """For a view: each table it reads with its definer's rights, and what the audit
     trail says that read went through."""
+    link_of: str | None = None
+    """For a resource link: the table it stands for, which the audit trail names."""
 
 
 def batch(ids: Iterable[int]) -> pa.Table:
@@ -328,6 +330,31 @@ def view_over_filter(b: Builder) -> Situation:
     )
 
 
+def link_not_granted(b: Builder) -> Situation:
+    """A link to a table the principal holds no grant on: the link grants nothing."""
+    link = f"{b.namespace}.linked"
+    b.run(f"CREATE LINK {link} FOR {{t}}")
+    return b.situation(None, table=link, others=(b.table,), link_of=b.table)
+
+
+def link_to_filtered(b: Builder) -> Situation:
+    """A link to a table the principal reads through a row filter: the link shows
+    what the filter shows, and no more."""
+    link = f"{b.namespace}.linked"
+    b.run(
+        "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu'",
+        "GRANT SELECT ON DATA FILTER {p}_eu TO PRINCIPAL {p}",
+        f"CREATE LINK {link} FOR {{t}}",
+    )
+    return b.situation(
+        b.rows(eu),
+        table=link,
+        listed={b.table: set(COLUMNS), link: set(COLUMNS)},
+        filters=(f"data filter {b.principal}_eu",),
+        link_of=b.table,
+    )
+
+
 SITUATIONS: dict[str, Callable[[Builder], Situation]] = {
     "no grant": no_grant,
     "column excluded": column_excluded,
@@ -340,6 +367,8 @@ SITUATIONS: dict[str, Callable[[Builder], Situation]] = {
     "column renamed": column_renamed,
     "time travel": time_travel,
     "view over a filtered table": view_over_filter,
+    "link to a table not granted": link_not_granted,
+    "link to a filtered table": link_to_filtered,
 }
 
 

@@ -68,14 +68,15 @@ class Sent:
 
 def implied(case: Situation, escape: str, exists: set[str]) -> set[Decision]:
     """The decisions the trail must hold for ``escape`` in ``case``."""
-    read = ("table.select", f"table {case.table}")
+    read = ("table.select", f"table {case.link_of or case.table}")  # a link's target
     reading = {(*read, case.allowed is not None, case.filters if case.allowed else ())}
     reading |= {("table.select", f"table {t}", True, f) for t, f in case.view_reads.items()}
     is_view = case.table not in exists
     if escape in ("the allowed part", "the table", "a hidden column by name"):
         return reading
     if escape == "time travel to the first snapshot":
-        return set() if is_view else reading  # a view has no snapshots: it is no table
+        # a view has no snapshots, nor has a link: neither is a table
+        return set() if is_view or case.link_of else reading
     if escape == "the other name":
         other = case.others[0] if case.others else ""
         return {("table.select", f"table {other}", False, ())} if other in exists else set()
@@ -159,6 +160,7 @@ def _send(url: str, requests_of: list[tuple[Situation, str, str]]) -> list[Sent]
     implies."""
     exists = {case.table for case, _, _ in requests_of if not case.view_reads}  # no views
     exists |= {name for case, _, _ in requests_of for name in case.view_reads}
+    exists |= {case.link_of for case, _, _ in requests_of if case.link_of}
     sent, tokens = [], {}
     for case, escape, statement in requests_of:
         if case.principal not in tokens:

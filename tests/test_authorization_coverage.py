@@ -137,6 +137,7 @@ def test_a_principal_with_no_grants_may_call_only_what_anyone_may(lake: Lake) ->
         "governance.revoke",
         "governance.show",
         "lake.connect",
+        "link.list",
         "namespace.list",
         "query.run",
         "table.access",

@@ -5,7 +5,8 @@ do show stays readable.
 Situations (``tests/leak_situations.py``, all in one lake home, set up once with real
 statements): no grant, a column excluded, a row filter, two filters on one table (per
 cell), a grant revoked, a tag changed after the grant, a role membership removed, the
-table renamed, columns renamed, time travel, and a view over the filtered table.
+table renamed, columns renamed, time travel, a view over the filtered table, and a
+resource link to a table not granted and to a filtered one.
 Paths: ``lake.as_principal(p).sql`` (local), the query API (JSON and Arrow), the Python
 client ``icehouse.connect``, and ``icehouse sql --server``, against one real server.
 State databases: SQLite (every path), and PostgreSQL (marked ``postgres``: the local path

@@ -210,6 +210,26 @@ def test_a_script_runs_statements_and_meta_commands_in_order(filled):
     assert '"write.parquet.compression-codec": "zstd"' in out
 
 
+def test_a_resource_link_is_queried_listed_by_backslash_d_and_described_as_its_target(filled):
+    with Lake.open(filled) as lake:
+        lake.namespaces.create(("analytics",))
+    script = (
+        "CREATE LINK analytics.events FOR logs.events;\n"
+        "SELECT count(*) AS through_link FROM analytics.events;\n"
+        "SHOW LINKS;\n"
+        "\\d\n"
+        "\\d analytics.events\n"
+    )
+    result = run("sql", "--home", str(filled), input=script)
+    assert result.exit_code == 0, result.stderr
+    out = result.stdout
+    assert "created link analytics.events for logs.events" in out
+    assert "through_link\n           5\n" in out
+    assert "analytics.events  logs.events" in out
+    assert "\nlink              target\n" in out
+    assert "rows: 5  data files: 2" in out
+
+
 def test_a_semicolon_inside_a_string_literal_does_not_split(filled):
     script = "SELECT 'a;b' AS s, count(*) AS n FROM logs.events WHERE country <> 'x;y';"
     result = run("sql", "--home", str(filled), input=script)

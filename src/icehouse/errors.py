@@ -23,6 +23,7 @@ thing the same way.
     │   ├── NoSuchDataFilter
     │   ├── NoSuchTenant
 │   ├── NoSuchMount               no producer catalog mounted under that name
+    │   ├── NoSuchLink                no resource link of that name
     │   └── NoSuchGrant               a revoke of a grant no one made
     ├── Conflict                      409
     │   ├── TableAlreadyExists
@@ -37,6 +38,7 @@ thing the same way.
     │   ├── TenantAlreadyExists
     │   ├── TenantNotEmpty            a tenant that still has principals or roles
 │   ├── MountNameTaken            a mount or a top-level namespace already has the name
+    │   ├── LinkNameTaken             a link, table or view already has the name
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
     │   │   ├── RewriteConflict       a rewrite's input files changed under it
@@ -215,6 +217,12 @@ class NoSuchMount(NotFound):
         self.mount = mount
 
 
+class NoSuchLink(NotFound):
+    def __init__(self, message: str, *, link: str) -> None:
+        super().__init__(message)
+        self.link = link
+
+
 class NoSuchGrant(NotFound):
     """A revoke that matches no grant (of this granter, unless it manages grants)."""
 
@@ -311,6 +319,15 @@ class MountNameTaken(Conflict):
     def __init__(self, message: str, *, name: str) -> None:
         super().__init__(message)
         self.name = name
+
+
+class LinkNameTaken(Conflict):
+    """A link shares its namespace's names with tables and views, so that ``ns.t``
+    always means one thing."""
+
+    def __init__(self, message: str, *, link: str) -> None:
+        super().__init__(message)
+        self.link = link
 
 
 class CommitConflict(Conflict):
@@ -704,6 +721,7 @@ __all__ = [
     "InvalidSortOrder",
     "InvalidTagValue",
     "LandingNotFound",
+    "LinkNameTaken",
     "MaintenanceBusy",
     "MountNameTaken",
     "MountReadOnly",
@@ -711,6 +729,7 @@ __all__ = [
     "NamespaceNotEmpty",
     "NoSuchDataFilter",
     "NoSuchGrant",
+    "NoSuchLink",
     "NoSuchMount",
     "NoSuchNamespace",
     "NoSuchPrincipal",

@@ -34,7 +34,8 @@ SERVER_HISTORY_FILE = ".icehouse_sql_history"
 lake home to keep it in."""
 HELP = """\
 Statements end with ; and may span lines. Commands:
-  \\d               list tables (rows, data files, snapshots), mounted ones as mount.db.t
+  \\d               list tables (rows, data files, snapshots), mounted ones as mount.db.t,
+                   then the resource links to them
   \\d db.t          describe a table (mount.db.t: a mounted one): schema, partition spec,
                    sort order, properties
   \\explain on|off  show what each table had to read after every result
@@ -108,6 +109,9 @@ _TABLES_GRID = (
     Column("snapshots", Kind.NUMBER),
 )
 
+_LINKS_GRID = (Column("link", Kind.WHOLE), Column("target", Kind.WHOLE))
+"""``\\d``'s resource links, each to a table listed above it."""
+
 
 class Shell:
     """One open lake (or server) and the session's switches; each statement goes through
@@ -166,10 +170,12 @@ class Shell:
                 "\\d describes a local home's tables; over --server, ask "
                 "information_schema.tables and information_schema.columns"
             )
+        links = {link.name: link.target for link in lake.links.list()}
         if table:
             mounted = len(table.split(".")) == 3
+            named = links.get(table, table)  # a link is described as its target
             render_info(
-                self.out, lake.catalogs.describe(table) if mounted else lake.tables.get(table)
+                self.out, lake.catalogs.describe(table) if mounted else lake.tables.get(named)
             )
             return
         infos = [lake.tables.get(name) for name in lake.tables.list()]
@@ -183,6 +189,10 @@ class Shell:
             return
         rows = [[i.name, f"{i.rows:,}", f"{i.data_files:,}", str(i.snapshots)] for i in infos]
         print_grid(self.out, _TABLES_GRID, rows)
+        listed = {i.name for i in infos}
+        shown = [[name, target] for name, target in links.items() if target in listed]
+        if shown:
+            print_grid(self.out, _LINKS_GRID, shown)
 
 
 def run_script(shell: Shell, text: str) -> bool:

@@ -161,6 +161,9 @@ RULES: dict[str, Rule] = {
     "governance.create_data_filter": _MANAGE,
     "governance.drop_data_filter": _MANAGE,
     "governance.list_data_filters": _MANAGE,
+    "link.create": Needs(Privilege.CREATE_TABLE, parent=True),
+    "link.drop": Needs(Privilege.CREATE_TABLE, parent=True),
+    "link.list": ANYONE,  # shows each principal only the links whose target it may describe
     "tenant.create_principal": TENANT_ADMINS,
     "tenant.create_role": TENANT_ADMINS,
     "tenant.list_principals": TENANT_ADMINS,
@@ -174,6 +177,7 @@ _KINDS = {
     "view": SecurableKind.VIEW,
     "namespace": SecurableKind.NAMESPACE,
     "governance": SecurableKind.CATALOG,
+    "link": SecurableKind.TABLE,  # a link is created in a namespace, as a table is
 }
 
 

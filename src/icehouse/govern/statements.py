@@ -192,6 +192,27 @@ class ShowTenants:
     pass
 
 
+@dataclass(frozen=True)
+class CreateLink:
+    """``CREATE LINK ns.name FOR [catalog.]ns.t``: ``catalog`` empty for this lake's."""
+
+    name: str
+    target: str
+    catalog: str = ""
+
+
+@dataclass(frozen=True)
+class DropLink:
+    name: str
+
+
+@dataclass(frozen=True)
+class ShowLinks:
+    """``SHOW LINKS [IN ns]``: every link the principal may see, or those of ``namespace``."""
+
+    namespace: str | None = None
+
+
 Statement = (
     CreateRole
     | DropRole
@@ -214,6 +235,9 @@ Statement = (
     | GrantTenantAdmin
     | RevokeTenantAdmin
     | ShowTenants
+    | CreateLink
+    | DropLink
+    | ShowLinks
 )
 
 _MAYBE = re.compile(
@@ -517,6 +541,24 @@ def _ends_predicate(text: str, ahead: Token) -> bool:
     )
 
 
+# -- resource links -------------------------------------------------------------------------
+
+
+def _create_link(cursor: Cursor) -> CreateLink:
+    name = cursor.expect_dotted("a link name", parts=2)
+    cursor.expect("FOR")
+    token = cursor.peek()
+    target = cursor.expect_dotted("a table name", parts=2).split(".")
+    if len(name.split(".")) != 2 or len(target) > 3:
+        raise cursor.error("namespace.name FOR [catalog.]namespace.table", token)
+    catalog = target[0] if len(target) == 3 else ""
+    return CreateLink(name, ".".join(target[-2:]), catalog)
+
+
+def _show_links(cursor: Cursor) -> ShowLinks:
+    return ShowLinks(cursor.expect_name("a namespace") if cursor.accept("IN") else None)
+
+
 def _empty(statement: Statement) -> Parser:
     return lambda cursor: statement
 
@@ -538,6 +580,9 @@ _STARTS: tuple[tuple[tuple[str, ...], Parser], ...] = (
     (("DROP", "TENANT"), lambda c: DropTenant(c.expect_name("a tenant name"))),
     (("SHOW", "TENANTS"), _empty(ShowTenants())),
     (("ALTER", "NAMESPACE"), _alter_namespace),
+    (("CREATE", "LINK"), _create_link),
+    (("DROP", "LINK"), lambda c: DropLink(c.expect_dotted("a link name", parts=2))),
+    (("SHOW", "LINKS"), _show_links),
 )
 """The leading keywords of each statement, and what reads the rest (ALTER TABLE and ALTER
 VIEW are only governance's when they set a tag: ``_sets_a_tag``)."""

@@ -61,6 +61,7 @@ if TYPE_CHECKING:
     from icehouse.lake.catalogs import LakeCatalogs
     from icehouse.lake.governance import LakeGovernance
     from icehouse.lake.iceberg import LakeIceberg, LakeNamespaces
+    from icehouse.lake.links import LakeLinks
     from icehouse.lake.principals import LakePrincipals
     from icehouse.lake.tenants import LakeTenants
     from icehouse.lake.views import LakeViews
@@ -82,6 +83,7 @@ GROUPS = (
     "metrics",
     "governance",
     "tenants",
+    "links",
     "catalogs",
     "audit",
 )
@@ -189,6 +191,13 @@ class Lake:
         from icehouse.lake.tenants import LakeTenants
 
         return LakeTenants(self)
+
+    @functools.cached_property
+    def links(self) -> LakeLinks:
+        """Resource links: names in one namespace standing for tables in another."""
+        from icehouse.lake.links import LakeLinks
+
+        return LakeLinks(self)
 
     @functools.cached_property
     def catalogs(self) -> LakeCatalogs:
@@ -497,6 +506,7 @@ class Lake:
         (``query/governed.py``)."""
         if self.principal.admin:
             from icehouse.lake.catalogs import MountedCatalogs
+            from icehouse.lake.links import link_targets
             from icehouse.query.sql import run_sql
 
             return run_sql(
@@ -507,9 +517,11 @@ class Lake:
                 session=self._queries,
                 system=self._system_tables(),
                 mounted=MountedCatalogs(self),
+                links=functools.partial(link_targets, self),
             )
         from icehouse.lake.audit import record_read, record_refusal
         from icehouse.lake.catalogs import MountedCatalogs
+        from icehouse.lake.links import link_targets
         from icehouse.query.governed import run_governed_sql
 
         return run_governed_sql(
@@ -523,6 +535,7 @@ class Lake:
             on_read=functools.partial(record_read, self.principal),
             on_refused=functools.partial(record_refusal, self.principal),
             mounted=MountedCatalogs(self),
+            links=functools.partial(link_targets, self),
         )
 
     def _readable_access(self, name: str, *, as_definer: str | None = None) -> TableAccess:

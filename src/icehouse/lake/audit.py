@@ -77,25 +77,34 @@ def audited_query(lake: Lake, statement: str, run: Callable[[], QueryResult]) ->
 
 
 def record_read(
-    principal: Principal, name: str, access: TableAccess | None, *, view: str | None = None
+    principal: Principal,
+    name: str,
+    access: TableAccess | None,
+    *,
+    view: str | None = None,
+    link: str | None = None,
 ) -> None:
     """A governed read of table or view ``name`` in the current trail: refused (``access``
     None), or allowed with the cell sets (data filters, column grants) it went through;
     ``view``: the view that read it with its definer's rights, which the reason names
-    (the principal itself may hold no grant on ``name``)."""
+    (the principal itself may hold no grant on ``name``); ``link``: the resource link
+    the statement named it by, which the reason names too."""
     trail = current_trail()
     if trail is None:
         return
     resource = Resource("table", name)
     definer = None if view is None else f"the definer of view {view}"
+    through = "" if link is None else f" through link {link}"
     if access is None:
-        refused = f"table {name} not found or not permitted"
+        refused = f"table {name} not found or not permitted{through}"
         if definer is not None:
             refused = f"{refused} to {definer}"
         trail.decision(principal, "table.select", resource, denied=refused)
         return
     filters = () if access.unrestricted else [c.source for c in access.cell_sets]
-    because = None if definer is None else f"granted to {definer}"
+    because = f"granted to {definer}" if definer is not None else None
+    if link is not None:
+        because = f"read{through}"
     trail.decision(
         principal, "table.select", resource, denied=None, filters=filters, because=because
     )

@@ -20,10 +20,12 @@ from icehouse.config import CATALOG_NAME
 from icehouse.govern.objects import Grantee, Privilege, Securable, SecurableKind
 from icehouse.govern.statements import (
     CreateDataFilter,
+    CreateLink,
     CreateRole,
     CreateTag,
     CreateTenant,
     DropDataFilter,
+    DropLink,
     DropRole,
     DropTag,
     DropTenant,
@@ -36,6 +38,7 @@ from icehouse.govern.statements import (
     SetTag,
     ShowDataFilters,
     ShowGrants,
+    ShowLinks,
     ShowRoles,
     ShowTags,
     ShowTenants,
@@ -70,6 +73,8 @@ def run_statement(lake: Lake, statement: Statement) -> pa.Table:
         return _show(lake, statement)
     if isinstance(statement, ShowTenants):
         return _show_tenants(lake)
+    if isinstance(statement, ShowLinks):
+        return _show_links(lake, statement)
     return pa.table({"status": [_change(lake, statement)]})
 
 
@@ -90,6 +95,8 @@ Change = (
     | DropTenant
     | GrantTenantAdmin
     | RevokeTenantAdmin
+    | CreateLink
+    | DropLink
 )
 """The statements that change something (all but the SHOWs)."""
 
@@ -159,6 +166,12 @@ def _change(lake: Lake, statement: Change) -> str:
         case RevokeTenantAdmin(tenant, principal):
             lake.tenants.revoke_admin(tenant, principal)
             return f"revoked admin on tenant {tenant} from principal {principal}"
+        case CreateLink(name, target, catalog):
+            lake.links.create(name, target, catalog=catalog)
+            return f"created link {name} for {f'{catalog}.' if catalog else ''}{target}"
+        case DropLink(name):
+            lake.links.drop(name)
+            return f"dropped link {name}"
         case _:
             assert_never(statement)
 
@@ -263,6 +276,21 @@ def _show_tenants(lake: Lake) -> pa.Table:
         for t in lake.tenants.list()
     ]
     return pa.Table.from_pylist(tenants, schema=TENANTS_SCHEMA)
+
+
+LINKS_SCHEMA = pa.schema(
+    [("name", pa.string()), ("target", pa.string()), ("created_by", pa.string())]
+)
+"""``SHOW LINKS``: each link, the table it stands for (``mount.ns.t`` for a mounted
+one), and who made it."""
+
+
+def _show_links(lake: Lake, statement: ShowLinks) -> pa.Table:
+    rows = [
+        {"name": link.name, "target": link.qualified_target, "created_by": link.created_by}
+        for link in lake.links.list(statement.namespace)
+    ]
+    return pa.Table.from_pylist(rows, schema=LINKS_SCHEMA)
 
 
 def _where(lake: Lake, table: str, row_filter: dict[str, Any] | None) -> str | None:

@@ -61,7 +61,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import NoReturn, Protocol
 
@@ -131,8 +131,16 @@ class ReadDecided(Protocol):
     travel), and for each table or view read by a view it reads, the access it was read
     with (None: refused): the audit trail's per-table decisions."""
 
-    def __call__(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
-        """``view``: the view on whose behalf ``name`` was read (its definer's rights)."""
+    def __call__(
+        self,
+        name: str,
+        access: TableAccess | None,
+        *,
+        view: str | None = None,
+        link: str | None = None,
+    ) -> None:
+        """``view``: the view on whose behalf ``name`` was read (its definer's rights);
+        ``link``: the resource link the statement named ``name`` by."""
         ...
 
 
@@ -152,6 +160,10 @@ class AccessPolicy(Protocol):
         An access with no ``table_uuid`` means the reader may not even describe it; one
         with a UUID and no cell set, that it may describe it but read none of it."""
         ...
+
+
+LinkTargets = Callable[[], Mapping[str, str]]
+"""The lake's resource links to its own tables: link name → ``namespace.table``."""
 
 
 READ_ONLY = {duckdb.StatementType.SELECT}
@@ -226,9 +238,12 @@ class _GovernedQuery:
         explain: bool,
         on_read: ReadDecided | None = None,
         mounted: MountedTables | None = None,
+        links: LinkTargets | None = None,
     ) -> None:
         self.catalog = catalog
         self.mounted = mounted
+        self.links = links
+        self._link_targets: Mapping[str, str] | None = None
         self.access = access
         self.on_read = on_read
         self.session = session
@@ -245,6 +260,13 @@ class _GovernedQuery:
         self.sandbox: duckdb.DuckDBPyConnection | None = None
         self.started = time.perf_counter()
         """When the statement began executing on the sandbox (``time.perf_counter``)."""
+
+    def link_targets(self) -> Mapping[str, str]:
+        """The lake's links (read once per statement, and only if it names something
+        that is neither a table nor a view)."""
+        if self._link_targets is None:
+            self._link_targets = self.links() if self.links is not None else {}
+        return self._link_targets
 
     def readable_access(
         self, name: str, table: Table | None, *, as_definer: str | None = None
@@ -460,10 +482,11 @@ class _GovernedQuery:
         columns for every other table and view the principal may describe
         (``listing.py``), so that the catalog lists those and nothing else."""
         if lists_tables(sql):
-            for name, empty in describable(self.catalog, self.access, set(self.readable)):
+            links = self.link_targets() if self.links is not None else {}
+            skip = set(self.readable)
+            for name, empty in describable(self.catalog, self.access, skip, links):
                 self.feeds[name] = empty
             if self.mounted is not None:
-                skip = set(self.readable)
                 for name, empty in describable_mounted(self.mounted, self.access, skip):
                     self.feeds[name] = empty
 
@@ -532,15 +555,39 @@ class _GovernedQuery:
                 self.register(name, results[name])
                 continue
             table = find_table(self.catalog, name)
+            if table is None:
+                self.through_link(name, sql)
+                continue
             access = self.readable_access(name, table)
-            if table is not None:
-                self._decided(name, access)
-            if table is not None and access is not None:
+            self._decided(name, access)
+            if access is not None:
                 self.register(name, self.table(name, table, access, pushdown=sql))
 
-    def _decided(self, name: str, access: TableAccess | None, *, view: str | None = None) -> None:
+    def through_link(self, name: str, sql: str) -> None:
+        """Register link ``name`` as its target shows to the principal's own grants on
+        the target: a link grants nothing, and one whose target is gone or not readable
+        is not there at all, as a missing table is not."""
+        target = self.link_targets().get(name)
+        if target is None:
+            return
+        table = find_table(self.catalog, target)
+        if table is None:
+            return
+        access = self.readable_access(target, table)
+        self._decided(target, access, link=name)
+        if access is not None:
+            self.register(name, self.table(name, table, access, pushdown=sql))
+
+    def _decided(
+        self,
+        name: str,
+        access: TableAccess | None,
+        *,
+        view: str | None = None,
+        link: str | None = None,
+    ) -> None:
         if self.on_read is not None:
-            self.on_read(name, access, view=view)
+            self.on_read(name, access, view=view, link=link)
 
 
 def run_governed_sql(
@@ -555,12 +602,15 @@ def run_governed_sql(
     on_read: ReadDecided | None = None,
     on_refused: Refused | None = None,
     mounted: MountedTables | None = None,
+    links: LinkTargets | None = None,
 ) -> QueryResult:
     """Run ``sql`` for a governed principal whose reads ``access`` decides (tables of
     ``mounted`` catalogs too, named ``mount.namespace.table``); a DELETE
     goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
     told what each table the statement names was read with, ``on_refused`` of a
-    statement or a DELETE refused before anything is read.
+    statement or a DELETE refused before anything is read; ``links`` are the resource
+    links a name that is no table may be (read with the principal's access to the
+    target).
 
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
@@ -578,6 +628,7 @@ def run_governed_sql(
         explain=explain,
         on_read=on_read,
         mounted=mounted,
+        links=links,
     )
     try:
         rewritten = query.time_travel(query.mounts(sql))

@@ -10,7 +10,7 @@ principal may see: the catalog then shows its name and visible columns, and no r
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 
 import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
@@ -52,10 +52,13 @@ def is_show_tables(sql: str) -> bool:
     return _SHOW_TABLES.fullmatch(sql) is not None
 
 
-def every_object(catalog: SqlCatalog) -> pa.Table:
+def every_object(catalog: SqlCatalog, links: Mapping[str, str] | None = None) -> pa.Table:
     """``SHOW TABLES`` for whoever may describe everything: every table and view of the
-    lake by ``namespace.name``, as a governed principal's lists what it may describe."""
-    return pa.table({"name": sorted(name for name, _ in objects(catalog))})
+    lake by ``namespace.name``, and every link (``links``: name → target) whose target
+    is there, as a governed principal's lists what it may describe."""
+    names = {name for name, _ in objects(catalog)}
+    names |= {link for link, target in (links or {}).items() if target in names}
+    return pa.table({"name": sorted(names)})
 
 
 def lists_tables(sql: str) -> bool:
@@ -74,18 +77,23 @@ def objects(catalog: SqlCatalog) -> Iterator[tuple[str, bool]]:
 
 
 def describable(
-    catalog: SqlCatalog, access: Callable[[str], TableAccess], skip: set[str]
+    catalog: SqlCatalog,
+    access: Callable[[str], TableAccess],
+    skip: set[str],
+    links: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, pa.Table]]:
     """An empty table of the visible columns of each table and view not in ``skip``
     that ``access`` shows the principal may describe (a table UUID, even with no cell:
-    DESCRIBE alone shows every column, as ``icehouse table show`` does)."""
-    for name, is_view in objects(catalog):
+    DESCRIBE alone shows every column, as ``icehouse table show`` does), and of each
+    link (``links``: name → target table) as its target is described: a link whose
+    target is gone or hidden is not listed."""
+    for name, is_view, target in _with_links(objects(catalog), links or {}):
         if name in skip:
             continue
-        granted = access(name)
+        granted = access(target)
         if not granted.table_uuid:
             continue
-        schema = _view_schema(catalog, name) if is_view else _table_schema(catalog, name)
+        schema = _view_schema(catalog, target) if is_view else _table_schema(catalog, target)
         if schema is None:
             continue
         columns = [f.name for f in schema.fields]
@@ -119,6 +127,17 @@ def describable_mounted(
                 columns = visible_columns(granted, schema)
             if columns:
                 yield name, schema.as_arrow().empty_table().select(columns)
+
+
+def _with_links(
+    found: Iterator[tuple[str, bool]], links: Mapping[str, str]
+) -> Iterator[tuple[str, bool, str]]:
+    """``(name, is_view, what it reads)``: each object as itself, then each link as its
+    target table."""
+    for name, is_view in found:
+        yield name, is_view, name
+    for link, target in links.items():
+        yield link, False, target
 
 
 def _table_schema(catalog: SqlCatalog, name: str) -> Schema | None:

@@ -111,13 +111,21 @@ def known_tables(catalog: SqlCatalog) -> set[str]:
     }
 
 
-def _existing_tables(catalog: SqlCatalog, sql: str) -> dict[str, Table]:
+def _existing_tables(
+    catalog: SqlCatalog, sql: str, links: Callable[[], Mapping[str, str]] | None = None
+) -> dict[str, Table]:
     """The ``namespace.table`` names in ``sql`` that are tables (a name may also be an
     alias and a column), loaded: looked up one by one, which costs less than listing the
-    lake, and loaded once per query."""
+    lake, and loaded once per query. A name that is no table but a resource link (of
+    ``links``, read only then) is its target table, when that is there."""
     found: dict[str, Table] = {}
+    targets: Mapping[str, str] | None = None
     for name in names_in(sql):
         table = find_table(catalog, name)
+        if table is None and links is not None:
+            targets = links() if targets is None else targets
+            target = targets.get(name)
+            table = None if target is None else find_table(catalog, target)
         if table is not None:
             found[name] = table
     return found
@@ -568,6 +576,7 @@ def run_sql(
     session: QuerySession | None = None,
     system: Mapping[str, Callable[[], pa.Table]] | None = None,
     mounted: MountedTables | None = None,
+    links: Callable[[], Mapping[str, str]] | None = None,
 ) -> QueryResult:
     """Run ``sql``; with ``explain``, each plan also counts row groups and bytes read.
     ``session`` is what the lake's queries keep between them (without one, this query
@@ -575,6 +584,8 @@ def run_sql(
     of the state database) by ``namespace.table`` name, each read only if ``sql`` names
     it and no Iceberg table has that name. ``mounted``: the mounted producer catalogs,
     whose tables ``sql`` names as ``mount.namespace.table`` (``query/mounted.py``).
+    ``links``: the resource links to the lake's tables (name → target), read only when
+    ``sql`` names something that is no table, or lists the tables.
 
     Raises: QueryError naming what is wrong (a missing table or column with the closest
     real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
@@ -591,6 +602,7 @@ def run_sql(
                 session=own,
                 system=system,
                 mounted=mounted,
+                links=links,
             )
         finally:
             own.close()
@@ -602,10 +614,11 @@ def run_sql(
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
     if is_show_tables(sql):  # DuckDB's lists its current schema, where the lake has none
         started = time.perf_counter()
-        return QueryResult(every_object(catalog), [], time.perf_counter() - started)
+        listed = every_object(catalog, links() if links is not None else None)
+        return QueryResult(listed, [], time.perf_counter() - started)
     views = views_in(catalog, sql, names_in)
     behind_views = " ".join(views.values())
-    known = _existing_tables(catalog, f"{sql} {behind_views}")
+    known = _existing_tables(catalog, f"{sql} {behind_views}", links)
     conn = session.connection()
     original = sql
     started = time.perf_counter()

@@ -133,6 +133,12 @@ def _v11_mounts(conn: Connection) -> None:
     models.mounts.create(conn, checkfirst=True)
 
 
+def _v12_links(conn: Connection) -> None:
+    """Resource links (a new table only, created if missing, so that this step stands
+    on its own whatever steps come before it)."""
+    models.links.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -144,6 +150,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     9: _v9_audit,
     10: _v10_tenants,
     11: _v11_mounts,
+    12: _v12_links,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a

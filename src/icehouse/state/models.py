@@ -426,3 +426,18 @@ mounts = Table(
     Column("secret", Text),
     Column("created_at", Float, nullable=False),
 )
+
+# v12: resource links: ``namespace.name`` standing for a table elsewhere (``target``,
+# ``namespace.table``; ``target_catalog`` empty for this lake's own, else a mount's
+# name). A link is a name only: it holds no grant and is resolved at each query under
+# the reader's own grants on the target, by name, so a dropped target is simply gone.
+links = Table(
+    "gov_links",
+    metadata,
+    Column("namespace", String(200), primary_key=True),
+    Column("name", String(200), primary_key=True),
+    Column("target_catalog", String(200), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("created_by", String(200), nullable=False),
+    Column("created_at", Float, nullable=False),
+)
