@@ -29,6 +29,8 @@ class Central:
     analyst: str
     """``CLIENT_ID:SECRET`` of a principal with no grants."""
     producer: ServedProducer
+    home: Path
+    """The central server's home (its governance statements run on it)."""
 
 
 def principal(home: Path, name: str, *admin: str) -> str:
@@ -47,7 +49,7 @@ def central(tmp_path: Path) -> Iterator[Central]:
     admin, analyst = principal(home, "ops", "--admin"), principal(home, "ana")
     process, url = serve(home, tmp_path / "central.log")
     try:
-        yield Central(url, admin, analyst, producer)
+        yield Central(url, admin, analyst, producer, home)
     finally:
         kill(process)
         kill(producer.process)
@@ -113,3 +115,23 @@ def test_a_principal_that_is_not_an_administrator_sees_nothing_of_a_mount(
     assert "metadata" not in load.json()
     with pytest.raises(ForbiddenError):
         client(central.url, central.analyst).load_table("cdn_prod.requests")
+
+
+def test_a_principal_granted_select_on_a_mounted_table_loads_it_through_the_mount(
+    central: Central,
+) -> None:
+    def sql(statement: str) -> None:
+        ok("sql", statement, "--home", str(central.home))
+
+    sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana")
+    mounted = client(central.url, central.analyst, warehouse="cdn_prod")
+
+    assert mounted.list_namespaces() == [("cdn",)]
+    assert mounted.list_tables("cdn") == [("cdn", "requests")]
+    assert mounted.load_table("cdn.requests").scan().to_arrow().sort_by("id") == REQUESTS
+
+    sql("REVOKE SELECT ON TABLE cdn_prod.cdn.requests FROM PRINCIPAL ana")
+    sql("CREATE DATA FILTER fr ON cdn_prod.cdn.requests WHERE country = 'fr'")
+    sql("GRANT SELECT ON DATA FILTER fr TO PRINCIPAL ana")
+    with pytest.raises(ForbiddenError, match="through the query API"):
+        mounted.load_table("cdn.requests")

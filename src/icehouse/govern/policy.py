@@ -426,7 +426,7 @@ def _targets(path: ObjectPath) -> list[Target]:
         found.append(Target(path.kind, path.uuid))
     for depth in range(len(path.namespace), 0, -1):
         found.append(Target(SecurableKind.NAMESPACE, ".".join(path.namespace[:depth])))
-    found.append(Target(SecurableKind.CATALOG, CATALOG_KEY))
+    found.append(Target(SecurableKind.CATALOG, path.catalog or CATALOG_KEY))
     return found
 
 

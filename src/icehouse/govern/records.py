@@ -39,6 +39,27 @@ class ObjectPath:
     name: str = ""
     kind: SecurableKind = SecurableKind.CATALOG
     field_id: int = NOT_A_COLUMN
+    catalog: str = ""
+    """The mount the object is in (its namespace then starts with the mount's name);
+    empty for the lake's own catalog."""
+
+
+MOUNTED_KEY_SEPARATOR = "/"
+"""Between a mount's name and a producer table's UUID in a mounted object's key: a UUID
+never holds it, so a local key is never taken for a mounted one."""
+
+
+def mounted_key(mount: str, uuid: str) -> str:
+    """The key of the producer table ``uuid`` read through ``mount``: the same table
+    registered locally, or mounted under another name, has another key, so it never
+    inherits the grants, tags and filters given here."""
+    return f"{mount}{MOUNTED_KEY_SEPARATOR}{uuid}"
+
+
+def mount_of(key: str) -> str | None:
+    """The mount of a mounted object's key; None for a local table's or view's UUID."""
+    mount, separator, _ = key.partition(MOUNTED_KEY_SEPARATOR)
+    return mount if separator else None
 
 
 @dataclass(frozen=True)

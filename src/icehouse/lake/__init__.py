@@ -530,6 +530,7 @@ class Lake:
                 links=functools.partial(link_targets, self),
             )
         from icehouse.lake.audit import record_read, record_refusal
+        from icehouse.lake.catalogs import MountedCatalogs
         from icehouse.lake.links import link_targets
         from icehouse.query.governed import run_governed_sql
 
@@ -543,6 +544,7 @@ class Lake:
             explain=explain,
             on_read=functools.partial(record_read, self.principal),
             on_refused=functools.partial(record_refusal, self.principal),
+            mounted=MountedCatalogs(self),
             links=functools.partial(link_targets, self),
         )
 
@@ -591,7 +593,8 @@ class Lake:
         from icehouse.govern.authz import Resource, authorize
         from icehouse.govern.objects import SecurableKind
         from icehouse.govern.records import ObjectPath
-        from icehouse.lake.authz_scope import LakeScope
+        from icehouse.lake.authz_scope import LakeScope, mounted_path
+        from icehouse.lake.catalogs import mounted_identity
         from icehouse.tables.catalog import split_name
         from icehouse.tables.catalog_views import view_exists
         from icehouse.tables.identity import table_identity, view_identity
@@ -599,10 +602,22 @@ class Lake:
         reader = self.principal
         if as_definer is not None:
             reader = Principal(as_definer, admin=self._is_admin(as_definer))
+        scope = LakeScope(self)
+        mounted = mounted_identity(self, name)
+        if mounted is not None:  # a producer's table, keyed by its mount and UUID
+            scope.found[name] = mounted
+            authorize(reader, "table.describe", Resource("table", name), scope)
+            if reader.admin:
+                return TableAccess(mounted.uuid, (CellSet(None, None, f"table {name}"),))
+            return scope.policy().table_access(
+                reader.name,
+                mounted_path(mounted),
+                mounted.all_field_ids,
+                as_definer=as_definer is not None,
+            )
         namespace, table = split_name(name)
         is_view = view_exists(self._catalog, (namespace,), table)
         kind = SecurableKind.VIEW if is_view else SecurableKind.TABLE
-        scope = LakeScope(self)
         authorize(reader, f"{kind.value}.describe", Resource(kind.value, name), scope)
         identify = view_identity if is_view else table_identity
         found = scope.found.get(name) or identify(self._catalog, (namespace,), table)

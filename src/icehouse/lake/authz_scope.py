@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from icehouse.govern.objects import SecurableKind
 from icehouse.govern.policy import Policy
-from icehouse.govern.records import ObjectPath
+from icehouse.govern.records import ObjectPath, mount_of
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake
@@ -43,11 +43,21 @@ class LakeScope:
             return ObjectPath(tuple(name.split(".")), name=name, kind=kind)
         if not namespace:
             return None
+        known = self.found.get(name)
+        if known is not None:
+            if mount_of(known.uuid) is not None:
+                return mounted_path(known)
+            return ObjectPath(tuple(namespace), known.uuid, name, kind)
         from icehouse.errors import NotFound
+        from icehouse.lake.catalogs import mounted_identity
         from icehouse.tables.identity import table_identity, view_identity
 
         identify = view_identity if kind is SecurableKind.VIEW else table_identity
         try:
+            mounted = mounted_identity(self._lake, name) if len(namespace) == 2 else None
+            if mounted is not None:
+                self.found[name] = mounted
+                return mounted_path(mounted)
             found = identify(self._lake._catalog, tuple(namespace), last)
         except NotFound:
             return None
@@ -84,9 +94,30 @@ def record_owner(lake: Lake, kind: SecurableKind, uuid: str) -> None:
 
 
 def locate_uuid(lake: Lake, uuid: str) -> ObjectPath | None:
-    """Where the table or view ``uuid`` is now; None when it was dropped."""
+    """Where the table or view ``uuid`` (or a mounted table's key) is now; None when it
+    was dropped. A mounted table is looked for only in its producer, never in this
+    lake's catalog; while the producer does not answer, it is placed at the top of its
+    mount, so that what was granted on it stands until the producer says otherwise."""
+    from icehouse.errors import CatalogUnavailable
+
+    mount = mount_of(uuid)
+    if mount is not None:
+        from icehouse.lake.catalogs import locate_mounted
+
+        try:
+            mounted = locate_mounted(lake, uuid)
+        except CatalogUnavailable:
+            return ObjectPath((mount,), uuid, kind=SecurableKind.TABLE, catalog=mount)
+        return None if mounted is None else mounted_path(mounted)
     found = lake._uuids.locate(lake._catalog, uuid)
     if found is None:
         return None
     kind = SecurableKind.VIEW if found.view else SecurableKind.TABLE
     return ObjectPath(found.namespace, found.uuid, found.dotted, kind)
+
+
+def mounted_path(found: Identity) -> ObjectPath:
+    """Where a mounted table is, for a decision: under its mount's catalog."""
+    return ObjectPath(
+        found.namespace, found.uuid, found.dotted, SecurableKind.TABLE, catalog=found.namespace[0]
+    )

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, NoReturn
 from icehouse.errors import InvalidInput, MountNameTaken, MountReadOnly
 from icehouse.govern import mounts
 from icehouse.govern.mounts import MOUNT_TYPES, MountInfo, MountType
+from icehouse.govern.objects import SecurableKind
+from icehouse.govern.records import ObjectPath
 from icehouse.lake.governed import governed
 
 if TYPE_CHECKING:
@@ -26,6 +28,7 @@ if TYPE_CHECKING:
     from icehouse.lake import Lake
     from icehouse.tables.catalog_tables import TableState
     from icehouse.tables.federation import Producer, ProducerCatalog
+    from icehouse.tables.identity import Identity
     from icehouse.tables.manage import TableInfo
 
 __all__ = ["LakeCatalogs", "MountInfo"]
@@ -100,11 +103,11 @@ class LakeCatalogs:
 
     @governed("catalog.list")
     def list(self) -> list[MountInfo]:
-        """Returns: the mounts by name, without their credentials. Only administrators
-        describe mounts: anyone else is shown none."""
-        if not self._lake.principal.admin:
-            return []
-        return mounts.list_mounts(self._lake._engine)
+        """Returns: the mounts by name, without their credentials: to a principal that is
+        not an administrator, those it holds something in (a grant on the mount, or on
+        one of its namespaces or tables)."""
+        found = mounts.list_mounts(self._lake._engine)
+        return [m for m in found if self._describes((m.name,))]
 
     @governed("catalog.describe", on="name")
     def tables(self, name: str) -> builtins.list[str]:
@@ -154,9 +157,10 @@ class LakeCatalogs:
         Raises: NoSuchMount, CatalogUnavailable."""
         from icehouse.tables.federation import producer_namespaces
 
-        if not self._lake.principal.admin:
+        if not self._describes((name,)):
             return []
-        return producer_namespaces(*self._opened(name))
+        found = producer_namespaces(*self._opened(name))
+        return [n for n in found if self._describes((name, *n))]
 
     @governed("catalog.list", on=("name", "namespace"))
     def namespace_tables(self, name: str, namespace: tuple[str, ...]) -> builtins.list[str]:
@@ -165,22 +169,31 @@ class LakeCatalogs:
 
         Args: ``name``; ``namespace``. Returns: the table names, sorted.
         Raises: NoSuchMount, NoSuchNamespace, CatalogUnavailable."""
+        from icehouse.lake.authz_scope import visible
         from icehouse.tables.federation import producer_namespace_tables
 
-        if not self._lake.principal.admin:
+        if not self._describes((name, *namespace)):
             return []
         catalog, producer = self._opened(name)
-        return producer_namespace_tables(catalog, producer, namespace)
+        found = producer_namespace_tables(catalog, producer, namespace)
+        prefix = ".".join((name, *namespace))
+        shown = set(visible(self._lake, SecurableKind.TABLE, [f"{prefix}.{t}" for t in found]))
+        return [t for t in found if f"{prefix}.{t}" in shown]
 
-    @governed("catalog.describe", on=("name", "namespace", "table"))
+    @governed("table.load", on=("name", "namespace", "table"))
     def load(self, name: str, namespace: tuple[str, ...], table: str) -> TableState:
         """A mounted table as the REST protocol hands it out (``loadTable`` on the
-        mount's prefix): the producer's metadata location and metadata, unchanged.
+        mount's prefix): the producer's metadata location and metadata, unchanged, so
+        only to a principal whose SELECT on it is unfiltered (the metadata names every
+        file).
 
         Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state.
-        Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        Raises: NoSuchMount, NoSuchTable, CatalogUnavailable, Forbidden (filtered
+        access, pointing to the query API; no SELECT)."""
+        from icehouse.lake.rest_access import check_mounted_load
         from icehouse.tables.federation import producer_table_state
 
+        check_mounted_load(self._lake, ".".join((name, *namespace, table)))
         catalog, producer = self._opened(name)
         dotted = ".".join((name, *namespace, table))
         return producer_table_state(catalog, producer, dotted)
@@ -209,6 +222,20 @@ class LakeCatalogs:
         mounts.drop_mount(self._lake._engine, name)
         for key in [k for k in self._lake._mounted if k[0] == name]:
             close_producer(self._lake._mounted.pop(key))
+
+    def _describes(self, namespace: tuple[str, ...]) -> bool:
+        """May the lake's principal see the mount (``(mount,)``) or the mounted
+        namespace ``namespace``: does it hold something on it or inside it?"""
+        from icehouse.lake.authz_scope import LakeScope
+
+        lake = self._lake
+        if lake.principal.admin:
+            return True
+        scope = LakeScope(lake)
+        path = ObjectPath(
+            namespace, name=".".join(namespace), kind=SecurableKind.NAMESPACE, catalog=namespace[0]
+        )
+        return scope.policy().may_describe(lake.principal.name, path, scope.namespace_of)
 
     def _opened(self, name: str) -> tuple[ProducerCatalog, Producer]:
         """Raises: NoSuchMount, CatalogUnavailable."""
@@ -251,6 +278,17 @@ class MountedCatalogs:
     def names(self) -> list[str]:
         return [m.name for m in mounts.list_mounts(self._lake._engine)]
 
+    def tables(self, mount: str) -> list[str]:
+        """The tables of ``mount``, when the lake's principal holds something in it.
+
+        Raises: CatalogUnavailable."""
+        from icehouse.tables.federation import producer_tables
+
+        opened = producer_catalog(self._lake, mount)
+        if opened is None or not LakeCatalogs(self._lake)._describes((mount,)):
+            return []
+        return producer_tables(*opened)
+
     def load(self, name: str) -> Table:
         """Raises: NoSuchTable, CatalogUnavailable (naming the mount and its URL)."""
         from icehouse.errors import NoSuchTable
@@ -261,6 +299,49 @@ class MountedCatalogs:
             raise NoSuchTable(f"no table {name}: its catalog is not mounted", table=name)
         catalog, producer = opened
         return load_producer_table(catalog, producer, name)
+
+
+def mounted_identity(lake: Lake, name: str) -> Identity | None:
+    """The mounted table ``name`` (``mount.namespace.table``) as governance keys it (by
+    the mount and the producer's table UUID); None when ``name`` is not in a mount.
+
+    Raises: NoSuchTable, CatalogUnavailable."""
+    from icehouse.govern.records import mounted_key
+    from icehouse.tables.federation import load_producer_table
+    from icehouse.tables.identity import identity_of
+
+    parts = name.split(".")
+    if len(parts) != 3:
+        return None
+    opened = producer_catalog(lake, parts[0])
+    if opened is None:
+        return None
+    table = load_producer_table(*opened, name)
+    key = mounted_key(parts[0], str(table.metadata.table_uuid))
+    return identity_of(table, (parts[0], parts[1]), parts[2], key)
+
+
+def locate_mounted(lake: Lake, key: str) -> Identity | None:
+    """The mounted table whose key is ``key``, found by asking its producer for each of
+    its tables (a UUID is not an index there); None when the mount or the table is gone.
+
+    Raises: CatalogUnavailable (the producer does not answer)."""
+    from icehouse.errors import NotFound
+    from icehouse.govern.records import mount_of
+    from icehouse.tables.federation import producer_tables
+
+    mount = mount_of(key)
+    opened = None if mount is None else producer_catalog(lake, mount)
+    if opened is None:
+        return None
+    for name in producer_tables(*opened):
+        try:
+            found = mounted_identity(lake, name)
+        except NotFound:
+            continue  # dropped while listed
+        if found is not None and found.uuid == key:
+            return found
+    return None
 
 
 def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:

@@ -38,6 +38,7 @@ from icehouse.govern.records import (
     RoleInfo,
     TagInfo,
     Target,
+    mount_of,
     tag_expression,
     tag_expression_key,
 )
@@ -285,8 +286,15 @@ class LakeGovernance:
         identity = self._table(table)
         encoded = None
         if where is not None:
-            schema = load_table(self._lake._catalog, table).schema()
-            encoded = encode_row_filter(where, table, schema)
+            parsed = table  # the name the WHERE is read against, as SQL over one table
+            if mount_of(identity.uuid) is not None:
+                from icehouse.lake.catalogs import MountedCatalogs
+
+                schema = MountedCatalogs(self._lake).load(table).schema()
+                parsed = f"{identity.namespace[-1]}.{identity.name}"
+            else:
+                schema = load_table(self._lake._catalog, table).schema()
+            encoded = encode_row_filter(where, parsed, schema)
         listed = columns if columns is not None else excluding
         mode = "all" if listed is None else ("include" if columns is not None else "exclude")
         data_filters.create_data_filter(
@@ -340,6 +348,9 @@ class LakeGovernance:
         """The stored key of ``on`` and where it is (for a data filter: its table)."""
         kind = on.kind
         if kind is SecurableKind.CATALOG:
+            mount = self._mount(on.name)
+            if mount is not None:
+                return Target(kind, mount), ObjectPath(catalog=mount)
             return Target(kind, CATALOG_KEY), ObjectPath()
         if kind is SecurableKind.NAMESPACE:
             return Target(kind, on.name), self._namespace(on.name)
@@ -353,13 +364,19 @@ class LakeGovernance:
             uuid = next(f.table_uuid for f in rows if f.id == filter_id)
             return Target(kind, str(filter_id)), self._locate(uuid) or ObjectPath(uuid=uuid)
         identity = self._view(on.name) if kind is SecurableKind.VIEW else self._table(on.name)
-        path = ObjectPath(identity.namespace, identity.uuid, on.name, kind)
+        mount = mount_of(identity.uuid) or CATALOG_KEY
+        path = ObjectPath(identity.namespace, identity.uuid, on.name, kind, catalog=mount)
         if kind is SecurableKind.COLUMN:
             field_id = _field_id(identity, on.column or "")
             return (
                 Target(kind, identity.uuid, field_id),
                 ObjectPath(
-                    identity.namespace, identity.uuid, on.name, SecurableKind.TABLE, field_id
+                    identity.namespace,
+                    identity.uuid,
+                    on.name,
+                    SecurableKind.TABLE,
+                    field_id,
+                    catalog=mount,
                 ),
             )
         return Target(kind, identity.uuid), path
@@ -431,10 +448,20 @@ class LakeGovernance:
             raise NoSuchNamespace(f"namespace {name!r} does not exist", namespace=name)
         return ObjectPath(namespace, name=name, kind=SecurableKind.NAMESPACE)
 
+    def _mount(self, name: str) -> str | None:
+        """``name`` when a catalog is mounted as it (``ON CATALOG cdn_prod``)."""
+        from icehouse.govern.mounts import find_mount
+
+        return name if name and find_mount(self._lake._engine, name) is not None else None
+
     def _table(self, name: str) -> Identity:
+        from icehouse.lake.catalogs import mounted_identity
         from icehouse.tables.catalog import split_name
         from icehouse.tables.identity import table_identity
 
+        mounted = mounted_identity(self._lake, name)
+        if mounted is not None:
+            return mounted
         namespace, table = split_name(name)
         return table_identity(self._lake._catalog, (namespace,), table)
 
@@ -445,7 +472,15 @@ class LakeGovernance:
         return view_identity(self._lake._catalog, tuple(namespace), view)
 
     def _identity(self, uuid: str) -> Identity | None:
-        return self._lake._uuids.locate(self._lake._catalog, uuid)
+        from icehouse.errors import CatalogUnavailable
+        from icehouse.lake.catalogs import locate_mounted
+
+        if mount_of(uuid) is None:
+            return self._lake._uuids.locate(self._lake._catalog, uuid)
+        try:
+            return locate_mounted(self._lake, uuid)
+        except CatalogUnavailable:
+            return None  # named when its producer answers again
 
     def _locate(self, uuid: str) -> ObjectPath | None:
         return locate_uuid(self._lake, uuid)
@@ -464,7 +499,7 @@ class _Names:
         if kind is SecurableKind.CATALOG:
             from icehouse.tables.catalog import CATALOG_NAME
 
-            return Securable(kind, CATALOG_NAME)
+            return Securable(kind, target.key or CATALOG_NAME)
         if kind is SecurableKind.NAMESPACE:
             return Securable(kind, target.key)
         if kind is SecurableKind.TAG:

@@ -59,6 +59,7 @@ tell how many there were.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -84,7 +85,7 @@ from icehouse.query.feeds import (
     filtered_files,
     reads_files_natively,
 )
-from icehouse.query.listing import describable, lists_tables, show_tables
+from icehouse.query.listing import describable, describable_mounted, lists_tables, show_tables
 from icehouse.query.masking import (
     access_description,
     access_expression,
@@ -97,6 +98,7 @@ from icehouse.query.masking import (
     visible_columns,
 )
 from icehouse.query.messages import describe, not_permitted
+from icehouse.query.mounted import MountedTables, as_schema_names, mounted_names
 from icehouse.query.sql import (
     HEAVY_QUERY_SECONDS,
     Defined,
@@ -173,8 +175,15 @@ def _quote(identifier: str) -> str:
 
 
 def _qualified(name: str) -> str:
-    namespace, table = name.split(".")
+    namespace, table = name.split(".", 1)  # a mounted table's: "mount"."namespace.table"
     return f"{_quote(namespace)}.{_quote(table)}"
+
+
+def _travels(sql: str, name: str) -> bool:
+    """Whether ``sql`` reads the mounted table ``name`` ``FOR VERSION|TIMESTAMP AS OF``."""
+    spelled = r"\s*\.\s*".join(re.escape(part) for part in name.split("."))
+    travel = r"\s+FOR\s+(VERSION|TIMESTAMP|SYSTEM_TIME)\s+AS\s+OF\b"
+    return re.search(rf"\b{spelled}{travel}", sql, re.IGNORECASE) is not None
 
 
 def check_read_only(sql: str, on_refused: Refused | None = None) -> None:
@@ -228,9 +237,11 @@ class _GovernedQuery:
         prune: bool,
         explain: bool,
         on_read: ReadDecided | None = None,
+        mounted: MountedTables | None = None,
         links: LinkTargets | None = None,
     ) -> None:
         self.catalog = catalog
+        self.mounted = mounted
         self.links = links
         self._link_targets: Mapping[str, str] | None = None
         self.access = access
@@ -320,12 +331,52 @@ class _GovernedQuery:
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
         return sql
 
-    def table(self, name: str, table: Table, access: TableAccess, *, pushdown: str | None) -> Feed:
+    def mounts(self, sql: str) -> str:
+        """``sql`` with each table of a mount it names fed to the sandbox, masked as a
+        local table is, under the name it is rewritten to (``as_schema_names``). The
+        central server reads the producer's files on the trusted connection: the
+        sandbox gets rows, never a producer's file or credential.
+
+        Raises: QueryError (a mounted table not found or not permitted, in the words
+        used for a local one), CatalogUnavailable (its producer does not answer)."""
+        names = mounted_names(sql) if self.mounted is not None else []
+        mounts = set(self.mounted.names()) if self.mounted is not None and names else set()
+        read = []
+        for name in names:
+            if self.mounted is None or name.split(".")[0] not in mounts:
+                continue
+            access = self.access(name)
+            if not access.denied and _travels(sql, name):
+                raise QueryError(
+                    f"time travel on mounted table {name} is not supported yet: read its "
+                    "current snapshot, or its history at its producer",
+                    sql=self.original,
+                )
+            table = None if access.denied else self.mounted.load(name)
+            if table is None or not visible_columns(access, table.schema()):
+                if access.table_uuid:
+                    self._decided(name, None)
+                raise QueryError(not_permitted(name, self.readable), sql=self.original)
+            self._decided(name, access)
+            self.register(name, self.table(name, table, access, pushdown=sql, direct=False))
+            read.append(name)
+        return as_schema_names(sql, read) if read else sql
+
+    def table(
+        self,
+        name: str,
+        table: Table,
+        access: TableAccess,
+        *,
+        pushdown: str | None,
+        direct: bool = True,
+    ) -> Feed:
         """The current snapshot of ``table`` as ``access`` shows it, planned with the
         access's filter and the simple filters of ``pushdown`` (the principal's statement,
         whose plan ``explain`` shows; None for a view's reads, which the principal does
         not see and which are always copied): the cheapest feed that shows no more
-        (``feeds.py``), else the masked copy."""
+        (``feeds.py``), else the masked copy; always the copy without ``direct`` (a
+        mounted table, whose files the sandbox may never be allowed)."""
         schema = table.schema()
         pushed: BooleanExpression = AlwaysTrue()
         if self.prune and pushdown is not None:
@@ -337,7 +388,9 @@ class _GovernedQuery:
         row_filter = And(pushed, access_expression(access, schema))
         scan, planned = plan_table(self.session, name, table, row_filter, sql=self.original)
         read: set[str] | None = {c.lower() for c in columns} | predicate_columns(access, schema)
-        source = None if pushdown is None else self.direct(table, access, scan.tasks)
+        source = None
+        if pushdown is not None and direct:
+            source = self.direct(table, access, scan.tasks)
         if source is None:
             if not attach_scan(self.session, self.trusted, name, table, scan, row_filter):
                 read = None  # PyIceberg's reader read every column
@@ -433,6 +486,9 @@ class _GovernedQuery:
             skip = set(self.readable)
             for name, empty in describable(self.catalog, self.access, skip, links):
                 self.feeds[name] = empty
+            if self.mounted is not None:
+                for name, empty in describable_mounted(self.mounted, self.access, skip):
+                    self.feeds[name] = empty
 
     def natively(self, sql: str) -> bool:
         """Whether filtered files may be read natively for ``sql``: it reads nothing but
@@ -545,9 +601,11 @@ def run_governed_sql(
     explain: bool = False,
     on_read: ReadDecided | None = None,
     on_refused: Refused | None = None,
+    mounted: MountedTables | None = None,
     links: LinkTargets | None = None,
 ) -> QueryResult:
-    """Run ``sql`` for a governed principal whose reads ``access`` decides; a DELETE
+    """Run ``sql`` for a governed principal whose reads ``access`` decides (tables of
+    ``mounted`` catalogs too, named ``mount.namespace.table``); a DELETE
     goes to ``delete(table, where)``, which checks the DELETE privilege; ``on_read`` is
     told what each table the statement names was read with, ``on_refused`` of a
     statement or a DELETE refused before anything is read; ``links`` are the resource
@@ -569,10 +627,11 @@ def run_governed_sql(
         prune=prune,
         explain=explain,
         on_read=on_read,
+        mounted=mounted,
         links=links,
     )
     try:
-        rewritten = query.time_travel(sql)
+        rewritten = query.time_travel(query.mounts(sql))
         query.attach(rewritten)
         query.list_describable(rewritten)
         table = query.execute(show_tables(rewritten))

@@ -16,8 +16,10 @@ import pyarrow as pa
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.schema import Schema
 
+from icehouse.errors import CatalogUnavailable, NotFound
 from icehouse.govern.access import TableAccess
 from icehouse.query.masking import visible_columns
+from icehouse.query.mounted import MountedTables
 from icehouse.tables.catalog import find_table
 from icehouse.tables.catalog_views import list_views, load_view
 
@@ -99,6 +101,32 @@ def describable(
             columns = visible_columns(granted, schema)
         if columns:
             yield name, schema.as_arrow().empty_table().select(columns)
+
+
+def describable_mounted(
+    mounted: MountedTables, access: Callable[[str], TableAccess], skip: set[str]
+) -> Iterator[tuple[str, pa.Table]]:
+    """``describable`` for the tables of mounted catalogs (``mount.namespace.table``),
+    asking only the mounts the principal holds something in; a producer that does not
+    answer lists nothing (its tables are named when read)."""
+    for mount in mounted.names():
+        try:
+            names = [n for n in mounted.tables(mount) if n not in skip]
+        except CatalogUnavailable:
+            continue
+        for name in names:
+            granted = access(name)
+            if not granted.table_uuid:
+                continue
+            try:
+                schema = mounted.load(name).schema()
+            except (CatalogUnavailable, NotFound):
+                continue
+            columns = [f.name for f in schema.fields]
+            if not granted.denied:
+                columns = visible_columns(granted, schema)
+            if columns:
+                yield name, schema.as_arrow().empty_table().select(columns)
 
 
 def _with_links(

@@ -35,6 +35,11 @@ class MountedTables(Protocol):
 
     def load(self, name: str) -> Table: ...
 
+    def tables(self, mount: str) -> Collection[str]:
+        """The tables of ``mount`` that the reader may be shown exist, as
+        ``mount.namespace.table`` (none when it holds nothing in the mount)."""
+        ...
+
 
 @dataclass
 class Attached:
@@ -48,6 +53,20 @@ def mounted_names(sql: str) -> list[str]:
     """Every ``a.b.c``-shaped name in ``sql``, first occurrences in order (whether ``a``
     is a mount is the caller's question)."""
     return list(dict.fromkeys(".".join(m.groups()) for m in _THREE_PART.finditer(sql)))
+
+
+def as_schema_names(sql: str, names: Collection[str]) -> str:
+    """``sql`` with each ``mount.namespace.table`` of ``names`` spelled
+    ``"mount"."namespace.table"``: the view a governed principal's sandbox holds for it
+    (a sandbox cannot attach a catalog, which is how DuckDB reads a three-part name)."""
+
+    def spelled(match: re.Match[str]) -> str:
+        mount, namespace, table = match.groups()
+        if f"{mount}.{namespace}.{table}" not in names:
+            return match.group(0)
+        return f"{_quote(mount)}.{_quote(f'{namespace}.{table}')}"
+
+    return _THREE_PART.sub(spelled, sql)
 
 
 def attach_mounted(

@@ -488,9 +488,10 @@ def register_rows(
 ) -> None:
     """``rows`` (a table, or a dataset scanned anew by each read) registered on ``conn``
     and a view ``view`` (``namespace.table``) over them, both listed in ``defined`` for
-    ``forget``."""
-    namespace, table_name = view.split(".")
-    relation = f"__icehouse_{namespace}_{table_name}"
+    ``forget``; a mounted table's ``mount.namespace.table`` is the view ``namespace.table``
+    in the schema ``mount``."""
+    namespace, table_name = view.split(".", 1)
+    relation = f"__icehouse_{namespace}_{table_name.replace('.', '__')}"
     conn.register(relation, rows)
     defined.relations.append(relation)
     define_view(defined, conn, view, f"SELECT * FROM {_quote(relation)}")
@@ -498,8 +499,8 @@ def register_rows(
 
 def define_view(defined: Defined, conn: duckdb.DuckDBPyConnection, view: str, select: str) -> None:
     """A view ``view`` (``namespace.table``) of ``select`` on ``conn``, listed in
-    ``defined`` for ``forget``."""
-    namespace, table_name = view.split(".")
+    ``defined`` for ``forget`` (``mount.namespace.table``: as ``register_rows`` names it)."""
+    namespace, table_name = view.split(".", 1)
     conn.execute(
         f"CREATE OR REPLACE VIEW {_view_in(defined, conn, namespace, table_name)} AS {select}"
     )

@@ -16,6 +16,7 @@ from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.schema import Schema, index_by_name
+from pyiceberg.table import Table
 from sqlalchemy import select
 
 from icehouse.errors import NoSuchTable
@@ -55,8 +56,14 @@ def table_identity(catalog: SqlCatalog, namespace: Namespace, name: str) -> Iden
         table = catalog.load_table((*namespace, name))
     except NoSuchTableError:
         raise NoSuchTable(f"no table {dotted!r}", table=dotted) from None
+    return identity_of(table, namespace, name, str(table.metadata.table_uuid))
+
+
+def identity_of(table: Table, namespace: Namespace, name: str, key: str) -> Identity:
+    """``table``, loaded from any catalog, as governance keys it: by ``key`` (its UUID,
+    or a mounted table's key, which also names the mount)."""
     return Identity(
-        uuid=str(table.metadata.table_uuid),
+        uuid=key,
         namespace=namespace,
         name=name,
         view=False,
