@@ -197,3 +197,26 @@ def test_another_authorization_scheme_is_401(secured: Served) -> None:
 
     assert answer.status_code == 401
     assert "Bearer <token>" in answer.json()["error"]["message"]
+
+
+def test_a_revoked_token_stops_the_hot_routes_at_once_even_with_an_etag(secured: Served) -> None:
+    """A table's load, its 304 and a listing look the token up in the same worker thread
+    as their work: a revoked token gets 401 there too, never a 304 or a listing."""
+    secured.lake.tables.create("web.clicks", schema={"id": "long"})
+    token = token_of(secured, secured.lake.principals.create("etl", admin=True))
+    auth = {"Authorization": f"Bearer {token}"}
+    table = secured.url("/v1/icehouse/namespaces/web/tables/clicks")
+    listing = secured.url("/v1/icehouse/namespaces/web/tables")
+    etag = requests.get(table, headers=auth, timeout=30).headers["ETag"]
+    unchanged = {**auth, "If-None-Match": etag}
+    assert requests.get(table, headers=unchanged, timeout=30).status_code == 304
+    assert requests.get(listing, headers=auth, timeout=30).json()["identifiers"] == [
+        {"namespace": ["web"], "name": "clicks"}
+    ]
+
+    secured.lake.principals.revoke_tokens("etl")
+
+    for url, headers in [(table, unchanged), (table, auth), (listing, auth)]:
+        answer = requests.get(url, headers=headers, timeout=30)
+        assert answer.status_code == 401
+        assert "revoked" in answer.json()["error"]["message"]
