@@ -4,6 +4,7 @@ a deleted principal's token are 401; a principal who is not an administrator get
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 import pytest
@@ -197,3 +198,43 @@ def test_another_authorization_scheme_is_401(secured: Served) -> None:
 
     assert answer.status_code == 401
     assert "Bearer <token>" in answer.json()["error"]["message"]
+
+
+def test_a_revoked_token_stops_the_hot_routes_at_once_even_with_an_etag(secured: Served) -> None:
+    """A table's load, its 304 and a listing look the token up in the same worker thread
+    as their work: a revoked token gets 401 there too, never a 304 or a listing."""
+    secured.lake.tables.create("web.clicks", schema={"id": "long"})
+    token = token_of(secured, secured.lake.principals.create("etl", admin=True))
+    auth = {"Authorization": f"Bearer {token}"}
+    table = secured.url("/v1/icehouse/namespaces/web/tables/clicks")
+    listing = secured.url("/v1/icehouse/namespaces/web/tables")
+    etag = requests.get(table, headers=auth, timeout=30).headers["ETag"]
+    unchanged = {**auth, "If-None-Match": etag}
+    assert requests.get(table, headers=unchanged, timeout=30).status_code == 304
+    assert requests.get(listing, headers=auth, timeout=30).json()["identifiers"] == [
+        {"namespace": ["web"], "name": "clicks"}
+    ]
+
+    secured.lake.principals.revoke_tokens("etl")
+
+    for url, headers in [(table, unchanged), (table, auth), (listing, auth)]:
+        answer = requests.get(url, headers=headers, timeout=30)
+        assert answer.status_code == 401
+        assert "revoked" in answer.json()["error"]["message"]
+
+
+def test_a_tables_load_is_logged_under_the_tokens_principal(
+    secured: Served, caplog: pytest.LogCaptureFixture
+) -> None:
+    secured.lake.tables.create("web.clicks", schema={"id": "long"})
+    token = token_of(secured, secured.lake.principals.create("etl", admin=True))
+    with caplog.at_level(logging.INFO, logger="icehouse.server"):
+        requests.get(
+            secured.url("/v1/icehouse/namespaces/web/tables/clicks"),
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=30,
+        )
+    lines = [r.getMessage() for r in caplog.records if r.name == "icehouse.server"]
+    assert [line.split()[:4] for line in lines] == [
+        ["etl", "GET", "/v1/{prefix}/namespaces/{namespace}/tables/{table}", "200"]
+    ]

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from icehouse.errors import InvalidInput
 from icehouse.lake import Lake
 from icehouse.lake.iceberg import NewTable, TableState
-from icehouse.server.deps import API, LakeDep, check_prefix
+from icehouse.server.deps import API, LakeDep, as_principal, check_prefix
 from icehouse.server.idempotency import IdempotencyKey, idempotent
 from icehouse.server.load_bodies import etag_of, load_result
 from icehouse.server.models import (
@@ -32,17 +32,21 @@ NO_CONFIG: dict[str, str] = {}
 
 
 @router.get(TABLES)
-def list_tables(
+async def list_tables(
     namespace: str,
-    lake: LakeDep,
+    request: Request,
     page_token: str | None = Query(default=None, alias="pageToken"),
     page_size: int | None = Query(default=None, alias="pageSize", ge=1),
 ) -> Response:
     """Answered as a ready ``JSONResponse``: FastAPI's generic encoding of a returned
-    dict walks every identifier and costs more than the listing's query."""
+    dict walks every identifier and costs more than the listing's query. The token's
+    lookup and the listing share one worker thread (``as_principal``)."""
     levels = namespace_from_path(namespace)
     names, next_token = page(
-        lake.iceberg.list(levels), lambda name: name, token=page_token, size=page_size
+        await as_principal(request, lambda lake: lake.iceberg.list(levels)),
+        lambda name: name,
+        token=page_token,
+        size=page_size,
     )
     return JSONResponse(
         {
@@ -80,25 +84,29 @@ def create_table(
 
 
 @router.get(TABLE)
-def load_table(
+async def load_table(
     namespace: str,
     table: str,
     request: Request,
-    lake: LakeDep,
     snapshots: Literal["all", "refs"] = "all",
     if_none_match: str | None = Header(default=None),
 ) -> Response:
     """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
     the ETag of a load, create or commit while the table is unchanged gets a 304 and no
-    body; any other gets the answer serialised at the version's first load."""
+    body; any other gets the answer serialised at the version's first load. The token's
+    lookup and the load share one worker thread (``as_principal``)."""
     levels = namespace_from_path(namespace)
-    state = lake.iceberg.load(levels, table, snapshots=snapshots)
-    etag = etag_of(state, snapshots)
-    if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
-        return Response(status_code=304, headers={"ETag": etag})
-    config = _storage_config(request, lake, levels, table, state)
-    body = request.app.state.load_bodies.get(state, snapshots, config)
-    return Response(body.content, media_type="application/json", headers={"ETag": body.etag})
+
+    def load(lake: Lake) -> Response:
+        state = lake.iceberg.load(levels, table, snapshots=snapshots)
+        etag = etag_of(state, snapshots)
+        if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+            return Response(status_code=304, headers={"ETag": etag})
+        config = _storage_config(request, lake, levels, table, state)
+        body = request.app.state.load_bodies.get(state, snapshots, config)
+        return Response(body.content, media_type="application/json", headers={"ETag": body.etag})
+
+    return await as_principal(request, load)
 
 
 @router.head(TABLE)
