@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
+from icehouse.lake.catalogs import MountedCatalogs
 from icehouse.server.deps import API, LakeDep
 from icehouse.server.idempotency import KEY_LIFETIME
 
@@ -18,9 +19,12 @@ def get_config(request: Request, lake: LakeDep, warehouse: str | None = None) ->
     """The prefix every other route lives under, the endpoints served, and how long a
     commit may be retried with the same ``Idempotency-Key``: only to a principal who may
     connect (the lake check runs as the request's principal). ``warehouse`` names a
-    mounted catalog to use instead of the lake's own: its name is its prefix."""
+    mounted catalog to use instead of the lake's own: its name is its prefix. Any other
+    warehouse is the lake's own (engines send one whatever the server: DuckDB its
+    ATTACH name); a mount the principal may not describe is "not found or not
+    permitted"."""
     prefix = request.app.state.prefix
-    if warehouse is not None and warehouse != prefix:
+    if warehouse is not None and warehouse in MountedCatalogs(request.app.state.lake).names():
         prefix = lake.catalogs.get(warehouse).name
     return {
         "defaults": {},
