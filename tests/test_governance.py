@@ -249,6 +249,7 @@ KINDS = {
     "view": (SecurableKind.VIEW, "web.v"),
     "namespace": (SecurableKind.NAMESPACE, "web"),
     "governance": (SecurableKind.CATALOG, ""),
+    "link": (SecurableKind.TABLE, "web.link"),
 }
 
 
@@ -257,7 +258,9 @@ def needed_on(action: str, rule: Needs) -> tuple[Resource, Securable]:
     kind = action.split(".")[0]
     securable_kind, name = KINDS[kind]
     if rule.parent:
-        created = {"table": "web.new", "view": "web.new", "namespace": "web.sub"}[kind]
+        created = {"table": "web.new", "view": "web.new", "namespace": "web.sub"}.get(
+            kind, "web.new"
+        )
         return Resource(kind, created), Securable(SecurableKind.NAMESPACE, "web")
     if securable_kind is SecurableKind.CATALOG:
         return Resource(kind), Securable(SecurableKind.CATALOG, "icehouse")
