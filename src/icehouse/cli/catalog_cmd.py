@@ -22,7 +22,7 @@ from icehouse.cli.common import (
     YesOption,
     open_lake,
 )
-from icehouse.cli.confirm import confirm
+from icehouse.cli.confirm import confirm_or_stop
 from icehouse.cli.grid import Column, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, iso
 from icehouse.client.credentials import parse_credential, read_credential_file
@@ -151,8 +151,12 @@ def unmount(
     """Unmount a catalog: its tables are no longer read here; the producer keeps them."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        if not confirm(f"Unmount catalog {name}?", yes=yes, action=f"unmounting {name}"):
-            output.note("Nothing unmounted.")
-            raise typer.Exit(1)
+        confirm_or_stop(
+            output,
+            f"Unmount catalog {name}?",
+            yes=yes,
+            action=f"unmounting {name}",
+            declined="Nothing unmounted.",
+        )
         lake.catalogs.unmount(name)
     output.emit({"name": name, "unmounted": True}, lambda c: c.print(f"Unmounted catalog {name}."))

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import typer
 
 from icehouse.errors import ConfirmationRequired
+
+if TYPE_CHECKING:
+    from icehouse.cli.output import Output
 
 
 def confirm(question: str, *, yes: bool, action: str) -> bool:
@@ -26,3 +30,17 @@ def confirm(question: str, *, yes: bool, action: str) -> bool:
             action=action,
         )
     return typer.confirm(question, default=False)
+
+
+def confirm_or_stop(
+    output: Output, question: str, *, yes: bool, action: str, declined: str
+) -> None:
+    """Go on when ``confirm`` agrees; else say ``declined`` ("Nothing dropped.") and exit
+    1, so that a script can tell that nothing happened.
+
+    Raises:
+        typer.Exit: declined. ConfirmationRequired: as ``confirm``.
+    """
+    if not confirm(question, yes=yes, action=action):
+        output.note(declined)
+        raise typer.Exit(1)

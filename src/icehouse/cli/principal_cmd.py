@@ -19,7 +19,7 @@ from icehouse.cli.common import (
     YesOption,
     open_lake,
 )
-from icehouse.cli.confirm import confirm
+from icehouse.cli.confirm import confirm_or_stop
 from icehouse.cli.grid import Column, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, counted, iso
 
@@ -146,9 +146,13 @@ def delete(
     """Delete a principal; its tokens stop working at once."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        if not confirm(f"Delete principal {name}?", yes=yes, action=f"deleting {name}"):
-            output.note("Nothing deleted.")
-            raise typer.Exit(1)
+        confirm_or_stop(
+            output,
+            f"Delete principal {name}?",
+            yes=yes,
+            action=f"deleting {name}",
+            declined="Nothing deleted.",
+        )
         tokens = lake.principals.delete(name)
     message = f"Deleted principal {name} and its {counted(tokens, 'token')}."
     output.emit({"name": name, "tokens_deleted": tokens}, lambda c: c.print(message))

@@ -18,7 +18,7 @@ from icehouse.cli.common import (
     parse_pairs,
 )
 from icehouse.cli.complete import table_names
-from icehouse.cli.confirm import confirm
+from icehouse.cli.confirm import confirm_or_stop
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output
 from icehouse.errors import InvalidConfig
@@ -324,9 +324,9 @@ def remove(
     with open_lake(home, output) as lake:
         source = lake.sources.get(name)
         question = f"Remove source {name} (→ {source.table}) from {lake.config.config_path}?"
-        if not confirm(question, yes=yes, action=f"removing source {name}"):
-            output.note("Nothing removed.")
-            raise typer.Exit(1)
+        confirm_or_stop(
+            output, question, yes=yes, action=f"removing source {name}", declined="Nothing removed."
+        )
         removed = lake.sources.remove(name)
         output.emit(
             removed.to_dict(),

@@ -17,7 +17,7 @@ from icehouse.cli.common import (
     open_lake,
     parse_pairs,
 )
-from icehouse.cli.confirm import confirm
+from icehouse.cli.confirm import confirm_or_stop
 from icehouse.cli.grid import Column, Kind, print_grid
 from icehouse.cli.output import Format, Output, counted, iso
 from icehouse.errors import InvalidInput
@@ -345,9 +345,9 @@ def drop(
         info = lake.tables.get(name)
         fate = "delete its files" if purge else "keep its files"
         question = f"Drop {name} ({info.rows:,} rows at {info.location}) and {fate}?"
-        if not confirm(question, yes=yes, action=f"dropping {name}"):
-            output.note("Nothing dropped.")
-            raise typer.Exit(1)
+        confirm_or_stop(
+            output, question, yes=yes, action=f"dropping {name}", declined="Nothing dropped."
+        )
         dropped = lake.tables.drop(name, purge=purge)
 
         def render(console: Console) -> None:

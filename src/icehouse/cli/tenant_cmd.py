@@ -18,7 +18,7 @@ from icehouse.cli.common import (
     YesOption,
     open_lake,
 )
-from icehouse.cli.confirm import confirm
+from icehouse.cli.confirm import confirm_or_stop
 from icehouse.cli.grid import Column, print_grid
 from icehouse.cli.output import DocumentFormat, Format, Output, iso
 
@@ -84,8 +84,12 @@ def drop(
     """Drop an empty tenant; what was shared with it is revoked."""
     output = Output(format)
     with open_lake(home, output) as lake:
-        if not confirm(f"Drop tenant {name}?", yes=yes, action=f"dropping {name}"):
-            output.note("Nothing dropped.")
-            raise typer.Exit(1)
+        confirm_or_stop(
+            output,
+            f"Drop tenant {name}?",
+            yes=yes,
+            action=f"dropping {name}",
+            declined="Nothing dropped.",
+        )
         lake.tenants.drop(name)
     output.emit({"name": name, "dropped": True}, lambda c: c.print(f"Dropped tenant {name}."))

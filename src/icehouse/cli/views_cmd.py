@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from icehouse.cli.common import FormatOption, HomeOption, YesOption, open_lake, parse_pairs
-from icehouse.cli.confirm import confirm
+from icehouse.cli.confirm import confirm_or_stop
 from icehouse.cli.output import Format, Output, counted
 from icehouse.errors import InvalidInput
 
@@ -143,9 +143,13 @@ def drop(
     with open_lake(home, output) as lake:
         namespace, view = _split(name)
         state = lake.views.load(namespace, view)
-        if not confirm(f"Drop view {name}?", yes=yes, action=f"dropping view {name}"):
-            output.note("Nothing dropped.")
-            raise typer.Exit(1)
+        confirm_or_stop(
+            output,
+            f"Drop view {name}?",
+            yes=yes,
+            action=f"dropping view {name}",
+            declined="Nothing dropped.",
+        )
         lake.views.drop(namespace, view)
         output.emit(
             {"view": name, "dropped": True, "metadata_location": state.metadata_location},
