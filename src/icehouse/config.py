@@ -242,8 +242,20 @@ def resolve_home(home: str | Path | None) -> Path:
     return Path(env).expanduser().absolute() if env else Path(DEFAULT_HOME).absolute()
 
 
-def default_config_text() -> str:
-    """The commented ``icehouse.toml`` that ``icehouse init`` writes."""
+def default_config_text(
+    *,
+    state_url: str | None = None,
+    warehouse: str | None = None,
+    storage: dict[str, str] | None = None,
+) -> str:
+    """The commented ``icehouse.toml`` that ``icehouse init`` writes: the embedded default
+    (SQLite, a local warehouse) unless ``init`` was given a database, a warehouse or
+    ``[storage]`` settings; ``storage`` keys are written quoted, as PyIceberg's flat keys."""
+    storage_lines = (
+        "".join(f"{_toml_string(key)} = {_toml_string(value)}\n" for key, value in storage.items())
+        if storage
+        else _STORAGE_EXAMPLE
+    )
     return f"""\
 # icehouse lake home. Paths are relative to this file's folder.
 # Environment overrides: ICEHOUSE_STATE_URL, ICEHOUSE_WAREHOUSE.
@@ -251,16 +263,12 @@ def default_config_text() -> str:
 [lake]
 # One state database: catalog, ingestion ledger and queue, quarantine, history.
 # Scale out with e.g. "postgresql+psycopg://user@host/icehouse".
-state_url = "sqlite:///{STATE_FILE}"
+state_url = {_toml_string(state_url or f"sqlite:///{STATE_FILE}")}
 # Where table data lives: a folder here, or s3://bucket/prefix (see [storage]).
-warehouse = "{WAREHOUSE_DIR}"
+warehouse = {_toml_string(warehouse or WAREHOUSE_DIR)}
 
 [storage]
-# s3.endpoint = "http://127.0.0.1:8333"
-# s3.access-key-id = "..."
-# s3.secret-access-key = "..."
-# s3.region = "us-east-1"
-
+{storage_lines}
 [ingest]
 commit_interval = "10s"   # a batch commits at least this often while files arrive
 batch_rows = 2000000      # ...or when it holds this many rows
@@ -278,6 +286,19 @@ retention = "30d"         # how long ledger and quarantine records are kept
 # customer_id = "tenant"
 # country = {{ path = "client.country", expr = "upper(country)" }}
 """
+
+
+_STORAGE_EXAMPLE = """\
+# "s3.endpoint" = "http://127.0.0.1:8333"
+# "s3.access-key-id" = "..."
+# "s3.secret-access-key" = "..."
+# "s3.region" = "us-east-1"
+"""
+
+
+def _toml_string(value: str) -> str:
+    """``value`` as a TOML string, quoted and escaped."""
+    return tomlkit.string(value).as_string()
 
 
 def resolve_path(home: Path, value: str) -> str:

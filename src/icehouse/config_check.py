@@ -18,6 +18,29 @@ from pydantic import BaseModel, ValidationError
 
 SECTIONS = ("lake", "storage", "ingest", "sources")
 LAKE_KEYS = ("state_url", "warehouse")
+STORAGE_KEYS = (
+    "s3.endpoint",
+    "s3.region",
+    "s3.access-key-id",
+    "s3.secret-access-key",
+    "s3.session-token",
+    "s3.path-style-access",
+    "s3.force-virtual-addressing",
+    "s3.resolve-region",
+    "s3.anonymous",
+    "s3.profile-name",
+    "s3.role-arn",
+    "s3.role-session-name",
+    "s3.proxy-uri",
+    "s3.connect-timeout",
+    "s3.request-timeout",
+    "s3.retry-strategy-impl",
+    "py-io-impl",
+)
+"""The ``[storage]`` keys: PyIceberg's FileIO properties that icehouse passes on. A key
+outside them would be ignored without a word (``s3.secret-key`` for
+``s3.secret-access-key``), leaving the store to refuse the lake's keys far from the
+cause, so each is named in the README and anything else is refused on open."""
 _HEADER = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*(#.*)?$")
 _KEY = re.compile(r"""^\s*("[^"]*"|'[^']*'|[A-Za-z0-9_.-]+)\s*=""")
 
@@ -96,7 +119,25 @@ def check_sections(raw: dict[str, Any], *, text: str) -> list[str]:
                 f"{where(text, ('lake',), key)}unknown key lake.{key}"
                 f"{closest(key, LAKE_KEYS)}; valid keys: {', '.join(LAKE_KEYS)}"
             )
+    storage = raw.get("storage")
+    for key in _flat_keys(storage) if isinstance(storage, dict) else []:
+        if key not in STORAGE_KEYS:
+            problems.append(
+                f"{where(text, ('storage',), key)}unknown key storage.{key}"
+                f"{closest(key, STORAGE_KEYS)}; valid keys: {', '.join(STORAGE_KEYS)}"
+            )
     return problems
+
+
+def _flat_keys(table: dict[str, Any], prefix: str = "") -> list[str]:
+    """The dotted keys of a table (bare ``s3.endpoint = ...`` is a nested table in TOML)."""
+    keys: list[str] = []
+    for key, value in table.items():
+        if isinstance(value, dict):
+            keys.extend(_flat_keys(value, f"{prefix}{key}."))
+        else:
+            keys.append(f"{prefix}{key}")
+    return keys
 
 
 def describe(

@@ -60,6 +60,7 @@ thing the same way.
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   ├── InvalidCredential         a client credential that is malformed or kept unsafely
     │   ├── ConfirmationRequired      a destructive command with no one to confirm it
+    │   ├── SetupFailed               ``icehouse init`` could not use the database or storage given
     │   ├── ConflictingProperties     422  keys both removed and set in one update
     │   ├── IdempotencyKeyReused      422  an Idempotency-Key sent with a different request
     │   ├── RoleCycle                 a role made a member of itself, directly or not
@@ -457,6 +458,34 @@ class InvalidConfig(InvalidInput):
         self.where = where
 
 
+class SetupFailed(InvalidInput):
+    """``icehouse init`` could not use the state database or the warehouse it was given.
+
+    ``service`` says which one, ``where`` names it (a database URL with its password
+    masked, or a warehouse URI), ``detail`` what it answered and ``left`` what this
+    attempt left behind (nothing, or e.g. a bucket it created), so that a failed setup
+    never leaves a person guessing what to clean up before trying again."""
+
+    def __init__(
+        self,
+        *,
+        service: Literal["state database", "storage"],
+        where: str,
+        detail: str,
+        left: tuple[str, ...] = (),
+    ) -> None:
+        kept = "Left behind: " + "; ".join(left) if left else "Nothing was written"
+        super().__init__(f"{service} {where}: {detail}. {kept}")
+        self.service = service
+        self.where = where
+        self.detail = detail
+        self.left = left
+
+    def leaving(self, left: tuple[str, ...]) -> SetupFailed:
+        """The same failure, saying that ``left`` was left behind."""
+        return SetupFailed(service=self.service, where=self.where, detail=self.detail, left=left)
+
+
 class InvalidSchema(InvalidInput):
     pass
 
@@ -752,6 +781,7 @@ __all__ = [
     "SealedSecretUnreadable",
     "ServerUnavailable",
     "ServiceUnavailable",
+    "SetupFailed",
     "SourceAlreadyExists",
     "SourceInUse",
     "StateDatabaseUnavailable",

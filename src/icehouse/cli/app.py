@@ -9,6 +9,7 @@ from icehouse.cli import (
     demo_cmd,
     home_cmd,
     ingest_cmd,
+    init_cmd,
     maintain_cmd,
     principal_cmd,
     quarantine_cmd,
@@ -19,8 +20,6 @@ from icehouse.cli import (
     tenant_cmd,
     views_cmd,
 )
-from icehouse.cli.common import FormatOption, HomeOption, errors_to_exit
-from icehouse.cli.output import Format, Output
 from icehouse.cli.param_names import RootGroup
 from icehouse.cli.root import root
 
@@ -48,24 +47,7 @@ app.command("status")(ingest_cmd.status)
 app.command("sql")(sql_cmd.sql)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
-
-
-@app.command("init")
-def init(home: HomeOption = None, format: FormatOption = Format.table) -> None:
-    """Create a lake home: icehouse.toml, the state database and warehouse/."""
-    from icehouse.config import resolve_home
-    from icehouse.lake import Lake
-
-    output = Output(format)
-    target = resolve_home(home)
-    with errors_to_exit(output):
-        result = Lake.init(target)
-    message = (
-        f"Created lake home {target}. Next: `icehouse table create ... --home {target}`"
-        if result.created
-        else f"{target} is already a lake home; nothing changed."
-    )
-    output.emit({"home": str(target), "created": result.created}, lambda c: c.print(message))
+app.command("init")(init_cmd.init)
 
 
 def main() -> None:

@@ -31,19 +31,19 @@ import functools
 import threading
 from collections.abc import Callable
 from contextlib import AbstractContextManager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
-from icehouse.config import CONFIG_FILE, LakeConfig, default_config_text, load_config, resolve_home
+from icehouse.config import LakeConfig, load_config, resolve_home
 from icehouse.govern.authz import OWNER, Principal
 from icehouse.govern.store import PolicyCache
 from icehouse.ingest.faults import Faults, faults_from_env, no_faults
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.lake.facades import LakeMaintenance, LakeQuarantine, LakeSources, LakeTables
 from icehouse.lake.governed import governed
+from icehouse.lake.setup import InitResult, init_home
 from icehouse.resilience import keep_running, outages_as_errors
 from icehouse.resilience import logger as outage_logger
 from icehouse.state import home as home_mod
@@ -91,12 +91,6 @@ GROUPS = (
     "storage_signing",
 )
 """The lake's groups of methods, each bound to the lake (or view) it belongs to."""
-
-
-@dataclass(frozen=True)
-class InitResult:
-    home: Path
-    created: bool
 
 
 class Lake:
@@ -226,21 +220,28 @@ class Lake:
     # -- opening ------------------------------------------------------------------------
 
     @classmethod
-    def init(cls, home: str | Path | None = None) -> InitResult:
-        """Create a lake home; an existing one is left exactly as it is.
+    def init(
+        cls,
+        home: str | Path | None = None,
+        *,
+        state_url: str | None = None,
+        warehouse: str | None = None,
+        storage: dict[str, str] | None = None,
+    ) -> InitResult:
+        """Create a lake home, checking that its state database and warehouse work; an
+        existing home is left exactly as it is.
 
-        Args: ``home``, the folder (default: ``ICEHOUSE_HOME``, else ``./lake``).
-        Returns: the home's absolute path and whether it was created now.
-        Raises: InvalidConfig, StateError, StateDatabaseUnavailable."""
-        home = resolve_home(home)
-        if (home / CONFIG_FILE).exists():
-            return InitResult(home, created=False)
-        home.mkdir(parents=True, exist_ok=True)
-        (home / CONFIG_FILE).write_text(default_config_text())
-        lake = cls.open(home)
-        lake._catalog  # noqa: B018 - opening it creates PyIceberg's catalog tables
-        lake.close()
-        return InitResult(home, created=True)
+        Args: ``home``, the folder (default: ``ICEHOUSE_HOME``, else ``./lake``);
+        ``state_url``, the state database (default: SQLite in the home);
+        ``warehouse``, where table data lives (default: ``warehouse/`` in the home, or
+        ``s3://bucket/prefix``, whose bucket is created if missing); ``storage``, the
+        ``[storage]`` settings (``s3.endpoint``, keys...).
+        Returns: what was made, and whether the home was created now.
+        Raises: InvalidConfig (a setting that cannot be read), SetupFailed (the database
+        or the warehouse cannot be used: nothing is kept but what the error names)."""
+        return init_home(
+            resolve_home(home), state_url=state_url, warehouse=warehouse, storage=storage
+        )
 
     @classmethod
     def open(
