@@ -28,7 +28,6 @@ STORAGE_KEYS = (
     "s3.force-virtual-addressing",
     "s3.resolve-region",
     "s3.anonymous",
-    "s3.profile-name",
     "s3.role-arn",
     "s3.role-session-name",
     "s3.proxy-uri",
