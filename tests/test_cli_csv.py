@@ -201,6 +201,7 @@ def test_every_command_with_format_offers_csv_or_only_table_json_and_jsonl():
         ("catalog", "mount"),
         ("catalog", "unmount"),
         ("demo",),
+        ("health",),
         ("maintain", "run"),
         ("principal", "create"),
         ("principal", "delete"),

@@ -7,6 +7,7 @@ import typer
 from icehouse.cli import (
     catalog_cmd,
     demo_cmd,
+    health_cmd,
     home_cmd,
     ingest_cmd,
     init_cmd,
@@ -48,6 +49,7 @@ app.command("sql")(sql_cmd.sql)
 app.command("demo")(demo_cmd.demo)
 app.command("serve")(serve_cmd.serve)
 app.command("init")(init_cmd.init)
+app.command("health")(health_cmd.health)
 
 
 def main() -> None:

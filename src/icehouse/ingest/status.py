@@ -1,11 +1,12 @@
-"""Per-source ingestion status from the ledger (what ``icehouse status`` prints)."""
+"""Per-source ingestion status from the ledger (what ``icehouse status`` prints), and
+which ingest workers hold a writer slot (what ``icehouse health --ingest-worker`` asks)."""
 
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 
 from icehouse.config import LakeConfig
 from icehouse.ingest.ledger import (
@@ -20,6 +21,7 @@ from icehouse.ingest.ledger import (
     QuarantineLog,
 )
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.state.models import writers
 
 
 @dataclass(frozen=True)
@@ -79,3 +81,31 @@ def source_status(
             )
         )
     return result
+
+
+@dataclass(frozen=True)
+class WorkerLease:
+    """A writer slot and the worker holding it: an ``ingest`` renews its slot's lease on
+    every poll and during each batch, so a lease that runs out means its worker stopped,
+    died or hangs."""
+
+    writer_id: str
+    owner: str
+    """``host:pid`` of the process that took the slot last."""
+    lease_until: float
+
+    @property
+    def host(self) -> str:
+        return self.owner.rpartition(":")[0]
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def worker_leases(engine: Engine) -> list[WorkerLease]:
+    """Every writer slot a worker holds or held until its lease ran out (a released
+    slot has no owner), newest lease first."""
+    with engine.connect() as conn:
+        rows = conn.execute(select(writers.c.id, writers.c.owner, writers.c.lease_until)).all()
+    leases = [WorkerLease(str(r.id), str(r.owner), float(r.lease_until)) for r in rows if r.owner]
+    return sorted(leases, key=lambda lease: -lease.lease_until)

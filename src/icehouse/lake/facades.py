@@ -334,6 +334,14 @@ class LakeSources:
         return source_status_mod.source_status(lake._engine, lake.config, clock=lake._clock)
 
     @governed("source.status")
+    def workers(self) -> builtins.list[source_status_mod.WorkerLease]:
+        """Returns: each ingest writer slot not released, its holder (``host:pid``) and
+        when its lease runs out (renewed while its worker runs), newest lease first.
+
+        Raises: StateDatabaseUnavailable."""
+        return source_status_mod.worker_leases(self._lake._engine)
+
+    @governed("source.status")
     def missing_landings(
         self, names: builtins.list[str] | None = None
     ) -> builtins.list[SourceConfig]:
