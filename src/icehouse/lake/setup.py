@@ -77,7 +77,7 @@ def init_home(
         config = load_config(home)
         fresh += _local_files(config.state_url, config.warehouse)
         return _check(home, config.state_url, config.warehouse, config.storage)
-    except IcehouseError:
+    except BaseException:  # a failed check, and Ctrl-C too: a half-made home is no home
         _undo(made, fresh)
         raise
 
