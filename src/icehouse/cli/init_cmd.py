@@ -18,6 +18,7 @@ StateUrlOption = Annotated[
     str | None,
     typer.Option(
         "--state-url",
+        metavar="URL",
         help="The state database every worker shares, as a SQLAlchemy URL, e.g. "
         "postgresql+psycopg://icehouse@db.internal:5432/icehouse (a password may come from "
         "PGPASSWORD or ~/.pgpass instead of the URL). Default: sqlite:///state.db in the home.",
@@ -28,6 +29,7 @@ WarehouseOption = Annotated[
     str | None,
     typer.Option(
         "--warehouse",
+        metavar="S3_URL|FOLDER",
         help="Where table data lives: s3://BUCKET/PREFIX, e.g. s3://lake/prod (the bucket is "
         "created if missing and the keys may), or a folder. Default: warehouse/ in the home.",
         show_default=False,
@@ -37,6 +39,7 @@ S3EndpointOption = Annotated[
     str | None,
     typer.Option(
         "--s3-endpoint",
+        metavar="URL",
         help="URL of an S3-compatible store, e.g. http://seaweedfs.internal:8333 or "
         "https://minio.internal:9000. Leave out for AWS S3.",
         show_default=False,
@@ -46,6 +49,7 @@ S3RegionOption = Annotated[
     str | None,
     typer.Option(
         "--s3-region",
+        metavar="REGION",
         help=f"The bucket's region, e.g. eu-west-1. Default with --s3-endpoint: "
         f"{DEFAULT_S3_REGION}; on AWS, asked of AWS.",
         show_default=False,
@@ -55,6 +59,7 @@ S3KeyIdOption = Annotated[
     str | None,
     typer.Option(
         "--s3-access-key-id",
+        metavar="KEY_ID",
         envvar="AWS_ACCESS_KEY_ID",
         help="S3 access key id, e.g. AKIAIOSFODNN7EXAMPLE; read from $AWS_ACCESS_KEY_ID "
         "when not given. Written to icehouse.toml only for an s3:// warehouse or an "
@@ -66,6 +71,7 @@ S3SecretOption = Annotated[
     str | None,
     typer.Option(
         "--s3-secret-access-key",
+        metavar="SECRET",
         envvar="AWS_SECRET_ACCESS_KEY",
         help="S3 secret key; best left in $AWS_SECRET_ACCESS_KEY (read from there when not "
         "given) rather than typed where shell history keeps it. Never printed; the "
@@ -90,7 +96,7 @@ def init(
     With no options: SQLite and a local folder, for one host. To scale out, name the
     shared database and warehouse, e.g.
 
-        icehouse init --state-url postgresql+psycopg://icehouse@db:5432/icehouse
+        icehouse init --state-url postgresql+psycopg://icehouse@db:5432/icehouse \\
         --warehouse s3://lake/prod --s3-endpoint http://seaweedfs:8333
 
     Both are checked before the home is kept: the database is connected to and migrated;
