@@ -1,0 +1,73 @@
+"""How much a batch claims at a time, so that ``batch_rows`` holds when files are claimed
+and workers sharing a backlog split it evenly.
+
+A file's row count is known only once it is decoded, but the queue knows its size. Each
+process learns, per source, the most rows per byte it has seen in a decoded file and
+sizes claims by it: a batch claims no file that would take it past ``batch_rows`` by that
+measure (its first file excepted, which nothing else could hold). Until a source's files
+have been measured, a batch claims them one at a time.
+
+Claims are also kept small (``CLAIM_BYTES``), whatever room the batch has left: a worker
+that claimed a whole batch's worth of a backlog at once would leave its peers idle while
+it decodes, and take turns with them only a batch at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+CLAIM_BYTES = 8 * 1024 * 1024
+"""Bytes of landed files one claim aims at: a fraction of a second to a second of
+decoding for one worker, and (on PostgreSQL) one statement for several files."""
+
+
+@dataclass(frozen=True)
+class ClaimSize:
+    """The bounds of one claim (see ``FileQueue.claim``)."""
+
+    files: int
+    byte_target: int | None
+    byte_room: int | None
+    """None: no bound; the batch is empty, or its sources' density is unknown."""
+
+
+class RowDensity:
+    """The most rows per byte seen in each source's decoded files, in this process.
+
+    The most, not the mean: a file denser than the estimate would take its batch past
+    ``batch_rows``, one less dense only ends the batch a little early. A replay of a few
+    lines or the new tail of a grown file reads as sparse and so never lowers it.
+    """
+
+    def __init__(self) -> None:
+        self._densest: dict[str, float] = {}
+
+    def learn(self, source: str, *, size: int, rows: int) -> None:
+        """Take note of a decoded file's ``rows`` out of its ``size`` bytes."""
+        if size > 0 and rows > 0:
+            self._densest[source] = max(self._densest.get(source, 0.0), rows / size)
+
+    def bytes_holding(self, sources: Iterable[str], rows: int) -> int | None:
+        """The bytes of files that hold at most ``rows`` rows by the densest of the
+        measured ``sources``; None when none of them was measured yet."""
+        known = [self._densest[s] for s in sources if s in self._densest]
+        if not known:
+            return None
+        return max(0, int(rows / max(known)))
+
+
+def next_claim(
+    density: RowDensity,
+    sources: Iterable[str],
+    *,
+    files_left: int,
+    rows_left: int,
+    empty: bool,
+) -> ClaimSize:
+    """The next claim of a batch that may still take ``files_left`` files and
+    ``rows_left`` rows (``empty``: it holds no file yet)."""
+    room = density.bytes_holding(sources, rows_left)
+    if room is None:
+        return ClaimSize(files=1, byte_target=None, byte_room=None)
+    return ClaimSize(files=files_left, byte_target=CLAIM_BYTES, byte_room=None if empty else room)
