@@ -29,7 +29,7 @@ class ClaimSize:
     files: int
     byte_target: int | None
     byte_room: int | None
-    """None: no bound; the batch is empty, or its sources' density is unknown."""
+    """None: no hard bound; the batch is empty, or its sources' density is unknown."""
 
 
 class RowDensity:
@@ -70,4 +70,10 @@ def next_claim(
     room = density.bytes_holding(sources, rows_left)
     if room is None:
         return ClaimSize(files=1, byte_target=None, byte_room=None)
-    return ClaimSize(files=files_left, byte_target=CLAIM_BYTES, byte_room=None if empty else room)
+    # An empty batch takes its first file whatever its size (``byte_target`` takes one
+    # always), and more only within the room, as any batch.
+    return ClaimSize(
+        files=files_left,
+        byte_target=min(CLAIM_BYTES, room),
+        byte_room=None if empty else room,
+    )
