@@ -7,19 +7,25 @@ sizes claims by it: a batch claims no file that would take it past ``batch_rows`
 measure (its first file excepted, which nothing else could hold). Until a source's files
 have been measured, a batch claims them one at a time.
 
-Claims are also kept small (``CLAIM_BYTES``), whatever room the batch has left: a worker
-that claimed a whole batch's worth of a backlog at once would leave its peers idle while
-it decodes, and take turns with them only a batch at a time.
+Claims are also kept small (``CLAIM_ROWS`` by that measure, and ``CLAIM_BYTES``), whatever
+room the batch has left: a worker that claimed a whole batch's worth of a backlog at once
+would leave its peers idle while it decodes, and take turns with them only a batch at a
+time.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+CLAIM_ROWS = 100_000
+"""Rows one claim aims at: under a second of decoding for one worker, so that workers
+sharing a backlog finish it within a second of each other, and still one statement for
+several files of a typical size."""
+
 CLAIM_BYTES = 8 * 1024 * 1024
-"""Bytes of landed files one claim aims at: a fraction of a second to a second of
-decoding for one worker, and (on PostgreSQL) one statement for several files."""
+"""Bytes of landed files one claim aims at, whatever their rows: sparse files (wide rows)
+take as long to decode per byte as dense ones."""
 
 
 @dataclass(frozen=True)
@@ -48,18 +54,16 @@ class RowDensity:
         if size > 0 and rows > 0:
             self._densest[source] = max(self._densest.get(source, 0.0), rows / size)
 
-    def bytes_holding(self, sources: Iterable[str], rows: int) -> int | None:
-        """The bytes of files that hold at most ``rows`` rows by the densest of the
-        measured ``sources``; None when none of them was measured yet."""
+    def densest(self, sources: Sequence[str]) -> float | None:
+        """The most rows per byte seen in a file of any of ``sources``; None when none
+        of them was measured yet."""
         known = [self._densest[s] for s in sources if s in self._densest]
-        if not known:
-            return None
-        return max(0, int(rows / max(known)))
+        return max(known) if known else None
 
 
 def next_claim(
     density: RowDensity,
-    sources: Iterable[str],
+    sources: Sequence[str],
     *,
     files_left: int,
     rows_left: int,
@@ -67,13 +71,14 @@ def next_claim(
 ) -> ClaimSize:
     """The next claim of a batch that may still take ``files_left`` files and
     ``rows_left`` rows (``empty``: it holds no file yet)."""
-    room = density.bytes_holding(sources, rows_left)
-    if room is None:
+    densest = density.densest(sources)
+    if densest is None:
         return ClaimSize(files=1, byte_target=None, byte_room=None)
+    room = max(0, int(rows_left / densest))
     # An empty batch takes its first file whatever its size (``byte_target`` takes one
     # always), and more only within the room, as any batch.
     return ClaimSize(
         files=files_left,
-        byte_target=min(CLAIM_BYTES, room),
+        byte_target=min(CLAIM_BYTES, int(CLAIM_ROWS / densest), room),
         byte_room=None if empty else room,
     )
