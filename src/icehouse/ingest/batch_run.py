@@ -121,9 +121,11 @@ class BatchRun:
             if pace.follow and pace.clock() >= deadline:
                 break
             if not claimed:
+                # Listing again is for files that landed since: while the queue still
+                # holds some, the next claim needs none.
                 pace.stop.wait(pace.poll)
+                self._discover()
             self._batch.heartbeat()
-            self._discover()
         return tally
 
     def _ingest(self, row: FileRow) -> None:
