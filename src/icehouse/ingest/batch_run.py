@@ -1,9 +1,11 @@
 """Filling one batch: claim files of its sources, ingest each, until it is due.
 
-A batch is due when it holds ``batch_rows`` rows or ``batch_files`` files, when nothing
-is pending (``ingest --once``), or, with ``--follow``, when it has been open for the
-commit interval or holds a file that landed longer ago than that (the interval bounds
-landing-to-visible latency).
+A batch is due when it holds ``batch_rows`` rows or ``batch_files`` files, when the next
+pending file would take it past ``batch_rows`` (``claim_size.py``), when nothing is
+pending (``ingest --once``), or, with ``--follow``, when it has been open for the commit
+interval or holds a file that landed longer ago than that (the interval bounds
+landing-to-visible latency). It claims a few files at a time, so that workers sharing a
+backlog take turns at it.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass, field
 from icehouse.config import IngestConfig
 from icehouse.ingest.batch import WAITING, FileIngest, FileOutcome
 from icehouse.ingest.batch_context import BatchContext
+from icehouse.ingest.claim_size import RowDensity, next_claim
 from icehouse.ingest.faults import Faults
 from icehouse.ingest.ledger import CLAIMED, DUPLICATE, QUARANTINED, RECOPIED, FileRow
 from icehouse.ingest.report import IngestProgress, IngestReport
@@ -71,8 +74,10 @@ class BatchRun:
         discover: Callable[[], object],
         faults: Faults,
         progress: IngestProgress,
+        density: RowDensity,
     ) -> None:
         self._batch = batch
+        self._density = density
         self._pace = pace
         self._discover = discover
         self._faults = faults
@@ -83,9 +88,21 @@ class BatchRun:
         pace, limits, tally = self._pace, self._pace.limits, self.tally
         deadline = pace.clock() + pace.interval
         ledger, batch = self._batch.ledger, self._batch.batch
+        sources = list(self._batch.sources)
         while not pace.stop.is_set():
+            size = next_claim(
+                self._density,
+                sources,
+                files_left=limits.batch_files - tally.files,
+                rows_left=limits.batch_rows - tally.rows,
+                empty=tally.files == 0,
+            )
             claimed = ledger.queue.claim(
-                batch.id, list(self._batch.sources), limits.batch_files - tally.files
+                batch.id,
+                sources,
+                size.files,
+                byte_target=size.byte_target,
+                byte_room=size.byte_room,
             )
             if tally.files == 0:
                 self._faults("batch.claimed")
@@ -97,14 +114,18 @@ class BatchRun:
             for row in claimed:
                 self._ingest(row)
             full = tally.rows >= limits.batch_rows or tally.files >= limits.batch_files
+            if not claimed and size.byte_room is not None:
+                full = full or ledger.queue.has_pending(sources)  # the next file won't fit
             if full or (not pace.follow and not claimed):
                 break
             if pace.follow and pace.clock() >= deadline:
                 break
             if not claimed:
+                # Listing again is for files that landed since: while the queue still
+                # holds some, the next claim needs none.
                 pace.stop.wait(pace.poll)
+                self._discover()
             self._batch.heartbeat()
-            self._discover()
         return tally
 
     def _ingest(self, row: FileRow) -> None:
@@ -121,6 +142,8 @@ class BatchRun:
             tally.files -= 1
             self._progress.file_finished(row.source, row.path, 0, 0, WAITING)
             return
+        if outcome.state == CLAIMED:
+            self._density.learn(row.source, size=row.size, rows=outcome.rows)
         if outcome.state in (CLAIMED, DUPLICATE):  # both consumed on commit
             tally.done.append((row.source, row.path))
         self._progress.file_finished(

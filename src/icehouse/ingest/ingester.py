@@ -43,6 +43,7 @@ from icehouse.ingest.batch import BatchAbandoned, SchemaMustEvolve
 from icehouse.ingest.batch_commit import BatchCommitter
 from icehouse.ingest.batch_context import BatchContext
 from icehouse.ingest.batch_run import BatchPace, BatchRun
+from icehouse.ingest.claim_size import RowDensity
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.late_rows import EventTime, LateRows
@@ -86,6 +87,7 @@ class Ingester:
         )
         self._owner = this_process()
         self._writer_id: str | None = None
+        self._density = RowDensity()
 
     def _sources(self, names: Sequence[str] | None) -> list[SourceConfig]:
         if not names:
@@ -205,6 +207,7 @@ class Ingester:
             discover=functools.partial(self.discover, sources),
             faults=self._faults,
             progress=self._progress,
+            density=self._density,
         )
         try:
             tally = run.fill()

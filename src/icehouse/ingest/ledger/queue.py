@@ -1,9 +1,9 @@
 """The file queue and ledger (``ingest_files``): one row per (source, path, fingerprint).
 
 A row moves ``pending → claimed → committed | quarantined | duplicate | recopied |
-changed``. Several ``icehouse ingest`` processes share the queue: claims are conditional
-updates (``... WHERE state = 'pending'``), so two processes never claim one file, on
-SQLite and PostgreSQL alike.
+changed``. Several ``icehouse ingest`` processes share the queue: a claim is one
+conditional update (``... WHERE state = 'pending'``) of a few of the oldest files, so two
+processes never claim one file, on SQLite and PostgreSQL alike.
 """
 
 from __future__ import annotations
@@ -14,7 +14,18 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, Connection, Engine, and_, delete, func, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    delete,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
@@ -153,12 +164,57 @@ class FileQueue:
             found = conn.execute(select(files.c.id).where(self._pending(sources)).limit(1))
             return found.first() is not None
 
-    def claim(self, batch_id: str, sources: Sequence[str], limit: int) -> list[FileRow]:
+    def claim(
+        self,
+        batch_id: str,
+        sources: Sequence[str],
+        limit: int,
+        *,
+        byte_target: int | None = None,
+        byte_room: int | None = None,
+    ) -> list[FileRow]:
         """Claim up to ``limit`` pending files of ``sources`` for the batch, oldest first
-        (files waiting for another batch's content claim are left for later)."""
-        with self._engine.connect() as conn:
-            candidates = conn.execute(
-                select(
+        (files waiting for another batch's content claim are left for later), in one
+        statement.
+
+        ``byte_target`` keeps a claim small, so that workers sharing a backlog take
+        turns at it: files are taken while their sizes add up to at most the target, but
+        always at least one. ``byte_room`` is a hard bound (what the batch can still
+        hold): no file past it is taken, the first included.
+
+        On PostgreSQL the oldest files are locked with ``FOR UPDATE SKIP LOCKED``: a
+        worker skips the head another worker is claiming instead of racing it for the
+        same rows. SQLite runs the statement under its one write lock, so concurrent
+        claims on one host take turns; the ``pending`` condition keeps any claim from
+        taking a file twice either way.
+        """
+        head = (
+            select(files.c.id, files.c.size, files.c.mtime)
+            .where(self._pending(sources))
+            .order_by(files.c.mtime, files.c.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+            .subquery("head")
+        )
+        order = (head.c.mtime, head.c.id)
+        running = func.sum(head.c.size).over(order_by=order)
+        sized = select(
+            head.c.id,
+            running.label("running"),
+            func.row_number().over(order_by=order).label("n"),
+        ).subquery("sized")
+        fits: list[ColumnElement[bool]] = []
+        if byte_target is not None:
+            fits.append(or_(sized.c.running <= byte_target, sized.c.n == 1))
+        if byte_room is not None:
+            fits.append(sized.c.running <= byte_room)
+        chosen = select(sized.c.id).where(and_(true(), *fits))
+        with self._engine.begin() as conn:
+            won = conn.execute(
+                update(files)
+                .where(and_(files.c.state == PENDING, files.c.id.in_(chosen)))
+                .values(state=CLAIMED, batch_id=batch_id, updated_at=self._clock())
+                .returning(
                     files.c.id,
                     files.c.source,
                     files.c.path,
@@ -167,24 +223,19 @@ class FileQueue:
                     files.c.replay_lines,
                     files.c.delivery,
                 )
-                .where(self._pending(sources))
-                .order_by(files.c.mtime, files.c.id)
-                .limit(limit)
             ).all()
-        claimed = []
-        for row in candidates:
-            with self._engine.begin() as conn:
-                won = conn.execute(
-                    update(files)
-                    .where(and_(files.c.id == row.id, files.c.state == PENDING))
-                    .values(state=CLAIMED, batch_id=batch_id, updated_at=self._clock())
-                ).rowcount
-            if won:
-                lines = frozenset(json.loads(row.replay_lines)) if row.replay_lines else None
-                claimed.append(
-                    FileRow(row.id, row.source, row.path, row.size, row.mtime, lines, row.delivery)
-                )
-        return claimed
+        return [
+            FileRow(
+                row.id,
+                row.source,
+                row.path,
+                row.size,
+                row.mtime,
+                frozenset(json.loads(row.replay_lines)) if row.replay_lines else None,
+                row.delivery,
+            )
+            for row in sorted(won, key=lambda r: (r.mtime, r.id))
+        ]
 
     def defer(self, file_id: int, *, batch_id: str, seconds: float) -> bool:
         """Give a claimed file back to the queue, not to be claimed again by this process
