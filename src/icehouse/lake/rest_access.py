@@ -12,6 +12,9 @@ several cell sets with different rows (per-cell access) cannot be written as one
 filter, and goes to no one. Everyone else is pointed to the query API, which applies
 any access on the server.
 
+A commit also names only files its table owns, and registering a table from a metadata
+file (which adopts whatever files it names) needs DATA_LOCATION_ACCESS on the catalog.
+
 Each refusal is recorded in the request's audit trail before it is raised, as the
 ``@governed`` check records its own.
 """
@@ -25,7 +28,7 @@ from icehouse.errors import Forbidden
 from icehouse.govern.audit import current_trail
 from icehouse.govern.authz import Resource, require
 from icehouse.govern.commit_privileges import commit_privileges
-from icehouse.govern.objects import SecurableKind
+from icehouse.govern.objects import Privilege, SecurableKind
 from icehouse.lake.authz_scope import LakeScope
 
 if TYPE_CHECKING:
@@ -106,6 +109,47 @@ def check_commit(lake: Lake, change: TableChange) -> None:
     access = _access(lake, change.namespace, change.name, "table.commit", scope)
     if access is not None and not access.unrestricted:
         _check_readable(lake, access, change.dotted, "table.commit")
+    _check_own_files(lake, change)
+
+
+def check_register(lake: Lake, dotted: str) -> None:
+    """May the lake's principal register a table from a metadata file? That adopts
+    whatever files the metadata names, another table's included, and answers with that
+    metadata: it needs DATA_LOCATION_ACCESS on the catalog, the privilege of pointing a
+    table at storage, beyond CREATE_TABLE on the namespace.
+
+    Raises: Forbidden, recorded ("it needs DATA_LOCATION_ACCESS on the catalog")."""
+    try:
+        require(
+            lake.principal,
+            "table.register",
+            Resource("governance"),
+            Privilege.DATA_LOCATION_ACCESS,
+            LakeScope(lake),
+        )
+    except Forbidden as exc:
+        _record(lake, "table.register", dotted, exc.message)
+        raise
+
+
+def _check_own_files(lake: Lake, change: TableChange) -> None:
+    """Refuse a commit whose new snapshots name a file the table does not own
+    (``tables/commit_files.py``).
+
+    Raises: Forbidden, recorded; InvalidInput (a manifest that cannot be read)."""
+    from icehouse.tables.commit_files import foreign_file
+
+    found = foreign_file(lake._catalog, change.namespace, change.name, change.updates)
+    if found is not None:
+        _refuse(
+            lake,
+            "table.commit",
+            change.dotted,
+            f"principal {lake.principal.name!r} may not table.commit on table "
+            f"{change.dotted}: its snapshot names {found}, which is not this table's (a "
+            f"snapshot names only files under its table's location, and under no other "
+            f"table's)",
+        )
 
 
 def check_mounted_load(lake: Lake, dotted: str) -> None:
