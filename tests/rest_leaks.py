@@ -45,6 +45,8 @@ MOUNT = "cdn_prod"
 MOUNTED = f"{MOUNT}.s.requests"
 WHOLE = "s0.requests"
 """The table ``p0`` reads whole (and appends to)."""
+SCRATCH = "scratch"
+"""Where, in the lake whose principals may write, each may create tables of its own."""
 MOUNTED_SITUATION = "a mounted table with a row filter"
 SEPARATOR = "%1F"
 COLUMN_WORDS = re.compile(r"\b(id|region|status|note|cost|area|price)\b")
@@ -114,9 +116,10 @@ class Rest:
 
     def metadata_location(self, table: str) -> str:
         """The table's current metadata file, as the administrator sees it."""
-        return str(self._iceberg(table).metadata_location)
+        return str(self.iceberg(table).metadata_location)
 
-    def _iceberg(self, table: str) -> Table:
+    def iceberg(self, table: str) -> Table:
+        """The table as PyIceberg has it (what a principal once granted it could know)."""
         return iceberg_table(self.lake, self.producer, table)
 
 
@@ -154,7 +157,8 @@ def rest_views(case: Situation) -> set[str]:
 @contextmanager
 def served_catalogue(root: Path, *, writes: bool = False) -> Iterator[Rest]:
     """Every situation in a new lake home in ``root``, served; with ``writes``, each
-    situation's principal also holds INSERT, DELETE and ALTER on its table."""
+    situation's principal also holds INSERT, DELETE and ALTER on its table, and
+    CREATE_TABLE on namespace ``SCRATCH``."""
     Lake.init(root / "lake")
     with Lake.open(root / "lake") as lake:
         situations = build(lake, SITUATIONS | TENANT_SITUATIONS)
@@ -163,6 +167,7 @@ def served_catalogue(root: Path, *, writes: bool = False) -> Iterator[Rest]:
         whole.run("GRANT SELECT, INSERT ON TABLE {t} TO PRINCIPAL {p}")
         lake.sql(f"GRANT SELECT ON TABLE {MOUNTED} TO PRINCIPAL p0")
         if writes:
+            lake.namespaces.create((SCRATCH,))
             for case in situations.values():
                 _grant_writes(lake, case)
         tables = [*lake.tables.list(), MOUNTED]
@@ -202,12 +207,16 @@ def _mounted(lake: Lake, folder: Path) -> tuple[Situation, SqlCatalog]:
 
 
 def _grant_writes(lake: Lake, case: Situation) -> None:
+    """INSERT, DELETE and ALTER on the situation's table, and tables of its own in
+    ``SCRATCH``."""
+    me = Grantee(GranteeKind.PRINCIPAL, case.principal)
+    lake.governance.grant([Privilege.CREATE_TABLE], Securable(SecurableKind.NAMESPACE, SCRATCH), me)
     if case.real.startswith(f"{MOUNT}."):
         return  # a mount is read-only: its commits are refused to anyone
     lake.governance.grant(
         [Privilege.INSERT, Privilege.DELETE, Privilege.ALTER],
         Securable(SecurableKind.TABLE, case.real),
-        Grantee(GranteeKind.PRINCIPAL, case.principal),
+        me,
     )
 
 

@@ -15,16 +15,19 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
+from pyiceberg.manifest import ManifestFile, write_manifest_list
 
 from icehouse.client.wire import QUERY_PATH
 from tests.leak_situations import Situation, batch
 from tests.rest_leaks import (
     MOUNT,
     MOUNTED,
+    SCRATCH,
     SEPARATOR,
     WHOLE,
     Rest,
@@ -369,3 +372,95 @@ def test_a_principal_granted_the_whole_mounted_table_is_handed_it(rest: Rest) ->
 
     assert loaded.status_code == 200, loaded.text
     assert loaded.json()["metadata-location"] == rest.metadata_location(MOUNTED)
+
+
+def _own_table(rest: Rest, case: Situation, name: str) -> dict[str, Any]:
+    """A new table ``scratch.<name>`` of the principal's own, shaped as the situation's;
+    its metadata."""
+    schema = rest.metadata(case.real)["schemas"][-1]
+    body = {"name": name, "schema": schema}
+    answer = rest.send(case.credentials, "POST", f"/icehouse/namespaces/{SCRATCH}/tables", body)
+    assert answer.status_code == 200, answer.text
+    metadata: dict[str, Any] = answer.json()["metadata"]
+    return metadata
+
+
+def _its_manifest_list(rest: Rest, case: Situation, own: dict[str, Any]) -> str:
+    """The situation table's current manifest list, as learnt while it was granted."""
+    table = rest.iceberg(case.real)
+    return str(table.current_snapshot().manifest_list)
+
+
+def _its_data_files(rest: Rest, case: Situation, own: dict[str, Any]) -> str:
+    """A manifest list of the table's own, listing the situation table's manifests
+    copied into its own location: every path but the data files' is its own."""
+    table = rest.iceberg(case.real)
+    io = table.io
+    folder = f"{own['location']}/metadata"
+    snapshot = int(time.time() * 1000)
+    copied = []
+    for manifest in table.current_snapshot().manifests(io):
+        path = f"{folder}/copied-{Path(manifest.manifest_path).name}"
+        with io.new_input(manifest.manifest_path).open() as source:
+            content = source.read()
+        with io.new_output(path).create(overwrite=True) as target:
+            target.write(content)
+        fields = {f: getattr(manifest, f) for f in MANIFEST_FIELDS}
+        copied.append(ManifestFile.from_args(**fields, manifest_path=path))
+    output = io.new_output(f"{folder}/snap-{snapshot}-copied.avro")
+    with write_manifest_list(2, output, snapshot, None, 1, "zstandard") as writer:
+        writer.add_manifests(copied)
+    return str(output.location)
+
+
+MANIFEST_FIELDS = (
+    "manifest_length",
+    "partition_spec_id",
+    "content",
+    "sequence_number",
+    "min_sequence_number",
+    "added_snapshot_id",
+    "added_files_count",
+    "existing_files_count",
+    "deleted_files_count",
+    "added_rows_count",
+    "existing_rows_count",
+    "deleted_rows_count",
+    "partitions",
+    "key_metadata",
+)
+"""What a manifest list says of a manifest, besides its path."""
+
+NAMED: dict[str, Callable[[Rest, Situation, dict[str, Any]], str]] = {
+    "its manifest list": _its_manifest_list,
+    "its data files in a manifest of the principal's own": _its_data_files,
+}
+"""How a snapshot of the principal's own table names the situation table's files."""
+
+
+@pytest.mark.parametrize("named", list(NAMED))
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_a_table_of_its_own_cannot_be_made_to_name_the_tables_files(
+    writers: Rest, situation: str, named: str
+) -> None:
+    case = writers.situations[situation]
+    name = f"{case.principal}_{list(NAMED).index(named)}"
+    own = _own_table(writers, case, name)
+    manifest_list = NAMED[named](writers, case, own)
+    snapshot = _snapshot(own, "append", **{"added-data-files": "1"})
+    snapshot["snapshot"]["manifest-list"] = manifest_list
+    main = {"action": "set-snapshot-ref", "ref-name": "main", "type": "branch",
+            "snapshot-id": snapshot["snapshot"]["snapshot-id"]}  # fmt: skip
+    body = {"requirements": [], "updates": [snapshot, main]}
+
+    answer = writers.send(case.credentials, "POST", table_path(f"{SCRATCH}.{name}"), body)
+    read = requests.post(
+        writers.served.url(QUERY_PATH),
+        json={"sql": f"SELECT * FROM {SCRATCH}.{name}", "format": "json"},
+        headers={"Authorization": f"Bearer {writers.token(case.credentials)}"},
+        timeout=60,
+    )
+
+    assert answer.status_code == 403, answer.text
+    assert "which is not this table's" in answer.json()["error"]["message"]
+    assert read.status_code == 200 and read.json()["rows"] == [], read.text
