@@ -464,3 +464,28 @@ def test_a_table_of_its_own_cannot_be_made_to_name_the_tables_files(
     assert answer.status_code == 403, answer.text
     assert "which is not this table's" in answer.json()["error"]["message"]
     assert read.status_code == 200 and read.json()["rows"] == [], read.text
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_registering_the_tables_metadata_as_a_table_of_its_own_is_refused(
+    writers: Rest, situation: str
+) -> None:
+    """Registering adopts whatever files a metadata file names, and answers with it:
+    CREATE_TABLE alone does not allow it."""
+    case = writers.situations[situation]
+    body = {
+        "name": f"{case.principal}_adopted",
+        "metadata-location": writers.metadata_location(case.real),
+    }
+
+    answer = writers.send(
+        case.credentials, "POST", f"/icehouse/namespaces/{SCRATCH}/register", body
+    )
+
+    assert answer.status_code == 403, answer.text
+    assert "it needs DATA_LOCATION_ACCESS on the catalog" in answer.json()["error"]["message"]
+    leaked = writers.leaked(case, answer, columns=set()) - {
+        body["metadata-location"].rsplit("/", 1)[-1]
+    }
+    assert not leaked, f"leaked {sorted(leaked)}: {answer.text[:300]}"
+    assert f"{SCRATCH}.{case.principal}_adopted" not in writers.lake.tables.list()
