@@ -489,3 +489,68 @@ def test_registering_the_tables_metadata_as_a_table_of_its_own_is_refused(
     }
     assert not leaked, f"leaked {sorted(leaked)}: {answer.text[:300]}"
     assert f"{SCRATCH}.{case.principal}_adopted" not in writers.lake.tables.list()
+
+
+PLACES: dict[str, Callable[[str], str]] = {
+    "at its location": lambda location: location,
+    "inside its data folder": lambda location: f"{location}/data",
+}
+"""Where, relative to the situation table's location, the principal places a table."""
+
+
+@pytest.mark.parametrize("place", list(PLACES))
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_a_table_placed_inside_the_tables_location_is_refused_or_owns_nothing(
+    writers: Rest, situation: str, place: str
+) -> None:
+    """Placed there, it would own the table's files: signed reads of them, snapshots
+    naming them. A mounted table's files lie outside the lake's warehouse, where a
+    table may be placed but its snapshots name nothing."""
+    case = writers.situations[situation]
+    name = f"{case.principal}_in_{list(PLACES).index(place)}"
+    location = PLACES[place](writers.iceberg(case.real).metadata.location)
+    schema = writers.metadata(case.real)["schemas"][-1]
+    body = {"name": name, "schema": schema, "location": location}
+
+    made = writers.send(case.credentials, "POST", f"/icehouse/namespaces/{SCRATCH}/tables", body)
+
+    if made.status_code == 403:
+        assert "is, or lies inside, another table's location" in made.text
+        sent = {
+            secret for secret in writers.leaked(case, made, columns=set()) if secret in location
+        }
+        assert writers.leaked(case, made, columns=set()) == sent  # only what it sent back
+        assert f"{SCRATCH}.{name}" not in writers.lake.tables.list()
+        return
+    assert made.status_code == 200 and case.table == MOUNTED, made.text
+    snapshot = _snapshot(made.json()["metadata"], "append", **{"added-data-files": "1"})
+    snapshot["snapshot"]["manifest-list"] = _its_manifest_list(writers, case, {})
+    main = {"action": "set-snapshot-ref", "ref-name": "main", "type": "branch",
+            "snapshot-id": snapshot["snapshot"]["snapshot-id"]}  # fmt: skip
+    committed = writers.send(
+        case.credentials,
+        "POST",
+        table_path(f"{SCRATCH}.{name}"),
+        {"requirements": [], "updates": [snapshot, main]},
+    )
+    assert committed.status_code == 403, committed.text
+    assert "which is not this table's" in committed.text
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_a_table_of_its_own_cannot_be_moved_inside_the_tables_location(
+    writers: Rest, situation: str
+) -> None:
+    case = writers.situations[situation]
+    if case.table == MOUNTED:
+        pytest.skip("a mounted table's location is no table's of this lake")
+    name = f"{case.principal}_moved"
+    own = _own_table(writers, case, name)
+    inside = f"{writers.iceberg(case.real).metadata.location}/data"
+    body = {"requirements": [], "updates": [{"action": "set-location", "location": inside}]}
+
+    answer = writers.send(case.credentials, "POST", table_path(f"{SCRATCH}.{name}"), body)
+
+    assert answer.status_code == 403, answer.text
+    assert "is, or lies inside, another table's location" in answer.text
+    assert writers.metadata(f"{SCRATCH}.{name}")["location"] == own["location"]
