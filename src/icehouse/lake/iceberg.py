@@ -16,7 +16,12 @@ from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
 from icehouse.lake.authz_scope import locate_uuid, record_owner, visible
 from icehouse.lake.governed import governed
-from icehouse.lake.rest_access import check_commit, check_register, read_restrictions
+from icehouse.lake.rest_access import (
+    check_commit,
+    check_location,
+    check_register,
+    read_restrictions,
+)
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
 from icehouse.tables.multi_commit import TableChange
@@ -124,7 +129,11 @@ class LakeIceberg:
         """Create a table (icehouse's table defaults apply; the request's properties
         win); with ``stage``, only describe the table a later commit will create.
 
-        Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
+        A principal that does not administer the lake may not place it inside another
+        table's location (``rest_access.check_location``).
+
+        Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput, Forbidden."""
+        check_location(self._lake, ".".join((*namespace, name)), new.location, "table.create")
         state = catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
         if not stage:
             record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))

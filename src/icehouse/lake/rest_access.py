@@ -12,8 +12,10 @@ several cell sets with different rows (per-cell access) cannot be written as one
 filter, and goes to no one. Everyone else is pointed to the query API, which applies
 any access on the server.
 
-A commit also names only files its table owns, and registering a table from a metadata
-file (which adopts whatever files it names) needs DATA_LOCATION_ACCESS on the catalog.
+A commit also names only files its table owns; no principal places a table inside
+another table's location (where the new table would own the other's files); and
+registering a table from a metadata file (which adopts whatever files it names) needs
+DATA_LOCATION_ACCESS on the catalog.
 
 Each refusal is recorded in the request's audit trail before it is raised, as the
 ``@governed`` check records its own.
@@ -109,7 +111,31 @@ def check_commit(lake: Lake, change: TableChange) -> None:
     access = _access(lake, change.namespace, change.name, "table.commit", scope)
     if access is not None and not access.unrestricted:
         _check_readable(lake, access, change.dotted, "table.commit")
+    for update in change.updates:
+        if update.get("action") == "set-location":
+            check_location(lake, change.dotted, str(update.get("location")), "table.commit")
     _check_own_files(lake, change)
+
+
+def check_location(lake: Lake, dotted: str, location: str | None, action: str) -> None:
+    """May the lake's principal place table ``dotted`` at ``location`` (None: under the
+    warehouse, where the catalog picks a folder of its own)? Not inside another table's
+    location: the most specific location owns a file, so the new table would own the
+    other's files, and be signed reads of them. An administrator places tables freely.
+
+    Raises: Forbidden, recorded (never naming the other table)."""
+    from icehouse.tables.table_locations import inside_a_table
+
+    if location is None or lake.principal.admin:
+        return
+    if inside_a_table(lake._catalog, location):
+        _refuse(
+            lake,
+            action,
+            dotted,
+            f"principal {lake.principal.name!r} may not {action} on table {dotted}: "
+            f"location {location} is, or lies inside, another table's location",
+        )
 
 
 def check_register(lake: Lake, dotted: str) -> None:
@@ -139,7 +165,9 @@ def _check_own_files(lake: Lake, change: TableChange) -> None:
     Raises: Forbidden, recorded; InvalidInput (a manifest that cannot be read)."""
     from icehouse.tables.commit_files import foreign_file
 
-    found = foreign_file(lake._catalog, change.namespace, change.name, change.updates)
+    found = foreign_file(
+        lake._catalog, change.namespace, change.name, change.updates, warehouse=lake.warehouse
+    )
     if found is not None:
         _refuse(
             lake,
@@ -147,8 +175,8 @@ def _check_own_files(lake: Lake, change: TableChange) -> None:
             change.dotted,
             f"principal {lake.principal.name!r} may not table.commit on table "
             f"{change.dotted}: its snapshot names {found}, which is not this table's (a "
-            f"snapshot names only files under its table's location, and under no other "
-            f"table's)",
+            f"snapshot names only files under its table's location, inside the lake's "
+            f"warehouse and under no other table's)",
         )
 
 

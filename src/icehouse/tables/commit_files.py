@@ -30,11 +30,18 @@ from icehouse.tables.table_locations import catalog_locations, owners_of
 
 
 def foreign_file(
-    catalog: SqlCatalog, namespace: Namespace, name: str, updates: Iterable[Mapping[str, Any]]
+    catalog: SqlCatalog,
+    namespace: Namespace,
+    name: str,
+    updates: Iterable[Mapping[str, Any]],
+    *,
+    warehouse: str,
 ) -> str | None:
     """The first file that the snapshots ``updates`` add name and table
     ``namespace.name`` does not own (its manifest list, a manifest, a data or delete
-    file); None when they name only the table's own (or add no snapshot).
+    file); None when they name only the table's own (or add no snapshot). A file
+    outside ``warehouse`` is no table's (beside it lie raw logs, a producer's files),
+    nor is a path with a ``.`` or ``..`` segment, which could climb out of its table.
 
     Raises: NoSuchTable, InvalidInput (a manifest list or manifest that cannot be read)."""
     added = [u["snapshot"] for u in updates if u.get("action") == "add-snapshot"]
@@ -43,9 +50,15 @@ def foreign_file(
     table = load_table(catalog, (*namespace, name))
     listed = {s.snapshot_id: s.manifest_list for s in table.metadata.snapshots}
     locations = catalog_locations(catalog)
+    inside = _key(warehouse).rstrip("/") + "/"
     for snapshot in added:
         for path in _named(table.io, snapshot, listed):
-            if owners_of(locations, _key(path)) != [(namespace, name)]:
+            key = _key(path)
+            if (
+                not key.startswith(inside)
+                or {".", ".."} & set(key.split("/"))
+                or owners_of(locations, key) != [(namespace, name)]
+            ):
                 return path
     return None
 

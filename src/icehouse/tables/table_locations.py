@@ -57,6 +57,13 @@ def catalog_locations(catalog: SqlCatalog) -> Locations:
     return found
 
 
+def inside_a_table(catalog: SqlCatalog, location: str) -> bool:
+    """Whether ``location`` is the location of a table or view of ``catalog``, or lies
+    inside one: a table placed there would own the other's files (the most specific
+    location owns a file)."""
+    return bool(owners_of(catalog_locations(catalog), location.split("://", 1)[-1] + "/"))
+
+
 def _owning(locations: Locations, key: str) -> tuple[list[tuple[Namespace, str]], str | None]:
     best: str | None = None
     owners: list[tuple[Namespace, str]] = []
