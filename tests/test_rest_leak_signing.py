@@ -37,6 +37,8 @@ pytestmark = pytest.mark.s3
 
 OPEN = "s0.requests"
 """The table every situation's principal reads whole."""
+SCRATCH = "scratch"
+"""Where every situation's principal may create tables."""
 
 
 @dataclass(frozen=True)
@@ -87,8 +89,10 @@ def signing(
         with Lake.open(home) as lake:
             situations = build(lake, SITUATIONS | TENANT_SITUATIONS)
             Builder(lake, 0, "p0")
+            lake.namespaces.create((SCRATCH,))
             for case in situations.values():
                 lake.sql(f"GRANT SELECT ON TABLE {OPEN} TO PRINCIPAL {case.principal}")
+                lake.sql(f"GRANT CREATE TABLE ON NAMESPACE {SCRATCH} TO PRINCIPAL {case.principal}")
             files = {name: _files(lake, name) for name in lake.tables.list()}
             with serving(lake, allow_anonymous=False) as served:
                 yield Signing(served, situations, s3_server.endpoint, files)
@@ -157,3 +161,33 @@ def test_no_file_is_read_unsigned(signing: Signing) -> None:
     """What the principals read, they read only through the catalog's signatures."""
     for name, paths in signing.files.items():
         assert requests.get(signing.http_url(paths[0]), timeout=30).status_code == 403, name
+
+
+@pytest.mark.parametrize("situation", list(SITUATIONS | TENANT_SITUATIONS))
+def test_a_table_placed_inside_the_tables_data_gets_no_signature_for_it(
+    signing: Signing, situation: str
+) -> None:
+    """Placed there, it would own the files (the most specific location owns a file):
+    it is not made, and nothing is signed through its name."""
+    case = signing.situations[situation]
+    data = signing.files[case.real][0]
+    inside = data.rsplit("/data/", 1)[0] + "/data"
+    schema = {
+        "type": "struct",
+        "fields": [{"id": 1, "name": "x", "type": "long", "required": False}],
+    }
+    body = {"name": f"{case.principal}_inside", "schema": schema, "location": inside}
+
+    made = requests.post(
+        signing.served.url(f"/v1/icehouse/namespaces/{SCRATCH}/tables"),
+        json=body,
+        headers={"Authorization": f"Bearer {signing.token(case.credentials)}"},
+        timeout=30,
+    )
+    answer = signing.sign(
+        case.credentials, f"{SCRATCH}.{case.principal}_inside", signing.http_url(data)
+    )
+
+    assert made.status_code == 403, made.text
+    assert "is, or lies inside, another table's location" in made.json()["error"]["message"]
+    assert answer.status_code == 403 and "not found or not permitted" in answer.text
