@@ -158,7 +158,7 @@ def rest_views(case: Situation) -> set[str]:
 def served_catalogue(root: Path, *, writes: bool = False) -> Iterator[Rest]:
     """Every situation in a new lake home in ``root``, served; with ``writes``, each
     situation's principal also holds INSERT, DELETE and ALTER on its table, and
-    CREATE_TABLE on namespace ``SCRATCH``."""
+    CREATE_TABLE and CREATE_VIEW on namespace ``SCRATCH``."""
     Lake.init(root / "lake")
     with Lake.open(root / "lake") as lake:
         situations = build(lake, SITUATIONS | TENANT_SITUATIONS)
@@ -207,10 +207,11 @@ def _mounted(lake: Lake, folder: Path) -> tuple[Situation, SqlCatalog]:
 
 
 def _grant_writes(lake: Lake, case: Situation) -> None:
-    """INSERT, DELETE and ALTER on the situation's table, and tables of its own in
-    ``SCRATCH``."""
+    """INSERT, DELETE and ALTER on the situation's table, and tables and views of its
+    own in ``SCRATCH``."""
     me = Grantee(GranteeKind.PRINCIPAL, case.principal)
-    lake.governance.grant([Privilege.CREATE_TABLE], Securable(SecurableKind.NAMESPACE, SCRATCH), me)
+    scratch = Securable(SecurableKind.NAMESPACE, SCRATCH)
+    lake.governance.grant([Privilege.CREATE_TABLE, Privilege.CREATE_VIEW], scratch, me)
     if case.real.startswith(f"{MOUNT}."):
         return  # a mount is read-only: its commits are refused to anyone
     lake.governance.grant(

@@ -467,29 +467,43 @@ def test_a_table_of_its_own_cannot_be_made_to_name_the_tables_files(
     assert read.status_code == 200 and read.json()["rows"] == [], read.text
 
 
-@pytest.mark.parametrize("situation", SITUATIONS)
-def test_registering_the_tables_metadata_as_a_table_of_its_own_is_refused(
-    writers: Rest, situation: str
-) -> None:
-    """Registering adopts whatever files a metadata file names, and answers with it:
-    CREATE_TABLE alone does not allow it."""
-    case = writers.situations[situation]
-    body = {
-        "name": f"{case.principal}_adopted",
-        "metadata-location": writers.metadata_location(case.real),
-    }
+def _view_metadata(rest: Rest, case: Situation) -> str:
+    """The current metadata file of the view over a filtered table (``s11.eu_view``)."""
+    answer = rest.send(rest.admin, "GET", "/icehouse/namespaces/s11/views/eu_view")
+    return str(answer.json()["metadata-location"])
 
-    answer = writers.send(
-        case.credentials, "POST", f"/icehouse/namespaces/{SCRATCH}/register", body
-    )
+
+REGISTERED: dict[str, tuple[str, Callable[[Rest, Situation], str]]] = {
+    "the table's metadata as a table": (
+        "register",
+        lambda rest, case: rest.metadata_location(case.real),
+    ),
+    "the view over a filtered table's metadata as a view": ("register-view", _view_metadata),
+}
+"""What a principal registers as its own: the route, and the metadata file it names."""
+
+
+@pytest.mark.parametrize("registered", list(REGISTERED))
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_registering_anothers_metadata_as_its_own_is_refused(
+    writers: Rest, situation: str, registered: str
+) -> None:
+    """Registering adopts whatever a metadata file names, and answers with it:
+    CREATE_TABLE or CREATE_VIEW alone does not allow it."""
+    case = writers.situations[situation]
+    route, metadata_of = REGISTERED[registered]
+    name = f"{case.principal}_adopted_{route.replace('-', '_')}"
+    location = metadata_of(writers, case)
+    body = {"name": name, "metadata-location": location}
+
+    answer = writers.send(case.credentials, "POST", f"/icehouse/namespaces/{SCRATCH}/{route}", body)
 
     assert answer.status_code == 403, answer.text
     assert "it needs DATA_LOCATION_ACCESS on the catalog" in answer.json()["error"]["message"]
-    leaked = writers.leaked(case, answer, columns=set()) - {
-        body["metadata-location"].rsplit("/", 1)[-1]
-    }
+    leaked = writers.leaked(case, answer, columns=set())
     assert not leaked, f"leaked {sorted(leaked)}: {answer.text[:300]}"
-    assert f"{SCRATCH}.{case.principal}_adopted" not in writers.lake.tables.list()
+    assert "view-uuid" not in answer.text and "SELECT" not in answer.text
+    assert f"{SCRATCH}.{name}" not in writers.lake.tables.list()
 
 
 PLACES: dict[str, Callable[[str], str]] = {

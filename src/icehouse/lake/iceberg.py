@@ -223,7 +223,7 @@ class LakeIceberg:
         catalog too (``rest_access.check_register``): the file may name any table's data.
 
         Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput, Forbidden."""
-        check_register(self._lake, ".".join((*namespace, name)))
+        check_register(self._lake, "table", ".".join((*namespace, name)))
         return catalog_tables.register_table(
             self._lake._catalog, namespace, name, metadata_location
         )

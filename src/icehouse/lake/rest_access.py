@@ -138,23 +138,27 @@ def check_location(lake: Lake, dotted: str, location: str | None, action: str) -
         )
 
 
-def check_register(lake: Lake, dotted: str) -> None:
-    """May the lake's principal register a table from a metadata file? That adopts
-    whatever files the metadata names, another table's included, and answers with that
-    metadata: it needs DATA_LOCATION_ACCESS on the catalog, the privilege of pointing a
-    table at storage, beyond CREATE_TABLE on the namespace.
+def check_register(lake: Lake, kind: str, dotted: str) -> None:
+    """May the lake's principal register a table or view (``kind``) from a metadata
+    file? That adopts whatever the file names (another table's data files, another
+    view's definition) and answers with that metadata: it needs DATA_LOCATION_ACCESS on
+    the catalog, the privilege of pointing the catalog at storage, beyond CREATE_TABLE
+    or CREATE_VIEW on the namespace.
 
     Raises: Forbidden, recorded ("it needs DATA_LOCATION_ACCESS on the catalog")."""
+    action = f"{kind}.register"
     try:
         require(
             lake.principal,
-            "table.register",
+            action,
             Resource("governance"),
             Privilege.DATA_LOCATION_ACCESS,
             LakeScope(lake),
         )
     except Forbidden as exc:
-        _record(lake, "table.register", dotted, exc.message)
+        trail = current_trail()
+        if trail is not None:
+            trail.decision(lake.principal, action, Resource(kind, dotted), denied=exc.message)
         raise
 
 
