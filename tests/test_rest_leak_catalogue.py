@@ -177,6 +177,17 @@ def _mount_namespaces(case: Situation, rest: Rest) -> Read:
     return Read("GET", f"/{MOUNT}/namespaces", 200, shown, "namespaces")
 
 
+def _mounted_load(case: Situation, rest: Rest) -> Read:
+    """The mounted table, on its mount's prefix: handed to no situation's principal
+    (the one with a row filter on it included)."""
+    return Read("GET", table_path(MOUNTED), 403)
+
+
+def _mount_tables(case: Situation, rest: Rest) -> Read:
+    shown = ["requests"] if _mounted(case) else []
+    return Read("GET", f"/{MOUNT}/namespaces/s/tables", 200, shown, "identifiers")
+
+
 READS: dict[str, Callable[[Situation, Rest], Read]] = {
     "loadTable": _load,
     "loadTable, snapshots=refs": _load_refs,
@@ -190,6 +201,8 @@ READS: dict[str, Callable[[Situation, Rest], Read]] = {
     "listTables": _tables,
     "listViews": _views,
     "listNamespaces of the mount": _mount_namespaces,
+    "listTables of the mount": _mount_tables,
+    "loadTable of the mounted table": _mounted_load,
 }
 
 
