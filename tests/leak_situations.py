@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pytest
 
+from icehouse.errors import IcehouseError
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from icehouse.lake.principals import Credentials
@@ -94,19 +96,28 @@ def cells_of(rows: list[dict[str, Any]]) -> set[str]:
 class Builder:
     """One situation being set up: its namespace, table, rows and principal."""
 
-    def __init__(self, lake: Lake, k: int, slug: str) -> None:
+    def __init__(self, lake: Lake, k: int, slug: str, *, tenant: str | None = None) -> None:
+        """``tenant``: the tenant the principal belongs to (made here; None: the
+        server's own principal)."""
         self.lake = lake
         self.namespace = f"s{k}"
         self.table = f"s{k}.requests"
         self.ids = range(100 * k + 1, 100 * k + 13)
         self.principal = slug
+        self.tenant = tenant
+        self.filtered = False
+        """Whether data filter ``<p>_eu`` was made (``share``)."""
         lake.namespaces.create((self.namespace,))
         lake.tables.create(self.table, schema=SCHEMA, partition=["region"])
         append_rows(lake, self.table, batch(self.ids))
         iceberg = fixtures_lake.iceberg_table(lake, self.table)
         self.first = iceberg.metadata.snapshots[0].snapshot_id
         self.data_file = str(fixtures_lake.data_files(iceberg)[0]["file_path"])
-        self.credentials = lake.principals.create(slug)
+        if tenant is None:
+            self.credentials = lake.principals.create(slug)
+        else:
+            lake.sql(f"CREATE TENANT {tenant}")
+            self.credentials = lake.tenants.create_principal(tenant, slug, kind="user")
 
     def run(self, *statements: str) -> None:
         """Run ``statements`` as the administrator (``{t}``: the table, ``{p}``: the
@@ -118,8 +129,33 @@ class Builder:
                 )
             )
 
-    def as_principal(self) -> Lake:
-        return self.lake.as_principal(Principal(self.principal, admin=False))
+    def as_principal(self, name: str | None = None, tenant: str | None = None) -> Lake:
+        """The lake as the situation's principal, or as principal ``name`` of
+        ``tenant`` (None: the situation's own tenant)."""
+        if name is None:
+            return self.lake.as_principal(
+                Principal(self.principal, admin=False, tenant=self.tenant)
+            )
+        member = Principal(name, admin=False, kind="user", tenant=tenant or self.tenant)
+        return self.lake.as_principal(member)
+
+    def tenant_admin(self, tenant: str) -> Lake:
+        """A new administrator of ``tenant`` (``<tenant>_admin``), as a lake."""
+        name = f"{tenant}_admin"
+        self.lake.tenants.create_principal(tenant, name, kind="user")
+        self.lake.sql(f"GRANT ADMIN ON TENANT {tenant} TO PRINCIPAL {name}")
+        return self.as_principal(name, tenant)
+
+    def share(self, tenant: str, *, option: bool = True) -> None:
+        """Share the EU rows without ``cost`` (data filter ``<p>_eu``, made once) with
+        ``tenant``, with grant option unless ``option`` is False."""
+        if not self.filtered:
+            self.run(
+                "CREATE DATA FILTER {p}_eu ON {t} WHERE region = 'eu' EXCLUDING COLUMNS (cost)"
+            )
+            self.filtered = True
+        with_option = " WITH GRANT OPTION" if option else ""
+        self.run(f"GRANT SELECT ON DATA FILTER {{p}}_eu TO TENANT {tenant}{with_option}")
 
     def rows(
         self, keep: Callable[[int], bool] = lambda i: True, **shown: bool
@@ -372,12 +408,106 @@ SITUATIONS: dict[str, Callable[[Builder], Situation]] = {
 }
 
 
-def build(lake: Lake) -> dict[str, Situation]:
-    """Every situation, set up in ``lake`` (an administrator's)."""
+def refused(lake: Lake, statement: str) -> str:
+    """What ``statement``, which ``lake``'s principal may not run, was refused with."""
+    with pytest.raises(IcehouseError) as raised:
+        lake.sql(statement)
+    return raised.value.message
+
+
+def share_before_re_grant(b: Builder) -> Situation:
+    """The principal's tenant holds the share, and another tenant holds it re-granted to
+    its analyst; the principal's own administrator has not re-granted it yet."""
+    other = f"{b.tenant}_other"
+    b.lake.sql(f"CREATE TENANT {other}")
+    b.share(b.tenant or "")
+    b.share(other)
+    admin = b.tenant_admin(other)
+    admin.tenants.create_principal(other, f"{other}_analyst", kind="user")
+    admin.sql(f"GRANT SELECT ON DATA FILTER {b.principal}_eu TO PRINCIPAL {other}_analyst")
+    return b.situation(None)
+
+
+def re_grant_beyond_option(b: Builder) -> Situation:
+    """Its administrator holds the EU rows with grant option and ``<p>_us`` without:
+    re-granting the whole table, a privilege it was not shared, or the filter it holds
+    without grant option is refused; the EU rows reach the principal through its role."""
+    tenant = b.tenant or ""
+    b.share(tenant)
+    b.run("CREATE DATA FILTER {p}_us ON {t} WHERE region = 'us'")
+    b.run(f"GRANT SELECT ON DATA FILTER {{p}}_us TO TENANT {tenant}")
+    admin = b.tenant_admin(tenant)
+    admin.sql(f"CREATE ROLE {b.principal}_r")
+    admin.sql(f"GRANT ROLE {b.principal}_r TO PRINCIPAL {b.principal}")
+    for beyond in (
+        "GRANT SELECT ON TABLE {t} TO ROLE {r}",
+        "GRANT INSERT ON TABLE {t} TO ROLE {r}",
+        "GRANT SELECT ON DATA FILTER {p}_us TO ROLE {r}",
+    ):
+        statement = beyond.format(t=b.table, p=b.principal, r=f"{b.principal}_r")
+        assert "may not grant" in refused(admin, statement), statement
+    admin.sql(f"GRANT SELECT ON DATA FILTER {b.principal}_eu TO ROLE {b.principal}_r")
+    return b.situation(
+        b.rows(eu, cost=False),
+        hidden_columns=("cost",),
+        listed={b.table: set(SHOWN)},
+        filters=(f"data filter {b.principal}_eu",),
+    )
+
+
+def re_grant_after_revoke(b: Builder) -> Situation:
+    """Re-granted to the principal, read, then the share is revoked: the re-grant went
+    with it, and the tenant's administrator cannot make it again."""
+    tenant = b.tenant or ""
+    b.share(tenant)
+    admin = b.tenant_admin(tenant)
+    re_grant = f"GRANT SELECT ON DATA FILTER {b.principal}_eu TO PRINCIPAL {b.principal}"
+    admin.sql(re_grant)
+    assert b.as_principal().sql(f"SELECT count(*) AS n FROM {b.table}").to_pylist() == [{"n": 4}]
+    b.run(f"REVOKE SELECT ON DATA FILTER {{p}}_eu FROM TENANT {tenant}")
+    assert "not found or not permitted" in refused(admin, re_grant)
+    return b.situation(None)
+
+
+def other_tenants_objects(b: Builder) -> Situation:
+    """Another tenant holds the whole table, re-granted to its role, and links it into
+    its namespace: the principal (of a tenant holding nothing) sees none of it."""
+    other = f"{b.tenant}_other"
+    b.lake.sql(f"CREATE TENANT {other}")
+    b.run(f"GRANT SELECT ON TABLE {{t}} TO TENANT {other} WITH GRANT OPTION")
+    admin = b.tenant_admin(other)
+    admin.tenants.create_principal(other, f"{other}_analyst", kind="user")
+    admin.sql(f"CREATE ROLE {other}_r")
+    admin.sql(f"GRANT ROLE {other}_r TO PRINCIPAL {other}_analyst")
+    admin.sql(f"GRANT SELECT ON TABLE {b.table} TO ROLE {other}_r")
+    link = f"{b.namespace}.theirs"
+    b.run(f"GRANT CREATE TABLE ON NAMESPACE {{ns}} TO PRINCIPAL {other}_admin")
+    admin.sql(f"CREATE LINK {link} FOR {b.table}")
+    return b.situation(None, others=(link,))
+
+
+TENANT_SITUATIONS: dict[str, Callable[[Builder], Situation]] = {
+    "another tenant's share before the re-grant": share_before_re_grant,
+    "a re-grant beyond the grant option": re_grant_beyond_option,
+    "a re-grant after the share was revoked": re_grant_after_revoke,
+    "another tenant's objects": other_tenants_objects,
+}
+"""Situations across tenants: the principal belongs to a tenant of its own
+(``t<k>``)."""
+
+
+def build(
+    lake: Lake, situations: dict[str, Callable[[Builder], Situation]] = SITUATIONS
+) -> dict[str, Situation]:
+    """Each of ``situations`` (default: those of one tenant), set up in ``lake`` (an
+    administrator's); those of ``TENANT_SITUATIONS`` with their principal in a tenant."""
     return {
-        name: make(Builder(lake, k, f"p{k}"))
-        for k, (name, make) in enumerate(SITUATIONS.items(), start=1)
+        name: make(Builder(lake, k, f"p{k}", tenant=f"t{k}" if make in _ACROSS else None))
+        for k, (name, make) in enumerate(situations.items(), start=1)
     }
+
+
+_ACROSS = set(TENANT_SITUATIONS.values())
 
 
 REFUSED = True

@@ -6,7 +6,10 @@ Situations (``tests/leak_situations.py``, all in one lake home, set up once with
 statements): no grant, a column excluded, a row filter, two filters on one table (per
 cell), a grant revoked, a tag changed after the grant, a role membership removed, the
 table renamed, columns renamed, time travel, a view over the filtered table, and a
-resource link to a table not granted and to a filtered one.
+resource link to a table not granted and to a filtered one; and across tenants: a tenant's
+principal reading a share its administrator has not re-granted yet (and another tenant
+has), a re-grant beyond the grant option, a re-grant after the share was revoked, and
+another tenant's objects (its share, role, link).
 Paths: ``lake.as_principal(p).sql`` (local), the query API (JSON and Arrow), the Python
 client ``icehouse.connect``, and ``icehouse sql --server``, against one real server.
 State databases: SQLite (every path), and PostgreSQL (marked ``postgres``: the local path
@@ -45,12 +48,16 @@ from tests.governed_fixtures import markers
 from tests.leak_situations import (
     ESCAPES,
     SITUATIONS,
+    TENANT_SITUATIONS,
     TRANSPORT_ESCAPES,
     Situation,
     batch,
     build,
     fill,
 )
+
+CATALOGUE = SITUATIONS | TENANT_SITUATIONS
+"""Every situation: those inside one tenant, and those across tenants."""
 
 secret_rows = batch(range(1, 13))
 """A Python variable holding cells: the sandbox must not scan it by name."""
@@ -128,7 +135,7 @@ def _served_catalogue(root: Path, state_url: str | None) -> Iterator[Catalogue]:
         Lake.init(root / "lake")
         opened = Lake.open(root / "lake")
     with opened as lake:
-        situations = build(lake)
+        situations = build(lake, CATALOGUE)
         with serving(lake, allow_anonymous=False) as served:
             running = Catalogue(served, situations, root)
             try:
@@ -245,19 +252,33 @@ def _param(backend: str, *values: str) -> Any:
     return pytest.param(backend, *values, marks=marks, id="-".join((backend, *values)))
 
 
+def _situations(backend: str) -> dict[str, Any]:
+    """The situations tried on ``backend``: those across tenants read the same grants
+    and filters as the others, so SQLite alone tries them."""
+    return CATALOGUE if backend == "sqlite" else SITUATIONS
+
+
+def _every_escape(on: Backend, path: str, situation: str) -> bool:
+    """Does ``path`` try every escape in ``situation``? Across tenants, the local path
+    alone does: the escapes are the engine's, and the transports were tried on it."""
+    if situation in TENANT_SITUATIONS:
+        return path == on.every_escape[0]
+    return path in on.every_escape
+
+
 def _cases() -> Iterator[Any]:
     for backend, on in BACKENDS.items():
         for path in on.paths:
-            for situation in SITUATIONS:
+            for situation in _situations(backend):
                 for escape in ESCAPES:
-                    if path in on.every_escape or escape in TRANSPORT_ESCAPES:
+                    if _every_escape(on, path, situation) or escape in TRANSPORT_ESCAPES:
                         yield _param(backend, path, situation, escape)
 
 
 def _paths_and_situations() -> Iterator[Any]:
     for backend, on in BACKENDS.items():
         for path in on.paths:
-            for situation in SITUATIONS:
+            for situation in _situations(backend):
                 yield _param(backend, path, situation)
 
 
@@ -358,7 +379,7 @@ def _listing_cases() -> Iterator[Any]:
     engine's, the same on each path."""
     for backend, on in BACKENDS.items():
         for path in on.every_escape:
-            for situation in SITUATIONS:
+            for situation in _situations(backend):
                 for listing in LISTINGS:
                     yield _param(backend, path, situation, listing)
 

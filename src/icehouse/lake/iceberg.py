@@ -16,7 +16,12 @@ from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
 from icehouse.lake.authz_scope import locate_uuid, record_owner, visible
 from icehouse.lake.governed import governed
-from icehouse.lake.rest_access import check_commit, read_restrictions
+from icehouse.lake.rest_access import (
+    check_commit,
+    check_location,
+    check_register,
+    read_restrictions,
+)
 from icehouse.tables import catalog_tables, catalog_views, multi_commit, namespaces
 from icehouse.tables.catalog_tables import NewTable, SnapshotsMode, TableState
 from icehouse.tables.multi_commit import TableChange
@@ -124,7 +129,11 @@ class LakeIceberg:
         """Create a table (icehouse's table defaults apply; the request's properties
         win); with ``stage``, only describe the table a later commit will create.
 
-        Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
+        A principal that does not administer the lake may not place it inside another
+        table's location (``rest_access.check_location``).
+
+        Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput, Forbidden."""
+        check_location(self._lake, ".".join((*namespace, name)), new.location, "table.create")
         state = catalog_tables.create_table(self._lake._catalog, namespace, name, new, stage=stage)
         if not stage:
             record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))
@@ -209,7 +218,12 @@ class LakeIceberg:
 
     @governed("table.register", on=("namespace", "name"))
     def register(self, namespace: Namespace, name: str, metadata_location: str) -> TableState:
-        """Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput."""
+        """Adopt the table whose current metadata file is ``metadata_location``. For a
+        principal that does not administer the lake, it needs DATA_LOCATION_ACCESS on the
+        catalog too (``rest_access.check_register``): the file may name any table's data.
+
+        Raises: NoSuchNamespace, TableAlreadyExists, InvalidInput, Forbidden."""
+        check_register(self._lake, "table", ".".join((*namespace, name)))
         return catalog_tables.register_table(
             self._lake._catalog, namespace, name, metadata_location
         )

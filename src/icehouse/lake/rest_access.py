@@ -12,6 +12,11 @@ several cell sets with different rows (per-cell access) cannot be written as one
 filter, and goes to no one. Everyone else is pointed to the query API, which applies
 any access on the server.
 
+A commit also names only files its table owns; no principal places a table inside
+another table's location (where the new table would own the other's files); and
+registering a table from a metadata file (which adopts whatever files it names) needs
+DATA_LOCATION_ACCESS on the catalog.
+
 Each refusal is recorded in the request's audit trail before it is raised, as the
 ``@governed`` check records its own.
 """
@@ -25,7 +30,7 @@ from icehouse.errors import Forbidden
 from icehouse.govern.audit import current_trail
 from icehouse.govern.authz import Resource, require
 from icehouse.govern.commit_privileges import commit_privileges
-from icehouse.govern.objects import SecurableKind
+from icehouse.govern.objects import Privilege, SecurableKind
 from icehouse.lake.authz_scope import LakeScope
 
 if TYPE_CHECKING:
@@ -106,6 +111,77 @@ def check_commit(lake: Lake, change: TableChange) -> None:
     access = _access(lake, change.namespace, change.name, "table.commit", scope)
     if access is not None and not access.unrestricted:
         _check_readable(lake, access, change.dotted, "table.commit")
+    for update in change.updates:
+        if update.get("action") == "set-location":
+            check_location(lake, change.dotted, str(update.get("location")), "table.commit")
+    _check_own_files(lake, change)
+
+
+def check_location(lake: Lake, dotted: str, location: str | None, action: str) -> None:
+    """May the lake's principal place table ``dotted`` at ``location`` (None: under the
+    warehouse, where the catalog picks a folder of its own)? Not inside another table's
+    location: the most specific location owns a file, so the new table would own the
+    other's files, and be signed reads of them. An administrator places tables freely.
+
+    Raises: Forbidden, recorded (never naming the other table)."""
+    from icehouse.tables.table_locations import inside_a_table
+
+    if location is None or lake.principal.admin:
+        return
+    if inside_a_table(lake._catalog, location):
+        _refuse(
+            lake,
+            action,
+            dotted,
+            f"principal {lake.principal.name!r} may not {action} on table {dotted}: "
+            f"location {location} is, or lies inside, another table's location",
+        )
+
+
+def check_register(lake: Lake, kind: str, dotted: str) -> None:
+    """May the lake's principal register a table or view (``kind``) from a metadata
+    file? That adopts whatever the file names (another table's data files, another
+    view's definition) and answers with that metadata: it needs DATA_LOCATION_ACCESS on
+    the catalog, the privilege of pointing the catalog at storage, beyond CREATE_TABLE
+    or CREATE_VIEW on the namespace.
+
+    Raises: Forbidden, recorded ("it needs DATA_LOCATION_ACCESS on the catalog")."""
+    action = f"{kind}.register"
+    try:
+        require(
+            lake.principal,
+            action,
+            Resource("governance"),
+            Privilege.DATA_LOCATION_ACCESS,
+            LakeScope(lake),
+        )
+    except Forbidden as exc:
+        trail = current_trail()
+        if trail is not None:
+            trail.decision(lake.principal, action, Resource(kind, dotted), denied=exc.message)
+        raise
+
+
+def _check_own_files(lake: Lake, change: TableChange) -> None:
+    """Refuse a commit whose new snapshots name a file the table does not own
+    (``tables/commit_files.py``).
+
+    Raises: Forbidden, recorded; InvalidInput (a manifest that cannot be read)."""
+    from icehouse.tables.commit_files import foreign_file
+
+    found = foreign_file(
+        lake._catalog, change.namespace, change.name, change.updates, warehouse=lake.warehouse
+    )
+    if found is not None:
+        _refuse(
+            lake,
+            "table.commit",
+            change.dotted,
+            f"principal {lake.principal.name!r} may not table.commit on table "
+            f"{change.dotted}: its snapshot names {found}, which is not this table's (a "
+            f"snapshot names only files under its table's location, inside the lake's "
+            f"warehouse and under no other table's)",
+        )
 
 
 def check_mounted_load(lake: Lake, dotted: str) -> None:

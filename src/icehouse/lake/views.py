@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from icehouse.govern.objects import SecurableKind
 from icehouse.lake.authz_scope import record_owner, visible
 from icehouse.lake.governed import governed
+from icehouse.lake.rest_access import check_register
 from icehouse.tables import catalog_views
 from icehouse.tables.arrow_types import schema_from_arrow
 from icehouse.tables.catalog_views import NewView, ViewState
@@ -103,9 +104,12 @@ class LakeViews:
 
     @governed("view.register", on=("namespace", "name"))
     def register(self, namespace: Namespace, name: str, metadata_location: str) -> ViewState:
-        """Enter an existing view metadata file as a new view.
+        """Enter an existing view metadata file as a new view. For a principal that
+        does not administer the lake, it needs DATA_LOCATION_ACCESS on the catalog too
+        (``rest_access.check_register``): the file may be another view's.
 
-        Raises: NoSuchNamespace, ViewAlreadyExists, InvalidInput."""
+        Raises: NoSuchNamespace, ViewAlreadyExists, InvalidInput, Forbidden."""
+        check_register(self._lake, "view", ".".join((*namespace, name)))
         return catalog_views.register_view(self._lake._catalog, namespace, name, metadata_location)
 
     @governed("view.drop", on=("namespace", "name"))

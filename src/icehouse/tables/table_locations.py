@@ -26,20 +26,50 @@ def owning_locations(
 
     A location is read off the current metadata file's path (``<location>/metadata/
     <file>``): one query of the catalog's rows, no metadata file read."""
+    return _owning(catalog_locations(catalog), bucket_key)
+
+
+def owners_of(locations: Locations, key: str) -> list[tuple[Namespace, str]]:
+    """The tables (and views) of ``locations`` (``catalog_locations``) that own ``key``
+    (a path without its scheme: ``bucket/key``, or a local path): those whose location
+    is its longest prefix; [] if none."""
+    return _owning(locations, key)[0]
+
+
+Locations = list[tuple[tuple[Namespace, str], str]]
+"""Each table and view of a catalog with its location (without the scheme)."""
+
+
+def catalog_locations(catalog: SqlCatalog) -> Locations:
+    """Every table and view of ``catalog`` with its location, read off its current
+    metadata file's path: one query of the catalog's rows."""
     query = select(
         IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location
     ).where(IcebergTables.catalog_name == catalog.name)
-    best: str | None = None
-    owners: list[tuple[Namespace, str]] = []
     with catalog.engine.connect() as connection:
         rows = connection.execute(query).all()
+    found: Locations = []
     for namespace, name, metadata_location in rows:
         if not metadata_location or METADATA_FOLDER not in metadata_location:
             continue
         location = metadata_location.rsplit(METADATA_FOLDER, 1)[0].split("://", 1)[-1]
-        if not bucket_key.startswith(location.rstrip("/") + "/"):
+        found.append(((Catalog.identifier_to_tuple(namespace), str(name)), location))
+    return found
+
+
+def inside_a_table(catalog: SqlCatalog, location: str) -> bool:
+    """Whether ``location`` is the location of a table or view of ``catalog``, or lies
+    inside one: a table placed there would own the other's files (the most specific
+    location owns a file)."""
+    return bool(owners_of(catalog_locations(catalog), location.split("://", 1)[-1] + "/"))
+
+
+def _owning(locations: Locations, key: str) -> tuple[list[tuple[Namespace, str]], str | None]:
+    best: str | None = None
+    owners: list[tuple[Namespace, str]] = []
+    for owner, location in locations:
+        if not key.startswith(location.rstrip("/") + "/"):
             continue
-        owner = (Catalog.identifier_to_tuple(namespace), str(name))
         if best is None or len(location) > len(best):
             best, owners = location, [owner]
         elif len(location) == len(best):
