@@ -72,7 +72,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.errors import FilterNotTranslatable, QueryError
+from icehouse.errors import FilterNotTranslatable, MountedTableReadOnly, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
@@ -98,7 +98,13 @@ from icehouse.query.masking import (
     visible_columns,
 )
 from icehouse.query.messages import describe, not_permitted
-from icehouse.query.mounted import MountedTables, as_schema_names, mounted_names
+from icehouse.query.mounted import (
+    MountedTables,
+    MountedWrite,
+    as_schema_names,
+    mounted_names,
+    mounted_write,
+)
 from icehouse.query.sql import (
     HEAVY_QUERY_SECONDS,
     Defined,
@@ -615,6 +621,9 @@ def run_governed_sql(
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
     access), EqualityDeletesUnsupported, and what ``delete`` raises."""
+    write = mounted_write(sql, mounted) if mounted is not None else None
+    if write is not None:
+        _refuse_mounted_write(write, access, sql, on_refused)
     statement = parse_delete(sql)
     if statement is not None:
         return _delete(catalog, statement, access, delete, sql, on_refused)
@@ -639,6 +648,25 @@ def run_governed_sql(
     finally:
         query.close_sandbox(retire=time.perf_counter() - query.started > HEAVY_QUERY_SECONDS)
         release(session, query.trusted, query.started)
+
+
+def _refuse_mounted_write(
+    write: MountedWrite, access: AccessPolicy, sql: str, on_refused: Refused | None
+) -> NoReturn:
+    """A principal's write to a mounted table: refused as read-only, or as not found or
+    not permitted when it may not describe the table (which names nothing of it); the
+    refusal is told to ``on_refused`` first.
+
+    Raises: MountedTableReadOnly, or QueryError (not found or not permitted)."""
+    refused: QueryError = MountedTableReadOnly(
+        verb=write.verb, table=write.table, mount=write.mount, sql=sql
+    )
+    if not access(write.table).table_uuid:
+        refused = QueryError(not_permitted(write.table, set()), sql=sql)
+    if on_refused is not None:
+        action = "table.delete_rows" if write.verb == "DELETE" else "table.commit"
+        on_refused(action, "table", write.table, refused.message)
+    raise refused
 
 
 def _delete(

@@ -41,6 +41,41 @@ class MountedTables(Protocol):
         ...
 
 
+_WRITE = re.compile(
+    r"^\s*(?P<verb>DELETE\s+FROM|INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|MERGE\s+INTO"
+    r"|TRUNCATE(?:\s+TABLE)?|ALTER\s+TABLE|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|COPY)\s+"
+    + _THREE_PART.pattern,
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class MountedWrite:
+    """A statement that would change a mounted table: its first word and the table."""
+
+    verb: str
+    table: str
+
+    @property
+    def mount(self) -> str:
+        return self.table.split(".", 1)[0]
+
+
+def mounted_write(sql: str, mounted: MountedTables) -> MountedWrite | None:
+    """The write ``sql`` makes to a table of a mount (``DELETE FROM m.ns.t``, ``INSERT
+    INTO``, ``UPDATE``, ``MERGE INTO``, ``TRUNCATE``, ``ALTER TABLE``, ``DROP TABLE``,
+    ``COPY``); None for any other statement (the mounts are asked only when it names a
+    three-part table)."""
+    match = _WRITE.match(sql)
+    if match is None:
+        return None
+    mount, namespace, table = match.group(2, 3, 4)
+    if mount not in mounted.names():
+        return None
+    verb = match.group("verb").split()[0].upper()
+    return MountedWrite(verb, f"{mount}.{namespace}.{table}")
+
+
 @dataclass
 class Attached:
     """What ``attach_mounted`` defined on a connection, for ``detach_mounted``."""
