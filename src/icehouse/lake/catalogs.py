@@ -198,18 +198,26 @@ class LakeCatalogs:
         """A mounted table as the REST protocol hands it out (``loadTable`` on the
         mount's prefix): the producer's metadata location and metadata, unchanged, so
         only to a principal whose SELECT on it is unfiltered (the metadata names every
-        file).
+        file), or to a trusted engine whose access is one row filter and a set of
+        columns, with those as the spec's read restrictions, as a local table's load
+        hands them out.
 
-        Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state.
+        Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state
+        (with its read restrictions, for a trusted engine).
         Raises: NoSuchMount, NoSuchTable, CatalogUnavailable, Forbidden (filtered
-        access, pointing to the query API; no SELECT)."""
-        from icehouse.lake.rest_access import check_mounted_load
+        access to anyone but a trusted engine, pointing to the query API; per-cell
+        access; no SELECT)."""
+        from dataclasses import replace
+
+        from icehouse.lake.rest_access import read_restrictions
         from icehouse.tables.federation import producer_table_state
 
-        check_mounted_load(self._lake, ".".join((name, *namespace, table)))
         catalog, producer = self._opened(name)
-        dotted = ".".join((name, *namespace, table))
-        return producer_table_state(catalog, producer, dotted)
+        state = producer_table_state(catalog, producer, ".".join((name, *namespace, table)))
+        restrictions = read_restrictions(
+            self._lake, (name, *namespace), table, state.metadata, action="table.load"
+        )
+        return state if not restrictions else replace(state, read_restrictions=restrictions)
 
     @governed("catalog.commit", on=("name", "namespace", "table"))
     def commit(self, name: str, namespace: tuple[str, ...], table: str) -> NoReturn:
