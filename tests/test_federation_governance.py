@@ -189,19 +189,6 @@ def test_the_audit_trail_names_the_mounted_table_and_the_filter_a_read_went_thro
     assert reads == [("table cdn_prod.cdn.requests", True, ("data filter fr",))]
 
 
-def test_time_travel_on_a_mounted_table_is_refused_plainly(mounted: Lake) -> None:
-    mounted.sql("CREATE DATA FILTER fr ON cdn_prod.cdn.requests WHERE country = 'fr'")
-    mounted.sql("GRANT SELECT ON DATA FILTER fr TO PRINCIPAL ana")
-
-    with pytest.raises(QueryError) as refused:
-        ana(mounted).sql("SELECT * FROM cdn_prod.cdn.requests FOR VERSION AS OF 1")
-
-    assert refused.value.message == (
-        "time travel on mounted table cdn_prod.cdn.requests is not supported yet: read its "
-        "current snapshot, or its history at its producer"
-    )
-
-
 def test_a_principal_describes_a_mounted_table_with_only_the_columns_it_may_see(
     mounted: Lake,
 ) -> None:

@@ -59,7 +59,6 @@ tell how many there were.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -185,13 +184,6 @@ def _qualified(name: str) -> str:
     return f"{_quote(namespace)}.{_quote(table)}"
 
 
-def _travels(sql: str, name: str) -> bool:
-    """Whether ``sql`` reads the mounted table ``name`` ``FOR VERSION|TIMESTAMP AS OF``."""
-    spelled = r"\s*\.\s*".join(re.escape(part) for part in name.split("."))
-    travel = r"\s+FOR\s+(VERSION|TIMESTAMP|SYSTEM_TIME)\s+AS\s+OF\b"
-    return re.search(rf"\b{spelled}{travel}", sql, re.IGNORECASE) is not None
-
-
 def check_read_only(sql: str, on_refused: Refused | None = None) -> None:
     """``on_refused`` is told of a refusal (action ``query.statement``) before it is
     raised.
@@ -310,7 +302,7 @@ class _GovernedQuery:
 
         Raises: QueryError (not found or not permitted, or a snapshot that does not exist)."""
         for match, name in reversed(time_travel.find(sql)):
-            table = find_table(self.catalog, name)
+            table = self.travelled(name)
             access = self.readable_access(name, table)
             if table is not None:
                 self._decided(name, access)
@@ -337,6 +329,21 @@ class _GovernedQuery:
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
         return sql
 
+    def travelled(self, name: str) -> Table | None:
+        """The table a time-travel reference names: a local ``namespace.table``, or a
+        mounted ``mount.namespace.table`` loaded from its producer when the principal
+        may read some of it (None: not found, or not permitted, in the same words).
+
+        Raises: CatalogUnavailable (the producer does not answer)."""
+        if len(name.split(".")) != 3:
+            return find_table(self.catalog, name)
+        mounted = self.mounted
+        if mounted is None or name.split(".")[0] not in mounted.names():
+            return None
+        if self.access(name).denied:
+            return None
+        return mounted.load(name)
+
     def mounts(self, sql: str) -> str:
         """``sql`` with each table of a mount it names fed to the sandbox, masked as a
         local table is, under the name it is rewritten to (``as_schema_names``). The
@@ -352,12 +359,6 @@ class _GovernedQuery:
             if self.mounted is None or name.split(".")[0] not in mounts:
                 continue
             access = self.access(name)
-            if not access.denied and _travels(sql, name):
-                raise QueryError(
-                    f"time travel on mounted table {name} is not supported yet: read its "
-                    "current snapshot, or its history at its producer",
-                    sql=self.original,
-                )
             table = None if access.denied else self.mounted.load(name)
             if table is None or not visible_columns(access, table.schema()):
                 if access.table_uuid:
@@ -640,7 +641,7 @@ def run_governed_sql(
         links=links,
     )
     try:
-        rewritten = query.time_travel(query.mounts(sql))
+        rewritten = query.mounts(query.time_travel(sql))
         query.attach(rewritten)
         query.list_describable(rewritten)
         table = query.execute(show_tables(rewritten))

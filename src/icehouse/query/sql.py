@@ -634,7 +634,7 @@ def run_sql(
     attached = Attached()
     try:
         if mounted is not None:
-            attached = attach_mounted(conn, sql, mounted, manifests=session.manifests)
+            sql, attached = attach_mounted(conn, sql, mounted, manifests=session.manifests)
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
         others = system or {}
