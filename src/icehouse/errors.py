@@ -740,6 +740,7 @@ __all__ = [
     "MaintenanceBusy",
     "MountNameTaken",
     "MountReadOnly",
+    "MountedTableReadOnly",
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchDataFilter",
