@@ -5,11 +5,14 @@ files; the principal gets only the rows and cells its grants show)."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 
-from icehouse.errors import QueryError
+from icehouse.cli.shell import Shell, Statement
+from icehouse.errors import Forbidden, QueryError
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from tests import fixtures_lake
@@ -186,14 +189,45 @@ def test_the_audit_trail_names_the_mounted_table_and_the_filter_a_read_went_thro
     assert reads == [("table cdn_prod.cdn.requests", True, ("data filter fr",))]
 
 
-def test_time_travel_on_a_mounted_table_is_refused_plainly(mounted: Lake) -> None:
-    mounted.sql("CREATE DATA FILTER fr ON cdn_prod.cdn.requests WHERE country = 'fr'")
-    mounted.sql("GRANT SELECT ON DATA FILTER fr TO PRINCIPAL ana")
+def test_a_principal_describes_a_mounted_table_with_only_the_columns_it_may_see(
+    mounted: Lake,
+) -> None:
+    mounted.sql("CREATE DATA FILTER ids ON cdn_prod.cdn.requests WHERE country = 'fr' COLUMNS (id)")
+    mounted.sql("GRANT SELECT ON DATA FILTER ids TO PRINCIPAL ana")
 
-    with pytest.raises(QueryError) as refused:
-        ana(mounted).sql("SELECT * FROM cdn_prod.cdn.requests FOR VERSION AS OF 1")
+    described = ana(mounted).catalogs.describe("cdn_prod.cdn.requests")
 
-    assert refused.value.message == (
-        "time travel on mounted table cdn_prod.cdn.requests is not supported yet: read its "
-        "current snapshot, or its history at its producer"
+    assert [c["name"] for c in described.schema] == ["id"]
+    assert ana(mounted).catalogs.tables("cdn_prod") == ["cdn_prod.cdn.requests"]
+    assert [c["name"] for c in mounted.catalogs.describe("cdn_prod.cdn.requests").schema] == [
+        "id",
+        "country",
+    ]
+
+
+def test_the_shell_describes_a_mounted_table_to_a_principal_as_its_grants_show_it(
+    mounted: Lake,
+) -> None:
+    mounted.sql("CREATE DATA FILTER ids ON cdn_prod.cdn.requests COLUMNS (id)")
+    mounted.sql("GRANT SELECT ON DATA FILTER ids TO PRINCIPAL ana")
+    out = io.StringIO()
+    shell = Shell(ana(mounted), Console(file=out, width=200), Console(file=io.StringIO()))
+
+    shell.execute(Statement("\\d cdn_prod.cdn.requests", 1, True))
+    shell.execute(Statement("\\d", 1, True))
+
+    shown = out.getvalue()
+    assert shown.startswith("cdn_prod.cdn.requests  file://")
+    assert "\n 1  id      long\n" in shown
+    assert "country" not in shown
+    assert "\ncdn_prod.cdn.requests " in shown
+
+
+def test_a_mounted_table_a_principal_holds_nothing_on_is_not_described(mounted: Lake) -> None:
+    with pytest.raises(Forbidden) as refused:
+        ana(mounted).catalogs.describe("cdn_prod.cdn.requests")
+
+    assert refused.value.message.endswith(
+        "table cdn_prod.cdn.requests is not found or not permitted"
     )
+    assert ana(mounted).catalogs.tables("cdn_prod") == []

@@ -407,3 +407,58 @@ def test_a_tenants_administrator_revokes_any_grant_to_its_principals(mesh: Mesh)
 
     assert sql(mesh.lake, "SHOW GRANTS TO PRINCIPAL analyst") == []
     assert "not found or not permitted" in refused(mesh.as_("analyst"), f"SELECT * FROM {SECRETS}")
+
+
+def test_a_tenants_administrator_lists_rotates_revokes_and_deletes_its_principals(
+    mesh: Mesh,
+) -> None:
+    other_tenant(mesh)
+    mesh.lake.principals.create("sam")
+    cadmin = mesh.as_("cadmin")
+    old = mesh.credentials["analyst"]
+    mesh.lake.principals.issue_token(old.client_id, old.client_secret)
+
+    assert [p.name for p in cadmin.principals.list()] == ["analyst", "batch", "cadmin"]
+    new = cadmin.principals.rotate("analyst")
+    assert new.client_id == old.client_id and new.client_secret != old.client_secret
+    with pytest.raises(IcehouseError, match="wrong client secret"):
+        mesh.lake.principals.issue_token(old.client_id, old.client_secret)
+    token = mesh.lake.principals.issue_token(new.client_id, new.client_secret).access_token
+    assert cadmin.principals.revoke_tokens("analyst") == 1
+    with pytest.raises(IcehouseError):
+        mesh.lake.principals.authenticate(token)
+    assert cadmin.principals.delete("batch") == 0
+
+    assert [p.name for p in cadmin.principals.list()] == ["analyst", "cadmin"]
+    assert [p.name for p in mesh.lake.principals.list()] == [
+        "analyst",
+        "cadmin",
+        "oadmin",
+        "oana",
+        "sam",
+    ]
+
+
+@pytest.mark.parametrize("target", ["oana", "oadmin", "sam"])
+@pytest.mark.parametrize("action", ["rotate", "revoke_tokens", "delete"])
+def test_a_tenants_administrator_cannot_touch_another_tenants_or_the_servers_principals(
+    mesh: Mesh, target: str, action: str
+) -> None:
+    other_tenant(mesh)
+    mesh.lake.principals.create("sam")
+    before = mesh.lake.principals.list()
+
+    with pytest.raises(Forbidden) as refused:
+        getattr(mesh.as_("cadmin").principals, action)(target)
+
+    assert refused.value.message.endswith(
+        f"only an administrator of the server or of principal {target}'s tenant may"
+    )
+    assert mesh.lake.principals.list() == before
+
+
+def test_a_principal_that_administers_no_tenant_lists_no_principals(mesh: Mesh) -> None:
+    with pytest.raises(Forbidden, match="only an administrator of the server or of a tenant"):
+        mesh.as_("analyst").principals.list()
+    with pytest.raises(Forbidden):
+        mesh.as_("analyst").principals.rotate("batch")

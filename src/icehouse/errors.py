@@ -56,6 +56,7 @@ thing the same way.
     │   ├── InvalidMapping
     │   ├── QueryError
     │   │   ├── EqualityDeletesUnsupported
+    │   │   ├── MountedTableReadOnly  SQL that would change a mounted table
     │   │   └── GovernanceSyntaxError  a GRANT, CREATE ROLE... that does not parse
     │   ├── FilterNotTranslatable     a WHERE term with no exact Iceberg expression
     │   ├── InvalidCredential         a client credential that is malformed or kept unsafely
@@ -516,6 +517,20 @@ class QueryError(InvalidInput):
         self.sql = sql
 
 
+class MountedTableReadOnly(QueryError):
+    """SQL that would change a table of a mounted catalog: the central lake serves a
+    mount read-only, and the producer, which holds the table, decides who changes it."""
+
+    def __init__(self, *, verb: str, table: str, mount: str, sql: str) -> None:
+        super().__init__(
+            f"{verb} on {table} is refused: catalog {mount} is mounted read-only here; "
+            "change its tables through the producer's own catalog",
+            sql=sql,
+        )
+        self.table = table
+        self.mount = mount
+
+
 class EqualityDeletesUnsupported(QueryError):
     """A planned data file has equality delete files, which icehouse cannot apply yet:
     reading the file without them would return deleted rows."""
@@ -754,6 +769,7 @@ __all__ = [
     "MaintenanceBusy",
     "MountNameTaken",
     "MountReadOnly",
+    "MountedTableReadOnly",
     "NamespaceAlreadyExists",
     "NamespaceNotEmpty",
     "NoSuchDataFilter",

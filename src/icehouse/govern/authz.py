@@ -21,7 +21,8 @@ the namespace it is created in, as the policy (``policy.py``) says it holds:
   administrators only;
 - a tenant's administrator creates the tenant's principals and roles, and manages the
   memberships of its roles (the members' tenant is checked by the method, which knows
-  them).
+  them); it lists, rotates the secrets of, revokes the tokens of and deletes the
+  principals of its tenant, never another tenant's nor the server's.
 
 A principal refused on an object it may not describe is told it is "not found or not
 permitted", exactly what it is told about an object that does not exist: an error never
@@ -105,6 +106,11 @@ ANYONE = "anyone"
 ADMINS = "administrators"
 TENANT_ADMINS = "the tenant's administrators"
 """The resource names a tenant: its administrators may (and the server's)."""
+MEMBER_TENANT_ADMINS = "the administrators of the principal's tenant"
+"""The resource names a principal: the administrators of its tenant may (and the
+server's); a principal of the server is for the server's administrators only."""
+ANY_TENANT_ADMIN = "any tenant's administrators"
+"""Whoever administers a tenant may (the method shows it only its tenant's part)."""
 Rule = Needs | str
 
 _MANAGE = Needs(Privilege.MANAGE_GRANTS)
@@ -169,6 +175,10 @@ RULES: dict[str, Rule] = {
     "tenant.create_principal": TENANT_ADMINS,
     "tenant.create_role": TENANT_ADMINS,
     "tenant.list_principals": TENANT_ADMINS,
+    "principal.list": ANY_TENANT_ADMIN,
+    "principal.rotate": MEMBER_TENANT_ADMINS,
+    "principal.revoke": MEMBER_TENANT_ADMINS,
+    "principal.delete": MEMBER_TENANT_ADMINS,
 }
 """Action → what a principal that is not an administrator needs for it; an action not
 listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators
@@ -202,12 +212,17 @@ def authorize(
         and scope.policy().administers(principal.name) == resource.name
     ):
         return
+    if scope is not None and _administers_for(principal, rule, resource, scope):
+        return
     if not isinstance(rule, Needs) or scope is None:
-        who = (
-            f"administrator of the server or of {resource} may (GRANT ADMIN ON TENANT "
-            f"{resource.name} TO PRINCIPAL p makes one)"
-            if rule == TENANT_ADMINS
-            else "administrator may (create one with `icehouse principal create NAME --admin`)"
+        who = {
+            TENANT_ADMINS: f"administrator of the server or of {resource} may (GRANT ADMIN "
+            f"ON TENANT {resource.name} TO PRINCIPAL p makes one)",
+            MEMBER_TENANT_ADMINS: f"administrator of the server or of {resource}'s tenant may",
+            ANY_TENANT_ADMIN: "administrator of the server or of a tenant may",
+        }.get(
+            rule if isinstance(rule, str) else ADMINS,
+            "administrator may (create one with `icehouse principal create NAME --admin`)",
         )
         raise Forbidden(
             f"principal {principal.name!r} may not {action} on {resource}: only an {who}",
@@ -269,6 +284,19 @@ def _decide(
         action=action,
         resource=str(resource),
     )
+
+
+def _administers_for(principal: Principal, rule: Rule, resource: Resource, scope: Scope) -> bool:
+    """Does ``principal`` administer a tenant, and (for ``MEMBER_TENANT_ADMINS``) the
+    tenant of the principal ``resource`` names?"""
+    if rule not in (MEMBER_TENANT_ADMINS, ANY_TENANT_ADMIN):
+        return False
+    policy = scope.policy()
+    tenant = policy.administers(principal.name)
+    if tenant is None:
+        return False
+    member = Grantee(GranteeKind.PRINCIPAL, resource.name)
+    return rule == ANY_TENANT_ADMIN or policy.tenant_of(member) == tenant
 
 
 def _administers_role(policy: Policy, principal: str, role: str) -> bool:

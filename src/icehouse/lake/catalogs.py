@@ -109,31 +109,44 @@ class LakeCatalogs:
         found = mounts.list_mounts(self._lake._engine)
         return [m for m in found if self._describes((m.name,))]
 
-    @governed("catalog.describe", on="name")
+    @governed("catalog.list", on="name")
     def tables(self, name: str) -> builtins.list[str]:
-        """The tables of the catalog mounted as ``name``, read from its producer.
+        """The tables of the catalog mounted as ``name``, read from its producer: to a
+        principal that is not an administrator, those it may describe (none when it
+        holds nothing in the mount, whose producer is then not asked).
 
         Args: ``name``. Returns: their names as SQL reads them, ``name.namespace.table``,
         sorted. Raises: NoSuchMount, CatalogUnavailable (the producer does not answer)."""
+        from icehouse.lake.authz_scope import visible
         from icehouse.tables.federation import producer_tables
 
-        catalog, producer = self._opened(name)
-        return producer_tables(catalog, producer)
+        if not self._describes((name,)):
+            return []
+        found = producer_tables(*self._opened(name))
+        return visible(self._lake, SecurableKind.TABLE, found)
 
-    @governed("catalog.describe", on="table")
+    @governed("table.describe", on="table")
     def describe(self, table: str) -> TableInfo:
         """A mounted table as its producer has it now, described as ``lake.tables.get``
-        describes a local one.
+        describes a local one; to a principal that reads it through grants, only the
+        columns they show (as ``DESCRIBE`` in its SQL), so that neither the schema nor
+        the layout names a column it may not see.
 
         Args: ``table``, ``mount.namespace.table``. Returns: its schema, layout, rows,
-        files and snapshots. Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
+        files and snapshots. Raises: NoSuchMount, NoSuchTable, CatalogUnavailable,
+        Forbidden (not found or not permitted)."""
+        from icehouse.lake.mounted_describe import shown_to
         from icehouse.tables.federation import load_producer_table
         from icehouse.tables.manage import describe_table
 
         if len(table.split(".")) != 3:
             raise InvalidInput(f"a mounted table is named mount.namespace.table, not {table!r}")
         catalog, producer = self._opened(table.split(".")[0])
-        return describe_table(table, load_producer_table(catalog, producer, table))
+        loaded = load_producer_table(catalog, producer, table)
+        info = describe_table(table, loaded)
+        if self._lake.principal.admin:
+            return info
+        return shown_to(info, self._lake.table_access(table), loaded.schema())
 
     @governed("catalog.list", on="name")
     def get(self, name: str) -> MountInfo:
@@ -185,18 +198,26 @@ class LakeCatalogs:
         """A mounted table as the REST protocol hands it out (``loadTable`` on the
         mount's prefix): the producer's metadata location and metadata, unchanged, so
         only to a principal whose SELECT on it is unfiltered (the metadata names every
-        file).
+        file), or to a trusted engine whose access is one row filter and a set of
+        columns, with those as the spec's read restrictions, as a local table's load
+        hands them out.
 
-        Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state.
+        Args: ``name``, the mount; ``namespace``; ``table``. Returns: the table's state
+        (with its read restrictions, for a trusted engine).
         Raises: NoSuchMount, NoSuchTable, CatalogUnavailable, Forbidden (filtered
-        access, pointing to the query API; no SELECT)."""
-        from icehouse.lake.rest_access import check_mounted_load
+        access to anyone but a trusted engine, pointing to the query API; per-cell
+        access; no SELECT)."""
+        from dataclasses import replace
+
+        from icehouse.lake.rest_access import read_restrictions
         from icehouse.tables.federation import producer_table_state
 
-        check_mounted_load(self._lake, ".".join((name, *namespace, table)))
         catalog, producer = self._opened(name)
-        dotted = ".".join((name, *namespace, table))
-        return producer_table_state(catalog, producer, dotted)
+        state = producer_table_state(catalog, producer, ".".join((name, *namespace, table)))
+        restrictions = read_restrictions(
+            self._lake, (name, *namespace), table, state.metadata, action="table.load"
+        )
+        return state if not restrictions else replace(state, read_restrictions=restrictions)
 
     @governed("catalog.commit", on=("name", "namespace", "table"))
     def commit(self, name: str, namespace: tuple[str, ...], table: str) -> NoReturn:

@@ -184,6 +184,36 @@ class LakeIceberg:
         check_commit(self._lake, change)
         return multi_commit.commit_tables(self._lake._catalog, [change])[0]
 
+    @governed("table.create", on=("namespace", "name"))
+    def create_staged(
+        self,
+        namespace: Namespace,
+        name: str,
+        *,
+        requirements: builtins.list[dict[str, Any]],
+        updates: builtins.list[dict[str, Any]],
+    ) -> TableState:
+        """The commit of a staged create (``create(stage=True)``, then a commit whose
+        requirements assert that the table does not exist, as Spark's CTAS makes it): it
+        needs what a direct create needs, CREATE_TABLE on the namespace, and makes the
+        principal the table's owner as a direct create does, so that the rows it writes
+        with the creation need no privilege on a table that did not exist.
+
+        Raises: InvalidInput (no ``assert-create`` requirement: a commit to an existing
+        table goes through ``commit``), CommitConflict (the table exists already),
+        NoSuchNamespace, Forbidden (no CREATE_TABLE on the namespace)."""
+        from icehouse.errors import InvalidInput
+
+        change = TableChange(namespace, name, requirements=requirements, updates=updates)
+        if not change.creates:
+            raise InvalidInput(
+                f"a staged create of {change.dotted} asserts that it does not exist yet "
+                "(requirement assert-create); commit to an existing table otherwise"
+            )
+        state = multi_commit.commit_tables(self._lake._catalog, [change])[0]
+        record_owner(self._lake, SecurableKind.TABLE, str(state.metadata["table-uuid"]))
+        return state
+
     @governed("table.commit_transaction", on="changes")
     def commit_transaction(self, changes: builtins.list[TableChange]) -> None:
         """Commit changes to several tables atomically: every table's requirements hold

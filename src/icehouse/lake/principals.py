@@ -1,6 +1,8 @@
 """``lake.principals``: who may use the lake through the server, and their tokens.
 
-Managing principals is an administrator's action like any other. Checking a secret or
+Managing principals is an administrator's action like any other; a tenant's
+administrator lists, rotates, revokes and deletes its own tenant's principals (creating
+them goes through ``lake.tenants.create_principal``). Checking a secret or
 a token happens before a request has a principal: the server asks the lake it opened
 (as the home's owner) to do it, and then acts as whoever the token names.
 """
@@ -38,14 +40,25 @@ class LakePrincipals:
 
     @governed("principal.list")
     def list(self) -> list[PrincipalInfo]:
-        """Returns: every principal by name, without secrets."""
-        return principals.list_all(self._lake._engine)
+        """Returns: every principal by name, without secrets; to a tenant's
+        administrator, its tenant's principals only.
+
+        Raises: Forbidden (neither an administrator of the server nor of a tenant)."""
+        from icehouse.lake.authz_scope import LakeScope
+
+        lake = self._lake
+        found = principals.list_all(lake._engine)
+        if lake.principal.admin:
+            return found
+        tenant = LakeScope(lake).policy().administers(lake.principal.name)
+        return [p for p in found if tenant is not None and p.tenant == tenant]
 
     @governed("principal.rotate", on="name")
     def rotate(self, name: str) -> Credentials:
         """Give a principal a new secret; the old one and every token stop working.
 
-        Raises: NoSuchPrincipal."""
+        Raises: NoSuchPrincipal; Forbidden (a tenant's administrator naming a principal
+        outside its tenant)."""
         return principals.rotate(self._lake._engine, name)
 
     @governed("principal.delete", on="name")
@@ -54,7 +67,8 @@ class LakePrincipals:
 
         Its grants and role memberships go too, and what it granted on.
 
-        Returns: how many tokens were deleted with it. Raises: NoSuchPrincipal."""
+        Returns: how many tokens were deleted with it. Raises: NoSuchPrincipal;
+        Forbidden (a tenant's administrator naming a principal outside its tenant)."""
         from icehouse.govern.roles import forget_principal
         from icehouse.lake.authz_scope import locate_uuid
 
@@ -67,7 +81,8 @@ class LakePrincipals:
     def revoke_tokens(self, name: str) -> int:
         """Revoke every token the principal holds (its secret still gets new ones).
 
-        Returns: how many live tokens were revoked. Raises: NoSuchPrincipal."""
+        Returns: how many live tokens were revoked. Raises: NoSuchPrincipal; Forbidden
+        (a tenant's administrator naming a principal outside its tenant)."""
         return tokens.revoke_all(self._lake._engine, name)
 
     @governed("principal.authenticate")

@@ -184,32 +184,6 @@ def _check_own_files(lake: Lake, change: TableChange) -> None:
         )
 
 
-def check_mounted_load(lake: Lake, dotted: str) -> None:
-    """May the lake's principal be handed the mounted table ``dotted``? Only with
-    unfiltered SELECT: a mounted table is handed out as its producer has it, so no read
-    restrictions go with it, not even to a trusted engine.
-
-    Raises: Forbidden, recorded (no SELECT; filtered access, pointing to the query
-    API)."""
-    if lake.principal.admin:
-        return
-    mount, _, rest = dotted.partition(".")
-    namespace, _, name = rest.rpartition(".")
-    access = _access(lake, (mount, *namespace.split(".")), name, "table.load")
-    if access is None or access.unrestricted:
-        return
-    who = f"principal {lake.principal.name!r} may not table.load on table {dotted}"
-    if access.denied:
-        _refuse(lake, "table.load", dotted, f"{who}: it needs SELECT on table {dotted}")
-    _refuse(
-        lake,
-        "table.load",
-        dotted,
-        f"{who}: its SELECT on it is filtered (some rows or columns only), and an engine "
-        f"handed the table reads all of its files; {QUERY_API}",
-    )
-
-
 def _check_readable(lake: Lake, access: TableAccess, dotted: str, action: str) -> None:
     """Refuse filtered ``access`` unless it goes to a trusted engine as one cell set.
 

@@ -59,7 +59,6 @@ tell how many there were.
 
 from __future__ import annotations
 
-import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
@@ -72,7 +71,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.errors import FilterNotTranslatable, QueryError
+from icehouse.errors import FilterNotTranslatable, MountedTableReadOnly, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
@@ -98,7 +97,13 @@ from icehouse.query.masking import (
     visible_columns,
 )
 from icehouse.query.messages import describe, not_permitted
-from icehouse.query.mounted import MountedTables, as_schema_names, mounted_names
+from icehouse.query.mounted import (
+    MountedTables,
+    MountedWrite,
+    as_schema_names,
+    mounted_names,
+    mounted_write,
+)
 from icehouse.query.sql import (
     HEAVY_QUERY_SECONDS,
     Defined,
@@ -177,13 +182,6 @@ def _quote(identifier: str) -> str:
 def _qualified(name: str) -> str:
     namespace, table = name.split(".", 1)  # a mounted table's: "mount"."namespace.table"
     return f"{_quote(namespace)}.{_quote(table)}"
-
-
-def _travels(sql: str, name: str) -> bool:
-    """Whether ``sql`` reads the mounted table ``name`` ``FOR VERSION|TIMESTAMP AS OF``."""
-    spelled = r"\s*\.\s*".join(re.escape(part) for part in name.split("."))
-    travel = r"\s+FOR\s+(VERSION|TIMESTAMP|SYSTEM_TIME)\s+AS\s+OF\b"
-    return re.search(rf"\b{spelled}{travel}", sql, re.IGNORECASE) is not None
 
 
 def check_read_only(sql: str, on_refused: Refused | None = None) -> None:
@@ -304,7 +302,7 @@ class _GovernedQuery:
 
         Raises: QueryError (not found or not permitted, or a snapshot that does not exist)."""
         for match, name in reversed(time_travel.find(sql)):
-            table = find_table(self.catalog, name)
+            table = self.travelled(name)
             access = self.readable_access(name, table)
             if table is not None:
                 self._decided(name, access)
@@ -331,6 +329,21 @@ class _GovernedQuery:
             sql = f"{sql[: match.start()]}{_qualified(view)}{sql[match.end() :]}"
         return sql
 
+    def travelled(self, name: str) -> Table | None:
+        """The table a time-travel reference names: a local ``namespace.table``, or a
+        mounted ``mount.namespace.table`` loaded from its producer when the principal
+        may read some of it (None: not found, or not permitted, in the same words).
+
+        Raises: CatalogUnavailable (the producer does not answer)."""
+        if len(name.split(".")) != 3:
+            return find_table(self.catalog, name)
+        mounted = self.mounted
+        if mounted is None or name.split(".")[0] not in mounted.names():
+            return None
+        if self.access(name).denied:
+            return None
+        return mounted.load(name)
+
     def mounts(self, sql: str) -> str:
         """``sql`` with each table of a mount it names fed to the sandbox, masked as a
         local table is, under the name it is rewritten to (``as_schema_names``). The
@@ -346,12 +359,6 @@ class _GovernedQuery:
             if self.mounted is None or name.split(".")[0] not in mounts:
                 continue
             access = self.access(name)
-            if not access.denied and _travels(sql, name):
-                raise QueryError(
-                    f"time travel on mounted table {name} is not supported yet: read its "
-                    "current snapshot, or its history at its producer",
-                    sql=self.original,
-                )
             table = None if access.denied else self.mounted.load(name)
             if table is None or not visible_columns(access, table.schema()):
                 if access.table_uuid:
@@ -615,6 +622,9 @@ def run_governed_sql(
     Raises: QueryError (a statement that is not a read, a table not found or not
     permitted, DuckDB's message in the principal's terms, a DELETE through filtered
     access), EqualityDeletesUnsupported, and what ``delete`` raises."""
+    write = mounted_write(sql, mounted) if mounted is not None else None
+    if write is not None:
+        _refuse_mounted_write(write, access, sql, on_refused)
     statement = parse_delete(sql)
     if statement is not None:
         return _delete(catalog, statement, access, delete, sql, on_refused)
@@ -631,7 +641,7 @@ def run_governed_sql(
         links=links,
     )
     try:
-        rewritten = query.time_travel(query.mounts(sql))
+        rewritten = query.mounts(query.time_travel(sql))
         query.attach(rewritten)
         query.list_describable(rewritten)
         table = query.execute(show_tables(rewritten))
@@ -639,6 +649,25 @@ def run_governed_sql(
     finally:
         query.close_sandbox(retire=time.perf_counter() - query.started > HEAVY_QUERY_SECONDS)
         release(session, query.trusted, query.started)
+
+
+def _refuse_mounted_write(
+    write: MountedWrite, access: AccessPolicy, sql: str, on_refused: Refused | None
+) -> NoReturn:
+    """A principal's write to a mounted table: refused as read-only, or as not found or
+    not permitted when it may not describe the table (which names nothing of it); the
+    refusal is told to ``on_refused`` first.
+
+    Raises: MountedTableReadOnly, or QueryError (not found or not permitted)."""
+    refused: QueryError = MountedTableReadOnly(
+        verb=write.verb, table=write.table, mount=write.mount, sql=sql
+    )
+    if not access(write.table).table_uuid:
+        refused = QueryError(not_permitted(write.table, set()), sql=sql)
+    if on_refused is not None:
+        action = "table.delete_rows" if write.verb == "DELETE" else "table.commit"
+        on_refused(action, "table", write.table, refused.message)
+    raise refused
 
 
 def _delete(

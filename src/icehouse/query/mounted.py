@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 import duckdb
+import pyarrow as pa
 from pyiceberg.table import Table
 
+from icehouse.query import time_travel
 from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.scan import plan_scan, read_tasks
 
@@ -39,6 +41,41 @@ class MountedTables(Protocol):
         """The tables of ``mount`` that the reader may be shown exist, as
         ``mount.namespace.table`` (none when it holds nothing in the mount)."""
         ...
+
+
+_WRITE = re.compile(
+    r"^\s*(?P<verb>DELETE\s+FROM|INSERT\s+(?:OR\s+\w+\s+)?INTO|UPDATE|MERGE\s+INTO"
+    r"|TRUNCATE(?:\s+TABLE)?|ALTER\s+TABLE|DROP\s+TABLE(?:\s+IF\s+EXISTS)?|COPY)\s+"
+    + _THREE_PART.pattern,
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class MountedWrite:
+    """A statement that would change a mounted table: its first word and the table."""
+
+    verb: str
+    table: str
+
+    @property
+    def mount(self) -> str:
+        return self.table.split(".", 1)[0]
+
+
+def mounted_write(sql: str, mounted: MountedTables) -> MountedWrite | None:
+    """The write ``sql`` makes to a table of a mount (``DELETE FROM m.ns.t``, ``INSERT
+    INTO``, ``UPDATE``, ``MERGE INTO``, ``TRUNCATE``, ``ALTER TABLE``, ``DROP TABLE``,
+    ``COPY``); None for any other statement (the mounts are asked only when it names a
+    three-part table)."""
+    match = _WRITE.match(sql)
+    if match is None:
+        return None
+    mount, namespace, table = match.group(2, 3, 4)
+    if mount not in mounted.names():
+        return None
+    verb = match.group("verb").split()[0].upper()
+    return MountedWrite(verb, f"{mount}.{namespace}.{table}")
 
 
 @dataclass
@@ -75,37 +112,73 @@ def attach_mounted(
     mounted: MountedTables,
     *,
     manifests: ManifestCache | None = None,
-) -> Attached:
-    """Attach, on ``conn``, each table of a mount ``sql`` names; returns what was
-    defined, for ``detach_mounted``.
+) -> tuple[str, Attached]:
+    """Attach, on ``conn``, each table of a mount ``sql`` names, and each snapshot it
+    reads ``FOR VERSION|TIMESTAMP AS OF`` (as the view ``mount.namespace.table__at_<id>``,
+    read with that snapshot's schema); returns ``sql`` with those references rewritten
+    to their views, and what was defined, for ``detach_mounted``.
 
-    Raises: what ``mounted.load`` raises; EqualityDeletesUnsupported."""
+    Raises: what ``mounted.load`` raises; QueryError (a snapshot, tag or timestamp the
+    table does not have); EqualityDeletesUnsupported."""
     names = mounted_names(sql)
     mounts = set(mounted.names()) if names else set()
     attached = Attached()
     try:
-        for name in names:
-            mount, namespace, table_name = name.split(".")
-            if mount not in mounts:
+        sql = _attach_snapshots(conn, sql, mounted, mounts, attached, manifests)
+        for name in mounted_names(sql):
+            if name.split(".")[0] not in mounts:
                 continue
             table = mounted.load(name)
             scan = plan_scan(table, name=name, sql=sql, cache=manifests)
-            relation = f"__icehouse_mount_{mount}_{namespace}_{table_name}"
-            conn.register(relation, read_tasks(table, scan.tasks))
-            attached.relations.append(relation)
-            if mount not in attached.catalogs:
-                conn.execute(f"ATTACH ':memory:' AS {_quote(mount)}")
-                attached.catalogs.append(mount)
-            schema = f"{_quote(mount)}.{_quote(namespace)}"
-            conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            conn.execute(
-                f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS "
-                f"SELECT * FROM temp.main.{_quote(relation)}"
-            )
+            _define(conn, attached, name, read_tasks(table, scan.tasks))
     except BaseException:
         detach_mounted(conn, attached)
         raise
-    return attached
+    return sql, attached
+
+
+def _attach_snapshots(
+    conn: duckdb.DuckDBPyConnection,
+    sql: str,
+    mounted: MountedTables,
+    mounts: Collection[str],
+    attached: Attached,
+    manifests: ManifestCache | None,
+) -> str:
+    """``sql`` with each time-travel reference to a mounted table replaced by the view
+    of its snapshot, defined on ``conn`` (right to left, which keeps offsets valid).
+
+    Raises: what ``mounted.load`` raises; QueryError; EqualityDeletesUnsupported."""
+    for match, name in reversed(time_travel.find(sql)):
+        if len(name.split(".")) != 3 or name.split(".")[0] not in mounts:
+            continue
+        table = mounted.load(name)
+        snapshot_id = time_travel.resolve(table, name, match, sql, conn)
+        scan = plan_scan(table, snapshot_id=snapshot_id, name=name, sql=sql, cache=manifests)
+        schema = table.scan(snapshot_id=snapshot_id).projection()
+        view = time_travel.view_name(name, snapshot_id)
+        _define(conn, attached, view, read_tasks(table, scan.tasks, schema=schema))
+        spelled = ".".join(_quote(part) for part in view.split("."))
+        sql = f"{sql[: match.start()]}{spelled}{sql[match.end() :]}"
+    return sql
+
+
+def _define(conn: duckdb.DuckDBPyConnection, attached: Attached, name: str, rows: pa.Table) -> None:
+    """``rows`` as the view ``name`` (``mount.namespace.table``) in the mount's catalog,
+    attached on ``conn`` the first time."""
+    mount, namespace, table_name = name.split(".")
+    relation = f"__icehouse_mount_{mount}_{namespace}_{table_name}"
+    conn.register(relation, rows)
+    attached.relations.append(relation)
+    if mount not in attached.catalogs:
+        conn.execute(f"ATTACH ':memory:' AS {_quote(mount)}")
+        attached.catalogs.append(mount)
+    schema = f"{_quote(mount)}.{_quote(namespace)}"
+    conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    conn.execute(
+        f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS "
+        f"SELECT * FROM temp.main.{_quote(relation)}"
+    )
 
 
 def detach_mounted(conn: duckdb.DuckDBPyConnection, attached: Attached) -> None:

@@ -30,14 +30,20 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.errors import QueryError
+from icehouse.errors import MountedTableReadOnly, QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.file_fields import FileFields
 from icehouse.query.filter_text import describe_filter
 from icehouse.query.listing import every_object, is_show_tables
 from icehouse.query.messages import describe
-from icehouse.query.mounted import Attached, MountedTables, attach_mounted, detach_mounted
+from icehouse.query.mounted import (
+    Attached,
+    MountedTables,
+    attach_mounted,
+    detach_mounted,
+    mounted_write,
+)
 from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import CastCache, pushdown_filter, referenced_columns
@@ -606,6 +612,9 @@ def run_sql(
             )
         finally:
             own.close()
+    write = mounted_write(sql, mounted) if mounted is not None else None
+    if write is not None:
+        raise MountedTableReadOnly(verb=write.verb, table=write.table, mount=write.mount, sql=sql)
     statement = parse_delete(sql)
     if statement is not None:
         started = time.perf_counter()
@@ -625,7 +634,7 @@ def run_sql(
     attached = Attached()
     try:
         if mounted is not None:
-            attached = attach_mounted(conn, sql, mounted, manifests=session.manifests)
+            sql, attached = attach_mounted(conn, sql, mounted, manifests=session.manifests)
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
         others = system or {}

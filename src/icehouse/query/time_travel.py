@@ -2,7 +2,9 @@
 
 Each time-travel reference is resolved to a snapshot id (a number, a tag or branch name,
 or the snapshot current at a timestamp) and rewritten to a view of that snapshot, named
-``<table>__at_<snapshot id>`` in the table's namespace.
+``<table>__at_<snapshot id>`` in the table's namespace. A mounted table's reference
+(``mount.namespace.table FOR ...``) is found whole, so that it is never taken for a
+local ``namespace.table`` of the same name.
 """
 
 from __future__ import annotations
@@ -16,7 +18,8 @@ from pyiceberg.table import Table
 from icehouse.errors import QueryError
 
 _TIME_TRAVEL = re.compile(
-    r"\b(?P<ns>[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?P<table>[A-Za-z_][A-Za-z0-9_]*)\s+"
+    r"\b(?:(?P<mount>[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*)?"
+    r"(?P<ns>[A-Za-z_][A-Za-z0-9_]*)\s*\.\s*(?P<table>[A-Za-z_][A-Za-z0-9_]*)\s+"
     r"FOR\s+(?P<kind>VERSION|TIMESTAMP|SYSTEM_TIME)\s+AS\s+OF\s+"
     r"(?P<value>'(?:[^']|'')*'|-?\d+)",
     re.IGNORECASE,
@@ -31,8 +34,14 @@ class TimeTravel:
 
 
 def find(sql: str) -> list[tuple[re.Match[str], str]]:
-    """Every time-travel reference with its table name."""
-    return [(m, f"{m.group('ns')}.{m.group('table')}") for m in _TIME_TRAVEL.finditer(sql)]
+    """Every time-travel reference with its table name (``mount.namespace.table`` for a
+    three-part one)."""
+    return [(m, _name(m)) for m in _TIME_TRAVEL.finditer(sql)]
+
+
+def _name(match: re.Match[str]) -> str:
+    parts = match.group("mount", "ns", "table")
+    return ".".join(part for part in parts if part is not None)
 
 
 def resolve(
@@ -67,5 +76,6 @@ def resolve(
 
 
 def view_name(name: str, snapshot_id: int) -> str:
-    namespace, table = name.split(".")
+    """``ns.t__at_<id>`` for ``ns.t`` (``mount.ns.t__at_<id>`` for ``mount.ns.t``)."""
+    namespace, table = name.rsplit(".", 1)
     return f"{namespace}.{table}__at_{snapshot_id}".replace("-", "m")

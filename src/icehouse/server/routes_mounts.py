@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from icehouse.server.deps import LakeDep
+from icehouse.server.load_bodies import load_result
 from icehouse.server.paths import namespace_from_path
 
 MOUNTED = "/v1/mounted/{mount}"
@@ -76,11 +77,10 @@ def list_tables(mount: str, namespace: str, lake: LakeDep) -> dict[str, Any]:
 
 @router.get(TABLE)
 def load_table(mount: str, namespace: str, table: str, lake: LakeDep) -> Response:
-    """The producer's metadata location and metadata, as the producer has them now."""
+    """The producer's metadata location and metadata, as the producer has them now, with
+    the read restrictions a trusted engine must apply."""
     state = lake.catalogs.load(mount, namespace_from_path(namespace), table)
-    return JSONResponse(
-        {"metadata-location": state.metadata_location, "metadata": state.metadata, "config": {}}
-    )
+    return JSONResponse(load_result(state, {}))
 
 
 @router.post(TABLE)

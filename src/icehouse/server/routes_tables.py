@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from icehouse.errors import InvalidInput
 from icehouse.lake import Lake
-from icehouse.lake.iceberg import NewTable, TableState
+from icehouse.lake.iceberg import NewTable, TableChange, TableState
 from icehouse.server.deps import API, LakeDep, as_principal, check_prefix
 from icehouse.server.idempotency import IdempotencyKey, idempotent
 from icehouse.server.load_bodies import etag_of, load_result
@@ -125,7 +125,8 @@ def commit_table(
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Lands if the requirements hold on the table's metadata when the pointer is
-    swapped; a retry with the same ``Idempotency-Key`` gets this answer again."""
+    swapped; a retry with the same ``Idempotency-Key`` gets this answer again. The commit
+    of a staged create (requirement ``assert-create``) is decided as a create."""
     levels = namespace_from_path(namespace)
     named = body.identifier
     if named is not None and (tuple(named.namespace), named.name) != (levels, table):
@@ -134,10 +135,11 @@ def commit_table(
             f"the table in the URL {'.'.join([*levels, table])!r}"
         )
 
+    change = TableChange(levels, table, requirements=body.requirements, updates=body.updates)
+    commit = lake.iceberg.create_staged if change.creates else lake.iceberg.commit
+
     def run() -> Response:
-        state = lake.iceberg.commit(
-            levels, table, requirements=body.requirements, updates=body.updates
-        )
+        state = commit(levels, table, requirements=body.requirements, updates=body.updates)
         result = {"metadata-location": state.metadata_location, "metadata": state.metadata}
         return JSONResponse(result, headers={"ETag": etag_of(state, "all")})
 

@@ -62,6 +62,12 @@ class TableChange:
     def dotted(self) -> str:
         return dotted((*self.namespace, self.name))
 
+    @property
+    def creates(self) -> bool:
+        """Whether it asserts that the table does not exist yet: the commit of a staged
+        create, which creates the table (and fails if it exists)."""
+        return any(r.get("type") == "assert-create" for r in self.requirements)
+
 
 @dataclass(frozen=True)
 class _Staged:

@@ -46,6 +46,7 @@ def read_table(
     credential: str,
     row_filter: BooleanExpression | None = None,
     properties: dict[str, str] | None = None,
+    warehouse: str | None = None,
     timeout: float = 60.0,
 ) -> pa.Table:
     """Read ``table`` (``namespace.table``) from the Iceberg REST catalog at ``uri`` as
@@ -54,14 +55,15 @@ def read_table(
     Args: ``uri``, the catalog's root (``http://host:port``); ``credential``,
     ``CLIENT_ID:CLIENT_SECRET``; ``row_filter``, the caller's own filter, ANDed with the
     required one; ``properties``, PyIceberg FileIO settings to read the files with
-    (``s3.endpoint``...), under those the catalog's answer carries.
+    (``s3.endpoint``...), under those the catalog's answer carries; ``warehouse``, the
+    catalog to read from when the server serves several (a mounted catalog's name).
     Returns: the rows the principal may read, without the columns it may not.
     Raises: NotAuthenticated, Forbidden (the catalog's refusal, with its message),
     NoSuchTable, InvalidInput (a restriction this reader cannot apply, or a malformed
     credential), ServerUnavailable."""
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {_token(session, uri, credential, timeout)}"
-    prefix = _prefix(session, uri, timeout)
+    prefix = _prefix(session, uri, warehouse, timeout)
     namespace, _, name = table.rpartition(".")
     path = f"/v1/{quote(prefix)}/namespaces/{quote(NAMESPACE_SEPARATOR.join(namespace.split('.')))}"
     answer = _get(session, f"{uri}{path}/tables/{quote(name)}", timeout, table)
@@ -104,8 +106,9 @@ def _token(session: requests.Session, uri: str, credential: str, timeout: float)
     return str(response.json()["access_token"])
 
 
-def _prefix(session: requests.Session, uri: str, timeout: float) -> str:
-    config = _get(session, f"{uri}/v1/config", timeout, "")
+def _prefix(session: requests.Session, uri: str, warehouse: str | None, timeout: float) -> str:
+    asked = "" if warehouse is None else f"?warehouse={quote(warehouse)}"
+    config = _get(session, f"{uri}/v1/config{asked}", timeout, "")
     return str((config.get("overrides") or {}).get("prefix", ""))
 
 
