@@ -213,32 +213,40 @@ def mesh(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Mesh]:
             kill(process)
 
 
+STEPS = (
+    ("cdn_admin", f"CREATE DATA FILTER eu_no_ip ON cdn_a.cdn.requests WHERE country IN "
+     f"({EU_SQL}) EXCLUDING COLUMNS (client_ip)",
+     "created data filter eu_no_ip on cdn_a.cdn.requests"),
+    ("cdn_admin", "GRANT SELECT ON DATA FILTER eu_no_ip TO TENANT consumer WITH GRANT OPTION",
+     "granted SELECT on data filter eu_no_ip to tenant consumer with grant option"),
+    ("billing_admin", "GRANT SELECT ON TABLE billing_b.billing.invoices TO TENANT consumer "
+     "WITH GRANT OPTION",
+     "granted SELECT on table billing_b.billing.invoices to tenant consumer with grant option"),
+    ("cadmin", "CREATE LINK analytics.requests FOR cdn_a.cdn.requests",
+     "created link analytics.requests for cdn_a.cdn.requests"),
+    ("cadmin", "CREATE ROLE analysts", "created role analysts"),
+    ("cadmin", "GRANT ROLE analysts TO PRINCIPAL analyst",
+     "granted role analysts to principal analyst"),
+    ("cadmin", "GRANT SELECT ON DATA FILTER eu_no_ip TO ROLE analysts",
+     "granted SELECT on data filter eu_no_ip to role analysts"),
+    ("cadmin", "GRANT SELECT ON TABLE ref.countries TO ROLE analysts",
+     "granted SELECT on table ref.countries to role analysts"),
+    ("cadmin", "GRANT SELECT ON TABLE billing_b.billing.invoices TO PRINCIPAL batch",
+     "granted SELECT on table billing_b.billing.invoices to principal batch"),
+)  # fmt: skip
+"""(who, statement, what it answers): the producers' shares and the consumer's
+administrator's work, in docs/mesh.md's order and words."""
+
+REVOKES = (
+    ("cdn_admin", "REVOKE SELECT ON DATA FILTER eu_no_ip FROM TENANT consumer"),
+    ("billing_admin", "REVOKE SELECT ON TABLE billing_b.billing.invoices FROM TENANT consumer"),
+)
+
+
 @pytest.fixture(scope="module")
 def shared(mesh: Mesh) -> Mesh:
-    """The producers' shares and the consumer's administrator's work, each statement as
-    its principal through the query API."""
-    for who, statement, said in (
-        ("cdn_admin", f"CREATE DATA FILTER eu_no_ip ON cdn_a.cdn.requests WHERE country IN "
-         f"({EU_SQL}) EXCLUDING COLUMNS (client_ip)",
-         "created data filter eu_no_ip on cdn_a.cdn.requests"),
-        ("cdn_admin", "GRANT SELECT ON DATA FILTER eu_no_ip TO TENANT consumer WITH GRANT OPTION",
-         "granted SELECT on data filter eu_no_ip to tenant consumer with grant option"),
-        ("billing_admin", "GRANT SELECT ON TABLE billing_b.billing.invoices TO TENANT consumer "
-         "WITH GRANT OPTION",
-         "granted SELECT on table billing_b.billing.invoices to tenant consumer with grant "
-         "option"),
-        ("cadmin", "CREATE ROLE analysts", "created role analysts"),
-        ("cadmin", "GRANT ROLE analysts TO PRINCIPAL analyst",
-         "granted role analysts to principal analyst"),
-        ("cadmin", "CREATE LINK analytics.requests FOR cdn_a.cdn.requests",
-         "created link analytics.requests for cdn_a.cdn.requests"),
-        ("cadmin", "GRANT SELECT ON DATA FILTER eu_no_ip TO ROLE analysts",
-         "granted SELECT on data filter eu_no_ip to role analysts"),
-        ("cadmin", "GRANT SELECT ON TABLE ref.countries TO ROLE analysts",
-         "granted SELECT on table ref.countries to role analysts"),
-        ("cadmin", "GRANT SELECT ON TABLE billing_b.billing.invoices TO PRINCIPAL batch",
-         "granted SELECT on table billing_b.billing.invoices to principal batch"),
-    ):  # fmt: skip
+    """``STEPS``, each statement as its principal through the query API."""
+    for who, statement, said in STEPS:
         assert mesh.sql(who, statement) == [{"status": said}]
     return mesh
 
@@ -246,10 +254,7 @@ def shared(mesh: Mesh) -> Mesh:
 @pytest.fixture(scope="module")
 def revoked(shared: Mesh) -> Mesh:
     """The producers revoke their shares."""
-    for who, statement in (
-        ("cdn_admin", "REVOKE SELECT ON DATA FILTER eu_no_ip FROM TENANT consumer"),
-        ("billing_admin", "REVOKE SELECT ON TABLE billing_b.billing.invoices FROM TENANT consumer"),
-    ):
+    for who, statement in REVOKES:
         (row,) = shared.sql(who, statement)
         assert row["status"].startswith("revoked SELECT")
     return shared
@@ -409,9 +414,9 @@ def test_the_audit_shows_every_step_with_its_tenant(revoked: Mesh) -> None:
         ("cdn_admin", None, "CREATE DATA FILTER eu_no_ip"),
         ("cdn_admin", None, "GRANT SELECT"),
         ("billing_admin", None, "GRANT SELECT"),
+        ("cadmin", "consumer", "CREATE LINK analytics.requests FOR cdn_a.cdn.requests"),
         ("cadmin", "consumer", "CREATE ROLE analysts"),
         ("cadmin", "consumer", "GRANT ROLE analysts TO PRINCIPAL analyst"),
-        ("cadmin", "consumer", "CREATE LINK analytics.requests FOR cdn_a.cdn.requests"),
         ("cadmin", "consumer", "GRANT SELECT"),
         ("cadmin", "consumer", "GRANT SELECT"),
         ("cadmin", "consumer", "GRANT SELECT"),
