@@ -422,10 +422,8 @@ class LakeGovernance:
             )
         trail = current_trail()
         if trail is not None:
-            denied = refusal.message
-            trail.decision(
-                lake.principal, refusal.action, Resource("governance", name), denied=denied
-            )
+            resource = Resource("governance", name)
+            trail.decision(lake.principal, refusal.action, resource, denied=refusal.message)
         raise refusal
 
     def _resolve_seen(self, on: Securable, verb: str) -> tuple[Target, ObjectPath]:
