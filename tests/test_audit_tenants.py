@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 
+from icehouse.errors import IcehouseError
 from icehouse.govern.authz import Principal
 from icehouse.lake import Lake
 from icehouse.maintain.audit_export import AUDIT_TABLE, SCHEMA
@@ -84,3 +85,26 @@ def test_an_audit_table_exported_before_tenants_gains_the_column(tmp_path: Path)
         ]
         columns = lake.sql(f"SELECT * FROM {AUDIT_TABLE}").column_names
         assert columns[-1] == "tenant"
+
+
+def test_a_governance_statement_is_recorded_with_its_text_and_tenant(mesh: Mesh) -> None:
+    cadmin = mesh.as_("cadmin")
+    status(cadmin, "GRANT SELECT ON DATA FILTER eu_only TO ROLE analysts")
+    with pytest.raises(IcehouseError):
+        cadmin.sql(f"GRANT SELECT ON TABLE {TABLE} TO ROLE analysts")
+
+    mesh.lake.audit.export()
+
+    rows = mesh.lake.sql(
+        "SELECT tenant, statement, reason IS NULL AS done FROM icehouse_system.audit "
+        "WHERE kind = 'query' AND principal = 'cadmin' ORDER BY id"
+    ).to_pylist()
+    assert rows == [
+        {"tenant": "consumer", "statement": "CREATE ROLE analysts", "done": True},
+        {"tenant": "consumer", "statement": "GRANT ROLE analysts TO PRINCIPAL analyst",
+         "done": True},
+        {"tenant": "consumer", "statement": "GRANT SELECT ON DATA FILTER eu_only TO ROLE analysts",
+         "done": True},
+        {"tenant": "consumer", "statement": f"GRANT SELECT ON TABLE {TABLE} TO ROLE analysts",
+         "done": False},
+    ]  # fmt: skip

@@ -166,7 +166,8 @@ RULES: dict[str, Rule] = {
     "governance.set_tag": _MANAGE,
     "governance.unset_tag": _MANAGE,
     "governance.list_tags": _MANAGE,
-    "governance.create_data_filter": _MANAGE,
+    "governance.create_data_filter": ANYONE,  # MANAGE_GRANTS, or SELECT with grant
+    # option on the filter's table: decided by the method, which knows the table
     "governance.drop_data_filter": _MANAGE,
     "governance.list_data_filters": _MANAGE,
     "link.create": Needs(Privilege.CREATE_TABLE, parent=True),

@@ -489,10 +489,12 @@ class Lake:
         from icehouse.lake.audit import audited_query
 
         statement = parse_statement(text)
-        if statement is not None:
+        if statement is not None:  # recorded as a query too: the trail shows its text
             from icehouse.lake.governance_sql import run_statement
+            from icehouse.query.sql import QueryResult
 
-            return run_statement(self, statement)
+            change = functools.partial(run_statement, self, statement)
+            return audited_query(self, text, lambda: QueryResult(change(), [], 0.0)).table
         return audited_query(self, text, lambda: self._run(text, prune=prune, explain=False)).table
 
     @governed("query.run")

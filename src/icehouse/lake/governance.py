@@ -22,6 +22,8 @@ from icehouse.errors import (
     NotFound,
 )
 from icehouse.govern import data_filters, grants, roles, store, tags, tenants
+from icehouse.govern.audit import current_trail
+from icehouse.govern.authz import Resource
 from icehouse.govern.objects import (
     Grantee,
     GranteeKind,
@@ -277,12 +279,14 @@ class LakeGovernance:
         Args: ``name``; ``table``, ``ns.t``; ``where``, an SQL predicate over its
         columns; ``columns``; ``excluding``. Raises: DataFilterAlreadyExists,
         NoSuchTable, FilterNotTranslatable, InvalidInput (both column lists, or an
-        unknown column)."""
+        unknown column), Forbidden (neither MANAGE_GRANTS on the catalog nor SELECT
+        with grant option on the table)."""
         from icehouse.tables.catalog import load_table
         from icehouse.tables.row_filters import encode_row_filter
 
         if columns is not None and excluding is not None:
             raise InvalidInput("a data filter takes COLUMNS or EXCLUDING COLUMNS, not both")
+        self._check_filter_maker(name, table)
         identity = self._table(table)
         encoded = None
         if where is not None:
@@ -384,6 +388,43 @@ class LakeGovernance:
     def _check_manages(self, *grantees: Grantee) -> None:
         lake = self._lake
         tenants.check_manages(lake._policies.current(lake._engine), lake.principal, *grantees)
+
+    def _check_filter_maker(self, name: str, table: str) -> None:
+        """May the lake's principal define data filter ``name`` on ``table``? With
+        MANAGE_GRANTS on the catalog, or with SELECT on the table it may grant on (its
+        owner; a producer's administrator granted SELECT on its mount with grant
+        option): a filter only narrows what it could share whole, and sharing the
+        filter is then a grant like any other.
+
+        Raises: Forbidden, recorded ("not found or not permitted" for a table it may
+        not describe)."""
+        lake = self._lake
+        principal = lake.principal.name
+        if lake.principal.admin:
+            return
+        policy = lake._policies.current(lake._engine)
+        if policy.holds(principal, Privilege.MANAGE_GRANTS, ObjectPath()):
+            return
+        on = Securable(SecurableKind.TABLE, table)
+        try:
+            path = self._resolve_seen(on, "create_data_filter")[1]
+        except Forbidden as exc:
+            refusal = exc
+        else:
+            if policy.holds(principal, Privilege.SELECT, path, grant_option=True):
+                return
+            refusal = Forbidden(
+                f"principal {principal!r} may not governance.create_data_filter on {on}: "
+                "it needs SELECT with grant option on it, or MANAGE_GRANTS on the catalog",
+                principal=principal,
+                action="governance.create_data_filter",
+                resource=str(on),
+            )
+        trail = current_trail()
+        if trail is not None:
+            resource = Resource("governance", name)
+            trail.decision(lake.principal, refusal.action, resource, denied=refusal.message)
+        raise refusal
 
     def _resolve_seen(self, on: Securable, verb: str) -> tuple[Target, ObjectPath]:
         """``_resolve``, and for a principal that may neither manage grants nor describe

@@ -6,14 +6,20 @@ there would: a tenant's administrator makes links in the namespaces it was grant
 on. A link grants nothing and needs no grant of its own: whoever reads through it reads
 its target with the reader's own grants on the target, and whoever may not describe the
 target does not see the link at all (not in ``SHOW LINKS``, not in ``SHOW TABLES``).
+
+A link may stand for a table of a mounted catalog (``CREATE LINK analytics.requests FOR
+cdn_prod.cdn.requests``): it is kept by the mount's name and the table's name, and
+resolved at each query to the table the producer has under that name now, read under
+the reader's grants on it (keyed, as every mounted table's, by the mount and the
+producer's table UUID). A link whose mount is gone stands for nothing.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from icehouse.errors import InvalidInput, LinkNameTaken, NoSuchNamespace, NoSuchTable
-from icehouse.govern import links
+from icehouse.errors import CatalogUnavailable, LinkNameTaken, NoSuchNamespace, NoSuchTable
+from icehouse.govern import links, mounts
 from icehouse.govern.links import LinkInfo
 from icehouse.lake.governed import governed
 from icehouse.tables.catalog_views import view_exists
@@ -38,14 +44,10 @@ class LakeLinks:
         ``namespace.table``, which the caller must be able to describe; ``catalog``,
         the mount the target is in (empty: this lake's).
         Raises: LinkNameTaken (a link, table or view has the name), NoSuchNamespace,
-        NoSuchTable (the target is not found or not permitted), InvalidInput (a target in
-        a mounted catalog, which links do not reach yet)."""
+        NoSuchTable (the target, or its mount, is not found or not permitted),
+        CatalogUnavailable (the target's producer does not answer)."""
         lake = self._lake
-        if catalog:
-            raise InvalidInput(
-                f"links to tables of mounted catalogs are not supported yet: name "
-                f"{catalog}.{target} in your query, or link a table of this lake"
-            )
+        qualified = f"{catalog}.{target}" if catalog else target
         namespace, _, last = name.rpartition(".")
         if not lake._catalog.namespace_exists((namespace,)):
             raise NoSuchNamespace(f"namespace {namespace!r} does not exist", namespace=namespace)
@@ -53,8 +55,8 @@ class LakeLinks:
             lake._catalog, (namespace,), last
         ):
             raise LinkNameTaken(f"{name} is a table or view; a link needs a name", link=name)
-        if not lake._readable_access(target).table_uuid:
-            raise NoSuchTable(f"table {target} is not found or not permitted", table=target)
+        if not _resolvable(lake, catalog) or not lake._readable_access(qualified).table_uuid:
+            raise NoSuchTable(f"table {qualified} is not found or not permitted", table=qualified)
         links.create_link(
             lake._engine, name, target, target_catalog=catalog, created_by=lake.principal.name
         )
@@ -82,16 +84,28 @@ class LakeLinks:
 
 def visible_target(lake: Lake, link: LinkInfo) -> bool:
     """Whether ``lake``'s principal may describe the table ``link`` stands for (never,
-    for a target gone or in a mounted catalog)."""
-    if link.target_catalog:
+    for a target gone, in a mount gone, or in a producer that does not answer)."""
+    if not _resolvable(lake, link.target_catalog):
         return False
-    return bool(lake._readable_access(link.target).table_uuid)
+    try:
+        return bool(lake._readable_access(link.qualified_target).table_uuid)
+    except CatalogUnavailable:
+        return False
 
 
 def link_targets(lake: Lake) -> dict[str, str]:
-    """Every link to a table of this lake, by name, and the ``namespace.table`` it
-    stands for: what the query engine resolves a name that is no table with (and reads
-    under the reader's own grants on the target)."""
+    """Every link whose catalog is there, by name, and the table it stands for
+    (``namespace.table``, or ``mount.namespace.table`` for a mounted one): what the
+    query engine resolves a name that is no table with (and reads under the reader's
+    own grants on the target)."""
+    mounted = {m.name for m in mounts.list_mounts(lake._engine)}
     return {
-        link.name: link.target for link in links.list_links(lake._engine) if not link.target_catalog
+        link.name: link.qualified_target
+        for link in links.list_links(lake._engine)
+        if not link.target_catalog or link.target_catalog in mounted
     }
+
+
+def _resolvable(lake: Lake, catalog: str) -> bool:
+    """Whether ``catalog`` (empty: this lake's own) is there to resolve a link in."""
+    return not catalog or mounts.find_mount(lake._engine, catalog) is not None

@@ -71,7 +71,7 @@ from pyiceberg.expressions import AlwaysTrue, And, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.errors import FilterNotTranslatable, MountedTableReadOnly, QueryError
+from icehouse.errors import FilterNotTranslatable, MountedTableReadOnly, NotFound, QueryError
 from icehouse.govern.access import TableAccess
 from icehouse.query import time_travel
 from icehouse.query.delete import DeleteStatement, parse_delete
@@ -168,7 +168,8 @@ class AccessPolicy(Protocol):
 
 
 LinkTargets = Callable[[], Mapping[str, str]]
-"""The lake's resource links to its own tables: link name → ``namespace.table``."""
+"""The lake's resource links: link name → ``namespace.table``, or
+``mount.namespace.table`` for a table of a mounted catalog."""
 
 
 READ_ONLY = {duckdb.StatementType.SELECT}
@@ -490,11 +491,13 @@ class _GovernedQuery:
         (``listing.py``), so that the catalog lists those and nothing else."""
         if lists_tables(sql):
             links = self.link_targets() if self.links is not None else {}
+            local = {name: target for name, target in links.items() if target.count(".") == 1}
             skip = set(self.readable)
-            for name, empty in describable(self.catalog, self.access, skip, links):
+            for name, empty in describable(self.catalog, self.access, skip, local):
                 self.feeds[name] = empty
             if self.mounted is not None:
-                for name, empty in describable_mounted(self.mounted, self.access, skip):
+                to_mounts = {name: t for name, t in links.items() if name not in local}
+                for name, empty in describable_mounted(self.mounted, self.access, skip, to_mounts):
                     self.feeds[name] = empty
 
     def natively(self, sql: str) -> bool:
@@ -573,17 +576,31 @@ class _GovernedQuery:
     def through_link(self, name: str, sql: str) -> None:
         """Register link ``name`` as its target shows to the principal's own grants on
         the target: a link grants nothing, and one whose target is gone or not readable
-        is not there at all, as a missing table is not."""
+        is not there at all, as a missing table is not. A target in a mount
+        (``mount.namespace.table``) is read as the mounted table is: copied, masked."""
         target = self.link_targets().get(name)
         if target is None:
             return
-        table = find_table(self.catalog, target)
+        mounted = target.count(".") == 2
+        table = self.mounted_table(target) if mounted else find_table(self.catalog, target)
         if table is None:
             return
         access = self.readable_access(target, table)
         self._decided(target, access, link=name)
         if access is not None:
-            self.register(name, self.table(name, table, access, pushdown=sql))
+            self.register(name, self.table(name, table, access, pushdown=sql, direct=not mounted))
+
+    def mounted_table(self, name: str) -> Table | None:
+        """The mounted table ``name`` as its producer has it now; None when it has none
+        (a link to it is then not there, as a missing table is not).
+
+        Raises: CatalogUnavailable (its producer does not answer)."""
+        if self.mounted is None:
+            return None
+        try:
+            return self.mounted.load(name)
+        except NotFound:
+            return None
 
     def _decided(
         self,

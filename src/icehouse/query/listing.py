@@ -52,13 +52,34 @@ def is_show_tables(sql: str) -> bool:
     return _SHOW_TABLES.fullmatch(sql) is not None
 
 
-def every_object(catalog: SqlCatalog, links: Mapping[str, str] | None = None) -> pa.Table:
+def every_object(
+    catalog: SqlCatalog,
+    links: Mapping[str, str] | None = None,
+    mounted: MountedTables | None = None,
+) -> pa.Table:
     """``SHOW TABLES`` for whoever may describe everything: every table and view of the
     lake by ``namespace.name``, and every link (``links``: name → target) whose target
-    is there, as a governed principal's lists what it may describe."""
+    is there (a mounted target: in its producer, asked through ``mounted``), as a
+    governed principal's lists what it may describe."""
     names = {name for name, _ in objects(catalog)}
-    names |= {link for link, target in (links or {}).items() if target in names}
+    names |= {
+        link
+        for link, target in (links or {}).items()
+        if target in names or (mounted is not None and _mounted_there(mounted, target))
+    }
     return pa.table({"name": sorted(names)})
+
+
+def _mounted_there(mounted: MountedTables, name: str) -> bool:
+    """Whether ``name`` is a table its producer has now (one that does not answer has
+    none to list)."""
+    if name.count(".") != 2:
+        return False
+    try:
+        mounted.load(name)
+    except (CatalogUnavailable, NotFound):
+        return False
+    return True
 
 
 def lists_tables(sql: str) -> bool:
@@ -104,29 +125,47 @@ def describable(
 
 
 def describable_mounted(
-    mounted: MountedTables, access: Callable[[str], TableAccess], skip: set[str]
+    mounted: MountedTables,
+    access: Callable[[str], TableAccess],
+    skip: set[str],
+    links: Mapping[str, str] | None = None,
 ) -> Iterator[tuple[str, pa.Table]]:
     """``describable`` for the tables of mounted catalogs (``mount.namespace.table``),
-    asking only the mounts the principal holds something in; a producer that does not
-    answer lists nothing (its tables are named when read)."""
+    asking only the mounts the principal holds something in, and for each link to one
+    (``links``: name → ``mount.namespace.table``) as its target is described; a
+    producer that does not answer lists nothing (its tables are named when read)."""
     for mount in mounted.names():
         try:
             names = [n for n in mounted.tables(mount) if n not in skip]
         except CatalogUnavailable:
             continue
         for name in names:
-            granted = access(name)
-            if not granted.table_uuid:
-                continue
-            try:
-                schema = mounted.load(name).schema()
-            except (CatalogUnavailable, NotFound):
-                continue
-            columns = [f.name for f in schema.fields]
-            if not granted.denied:
-                columns = visible_columns(granted, schema)
-            if columns:
-                yield name, schema.as_arrow().empty_table().select(columns)
+            empty = _mounted_empty(mounted, access, name)
+            if empty is not None:
+                yield name, empty
+    for link, target in (links or {}).items():
+        empty = None if link in skip else _mounted_empty(mounted, access, target)
+        if empty is not None:
+            yield link, empty
+
+
+def _mounted_empty(
+    mounted: MountedTables, access: Callable[[str], TableAccess], name: str
+) -> pa.Table | None:
+    """An empty table of the columns of mounted table ``name`` the principal may see
+    (every column with DESCRIBE alone); None when it may not describe it, or the
+    table or its producer is not there."""
+    try:
+        granted = access(name)
+        if not granted.table_uuid:
+            return None
+        schema = mounted.load(name).schema()
+    except (CatalogUnavailable, NotFound):
+        return None
+    columns = [f.name for f in schema.fields]
+    if not granted.denied:
+        columns = visible_columns(granted, schema)
+    return schema.as_arrow().empty_table().select(columns) if columns else None
 
 
 def _with_links(

@@ -30,7 +30,7 @@ from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
 from pyiceberg.table import FileScanTask, Table
 
-from icehouse.errors import MountedTableReadOnly, QueryError
+from icehouse.errors import MountedTableReadOnly, NotFound, QueryError
 from icehouse.query import time_travel
 from icehouse.query.delete import parse_delete, run_delete
 from icehouse.query.file_fields import FileFields
@@ -118,23 +118,46 @@ def known_tables(catalog: SqlCatalog) -> set[str]:
 
 
 def _existing_tables(
-    catalog: SqlCatalog, sql: str, links: Callable[[], Mapping[str, str]] | None = None
+    catalog: SqlCatalog,
+    sql: str,
+    links: Callable[[], Mapping[str, str]] | None = None,
+    mounted: MountedTables | None = None,
 ) -> dict[str, Table]:
     """The ``namespace.table`` names in ``sql`` that are tables (a name may also be an
     alias and a column), loaded: looked up one by one, which costs less than listing the
     lake, and loaded once per query. A name that is no table but a resource link (of
-    ``links``, read only then) is its target table, when that is there."""
+    ``links``, read only then) is its target table, when that is there (a target
+    ``mount.namespace.table`` loaded from its producer through ``mounted``).
+
+    Raises: CatalogUnavailable (a link's producer does not answer)."""
     found: dict[str, Table] = {}
     targets: Mapping[str, str] | None = None
     for name in names_in(sql):
         table = find_table(catalog, name)
         if table is None and links is not None:
             targets = links() if targets is None else targets
-            target = targets.get(name)
-            table = None if target is None else find_table(catalog, target)
+            table = _link_target(catalog, targets.get(name), mounted)
         if table is not None:
             found[name] = table
     return found
+
+
+def _link_target(
+    catalog: SqlCatalog, target: str | None, mounted: MountedTables | None
+) -> Table | None:
+    """The table a link stands for, None when it is not there.
+
+    Raises: CatalogUnavailable."""
+    if target is None:
+        return None
+    if target.count(".") != 2:
+        return find_table(catalog, target)
+    if mounted is None:
+        return None
+    try:
+        return mounted.load(target)
+    except NotFound:
+        return None
 
 
 @dataclass
@@ -590,8 +613,9 @@ def run_sql(
     of the state database) by ``namespace.table`` name, each read only if ``sql`` names
     it and no Iceberg table has that name. ``mounted``: the mounted producer catalogs,
     whose tables ``sql`` names as ``mount.namespace.table`` (``query/mounted.py``).
-    ``links``: the resource links to the lake's tables (name → target), read only when
-    ``sql`` names something that is no table, or lists the tables.
+    ``links``: the resource links (name → target, ``mount.namespace.table`` for a table
+    of a mount), read only when ``sql`` names something that is no table, or lists the
+    tables.
 
     Raises: QueryError naming what is wrong (a missing table or column with the closest
     real one, else DuckDB's message and the lake's tables); EqualityDeletesUnsupported (a
@@ -623,11 +647,11 @@ def run_sql(
         return QueryResult(pa.table({"deleted_rows": [deleted]}), [], time.perf_counter() - started)
     if is_show_tables(sql):  # DuckDB's lists its current schema, where the lake has none
         started = time.perf_counter()
-        listed = every_object(catalog, links() if links is not None else None)
+        listed = every_object(catalog, links() if links is not None else None, mounted)
         return QueryResult(listed, [], time.perf_counter() - started)
     views = views_in(catalog, sql, names_in)
     behind_views = " ".join(views.values())
-    known = _existing_tables(catalog, f"{sql} {behind_views}", links)
+    known = _existing_tables(catalog, f"{sql} {behind_views}", links, mounted)
     conn = session.connection()
     original = sql
     started = time.perf_counter()
