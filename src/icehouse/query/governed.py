@@ -99,6 +99,7 @@ from icehouse.query.masking import (
 )
 from icehouse.query.messages import describe, not_permitted
 from icehouse.query.mounted import MountedTables, as_schema_names, mounted_names
+from icehouse.query.native import native_paths, native_select
 from icehouse.query.sql import (
     HEAVY_QUERY_SECONDS,
     Defined,
@@ -110,8 +111,6 @@ from icehouse.query.sql import (
     forget,
     known_tables,
     names_in,
-    native_paths,
-    native_select,
     open_sandbox,
     plan_table,
     register_rows,

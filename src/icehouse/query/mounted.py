@@ -2,10 +2,9 @@
 
 DuckDB reads a three-part name as ``catalog.schema.table``: each mount a query names
 becomes an in-memory DuckDB catalog of that name, holding a view over the table's
-rows, read by PyIceberg's reader with the producer's own file access (the central
-server reads the producer's files; the consumer's SQL never does). Only the mounts a
-query names are asked for, so a producer that is down fails only the queries that read
-it.
+files (the central server reads the producer's files on its trusted connection; a
+governed consumer's SQL never does). Only the mounts a query names are asked for, so a
+producer that is down fails only the queries that read it.
 """
 
 from __future__ import annotations
@@ -18,6 +17,8 @@ from typing import Protocol
 import duckdb
 from pyiceberg.table import Table
 
+from icehouse.query.native import native_paths, native_select
+from icehouse.tables.filters import CastCache, pushdown_filter
 from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.scan import plan_scan, read_tasks
 
@@ -75,9 +76,14 @@ def attach_mounted(
     mounted: MountedTables,
     *,
     manifests: ManifestCache | None = None,
+    casts: CastCache | None = None,
 ) -> Attached:
     """Attach, on ``conn``, each table of a mount ``sql`` names; returns what was
-    defined, for ``detach_mounted``.
+    defined, for ``detach_mounted``. Each is planned with the statement's simple
+    filters, as a local table is, and its files are read by DuckDB itself where they
+    are local and plain (``native_paths``; row groups pruned, only the columns needed),
+    else by PyIceberg's reader, rows that cannot match dropped. ``casts`` keeps the
+    filters' constants cast between queries.
 
     Raises: what ``mounted.load`` raises; EqualityDeletesUnsupported."""
     names = mounted_names(sql)
@@ -89,19 +95,22 @@ def attach_mounted(
             if mount not in mounts:
                 continue
             table = mounted.load(name)
-            scan = plan_scan(table, name=name, sql=sql, cache=manifests)
-            relation = f"__icehouse_mount_{mount}_{namespace}_{table_name}"
-            conn.register(relation, read_tasks(table, scan.tasks))
-            attached.relations.append(relation)
+            row_filter = pushdown_filter(sql, name, table.schema(), conn, casts=casts)
+            scan = plan_scan(table, row_filter, name=name, sql=sql, cache=manifests)
+            paths = native_paths(table, scan.tasks)
+            if paths is not None:
+                select = native_select(table.schema(), paths)
+            else:
+                relation = f"__icehouse_mount_{mount}_{namespace}_{table_name}"
+                conn.register(relation, read_tasks(table, scan.tasks, row_filter=row_filter))
+                attached.relations.append(relation)
+                select = f"SELECT * FROM temp.main.{_quote(relation)}"
             if mount not in attached.catalogs:
                 conn.execute(f"ATTACH ':memory:' AS {_quote(mount)}")
                 attached.catalogs.append(mount)
             schema = f"{_quote(mount)}.{_quote(namespace)}"
             conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-            conn.execute(
-                f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS "
-                f"SELECT * FROM temp.main.{_quote(relation)}"
-            )
+            conn.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS {select}")
     except BaseException:
         detach_mounted(conn, attached)
         raise
