@@ -84,7 +84,7 @@ class LakeCatalogs:
         shown = safe_url(uri) if type == "sql" else uri
         secret = credential if type == "rest" else (uri if shown != uri else None)
         producer = Producer(name, type, uri, shown, credential, warehouse)
-        catalog = open_producer(producer)
+        catalog = open_producer(producer, clock=lake._clock)
         sealed = None if secret is None else SecretBox(lake.home).seal(secret)
         try:
             info = mounts.create_mount(
@@ -264,7 +264,7 @@ def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] 
     key = (name, info.created_at)  # a mount made again under the name is opened anew
     catalog = lake._mounted.get(key)
     if catalog is None:
-        catalog = lake._mounted[key] = open_producer(producer)
+        catalog = lake._mounted[key] = open_producer(producer, clock=lake._clock)
     return catalog, producer
 
 
@@ -322,26 +322,56 @@ def mounted_identity(lake: Lake, name: str) -> Identity | None:
 
 
 def locate_mounted(lake: Lake, key: str) -> Identity | None:
-    """The mounted table whose key is ``key``, found by asking its producer for each of
-    its tables (a UUID is not an index there); None when the mount or the table is gone.
+    """The mounted table whose key is ``key``; None when the mount or the table is gone.
+
+    A UUID is not an index at a producer, so its tables are listed and each loaded; the
+    listing is kept (``producer_cache.UuidIndex``): a name found there is checked by
+    loading that table, and that a key is nowhere is believed for ``UUID_TTL`` seconds
+    after the listing, so a table dropped, re-created or renamed at the producer is
+    never placed where it was.
 
     Raises: CatalogUnavailable (the producer does not answer)."""
-    from icehouse.errors import NotFound
     from icehouse.govern.records import mount_of
-    from icehouse.tables.federation import producer_tables
 
     mount = mount_of(key)
     opened = None if mount is None else producer_catalog(lake, mount)
     if opened is None:
         return None
-    for name in producer_tables(*opened):
-        try:
-            found = mounted_identity(lake, name)
-        except NotFound:
-            continue  # dropped while listed
+    name, believed = opened[0].uuids.name_of(key)
+    if name is not None:
+        found = _identity_if_any(lake, name)
         if found is not None and found.uuid == key:
             return found
-    return None
+    elif believed:
+        return None
+    return _list_keys(lake, *opened).get(key)
+
+
+def _list_keys(lake: Lake, catalog: ProducerCatalog, producer: Producer) -> dict[str, Identity]:
+    """Every table of the producer by its key, kept in its ``UuidIndex``.
+
+    Raises: CatalogUnavailable."""
+    from icehouse.tables.federation import producer_tables
+
+    found: dict[str, Identity] = {}
+    for name in producer_tables(catalog, producer):
+        identity = _identity_if_any(lake, name)
+        if identity is not None:
+            found[identity.uuid] = identity
+    catalog.uuids.listed({key: identity.dotted for key, identity in found.items()})
+    return found
+
+
+def _identity_if_any(lake: Lake, name: str) -> Identity | None:
+    """``mounted_identity``, None for a table the producer no longer has.
+
+    Raises: CatalogUnavailable."""
+    from icehouse.errors import NotFound
+
+    try:
+        return mounted_identity(lake, name)
+    except NotFound:
+        return None  # dropped since it was listed
 
 
 def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:
