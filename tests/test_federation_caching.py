@@ -18,6 +18,7 @@ from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
 from icehouse.errors import CatalogUnavailable, NoSuchMount, NoSuchTable
+from icehouse.govern.authz import Principal
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
 from icehouse.lake import Lake
 from icehouse.tables.producer_cache import UUID_TTL
@@ -210,3 +211,23 @@ def test_a_grant_on_a_mounted_table_follows_it_by_uuid_at_the_producer(tmp_path:
     assert dropped == []
     assert within_ttl == []
     assert after_ttl == ["cdn_prod.cdn.requests"]
+
+
+def test_a_governed_load_through_a_mount_asks_the_producer_once(mesh: Mesh) -> None:
+    lake = mesh.central
+    lake.principals.create("ana")
+    lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.TABLE, "cdn_prod.cdn.requests"),
+        Grantee(GranteeKind.PRINCIPAL, "ana"),
+    )
+    ana = lake.as_principal(Principal("ana", admin=False))
+    before = len(mesh.producer_log())
+
+    state = ana.catalogs.load("cdn_prod", ("cdn",), "requests")
+    rows = ana.sql("SELECT count(*) AS n FROM cdn_prod.cdn.requests").to_pylist()
+
+    asked = [line for line in mesh.producer_log()[before:] if LOAD in line]
+    assert state.metadata_location is not None
+    assert rows == [{"n": 3}]
+    assert asked == [f"central {LOAD} 304", f"central {LOAD} 304"]

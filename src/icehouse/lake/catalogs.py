@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from icehouse.tables.federation import Producer, ProducerCatalog
     from icehouse.tables.identity import Identity
     from icehouse.tables.manage import TableInfo
+    from icehouse.tables.producer_cache import KeptLoad
 
 __all__ = ["LakeCatalogs", "MountInfo"]
 
@@ -127,13 +128,12 @@ class LakeCatalogs:
 
         Args: ``table``, ``mount.namespace.table``. Returns: its schema, layout, rows,
         files and snapshots. Raises: NoSuchMount, NoSuchTable, CatalogUnavailable."""
-        from icehouse.tables.federation import load_producer_table
         from icehouse.tables.manage import describe_table
 
         if len(table.split(".")) != 3:
             raise InvalidInput(f"a mounted table is named mount.namespace.table, not {table!r}")
-        catalog, producer = self._opened(table.split(".")[0])
-        return describe_table(table, load_producer_table(catalog, producer, table))
+        opened = self._opened(table.split(".")[0])
+        return describe_table(table, fetched(self._lake, opened, table).table)
 
     @governed("catalog.list", on="name")
     def get(self, name: str) -> MountInfo:
@@ -191,12 +191,11 @@ class LakeCatalogs:
         Raises: NoSuchMount, NoSuchTable, CatalogUnavailable, Forbidden (filtered
         access, pointing to the query API; no SELECT)."""
         from icehouse.lake.rest_access import check_mounted_load
-        from icehouse.tables.federation import producer_table_state
+        from icehouse.tables.federation import state_of_load
 
-        check_mounted_load(self._lake, ".".join((name, *namespace, table)))
-        catalog, producer = self._opened(name)
         dotted = ".".join((name, *namespace, table))
-        return producer_table_state(catalog, producer, dotted)
+        check_mounted_load(self._lake, dotted)
+        return state_of_load(fetched(self._lake, self._opened(name), dotted))
 
     @governed("catalog.commit", on=("name", "namespace", "table"))
     def commit(self, name: str, namespace: tuple[str, ...], table: str) -> NoReturn:
@@ -292,13 +291,30 @@ class MountedCatalogs:
     def load(self, name: str) -> Table:
         """Raises: NoSuchTable, CatalogUnavailable (naming the mount and its URL)."""
         from icehouse.errors import NoSuchTable
-        from icehouse.tables.federation import load_producer_table
 
         opened = producer_catalog(self._lake, name.split(".", 1)[0])
         if opened is None:
             raise NoSuchTable(f"no table {name}: its catalog is not mounted", table=name)
-        catalog, producer = opened
-        return load_producer_table(catalog, producer, name)
+        return fetched(self._lake, opened, name).table
+
+
+def fetched(lake: Lake, opened: tuple[ProducerCatalog, Producer], name: str) -> KeptLoad:
+    """The mounted table ``name`` as its producer answers now, asked once per governed
+    call (``governed.call_memo``): the call's check, its access decision and its answer
+    are made of one version of the table, for one request to the producer.
+
+    Raises: NoSuchTable, CatalogUnavailable."""
+    from icehouse.lake.governed import call_memo
+    from icehouse.tables.federation import fetch_producer_table
+
+    memo = call_memo()
+    key = ("mounted table", id(opened[0]), name)
+    kept: KeptLoad | None = None if memo is None else memo.get(key)
+    if kept is None:
+        kept = fetch_producer_table(*opened, name)
+        if memo is not None:
+            memo[key] = kept
+    return kept
 
 
 def mounted_identity(lake: Lake, name: str) -> Identity | None:
@@ -307,7 +323,6 @@ def mounted_identity(lake: Lake, name: str) -> Identity | None:
 
     Raises: NoSuchTable, CatalogUnavailable."""
     from icehouse.govern.records import mounted_key
-    from icehouse.tables.federation import load_producer_table
     from icehouse.tables.identity import identity_of
 
     parts = name.split(".")
@@ -316,7 +331,7 @@ def mounted_identity(lake: Lake, name: str) -> Identity | None:
     opened = producer_catalog(lake, parts[0])
     if opened is None:
         return None
-    table = load_producer_table(*opened, name)
+    table = fetched(lake, opened, name).table
     key = mounted_key(parts[0], str(table.metadata.table_uuid))
     return identity_of(table, (parts[0], parts[1]), parts[2], key)
 

@@ -185,12 +185,13 @@ def load_producer_table(catalog: ProducerCatalog, producer: Producer, name: str)
 
     Raises: NoSuchTable (the producer has no such table), and what ``producer_errors``
     raises."""
-    return _loaded(catalog, producer, name).table
+    return fetch_producer_table(catalog, producer, name).table
 
 
-def _loaded(catalog: ProducerCatalog, producer: Producer, name: str) -> KeptLoad:
-    """The table ``name`` as the producer answers now: a REST producer is asked whether
-    the table changed since its last answer, which is reused when it did not.
+def fetch_producer_table(catalog: ProducerCatalog, producer: Producer, name: str) -> KeptLoad:
+    """The table ``name`` (``mount.namespace.table``) as the producer answers now: a REST
+    producer is asked whether the table changed since its last answer, which is reused
+    when it did not.
 
     Raises: NoSuchTable, and what ``producer_errors`` raises."""
     _, namespace, table = name.split(".")
@@ -267,7 +268,12 @@ def producer_table_state(catalog: ProducerCatalog, producer: Producer, name: str
     the producer's metadata location and metadata, unchanged.
 
     Raises: NoSuchTable, and what ``producer_errors`` raises."""
-    kept = _loaded(catalog, producer, name)
-    if kept.state is None:  # made once per answer the producer gives
+    return state_of_load(fetch_producer_table(catalog, producer, name))
+
+
+def state_of_load(kept: KeptLoad) -> TableState:
+    """A producer's answer as the REST protocol hands it out: its metadata location and
+    metadata, unchanged; made once per answer the producer gives."""
+    if kept.state is None:
         kept.state = state_of(kept.table.metadata_location, kept.table.metadata, "all")
     return kept.state
