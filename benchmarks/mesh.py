@@ -201,13 +201,14 @@ def queries(args: argparse.Namespace, producer: Served, central: Served) -> None
     finally:
         for connection in connections.values():
             connection.close()
-    rows, worst = [], 0.0
+    rows, worst = [], dict.fromkeys((who for who, _ in lines[1:]), 0.0)
     for query in plan:
         baseline = statistics.median(seconds[query.name, PRODUCER])
         for who, _ in lines:
             median = statistics.median(seconds[query.name, who])
             ratio = median / baseline
-            worst = max(worst, ratio)
+            if who != PRODUCER:
+                worst[who] = max(worst[who], ratio)
             same = same_answer(
                 settled(answers[query.name, who]), settled(answers[query.name, PRODUCER])
             )
@@ -217,8 +218,10 @@ def queries(args: argparse.Namespace, producer: Served, central: Served) -> None
             ])  # fmt: skip
     header = ["query", "path", f"median ms ({args.runs} runs)", "vs producer"]
     table_print([*header, "CPU ms (both servers)", "same rows"], rows)
-    verdict = "within" if worst <= QUERIES_GOAL else "OVER"
-    print(f"\nworst ratio {worst:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
+    print()
+    for who, ratio in worst.items():
+        verdict = "within" if ratio <= QUERIES_GOAL else "OVER"
+        print(f"{who}: worst ratio {ratio:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
 
 
 def cpu_of(*servers: Served) -> float:
@@ -270,7 +273,14 @@ def loader(server: Served, who: str, url: str, _: int) -> Callable[[], None]:
     session = requests.Session()
     session.headers["Authorization"] = f"Bearer {token(server, server.credentials[who])}"
     expect(session.get(url), 200)
-    return lambda: expect(session.get(url), 200) and None
+
+    def load() -> None:
+        try:
+            expect(session.get(url), 200)
+        except requests.ConnectionError:  # closed by the server while the others set up
+            expect(session.get(url), 200)
+
+    return load
 
 
 def load(args: argparse.Namespace, producer: Served, central: Served) -> None:

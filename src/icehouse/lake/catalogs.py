@@ -255,15 +255,16 @@ def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] 
     info = mounts.find_mount(lake._engine, name)
     if info is None:
         return None
+    key = (name, info.created_at)  # a mount made again under the name is opened anew
+    catalog = lake._mounted.get(key)
+    if catalog is not None:  # its secret was unsealed when it was opened
+        return catalog, catalog.producer
     sealed = mounts.sealed_secret(lake._engine, name) if info.has_credential else None
     secret = None if sealed is None else SecretBox(lake.home).open(sealed)
     url = secret if info.type == "sql" and secret is not None else info.uri
     credential = secret if info.type == "rest" else None
     producer = Producer(name, info.type, url, info.uri, credential, info.warehouse)
-    key = (name, info.created_at)  # a mount made again under the name is opened anew
-    catalog = lake._mounted.get(key)
-    if catalog is None:
-        catalog = lake._mounted[key] = open_producer(producer, clock=lake._clock)
+    catalog = lake._mounted[key] = open_producer(producer, clock=lake._clock)
     return catalog, producer
 
 

@@ -58,8 +58,9 @@ class ProducerCatalog:
     """A producer's catalog as PyIceberg opened it, with what the central lake keeps of
     it between requests (``producer_cache.py``): held by the lake, used here only."""
 
-    def __init__(self, catalog: Catalog, clock: Clock) -> None:
+    def __init__(self, catalog: Catalog, producer: Producer, clock: Clock) -> None:
         self.catalog = catalog
+        self.producer = producer
         self.loads = KeptLoads()
         self.uuids = UuidIndex(clock)
 
@@ -122,7 +123,7 @@ def open_producer(producer: Producer, *, clock: Clock = SYSTEM_CLOCK) -> Produce
     with producer_errors(producer):
         catalog = _rest(producer) if producer.type == "rest" else _sql(producer)
         catalog.list_namespaces()
-    return ProducerCatalog(catalog, clock)
+    return ProducerCatalog(catalog, producer, clock)
 
 
 def _rest(producer: Producer) -> Catalog:
