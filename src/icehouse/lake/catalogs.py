@@ -249,6 +249,19 @@ def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] 
     unsealed; None when nothing is mounted as ``name``.
 
     Raises: CatalogUnavailable (the producer does not answer), SealedSecretUnreadable."""
+    from icehouse.lake.governed import call_memo
+
+    memo = call_memo()
+    if memo is None:
+        return _producer_catalog(lake, name)
+    key = ("mount", name)  # looked up once per governed call, as its tables are
+    if key not in memo:
+        memo[key] = _producer_catalog(lake, name)
+    opened: tuple[ProducerCatalog, Producer] | None = memo[key]
+    return opened
+
+
+def _producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:
     from icehouse.state.secrets import SecretBox
     from icehouse.tables.federation import Producer, open_producer
 
