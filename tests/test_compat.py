@@ -14,6 +14,7 @@ from typing import Any
 import duckdb
 import pyiceberg
 import pytest
+from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import EqualTo, GreaterThan
 from pyiceberg.manifest import DataFile, DataFileContent
@@ -116,6 +117,15 @@ def test_the_catalog_methods_icehouse_overrides_still_exist() -> None:
     assert not missing, (
         f"SqlCatalog no longer has {missing} under {VERSIONS}: tables/catalog.LakeCatalog "
         "caches parsed metadata by overriding them; rework the cache."
+    )
+
+
+def test_the_rest_catalog_members_a_mount_uses_still_exist() -> None:
+    members = {*dir(RestCatalog), *RestCatalog.__annotations__}
+    missing = [name for name in _compat.REST_CATALOG_INTERNALS if name not in members]
+    assert not missing, (
+        f"RestCatalog no longer has {missing} under {VERSIONS}: tables/_compat.load_rest_table "
+        "loads a mounted producer's tables with If-None-Match through them; rework it."
     )
 
 

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from icehouse.tables.federation import Producer, ProducerCatalog
     from icehouse.tables.identity import Identity
     from icehouse.tables.manage import TableInfo
+    from icehouse.tables.producer_cache import KeptLoad
 
 __all__ = ["LakeCatalogs", "MountInfo"]
 
@@ -84,7 +85,7 @@ class LakeCatalogs:
         shown = safe_url(uri) if type == "sql" else uri
         secret = credential if type == "rest" else (uri if shown != uri else None)
         producer = Producer(name, type, uri, shown, credential, warehouse)
-        catalog = open_producer(producer)
+        catalog = open_producer(producer, clock=lake._clock)
         sealed = None if secret is None else SecretBox(lake.home).seal(secret)
         try:
             info = mounts.create_mount(
@@ -136,13 +137,12 @@ class LakeCatalogs:
         files and snapshots. Raises: NoSuchMount, NoSuchTable, CatalogUnavailable,
         Forbidden (not found or not permitted)."""
         from icehouse.lake.mounted_describe import shown_to
-        from icehouse.tables.federation import load_producer_table
         from icehouse.tables.manage import describe_table
 
         if len(table.split(".")) != 3:
             raise InvalidInput(f"a mounted table is named mount.namespace.table, not {table!r}")
-        catalog, producer = self._opened(table.split(".")[0])
-        loaded = load_producer_table(catalog, producer, table)
+        opened = self._opened(table.split(".")[0])
+        loaded = fetched(self._lake, opened, table).table
         info = describe_table(table, loaded)
         if self._lake.principal.admin:
             return info
@@ -210,10 +210,10 @@ class LakeCatalogs:
         from dataclasses import replace
 
         from icehouse.lake.rest_access import read_restrictions
-        from icehouse.tables.federation import producer_table_state
+        from icehouse.tables.federation import state_of_load
 
-        catalog, producer = self._opened(name)
-        state = producer_table_state(catalog, producer, ".".join((name, *namespace, table)))
+        dotted = ".".join((name, *namespace, table))
+        state = state_of_load(fetched(self._lake, self._opened(name), dotted))
         restrictions = read_restrictions(
             self._lake, (name, *namespace), table, state.metadata, action="table.load"
         )
@@ -271,21 +271,35 @@ def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] 
     unsealed; None when nothing is mounted as ``name``.
 
     Raises: CatalogUnavailable (the producer does not answer), SealedSecretUnreadable."""
+    from icehouse.lake.governed import call_memo
+
+    memo = call_memo()
+    if memo is None:
+        return _producer_catalog(lake, name)
+    key = ("mount", name)  # looked up once per governed call, as its tables are
+    if key not in memo:
+        memo[key] = _producer_catalog(lake, name)
+    opened: tuple[ProducerCatalog, Producer] | None = memo[key]
+    return opened
+
+
+def _producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:
     from icehouse.state.secrets import SecretBox
     from icehouse.tables.federation import Producer, open_producer
 
     info = mounts.find_mount(lake._engine, name)
     if info is None:
         return None
+    key = (name, info.created_at)  # a mount made again under the name is opened anew
+    catalog = lake._mounted.get(key)
+    if catalog is not None:  # its secret was unsealed when it was opened
+        return catalog, catalog.producer
     sealed = mounts.sealed_secret(lake._engine, name) if info.has_credential else None
     secret = None if sealed is None else SecretBox(lake.home).open(sealed)
     url = secret if info.type == "sql" and secret is not None else info.uri
     credential = secret if info.type == "rest" else None
     producer = Producer(name, info.type, url, info.uri, credential, info.warehouse)
-    key = (name, info.created_at)  # a mount made again under the name is opened anew
-    catalog = lake._mounted.get(key)
-    if catalog is None:
-        catalog = lake._mounted[key] = open_producer(producer)
+    catalog = lake._mounted[key] = open_producer(producer, clock=lake._clock)
     return catalog, producer
 
 
@@ -313,13 +327,30 @@ class MountedCatalogs:
     def load(self, name: str) -> Table:
         """Raises: NoSuchTable, CatalogUnavailable (naming the mount and its URL)."""
         from icehouse.errors import NoSuchTable
-        from icehouse.tables.federation import load_producer_table
 
         opened = producer_catalog(self._lake, name.split(".", 1)[0])
         if opened is None:
             raise NoSuchTable(f"no table {name}: its catalog is not mounted", table=name)
-        catalog, producer = opened
-        return load_producer_table(catalog, producer, name)
+        return fetched(self._lake, opened, name).table
+
+
+def fetched(lake: Lake, opened: tuple[ProducerCatalog, Producer], name: str) -> KeptLoad:
+    """The mounted table ``name`` as its producer answers now, asked once per governed
+    call (``governed.call_memo``): the call's check, its access decision and its answer
+    are made of one version of the table, for one request to the producer.
+
+    Raises: NoSuchTable, CatalogUnavailable."""
+    from icehouse.lake.governed import call_memo
+    from icehouse.tables.federation import fetch_producer_table
+
+    memo = call_memo()
+    key = ("mounted table", id(opened[0]), name)
+    kept: KeptLoad | None = None if memo is None else memo.get(key)
+    if kept is None:
+        kept = fetch_producer_table(*opened, name)
+        if memo is not None:
+            memo[key] = kept
+    return kept
 
 
 def mounted_identity(lake: Lake, name: str) -> Identity | None:
@@ -328,7 +359,6 @@ def mounted_identity(lake: Lake, name: str) -> Identity | None:
 
     Raises: NoSuchTable, CatalogUnavailable."""
     from icehouse.govern.records import mounted_key
-    from icehouse.tables.federation import load_producer_table
     from icehouse.tables.identity import identity_of
 
     parts = name.split(".")
@@ -337,32 +367,62 @@ def mounted_identity(lake: Lake, name: str) -> Identity | None:
     opened = producer_catalog(lake, parts[0])
     if opened is None:
         return None
-    table = load_producer_table(*opened, name)
+    table = fetched(lake, opened, name).table
     key = mounted_key(parts[0], str(table.metadata.table_uuid))
     return identity_of(table, (parts[0], parts[1]), parts[2], key)
 
 
 def locate_mounted(lake: Lake, key: str) -> Identity | None:
-    """The mounted table whose key is ``key``, found by asking its producer for each of
-    its tables (a UUID is not an index there); None when the mount or the table is gone.
+    """The mounted table whose key is ``key``; None when the mount or the table is gone.
+
+    A UUID is not an index at a producer, so its tables are listed and each loaded; the
+    listing is kept (``producer_cache.UuidIndex``): a name found there is checked by
+    loading that table, and that a key is nowhere is believed for ``UUID_TTL`` seconds
+    after the listing, so a table dropped, re-created or renamed at the producer is
+    never placed where it was.
 
     Raises: CatalogUnavailable (the producer does not answer)."""
-    from icehouse.errors import NotFound
     from icehouse.govern.records import mount_of
-    from icehouse.tables.federation import producer_tables
 
     mount = mount_of(key)
     opened = None if mount is None else producer_catalog(lake, mount)
     if opened is None:
         return None
-    for name in producer_tables(*opened):
-        try:
-            found = mounted_identity(lake, name)
-        except NotFound:
-            continue  # dropped while listed
+    name, believed = opened[0].uuids.name_of(key)
+    if name is not None:
+        found = _identity_if_any(lake, name)
         if found is not None and found.uuid == key:
             return found
-    return None
+    elif believed:
+        return None
+    return _list_keys(lake, *opened).get(key)
+
+
+def _list_keys(lake: Lake, catalog: ProducerCatalog, producer: Producer) -> dict[str, Identity]:
+    """Every table of the producer by its key, kept in its ``UuidIndex``.
+
+    Raises: CatalogUnavailable."""
+    from icehouse.tables.federation import producer_tables
+
+    found: dict[str, Identity] = {}
+    for name in producer_tables(catalog, producer):
+        identity = _identity_if_any(lake, name)
+        if identity is not None:
+            found[identity.uuid] = identity
+    catalog.uuids.listed({key: identity.dotted for key, identity in found.items()})
+    return found
+
+
+def _identity_if_any(lake: Lake, name: str) -> Identity | None:
+    """``mounted_identity``, None for a table the producer no longer has.
+
+    Raises: CatalogUnavailable."""
+    from icehouse.errors import NotFound
+
+    try:
+        return mounted_identity(lake, name)
+    except NotFound:
+        return None  # dropped since it was listed
 
 
 def refuse_mount_name(lake: Lake, namespace: tuple[str, ...]) -> None:

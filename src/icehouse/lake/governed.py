@@ -33,6 +33,18 @@ ACTION_ATTRIBUTE = "__icehouse_action__"
 _DEPTH: ContextVar[int] = ContextVar("icehouse_governed_depth", default=0)
 """How many governed calls this context is inside of (0: none)."""
 
+_CALL_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("icehouse_call_memo", default=None)
+"""What the outermost governed call read once for all of its decisions and its work
+(``call_memo``); None outside any governed call."""
+
+
+def call_memo() -> dict[Any, Any] | None:
+    """A dict that lives as long as the outermost governed call this context is in (its
+    check included), for what must be read once per call: a mounted table, which the
+    check, the access decision and the answer would otherwise each ask its producer
+    for, and which must be the same version for all three. None outside a call."""
+    return _CALL_MEMO.get()
+
 
 def governed(
     action: str, *, on: str | tuple[str, ...] = ()
@@ -84,19 +96,24 @@ def _decided(
 ) -> R:
     """Authorise, record the decision, and run ``method`` one level deeper."""
     depth = _DEPTH.get()
-    principal: Principal = lake.principal
+    memo = _CALL_MEMO.set({}) if depth == 0 else None
     try:
-        authorize(principal, action, resource, LakeScope(lake))
-    except Forbidden as exc:
-        trail.decision(principal, action, resource, denied=exc.message)
-        raise
-    if depth == 0:
-        trail.decision(principal, action, resource, denied=None)
-    token = _DEPTH.set(depth + 1)
-    try:
-        return method(*args, **kwargs)
+        principal: Principal = lake.principal
+        try:
+            authorize(principal, action, resource, LakeScope(lake))
+        except Forbidden as exc:
+            trail.decision(principal, action, resource, denied=exc.message)
+            raise
+        if depth == 0:
+            trail.decision(principal, action, resource, denied=None)
+        token = _DEPTH.set(depth + 1)
+        try:
+            return method(*args, **kwargs)
+        finally:
+            _DEPTH.reset(token)
     finally:
-        _DEPTH.reset(token)
+        if memo is not None:
+            _CALL_MEMO.reset(memo)
 
 
 def _name(value: Any) -> str:

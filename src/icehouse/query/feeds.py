@@ -2,7 +2,7 @@
 nothing its access hides.
 
 - ``DataFiles``: access to every row and every column of a table whose planned files
-  DuckDB reads as they are (``sql.native_paths``: local, no delete files, one schema;
+  DuckDB reads as they are (``native.native_paths``: local, no delete files, one schema;
   ``file_fields``: no column beyond the schema's fields).
   The sandbox reads those exact files itself, allowed by path. Reading such a file
   directly, by ``read_parquet('<path>')``, gives nothing beyond the table the principal

@@ -104,6 +104,7 @@ from icehouse.query.mounted import (
     mounted_names,
     mounted_write,
 )
+from icehouse.query.native import native_paths, native_select
 from icehouse.query.sql import (
     HEAVY_QUERY_SECONDS,
     Defined,
@@ -115,8 +116,6 @@ from icehouse.query.sql import (
     forget,
     known_tables,
     names_in,
-    native_paths,
-    native_select,
     open_sandbox,
     plan_table,
     register_rows,

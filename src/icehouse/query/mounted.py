@@ -2,10 +2,9 @@
 
 DuckDB reads a three-part name as ``catalog.schema.table``: each mount a query names
 becomes an in-memory DuckDB catalog of that name, holding a view over the table's
-rows, read by PyIceberg's reader with the producer's own file access (the central
-server reads the producer's files; the consumer's SQL never does). Only the mounts a
-query names are asked for, so a producer that is down fails only the queries that read
-it.
+files (the central server reads the producer's files on its trusted connection; a
+governed consumer's SQL never does). Only the mounts a query names are asked for, so a
+producer that is down fails only the queries that read it.
 """
 
 from __future__ import annotations
@@ -20,6 +19,8 @@ import pyarrow as pa
 from pyiceberg.table import Table
 
 from icehouse.query import time_travel
+from icehouse.query.native import native_paths, native_select
+from icehouse.tables.filters import CastCache, pushdown_filter
 from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.scan import plan_scan, read_tasks
 
@@ -112,11 +113,17 @@ def attach_mounted(
     mounted: MountedTables,
     *,
     manifests: ManifestCache | None = None,
+    casts: CastCache | None = None,
 ) -> tuple[str, Attached]:
     """Attach, on ``conn``, each table of a mount ``sql`` names, and each snapshot it
     reads ``FOR VERSION|TIMESTAMP AS OF`` (as the view ``mount.namespace.table__at_<id>``,
     read with that snapshot's schema); returns ``sql`` with those references rewritten
-    to their views, and what was defined, for ``detach_mounted``.
+    to their views, and what was defined, for ``detach_mounted``. A table's current
+    version is planned with the statement's simple filters, as a local table is, and
+    its files are read by DuckDB itself where they are local and plain
+    (``native_paths``; row groups pruned, only the columns needed), else by PyIceberg's
+    reader, rows that cannot match dropped. ``casts`` keeps the filters' constants cast
+    between queries.
 
     Raises: what ``mounted.load`` raises; QueryError (a snapshot, tag or timestamp the
     table does not have); EqualityDeletesUnsupported."""
@@ -129,8 +136,14 @@ def attach_mounted(
             if name.split(".")[0] not in mounts:
                 continue
             table = mounted.load(name)
-            scan = plan_scan(table, name=name, sql=sql, cache=manifests)
-            _define(conn, attached, name, read_tasks(table, scan.tasks))
+            row_filter = pushdown_filter(sql, name, table.schema(), conn, casts=casts)
+            scan = plan_scan(table, row_filter, name=name, sql=sql, cache=manifests)
+            paths = native_paths(table, scan.tasks)
+            if paths is not None:
+                _define_view(conn, attached, name, native_select(table.schema(), paths))
+            else:
+                rows = read_tasks(table, scan.tasks, row_filter=row_filter)
+                _define(conn, attached, name, rows)
     except BaseException:
         detach_mounted(conn, attached)
         raise
@@ -164,21 +177,26 @@ def _attach_snapshots(
 
 
 def _define(conn: duckdb.DuckDBPyConnection, attached: Attached, name: str, rows: pa.Table) -> None:
-    """``rows`` as the view ``name`` (``mount.namespace.table``) in the mount's catalog,
-    attached on ``conn`` the first time."""
+    """``rows``, registered on ``conn``, as the view ``name`` (``mount.namespace.table``)."""
     mount, namespace, table_name = name.split(".")
     relation = f"__icehouse_mount_{mount}_{namespace}_{table_name}"
     conn.register(relation, rows)
     attached.relations.append(relation)
+    _define_view(conn, attached, name, f"SELECT * FROM temp.main.{_quote(relation)}")
+
+
+def _define_view(
+    conn: duckdb.DuckDBPyConnection, attached: Attached, name: str, select: str
+) -> None:
+    """``select`` as the view ``name`` (``mount.namespace.table``) in the mount's
+    catalog, attached on ``conn`` the first time."""
+    mount, namespace, table_name = name.split(".")
     if mount not in attached.catalogs:
         conn.execute(f"ATTACH ':memory:' AS {_quote(mount)}")
         attached.catalogs.append(mount)
     schema = f"{_quote(mount)}.{_quote(namespace)}"
     conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
-    conn.execute(
-        f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS "
-        f"SELECT * FROM temp.main.{_quote(relation)}"
-    )
+    conn.execute(f"CREATE OR REPLACE VIEW {schema}.{_quote(table_name)} AS {select}")
 
 
 def detach_mounted(conn: duckdb.DuckDBPyConnection, attached: Attached) -> None:

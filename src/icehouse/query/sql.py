@@ -17,7 +17,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
@@ -28,7 +28,7 @@ import pyarrow.dataset as ds
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.expressions import AlwaysTrue, BooleanExpression
 from pyiceberg.schema import Schema
-from pyiceberg.table import FileScanTask, Table
+from pyiceberg.table import Table
 
 from icehouse.errors import MountedTableReadOnly, NotFound, QueryError
 from icehouse.query import time_travel
@@ -44,6 +44,7 @@ from icehouse.query.mounted import (
     detach_mounted,
     mounted_write,
 )
+from icehouse.query.native import native_paths, native_select
 from icehouse.query.views import views_in
 from icehouse.tables.catalog import find_table, load_table
 from icehouse.tables.filters import CastCache, pushdown_filter, referenced_columns
@@ -434,26 +435,6 @@ def plan_table(
     return scan, time.perf_counter() - started
 
 
-def native_paths(table: Table, tasks: Sequence[FileScanTask]) -> list[str] | None:
-    """The local paths of ``tasks``' data files when DuckDB may read them as they are,
-    each file holding exactly rows of ``table`` in its current schema; None when they
-    must go through PyIceberg's reader: delete files to apply, files that are not
-    local, no file at all, or an evolved schema (columns renamed or added, which only
-    field ids map)."""
-    local = all(t.file.file_path.startswith(("file:", "/")) for t in tasks)
-    evolved = len(table.metadata.schemas) > 1
-    if any(t.delete_files for t in tasks) or not tasks or not local or evolved:
-        return None
-    return [t.file.file_path.removeprefix("file://") for t in tasks]
-
-
-def native_select(schema: Schema, paths: Sequence[str]) -> str:
-    """A SELECT of ``schema``'s columns from the Parquet files ``paths``."""
-    quoted = ", ".join("'" + path.replace("'", "''") + "'" for path in paths)
-    selected = ", ".join(_quote(f.name) for f in schema.fields)
-    return f"SELECT {selected} FROM read_parquet([{quoted}], hive_partitioning = false)"
-
-
 def table_plan(
     name: str,
     table: Table,
@@ -658,7 +639,9 @@ def run_sql(
     attached = Attached()
     try:
         if mounted is not None:
-            sql, attached = attach_mounted(conn, sql, mounted, manifests=session.manifests)
+            sql, attached = attach_mounted(
+                conn, sql, mounted, manifests=session.manifests, casts=session.casts
+            )
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
         others = system or {}

@@ -15,18 +15,21 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from fastapi import APIRouter, Response
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Header, Request, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from icehouse.server.deps import LakeDep
-from icehouse.server.load_bodies import load_result
+from icehouse.lake import Lake
+from icehouse.server.deps import LakeDep, as_principal
+from icehouse.server.load_bodies import etag_of
 from icehouse.server.paths import namespace_from_path
 
 MOUNTED = "/v1/mounted/{mount}"
 """Where a mount's routes live once ``MountedPrefix`` has routed its request here."""
 router = APIRouter(prefix=MOUNTED)
 TABLE = "/namespaces/{namespace}/tables/{table}"
+NO_CONFIG: dict[str, str] = {}
+"""The ``config`` of a mounted table's load: nothing (the central server keeps the
+producer's credentials, and vends none)."""
 
 
 class MountedPrefix:
@@ -76,11 +79,28 @@ def list_tables(mount: str, namespace: str, lake: LakeDep) -> dict[str, Any]:
 
 
 @router.get(TABLE)
-def load_table(mount: str, namespace: str, table: str, lake: LakeDep) -> Response:
+async def load_table(
+    mount: str,
+    namespace: str,
+    table: str,
+    request: Request,
+    if_none_match: str | None = Header(default=None),
+) -> Response:
     """The producer's metadata location and metadata, as the producer has them now, with
-    the read restrictions a trusted engine must apply."""
-    state = lake.catalogs.load(mount, namespace_from_path(namespace), table)
-    return JSONResponse(load_result(state, {}))
+    an ETag as a local table's load has (304 to a client that sends it back while the
+    table is unchanged). The token's lookup and the load share one worker thread
+    (``as_principal``), and the answer is serialised once per version of the table."""
+    levels = namespace_from_path(namespace)
+
+    def load(lake: Lake) -> Response:
+        state = lake.catalogs.load(mount, levels, table)
+        etag = etag_of(state, "all")
+        if if_none_match and etag in {tag.strip() for tag in if_none_match.split(",")}:
+            return Response(status_code=304, headers={"ETag": etag})
+        body = request.app.state.load_bodies.get(state, "all", NO_CONFIG)
+        return Response(body.content, media_type="application/json", headers={"ETag": body.etag})
+
+    return await as_principal(request, load)
 
 
 @router.post(TABLE)

@@ -32,6 +32,12 @@ Why each is worth its risk:
   ``_iceberg_type_filter`` is the catalog's own test that a row is a table and not a
   view, which the REST catalog's plain queries (``catalog_tables.list_tables``,
   ``metadata_reads.metadata_location``) apply as its ORM queries do.
+- ``REST_CATALOG_INTERNALS``: what ``load_rest_table`` uses of a ``RestCatalog`` to send
+  loadTable with ``If-None-Match`` (PyIceberg has no conditional load): its session (the
+  producer's token and pooled connections), its path encoding, its conversion of an
+  answer into a ``Table`` (the file IO the answer's config asks for) and its token
+  refresh. A mounted producer's unchanged table then costs a 304, not its metadata;
+  ``tune_rest_session`` sizes that session's connection pool for concurrent requests.
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -39,10 +45,14 @@ Why each is worth its risk:
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import duckdb
+from pyiceberg.catalog.rest import Endpoints, RestCatalog, TableResponse
+from pyiceberg.catalog.rest.response import _handle_non_200_response
 from pyiceberg.catalog.sql import SqlCatalog
+from pyiceberg.exceptions import AuthorizationExpiredError, NoSuchTableError, UnauthorizedError
 from pyiceberg.expressions.visitors import _InclusiveMetricsEvaluator
 from pyiceberg.io.pyarrow import (
     ArrowScan,
@@ -54,6 +64,9 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.table import StagedTable, Table
 from pyiceberg.table.delete_file_index import DeleteFileIndex
 from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
+from requests import HTTPError
+from requests.adapters import HTTPAdapter
+from requests.utils import get_environ_proxies
 from sqlalchemy import ColumnElement
 
 InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
@@ -109,6 +122,64 @@ def table_row(catalog: SqlCatalog, namespace: str, name: str, location: str) -> 
     """The catalog row of a table created at metadata ``location``."""
     row: dict[str, Any] = catalog._create_table_row(namespace, name, location)
     return row
+
+
+REST_CATALOG_INTERNALS = (
+    "_session",
+    "_split_identifier_for_path",
+    "_response_to_table",
+    "_refresh_token",
+)
+"""Private ``RestCatalog`` members ``load_rest_table`` and ``tune_rest_session`` use."""
+
+
+def load_rest_table(
+    catalog: RestCatalog, identifier: tuple[str, ...], etag: str | None
+) -> tuple[Table | None, str | None]:
+    """loadTable on ``catalog`` as its own ``load_table`` sends it, with
+    ``If-None-Match: etag`` when given: (None, ``etag``) when the table is unchanged
+    (304), else (the table, the ETag it came with, None if the server sends none). An
+    expired or refused token is refreshed and the load tried once more, as
+    ``load_table`` does.
+
+    Raises: NoSuchTableError (404), and what ``load_table`` raises for other statuses."""
+    url = catalog.url(
+        Endpoints.load_table, prefixed=True, **catalog._split_identifier_for_path(identifier)
+    )
+    headers = {"If-None-Match": etag} if etag is not None else {}
+    for attempt in (1, 2):
+        response = catalog._session.get(url, headers=headers)
+        if response.status_code == 304 and etag is not None:
+            return None, etag
+        try:
+            response.raise_for_status()
+        except HTTPError as exc:
+            try:
+                _handle_non_200_response(exc, {404: NoSuchTableError})
+            except (AuthorizationExpiredError, UnauthorizedError):
+                if attempt == 2:
+                    raise
+                catalog._refresh_token()
+                continue
+        answer = TableResponse.model_validate_json(response.text)
+        table: Table = catalog._response_to_table(identifier, answer)
+        return table, response.headers.get("ETag")
+    raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+def tune_rest_session(catalog: RestCatalog, connections: int) -> None:
+    """Keep up to ``connections`` open connections to ``catalog``'s server in its
+    session (requests keeps 10 per host), so that as many concurrent requests reuse one
+    rather than each opening and dropping its own; and read the environment's proxy and
+    CA bundle settings for that server once, where requests reads (and scans) the whole
+    environment on every request."""
+    session = catalog._session
+    session.mount(catalog.uri, HTTPAdapter(pool_connections=1, pool_maxsize=connections))
+    session.proxies.update(get_environ_proxies(catalog.uri))
+    bundle = os.environ.get("REQUESTS_CA_BUNDLE") or os.environ.get("CURL_CA_BUNDLE")
+    if bundle and session.verify is True:
+        session.verify = bundle
+    session.trust_env = False
 
 
 _SERIALIZED: dict[str, str] = {}
@@ -171,6 +242,7 @@ def render_expression(conn: duckdb.DuckDBPyConnection, node: dict[str, Any]) -> 
 
 
 __all__ = [
+    "REST_CATALOG_INTERNALS",
     "SQL_CATALOG_OVERRIDES",
     "ArrowScan",
     "DeleteFileIndex",
@@ -178,12 +250,14 @@ __all__ = [
     "StatsAggregator",
     "compute_statistics_plan",
     "data_file_statistics_from_parquet_metadata",
+    "load_rest_table",
     "parquet_path_to_id_mapping",
     "render_expression",
     "serialize_sql",
     "stage_commit",
     "table_location",
     "table_row",
+    "tune_rest_session",
     "update_table_metadata",
     "write_metadata",
 ]

@@ -8,6 +8,9 @@ producer, nor its credential.
 
 Every call to a producer goes through ``producer_errors``, so that a producer that does
 not answer fails with an error naming the mount and its URL, and only what reads it.
+A REST producer's tables are loaded with ``If-None-Match`` over pooled connections
+(``producer_cache.py``): every load asks the producer, and an unchanged table costs
+little on either side.
 """
 
 from __future__ import annotations
@@ -42,10 +45,24 @@ from icehouse.errors import (
     NoSuchNamespace,
     NoSuchTable,
 )
+from icehouse.state.clock import SYSTEM_CLOCK, Clock
+from icehouse.tables._compat import load_rest_table, tune_rest_session
 from icehouse.tables.catalog_tables import TableState, state_of
+from icehouse.tables.producer_cache import KeptLoad, KeptLoads, UuidIndex
 
-ProducerCatalog = Catalog
-"""A producer's catalog as PyIceberg opened it: held by the lake, used here only."""
+CONNECTIONS = 64
+"""Open connections kept to a REST producer: one per concurrent request up to this."""
+
+
+class ProducerCatalog:
+    """A producer's catalog as PyIceberg opened it, with what the central lake keeps of
+    it between requests (``producer_cache.py``): held by the lake, used here only."""
+
+    def __init__(self, catalog: Catalog, producer: Producer, clock: Clock) -> None:
+        self.catalog = catalog
+        self.producer = producer
+        self.loads = KeptLoads()
+        self.uuids = UuidIndex(clock)
 
 
 @dataclass(frozen=True)
@@ -96,16 +113,17 @@ def producer_errors(producer: Producer) -> Iterator[None]:
         raise InvalidInput(f"catalog {producer.where} refused: {_first_line(exc)}") from exc
 
 
-def open_producer(producer: Producer) -> ProducerCatalog:
+def open_producer(producer: Producer, *, clock: Clock = SYSTEM_CLOCK) -> ProducerCatalog:
     """Open the producer's catalog and ask it for its namespaces, so that a mount that
-    could not be read is refused when it is made, not on its first query.
+    could not be read is refused when it is made, not on its first query. ``clock``
+    dates what is kept of it (``producer_cache.UuidIndex``).
 
     Raises: what ``producer_errors`` raises; InvalidInput (a SQL database that holds no
     Iceberg catalog, or several when no ``warehouse`` names one)."""
     with producer_errors(producer):
         catalog = _rest(producer) if producer.type == "rest" else _sql(producer)
         catalog.list_namespaces()
-    return catalog
+    return ProducerCatalog(catalog, producer, clock)
 
 
 def _rest(producer: Producer) -> Catalog:
@@ -115,7 +133,9 @@ def _rest(producer: Producer) -> Catalog:
         properties["oauth2-server-uri"] = f"{producer.url.rstrip('/')}/v1/oauth/tokens"
     if producer.warehouse is not None:
         properties["warehouse"] = producer.warehouse
-    return RestCatalog(producer.mount, **properties)
+    catalog = RestCatalog(producer.mount, **properties)
+    tune_rest_session(catalog, CONNECTIONS)
+    return catalog
 
 
 def _sql(producer: Producer) -> Catalog:
@@ -166,21 +186,47 @@ def load_producer_table(catalog: ProducerCatalog, producer: Producer, name: str)
 
     Raises: NoSuchTable (the producer has no such table), and what ``producer_errors``
     raises."""
+    return fetch_producer_table(catalog, producer, name).table
+
+
+def fetch_producer_table(catalog: ProducerCatalog, producer: Producer, name: str) -> KeptLoad:
+    """The table ``name`` (``mount.namespace.table``) as the producer answers now: a REST
+    producer is asked whether the table changed since its last answer, which is reused
+    when it did not.
+
+    Raises: NoSuchTable, and what ``producer_errors`` raises."""
     _, namespace, table = name.split(".")
+    identifier = (namespace, table)
+    opened = catalog.catalog
     with producer_errors(producer):
         try:
-            return catalog.load_table((namespace, table))
+            if not isinstance(opened, RestCatalog):
+                return KeptLoad("", opened.load_table(identifier))
+            kept = catalog.loads.get(identifier)
+            loaded, etag = load_rest_table(opened, identifier, None if kept is None else kept.etag)
         except (NoSuchTableError, NoSuchNamespaceError):
+            catalog.loads.forget(identifier)
             raise NoSuchTable(
                 f"catalog {producer.mount} has no table {namespace}.{table}", table=name
             ) from None
+    if loaded is None and kept is not None:
+        return kept
+    assert loaded is not None  # a 304 answers only a load that sent an ETag
+    fresh = KeptLoad(etag or "", loaded)
+    if etag is not None:
+        catalog.loads.put(identifier, fresh)
+    return fresh
 
 
 def close_producer(catalog: ProducerCatalog) -> None:
     """Release what an opened producer catalog holds (a SQL catalog's pooled
-    connections: a PostgreSQL producer would otherwise keep them open)."""
-    if isinstance(catalog, SqlCatalog):
-        catalog.engine.dispose()
+    connections: a PostgreSQL producer would otherwise keep them open; a REST
+    catalog's HTTP connections)."""
+    opened = catalog.catalog
+    if isinstance(opened, SqlCatalog):
+        opened.engine.dispose()
+    elif isinstance(opened, RestCatalog):
+        opened.close()
 
 
 def producer_tables(catalog: ProducerCatalog, producer: Producer) -> list[str]:
@@ -199,7 +245,7 @@ def producer_namespaces(catalog: ProducerCatalog, producer: Producer) -> list[tu
     """The producer's top-level namespaces, sorted. Raises: what ``producer_errors``
     raises."""
     with producer_errors(producer):
-        return sorted(tuple(n) for n in catalog.list_namespaces())
+        return sorted(tuple(n) for n in catalog.catalog.list_namespaces())
 
 
 def producer_namespace_tables(
@@ -210,7 +256,7 @@ def producer_namespace_tables(
     Raises: NoSuchNamespace, and what ``producer_errors`` raises."""
     with producer_errors(producer):
         try:
-            return sorted(identifier[-1] for identifier in catalog.list_tables(namespace))
+            return sorted(identifier[-1] for identifier in catalog.catalog.list_tables(namespace))
         except NoSuchNamespaceError:
             shown = ".".join(namespace)
             raise NoSuchNamespace(
@@ -223,5 +269,12 @@ def producer_table_state(catalog: ProducerCatalog, producer: Producer, name: str
     the producer's metadata location and metadata, unchanged.
 
     Raises: NoSuchTable, and what ``producer_errors`` raises."""
-    table = load_producer_table(catalog, producer, name)
-    return state_of(table.metadata_location, table.metadata, "all")
+    return state_of_load(fetch_producer_table(catalog, producer, name))
+
+
+def state_of_load(kept: KeptLoad) -> TableState:
+    """A producer's answer as the REST protocol hands it out: its metadata location and
+    metadata, unchanged; made once per answer the producer gives."""
+    if kept.state is None:
+        kept.state = state_of(kept.table.metadata_location, kept.table.metadata, "all")
+    return kept.state

@@ -91,7 +91,8 @@ SUPPORTED = "column <op> constant, [NOT] IN (...), IS [NOT] NULL, joined by AND,
 def single_table_where(
     sql: str, conn: duckdb.DuckDBPyConnection
 ) -> tuple[str, str | None, dict[str, Any]] | None:
-    """(``namespace.table``, alias, WHERE node) of a single-table SELECT, else None."""
+    """(``namespace.table``, alias, WHERE node) of a single-table SELECT, else None; a
+    mounted table's name keeps its three parts (``mount.namespace.table``)."""
     parsed = serialize_sql(conn, sql)
     if parsed.get("error") or len(parsed.get("statements", [])) != 1:
         return None
@@ -101,8 +102,8 @@ def single_table_where(
         return None
     if not source.get("schema_name") or not node.get("where_clause"):
         return None
-    name = f"{source['schema_name']}.{source['table_name']}"
-    return name, source.get("alias") or None, node["where_clause"]
+    parts = (source.get("catalog_name"), source["schema_name"], source["table_name"])
+    return ".".join(p for p in parts if p), source.get("alias") or None, node["where_clause"]
 
 
 def pushdown_filter(
@@ -125,7 +126,7 @@ def pushdown_filter(
         if found is None or found[0] != table_name:
             return AlwaysTrue()
         _, alias, where = found
-        translate = _Translator(schema, {None, alias, table_name.split(".")[1]}, own, casts)
+        translate = _Translator(schema, {None, alias, table_name.rsplit(".")[-1]}, own, casts)
         terms = []
         for conjunct in _conjuncts(where):
             try:

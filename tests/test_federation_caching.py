@@ -1,0 +1,233 @@
+"""What the central lake keeps of a mounted producer between requests, and that none of
+it is ever served in place of what the producer has now: a table changed, dropped or
+re-created at the producer, a producer that went down, an unmount, a table found by its
+UUID. The producer is a real ``icehouse serve`` (or a SQL catalog where the test moves
+the lake's clock)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+import requests
+from pyiceberg.catalog.rest import RestCatalog
+from pyiceberg.catalog.sql import SqlCatalog
+
+from icehouse.errors import CatalogUnavailable, NoSuchMount, NoSuchTable
+from icehouse.govern.authz import Principal
+from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
+from icehouse.lake import Lake
+from icehouse.tables.producer_cache import UUID_TTL
+from tests.fixtures_federation import REQUESTS, ServedProducer, served_producer, sql_producer
+from tests.test_audit_kill import kill, serve, token
+from tests.test_cli import ok
+
+LOAD = "GET /v1/{prefix}/namespaces/{namespace}/tables/{table}"
+"""How the producer's request log names a loadTable."""
+
+
+@dataclass
+class Mesh:
+    producer: ServedProducer
+    central: Lake
+    folder: Path
+
+    def producer_client(self) -> RestCatalog:
+        url = self.producer.url
+        return RestCatalog(
+            "producer", uri=url, credential=self.producer.credential,
+            **{"oauth2-server-uri": f"{url}/v1/oauth/tokens"},
+        )  # fmt: skip
+
+    def producer_log(self) -> list[str]:
+        """The producer's request log, one ``who METHOD route status`` per request."""
+        lines = (self.folder / "producer.log").read_text().splitlines()
+        return [line.split(" ", 2)[2].rsplit(" ", 2)[0] for line in lines if " ms" in line]
+
+
+@pytest.fixture
+def mesh(tmp_path: Path) -> Iterator[Mesh]:
+    """A served producer holding ``cdn.requests``, mounted as ``cdn_prod`` into a central
+    lake opened here."""
+    producer = served_producer(tmp_path)
+    home = tmp_path / "central"
+    Lake.init(home)
+    central = Lake.open(home)
+    try:
+        central.catalogs.mount(
+            "cdn_prod", type="rest", uri=producer.url, credential=producer.credential
+        )
+        yield Mesh(producer, central, tmp_path)
+    finally:
+        central.close()
+        kill(producer.process)
+
+
+def count(lake: Lake) -> int:
+    rows = lake.sql("SELECT count(*) AS n FROM cdn_prod.cdn.requests").to_pylist()
+    return int(rows[0]["n"])
+
+
+def test_a_table_changed_at_the_producer_is_read_as_it_is_now_and_unchanged_costs_a_304(
+    mesh: Mesh,
+) -> None:
+    before = len(mesh.producer_log())
+    first = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    again = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    assert count(mesh.central) == 3
+    asked = mesh.producer_log()[before:]
+
+    mesh.producer_client().load_table("cdn.requests").append(REQUESTS)
+
+    changed = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    assert again.metadata_location == first.metadata_location
+    assert changed.metadata_location != first.metadata_location
+    assert count(mesh.central) == 6
+    assert asked == [f"central {LOAD} 200", f"central {LOAD} 304", f"central {LOAD} 304"]
+
+
+def test_a_table_dropped_or_re_created_at_the_producer_is_never_served_from_before(
+    mesh: Mesh,
+) -> None:
+    assert count(mesh.central) == 3
+    producer = mesh.producer_client()
+
+    producer.drop_table("cdn.requests")
+
+    with pytest.raises(NoSuchTable, match=re.escape("catalog cdn_prod has no table cdn.requests")):
+        mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    producer.create_table("cdn.requests", schema=pa.schema([("code", pa.string())]))
+    state = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    assert [f["name"] for f in state.metadata["schemas"][0]["fields"]] == ["code"]
+    assert count(mesh.central) == 0
+
+
+def test_a_producer_that_goes_down_after_a_load_fails_its_loads_naming_it(mesh: Mesh) -> None:
+    mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+
+    kill(mesh.producer.process)
+
+    named = re.escape(f"catalog cdn_prod at {mesh.producer.url}")
+    with pytest.raises(CatalogUnavailable, match=named):
+        mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    with pytest.raises(CatalogUnavailable, match="is unreachable"):
+        count(mesh.central)
+
+
+def test_an_unmount_forgets_the_producer_and_a_new_mount_of_the_name_reads_its_own(
+    mesh: Mesh,
+) -> None:
+    assert count(mesh.central) == 3
+
+    mesh.central.catalogs.unmount("cdn_prod")
+
+    with pytest.raises(NoSuchMount):
+        mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    other = sql_producer(mesh.folder / "other")
+    SqlCatalog("prod", uri=other).load_table("cdn.requests").append(REQUESTS)
+    mesh.central.catalogs.mount("cdn_prod", type="sql", uri=other)
+    assert count(mesh.central) == 6
+
+
+def test_the_mount_prefix_answers_a_load_with_an_etag_and_304_while_unchanged(
+    mesh: Mesh,
+) -> None:
+    home = mesh.central.home
+    mesh.central.close()
+    made = ok("principal", "create", "ops", "--admin", "--format", "json", "--home", str(home))
+    client_id, secret = re.findall(r'"client_(?:id|secret)": "([^"]+)"', made.stdout)
+    process, url = serve(home, mesh.folder / "central.log")
+    try:
+        headers = {"Authorization": f"Bearer {token(url, client_id, secret)}"}
+        table = f"{url}/v1/cdn_prod/namespaces/cdn/tables/requests"
+        first = requests.get(table, headers=headers, timeout=30)
+        unchanged = requests.get(
+            table, headers={**headers, "If-None-Match": first.headers["ETag"]}, timeout=30
+        )
+        mesh.producer_client().load_table("cdn.requests").append(REQUESTS)
+        changed = requests.get(
+            table, headers={**headers, "If-None-Match": first.headers["ETag"]}, timeout=30
+        )
+    finally:
+        kill(process)
+
+    assert first.status_code == 200
+    assert first.json()["metadata"]["table-uuid"]
+    assert (unchanged.status_code, unchanged.content) == (304, b"")
+    assert changed.status_code == 200
+    assert changed.headers["ETag"] != first.headers["ETag"]
+    assert changed.json()["metadata-location"] != first.json()["metadata-location"]
+
+
+# -- a mounted table found by its UUID ------------------------------------------------------
+
+
+class Clock:
+    """The lake's clock, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = 1_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def granted_on(lake: Lake) -> list[str]:
+    """The tables ana's grants are on, named as they are now (gone ones not listed)."""
+    to_ana = Grantee(GranteeKind.PRINCIPAL, "ana")
+    return [g.on.name for g in lake.governance.show_grants(to=to_ana)]
+
+
+def test_a_grant_on_a_mounted_table_follows_it_by_uuid_at_the_producer(tmp_path: Path) -> None:
+    url = sql_producer(tmp_path / "producer")
+    producer = SqlCatalog("prod", uri=url)
+    clock = Clock()
+    Lake.init(tmp_path / "central")
+    with Lake.open(tmp_path / "central", clock=clock) as lake:
+        lake.catalogs.mount("cdn_prod", type="sql", uri=url)
+        lake.principals.create("ana")
+        lake.governance.grant(
+            [Privilege.SELECT],
+            Securable(SecurableKind.TABLE, "cdn_prod.cdn.requests"),
+            Grantee(GranteeKind.PRINCIPAL, "ana"),
+        )
+        assert granted_on(lake) == ["cdn_prod.cdn.requests"]
+
+        producer.rename_table("cdn.requests", "cdn.hits")
+        renamed = granted_on(lake)
+        location = producer.load_table("cdn.hits").metadata_location
+        producer.drop_table("cdn.hits")
+        dropped = granted_on(lake)
+        producer.register_table("cdn.requests", location)  # the same table, its UUID
+        within_ttl = granted_on(lake)
+        clock.now += UUID_TTL
+        after_ttl = granted_on(lake)
+
+    assert renamed == ["cdn_prod.cdn.hits"]
+    assert dropped == []
+    assert within_ttl == []
+    assert after_ttl == ["cdn_prod.cdn.requests"]
+
+
+def test_a_governed_load_through_a_mount_asks_the_producer_once(mesh: Mesh) -> None:
+    lake = mesh.central
+    lake.principals.create("ana")
+    lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.TABLE, "cdn_prod.cdn.requests"),
+        Grantee(GranteeKind.PRINCIPAL, "ana"),
+    )
+    ana = lake.as_principal(Principal("ana", admin=False))
+    before = len(mesh.producer_log())
+
+    state = ana.catalogs.load("cdn_prod", ("cdn",), "requests")
+    rows = ana.sql("SELECT count(*) AS n FROM cdn_prod.cdn.requests").to_pylist()
+
+    asked = [line for line in mesh.producer_log()[before:] if LOAD in line]
+    assert state.metadata_location is not None
+    assert rows == [{"n": 3}]
+    assert asked == [f"central {LOAD} 304", f"central {LOAD} 304"]
