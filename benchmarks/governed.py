@@ -19,10 +19,11 @@ the administrator (the baseline), as a principal with a plain SELECT grant on th
 and as a principal whose role holds a data filter: a row filter every row passes
 (``customer_id >= 0``, so that all three lines compute the same answers) excluding a
 column added for the benchmark (``internal_note``, which Q1–Q5 do not read). Medians of
-``--runs`` runs, interleaved (run, query, principal), with the ratio to the baseline;
-the goal: governed <= 1.10x. The table (``--rows`` rows over 14 days, as
-``benchmarks/queries.py`` builds it, plus ``internal_note``) is built once under
-``--data``.
+``--runs`` runs, interleaved (run, query, principal), with the ratio to the baseline
+and the server process's CPU per statement (from ``/proc``: the mean over the runs, since
+one statement is a few clock ticks); the goal: governed <= 1.10x. The table
+(``--rows`` rows over 14 days, as ``benchmarks/queries.py`` builds it, plus
+``internal_note``) is built once under ``--data``.
 
     python benchmarks/governed.py --sections queries --rows 2000000 --runs 5
 
@@ -380,9 +381,21 @@ def grant_principals(lake: Lake) -> dict[str, str]:
     return {who: f"{c.client_id}:{c.client_secret}" for who, c in made.items()}
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """CPU seconds process ``pid`` has used so far (user and system, every thread), from
+    ``/proc`` in clock ticks: coarse (10 ms) for one statement, so the report divides a
+    line's sum over all its runs; None where there is no ``/proc``."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
-def icehouse_serve(home: Path) -> Iterator[str]:
-    """``icehouse serve`` on a free port in a subprocess, until the block ends."""
+def icehouse_serve(home: Path) -> Iterator[tuple[str, int]]:
+    """``icehouse serve`` on a free port in a subprocess, until the block ends: its URL
+    and process id."""
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -408,7 +421,7 @@ def icehouse_serve(home: Path) -> Iterator[str]:
                         f"icehouse serve did not start:\n{log.read_text()}"
                     ) from None
                 time.sleep(0.2)
-        yield url
+        yield url, server.pid
     finally:
         server.terminate()
         server.wait(timeout=30)
@@ -423,21 +436,26 @@ def queries(args: argparse.Namespace) -> None:
         credentials = grant_principals(lake)
     plan = workload(START)
     seconds: dict[tuple[str, str], list[float]] = {}
+    cpu: dict[tuple[str, str], float] = {}
     answers: dict[tuple[str, str], pa.Table] = {}
-    with icehouse_serve(home) as url:
+    with icehouse_serve(home) as (url, pid):
         connections = {who: icehouse.connect(url, c) for who, c in credentials.items()}
         for run in range(args.runs + 1):  # run 0 warms the server's caches, untimed
             for query in plan:
                 for who, connection in connections.items():
+                    used = cpu_seconds(pid)
                     started = time.perf_counter()
                     table = connection.sql(query.sql)
                     elapsed = time.perf_counter() - started
+                    after = cpu_seconds(pid)
                     if run:
                         seconds.setdefault((query.name, who), []).append(elapsed)
+                        if used is not None and after is not None:
+                            cpu[(query.name, who)] = cpu.get((query.name, who), 0.0) + after - used
                     answers[(query.name, who)] = table
         for connection in connections.values():
             connection.close()
-    report_queries(plan, seconds, answers, credentials, args.runs)
+    report_queries(plan, seconds, cpu, answers, credentials, args.runs)
 
 
 def settled(table: pa.Table) -> pa.Table:
@@ -449,10 +467,14 @@ def settled(table: pa.Table) -> pa.Table:
 def report_queries(
     plan: list[WorkloadQuery],
     seconds: dict[tuple[str, str], list[float]],
+    cpu: dict[tuple[str, str], float],
     answers: dict[tuple[str, str], pa.Table],
     credentials: dict[str, str],
     runs: int,
 ) -> None:
+    """One row per query and principal: the median, its ratio to the administrator's,
+    the server's CPU per statement (its sum over the runs, divided) and whether the rows
+    are the administrator's."""
     rows, worst = [], 0.0
     for query in plan:
         name = query.name
@@ -462,10 +484,20 @@ def report_queries(
             same = same_answer(settled(answers[(name, who)]), settled(answers[(name, ADMIN)]))
             ratio = median / baseline
             worst = max(worst, ratio) if who != ADMIN else worst
+            used = cpu.get((name, who))
+            server = "n/a" if used is None else f"{used / runs * 1000:,.1f}"
             rows.append(
-                [name, who, f"{median * 1000:,.1f}", f"{ratio:.2f}x", "yes" if same else "NO"]
+                [
+                    name,
+                    who,
+                    f"{median * 1000:,.1f}",
+                    f"{ratio:.2f}x",
+                    server,
+                    "yes" if same else "NO",
+                ]
             )
-    table_print(["query", "as", f"median ms ({runs} runs)", "vs admin", "same rows"], rows)
+    header = ["query", "as", f"median ms ({runs} runs)", "vs admin", "server CPU ms", "same rows"]
+    table_print(header, rows)
     verdict = "within" if worst <= QUERIES_GOAL else "OVER"
     print(f"\nworst governed ratio {worst:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
 
