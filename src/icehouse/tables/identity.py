@@ -94,7 +94,7 @@ def view_identity(catalog: SqlCatalog, namespace: Namespace, name: str) -> Ident
     )
 
 
-def _row_query(catalog: SqlCatalog) -> Select[tuple[str | None, str | None]]:
+def _row_query(catalog: SqlCatalog) -> Select[str | None, str | None]:
     return select(IcebergTables.metadata_location, IcebergTables.iceberg_type).where(
         IcebergTables.catalog_name == catalog.name,
         IcebergTables.table_namespace == bindparam("namespace"),
@@ -128,9 +128,9 @@ class UuidIndex:
         bound = {"namespace": Catalog.namespace_to_string(namespace), "name": name}
         with catalog.engine.connect() as conn:
             row = conn.execute(_row_queries(catalog), bound).first()
-        if row is None or not row[0]:
+        location, kind = (None, None) if row is None else row
+        if not location:
             return None
-        location, kind = row
         if kind == VIEW_TYPE:
             return self._identity(catalog, namespace, name, kind)
         key = (location, namespace, name)
