@@ -619,7 +619,7 @@ class Lake:
         is_view = located is not None and located.view
         kind = SecurableKind.VIEW if is_view else SecurableKind.TABLE
         if located is not None:
-            scope.found[name] = located  # the decision needs not locate it again
+            scope.found[name] = located  # the decision need not look it up again
         authorize(reader, f"{kind.value}.describe", Resource(kind.value, name), scope)
         found = located or table_identity(self._catalog, (namespace,), table)
         if reader.admin:

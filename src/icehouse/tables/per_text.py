@@ -4,8 +4,8 @@ A governed statement's text is parsed for the kind of each statement it holds
 (``query/governed.py``), and walked for the columns it reads
 (``filters.referenced_columns``) and for the relations it reads (``sql_reads``). Each
 walk reads DuckDB's parse back from JSON and visits every node: 0.05-0.3 ms each of a
-25 ms query, paid again on every run of the same text. What a walk finds depends on the text
-alone (DuckDB's parser is the same for every connection), so it is kept by text.
+25 ms query, paid again on every run of the same text. What a walk finds depends on the
+text alone (DuckDB's parser is the same for every connection), so it is kept by text.
 """
 
 from __future__ import annotations
