@@ -11,7 +11,7 @@ from pyiceberg.typedef import Record
 from pyiceberg.types import LongType, NestedField, StringType
 
 from icehouse.errors import FilterNotTranslatable
-from icehouse.tables.filters import pushdown_filter, where_expression
+from icehouse.tables.filters import pushdown_filter, referenced_columns, where_expression
 
 SCHEMA = Schema(
     NestedField(1, "id", LongType(), required=True),
@@ -91,3 +91,16 @@ def test_pushdown_of_another_table_or_a_join_is_nothing() -> None:
     assert str(pushdown_filter("SELECT * FROM a.f WHERE id = 1", "a.e", SCHEMA)) == "AlwaysTrue()"
     join = "SELECT * FROM a.e x JOIN a.e y USING (id) WHERE x.id = 1"
     assert str(pushdown_filter(join, "a.e", SCHEMA)) == "AlwaysTrue()"
+
+
+def test_the_columns_a_text_reads_are_the_same_however_often_it_is_asked() -> None:
+    """Worked out once per text and shared: a caller that changes the set it was given
+    changes nothing for the next."""
+    sql = "SELECT region, count(*) FROM web.requests r WHERE R.status = 500 GROUP BY 1"
+    with duckdb.connect() as conn:
+        first = referenced_columns(sql, conn)
+        assert first == {"region", "r", "status"}
+        assert first is not None
+        first.add("note")
+        assert referenced_columns(sql, conn) == {"region", "r", "status"}
+        assert referenced_columns("SELECT * FROM web.requests", conn) is None

@@ -80,3 +80,17 @@ def test_a_statement_reaching_past_its_tables_is_refused(
     conn: duckdb.DuckDBPyConnection, sql: str
 ) -> None:
     assert not reads_only(conn, sql, TABLES)
+
+
+def test_a_text_checked_again_is_checked_against_the_relations_of_that_time(
+    conn: duckdb.DuckDBPyConnection,
+) -> None:
+    """What a text reads is worked out once per text; which relations it may read is
+    asked each time (another principal's statement has other tables registered)."""
+    sql = "SELECT * FROM web.requests JOIN web.other USING (id)"
+    assert reads_only(conn, sql, TABLES)
+    assert not reads_only(conn, sql, {"web.requests"})
+    assert reads_only(conn, sql, {"WEB.Other", "Web.Requests"})
+    refused = f"SELECT * FROM web.requests, read_parquet('{FILE}')"
+    assert not reads_only(conn, refused, TABLES)
+    assert not reads_only(conn, refused, TABLES | {"main.read_parquet"})

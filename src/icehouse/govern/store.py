@@ -88,10 +88,14 @@ def view_owner(engine: Engine, uuid: str) -> str | None:
     return None if found is None else str(found)
 
 
+_VERSION = select(models.policy_version.c.version).where(models.policy_version.c.id == 1)
+"""Built once: every governed decision runs it, and building a statement costs more than
+running it on SQLite."""
+
+
 def version_in(conn: Connection) -> int:
     """The policy version, read on ``conn`` (inside a change's transaction)."""
-    v = models.policy_version
-    return int(conn.execute(select(v.c.version).where(v.c.id == 1)).scalar() or 0)
+    return int(conn.execute(_VERSION).scalar() or 0)
 
 
 def bump(conn: Connection) -> None:

@@ -599,8 +599,7 @@ class Lake:
         from icehouse.lake.authz_scope import LakeScope, mounted_path
         from icehouse.lake.catalogs import mounted_identity
         from icehouse.tables.catalog import split_name
-        from icehouse.tables.catalog_views import view_exists
-        from icehouse.tables.identity import table_identity, view_identity
+        from icehouse.tables.identity import table_identity
 
         reader = self.principal
         if as_definer is not None:
@@ -619,11 +618,13 @@ class Lake:
                 as_definer=as_definer is not None,
             )
         namespace, table = split_name(name)
-        is_view = view_exists(self._catalog, (namespace,), table)
+        located = self._uuids.named(self._catalog, (namespace,), table)
+        is_view = located is not None and located.view
         kind = SecurableKind.VIEW if is_view else SecurableKind.TABLE
+        if located is not None:
+            scope.found[name] = located  # the decision need not look it up again
         authorize(reader, f"{kind.value}.describe", Resource(kind.value, name), scope)
-        identify = view_identity if is_view else table_identity
-        found = scope.found.get(name) or identify(self._catalog, (namespace,), table)
+        found = located or table_identity(self._catalog, (namespace,), table)
         if reader.admin:
             return TableAccess(found.uuid, (CellSet(None, None, f"{kind.value} {name}"),))
         path = ObjectPath((namespace,), found.uuid, name, kind)

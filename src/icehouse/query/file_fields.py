@@ -69,16 +69,9 @@ class FileFields:
 
     def within(self, paths: Sequence[str], schema: Schema) -> bool:
         """Whether every column of every file of ``paths`` is a field of ``schema``."""
+        known = schema.field_ids  # nested fields' too
         for path in paths:
             ids = self.of(path)
-            if ids is None or not all(_has_field(schema, i) for i in ids):
+            if ids is None or not ids <= known:
                 return False
         return True
-
-
-def _has_field(schema: Schema, field_id: int) -> bool:
-    try:
-        schema.find_field(field_id)
-    except ValueError:  # PyIceberg's answer for an id the schema lacks
-        return False
-    return True

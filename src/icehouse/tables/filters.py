@@ -48,6 +48,7 @@ from pyiceberg.schema import Schema
 from icehouse.errors import FilterNotTranslatable
 from icehouse.tables._compat import render_expression, serialize_sql
 from icehouse.tables.duckdb_types import duckdb_type
+from icehouse.tables.per_text import PerText
 
 
 class _Comparison(Protocol):
@@ -173,7 +174,14 @@ def referenced_columns(sql: str, conn: duckdb.DuckDBPyConnection) -> set[str] | 
     it reads whole rows (``*``, ``COLUMNS(...)``, ``NATURAL JOIN``, a table alias used
     as a value) or cannot be parsed. An over-estimate: a name counts for every table
     that has such a column."""
-    parsed = serialize_sql(conn, sql)
+    found = _referenced.get(sql, lambda: _columns_named(serialize_sql(conn, sql)))
+    return None if found is None else set(found)
+
+
+_referenced: PerText[frozenset[str] | None] = PerText()
+
+
+def _columns_named(parsed: dict[str, Any]) -> frozenset[str] | None:
     if parsed.get("error"):
         return None
     nodes = _nodes(parsed["statements"])
@@ -193,7 +201,7 @@ def referenced_columns(sql: str, conn: duckdb.DuckDBPyConnection) -> set[str] | 
         for node in nodes
         if node.get("type") == "BASE_TABLE"
     }
-    return None if single_names & relations else columns
+    return None if single_names & relations else frozenset(columns)
 
 
 class _connection:

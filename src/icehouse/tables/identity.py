@@ -4,12 +4,16 @@ leaves grants, tags and filters where they were given.
 A name is resolved to its UUID when a grant is made or a decision asked (one catalog
 read; the metadata file is parsed once per catalog). The way back, a UUID to the name it
 has now, reads every catalog row once and remembers which UUID each metadata file holds:
-a metadata file never changes, so the memory stays right while the names move.
+a metadata file never changes, so the memory stays right while the names move. The same
+memory answers a name with one row read (``UuidIndex.named``): a governed statement asks
+for the identity of every table it reads, and loading the table for it cost a catalog
+load and a walk of every schema (0.7 ms of a 25 ms query).
 """
 
 from __future__ import annotations
 
 import threading
+from collections import OrderedDict
 from dataclasses import dataclass
 
 from pyiceberg.catalog import Catalog
@@ -17,11 +21,12 @@ from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.schema import Schema, index_by_name
 from pyiceberg.table import Table
-from sqlalchemy import select
+from sqlalchemy import Select, bindparam, select
 
 from icehouse.errors import NoSuchTable
 from icehouse.tables.catalog_views import VIEW_TYPE, load_view
 from icehouse.tables.namespaces import Namespace
+from icehouse.tables.prepared import PerCatalog
 
 
 @dataclass(frozen=True)
@@ -89,13 +94,62 @@ def view_identity(catalog: SqlCatalog, namespace: Namespace, name: str) -> Ident
     )
 
 
+def _row_query(catalog: SqlCatalog) -> Select[str | None, str | None]:
+    return select(IcebergTables.metadata_location, IcebergTables.iceberg_type).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace == bindparam("namespace"),
+        IcebergTables.table_name == bindparam("name"),
+    )
+
+
+_row_queries = PerCatalog(_row_query)
+
+
+NAMED_KEPT = 1024
+"""Tables' identities ``UuidIndex.named`` keeps (a name and its columns each)."""
+
+
 class UuidIndex:
-    """UUID → the table or view that has it now (see the module docstring)."""
+    """UUID → the table or view that has it now, and a name → the identity it has now
+    (see the module docstring)."""
 
     def __init__(self) -> None:
         self._uuids: dict[str, str] = {}
         """Metadata location → the UUID in that file."""
+        self._named: OrderedDict[tuple[str, Namespace, str], Identity] = OrderedDict()
+        """(metadata location, namespace, name) → that table's identity, the least
+        recently used first."""
         self._lock = threading.Lock()
+
+    def named(self, catalog: SqlCatalog, namespace: Namespace, name: str) -> Identity | None:
+        """The table or view called ``namespace.name`` now, None when there is none: its
+        catalog row is read each time, so a commit, a rename or a drop shows at once; a
+        table is loaded only for a metadata file not seen under that name before."""
+        bound = {"namespace": Catalog.namespace_to_string(namespace), "name": name}
+        with catalog.engine.connect() as conn:
+            row = conn.execute(_row_queries(catalog), bound).first()
+        location, kind = (None, None) if row is None else row
+        if not location:
+            return None
+        if kind == VIEW_TYPE:
+            return self._identity(catalog, namespace, name, kind)
+        key = (location, namespace, name)
+        with self._lock:
+            found = self._named.get(key)
+            if found is not None:
+                self._named.move_to_end(key)
+                return found
+        try:
+            table = catalog.load_table((*namespace, name))
+        except NoSuchTableError:  # dropped since its row was read
+            return None
+        found = identity_of(table, namespace, name, str(table.metadata.table_uuid))
+        if table.metadata_location == location:  # else a commit landed in between
+            with self._lock:
+                self._named[key] = found
+                while len(self._named) > NAMED_KEPT:
+                    self._named.popitem(last=False)
+        return found
 
     def locate(self, catalog: SqlCatalog, uuid: str) -> Identity | None:
         """The table or view with ``uuid`` now, None when there is none (dropped)."""

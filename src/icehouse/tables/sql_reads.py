@@ -17,7 +17,8 @@ a ``SHOW``/``DESCRIBE``/``PIVOT`` reference, a text DuckDB cannot serialise, and
 scalar functions that read the catalog or the settings (``current_setting``, which
 would show the allowed paths, and the built-in macros that select from catalog table
 functions, such as ``pg_get_viewdef``). A refused statement is not an error: it runs
-where no file is allowed.
+where no file is allowed. What a text reads depends on the text alone, and is worked out
+once per text (``per_text.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any
 import duckdb
 
 from icehouse.tables._compat import serialize_sql
+from icehouse.tables.per_text import PerText
 
 _NODES = frozenset(
     {
@@ -71,10 +73,22 @@ def reads_only(conn: duckdb.DuckDBPyConnection, sql: str, relations: Collection[
     (``namespace.table`` names, matched as DuckDB matches identifiers, ignoring case)
     and its own CTEs, and calls no function that reads files, the catalog or the
     settings; False for anything else, including a text DuckDB cannot serialise."""
-    parsed = serialize_sql(conn, sql)
+    needed = _needed.get(sql, lambda: _relations_read(serialize_sql(conn, sql)))
+    if needed is None:
+        return False
+    allowed = {name.lower() for name in relations}
+    return needed <= allowed
+
+
+_needed: PerText[frozenset[str] | None] = PerText()
+
+
+def _relations_read(parsed: dict[str, Any]) -> frozenset[str] | None:
+    """The lower-case ``namespace.table`` names a parsed statement reads besides its own
+    CTEs; None when it may read anything else (see ``reads_only``)."""
     statements = parsed.get("statements") or []
     if parsed.get("error") or len(statements) != 1:
-        return False
+        return None
     tables: list[dict[str, Any]] = []
     ctes: set[str] = set()
     pending: list[Any] = [statements[0]]
@@ -89,15 +103,21 @@ def reads_only(conn: duckdb.DuckDBPyConnection, sql: str, relations: Collection[
         if isinstance(kind, str):
             if "class" in node:  # an expression: only some functions read beyond their inputs
                 if "function_name" in node and not _callable(node):
-                    return False
+                    return None
             elif kind == "BASE_TABLE":
                 tables.append(node)
             elif kind not in _NODES and not kind.endswith("_TYPE_INFO"):
-                return False  # a table function, SHOW, PIVOT, or a node this check does not know
+                return None  # a table function, SHOW, PIVOT, or a node this check does not know
         ctes |= _ctes_defined(node)
         pending.extend(v for v in node.values() if isinstance(v, dict | list))
-    allowed = {name.lower() for name in relations}
-    return all(_table_allowed(table, allowed, ctes) for table in tables)
+    names = set()
+    for table in tables:
+        name = _relation(table, ctes)
+        if name is None:
+            return None
+        if name:
+            names.add(name)
+    return frozenset(names)
 
 
 def _ctes_defined(node: dict[str, Any]) -> set[str]:
@@ -121,12 +141,15 @@ def _callable(expression: dict[str, Any]) -> bool:
     return lowered not in _SETTINGS_FUNCTIONS and lowered not in _catalog_macros()
 
 
-def _table_allowed(reference: dict[str, Any], relations: set[str], ctes: set[str]) -> bool:
+def _relation(reference: dict[str, Any], ctes: set[str]) -> str | None:
+    """The lower-case ``namespace.table`` a table reference reads; "" for one of the
+    statement's CTEs; None for a reference no registered relation can answer (a catalog,
+    time travel, a name that is neither)."""
     if reference.get("catalog_name") or reference.get("at_clause") is not None:
-        return False
+        return None
     schema, table = reference.get("schema_name"), reference.get("table_name")
     if not isinstance(schema, str) or not isinstance(table, str):
-        return False
+        return None
     if schema:
-        return f"{schema}.{table}".lower() in relations
-    return "." not in table and table.lower() in ctes
+        return f"{schema}.{table}".lower()
+    return "" if "." not in table and table.lower() in ctes else None
