@@ -120,6 +120,11 @@ class LakeCatalog(SqlCatalog):
             catalog=self,
         )
 
+    def remember(self, location: str, metadata: TableMetadata) -> None:
+        """``metadata`` was just written at ``location`` (a commit that landed): the next
+        load of the table, the next commit's first step, need not read it back."""
+        self._parsed.put(location, metadata)
+
     def _convert_orm_to_iceberg(self, orm_table: IcebergTables) -> Table:
         location = orm_table.metadata_location
         if not (location and orm_table.table_namespace and orm_table.table_name):
