@@ -99,6 +99,28 @@ def test_tables_list_only_those_the_principal_may_describe(served: tuple[Served,
     assert in_a_y == [{"namespace": ["a", "y"], "name": "t"}]
 
 
+def test_a_table_listing_follows_renames_and_new_tables_after_a_first_listing(
+    served: tuple[Served, str],
+) -> None:
+    """The tables a listing decides on are remembered by metadata file: a rename moves
+    the name (the grant goes with the table), a new table appears once granted."""
+    server, token = served
+    listing = "/v1/icehouse/namespaces/a/tables"
+    assert [t["name"] for t in every_page(server, token, listing, "identifiers")] == ["t1", "t3"]
+
+    lake = server.lake
+    lake.tables.rename("a.t1", "a.t9")
+    lake.tables.create("a.t5", schema={"id": "long"})
+    lake.governance.grant(
+        [Privilege.DESCRIBE],
+        Securable(SecurableKind.TABLE, "a.t5"),
+        Grantee(GranteeKind.PRINCIPAL, "scout"),
+    )
+
+    names = [t["name"] for t in every_page(server, token, listing, "identifiers")]
+    assert names == ["t3", "t5", "t9"]
+
+
 def test_views_list_only_those_the_principal_may_describe(served: tuple[Served, str]) -> None:
     server, token = served
 

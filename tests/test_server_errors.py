@@ -129,6 +129,13 @@ def test_a_commit_that_holds_moves_the_table(web: Served) -> None:
         ("get", "/namespaces?pageSize=0", None, "pageSize"),
         ("get", "/namespaces?pageToken=%25%25", None, "pageToken"),
         ("get", "/namespaces/web/tables/hits?snapshots=some", None, "snapshots"),
+        ("get", "/namespaces/web/tables/hits?snapshots=", None, "snapshots"),
+        ("get", "/namespaces/web/tables?pageSize=0", None, "pageSize"),
+        ("get", "/namespaces/web/tables?pageSize=two", None, "pageSize"),
+        ("get", "/namespaces/web/tables?pageSize=", None, "pageSize"),
+        ("get", "/namespaces/web/tables?pageToken=%25%25", None, "pageToken"),
+        ("get", "/namespaces/%20/tables", None, "blank"),
+        ("get", "/namespaces/%20/tables/hits", None, "blank"),
     ],
 )
 def test_bad_input_is_a_400_that_names_what_is_wrong(
@@ -190,6 +197,29 @@ def test_each_request_is_logged_with_principal_route_status_and_time(
         "ms",
     )
     assert float(ms) >= 0
+
+
+TABLES_ROUTE = "/v1/{prefix}/namespaces/{namespace}/tables"
+
+
+@pytest.mark.parametrize(
+    ("path", "logged"),
+    [
+        ("/namespaces/web/tables", f"owner GET {TABLES_ROUTE} 200"),
+        ("/namespaces/nope/tables", f"owner GET {TABLES_ROUTE} 404"),
+        ("/namespaces/web/tables/hits", f"owner GET {TABLES_ROUTE}/{{table}} 200"),
+        ("/namespaces/web/tables/nope", f"owner GET {TABLES_ROUTE}/{{table}} 404"),
+        # refused before anyone is named
+        ("/namespaces/web/tables/hits?snapshots=some", f"- GET {TABLES_ROUTE}/{{table}} 400"),
+    ],
+)
+def test_listings_and_loads_are_logged_by_their_route(
+    web: Served, caplog: pytest.LogCaptureFixture, path: str, logged: str
+) -> None:
+    with caplog.at_level(logging.INFO, logger="icehouse.server"):
+        requests.get(web.url(API + path))
+    lines = [r.getMessage() for r in caplog.records if r.name == "icehouse.server"]
+    assert [" ".join(line.split()[:4]) for line in lines] == [logged]
 
 
 def test_registering_a_file_that_is_not_metadata_is_a_400_and_registers_nothing(

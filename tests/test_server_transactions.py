@@ -86,6 +86,46 @@ def test_a_transaction_changes_both_tables(served: Served) -> None:
     assert ids(served, "payments") == [10]
 
 
+def test_a_table_a_transaction_only_asserts_keeps_its_metadata_and_stays_readable(
+    served: Served,
+) -> None:
+    """A table with requirements and no updates is checked, not moved: its pointer once
+    went to the next metadata file's name, which no one wrote, and every load failed."""
+    client = served.client()
+    orders, payments = client.load_table("shop.orders"), client.load_table("shop.payments")
+    orders.append(pa.table({"id": [1]}))
+    orders = client.load_table("shop.orders")
+    before = orders.metadata_location
+    snapshot = orders.metadata.current_snapshot_id
+    asserted = {
+        "identifier": {"namespace": ["shop"], "name": "orders"},
+        "requirements": [
+            {"type": "assert-ref-snapshot-id", "ref": "main", "snapshot-id": snapshot}
+        ],
+        "updates": [],
+    }
+
+    answer = commit(served, asserted, staged_append(payments, [10]))
+
+    assert answer.status_code == 204, answer.text
+    assert client.load_table("shop.orders").metadata_location == before
+    assert ids(served, "orders") == [1]
+    assert ids(served, "payments") == [10]
+
+
+def test_a_commit_that_changes_nothing_answers_the_file_the_table_keeps(served: Served) -> None:
+    orders = served.client().load_table("shop.orders")
+    url = served.url("/v1/icehouse/namespaces/shop/tables/orders")
+    uuid = str(orders.metadata.table_uuid)
+    body = {"requirements": [{"type": "assert-table-uuid", "uuid": uuid}], "updates": []}
+
+    answer = requests.post(url, json=body, timeout=60)
+
+    assert answer.status_code == 200, answer.text
+    assert answer.json()["metadata-location"] == orders.metadata_location
+    assert Path(answer.json()["metadata-location"].removeprefix("file://")).exists()
+
+
 def test_one_failing_requirement_leaves_both_tables_as_they_were(served: Served) -> None:
     client = served.client()
     orders, payments = client.load_table("shop.orders"), client.load_table("shop.payments")

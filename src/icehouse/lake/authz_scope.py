@@ -70,12 +70,15 @@ class LakeScope:
         return None if found is None else found.namespace
 
 
-def visible(lake: Lake, kind: SecurableKind, names: list[str]) -> list[str]:
+def visible(
+    lake: Lake, kind: SecurableKind, names: list[str], scope: LakeScope | None = None
+) -> list[str]:
     """The ``names`` (dotted, of objects of ``kind``) that the lake's principal may
-    describe: lists are open to anyone and show each principal only its part."""
+    describe: lists are open to anyone and show each principal only its part. ``scope``:
+    one that has located the objects already (``scope.found``)."""
     if lake.principal.admin:
         return names
-    scope = LakeScope(lake)
+    scope = scope or LakeScope(lake)
     policy = scope.policy()
     shown = []
     for name in names:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from icehouse.govern.objects import SecurableKind
 from icehouse.lake import lifecycle
-from icehouse.lake.authz_scope import locate_uuid, record_owner, visible
+from icehouse.lake.authz_scope import LakeScope, locate_uuid, record_owner, visible
 from icehouse.lake.governed import governed
 from icehouse.lake.rest_access import (
     check_commit,
@@ -117,9 +117,19 @@ class LakeIceberg:
 
     @governed("table.list", on="namespace")
     def list(self, namespace: Namespace) -> list[str]:
-        """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace."""
-        found = catalog_tables.list_tables(self._lake._catalog, namespace)
-        shown = visible(self._lake, SecurableKind.TABLE, [".".join((*namespace, t)) for t in found])
+        """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace.
+
+        A principal that is not an administrator is shown the tables it may describe,
+        decided with one read of the policy and of the namespace's tables."""
+        lake = self._lake
+        found = catalog_tables.list_tables(lake._catalog, namespace)
+        if lake.principal.admin:
+            return found
+        scope = LakeScope(lake)
+        scope.found.update(lake._uuids.namespace_tables(lake._catalog, namespace))
+        shown = visible(
+            lake, SecurableKind.TABLE, [".".join((*namespace, t)) for t in found], scope
+        )
         return [t for t in found if ".".join((*namespace, t)) in shown]
 
     @governed("table.create", on=("namespace", "name"))

@@ -29,6 +29,7 @@ from icehouse.server import (
     routes_views,
 )
 from icehouse.server.errors import icehouse_error_response, install_error_handlers
+from icehouse.server.hot_reads import HotReads
 from icehouse.server.load_bodies import LoadBodies
 
 logger = logging.getLogger("icehouse.server")
@@ -84,6 +85,7 @@ def create_app(
     for router in catalog_routers:
         app.include_router(router)
     app.include_router(routes_mounts.router)  # reached through ``MountedPrefix``
+    app.add_middleware(HotReads, prefix=prefix, routes=routes_tables.router.routes)
     app.add_middleware(routes_mounts.MountedPrefix, prefix=prefix)
     app.add_middleware(_RequestAudit, writer=AuditWriter(lake))
     app.add_middleware(_RequestLog)

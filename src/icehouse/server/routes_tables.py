@@ -10,7 +10,7 @@ from fastapi.responses import JSONResponse
 
 from icehouse.errors import InvalidInput
 from icehouse.lake import Lake
-from icehouse.lake.iceberg import NewTable, TableChange, TableState
+from icehouse.lake.iceberg import NewTable, SnapshotsMode, TableChange, TableState
 from icehouse.server.deps import API, LakeDep, as_principal, check_prefix
 from icehouse.server.idempotency import IdempotencyKey, idempotent
 from icehouse.server.load_bodies import etag_of, load_result
@@ -38,9 +38,21 @@ async def list_tables(
     page_token: str | None = Query(default=None, alias="pageToken"),
     page_size: int | None = Query(default=None, alias="pageSize", ge=1),
 ) -> Response:
-    """Answered as a ready ``JSONResponse``: FastAPI's generic encoding of a returned
-    dict walks every identifier and costs more than the listing's query. The token's
-    lookup and the listing share one worker thread (``as_principal``)."""
+    """Reached for a request ``HotReads`` leaves to validation (a malformed
+    ``pageSize``), which then answers as any route does; the answer is ``listing``'s."""
+    return await listing(request, namespace, page_token, page_size)
+
+
+async def listing(
+    request: Request, namespace: str, page_token: str | None, page_size: int | None
+) -> Response:
+    """A page of the namespace's tables, answered as a ready ``JSONResponse``: FastAPI's
+    generic encoding of a returned dict walks every identifier and costs more than the
+    listing's query. The token's lookup and the listing share one worker thread
+    (``as_principal``).
+
+    Raises: InvalidInput (a blank namespace level, a page token not handed out here),
+    NotAuthenticated, NoSuchNamespace."""
     levels = namespace_from_path(namespace)
     names, next_token = page(
         await as_principal(request, lambda lake: lake.iceberg.list(levels)),
@@ -91,10 +103,25 @@ async def load_table(
     snapshots: Literal["all", "refs"] = "all",
     if_none_match: str | None = Header(default=None),
 ) -> Response:
+    """Reached for a request ``HotReads`` leaves to validation (an unknown
+    ``snapshots``), which then answers as any route does; the answer is ``loading``'s."""
+    return await loading(request, namespace, table, snapshots, if_none_match)
+
+
+async def loading(
+    request: Request,
+    namespace: str,
+    table: str,
+    snapshots: SnapshotsMode,
+    if_none_match: str | None,
+) -> Response:
     """The table's metadata, with an ETag: a client that sends back in ``If-None-Match``
     the ETag of a load, create or commit while the table is unchanged gets a 304 and no
     body; any other gets the answer serialised at the version's first load. The token's
-    lookup and the load share one worker thread (``as_principal``)."""
+    lookup and the load share one worker thread (``as_principal``).
+
+    Raises: InvalidInput (a blank namespace level), NotAuthenticated, NoSuchTable,
+    Forbidden (as ``lake.iceberg.load``)."""
     levels = namespace_from_path(namespace)
 
     def load(lake: Lake) -> Response:

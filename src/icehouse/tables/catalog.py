@@ -34,6 +34,7 @@ from icehouse.state.home import warehouse_uri
 from icehouse.tables.carry import carry_forward, is_icehouse_writer
 from icehouse.tables.catalog_errors import dotted
 from icehouse.tables.grace import graced_metadata_log
+from icehouse.tables.metadata_reads import pointer
 
 CATALOG_NAME = "icehouse"
 
@@ -73,6 +74,11 @@ def open_catalog(
     return LakeCatalog(CATALOG_NAME, clock=clock, **properties)
 
 
+PARSED_KEPT = 128
+"""Parsed metadata files kept: one per table that writers commit to in turn (a file
+evicted before its table's next commit is read back from storage by that commit)."""
+
+
 class LakeCatalog(SqlCatalog):
     """PyIceberg's SQL catalog, parsing each table metadata file once per catalog (a
     ``Lake`` opens one: two lakes in a process never share parsed metadata).
@@ -88,7 +94,7 @@ class LakeCatalog(SqlCatalog):
     within the table's reader grace."""
 
     def __init__(self, name: str, *, clock: Clock = SYSTEM_CLOCK, **properties: Any) -> None:
-        self._parsed = _ParsedMetadata(kept=32)
+        self._parsed = _ParsedMetadata(kept=PARSED_KEPT)
         self._clock = clock
         super().__init__(name, **properties)
 
@@ -120,18 +126,39 @@ class LakeCatalog(SqlCatalog):
             catalog=self,
         )
 
+    def load_table(self, identifier: str | Identifier) -> Table:
+        """As PyIceberg's, with the table's row read by one prepared query, not through
+        an ORM session that cost ten times the query: every commit and every read
+        starts with this. A name with no metadata file is left to PyIceberg's own
+        lookup, which raises its own errors (NoSuchTableError)."""
+        namespace = Catalog.namespace_from(identifier)
+        name = Catalog.table_name_from(identifier)
+        location = pointer(self, namespace, name)
+        if location is None:
+            return super().load_table(identifier)
+        return self._table_at((*namespace, name), location)
+
+    def remember(self, location: str, metadata: TableMetadata) -> None:
+        """``metadata`` was just written at ``location`` (a commit that landed): the next
+        load of the table, the next commit's first step, need not read it back."""
+        self._parsed.put(location, metadata)
+
     def _convert_orm_to_iceberg(self, orm_table: IcebergTables) -> Table:
         location = orm_table.metadata_location
         if not (location and orm_table.table_namespace and orm_table.table_name):
             return super()._convert_orm_to_iceberg(orm_table)  # PyIceberg's own errors
+        namespace = Catalog.identifier_to_tuple(orm_table.table_namespace)
+        return self._table_at((*namespace, orm_table.table_name), location)
+
+    def _table_at(self, identifier: Identifier, location: str) -> Table:
+        """The table ``identifier`` whose current metadata file is ``location``."""
         metadata = self._parsed.get(location)
         if metadata is None:
             io = self._load_file_io(location=location)
             metadata = FromInputFile.table_metadata(io.new_input(location))
             self._parsed.put(location, metadata)
-        namespace = Catalog.identifier_to_tuple(orm_table.table_namespace)
         return Table(
-            identifier=(*namespace, orm_table.table_name),
+            identifier=identifier,
             metadata=metadata,
             metadata_location=location,
             io=self._load_file_io(metadata.properties, location),

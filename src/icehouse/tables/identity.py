@@ -14,19 +14,26 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
+from pyiceberg.io import load_file_io
 from pyiceberg.schema import Schema, index_by_name
+from pyiceberg.serializers import FromInputFile
 from pyiceberg.table import Table
+from pyiceberg.table.metadata import TableMetadata
 from sqlalchemy import Select, bindparam, select
 
 from icehouse.errors import NoSuchTable
+from icehouse.tables._compat import tables_only
 from icehouse.tables.catalog_views import VIEW_TYPE, load_view
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.prepared import PerCatalog
+
+KEPT = 4096
+"""Identities kept by metadata file (least recently used dropped first) for listings."""
 
 
 @dataclass(frozen=True)
@@ -67,16 +74,20 @@ def table_identity(catalog: SqlCatalog, namespace: Namespace, name: str) -> Iden
 def identity_of(table: Table, namespace: Namespace, name: str, key: str) -> Identity:
     """``table``, loaded from any catalog, as governance keys it: by ``key`` (its UUID,
     or a mounted table's key, which also names the mount)."""
+    return _metadata_identity(table.metadata, namespace, name, key)
+
+
+def _metadata_identity(
+    metadata: TableMetadata, namespace: Namespace, name: str, key: str
+) -> Identity:
     return Identity(
         uuid=key,
         namespace=namespace,
         name=name,
         view=False,
-        columns=_columns(table.schema()),
+        columns=_columns(metadata.schema()),
         all_field_ids=frozenset(
-            field_id
-            for schema in table.schemas().values()
-            for field_id in _columns(schema).values()
+            field_id for schema in metadata.schemas for field_id in _columns(schema).values()
         ),
     )
 
@@ -110,8 +121,9 @@ NAMED_KEPT = 1024
 
 
 class UuidIndex:
-    """UUID → the table or view that has it now, and a name → the identity it has now
-    (see the module docstring)."""
+    """UUID → the table or view that has it now, a name → the identity it has now (see
+    the module docstring); and a namespace's tables with their identities, for the
+    decisions a listing makes."""
 
     def __init__(self) -> None:
         self._uuids: dict[str, str] = {}
@@ -119,6 +131,8 @@ class UuidIndex:
         self._named: OrderedDict[tuple[str, Namespace, str], Identity] = OrderedDict()
         """(metadata location, namespace, name) → that table's identity, the least
         recently used first."""
+        self._identities: OrderedDict[str, Identity] = OrderedDict()
+        """Metadata location → the table it describes (as first listed)."""
         self._lock = threading.Lock()
 
     def named(self, catalog: SqlCatalog, namespace: Namespace, name: str) -> Identity | None:
@@ -169,6 +183,33 @@ class UuidIndex:
                 return self._identity(catalog, namespace, name, kind)
         return None
 
+    def namespace_tables(self, catalog: SqlCatalog, namespace: Namespace) -> dict[str, Identity]:
+        """Every table of ``namespace`` by dotted name, from one read of the catalog's
+        rows: a listing decides on each of its tables, and loading them one by one read
+        every table's pointer and metadata file on every listing. A metadata file is
+        read the first time its version is met (it never changes; a rename keeps it)."""
+        bound = {"namespace": Catalog.namespace_to_string(namespace)}
+        with catalog.engine.connect() as connection:
+            rows = connection.execute(_namespace_queries(catalog), bound).all()
+        found = {}
+        for name, location in rows:
+            if not location:
+                continue
+            with self._lock:
+                known = self._identities.get(location)
+                if known is not None:
+                    self._identities.move_to_end(location)
+            if known is None:
+                io = load_file_io(catalog.properties, location)
+                metadata = FromInputFile.table_metadata(io.new_input(location))
+                known = _metadata_identity(metadata, namespace, name, str(metadata.table_uuid))
+                with self._lock:
+                    self._identities[location] = known
+                    while len(self._identities) > KEPT:
+                        self._identities.popitem(last=False)
+            found[".".join((*namespace, name))] = replace(known, namespace=namespace, name=name)
+        return found
+
     def _identity(
         self, catalog: SqlCatalog, namespace: Namespace, name: str, kind: str | None
     ) -> Identity | None:
@@ -194,6 +235,19 @@ def _rows(catalog: SqlCatalog) -> list[tuple[Namespace, str, str, str | None]]:
         for ns, name, location, kind in rows
         if location
     ]
+
+
+def _namespace_query(catalog: SqlCatalog) -> Select[str, str | None]:
+    query = select(IcebergTables.table_name, IcebergTables.metadata_location).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace == bindparam("namespace"),
+    )
+    if (only_tables := tables_only(catalog)) is not None:
+        query = query.where(only_tables)
+    return query
+
+
+_namespace_queries = PerCatalog(_namespace_query)
 
 
 def _columns(schema: Schema) -> dict[str, int]:

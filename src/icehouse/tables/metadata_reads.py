@@ -52,13 +52,20 @@ def metadata_location(catalog: SqlCatalog, namespace: Namespace, name: str) -> s
     """The table's current metadata file, from one plain query of the catalog's row.
 
     Raises: NoSuchTable."""
-    bound = {"namespace": Catalog.namespace_to_string(namespace), "name": name}
-    with catalog.engine.connect() as connection:
-        location = connection.execute(_pointer_queries(catalog), bound).scalar()
+    location = pointer(catalog, namespace, name)
     if location is None:
         full = dotted((*namespace, name))
         raise NoSuchTable(f"table {full!r} does not exist", table=full)
     return str(location)
+
+
+def pointer(catalog: SqlCatalog, namespace: Namespace, name: str) -> str | None:
+    """The table's metadata file as its catalog row holds it (None: no such table, or a
+    row without one)."""
+    bound = {"namespace": Catalog.namespace_to_string(namespace), "name": name}
+    with catalog.engine.connect() as connection:
+        location = connection.execute(_pointer_queries(catalog), bound).scalar()
+    return None if location is None else str(location)
 
 
 class RenderedMetadata:

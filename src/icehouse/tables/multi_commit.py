@@ -31,15 +31,17 @@ from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
 from pyiceberg.exceptions import NoSuchTableError
 from pyiceberg.table import CommitTableRequest, StagedTable, Table
 from pyiceberg.table.update import SetLocationUpdate
-from sqlalchemy import insert, update
+from sqlalchemy import Update, bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 
 from icehouse.errors import CommitRaced, InvalidInput
 from icehouse.tables._compat import stage_commit, table_row, write_metadata
+from icehouse.tables.catalog import LakeCatalog
 from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.catalog_tables import TableState, fitting, state_of
 from icehouse.tables.locations import checked_location
 from icehouse.tables.namespaces import Namespace
+from icehouse.tables.prepared import PerCatalog
 from icehouse.tables.retry import backoff
 
 logger = logging.getLogger(__name__)
@@ -79,6 +81,15 @@ class _Staged:
     def unchanged(self) -> bool:
         return self.current is not None and self.staged.metadata == self.current.metadata
 
+    @property
+    def location(self) -> str:
+        """Where the table's metadata is once this lands: an unchanged table keeps its
+        file (staging named a next one, which is never written)."""
+        if self.unchanged:
+            assert self.current is not None  # unchanged means there is a current table
+            return str(self.current.metadata_location)
+        return self.staged.metadata_location
+
 
 class _PointerMoved(Exception):
     """A table's pointer is not where its staging read it: stage again."""
@@ -99,7 +110,7 @@ def commit_tables(catalog: SqlCatalog, changes: Sequence[TableChange]) -> list[T
     for attempt in range(1, SWAP_ATTEMPTS + 1):
         staged = _attempt(catalog, requests)
         if staged is not None:
-            return [state_of(s.staged.metadata_location, s.staged.metadata, "all") for s in staged]
+            return [state_of(s.location, s.staged.metadata, "all") for s in staged]
         logger.info("commit of %s lost a swap (attempt %d), staging again", names, attempt)
         time.sleep(backoff(attempt))  # jittered: writers that keep colliding spread out
     raise CommitRaced(
@@ -128,6 +139,9 @@ def _attempt(
     except _PointerMoved:
         _delete_unreferenced(written)
         return None
+    if isinstance(catalog, LakeCatalog):
+        for part in written:
+            catalog.remember(part.staged.metadata_location, part.staged.metadata)
     return staged
 
 
@@ -175,15 +189,16 @@ def _swap(catalog: SqlCatalog, staged: list[_Staged]) -> None:
     """Move every pointer in one transaction, tables in name order so that two
     transactions over the same tables lock their rows in the same order (no deadlock on
     PostgreSQL). An unchanged table's pointer is checked the same way when others
-    change, so that its requirements are known to still hold when they land.
+    change (set to where it is), so that its requirements are known to still hold when
+    they land.
 
     Raises: _PointerMoved (nothing changed)."""
     with catalog.engine.begin() as conn:
         for part in sorted(staged, key=lambda s: s.change.dotted):
             namespace = dotted(part.change.namespace)
             name = part.change.name
-            location = part.staged.metadata_location
             if part.current is None:
+                location = part.staged.metadata_location
                 try:
                     with conn.begin_nested():
                         row = table_row(catalog, namespace, name, location)
@@ -191,25 +206,37 @@ def _swap(catalog: SqlCatalog, staged: list[_Staged]) -> None:
                 except IntegrityError as exc:  # created meanwhile: staging again says so
                     raise _PointerMoved() from exc
                 continue
-            moved = conn.execute(
-                update(IcebergTables)
-                .where(
-                    IcebergTables.catalog_name == catalog.name,
-                    IcebergTables.table_namespace == namespace,
-                    IcebergTables.table_name == name,
-                    IcebergTables.metadata_location == part.current.metadata_location,
-                )
-                .values(
-                    metadata_location=location,
-                    previous_metadata_location=(
-                        part.current.metadata_location
-                        if not part.unchanged
-                        else IcebergTables.previous_metadata_location
-                    ),
-                )
-            )
-            if moved.rowcount < 1:
+            statement = _checks(catalog) if part.unchanged else _moves(catalog)
+            bound = {
+                "namespace": namespace,
+                "name": name,
+                "expected": part.current.metadata_location,
+                "location": part.location,
+            }
+            if conn.execute(statement, bound).rowcount < 1:
                 raise _PointerMoved()
+
+
+def _pointer_update(catalog: SqlCatalog, *, moves: bool) -> Update:
+    """The compare-and-swap of a table's pointer, built once per catalog (building it
+    cost more than running it); ``moves``: it names a new file, and the one it replaces
+    becomes the previous one."""
+    statement = update(IcebergTables).where(
+        IcebergTables.catalog_name == catalog.name,
+        IcebergTables.table_namespace == bindparam("namespace"),
+        IcebergTables.table_name == bindparam("name"),
+        IcebergTables.metadata_location == bindparam("expected"),
+    )
+    if not moves:
+        return statement.values(metadata_location=bindparam("location"))
+    return statement.values(
+        metadata_location=bindparam("location"),
+        previous_metadata_location=bindparam("expected"),
+    )
+
+
+_moves = PerCatalog(lambda catalog: _pointer_update(catalog, moves=True))
+_checks = PerCatalog(lambda catalog: _pointer_update(catalog, moves=False))
 
 
 def _delete_unreferenced(written: list[_Staged]) -> None:
