@@ -643,3 +643,21 @@ def test_a_dropped_tables_files_are_not_taken_over_by_recreating_its_name(
         assert "files already lie at location" in refused.json()["error"]["message"]
     assert writers.metadata(f"{SCRATCH}.{name}")["location"] == own["location"]
     assert read.status_code == 200 and read.json()["rows"] == [], read.text
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_the_config_route_tells_only_who_may_describe_a_mount_that_it_exists(
+    rest: Rest, situation: str
+) -> None:
+    """``GET /v1/config?warehouse=<mount>`` names the mount's prefix to a principal that
+    may describe it; to any other, it answers as for a name that is no mount."""
+    case = rest.situations[situation]
+
+    mounted = rest.send(case.credentials, "GET", f"/config?warehouse={MOUNT}")
+    nothing = rest.send(case.credentials, "GET", "/config?warehouse=no_such_mount")
+
+    assert mounted.status_code == nothing.status_code == 200, mounted.text
+    if situation == MOUNTED_SITUATION:
+        assert mounted.json()["overrides"] == {"prefix": MOUNT}
+    else:
+        assert mounted.json() == nothing.json()
