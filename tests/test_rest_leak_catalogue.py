@@ -635,9 +635,9 @@ def test_a_dropped_tables_files_are_not_taken_over_by_recreating_its_name(
         timeout=60,
     )
 
-    assert own["location"].startswith(f"{old_location}-"), own["location"]
     assert committed.status_code == 403, committed.text
     assert "which is not this table's" in committed.json()["error"]["message"]
+    assert own["location"].startswith(f"{old_location}-"), own["location"]
     for refused in (moved, placed):
         assert refused.status_code == 403, refused.text
         assert "files already lie at location" in refused.json()["error"]["message"]
