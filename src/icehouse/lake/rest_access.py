@@ -126,8 +126,6 @@ def check_location(lake: Lake, dotted: str, location: str | None, action: str) -
     new table would own those. An administrator places tables freely.
 
     Raises: Forbidden, recorded (never naming the other table)."""
-    from pyiceberg.io import load_file_io
-
     from icehouse.tables.new_locations import holds_files
     from icehouse.tables.table_locations import inside_a_table
 
@@ -139,7 +137,7 @@ def check_location(lake: Lake, dotted: str, location: str | None, action: str) -
         _refuse(lake, action, dotted, message)
     warehouse = str(lake.warehouse).split("://", 1)[-1].rstrip("/") + "/"
     inside = (location.split("://", 1)[-1].rstrip("/") + "/").startswith(warehouse)
-    if inside and holds_files(load_file_io(lake._catalog.properties, location), location):
+    if inside and holds_files(lake._catalog, location):
         message = (
             f"{who}: files already lie at location {location} (a dropped table's, say), "
             "and a table placed there would own them; leave the location out for a "

@@ -16,7 +16,7 @@ import uuid
 
 import pyarrow.fs as pafs
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.io import FileIO, load_file_io
+from pyiceberg.io import load_file_io
 from pyiceberg.io.pyarrow import PyArrowFileIO
 
 from icehouse.tables._compat import table_location
@@ -30,15 +30,17 @@ def default_location(catalog: SqlCatalog, namespace: Namespace, name: str) -> st
 
     Raises: NoSuchNamespaceError (PyIceberg's: the caller translates it)."""
     location = table_location(catalog, None, ".".join(namespace), name)
-    if not holds_files(load_file_io(catalog.properties, location), location):
+    if not holds_files(catalog, location):
         return location
     return f"{location}-{uuid.uuid4().hex[:8]}"
 
 
-def holds_files(io: FileIO, location: str) -> bool:
-    """Whether any file lies under ``location`` (or is ``location``): folder by folder,
-    stopping at the first that holds a file, so a dropped table's files cost a few
-    listings, not one of every file. Empty folders (and S3's folder markers) hold none."""
+def holds_files(catalog: SqlCatalog, location: str) -> bool:
+    """Whether any file lies under ``location`` (or is ``location``), read with
+    ``catalog``'s storage settings: folder by folder, stopping at the first that holds
+    a file, so a dropped table's files cost a few listings, not one of every file.
+    Empty folders (and S3's folder markers) hold none."""
+    io = load_file_io(catalog.properties, location)
     arrow_io = io if isinstance(io, PyArrowFileIO) else PyArrowFileIO(io.properties)
     scheme, netloc, path = arrow_io.parse_location(location, arrow_io.properties)
     filesystem = arrow_io.fs_by_scheme(scheme, netloc)
