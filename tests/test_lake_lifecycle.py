@@ -94,6 +94,25 @@ def test_a_purge_of_a_table_outside_the_warehouse_drops_nothing(lake: Lake, tmp_
     assert "logs.outside" in lake.tables.list()
 
 
+def test_a_table_recreated_after_a_drop_without_purge_gets_a_folder_of_its_own(
+    lake: Lake, events
+) -> None:
+    """The dropped table's files stay where they were, and the new table owns none of
+    them; a table whose usual folder holds nothing still goes there."""
+    append_batches(lake, days=(1,), per_day=1)
+    old = lake.tables.drop(EVENTS)
+    old_files = sorted(local(old.location).rglob("*"))
+
+    lake.tables.create(EVENTS, schema=fixtures_lake.EVENTS_SCHEMA)
+    again = iceberg_table(lake, EVENTS).location()
+
+    assert again.startswith(f"{old.location}-") and len(again) == len(old.location) + 9
+    assert ids(lake) == []
+    assert sorted(local(old.location).rglob("*")) == old_files
+    lake.tables.create("logs.fresh", schema=fixtures_lake.EVENTS_SCHEMA)
+    assert iceberg_table(lake, "logs.fresh").location().endswith("/logs/fresh")
+
+
 @pytest.mark.postgres
 def test_drop_rename_and_remove_with_the_state_in_postgres(
     tmp_path: Path, postgres_url: str, monkeypatch: pytest.MonkeyPatch

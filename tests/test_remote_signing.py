@@ -18,6 +18,7 @@ from urllib.parse import quote
 import pyarrow as pa
 import pytest
 import requests
+from pyiceberg.exceptions import ForbiddenError
 from pyiceberg.table import Table
 from pyiceberg.utils.concurrent import ExecutorFactory
 
@@ -213,6 +214,8 @@ def test_a_writer_cannot_copy_another_tables_file_into_its_table(signing: Signin
 def test_a_table_created_around_another_gets_no_signature_for_its_files(
     signing: Signing,
 ) -> None:
+    """A principal may not create it there, where files already lie; one an
+    administrator placed there and granted it is still signed none of the other's."""
     creator = signing.principal("creator")
     signing.lake.governance.grant(
         [Privilege.CREATE_TABLE],
@@ -222,7 +225,15 @@ def test_a_table_created_around_another_gets_no_signature_for_its_files(
     theirs = data_files(signing.lake, TABLE)[0]
     around = theirs.split("/requests/")[0]  # the parent prefix of web.requests' location
     schema = pa.schema([("id", pa.int64())])
-    signing.consumer(creator).create_table("web.around", schema=schema, location=around)
+    with pytest.raises(ForbiddenError, match="files already lie at location"):
+        signing.consumer(creator).create_table("web.around", schema=schema, location=around)
+    admin = signing.lake.principals.create("placer", admin=True)
+    signing.consumer(admin).create_table("web.around", schema=schema, location=around)
+    signing.lake.governance.grant(
+        [Privilege.SELECT],
+        Securable(SecurableKind.TABLE, "web.around"),
+        Grantee(GranteeKind.PRINCIPAL, "creator"),
+    )
 
     answer = signing.sign(creator, signing.http_url(theirs), table="around")
 

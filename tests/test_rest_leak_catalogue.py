@@ -23,6 +23,7 @@ import requests
 from pyiceberg.manifest import ManifestFile, write_manifest_list
 
 from icehouse.client.wire import QUERY_PATH
+from tests.governed_fixtures import SCHEMA
 from tests.leak_situations import Situation, batch
 from tests.rest_leaks import (
     MOUNT,
@@ -37,6 +38,7 @@ from tests.rest_leaks import (
     served_catalogue,
     table_path,
 )
+from tests.test_query_deletes import append_rows
 
 
 @pytest.fixture(scope="module")
@@ -581,3 +583,81 @@ def test_a_table_of_its_own_cannot_be_moved_inside_the_tables_location(
     assert answer.status_code == 403, answer.text
     assert "is, or lies inside, another table's location" in answer.text
     assert writers.metadata(f"{SCRATCH}.{name}")["location"] == own["location"]
+
+
+def _dropped(rest: Rest, name: str) -> tuple[str, str]:
+    """Table ``scratch.<name>`` with rows, made by the administrator and dropped without
+    purge (its files stay): its location and its last manifest list, as a principal
+    that could once read it knows them."""
+    dotted = f"{SCRATCH}.{name}"
+    rest.lake.tables.create(dotted, schema=SCHEMA)
+    append_rows(rest.lake, dotted, batch(range(7001, 7013)))
+    table = rest.iceberg(dotted)
+    learnt = table.metadata.location, str(table.current_snapshot().manifest_list)
+    rest.lake.tables.drop(dotted)
+    return learnt
+
+
+@pytest.mark.parametrize("situation", ["no grant", "grant revoked", MOUNTED_SITUATION])
+def test_a_dropped_tables_files_are_not_taken_over_by_recreating_its_name(
+    writers: Rest, situation: str
+) -> None:
+    """A table dropped without purge keeps its files at its location: a table of the
+    same name re-created there would own them. It goes to a folder of its own, its
+    snapshots may not name the old files, and the old location is refused."""
+    case = writers.situations[situation]
+    name = f"{case.principal}_dropped"
+    old_location, old_manifest_list = _dropped(writers, name)
+
+    own = _own_table(writers, case, name)
+    snapshot = _snapshot(own, "append", **{"added-data-files": "1"})
+    snapshot["snapshot"]["manifest-list"] = old_manifest_list
+    main = {"action": "set-snapshot-ref", "ref-name": "main", "type": "branch",
+            "snapshot-id": snapshot["snapshot"]["snapshot-id"]}  # fmt: skip
+    body = {"requirements": [], "updates": [snapshot, main]}
+    committed = writers.send(case.credentials, "POST", table_path(f"{SCRATCH}.{name}"), body)
+    moved = writers.send(
+        case.credentials,
+        "POST",
+        table_path(f"{SCRATCH}.{name}"),
+        {"requirements": [], "updates": [{"action": "set-location", "location": old_location}]},
+    )
+    placed = writers.send(
+        case.credentials,
+        "POST",
+        f"/icehouse/namespaces/{SCRATCH}/tables",
+        {"name": f"{name}_again", "schema": own["schemas"][-1], "location": old_location},
+    )
+    read = requests.post(
+        writers.served.url(QUERY_PATH),
+        json={"sql": f"SELECT * FROM {SCRATCH}.{name}", "format": "json"},
+        headers={"Authorization": f"Bearer {writers.token(case.credentials)}"},
+        timeout=60,
+    )
+
+    assert committed.status_code == 403, committed.text
+    assert "which is not this table's" in committed.json()["error"]["message"]
+    assert own["location"].startswith(f"{old_location}-"), own["location"]
+    for refused in (moved, placed):
+        assert refused.status_code == 403, refused.text
+        assert "files already lie at location" in refused.json()["error"]["message"]
+    assert writers.metadata(f"{SCRATCH}.{name}")["location"] == own["location"]
+    assert read.status_code == 200 and read.json()["rows"] == [], read.text
+
+
+@pytest.mark.parametrize("situation", SITUATIONS)
+def test_the_config_route_tells_only_who_may_describe_a_mount_that_it_exists(
+    rest: Rest, situation: str
+) -> None:
+    """``GET /v1/config?warehouse=<mount>`` names the mount's prefix to a principal that
+    may describe it; to any other, it answers as for a name that is no mount."""
+    case = rest.situations[situation]
+
+    mounted = rest.send(case.credentials, "GET", f"/config?warehouse={MOUNT}")
+    nothing = rest.send(case.credentials, "GET", "/config?warehouse=no_such_mount")
+
+    assert mounted.status_code == nothing.status_code == 200, mounted.text
+    if situation == MOUNTED_SITUATION:
+        assert mounted.json()["overrides"] == {"prefix": MOUNT}
+    else:
+        assert mounted.json() == nothing.json()

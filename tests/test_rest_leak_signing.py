@@ -25,9 +25,17 @@ from icehouse.lake import Lake
 from icehouse.lake.principals import Credentials
 from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
-from tests.governed_fixtures import markers
-from tests.leak_situations import SITUATIONS, TENANT_SITUATIONS, Builder, Situation, build
+from tests.governed_fixtures import SCHEMA, markers
+from tests.leak_situations import (
+    SITUATIONS,
+    TENANT_SITUATIONS,
+    Builder,
+    Situation,
+    batch,
+    build,
+)
 from tests.rest_leaks import table_path
+from tests.test_query_deletes import append_rows
 from tests.test_s3_landing import configure
 
 if TYPE_CHECKING:
@@ -106,6 +114,12 @@ def _files(lake: Lake, name: str) -> list[str]:
     return [*paths, str(table.metadata_location)]
 
 
+SCHEMA_JSON = {
+    "type": "struct",
+    "fields": [{"id": 1, "name": "x", "type": "long", "required": False}],
+}
+"""The schema of a table a principal creates (any will do)."""
+
 ROUTES = {
     "the table": lambda case: case.table,
     "the table behind its name": lambda case: case.real,
@@ -172,11 +186,7 @@ def test_a_table_placed_inside_the_tables_data_gets_no_signature_for_it(
     case = signing.situations[situation]
     data = signing.files[case.real][0]
     inside = data.rsplit("/data/", 1)[0] + "/data"
-    schema = {
-        "type": "struct",
-        "fields": [{"id": 1, "name": "x", "type": "long", "required": False}],
-    }
-    body = {"name": f"{case.principal}_inside", "schema": schema, "location": inside}
+    body = {"name": f"{case.principal}_inside", "schema": SCHEMA_JSON, "location": inside}
 
     made = requests.post(
         signing.served.url(f"/v1/icehouse/namespaces/{SCRATCH}/tables"),
@@ -191,3 +201,41 @@ def test_a_table_placed_inside_the_tables_data_gets_no_signature_for_it(
     assert made.status_code == 403, made.text
     assert "is, or lies inside, another table's location" in made.json()["error"]["message"]
     assert answer.status_code == 403 and "not found or not permitted" in answer.text
+
+
+@pytest.mark.parametrize("situation", ["no grant", "grant revoked"])
+def test_a_table_recreated_under_a_dropped_tables_name_gets_no_signature_for_its_files(
+    signing: Signing, situation: str
+) -> None:
+    """A table dropped without purge keeps its files: re-created under its name, a table
+    gets a folder of its own beside them, and the old files stay unsigned for it; placing
+    a table at the old location is refused."""
+    case = signing.situations[situation]
+    name = f"{case.principal}_dropped"
+    dotted = f"{SCRATCH}.{name}"
+    signing.lake.tables.create(dotted, schema=SCHEMA)
+    append_rows(signing.lake, dotted, batch(range(8001, 8013)))
+    old = _files(signing.lake, dotted)
+    old_location = fixtures_lake.iceberg_table(signing.lake, dotted).metadata.location
+    signing.lake.tables.drop(dotted)
+    headers = {"Authorization": f"Bearer {signing.token(case.credentials)}"}
+    tables = signing.served.url(f"/v1/icehouse/namespaces/{SCRATCH}/tables")
+
+    body = {"name": name, "schema": SCHEMA_JSON}
+    made = requests.post(tables, json=body, headers=headers, timeout=30)
+    answers = [signing.sign(case.credentials, dotted, signing.http_url(path)) for path in old]
+    placed = requests.post(
+        tables,
+        json={"name": f"{name}_again", "schema": SCHEMA_JSON, "location": old_location},
+        headers=headers,
+        timeout=30,
+    )
+
+    assert made.status_code == 200, made.text
+    for answer in answers:
+        assert answer.status_code == 403, answer.text
+        assert "lies outside the table's location" in answer.json()["error"]["message"]
+        assert "uri" not in answer.json()
+    assert made.json()["metadata"]["location"].startswith(f"{old_location}-")
+    assert placed.status_code == 403, placed.text
+    assert "files already lie at location" in placed.json()["error"]["message"]

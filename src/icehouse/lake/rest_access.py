@@ -119,23 +119,31 @@ def check_commit(lake: Lake, change: TableChange) -> None:
 
 def check_location(lake: Lake, dotted: str, location: str | None, action: str) -> None:
     """May the lake's principal place table ``dotted`` at ``location`` (None: under the
-    warehouse, where the catalog picks a folder of its own)? Not inside another table's
-    location: the most specific location owns a file, so the new table would own the
-    other's files, and be signed reads of them. An administrator places tables freely.
+    warehouse, where the catalog picks a folder no files lie in)? Not inside another
+    table's location: the most specific location owns a file, so the new table would own
+    the other's files, and be signed reads of them. Nor, inside the warehouse, where
+    files already lie (a dropped table's, kept when it was dropped without purge): the
+    new table would own those. An administrator places tables freely.
 
     Raises: Forbidden, recorded (never naming the other table)."""
+    from icehouse.tables.new_locations import holds_files
     from icehouse.tables.table_locations import inside_a_table
 
     if location is None or lake.principal.admin:
         return
+    who = f"principal {lake.principal.name!r} may not {action} on table {dotted}"
     if inside_a_table(lake._catalog, location):
-        _refuse(
-            lake,
-            action,
-            dotted,
-            f"principal {lake.principal.name!r} may not {action} on table {dotted}: "
-            f"location {location} is, or lies inside, another table's location",
+        message = f"{who}: location {location} is, or lies inside, another table's location"
+        _refuse(lake, action, dotted, message)
+    warehouse = str(lake.warehouse).split("://", 1)[-1].rstrip("/") + "/"
+    inside = (location.split("://", 1)[-1].rstrip("/") + "/").startswith(warehouse)
+    if inside and holds_files(lake._catalog, location):
+        message = (
+            f"{who}: files already lie at location {location} (a dropped table's, say), "
+            "and a table placed there would own them; leave the location out for a "
+            "folder of its own"
         )
+        _refuse(lake, action, dotted, message)
 
 
 def check_register(lake: Lake, kind: str, dotted: str) -> None:

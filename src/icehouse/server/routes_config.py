@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.routing import APIRoute
 
+from icehouse.errors import NoSuchMount
 from icehouse.lake.catalogs import MountedCatalogs
 from icehouse.server.deps import API, LakeDep
 from icehouse.server.idempotency import KEY_LIFETIME
@@ -21,11 +23,12 @@ def get_config(request: Request, lake: LakeDep, warehouse: str | None = None) ->
     connect (the lake check runs as the request's principal). ``warehouse`` names a
     mounted catalog to use instead of the lake's own: its name is its prefix. Any other
     warehouse is the lake's own (engines send one whatever the server: DuckDB its
-    ATTACH name); a mount the principal may not describe is "not found or not
-    permitted"."""
+    ATTACH name), and so is a mount the principal may not describe: answered as for a
+    name that is no mount, the answer does not tell it that the mount exists."""
     prefix = request.app.state.prefix
     if warehouse is not None and warehouse in MountedCatalogs(request.app.state.lake).names():
-        prefix = lake.catalogs.get(warehouse).name
+        with contextlib.suppress(NoSuchMount):
+            prefix = lake.catalogs.get(warehouse).name
     return {
         "defaults": {},
         "overrides": {"prefix": prefix},

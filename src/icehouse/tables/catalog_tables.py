@@ -34,6 +34,7 @@ from icehouse.tables.catalog_errors import catalog_errors, dotted, parsed
 from icehouse.tables.locations import checked_location
 from icehouse.tables.metadata_reads import metadata_location, rendered_metadata
 from icehouse.tables.namespaces import Namespace, namespace_exists
+from icehouse.tables.new_locations import default_location
 from icehouse.tables.prepared import PerCatalog
 
 SnapshotsMode = Literal["all", "refs"]
@@ -121,10 +122,9 @@ def create_table(
     with catalog_errors(namespace=namespace, table=name):
         properties = {**TABLE_DEFAULTS, **(new.properties or {})}
         if not stage:
+            location = new.location or default_location(catalog, namespace, name)
             table = fitting(
-                lambda: catalog.create_table(
-                    identifier, schema, new.location, spec, order, properties
-                )
+                lambda: catalog.create_table(identifier, schema, location, spec, order, properties)
             )
             return state_of(table.metadata_location, table.metadata, "all")
         if not catalog.namespace_exists(namespace):
@@ -133,7 +133,11 @@ def create_table(
             )
         if catalog.table_exists(identifier):
             raise TableAlreadyExists(f"table {full!r} already exists", table=full)
-        location = table_location(catalog, new.location, dotted(namespace), name)
+        location = (
+            table_location(catalog, new.location, dotted(namespace), name)
+            if new.location
+            else default_location(catalog, namespace, name)
+        )
         metadata = fitting(lambda: new_table_metadata(schema, spec, order, location, properties))
         _make_local_folders(location)
         return state_of(None, metadata, "all")

@@ -33,6 +33,7 @@ from icehouse.tables.arrow_types import schema_from_arrow
 from icehouse.tables.catalog import TABLE_DEFAULTS, split_name
 from icehouse.tables.grammar import PartitionField, SortField, parse_type
 from icehouse.tables.namespaces import ensure_namespace
+from icehouse.tables.new_locations import default_location
 from icehouse.tables.retry import commit_races
 
 
@@ -95,7 +96,7 @@ def create_table(
     Raises:
         TableAlreadyExists, InvalidPartitionSpec, InvalidSortOrder, InvalidSchema.
     """
-    namespace, _ = split_name(name)
+    namespace, table_name = split_name(name)
     if isinstance(schema, pa.Schema):
         schema = schema_from_arrow(schema)
     spec = build_partition_spec(schema, partition)
@@ -105,6 +106,7 @@ def create_table(
         return catalog.create_table(
             name,
             schema,
+            location=default_location(catalog, (namespace,), table_name),
             partition_spec=spec,
             sort_order=order,
             properties={**TABLE_DEFAULTS, **properties},
