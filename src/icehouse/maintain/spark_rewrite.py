@@ -197,7 +197,7 @@ def _term(column: str, kind: Any, transform: Any, value: str) -> str | None:
         if isinstance(kind, IntegerType | LongType):
             return f"{column} = {int(value)}"
         if isinstance(kind, StringType):
-            return f"{column} = '{value.replace(chr(39), chr(39) * 2)}'"
+            return f"{column} = {_spark_string(value)}"
         if isinstance(kind, DateType):
             return f"{column} = DATE '{value}'"
         return None
@@ -274,15 +274,24 @@ def procedure_call(
     if options.strategy == "binpack":
         arguments.append("strategy => 'binpack'")
     elif options.strategy == "zorder":
-        arguments.append(f"strategy => 'sort', sort_order => 'zorder({options.zorder})'")
+        zorder = _spark_string(f"zorder({options.zorder})")
+        arguments.append(f"strategy => 'sort', sort_order => {zorder}")
     else:
         arguments.append("strategy => 'sort'")
         if options.sort:
-            arguments.append(f"sort_order => '{options.sort}'")
+            arguments.append(f"sort_order => {_spark_string(options.sort)}")
     if where:
-        arguments.append(f"where => '{where.replace(chr(39), chr(39) * 2)}'")
+        arguments.append(f"where => {_spark_string(where)}")
     arguments.append(f"options => map({pairs})")
     return f"CALL {CATALOG}.system.rewrite_data_files({', '.join(arguments)})"
+
+
+def _spark_string(text: str) -> str:
+    """``text`` as a Spark SQL string literal: Spark reads ``''`` as two adjacent
+    literals, not an escaped quote, so the text goes in double quotes with backslash
+    escapes."""
+    escaped = text.replace("\\", "\\\\").replace('"', '\\"')
+    return f'"{escaped}"'
 
 
 def compact_with_spark(
