@@ -671,14 +671,15 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
 # -- other engines ------------------------------------------------------------------------
 
 
-def spark_missing() -> str | None:
-    """Why Spark cannot run here, with what to install; None when it can."""
+def spark_missing(catalog: str = "jdbc") -> str | None:
+    """Why Spark cannot run here, with what to install; None when it can (only the
+    JDBC catalog needs the SQLite driver)."""
     needs = []
     if importlib.util.find_spec("pyspark") is None:
         needs.append("pip install 'pyspark==3.5.9'")
     if importlib.util.find_spec("snowpark_connect_deps_iceberg") is None:
         needs.append("pip install 'snowpark-connect-deps-iceberg==1.0.2'")
-    if not Path("/usr/share/java/sqlite-jdbc.jar").exists():
+    if catalog == "jdbc" and not Path("/usr/share/java/sqlite-jdbc.jar").exists():
         needs.append("apt-get install -y libxerial-sqlite-jdbc-java")
     if shutil.which("java") is None:
         needs.append("a Java 17 runtime")
@@ -748,7 +749,7 @@ def engines(
     if spark:
         contenders.append(("Spark 3.5", spark_missing(), lambda s: spark_rewrite(data, s)))
         contenders.append(
-            ("Spark 3.5 REST", spark_missing(), lambda s: spark_rewrite(data, s, "rest"))
+            ("Spark 3.5 REST", spark_missing("rest"), lambda s: spark_rewrite(data, s, "rest"))
         )
     else:
         notes.append("Spark: skipped (--no-spark)")
