@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -165,3 +166,22 @@ def test_maintain_settings_are_read_from_icehouse_toml(home: str) -> None:
     result = run("maintain", "compact", EVENTS, "--dry-run", "--home", home)
     assert result.exit_code != 0
     assert "spark-mastr" in result.stderr
+
+
+def test_compact_with_spark_without_pyspark_says_how_to_install_it(
+    home: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``None`` in ``sys.modules`` makes ``import pyspark`` fail as if it were absent."""
+    config = Path(home) / "icehouse.toml"
+    config.write_text(
+        config.read_text() + '\n[maintain]\nspark-catalog-uri = "http://127.0.0.1:9"\n'
+    )
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    result = run(
+        "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
+        "--home", home,
+    )  # fmt: skip
+    assert result.exit_code != 0
+    message = " ".join(result.stderr.split())
+    assert "Spark local[2] is unavailable: pyspark is not installed" in message
+    assert "pip install 'icehouse[spark]'" in message

@@ -114,7 +114,9 @@ def spark_session(settings: SparkSettings) -> Any:
         from pyspark.sql import SparkSession
     except ImportError as exc:
         raise SparkUnavailable(
-            settings.where, detail=f"{exc.name or 'pyspark'} is not installed", fix=INSTALL
+            settings.where,
+            detail=f"{(exc.name or 'pyspark').split('.')[0]} is not installed",
+            fix=INSTALL,
         ) from exc
     try:
         session = SparkSession.getActiveSession() or _build(SparkSession, settings)
