@@ -671,25 +671,29 @@ def stages(data: Path) -> list[tuple[str, float, str]]:
 # -- other engines ------------------------------------------------------------------------
 
 
-def spark_missing() -> str | None:
-    """Why Spark cannot run here, with what to install; None when it can."""
+def spark_missing(catalog: str = "jdbc") -> str | None:
+    """Why Spark cannot run here, with what to install; None when it can (only the
+    JDBC catalog needs the SQLite driver)."""
     needs = []
     if importlib.util.find_spec("pyspark") is None:
         needs.append("pip install 'pyspark==3.5.9'")
     if importlib.util.find_spec("snowpark_connect_deps_iceberg") is None:
         needs.append("pip install 'snowpark-connect-deps-iceberg==1.0.2'")
-    if not Path("/usr/share/java/sqlite-jdbc.jar").exists():
+    if catalog == "jdbc" and not Path("/usr/share/java/sqlite-jdbc.jar").exists():
         needs.append("apt-get install -y libxerial-sqlite-jdbc-java")
     if shutil.which("java") is None:
         needs.append("a Java 17 runtime")
     return "; ".join(needs) or None
 
 
-def spark_rewrite(data: Path, strategy: str) -> dict[str, Any]:
-    """One ``rewrite_data_files`` call in a Spark session of its own, on a fresh copy."""
+def spark_rewrite(data: Path, strategy: str, catalog: str = "jdbc") -> dict[str, Any]:
+    """One ``rewrite_data_files`` call in a Spark session of its own, on a fresh copy:
+    through Iceberg's JDBC catalog on the state database, or (``rest``) as ``icehouse
+    maintain compact --engine spark`` through the served lake."""
     home = reset(data)
+    script = [sys.executable, str(SPARK_SCRIPT), "--home", str(home), "--strategy", strategy]
     completed = subprocess.run(
-        [sys.executable, str(SPARK_SCRIPT), "--home", str(home), "--strategy", strategy],
+        [*script, "--catalog", catalog],
         capture_output=True,
         text=True,
         check=False,
@@ -744,6 +748,9 @@ def engines(
     contenders: list[tuple[str, str | None, Callable[[str], dict[str, Any]]]] = []
     if spark:
         contenders.append(("Spark 3.5", spark_missing(), lambda s: spark_rewrite(data, s)))
+        contenders.append(
+            ("Spark 3.5 REST", spark_missing("rest"), lambda s: spark_rewrite(data, s, "rest"))
+        )
     else:
         notes.append("Spark: skipped (--no-spark)")
     if zamboni:
@@ -772,6 +779,25 @@ def engines(
                 )
             print(f"  {name}: {times[name].median:.1f} s {times[name].note}")
     return times, notes
+
+
+def own_against_spark(data: Path, *, runs: int) -> None:
+    """``--only engines``: icehouse's own binpack and sort against Spark's (through the
+    JDBC catalog, and through the REST catalog as ``--engine spark``), each on a fresh
+    copy of the same table."""
+    print("\n## icehouse's compaction against Spark's, each on a fresh copy\n")
+    for strategy in ("binpack", "sort"):
+        timed = Timed()
+        for _ in range(runs):
+            seconds, lake, _summary = icehouse_compact(data, strategy)
+            timed.seconds.append(seconds)
+            after = layout(iceberg_table(lake, TABLE))
+            timed.note = f"→ {after.files} files, {after.manifests} manifests"
+            lake.close()
+        print(f"  icehouse {strategy}: {timed.median:.1f} s {timed.note}")
+    _, notes = engines(data, spark=True, zamboni=False, runs=runs)
+    for note in notes:
+        print(f"  {note}")
 
 
 # -- the report -------------------------------------------------------------------------
@@ -865,7 +891,7 @@ def report(
             f"{fastest[0] / ours:.0%} of it, goal ≥ 70 %",
             fastest[0] / ours >= 0.7,
         )
-        for engine in ("Spark 3.5", "zamboni"):
+        for engine in ("Spark 3.5", "Spark 3.5 REST", "zamboni"):
             theirs = others.get(f"{engine} {strategy}")
             if theirs is None or not theirs.seconds:
                 note = theirs.note if theirs else "not run"
@@ -898,7 +924,7 @@ def arguments() -> argparse.Namespace:
     parser.add_argument("--no-zamboni", action="store_true")
     parser.add_argument("--rebuild", action="store_true")
     parser.add_argument("--rounds", type=int, default=5, help="maintenance rounds per kind")
-    parser.add_argument("--only", choices=["rounds"], help="run this one section")
+    parser.add_argument("--only", choices=["rounds", "engines"], help="run this one section")
     parser.add_argument("--data", type=Path, default=Path("/tmp/icehouse-bench-maintain"))
     return parser.parse_args()
 
@@ -945,6 +971,9 @@ def main() -> None:
         f"tenants: largest {built.largest_tenant}, median {built.median_tenant}\n"
         f"Q1: {q1_sql('<tenant>')}"
     )
+    if args.only == "engines":
+        own_against_spark(args.data, runs=args.engine_runs)
+        return
     print_rounds(maintenance_rounds(args.data, args.rounds))
     if args.only == "rounds":
         return

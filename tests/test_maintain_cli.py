@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 
@@ -124,3 +125,63 @@ def test_maintain_run_dry_run_lists_what_it_would_do(home: str) -> None:
     assert result.exit_code == 0, result.stderr
     assert "logs.events: waiting (3 partition(s) due but written within 10m)" in result.stdout
     assert "logs.events: would remove orphans" in result.stdout
+
+
+def test_compact_with_spark_dry_run_plans_in_icehouse_without_starting_spark(home: str) -> None:
+    result = run(
+        "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
+        "--dry-run", "--home", home,
+    )  # fmt: skip
+    assert result.exit_code == 0, result.stderr
+    assert "would rewrite 3 partition group(s) with binpack on Spark" in result.stdout
+
+
+def test_compact_with_spark_and_no_catalog_for_it_says_how_to_configure_one(home: str) -> None:
+    before = snapshot_id(home)
+    result = run(
+        "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
+        "--home", home,
+    )  # fmt: skip
+    assert result.exit_code != 0
+    message = " ".join(result.stderr.split())
+    assert "Spark local[2] is unavailable: Spark has no catalog to reach the lake" in message
+    assert "[maintain] spark-catalog-uri" in message
+    assert snapshot_id(home) == before
+    history = as_json("maintain", "history", EVENTS, "--home", home)
+    assert [(r["action"], r["status"]) for r in history] == [("compact:binpack", "failed")]
+
+
+def test_maintain_settings_are_read_from_icehouse_toml(home: str) -> None:
+    config = Path(home) / "icehouse.toml"
+    config.write_text(
+        config.read_text()
+        + '\n[maintain]\nspark-master = "spark://example:7077"\n'
+        + 'spark-catalog-uri = "http://127.0.0.1:9"\n'
+        + '[maintain.spark-conf]\n"spark.driver.memory" = "4g"\n'
+    )
+    with Lake.open(Path(home)) as lake:
+        assert lake.config.maintain.spark_master == "spark://example:7077"
+        assert lake.config.maintain.spark_conf == {"spark.driver.memory": "4g"}
+    config.write_text(config.read_text().replace("spark-master", "spark-mastr"))
+    result = run("maintain", "compact", EVENTS, "--dry-run", "--home", home)
+    assert result.exit_code != 0
+    assert "spark-mastr" in result.stderr
+
+
+def test_compact_with_spark_without_pyspark_says_how_to_install_it(
+    home: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``None`` in ``sys.modules`` makes ``import pyspark`` fail as if it were absent."""
+    config = Path(home) / "icehouse.toml"
+    config.write_text(
+        config.read_text() + '\n[maintain]\nspark-catalog-uri = "http://127.0.0.1:9"\n'
+    )
+    monkeypatch.setitem(sys.modules, "pyspark", None)
+    result = run(
+        "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
+        "--home", home,
+    )  # fmt: skip
+    assert result.exit_code != 0
+    message = " ".join(result.stderr.split())
+    assert "Spark local[2] is unavailable: pyspark is not installed" in message
+    assert "pip install 'icehouse[spark]'" in message

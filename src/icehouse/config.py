@@ -217,6 +217,27 @@ class IngestConfig(BaseModel):
         return parse_duration(self.lease)
 
 
+class MaintainConfig(BaseModel):
+    """``[maintain]``: where ``--engine spark`` (and tables whose
+    ``icehouse.maintenance.engine`` is ``spark``) run their rewrites. Spark reaches the
+    tables through ``icehouse serve`` at ``spark-catalog-uri``, signed in with
+    ``spark-credential`` (``CLIENT_ID:CLIENT_SECRET`` of an admin principal; or the
+    ``ICEHOUSE_SPARK_CREDENTIAL`` environment variable, kept out of the file)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+    spark_master: str | None = Field(default=None, alias="spark-master")
+    """A master URL (``local[2]``, ``spark://host:7077``); ``local[2]`` when neither it nor
+    ``spark-remote`` is set."""
+    spark_remote: str | None = Field(default=None, alias="spark-remote")
+    """A Spark Connect URL (``sc://host:15002``) instead of a master."""
+    spark_conf: dict[str, str] = Field(default_factory=dict, alias="spark-conf")
+    """Extra Spark settings (``"spark.driver.memory" = "4g"``)."""
+    spark_catalog_uri: str | None = Field(default=None, alias="spark-catalog-uri")
+    """The URL of ``icehouse serve`` for this lake, as Spark reaches it."""
+    spark_credential: str | None = Field(default=None, alias="spark-credential")
+
+
 class LakeConfig(BaseModel):
     """Everything a Lake needs to open; ``home`` anchors relative paths."""
 
@@ -227,6 +248,7 @@ class LakeConfig(BaseModel):
     warehouse: str
     storage: dict[str, str] = Field(default_factory=dict)
     ingest: IngestConfig = Field(default_factory=IngestConfig)
+    maintain: MaintainConfig = Field(default_factory=MaintainConfig)
     sources: dict[str, SourceConfig] = Field(default_factory=dict)
 
     @property
@@ -342,6 +364,7 @@ def load_config(home: Path) -> LakeConfig:
     )
     warehouse = os.environ.get("ICEHOUSE_WAREHOUSE") or lake.get("warehouse", WAREHOUSE_DIR)
     ingest = _validated(IngestConfig, raw.get("ingest", {}), ("ingest",), text, problems)
+    maintain = _validated(MaintainConfig, raw.get("maintain", {}), ("maintain",), text, problems)
     sources: dict[str, SourceConfig] = {}
     for name, spec in (raw.get("sources") or {}).items():
         if not isinstance(spec, dict):
@@ -357,13 +380,14 @@ def load_config(home: Path) -> LakeConfig:
             raise InvalidConfig(problems[0], where=str(path))
         listed = "\n".join(f"  {p}" for p in problems)
         raise InvalidConfig(f"{len(problems)} problems:\n{listed}", where=str(path))
-    assert ingest is not None
+    assert ingest is not None and maintain is not None
     return LakeConfig(
         home=home,
         state_url=_absolute_sqlite(home, state_url),
         warehouse=resolve_path(home, warehouse),
         storage=_flatten(raw.get("storage", {})),
         ingest=ingest,
+        maintain=maintain,
         sources=sources,
     )
 

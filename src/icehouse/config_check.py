@@ -16,7 +16,7 @@ from typing import Any, get_args, get_origin
 
 from pydantic import BaseModel, ValidationError
 
-SECTIONS = ("lake", "storage", "ingest", "sources")
+SECTIONS = ("lake", "storage", "ingest", "maintain", "sources")
 LAKE_KEYS = ("state_url", "warehouse")
 STORAGE_KEYS = (
     "s3.endpoint",

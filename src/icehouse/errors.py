@@ -77,6 +77,8 @@ thing the same way.
     │   ├── StorageUnavailable
     │   ├── ServerUnavailable         an icehouse server a client connects to
     │   └── CatalogUnavailable        a mounted producer catalog
+    ├── SparkUnavailable              503  Spark cannot run a rewrite (not installed, not reachable)
+    ├── SparkRewriteFailed            500  Spark's rewrite_data_files failed
     ├── StateError                    500  the state database is not what this version expects
     │   └── SealedSecretUnreadable    a stored secret the home's key file does not open
     ├── CommitUncertain               500  a commit reported as failed may have landed (not retried)
@@ -697,6 +699,30 @@ class CatalogUnavailable(ServiceUnavailable):
     service: Literal["catalog"] = "catalog"
 
 
+class SparkUnavailable(IcehouseError):
+    """Spark could not run a rewrite: pyspark or Java missing, the master or Spark Connect
+    server not answering, or the catalog Spark should reach not configured. ``where`` is
+    the master or Spark Connect URL; the message ends with how to fix it. Not a
+    ``ServiceUnavailable``: retrying on its own does not install pyspark."""
+
+    status = 503
+    error_type = "ServiceUnavailableException"
+
+    def __init__(self, where: str, *, detail: str, fix: str) -> None:
+        super().__init__(f"Spark {where} is unavailable: {detail}. {fix}")
+        self.where = where
+        self.detail = detail
+
+
+class SparkRewriteFailed(IcehouseError):
+    """Spark ran ``rewrite_data_files`` and it failed (its first message line is kept);
+    nothing was committed unless Spark's own partial progress committed groups."""
+
+    def __init__(self, message: str, *, table: str) -> None:
+        super().__init__(message)
+        self.table = table
+
+
 class StateError(IcehouseError):
     pass
 
@@ -800,6 +826,8 @@ __all__ = [
     "SetupFailed",
     "SourceAlreadyExists",
     "SourceInUse",
+    "SparkRewriteFailed",
+    "SparkUnavailable",
     "StateDatabaseUnavailable",
     "StateError",
     "StorageUnavailable",

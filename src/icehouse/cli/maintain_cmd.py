@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import fields
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
 from rich.console import Console
@@ -81,6 +81,28 @@ def compact(
         bool,
         typer.Option("--partial-progress", help="Commit each partition as it finishes."),
     ] = False,
+    engine: Annotated[
+        Literal["icehouse", "spark"],
+        typer.Option(
+            help="icehouse (rewrite here), or spark: Spark's rewrite_data_files rewrites "
+            "the partitions icehouse planned, through the lake's REST catalog "
+            "([maintain] spark-catalog-uri)."
+        ),
+    ] = "icehouse",
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            metavar="URL",
+            help="Spark master for --engine spark (default: [maintain] spark-master).",
+        ),
+    ] = None,
+    spark_remote: Annotated[
+        str | None,
+        typer.Option(
+            metavar="sc://HOST:PORT",
+            help="Spark Connect server for --engine spark (default: [maintain] spark-remote).",
+        ),
+    ] = None,
     dry_run: DryRunOption = False,
     home: HomeOption = None,
     format: FormatOption = Format.table,
@@ -90,7 +112,8 @@ def compact(
     Each partition's rewrite checks that its output has the same row count and the same
     per-column checksums as its input before it commits an Iceberg `replace` snapshot.
     Ingestion may keep appending meanwhile; a partition whose input files were deleted or
-    rewritten by someone else is skipped and its output deleted."""
+    rewritten by someone else is skipped and its output deleted. With --engine spark,
+    icehouse plans and holds the table's lease, and Spark rewrites and commits."""
     output = Output(format)
     with open_lake(home, output) as lake, _GroupProgress(output) as progress:
         result = lake.maintenance.compact(
@@ -109,6 +132,9 @@ def compact(
             respec=respec,
             max_concurrent_groups=max_concurrent_groups,
             partial_progress=partial_progress,
+            engine=engine,
+            spark_master=spark_master,
+            spark_remote=spark_remote,
         )
     from icehouse.maintain.compact import GroupResult  # loaded by the compaction already
 
@@ -198,12 +224,18 @@ def render_compaction(
     count = len(result.groups) if result.dry_run else len(result.committed)
     console.print(
         f"{result.table}: {verb} {count} partition group(s) with {result.strategy}"
+        + (" on Spark" if result.engine == "spark" else "")
         + (
             ""
             if result.dry_run
             else f": {summary['files_before']} → {summary['files_after']} files, "
             f"{size_text(summary['bytes_before'])} → {size_text(summary['bytes_after'])} "
-            f"in {result.seconds:.1f} s (every group proved before commit)"
+            f"in {result.seconds:.1f} s"
+            + (
+                " (rows before and after from Spark's commit)"
+                if result.engine == "spark"
+                else " (every group proved before commit)"
+            )
         )
     )
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Callable, Sequence
 from datetime import timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
@@ -436,10 +436,29 @@ class LakeMaintenance:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
 
-    def _service(self) -> Maintenance:
+    def _service(
+        self, *, spark_master: str | None = None, spark_remote: str | None = None
+    ) -> Maintenance:
+        """The maintenance service; ``spark_master`` or ``spark_remote`` (the CLI's
+        options) take the place of ``[maintain]``'s for this run."""
+        import os
+
         from icehouse.maintain.service import Maintenance
+        from icehouse.maintain.spark_rewrite import SparkSettings
 
         lake = self._lake
+        configured = lake.config.maintain
+        if spark_master or spark_remote:
+            master, remote = spark_master, spark_remote
+        else:
+            master, remote = configured.spark_master, configured.spark_remote
+        spark = SparkSettings(
+            master=master,
+            remote=remote,
+            conf=dict(configured.spark_conf),
+            catalog_uri=configured.spark_catalog_uri,
+            credential=os.environ.get("ICEHOUSE_SPARK_CREDENTIAL") or configured.spark_credential,
+        )
         return Maintenance(
             lake._engine,
             lake._catalog,
@@ -447,6 +466,7 @@ class LakeMaintenance:
             faults=lake._faults,
             clock=lake._clock,
             manifests=lake._manifests,
+            spark=spark,
         )
 
     @governed("table.compact", on="table")
@@ -460,21 +480,29 @@ class LakeMaintenance:
         where: str | None = None,
         dry_run: bool = False,
         on_group: Callable[[GroupResult], None] | None = None,
+        engine: Literal["icehouse", "spark"] = "icehouse",
+        spark_master: str | None = None,
+        spark_remote: str | None = None,
         **options: Any,
     ) -> CompactResult:
         """Rewrite small files per partition.
 
         Args: ``strategy`` (binpack, sort, zorder) with ``sort`` or ``zorder`` columns;
         ``where``, a filter on the partitions to rewrite; ``dry_run``; ``on_group``, told
-        of each group committed; ``options``, the fields of CompactOptions (e.g.
-        ``min_input_files=2``, ``rewrite_all=True``, ``partial_progress=True``).
+        of each group committed; ``engine``, ``spark`` to have Spark's
+        ``rewrite_data_files`` rewrite what icehouse planned, on ``spark_master`` or
+        ``spark_remote`` (default: ``[maintain]`` of icehouse.toml); ``options``, the
+        fields of CompactOptions (e.g. ``min_input_files=2``, ``rewrite_all=True``,
+        ``partial_progress=True``).
         Returns: the groups rewritten and the files and bytes before and after.
-        Raises: NoSuchTable, InvalidInput, FilterNotTranslatable, MaintenanceBusy."""
+        Raises: NoSuchTable, InvalidInput, FilterNotTranslatable, MaintenanceBusy,
+        SparkUnavailable, SparkRewriteFailed."""
         from icehouse.maintain.compact_plan import CompactOptions
 
         chosen = CompactOptions(strategy=strategy, sort=sort, zorder=zorder, **options)
-        return self._service().compact(
-            table, chosen, where=where, dry_run=dry_run, on_group=on_group
+        service = self._service(spark_master=spark_master, spark_remote=spark_remote)
+        return service.compact(
+            table, chosen, where=where, dry_run=dry_run, on_group=on_group, engine=engine
         )
 
     @governed("table.expire", on="table")

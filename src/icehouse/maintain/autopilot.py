@@ -222,7 +222,9 @@ class Autopilot:
             options = CompactOptions(
                 strategy=strategy, sort=policy.sort, zorder=policy.zorder, min_input_files=2
             )
-            result = maintenance.compact(action.table, options, include=lambda p: _key(p) in chosen)
+            result = maintenance.compact(
+                action.table, options, include=lambda p: _key(p) in chosen, engine=policy.engine
+            )
             return result.to_dict() | {"groups": len(result.groups)}
         if action.action == "manifests":
             return maintenance.manifests(action.table).to_dict()

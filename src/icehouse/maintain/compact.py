@@ -77,6 +77,8 @@ class CompactResult:
     groups: list[GroupResult] = field(default_factory=list)
     snapshots: list[int] = field(default_factory=list)
     seconds: float = 0.0
+    engine: str = "icehouse"
+    """Who rewrote the files: icehouse itself, or Spark."""
 
     @property
     def committed(self) -> list[GroupResult]:
@@ -88,6 +90,7 @@ class CompactResult:
         return {
             "table": self.table,
             "strategy": self.strategy,
+            "engine": self.engine,
             "dry_run": self.dry_run,
             "groups_rewritten": len(counted),
             "files_before": sum(g.files_before for g in counted),

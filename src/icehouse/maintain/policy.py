@@ -9,6 +9,8 @@ icehouse.maintenance.strategy                  auto       binpack, sort, zorder;
                                                           when the table has a sort order
 icehouse.maintenance.sort                      (table's)  sort order for sort
 icehouse.maintenance.zorder                    (none)     columns for zorder
+icehouse.maintenance.engine                    icehouse   icehouse, or spark: rewrite with
+                                                          Spark's rewrite_data_files
 icehouse.maintenance.small-file-trigger        5          compact a partition once it has this
                                                           many fragments (files < target / 8)
 icehouse.maintenance.file-count-trigger        20         ...or this many files under 3/4 of
@@ -41,6 +43,7 @@ class MaintenancePolicy:
     strategy: Literal["auto", "binpack", "sort", "zorder"] = "auto"
     sort: str | None = None
     zorder: str | None = None
+    engine: Literal["icehouse", "spark"] = "icehouse"
     small_file_trigger: int = 5
     file_count_trigger: int = 20
     quiet_period: timedelta = timedelta(minutes=10)
@@ -85,4 +88,6 @@ def _parse(name: str, raw: str, *, where: str) -> object:
         raise InvalidConfig(str(exc), where=where) from None
     if name == "strategy" and raw not in ("auto", "binpack", "sort", "zorder"):
         raise InvalidConfig("expected auto, binpack, sort or zorder", where=where)
+    if name == "engine" and raw not in ("icehouse", "spark"):
+        raise InvalidConfig("expected icehouse or spark", where=where)
     return raw

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import suppress
 from datetime import UTC, datetime, timedelta
-from typing import Any, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
@@ -31,6 +31,7 @@ from icehouse.maintain.leases import DEFAULT_LEASE_SECONDS, LeaseInfo, Leases
 from icehouse.maintain.metadata_cleanup import MetadataCleanupResult, clean_metadata
 from icehouse.maintain.orphans import OrphanResult, remove_orphans
 from icehouse.maintain.scope import DeleteScope, delete_scope
+from icehouse.maintain.spark_rewrite import SparkSettings, compact_with_spark
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables.catalog import load_table
 from icehouse.tables.manifest_cache import ManifestCache
@@ -70,10 +71,12 @@ class Maintenance:
         faults: Faults = _no_faults,
         clock: Clock = SYSTEM_CLOCK,
         manifests: ManifestCache | None = None,
+        spark: SparkSettings | None = None,
     ) -> None:
         """``manifests`` is the lake's manifest cache, shared with its queries, so that a
         round of maintenance decodes only the manifests committed since the last one;
-        without it, this service keeps a cache of its own."""
+        without it, this service keeps a cache of its own. ``spark`` says where
+        compactions with the Spark engine run."""
         self._engine = engine
         self._clock = clock
         self._catalog = catalog
@@ -81,6 +84,7 @@ class Maintenance:
         self._faults = faults
         self.manifest_cache = manifests if manifests is not None else ManifestCache()
         self.leases = Leases(engine, owner=owner, seconds=lease_seconds, clock=clock)
+        self.spark = spark if spark is not None else SparkSettings()
 
     @property
     def clock(self) -> Clock:
@@ -161,8 +165,25 @@ class Maintenance:
         include: Callable[[dict[str, Any]], bool] | None = None,
         dry_run: bool = False,
         on_group: Callable[[GroupResult], None] | None = None,
+        engine: Literal["icehouse", "spark"] = "icehouse",
     ) -> CompactResult:
+        """Compact under the table's lease, by icehouse itself or (``engine="spark"``)
+        by Spark's ``rewrite_data_files`` on ``self.spark``, the lease renewed while
+        Spark works."""
+
         def work(table: Table, committed: Committed) -> CompactResult:
+            if engine == "spark":
+                return compact_with_spark(
+                    table,
+                    options,
+                    self.spark,
+                    where=where,
+                    include=include,
+                    dry_run=dry_run,
+                    on_group=on_group,
+                    on_commit=committed,
+                    cache=self.manifest_cache,
+                )
             row_filter = where_filter(table, name, where)
             return compact(
                 table,
