@@ -169,6 +169,8 @@ RULES: dict[str, Rule] = {
     "tenant.create_principal": TENANT_ADMINS,
     "tenant.create_role": TENANT_ADMINS,
     "tenant.list_principals": TENANT_ADMINS,
+    "source.land": ANYONE,  # and INSERT on the source's table, decided inside once the
+    # source is known (``LakeSources.landed``)
 }
 """Action → what a principal that is not an administrator needs for it; an action not
 listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators

@@ -115,6 +115,24 @@ class FileQueue:
             committed = [
                 f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
             ]
+        return self._insert(source, new), committed
+
+    def register_notified(self, source: str, landed: Sequence[LandedFile]) -> int:
+        """Queue the files a storage notification named; returns how many were new.
+
+        Only these paths' rows are read, fresh: a notification names a few files, and
+        checking them against this process's cache of the whole ledger would load the
+        source's history into the server. The same file notified twice, or notified and
+        listed, is one row (its path and fingerprint are the ledger's identity)."""
+        seen = self._states(source, sorted({f.path for f in landed}))
+        new = {
+            (f.path, f.fingerprint): f for f in landed if f.fingerprint not in seen.get(f.path, {})
+        }
+        return self._insert(source, list(new.values()))
+
+    def _insert(self, source: str, new: Sequence[LandedFile]) -> int:
+        """Insert pending rows for ``new``, each in its own transaction; a row another
+        process inserted first is skipped. Returns how many this call inserted."""
         now = self._clock()
         queued = 0
         for f in new:
@@ -137,7 +155,7 @@ class FileQueue:
             except IntegrityError:
                 continue  # another process registered it first
             queued += 1
-        return queued, committed
+        return queued
 
     # -- claiming ---------------------------------------------------------------------
 
