@@ -11,9 +11,11 @@ key is a path too.
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import pyarrow.fs as pafs
 
@@ -81,24 +83,8 @@ def _may_hold_later(folder: str, start_after: str | None) -> bool:
 
 
 def _s3_after(base: str, storage: Mapping[str, str], start_after: str | None) -> Listed:
-    try:
-        from botocore.config import Config
-        from botocore.session import get_session
-    except ImportError as exc:
-        raise InvalidConfig(
-            'listing = "ordered" on S3 needs botocore: pip install "icehouse[s3]"',
-            where="sources",
-        ) from exc
     bucket, _, prefix = base.partition("/")
-    endpoint = storage.get("s3.endpoint") or None
-    client = get_session().create_client(
-        "s3",
-        endpoint_url=endpoint,
-        region_name=storage.get("s3.region", "us-east-1"),
-        aws_access_key_id=storage.get("s3.access-key-id"),
-        aws_secret_access_key=storage.get("s3.secret-access-key"),
-        config=Config(s3={"addressing_style": "path" if endpoint else "auto"}),
-    )
+    client = _s3_client(tuple(sorted(storage.items())))
     arguments = {"Bucket": bucket, "Prefix": f"{prefix}/" if prefix else ""}
     if start_after is not None:
         arguments["StartAfter"] = start_after.removeprefix(f"{bucket}/")
@@ -117,5 +103,30 @@ def _s3_after(base: str, storage: Mapping[str, str], start_after: str | None) ->
             for item in page.get("Contents", [])
             if not item["Key"].endswith("/")  # a folder marker
         ]
-    client.close()
     return Listed(files=files, requests=requests, base=base)
+
+
+@functools.lru_cache(maxsize=8)
+def _s3_client(storage: tuple[tuple[str, str], ...]) -> Any:
+    """A botocore S3 client per ``[storage]`` settings, made once per process: making
+    one costs more than a poll that finds nothing new. Clients are thread-safe.
+
+    Raises: InvalidConfig (botocore is not installed)."""
+    try:
+        from botocore.config import Config
+        from botocore.session import get_session
+    except ImportError as exc:
+        raise InvalidConfig(
+            'listing = "ordered" on S3 needs botocore: pip install "icehouse[s3]"',
+            where="sources",
+        ) from exc
+    settings = dict(storage)
+    endpoint = settings.get("s3.endpoint") or None
+    return get_session().create_client(
+        "s3",
+        endpoint_url=endpoint,
+        region_name=settings.get("s3.region", "us-east-1"),
+        aws_access_key_id=settings.get("s3.access-key-id"),
+        aws_secret_access_key=settings.get("s3.secret-access-key"),
+        config=Config(s3={"addressing_style": "path" if endpoint else "auto"}),
+    )
