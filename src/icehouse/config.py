@@ -106,6 +106,12 @@ class SourceConfig(BaseModel):
     unknown_fields: Literal["ignore", "evolve"] = "ignore"
     max_line_bytes: int = 1 << 20
     settle: str = "2s"
+    listing: Literal["full", "ordered"] = "full"
+    """``ordered``: keys sort by landing time (date-prefixed or timestamped names), so a
+    poll lists only the keys after the last one seen; ``full`` lists everything."""
+    full_listing_every: str = "10m"
+    """With ``listing = "ordered"``: how often a poll lists everything anyway, to find
+    keys that landed late (sorting before ones already seen) and missed notifications."""
     late_after: str = "1h"
     """How far before what this source already committed a row's event time may fall
     before it counts as late (logs are never perfectly ordered)."""
@@ -163,7 +169,7 @@ class SourceConfig(BaseModel):
             raise ValueError('on_success = "archive" needs archive = "<folder>"')
         return self
 
-    _valid_durations = field_validator("settle", "late_after")(
+    _valid_durations = field_validator("settle", "late_after", "full_listing_every")(
         classmethod(lambda cls, v: _duration_text(v))
     )
 
@@ -181,6 +187,10 @@ class SourceConfig(BaseModel):
     @property
     def late_after_time(self) -> timedelta:
         return parse_duration(self.late_after)
+
+    @property
+    def full_listing_time(self) -> timedelta:
+        return parse_duration(self.full_listing_every)
 
 
 class IngestConfig(BaseModel):

@@ -419,6 +419,16 @@ class InvalidInput(IcehouseError):
     error_type = "BadRequestException"
 
 
+class InvalidNotification(InvalidInput):
+    """A storage event notification for a source that cannot be taken: a body that is
+    not an S3 event (nor SNS's or MinIO's wrapping of one), or an object outside the
+    source's location. The sender is told which, as it would otherwise retry forever."""
+
+    def __init__(self, message: str, *, source: str) -> None:
+        super().__init__(message)
+        self.source = source
+
+
 class IdempotencyKeyReused(InvalidInput):
     """A request carried the ``Idempotency-Key`` of a different request: answering it
     with that request's outcome would be wrong, and running it would break the key's
@@ -786,6 +796,7 @@ __all__ = [
     "InvalidGrant",
     "InvalidInput",
     "InvalidMapping",
+    "InvalidNotification",
     "InvalidPartitionSpec",
     "InvalidSchema",
     "InvalidSortOrder",

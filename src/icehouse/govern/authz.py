@@ -180,6 +180,8 @@ RULES: dict[str, Rule] = {
     "principal.rotate": MEMBER_TENANT_ADMINS,
     "principal.revoke": MEMBER_TENANT_ADMINS,
     "principal.delete": MEMBER_TENANT_ADMINS,
+    "source.land": ANYONE,  # and INSERT on the source's table, decided inside once the
+    # source is known (``LakeSources.landed``)
 }
 """Action → what a principal that is not an administrator needs for it; an action not
 listed (sources, quarantine, maintenance, principals, ``lake.*``) is for administrators

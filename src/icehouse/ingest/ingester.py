@@ -44,6 +44,7 @@ from icehouse.ingest.batch_commit import BatchCommitter
 from icehouse.ingest.batch_context import BatchContext
 from icehouse.ingest.batch_run import BatchPace, BatchRun
 from icehouse.ingest.claim_size import RowDensity
+from icehouse.ingest.discovery import OrderedDiscovery
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.late_rows import EventTime, LateRows
@@ -88,6 +89,7 @@ class Ingester:
         self._owner = this_process()
         self._writer_id: str | None = None
         self._density = RowDensity()
+        self._ordered = OrderedDiscovery(config.storage)
 
     def _sources(self, names: Sequence[str] | None) -> list[SourceConfig]:
         if not names:
@@ -175,8 +177,12 @@ class Ingester:
         """Queue complete files; returns how many are still settling."""
         settling = 0
         for source in sources:
-            filesystem, base = open_location(source.location, self._config.storage)
-            ready, young = list_landed(filesystem, base, source, now=self._clock())
+            if source.listing == "ordered":
+                poll = self._ordered.poll(source, now=self._clock())
+                ready, young = poll.ready, poll.settling
+            else:
+                filesystem, base = open_location(source.location, self._config.storage)
+                ready, young = list_landed(filesystem, base, source, now=self._clock())
             _, committed = self._ledger.queue.register(
                 source.name, ready, report_committed=source.on_success != "keep"
             )

@@ -9,6 +9,7 @@ an object only once it is whole, so S3 objects are complete when listed.
 from __future__ import annotations
 
 import fnmatch
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import PurePosixPath
 
@@ -75,19 +76,31 @@ def list_landed(
     A missing landing folder lists as empty: a provider may not have delivered yet.
     """
     selector = pafs.FileSelector(base, recursive=True, allow_not_found=True)
-    local = isinstance(filesystem, pafs.LocalFileSystem)
+    listed = [
+        LandedFile(
+            path=info.path,
+            size=info.size or 0,
+            mtime=info.mtime.timestamp() if info.mtime is not None else now,
+        )
+        for info in filesystem.get_file_info(selector)
+        if info.type == pafs.FileType.File
+    ]
+    return settled(
+        listed, base, source, now=now, local=isinstance(filesystem, pafs.LocalFileSystem)
+    )
+
+
+def settled(
+    listed: Sequence[LandedFile], base: str, source: SourceConfig, *, now: float, local: bool
+) -> tuple[list[LandedFile], list[LandedFile]]:
+    """The candidates among ``listed`` as (complete, still settling), oldest first: only
+    a local file can still be written to once its name is visible."""
     settle = source.settle_time.total_seconds() if local else 0.0
     ready: list[LandedFile] = []
     settling: list[LandedFile] = []
-    for info in filesystem.get_file_info(selector):
-        if info.type != pafs.FileType.File:
-            continue
-        relative = relative_path(base, info.path)
-        if not is_candidate(relative, source.glob):
-            continue
-        mtime = info.mtime.timestamp() if info.mtime is not None else now
-        landed = LandedFile(path=info.path, size=info.size or 0, mtime=mtime)
-        (settling if now - mtime < settle else ready).append(landed)
+    for landed in listed:
+        if is_candidate(relative_path(base, landed.path), source.glob):
+            (settling if now - landed.mtime < settle else ready).append(landed)
     ready.sort(key=lambda f: (f.mtime, f.path))
     settling.sort(key=lambda f: (f.mtime, f.path))
     return ready, settling

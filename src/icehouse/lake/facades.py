@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from icehouse.config import SourceConfig, resolve_path, save_source
 from icehouse.durations import parse_duration
 from icehouse.errors import (
+    Forbidden,
     IcehouseError,
     InvalidInput,
     LandingNotFound,
@@ -36,6 +37,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
     from pyiceberg.table import Table
 
+    from icehouse.ingest.landed import LandedNotice
     from icehouse.ingest.sample import SampleResult
     from icehouse.lake import Lake, lifecycle
     from icehouse.maintain.autopilot import AutopilotReport
@@ -324,6 +326,44 @@ class LakeSources:
         self.check_landing(source)
         table = load_table(self._lake._catalog, source.table)
         return try_sample(source, table.schema(), sample, limit=limit)
+
+    @governed("source.land", on="name")
+    def landed(self, name: str, notification: bytes) -> LandedNotice:
+        """Queue the objects an S3 event notification says landed in the source, so
+        that workers find them without listing the location (push discovery).
+
+        It needs INSERT on the source's table: what a notifier may cause is ingestion
+        into that table, so the principal a bucket's notifications authenticate as is
+        given that and nothing more.
+
+        Args: ``name``, the source; ``notification``, the request body as sent: S3's
+        event JSON, an SNS notification of it, or MinIO's webhook body.
+        Returns: how many files were queued, already known, and ignored; or the URL an
+        SNS subscription confirmation asks to be fetched.
+        Raises: NoSuchSource; Forbidden (no INSERT on the table); InvalidNotification
+        (not an S3 event, a source not on S3, an object outside its location)."""
+        from icehouse.govern.authz import Resource, require
+        from icehouse.govern.objects import Privilege
+        from icehouse.ingest.landed import take_notification
+        from icehouse.ingest.ledger.queue import FileQueue
+        from icehouse.lake.authz_scope import LakeScope
+
+        lake = self._lake
+        source = lake.config.sources.get(name)
+        if source is None and lake.principal.admin:
+            raise NoSuchSource(f"no source {name!r}", source=name)
+        if source is None:  # to anyone else, as a source it may not notify
+            raise Forbidden(
+                f"principal {lake.principal.name!r} may not source.land on source {name}: "
+                "it is not found or not permitted",
+                principal=lake.principal.name,
+                action="source.land",
+                resource=f"source {name}",
+            )
+        table = Resource("table", source.table)
+        require(lake.principal, "source.land", table, Privilege.INSERT, LakeScope(lake))
+        queue = FileQueue(lake._engine, clock=lake._clock)
+        return take_notification(queue, source, lake.config.storage, notification)
 
     @governed("source.status")
     def status(self) -> builtins.list[source_status_mod.SourceStatus]:

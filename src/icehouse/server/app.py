@@ -18,6 +18,7 @@ from icehouse.lake import Lake
 from icehouse.lake.request_audit import AuditWriter, RequestAudit
 from icehouse.server import (
     routes_config,
+    routes_landed,
     routes_metrics,
     routes_mounts,
     routes_namespaces,
@@ -81,6 +82,7 @@ def create_app(
     app.include_router(routes_config.router)
     app.include_router(routes_oauth.router)
     app.include_router(routes_query.router)  # not Iceberg's: kept off ``endpoints``
+    app.include_router(routes_landed.router)  # likewise
     app.include_router(routes_sign.router)  # the S3 signer API's, not the catalog's: likewise
     for router in catalog_routers:
         app.include_router(router)

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Sequence
+from collections import OrderedDict
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -52,14 +53,23 @@ if TYPE_CHECKING:  # landing lists object stores with pyarrow.fs; the ledger nee
     from icehouse.ingest.landing import LandedFile
 
 
+CACHE_PATHS = 250_000
+"""Paths of known files a process keeps in memory (about 100 MB at most): a location
+listed whole that holds more costs a query per 500 paths it lacks; an ordered source
+lists only what is new."""
+
+
 class FileQueue:
     """Owns ``ingest_files``: registering, claiming and finishing files."""
 
-    def __init__(self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK) -> None:
+    def __init__(
+        self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, cache_paths: int = CACHE_PATHS
+    ) -> None:
         self._engine = engine
         self._clock = clock
-        self._known_by_source: dict[str, dict[str, set[str]]] = {}
-        self._known_up_to: dict[str, int] = {}
+        self._known_cache: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
+        """(source, path) → the fingerprints the ledger holds, least recently seen first."""
+        self._cache_paths = cache_paths
         self._deferred: dict[int, float] = {}
         """File id → monotonic time until which this process leaves it in the queue: its
         content is claimed by another open batch. Monotonic: a wait inside this process,
@@ -67,21 +77,35 @@ class FileQueue:
 
     # -- discovery ------------------------------------------------------------------
 
-    def _known(self, source: str) -> dict[str, set[str]]:
-        """{path: fingerprints} of the source's ledger rows, cached in this process and
-        refreshed incrementally (rows are never re-keyed), so that a poll costs what is
-        new, not the whole ledger. That a (path, fingerprint) is known never changes."""
-        known = self._known_by_source.setdefault(source, {})
-        with self._engine.connect() as conn:
-            rows = conn.execute(
-                select(files.c.id, files.c.path, files.c.fingerprint).where(
-                    and_(files.c.source == source, files.c.id > self._known_up_to.get(source, 0))
-                )
-            ).all()
-        for row in rows:
-            known.setdefault(row.path, set()).add(row.fingerprint)
-            self._known_up_to[source] = max(self._known_up_to.get(source, 0), row.id)
+    def _known(self, source: str, landed: Sequence[LandedFile]) -> set[str]:
+        """The paths of ``landed`` whose listed version the ledger holds.
+
+        Kept in a bounded cache of recently seen paths and their fingerprints, so that
+        a poll over files already queued costs no query and memory does not grow with
+        the ledger: a path the cache lacks, or lacks this version of (another process
+        may have queued it), is read fresh, 500 paths a query. That a (path,
+        fingerprint) is known never changes."""
+        cache = self._known_cache
+        missing = sorted(
+            {f.path for f in landed if f.fingerprint not in cache.get((source, f.path), ())}
+        )
+        for path, states in self._states(source, missing).items():
+            self._remember(source, path, states)
+        known: set[str] = set()
+        for f in landed:
+            fingerprints = cache.get((source, f.path))
+            if fingerprints is not None:
+                cache.move_to_end((source, f.path))
+                if f.fingerprint in fingerprints:
+                    known.add(f.path)
         return known
+
+    def _remember(self, source: str, path: str, fingerprints: Iterable[str]) -> None:
+        key = (source, path)
+        self._known_cache[key] = self._known_cache.get(key, frozenset()) | frozenset(fingerprints)
+        self._known_cache.move_to_end(key)
+        while len(self._known_cache) > self._cache_paths:
+            self._known_cache.popitem(last=False)
 
     def _states(self, source: str, paths: Sequence[str]) -> dict[str, dict[str, str]]:
         """{path: {fingerprint: state}}, read fresh, for a few paths."""
@@ -107,14 +131,32 @@ class FileQueue:
         """Queue new files. Returns how many were queued and, with ``report_committed``,
         the landed paths already committed (their ``on_success`` may not have run: a
         crash after the ledger update leaves them behind)."""
-        known = self._known(source)
-        new = [f for f in landed if f.fingerprint not in known.get(f.path, ())]
+        known = self._known(source, landed)
+        new = [f for f in landed if f.path not in known]
         committed: list[str] = []
         if report_committed:
             seen = self._states(source, [f.path for f in landed if f.path in known])
             committed = [
                 f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
             ]
+        return self._insert(source, new), committed
+
+    def register_notified(self, source: str, landed: Sequence[LandedFile]) -> int:
+        """Queue the files a storage notification named; returns how many were new.
+
+        Only these paths' rows are read, fresh: a notification names a few files, and
+        checking them against this process's cache of the whole ledger would load the
+        source's history into the server. The same file notified twice, or notified and
+        listed, is one row (its path and fingerprint are the ledger's identity)."""
+        seen = self._states(source, sorted({f.path for f in landed}))
+        new = {
+            (f.path, f.fingerprint): f for f in landed if f.fingerprint not in seen.get(f.path, {})
+        }
+        return self._insert(source, list(new.values()))
+
+    def _insert(self, source: str, new: Sequence[LandedFile]) -> int:
+        """Insert pending rows for ``new``, each in its own transaction; a row another
+        process inserted first is skipped. Returns how many this call inserted."""
         now = self._clock()
         queued = 0
         for f in new:
@@ -136,8 +178,10 @@ class FileQueue:
                     )
             except IntegrityError:
                 continue  # another process registered it first
+            finally:
+                self._remember(source, f.path, [f.fingerprint])
             queued += 1
-        return queued, committed
+        return queued
 
     # -- claiming ---------------------------------------------------------------------
 
