@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 
 from icehouse.config import LakeConfig
 from icehouse.ingest.ledger import (
@@ -19,9 +19,9 @@ from icehouse.ingest.ledger import (
     BatchLog,
     FileQueue,
     QuarantineLog,
+    WriterSlots,
 )
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
-from icehouse.state.models import writers
 
 
 @dataclass(frozen=True)
@@ -105,7 +105,5 @@ class WorkerLease:
 def worker_leases(engine: Engine) -> list[WorkerLease]:
     """Every writer slot a worker holds or held until its lease ran out (a released
     slot has no owner), newest lease first."""
-    with engine.connect() as conn:
-        rows = conn.execute(select(writers.c.id, writers.c.owner, writers.c.lease_until)).all()
-    leases = [WorkerLease(str(r.id), str(r.owner), float(r.lease_until)) for r in rows if r.owner]
+    leases = [WorkerLease(*held) for held in WriterSlots(engine).holders()]
     return sorted(leases, key=lambda lease: -lease.lease_until)

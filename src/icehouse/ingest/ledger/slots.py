@@ -66,6 +66,13 @@ class WriterSlots:
             ).rowcount
         return bool(taken)
 
+    def holders(self) -> list[tuple[str, str, float]]:
+        """``(writer id, owner, lease until)`` of every slot taken at least once (a
+        released slot keeps no owner), for the health check of a host's workers."""
+        with self._engine.connect() as conn:
+            rows = conn.execute(select(writers.c.id, writers.c.owner, writers.c.lease_until))
+            return [(str(r.id), str(r.owner), float(r.lease_until)) for r in rows if r.owner]
+
     def renew(self, writer_id: str, owner: str) -> None:
         with self._engine.begin() as conn:
             conn.execute(
