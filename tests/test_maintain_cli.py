@@ -171,12 +171,14 @@ def test_maintain_settings_are_read_from_icehouse_toml(home: str) -> None:
 def test_compact_with_spark_without_pyspark_says_how_to_install_it(
     home: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """``None`` in ``sys.modules`` makes ``import pyspark`` fail as if it were absent."""
+    """``None`` in ``sys.modules`` makes ``import pyspark`` fail as if it were absent: for
+    every pyspark module, since another test in this worker may have imported them."""
     config = Path(home) / "icehouse.toml"
     config.write_text(
         config.read_text() + '\n[maintain]\nspark-catalog-uri = "http://127.0.0.1:9"\n'
     )
-    monkeypatch.setitem(sys.modules, "pyspark", None)
+    for name in [m for m in sys.modules if m.split(".")[0] == "pyspark"] + ["pyspark"]:
+        monkeypatch.setitem(sys.modules, name, None)
     result = run(
         "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
         "--home", home,

@@ -4,8 +4,10 @@ A batch is due when it holds ``batch_rows`` rows or ``batch_files`` files, when 
 pending file would take it past ``batch_rows`` (``claim_size.py``), when nothing is
 pending (``ingest --once``), or, with ``--follow``, when it has been open for the commit
 interval or holds a file that landed longer ago than that (the interval bounds
-landing-to-visible latency). It claims a few files at a time, so that workers sharing a
-backlog take turns at it.
+landing-to-visible latency) and no pending file is left to claim. It claims a few files
+at a time, so that workers sharing a backlog take turns at it; a backlog that is already
+late still fills the batch up to its limits (claims return at once), rather than making
+one small commit per claim.
 """
 
 from __future__ import annotations
@@ -118,8 +120,8 @@ class BatchRun:
                 full = full or ledger.queue.has_pending(sources)  # the next file won't fit
             if full or (not pace.follow and not claimed):
                 break
-            if pace.follow and pace.clock() >= deadline:
-                break
+            if pace.follow and pace.clock() >= deadline and not claimed:
+                break  # past due, the batch still takes what is pending now, as one claim did
             if not claimed:
                 # Listing again is for files that landed since: while the queue still
                 # holds some, the next claim needs none.
