@@ -1,8 +1,21 @@
-"""Helpers shared by the benchmarks: one-core pinning and plain-text tables."""
+"""Helpers shared by the benchmarks: one-core pinning, plain-text tables, and an
+``icehouse serve`` to measure against."""
 
 from __future__ import annotations
 
 import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ICEHOUSE = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
+"""The CLI of the icehouse this interpreter imports (no console script needed)."""
 
 
 def pin_to_one_core() -> None:
@@ -18,3 +31,43 @@ def table_print(header: list[str], rows: list[list[str]]) -> None:
     print("  ".join("-" * w for w in widths))
     for row in rows:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@contextmanager
+def icehouse_serve(home: Path, log: Path) -> Iterator[tuple[str, int]]:
+    """``icehouse serve`` over ``home`` on a free port in a subprocess, logging to
+    ``log``, until the block ends: its URL and process id (for its CPU time)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        server = subprocess.Popen(
+            [*ICEHOUSE, "serve", "--home", str(home), "--port", str(port)],
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(url + "/healthz", timeout=1):
+                    break
+            except (urllib.error.URLError, ConnectionError):
+                if server.poll() is not None or time.monotonic() > deadline:
+                    raise RuntimeError(f"{home} did not serve:\n{log.read_text()}") from None
+                time.sleep(0.2)
+        yield url, server.pid
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

@@ -39,17 +39,12 @@ import json
 import os
 import random
 import shutil
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -58,7 +53,7 @@ sys.path.insert(0, str(HERE))
 import pyarrow as pa  # noqa: E402
 
 import icehouse  # noqa: E402
-from common import table_print  # noqa: E402
+from common import icehouse_serve, table_print  # noqa: E402
 from icehouse.demo.queries import WorkloadQuery, workload  # noqa: E402
 from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.govern import principals, store  # noqa: E402
@@ -403,41 +398,6 @@ def cpu_seconds(pid: int) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-@contextmanager
-def icehouse_serve(home: Path) -> Iterator[tuple[str, int]]:
-    """``icehouse serve`` on a free port in a subprocess, until the block ends: its URL
-    and process id."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    command = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
-    log = home.parent / "governed-serve.log"
-    with log.open("wb") as out:
-        server = subprocess.Popen(
-            [*command, "serve", "--home", str(home), "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if server.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        f"icehouse serve did not start:\n{log.read_text()}"
-                    ) from None
-                time.sleep(0.2)
-        yield url, server.pid
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def queries(args: argparse.Namespace) -> None:
     """Q1–Q5 through the query API, administrator vs governed (see the docstring)."""
     home = args.data / f"governed-{args.rows}"
@@ -449,7 +409,7 @@ def queries(args: argparse.Namespace) -> None:
     seconds: dict[tuple[str, str], list[float]] = {}
     cpu: dict[tuple[str, str], float] = {}
     answers: dict[tuple[str, str], pa.Table] = {}
-    with icehouse_serve(home) as (url, pid):
+    with icehouse_serve(home, home.parent / "governed-serve.log") as (url, pid):
         connections = {who: icehouse.connect(url, c) for who, c in credentials.items()}
         for run in range(args.runs + 1):  # run 0 warms the server's caches, untimed
             for query in plan:

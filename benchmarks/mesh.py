@@ -35,14 +35,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -56,13 +53,12 @@ import pyarrow as pa  # noqa: E402
 import requests  # noqa: E402
 
 import icehouse  # noqa: E402
-from common import table_print  # noqa: E402
+from common import ICEHOUSE, icehouse_serve, table_print  # noqa: E402
 from icehouse.demo.queries import workload  # noqa: E402
 from icehouse.demo.workload import TABLE  # noqa: E402
 from queries import START, build_table, same_answer  # noqa: E402
 from rest import Measured, expect, measure  # noqa: E402
 
-ICEHOUSE = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
 MOUNT = "mesh"
 QUERIES_GOAL = 1.15
 LOAD_CLIENTS_GOAL, LOAD_RATE_GOAL, LOAD_P99_GOAL_MS = 10, 200.0, 50.0
@@ -104,44 +100,12 @@ def new_principal(home: Path, name: str, *admin: str) -> str:
     return f"{made['client_id']}:{made['client_secret']}"
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
 @contextmanager
 def serving(home: Path, log: Path, credentials: dict[str, str]) -> Iterator[Served]:
     """``icehouse serve`` over ``home`` on a free port (tokens required), until the
     block ends."""
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [*ICEHOUSE, "serve", "--home", str(home), "--port", str(port)],
-            stdin=subprocess.DEVNULL,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(url + "/healthz", timeout=1):
-                    break
-            except (urllib.error.URLError, ConnectionError):
-                if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"{home} did not serve:\n{log.read_text()}") from None
-                time.sleep(0.2)
-        yield Served(url, process.pid, credentials)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    with icehouse_serve(home, log) as (url, pid):
+        yield Served(url, pid, credentials)
 
 
 @contextmanager

@@ -32,7 +32,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -57,7 +56,7 @@ from pyiceberg.types import LongType, NestedField, StringType
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import table_print  # noqa: E402
+from common import ICEHOUSE, free_port, table_print  # noqa: E402
 
 NAMESPACE = "bench"
 SCHEMA = Schema(
@@ -66,7 +65,6 @@ SCHEMA = Schema(
 )
 ROW = pa.table({"id": pa.array([1], pa.int64()), "country": ["nl"]})
 OPERATIONS = ("loadTable cold", "loadTable 304", "commit append", "listTables")
-ICEHOUSE = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
 P99_GOAL_MS = 10.0
 READS_GOAL = 800.0
 COMMITS_GOAL = 50.0
@@ -99,13 +97,6 @@ class Measured:
     @property
     def per_second(self) -> float:
         return self.requests / self.seconds
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
