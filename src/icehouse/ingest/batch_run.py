@@ -108,6 +108,7 @@ class BatchRun:
             )
             if tally.files == 0:
                 self._faults("batch.claimed")
+            held = tally.files
             tally.files += len(claimed)
             if claimed:
                 oldest = min(r.mtime for r in claimed)
@@ -120,8 +121,8 @@ class BatchRun:
                 full = full or ledger.queue.has_pending(sources)  # the next file won't fit
             if full or (not pace.follow and not claimed):
                 break
-            if pace.follow and pace.clock() >= deadline and not claimed:
-                break  # past due, the batch still takes what is pending now, as one claim did
+            if pace.follow and pace.clock() >= deadline and tally.files == held:
+                break  # past due, it still takes what is pending now, but not a settling file again
             if not claimed:
                 # Listing again is for files that landed since: while the queue still
                 # holds some, the next claim needs none.
