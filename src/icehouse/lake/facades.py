@@ -52,9 +52,6 @@ if TYPE_CHECKING:
     from icehouse.tables import manage
     from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
-    CatalogServer = Callable[[Lake], AbstractContextManager[CatalogAccess]]
-    """Serves a lake's REST catalog to Spark while its block runs."""
-
 
 class LakeTables:
     """``lake.tables``: create, describe, alter, list and roll back tables."""
@@ -487,7 +484,7 @@ class LakeMaintenance:
         *,
         spark_master: str | None = None,
         spark_remote: str | None = None,
-        catalog_server: CatalogServer | None = None,
+        catalog_server: Callable[[Lake], AbstractContextManager[CatalogAccess]] | None = None,
     ) -> Maintenance:
         """The maintenance service; ``spark_master`` or ``spark_remote`` (the CLI's
         options) take the place of ``[maintain]``'s for this run, and
@@ -537,7 +534,7 @@ class LakeMaintenance:
         engine: Literal["icehouse", "spark"] = "icehouse",
         spark_master: str | None = None,
         spark_remote: str | None = None,
-        catalog_server: CatalogServer | None = None,
+        catalog_server: Callable[[Lake], AbstractContextManager[CatalogAccess]] | None = None,
         **options: Any,
     ) -> CompactResult:
         """Rewrite small files per partition.
@@ -629,7 +626,7 @@ class LakeMaintenance:
         stop: threading.Event | None = None,
         on_round: Callable[[AutopilotReport], None] | None = None,
         say: Callable[[str], None] | None = None,
-        catalog_server: CatalogServer | None = None,
+        catalog_server: Callable[[Lake], AbstractContextManager[CatalogAccess]] | None = None,
     ) -> AutopilotReport:
         """The autopilot: plan each table's maintenance from its statistics and policy
         (``icehouse.maintenance.*`` properties) and do it; ``follow`` repeats every
