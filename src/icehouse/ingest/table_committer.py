@@ -34,13 +34,13 @@ from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 
 from icehouse.ingest.faults import Faults
-from icehouse.ingest.ledger import Ledger, WrittenBatch
+from icehouse.ingest.ledger import CommitterLease, Ledger, WrittenBatch
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.state.clock import Clock
 from icehouse.state.owners import owner_is_dead
 from icehouse.tables.batch_manifest import delete_batch_manifests, read_batch_manifests
 from icehouse.tables.catalog import load_table
-from icehouse.tables.commit import PendingBatch, commit_batches, is_committed
+from icehouse.tables.commit import COMMITTER_KEY, PendingBatch, commit_batches, is_committed
 from icehouse.tables.history import trim_history
 from icehouse.tables.overwrite import replacing_rows
 from icehouse.tables.reachability import reachable_from
@@ -106,10 +106,16 @@ class TableCommitter:
             logger.info("committing %s from now on (term %d)", table, lease.term)
             self._faults("commit.leased")
         self._next_cycle[table] = self._clock() + self._setup.poll_seconds
-        self._cycle(table, report, own=own, writer_id=writer_id)
+        self._cycle(table, report, own=own, writer_id=writer_id, lease=lease)
 
     def _cycle(
-        self, table_name: str, report: IngestReport, *, own: set[str], writer_id: str | None
+        self,
+        table_name: str,
+        report: IngestReport,
+        *,
+        own: set[str],
+        writer_id: str | None,
+        lease: CommitterLease,
     ) -> None:
         written = in_commit_order(self._ledger.batches.written(table_name))
         if not written:
@@ -121,7 +127,14 @@ class TableCommitter:
         for group in commit_groups(written):
             if self._ledger.committers.take(table_name, self._setup.owner) is None:
                 return  # another process took the table over while this one stalled
-            committed_any |= self._commit(load, group, report, own=own, writer_id=writer_id)
+            committed_any |= self._commit(
+                load,
+                group,
+                report,
+                own=own,
+                writer_id=writer_id,
+                committer=f"{lease.owner} term {lease.term}",
+            )
         if committed_any:
             with report.measure("history"):
                 trim_history(load(), now_ms=int(self._clock() * 1000))
@@ -179,22 +192,28 @@ class TableCommitter:
         *,
         own: set[str],
         writer_id: str | None,
+        committer: str,
     ) -> bool:
         """Commit one group in one snapshot (or find it committed); returns whether a
-        snapshot was made."""
+        snapshot was made. The snapshot names its ``committer`` (owner and term)."""
         table = load()
-        pending = [
-            PendingBatch(
-                batch_id=b.id,
-                writer_id=b.writer_id,
-                seq=b.seq,
-                data_files=read_batch_manifests(table, b.write.manifests),
-                rows=b.write.rows,
-                late_rows=b.write.late_rows,
-                newest_event=b.write.newest_event,
-            )
-            for b in group
-        ]
+        try:
+            pending = [
+                PendingBatch(
+                    batch_id=b.id,
+                    writer_id=b.writer_id,
+                    seq=b.seq,
+                    data_files=read_batch_manifests(table, b.write.manifests),
+                    rows=b.write.rows,
+                    late_rows=b.write.late_rows,
+                    newest_event=b.write.newest_event,
+                )
+                for b in group
+            ]
+        except FileNotFoundError:
+            # Another committer settled these batches (and deleted their manifests) since
+            # they were gathered: this process stalled and lost the lease meanwhile.
+            return False
         replaced = group[0].write.replaced
         started = self._clock()
         with report.measure("commit"):
@@ -202,6 +221,7 @@ class TableCommitter:
                 load,
                 pending,
                 commit=replacing_rows(replaced, pending[0].data_files) if replaced else None,
+                summary={COMMITTER_KEY: committer},
             )
         if done.snapshot_id is not None:
             report.snapshots.append(done.snapshot_id)
@@ -237,11 +257,12 @@ class TableCommitter:
         already (``found``): a committer that stalled, or a worker that crashed, left it."""
         with report.measure("ledger"):
             moved = set(self._ledger.batches.commit(snapshots))
+        for batch in group:
+            delete_batch_manifests(table, batch.write.manifests)
         self._faults("batch.recorded")
         self._settled([b.id for b in group if b.id in moved])
         now = self._clock()
         for batch in group:
-            delete_batch_manifests(table, batch.write.manifests)
             if batch.id not in moved:
                 continue
             if batch.id not in own:

@@ -47,6 +47,10 @@ from icehouse.tables.retry import commit_races, retry_commit
 BatchCommit = Callable[[Table, dict[str, str]], CommitTableResponse]
 """Commits a batch's files on a freshly loaded table, with the batch's summary."""
 MAX_ATTEMPTS = 20
+COMMITTER_KEY = "icehouse.committer"
+"""Who made an ingestion snapshot (``host:pid term N``): one owner per term, terms in
+order, is what one committer per table looks like in a table's history. Not carried
+forward (it describes one snapshot)."""
 
 
 @dataclass(frozen=True)
@@ -118,7 +122,11 @@ class BatchesCommit:
 
 
 def commit_batches(
-    load: Callable[[], Table], batches: list[PendingBatch], *, commit: BatchCommit | None = None
+    load: Callable[[], Table],
+    batches: list[PendingBatch],
+    *,
+    commit: BatchCommit | None = None,
+    summary: dict[str, str] | None = None,
 ) -> BatchesCommit:
     """Commit the data files of ``batches`` in one snapshot, retrying on concurrent
     commits; a batch the freshly loaded table already holds is left out (on every
@@ -126,7 +134,8 @@ def commit_batches(
 
     ``load`` returns a freshly loaded table; it is called once per attempt. ``commit``
     replaces the plain append (e.g. one that also replaces rows, ``tables/overwrite.py``);
-    it gets the table and the summary properties of the batches.
+    it gets the table and the summary properties of the batches. ``summary`` adds
+    properties to the snapshot's summary.
 
     Raises:
         CommitConflict: still losing the race after ``MAX_ATTEMPTS`` attempts.
@@ -152,6 +161,7 @@ def commit_batches(
             for source, newest in batch.newest_event.items():
                 high_water[source] = max(high_water.get(source, newest), newest)
         properties = {
+            **(summary or {}),
             "icehouse.rows": str(sum(b.rows for b in pending)),
             "icehouse.late-rows": str(sum(b.late_rows for b in pending)),
             **({EVENT_HIGH_WATER_KEY: compact_json(high_water)} if high_water else {}),
