@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -220,3 +221,46 @@ def test_a_commit_built_on_a_stale_table_is_not_made_twice(tmp_path: Path) -> No
     assert again.snapshot_id is None and again.already == ["b1"] and again.attempts == 2
     assert ids_in_table(lake) == [1]
     assert len(batches_by_snapshot(lake)) == 1
+
+
+@pytest.mark.slow
+def test_several_workers_share_one_committer_per_table(tmp_path: Path) -> None:
+    """Three workers on one table: every batch goes in once, through one committer at a
+    time (each term one owner, terms in order), several batches a snapshot, and no
+    worker meets a commit conflict."""
+    home = tmp_path / "lake"
+    make_lake(home, commit_interval="0.5s", ingest="batch_files = 2").close()
+    land(home, 24)
+    env = {**os.environ, "ICEHOUSE_HOME": str(home)}
+    env.pop("ICEHOUSE_FAULT", None)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, "-m", "icehouse", "ingest", "--follow"],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+        )
+        for _ in range(3)
+    ]
+    lake = Lake.open(home)
+    try:
+        wait_for(
+            lambda: (
+                set(batch_states(lake)) == {"committed"}
+                and ids_in_table(lake) == list(range(24 * ROWS))
+            ),
+            seconds=120,
+        )
+        assert all(w.poll() is None for w in workers), "a worker exited on its own"
+    finally:
+        for worker in workers:
+            worker.send_signal(signal.SIGINT)
+        errors = [w.communicate(timeout=60)[1].decode() for w in workers]
+    assert not [e for e in errors if "CommitConflict" in e or "Traceback" in e], errors
+    assert_exactly_once(lake, home, 24)
+    owners = [c.rpartition(" term ") for c in committers_by_snapshot(lake)]
+    terms = [(int(term), owner) for owner, _, term in owners]
+    assert len(terms) == len(batches_by_snapshot(lake))  # every snapshot names its committer
+    assert terms == sorted(terms)  # terms in order...
+    assert all(len({o for t, o in terms if t == term}) == 1 for term, _ in terms)  # one owner
+    assert len(terms) <= batch_states(lake)["committed"]
