@@ -166,7 +166,7 @@ class TableCommitter:
                 if any(path in referenced for path in batch.write.data_files):
                     logger.warning(
                         "batch %s of %s: the table references its data files although its "
-                        "snapshot summary does not name it; settled as committed",
+                        "snapshot summary does not name it; settled as committed, files kept",
                         batch.id,
                         batch.table_name,
                     )

@@ -62,8 +62,8 @@ Index("ix_ingest_files_batch", files.c.batch_id)
 
 # v4: who ingests a content into a table. The first batch to insert (scope, hash) owns
 # the content; another batch meeting the same content waits while the owner's batch is
-# open, treats it as a duplicate once that batch committed, and takes it over when it
-# aborted. ``scope`` is the table: content is ingested once per table.
+# open or written, treats it as a duplicate once that batch committed, and takes it over
+# when it aborted. ``scope`` is the table: content is ingested once per table.
 contents = Table(
     "ingest_contents",
     metadata,
