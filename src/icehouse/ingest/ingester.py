@@ -153,6 +153,8 @@ class Ingester:
                 self.recover(writer_id, report)
                 for table_name in tables:
                     self._commit_step(table_name, report)
+                if self._own:  # those another process committed are not ours to wait for
+                    self._own &= self._ledger.batches.still_written(self._own)
                 if self._clock() >= next_housekeeping:
                     self._forget_old_records(chosen)
                     next_housekeeping = self._clock() + HOUSEKEEPING_EVERY_S

@@ -33,8 +33,9 @@ from dataclasses import dataclass
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.table import Table
 
+from icehouse.errors import CommitConflict
 from icehouse.ingest.faults import Faults
-from icehouse.ingest.ledger import CommitterLease, Ledger, WrittenBatch
+from icehouse.ingest.ledger import Ledger, WrittenBatch
 from icehouse.ingest.report import IngestProgress, IngestReport
 from icehouse.state.clock import Clock
 from icehouse.state.owners import owner_is_dead
@@ -106,7 +107,7 @@ class TableCommitter:
             logger.info("committing %s from now on (term %d)", table, lease.term)
             self._faults("commit.leased")
         self._next_cycle[table] = self._clock() + self._setup.poll_seconds
-        self._cycle(table, report, own=own, writer_id=writer_id, lease=lease)
+        self._cycle(table, report, own=own, writer_id=writer_id)
 
     def _cycle(
         self,
@@ -115,7 +116,6 @@ class TableCommitter:
         *,
         own: set[str],
         writer_id: str | None,
-        lease: CommitterLease,
     ) -> None:
         written = in_commit_order(self._ledger.batches.written(table_name))
         if not written:
@@ -125,16 +125,25 @@ class TableCommitter:
         written = self._settle_found(load(), written, report, own=own, writer_id=writer_id)
         committed_any = False
         for group in commit_groups(written):
-            if self._ledger.committers.take(table_name, self._setup.owner) is None:
+            held = self._ledger.committers.take(table_name, self._setup.owner)
+            if held is None:
                 return  # another process took the table over while this one stalled
-            committed_any |= self._commit(
-                load,
-                group,
-                report,
-                own=own,
-                writer_id=writer_id,
-                committer=f"{lease.owner} term {lease.term}",
-            )
+            if held.taken_over:  # it had lapsed (this process stalled), and was free again
+                self._faults("commit.leased")
+            try:
+                committed_any |= self._commit(
+                    load,
+                    group,
+                    report,
+                    own=own,
+                    writer_id=writer_id,
+                    committer=f"{held.owner} term {held.term}",
+                )
+            except CommitConflict as exc:
+                # Still losing to other commits (maintenance) after every retry: the
+                # batches stay written, and the next cycle commits them.
+                logger.warning("committing %s: %s; trying again next cycle", table_name, exc)
+                break
         if committed_any:
             with report.measure("history"):
                 trim_history(load(), now_ms=int(self._clock() * 1000))
