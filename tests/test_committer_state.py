@@ -12,7 +12,7 @@ import uuid
 
 from sqlalchemy import Engine
 
-from icehouse.ingest.ledger import BatchWrite, CommitterLeases, Ledger
+from icehouse.ingest.ledger import BatchWrite, CommitterLeases, ContentClaim, Ledger
 from icehouse.state.clock import ShiftedClock
 from icehouse.state.database import migrate
 
@@ -100,3 +100,24 @@ def test_a_batch_is_written_only_while_open_and_aborted_only_while_open(
     assert ledger.batches.commit({handed.id: 7}) == [handed.id]
     assert ledger.batches.commit({handed.id: 7}) == []  # recorded once
     assert ledger.batches.open_batches() == [] and not ledger.batches.has_written(TABLE)
+
+
+def test_a_content_held_by_a_written_batch_makes_another_batch_wait(
+    state_engine: Engine,
+) -> None:
+    """Written is not settled: the content is the written batch's until its committer
+    commits it (then a duplicate), never free to take again."""
+    migrate(state_engine)
+    ledger = Ledger.open(state_engine, clock=ShiftedClock())
+    writer, _ = ledger.slots.acquire("here:1")
+    first = ledger.batches.open(uuid.uuid4().hex, TABLE, writer)
+    assert ledger.claims.claim(TABLE, "c1", file_id=1, batch_id=first.id, sources=["s"]) is (
+        ContentClaim.OWN
+    )
+    assert ledger.batches.write(first.id, written(["a.parquet"]))
+    second = ledger.batches.open(uuid.uuid4().hex, TABLE, writer)
+    claim = ledger.claims.claim(TABLE, "c1", file_id=2, batch_id=second.id, sources=["s"])
+    assert claim is ContentClaim.WAIT
+    ledger.batches.commit({first.id: 1})
+    claim = ledger.claims.claim(TABLE, "c1", file_id=2, batch_id=second.id, sources=["s"])
+    assert claim is ContentClaim.DUPLICATE

@@ -20,7 +20,8 @@ import pytest
 from sqlalchemy import func, select
 
 from icehouse.ingest.faults import FAULT_EXIT_CODE, SimulatedCrash
-from icehouse.ingest.ledger import CommitterLeases
+from icehouse.ingest.ledger import BatchWrite, CommitterLeases, WrittenBatch
+from icehouse.ingest.table_committer import commit_groups, in_commit_order
 from icehouse.lake import Lake
 from icehouse.state.models import batches, files
 from icehouse.tables.catalog import load_table
@@ -264,3 +265,23 @@ def test_several_workers_share_one_committer_per_table(tmp_path: Path) -> None:
     assert terms == sorted(terms)  # terms in order...
     assert all(len({o for t, o in terms if t == term}) == 1 for term, _ in terms)  # one owner
     assert len(terms) <= batch_states(lake)["committed"]
+
+
+def waiting(
+    batch_id: str, writer: str, seq: int, *, at: float, replaced: bool = False
+) -> WrittenBatch:
+    write = BatchWrite(["f"], [], 1, 0, 1, {}, {"file": ["x"]} if replaced else {}, None)
+    return WrittenBatch(batch_id, TABLE, writer, seq, at, write, None)
+
+
+def test_a_writers_batches_commit_in_sequence_order_whatever_the_clocks_said() -> None:
+    """Host clocks disagree: w1's batch 2 seems written before its batch 1. Committed in
+    that order, w1's watermark would pass batch 1 before the table holds it."""
+    written = [
+        waiting("w1-2", "w1", 2, at=1.0),
+        waiting("w2-1", "w2", 1, at=2.0, replaced=True),
+        waiting("w1-1", "w1", 1, at=3.0),
+    ]
+    ordered = in_commit_order(written)
+    assert [b.id for b in ordered] == ["w1-1", "w2-1", "w1-2"]
+    assert [[b.id for b in g] for g in commit_groups(ordered)] == [["w1-1"], ["w2-1"], ["w1-2"]]
