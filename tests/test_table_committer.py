@@ -285,3 +285,24 @@ def test_a_writers_batches_commit_in_sequence_order_whatever_the_clocks_said() -
     ordered = in_commit_order(written)
     assert [b.id for b in ordered] == ["w1-1", "w2-1", "w1-2"]
     assert [[b.id for b in g] for g in commit_groups(ordered)] == [["w1-1"], ["w2-1"], ["w1-2"]]
+
+
+def test_an_open_batch_an_earlier_release_committed_itself_is_settled_not_deleted(
+    tmp_path: Path,
+) -> None:
+    """Before one committer per table, a worker committed its own batch and recorded its
+    data files while the batch was still open: one that died after its commit left such
+    a batch. Its recovery finds it in the table and keeps its files."""
+    home = tmp_path / "lake"
+    lake = make_lake(home)
+    land(home, 1)
+    lake.ingest()
+    with fixtures_lake.engine_of(lake).begin() as conn:  # as the earlier release left it
+        conn.execute(batches.update().values(state="open", lease_until=0.0))
+        conn.execute(files.update().values(state="claimed"))
+    lake.close()
+
+    lake = Lake.open(home)
+    report = lake.ingest()
+    assert (report.recovered_committed, report.recovered_aborted, report.rows) == (1, 0, 0)
+    assert_exactly_once(lake, home, 1)
