@@ -19,14 +19,20 @@ API of a real ``icehouse serve`` (a subprocess), each through ``icehouse.connect
 the administrator (the baseline), as a principal with a plain SELECT grant on the table,
 and as a principal whose role holds a data filter: a row filter every row passes
 (``customer_id >= 0``, so that all three lines compute the same answers) excluding a
-column added for the benchmark (``internal_note``, which Q1–Q5 do not read). Medians of
-``--runs`` runs, interleaved (run, query, principal), with the ratio to the baseline
-and the server process's CPU per statement (from ``/proc``: the mean over the runs, since
-one statement is a few clock ticks); the goal: governed <= 1.10x. The table
-(``--rows`` rows over 14 days, as ``benchmarks/queries.py`` builds it, plus
-``internal_note``) is built once under ``--data``.
+column added for the benchmark (``internal_note``, which Q1–Q5 do not read). The three
+callers take turns: each round runs every query once as each of them, back to back, in
+an order shuffled per round and query (``--seed``), so that a drift of the machine
+(another process, a frequency change) falls on all three alike rather than on whoever
+ran later; ``--warmup`` rounds, untimed, warm each caller's path equally. Reported per
+query and caller: the median of ``--runs`` rounds, the ratio of the medians, the paired
+ratio (the median over rounds of each round's ratio to that round's administrator run,
+which cancels drift slower than a round), and the server process's CPU per statement
+(from ``/proc``: the mean over the rounds, since one statement is a few clock ticks).
+The goal, on the paired ratio: governed <= 1.10x. The table (``--rows`` rows over 14
+days, as ``benchmarks/queries.py`` builds it, plus ``internal_note``) is built once
+under ``--data``.
 
-    python benchmarks/governed.py --sections queries --rows 2000000 --runs 5
+    python benchmarks/governed.py --sections queries --rows 1000000 --runs 9
 
 A section is a function of the parsed arguments that prints its own table; add one to
 ``SECTIONS``.
@@ -45,6 +51,7 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -54,6 +61,7 @@ import pyarrow as pa  # noqa: E402
 
 import icehouse  # noqa: E402
 from common import icehouse_serve, table_print  # noqa: E402
+from icehouse.client import Connection  # noqa: E402
 from icehouse.demo.queries import WorkloadQuery, workload  # noqa: E402
 from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.govern import principals, store  # noqa: E402
@@ -406,27 +414,49 @@ def queries(args: argparse.Namespace) -> None:
     with Lake.open(home) as lake:
         credentials = grant_principals(lake)
     plan = workload(START)
-    seconds: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], float] = {}
-    answers: dict[tuple[str, str], pa.Table] = {}
     with icehouse_serve(home, home.parent / "governed-serve.log") as (url, pid):
         connections = {who: icehouse.connect(url, c) for who, c in credentials.items()}
-        for run in range(args.runs + 1):  # run 0 warms the server's caches, untimed
-            for query in plan:
-                for who, connection in connections.items():
-                    used = cpu_seconds(pid)
-                    started = time.perf_counter()
-                    table = connection.sql(query.sql)
-                    elapsed = time.perf_counter() - started
-                    after = cpu_seconds(pid)
-                    if run:
-                        seconds.setdefault((query.name, who), []).append(elapsed)
-                        if used is not None and after is not None:
-                            cpu[(query.name, who)] = cpu.get((query.name, who), 0.0) + after - used
-                    answers[(query.name, who)] = table
-        for connection in connections.values():
-            connection.close()
-    report_queries(plan, seconds, cpu, answers, credentials, args.runs)
+        try:
+            timings = Timings()
+            rounds = random.Random(args.seed)
+            for round_number in range(args.warmup + args.runs):
+                timed = round_number >= args.warmup
+                for query in plan:
+                    callers = list(connections)
+                    rounds.shuffle(callers)
+                    for who in callers:
+                        timings.run(query, who, connections[who], pid, timed=timed)
+        finally:
+            for connection in connections.values():
+                connection.close()
+    report_queries(plan, timings, list(credentials), args.runs)
+
+
+@dataclass
+class Timings:
+    """What the query rounds measured, by (query name, caller): each timed round's
+    seconds in round order (so that round ``i`` of two callers pair up), the server's
+    CPU seconds summed over the timed rounds, and the last answer."""
+
+    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, str], float] = field(default_factory=dict)
+    answers: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
+
+    def run(
+        self, query: WorkloadQuery, who: str, connection: Connection, pid: int, *, timed: bool
+    ) -> None:
+        """Run ``query`` as ``who``, keeping its answer, and its time when ``timed``."""
+        key = (query.name, who)
+        used = cpu_seconds(pid)
+        started = time.perf_counter()
+        self.answers[key] = connection.sql(query.sql)
+        elapsed = time.perf_counter() - started
+        after = cpu_seconds(pid)
+        if not timed:
+            return
+        self.seconds.setdefault(key, []).append(elapsed)
+        if used is not None and after is not None:
+            self.cpu[key] = self.cpu.get(key, 0.0) + after - used
 
 
 def settled(table: pa.Table) -> pa.Table:
@@ -436,41 +466,50 @@ def settled(table: pa.Table) -> pa.Table:
 
 
 def report_queries(
-    plan: list[WorkloadQuery],
-    seconds: dict[tuple[str, str], list[float]],
-    cpu: dict[tuple[str, str], float],
-    answers: dict[tuple[str, str], pa.Table],
-    credentials: dict[str, str],
-    runs: int,
+    plan: list[WorkloadQuery], timings: Timings, callers: list[str], runs: int
 ) -> None:
-    """One row per query and principal: the median, its ratio to the administrator's,
-    the server's CPU per statement (its sum over the runs, divided) and whether the rows
+    """One row per query and caller: the median, the ratio of its median to the
+    administrator's, the paired ratio (the median of the per-round ratios), the
+    server's CPU per statement (its sum over the rounds, divided) and whether the rows
     are the administrator's."""
     rows, worst = [], 0.0
     for query in plan:
         name = query.name
-        baseline = statistics.median(seconds[(name, ADMIN)])
-        for who in credentials:
-            median = statistics.median(seconds[(name, who)])
-            same = same_answer(settled(answers[(name, who)]), settled(answers[(name, ADMIN)]))
-            ratio = median / baseline
-            worst = max(worst, ratio) if who != ADMIN else worst
-            used = cpu.get((name, who))
-            server = "n/a" if used is None else f"{used / runs * 1000:,.1f}"
+        baseline = timings.seconds[(name, ADMIN)]
+        for who in callers:
+            seconds = timings.seconds[(name, who)]
+            answer, admins = timings.answers[(name, who)], timings.answers[(name, ADMIN)]
+            paired = statistics.median(
+                mine / theirs for mine, theirs in zip(seconds, baseline, strict=True)
+            )
+            worst = max(worst, paired) if who != ADMIN else worst
+            used = timings.cpu.get((name, who))
             rows.append(
                 [
                     name,
                     who,
-                    f"{median * 1000:,.1f}",
-                    f"{ratio:.2f}x",
-                    server,
-                    "yes" if same else "NO",
+                    f"{statistics.median(seconds) * 1000:,.1f}",
+                    f"{statistics.median(seconds) / statistics.median(baseline):.2f}x",
+                    f"{paired:.2f}x",
+                    "n/a" if used is None else f"{used / runs * 1000:,.1f}",
+                    "yes" if same_answer(settled(answer), settled(admins)) else "NO",
                 ]
             )
-    header = ["query", "as", f"median ms ({runs} runs)", "vs admin", "server CPU ms", "same rows"]
+    header = [
+        "query",
+        "as",
+        f"median ms ({runs} rounds)",
+        "vs admin",
+        "paired",
+        "server CPU ms",
+        "same rows",
+    ]
     table_print(header, rows)
     verdict = "within" if worst <= QUERIES_GOAL else "OVER"
-    print(f"\nworst governed ratio {worst:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
+    print(
+        f"\nworst governed paired ratio {worst:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal); "
+        "vs admin: the ratio of the medians, paired: the median of the per-round ratios"
+    )
 
 
 SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"authz": authz, "queries": queries}
@@ -489,7 +528,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5000)
     parser.add_argument("--seed", type=int, default=13)
     parser.add_argument("--rows", type=int, default=5_000_000, help="queries: table rows")
-    parser.add_argument("--runs", type=int, default=5, help="queries: timed runs per query")
+    parser.add_argument("--runs", type=int, default=5, help="queries: timed rounds")
+    parser.add_argument("--warmup", type=int, default=2, help="queries: untimed rounds before them")
     parser.add_argument(
         "--data",
         type=Path,

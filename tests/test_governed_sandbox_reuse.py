@@ -4,6 +4,7 @@ nor their names."""
 
 from __future__ import annotations
 
+import duckdb
 import pytest
 
 from icehouse.errors import QueryError
@@ -56,3 +57,32 @@ def test_a_filtered_principal_after_a_whole_one_gets_only_its_rows(tables: Lake)
     rows = governed(tables, filtered, f"SELECT * FROM {TABLE} ORDER BY id").table
     assert rows.column_names == ["id", "region", "status"]
     assert set(rows.column("region").to_pylist()) == {"eu"}
+
+
+def test_a_sandbox_retired_after_a_heavy_statement_has_a_locked_successor_waiting(
+    tables: Lake, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next statement for the same files runs on a sandbox opened meanwhile on the
+    helper thread, as the administrator's runs on its trusted connection's successor:
+    it waits for no connect, and its sandbox is as locked as a new one."""
+    from icehouse.query import governed as governed_module
+
+    whole = Policy(tables)
+    whole.tables[uuid(tables)] = (CellSet(None, None, f"table {TABLE}"),)
+    count = f"SELECT count(*) AS n FROM {TABLE}"
+    assert governed(tables, whole, count).table.to_pylist() == [{"n": 12}]
+    local = tables._queries.local
+    (retired,) = local.sandboxes.values()
+    monkeypatch.setattr(governed_module, "HEAVY_QUERY_SECONDS", -1.0)  # every one is heavy
+
+    assert governed(tables, whole, count).table.to_pylist() == [{"n": 12}]  # retires it
+    (waiting,) = local.sandbox_successors.values()
+    monkeypatch.setattr(governed_module, "HEAVY_QUERY_SECONDS", 3600.0)
+    assert governed(tables, whole, count).table.to_pylist() == [{"n": 12}]
+    with pytest.raises(QueryError, match="disabled"):
+        governed(tables, whole, f"SELECT * FROM read_csv('/etc/passwd') -- {TABLE}")
+
+    assert list(local.sandboxes.values()) == [waiting.result()]
+    assert not local.sandbox_successors
+    with pytest.raises(duckdb.ConnectionException):
+        retired.execute("SELECT 1")  # closed by the helper thread

@@ -25,6 +25,7 @@ from pyiceberg.utils.concurrent import ExecutorFactory
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
 from icehouse.lake import Lake
 from icehouse.lake.principals import Credentials
+from tests import fixtures_lake
 from tests.fixtures_server import Served, serving
 from tests.governed_fixtures import IDS, TABLE, batch, make_table
 from tests.test_s3_landing import configure
@@ -236,6 +237,49 @@ def test_a_table_created_around_another_gets_no_signature_for_its_files(
     )
 
     answer = signing.sign(creator, signing.http_url(theirs), table="around")
+
+    assert answer.status_code == 403
+    assert "lies in another table's location too" in answer.json()["error"]["message"]
+
+
+def test_a_path_in_the_warehouse_that_no_table_owns_is_refused(signing: Signing) -> None:
+    """Signing looks up only the tables whose location could hold the path: one
+    beside every table, or beside the table under a longer name, still belongs to
+    none the principal reads."""
+    reader = signing.principal("reader", Privilege.SELECT)
+    location = fixtures_lake.iceberg_table(signing.lake, TABLE).metadata.location
+    admin = signing.lake.principals.create("placer", admin=True)
+    schema = pa.schema([("id", pa.int64())])
+    signing.consumer(admin).create_table("web.longer", schema=schema, location=location + "x")
+    paths = [
+        location.rsplit("/", 1)[0] + "/nowhere/data/x.parquet",
+        location + "x/data/x.parquet",
+        location + "x/metadata/00000-x.metadata.json",
+    ]
+
+    answers = [signing.sign(reader, signing.http_url(path)) for path in paths]
+
+    for path, answer in zip(paths, answers, strict=True):
+        assert answer.status_code == 403, path
+        assert "lies outside the table's location" in answer.json()["error"]["message"]
+        assert "uri" not in answer.json()
+
+
+def test_a_table_created_inside_another_after_a_signature_stops_the_next_one(
+    signing: Signing,
+) -> None:
+    """Nothing about where tables lie is kept between requests: the table placed inside
+    the data folder owns its files from then on, and the next request for one is
+    refused."""
+    reader = signing.principal("reader", Privilege.SELECT)
+    path = data_files(signing.lake, TABLE)[0]
+    assert signing.sign(reader, signing.http_url(path)).status_code == 200
+    admin = signing.lake.principals.create("placer", admin=True)
+    inside = path.rsplit("/", 1)[0]
+    schema = pa.schema([("id", pa.int64())])
+    signing.consumer(admin).create_table("web.inside", schema=schema, location=inside)
+
+    answer = signing.sign(reader, signing.http_url(path))
 
     assert answer.status_code == 403
     assert "lies in another table's location too" in answer.json()["error"]["message"]

@@ -30,7 +30,7 @@ from icehouse.tables import s3_signing
 from icehouse.tables.catalog_tables import load_table_state
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.s3_signing import SignedRequest
-from icehouse.tables.table_locations import owning_locations
+from icehouse.tables.table_locations import owners_within
 
 if TYPE_CHECKING:
     from icehouse.lake import Lake
@@ -106,7 +106,7 @@ class LakeStorageSigning:
             _refuse(lake, dotted, f"{who}: {key} lies outside the lake's warehouse")
         if not target.lies_under(metadata["location"]):
             _refuse(lake, dotted, f"{who}: {key} lies outside the table's location")
-        owners, _ = owning_locations(lake._catalog, f"{target.bucket}/{target.key}")
+        owners = owners_within(lake._catalog, metadata["location"], f"{target.bucket}/{target.key}")
         if owners != [(namespace, name)]:
             _refuse(lake, dotted, f"{who}: {key} lies in another table's location too")
         return s3_signing.sign(

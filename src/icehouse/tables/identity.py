@@ -7,7 +7,9 @@ has now, reads every catalog row once and remembers which UUID each metadata fil
 a metadata file never changes, so the memory stays right while the names move. The same
 memory answers a name with one row read (``UuidIndex.named``): a governed statement asks
 for the identity of every table it reads, and loading the table for it cost a catalog
-load and a walk of every schema (0.7 ms of a 25 ms query).
+load and a walk of every schema (0.7 ms of a 25 ms query). Listings and decisions share
+one memory of identities by metadata file, so a table a listing has met is decided on
+without reading its metadata again, and the other way round.
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from icehouse.tables.namespaces import Namespace
 from icehouse.tables.prepared import PerCatalog
 
 KEPT = 4096
-"""Identities kept by metadata file (least recently used dropped first) for listings."""
+"""Identities kept by metadata file (least recently used dropped first), for listings
+and decisions alike."""
 
 
 @dataclass(frozen=True)
@@ -116,10 +119,6 @@ def _row_query(catalog: SqlCatalog) -> Select[str | None, str | None]:
 _row_queries = PerCatalog(_row_query)
 
 
-NAMED_KEPT = 1024
-"""Tables' identities ``UuidIndex.named`` keeps (a name and its columns each)."""
-
-
 class UuidIndex:
     """UUID → the table or view that has it now, a name → the identity it has now (see
     the module docstring); and a namespace's tables with their identities, for the
@@ -128,17 +127,15 @@ class UuidIndex:
     def __init__(self) -> None:
         self._uuids: dict[str, str] = {}
         """Metadata location → the UUID in that file."""
-        self._named: OrderedDict[tuple[str, Namespace, str], Identity] = OrderedDict()
-        """(metadata location, namespace, name) → that table's identity, the least
-        recently used first."""
         self._identities: OrderedDict[str, Identity] = OrderedDict()
-        """Metadata location → the table it describes (as first listed)."""
+        """Metadata location → the table it describes (under the name it had when first
+        met: a caller puts its own name on it), the least recently used first."""
         self._lock = threading.Lock()
 
     def named(self, catalog: SqlCatalog, namespace: Namespace, name: str) -> Identity | None:
         """The table or view called ``namespace.name`` now, None when there is none: its
         catalog row is read each time, so a commit, a rename or a drop shows at once; a
-        table is loaded only for a metadata file not seen under that name before."""
+        metadata file is read only the first time it is met."""
         bound = {"namespace": Catalog.namespace_to_string(namespace), "name": name}
         with catalog.engine.connect() as conn:
             row = conn.execute(_row_queries(catalog), bound).first()
@@ -147,23 +144,10 @@ class UuidIndex:
             return None
         if kind == VIEW_TYPE:
             return self._identity(catalog, namespace, name, kind)
-        key = (location, namespace, name)
-        with self._lock:
-            found = self._named.get(key)
-            if found is not None:
-                self._named.move_to_end(key)
-                return found
         try:
-            table = catalog.load_table((*namespace, name))
-        except NoSuchTableError:  # dropped since its row was read
+            return self._table_at(catalog, location, namespace, name)
+        except FileNotFoundError:  # dropped and purged since its row was read
             return None
-        found = identity_of(table, namespace, name, str(table.metadata.table_uuid))
-        if table.metadata_location == location:  # else a commit landed in between
-            with self._lock:
-                self._named[key] = found
-                while len(self._named) > NAMED_KEPT:
-                    self._named.popitem(last=False)
-        return found
 
     def locate(self, catalog: SqlCatalog, uuid: str) -> Identity | None:
         """The table or view with ``uuid`` now, None when there is none (dropped)."""
@@ -191,24 +175,32 @@ class UuidIndex:
         bound = {"namespace": Catalog.namespace_to_string(namespace)}
         with catalog.engine.connect() as connection:
             rows = connection.execute(_namespace_queries(catalog), bound).all()
-        found = {}
-        for name, location in rows:
-            if not location:
-                continue
+        return {
+            ".".join((*namespace, name)): self._table_at(catalog, location, namespace, name)
+            for name, location in rows
+            if location
+        }
+
+    def _table_at(
+        self, catalog: SqlCatalog, location: str, namespace: Namespace, name: str
+    ) -> Identity:
+        """The table whose metadata file is ``location``, called ``namespace.name``: the
+        file is read the first time it is met (it never changes; a rename keeps it)."""
+        with self._lock:
+            known = self._identities.get(location)
+            if known is not None:
+                self._identities.move_to_end(location)
+        if known is None:
+            io = load_file_io(catalog.properties, location)
+            metadata = FromInputFile.table_metadata(io.new_input(location))
+            known = _metadata_identity(metadata, namespace, name, str(metadata.table_uuid))
             with self._lock:
-                known = self._identities.get(location)
-                if known is not None:
-                    self._identities.move_to_end(location)
-            if known is None:
-                io = load_file_io(catalog.properties, location)
-                metadata = FromInputFile.table_metadata(io.new_input(location))
-                known = _metadata_identity(metadata, namespace, name, str(metadata.table_uuid))
-                with self._lock:
-                    self._identities[location] = known
-                    while len(self._identities) > KEPT:
-                        self._identities.popitem(last=False)
-            found[".".join((*namespace, name))] = replace(known, namespace=namespace, name=name)
-        return found
+                self._identities[location] = known
+                while len(self._identities) > KEPT:
+                    self._identities.popitem(last=False)
+        if known.namespace == namespace and known.name == name:
+            return known
+        return replace(known, namespace=namespace, name=name)
 
     def _identity(
         self, catalog: SqlCatalog, namespace: Namespace, name: str, kind: str | None

@@ -8,25 +8,55 @@ it; a tie (two tables at the same location) belongs to neither.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pyiceberg.catalog import Catalog
 from pyiceberg.catalog.sql import IcebergTables, SqlCatalog
-from sqlalchemy import select
+from sqlalchemy import Row, Select, bindparam, or_, select
 
 from icehouse.tables.namespaces import Namespace
+from icehouse.tables.prepared import PerCatalog
 
 METADATA_FOLDER = "/metadata/"
 """Where a table's metadata files live under its location (Iceberg's default)."""
 
 
-def owning_locations(
-    catalog: SqlCatalog, bucket_key: str
-) -> tuple[list[tuple[Namespace, str]], str | None]:
-    """The tables (and views) whose location is the longest prefix of ``bucket_key``
-    (``bucket/key``), and that location (as ``bucket/prefix``); ([], None) if none.
+def owners_within(
+    catalog: SqlCatalog, location: str, bucket_key: str
+) -> list[tuple[Namespace, str]]:
+    """The owners of ``bucket_key`` (as ``owners_of`` finds them) when a table at
+    ``location`` (with or without its scheme) holds the key: only a table at that
+    location or nested inside it can own the key before that one, so only their rows
+    are read. A signed storage request asks this for each file an engine reads, and
+    reading every row of the catalog made each request cost as much as the catalog is
+    large. Nothing is kept between calls: a table created, moved or dropped a moment
+    ago, by any process sharing the catalog, counts at once."""
+    inside = _like_escaped(location.split("://", 1)[-1].rstrip("/"))
+    bound = {"with_scheme": f"%://{inside}/%", "without_scheme": f"{inside}/%"}
+    with catalog.engine.connect() as connection:
+        rows = connection.execute(_within_queries(catalog), bound).all()
+    return _owning(_locations(rows), bucket_key)[0]
 
-    A location is read off the current metadata file's path (``<location>/metadata/
-    <file>``): one query of the catalog's rows, no metadata file read."""
-    return _owning(catalog_locations(catalog), bucket_key)
+
+def _within_query(catalog: SqlCatalog) -> Select[str, str, str | None]:
+    column = IcebergTables.metadata_location
+    return select(
+        IcebergTables.table_namespace, IcebergTables.table_name, IcebergTables.metadata_location
+    ).where(
+        IcebergTables.catalog_name == catalog.name,
+        or_(
+            column.like(bindparam("with_scheme"), escape="\\"),
+            column.like(bindparam("without_scheme"), escape="\\"),
+        ),
+    )
+
+
+_within_queries = PerCatalog(_within_query)
+
+
+def _like_escaped(text: str) -> str:
+    """``text`` matched literally by ``LIKE ... ESCAPE '\\'``."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def owners_of(locations: Locations, key: str) -> list[tuple[Namespace, str]]:
@@ -48,6 +78,10 @@ def catalog_locations(catalog: SqlCatalog) -> Locations:
     ).where(IcebergTables.catalog_name == catalog.name)
     with catalog.engine.connect() as connection:
         rows = connection.execute(query).all()
+    return _locations(rows)
+
+
+def _locations(rows: Sequence[Row[str, str, str | None]]) -> Locations:
     found: Locations = []
     for namespace, name, metadata_location in rows:
         if not metadata_location or METADATA_FOLDER not in metadata_location:
