@@ -3,6 +3,7 @@
 The ingester calls its ``Faults`` at every step boundary of a batch:
 
 ==================  ==============================================================
+``discovery.listed`` a source listed, its files not yet registered in the ledger
 ``batch.claimed``    files claimed in the state database, nothing written yet
 ``batch.written``    Parquet files written and recorded, catalog commit not done
 ``batch.committed``  Iceberg snapshot committed, ledger not yet updated
@@ -36,6 +37,9 @@ FAULT_POINTS = ("batch.claimed", "batch.written", "batch.committed", "batch.reco
 """The ingester's points, each proven exactly-once by ``tests/test_exactly_once.py``."""
 MAINTENANCE_FAULT_POINTS = ("maintain.committed",)
 """Maintenance's points (``maintain/service.py``), proven by ``tests/test_maintain_runs.py``."""
+DISCOVERY_FAULT_POINTS = ("discovery.listed",)
+"""Discovery's point, proven by ``tests/test_ordered_listing.py``: an ordered listing's
+high-water key moves only after what it listed is registered."""
 AUDIT_FAULT_POINTS = ("audit.exported",)
 """The audit export's point (``maintain/audit_export.py``), proven by ``tests/test_audit.py``."""
 FAULT_EXIT_CODE = 86

@@ -108,6 +108,18 @@ writers = Table(
     Column("last_seq", BigInteger, nullable=False),
 )
 
+# v14: where an ordered listing of a source goes on from (``listing = "ordered"``): the
+# greatest path its polls listed whose files are all registered in ``ingest_files``, and
+# when it was last listed whole. Shared, so that a restarted worker or one on another
+# host lists what is after the key instead of everything.
+listing_marks = Table(
+    "ingest_listing_marks",
+    metadata,
+    Column("source", String(200), primary_key=True),
+    Column("high_water", Text),
+    Column("full_listed_at", Float, nullable=False),
+)
+
 # Bad input kept with its reason: kind is "line" (one record) or "file" (a whole file).
 quarantine = Table(
     "quarantine",
