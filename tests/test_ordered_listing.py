@@ -230,6 +230,20 @@ def test_date_folders_are_read_from_the_newest_on(
     assert names(new.ready, str(landing)) == [f"{layout.format(d='11')}/00000.jsonl"]
 
 
+def test_a_source_declared_again_elsewhere_is_listed_whole(
+    tmp_path: Path, marks: ListingMarks
+) -> None:
+    """A mark belongs to the location it was listed in: a source removed and added again
+    under its name, at another location, does not list the new one from the old key."""
+    before, after = tmp_path / "b-landing", tmp_path / "a-landing"
+    land(before / "2026/12/05", "00000.jsonl")
+    land(after / "2026/12/01", "00000.jsonl")
+    discovery = OrderedDiscovery({}, marks)
+    assert polled(discovery, ordered(str(before)), T0).listed == 1
+    moved = polled(discovery, ordered(str(after)), T0 + 1)
+    assert moved.full and names(moved.ready, str(after)) == ["2026/12/01/00000.jsonl"]
+
+
 @pytest.mark.parametrize("workers", [1, 2])
 def test_another_worker_lists_from_the_stored_key(
     state_engine: Engine, tmp_path: Path, workers: int

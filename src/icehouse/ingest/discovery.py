@@ -48,6 +48,8 @@ class OrderedDiscovery:
         listing is due); ``now`` is the ingester's clock. The mark is not moved: call
         ``advance`` once the poll's ready files are registered."""
         stored = self._marks.get(source.name)
+        if stored is not None and stored.location != source.location:
+            stored = None  # the source was declared again elsewhere: its key says nothing
         every = source.full_listing_time.total_seconds()
         full = stored is None or now - stored.full_listed_at >= every
         start = None if full or stored is None else stored.high_water
@@ -58,7 +60,7 @@ class OrderedDiscovery:
         seen = [f.path for f in listed.files if bound is None or f.path < bound]
         high_water = max(seen) if seen else start
         full_listed_at = now if full or stored is None else stored.full_listed_at
-        mark = ListingMark(high_water=high_water, full_listed_at=full_listed_at)
+        mark = ListingMark(source.location, high_water, full_listed_at)
         return Poll(
             ready=ready,
             settling=settling,

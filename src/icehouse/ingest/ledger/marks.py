@@ -20,9 +20,10 @@ from icehouse.state.models import listing_marks
 
 @dataclass(frozen=True)
 class ListingMark:
-    """The greatest path registered (None: a listing found nothing yet) and when the
-    source was last listed whole, on the ingester's clock."""
+    """The location listed, the greatest path registered there (None: a listing found
+    nothing yet) and when the source was last listed whole, on the ingester's clock."""
 
+    location: str
     high_water: str | None
     full_listed_at: float
 
@@ -37,15 +38,23 @@ class ListingMarks:
         """The source's mark; None before its first listing was registered."""
         with self._engine.connect() as conn:
             row = conn.execute(
-                select(listing_marks.c.high_water, listing_marks.c.full_listed_at).where(
-                    listing_marks.c.source == source
-                )
+                select(
+                    listing_marks.c.location,
+                    listing_marks.c.high_water,
+                    listing_marks.c.full_listed_at,
+                ).where(listing_marks.c.source == source)
             ).first()
-        return None if row is None else ListingMark(row.high_water, float(row.full_listed_at))
+        if row is None:
+            return None
+        return ListingMark(row.location, row.high_water, float(row.full_listed_at))
 
     def put(self, source: str, mark: ListingMark) -> None:
         """Store ``mark`` as the source's, in place of whatever mark it had."""
-        values = {"high_water": mark.high_water, "full_listed_at": mark.full_listed_at}
+        values = {
+            "location": mark.location,
+            "high_water": mark.high_water,
+            "full_listed_at": mark.full_listed_at,
+        }
         for _ in range(2):  # a peer may insert the first mark between our two statements
             with self._engine.begin() as conn:
                 changed = conn.execute(
