@@ -84,7 +84,7 @@ def through_rest(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     from pyspark.sql import SparkSession
 
     from icehouse.lake import Lake
-    from icehouse.maintain.spark_rewrite import CATALOG, SparkSettings, spark_session
+    from icehouse.maintain.spark_session import CATALOG, SparkCatalog, SparkSettings, spark_session
 
     started = time.perf_counter()
     spark = (
@@ -100,7 +100,7 @@ def through_rest(args: argparse.Namespace, home: Path) -> dict[str, Any]:
     )
     spark.sparkContext.setLogLevel("ERROR")
     with served(home) as (uri, credential), Lake.open(home) as lake:
-        spark_session(SparkSettings(catalog_uri=uri, credential=credential))
+        spark_session(SparkSettings(), SparkCatalog(CATALOG, uri, credential))
         spark.sql(f"SELECT count(*) FROM {CATALOG}.{args.table}").collect()  # warm up
         session_seconds = time.perf_counter() - started
         options: dict[str, Any] = {"sort": SORT} if args.strategy == "sort" else {}

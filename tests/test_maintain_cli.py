@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import time
 from pathlib import Path
@@ -13,6 +14,7 @@ import pytest
 from typer.testing import CliRunner
 
 from icehouse.cli.app import app
+from icehouse.errors import SparkUnavailable
 from icehouse.lake import Lake
 from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, EVENTS_SCHEMA, NO_READER_GRACE, append_batches
@@ -136,19 +138,65 @@ def test_compact_with_spark_dry_run_plans_in_icehouse_without_starting_spark(hom
     assert "would rewrite 3 partition group(s) with binpack on Spark" in result.stdout
 
 
-def test_compact_with_spark_and_no_catalog_for_it_says_how_to_configure_one(home: str) -> None:
+def test_compact_with_spark_in_python_and_no_catalog_for_it_says_how_to_get_one(
+    home: str,
+) -> None:
     before = snapshot_id(home)
-    result = run(
-        "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
-        "--home", home,
-    )  # fmt: skip
-    assert result.exit_code != 0
-    message = " ".join(result.stderr.split())
+    with Lake.open(Path(home)) as lake, pytest.raises(SparkUnavailable) as raised:
+        lake.maintenance.compact(EVENTS, engine="spark", min_input_files=2)
+    message = raised.value.message
     assert "Spark local[2] is unavailable: Spark has no catalog to reach the lake" in message
     assert "[maintain] spark-catalog-uri" in message
+    assert "or run it with the CLI, which serves the catalog itself" in message
     assert snapshot_id(home) == before
     history = as_json("maintain", "history", EVENTS, "--home", home)
     assert [(r["action"], r["status"]) for r in history] == [("compact:binpack", "failed")]
+
+
+def test_compact_on_a_spark_connect_server_that_refuses_names_its_url_at_once(
+    home: str,
+) -> None:
+    """A port bound but not listening refuses connections (pyspark's own client would
+    retry it for minutes); the catalog served for the run is gone afterwards, with the
+    principal it was served to."""
+    before = snapshot_id(home)
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))
+        url = f"sc://127.0.0.1:{closed.getsockname()[1]}"
+        result = run(
+            "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
+            "--spark-remote", url, "--home", home,
+        )  # fmt: skip
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert (
+        f"Error: Spark {url} is unavailable: no Spark Connect server accepts connections at "
+        f"{url.removeprefix('sc://')} (Connection refused)"
+    ) in message
+    assert "start-connect-server.sh" in message
+    assert snapshot_id(home) == before
+    with Lake.open(Path(home)) as lake:
+        assert [p.name for p in lake.principals.list()] == []
+    history = as_json("maintain", "history", EVENTS, "--home", home)
+    assert [(r["action"], r["status"]) for r in history] == [("compact:binpack", "failed")]
+
+
+def test_compact_on_a_spark_connect_server_elsewhere_needs_a_catalog_it_can_reach(
+    home: str,
+) -> None:
+    """Said before anything is served or connected to: the catalog a run serves listens
+    on 127.0.0.1, which a server on another host cannot reach."""
+    result = run(
+        "maintain", "compact", EVENTS, "--engine", "spark", "--min-input-files", "2",
+        "--spark-remote", "sc://spark.example:15002", "--home", home,
+    )  # fmt: skip
+    assert result.exit_code == 1
+    message = " ".join(result.stderr.split())
+    assert (
+        "Spark sc://spark.example:15002 is unavailable: a Spark Connect server on another "
+        "host cannot reach the catalog this run would serve on 127.0.0.1"
+    ) in message
+    assert "[maintain] spark-catalog-uri" in message
 
 
 def test_maintain_settings_are_read_from_icehouse_toml(home: str) -> None:

@@ -1,11 +1,13 @@
 """``icehouse maintain compact --engine spark``: icehouse plans and holds the lease, Spark
-3.5's ``rewrite_data_files`` rewrites through ``icehouse serve``.
+3.5's ``rewrite_data_files`` rewrites through the lake's REST catalog.
 
 One served lake (tokens required) and one SparkSession for the module; the compaction
 runs on a second ``Lake`` opened on the same home whose ``[maintain]`` names the
-server, as a maintainer's host would. Each test fills a table of its own with small
-files by ingesting one file at a time, then checks the rows, the file count, the
-ingestion keys on Spark's snapshot and what a later ingest takes.
+server, as a maintainer's host would. A home with no ``[maintain]`` at all (``local``)
+is compacted by the CLI alone, which serves the catalog to Spark for the run. Each test
+fills a table of its own with small files by ingesting one file at a time, then checks
+the rows, the file count, the ingestion keys on Spark's snapshot and what a later ingest
+takes.
 
 Needs ``pip install -e '.[spark]'`` and a Java 17, like ``tests/test_engine_spark.py``;
 skipped without them (failed under ``CI=true``).
@@ -80,6 +82,23 @@ def small_files(lake: Lake, table: str, landing: Path, batches: int) -> None:
     for batch in range(batches):
         write_jsonl(landing / f"{batch}.jsonl", [record(4 * batch + k) for k in range(4)])
         assert lake.ingest([table.replace(".", "_")]).rows == 4
+
+
+@pytest.fixture(scope="module")
+def local(spark: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lake]:
+    """A home nobody serves and whose icehouse.toml says nothing of Spark."""
+    home = tmp_path_factory.mktemp("spark-local") / "lake"
+    Lake.init(home)
+    with Lake.open(home) as lake:
+        yield lake
+
+
+def cli(lake: Lake, *args: str) -> Any:
+    return CliRunner().invoke(
+        app,
+        [*args, "--home", str(lake.config.home)],
+        env={"COLUMNS": "1000", "ICEHOUSE_HOME": ""},
+    )
 
 
 def rows(lake: Lake, table: str) -> list[tuple[Any, ...]]:
@@ -172,3 +191,57 @@ def test_the_autopilot_compacts_on_spark_when_the_table_says_so(
     )
     assert maintainer.tables.get(table).data_files == 2
     assert rows(maintainer, table) == before
+
+
+def test_cli_compaction_on_spark_with_no_server_serves_the_catalog_for_the_run(
+    local: Lake, tmp_path: Path
+) -> None:
+    table = "web.local"
+    small_files(local, table, tmp_path / "landing", batches=3)
+    before = rows(local, table)
+    keys = local.tables.history(table)[-1].summary
+
+    result = cli(local, "maintain", "compact", table, "--engine", "spark", "--min-input-files", "2")
+
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert "rewrote 1 partition group(s) with binpack on Spark: 6 → 2 files" in result.stdout
+    assert local.tables.get(table).data_files == 2
+    assert rows(local, table) == before
+    assert local.sql(f"SELECT sum(bytes), count(*) FROM {table}").to_pylist() == [
+        {"sum(bytes)": sum(r[3] for r in before), "count_star()": len(before)}
+    ]
+    spark_snapshot = local.tables.history(table)[-1]
+    assert spark_snapshot.operation == "replace"
+    for key in ("icehouse.batch-id", "icehouse.watermarks"):
+        assert spark_snapshot.summary[key] == keys[key]
+    run = local.maintenance.history(table)[0]
+    assert (run.action, run.status, run.summary["engine"]) == ("compact:binpack", "ok", "spark")
+    assert local.principals.list() == []  # the run's principal went with its server
+    assert local.ingest([table.replace(".", "_")]).rows == 0
+
+
+def test_cli_autopilot_with_no_server_compacts_on_spark_when_the_table_says_so(
+    local: Lake, tmp_path: Path
+) -> None:
+    table = "web.local_auto"
+    small_files(local, table, tmp_path / "landing", batches=5)
+    local.tables.alter(
+        table,
+        properties={
+            "icehouse.maintenance.engine": "spark",
+            "icehouse.maintenance.quiet-period": "0s",
+        },
+    )
+    before = rows(local, table)
+
+    result = cli(local, "maintain", "run", table)
+
+    assert result.exit_code == 0, (result.stdout, result.stderr)
+    assert f"{table}: did compact" in result.stdout
+    assert f"{table} compact: 1 group(s): files 10 → 2," in result.stdout
+    assert "on Spark" in result.stdout
+    assert local.tables.get(table).data_files == 2
+    assert rows(local, table) == before
+    (run,) = [r for r in local.maintenance.history(table) if r.action.startswith("compact")]
+    assert (run.status, run.summary["engine"]) == ("ok", "spark")
+    assert local.principals.list() == []

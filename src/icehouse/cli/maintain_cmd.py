@@ -25,9 +25,13 @@ from icehouse.cli.output import DocumentFormat, Format, Output, iso, size_text
 from icehouse.maintain.choices import Strategy
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
+    from icehouse.lake import Lake
     from icehouse.maintain.autopilot import AutopilotReport
     from icehouse.maintain.compact import CompactResult, GroupResult
     from icehouse.maintain.reports import MaintenanceRun
+    from icehouse.server.run_catalog import RunCatalog
 
 app = typer.Typer(
     help="Keep tables fast and small: compact, expire, clean metadata, remove orphans, "
@@ -86,7 +90,7 @@ def compact(
         typer.Option(
             help="icehouse (rewrite here), or spark: Spark's rewrite_data_files rewrites "
             "the partitions icehouse planned, through the lake's REST catalog "
-            "([maintain] spark-catalog-uri)."
+            "([maintain] spark-catalog-uri, else served on 127.0.0.1 for the run)."
         ),
     ] = "icehouse",
     spark_master: Annotated[
@@ -135,6 +139,7 @@ def compact(
             engine=engine,
             spark_master=spark_master,
             spark_remote=spark_remote,
+            catalog_server=serve_catalog,
         )
     from icehouse.maintain.compact import GroupResult  # loaded by the compaction already
 
@@ -149,6 +154,14 @@ def compact(
     )
     if any(g.status == "failed" for g in result.groups):
         raise typer.Exit(1)
+
+
+def serve_catalog(lake: Lake) -> AbstractContextManager[RunCatalog]:
+    """The lake's REST catalog served for one Spark rewrite (the web stack is loaded only
+    when a rewrite runs on Spark)."""
+    from icehouse.server.run_catalog import serve_for_run
+
+    return serve_for_run(lake)
 
 
 class _GroupProgress:
@@ -373,6 +386,7 @@ def run(
             stop=stop,
             on_round=show,
             say=say_to(output),
+            catalog_server=serve_catalog,
         )
     if not follow:
         output.emit(report.to_dict(), lambda c: render_round(c, report, dry_run))
@@ -536,6 +550,7 @@ def _describe(summary: dict[str, Any], *, dry_run: bool = False) -> str:
             f"{summary.get('groups_rewritten', 0)} group(s): files {summary['files_before']} → "
             f"{summary['files_after']}, {size_text(summary['bytes_before'])} → "
             f"{size_text(summary['bytes_after'])}"
+            + (" on Spark" if summary.get("engine") == "spark" else "")
         )
     if "expired_snapshot_ids" in summary:
         return (

@@ -34,6 +34,8 @@ from icehouse.maintain.leases import LeaseInfo
 from icehouse.maintain.reports import MaintenanceRun
 
 if TYPE_CHECKING:
+    from contextlib import AbstractContextManager
+
     import pyarrow as pa
     from pyiceberg.table import Table
 
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
     from icehouse.maintain.metadata_cleanup import MetadataCleanupResult
     from icehouse.maintain.orphans import OrphanResult
     from icehouse.maintain.service import Maintenance
+    from icehouse.maintain.spark_session import CatalogAccess
     from icehouse.tables import manage
     from icehouse.tables.manifest_rewrite import ManifestRewriteResult
 
@@ -477,14 +480,21 @@ class LakeMaintenance:
         self._lake = lake
 
     def _service(
-        self, *, spark_master: str | None = None, spark_remote: str | None = None
+        self,
+        *,
+        spark_master: str | None = None,
+        spark_remote: str | None = None,
+        catalog_server: Callable[[Lake], AbstractContextManager[CatalogAccess]] | None = None,
     ) -> Maintenance:
         """The maintenance service; ``spark_master`` or ``spark_remote`` (the CLI's
-        options) take the place of ``[maintain]``'s for this run."""
+        options) take the place of ``[maintain]``'s for this run, and
+        ``catalog_server`` serves Spark this lake's catalog when ``[maintain]`` names
+        none."""
         import os
+        from functools import partial
 
         from icehouse.maintain.service import Maintenance
-        from icehouse.maintain.spark_rewrite import SparkSettings
+        from icehouse.maintain.spark_session import SparkSettings
 
         lake = self._lake
         configured = lake.config.maintain
@@ -498,6 +508,7 @@ class LakeMaintenance:
             conf=dict(configured.spark_conf),
             catalog_uri=configured.spark_catalog_uri,
             credential=os.environ.get("ICEHOUSE_SPARK_CREDENTIAL") or configured.spark_credential,
+            serve=partial(catalog_server, lake) if catalog_server else None,
         )
         return Maintenance(
             lake._engine,
@@ -523,6 +534,7 @@ class LakeMaintenance:
         engine: Literal["icehouse", "spark"] = "icehouse",
         spark_master: str | None = None,
         spark_remote: str | None = None,
+        catalog_server: Callable[[Lake], AbstractContextManager[CatalogAccess]] | None = None,
         **options: Any,
     ) -> CompactResult:
         """Rewrite small files per partition.
@@ -531,7 +543,10 @@ class LakeMaintenance:
         ``where``, a filter on the partitions to rewrite; ``dry_run``; ``on_group``, told
         of each group committed; ``engine``, ``spark`` to have Spark's
         ``rewrite_data_files`` rewrite what icehouse planned, on ``spark_master`` or
-        ``spark_remote`` (default: ``[maintain]`` of icehouse.toml); ``options``, the
+        ``spark_remote`` (default: ``[maintain]`` of icehouse.toml), reaching the lake
+        through ``[maintain] spark-catalog-uri`` or, when it is unset, through the
+        catalog ``catalog_server`` serves for the run
+        (``icehouse.server.run_catalog.serve_for_run``, as the CLI passes); ``options``, the
         fields of CompactOptions (e.g. ``min_input_files=2``, ``rewrite_all=True``,
         ``partial_progress=True``).
         Returns: the groups rewritten and the files and bytes before and after.
@@ -540,7 +555,9 @@ class LakeMaintenance:
         from icehouse.maintain.compact_plan import CompactOptions
 
         chosen = CompactOptions(strategy=strategy, sort=sort, zorder=zorder, **options)
-        service = self._service(spark_master=spark_master, spark_remote=spark_remote)
+        service = self._service(
+            spark_master=spark_master, spark_remote=spark_remote, catalog_server=catalog_server
+        )
         return service.compact(
             table, chosen, where=where, dry_run=dry_run, on_group=on_group, engine=engine
         )
@@ -609,12 +626,15 @@ class LakeMaintenance:
         stop: threading.Event | None = None,
         on_round: Callable[[AutopilotReport], None] | None = None,
         say: Callable[[str], None] | None = None,
+        catalog_server: Callable[[Lake], AbstractContextManager[CatalogAccess]] | None = None,
     ) -> AutopilotReport:
         """The autopilot: plan each table's maintenance from its statistics and policy
         (``icehouse.maintenance.*`` properties) and do it; ``follow`` repeats every
         ``interval`` until ``stop`` is set and returns the last round's report, riding
         out outages of the state database and the object store (told to ``say``). Each
         round (but a dry run) then exports the audit trail into ``icehouse_system.audit``.
+        A table whose ``icehouse.maintenance.engine`` is ``spark`` is compacted as
+        ``compact(engine="spark")`` would, ``catalog_server`` included.
 
         Returns: the (last) round's report, per table what was done or skipped and why,
         and how many audit records were exported.
@@ -623,7 +643,7 @@ class LakeMaintenance:
         from icehouse.maintain.autopilot import follow as follow_rounds
 
         lake = self._lake
-        autopilot = Autopilot(self._service(), lake._catalog)
+        autopilot = Autopilot(self._service(catalog_server=catalog_server), lake._catalog)
         names: Callable[[], list[str]] = (lambda: tables) if tables else lake.tables.list
 
         def round_() -> AutopilotReport:

@@ -31,7 +31,8 @@ from icehouse.maintain.leases import DEFAULT_LEASE_SECONDS, LeaseInfo, Leases
 from icehouse.maintain.metadata_cleanup import MetadataCleanupResult, clean_metadata
 from icehouse.maintain.orphans import OrphanResult, remove_orphans
 from icehouse.maintain.scope import DeleteScope, delete_scope
-from icehouse.maintain.spark_rewrite import SparkSettings, compact_with_spark
+from icehouse.maintain.spark_rewrite import compact_with_spark
+from icehouse.maintain.spark_session import SparkSettings
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables.catalog import load_table
 from icehouse.tables.manifest_cache import ManifestCache

@@ -2,26 +2,22 @@
 them with Iceberg's ``rewrite_data_files`` through the lake's REST catalog.
 
 Spark is for tables too large for one process to rewrite. It reaches the tables through
-``icehouse serve``, so its commit goes through the lake's own compare-and-swap, and the
-server carries the ingestion keys (``icehouse.batch-id``, watermarks) forward onto it:
-an ingest after it neither repeats nor skips a file. Iceberg's rewrite allows concurrent
-appends, so ingestion keeps going meanwhile. The planned partitions are handed over as a
-``where`` (their partition values as ranges of the source columns), with the sizes of
-the planner (target, ratios, group size) as the procedure's options, so that Spark
-rewrites what icehouse would have. The report is read from the ``replace`` snapshots
-Spark committed, so it says what landed, not what was asked for.
-
-One Spark session serves the whole process (an autopilot round after round, or a session
-the caller already started), because starting one takes 10-20 s.
+the lake's REST catalog (``spark_session``), so its commit goes through the lake's own
+compare-and-swap, and the server carries the ingestion keys (``icehouse.batch-id``,
+watermarks) forward onto it: an ingest after it neither repeats nor skips a file.
+Iceberg's rewrite allows concurrent appends, so ingestion keeps going meanwhile. The
+planned partitions are handed over as a ``where`` (their partition values as ranges of
+the source columns), with the sizes of the planner (target, ratios, group size) as the
+procedure's options, so that Spark rewrites what icehouse would have. The report is read
+from the ``replace`` snapshots Spark committed, so it says what landed, not what was
+asked for.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 from pyiceberg.table import Table
@@ -41,137 +37,20 @@ from pyiceberg.types import (
     TimestamptzType,
 )
 
-from icehouse.errors import SparkRewriteFailed, SparkUnavailable
+from icehouse.errors import SparkRewriteFailed
 from icehouse.maintain.compact import CompactResult, GroupResult, ordering_for, where_filter
 from icehouse.maintain.compact_plan import CompactOptions, FileGroup, plan_groups
+from icehouse.maintain.spark_session import (
+    SparkSettings,
+    first_line,
+    forget_catalog,
+    lake_catalog,
+    spark_session,
+)
 from icehouse.tables.manifest_cache import ManifestCache
 from icehouse.tables.replace import ManifestIndex
 from icehouse.tables.scan import current_tasks
 from icehouse.tables.writer import DEFAULT_TARGET_FILE_BYTES
-
-CATALOG = "icehouse"
-"""The name of the lake's catalog inside the Spark session."""
-RUNTIME_JAR = "iceberg-spark-runtime-3.5_2.12-1.10.2.jar"
-INSTALL = (
-    "Install it with pip install 'icehouse[spark]' (pyspark 3.5.9 and Iceberg's Spark "
-    "runtime) and a Java 17 (apt-get install openjdk-17-jre-headless)"
-)
-
-
-@dataclass(frozen=True)
-class SparkSettings:
-    """Where Spark runs (``[maintain]`` of icehouse.toml) and how it reaches the lake."""
-
-    master: str | None = None
-    remote: str | None = None
-    conf: dict[str, str] = field(default_factory=dict)
-    catalog_uri: str | None = None
-    credential: str | None = None
-
-    @property
-    def where(self) -> str:
-        """The master or Spark Connect URL, as messages name it."""
-        return self.remote or self.master or "local[2]"
-
-
-def catalog_conf(settings: SparkSettings, catalog_uri: str) -> dict[str, str]:
-    """Spark's settings for the lake's REST catalog; the cache is off because ingestion
-    commits to the same tables outside Spark."""
-    prefix = f"spark.sql.catalog.{CATALOG}"
-    conf = {
-        prefix: "org.apache.iceberg.spark.SparkCatalog",
-        f"{prefix}.type": "rest",
-        f"{prefix}.uri": catalog_uri,
-        f"{prefix}.cache-enabled": "false",
-    }
-    if settings.credential:
-        conf |= {
-            f"{prefix}.rest.auth.type": "oauth2",
-            f"{prefix}.credential": settings.credential,
-            f"{prefix}.oauth2-server-uri": catalog_uri.rstrip("/") + "/v1/oauth/tokens",
-        }
-    return conf
-
-
-def spark_session(settings: SparkSettings) -> Any:
-    """The process's Spark session (started on first use) with the lake's catalog set.
-
-    Raises:
-        SparkUnavailable: no catalog URI configured, pyspark missing, or Spark not
-            starting or not answering; the message says how to fix it.
-    """
-    if not settings.catalog_uri:
-        raise SparkUnavailable(
-            settings.where,
-            detail="Spark has no catalog to reach the lake through",
-            fix="Serve the lake (`icehouse serve`) and set [maintain] spark-catalog-uri in "
-            "icehouse.toml to its URL, with spark-credential (or ICEHOUSE_SPARK_CREDENTIAL) "
-            "set to CLIENT_ID:CLIENT_SECRET of an admin principal",
-        )
-    try:
-        from py4j.protocol import Py4JError  # type: ignore[import-untyped]
-        from pyspark.errors import PySparkException
-        from pyspark.sql import SparkSession
-    except ImportError as exc:
-        raise SparkUnavailable(
-            settings.where,
-            detail=f"{(exc.name or 'pyspark').split('.')[0]} is not installed",
-            fix=INSTALL,
-        ) from exc
-    try:
-        session = SparkSession.getActiveSession() or _build(SparkSession, settings)
-        for key, value in catalog_conf(settings, settings.catalog_uri).items():
-            session.conf.set(key, value)
-        session.conf.set("spark.sql.session.timeZone", "UTC")
-    except (PySparkException, Py4JError, OSError) as exc:
-        raise SparkUnavailable(
-            settings.where,
-            detail=_first_line(exc),
-            fix="Check that the master or Spark Connect server is running and reachable "
-            "([maintain] spark-master / spark-remote, or --spark-master / --spark-remote)",
-        ) from exc
-    return session
-
-
-def _build(spark_session_class: Any, settings: SparkSettings) -> Any:
-    builder = spark_session_class.builder.appName("icehouse-maintain")
-    if settings.remote:
-        builder = builder.remote(settings.remote)
-    else:
-        builder = (
-            builder.master(settings.master or "local[2]")
-            .config("spark.jars", str(runtime_jar(settings.where)))
-            .config(
-                "spark.sql.extensions",
-                "org.apache.iceberg.spark.extensions.IcebergSparkSessionExtensions",
-            )
-            .config("spark.ui.enabled", "false")
-        )
-    for key, value in settings.conf.items():
-        builder = builder.config(key, value)
-    return builder.getOrCreate()
-
-
-def runtime_jar(where: str) -> Path:
-    """Iceberg's Spark runtime, as ``snowpark-connect-deps-iceberg`` ships it.
-
-    Raises: SparkUnavailable when the package or the jar is missing."""
-    try:
-        import snowpark_connect_deps_iceberg  # type: ignore[import-untyped]
-    except ImportError as exc:
-        raise SparkUnavailable(
-            where, detail="snowpark-connect-deps-iceberg is not installed", fix=INSTALL
-        ) from exc
-    root = Path(snowpark_connect_deps_iceberg.__file__).parent
-    found = sorted(root.rglob(RUNTIME_JAR))
-    if not found:
-        raise SparkUnavailable(where, detail=f"{RUNTIME_JAR} not found under {root}", fix=INSTALL)
-    return found[0]
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
 
 
 def group_predicate(table: Table, group: FileGroup) -> str | None:
@@ -253,10 +132,14 @@ def spark_where(table: Table, groups: list[FileGroup], where: str | None) -> str
 
 
 def procedure_call(
-    table: Table, options: CompactOptions, groups: list[FileGroup], where: str | None
+    catalog: str,
+    table: Table,
+    options: CompactOptions,
+    groups: list[FileGroup],
+    where: str | None,
 ) -> str:
-    """The ``CALL ... rewrite_data_files`` that rewrites ``groups``, with the planner's
-    sizes as its options (so Spark's candidates are icehouse's)."""
+    """The ``CALL`` of ``catalog``'s ``rewrite_data_files`` that rewrites ``groups``, with
+    the planner's sizes as its options (so Spark's candidates are icehouse's)."""
     name = ".".join(table.name())
     target = options.target_file_bytes or int(
         table.metadata.properties.get("write.target-file-size-bytes", DEFAULT_TARGET_FILE_BYTES)
@@ -285,7 +168,7 @@ def procedure_call(
     if where:
         arguments.append(f"where => {_spark_string(where)}")
     arguments.append(f"options => map({pairs})")
-    return f"CALL {CATALOG}.system.rewrite_data_files({', '.join(arguments)})"
+    return f"CALL {catalog}.system.rewrite_data_files({', '.join(arguments)})"
 
 
 def _spark_string(text: str) -> str:
@@ -313,7 +196,8 @@ def compact_with_spark(
     reported group, its files, bytes and rows before and after from its summary.
 
     Raises:
-        SparkUnavailable: Spark cannot be started or reached, or has no catalog.
+        SparkUnavailable: Spark cannot be started or reached, or has no catalog (none
+            configured, and ``settings.serve`` unset).
         SparkRewriteFailed: the procedure failed in Spark.
         InvalidSortOrder, InvalidInput: as ``compact``.
     """
@@ -328,17 +212,13 @@ def compact_with_spark(
         result.seconds = time.perf_counter() - started
         return result
     before = table.current_snapshot()
-    spark = spark_session(settings)
-    call = procedure_call(table, options, groups, spark_where(table, groups, where))
-    from py4j.protocol import Py4JError
-    from pyspark.errors import PySparkException
-
-    try:
-        spark.sql(call).collect()
-    except (PySparkException, Py4JError) as exc:
-        raise SparkRewriteFailed(
-            f"Spark's rewrite_data_files failed: {_first_line(exc)}", table=name
-        ) from exc
+    narrowed = spark_where(table, groups, where)
+    with lake_catalog(settings) as catalog:  # a catalog served for the run stops after it
+        spark = spark_session(settings, catalog)
+        try:
+            _rewrite(spark, procedure_call(catalog.name, table, options, groups, narrowed), name)
+        finally:
+            forget_catalog(spark, catalog)
     seconds = time.perf_counter() - started
     labels = [g.label for g in groups]
     after = table.catalog.load_table(table.name())
@@ -363,6 +243,19 @@ def compact_with_spark(
             on_commit({"snapshot_id": snapshot.snapshot_id, "groups": labels, "engine": "spark"})
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _rewrite(spark: Any, call: str, table: str) -> None:
+    """Run the procedure call; Spark's failures become ``SparkRewriteFailed``."""
+    from py4j.protocol import Py4JError  # type: ignore[import-untyped]
+    from pyspark.errors import PySparkException
+
+    try:
+        spark.sql(call).collect()
+    except (PySparkException, Py4JError) as exc:
+        raise SparkRewriteFailed(
+            f"Spark's rewrite_data_files failed: {first_line(exc)}", table=table
+        ) from exc
 
 
 def _replaced_since(table: Table, since: int | None) -> list[Any]:

@@ -7,8 +7,10 @@ connection:
 
 - ``queue.FileQueue`` (``ingest_files``): files registered, claimed, finished;
 - ``slots.WriterSlots`` (``ingest_writers``): writer ids and their sequence numbers;
-- ``batches.BatchLog`` (``ingest_batches``): batches opened, committed, aborted, and
-  the retention of all ingestion records;
+- ``batches.BatchLog`` (``ingest_batches``): batches opened, written, committed,
+  aborted, and the retention of all ingestion records;
+- ``committers.CommitterLeases`` (``ingest_committers``): which process commits each
+  table's written batches;
 - ``claims.ContentClaims`` (``ingest_contents``): content ingested once per table;
 - ``quarantine_log.QuarantineLog`` (``ingest_quarantine``): bad files and lines;
 - ``marks.ListingMarks`` (``ingest_listing_marks``): where ordered listings go on.
@@ -18,6 +20,7 @@ Every time they store comes from one injected clock (``state/clock.py``).
 
 from icehouse.ingest.ledger.batches import BatchLog
 from icehouse.ingest.ledger.claims import ContentClaims
+from icehouse.ingest.ledger.committers import CommitterLease, CommitterLeases
 from icehouse.ingest.ledger.ledger import Heartbeat, Ledger
 from icehouse.ingest.ledger.marks import ListingMark, ListingMarks
 from icehouse.ingest.ledger.quarantine_log import QuarantineLog
@@ -34,13 +37,17 @@ from icehouse.ingest.ledger.records import (
     QUARANTINED,
     RECOPIED,
     REPLAY,
+    UNSETTLED,
+    WRITTEN,
     Batch,
     BatchFile,
+    BatchWrite,
     ContentClaim,
     FileRow,
     OpenBatch,
     PriorVersion,
     SourceTally,
+    WrittenBatch,
 )
 from icehouse.ingest.ledger.slots import WriterSlots
 
@@ -56,9 +63,14 @@ __all__ = [
     "QUARANTINED",
     "RECOPIED",
     "REPLAY",
+    "UNSETTLED",
+    "WRITTEN",
     "Batch",
     "BatchFile",
     "BatchLog",
+    "BatchWrite",
+    "CommitterLease",
+    "CommitterLeases",
     "ContentClaim",
     "ContentClaims",
     "FileQueue",
@@ -72,4 +84,5 @@ __all__ = [
     "QuarantineLog",
     "SourceTally",
     "WriterSlots",
+    "WrittenBatch",
 ]
