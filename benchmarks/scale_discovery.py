@@ -1,10 +1,11 @@
 """The discovery section of ``scale.py``: one poll of a ``keep`` source whose landing
 location holds N objects the ledger already has, plus 10 new ones, listed whole (what
 ``listing = "full"`` does every poll) and from the high-water key (``listing =
-"ordered"``, after the full listing that starts a process). Printed per location (a
-local folder, SeaweedFS S3) and N: seconds, keys the store returned, LIST requests
-(pages of 1000 on S3, folders read locally). The ledger is a SQLite state database,
-filled in bulk; the poll's ledger check is the one workers make (a bounded cache, warm).
+"ordered"``, from the key the first, full, listing stored in the state database).
+Printed per location (a local folder, SeaweedFS S3) and N: seconds, keys the store
+returned, LIST requests (pages of 1000 on S3, folders read locally). The ledger is a
+SQLite state database, filled in bulk; the poll's ledger check is the one workers make
+(a bounded cache, warm).
 
 Objects are empty, in folders of 10 000 (``000/0000000.jsonl``, ...): names that sort
 by landing time, as a date-and-hour layout gives.
@@ -24,6 +25,7 @@ from common import table_print
 from icehouse.config import SourceConfig
 from icehouse.ingest.discovery import OrderedDiscovery
 from icehouse.ingest.landing import LandedFile, list_landed, open_location
+from icehouse.ingest.ledger.marks import ListingMarks
 from icehouse.ingest.ledger.queue import FileQueue
 from icehouse.ingest.ordered_listing import S3_PAGE
 from icehouse.state.database import migrate, open_engine
@@ -100,10 +102,11 @@ def measure(
         queue = FileQueue(engine)
         fill(0, count)
         seen(queue, engine, source, storage)
-        discovery = OrderedDiscovery(storage)
+        discovery = OrderedDiscovery(storage, ListingMarks(engine))
         now = time.time() + 3600
-        discovery.poll(source, now=now)  # a process's first poll: the full listing
-        queue.register("logs", list_landed(*open_location(location, storage), source, now=now)[0])
+        first = discovery.poll(source, now=now)  # a source's first poll: the full listing
+        queue.register("logs", first.ready)
+        discovery.advance(source, first)
         fill(count, NEW)
         filesystem, base = open_location(location, storage)
 

@@ -286,6 +286,39 @@ def test_source_add_with_an_unknown_format_exits_1(home, tmp_path):
     assert "format" in result.stderr
 
 
+def test_source_add_with_ordered_listing_writes_the_keys_and_list_show_print_them(home, tmp_path):
+    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", home)
+    (tmp_path / "in").mkdir(parents=True, exist_ok=True)
+    ok("source", "add", "web", "--location", str(tmp_path / "in"), "--table", "logs.events",
+       "--file-format", "jsonl", "--listing", "ordered", "--full-listing-every", "1h",
+       "--home", home)  # fmt: skip
+    toml = (Path(home) / "icehouse.toml").read_text()
+    assert 'listing = "ordered"' in toml and 'full_listing_every = "1h"' in toml
+    shown = ok("source", "show", "web", "--home", home).stdout
+    assert 'listing = "ordered"' in shown and 'full_listing_every = "1h"' in shown
+    assert "ordered, full every 1h" in ok("source", "list", "--home", home).stdout
+    (listed,) = as_json("source", "list", "--home", home)
+    assert (listed["listing"], listed["full_listing_every"]) == ("ordered", "1h")
+
+
+@pytest.mark.parametrize(
+    ("flag", "value", "words"),
+    [
+        ("--listing", "sorted", "'full' or 'ordered'"),
+        ("--full-listing-every", "hourly", "cannot read duration 'hourly'"),
+    ],
+)
+def test_source_add_with_a_bad_listing_names_what_is_allowed(home, tmp_path, flag, value, words):
+    ok("table", "create", "logs.events", "--schema", SCHEMA, "--home", home)
+    result = run("source", "add", "web", "--location", str(tmp_path), "--table", "logs.events",
+                 "--file-format", "jsonl", "--listing", "ordered", flag, value,
+                 "--home", home)  # fmt: skip
+    assert result.exit_code == 1
+    assert one_line(result.stderr).startswith("Error: source 'web': ")
+    assert words in one_line(result.stderr)
+    assert "[sources.web]" not in (Path(home) / "icehouse.toml").read_text()
+
+
 # --- ingest, status, quarantine, sql ---------------------------------------------------------
 
 

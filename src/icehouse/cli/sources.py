@@ -127,6 +127,20 @@ def add(
     settle: Annotated[
         str, typer.Option(help="A local file must be unchanged this long before it is taken.")
     ] = "2s",
+    listing: Annotated[
+        str,
+        typer.Option(
+            help="full (list everything each poll) or ordered (keys sort by landing time, "
+            "e.g. date folders: list only the keys after the last one seen)."
+        ),
+    ] = "full",
+    full_listing_every: Annotated[
+        str,
+        typer.Option(
+            help="With --listing ordered: how often to list everything anyway, to find "
+            "keys that landed late."
+        ),
+    ] = "10m",
     create_location: Annotated[
         bool,
         typer.Option(
@@ -168,6 +182,8 @@ def add(
                     "on_success": on_success,
                     "archive": archive,
                     "settle": settle,
+                    "listing": listing,
+                    "full_listing_every": full_listing_every,
                 }
             )
         except ValidationError as exc:
@@ -200,7 +216,10 @@ def list_sources(home: HomeOption = None, format: FormatOption = Format.table) -
                     "No sources yet. Add one with `icehouse source add` or in icehouse.toml."
                 )
                 return
-            rows = [[s.name, s.location, s.glob, s.format, s.table, s.on_success] for s in sources]
+            rows = [
+                [s.name, s.location, s.glob, s.format, s.table, s.on_success, _listing(s)]
+                for s in sources
+            ]
             print_grid(console, _LIST_GRID, rows)
 
         output.emit(
@@ -215,7 +234,15 @@ _LIST_GRID = (
     Column("format", Kind.WHOLE),
     Column("table", Kind.WHOLE),
     Column("on success", Kind.WHOLE, optional=2),
+    Column("listing", Kind.WHOLE, optional=3),
 )
+
+
+def _listing(source: SourceConfig) -> str:
+    """How a poll lists the source: ``full``, or ``ordered`` with its full-listing pace."""
+    if source.listing == "ordered":
+        return f"ordered, full every {source.full_listing_every}"
+    return source.listing
 
 
 @app.command("show")

@@ -3,6 +3,7 @@
 The ingester calls its ``Faults`` at every step boundary of a batch:
 
 ====================  ============================================================
+``discovery.listed``   a source listed, its files not yet registered in the ledger
 ``batch.claimed``      files claimed in the state database, nothing written yet
 ``batch.written``      Parquet files and their manifests written, the batch recorded
                        written; not committed
@@ -47,6 +48,9 @@ FAULT_POINTS = (
 """The ingester's points, each proven exactly-once by ``tests/test_exactly_once.py``."""
 MAINTENANCE_FAULT_POINTS = ("maintain.committed",)
 """Maintenance's points (``maintain/service.py``), proven by ``tests/test_maintain_runs.py``."""
+DISCOVERY_FAULT_POINTS = ("discovery.listed",)
+"""Discovery's point, proven by ``tests/test_ordered_listing.py``: an ordered listing's
+high-water key moves only after what it listed is registered."""
 AUDIT_FAULT_POINTS = ("audit.exported",)
 """The audit export's point (``maintain/audit_export.py``), proven by ``tests/test_audit.py``."""
 FAULT_EXIT_CODE = 86
@@ -69,7 +73,12 @@ class CrashAt:
     """Exit the process hard the ``hit``-th time ``point`` is reached."""
 
     def __init__(self, point: str, hit: int = 1) -> None:
-        known = (*FAULT_POINTS, *MAINTENANCE_FAULT_POINTS, *AUDIT_FAULT_POINTS)
+        known = (
+            *FAULT_POINTS,
+            *DISCOVERY_FAULT_POINTS,
+            *MAINTENANCE_FAULT_POINTS,
+            *AUDIT_FAULT_POINTS,
+        )
         if point not in known:
             raise ValueError(f"unknown fault point {point!r}; known: {', '.join(known)}")
         self._point, self._hit, self._seen = point, hit, 0

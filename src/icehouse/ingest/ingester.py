@@ -106,7 +106,7 @@ class Ingester:
         """Ids of this ingester's batches handed over and not yet seen committed."""
         self._writer_id: str | None = None
         self._density = RowDensity()
-        self._ordered = OrderedDiscovery(config.storage)
+        self._ordered = OrderedDiscovery(config.storage, self._ledger.marks)
 
     def _sources(self, names: Sequence[str] | None) -> list[SourceConfig]:
         if not names:
@@ -224,15 +224,19 @@ class Ingester:
         """Queue complete files; returns how many are still settling."""
         settling = 0
         for source in sources:
+            poll = None
             if source.listing == "ordered":
                 poll = self._ordered.poll(source, now=self._clock())
                 ready, young = poll.ready, poll.settling
             else:
                 filesystem, base = open_location(source.location, self._config.storage)
                 ready, young = list_landed(filesystem, base, source, now=self._clock())
+            self._faults("discovery.listed")
             _, committed = self._ledger.queue.register(
                 source.name, ready, report_committed=source.on_success != "keep"
             )
+            if poll is not None:
+                self._ordered.advance(source, poll)
             if committed:
                 self._after_success([(source.name, path) for path in committed])
             settling += len(young)

@@ -155,6 +155,12 @@ def _v13_committers(conn: Connection) -> None:
     models.committers.create(conn, checkfirst=True)
 
 
+def _v14_listing_marks(conn: Connection) -> None:
+    """Ordered listings' high-water keys (a new table only, created if missing, so that
+    this step stands on its own whatever steps come before it)."""
+    models.listing_marks.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -168,6 +174,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     11: _v11_mounts,
     12: _v12_links,
     13: _v13_committers,
+    14: _v14_listing_marks,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a

@@ -12,7 +12,8 @@ connection:
 - ``committers.CommitterLeases`` (``ingest_committers``): which process commits each
   table's written batches;
 - ``claims.ContentClaims`` (``ingest_contents``): content ingested once per table;
-- ``quarantine_log.QuarantineLog`` (``ingest_quarantine``): bad files and lines.
+- ``quarantine_log.QuarantineLog`` (``ingest_quarantine``): bad files and lines;
+- ``marks.ListingMarks`` (``ingest_listing_marks``): where ordered listings go on.
 
 Every time they store comes from one injected clock (``state/clock.py``).
 """
@@ -21,6 +22,7 @@ from icehouse.ingest.ledger.batches import BatchLog
 from icehouse.ingest.ledger.claims import ContentClaims
 from icehouse.ingest.ledger.committers import CommitterLease, CommitterLeases
 from icehouse.ingest.ledger.ledger import Heartbeat, Ledger
+from icehouse.ingest.ledger.marks import ListingMark, ListingMarks
 from icehouse.ingest.ledger.quarantine_log import QuarantineLog
 from icehouse.ingest.ledger.queue import FileQueue
 from icehouse.ingest.ledger.records import (
@@ -75,6 +77,8 @@ __all__ = [
     "FileRow",
     "Heartbeat",
     "Ledger",
+    "ListingMark",
+    "ListingMarks",
     "OpenBatch",
     "PriorVersion",
     "QuarantineLog",

@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 from icehouse.ingest.ledger.batches import BatchLog
 from icehouse.ingest.ledger.claims import ContentClaims
 from icehouse.ingest.ledger.committers import CommitterLeases
+from icehouse.ingest.ledger.marks import ListingMarks
 from icehouse.ingest.ledger.quarantine_log import QuarantineLog
 from icehouse.ingest.ledger.queue import FileQueue
 from icehouse.ingest.ledger.slots import WriterSlots
@@ -27,6 +28,7 @@ class Ledger:
     claims: ContentClaims
     quarantine: QuarantineLog
     committers: CommitterLeases
+    marks: ListingMarks
 
     @classmethod
     def open(
@@ -39,6 +41,7 @@ class Ledger:
             claims=ContentClaims(engine, clock=clock),
             quarantine=QuarantineLog(engine),
             committers=CommitterLeases(engine, lease_seconds=lease_seconds, clock=clock),
+            marks=ListingMarks(engine),
         )
 
 
