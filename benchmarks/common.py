@@ -33,6 +33,38 @@ def table_print(header: list[str], rows: list[list[str]]) -> None:
         print("  ".join(str(c).ljust(w) for c, w in zip(row, widths, strict=True)))
 
 
+def tree_cpu_seconds(pid: int) -> float | None:
+    """CPU seconds (user and system) spent so far by process ``pid`` and every live
+    process below it (a server's workers); None where ``/proc`` cannot tell (not Linux).
+    On a machine shared with other work, CPU per request holds steadier than requests
+    per second, which wait for every other process's turn on the cores."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    tick = os.sysconf("SC_CLK_TCK")
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                fields = stat.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended while looking
+        parents[int(entry)] = int(fields[1])
+        times[int(entry)] = (int(fields[11]) + int(fields[12])) / tick
+    if pid not in times:
+        return None
+    tree, total = [pid], 0.0
+    while tree:
+        current = tree.pop()
+        total += times.get(current, 0.0)
+        tree += [child for child, parent in parents.items() if parent == current]
+    return total
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -42,7 +42,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -56,7 +56,7 @@ from pyiceberg.types import LongType, NestedField, StringType
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from common import ICEHOUSE, free_port, table_print  # noqa: E402
+from common import ICEHOUSE, free_port, table_print, tree_cpu_seconds  # noqa: E402
 
 NAMESPACE = "bench"
 SCHEMA = Schema(
@@ -79,6 +79,8 @@ class Server:
     catalog_properties: dict[str, Any]
     headers: dict[str, str] = field(default_factory=dict)
     prefix: str = ""
+    pid: int | None = None
+    """The server's process (its workers are below it), for its CPU time."""
 
     def catalog(self) -> Catalog:
         return load_catalog(self.name, type="rest", uri=self.uri, **self.catalog_properties)
@@ -93,6 +95,9 @@ class Measured:
     seconds: float
     p50_ms: float
     p99_ms: float
+    cpu_ms: float | None = None
+    """The server's CPU per request (every process of it, over the measurement and its
+    clients' few setup requests), None where unknown."""
 
     @property
     def per_second(self) -> float:
@@ -112,7 +117,8 @@ def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
 
 
 @contextmanager
-def running(command: list[str], workdir: Path, ready_url: str, **env: str) -> Iterator[None]:
+def running(command: list[str], workdir: Path, ready_url: str, **env: str) -> Iterator[int]:
+    """The server ``command`` starts, until the block ends: its process id."""
     log = workdir / "server.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
@@ -125,7 +131,7 @@ def running(command: list[str], workdir: Path, ready_url: str, **env: str) -> It
         )
     try:
         wait_for(ready_url, process, log)
-        yield
+        yield process.pid
     finally:
         process.terminate()
         try:
@@ -143,8 +149,8 @@ def icehouse(workdir: Path, workers: int) -> Iterator[Server]:
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
     serve = [*ICEHOUSE, "serve", "--home", str(home), "--port", str(port), "--allow-anonymous"]
-    with running([*serve, "--workers", str(workers)], workdir, uri + "/healthz"):
-        yield Server(f"icehouse w{workers}", uri, {})
+    with running([*serve, "--workers", str(workers)], workdir, uri + "/healthz") as pid:
+        yield Server(f"icehouse w{workers}", uri, {}, pid=pid)
 
 
 def find_weed() -> str | None:
@@ -180,7 +186,7 @@ def seaweedfs(weed: str, workdir: Path) -> Iterator[Server]:
         command += [f"-{name}.port={port}", f"-{name}.port.grpc={port + 10_000}"]
     uri = f"http://127.0.0.1:{iceberg}"
     env = {"AWS_ACCESS_KEY_ID": key, "AWS_SECRET_ACCESS_KEY": secret}
-    with running(command, workdir, uri + "/v1/config?warehouse=s3://warehouse", **env):
+    with running(command, workdir, uri + "/v1/config?warehouse=s3://warehouse", **env) as pid:
         token = requests.post(
             uri + "/v1/oauth/tokens",
             data={
@@ -205,7 +211,7 @@ def seaweedfs(weed: str, workdir: Path) -> Iterator[Server]:
             "s3.secret-access-key": secret,
             "s3.region": "us-east-1",
         }
-        yield Server("seaweedfs", uri, properties, headers)
+        yield Server("seaweedfs", uri, properties, headers, pid=pid)
 
 
 def prepare(server: Server, tables: int) -> None:
@@ -335,15 +341,24 @@ def run(
     for name in operations:
         for count in clients:
             work = partial(operation, server, name)
-            results[name, count] = measure(count, seconds, work, processes=min(processes, count))
-            done = results[name, count]
+            before = None if server.pid is None else tree_cpu_seconds(server.pid)
+            done = measure(count, seconds, work, processes=min(processes, count))
+            after = None if server.pid is None else tree_cpu_seconds(server.pid)
+            if before is not None and after is not None:
+                done = replace(done, cpu_ms=(after - before) * 1000 / done.requests)
+            results[name, count] = done
             print(
                 f"  {server.name:11} {name:15} {count:3} clients: {done.per_second:7.0f}/s "
-                f"p50 {done.p50_ms:6.1f} ms p99 {done.p99_ms:6.1f} ms",
+                f"p50 {done.p50_ms:6.1f} ms p99 {done.p99_ms:6.1f} ms "
+                f"server CPU {_cpu(done)} ms/request",
                 file=sys.stderr,
                 flush=True,
             )
     return results
+
+
+def _cpu(done: Measured) -> str:
+    return "-" if done.cpu_ms is None else f"{done.cpu_ms:.2f}"
 
 
 def verdict(name: str, clients: int, icehouse: Measured) -> str:
@@ -360,13 +375,16 @@ def report(
     ours: dict[str, dict[tuple[str, int], Measured]],
     theirs: dict[tuple[str, int], Measured] | None,
 ) -> None:
-    """One line per operation and client count; for each server its req/s, p50 and p99;
-    the goal verdict of each icehouse configuration, in the order of the columns."""
+    """One line per operation and client count; for each server its req/s, p50, p99 and
+    CPU per request (its own processes', while the clients ran: the measuring clients
+    also need the machine's cores, so CPU per request is what compares when the machine
+    is busy); the goal verdict of each icehouse configuration, in the order of the
+    columns."""
     header = ["operation", "clients"]
     for server in ours:
-        header += [f"{server} req/s", "p50 ms", "p99 ms"]
+        header += [f"{server} req/s", "p50 ms", "p99 ms", "cpu ms"]
     if theirs is not None:
-        header += ["seaweedfs req/s", "p50 ms", "p99 ms"]
+        header += ["seaweedfs req/s", "p50 ms", "p99 ms", "cpu ms"]
     header.append("goal")
     rows = []
     for name in operations:
@@ -376,7 +394,12 @@ def report(
             if theirs is not None:
                 measured.append(theirs[name, count])
             for done in measured:
-                row += [f"{done.per_second:.0f}", f"{done.p50_ms:.1f}", f"{done.p99_ms:.1f}"]
+                row += [
+                    f"{done.per_second:.0f}",
+                    f"{done.p50_ms:.1f}",
+                    f"{done.p99_ms:.1f}",
+                    _cpu(done),
+                ]
             goals = [verdict(name, count, results[name, count]) for results in ours.values()]
             rows.append([*row, " / ".join(goals)])
     table_print(header, rows)

@@ -42,8 +42,9 @@ The rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterator
+from collections.abc import Callable, Collection, Hashable, Iterator
 from dataclasses import dataclass
+from typing import TypeVar, cast
 
 from icehouse.govern.access import CellSet, TableAccess
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, SecurableKind
@@ -56,6 +57,12 @@ from icehouse.govern.records import (
     Target,
     tag_expression,
 )
+
+T = TypeVar("T")
+
+REMEMBERED = 1024
+"""Answers ``Policy.remembered`` keeps per snapshot (all forgotten when it is full)."""
+_UNKNOWN = object()
 
 CATALOG_KEY = ""
 """The key of the catalog as a securable: a lake has one catalog."""
@@ -128,6 +135,22 @@ class Policy:
             principal: tenant for tenant, principal in rows.tenant_admins
         }
         self._held_by: dict[tuple[str, bool], _Held] = {}
+        self._remembered: dict[Hashable, object] = {}
+
+    def remembered(self, key: Hashable, decide: Callable[[], T]) -> T:
+        """``decide()``'s answer for ``key``, kept with this snapshot: a snapshot never
+        changes, so an answer made only from it and from what ``key`` names (a listing's
+        decisions: the principal and each table's metadata file) stays right for as long
+        as the snapshot is the current policy. A principal that lists a namespace again
+        is answered without deciding on each of its tables again."""
+        found = self._remembered.get(key, _UNKNOWN)
+        if found is not _UNKNOWN:
+            return cast(T, found)
+        answer = decide()
+        if len(self._remembered) >= REMEMBERED:
+            self._remembered.clear()
+        self._remembered[key] = answer
+        return answer
 
     # -- who is who ---------------------------------------------------------------------
 

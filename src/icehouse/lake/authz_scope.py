@@ -50,15 +50,20 @@ class LakeScope:
             return ObjectPath(tuple(namespace), known.uuid, name, kind)
         from icehouse.errors import NotFound
         from icehouse.lake.catalogs import mounted_identity
-        from icehouse.tables.identity import table_identity, view_identity
+        from icehouse.tables.identity import view_identity
 
-        identify = view_identity if kind is SecurableKind.VIEW else table_identity
         try:
             mounted = mounted_identity(self._lake, name) if len(namespace) == 2 else None
             if mounted is not None:
                 self.found[name] = mounted
                 return mounted_path(mounted)
-            found = identify(self._lake._catalog, tuple(namespace), last)
+            if kind is SecurableKind.VIEW:
+                found = view_identity(self._lake._catalog, tuple(namespace), last)
+            else:  # one row read: the table's identity is kept by its metadata file
+                named = self._lake._uuids.named(self._lake._catalog, tuple(namespace), last)
+                if named is None or named.view:
+                    return None
+                found = named
         except NotFound:
             return None
         self.found[name] = found

@@ -120,17 +120,30 @@ class LakeIceberg:
         """Returns: the namespace's table names, sorted. Raises: NoSuchNamespace.
 
         A principal that is not an administrator is shown the tables it may describe,
-        decided with one read of the policy and of the namespace's tables."""
+        decided with one read of the policy and of the namespace's tables; the decisions
+        are kept with the policy for that principal and those very tables (the same
+        names on the same metadata files), so listing an unchanged namespace again under
+        an unchanged policy decides nothing again."""
         lake = self._lake
-        found = catalog_tables.list_tables(lake._catalog, namespace)
         if lake.principal.admin:
-            return found
+            return catalog_tables.list_tables(lake._catalog, namespace)
+        rows = catalog_tables.list_table_rows(lake._catalog, namespace)
         scope = LakeScope(lake)
-        scope.found.update(lake._uuids.namespace_tables(lake._catalog, namespace))
+        key = ("table.list", lake.principal.name, namespace, tuple(rows))
+        shown = scope.policy().remembered(key, lambda: self._visible(namespace, rows, scope))
+        return builtins.list(shown)
+
+    def _visible(
+        self, namespace: Namespace, rows: builtins.list[tuple[str, str | None]], scope: LakeScope
+    ) -> tuple[str, ...]:
+        """The names among ``rows`` (sorted) that the principal may describe."""
+        lake = self._lake
+        scope.found.update(lake._uuids.namespace_tables(lake._catalog, namespace, rows))
+        names = [name for name, _ in rows]
         shown = visible(
-            lake, SecurableKind.TABLE, [".".join((*namespace, t)) for t in found], scope
+            lake, SecurableKind.TABLE, [".".join((*namespace, t)) for t in names], scope
         )
-        return [t for t in found if ".".join((*namespace, t)) in shown]
+        return tuple(t for t in names if ".".join((*namespace, t)) in shown)
 
     @governed("table.create", on=("namespace", "name"))
     def create(

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import queue
 import threading
-from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
@@ -28,7 +27,8 @@ if TYPE_CHECKING:
 IDLE_SECONDS = 5.0
 """The writer thread ends after this long without work (and starts again on demand)."""
 
-Settle = Callable[[BaseException | None], None]
+Waiting = tuple[AuditTrail, asyncio.AbstractEventLoop, asyncio.Future[None]]
+"""A request's trail, and the loop and future its request awaits the write on."""
 
 
 class AuditWriter:
@@ -36,7 +36,7 @@ class AuditWriter:
 
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
-        self._waiting: queue.SimpleQueue[tuple[AuditTrail, Settle]] = queue.SimpleQueue()
+        self._waiting: queue.SimpleQueue[Waiting] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._starting = threading.Lock()
 
@@ -46,11 +46,7 @@ class AuditWriter:
         Raises: StateDatabaseUnavailable (the write failed: the records are not kept)."""
         loop = asyncio.get_running_loop()
         done: asyncio.Future[None] = loop.create_future()
-
-        def settle(error: BaseException | None) -> None:
-            loop.call_soon_threadsafe(_settle, done, error)
-
-        self._waiting.put((trail, settle))
+        self._waiting.put((trail, loop, done))
         self._ensure_thread()  # after the put: a thread about to end sees the trail
         await done
 
@@ -72,9 +68,12 @@ class AuditWriter:
                 continue
             while not self._waiting.empty():
                 batch.append(self._waiting.get_nowait())
-            error = self._write([row for trail, _ in batch for row in trail.take()])
-            for _, settle in batch:
-                settle(error)
+            error = self._write([row for trail, _, _ in batch for row in trail.take()])
+            waiting: dict[asyncio.AbstractEventLoop, list[asyncio.Future[None]]] = {}
+            for _, loop, done in batch:
+                waiting.setdefault(loop, []).append(done)
+            for loop, futures in waiting.items():  # one wake-up of each loop per batch
+                loop.call_soon_threadsafe(_settle, futures, error)
 
     def _write(self, rows: list[AuditRow]) -> BaseException | None:
         lake = self._lake
@@ -86,13 +85,14 @@ class AuditWriter:
         return None
 
 
-def _settle(done: asyncio.Future[None], error: BaseException | None) -> None:
-    if done.cancelled():
-        return
-    if error is None:
-        done.set_result(None)
-    else:
-        done.set_exception(error)
+def _settle(waiting: list[asyncio.Future[None]], error: BaseException | None) -> None:
+    for done in waiting:
+        if done.cancelled():
+            continue
+        if error is None:
+            done.set_result(None)
+        else:
+            done.set_exception(error)
 
 
 class RequestAudit:

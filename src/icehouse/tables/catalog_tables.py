@@ -75,12 +75,31 @@ def list_tables(catalog: SqlCatalog, namespace: Namespace) -> list[str]:
     Raises: NoSuchNamespace."""
     bound = {"namespace": Catalog.namespace_to_string(namespace)}
     with catalog.engine.connect() as connection:
-        names = sorted(connection.execute(_listing_queries(catalog), bound).scalars())
-    if not names and not namespace_exists(catalog, namespace):
+        names = sorted(connection.execute(_listing_queries(catalog), bound).scalars().all())
+    return _listed(catalog, namespace, names)
+
+
+def list_table_rows(catalog: SqlCatalog, namespace: Namespace) -> list[tuple[str, str | None]]:
+    """Returns: the namespace's tables as ``list_tables`` lists them, each with its
+    metadata file's location (what a governed listing decides on), sorted by name.
+
+    Raises: NoSuchNamespace."""
+    bound = {"namespace": Catalog.namespace_to_string(namespace)}
+    with catalog.engine.connect() as connection:
+        found = connection.execute(_row_queries(catalog), bound).all()
+    rows = sorted((name, location) for name, location in found)  # plain tuples: cheaper
+    return _listed(catalog, namespace, rows)
+
+
+def _listed(catalog: SqlCatalog, namespace: Namespace, found: list[T]) -> list[T]:
+    """``found``, unless it is empty because the namespace does not exist.
+
+    Raises: NoSuchNamespace."""
+    if not found and not namespace_exists(catalog, namespace):
         raise NoSuchNamespace(
             f"namespace {dotted(namespace)!r} does not exist", namespace=dotted(namespace)
         )
-    return names
+    return found
 
 
 def _listing_query(catalog: SqlCatalog) -> Select[str]:
@@ -93,7 +112,12 @@ def _listing_query(catalog: SqlCatalog) -> Select[str]:
     return query
 
 
+def _row_query(catalog: SqlCatalog) -> Select[str, str | None]:
+    return _listing_query(catalog).add_columns(IcebergTables.metadata_location)
+
+
 _listing_queries = PerCatalog(_listing_query)
+_row_queries = PerCatalog(_row_query)
 
 
 def create_table(
@@ -242,6 +266,7 @@ __all__ = [
     "check_renamable",
     "create_table",
     "fitting",
+    "list_table_rows",
     "list_tables",
     "load_table_state",
     "register_table",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 
 from pyiceberg.catalog import Catalog
@@ -29,7 +30,6 @@ from pyiceberg.table.metadata import TableMetadata
 from sqlalchemy import Select, bindparam, select
 
 from icehouse.errors import NoSuchTable
-from icehouse.tables._compat import tables_only
 from icehouse.tables.catalog_views import VIEW_TYPE, load_view
 from icehouse.tables.namespaces import Namespace
 from icehouse.tables.prepared import PerCatalog
@@ -167,14 +167,13 @@ class UuidIndex:
                 return self._identity(catalog, namespace, name, kind)
         return None
 
-    def namespace_tables(self, catalog: SqlCatalog, namespace: Namespace) -> dict[str, Identity]:
-        """Every table of ``namespace`` by dotted name, from one read of the catalog's
-        rows: a listing decides on each of its tables, and loading them one by one read
-        every table's pointer and metadata file on every listing. A metadata file is
-        read the first time its version is met (it never changes; a rename keeps it)."""
-        bound = {"namespace": Catalog.namespace_to_string(namespace)}
-        with catalog.engine.connect() as connection:
-            rows = connection.execute(_namespace_queries(catalog), bound).all()
+    def namespace_tables(
+        self, catalog: SqlCatalog, namespace: Namespace, rows: Iterable[tuple[str, str | None]]
+    ) -> dict[str, Identity]:
+        """The tables ``rows`` (the namespace's names and metadata locations, as one read
+        of the catalog found them) by dotted name, with their identities: a listing
+        decides on each of its tables, and loading them one by one read every table's
+        pointer and metadata file on every listing."""
         return {
             ".".join((*namespace, name)): self._table_at(catalog, location, namespace, name)
             for name, location in rows
@@ -227,19 +226,6 @@ def _rows(catalog: SqlCatalog) -> list[tuple[Namespace, str, str, str | None]]:
         for ns, name, location, kind in rows
         if location
     ]
-
-
-def _namespace_query(catalog: SqlCatalog) -> Select[str, str | None]:
-    query = select(IcebergTables.table_name, IcebergTables.metadata_location).where(
-        IcebergTables.catalog_name == catalog.name,
-        IcebergTables.table_namespace == bindparam("namespace"),
-    )
-    if (only_tables := tables_only(catalog)) is not None:
-        query = query.where(only_tables)
-    return query
-
-
-_namespace_queries = PerCatalog(_namespace_query)
 
 
 def _columns(schema: Schema) -> dict[str, int]:
