@@ -39,6 +39,8 @@ COMMITTER_EVERY = 3
 """In the committer test, every third kill takes the table's committer."""
 LEASE = "3s"
 CATCH_UP_SECONDS = 120.0
+FAILURES = ("Traceback", "Error:", "CommitConflict")
+"""What a worker's stderr shows when it failed rather than was killed."""
 
 COMMITTERS = sa.table(
     "ingest_committers",
@@ -110,10 +112,10 @@ class Crew:
                 worker.process.wait(timeout=30)
 
     def errors(self) -> list[str]:
-        """The stderr of every worker, killed or not, that shows a traceback or a
-        commit conflict."""
+        """The stderr of every worker, killed or not, that shows a traceback or an error
+        (a commit conflict reads ``Error: gave up committing batch ...``)."""
         shown = [w.stderr.read_text(errors="replace") for w in self.running + self.killed]
-        return [text for text in shown if "Traceback" in text or "CommitConflict" in text]
+        return [text for text in shown if any(word in text for word in FAILURES)]
 
 
 def crashed(worker: Worker) -> str:
