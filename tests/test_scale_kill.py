@@ -34,7 +34,7 @@ from tests.test_kill_follow import ROWS_PER_FILE, Feeder
 pytestmark = pytest.mark.slow
 
 WORKERS = 4
-KILLS = 12
+KILLS = 9
 COMMITTER_EVERY = 3
 """In the committer test, every third kill takes the table's committer."""
 LEASE = "3s"
@@ -171,13 +171,13 @@ def test_killing_the_committer_of_the_table_too_loses_and_doubles_nothing(
 def land_and_kill(
     home: Path, crew: Crew, rng: random.Random, *, committer_every: int | None
 ) -> Feeder:
-    """Four workers follow the lake while a file lands every 0.1 s; every 1-2 s, twelve
+    """Four workers follow the lake while a file lands every 0.2 s; every 1-2 s, nine
     times, one of them is killed -9 and replaced (the committer every
     ``committer_every``-th time).
     Returns the feeder, stopped: how many files landed."""
     for _ in range(WORKERS):
         crew.start()
-    feeder = Feeder(home / "landing", every=0.1)
+    feeder = Feeder(home / "landing", every=0.2)
     feeder.start()
     lake = Lake.open(home)
     try:
