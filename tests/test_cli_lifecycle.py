@@ -14,7 +14,13 @@ from pathlib import Path
 import pytest
 
 from icehouse.ingest.landing import LandedFile
-from icehouse.ingest.ledger import BatchLog, FileQueue, WriterSlots
+from icehouse.ingest.ledger import (
+    BatchLog,
+    BatchWrite,
+    CommitterLeases,
+    FileQueue,
+    WriterSlots,
+)
 from icehouse.maintain.leases import Leases
 from icehouse.state.database import open_engine
 from tests.fixtures_lake import event, write_jsonl
@@ -66,18 +72,28 @@ def test_drop_is_refused_while_sources_write_to_the_table_naming_all_of_them(ing
     assert count(ingested, "logs.events") == 20
 
 
-def test_drop_is_refused_while_ingestion_has_a_batch_open_on_the_table(ingested):
+def written_batch() -> BatchWrite:
+    """A batch's handover to its table's committer (no data file needed here)."""
+    return BatchWrite([], [], 0, 0, 0, {}, {}, None)
+
+
+@pytest.mark.parametrize("written", [False, True], ids=["open", "written"])
+def test_drop_is_refused_while_ingestion_has_a_batch_not_yet_committed_on_the_table(
+    ingested, written
+):
     remove_web(ingested)
     engine = state(ingested)
     writer, _ = WriterSlots(engine).acquire(OTHER_HOST)
     BatchLog(engine).open("b1", "logs.events", writer)
+    if written:  # waiting for the table's committer
+        assert BatchLog(engine).write("b1", written_batch())
     engine.dispose()
 
     result = run("table", "drop", "logs.events", "--yes", "--home", ingested)
 
     assert result.exit_code == 1
     assert one_line(result.stderr) == (
-        "Error: cannot drop logs.events: ingestion has 1 batch open on it "
+        "Error: cannot drop logs.events: ingestion has 1 batch not yet committed on it "
         f"(writer {writer} held by {OTHER_HOST}); wait for it to commit (a batch whose "
         "worker died is settled by the next `icehouse ingest`)"
     )
@@ -322,7 +338,10 @@ def test_source_remove_then_add_again_does_not_ingest_committed_files_again(inge
     assert count(ingested, "logs.events") == 20
 
 
-def test_source_remove_is_refused_while_a_worker_has_a_batch_of_its_files_open(ingested, tmp_path):
+@pytest.mark.parametrize("written", [False, True], ids=["open", "written"])
+def test_source_remove_is_refused_while_a_batch_of_its_files_is_not_yet_committed(
+    ingested, tmp_path, written
+):
     write_jsonl(tmp_path / "landing" / "b.jsonl", [event(i) for i in range(30, 33)])
     engine = state(ingested)
     queue = FileQueue(engine)
@@ -330,18 +349,35 @@ def test_source_remove_is_refused_while_a_worker_has_a_batch_of_its_files_open(i
     writer, _ = WriterSlots(engine).acquire(OTHER_HOST)
     BatchLog(engine).open("b2", "logs.events", writer)
     assert len(queue.claim("b2", ["web"], 10)) == 1
+    if written:  # waiting for the table's committer
+        assert BatchLog(engine).write("b2", written_batch())
     engine.dispose()
 
     result = run("source", "remove", "web", "--yes", "--home", ingested)
 
     assert result.exit_code == 1
     assert one_line(result.stderr) == (
-        f"Error: source 'web' has 1 batch open (writer {writer} held by {OTHER_HOST}): a "
-        "worker is ingesting its files now. Stop that worker, or wait for the batch to "
-        "commit, then remove the source; a batch whose worker died is settled by the next "
-        "`icehouse ingest`"
+        f"Error: source 'web' has 1 batch not yet committed (writer {writer} held by "
+        f"{OTHER_HOST}): a worker is ingesting its files now, or its table's committer has "
+        "yet to commit them. Stop that worker, or wait for the batch to commit, then remove "
+        "the source; a batch whose worker died is settled by the next `icehouse ingest`"
     )
     assert "[sources.web]" in (Path(ingested) / "icehouse.toml").read_text()
+
+
+def test_status_shows_the_batches_waiting_for_the_committer_and_who_it_is(ingested):
+    engine = state(ingested)
+    writer, _ = WriterSlots(engine).acquire(OTHER_HOST)
+    BatchLog(engine).open("b3", "logs.events", writer)
+    assert BatchLog(engine).write("b3", written_batch())
+    assert CommitterLeases(engine).take("logs.events", OTHER_HOST) is not None
+    engine.dispose()
+
+    [web] = as_json("status", "--home", ingested)
+    shown = ok("status", "--home", ingested).stdout
+
+    assert (web["batches_written"], web["committer"]) == (1, OTHER_HOST)
+    assert "written batches" in shown and "committer" in shown and OTHER_HOST in shown
 
 
 @pytest.mark.parametrize("args", [("source", "remove", "nope", "--yes")])

@@ -203,11 +203,11 @@ def test_a_ledger_failure_after_the_append_landed_keeps_the_data_files(
     real = BatchLog.commit
     calls: list[str] = []
 
-    def failing(self: BatchLog, batch_id: str, **kwargs: Any) -> None:
-        calls.append(batch_id)
+    def failing(self: BatchLog, snapshots: dict[str, int | None]) -> list[str]:
+        calls.extend(snapshots)
         if len(calls) == 1:
             raise sqlalchemy.exc.OperationalError("UPDATE batches", {}, Exception("db gone"))
-        real(self, batch_id, **kwargs)
+        return real(self, snapshots)
 
     monkeypatch.setattr(BatchLog, "commit", failing)
 

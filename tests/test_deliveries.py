@@ -22,6 +22,7 @@ import zstandard
 
 from icehouse.config import ColumnMapping
 from icehouse.ingest.ingester import Ingester
+from icehouse.ingest.report import NoProgress
 from icehouse.lake import Lake
 from tests import fixtures_lake
 from tests.fixtures_lake import EVENTS, add_source, event, ids
@@ -389,18 +390,19 @@ def test_a_file_rewritten_with_a_longer_different_prefix_is_a_change(lake, landi
 # --- two writers meet one content ------------------------------------------------------------
 
 
-class HoldAt:
-    """A fault hook that holds the batch at ``point`` until released (a deterministic
-    race), then lets it go on, or fails it as a crash would (``then_fail``)."""
+class HoldAfterFile(NoProgress):
+    """A progress hook that holds the batch once its first file is ingested (its content
+    claimed, the batch still open: not yet handed to the table's committer) until
+    released (a deterministic race), then lets it go on, or fails it as a crash would
+    (``then_fail``)."""
 
-    def __init__(self, point: str, *, then_fail: bool = False) -> None:
-        self.point = point
+    def __init__(self, *, then_fail: bool = False) -> None:
         self.then_fail = then_fail
         self.reached = threading.Event()
         self.release = threading.Event()
 
-    def __call__(self, point: str) -> None:
-        if point == self.point and not self.reached.is_set():
+    def file_finished(self, source: str, path: str, rows: int, bad_rows: int, outcome: str) -> None:
+        if not self.reached.is_set():
             self.reached.set()
             assert self.release.wait(60), "never released"
             if self.then_fail:
@@ -435,13 +437,13 @@ def test_a_copy_claimed_by_another_writer_waits_for_its_batch(home, landing, out
     add_source(lake, "s", landing)
     lake = Lake.open(home)
     (landing / "a.jsonl").write_bytes(PLAIN)
-    hold = HoldAt("batch.written", then_fail=outcome == "dies")
+    hold = HoldAfterFile(then_fail=outcome == "dies")
     errors: list[BaseException] = []
     reports = []
 
     def run_a() -> None:
         try:
-            reports.append(ingester(lake, faults=hold).run(["s"]))
+            reports.append(ingester(lake, progress=hold).run(["s"]))
         except RuntimeError as exc:
             errors.append(exc)
 

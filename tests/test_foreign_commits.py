@@ -94,7 +94,12 @@ def test_icehouse_keys_sent_by_a_foreign_commit_are_dropped(lake, landing, event
     summary = summary_of(lake)
     assert {k: v for k, v in summary.items() if k.startswith("icehouse.")} == {
         k: ingested[k]
-        for k in ("icehouse.watermarks", "icehouse.event-high-water", "icehouse.batch-id")
+        for k in (
+            "icehouse.watermarks",
+            "icehouse.event-high-water",
+            "icehouse.batch-id",
+            "icehouse.batch-ids",
+        )
     }
     assert summary["engine.note"] == "kept"
 

@@ -26,7 +26,7 @@ home, lake, landing, events = (
 )
 
 SRC = Path(__file__).resolve().parents[1] / "src" / "icehouse"
-STATE_TABLES = {"files", "batches", "contents", "writers", "quarantine"}
+STATE_TABLES = {"files", "batches", "contents", "writers", "quarantine", "committers"}
 
 
 def test_a_batch_whose_lease_lapsed_on_the_clock_is_recovered_by_another_process(

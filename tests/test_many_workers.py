@@ -149,10 +149,11 @@ def test_a_running_worker_takes_back_a_dead_peers_claimed_files(tmp_path: Path) 
         stderr=subprocess.PIPE,
     )
     try:
-        # The peer dies hard (exit 86, like kill -9) with its batch written, not committed.
+        # The peer dies hard (exit 86, like kill -9) with its files claimed in an open
+        # batch (a written batch is its table's committer's: test_table_committer.py).
         doomed = subprocess.run(
             [sys.executable, "-m", "icehouse", "ingest", "--once", "events"],
-            env={**environ, "ICEHOUSE_FAULT": "batch.written"},
+            env={**environ, "ICEHOUSE_FAULT": "batch.claimed"},
             capture_output=True,
             timeout=120,
         )

@@ -16,7 +16,6 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 from icehouse.errors import (
-    BatchFenced,
     CatalogUnavailable,
     CommitConflict,
     CommitRaced,
@@ -148,7 +147,6 @@ def _version() -> str:
 
 
 __all__ = [
-    "BatchFenced",
     "CatalogUnavailable",
     "ColumnMapping",
     "CommitConflict",

@@ -41,8 +41,7 @@ thing the same way.
     │   ├── LinkNameTaken             a link, table or view already has the name
     │   ├── CommitConflict
     │   │   ├── CommitRaced           ``main`` moved while a commit was written (retryable)
-    │   │   ├── RewriteConflict       a rewrite's input files changed under it
-    │   │   └── BatchFenced           a stalled batch was recovered by another writer
+    │   │   └── RewriteConflict       a rewrite's input files changed under it
     │   ├── MaintenanceBusy           another maintainer holds the lease
     │   ├── TableInUse                sources write to it, or ingestion has batches open on it
     │   ├── SourceInUse               ingestion has batches of the source open
@@ -349,15 +348,6 @@ class CommitRaced(CommitConflict):
     commit won the compare-and-swap). Nothing of it landed: reload and retry, which
     ``tables.retry.retry_commit`` does. PyIceberg's ``CommitFailedException`` becomes this
     at the ``tables`` boundary, so that no caller depends on PyIceberg's exceptions."""
-
-
-class BatchFenced(CommitConflict):
-    """An ingestion batch that stalled past its lease was recovered by another writer,
-    which fenced it off: it must not commit (its files are back in the queue)."""
-
-    def __init__(self, message: str, *, table: str, batch_id: str) -> None:
-        super().__init__(message, table=table)
-        self.batch_id = batch_id
 
 
 class RewriteConflict(CommitConflict):
@@ -771,7 +761,6 @@ class ProofFailed(IcehouseError):
 
 
 __all__ = [
-    "BatchFenced",
     "CatalogUnavailable",
     "CommitConflict",
     "CommitRaced",

@@ -173,7 +173,7 @@ _STATUS_COLUMNS = (
     "source", "table", "files_pending", "oldest_pending_age_s", "files_committed",
     "rows_committed", "files_quarantined", "lines_quarantined", "files_duplicate",
     "files_recopied", "files_appended", "files_changed", "last_commit_at",
-    "rows_last_hour",
+    "rows_last_hour", "batches_written", "committer",
 )  # fmt: skip
 """A source status's keys: the CSV header of ``status``, also with no sources."""
 
@@ -210,6 +210,8 @@ _STATUS_GRID = (
     Column("rows (last hour)", Kind.NUMBER, optional=5),
     Column("quarantined files/lines", Kind.NUMBER, optional=6),
     Column("dup/re-copy/append/change", Kind.NUMBER, optional=7),
+    Column("written batches", Kind.NUMBER, optional=8),
+    Column("committer", Kind.WHOLE, optional=9),
 )
 """A narrow terminal keeps the source, what is pending and the rows committed; of the
 rest it shows first the table (also in `source list`), then the last commit."""
@@ -218,7 +220,8 @@ rest it shows first the table (also in `source list`), then the last commit."""
 def status(home: HomeOption = None, format: FormatOption = Format.table) -> None:
     """Per source: files pending, oldest pending age, last commit, rows/s, quarantined,
     and re-deliveries: duplicates (content already ingested), re-copies (same path, same
-    content), appends (grown files) and changes (same path, other content)."""
+    content), appends (grown files) and changes (same path, other content); batches
+    written and waiting for the table's committer, and which process commits it."""
     output = Output(format)
     with open_lake(home, output) as lake:
         warn_missing_landings(lake, output)
@@ -243,6 +246,8 @@ def status(home: HomeOption = None, format: FormatOption = Format.table) -> None
                     f"{r.rows_last_hour:,}",
                     f"{r.files_quarantined}/{r.lines_quarantined}",
                     f"{r.files_duplicate}/{r.files_recopied}/{r.files_appended}/{r.files_changed}",
+                    str(r.batches_written),
+                    r.committer or "-",
                 ]
                 for r in rows
             ]

@@ -77,8 +77,12 @@ class BatchRun:
         faults: Faults,
         progress: IngestProgress,
         density: RowDensity,
+        between: Callable[[], None] = lambda: None,
     ) -> None:
         self._batch = batch
+        self._between = between
+        """Called between claims: the table's committer's turn in this process, so that
+        a worker busy filling its batch still commits its peers' batches."""
         self._density = density
         self._pace = pace
         self._discover = discover
@@ -129,6 +133,7 @@ class BatchRun:
                 pace.stop.wait(pace.poll)
                 self._discover()
             self._batch.heartbeat()
+            self._between()
         return tally
 
     def _ingest(self, row: FileRow) -> None:

@@ -2,16 +2,20 @@
 
 The ingester calls its ``Faults`` at every step boundary of a batch:
 
-==================  ==============================================================
-``batch.claimed``    files claimed in the state database, nothing written yet
-``batch.written``    Parquet files written and recorded, catalog commit not done
-``batch.committed``  Iceberg snapshot committed, ledger not yet updated
-``batch.recorded``   ledger updated, ``on_success`` (delete/archive) not yet done
+====================  ============================================================
+``batch.claimed``      files claimed in the state database, nothing written yet
+``batch.written``      Parquet files and their manifests written, the batch recorded
+                       written; not committed
+``commit.leased``      this process just took over a table's committer lease
+``commit.gathered``    the committer read the table's written batches, committed none
+``batch.committed``    the committer's Iceberg snapshot holding batches committed,
+                       ledger not yet updated
+``batch.recorded``     ledger updated, ``on_success`` (delete/archive) not yet done
 ``maintain.committed`` a maintenance run recorded a commit (or the files it is about
-                     to delete) on its history row, and has not gone on
-``audit.exported``   audit records committed to ``icehouse_system.audit``, not yet
-                     deleted from the state database
-==================  ==============================================================
+                       to delete) on its history row, and has not gone on
+``audit.exported``     audit records committed to ``icehouse_system.audit``, not yet
+                       deleted from the state database
+====================  ============================================================
 
 Tests pass a callable that raises ``SimulatedCrash``; a real process is crashed by
 setting ``ICEHOUSE_FAULT=<point>[@N]``: it exits at once with status 86 (no cleanup,
@@ -32,7 +36,14 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Protocol
 
-FAULT_POINTS = ("batch.claimed", "batch.written", "batch.committed", "batch.recorded")
+FAULT_POINTS = (
+    "batch.claimed",
+    "batch.written",
+    "commit.leased",
+    "commit.gathered",
+    "batch.committed",
+    "batch.recorded",
+)
 """The ingester's points, each proven exactly-once by ``tests/test_exactly_once.py``."""
 MAINTENANCE_FAULT_POINTS = ("maintain.committed",)
 """Maintenance's points (``maintain/service.py``), proven by ``tests/test_maintain_runs.py``."""

@@ -1,25 +1,31 @@
-"""The ingestion loop: discover, claim, decode, write, commit, recover.
+"""The ingestion loop: discover, claim, decode, write, hand over, commit, recover.
 
 Exactly once, step by step (each boundary is a fault-injection point, see
 ``faults.py``):
 
 1. files are registered in the ledger, then claimed by a batch that has a writer id and
    a sequence number (``batch.claimed``);
-2. their rows are written as Parquet and the paths recorded on the batch
-   (``batch.written``);
-3. one Iceberg snapshot commits them, carrying the batch id and the raised per-writer
-   high-water mark in its summary (``batch.committed``);
-4. the ledger marks the batch and its files committed (``batch.recorded``);
+2. their rows are written as Parquet, described in manifests, and the batch recorded
+   written with all its commit needs, only if it is still open (``batch.written``);
+3. the table's committer, one process per table elected by a lease, gathers the
+   table's written batches (``commit.leased`` when it took the lease over,
+   ``commit.gathered``) and commits them, several in one snapshot that carries their
+   batch ids and each writer's raised high-water mark (``batch.committed``);
+4. the ledger marks those batches and their files committed (``batch.recorded``);
 5. ``on_success`` keeps, deletes or archives the source files.
 
-A batch left open by a dead process is settled by whoever recovers it: if the table's
-current snapshot (high-water mark) or retained history says it committed, the ledger
-catches up; otherwise its written files are deleted and its files queued again.
+A worker never commits to the table, so an open batch is never in it: one left open by
+a dead or stalled process is aborted by whoever recovers it (only if it is still open),
+its written files deleted and its files queued again. A written batch is always the
+committer's: a new committer settles those the table already holds (its current
+snapshot's high-water marks or retained history say so) and commits the others.
 
 The ``Ingester`` runs the rounds and recovery; one batch is a ``BatchContext`` (what its
 files share, ``batch_context.py``) filled by a ``BatchRun`` (``batch_run.py``), each file
-by a ``FileIngest`` (``batch.py``), and committed by the ``BatchCommitter``
-(``batch_commit.py``). The state they share lives in the ledger (``ledger/``).
+by a ``FileIngest`` (``batch.py``), handed over by the ``BatchHandover``
+(``batch_commit.py``) and committed by the ``TableCommitter`` (``table_committer.py``),
+which each round, each file and each handed-over batch give a chance to run. The state
+they share lives in the ledger (``ledger/``).
 """
 
 from __future__ import annotations
@@ -34,13 +40,12 @@ from collections.abc import Callable, Sequence
 from pathlib import PurePosixPath
 
 from pyiceberg.catalog.sql import SqlCatalog
-from pyiceberg.table import Table
 from sqlalchemy import Engine
 
 from icehouse.config import LakeConfig, SourceConfig
 from icehouse.errors import NoSuchSource
 from icehouse.ingest.batch import BatchAbandoned, SchemaMustEvolve
-from icehouse.ingest.batch_commit import BatchCommitter
+from icehouse.ingest.batch_commit import BatchHandover
 from icehouse.ingest.batch_context import BatchContext
 from icehouse.ingest.batch_run import BatchPace, BatchRun
 from icehouse.ingest.claim_size import RowDensity
@@ -48,13 +53,14 @@ from icehouse.ingest.discovery import OrderedDiscovery
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.late_rows import EventTime, LateRows
-from icehouse.ingest.ledger import COMMITTED, Heartbeat, Ledger, OpenBatch
+from icehouse.ingest.ledger import COMMITTED, DUPLICATE, OPEN, Heartbeat, Ledger, OpenBatch
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestProgress, IngestReport, NoProgress
+from icehouse.ingest.table_committer import CommitterSetup, TableCommitter
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.owners import owner_is_dead, this_process
 from icehouse.tables.catalog import load_table
-from icehouse.tables.commit import event_high_water, fence, is_committed
+from icehouse.tables.commit import event_high_water, is_committed
 from icehouse.tables.manage import add_columns_for
 from icehouse.tables.reachability import reachable_from
 from icehouse.tables.writer import TableWriter
@@ -83,10 +89,21 @@ class Ingester:
         self._progress = progress or NoProgress()
         self._stop = stop or threading.Event()
         self._clock = clock
-        self._commit = BatchCommitter(
-            catalog=catalog, faults=faults, progress=self._progress, clock=clock
-        )
+        self._handover = BatchHandover(faults=faults)
         self._owner = this_process()
+        self._committer = TableCommitter(
+            catalog=catalog,
+            ledger=self._ledger,
+            setup=CommitterSetup(
+                owner=self._owner, poll_seconds=config.ingest.poll_interval_time.total_seconds()
+            ),
+            faults=faults,
+            progress=self._progress,
+            clock=clock,
+            settled=self._settled,
+        )
+        self._own: set[str] = set()
+        """Ids of this ingester's batches handed over and not yet seen committed."""
         self._writer_id: str | None = None
         self._density = RowDensity()
         self._ordered = OrderedDiscovery(config.storage)
@@ -117,7 +134,9 @@ class Ingester:
         May be called again after it raised (``resilience.keep_running`` does so after
         an outage): it takes its writer slot back if it can and first settles the batch
         it left open. ``working`` is called after each round that went through (every
-        pending file tried): how ``keep_running`` knows an outage is over."""
+        pending file tried): how ``keep_running`` knows an outage is over. Without
+        ``follow``, it returns once the batches it wrote are committed (by this process
+        as their table's committer, or by the process that is)."""
         chosen = self._sources(sources)
         report = report if report is not None else IngestReport()
         started = self._clock()
@@ -126,11 +145,16 @@ class Ingester:
         next_housekeeping = 0.0
         longest_settle = max((s.settle_time.total_seconds() for s in chosen), default=0.0)
         give_up = started + 3 * longest_settle + 5.0
+        tables = sorted({s.table for s in chosen})
         try:
             while not self._stop.is_set():
                 # Every round, not only at start: a peer that died (on any host) stops
                 # renewing its leases, and its claimed files come back to the queue here.
                 self.recover(writer_id, report)
+                for table_name in tables:
+                    self._commit_step(table_name, report)
+                if self._own:  # those another process committed are not ours to wait for
+                    self._own &= self._ledger.batches.still_written(self._own)
                 if self._clock() >= next_housekeeping:
                     self._forget_old_records(chosen)
                     next_housekeeping = self._clock() + HOUSEKEEPING_EVERY_S
@@ -158,10 +182,33 @@ class Ingester:
                 if not worked:
                     self._stop.wait(self._config.ingest.poll_interval_time.total_seconds())
                     self._ledger.slots.renew(writer_id, self._owner)
+            if not follow:
+                self._wait_for_commits(tables, report)
         finally:
             self._ledger.slots.release(writer_id, self._owner)
+            for table_name in tables:
+                self._ledger.committers.release(table_name, self._owner)
             report.seconds += self._clock() - started
         return report
+
+    def _commit_step(self, table_name: str, report: IngestReport, *, urgent: bool = False) -> None:
+        """Give the table's committer a turn in this process (see ``table_committer.py``)."""
+        self._committer.step(
+            table_name, report, own=self._own, writer_id=self._writer_id, urgent=urgent
+        )
+
+    def _wait_for_commits(self, tables: list[str], report: IngestReport) -> None:
+        """Until every batch this ingester handed over is committed: commit them as the
+        table's committer when this process is or can become it, else wait for the one
+        that is (a dead one's lease is taken over once it lapses)."""
+        while self._own:
+            for table_name in tables:
+                self._commit_step(table_name, report, urgent=True)
+            self._own &= self._ledger.batches.still_written(self._own)
+            if not self._own or self._stop.wait(
+                self._config.ingest.poll_interval_time.total_seconds()
+            ):
+                return
 
     def _forget_old_records(self, sources: Sequence[SourceConfig]) -> None:
         """Drop ledger and quarantine records past ``[ingest] retention``."""
@@ -214,6 +261,7 @@ class Ingester:
             faults=self._faults,
             progress=self._progress,
             density=self._density,
+            between=functools.partial(self._commit_step, table_name, report),
         )
         try:
             tally = run.fill()
@@ -228,8 +276,9 @@ class Ingester:
         except BaseException:
             context.writer.abort()  # nothing committed: the files go back on recovery
             raise
-        if self._commit(context, tally):
-            self._after_success(tally.done)
+        if self._handover(context, tally):
+            self._own.add(context.batch.id)
+            self._commit_step(table_name, report, urgent=True)
 
     def _open_batch(
         self, table_name: str, sources: list[SourceConfig], writer_id: str, report: IngestReport
@@ -273,6 +322,18 @@ class Ingester:
         context.writer.abort()
         self._ledger.batches.abort(context.batch.id)
 
+    def _settled(self, batch_ids: list[str]) -> None:
+        """``on_success`` for the files of batches just recorded committed (whoever wrote
+        them: the committer applies it for every batch it settles)."""
+        self._after_success(
+            [
+                (f.source, f.path)
+                for batch_id in batch_ids
+                for f in self._ledger.queue.files_of(batch_id)
+                if f.state in (COMMITTED, DUPLICATE) and f.source in self._config.sources
+            ]
+        )
+
     def _after_success(self, paths: list[tuple[str, str]]) -> None:
         """Apply each source's ``on_success`` to its committed files."""
         for source_name, path in paths:
@@ -294,56 +355,39 @@ class Ingester:
 
     # -- recovery ---------------------------------------------------------------------
 
-    @staticmethod
-    def _committed(table: Table, batch: OpenBatch) -> bool:
-        """The table's word, from its summary keys; failing that, from its files: a batch
-        whose data files a retained snapshot references did commit (the files are the
-        batch's own), even if its bookkeeping was lost, and deleting them would take rows
-        out from under every reader."""
-        if is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq):
-            return True
-        if not batch.data_files:
-            return False
-        referenced = reachable_from(table)
-        kept = [path for path in batch.data_files if path in referenced]
-        if kept:
-            logger.warning(
-                "batch %s of %s: the table references %d of its data files although its "
-                "snapshot summary does not name it; settled as committed, files kept",
-                batch.id,
-                batch.table_name,
-                len(kept),
-            )
-        return bool(kept)
-
     def recover(self, writer_id: str, report: IngestReport) -> None:
-        """Settle batches left open by dead processes (and by this slot's last owner)."""
+        """Abort batches left open by dead or stalled processes (and by this slot's last
+        owner): an open batch is never in the table, since only a table's committer
+        commits, and only written batches. The abort moves only a batch still open, so a
+        worker that wakes up afterwards cannot hand it over any more."""
         now = self._clock()
         for batch in self._ledger.batches.open_batches():
+            if batch.state != OPEN:
+                continue
             ours = batch.writer_id == writer_id
             if not (ours or batch.lease_until < now or owner_is_dead(batch.owner)):
                 continue
-            load = functools.partial(load_table, self._catalog, batch.table_name)
-            if not self._committed(load(), batch):
-                # The owner may only be stalled: fence it off before taking its work back,
-                # then look again (it may have committed just before the fence).
-                fence(load, writer_id=batch.writer_id, seq=batch.seq)
-            table = load()
-            if self._committed(table, batch):
-                self._ledger.batches.commit(
-                    batch.id, snapshot_id=None, rows=0, late_rows=0, bytes_written=0
-                )
-                self._after_success(
-                    [
-                        (f.source, f.path)
-                        for f in self._ledger.queue.files_of(batch.id)
-                        if f.state == COMMITTED and f.source in self._config.sources
-                    ]
-                )
-                report.recovered_committed += 1
-            else:
-                for path in batch.data_files:
-                    with contextlib.suppress(FileNotFoundError):
-                        table.io.delete(path)
-                self._ledger.batches.abort(batch.id)
+            if batch.data_files and self._settle_earlier(batch, report):
+                continue
+            if self._ledger.batches.abort(batch.id):
+                if batch.data_files:
+                    table = load_table(self._catalog, batch.table_name)
+                    for path in batch.data_files:
+                        with contextlib.suppress(FileNotFoundError):
+                            table.io.delete(path)
                 report.recovered_aborted += 1
+
+    def _settle_earlier(self, batch: OpenBatch, report: IngestReport) -> bool:
+        """An open batch that recorded data files was left by an earlier release, whose
+        workers committed their own batches: it may be in the table. Settled committed
+        (returns True) if the table's summary keys or its data files say so."""
+        table = load_table(self._catalog, batch.table_name)
+        if not is_committed(table, batch_id=batch.id, writer_id=batch.writer_id, seq=batch.seq):
+            referenced = reachable_from(table)
+            if not any(path in referenced for path in batch.data_files):
+                return False
+        # An earlier release's batch: the ledger moves it written, then committed.
+        self._ledger.batches.settle_earlier(batch.id)
+        self._settled([batch.id])
+        report.recovered_committed += 1
+        return True

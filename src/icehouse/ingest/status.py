@@ -1,8 +1,10 @@
-"""Per-source ingestion status from the ledger (what ``icehouse status`` prints), and
+"""Per-source ingestion status from the ledger (what ``icehouse status`` prints: with
+the batches waiting for the table's committer, and which process that is), and
 which ingest workers hold a writer slot (what ``icehouse health --ingest-worker`` asks)."""
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -16,7 +18,9 @@ from icehouse.ingest.ledger import (
     PENDING,
     QUARANTINED,
     RECOPIED,
+    WRITTEN,
     BatchLog,
+    CommitterLeases,
     FileQueue,
     QuarantineLog,
     WriterSlots,
@@ -47,6 +51,11 @@ class SourceStatus:
     rows_last_hour: int
     """Rows committed in the last hour (a count: an average rate over the hour read as
     50 rows/s right after a burst of 87,600 rows/s)."""
+    batches_written: int = 0
+    """Batches of the source's table written by workers and waiting for its committer."""
+    committer: str | None = None
+    """``host:pid`` of the process committing the source's table (None while no process
+    holds its lease: the next one that ingests the table takes it)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -57,6 +66,12 @@ def source_status(
 ) -> list[SourceStatus]:
     now = clock()
     queue, batches, quarantine = FileQueue(engine), BatchLog(engine), QuarantineLog(engine)
+    committers = {
+        lease.table_name: lease.owner
+        for lease in CommitterLeases(engine).holders()
+        if lease.lease_until >= now
+    }
+    waiting = Counter(b.table_name for b in batches.open_batches() if b.state == WRITTEN)
     result = []
     for name, source in config.sources.items():
         tally = queue.tally(name, since=now - 3600)
@@ -78,6 +93,8 @@ def source_status(
                 files_changed=tally.by_delivery.get("change", 0),
                 last_commit_at=batches.last_commit_at(name),
                 rows_last_hour=int(tally.rows_committed_since),
+                batches_written=waiting[source.table],
+                committer=committers.get(source.table),
             )
         )
     return result

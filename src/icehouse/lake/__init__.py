@@ -443,7 +443,7 @@ class Lake:
         each file and batch; ``stop``, ends a ``follow``; ``say``, told of outages.
         Returns: the files, rows, bad rows, batches and columns added.
         Raises: NoSuchSource, NoSuchTable, StateDatabaseUnavailable, StorageUnavailable
-        (without ``follow``), BatchFenced, CommitUncertain."""
+        (without ``follow``), CommitUncertain."""
         from icehouse.ingest.ingester import Ingester
 
         stop = stop or threading.Event()

@@ -152,10 +152,10 @@ def remove_source(lake: Lake, name: str) -> SourceRemoved:
     busy = BatchLog(lake._engine, clock=lake._clock).open_batches(source=name)
     if busy:
         raise SourceInUse(
-            f"source {name!r} has {_batches(busy)} open ({_holders(busy)}): a worker is "
-            "ingesting its files now. Stop that worker, or wait for the batch to commit, "
-            "then remove the source; a batch whose worker died is settled by the next "
-            "`icehouse ingest`",
+            f"source {name!r} has {_batches(busy)} not yet committed ({_holders(busy)}): "
+            "a worker is ingesting its files now, or its table's committer has yet to "
+            "commit them. Stop that worker, or wait for the batch to commit, then remove "
+            "the source; a batch whose worker died is settled by the next `icehouse ingest`",
             source=name,
             holders=[b.owner or b.writer_id for b in busy],
         )
@@ -203,8 +203,9 @@ def _check_unused(lake: Lake, name: str, *, doing: str) -> None:
         )
     if busy:
         reasons.append(
-            f"ingestion has {_batches(busy)} open on it ({_holders(busy)}); wait for "
-            "it to commit (a batch whose worker died is settled by the next `icehouse ingest`)"
+            f"ingestion has {_batches(busy)} not yet committed on it ({_holders(busy)}); "
+            "wait for it to commit (a batch whose worker died is settled by the next "
+            "`icehouse ingest`)"
         )
     raise TableInUse(
         f"cannot {doing} {name}: " + "; and ".join(reasons),

@@ -139,6 +139,22 @@ def _v12_links(conn: Connection) -> None:
     models.links.create(conn, checkfirst=True)
 
 
+def _v13_committers(conn: Connection) -> None:
+    """One committer per table: what a written batch's commit needs (new columns of
+    ``ingest_batches``) and the committers' leases (a new table, created if missing)."""
+    have = {c["name"] for c in inspect(conn).get_columns("ingest_batches")}
+    for column, kind in (
+        ("manifests", "TEXT"),
+        ("written_at", "FLOAT"),
+        ("newest_event", "TEXT"),
+        ("replaced", "TEXT"),
+        ("oldest_landed", "FLOAT"),
+    ):
+        if column not in have:
+            conn.execute(text(f"ALTER TABLE ingest_batches ADD COLUMN {column} {kind}"))
+    models.committers.create(conn, checkfirst=True)
+
+
 MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     2: _v2_line_replay,
     3: _v3_maintenance,
@@ -151,6 +167,7 @@ MIGRATIONS: dict[int, Callable[[Connection], None]] = {
     10: _v10_tenants,
     11: _v11_mounts,
     12: _v12_links,
+    13: _v13_committers,
 }
 """Version → the change from the version before; version 1 is the first release. A
 version may be missing (steps developed side by side are numbered apart): the steps a

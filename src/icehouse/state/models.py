@@ -62,8 +62,8 @@ Index("ix_ingest_files_batch", files.c.batch_id)
 
 # v4: who ingests a content into a table. The first batch to insert (scope, hash) owns
 # the content; another batch meeting the same content waits while the owner's batch is
-# open, treats it as a duplicate once that batch committed, and takes it over when it
-# aborted. ``scope`` is the table: content is ingested once per table.
+# open or written, treats it as a duplicate once that batch committed, and takes it over
+# when it aborted. ``scope`` is the table: content is ingested once per table.
 contents = Table(
     "ingest_contents",
     metadata,
@@ -75,8 +75,11 @@ contents = Table(
 )
 Index("ix_ingest_contents_batch", contents.c.batch_id)
 
-# A batch: files claimed together, written and committed as one Iceberg snapshot.
-# state: open -> committed | aborted
+# A batch: files claimed together, written by a worker, committed by its table's
+# committer (with other written batches of the table, in one Iceberg snapshot).
+# state: open -> written -> committed; open -> aborted. A written batch records what
+# its commit needs: its data files' manifests, counts, newest event per source (JSON),
+# the rows it replaces (JSON: file column -> values) and when its oldest file landed.
 batches = Table(
     "ingest_batches",
     metadata,
@@ -93,8 +96,25 @@ batches = Table(
     Column("late_rows", BigInteger),
     Column("bytes_written", BigInteger),
     Column("data_files", Text),
+    Column("manifests", Text),
+    Column("written_at", Float),
+    Column("newest_event", Text),
+    Column("replaced", Text),
+    Column("oldest_landed", Float),
 )
 Index("ix_ingest_batches_state", batches.c.state)
+
+# v13: who commits a table's written batches. One process per table holds a renewing
+# lease; ``term`` grows by one on every takeover, so that a log line or a snapshot tells
+# which tenure committed.
+committers = Table(
+    "ingest_committers",
+    metadata,
+    Column("table_name", String(400), primary_key=True),
+    Column("owner", String(200), nullable=False),
+    Column("lease_until", Float, nullable=False),
+    Column("term", BigInteger, nullable=False),
+)
 
 # Writer slots: a process leases one; its id and sequence number are the high-water
 # mark recorded in every snapshot it commits. Slots are reused so that the mark map in

@@ -35,6 +35,9 @@ from pyiceberg.table.update import AddSnapshotUpdate, SetSnapshotRefUpdate, Tabl
 
 PREFIX = "icehouse."
 BATCH_KEY = "icehouse.batch-id"
+BATCHES_KEY = "icehouse.batch-ids"
+"""Comma-separated: every batch a committer's snapshot holds (``BATCH_KEY`` names the
+last of them). Carried forward together with ``BATCH_KEY``, from the same summary."""
 WATERMARKS_KEY = "icehouse.watermarks"
 EVENT_HIGH_WATER_KEY = "icehouse.event-high-water"
 """JSON ``{source: newest event time committed, UNIX µs}``: rows of a source older than
@@ -43,7 +46,13 @@ AUDIT_EXPORTED_KEY = "icehouse.audit-exported-through"
 """On ``icehouse_system.audit``: the highest audit record id the table holds. Carried
 forward like the ingestion keys (the highest one seen), so that a compaction of the
 audit table cannot make the next export take records again."""
-SUMMARY_KEYS = (BATCH_KEY, WATERMARKS_KEY, EVENT_HIGH_WATER_KEY, AUDIT_EXPORTED_KEY)
+SUMMARY_KEYS = (
+    BATCH_KEY,
+    BATCHES_KEY,
+    WATERMARKS_KEY,
+    EVENT_HIGH_WATER_KEY,
+    AUDIT_EXPORTED_KEY,
+)
 
 _ICEHOUSE_WRITER: ContextVar[bool] = ContextVar("icehouse_writer", default=False)
 """True while one of icehouse's own writers commits in this thread (or task)."""
@@ -137,11 +146,12 @@ def _earlier_summaries(snapshot: Snapshot, metadata: TableMetadata | None) -> li
 
 def merged_keys(summaries: Iterable[Summary]) -> dict[str, str]:
     """The ingestion keys of ``summaries`` merged: the highest watermark per writer, the
-    newest event time per source, the last batch id named, and the highest audit record
-    exported."""
+    newest event time per source, the last batch id named (with the batch ids of its
+    snapshot), and the highest audit record exported."""
     watermarks: dict[str, int] = {}
     high_water: dict[str, int] = {}
     batch_id: str | None = None
+    batch_ids: str | None = None
     exported: int | None = None
     for summary in summaries:
         through = summary.get(AUDIT_EXPORTED_KEY) or ""
@@ -151,12 +161,15 @@ def merged_keys(summaries: Iterable[Summary]) -> dict[str, str]:
             watermarks[writer] = max(watermarks.get(writer, seq), seq)
         for source, newest in parse_marks(summary.get(EVENT_HIGH_WATER_KEY)).items():
             high_water[source] = max(high_water.get(source, newest), newest)
-        batch_id = summary.get(BATCH_KEY) or batch_id
+        if summary.get(BATCH_KEY):
+            batch_id, batch_ids = summary.get(BATCH_KEY), summary.get(BATCHES_KEY)
     merged = {WATERMARKS_KEY: compact_json(watermarks)} if watermarks else {}
     if high_water:
         merged[EVENT_HIGH_WATER_KEY] = compact_json(high_water)
     if batch_id:
         merged[BATCH_KEY] = batch_id
+    if batch_id and batch_ids:
+        merged[BATCHES_KEY] = batch_ids
     if exported is not None:
         merged[AUDIT_EXPORTED_KEY] = str(exported)
     return merged

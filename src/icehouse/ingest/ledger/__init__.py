@@ -7,8 +7,10 @@ connection:
 
 - ``queue.FileQueue`` (``ingest_files``): files registered, claimed, finished;
 - ``slots.WriterSlots`` (``ingest_writers``): writer ids and their sequence numbers;
-- ``batches.BatchLog`` (``ingest_batches``): batches opened, committed, aborted, and
-  the retention of all ingestion records;
+- ``batches.BatchLog`` (``ingest_batches``): batches opened, written, committed,
+  aborted, and the retention of all ingestion records;
+- ``committers.CommitterLeases`` (``ingest_committers``): which process commits each
+  table's written batches;
 - ``claims.ContentClaims`` (``ingest_contents``): content ingested once per table;
 - ``quarantine_log.QuarantineLog`` (``ingest_quarantine``): bad files and lines.
 
@@ -17,6 +19,7 @@ Every time they store comes from one injected clock (``state/clock.py``).
 
 from icehouse.ingest.ledger.batches import BatchLog
 from icehouse.ingest.ledger.claims import ContentClaims
+from icehouse.ingest.ledger.committers import CommitterLease, CommitterLeases
 from icehouse.ingest.ledger.ledger import Heartbeat, Ledger
 from icehouse.ingest.ledger.quarantine_log import QuarantineLog
 from icehouse.ingest.ledger.queue import FileQueue
@@ -32,13 +35,17 @@ from icehouse.ingest.ledger.records import (
     QUARANTINED,
     RECOPIED,
     REPLAY,
+    UNSETTLED,
+    WRITTEN,
     Batch,
     BatchFile,
+    BatchWrite,
     ContentClaim,
     FileRow,
     OpenBatch,
     PriorVersion,
     SourceTally,
+    WrittenBatch,
 )
 from icehouse.ingest.ledger.slots import WriterSlots
 
@@ -54,9 +61,14 @@ __all__ = [
     "QUARANTINED",
     "RECOPIED",
     "REPLAY",
+    "UNSETTLED",
+    "WRITTEN",
     "Batch",
     "BatchFile",
     "BatchLog",
+    "BatchWrite",
+    "CommitterLease",
+    "CommitterLeases",
     "ContentClaim",
     "ContentClaims",
     "FileQueue",
@@ -68,4 +80,5 @@ __all__ = [
     "QuarantineLog",
     "SourceTally",
     "WriterSlots",
+    "WrittenBatch",
 ]

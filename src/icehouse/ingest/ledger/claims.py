@@ -14,7 +14,7 @@ from sqlalchemy import Connection, Engine, and_, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
-from icehouse.ingest.ledger.records import COMMITTED, OPEN, ContentClaim
+from icehouse.ingest.ledger.records import COMMITTED, UNSETTLED, ContentClaim
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.state.models import batches, contents, files
 
@@ -51,7 +51,7 @@ class ContentClaims:
                 return ContentClaim.OWN if holder.file_id == file_id else ContentClaim.DUPLICATE
             if holder.state == COMMITTED:
                 return ContentClaim.DUPLICATE
-            if holder.state == OPEN:
+            if holder.state in UNSETTLED:
                 return ContentClaim.WAIT
             # The holder's batch aborted (or was forgotten): take the claim over.
             if self._take_over(scope, content_hash, holder.batch_id, file_id, batch_id):

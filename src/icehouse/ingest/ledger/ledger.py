@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 
 from icehouse.ingest.ledger.batches import BatchLog
 from icehouse.ingest.ledger.claims import ContentClaims
+from icehouse.ingest.ledger.committers import CommitterLeases
 from icehouse.ingest.ledger.quarantine_log import QuarantineLog
 from icehouse.ingest.ledger.queue import FileQueue
 from icehouse.ingest.ledger.slots import WriterSlots
@@ -25,6 +26,7 @@ class Ledger:
     batches: BatchLog
     claims: ContentClaims
     quarantine: QuarantineLog
+    committers: CommitterLeases
 
     @classmethod
     def open(
@@ -36,6 +38,7 @@ class Ledger:
             batches=BatchLog(engine, lease_seconds=lease_seconds, clock=clock),
             claims=ContentClaims(engine, clock=clock),
             quarantine=QuarantineLog(engine),
+            committers=CommitterLeases(engine, lease_seconds=lease_seconds, clock=clock),
         )
 
 

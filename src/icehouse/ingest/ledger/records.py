@@ -4,13 +4,16 @@ ingester reads back. Shared by the owners of those tables (``queue``, ``batches`
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 PENDING, CLAIMED, COMMITTED = "pending", "claimed", "committed"
 QUARANTINED, DUPLICATE, CHANGED = "quarantined", "duplicate", "changed"
 RECOPIED = "recopied"
-OPEN, ABORTED = "open", "aborted"
+OPEN, WRITTEN, ABORTED = "open", "written", "aborted"
+"""A batch is ``open`` while its worker fills it, ``written`` once its data files and
+their manifest are stored and it waits for its table's committer."""
+UNSETTLED = (OPEN, WRITTEN)
 FINAL_STATES = (COMMITTED, DUPLICATE, RECOPIED, CHANGED, QUARANTINED)
 REPLAY = "replay"
 """``delivery`` of a quarantined file queued again by ``quarantine replay``: taken as new
@@ -57,6 +60,8 @@ class Batch:
 
 @dataclass(frozen=True)
 class OpenBatch:
+    """A batch not yet settled (``open`` or ``written``), with its writer slot's owner."""
+
     id: str
     table_name: str
     writer_id: str
@@ -64,6 +69,38 @@ class OpenBatch:
     owner: str | None
     lease_until: float
     data_files: list[str]
+    state: str = OPEN
+    manifests: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class BatchWrite:
+    """What a written batch's commit needs, recorded with it as it turns ``written``."""
+
+    data_files: list[str]
+    manifests: list[str]
+    rows: int
+    late_rows: int
+    bytes_written: int
+    newest_event: dict[str, int]
+    """Per source, the newest event time (UNIX µs) among its rows."""
+    replaced: dict[str, list[str]]
+    """File column → earlier versions whose rows its snapshot replaces."""
+    oldest_landed: float | None
+
+
+@dataclass(frozen=True)
+class WrittenBatch:
+    """A batch waiting for its table's committer."""
+
+    id: str
+    table_name: str
+    writer_id: str
+    seq: int
+    written_at: float
+    write: BatchWrite
+    owner: str | None
+    """Its writer slot's owner now (None once released)."""
 
 
 @dataclass(frozen=True)
