@@ -31,7 +31,7 @@ Section "writers" (``--writers 1,2,4,8``, alone): for each N, N ``ingest --follo
 processes write into one table from a backlog of ``--writer-files`` small files
 (``--batch-files`` per batch, so that batches are many; ``--commit-interval``): table
 commits/s (from its snapshot log), batches/s, commit p95 and max (from the ledger: a
-batch's opening, its first claim, to its commit), and crashes (workers that exited
+batch recorded written to its commit), and crashes (workers that exited
 non-zero or on their own, and commit conflicts in their stderr), with the goals beside
 them: 0 crashes, p95 within the commit interval, a commit rate flat across N
 (``scale_writers.py`` says how).

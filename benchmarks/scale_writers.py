@@ -10,9 +10,10 @@ is committed, stops them with SIGTERM and reads the figures back:
   whole snapshot log for the run) per second of the run, which lasts from the first
   batch's opening to the last batch's commit (ledger times);
 - batches/s: committed batches per second of the run;
-- commit p95 and max: per committed batch, from the moment it was opened (its first
-  claim) to its commit, from the ledger (``created_at`` to ``committed_at``): its
-  decoding and writing, then the commit with its retries;
+- commit p95 and max: per committed batch, from the moment its worker recorded it
+  written (its data files stored, waiting for the table's committer) to its commit,
+  from the ledger (``written_at`` to ``committed_at``): the wait for the committer's
+  next cycle, then the commit;
 - crashes: workers that exited on their own or did not exit 0 on SIGTERM, and the
   commit conflicts their stderr shows (``gave up committing batch ...``).
 """
@@ -23,12 +24,18 @@ import signal
 import statistics
 import subprocess
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from common import ICEHOUSE, table_print
 from icehouse.demo.workload import TABLE
 from icehouse.lake import Lake
+
+if TYPE_CHECKING:
+    from sqlalchemy import Connection
 
 FLAT = 1.25
 """Commit rate goal: the fastest N commits at most this many times as often as the
@@ -94,17 +101,17 @@ def run_writers(
     crashes = max(exited_alone, sum(code != 0 for code in codes))
     shown = [output.read_text(errors="replace") for output in outputs]
     conflicts = sum(text.count(word) for text in shown for word in CONFLICT_WORDS)
-    opened, committed = batch_times(state_url)
+    written, committed = batch_times(state_url)
     with Lake.open(home) as lake:
         snapshots = len(lake.tables.history(TABLE))
-    seconds = max(committed, default=0.0) - min(opened, default=0.0)
+    seconds = max(committed, default=0.0) - first_opened(state_url)
     return WritersRun(
         writers=count,
         finished=finished,
         batches=len(committed),
         snapshots=snapshots,
         seconds=seconds,
-        latencies=[c - o for o, c in zip(opened, committed, strict=True)],
+        latencies=[c - w for w, c in zip(written, committed, strict=True)],
         crashes=crashes,
         conflicts=conflicts,
     )
@@ -118,46 +125,64 @@ def wait_until_committed(
     from sqlalchemy import func, select
 
     from icehouse.ingest.ledger import COMMITTED
-    from icehouse.state.database import open_engine
     from icehouse.state.models import files as ledger
 
-    engine = open_engine(state_url)
     deadline = time.monotonic() + timeout
-    try:
-        while time.monotonic() < deadline:
-            if any(worker.poll() is not None for worker in workers):
-                return False
-            with engine.connect() as conn:
-                done = conn.execute(
-                    select(func.count()).where(ledger.c.state == COMMITTED)
-                ).scalar_one()
-            if done >= files:
-                return True
-            time.sleep(0.5)
-        return False
-    finally:
-        engine.dispose()
+    while time.monotonic() < deadline:
+        if any(worker.poll() is not None for worker in workers):
+            return False
+        with state(state_url) as conn:
+            done = conn.execute(
+                select(func.count()).where(ledger.c.state == COMMITTED)
+            ).scalar_one()
+        if done >= files:
+            return True
+        time.sleep(0.5)
+    return False
 
 
 def batch_times(state_url: str) -> tuple[list[float], list[float]]:
-    """(opened, committed) times of each committed batch of the table."""
+    """(written, committed) times of each committed batch of the table (a batch a
+    recovery settled, never recorded written, has no commit latency to count)."""
     from sqlalchemy import and_, select
 
     from icehouse.ingest.ledger import COMMITTED
-    from icehouse.state.database import open_engine
     from icehouse.state.models import batches
+
+    with state(state_url) as conn:
+        rows = conn.execute(
+            select(batches.c.written_at, batches.c.committed_at).where(
+                and_(
+                    batches.c.table_name == TABLE,
+                    batches.c.state == COMMITTED,
+                    batches.c.written_at.is_not(None),
+                )
+            )
+        ).all()
+    return [float(r.written_at) for r in rows], [float(r.committed_at) for r in rows]
+
+
+def first_opened(state_url: str) -> float:
+    """When the first batch of the run was opened (its first claim)."""
+    from sqlalchemy import func, select
+
+    from icehouse.state.models import batches
+
+    with state(state_url) as conn:
+        return float(conn.execute(select(func.min(batches.c.created_at))).scalar_one() or 0.0)
+
+
+@contextmanager
+def state(state_url: str) -> Iterator[Connection]:
+    """A connection to the lake's state database, its engine disposed afterwards."""
+    from icehouse.state.database import open_engine
 
     engine = open_engine(state_url)
     try:
         with engine.connect() as conn:
-            rows = conn.execute(
-                select(batches.c.created_at, batches.c.committed_at).where(
-                    and_(batches.c.table_name == TABLE, batches.c.state == COMMITTED)
-                )
-            ).all()
+            yield conn
     finally:
         engine.dispose()
-    return [float(r.created_at) for r in rows], [float(r.committed_at) for r in rows]
 
 
 def print_writers(runs: list[WritersRun], *, interval: float, files: int, batch_files: int) -> None:
