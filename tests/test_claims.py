@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from sqlalchemy import Engine
 
 from icehouse.ingest.landing import LandedFile
-from icehouse.ingest.ledger import CLAIMED, PENDING, FileQueue
+from icehouse.ingest.ledger import CLAIMED, PENDING, BatchLog, FileQueue, WriterSlots
 from icehouse.lake import Lake
 from icehouse.state import models
 from icehouse.state.database import migrate
@@ -21,14 +21,23 @@ from tests.test_exactly_once import ids_in_table, make_lake, write_events
 
 
 def queue_of(engine: Engine, sizes: list[int]) -> FileQueue:
-    """A queue holding one pending file per size, oldest first (``f00``, ``f01``, ...)."""
+    """A queue holding one pending file per size, oldest first (``f00``, ``f01``, ...),
+    and two open batches to claim them, ``b1`` and ``b2``."""
     migrate(engine)
     queue = FileQueue(engine)
     landed = [
         LandedFile(path=f"f{i:02d}", size=size, mtime=1000.0 + i) for i, size in enumerate(sizes)
     ]
     queue.register("s", landed)
+    open_batches(engine, ["b1", "b2"])
     return queue
+
+
+def open_batches(engine: Engine, batch_ids: list[str]) -> None:
+    """Open batches under one writer slot: a claim takes files only for an open batch."""
+    writer, _ = WriterSlots(engine).acquire("test-host:1")
+    for batch_id in batch_ids:
+        BatchLog(engine).open(batch_id, "logs.events", writer)
 
 
 def paths(claimed: list[object]) -> list[str]:

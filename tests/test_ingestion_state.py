@@ -15,7 +15,8 @@ from icehouse.lake import Lake
 from icehouse.maintain.leases import Leases
 from icehouse.state.clock import ShiftedClock
 from tests import fixtures_lake
-from tests.fixtures_lake import EVENTS, add_source, event, write_jsonl
+from tests.fixtures_lake import EVENTS, add_source, event, ids, write_jsonl
+from tests.test_claims import set_ingest
 
 home, lake, landing, events = (
     fixtures_lake.home,
@@ -49,6 +50,58 @@ def test_a_batch_whose_lease_lapsed_on_the_clock_is_recovered_by_another_process
     assert peer.queue.has_pending(["s"])
     assert {f.state for f in peer.queue.files_of(batch.id)} == set()
     assert peer.slots.acquire("here:2")[0] == writer  # its slot lapsed too
+
+
+def test_a_batch_a_recovery_settled_claims_no_more_files(
+    lake: Lake, events: Table, landing: Path
+) -> None:
+    """A stalled worker's batch was aborted by a peer (its lease had lapsed); when the
+    worker wakes up, its next claim takes nothing. A file claimed into a settled batch
+    would stay claimed for ever: recovery only looks at open batches."""
+    add_source(lake, "s", landing)
+    clock = ShiftedClock()
+    stalled = Ledger.open(fixtures_lake.engine_of(lake), lease_seconds=60, clock=clock)
+    writer, _ = stalled.slots.acquire("far-host:1")
+    batch = stalled.batches.open(uuid.uuid4().hex, EVENTS, writer)
+    clock.advance(61)
+    peer = Ledger.open(fixtures_lake.engine_of(lake), lease_seconds=60, clock=clock)
+    peer.batches.abort(batch.id)
+
+    landed = write_jsonl(landing / "a.jsonl", [event(1)])
+    stat = landed.stat()
+    stalled.queue.register("s", [LandedFile(str(landed), stat.st_size, stat.st_mtime)])
+    assert stalled.queue.claim(batch.id, ["s"], 10) == []
+
+    lake.ingest()
+    assert ids(lake) == [1]
+
+
+def test_a_worker_busy_with_back_to_back_batches_keeps_its_writer_slot(
+    home: Path, lake: Lake, events: Table, landing: Path
+) -> None:
+    """Each batch here ends before its heartbeat is due, and a minute passes per batch:
+    a peer that starts meanwhile gets a writer slot of its own, never the busy worker's
+    (it would take the worker's open batch for its own and recover it)."""
+    add_source(lake, "s", landing)
+    set_ingest(home, batch_rows=1)
+    for i in range(1, 7):
+        write_jsonl(landing / f"{i}.jsonl", [event(i)])
+    clock = ShiftedClock()
+    peer = Ledger.open(fixtures_lake.engine_of(lake), lease_seconds=60, clock=clock)
+    slots: list[tuple[str, str]] = []
+
+    def a_peer_starts_at_each_batch(point: str) -> None:
+        if point == "batch.claimed":
+            [running] = peer.batches.open_batches()
+            given, _ = peer.slots.acquire(f"far-host:{len(slots)}")
+            slots.append((running.writer_id, given))
+        elif point == "batch.recorded":
+            clock.advance(20)
+
+    with Lake.open(home, faults=a_peer_starts_at_each_batch, clock=clock) as busy:
+        assert busy.ingest().batches == 6
+    assert [given for running, given in slots if given == running] == []
+    assert ids(lake) == [1, 2, 3, 4, 5, 6]
 
 
 def test_a_maintenance_lease_lapses_on_the_clock(lake: Lake) -> None:

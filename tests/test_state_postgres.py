@@ -20,6 +20,7 @@ from icehouse.maintain.leases import Leases
 from icehouse.maintain.reports import list_runs, note_committed, start_run
 from icehouse.state import models
 from icehouse.state.database import SCHEMA_VERSION, current_version, migrate, open_engine
+from tests.test_claims import open_batches
 
 pytestmark = pytest.mark.postgres
 
@@ -138,6 +139,7 @@ def test_two_threads_never_claim_the_same_file(postgres_url: str) -> None:
             engine.dispose()
 
     batch_ids = [uuid.uuid4().hex for _ in range(workers)]
+    open_batches(setup, batch_ids)
     threads = [threading.Thread(target=claim_all, args=(b,)) for b in batch_ids]
     for t in threads:
         t.start()

@@ -41,10 +41,11 @@ class BatchLog:
         self._clock = clock
 
     def open(self, batch_id: str, table_name: str, writer_id: str) -> Batch:
-        """Allocate the writer's next sequence number and record the open batch."""
+        """Allocate the writer's next sequence number and record the open batch; the
+        writer slot's lease is renewed with it."""
         now = self._clock()
         with self._engine.begin() as conn:
-            seq = slots.next_seq(conn, writer_id)
+            seq = slots.next_seq(conn, writer_id, lease_until=now + self._lease)
             conn.execute(
                 batches.insert().values(
                     id=batch_id,

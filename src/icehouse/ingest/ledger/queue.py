@@ -19,8 +19,10 @@ from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Exists,
     and_,
     delete,
+    exists,
     func,
     or_,
     select,
@@ -37,6 +39,7 @@ from icehouse.ingest.ledger.records import (
     COMMITTED,
     DUPLICATE,
     FINAL_STATES,
+    OPEN,
     PENDING,
     QUARANTINED,
     REPLAY,
@@ -46,7 +49,7 @@ from icehouse.ingest.ledger.records import (
     SourceTally,
 )
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
-from icehouse.state.models import files
+from icehouse.state.models import batches, files
 from icehouse.state.text import storable_or_none
 
 if TYPE_CHECKING:  # landing lists object stores with pyarrow.fs; the ledger needs no pyarrow
@@ -231,6 +234,10 @@ class FileQueue:
         same rows. SQLite runs the statement under its one write lock, so concurrent
         claims on one host take turns; the ``pending`` condition keeps any claim from
         taking a file twice either way.
+
+        A batch a recovery settled (its worker stalled past its lease) claims nothing:
+        recovery only looks at open batches, so a file claimed into a settled one would
+        stay claimed for ever.
         """
         head = (
             select(files.c.id, files.c.size, files.c.mtime)
@@ -256,7 +263,9 @@ class FileQueue:
         with self._engine.begin() as conn:
             won = conn.execute(
                 update(files)
-                .where(and_(files.c.state == PENDING, files.c.id.in_(chosen)))
+                .where(
+                    and_(files.c.state == PENDING, files.c.id.in_(chosen), _still_open(batch_id))
+                )
                 .values(state=CLAIMED, batch_id=batch_id, updated_at=self._clock())
                 .returning(
                     files.c.id,
@@ -451,6 +460,17 @@ class FileQueue:
             )
             quarantine_log.mark_files_replayed(conn, ids, now)
         return len(ids)
+
+
+def _still_open(batch_id: str) -> Exists:
+    """The batch is open, its row share-locked on PostgreSQL until the statement's
+    transaction ends: an abort (which reopens the batch's claimed files) then waits
+    for a claim under way, or the claim for the abort, and sees its outcome."""
+    return exists(
+        select(batches.c.id)
+        .where(and_(batches.c.id == batch_id, batches.c.state == OPEN))
+        .with_for_update(read=True)
+    )
 
 
 # -- within another owner's transaction ---------------------------------------------------

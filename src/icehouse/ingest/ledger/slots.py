@@ -93,11 +93,22 @@ class WriterSlots:
 # -- within another owner's transaction ---------------------------------------------------
 
 
-def next_seq(conn: Connection, writer_id: str) -> int:
-    """Allocate the writer's next sequence number (for the batch opened with it)."""
+def next_seq(conn: Connection, writer_id: str, *, lease_until: float) -> int:
+    """Allocate the writer's next sequence number (for the batch opened with it), and
+    extend the slot's lease to ``lease_until`` in the same update.
+
+    A worker with files to take opens batch after batch, and each batch's heartbeat
+    renews the slot only once it has run a quarter lease: batches shorter than that
+    (the usual case with a commit interval below it) would never renew it, and a peer
+    starting a lease later would take the busy worker's slot and recover its open
+    batch as its own."""
     seq = int(
         conn.execute(select(writers.c.last_seq).where(writers.c.id == writer_id)).scalar_one()
     )
     seq += 1
-    conn.execute(update(writers).where(writers.c.id == writer_id).values(last_seq=seq))
+    conn.execute(
+        update(writers)
+        .where(writers.c.id == writer_id)
+        .values(last_seq=seq, lease_until=lease_until)
+    )
     return seq
