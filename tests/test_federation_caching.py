@@ -6,7 +6,9 @@ the lake's clock)."""
 
 from __future__ import annotations
 
+import itertools
 import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -88,6 +90,40 @@ def test_a_table_changed_at_the_producer_is_read_as_it_is_now_and_unchanged_cost
     assert changed.metadata_location != first.metadata_location
     assert count(mesh.central) == 6
     assert asked == [f"central {LOAD} 200", f"central {LOAD} 304", f"central {LOAD} 304"]
+
+
+def test_concurrent_loads_share_producer_requests_and_each_sees_every_commit_before_it(
+    mesh: Mesh,
+) -> None:
+    """Loads that overlap share one request to the producer, but only one that left
+    after each of them began: every load that began after a commit landed has it."""
+    mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+    before = len(mesh.producer_log())
+    order = itertools.count()  # orders the loads and the commit (next() is atomic)
+    committed: list[int] = []
+    seen: list[tuple[int, str | None]] = []
+
+    def client() -> None:
+        after_commit = 0
+        while after_commit < 10:
+            began = next(order)
+            state = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+            seen.append((began, state.metadata_location))
+            after_commit += bool(committed) and began > committed[0]
+
+    clients = [threading.Thread(target=client) for _ in range(8)]
+    for thread in clients:
+        thread.start()
+    table = mesh.producer_client().load_table("cdn.requests")
+    table.append(REQUESTS)
+    committed.append(next(order))
+    for thread in clients:
+        thread.join()
+
+    asked = [line for line in mesh.producer_log()[before:] if LOAD in line]
+    after = {location for began, location in seen if began > committed[0]}
+    assert after == {table.metadata_location}
+    assert len(asked) < len(seen)
 
 
 def test_a_table_dropped_or_re_created_at_the_producer_is_never_served_from_before(

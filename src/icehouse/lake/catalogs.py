@@ -367,9 +367,11 @@ def mounted_identity(lake: Lake, name: str) -> Identity | None:
     opened = producer_catalog(lake, parts[0])
     if opened is None:
         return None
-    table = fetched(lake, opened, name).table
-    key = mounted_key(parts[0], str(table.metadata.table_uuid))
-    return identity_of(table, (parts[0], parts[1]), parts[2], key)
+    kept = fetched(lake, opened, name)
+    if kept.identity is None:  # made once per answer of the producer
+        key = mounted_key(parts[0], str(kept.table.metadata.table_uuid))
+        kept.identity = identity_of(kept.table, (parts[0], parts[1]), parts[2], key)
+    return kept.identity
 
 
 def locate_mounted(lake: Lake, key: str) -> Identity | None:

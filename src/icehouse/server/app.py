@@ -87,7 +87,8 @@ def create_app(
     for router in catalog_routers:
         app.include_router(router)
     app.include_router(routes_mounts.router)  # reached through ``MountedPrefix``
-    app.add_middleware(HotReads, prefix=prefix, routes=routes_tables.router.routes)
+    hot = [*routes_tables.router.routes, *routes_mounts.router.routes]
+    app.add_middleware(HotReads, prefix=prefix, routes=hot)
     app.add_middleware(routes_mounts.MountedPrefix, prefix=prefix)
     app.add_middleware(_RequestAudit, writer=AuditWriter(lake))
     app.add_middleware(_RequestLog)

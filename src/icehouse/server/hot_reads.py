@@ -6,12 +6,15 @@ table's answer is kept (``load_bodies.py``), matching the path against every rou
 solving each parameter cost more CPU than the read itself. So a GET of the lake's own
 ``/v1/{prefix}/namespaces/{namespace}/tables[/{table}]`` whose parameters are all well
 formed is answered here, by the same code the routes run (``routes_tables.listing`` and
-``routes_tables.loading``), with errors rendered as the app's handler renders them.
+``routes_tables.loading``), with errors rendered as the app's handler renders them. So is
+a loadTable on a mount's prefix (``/v1/mounted/{mount}/...`` once ``MountedPrefix`` has
+routed it), by ``routes_mounts.loading``: a load through a mount does all a local one
+does, plus a request to the producer.
 
 A request with a parameter that is not plainly valid (a ``pageSize`` that is not a
 positive number, an unknown ``snapshots``) goes on to the routes, whose validation
-answers it exactly as it always has; so do other methods, other paths and mounted
-prefixes. The routes stay the declaration: ``/v1/config`` lists them as served.
+answers it exactly as it always has; so do other methods and other paths. The routes
+stay the declaration: ``/v1/config`` lists them as served.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from icehouse.errors import IcehouseError
 from icehouse.lake.iceberg import SnapshotsMode
+from icehouse.server import routes_mounts
 from icehouse.server.deps import API
 from icehouse.server.errors import icehouse_error_response
 from icehouse.server.routes_tables import TABLE, TABLES, listing, loading
@@ -36,8 +40,9 @@ LONGEST_PAGE_SIZE = 9
 
 class HotReads:
     """Answers the well-formed GETs of a namespace's tables and of a table, on the
-    lake's own ``prefix``; passes anything else on to ``app``. ``routes``: the app's
-    routes, whose listTables and loadTable the request log names as the route."""
+    lake's own ``prefix``, and of a mounted table; passes anything else on to ``app``.
+    ``routes``: the app's routes, whose listTables and loadTables (local and mounted)
+    the request log names as the route."""
 
     def __init__(self, app: ASGIApp, *, prefix: str, routes: Iterable[BaseRoute]) -> None:
         self.app = app
@@ -49,6 +54,7 @@ class HotReads:
         }
         self._listing_route = templates[API + TABLES]
         self._loading_route = templates[API + TABLE]
+        self._mounted_route = templates[routes_mounts.MOUNTED + routes_mounts.TABLE]
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         answer = self._answer(scope, receive) if scope["type"] == "http" else None
@@ -67,6 +73,11 @@ class HotReads:
             return None
         # "", "v1", prefix, "namespaces", namespace, "tables"[, table]
         parts = scope["path"].split("/")
+        if _mounted_table(parts):
+            scope["route"] = self._mounted_route
+            request = Request(scope, receive)
+            if_none_match = request.headers.get("if-none-match")
+            return routes_mounts.loading(request, parts[3], parts[5], parts[7], if_none_match)
         if not (
             len(parts) in (6, 7)
             and parts[1] == "v1"
@@ -91,6 +102,18 @@ class HotReads:
         scope["route"] = self._loading_route
         if_none_match = request.headers.get("if-none-match")
         return loading(request, parts[4], parts[6], snapshots, if_none_match)
+
+
+def _mounted_table(parts: list[str]) -> bool:
+    """Whether the path's ``parts`` are ``/v1/mounted/{mount}/namespaces/{namespace}/
+    tables/{table}`` (the mount's route takes no query parameters)."""
+    return (
+        len(parts) == 8
+        and parts[1:3] == ["v1", "mounted"]
+        and parts[4] == "namespaces"
+        and parts[6] == "tables"
+        and all(parts[3:])
+    )
 
 
 def _positive(text: str) -> bool:

@@ -86,10 +86,21 @@ async def load_table(
     request: Request,
     if_none_match: str | None = Header(default=None),
 ) -> Response:
+    """Reached for a request ``HotReads`` leaves to the routes (none today: every
+    mount load is plain); answered by ``loading``."""
+    return await loading(request, mount, namespace, table, if_none_match)
+
+
+async def loading(
+    request: Request, mount: str, namespace: str, table: str, if_none_match: str | None
+) -> Response:
     """The producer's metadata location and metadata, as the producer has them now, with
     an ETag as a local table's load has (304 to a client that sends it back while the
     table is unchanged). The token's lookup and the load share one worker thread
-    (``as_principal``), and the answer is serialised once per version of the table."""
+    (``as_principal``), and the answer is serialised once per version of the table.
+
+    Raises: InvalidInput (a blank namespace level), NotAuthenticated, NoSuchMount,
+    NoSuchTable, CatalogUnavailable, Forbidden (as ``lake.catalogs.load``)."""
     levels = namespace_from_path(namespace)
 
     def load(lake: Lake) -> Response:

@@ -9,8 +9,8 @@ producer, nor its credential.
 Every call to a producer goes through ``producer_errors``, so that a producer that does
 not answer fails with an error naming the mount and its URL, and only what reads it.
 A REST producer's tables are loaded with ``If-None-Match`` over pooled connections
-(``producer_cache.py``): every load asks the producer, and an unchanged table costs
-little on either side.
+(``producer_cache.py``): every load asks the producer (concurrent loads of a table share
+one request, ``coalesced.py``), and an unchanged table costs little on either side.
 """
 
 from __future__ import annotations
@@ -48,6 +48,7 @@ from icehouse.errors import (
 from icehouse.state.clock import SYSTEM_CLOCK, Clock
 from icehouse.tables._compat import load_rest_table, tune_rest_session
 from icehouse.tables.catalog_tables import TableState, state_of
+from icehouse.tables.coalesced import Coalesced
 from icehouse.tables.producer_cache import KeptLoad, KeptLoads, UuidIndex
 
 CONNECTIONS = 64
@@ -62,6 +63,7 @@ class ProducerCatalog:
         self.catalog = catalog
         self.producer = producer
         self.loads = KeptLoads()
+        self.revalidations: Coalesced[KeptLoad] = Coalesced()
         self.uuids = UuidIndex(clock)
 
 
@@ -192,23 +194,33 @@ def load_producer_table(catalog: ProducerCatalog, producer: Producer, name: str)
 def fetch_producer_table(catalog: ProducerCatalog, producer: Producer, name: str) -> KeptLoad:
     """The table ``name`` (``mount.namespace.table``) as the producer answers now: a REST
     producer is asked whether the table changed since its last answer, which is reused
-    when it did not.
+    when it did not, and concurrent loads of the table share one such request that left
+    after each of them began (``coalesced.py``).
 
     Raises: NoSuchTable, and what ``producer_errors`` raises."""
     _, namespace, table = name.split(".")
     identifier = (namespace, table)
-    opened = catalog.catalog
-    with producer_errors(producer):
-        try:
-            if not isinstance(opened, RestCatalog):
-                return KeptLoad("", opened.load_table(identifier))
-            kept = catalog.loads.get(identifier)
-            loaded, etag = load_rest_table(opened, identifier, None if kept is None else kept.etag)
-        except (NoSuchTableError, NoSuchNamespaceError):
-            catalog.loads.forget(identifier)
-            raise NoSuchTable(
-                f"catalog {producer.mount} has no table {namespace}.{table}", table=name
-            ) from None
+    if not isinstance(catalog.catalog, RestCatalog):
+        with _table_errors(catalog, producer, name):
+            return KeptLoad("", catalog.catalog.load_table(identifier))
+    return catalog.revalidations.ask(
+        identifier, lambda: _revalidated(catalog, producer, name, identifier)
+    )
+
+
+def _revalidated(
+    catalog: ProducerCatalog, producer: Producer, name: str, identifier: tuple[str, str]
+) -> KeptLoad:
+    """The REST producer's answer for ``identifier`` now: the kept one if it answers that
+    the table is unchanged.
+
+    Raises: NoSuchTable, and what ``producer_errors`` raises."""
+    assert isinstance(catalog.catalog, RestCatalog)  # only REST answers carry ETags
+    kept = catalog.loads.get(identifier)
+    with _table_errors(catalog, producer, name):
+        loaded, etag = load_rest_table(
+            catalog.catalog, identifier, None if kept is None else kept.etag
+        )
     if loaded is None and kept is not None:
         return kept
     assert loaded is not None  # a 304 answers only a load that sent an ETag
@@ -216,6 +228,21 @@ def fetch_producer_table(catalog: ProducerCatalog, producer: Producer, name: str
     if etag is not None:
         catalog.loads.put(identifier, fresh)
     return fresh
+
+
+@contextmanager
+def _table_errors(catalog: ProducerCatalog, producer: Producer, name: str) -> Iterator[None]:
+    """``producer_errors``, and a table the producer does not have as NoSuchTable (its
+    kept answer forgotten)."""
+    with producer_errors(producer):
+        try:
+            yield
+        except (NoSuchTableError, NoSuchNamespaceError):
+            _, namespace, table = name.split(".")
+            catalog.loads.forget((namespace, table))
+            raise NoSuchTable(
+                f"catalog {producer.mount} has no table {namespace}.{table}", table=name
+            ) from None
 
 
 def close_producer(catalog: ProducerCatalog) -> None:

@@ -1,8 +1,8 @@
 """What the central lake keeps of a mounted producer between requests, so that a read
 through a mount costs about what a read of a local table does.
 
-- ``KeptLoads``: each table's last loadTable answer, with the ETag it came with and the
-  REST rendering made of it. Every load still asks the producer, with
+- ``KeptLoads``: each table's last loadTable answer, with the ETag it came with, and the
+  REST rendering and governance identity made of it. Every load still asks the producer, with
   ``If-None-Match``: a table is never handed out older than the producer has it, and an
   unchanged one costs the producer a 304 and the central server no parsing of its
   metadata.
@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from pyiceberg.table import Table
 
 from icehouse.tables.catalog_tables import TableState
+from icehouse.tables.identity import Identity
 
 KEPT_LOADS = 256
 """Tables of one producer whose last load is kept (least recently used dropped first)."""
@@ -41,6 +42,10 @@ class KeptLoad:
     table: Table
     state: TableState | None = None
     """The REST rendering of ``table``, made on the first load that asks for it."""
+    identity: Identity | None = None
+    """``table`` as governance keys it, made on the first decision that asks for it:
+    every governed load decides on it twice (its check and its access), and walking
+    every schema of the metadata for it cost more than the rest of the decision."""
 
 
 class KeptLoads:
