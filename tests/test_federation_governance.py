@@ -231,3 +231,53 @@ def test_a_mounted_table_a_principal_holds_nothing_on_is_not_described(mounted: 
         "table cdn_prod.cdn.requests is not found or not permitted"
     )
     assert ana(mounted).catalogs.tables("cdn_prod") == []
+
+
+def _allowed_files(lake: Lake) -> frozenset[str]:
+    """The files the sandbox last used may read (empty: it read only rows it was given)."""
+    return next(reversed(lake._queries.local.sandboxes))
+
+
+def test_a_select_grant_on_a_mounted_table_reads_the_producers_files_natively(
+    mounted: Lake, tmp_path: Path
+) -> None:
+    mounted.sql("GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), COUNTRIES + " LIMIT 2") == [
+        {"id": 1, "country": "fr"},
+        {"id": 2, "country": "de"},
+    ]
+    allowed = _allowed_files(mounted)
+    assert allowed, "the mounted table was copied into the sandbox"
+    assert all(path.startswith(str(tmp_path / "producer")) for path in allowed)
+
+
+def test_a_data_filter_on_a_mounted_table_is_applied_in_a_native_read(mounted: Lake) -> None:
+    mounted.sql("CREATE DATA FILTER low ON cdn_prod.cdn.requests WHERE id < 3 COLUMNS (id)")
+    mounted.sql("GRANT SELECT ON DATA FILTER low TO PRINCIPAL ana")
+
+    assert rows_of(ana(mounted), "SELECT * FROM cdn_prod.cdn.requests ORDER BY id") == [
+        {"id": 1},
+        {"id": 2},
+    ]
+    assert _allowed_files(mounted), "the mounted table was copied into the sandbox"
+    with pytest.raises(QueryError, match="country"):
+        ana(mounted).sql("SELECT country FROM cdn_prod.cdn.requests")
+
+
+@pytest.mark.parametrize("grant", ["TABLE cdn_prod.cdn.requests", "DATA FILTER low"])
+def test_a_principal_never_reads_a_mounted_tables_file_by_its_path(
+    mounted: Lake, tmp_path: Path, grant: str
+) -> None:
+    """Not even with the file's path learnt elsewhere, in the statement that reads the
+    mounted table natively: the sandbox is then allowed no file at all."""
+    mounted.sql("CREATE DATA FILTER low ON cdn_prod.cdn.requests WHERE id < 3 COLUMNS (id)")
+    mounted.sql(f"GRANT SELECT ON {grant} TO PRINCIPAL ana")
+    rows_of(ana(mounted), "SELECT id FROM cdn_prod.cdn.requests")
+    (path,) = _allowed_files(mounted)
+
+    with pytest.raises(QueryError, match="file system operations are disabled"):
+        ana(mounted).sql(
+            f"SELECT r.id, f.country FROM cdn_prod.cdn.requests AS r, read_parquet('{path}') AS f"
+        )
+    assert not _allowed_files(mounted)

@@ -86,6 +86,7 @@ from icehouse.query.feeds import (
 )
 from icehouse.query.listing import describable, describable_mounted, lists_tables, show_tables
 from icehouse.query.masking import (
+    SoleCellSet,
     access_description,
     access_expression,
     copied_columns,
@@ -359,8 +360,9 @@ class _GovernedQuery:
     def mounts(self, sql: str) -> str:
         """``sql`` with each table of a mount it names fed to the sandbox, masked as a
         local table is, under the name it is rewritten to (``as_schema_names``). The
-        central server reads the producer's files on the trusted connection: the
-        sandbox gets rows, never a producer's file or credential.
+        sandbox never gets a producer's credential, and the principal's SQL never reads a
+        producer's file itself: local plain files are read natively only through a view
+        of them (``direct`` without ``whole_files``), anything else is copied.
 
         Raises: QueryError (a mounted table not found or not permitted, in the words
         used for a local one), CatalogUnavailable (its producer does not answer)."""
@@ -377,7 +379,7 @@ class _GovernedQuery:
                     self._decided(name, None)
                 raise QueryError(not_permitted(name, self.readable), sql=self.original)
             self._decided(name, access)
-            self.register(name, self.table(name, table, access, pushdown=sql, direct=False))
+            self.register(name, self.table(name, table, access, pushdown=sql, whole_files=False))
             read.append(name)
         return as_schema_names(sql, read) if read else sql
 
@@ -388,14 +390,14 @@ class _GovernedQuery:
         access: TableAccess,
         *,
         pushdown: str | None,
-        direct: bool = True,
+        whole_files: bool = True,
     ) -> Feed:
         """The current snapshot of ``table`` as ``access`` shows it, planned with the
         access's filter and the simple filters of ``pushdown`` (the principal's statement,
         whose plan ``explain`` shows; None for a view's reads, which the principal does
         not see and which are always copied): the cheapest feed that shows no more
-        (``feeds.py``), else the masked copy; always the copy without ``direct`` (a
-        mounted table, whose files the sandbox may never be allowed)."""
+        (``feeds.py``), else the masked copy. Without ``whole_files`` (a mounted
+        table) the sandbox never reads the files outside a view of them (``direct``)."""
         schema = table.schema()
         pushed: BooleanExpression = AlwaysTrue()
         if self.prune and pushdown is not None:
@@ -408,8 +410,8 @@ class _GovernedQuery:
         scan, planned = plan_table(self.session, name, table, row_filter, sql=self.original)
         read: set[str] | None = {c.lower() for c in columns} | predicate_columns(access, schema)
         source = None
-        if pushdown is not None and direct:
-            source = self.direct(table, access, scan.tasks)
+        if pushdown is not None:
+            source = self.direct(table, access, scan.tasks, whole_files=whole_files)
         if source is None:
             if not attach_scan(self.session, self.trusted, name, table, scan, row_filter):
                 read = None  # PyIceberg's reader read every column
@@ -422,7 +424,12 @@ class _GovernedQuery:
         return source
 
     def direct(
-        self, table: Table, access: TableAccess, tasks: Sequence[FileScanTask]
+        self,
+        table: Table,
+        access: TableAccess,
+        tasks: Sequence[FileScanTask],
+        *,
+        whole_files: bool = True,
     ) -> Feed | None:
         """The data files of ``tasks`` as the sandbox may read them without a copy: the
         files themselves for unrestricted access, filtered files for a single cell set
@@ -430,15 +437,19 @@ class _GovernedQuery:
         filter measured no faster); None when the files are not readable as they are or
         the access masks cells. A file with a column the table's schema lacks (another
         writer's) is never read directly: unrestricted access then gets the copy, a
-        single cell set the filtered dataset only."""
+        single cell set the filtered dataset only. Without ``whole_files``, unrestricted
+        access gets filtered files of every column and row too, which the sandbox reads
+        natively only for a statement that reads nothing but its tables."""
         paths = native_paths(table, tasks)
         if paths is None:
             return None
         schema = table.schema()
         own = self.session.file_fields.within(paths, schema)
-        if access.unrestricted:
+        if access.unrestricted and whole_files:
             return DataFiles(tuple(paths), native_select(schema, paths)) if own else None
         sole = sole_cell_set(access, schema)
+        if access.unrestricted:
+            sole = SoleCellSet([f.name for f in schema.fields], AlwaysTrue(), None)
         if sole is None:
             return None
         if not own:
@@ -588,7 +599,7 @@ class _GovernedQuery:
         """Register link ``name`` as its target shows to the principal's own grants on
         the target: a link grants nothing, and one whose target is gone or not readable
         is not there at all, as a missing table is not. A target in a mount
-        (``mount.namespace.table``) is read as the mounted table is: copied, masked."""
+        (``mount.namespace.table``) is read as the mounted table is (``mounts``)."""
         target = self.link_targets().get(name)
         if target is None:
             return
@@ -599,7 +610,8 @@ class _GovernedQuery:
         access = self.readable_access(target, table)
         self._decided(target, access, link=name)
         if access is not None:
-            self.register(name, self.table(name, table, access, pushdown=sql, direct=not mounted))
+            source = self.table(name, table, access, pushdown=sql, whole_files=not mounted)
+            self.register(name, source)
 
     def mounted_table(self, name: str) -> Table | None:
         """The mounted table ``name`` as its producer has it now; None when it has none
