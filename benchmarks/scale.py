@@ -20,7 +20,8 @@ worker: every engine of the process, the Iceberg catalog's included; COMMITs cou
 apart as transactions). On a machine shared with other work, wall times and speed-up
 are noisy; CPU per row holds better.
 
-Section "discovery" (``--discovery``, alone; ``--million`` adds 1 M objects): one poll
+Section "discovery" (``--discovery``, alone; ``--million`` adds 1 M objects; ``--places
+local`` or ``s3`` measures one location only): one poll
 over 10 k and 100 k landed objects already seen, ordered against full listing, in a local
 folder and on SeaweedFS (``scale_discovery.py`` says how).
 
@@ -528,6 +529,12 @@ def main() -> None:
     )
     parser.add_argument("--million", action="store_true", help="discovery over 1 M objects too")
     parser.add_argument(
+        "--places",
+        default="local,s3",
+        help="where discovery lands its objects: local, s3 or both (filling S3 with 1 M "
+        "objects takes about half an hour of SeaweedFS's time)",
+    )
+    parser.add_argument(
         "--writers",
         default=None,
         help="run only the writers section for these counts, e.g. 1,2,4,8",
@@ -546,12 +553,16 @@ def main() -> None:
     if args.discovery:
         import scale_discovery
 
+        unknown = set(args.places.split(",")) - {"local", "s3"}
+        if unknown:
+            parser.error(f"--places: {', '.join(sorted(unknown))} is not local or s3")
+
         counts = [10_000, 100_000] + ([1_000_000] if args.million else [])
         with (
             tempfile.TemporaryDirectory(prefix="icehouse-scale-") as work,
             seaweedfs(Path(work) / "s3") as s3,
         ):
-            scale_discovery.run(s3, Path(work), counts)
+            scale_discovery.run(s3, Path(work), counts, places=args.places.split(","))
         return
     base = (
         args.state_url

@@ -127,20 +127,22 @@ def measure(
     return rows
 
 
-def run(s3: Any, workdir: Path, counts: list[int]) -> None:
-    """Measure and print the discovery table."""
+def run(s3: Any, workdir: Path, counts: list[int], places: list[str]) -> None:
+    """Measure and print the discovery table, in the ``places`` named (local, s3)."""
     table: list[list[Any]] = []
     s3_filesystem = s3.filesystem()
     for count in counts:
         started = time.perf_counter()
-        local = workdir / f"landing-{count}"
-        fill = functools.partial(fill_local, local)
-        for row in measure(str(local), {}, count, fill):
-            table.append(["local", f"{count:,}", *row])
-        base = f"scale/discovery-{count}"
-        fill = functools.partial(fill_s3, s3_filesystem, base)
-        for row in measure(f"s3://{base}", s3.storage(), count, fill):
-            table.append(["S3", f"{count:,}", *row])
+        if "local" in places:
+            local = workdir / f"landing-{count}"
+            fill = functools.partial(fill_local, local)
+            for row in measure(str(local), {}, count, fill):
+                table.append(["local", f"{count:,}", *row])
+        if "s3" in places:
+            base = f"scale/discovery-{count}"
+            fill = functools.partial(fill_s3, s3_filesystem, base)
+            for row in measure(f"s3://{base}", s3.storage(), count, fill):
+                table.append(["S3", f"{count:,}", *row])
         took = time.perf_counter() - started
         print(f"discovery over {count:,} objects: {took:.0f} s", flush=True)
     print()
