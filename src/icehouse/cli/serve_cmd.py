@@ -10,13 +10,13 @@ machine's users can reach the server.
 
 from __future__ import annotations
 
-import ipaddress
 import os
 import signal
 from typing import Annotated, Any
 
 import typer
 
+from icehouse.addresses import is_loopback
 from icehouse.cli.common import EXIT_USAGE, DocumentFormatOption, HomeOption, open_lake
 from icehouse.cli.output import DocumentFormat, Output
 from icehouse.durations import parse_duration
@@ -97,15 +97,6 @@ def serve(
         log_config=LOG_CONFIG,
         access_log=False,
     )
-
-
-def is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def connect_text(url: str, *, anonymous: bool) -> str:

@@ -13,7 +13,6 @@ session the caller already started), because starting one takes 10-20 s.
 
 from __future__ import annotations
 
-import ipaddress
 import secrets
 import socket
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
+from icehouse.addresses import is_loopback
 from icehouse.errors import SparkUnavailable
 
 CATALOG = "icehouse"
@@ -125,7 +125,7 @@ def lake_catalog(settings: SparkSettings) -> Iterator[SparkCatalog]:
             detail="Spark has no catalog to reach the lake through",
             fix=configure + ", or run it with the CLI, which serves the catalog itself",
         )
-    if settings.remote and not _is_loopback(_connect_address(settings.remote)[0]):
+    if settings.remote and not is_loopback(_connect_address(settings.remote)[0]):
         raise SparkUnavailable(
             settings.where,
             detail="a Spark Connect server on another host cannot reach the catalog this "
@@ -208,16 +208,6 @@ def _connect_address(remote: str) -> tuple[str, int]:
     """Host and port of ``sc://host:port/;param=value``."""
     parts = urlsplit(remote.split(";", 1)[0])
     return parts.hostname or "localhost", parts.port or CONNECT_PORT
-
-
-def _is_loopback(host: str) -> bool:
-    """Whether ``host`` is this machine, judged from the name alone (never resolved)."""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 def _build(spark_session_class: Any, settings: SparkSettings) -> Any:
