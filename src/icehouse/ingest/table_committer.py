@@ -96,9 +96,9 @@ class TableCommitter:
         (or can take) its lease, and the last cycle is a poll interval ago (at once when
         ``urgent``: one of this process's own batches waits). ``own`` holds the ids of
         this process's batches written and not yet settled; those settled leave it."""
-        if not self._ledger.batches.has_written(table):
-            return
         if not urgent and self._clock() < self._next_cycle.get(table, 0.0):
+            return  # asked between every file of a batch: no statement until it is due
+        if not self._ledger.batches.has_written(table):
             return
         lease = self._ledger.committers.take(table, self._setup.owner)
         if lease is None:
