@@ -22,7 +22,7 @@ from icehouse.query import time_travel
 from icehouse.query.native import native_paths, native_select
 from icehouse.tables.filters import CastCache, pushdown_filter
 from icehouse.tables.manifest_cache import ManifestCache
-from icehouse.tables.scan import plan_scan, read_tasks
+from icehouse.tables.scan import PlannerCache, plan_scan, read_tasks
 
 _THREE_PART = re.compile(
     r"\b([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\s*\.\s*([A-Za-z_][A-Za-z0-9_]*)\b"
@@ -93,6 +93,14 @@ def mounted_names(sql: str) -> list[str]:
     return list(dict.fromkeys(".".join(m.groups()) for m in _THREE_PART.finditer(sql)))
 
 
+def without_three_part_names(sql: str) -> str:
+    """``sql`` with every ``a.b.c``-shaped name blanked out: where the lake looks for
+    its own ``namespace.table`` names, ``a.b`` inside ``a.b.c`` is never one (a table
+    of a mount, or a column qualified by a table that the statement also names alone),
+    and looking it up costs a catalog read and the links'."""
+    return _THREE_PART.sub(" ", sql)
+
+
 def as_schema_names(sql: str, names: Collection[str]) -> str:
     """``sql`` with each ``mount.namespace.table`` of ``names`` spelled
     ``"mount"."namespace.table"``: the view a governed principal's sandbox holds for it
@@ -113,13 +121,15 @@ def attach_mounted(
     mounted: MountedTables,
     *,
     manifests: ManifestCache | None = None,
+    planners: PlannerCache | None = None,
     casts: CastCache | None = None,
 ) -> tuple[str, Attached]:
     """Attach, on ``conn``, each table of a mount ``sql`` names, and each snapshot it
     reads ``FOR VERSION|TIMESTAMP AS OF`` (as the view ``mount.namespace.table__at_<id>``,
     read with that snapshot's schema); returns ``sql`` with those references rewritten
     to their views, and what was defined, for ``detach_mounted``. A table's current
-    version is planned with the statement's simple filters, as a local table is, and
+    version is planned with the statement's simple filters, as a local table is (with
+    the caller's ``manifests`` and ``planners`` kept between queries), and
     its files are read by DuckDB itself where they are local and plain
     (``native_paths``; row groups pruned, only the columns needed), else by PyIceberg's
     reader, rows that cannot match dropped. ``casts`` keeps the filters' constants cast
@@ -137,7 +147,9 @@ def attach_mounted(
                 continue
             table = mounted.load(name)
             row_filter = pushdown_filter(sql, name, table.schema(), conn, casts=casts)
-            scan = plan_scan(table, row_filter, name=name, sql=sql, cache=manifests)
+            scan = plan_scan(
+                table, row_filter, name=name, sql=sql, cache=manifests, planners=planners
+            )
             paths = native_paths(table, scan.tasks)
             if paths is not None:
                 _define_view(conn, attached, name, native_select(table.schema(), paths))

@@ -43,6 +43,7 @@ from icehouse.query.mounted import (
     attach_mounted,
     detach_mounted,
     mounted_write,
+    without_three_part_names,
 )
 from icehouse.query.native import native_paths, native_select
 from icehouse.query.views import views_in
@@ -133,7 +134,7 @@ def _existing_tables(
     Raises: CatalogUnavailable (a link's producer does not answer)."""
     found: dict[str, Table] = {}
     targets: Mapping[str, str] | None = None
-    for name in names_in(sql):
+    for name in names_in(without_three_part_names(sql)):
         table = find_table(catalog, name)
         if table is None and links is not None:
             targets = links() if targets is None else targets
@@ -657,7 +658,12 @@ def run_sql(
     try:
         if mounted is not None:
             sql, attached = attach_mounted(
-                conn, sql, mounted, manifests=session.manifests, casts=session.casts
+                conn,
+                sql,
+                mounted,
+                manifests=session.manifests,
+                planners=session.planners,
+                casts=session.casts,
             )
         columns = referenced_columns(sql, conn) if explain else None
         sql, plans = _rewrite_time_travel(session, conn, sql, known, explain=explain)
