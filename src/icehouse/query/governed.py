@@ -104,6 +104,7 @@ from icehouse.query.mounted import (
     as_schema_names,
     mounted_names,
     mounted_write,
+    without_schema_names,
 )
 from icehouse.query.native import native_paths, native_select
 from icehouse.query.sql import (
@@ -570,8 +571,9 @@ class _GovernedQuery:
 
     def attach(self, sql: str) -> None:
         """Register on the sandbox every table and view ``sql`` names that the principal
-        may read. Only the views it may read are computed (with the views they read)."""
-        named = names_in(sql)
+        may read. Only the views it may read are computed (with the views they read).
+        The mounted tables it names were registered by ``mounts``."""
+        named = names_in(without_schema_names(sql))
         views = [
             name
             for name in named

@@ -101,6 +101,17 @@ def without_three_part_names(sql: str) -> str:
     return _THREE_PART.sub(" ", sql)
 
 
+_SPELLED = re.compile(r'"(?:[^"]|"")*"\s*\.\s*"(?:[^"]|"")*"')
+
+
+def without_schema_names(sql: str) -> str:
+    """``sql`` with every ``"a"."b"`` spelling blanked out, those of ``as_schema_names``
+    among them: ``"namespace.table"`` inside one reads as a local ``namespace.table`` to
+    a scan for the lake's names, which would look it up in the catalog and the links
+    (a lake's own tables are spelled unquoted)."""
+    return _SPELLED.sub(" ", sql)
+
+
 def as_schema_names(sql: str, names: Collection[str]) -> str:
     """``sql`` with each ``mount.namespace.table`` of ``names`` spelled
     ``"mount"."namespace.table"``: the view a governed principal's sandbox holds for it
