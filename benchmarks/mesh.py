@@ -321,7 +321,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="load")
     parser.add_argument(
         "--governed", action="store_true",
-        help="also measure a central principal with a plain SELECT grant on the table",
+        help="also measure central principals with a plain SELECT grant and with a data filter",
     )  # fmt: skip
     parser.add_argument(
         "--seed", type=int, default=13, help="the table's rows; queries: the turns' order"
