@@ -1,21 +1,29 @@
-"""Helpers shared by the benchmarks: one-core pinning, plain-text tables, and an
-``icehouse serve`` to measure against."""
+"""Helpers shared by the benchmarks: one-core pinning, plain-text tables, an
+``icehouse serve`` to measure against, and callers that take turns at the same queries
+so that a drift of a shared machine falls on all of them alike."""
 
 from __future__ import annotations
 
 import os
+import random
 import socket
+import statistics
 import subprocess
 import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Generic, TypeVar
 
 ICEHOUSE = [sys.executable, "-c", "from icehouse.cli.app import main; main()"]
 """The CLI of the icehouse this interpreter imports (no console script needed)."""
+
+Answer = TypeVar("Answer")
+"""What one statement returns to the benchmark (a ``pyarrow.Table`` from the query API)."""
 
 
 def pin_to_one_core() -> None:
@@ -103,3 +111,96 @@ def icehouse_serve(home: Path, log: Path) -> Iterator[tuple[str, int]]:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+@dataclass(frozen=True)
+class Compared:
+    """One caller's figures for one query beside the baseline caller's."""
+
+    median_s: float
+    """The median of its timed rounds, in seconds."""
+    ratio: float
+    """Its median over the baseline's median."""
+    paired: float
+    """The median over rounds of its run's ratio to the baseline's run in that round: a
+    drift slower than a round slows both runs of the pair and cancels out."""
+    cpu_s: float | None
+    """The measured servers' CPU seconds per statement, a mean over the rounds (one
+    statement is a few 10 ms clock ticks, too coarse for a median); None where the CPU
+    time could not be read."""
+
+
+@dataclass
+class Turns(Generic[Answer]):
+    """What rounds of taking turns measured, by (query, caller): each timed round's
+    seconds in round order (so that round ``i`` of two callers pair up), the servers'
+    CPU seconds summed over the timed rounds, and the last answer."""
+
+    runs: int
+    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
+    cpu: dict[tuple[str, str], float] = field(default_factory=dict)
+    answers: dict[tuple[str, str], Answer] = field(default_factory=dict)
+
+    def take(
+        self,
+        query: str,
+        who: str,
+        ask: Callable[[str, str], Answer],
+        cpu_seconds: Callable[[], float | None],
+        *,
+        timed: bool,
+    ) -> None:
+        """Ask ``query`` as ``who``, keeping its answer, and its time when ``timed``."""
+        key = (query, who)
+        used = cpu_seconds()
+        started = time.perf_counter()
+        self.answers[key] = ask(query, who)
+        elapsed = time.perf_counter() - started
+        after = cpu_seconds()
+        if not timed:
+            return
+        self.seconds.setdefault(key, []).append(elapsed)
+        if used is not None and after is not None:
+            self.cpu[key] = self.cpu.get(key, 0.0) + after - used
+
+    def compare(self, query: str, who: str, baseline: str) -> Compared:
+        """``who``'s figures for ``query`` beside ``baseline``'s (who may be the
+        baseline itself: ratios of 1)."""
+        mine, theirs = self.seconds[query, who], self.seconds[query, baseline]
+        used = self.cpu.get((query, who))
+        return Compared(
+            median_s=statistics.median(mine),
+            ratio=statistics.median(mine) / statistics.median(theirs),
+            paired=statistics.median(a / b for a, b in zip(mine, theirs, strict=True)),
+            cpu_s=None if used is None else used / self.runs,
+        )
+
+
+def take_turns(
+    queries: Sequence[str],
+    callers: Sequence[str],
+    ask: Callable[[str, str], Answer],
+    cpu_seconds: Callable[[], float | None],
+    *,
+    warmup: int,
+    runs: int,
+    seed: int,
+) -> Turns[Answer]:
+    """Ask every query as every caller, round after round: ``warmup`` untimed rounds,
+    which warm each caller's path equally, then ``runs`` timed ones. In a round, the
+    callers of one query run back to back in an order shuffled per round and query, so
+    that a drift of the machine (another process, a frequency change) falls on all of
+    them alike rather than on whoever always ran later.
+
+    ``ask(query, who)`` runs one statement and returns its answer; ``cpu_seconds()`` is
+    the CPU time the servers measured have used so far (None where it cannot be read).
+    """
+    turns: Turns[Answer] = Turns(runs)
+    order = random.Random(seed)
+    for round_number in range(warmup + runs):
+        for query in queries:
+            shuffled = list(callers)
+            order.shuffle(shuffled)
+            for who in shuffled:
+                turns.take(query, who, ask, cpu_seconds, timed=round_number >= warmup)
+    return turns

@@ -20,17 +20,18 @@ the administrator (the baseline), as a principal with a plain SELECT grant on th
 and as a principal whose role holds a data filter: a row filter every row passes
 (``customer_id >= 0``, so that all three lines compute the same answers) excluding a
 column added for the benchmark (``internal_note``, which Q1–Q5 do not read). The three
-callers take turns: each round runs every query once as each of them, back to back, in
-an order shuffled per round and query (``--seed``), so that a drift of the machine
-(another process, a frequency change) falls on all three alike rather than on whoever
-ran later; ``--warmup`` rounds, untimed, warm each caller's path equally. Reported per
-query and caller: the median of ``--runs`` rounds, the ratio of the medians, the paired
-ratio (the median over rounds of each round's ratio to that round's administrator run,
-which cancels drift slower than a round), and the server process's CPU per statement
-(from ``/proc``: the mean over the rounds, since one statement is a few clock ticks).
-The goal, on the paired ratio: governed <= 1.10x. The table (``--rows`` rows over 14
-days, as ``benchmarks/queries.py`` builds it, plus ``internal_note``) is built once
-under ``--data``.
+callers take turns (``take_turns`` in ``benchmarks/common.py``, which
+``benchmarks/mesh.py`` shares): each round runs every query once as each of them, back
+to back, in an order shuffled per round and query (``--seed``), so that a drift of the
+machine (another process, a frequency change) falls on all three alike rather than on
+whoever ran later; ``--warmup`` rounds, untimed, warm each caller's path equally.
+Reported per query and caller: the median of ``--runs`` rounds, the ratio of the
+medians, the paired ratio (the median over rounds of each round's ratio to that round's
+administrator run, which cancels drift slower than a round), and the server process's
+CPU per statement (from ``/proc``: the mean over the rounds, since one statement is a
+few clock ticks). The goal, on the paired ratio: governed <= 1.10x. The table
+(``--rows`` rows over 14 days, as ``benchmarks/queries.py`` builds it, plus
+``internal_note``) is built once under ``--data``.
 
     python benchmarks/governed.py --sections queries --rows 1000000 --runs 9
 
@@ -45,13 +46,12 @@ import json
 import os
 import random
 import shutil
-import statistics
 import sys
 import tempfile
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -60,9 +60,8 @@ sys.path.insert(0, str(HERE))
 import pyarrow as pa  # noqa: E402
 
 import icehouse  # noqa: E402
-from common import icehouse_serve, table_print  # noqa: E402
-from icehouse.client import Connection  # noqa: E402
-from icehouse.demo.queries import WorkloadQuery, workload  # noqa: E402
+from common import Turns, icehouse_serve, table_print, take_turns  # noqa: E402
+from icehouse.demo.queries import workload  # noqa: E402
 from icehouse.demo.workload import SCHEMA, TABLE  # noqa: E402
 from icehouse.govern import principals, store  # noqa: E402
 from icehouse.govern.audit import AuditTrail, trail_scope  # noqa: E402
@@ -413,50 +412,23 @@ def queries(args: argparse.Namespace) -> None:
     build_governed_table(home, args.rows, args.seed)
     with Lake.open(home) as lake:
         credentials = grant_principals(lake)
-    plan = workload(START)
+    statements = {query.name: query.sql for query in workload(START)}
     with icehouse_serve(home, home.parent / "governed-serve.log") as (url, pid):
         connections = {who: icehouse.connect(url, c) for who, c in credentials.items()}
         try:
-            timings = Timings()
-            rounds = random.Random(args.seed)
-            for round_number in range(args.warmup + args.runs):
-                timed = round_number >= args.warmup
-                for query in plan:
-                    callers = list(connections)
-                    rounds.shuffle(callers)
-                    for who in callers:
-                        timings.run(query, who, connections[who], pid, timed=timed)
+            turns = take_turns(
+                list(statements),
+                list(connections),
+                lambda name, who: connections[who].sql(statements[name]),
+                partial(cpu_seconds, pid),
+                warmup=args.warmup,
+                runs=args.runs,
+                seed=args.seed,
+            )
         finally:
             for connection in connections.values():
                 connection.close()
-    report_queries(plan, timings, list(credentials), args.runs)
-
-
-@dataclass
-class Timings:
-    """What the query rounds measured, by (query name, caller): each timed round's
-    seconds in round order (so that round ``i`` of two callers pair up), the server's
-    CPU seconds summed over the timed rounds, and the last answer."""
-
-    seconds: dict[tuple[str, str], list[float]] = field(default_factory=dict)
-    cpu: dict[tuple[str, str], float] = field(default_factory=dict)
-    answers: dict[tuple[str, str], pa.Table] = field(default_factory=dict)
-
-    def run(
-        self, query: WorkloadQuery, who: str, connection: Connection, pid: int, *, timed: bool
-    ) -> None:
-        """Run ``query`` as ``who``, keeping its answer, and its time when ``timed``."""
-        key = (query.name, who)
-        used = cpu_seconds(pid)
-        started = time.perf_counter()
-        self.answers[key] = connection.sql(query.sql)
-        elapsed = time.perf_counter() - started
-        after = cpu_seconds(pid)
-        if not timed:
-            return
-        self.seconds.setdefault(key, []).append(elapsed)
-        if used is not None and after is not None:
-            self.cpu[key] = self.cpu.get(key, 0.0) + after - used
+    report_queries(list(statements), turns, list(credentials))
 
 
 def settled(table: pa.Table) -> pa.Table:
@@ -465,40 +437,32 @@ def settled(table: pa.Table) -> pa.Table:
     return table.drop_columns([c for c in ("top_country",) if c in table.column_names])
 
 
-def report_queries(
-    plan: list[WorkloadQuery], timings: Timings, callers: list[str], runs: int
-) -> None:
+def report_queries(names: list[str], turns: Turns[pa.Table], callers: list[str]) -> None:
     """One row per query and caller: the median, the ratio of its median to the
     administrator's, the paired ratio (the median of the per-round ratios), the
-    server's CPU per statement (its sum over the rounds, divided) and whether the rows
-    are the administrator's."""
+    server's CPU per statement (a mean over the rounds) and whether the rows are the
+    administrator's."""
     rows, worst = [], 0.0
-    for query in plan:
-        name = query.name
-        baseline = timings.seconds[(name, ADMIN)]
+    for name in names:
         for who in callers:
-            seconds = timings.seconds[(name, who)]
-            answer, admins = timings.answers[(name, who)], timings.answers[(name, ADMIN)]
-            paired = statistics.median(
-                mine / theirs for mine, theirs in zip(seconds, baseline, strict=True)
-            )
-            worst = max(worst, paired) if who != ADMIN else worst
-            used = timings.cpu.get((name, who))
+            line = turns.compare(name, who, ADMIN)
+            answer, admins = turns.answers[name, who], turns.answers[name, ADMIN]
+            worst = max(worst, line.paired) if who != ADMIN else worst
             rows.append(
                 [
                     name,
                     who,
-                    f"{statistics.median(seconds) * 1000:,.1f}",
-                    f"{statistics.median(seconds) / statistics.median(baseline):.2f}x",
-                    f"{paired:.2f}x",
-                    "n/a" if used is None else f"{used / runs * 1000:,.1f}",
+                    f"{line.median_s * 1000:,.1f}",
+                    f"{line.ratio:.2f}x",
+                    f"{line.paired:.2f}x",
+                    "n/a" if line.cpu_s is None else f"{line.cpu_s * 1000:,.1f}",
                     "yes" if same_answer(settled(answer), settled(admins)) else "NO",
                 ]
             )
     header = [
         "query",
         "as",
-        f"median ms ({runs} rounds)",
+        f"median ms ({turns.runs} rounds)",
         "vs admin",
         "paired",
         "server CPU ms",

@@ -1,7 +1,7 @@
 """Federation benchmark: a producer's table read through a central server's mount,
 beside the same reads on the producer directly, in one run.
 
-    python benchmarks/mesh.py                           # 1 M rows, 5 runs, 2 s per load
+    python benchmarks/mesh.py                           # 1 M rows, 5 rounds, 2 s per load
     python benchmarks/mesh.py --rows 200000 --runs 3 --clients 1 10
     python benchmarks/mesh.py --sections load --seconds 5 --governed
 
@@ -15,10 +15,17 @@ credential of the producer, so the table reads there as ``mesh.demo.requests``.
 (``icehouse.connect``), on the producer as its administrator (the baseline) and on the
 central server as its administrator; with ``--governed`` also as a central principal with
 a plain ``GRANT SELECT`` on the mounted table, and as one whose data filter has a row
-filter every row passes and excludes a column the queries do not read. Medians of
-``--runs`` runs, interleaved (run, query, path), the ratio to the baseline, and whether
-the rows are the same.
-Goal: through the mount <= 1.15x.
+filter every row passes and excludes a column the queries do not read. The paths take
+turns (``take_turns`` in ``benchmarks/common.py``, as ``benchmarks/governed.py`` does):
+each round runs every query once on each path, back to back, in an order shuffled per
+round and query (``--seed``), so that a drift of the machine (another process, a
+frequency change) falls on every path alike rather than on whichever ran later;
+``--warmup`` rounds, untimed, warm each path's caches equally. Reported per query and
+path: the median of ``--runs`` rounds, the ratio of the medians, the paired ratio (the
+median over rounds of each round's ratio to that round's producer run, which cancels
+drift slower than a round), the CPU per statement of both servers (a mean over the
+rounds, since one statement is a few clock ticks), and whether the rows are the
+producer's. Goal, on the paired ratio, per path: through the mount <= 1.15x.
 
 ``load``: ``loadTable`` of the table at each ``--clients`` count (threads, each with its
 own HTTP session and token), on the producer's own prefix and on the central server's
@@ -38,11 +45,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
@@ -56,7 +61,7 @@ import pyarrow as pa  # noqa: E402
 import requests  # noqa: E402
 
 import icehouse  # noqa: E402
-from common import ICEHOUSE, icehouse_serve, table_print  # noqa: E402
+from common import ICEHOUSE, Turns, icehouse_serve, table_print, take_turns  # noqa: E402
 from icehouse.demo.queries import workload  # noqa: E402
 from icehouse.demo.workload import TABLE  # noqa: E402
 from queries import START, build_table, same_answer  # noqa: E402
@@ -157,49 +162,57 @@ def paths(producer: Served, central: Served) -> list[tuple[str, Served]]:
 
 
 def queries(args: argparse.Namespace, producer: Served, central: Served) -> None:
-    """Q1–Q5 on the producer and through the mount (see the docstring)."""
+    """Q1–Q5 on the producer and through the mount, taking turns (see the docstring)."""
     lines = paths(producer, central)
-    plan = workload(START)
+    statements = {query.name: query.sql for query in workload(START)}
     connections = {who: icehouse.connect(s.url, s.credentials[who]) for who, s in lines}
-    seconds: dict[tuple[str, str], list[float]] = {}
-    cpu: dict[tuple[str, str], list[float]] = {}
-    answers: dict[tuple[str, str], pa.Table] = {}
+
+    def ask(name: str, who: str) -> pa.Table:
+        sql = statements[name]
+        return connections[who].sql(sql if who == PRODUCER else mounted_sql(sql))
+
     try:
-        for run in range(args.runs + 1):  # run 0 warms both servers' caches, untimed
-            for query in plan:
-                for who, _ in lines:
-                    sql = query.sql if who == PRODUCER else mounted_sql(query.sql)
-                    cpu_before, started = cpu_of(producer, central), time.perf_counter()
-                    answers[query.name, who] = connections[who].sql(sql)
-                    elapsed = time.perf_counter() - started
-                    if run:
-                        seconds.setdefault((query.name, who), []).append(elapsed)
-                        used = cpu_of(producer, central) - cpu_before
-                        cpu.setdefault((query.name, who), []).append(used)
+        turns = take_turns(
+            list(statements),
+            list(connections),
+            ask,
+            partial(cpu_of, producer, central),
+            warmup=args.warmup,
+            runs=args.runs,
+            seed=args.seed,
+        )
     finally:
         for connection in connections.values():
             connection.close()
-    rows, worst = [], dict.fromkeys((who for who, _ in lines[1:]), 0.0)
-    for query in plan:
-        baseline = statistics.median(seconds[query.name, PRODUCER])
-        for who, _ in lines:
-            median = statistics.median(seconds[query.name, who])
-            ratio = median / baseline
+    report_queries(list(statements), turns, list(connections))
+
+
+def report_queries(names: list[str], turns: Turns[pa.Table], lines: list[str]) -> None:
+    """One row per query and path: the median, the ratio of its median to the
+    producer's, the paired ratio (the median of the per-round ratios, which the goal is
+    judged on), both servers' CPU per statement (a mean over the rounds) and whether the
+    rows are the producer's; then each path's worst paired ratio against the goal."""
+    rows, worst = [], dict.fromkeys((who for who in lines if who != PRODUCER), 0.0)
+    for name in names:
+        for who in lines:
+            line = turns.compare(name, who, PRODUCER)
             if who != PRODUCER:
-                worst[who] = max(worst[who], ratio)
+                worst[who] = max(worst[who], line.paired)
             same = same_answer(
-                settled(answers[query.name, who]), settled(answers[query.name, PRODUCER])
+                settled(turns.answers[name, who]), settled(turns.answers[name, PRODUCER])
             )
             rows.append([
-                query.name, who, f"{median * 1000:,.1f}", f"{ratio:.2f}x",
-                f"{statistics.median(cpu[query.name, who]) * 1000:,.0f}", "yes" if same else "NO",
+                name, who, f"{line.median_s * 1000:,.1f}", f"{line.ratio:.2f}x",
+                f"{line.paired:.2f}x", "n/a" if line.cpu_s is None else f"{line.cpu_s * 1000:,.1f}",
+                "yes" if same else "NO",
             ])  # fmt: skip
-    header = ["query", "path", f"median ms ({args.runs} runs)", "vs producer"]
+    header = ["query", "path", f"median ms ({turns.runs} rounds)", "vs producer", "paired"]
     table_print([*header, "CPU ms (both servers)", "same rows"], rows)
     print()
     for who, ratio in worst.items():
         verdict = "within" if ratio <= QUERIES_GOAL else "OVER"
-        print(f"{who}: worst ratio {ratio:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
+        print(f"{who}: worst paired ratio {ratio:.2f}x ({verdict} the {QUERIES_GOAL:.2f}x goal)")
+    print("vs producer: the ratio of the medians, paired: the median of the per-round ratios")
 
 
 def cpu_of(*servers: Served) -> float:
@@ -302,14 +315,17 @@ def main() -> None:
         help=f"of: {', '.join(SECTIONS)} (default: both)",
     )  # fmt: skip
     parser.add_argument("--rows", type=int, default=1_000_000, help="the producer's table")
-    parser.add_argument("--runs", type=int, default=5, help="queries: timed runs per query")
+    parser.add_argument("--runs", type=int, default=5, help="queries: timed rounds")
+    parser.add_argument("--warmup", type=int, default=2, help="queries: untimed rounds before them")
     parser.add_argument("--seconds", type=float, default=2.0, help="load: per measurement")
     parser.add_argument("--clients", type=int, nargs="+", default=[1, 10, 50], help="load")
     parser.add_argument(
         "--governed", action="store_true",
-        help="also measure a central principal with a plain SELECT grant on the table",
+        help="also measure central principals with a plain SELECT grant and with a data filter",
     )  # fmt: skip
-    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument(
+        "--seed", type=int, default=13, help="the table's rows; queries: the turns' order"
+    )
     parser.add_argument(
         "--data",
         type=Path,
