@@ -19,10 +19,17 @@ import pyarrow as pa
 import pytest
 from sqlalchemy import func, select
 
-from icehouse.ingest.faults import FAULT_EXIT_CODE, SimulatedCrash
-from icehouse.ingest.ledger import BatchWrite, CommitterLeases, WrittenBatch
-from icehouse.ingest.table_committer import commit_groups, in_commit_order
+from icehouse.ingest.faults import FAULT_EXIT_CODE, SimulatedCrash, no_faults
+from icehouse.ingest.ledger import BatchWrite, CommitterLeases, Ledger, WrittenBatch
+from icehouse.ingest.report import IngestReport, NoProgress
+from icehouse.ingest.table_committer import (
+    CommitterSetup,
+    TableCommitter,
+    commit_groups,
+    in_commit_order,
+)
 from icehouse.lake import Lake
+from icehouse.state.clock import SYSTEM_CLOCK
 from icehouse.state.models import batches, files
 from icehouse.tables.catalog import load_table
 from icehouse.tables.commit import PendingBatch, commit_batches
@@ -306,3 +313,48 @@ def test_an_open_batch_an_earlier_release_committed_itself_is_settled_not_delete
     report = lake.ingest()
     assert (report.recovered_committed, report.recovered_aborted, report.rows) == (1, 0, 0)
     assert_exactly_once(lake, home, 1)
+
+
+def test_a_workers_report_counts_its_batches_that_another_committer_committed(
+    tmp_path: Path,
+) -> None:
+    """The table's committer on another host commits this worker's batches: the worker's
+    report still counts them (commits, data files, bytes written), not zero."""
+    home = tmp_path / "lake"
+    lake = make_lake(home, ingest="batch_files = 2")
+    land(home, 4)
+    far = "far-host:1"
+    ledger = Ledger.open(fixtures_lake.engine_of(lake), lease_seconds=60)
+    assert ledger.committers.take(TABLE, far) is not None
+    env = {**os.environ, "ICEHOUSE_HOME": str(home)}
+    env.pop("ICEHOUSE_FAULT", None)
+    worker = subprocess.Popen(
+        [sys.executable, "-m", "icehouse", "ingest", "--format", "json"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_for(lambda: batch_states(lake) == {"written": 2})
+        committer = TableCommitter(
+            catalog=fixtures_lake.catalog_of(lake),
+            ledger=ledger,
+            setup=CommitterSetup(owner=far, poll_seconds=0.1),
+            faults=no_faults,
+            progress=NoProgress(),
+            clock=SYSTEM_CLOCK,
+            settled=lambda _: None,
+        )
+        theirs = IngestReport()
+        committer.step(TABLE, theirs, own=set(), writer_id=None, urgent=True)
+        out, err = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err.decode()
+    report = json.loads(out)
+    assert set(batch_states(lake)) == {"committed"}
+    assert (report["rows"], report["batches"]) == (4 * ROWS, 2)
+    assert report["data_files"] == len(data_files_in_table(lake)) > 0
+    assert report["bytes_written"] > 0
+    assert theirs.batches == 0  # none of its own: the writer counts its batches
+    lake.close()

@@ -24,9 +24,9 @@ class BatchHandover:
     def __init__(self, *, faults: Faults) -> None:
         self._faults = faults
 
-    def __call__(self, context: BatchContext, tally: BatchTally) -> bool:
-        """Returns False when the batch was no longer ours to hand over (a recovery
-        settled it while we stalled). The rows of ``tally.replaced`` earlier versions
+    def __call__(self, context: BatchContext, tally: BatchTally) -> BatchWrite | None:
+        """Returns what was recorded, None when the batch was no longer ours to hand over
+        (a recovery settled it while we stalled). The rows of ``tally.replaced`` earlier versions
         leave in the batch's own snapshot, when its committer commits it."""
         batch, writer, report = context.batch, context.writer, context.report
         with report.measure("sort+write"):
@@ -47,6 +47,6 @@ class BatchHandover:
         if not still_ours:  # a recovery settled it while we were stalled: it is not ours
             writer.abort()
             delete_batch_manifests(context.table, manifests)
-            return False
+            return None
         self._faults("batch.written")
-        return True
+        return written

@@ -53,7 +53,15 @@ from icehouse.ingest.discovery import OrderedDiscovery
 from icehouse.ingest.faults import Faults, no_faults
 from icehouse.ingest.landing import list_landed, open_location
 from icehouse.ingest.late_rows import EventTime, LateRows
-from icehouse.ingest.ledger import COMMITTED, DUPLICATE, OPEN, Heartbeat, Ledger, OpenBatch
+from icehouse.ingest.ledger import (
+    COMMITTED,
+    DUPLICATE,
+    OPEN,
+    BatchWrite,
+    Heartbeat,
+    Ledger,
+    OpenBatch,
+)
 from icehouse.ingest.mapping import RowMapper
 from icehouse.ingest.report import IngestProgress, IngestReport, NoProgress
 from icehouse.ingest.table_committer import CommitterSetup, TableCommitter
@@ -104,6 +112,10 @@ class Ingester:
         )
         self._own: set[str] = set()
         """Ids of this ingester's batches handed over and not yet seen committed."""
+        self._handed: dict[str, BatchWrite] = {}
+        """This ingester's batches handed over and not yet counted in its report: when
+        one leaves ``_own`` it is committed, by this process's committer or another's,
+        and the report counts it either way."""
         self._writer_id: str | None = None
         self._density = RowDensity()
         self._ordered = OrderedDiscovery(config.storage, self._ledger.marks)
@@ -155,6 +167,7 @@ class Ingester:
                     self._commit_step(table_name, report)
                 if self._own:  # those another process committed are not ours to wait for
                     self._own &= self._ledger.batches.still_written(self._own)
+                    self._count_committed(report)
                 if self._clock() >= next_housekeeping:
                     self._forget_old_records(chosen)
                     next_housekeeping = self._clock() + HOUSEKEEPING_EVERY_S
@@ -196,6 +209,15 @@ class Ingester:
         self._committer.step(
             table_name, report, own=self._own, writer_id=self._writer_id, urgent=urgent
         )
+        self._count_committed(report)
+
+    def _count_committed(self, report: IngestReport) -> None:
+        """Count in ``report`` each batch of this ingester that has left ``_own``."""
+        for batch_id in [b for b in self._handed if b not in self._own]:
+            written = self._handed.pop(batch_id)
+            report.batches += 1
+            report.data_files += len(written.data_files)
+            report.bytes_written += written.bytes_written
 
     def _wait_for_commits(self, tables: list[str], report: IngestReport) -> None:
         """Until every batch this ingester handed over is committed: commit them as the
@@ -205,6 +227,7 @@ class Ingester:
             for table_name in tables:
                 self._commit_step(table_name, report, urgent=True)
             self._own &= self._ledger.batches.still_written(self._own)
+            self._count_committed(report)
             if not self._own or self._stop.wait(
                 self._config.ingest.poll_interval_time.total_seconds()
             ):
@@ -280,8 +303,10 @@ class Ingester:
         except BaseException:
             context.writer.abort()  # nothing committed: the files go back on recovery
             raise
-        if self._handover(context, tally):
+        written = self._handover(context, tally)
+        if written is not None:
             self._own.add(context.batch.id)
+            self._handed[context.batch.id] = written
             self._commit_step(table_name, report, urgent=True)
 
     def _open_batch(

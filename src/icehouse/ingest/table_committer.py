@@ -261,7 +261,7 @@ class TableCommitter:
         writer_id: str | None,
     ) -> None:
         """The ledger catches up with the table, then ``on_success``, the staged
-        manifests go, and the report and progress hear of this process's own batches.
+        manifests go, and the progress hears of this process's own batches.
         Another's batch counts as recovered when its writer is gone or the table held it
         already (``found``): a committer that stalled, or a worker that crashed, left it."""
         with report.measure("ledger"):
@@ -278,10 +278,7 @@ class TableCommitter:
                 if batch.id in found or is_orphan(batch, writer_id):
                     report.recovered_committed += 1
                 continue
-            own.discard(batch.id)
-            report.batches += 1
-            report.data_files += len(batch.write.data_files)
-            report.bytes_written += batch.write.bytes_written
+            own.discard(batch.id)  # its writer's report counts it (``ingester.py``)
             landed = batch.write.oldest_landed
             lag = None if landed is None else now - landed
             self._progress.batch_committed(
