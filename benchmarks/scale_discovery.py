@@ -47,9 +47,19 @@ def fill_local(folder: Path, start: int, count: int) -> None:
 
 
 def fill_s3(filesystem: Any, base: str, start: int, count: int) -> None:
+    """Put the objects, 16 at a time; a put that times out (SeaweedFS on a busy
+    machine) is tried again, up to 5 times."""
+
     def put(i: int) -> None:
-        with filesystem.open_output_stream(f"{base}/{key(i)}", compression=None) as out:
-            out.write(b"")
+        for attempt in range(5):
+            try:
+                with filesystem.open_output_stream(f"{base}/{key(i)}", compression=None) as out:
+                    out.write(b"")
+                return
+            except OSError:
+                if attempt == 4:
+                    raise
+                time.sleep(1 + attempt)
 
     with ThreadPoolExecutor(16) as pool:
         list(pool.map(put, range(start, start + count)))
