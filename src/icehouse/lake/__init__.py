@@ -516,9 +516,13 @@ class Lake:
     def _run(self, text: str, *, prune: bool, explain: bool) -> QueryResult:
         """An administrator's statement runs on the lake's own connection; a governed
         principal's on a sandbox that holds only what its grants show
-        (``query/governed.py``)."""
+        (``query/governed.py``). The mounted tables it names are asked of their
+        producers first, to travel while the rest is prepared."""
+        from icehouse.lake.catalogs import MountedCatalogs
+
+        mounted = MountedCatalogs(self)
+        mounted.prefetch(text)
         if self.principal.admin:
-            from icehouse.lake.catalogs import MountedCatalogs
             from icehouse.lake.links import link_targets
             from icehouse.query.sql import run_sql
 
@@ -529,11 +533,10 @@ class Lake:
                 explain=explain,
                 session=self._queries,
                 system=self._system_tables(),
-                mounted=MountedCatalogs(self),
+                mounted=mounted,
                 links=functools.partial(link_targets, self),
             )
         from icehouse.lake.audit import record_read, record_refusal
-        from icehouse.lake.catalogs import MountedCatalogs
         from icehouse.lake.links import link_targets
         from icehouse.query.governed import run_governed_sql
 
@@ -547,7 +550,7 @@ class Lake:
             explain=explain,
             on_read=functools.partial(record_read, self.principal),
             on_refused=functools.partial(record_refusal, self.principal),
-            mounted=MountedCatalogs(self),
+            mounted=mounted,
             links=functools.partial(link_targets, self),
         )
 

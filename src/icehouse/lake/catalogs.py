@@ -13,6 +13,8 @@ is mounted, so a mount that could not be read is refused then, naming it and its
 from __future__ import annotations
 
 import builtins
+import functools
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import TYPE_CHECKING, NoReturn
 
 from icehouse.errors import InvalidInput, MountNameTaken, MountReadOnly
@@ -311,7 +313,46 @@ class MountedCatalogs:
         self._lake = lake
 
     def names(self) -> list[str]:
-        return [m.name for m in mounts.list_mounts(self._lake._engine)]
+        """The mounts' names, read once per governed call."""
+        from icehouse.lake.governed import call_memo
+
+        memo = call_memo()
+        if memo is None:
+            return [m.name for m in mounts.list_mounts(self._lake._engine)]
+        if MOUNT_NAMES not in memo:
+            memo[MOUNT_NAMES] = [m.name for m in mounts.list_mounts(self._lake._engine)]
+        named: list[str] = memo[MOUNT_NAMES]
+        return named
+
+    def prefetch(self, sql: str) -> None:
+        """Send the producer requests for the mounted tables ``sql`` names now, on helper
+        threads, so that they travel while the statement is parsed, authorised and
+        planned; its loads (``fetched``) then wait only for what is left of them. Each
+        request still leaves after the statement began, so it is answered with nothing
+        older than a load made later would be (``tables/coalesced.py``). Outside a
+        governed call, where no answer could be kept for the loads, it sends nothing; a
+        mount that cannot be opened is left for the statement's own load to report."""
+        from icehouse.errors import IcehouseError
+        from icehouse.lake.governed import call_memo
+        from icehouse.query.mounted import mounted_names
+        from icehouse.tables.federation import fetch_producer_table
+
+        memo = call_memo()
+        named = mounted_names(sql) if memo is not None else []
+        if memo is None or not named:
+            return
+        mounted = set(self.names())
+        for name in named:
+            if name.split(".", 1)[0] not in mounted:
+                continue
+            try:
+                opened = producer_catalog(self._lake, name.split(".", 1)[0])
+            except IcehouseError:
+                continue
+            if opened is not None and _fetched_key(opened, name) not in memo:
+                catalog, producer = opened
+                request = _prefetcher().submit(fetch_producer_table, catalog, producer, name)
+                memo[_fetched_key(opened, name)] = request
 
     def tables(self, mount: str) -> list[str]:
         """The tables of ``mount``, when the lake's principal holds something in it.
@@ -344,13 +385,33 @@ def fetched(lake: Lake, opened: tuple[ProducerCatalog, Producer], name: str) -> 
     from icehouse.tables.federation import fetch_producer_table
 
     memo = call_memo()
-    key = ("mounted table", id(opened[0]), name)
-    kept: KeptLoad | None = None if memo is None else memo.get(key)
+    key = _fetched_key(opened, name)
+    held: KeptLoad | Future[KeptLoad] | None = None if memo is None else memo.pop(key, None)
+    kept = held if not isinstance(held, Future) else None
+    if isinstance(held, Future) and not held.cancel():  # sent by ``prefetch``, not queued
+        kept = held.result()  # a failure is not kept: a later load asks afresh
     if kept is None:
         kept = fetch_producer_table(*opened, name)
-        if memo is not None:
-            memo[key] = kept
+    if memo is not None:
+        memo[key] = kept
     return kept
+
+
+def _fetched_key(opened: tuple[ProducerCatalog, Producer], name: str) -> tuple[str, int, str]:
+    return ("mounted table", id(opened[0]), name)
+
+
+MOUNT_NAMES = ("mount names",)
+"""The call memo's key for the mounts' names."""
+
+PREFETCH_THREADS = 8
+
+
+@functools.cache
+def _prefetcher() -> ThreadPoolExecutor:
+    """The threads ``MountedCatalogs.prefetch`` sends producer requests on: a request
+    mostly waits for the producer, so a few threads serve many statements."""
+    return ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="icehouse-mount-prefetch")
 
 
 def mounted_identity(lake: Lake, name: str) -> Identity | None:
