@@ -54,8 +54,8 @@ class LakeScope:
 
     def sharing_policy(self, lake: Lake) -> LakeScope:
         """A scope for ``lake`` that decides with this one's policy and version, and
-        locates tables afresh (a decision inside a call hands out the table it loaded
-        then, which may have been re-created since the check)."""
+        locates tables afresh: a call hands out the table as it loaded it after its
+        check, and a table dropped and created again since then is another table."""
         scope = LakeScope(lake)
         scope._policy, scope._version = self._policy, self._version
         return scope

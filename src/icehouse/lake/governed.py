@@ -46,9 +46,9 @@ decisions it makes inside (``current_scope``); None outside any governed call.""
 def current_scope() -> LakeScope | None:
     """The scope the innermost governed call this context is in was checked with, so
     that the decisions it makes inside, and what it reads by policy version, read that
-    version once: a call decides at one version, which is the current one when it
-    begins (each call, nested ones too, starts a scope of its own). None outside a
-    call."""
+    version once: a call decides at the version current at its first decision (each
+    call, nested ones too, starts a scope of its own, so a call made after a change
+    sees it). None outside a call."""
     return _SCOPE.get()
 
 

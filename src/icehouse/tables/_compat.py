@@ -206,7 +206,7 @@ def _get(session: Session, url: str, headers: dict[str, str]) -> _Answer:
         or session.cookies
     ):
         return _session_get(session, url, headers)
-    sent = {**session.headers, **headers}
+    sent = {k: v for k, v in {**session.headers, **headers}.items() if v is not None}
     authorization = auth.auth_manager.auth_header()
     if authorization:
         sent["Authorization"] = authorization
