@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -67,6 +68,16 @@ def mesh(tmp_path: Path) -> Iterator[Mesh]:
     finally:
         central.close()
         kill(producer.process)
+
+
+def logged_since(mesh: Mesh, before: int, lines: int) -> list[str]:
+    """The producer's log since its first ``before`` lines, once ``lines`` more are
+    written: it writes a request's line just after the answer, which the client may
+    have read first (waits 30 s at most)."""
+    deadline = time.monotonic() + 30
+    while len(mesh.producer_log()) < before + lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return mesh.producer_log()[before:]
 
 
 def count(lake: Lake) -> int:
@@ -328,7 +339,7 @@ def test_a_producer_that_revokes_the_central_servers_token_is_asked_again_with_a
     again = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
 
     assert again.metadata_location == first.metadata_location
-    assert mesh.producer_log()[before:] == [
+    assert logged_since(mesh, before, 3) == [
         f"- {LOAD} 401",
         "- POST /v1/oauth/tokens 200",
         f"central {LOAD} 304",
