@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import re
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,7 +20,7 @@ import requests
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
-from icehouse.errors import CatalogUnavailable, NoSuchMount, NoSuchTable
+from icehouse.errors import CatalogUnavailable, Forbidden, NoSuchMount, NoSuchTable
 from icehouse.govern.authz import Principal
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
 from icehouse.lake import Lake
@@ -67,6 +68,16 @@ def mesh(tmp_path: Path) -> Iterator[Mesh]:
     finally:
         central.close()
         kill(producer.process)
+
+
+def logged_since(mesh: Mesh, before: int, lines: int) -> list[str]:
+    """The producer's log since its first ``before`` lines, once ``lines`` more are
+    written: it writes a request's line just after the answer, which the client may
+    have read first (waits 30 s at most)."""
+    deadline = time.monotonic() + 30
+    while len(mesh.producer_log()) < before + lines and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return mesh.producer_log()[before:]
 
 
 def count(lake: Lake) -> int:
@@ -267,3 +278,69 @@ def test_a_governed_load_through_a_mount_asks_the_producer_once(mesh: Mesh) -> N
     assert state.metadata_location is not None
     assert rows == [{"n": 3}]
     assert asked == [f"central {LOAD} 304", f"central {LOAD} 304"]
+
+
+# -- what a load reads once per policy version, changed by another process ----------------
+
+
+def test_an_unmount_and_a_new_mount_made_by_another_process_show_on_the_next_load(
+    mesh: Mesh,
+) -> None:
+    """A mount's row is kept by policy version, which an unmount and a mount move in the
+    state database: the CLI (or another server worker) changing the mount is seen by
+    the very next load, which reads the new producer."""
+    lake, home = mesh.central, str(mesh.central.home)
+    first = lake.catalogs.load("cdn_prod", ("cdn",), "requests")
+
+    ok("catalog", "unmount", "cdn_prod", "--yes", "--home", home)
+    with pytest.raises(NoSuchMount):
+        lake.catalogs.load("cdn_prod", ("cdn",), "requests")
+    other = sql_producer(mesh.folder / "other")
+    ok("catalog", "mount", "cdn_prod", "--type", "sql", "--uri", other, "--home", home)
+    again = lake.catalogs.load("cdn_prod", ("cdn",), "requests")
+
+    assert str(mesh.folder / "producer") in str(first.metadata_location)
+    assert str(mesh.folder / "other") in str(again.metadata_location)
+
+
+def test_a_grant_a_revoke_and_an_unmount_made_by_another_process_show_on_the_next_governed_load(
+    mesh: Mesh,
+) -> None:
+    lake, home = mesh.central, str(mesh.central.home)
+    lake.principals.create("ana")
+    ana = lake.as_principal(Principal("ana", admin=False))
+    load = ("cdn_prod", ("cdn",), "requests")
+    grant = "GRANT SELECT ON TABLE cdn_prod.cdn.requests TO PRINCIPAL ana"
+    with pytest.raises(Forbidden):
+        ana.catalogs.load(*load)
+
+    ok("sql", grant, "--home", home)
+    granted = ana.catalogs.load(*load)
+    ok("sql", "REVOKE SELECT ON TABLE cdn_prod.cdn.requests FROM PRINCIPAL ana", "--home", home)
+    refused = re.escape("may not table.load on table cdn_prod.cdn.requests")
+    with pytest.raises(Forbidden, match=refused):
+        ana.catalogs.load(*load)
+    ok("sql", grant, "--home", home)
+    granted_again = ana.catalogs.load(*load)
+    ok("catalog", "unmount", "cdn_prod", "--yes", "--home", home)
+
+    assert granted.metadata_location == granted_again.metadata_location is not None
+    with pytest.raises(Forbidden, match="not found or not permitted"):
+        ana.catalogs.load(*load)
+
+
+def test_a_producer_that_revokes_the_central_servers_token_is_asked_again_with_a_new_one(
+    mesh: Mesh,
+) -> None:
+    first = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+
+    ok("principal", "revoke", "central", "--home", str(mesh.producer.home))
+    before = len(mesh.producer_log())
+    again = mesh.central.catalogs.load("cdn_prod", ("cdn",), "requests")
+
+    assert again.metadata_location == first.metadata_location
+    assert logged_since(mesh, before, 3) == [
+        f"- {LOAD} 401",
+        "- POST /v1/oauth/tokens 200",
+        f"central {LOAD} 304",
+    ]

@@ -6,6 +6,7 @@ no listing, route or command can hand it out.
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +20,9 @@ from icehouse.state import models
 
 MountType = Literal["rest", "sql"]
 MOUNT_TYPES: tuple[MountType, ...] = ("rest", "sql")
+MOUNTS_KEPT = 1024
+"""Names ``MountCache`` keeps the answer for at one version (most are no mount: every
+``a.b.c`` a statement names is asked about)."""
 
 
 @dataclass(frozen=True)
@@ -82,6 +86,37 @@ def find_mount(engine: Engine, name: str) -> MountInfo | None:
     with engine.connect() as conn:
         row = conn.execute(select(m).where(m.c.name == name)).first()
     return None if row is None else _info(row)
+
+
+class MountCache:
+    """Mounts by name, as read at the latest policy version a caller named; thread-safe.
+
+    Every change to a mount moves the policy version in its own transaction
+    (``create_mount``, ``drop_mount``), so a mount read after the version was V is
+    what it was at V or later: handed only to a caller that read V, whose call began
+    before any later change landed, it is never older than that caller may see. A
+    caller that read a newer version reads the state database again."""
+
+    def __init__(self) -> None:
+        self._version = -1
+        self._found: dict[str, MountInfo | None] = {}
+        self._lock = threading.Lock()
+
+    def find(self, engine: Engine, name: str, *, version: int) -> MountInfo | None:
+        """Returns: the mount named ``name`` (None: there is none) at ``version``, the
+        policy version the caller read just before; one read per name and version."""
+        with self._lock:
+            if version == self._version and name in self._found:
+                return self._found[name]
+        found = find_mount(engine, name)
+        with self._lock:
+            if version > self._version:
+                self._version, self._found = version, {}
+            if version == self._version:
+                if len(self._found) >= MOUNTS_KEPT:
+                    self._found.clear()  # names that are no mount, asked in bulk
+                self._found[name] = found
+        return found
 
 
 def sealed_secret(engine: Engine, name: str) -> str | None:

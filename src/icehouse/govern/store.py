@@ -296,8 +296,11 @@ class PolicyCache:
         self._policy: Policy | None = None
         self._lock = threading.Lock()
 
-    def current(self, engine: Engine) -> Policy:
-        version = read_version(engine)
+    def current(self, engine: Engine, version: int | None = None) -> Policy:
+        """The policy at ``version`` (read just now by the caller) or later; without
+        it, at the version read here."""
+        if version is None:
+            version = read_version(engine)
         with self._lock:
             if self._policy is not None and self._policy.version == version:
                 return self._policy

@@ -38,6 +38,7 @@ from sqlalchemy import Engine
 
 from icehouse.config import LakeConfig, load_config, resolve_home
 from icehouse.govern.authz import OWNER, Principal
+from icehouse.govern.mounts import MountCache
 from icehouse.govern.store import PolicyCache
 from icehouse.ingest.faults import Faults, faults_from_env, no_faults
 from icehouse.ingest.report import IngestProgress, IngestReport
@@ -120,6 +121,8 @@ class Lake:
         self._policies = PolicyCache()
         """The policy decisions are made with, shared by every view of this lake."""
         self._uuid_index: UuidIndex | None = None
+        self._mount_rows = MountCache()
+        """The mounts' rows by policy version, shared by this lake's views."""
         self._mounted: dict[tuple[str, float], ProducerCatalog] = {}
         """Producer catalogs opened, by mount name and creation time, shared by this
         lake's views (``lake/catalogs.py``)."""

@@ -27,13 +27,38 @@ class LakeScope:
     def __init__(self, lake: Lake) -> None:
         self._lake = lake
         self._policy: Policy | None = None
+        self._version: int | None = None
         self.found: dict[str, Identity] = {}
         """Tables and views located so far, by dotted name."""
 
     def policy(self) -> Policy:
         if self._policy is None:
-            self._policy = self._lake._policies.current(self._lake._engine)
+            self._policy = self._lake._policies.current(self._lake._engine, self._version)
         return self._policy
+
+    def version(self) -> int:
+        """The policy version this scope decides at, read once (its policy's, once
+        read): what is kept by version (the mounts, ``MountCache``) is current at it."""
+        if self._policy is not None:
+            return self._policy.version
+        if self._version is None:
+            from icehouse.govern.store import read_version
+
+            self._version = read_version(self._lake._engine)
+        return self._version
+
+    def serves(self, lake: Lake) -> bool:
+        """Whether this scope reads the state database ``lake`` reads (any of its
+        views)."""
+        return self._lake._engine is lake._engine
+
+    def sharing_policy(self, lake: Lake) -> LakeScope:
+        """A scope for ``lake`` that decides with this one's policy and version, and
+        locates tables afresh: a call hands out the table as it loaded it after its
+        check, and a table dropped and created again since then is another table."""
+        scope = LakeScope(lake)
+        scope._policy, scope._version = self._policy, self._version
+        return scope
 
     def locate(self, kind: SecurableKind, name: str) -> ObjectPath | None:
         """Where the object called ``name`` is; None when there is no such table or view
@@ -73,6 +98,18 @@ class LakeScope:
         """The namespace table or view ``uuid`` is in now; None when it was dropped."""
         found = locate_uuid(self._lake, uuid)
         return None if found is None else found.namespace
+
+
+def call_scope(lake: Lake) -> LakeScope:
+    """A scope for a decision the governed call running now makes inside, once it
+    knows what it hands out (``rest_access``): at the version its check decided at, so
+    that one call reads the policy version once. Outside a call, a scope of its own."""
+    from icehouse.lake.governed import current_scope
+
+    checked = current_scope()
+    if checked is None or not checked.serves(lake):
+        return LakeScope(lake)
+    return checked.sharing_policy(lake)
 
 
 def visible(

@@ -286,10 +286,19 @@ def producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] 
 
 
 def _producer_catalog(lake: Lake, name: str) -> tuple[ProducerCatalog, Producer] | None:
+    """The mount's row is read once per policy version (``MountCache``), at the version
+    the running governed call decides at, which its check reads anyway for a governed
+    principal: a load then reads the state database for its token and that version
+    only. Outside a governed call, the row is read."""
+    from icehouse.lake.governed import current_scope
     from icehouse.state.secrets import SecretBox
     from icehouse.tables.federation import Producer, open_producer
 
-    info = mounts.find_mount(lake._engine, name)
+    checked = current_scope()
+    if checked is not None and checked.serves(lake):
+        info = lake._mount_rows.find(lake._engine, name, version=checked.version())
+    else:
+        info = mounts.find_mount(lake._engine, name)
     if info is None:
         return None
     key = (name, info.created_at)  # a mount made again under the name is opened anew

@@ -38,6 +38,20 @@ _CALL_MEMO: ContextVar[dict[Any, Any] | None] = ContextVar("icehouse_call_memo",
 (``call_memo``); None outside any governed call."""
 
 
+_SCOPE: ContextVar[LakeScope | None] = ContextVar("icehouse_governed_scope", default=None)
+"""The scope the governed call running now (at any depth) was checked with, for the
+decisions it makes inside (``current_scope``); None outside any governed call."""
+
+
+def current_scope() -> LakeScope | None:
+    """The scope the innermost governed call this context is in was checked with, so
+    that the decisions it makes inside, and what it reads by policy version, read that
+    version once: a call decides at the version current at its first decision (each
+    call, nested ones too, starts a scope of its own, so a call made after a change
+    sees it). None outside a call."""
+    return _SCOPE.get()
+
+
 def call_memo() -> dict[Any, Any] | None:
     """A dict that lives as long as the outermost governed call this context is in (its
     check included), for what must be read once per call: a mounted table, which the
@@ -97,10 +111,12 @@ def _decided(
     """Authorise, record the decision, and run ``method`` one level deeper."""
     depth = _DEPTH.get()
     memo = _CALL_MEMO.set({}) if depth == 0 else None
+    scope = LakeScope(lake)
+    checked = _SCOPE.set(scope)
     try:
         principal: Principal = lake.principal
         try:
-            authorize(principal, action, resource, LakeScope(lake))
+            authorize(principal, action, resource, scope)
         except Forbidden as exc:
             trail.decision(principal, action, resource, denied=exc.message)
             raise
@@ -112,6 +128,7 @@ def _decided(
         finally:
             _DEPTH.reset(token)
     finally:
+        _SCOPE.reset(checked)
         if memo is not None:
             _CALL_MEMO.reset(memo)
 

@@ -31,7 +31,7 @@ from icehouse.govern.audit import current_trail
 from icehouse.govern.authz import Resource, require
 from icehouse.govern.commit_privileges import commit_privileges
 from icehouse.govern.objects import Privilege, SecurableKind
-from icehouse.lake.authz_scope import LakeScope
+from icehouse.lake.authz_scope import LakeScope, call_scope
 
 if TYPE_CHECKING:
     from icehouse.govern.access import TableAccess
@@ -220,10 +220,11 @@ def _check_readable(lake: Lake, access: TableAccess, dotted: str, action: str) -
 def _access(
     lake: Lake, namespace: Namespace, name: str, action: str, scope: LakeScope | None = None
 ) -> TableAccess | None:
-    """The principal's SELECT access to the table; None for an administrator."""
+    """The principal's SELECT access to the table; None for an administrator. Without
+    ``scope``, decided at the policy version the running call's check decided at."""
     if lake.principal.admin:
         return None
-    scope = scope or LakeScope(lake)
+    scope = scope or call_scope(lake)
     dotted = ".".join((*namespace, name))
     path = scope.locate(SecurableKind.TABLE, dotted)
     if path is None:  # the @governed check found it: dropped meanwhile

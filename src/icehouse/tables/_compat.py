@@ -38,6 +38,11 @@ Why each is worth its risk:
   answer into a ``Table`` (the file IO the answer's config asks for) and its token
   refresh. A mounted producer's unchanged table then costs a 304, not its metadata;
   ``tune_rest_session`` sizes that session's connection pool for concurrent requests.
+  The GET goes to that pool through the session's own adapter (its TLS settings and
+  retries) but not through ``Session.request``: preparing and merging a request and
+  wrapping its answer cost the central server more CPU than the rest of a mounted
+  load; a session set up otherwise (another adapter or auth, proxies, cookies) is
+  asked the ordinary way.
 - ``serialize_sql``: DuckDB's parse tree as JSON (``json_serialize_sql``), whose node
   names (``SELECT_NODE``, ``COMPARE_EQUAL``, ``COLUMN_REF``...) ``filters.py`` reads.
 """
@@ -46,10 +51,14 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from typing import Any
 
 import duckdb
+import requests
+import urllib3
 from pyiceberg.catalog.rest import Endpoints, RestCatalog, TableResponse
+from pyiceberg.catalog.rest.auth import AuthManagerAdapter
 from pyiceberg.catalog.rest.response import _handle_non_200_response
 from pyiceberg.catalog.sql import SqlCatalog
 from pyiceberg.exceptions import AuthorizationExpiredError, NoSuchTableError, UnauthorizedError
@@ -64,10 +73,11 @@ from pyiceberg.io.pyarrow import (
 from pyiceberg.table import StagedTable, Table
 from pyiceberg.table.delete_file_index import DeleteFileIndex
 from pyiceberg.table.update import TableRequirement, TableUpdate, update_table_metadata
-from requests import HTTPError
+from requests import HTTPError, PreparedRequest, Session
 from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from sqlalchemy import ColumnElement
+from urllib3 import Timeout
 
 InclusiveMetricsEvaluator = _InclusiveMetricsEvaluator
 """``(schema, expr, case_sensitive, include_empty_files)``; ``.eval(data_file) -> bool``.
@@ -142,17 +152,15 @@ def load_rest_table(
     expired or refused token is refreshed and the load tried once more, as
     ``load_table`` does.
 
-    Raises: NoSuchTableError (404), and what ``load_table`` raises for other statuses."""
+    Raises: NoSuchTableError (404), what ``load_table`` raises for other statuses, and
+    requests' ConnectionError or Timeout (the server does not answer)."""
     url = catalog.url(
         Endpoints.load_table, prefixed=True, **catalog._split_identifier_for_path(identifier)
     )
     headers = {"If-None-Match": etag} if etag is not None else {}
     for attempt in (1, 2):
-        response = catalog._session.get(url, headers=headers)
-        if response.status_code == 304 and etag is not None:
-            return None, etag
         try:
-            response.raise_for_status()
+            answer = _get(catalog._session, url, headers)
         except HTTPError as exc:
             try:
                 _handle_non_200_response(exc, {404: NoSuchTableError})
@@ -161,10 +169,81 @@ def load_rest_table(
                     raise
                 catalog._refresh_token()
                 continue
-        answer = TableResponse.model_validate_json(response.text)
-        table: Table = catalog._response_to_table(identifier, answer)
-        return table, response.headers.get("ETag")
+            raise AssertionError("unreachable: every status it is given raises") from exc
+        if answer.status == 304 and etag is not None:
+            return None, etag
+        loaded = TableResponse.model_validate_json(answer.body)
+        table: Table = catalog._response_to_table(identifier, loaded)
+        return table, answer.etag
     raise AssertionError("unreachable: the second attempt returns or raises")
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """A GET's status (below 400), body and ETag."""
+
+    status: int
+    body: bytes
+    etag: str | None
+
+
+def _get(session: Session, url: str, headers: dict[str, str]) -> _Answer:
+    """GET ``url`` with the session's headers, auth, TLS settings and pooled
+    connections, straight through the urllib3 pool of the session's adapter: what
+    ``HTTPAdapter.send`` does, without the request's preparation and the answer's
+    wrapping (a status of 400 or more is wrapped, for its error). A session whose
+    requests need more than that (another adapter or auth, proxies, cookies) sends
+    it itself, and so does a redirect, which it follows.
+
+    Raises: HTTPError (a status of 400 or more), ConnectionError (as requests raises
+    it: the server does not answer, or drops the connection)."""
+    adapter = session.get_adapter(url)
+    auth = session.auth
+    if (
+        type(adapter) is not HTTPAdapter
+        or not isinstance(auth, AuthManagerAdapter)
+        or session.proxies
+        or session.cookies
+    ):
+        return _session_get(session, url, headers)
+    sent = {k: v for k, v in {**session.headers, **headers}.items() if v is not None}
+    authorization = auth.auth_manager.auth_header()
+    if authorization:
+        sent["Authorization"] = authorization
+    request = PreparedRequest()
+    request.url = url  # all that finding the pool reads of it
+    try:
+        pool = adapter.get_connection_with_tls_context(request, session.verify, {}, session.cert)
+        adapter.cert_verify(pool, url, session.verify, session.cert)
+        raw = pool.urlopen(
+            "GET",
+            adapter.request_url(request, {}),
+            headers=sent,
+            redirect=False,
+            assert_same_host=False,
+            preload_content=False,
+            decode_content=False,
+            retries=adapter.max_retries,
+            timeout=Timeout(connect=None, read=None),
+        )
+        elsewhere = raw.get_redirect_location()
+        body = b"" if elsewhere or raw.status >= 400 else raw.read(decode_content=True)
+    except (urllib3.exceptions.HTTPError, OSError) as exc:
+        raise requests.ConnectionError(exc) from exc
+    if raw.status >= 400:  # requests' own answer, read as an error by its callers
+        request.prepare(method="GET", url=url, headers=sent)
+        adapter.build_response(request, raw).raise_for_status()
+    if elsewhere:
+        raw.drain_conn()
+        return _session_get(session, url, headers)
+    return _Answer(raw.status, body, raw.headers.get("ETag"))
+
+
+def _session_get(session: Session, url: str, headers: dict[str, str]) -> _Answer:
+    """``_get`` as ``Session.get`` sends it. Raises: as ``_get``."""
+    response = session.get(url, headers=headers)
+    response.raise_for_status()
+    return _Answer(response.status_code, response.content, response.headers.get("ETag"))
 
 
 def tune_rest_session(catalog: RestCatalog, connections: int) -> None:
