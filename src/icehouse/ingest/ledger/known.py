@@ -49,7 +49,8 @@ def by_name(engine: Engine, source: str, paths: Sequence[str]) -> States:
 def by_range(
     engine: Engine, source: str, paths: Sequence[str], *, per_range: int = PATHS_PER_RANGE
 ) -> States:
-    """The ledger's versions of ``paths`` (sorted, each once), ``per_range`` paths a query.
+    """The ledger's versions of ``paths`` (sorted; a path given twice costs nothing
+    more), ``per_range`` paths a query.
 
     A path its range did not return is looked up again by name: it is new (a full
     listing finds a few), or the database orders text unlike Python (a PostgreSQL
