@@ -12,7 +12,8 @@ import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -89,25 +90,20 @@ class FileQueue:
     # -- discovery ------------------------------------------------------------------
 
     def _known(self, source: str, landed: Sequence[LandedFile]) -> set[str]:
-        """The paths of ``landed`` whose listed version the ledger holds.
+        """The paths of ``landed`` (a listing the cache can hold) whose listed version
+        the ledger holds.
 
-        A listing the cache can hold is checked against a bounded cache of recently
-        seen paths and their fingerprints, so that a poll over files already queued
-        costs no query and memory does not grow with the ledger: a path the cache
-        lacks, or lacks this version of (another process may have queued it), is read
-        fresh. A larger listing is read fresh, by ranges, and left out of the cache.
-        That a (path, fingerprint) is known never changes."""
-        if len(landed) > self._cache_paths:
-            # Sorting the listing as listed: it mostly is in order already, which
-            # Python sorts in linear time (a set's order would cost seconds at 1 M).
-            held = self._read(source, sorted(f.path for f in landed))
-            return {f.path for f in landed if f.fingerprint in held.get(f.path, {})}
+        Kept in a bounded cache of recently seen paths and their fingerprints, so that
+        a poll over files already queued costs no query and memory does not grow with
+        the ledger: a path the cache lacks, or lacks this version of (another process
+        may have queued it), is read fresh. That a (path, fingerprint) is known never
+        changes."""
         cache = self._known_cache
-        missing = sorted(
-            {f.path for f in landed if f.fingerprint not in cache.get((source, f.path), ())}
-        )
-        for path, states in self._read(source, missing).items():
-            self._remember(source, path, states)
+        missing = [f for f in landed if f.fingerprint not in cache.get((source, f.path), ())]
+        held = self._held(source, missing)
+        for f in missing:
+            if f.path in held:
+                self._remember(source, f.path, [f.fingerprint])
         found: set[str] = set()
         for f in landed:
             fingerprints = cache.get((source, f.path))
@@ -124,12 +120,19 @@ class FileQueue:
         while len(self._known_cache) > self._cache_paths:
             self._known_cache.popitem(last=False)
 
-    def _read(self, source: str, paths: Sequence[str]) -> known.States:
-        """The ledger's versions of ``paths`` (sorted), read fresh: by name for a few,
-        by ranges for more than one range holds."""
-        if len(paths) > self._paths_per_range:
-            return known.by_range(self._engine, source, paths, per_range=self._paths_per_range)
-        return known.by_name(self._engine, source, paths)
+    def _held(
+        self, source: str, listed: Sequence[LandedFile], *, states: bool = False
+    ) -> known.Held:
+        """Which of ``listed`` the ledger holds in the version listed, read fresh: by
+        name for a few, by ranges for more than one range holds. A listing is mostly in
+        order already, which Python sorts in linear time."""
+        return known.held(
+            self._engine,
+            source,
+            sorted(listed, key=attrgetter("path")),
+            per_range=self._paths_per_range,
+            states=states,
+        )
 
     def register(
         self,
@@ -140,15 +143,23 @@ class FileQueue:
     ) -> tuple[int, list[str]]:
         """Queue new files. Returns how many were queued and, with ``report_committed``,
         the landed paths already committed (their ``on_success`` may not have run: a
-        crash after the ledger update leaves them behind)."""
-        held = self._known(source, landed)
-        new = [f for f in landed if f.path not in held]
+        crash after the ledger update leaves them behind).
+
+        A listing larger than the cache is read fresh, by ranges, and left out of the
+        cache: it would evict every entry, its own included, before the next poll came
+        back to them."""
+        held: known.Held = {}
+        if len(landed) > self._cache_paths:
+            held = self._held(source, landed, states=report_committed)
+            found: Collection[str] = held
+        else:
+            found = self._known(source, landed)
+            if report_committed:
+                held = self._held(source, [f for f in landed if f.path in found], states=True)
+        new = [f for f in landed if f.path not in found]
         committed: list[str] = []
         if report_committed:
-            seen = self._read(source, sorted(f.path for f in landed if f.path in held))
-            committed = [
-                f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
-            ]
+            committed = [f.path for f in landed if held.get(f.path) == COMMITTED]
         return self._insert(source, new), committed
 
     def register_notified(self, source: str, landed: Sequence[LandedFile]) -> int:
