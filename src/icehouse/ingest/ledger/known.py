@@ -79,19 +79,15 @@ def held(
     for start in range(0, len(listed), per_range):
         run = listed[start : start + per_range]
         with engine.connect() as conn:
-            rows = (
-                conn.execute(
-                    _versions(states).where(
-                        and_(
-                            files.c.source == source,
-                            files.c.path >= run[0].path,
-                            files.c.path <= run[-1].path,
-                        )
+            rows = conn.execute(
+                _versions(states).where(
+                    and_(
+                        files.c.source == source,
+                        files.c.path >= run[0].path,
+                        files.c.path <= run[-1].path,
                     )
                 )
-                .tuples()
-                .all()
-            )
+            ).all()
         versions = {(path, fingerprint): state for path, fingerprint, state in rows}
         returned = {path for path, _, _ in rows}
         for f in run:

@@ -61,8 +61,9 @@ CACHE_PATHS = 250_000
 """Paths of known files a process keeps in memory (about 100 MB at most), so that a
 poll over files it has seen costs no query. A listing of more paths than this is checked
 by ranges and kept out of the cache (it would evict every entry, its own included,
-before the next poll came back to them): 1 M listed paths took 158 s through the cache,
-a query per 500 paths, and XX s by ranges."""
+before the next poll came back to them): checking 1 M known paths took 446 s on SQLite
+and 815 s on PostgreSQL through the cache, a query per 500 paths, and 4.3 s and 7.5 s
+by ranges of 5 000."""
 
 
 class FileQueue:
