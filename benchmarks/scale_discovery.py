@@ -5,7 +5,7 @@ location holds N objects the ledger already has, plus 10 new ones, listed whole 
 Printed per location (a local folder, SeaweedFS S3) and N: seconds, keys the store
 returned, LIST requests (pages of 1000 on S3, folders read locally). The ledger is a
 SQLite state database, filled in bulk; the poll's ledger check is the one workers make
-(a bounded cache, warm).
+(a bounded cache, warm; a listing larger than the cache is read by ranges of paths).
 
 Objects are empty, in folders of 10 000 (``000/0000000.jsonl``, ...): names that sort
 by landing time, as a date-and-hour layout gives.

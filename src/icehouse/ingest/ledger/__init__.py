@@ -5,7 +5,8 @@ tables at once (a file's outcome with its quarantine records, a batch's commit w
 files) runs in the owner's transaction and calls the others' functions that take a
 connection:
 
-- ``queue.FileQueue`` (``ingest_files``): files registered, claimed, finished;
+- ``queue.FileQueue`` (``ingest_files``): files registered, claimed, finished (``known``
+  reads that table for it, checking which listed files are new);
 - ``slots.WriterSlots`` (``ingest_writers``): writer ids and their sequence numbers;
 - ``batches.BatchLog`` (``ingest_batches``): batches opened, written, committed,
   aborted, and the retention of all ingestion records;

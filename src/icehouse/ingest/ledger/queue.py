@@ -12,7 +12,8 @@ import json
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from sqlalchemy import (
@@ -32,7 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql import Select
 
-from icehouse.ingest.ledger import claims, quarantine_log
+from icehouse.ingest.ledger import claims, known, quarantine_log
 from icehouse.ingest.ledger.quarantine_log import QuarantineEntry
 from icehouse.ingest.ledger.records import (
     CLAIMED,
@@ -57,22 +58,31 @@ if TYPE_CHECKING:  # landing lists object stores with pyarrow.fs; the ledger nee
 
 
 CACHE_PATHS = 250_000
-"""Paths of known files a process keeps in memory (about 100 MB at most): a location
-listed whole that holds more costs a query per 500 paths it lacks; an ordered source
-lists only what is new."""
+"""Paths of known files a process keeps in memory (about 100 MB at most), so that a
+poll over files it has seen costs no query. A listing of more paths than this is checked
+by ranges and kept out of the cache (it would evict every entry, its own included,
+before the next poll came back to them): checking 1 M known paths took 446 s on SQLite
+and 815 s on PostgreSQL through the cache, a query per 500 paths, and 4.3 s and 7.5 s
+by ranges of 5 000."""
 
 
 class FileQueue:
     """Owns ``ingest_files``: registering, claiming and finishing files."""
 
     def __init__(
-        self, engine: Engine, *, clock: Clock = SYSTEM_CLOCK, cache_paths: int = CACHE_PATHS
+        self,
+        engine: Engine,
+        *,
+        clock: Clock = SYSTEM_CLOCK,
+        cache_paths: int = CACHE_PATHS,
+        paths_per_range: int = known.PATHS_PER_RANGE,
     ) -> None:
         self._engine = engine
         self._clock = clock
         self._known_cache: OrderedDict[tuple[str, str], frozenset[str]] = OrderedDict()
         """(source, path) → the fingerprints the ledger holds, least recently seen first."""
         self._cache_paths = cache_paths
+        self._paths_per_range = paths_per_range
         self._deferred: dict[int, float] = {}
         """File id → monotonic time until which this process leaves it in the queue: its
         content is claimed by another open batch. Monotonic: a wait inside this process,
@@ -81,27 +91,28 @@ class FileQueue:
     # -- discovery ------------------------------------------------------------------
 
     def _known(self, source: str, landed: Sequence[LandedFile]) -> set[str]:
-        """The paths of ``landed`` whose listed version the ledger holds.
+        """The paths of ``landed`` (a listing the cache can hold) whose listed version
+        the ledger holds.
 
         Kept in a bounded cache of recently seen paths and their fingerprints, so that
         a poll over files already queued costs no query and memory does not grow with
         the ledger: a path the cache lacks, or lacks this version of (another process
-        may have queued it), is read fresh, 500 paths a query. That a (path,
-        fingerprint) is known never changes."""
+        may have queued it), is read fresh. That a (path, fingerprint) is known never
+        changes."""
         cache = self._known_cache
-        missing = sorted(
-            {f.path for f in landed if f.fingerprint not in cache.get((source, f.path), ())}
-        )
-        for path, states in self._states(source, missing).items():
-            self._remember(source, path, states)
-        known: set[str] = set()
+        missing = [f for f in landed if f.fingerprint not in cache.get((source, f.path), ())]
+        held = self._held(source, missing)
+        for f in missing:
+            if f.path in held:
+                self._remember(source, f.path, [f.fingerprint])
+        found: set[str] = set()
         for f in landed:
             fingerprints = cache.get((source, f.path))
             if fingerprints is not None:
                 cache.move_to_end((source, f.path))
                 if f.fingerprint in fingerprints:
-                    known.add(f.path)
-        return known
+                    found.add(f.path)
+        return found
 
     def _remember(self, source: str, path: str, fingerprints: Iterable[str]) -> None:
         key = (source, path)
@@ -110,19 +121,19 @@ class FileQueue:
         while len(self._known_cache) > self._cache_paths:
             self._known_cache.popitem(last=False)
 
-    def _states(self, source: str, paths: Sequence[str]) -> dict[str, dict[str, str]]:
-        """{path: {fingerprint: state}}, read fresh, for a few paths."""
-        states: dict[str, dict[str, str]] = {}
-        for start in range(0, len(paths), 500):
-            with self._engine.connect() as conn:
-                rows = conn.execute(
-                    select(files.c.path, files.c.fingerprint, files.c.state).where(
-                        and_(files.c.source == source, files.c.path.in_(paths[start : start + 500]))
-                    )
-                )
-                for path, fingerprint, state in rows:
-                    states.setdefault(path, {})[fingerprint] = state
-        return states
+    def _held(
+        self, source: str, listed: Sequence[LandedFile], *, states: bool = False
+    ) -> known.Held:
+        """Which of ``listed`` the ledger holds in the version listed, read fresh: by
+        name for a few, by ranges for more than one range holds. A listing is mostly in
+        order already, which Python sorts in linear time."""
+        return known.held(
+            self._engine,
+            source,
+            sorted(listed, key=attrgetter("path")),
+            per_range=self._paths_per_range,
+            states=states,
+        )
 
     def register(
         self,
@@ -133,15 +144,23 @@ class FileQueue:
     ) -> tuple[int, list[str]]:
         """Queue new files. Returns how many were queued and, with ``report_committed``,
         the landed paths already committed (their ``on_success`` may not have run: a
-        crash after the ledger update leaves them behind)."""
-        known = self._known(source, landed)
-        new = [f for f in landed if f.path not in known]
+        crash after the ledger update leaves them behind).
+
+        A listing larger than the cache is read fresh, by ranges, and left out of the
+        cache: it would evict every entry, its own included, before the next poll came
+        back to them."""
+        held: known.Held = {}
+        if len(landed) > self._cache_paths:
+            held = self._held(source, landed, states=report_committed)
+            found: Collection[str] = held
+        else:
+            found = self._known(source, landed)
+            if report_committed:
+                held = self._held(source, [f for f in landed if f.path in found], states=True)
+        new = [f for f in landed if f.path not in found]
         committed: list[str] = []
         if report_committed:
-            seen = self._states(source, [f.path for f in landed if f.path in known])
-            committed = [
-                f.path for f in landed if seen.get(f.path, {}).get(f.fingerprint) == COMMITTED
-            ]
+            committed = [f.path for f in landed if held.get(f.path) == COMMITTED]
         return self._insert(source, new), committed
 
     def register_notified(self, source: str, landed: Sequence[LandedFile]) -> int:
@@ -151,7 +170,7 @@ class FileQueue:
         checking them against this process's cache of the whole ledger would load the
         source's history into the server. The same file notified twice, or notified and
         listed, is one row (its path and fingerprint are the ledger's identity)."""
-        seen = self._states(source, sorted({f.path for f in landed}))
+        seen = known.by_name(self._engine, source, sorted({f.path for f in landed}))
         new = {
             (f.path, f.fingerprint): f for f in landed if f.fingerprint not in seen.get(f.path, {})
         }
