@@ -20,7 +20,7 @@ import requests
 from pyiceberg.catalog.rest import RestCatalog
 from pyiceberg.catalog.sql import SqlCatalog
 
-from icehouse.errors import CatalogUnavailable, Forbidden, NoSuchMount, NoSuchTable
+from icehouse.errors import CatalogUnavailable, Forbidden, NoSuchMount, NoSuchTable, QueryError
 from icehouse.govern.authz import Principal
 from icehouse.govern.objects import Grantee, GranteeKind, Privilege, Securable, SecurableKind
 from icehouse.lake import Lake
@@ -344,3 +344,24 @@ def test_a_producer_that_revokes_the_central_servers_token_is_asked_again_with_a
         "- POST /v1/oauth/tokens 200",
         f"central {LOAD} 304",
     ]
+
+
+def test_a_mount_made_and_dropped_by_another_process_shows_on_the_next_statement(
+    mesh: Mesh,
+) -> None:
+    """The mounts' names a statement looks for are kept by policy version, which a mount
+    and an unmount move: a catalog mounted by the CLI is queried by the very next
+    statement of a lake that is already open, and one unmounted is gone from it."""
+    lake, home = mesh.central, str(mesh.central.home)
+    count = "SELECT count(*) AS n FROM cdn_copy.cdn.requests"
+    with pytest.raises(QueryError):
+        lake.sql(count)
+
+    other = sql_producer(mesh.folder / "copy")
+    ok("catalog", "mount", "cdn_copy", "--type", "sql", "--uri", other, "--home", home)
+    counted = lake.sql(count).column("n").to_pylist()
+    ok("catalog", "unmount", "cdn_copy", "--yes", "--home", home)
+
+    assert counted == [REQUESTS.num_rows]
+    with pytest.raises(QueryError):
+        lake.sql(count)

@@ -100,7 +100,21 @@ class MountCache:
     def __init__(self) -> None:
         self._version = -1
         self._found: dict[str, MountInfo | None] = {}
+        self._names: list[str] | None = None
         self._lock = threading.Lock()
+
+    def names(self, engine: Engine, *, version: int) -> list[str]:
+        """Returns: every mount's name at ``version``, the policy version the caller
+        read just before; one read per version."""
+        with self._lock:
+            if version == self._version and self._names is not None:
+                return self._names
+        named = [m.name for m in list_mounts(engine)]
+        with self._lock:
+            self._move_to(version)
+            if version == self._version:
+                self._names = named
+        return named
 
     def find(self, engine: Engine, name: str, *, version: int) -> MountInfo | None:
         """Returns: the mount named ``name`` (None: there is none) at ``version``, the
@@ -110,13 +124,17 @@ class MountCache:
                 return self._found[name]
         found = find_mount(engine, name)
         with self._lock:
-            if version > self._version:
-                self._version, self._found = version, {}
+            self._move_to(version)
             if version == self._version:
                 if len(self._found) >= MOUNTS_KEPT:
                     self._found.clear()  # names that are no mount, asked in bulk
                 self._found[name] = found
         return found
+
+    def _move_to(self, version: int) -> None:
+        """Forget what was read at an older version than ``version`` (lock held)."""
+        if version > self._version:
+            self._version, self._found, self._names = version, {}, None
 
 
 def sealed_secret(engine: Engine, name: str) -> str | None:

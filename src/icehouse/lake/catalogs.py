@@ -322,15 +322,21 @@ class MountedCatalogs:
         self._lake = lake
 
     def names(self) -> list[str]:
-        """The mounts' names, read once per governed call."""
-        from icehouse.lake.governed import call_memo
+        """The mounts' names, asked once per governed call, and read once per policy
+        version (``MountCache``) at the version the call decides at."""
+        from icehouse.lake.governed import call_memo, current_scope
 
         memo = call_memo()
-        if memo is None:
-            return [m.name for m in mounts.list_mounts(self._lake._engine)]
-        if MOUNT_NAMES not in memo:
-            memo[MOUNT_NAMES] = [m.name for m in mounts.list_mounts(self._lake._engine)]
-        named: list[str] = memo[MOUNT_NAMES]
+        if memo is not None and MOUNT_NAMES in memo:
+            kept: list[str] = memo[MOUNT_NAMES]
+            return kept
+        lake, checked = self._lake, current_scope()
+        if checked is not None and checked.serves(lake):
+            named = lake._mount_rows.names(lake._engine, version=checked.version())
+        else:
+            named = [m.name for m in mounts.list_mounts(lake._engine)]
+        if memo is not None:
+            memo[MOUNT_NAMES] = named
         return named
 
     def prefetch(self, sql: str) -> None:

@@ -107,6 +107,13 @@ def names_in(sql: str) -> list[str]:
     return list(dict.fromkeys(f"{m.group(1)}.{m.group(2)}" for m in _NAME.finditer(sql)))
 
 
+def local_names(sql: str) -> list[str]:
+    """The ``namespace.table``-shaped names in ``sql`` that may be the lake's own
+    tables, views or links: not the parts of a three-part name
+    (``without_three_part_names``)."""
+    return names_in(without_three_part_names(sql))
+
+
 def referenced_tables(sql: str, known: Collection[str]) -> list[str]:
     return [name for name in names_in(sql) if name in known]
 
@@ -134,7 +141,7 @@ def _existing_tables(
     Raises: CatalogUnavailable (a link's producer does not answer)."""
     found: dict[str, Table] = {}
     targets: Mapping[str, str] | None = None
-    for name in names_in(without_three_part_names(sql)):
+    for name in local_names(sql):
         table = find_table(catalog, name)
         if table is None and links is not None:
             targets = links() if targets is None else targets
@@ -648,7 +655,7 @@ def run_sql(
         started = time.perf_counter()
         listed = every_object(catalog, links() if links is not None else None, mounted)
         return QueryResult(listed, [], time.perf_counter() - started)
-    views = views_in(catalog, sql, names_in)
+    views = views_in(catalog, sql, local_names)
     behind_views = " ".join(views.values())
     known = _existing_tables(catalog, f"{sql} {behind_views}", links, mounted)
     conn = session.connection()
