@@ -139,20 +139,33 @@ def test_a_big_listing_leaves_the_cache_to_the_small_polls(state_engine: Engine)
     assert statements == []
 
 
-def test_a_cold_cache_reads_a_listing_it_can_hold_by_ranges_then_serves_it(
+def test_a_cold_cache_reads_a_listing_it_can_hold_by_name_then_serves_it(
     state_engine: Engine,
 ) -> None:
-    """A restarted worker's first poll of a listing its cache can hold reads it by
-    ranges and remembers it: the next poll costs no query."""
+    """A restarted worker's first poll of a listing its cache can hold looks its paths
+    up by name, never by ranges, and remembers them: the next poll costs no query."""
     small_queue(state_engine).register("logs", listing())
     restarted = FileQueue(state_engine, cache_paths=1000, paths_per_range=PER_RANGE)
     with ledger_reads(state_engine) as statements:
         assert restarted.register("logs", listing()) == (0, [])
-    assert statements == range_reads(statements)
-    assert len(statements) == RANGES
+    assert statements and range_reads(statements) == []
     with ledger_reads(state_engine) as statements:
         assert restarted.register("logs", listing()) == (0, [])
     assert statements == []
+
+
+def test_new_paths_spread_over_a_large_ledger_are_looked_up_by_name(
+    state_engine: Engine,
+) -> None:
+    """New files among many known ones (uuid-like names that sort anywhere): more than
+    a range's worth of paths the cache lacks are looked up by name, since a range
+    between the first and the last would read every known row in between."""
+    small_queue(state_engine).register("logs", listing(2000, prefix="landing/a"))
+    restarted = FileQueue(state_engine, cache_paths=1000, paths_per_range=PER_RANGE)
+    spread = [f for i, f in enumerate(listing(2000, prefix="landing/b")) if i % 10 == 0]
+    with ledger_reads(state_engine) as statements:
+        assert restarted.register("logs", spread) == (len(spread), [])
+    assert range_reads(statements) == []
 
 
 @pytest.mark.postgres

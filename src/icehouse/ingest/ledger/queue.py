@@ -101,7 +101,7 @@ class FileQueue:
         changes."""
         cache = self._known_cache
         missing = [f for f in landed if f.fingerprint not in cache.get((source, f.path), ())]
-        held = self._held(source, missing)
+        held = self._held(source, missing, dense=False)
         for f in missing:
             if f.path in held:
                 self._remember(source, f.path, [f.fingerprint])
@@ -122,16 +122,19 @@ class FileQueue:
             self._known_cache.popitem(last=False)
 
     def _held(
-        self, source: str, listed: Sequence[LandedFile], *, states: bool = False
+        self, source: str, listed: Sequence[LandedFile], *, states: bool = False, dense: bool
     ) -> known.Held:
-        """Which of ``listed`` the ledger holds in the version listed, read fresh: by
-        name for a few, by ranges for more than one range holds. A listing is mostly in
-        order already, which Python sorts in linear time."""
+        """Which of ``listed`` the ledger holds in the version listed, read fresh. A
+        ``dense`` listing (a whole location, whose paths are most of what the ledger
+        holds between them) is read by ranges when more than one range holds; any other
+        by name: a few paths spread over a large ledger (new files among millions of
+        uuid-named ones) would make each range read every row between its ends. A
+        listing is mostly in order already, which Python sorts in linear time."""
         return known.held(
             self._engine,
             source,
             sorted(listed, key=attrgetter("path")),
-            per_range=self._paths_per_range,
+            per_range=self._paths_per_range if dense else max(len(listed), 1),
             states=states,
         )
 
@@ -146,17 +149,19 @@ class FileQueue:
         the landed paths already committed (their ``on_success`` may not have run: a
         crash after the ledger update leaves them behind).
 
-        A listing larger than the cache is read fresh, by ranges, and left out of the
-        cache: it would evict every entry, its own included, before the next poll came
-        back to them."""
+        A listing larger than the cache is read fresh, by ranges, and what it found
+        known is left out of the cache: it would evict every entry, its own included,
+        before the next poll came back to them (the files it queues are remembered, as
+        any queued file is)."""
         held: known.Held = {}
         if len(landed) > self._cache_paths:
-            held = self._held(source, landed, states=report_committed)
+            held = self._held(source, landed, states=report_committed, dense=True)
             found: Collection[str] = held
         else:
             found = self._known(source, landed)
             if report_committed:
-                held = self._held(source, [f for f in landed if f.path in found], states=True)
+                known_paths = [f for f in landed if f.path in found]
+                held = self._held(source, known_paths, states=True, dense=False)
         new = [f for f in landed if f.path not in found]
         committed: list[str] = []
         if report_committed:
