@@ -13,9 +13,10 @@ is mounted, so a mount that could not be read is refused then, naming it and its
 from __future__ import annotations
 
 import builtins
-import functools
-from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TYPE_CHECKING, NoReturn
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from typing import TYPE_CHECKING, NoReturn, TypeVar
 
 from icehouse.errors import InvalidInput, MountNameTaken, MountReadOnly
 from icehouse.govern import mounts
@@ -340,23 +341,31 @@ class MountedCatalogs:
         return named
 
     def prefetch(self, sql: str) -> None:
-        """Send the producer requests for the mounted tables ``sql`` names now, on helper
-        threads, so that they travel while the statement is parsed, authorised and
-        planned; its loads (``fetched``) then wait only for what is left of them. Each
-        request still leaves after the statement began, so it is answered with nothing
-        older than a load made later would be (``tables/coalesced.py``). Outside a
-        governed call, where no answer could be kept for the loads, it sends nothing; a
-        mount that cannot be opened is left for the statement's own load to report."""
+        """For an administrator's statement, send the producer requests for the first
+        few mounted tables ``sql`` names now, each on a thread of its own, so that they
+        travel while the statement is prepared; its loads (``fetched``) then wait only
+        for what is left of them. Each request still leaves after the statement began,
+        so it is answered with nothing older than a load made later would be
+        (``tables/coalesced.py``).
+
+        Only the tables the statement would load anyway are asked for: an
+        administrator's statement loads every mounted table it names, while a governed
+        principal's asks a producer only for what it may describe (and its first load
+        comes too soon for a request sent here to gain anything). Only producers this
+        lake has opened already are asked, so opening one (and failing to) stays the
+        statement's own work. Outside a governed call, where no answer could be kept
+        for the loads, nothing is sent."""
         from icehouse.errors import IcehouseError
         from icehouse.lake.governed import call_memo
         from icehouse.query.mounted import mounted_names
         from icehouse.tables.federation import fetch_producer_table
 
         memo = call_memo()
-        named = mounted_names(sql) if memo is not None else []
-        if memo is None or not named:
+        if memo is None or not self._lake.principal.admin:
             return
-        mounted = set(self.names())
+        named = mounted_names(sql)[:PREFETCHED_TABLES]
+        opened_mounts = {mount for mount, _ in list(self._lake._mounted)} if named else set()
+        mounted = set(self.names()) & opened_mounts if opened_mounts else set()
         for name in named:
             if name.split(".", 1)[0] not in mounted:
                 continue
@@ -365,9 +374,9 @@ class MountedCatalogs:
             except IcehouseError:
                 continue
             if opened is not None and _fetched_key(opened, name) not in memo:
-                catalog, producer = opened
-                request = _prefetcher().submit(fetch_producer_table, catalog, producer, name)
-                memo[_fetched_key(opened, name)] = request
+                memo[_fetched_key(opened, name)] = _in_background(
+                    fetch_producer_table, opened[0], opened[1], name
+                )
 
     def tables(self, mount: str) -> list[str]:
         """The tables of ``mount``, when the lake's principal holds something in it.
@@ -393,7 +402,9 @@ class MountedCatalogs:
 def fetched(lake: Lake, opened: tuple[ProducerCatalog, Producer], name: str) -> KeptLoad:
     """The mounted table ``name`` as its producer answers now, asked once per governed
     call (``governed.call_memo``): the call's check, its access decision and its answer
-    are made of one version of the table, for one request to the producer.
+    are made of one version of the table, for one request to the producer (a request
+    ``prefetch`` sent that failed is not kept: the load asks again, and fails or not on
+    its own).
 
     Raises: NoSuchTable, CatalogUnavailable."""
     from icehouse.lake.governed import call_memo
@@ -419,14 +430,28 @@ def _fetched_key(opened: tuple[ProducerCatalog, Producer], name: str) -> tuple[s
 MOUNT_NAMES = ("mount names",)
 """The call memo's key for the mounts' names."""
 
-PREFETCH_THREADS = 8
+PREFETCHED_TABLES = 4
+"""At most this many mounted tables of one statement are asked for ahead of it."""
+
+T = TypeVar("T")
 
 
-@functools.cache
-def _prefetcher() -> ThreadPoolExecutor:
-    """The threads ``MountedCatalogs.prefetch`` sends producer requests on: a request
-    mostly waits for the producer, so a few threads serve many statements."""
-    return ThreadPoolExecutor(PREFETCH_THREADS, thread_name_prefix="icehouse-mount-prefetch")
+def _in_background(work: Callable[..., T], *args: object) -> Future[T]:
+    """``work(*args)`` on a daemon thread of its own: a producer that hangs never keeps
+    the process from exiting (a pool's threads are joined at exit), and nothing waits
+    for a free thread. A future cancelled before the thread starts runs nothing."""
+    done: Future[T] = Future()
+
+    def run() -> None:
+        if not done.set_running_or_notify_cancel():
+            return
+        try:
+            done.set_result(work(*args))
+        except BaseException as exc:  # handed to the load that waits for it
+            done.set_exception(exc)
+
+    threading.Thread(target=run, name="icehouse-mount-prefetch", daemon=True).start()
+    return done
 
 
 def mounted_identity(lake: Lake, name: str) -> Identity | None:

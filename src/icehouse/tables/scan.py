@@ -188,6 +188,7 @@ class PlannerCache:
     def planner(self, metadata: TableMetadata, row_filter: BooleanExpression) -> _Planner:
         key = (
             metadata.table_uuid,
+            metadata.location,  # a producer's copy of a table keeps its UUID, not this
             metadata.current_schema_id,
             len(metadata.partition_specs),
             repr(row_filter),
