@@ -363,14 +363,13 @@ class MountedCatalogs:
         memo = call_memo()
         if memo is None or not self._lake.principal.admin:
             return
-        named = mounted_names(sql)[:PREFETCHED_TABLES]
-        opened_mounts = {mount for mount, _ in list(self._lake._mounted)} if named else set()
-        mounted = set(self.names()) & opened_mounts if opened_mounts else set()
-        for name in named:
-            if name.split(".", 1)[0] not in mounted:
+        opened_already = {mount for mount, _ in list(self._lake._mounted)}
+        for name in mounted_names(sql)[:PREFETCHED_TABLES]:
+            mount = name.split(".", 1)[0]
+            if mount not in opened_already or mount not in self.names():
                 continue
             try:
-                opened = producer_catalog(self._lake, name.split(".", 1)[0])
+                opened = producer_catalog(self._lake, mount)
             except IcehouseError:
                 continue
             if opened is not None and _fetched_key(opened, name) not in memo:

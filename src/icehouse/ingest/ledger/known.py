@@ -29,21 +29,22 @@ PATHS_PER_RANGE = 5_000
 """Sorted listed paths one range query covers: a million listed paths are 200 queries,
 and one range's rows are a few hundred kilobytes in memory."""
 
-States = dict[str, dict[str, str]]
-"""{path: {fingerprint: state}} of the versions the ledger holds."""
+States = dict[str, dict[str, str | None]]
+"""{path: {fingerprint: state}} of the versions the ledger holds (the state None unless
+asked for)."""
 
 Held = dict[str, str | None]
 """{path: state} of the listed versions the ledger holds; the state is None unless asked
 for (reading it costs SQLite a visit to each row besides the index)."""
 
 
-def by_name(engine: Engine, source: str, paths: Sequence[str]) -> States:
+def by_name(engine: Engine, source: str, paths: Sequence[str], *, states: bool = False) -> States:
     """The ledger's versions of ``paths``, looked up by name, ``NAMES_PER_QUERY`` a query."""
-    states: States = {}
+    found: States = {}
     for start in range(0, len(paths), NAMES_PER_QUERY):
         with engine.connect() as conn:
             rows = conn.execute(
-                select(files.c.path, files.c.fingerprint, files.c.state).where(
+                _versions(states).where(
                     and_(
                         files.c.source == source,
                         files.c.path.in_(paths[start : start + NAMES_PER_QUERY]),
@@ -51,8 +52,21 @@ def by_name(engine: Engine, source: str, paths: Sequence[str]) -> States:
                 )
             )
             for path, fingerprint, state in rows:
-                states.setdefault(path, {})[fingerprint] = state
-    return states
+                found.setdefault(path, {})[fingerprint] = state
+    return found
+
+
+def held_by_name(
+    engine: Engine, source: str, listed: Sequence[LandedFile], *, states: bool = False
+) -> Held:
+    """Which of ``listed`` the ledger holds, in the version listed, looked up by name:
+    what a few paths spread over a large ledger cost least."""
+    versions = by_name(engine, source, [f.path for f in listed], states=states)
+    return {
+        f.path: versions[f.path][f.fingerprint]
+        for f in listed
+        if f.fingerprint in versions.get(f.path, {})
+    }
 
 
 def held(
@@ -73,7 +87,7 @@ def held(
     whatever the collation; the ranges cost what they should when the orders agree, as
     SQLite's and a ``C`` collation's do."""
     if len(listed) <= per_range:
-        return _held_by_name(engine, source, listed, states)
+        return held_by_name(engine, source, listed, states=states)
     found: Held = {}
     unreturned: list[LandedFile] = []
     for start in range(0, len(listed), per_range):
@@ -96,23 +110,7 @@ def held(
                 found[f.path] = versions[version]
             elif f.path not in returned:
                 unreturned.append(f)
-    found.update(_held_by_name(engine, source, unreturned, states))
-    return found
-
-
-def _held_by_name(engine: Engine, source: str, listed: Sequence[LandedFile], states: bool) -> Held:
-    found: Held = {}
-    for start in range(0, len(listed), NAMES_PER_QUERY):
-        batch = {f.path: f.fingerprint for f in listed[start : start + NAMES_PER_QUERY]}
-        with engine.connect() as conn:
-            rows = conn.execute(
-                _versions(states).where(
-                    and_(files.c.source == source, files.c.path.in_(list(batch)))
-                )
-            )
-            for path, fingerprint, state in rows:
-                if batch[path] == fingerprint:
-                    found[path] = state
+    found.update(held_by_name(engine, source, unreturned, states=states))
     return found
 
 

@@ -130,11 +130,13 @@ class FileQueue:
         by name: a few paths spread over a large ledger (new files among millions of
         uuid-named ones) would make each range read every row between its ends. A
         listing is mostly in order already, which Python sorts in linear time."""
+        if not dense:
+            return known.held_by_name(self._engine, source, listed, states=states)
         return known.held(
             self._engine,
             source,
             sorted(listed, key=attrgetter("path")),
-            per_range=self._paths_per_range if dense else max(len(listed), 1),
+            per_range=self._paths_per_range,
             states=states,
         )
 
